@@ -1,0 +1,1 @@
+"""Telemed home-device side: MQTT client with offline buffer, simulator, device profiles."""

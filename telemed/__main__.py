@@ -1,0 +1,5 @@
+"""`python -m telemed` runs the command line."""
+
+from telemed.cli import main
+
+raise SystemExit(main())

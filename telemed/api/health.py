@@ -1,0 +1,57 @@
+"""/healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from telemed import keys
+from telemed.db.engine import ping
+from telemed.principal import public
+
+routes = web.RouteTableDef()
+
+ReadinessCheck = Callable[[web.Application], Awaitable[bool]]
+READINESS: web.AppKey[dict[str, ReadinessCheck]] = web.AppKey("readiness")
+
+
+async def _database(app: web.Application) -> bool:
+    return await ping(app[keys.ENGINE])
+
+
+def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
+    """Register a dependency that /readyz reports on (e.g. the broker)."""
+    app[READINESS][name] = check
+
+
+def setup_health(app: web.Application) -> None:
+    """Install the health routes and the database readiness check."""
+    app[READINESS] = {"database": _database}
+    app.router.add_routes(routes)
+
+
+@routes.get("/healthz")
+@public
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+@public
+async def readyz(request: web.Request) -> web.Response:
+    checks = {name: await check(request.app) for name, check in request.app[READINESS].items()}
+    ready = all(checks.values())
+    return web.json_response(
+        {"status": "ready" if ready else "not_ready",
+         "checks": {k: "ok" if v else "down" for k, v in checks.items()}},
+        status=200 if ready else 503,
+    )
+
+
+@routes.get("/metrics")
+@public
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[keys.METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,95 @@
+"""/api/v1/patients: demographics, scoped to the caller's care teams."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from aiohttp import web
+
+from telemed.api.common import Body, body, listing, ok, request_id, sessions
+from telemed.api.shapes import patient_out, user_out
+from telemed.principal import ROLES, STAFF, principal, requires
+from telemed.services import patients as service
+from telemed.services.access import authorize_patient
+from telemed.services.pagination import encode_cursor, parse_page
+
+routes = web.RouteTableDef()
+
+
+class PatientCreate(Body):
+    fiscal_code: str
+    given_name: str
+    family_name: str
+    birth_date: date
+    sex: str
+    phone: str | None = None
+    timezone: str = "Europe/Rome"
+
+
+class PatientUpdate(Body):
+    fiscal_code: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    birth_date: date | None = None
+    sex: str | None = None
+    phone: str | None = None
+    timezone: str | None = None
+
+
+@routes.get("/api/v1/patients")
+@requires(*ROLES)
+async def patients_list(request: web.Request) -> web.Response:
+    page = parse_page(request.query, key_length=3)
+    async with sessions(request)() as session:
+        found = await service.list_patients(session, principal(request), page,
+                                            request.query.get("q"))
+    cursor = None
+    if len(found) == page.limit:
+        last = found[-1]
+        cursor = encode_cursor([last.family_name, last.given_name, last.id])
+    return listing([patient_out(p) for p in found], cursor)
+
+
+@routes.post("/api/v1/patients")
+@requires(*STAFF)
+async def patients_create(request: web.Request) -> web.Response:
+    data = await body(request, PatientCreate)
+    async with sessions(request)() as session:
+        patient = await service.create_patient(session, principal(request), data.model_dump(),
+                                               request_id(request))
+    return ok(patient_out(patient), status=201)
+
+
+@routes.get("/api/v1/patients/{patient_id}")
+@requires(*ROLES)
+async def patients_get(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        patient = await service.get_patient(session, principal(request),
+                                            request.match_info["patient_id"], request_id(request))
+    return ok(patient_out(patient))
+
+
+@routes.patch("/api/v1/patients/{patient_id}")
+@requires(*STAFF)
+async def patients_update(request: web.Request) -> web.Response:
+    data = await body(request, PatientUpdate)
+    async with sessions(request)() as session:
+        patient = await service.update_patient(
+            session, principal(request), request.match_info["patient_id"],
+            {k: v for k, v in data.model_dump(exclude_unset=True).items()
+             if v is not None or k == "phone"},
+            request_id(request),
+        )
+    return ok(patient_out(patient))
+
+
+@routes.get("/api/v1/patients/{patient_id}/care-team")
+@requires(*ROLES)
+async def patients_care_team(request: web.Request) -> web.Response:
+    patient_id = request.match_info["patient_id"]
+    async with sessions(request)() as session:
+        await authorize_patient(session, principal(request), patient_id, action="read",
+                                resource="careteam", request_id=request_id(request))
+        members = await service.care_team(session, patient_id)
+        await session.commit()
+    return ok({"items": [user_out(u) for u in members]})

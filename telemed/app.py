@@ -1,0 +1,66 @@
+"""create_app(settings): wiring only, used by production and tests alike."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from aiohttp import web
+from aiohttp_session import setup as setup_session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from telemed import keys
+from telemed.api import auth, careplans, patients, users
+from telemed.api.health import setup_health
+from telemed.db.engine import database_ctx
+from telemed.metrics import Metrics
+from telemed.middlewares import auth_middleware, error_middleware, security_headers_middleware
+from telemed.principal import policy_of
+from telemed.security import Throttle
+from telemed.settings import Settings
+from telemed.views import setup_views
+
+log = logging.getLogger("telemed")
+
+SESSION_COOKIE = "telemed_session"
+
+
+def _session_storage(settings: Settings) -> EncryptedCookieStorage:
+    key = hashlib.sha256(f"session:{settings.secret_key}".encode()).digest()
+    return EncryptedCookieStorage(
+        key,
+        cookie_name=SESSION_COOKIE,
+        max_age=settings.session_max_age,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.effective_public_url.startswith("https://"),
+    )
+
+
+def check_route_policies(app: web.Application) -> None:
+    """Refuse to start when a route has no declared access policy."""
+    for resource in app.router.resources():
+        if resource.canonical.startswith("/static"):
+            continue
+        for route in resource:
+            if route.method != "HEAD" and policy_of(route.handler) is None:
+                raise RuntimeError(f"route {route.method} {resource.canonical} has no policy")
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The whole web application for `settings`."""
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[keys.SETTINGS] = settings
+    app[keys.METRICS] = Metrics()
+    app[keys.LOGIN_THROTTLE] = Throttle(limit=10, window_seconds=300)
+    app.middlewares.append(error_middleware)
+    app.middlewares.append(security_headers_middleware)
+    setup_session(app, _session_storage(settings))
+    app.middlewares.append(auth_middleware)
+    app.cleanup_ctx.append(database_ctx)
+    setup_health(app)
+    for module in (auth, users, patients, careplans):
+        app.router.add_routes(module.routes)
+    setup_views(app)
+    check_route_policies(app)
+    return app

@@ -1,0 +1,105 @@
+"""Command line: `telemed serve|web|ingest|db upgrade|user add|device add|demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from telemed.settings import SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="telemed", description="Telemed platform")
+    parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("serve", help="web, signalling, ingest and scheduler in one process")
+    sub.add_parser("web", help="web and signalling only")
+    sub.add_parser("ingest", help="ingest worker only")
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply migrations")
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="create a user and print its id")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["admin", "doctor", "nurse", "patient"])
+    add.add_argument("--patient", dest="patient_id", help="patient id (role patient)")
+    add.add_argument("--display-name", help="name shown in the UI (default: the username)")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input")
+    device = sub.add_parser("device", help="manage devices")
+    device_sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
+    dadd = device_sub.add_parser("add", help="register a device and print its MQTT credentials")
+    dadd.add_argument("serial")
+    dadd.add_argument("--kind", required=True,
+                      choices=["bp_cuff", "pulse_oximeter", "scale", "thermometer",
+                               "glucometer", "multi"])
+    dadd.add_argument("--patient", dest="patient_id", required=True)
+    demo = sub.add_parser("demo", help="seed the demo region and run simulated devices")
+    demo.add_argument("--seed-only", action="store_true", help="seed data, start no devices")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"telemed: {message}", file=sys.stderr)
+    return 2
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise ValueError("passwords do not match")
+    return first
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `telemed` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        return _fail(str(exc))
+    from telemed import commands
+
+    try:
+        if args.command in ("serve", "web", "ingest"):
+            commands.serve(settings, role=args.command)
+            return 0
+        if args.command == "db":
+            commands.db_upgrade(settings)
+            print("database is up to date")
+            return 0
+        if args.command == "user":
+            password = _read_password(args.password_stdin)
+            user_id = asyncio.run(
+                commands.add_user(settings, args.username, password, args.role,
+                                  args.display_name or args.username, args.patient_id)
+            )
+            print(user_id)
+            return 0
+        if args.command == "device":
+            print(asyncio.run(commands.add_device(settings, args.serial, args.kind,
+                                                  args.patient_id)))
+            return 0
+        if args.command == "demo":
+            commands.demo(settings, seed_only=args.seed_only)
+            return 0
+    except commands.CommandError as exc:
+        return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    return _fail(f"unknown command {args.command}")
+

@@ -1,0 +1,103 @@
+"""What the command line does, one function per command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from sqlalchemy import text
+
+from telemed.app import create_app
+from telemed.db import migrate
+from telemed.db.engine import make_engine, make_session_factory
+from telemed.errors import ApiError
+from telemed.settings import Settings
+
+log = logging.getLogger("telemed")
+
+
+class CommandError(Exception):
+    """A command failed for a reason the user can act on (one line)."""
+
+
+def _explain(exc: ApiError) -> str:
+    if exc.fields:
+        return "; ".join(f"{field}: {message}" for field, message in exc.fields.items())
+    return exc.message
+
+
+def db_upgrade(settings: Settings) -> None:
+    """Apply the Alembic migrations."""
+    try:
+        migrate.upgrade(settings.effective_database_url)
+    except Exception as exc:
+        raise CommandError(f"database upgrade failed: {exc}") from exc
+
+
+async def schema_revision(settings: Settings) -> str | None:
+    """The revision the database is at (None when never migrated)."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with engine.connect() as conn:
+            result = await conn.execute(text("SELECT version_num FROM alembic_version"))
+            row = result.first()
+            return str(row[0]) if row else None
+    except Exception:
+        return None
+    finally:
+        await engine.dispose()
+
+
+def serve(settings: Settings, role: str = "serve") -> None:
+    """Run the platform (or one role of it) until interrupted."""
+    if settings.effective_database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if asyncio.run(schema_revision(settings)) != migrate.current_revision_head():
+        raise CommandError("the database is not up to date: run `telemed db upgrade` first")
+    app = create_app(settings)
+    print(f"Telemed is running at {settings.effective_public_url}/", flush=True)
+    web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
+                access_log=None, shutdown_timeout=10)
+
+
+async def add_user(
+    settings: Settings,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str,
+    patient_id: str | None,
+) -> str:
+    """Create a user; return its id."""
+    from telemed.services import audit
+    from telemed.services.users import create_user
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            try:
+                user = await create_user(session, username=username, password=password,
+                                         role=role, display_name=display_name,
+                                         patient_id=patient_id)
+            except ApiError as exc:
+                raise CommandError(_explain(exc)) from None
+            audit.record(session, actor=None, action="create", resource="user",
+                         resource_id=user.id, patient_id=patient_id, reason="command line")
+            await session.commit()
+            return user.id
+    finally:
+        await engine.dispose()
+
+
+async def add_device(settings: Settings, serial: str, kind: str, patient_id: str) -> str:
+    """Register a device; return its credentials as printable text."""
+    raise CommandError("device registration is not available yet")
+
+
+def demo(settings: Settings, *, seed_only: bool) -> None:
+    """Seed the demo region."""
+    from telemed.demo import seed
+
+    created = asyncio.run(seed(settings))
+    print(created)

@@ -1,0 +1,272 @@
+"""Table models (sqlmodel). Public API shapes live in the api package, not here."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from telemed.db.types import UTCDateTime, new_id, utcnow
+
+
+
+
+class User(SQLModel, table=True):
+    """A person who logs in: admin, doctor, nurse or patient."""
+
+    __tablename__ = "users"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    username: str = Field(unique=True, index=True, max_length=64)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16, index=True)
+    display_name: str = Field(max_length=128)
+    patient_id: str | None = Field(default=None, foreign_key="patients.id", max_length=32)
+    active: bool = True
+    language: str | None = Field(default=None, max_length=8)
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sessions_valid_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Patient(SQLModel, table=True):
+    """A patient's demographics."""
+
+    __tablename__ = "patients"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    fiscal_code: str = Field(unique=True, index=True, max_length=16)
+    given_name: str = Field(max_length=100)
+    family_name: str = Field(max_length=100, index=True)
+    birth_date: date
+    sex: str = Field(max_length=1)
+    phone: str | None = Field(default=None, max_length=32)
+    timezone: str = Field(default="Europe/Rome", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CareTeamMember(SQLModel, table=True):
+    """A clinician on a patient's care team (gives access to the record)."""
+
+    __tablename__ = "care_team_members"
+
+    patient_id: str = Field(foreign_key="patients.id", primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=32, index=True)
+    responsible: bool = False
+    added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CarePlan(SQLModel, table=True):
+    """One version of a care plan (PAI). `plan_id` is stable across versions."""
+
+    __tablename__ = "careplans"
+    __table_args__ = (UniqueConstraint("plan_id", "version", name="uq_careplan_version"),)
+
+    row_id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    plan_id: str = Field(index=True, max_length=32)
+    version: int
+    patient_id: str = Field(foreign_key="patients.id", index=True, max_length=32)
+    status: str = Field(max_length=16)
+    title: str = Field(max_length=200)
+    period_start: date
+    period_end: date | None = None
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    is_current: bool = Field(default=True, index=True)
+    created_by: str = Field(foreign_key="users.id", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    activated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Device(SQLModel, table=True):
+    """A patient's home device and its broker identity."""
+
+    __tablename__ = "devices"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    serial: str = Field(unique=True, index=True, max_length=64)
+    kind: str = Field(max_length=32)
+    patient_id: str | None = Field(
+        default=None, foreign_key="patients.id", index=True, max_length=32
+    )
+    status: str = Field(default="offline", max_length=16)
+    secret_hash: str = Field(default="", max_length=255)
+    last_seen: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    battery: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Observation(SQLModel, table=True):
+    """A stored reading in its canonical unit; unique on (device, metric, time)."""
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        UniqueConstraint("device_id", "metric", "time", name="uq_observation_reading"),
+        Index("ix_observations_patient_metric_time", "patient_id", "metric", "time"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: str = Field(foreign_key="patients.id", max_length=32)
+    device_id: str = Field(foreign_key="devices.id", max_length=32)
+    metric: str = Field(max_length=32)
+    value: float
+    unit: str = Field(max_length=16)
+    time: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    late: bool = False
+
+
+class Alert(SQLModel, table=True):
+    """An alert raised by a care-plan rule; one open per (patient, rule_key)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_rule",
+            "patient_id",
+            "rule_key",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
+        Index("ix_alerts_status_severity", "status", "severity"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    patient_id: str = Field(foreign_key="patients.id", index=True, max_length=32)
+    rule_key: str = Field(max_length=128)
+    kind: str = Field(max_length=32)
+    metric: str | None = Field(default=None, max_length=32)
+    severity: str = Field(max_length=16)
+    status: str = Field(default="open", max_length=16)
+    recovered: bool = False
+    value: float | None = None
+    detail: str = Field(default="", max_length=500)
+    careplan_id: str | None = Field(default=None, max_length=32)
+    careplan_version: int | None = None
+    escalated: bool = False
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    acknowledged_by: str | None = Field(default=None, max_length=32)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ack_note: str | None = Field(default=None, max_length=1000)
+    resolved_by: str | None = Field(default=None, max_length=32)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolve_note: str | None = Field(default=None, max_length=1000)
+    snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    seq: int = Field(default=0, index=True)
+
+
+class RuleState(SQLModel, table=True):
+    """Per-patient rule evaluation state (consecutive counts, last classification)."""
+
+    __tablename__ = "rule_states"
+
+    patient_id: str = Field(foreign_key="patients.id", primary_key=True, max_length=32)
+    rule_key: str = Field(primary_key=True, max_length=128)
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Visit(SQLModel, table=True):
+    """A televisit, teleconsult or teleassistance session."""
+
+    __tablename__ = "visits"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    kind: str = Field(max_length=16)
+    patient_id: str = Field(foreign_key="patients.id", index=True, max_length=32)
+    scheduled_start: datetime = Field(sa_type=UTCDateTime, index=True)
+    duration_minutes: int
+    status: str = Field(default="scheduled", max_length=16)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: str = Field(foreign_key="users.id", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class VisitParticipant(SQLModel, table=True):
+    """A clinician invited to a visit."""
+
+    __tablename__ = "visit_participants"
+
+    visit_id: str = Field(foreign_key="visits.id", primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=32, index=True)
+
+
+class VisitReport(SQLModel, table=True):
+    """The signed report of a visit; immutable once signed."""
+
+    __tablename__ = "visit_reports"
+
+    visit_id: str = Field(foreign_key="visits.id", primary_key=True, max_length=32)
+    author_id: str = Field(foreign_key="users.id", max_length=32)
+    text: str
+    content_hash: str = Field(max_length=64)
+    signed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ChatMessage(SQLModel, table=True):
+    """A chat line of a visit, numbered per visit."""
+
+    __tablename__ = "chat_messages"
+
+    visit_id: str = Field(foreign_key="visits.id", primary_key=True, max_length=32)
+    seq: int = Field(primary_key=True)
+    sender_id: str = Field(max_length=64)
+    text: str = Field(max_length=4000)
+    ts: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Consent(SQLModel, table=True):
+    """A patient's grant or revocation of record consultation by care staff."""
+
+    __tablename__ = "consents"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    patient_id: str = Field(foreign_key="patients.id", index=True, max_length=32)
+    scope: str = Field(default="record", max_length=32)
+    grantee_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+    granted: bool
+    recorded_by: str = Field(foreign_key="users.id", max_length=32)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class EmergencyAccess(SQLModel, table=True):
+    """A time-limited break-glass access to a patient's record."""
+
+    __tablename__ = "emergency_accesses"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    patient_id: str = Field(foreign_key="patients.id", index=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    reason: str = Field(max_length=1000)
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who read or changed which patient's data, when and why."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_patient_at", "patient_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor_id: str | None = Field(default=None, max_length=32)
+    actor_role: str | None = Field(default=None, max_length=16)
+    patient_id: str | None = Field(default=None, max_length=32)
+    action: str = Field(max_length=16)
+    resource: str = Field(max_length=32)
+    resource_id: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=1000)
+    emergency: bool = False
+    outcome: str = Field(default="success", max_length=16)
+    request_id: str | None = Field(default=None, max_length=64)

@@ -1,0 +1,242 @@
+"""The demo region: a small care team, eight patients with plausible care plans, a visit.
+
+Seeding is idempotent: people and patients that already exist are left as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.engine import make_engine, make_session_factory
+from telemed.db.models import CarePlan, CareTeamMember, Patient, User, Visit, VisitParticipant
+from telemed.db.types import new_id, utcnow
+from telemed.domain.careplans import parse_careplan_content
+from telemed.domain.fiscal_code import build_fiscal_code
+from telemed.security import hash_password
+from telemed.settings import Settings
+
+DEMO_PASSWORD = "telemed-demo-2026"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    username: str
+    role: str
+    display_name: str
+
+
+STAFF = (
+    DemoPerson("admin", "admin", "Amministratore"),
+    DemoPerson("dr.bianchi", "doctor", "Dott. Luca Bianchi (MMG)"),
+    DemoPerson("dr.conti", "doctor", "Dott.ssa Giulia Conti (cardiologa)"),
+    DemoPerson("nurse.ferrari", "nurse", "Inf. Sara Ferrari"),
+)
+
+
+def _entry(metric: str, times: list[str] | None, bands: dict[str, float],
+           **extra: Any) -> dict[str, Any]:
+    schedule: dict[str, Any] = (
+        {"times": times, "tolerance_minutes": 90} if times else {"continuous": True}
+    )
+    return {"metric": metric, "schedule": schedule, "bands": bands, **extra}
+
+
+HEART_FAILURE = {
+    "title": "Scompenso cardiaco — telemonitoraggio domiciliare",
+    "goals": ["Peso stabile (±1 kg) e nessun ricovero nei prossimi 6 mesi",
+              "Pressione sistolica tra 100 e 130 mmHg"],
+    "monitoring": [
+        _entry("body_weight", ["08:00"], {}),
+        _entry("bp_systolic", ["08:00", "20:00"],
+               {"critical_low": 85, "warning_low": 95, "warning_high": 139, "critical_high": 179}),
+        _entry("bp_diastolic", ["08:00", "20:00"],
+               {"critical_low": 40, "warning_low": 50, "warning_high": 89, "critical_high": 109}),
+        _entry("heart_rate", ["08:00", "20:00"],
+               {"critical_low": 40, "warning_low": 50, "warning_high": 100, "critical_high": 130}),
+    ],
+    "trends": [{"metric": "body_weight", "delta": 2.0, "window_hours": 72,
+                "severity": "warning"}],
+    "news2": {"enabled": False, "spo2_scale": 1, "on_oxygen": False},
+    "silence_hours": 26,
+    "escalate_after_minutes": 15,
+}
+
+COPD = {
+    "title": "BPCO — saturimetria e frequenza respiratoria",
+    "goals": ["SpO2 nel target 88–92 %", "Riconoscere presto le riacutizzazioni"],
+    "monitoring": [
+        _entry("spo2", ["09:00", "18:00"],
+               {"critical_low": 85, "warning_low": 88}),
+        _entry("resp_rate", ["09:00", "18:00"],
+               {"critical_low": 8, "warning_low": 10, "warning_high": 22, "critical_high": 28}),
+    ],
+    "trends": [],
+    "news2": {"enabled": True, "spo2_scale": 2, "on_oxygen": False},
+    "silence_hours": 26,
+}
+
+DIABETES = {
+    "title": "Diabete tipo 2 — glicemia capillare",
+    "goals": ["Glicemia a digiuno 80–130 mg/dL", "Nessuna ipoglicemia grave"],
+    "monitoring": [
+        _entry("blood_glucose", ["07:30", "19:30"],
+               {"critical_low": 54, "warning_low": 70, "warning_high": 180,
+                "critical_high": 300}),
+    ],
+    "trends": [],
+    "news2": {"enabled": False, "spo2_scale": 1, "on_oxygen": False},
+}
+
+HYPERTENSION = {
+    "title": "Ipertensione arteriosa — automisurazione",
+    "goals": ["Pressione domiciliare sotto 135/85 mmHg"],
+    "monitoring": [
+        _entry("bp_systolic", ["08:00", "20:00"],
+               {"warning_high": 139, "critical_high": 179}),
+        _entry("bp_diastolic", ["08:00", "20:00"],
+               {"warning_high": 89, "critical_high": 109}),
+    ],
+    "trends": [],
+    "news2": {"enabled": False, "spo2_scale": 1, "on_oxygen": False},
+}
+
+POST_DISCHARGE = {
+    "title": "Dimissione protetta — monitoraggio continuo",
+    "goals": ["Rientro sicuro a domicilio nei primi 14 giorni"],
+    "monitoring": [
+        _entry("spo2", None, {"critical_low": 91, "warning_low": 94}),
+        _entry("heart_rate", None,
+               {"critical_low": 40, "warning_low": 50, "warning_high": 110, "critical_high": 130}),
+        _entry("resp_rate", ["08:00", "14:00", "20:00"], {}),
+        _entry("body_temp", ["08:00", "20:00"],
+               {"critical_low": 35.0, "warning_low": 36.0, "warning_high": 38.0,
+                "critical_high": 39.0}),
+        _entry("bp_systolic", ["08:00", "20:00"], {}),
+    ],
+    "trends": [],
+    "news2": {"enabled": True, "spo2_scale": 1, "on_oxygen": False},
+    "silence_hours": 2,
+    "escalate_after_minutes": 10,
+}
+
+
+@dataclass(frozen=True)
+class DemoPatient:
+    given: str
+    family: str
+    birth: date
+    sex: str
+    birthplace: str
+    plan: dict[str, Any]
+    team: tuple[str, ...]
+    phone: str | None = None
+    username: str | None = None
+    scenario: str = "stable"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+PATIENTS = (
+    DemoPatient("Giuseppe", "Esposito", date(1944, 3, 12), "M", "Napoli", HEART_FAILURE,
+                ("dr.bianchi", "dr.conti", "nurse.ferrari"), "+393331234567",
+                username="giuseppe.esposito", scenario="heart_failure_weight_gain"),
+    DemoPatient("Maria", "Colombo", date(1950, 7, 2), "F", "Milano", HEART_FAILURE,
+                ("dr.conti", "nurse.ferrari")),
+    DemoPatient("Antonio", "Ricci", date(1947, 11, 23), "M", "Torino", COPD,
+                ("dr.bianchi", "nurse.ferrari"), scenario="copd_falling_spo2"),
+    DemoPatient("Rosa", "Marino", date(1956, 1, 30), "F", "Bari", COPD,
+                ("dr.bianchi", "nurse.ferrari")),
+    DemoPatient("Francesco", "Greco", date(1961, 5, 17), "M", "Palermo", DIABETES,
+                ("dr.bianchi", "nurse.ferrari")),
+    DemoPatient("Anna", "Bruno", date(1958, 9, 8), "F", "Bologna", HYPERTENSION,
+                ("dr.bianchi",)),
+    DemoPatient("Giovanni", "Gallo", date(1952, 4, 4), "M", "Firenze", HYPERTENSION,
+                ("dr.bianchi", "dr.conti")),
+    DemoPatient("Lucia", "Romano", date(1939, 12, 19), "F", "Roma", POST_DISCHARGE,
+                ("dr.conti", "nurse.ferrari")),
+)
+
+
+async def _user(session: AsyncSession, username: str, role: str, display: str,
+                patient_id: str | None = None) -> tuple[User, bool]:
+    found = (await session.exec(select(User).where(User.username == username))).first()
+    if found is not None:
+        return found, False
+    user = User(username=username, password_hash=hash_password(DEMO_PASSWORD), role=role,
+                display_name=display, patient_id=patient_id)
+    session.add(user)
+    await session.flush()
+    return user, True
+
+
+async def seed_region(session: AsyncSession) -> dict[str, Any]:
+    """Create the demo people, patients, active care plans and a visit soon."""
+    staff: dict[str, User] = {}
+    created = 0
+    for person in STAFF:
+        staff[person.username], new = await _user(session, person.username, person.role,
+                                                   person.display_name)
+        created += new
+    patients: dict[str, Patient] = {}
+    for demo in PATIENTS:
+        code = build_fiscal_code(demo.given, demo.family, demo.birth, demo.sex, demo.birthplace)
+        patient = (await session.exec(select(Patient).where(Patient.fiscal_code == code))).first()
+        if patient is None:
+            patient = Patient(fiscal_code=code, given_name=demo.given, family_name=demo.family,
+                              birth_date=demo.birth, sex=demo.sex, phone=demo.phone)
+            session.add(patient)
+            await session.flush()
+            team = [staff[name].id for name in demo.team]
+            for user_id in team:
+                session.add(CareTeamMember(patient_id=patient.id, user_id=user_id,
+                                           responsible=staff_role(staff, user_id) == "doctor"))
+            plan = dict(demo.plan)
+            title = plan.pop("title")
+            content = parse_careplan_content({**plan, "care_team": team}).to_dict()
+            session.add(CarePlan(
+                plan_id=new_id(), version=1, patient_id=patient.id, status="active",
+                title=title, period_start=date.today() - timedelta(days=30),
+                content=content, created_by=team[0], activated_at=utcnow(),
+            ))
+            created += 1
+        patients[demo.family] = patient
+        if demo.username:
+            await _user(session, demo.username, "patient", f"{demo.given} {demo.family}",
+                        patient.id)
+    first = PATIENTS[0]
+    patient = patients[first.family]
+    has_visit = (await session.exec(
+        select(Visit).where(Visit.patient_id == patient.id).where(Visit.status == "scheduled")
+    )).first()
+    if has_visit is None:
+        visit = Visit(kind="televisit", patient_id=patient.id,
+                      scheduled_start=utcnow() + timedelta(minutes=5), duration_minutes=20,
+                      created_by=staff["dr.bianchi"].id)
+        session.add(visit)
+        await session.flush()
+        session.add(VisitParticipant(visit_id=visit.id, user_id=staff["dr.bianchi"].id))
+    await session.commit()
+    return {"created": created, "patients": len(patients)}
+
+
+def staff_role(staff: dict[str, User], user_id: str) -> str:
+    return next(user.role for user in staff.values() if user.id == user_id)
+
+
+async def seed(settings: Settings) -> str:
+    """Seed the demo region into the configured database; a summary for the console."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            result = await seed_region(session)
+    finally:
+        await engine.dispose()
+    logins = ", ".join(p.username for p in STAFF) + ", giuseppe.esposito"
+    return (
+        f"Demo region ready ({result['patients']} patients).\n"
+        f"Demo logins (password {DEMO_PASSWORD}): {logins}"
+    )

@@ -1,0 +1,83 @@
+"""Who is calling: the authenticated principal and per-route role policies."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from aiohttp import web
+
+from telemed.errors import forbidden, unauthorized
+
+Role = Literal["admin", "doctor", "nurse", "patient"]
+ROLES: tuple[Role, ...] = ("admin", "doctor", "nurse", "patient")
+CLINICIANS: tuple[Role, ...] = ("doctor", "nurse")
+STAFF: tuple[Role, ...] = ("admin", "doctor", "nurse")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated user as seen by a request."""
+
+    user_id: str
+    username: str
+    role: Role
+    display_name: str
+    patient_id: str | None
+    via: Literal["bearer", "session", "device"]
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role in CLINICIANS
+
+
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
+CSRF_TOKEN: web.RequestKey[str] = web.RequestKey("csrf_token")
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Handler)
+
+POLICY_ATTR = "telemed_policy"
+PUBLIC = "public"
+
+
+def requires(*roles: Role) -> Callable[[H], H]:
+    """Declare which roles may call a handler (enforced by the auth middleware)."""
+
+    def mark(handler: H) -> H:
+        setattr(handler, POLICY_ATTR, frozenset(roles))
+        return handler
+
+    return mark
+
+
+def public(handler: H) -> H:
+    """Declare a handler open to anonymous callers."""
+    setattr(handler, POLICY_ATTR, PUBLIC)
+    return handler
+
+
+def policy_of(handler: object) -> frozenset[str] | str | None:
+    """The declared policy of a handler, or None when it has none."""
+    return getattr(handler, POLICY_ATTR, None)  # type: ignore[no-any-return]
+
+
+def principal(request: web.Request) -> Principal:
+    """The caller; raises 401 when anonymous (handlers behind `requires` always have one)."""
+    who = request.get(PRINCIPAL)
+    if who is None:
+        raise unauthorized()
+    return who
+
+
+def check_policy(handler: object, who: Principal | None) -> None:
+    """Raise 401/403 unless `who` satisfies the handler's policy."""
+    policy = policy_of(handler)
+    if policy == PUBLIC:
+        return
+    if who is None:
+        raise unauthorized()
+    if policy is None or who.role not in policy:
+        raise forbidden()

@@ -1,0 +1,97 @@
+"""Who may see which patient: care-team membership, own record, emergency access.
+
+Every read or change of a patient's data by a person passes through `authorize_patient`,
+which also writes the audit event.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.models import CareTeamMember, EmergencyAccess, Patient
+from telemed.db.types import utcnow
+from telemed.errors import forbidden, not_found
+from telemed.principal import Principal
+from telemed.services import audit
+
+# Resources an administrator may see: demographics only, never clinical data.
+ADMIN_RESOURCES = frozenset({"patient"})
+
+
+async def in_care_team(session: AsyncSession, patient_id: str, user_id: str) -> bool:
+    """True when the user is on the patient's care team."""
+    return await session.get(CareTeamMember, (patient_id, user_id)) is not None
+
+
+async def active_emergency_access(
+    session: AsyncSession, patient_id: str, user_id: str
+) -> EmergencyAccess | None:
+    """The user's unexpired break-glass access to the patient, if any."""
+    result = await session.exec(
+        select(EmergencyAccess)
+        .where(EmergencyAccess.patient_id == patient_id)
+        .where(EmergencyAccess.user_id == user_id)
+        .where(EmergencyAccess.expires_at > utcnow())
+    )
+    return result.first()
+
+
+async def authorize_patient(
+    session: AsyncSession,
+    who: Principal,
+    patient_id: str,
+    *,
+    action: Literal["read", "create", "update", "delete", "export"],
+    resource: str,
+    resource_id: str | None = None,
+    reason: str | None = None,
+    request_id: str | None = None,
+) -> Patient:
+    """The patient if `who` may act on its `resource`; audits success and refusal alike."""
+    patient = await session.get(Patient, patient_id)
+    if patient is None:
+        raise not_found("Patient")
+    emergency = False
+    allowed = False
+    if who.role == "patient":
+        allowed = who.patient_id == patient_id and action in ("read", "export")
+    elif who.role == "admin":
+        allowed = resource in ADMIN_RESOURCES
+    elif who.is_clinician:
+        allowed = await in_care_team(session, patient_id, who.user_id)
+        if not allowed:
+            grant = await active_emergency_access(session, patient_id, who.user_id)
+            if grant is not None:
+                allowed, emergency = True, True
+                reason = reason or grant.reason
+    audit.record(
+        session,
+        actor=who,
+        action=action,
+        resource=resource,
+        patient_id=patient_id,
+        resource_id=resource_id,
+        reason=reason,
+        emergency=emergency,
+        outcome="success" if allowed else "denied",
+        request_id=request_id,
+    )
+    if not allowed:
+        await session.commit()
+        raise forbidden("You have no access to this patient's record.")
+    return patient
+
+
+async def visible_patient_ids(session: AsyncSession, who: Principal) -> list[str] | None:
+    """Ids of patients `who` may list (None means every patient, for admins)."""
+    if who.role == "admin":
+        return None
+    if who.role == "patient":
+        return [who.patient_id] if who.patient_id else []
+    result = await session.exec(
+        select(CareTeamMember.patient_id).where(CareTeamMember.user_id == who.user_id)
+    )
+    return list(result.all())

@@ -1,0 +1,42 @@
+"""The one place that records who read or changed which patient's data, when and why."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.models import AuditEvent
+from telemed.principal import Principal
+
+Action = Literal["read", "create", "update", "delete", "login", "export", "emergency"]
+
+
+def record(
+    session: AsyncSession,
+    *,
+    actor: Principal | None,
+    action: Action,
+    resource: str,
+    patient_id: str | None = None,
+    resource_id: str | None = None,
+    reason: str | None = None,
+    emergency: bool = False,
+    outcome: Literal["success", "denied"] = "success",
+    request_id: str | None = None,
+) -> AuditEvent:
+    """Add an audit event to the session's transaction (committed with the change it records)."""
+    event = AuditEvent(
+        actor_id=actor.user_id if actor else None,
+        actor_role=actor.role if actor else None,
+        patient_id=patient_id,
+        action=action,
+        resource=resource,
+        resource_id=resource_id,
+        reason=reason,
+        emergency=emergency,
+        outcome=outcome,
+        request_id=request_id,
+    )
+    session.add(event)
+    return event

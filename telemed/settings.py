@@ -1,0 +1,228 @@
+"""One frozen Settings object, read from TELEMED_* environment variables or a TOML file."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import available_timezones
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+LANGUAGES = ("it", "en")
+_DEV_SECRET_FILE = "secret_key"
+
+
+class SettingsError(Exception):
+    """A missing or invalid setting; the message is one line naming it."""
+
+
+def _split_urls(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+UrlList = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Validated configuration of one Telemed process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TELEMED_", frozen=True, extra="forbid", case_sensitive=False
+    )
+
+    env: Literal["development", "production", "test"] = "production"
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    mqtt_url: str = ""
+    mqtt_listen: str = "127.0.0.1:18830"
+    redis_url: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = ""
+    secret_key: str = ""
+    stun_urls: UrlList = ()
+    turn_urls: UrlList = ()
+    turn_secret: str = ""
+    turn_ttl: int = Field(default=3600, ge=60, le=86400)
+    language: Literal["it", "en"] = "it"
+    timezone: str = "Europe/Rome"
+    session_max_age: int = Field(default=8 * 3600, ge=300, le=30 * 86400)
+    token_ttl: int = Field(default=3600, ge=60, le=86400)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    mosquitto_bin: str = "mosquitto"
+
+    @field_validator("stun_urls", "turn_urls", mode="before")
+    @classmethod
+    def _urls(cls, value: Any) -> Any:
+        return _split_urls(value)
+
+    @field_validator("stun_urls")
+    @classmethod
+    def _check_stun(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if not url.startswith(("stun:", "stuns:")):
+                raise ValueError(f"{url!r} is not a stun: or stuns: URL")
+        return value
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _check_turn(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if not url.startswith(("turn:", "turns:")):
+                raise ValueError(f"{url!r} is not a turn: or turns: URL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+                raise ValueError("must look like mqtt://USER:PASSWORD@HOST:PORT or mqtts://...")
+            if not parts.username or parts.password is None:
+                raise ValueError("needs the dynamic-security admin USER:PASSWORD")
+        return value
+
+    @field_validator("mqtt_listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError("unknown IANA time zone")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _development_secret(cls, data: Any) -> Any:
+        if isinstance(data, dict) and str(data.get("env", "")).lower() == "development":
+            if not data.get("secret_key"):
+                data = {**data, "secret_key": _dev_secret(Path(data.get("data_dir") or "./var"))}
+        return data
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Settings:
+        if self.env != "development" and not self.secret_key:
+            raise ValueError(
+                "TELEMED_SECRET_KEY is required (at least 32 characters) unless "
+                "TELEMED_ENV=development"
+            )
+        if self.secret_key and len(self.secret_key) < 32:
+            raise ValueError("TELEMED_SECRET_KEY must be at least 32 characters")
+        if self.turn_urls and not self.turn_secret:
+            raise ValueError("TELEMED_TURN_SECRET is required when TELEMED_TURN_URLS is set")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = _TOML_FILE.get("path")
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    # Derived values -------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or a SQLite file in DATA_DIR."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'telemed.db').as_posix()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        """Where users reach the site, used for Origin checks and links."""
+        return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+
+_TOML_FILE: dict[str, Path] = {}
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """Read or create the development secret kept in DATA_DIR."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / _DEV_SECRET_FILE
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = [str(part) for part in first.get("loc", ())]
+    msg = first.get("msg", "invalid").removeprefix("Value error, ")
+    if loc:
+        return f"invalid setting TELEMED_{loc[0].upper()}: {msg}"
+    return f"invalid settings: {msg}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build and validate the settings; raise SettingsError with one clear line."""
+    _TOML_FILE.clear()
+    if config_file is not None:
+        if not config_file.is_file():
+            raise SettingsError(f"config file not found: {config_file}")
+        _TOML_FILE["path"] = config_file
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+    except OSError as exc:
+        raise SettingsError(f"invalid setting TELEMED_DATA_DIR: {exc}") from None
+    finally:
+        _TOML_FILE.clear()

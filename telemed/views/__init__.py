@@ -1,0 +1,14 @@
+"""HTML pages (aiohttp-jinja2), one module per page type."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from telemed.views.render import setup_templates
+from telemed.webroot import web_root
+
+
+def setup_views(app: web.Application) -> None:
+    """Templates, static files and the page routes."""
+    setup_templates(app)
+    app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)

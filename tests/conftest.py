@@ -1,0 +1,146 @@
+"""Shared fixtures: settings on a fresh database, the real app, users and patients."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from telemed import keys
+from telemed.app import create_app
+from telemed.db import migrate
+from telemed.db.models import CareTeamMember, Patient
+from telemed.domain.fiscal_code import build_fiscal_code
+from telemed.settings import Settings, load_settings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct-horse-battery-9"
+_counter = itertools.count(1)
+
+_TEMPLATE_DB: dict[str, Path] = {}
+
+
+def _migrated_template(tmp_root: Path) -> Path:
+    """Migrate one SQLite database per test session and copy it for each test."""
+    if "path" not in _TEMPLATE_DB:
+        path = tmp_root / "template.db"
+        migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+        _TEMPLATE_DB["path"] = path
+    return _TEMPLATE_DB["path"]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Test settings on a fresh, migrated SQLite database."""
+    template = _migrated_template(tmp_path_factory.getbasetemp())
+    db = tmp_path / "telemed.db"
+    db.write_bytes(template.read_bytes())
+    return load_settings(
+        env="test",
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{db}",
+        secret_key="test-secret-key-0123456789-abcdefghij",
+        public_url="http://127.0.0.1:8080",
+        language="en",
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> web.Application:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[[web.Application], Awaitable[TestClient[Any, Any]]],
+    app: web.Application,
+) -> TestClient[Any, Any]:
+    return await aiohttp_client(app)
+
+
+class World:
+    """Helpers to create people and patients directly through the services."""
+
+    def __init__(self, app: web.Application, client: TestClient[Any, Any]) -> None:
+        self.app = app
+        self.client = client
+
+    async def user(self, role: str, *, patient_id: str | None = None,
+                   name: str | None = None) -> dict[str, str]:
+        from telemed.services.users import create_user
+
+        username = name or f"{role}{next(_counter)}"
+        async with self.app[keys.SESSIONS]() as session:
+            user = await create_user(session, username=username, password=PASSWORD, role=role,
+                                     display_name=username.title(), patient_id=patient_id)
+            await session.commit()
+        return {"id": user.id, "username": username, "role": role}
+
+    async def patient(self, *, team: list[str] = ()) -> Patient:  # type: ignore[assignment]
+        n = next(_counter)
+        given, family = f"Mario{chr(65 + n % 26)}", f"Rossi{chr(65 + (n // 26) % 26)}"
+        birth = date(1950, 1 + n % 12, 1 + n % 28)
+        code = build_fiscal_code(given, family, birth, "M", "Roma")
+        async with self.app[keys.SESSIONS]() as session:
+            patient = Patient(fiscal_code=code, given_name=given, family_name=family,
+                              birth_date=birth, sex="M")
+            session.add(patient)
+            await session.flush()
+            for user_id in team:
+                session.add(CareTeamMember(patient_id=patient.id, user_id=user_id))
+            await session.commit()
+        return patient
+
+    async def token(self, username: str) -> dict[str, str]:
+        """Authorization headers for a bearer token of `username`."""
+        resp = await self.client.post("/api/v1/auth/token",
+                                      json={"username": username, "password": PASSWORD})
+        assert resp.status == 200, await resp.text()
+        return {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+
+
+@pytest.fixture
+def world(app: web.Application, client: TestClient[Any, Any]) -> World:
+    return World(app, client)
+
+
+
+PG_ADMIN_DSN = os.environ.get("TELEMED_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def service_missing(what: str) -> None:
+    """Fail under CI (a missing service is a broken setup), skip on a developer's machine."""
+    if IN_CI:
+        pytest.fail(f"{what} is not available, and CI=true requires it")
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import asyncpg
+
+    name = f"telemed_test_{os.getpid()}_{next(_counter)}"
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        service_missing(f"PostgreSQL ({exc})")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

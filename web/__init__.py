@@ -1,0 +1,1 @@
+"""Telemed web assets: templates/ and static/ (installed as the telemed_web package)."""
