@@ -14,15 +14,18 @@ from telemed.api import auth, careplans, patients, users
 from telemed.api.health import setup_health
 from telemed.db.engine import database_ctx
 from telemed.metrics import Metrics
-from telemed.middlewares import auth_middleware, error_middleware, security_headers_middleware
+from telemed.middlewares import (
+    SESSION_COOKIE,
+    auth_middleware,
+    error_middleware,
+    security_headers_middleware,
+)
 from telemed.principal import policy_of
 from telemed.security import Throttle
 from telemed.settings import Settings
 from telemed.views import setup_views
 
 log = logging.getLogger("telemed")
-
-SESSION_COOKIE = "telemed_session"
 
 
 def _session_storage(settings: Settings) -> EncryptedCookieStorage:

@@ -9,7 +9,13 @@ from aiohttp import web
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from telemed.broker.dynsec import DynSecClient
+    from telemed.broker.info import BrokerInfo
+    from telemed.broker.runtime import BrokerHandle
+    from telemed.broker.supervisor import MosquittoSupervisor
+    from telemed.bus import EventBus
     from telemed.db.engine import SessionFactory
+    from telemed.ingest.pipeline import Pipeline
     from telemed.metrics import Metrics
     from telemed.security import Throttle
     from telemed.settings import Settings
@@ -20,3 +26,11 @@ SESSIONS: web.AppKey[SessionFactory] = web.AppKey("sessions")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 LOGIN_THROTTLE: web.AppKey[Throttle] = web.AppKey("login_throttle")
 BACKGROUND: web.AppKey[set[Any]] = web.AppKey("background")
+BUS: web.AppKey[EventBus] = web.AppKey("bus")
+ROLE: web.AppKey[str] = web.AppKey("role")  # "serve", "web" or "ingest"
+PIPELINE: web.AppKey[Pipeline] = web.AppKey("pipeline")
+# The broker (set by telemed.broker.setup_broker; absent when TELEMED_BROKER=none).
+BROKER: web.AppKey[BrokerInfo] = web.AppKey("broker")
+DYNSEC: web.AppKey[DynSecClient] = web.AppKey("dynsec")
+BROKER_SUPERVISOR: web.AppKey[MosquittoSupervisor | None] = web.AppKey("broker_supervisor")
+BROKER_HANDLE: web.AppKey[BrokerHandle] = web.AppKey("broker_handle")

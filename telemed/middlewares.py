@@ -19,6 +19,8 @@ from telemed.services.users import to_principal
 
 log = logging.getLogger("telemed.http")
 
+SESSION_COOKIE = "telemed_session"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -135,14 +137,17 @@ def _revoked(user: User, issued_at: float) -> bool:
 
 
 async def _principal_from_session(request: web.Request) -> None:
+    if SESSION_COOKIE not in request.cookies:
+        return  # no cookie: do not start a session for API callers
     session = await get_session(request)
     csrf = session.get("csrf")
-    if not isinstance(csrf, str):
-        csrf = new_csrf_token()
-        session["csrf"] = csrf
-    request[CSRF_TOKEN] = csrf
+    if isinstance(csrf, str):
+        request[CSRF_TOKEN] = csrf
     user_id = session.get("uid")
+    if user_id is None:
+        return
     if not isinstance(user_id, str):
+        session.invalidate()
         return
     app = request.app
     async with app[keys.SESSIONS]() as db:
@@ -156,17 +161,26 @@ async def _principal_from_session(request: web.Request) -> None:
         or _revoked(user, issued)
         or time.time() - issued > max_age
     ):
-        session.pop("uid", None)
+        session.invalidate()
         return
     request[PRINCIPAL] = to_principal(user, "session")
 
 
+async def ensure_csrf_token(request: web.Request) -> str:
+    """The session's CSRF token, created on first need (pages with forms)."""
+    token = request.get(CSRF_TOKEN)
+    if token:
+        return token
+    session = await get_session(request)
+    token = new_csrf_token()
+    session["csrf"] = token
+    request[CSRF_TOKEN] = token
+    return token
+
+
 async def _check_csrf(request: web.Request) -> None:
     sent = request.headers.get("X-CSRF-Token")
-    if sent is None and request.content_type in (
-        "application/x-www-form-urlencoded",
-        "multipart/form-data",
-    ):
+    if sent is None and request.content_type in FORM_TYPES:
         form = await request.post()
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
@@ -186,7 +200,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         pass  # device credentials: checked by the handler itself, no cookie, no CSRF
     else:
         await _principal_from_session(request)
-        if request.method not in SAFE_METHODS:
+        # Cookie-authenticated requests and every form post need the CSRF token; a JSON
+        # request without our cookie carries no ambient authority.
+        if request.method not in SAFE_METHODS and (
+            SESSION_COOKIE in request.cookies or request.content_type in FORM_TYPES
+        ):
             await _check_csrf(request)
     route = request.match_info.route
     if route.resource is not None and route.resource.canonical.startswith("/static"):

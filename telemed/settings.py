@@ -61,6 +61,20 @@ class Settings(BaseSettings):
     token_ttl: int = Field(default=3600, ge=60, le=86400)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     mosquitto_bin: str = "mosquitto"
+    # Ingest worker (docs/telemonitoring.md). MQTT client id of this worker's persistent
+    # session: stable across restarts, unique per worker; empty = "telemed-ingest-<hostname>".
+    ingest_client_id: str = Field(default="", max_length=64)
+    # A batch is written when it holds this many readings or this many ms after its first.
+    ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
+    ingest_batch_ms: int = Field(default=20, ge=1, le=1000)
+    # Seconds between passes of the periodic rules (missed measurements, silent devices,
+    # escalation); 0 disables them in this process.
+    scheduler_interval: int = Field(default=30, ge=0, le=3600)
+    # Path of mosquitto_dynamic_security.so; empty = look in the usual Debian/Ubuntu places.
+    mosquitto_plugin: str = ""
+    # "auto": MQTT_URL set -> that broker, unset -> a private Mosquitto; "none": this process
+    # neither starts nor uses a broker. Unset means "auto", except "none" under TELEMED_ENV=test.
+    broker: Literal["auto", "none"] | None = None
 
     @field_validator("stun_urls", "turn_urls", mode="before")
     @classmethod
@@ -186,6 +200,15 @@ class Settings(BaseSettings):
     def is_development(self) -> bool:
         return self.env == "development"
 
+    @property
+    def broker_mode(self) -> Literal["private", "external", "none"]:
+        """Which broker this process uses: its own Mosquitto, MQTT_URL's, or none."""
+        if self.broker == "none" or (
+            self.broker is None and self.env == "test" and not self.mqtt_url
+        ):
+            return "none"
+        return "external" if self.mqtt_url else "private"
+
 
 _TOML_FILE: dict[str, Path] = {}
 
@@ -218,6 +241,14 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         if not config_file.is_file():
             raise SettingsError(f"config file not found: {config_file}")
         _TOML_FILE["path"] = config_file
+    import os
+
+    known = {f"TELEMED_{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(
+        k for k in os.environ if k.upper().startswith("TELEMED_") and k.upper() not in known
+    )
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]} (check the spelling)")
     try:
         return Settings(**overrides)
     except ValidationError as exc:

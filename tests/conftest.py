@@ -20,11 +20,24 @@ from telemed.db.models import CareTeamMember, Patient
 from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.settings import Settings, load_settings
 
+pytest_plugins = ["tests.broker_fixture"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct-horse-battery-9"
 _counter = itertools.count(1)
 
 _TEMPLATE_DB: dict[str, Path] = {}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> None:
+    """Argon2 with its cheapest parameters: tests hash hundreds of passwords."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    import telemed.security
+
+    telemed.security._hasher = PasswordHasher.from_parameters(CHEAPEST)
 
 
 def _migrated_template(tmp_root: Path) -> Path:
@@ -112,7 +125,7 @@ def world(app: web.Application, client: TestClient[Any, Any]) -> World:
 
 
 
-PG_ADMIN_DSN = os.environ.get("TELEMED_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def service_missing(what: str) -> None:

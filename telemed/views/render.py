@@ -2,31 +2,60 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp_session import get_session
+from babel.dates import format_date, format_datetime
+from yarl import URL
 
 from telemed import keys
-from telemed.i18n import gettext, negotiate, translations
-from telemed.principal import CSRF_TOKEN, PRINCIPAL
+from telemed.i18n import LANGUAGES, gettext, negotiate, translations
+from telemed.principal import CSRF_TOKEN, PRINCIPAL, Principal
+from telemed.views.messages import translate_message
 from telemed.webroot import web_root
 
 LANGUAGE: web.RequestKey[str] = web.RequestKey("language")
 
 
+def N_(message: str) -> str:
+    """Mark an English msgid for extraction; it is translated later, where it is shown."""
+    return message
+
+
 def setup_templates(app: web.Application) -> None:
-    """A jinja2 environment over web/templates with gettext and autoescape."""
+    """A jinja2 environment over web/templates with gettext, autoescape and date filters."""
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(web_root() / "templates")),
         autoescape=jinja2.select_autoescape(default=True),
         extensions=["jinja2.ext.i18n"],
-        context_processors=[_context],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.filters["date"] = _date_filter
+    env.filters["datetime"] = _datetime_filter
+
+
+@jinja2.pass_context
+def _date_filter(context: jinja2.runtime.Context, value: date | None) -> str:
+    if value is None:
+        return ""
+    return format_date(value, "long", locale=context["lang"])
+
+
+@jinja2.pass_context
+def _datetime_filter(context: jinja2.runtime.Context, value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return format_datetime(value, "medium", tzinfo=ZoneInfo(context["timezone"]),
+                           locale=context["lang"])
 
 
 async def language_of(request: web.Request) -> str:
@@ -38,45 +67,124 @@ async def language_of(request: web.Request) -> str:
         chosen = (await get_session(request)).get("lang")
     except RuntimeError:
         chosen = None
-    lang = chosen if chosen in ("it", "en") else negotiate(
+    lang = chosen if chosen in LANGUAGES else negotiate(
         request.headers.get("Accept-Language", ""), default
     )
     request[LANGUAGE] = lang
     return lang
 
 
+def _lang(request: web.Request) -> str:
+    return request.get(LANGUAGE, request.app[keys.SETTINGS].language)
+
+
 def t(request: web.Request, message: str, **params: Any) -> str:
     """Translate an English msgid for this request (language must be resolved)."""
-    text = gettext(request.get(LANGUAGE, request.app[keys.SETTINGS].language), message)
+    text = gettext(_lang(request), message)
     return text.format(**params) if params else text
 
 
-async def _context(request: web.Request) -> dict[str, Any]:
+def tn(request: web.Request, singular: str, plural: str, n: int, **params: Any) -> str:
+    """Translate a message with a plural form; `{n}` and `params` are filled in."""
+    text = translations(_lang(request)).ngettext(singular, plural, n)
+    return text.format(n=n, **params)
+
+
+def t_error(request: web.Request, message: str) -> str:
+    """Translate an English message from a service or the domain (templates with params)."""
+    return translate_message(_lang(request), message)
+
+
+def is_local_path(target: str | None) -> bool:
+    """True for a path on this site (`/x?y`), never another host or scheme."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if any(ch in target for ch in "\r\n\t\\"):
+        return False
+    try:
+        url = URL(target)
+    except ValueError:
+        return False
+    return not url.is_absolute() and not url.scheme
+
+
+def local_or(target: str | None, fallback: str) -> str:
+    """`target` when it is a local path, else `fallback`."""
+    return target if target is not None and is_local_path(target) else fallback
+
+
+def see_other(location: str) -> web.HTTPSeeOther:
+    """The redirect after a successful POST."""
+    return web.HTTPSeeOther(location)
+
+
+FLASH = "flash"
+
+
+async def flash(request: web.Request, message: str, **params: str | int) -> None:
+    """A one-time notice (English msgid and its params) shown on the next page."""
+    (await get_session(request))[FLASH] = [message, params]
+
+
+async def _take_flash(request: web.Request) -> str | None:
+    try:
+        session = await get_session(request)
+    except RuntimeError:
+        return None
+    stored = session.pop(FLASH, None)
+    if not isinstance(stored, list) or len(stored) != 2 or not isinstance(stored[0], str):
+        return None
+    params = stored[1] if isinstance(stored[1], dict) else {}
+    return t(request, stored[0], **params)
+
+
+async def base_context(request: web.Request) -> dict[str, Any]:
+    """What every page template needs (the layout's navigation, language switch, CSRF)."""
     lang = await language_of(request)
+    settings = request.app[keys.SETTINGS]
     return {
         "lang": lang,
         "user": request.get(PRINCIPAL),
         "csrf_token": request.get(CSRF_TOKEN, ""),
-        "request_path": request.path_qs,
+        "request_path": request.path_qs if request.method == "GET" else "/",
+        "timezone": settings.timezone,
+        "nav": _navigation(request.get(PRINCIPAL)),
+        "current_path": request.path,
+        "notice": await _take_flash(request),
     }
+
+
+def _navigation(who: Principal | None) -> list[tuple[str, str]]:
+    """(path, English label) of the main navigation for a role."""
+    if who is None:
+        return []
+    if who.role == "admin":
+        return [("/users", N_("Users")), ("/patients", N_("Patients"))]
+    if who.role == "patient":
+        return [("/my-record", N_("My record"))]
+    return [("/patients", N_("Patients"))]
 
 
 async def render(
     request: web.Request, template: str, context: dict[str, Any], status: int = 200
 ) -> web.Response:
     """Render a page in the request's language."""
-    lang = await language_of(request)
+    full = {**await base_context(request), **context}
     env = aiohttp_jinja2.get_env(request.app)
-    trans = translations(lang)
-    env.install_gettext_translations(trans, newstyle=True)  # type: ignore[attr-defined]
-    response = aiohttp_jinja2.render_template(template, request, context, status=status)
-    response.headers["Content-Language"] = lang
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(full["lang"]), newstyle=True
+    )
+    response = aiohttp_jinja2.render_template(template, request, full, status=status)
+    response.headers["Content-Language"] = full["lang"]
     return response
 
 
 async def error_page(request: web.Request, status: int, message: str) -> web.Response:
-    """A plain error page in the user's language."""
+    """A plain error page in the user's language (anonymous callers go to the login page)."""
     if status == 401:
-        raise web.HTTPFound(f"/login?next={request.path_qs}")
-    return await render(request, "error.html", {"status": status, "message": message},
+        target = request.path_qs if request.method == "GET" else "/"
+        raise web.HTTPFound(str(URL("/login").with_query(next=target)))
+    await language_of(request)
+    return await render(request, "error.html",
+                        {"status": status, "message": t_error(request, message)},
                         status=status)

@@ -1,0 +1,159 @@
+"""GET /api/v1/alerts/stream: Server-Sent Events of alert changes for the caller's patients.
+
+Each event is ``event: alert``, ``id: <Alert.seq>``, JSON data = the alert (CONTRACT §2) with
+the patient's name, the kind of change and whether it should notify. A client that
+reconnects with ``Last-Event-ID`` first gets every alert changed after that sequence number
+(from the database, so it survives restarts), then live changes from the bus; without it,
+the current non-resolved alerts come first. Comments (``: ping``) keep the connection alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse, sse_response
+
+from telemed import keys
+from telemed.api.common import request_id, sessions
+from telemed.bus import ALERTS, BusOverflow, Subscription
+from telemed.errors import ApiError, forbidden
+from telemed.principal import Principal, principal, requires
+from telemed.services import audit
+from telemed.services.access import visible_patient_ids
+from telemed.services.alerts import alert_out, alerts_after
+
+routes = web.RouteTableDef()
+
+PING_INTERVAL = 15.0
+REFRESH_VISIBLE = 60.0  # seconds between re-reads of the caller's patients
+REPLAY_PAGE = 500
+STREAMS: web.AppKey[dict[int, Subscription]] = web.AppKey("alert_streams")
+
+
+def _last_event_id(request: web.Request) -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise ApiError(400, "invalid_last_event_id", "Last-Event-ID must be a whole number.")
+    return int(raw)
+
+
+async def _visible(request: web.Request, who: Principal) -> set[str]:
+    async with sessions(request)() as session:
+        visible = await visible_patient_ids(session, who)
+    if visible is None:
+        raise forbidden("Alerts are clinical data.")
+    return set(visible)
+
+
+async def _send(resp: EventSourceResponse, seq: int, data: dict[str, Any]) -> None:
+    await resp.send(json.dumps(data, ensure_ascii=False, default=str), id=str(seq),
+                    event="alert")
+
+
+async def _replay(request: web.Request, resp: EventSourceResponse, visible: set[str],
+                  after: int | None) -> int:
+    """Send alerts changed after ``after`` (or the current ones); return the last seq sent."""
+    last = after or 0
+    cursor = after
+    while True:
+        async with sessions(request)() as session:
+            rows = await alerts_after(session, sorted(visible), cursor, REPLAY_PAGE)
+        for alert, patient in rows:
+            data = alert_out(alert, patient)
+            data["change"] = "replay"
+            await _send(resp, alert.seq, data)
+            last = max(last, alert.seq)
+        if len(rows) < REPLAY_PAGE or cursor is None:
+            return last
+        cursor = last
+
+
+@routes.get("/api/v1/alerts/stream")
+@requires("doctor", "nurse", "patient")
+async def alerts_stream(request: web.Request) -> web.StreamResponse:
+    who = principal(request)
+    after = _last_event_id(request)
+    visible = await _visible(request, who)
+    async with sessions(request)() as session:
+        for patient_id in sorted(visible):
+            audit.record(session, actor=who, action="read", resource="alert",
+                         patient_id=patient_id, reason="alert stream",
+                         request_id=request_id(request))
+        await session.commit()
+    bus = request.app[keys.BUS]
+    subscription = bus.subscribe(ALERTS)  # before the replay: nothing falls in between
+    request.app[STREAMS][id(subscription)] = subscription
+    try:
+        async with sse_response(request, ping_interval=PING_INTERVAL,
+                                headers={"X-Accel-Buffering": "no"}) as resp:
+            last = await _replay(request, resp, visible, after)
+            await _live(request, resp, subscription, visible, last, who)
+    finally:
+        request.app[STREAMS].pop(id(subscription), None)
+        await subscription.close()
+    return resp
+
+
+async def _live(request: web.Request, resp: EventSourceResponse, subscription: Subscription,
+                visible: set[str], last: int, who: Principal) -> None:
+    loop = asyncio.get_running_loop()
+    refreshed = loop.time()
+    closed = asyncio.ensure_future(resp.wait())
+    try:
+        while True:
+            following = asyncio.ensure_future(subscription.__anext__())
+            done, _ = await asyncio.wait({following, closed},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if closed in done:
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration,
+                                         BusOverflow):
+                    await following
+                return
+            try:
+                event = following.result()
+            except StopAsyncIteration:
+                return  # shutting down
+            except BusOverflow:
+                # We fell behind: the database has every change; resubscribe and replay.
+                request.app[STREAMS].pop(id(subscription), None)
+                subscription = request.app[keys.BUS].subscribe(ALERTS)
+                request.app[STREAMS][id(subscription)] = subscription
+                last = await _replay(request, resp, visible, last)
+                continue
+            if loop.time() - refreshed > REFRESH_VISIBLE:
+                visible = await _visible(request, who)
+                refreshed = loop.time()
+            seq = event.get("seq")
+            alert = event.get("alert")
+            if (not isinstance(seq, int) or seq <= last or not isinstance(alert, dict)
+                    or event.get("patient_id") not in visible):
+                continue
+            data = dict(alert)
+            data["change"] = event.get("change")
+            data["notify"] = event.get("notify", False)
+            await _send(resp, seq, data)
+            last = seq
+    finally:
+        closed.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await closed
+
+
+async def _close_streams(app: web.Application) -> None:
+    for subscription in list(app[STREAMS].values()):
+        await subscription.close()
+
+
+def setup_alert_stream(app: web.Application) -> None:
+    """The SSE route, and closing every stream cleanly when the server shuts down."""
+    streams: dict[int, Subscription] = {}
+    app[STREAMS] = streams
+    app.router.add_routes(routes)
+    app.on_shutdown.append(_close_streams)

@@ -1,0 +1,111 @@
+"""/api/v1/alerts: the list of the caller's patients' alerts and the lifecycle actions."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from telemed import keys
+from telemed.api.common import Body, body, listing, ok, request_id, sessions
+from telemed.bus import ALERTS
+from telemed.errors import ApiError
+from telemed.principal import CLINICIANS, Role, principal, requires
+from telemed.services import alerts as service
+from telemed.services.alerts import SEVERITIES, STATUSES, AlertChange, AlertFilter, alert_out
+from telemed.services.pagination import encode_cursor, parse_page
+
+routes = web.RouteTableDef()
+
+READERS: tuple[Role, ...] = ("doctor", "nurse", "patient")
+
+
+class AckIn(Body):
+    note: str | None = None
+
+
+class ResolveIn(Body):
+    note: str
+
+
+class SnoozeIn(Body):
+    minutes: int
+
+
+def _choices(raw: str | None, allowed: tuple[str, ...], name: str,
+             default: tuple[str, ...]) -> tuple[str, ...]:
+    if raw is None or raw == "":
+        return default
+    if raw == "all":
+        return allowed
+    values = tuple(v.strip() for v in raw.split(",") if v.strip())
+    bad = [v for v in values if v not in allowed]
+    if bad or not values:
+        raise ApiError(400, f"invalid_{name}",
+                       f"{name} must be one or more of {', '.join(allowed)} (comma-separated), "
+                       "or all.")
+    return values
+
+
+def parse_filter(query: dict[str, str] | object) -> AlertFilter:
+    assert hasattr(query, "get")
+    return AlertFilter(
+        statuses=_choices(query.get("status"), STATUSES, "status", ("open", "acknowledged")),
+        severities=_choices(query.get("severity"), SEVERITIES, "severity", SEVERITIES),
+        patient_id=query.get("patient") or None,
+    )
+
+
+@routes.get("/api/v1/alerts")
+@requires(*READERS)
+async def alerts_list(request: web.Request) -> web.Response:
+    """Alerts of the caller's patients, critical first, then oldest first."""
+    filters = parse_filter(request.query)
+    page = parse_page(request.query, key_length=3)
+    async with sessions(request)() as session:
+        rows = await service.list_alerts(session, principal(request), filters, page,
+                                         request_id(request))
+    cursor = None
+    if len(rows) == page.limit:
+        last = rows[-1][0]
+        cursor = encode_cursor([last.severity, last.opened_at.isoformat(), last.id])
+    return listing([alert_out(a, p) for a, p in rows], cursor)
+
+
+async def _publish(request: web.Request, change: AlertChange) -> web.Response:
+    await request.app[keys.BUS].publish(ALERTS, change.event())
+    return ok(change.alert)
+
+
+@routes.post("/api/v1/alerts/{alert_id}/ack")
+@requires(*CLINICIANS)
+async def alerts_ack(request: web.Request) -> web.Response:
+    data = await body(request, AckIn) if request.can_read_body else AckIn()
+    async with sessions(request)() as session:
+        change = await service.acknowledge(session, principal(request),
+                                           request.match_info["alert_id"], data.note,
+                                           request_id(request))
+    return await _publish(request, change)
+
+
+@routes.post("/api/v1/alerts/{alert_id}/resolve")
+@requires(*CLINICIANS)
+async def alerts_resolve(request: web.Request) -> web.Response:
+    data = await body(request, ResolveIn)
+    if not data.note.strip():
+        raise ApiError(422, "validation_error", "Some fields are not valid.",
+                       fields={"note": "Say how the alert was resolved."})
+    async with sessions(request)() as session:
+        change = await service.resolve(session, principal(request),
+                                       request.match_info["alert_id"], data.note,
+                                       request_id(request))
+    return await _publish(request, change)
+
+
+@routes.post("/api/v1/alerts/{alert_id}/snooze")
+@requires(*CLINICIANS)
+async def alerts_snooze(request: web.Request) -> web.Response:
+    data = await body(request, SnoozeIn)
+    async with sessions(request)() as session:
+        change = await service.snooze(session, principal(request),
+                                      request.match_info["alert_id"], data.minutes,
+                                      request_id(request))
+    return await _publish(request, change)

@@ -1,0 +1,1 @@
+"""Pure clinical and wire-format rules: no I/O, no imports from other Telemed packages."""

@@ -1,0 +1,343 @@
+"""The ingest worker's MQTT client: paho driven from the asyncio loop, nothing blocks it.
+
+- paho's socket is watched with ``add_reader``/``add_writer`` and ``loop_misc`` runs on a
+  timer (the home-assistant pattern); only the blocking TCP connect runs in an executor, and
+  the socket callbacks paho fires from there are handed over with ``call_soon_threadsafe``.
+- MQTT 5, ``clean_start=False`` with a session expiry, a stable client id: a persistent
+  session, so what devices publish while the worker is down waits in the broker.
+- ``manual_ack=True``: a message is acknowledged only when its batch is committed, and only
+  on the connection that received it (after a reconnect the broker redelivers it anyway and
+  the unique reading key stores it once).
+- Subscriptions are made on every connect (a broker restart without persistence forgets
+  them); reconnects back off exponentially with jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+log = logging.getLogger("telemed.ingest.mqtt")
+
+SHARE_GROUP = "telemed-ingest"
+TOPIC_PREFIX = "telemed/v1/devices/"
+READINGS_FILTER = f"$share/{SHARE_GROUP}/{TOPIC_PREFIX}+/readings"
+STATUS_FILTER = f"{TOPIC_PREFIX}+/status"
+SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps the session of a stopped worker
+RECEIVE_MAXIMUM = 5000  # unacknowledged QoS 1 messages the broker may send us at once
+KEEPALIVE = 30
+BACKOFF = (0.5, 30.0)
+MAX_READS_PER_WAKEUP = 256
+MAX_ERRORS_PER_MESSAGE_DEFAULT = 50  # answers on the errors topic for one pack, at most
+
+
+def errors_topic(device_id: str) -> str:
+    return f"{TOPIC_PREFIX}{device_id}/errors"
+
+
+def config_topic(device_id: str) -> str:
+    return f"{TOPIC_PREFIX}{device_id}/config"
+
+
+def device_of(topic: str) -> tuple[str, str] | None:
+    """``(device_id, leaf)`` of a device topic, else None."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[0] != "telemed" or parts[1] != "v1" or parts[2] != "devices":
+        return None
+    if not parts[3]:
+        return None
+    return parts[3], parts[4]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where and as whom the ingest worker connects."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    tls: bool = False
+
+
+# (device_id, leaf, payload, received_at, settle) where settle() acknowledges the message
+MessageHandler = Callable[[str, str, bytes, datetime, Callable[[], None]], None]
+
+
+class IngestMqttClient:
+    """One MQTT connection of an ingest worker, with reconnection and manual acks."""
+
+    def __init__(self, address: BrokerAddress, client_id: str, handler: MessageHandler) -> None:
+        self._address = address
+        self._client_id = client_id
+        self._handler = handler
+        self._loop = asyncio.get_running_loop()
+        self._client: mqtt.Client | None = None
+        self._generation = 0
+        self._connected = asyncio.Event()
+        self._disconnected = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._misc: asyncio.TimerHandle | None = None
+        self._sock: Any = None
+        self._stopping = False
+        self._received = 0
+        self._writing = False
+        self._loop_thread = threading.get_ident()
+        self.connects = 0
+
+    # --- public ----------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        self._supervisor = self._loop.create_task(self._supervise(), name="mqtt-ingest")
+
+    async def wait_connected(self, timeout: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        return self._connected.is_set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        client = self._client
+        if client is not None and self._connected.is_set():
+            client.disconnect()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._disconnected.wait(), 2)
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        self._teardown()
+
+    def publish(self, topic: str, payload: bytes | str, *, qos: int = 1,
+                retain: bool = False) -> None:
+        """Publish (queued by paho while disconnected for QoS 1)."""
+        client = self._client
+        if client is None:
+            log.warning("dropping publish to %s: no MQTT client", topic)
+            return
+        info = client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.warning("publish to %s failed: %s", topic, info.rc)
+
+    def publish_json(self, topic: str, data: object, *, retain: bool = False) -> None:
+        self.publish(topic, json.dumps(data, separators=(",", ":")), retain=retain)
+
+    # --- connection lifecycle --------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._client_id,
+                             protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True,
+                             reconnect_on_failure=False)
+        client.username_pw_set(self._address.username, self._address.password)
+        if self._address.tls:
+            client.tls_set_context(ssl.create_default_context())
+        client.max_queued_messages_set(0)
+        client.max_inflight_messages_set(1000)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_socket_register_write
+        client.on_socket_unregister_write = self._on_socket_unregister_write
+        return client
+
+    async def _supervise(self) -> None:
+        delay = BACKOFF[0]
+        while not self._stopping:
+            self._disconnected.clear()
+            try:
+                await self._connect()
+            except (OSError, ssl.SSLError) as exc:
+                log.warning("MQTT connect to %s:%s failed: %s; retrying in %.1fs",
+                            self._address.host, self._address.port, exc, delay)
+                self._teardown()
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, BACKOFF[1])
+                continue
+            await self._disconnected.wait()
+            if self._connected.is_set():
+                self._connected.clear()
+            if self._stopping:
+                return
+            if self.connects:
+                delay = BACKOFF[0]
+            self._teardown()
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, BACKOFF[1])
+
+    async def _connect(self) -> None:
+        client = self._make_client()
+        self._client = client
+        self._generation += 1
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        await self._loop.run_in_executor(
+            None,
+            lambda: client.connect(self._address.host, self._address.port, KEEPALIVE,
+                                   clean_start=False, properties=props),
+        )
+        self._schedule_misc()
+
+    def _teardown(self) -> None:
+        if self._misc is not None:
+            self._misc.cancel()
+            self._misc = None
+        if self._sock is not None:
+            self._unwatch(self._sock)
+            self._sock = None
+
+    def _schedule_misc(self) -> None:
+        self._misc = self._loop.call_later(1.0, self._run_misc)
+
+    def _run_misc(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        rc = client.loop_misc()
+        if rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            self._disconnected.set()
+            return
+        self._schedule_misc()
+
+    # --- socket hand-over (paho may call these from the connect executor) --------------
+
+    def _threadsafe(self, fn: Callable[..., None], *args: Any) -> None:
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+        else:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._threadsafe(self._watch, client, sock)
+
+    def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._threadsafe(self._unwatch, sock)
+
+    def _on_socket_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._threadsafe(self._watch_write, client, sock)
+
+    def _on_socket_unregister_write(self, client: mqtt.Client, userdata: Any,
+                                    sock: Any) -> None:
+        self._threadsafe(self._unwatch_write, sock)
+
+    def _watch(self, client: mqtt.Client, sock: Any) -> None:
+        if client is not self._client:
+            return
+        self._sock = sock
+        self._loop.add_reader(sock, self._read, client)
+
+    def _unwatch(self, sock: Any) -> None:
+        self._writing = False
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_reader(sock)
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_writer(sock)
+
+    def _watch_write(self, client: mqtt.Client, sock: Any) -> None:
+        if client is self._client and not self._writing and sock.fileno() != -1:
+            self._writing = True
+            self._loop.add_writer(sock, self._write, client)
+
+    def _unwatch_write(self, sock: Any) -> None:
+        self._writing = False
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_writer(sock)
+
+    def _read(self, client: mqtt.Client) -> None:
+        for _ in range(MAX_READS_PER_WAKEUP):
+            before = self._received
+            rc = client.loop_read()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._disconnected.set()
+                return
+            if self._received == before:
+                return
+
+    def _write(self, client: mqtt.Client) -> None:
+        rc = client.loop_write()
+        if rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
+            self._disconnected.set()
+
+    # --- paho callbacks (on the loop thread, except on_connect's first run) -----------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                    reason: ReasonCode, properties: Any) -> None:
+        self._threadsafe(self._connected_cb, client, reason, bool(flags.session_present))
+
+    def _connected_cb(self, client: mqtt.Client, reason: ReasonCode,
+                      session_present: bool) -> None:
+        if client is not self._client:
+            return
+        if reason.is_failure:
+            log.error("MQTT broker refused the ingest connection: %s", reason)
+            self._disconnected.set()
+            return
+        self.connects += 1
+        # Resubscribe on every connect: a broker that lost its state must learn them again.
+        status_options = SubscribeOptions(qos=1, retainHandling=1)
+        client.subscribe([(READINGS_FILTER, SubscribeOptions(qos=1)),
+                          (STATUS_FILTER, status_options)])
+        self._connected.set()
+        log.info("MQTT ingest connected to %s:%s as %s (session present: %s)",
+                 self._address.host, self._address.port, self._client_id, session_present)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                       reason: ReasonCode, properties: Any) -> None:
+        self._threadsafe(self._disconnected_cb, client, reason)
+
+    def _disconnected_cb(self, client: mqtt.Client, reason: ReasonCode) -> None:
+        if client is not self._client:
+            return
+        self._connected.clear()
+        if not self._stopping:
+            log.warning("MQTT ingest disconnected: %s", reason)
+        self._disconnected.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self._received += 1
+        received_at = datetime.now(UTC)
+        mid, qos, generation = msg.mid, msg.qos, self._generation
+
+        def settle() -> None:
+            if qos > 0 and generation == self._generation and client is self._client:
+                client.ack(mid, qos)
+
+        parsed = device_of(msg.topic)
+        if parsed is None:
+            log.warning("ignoring a message on unexpected topic %r", msg.topic)
+            settle()
+            return
+        device_id, leaf = parsed
+        try:
+            self._handler(device_id, leaf, bytes(msg.payload), received_at, settle)
+        except Exception:  # one bad message never stops ingestion
+            log.exception("message from %s could not be handed over; dropped", device_id)
+            settle()
+
+
+def default_client_id() -> str:
+    """A stable client id for this host's worker."""
+    return f"telemed-ingest-{socket.gethostname()}"[:64]

@@ -1,0 +1,49 @@
+"""Periodic rules (missed measurements, silent devices, escalation) and the open-alerts gauge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import text
+
+from telemed.bus import ALERTS, EventBus
+from telemed.db.engine import SessionFactory
+from telemed.metrics import Metrics
+from telemed.services import rules
+from telemed.services.alerts import count_open
+
+log = logging.getLogger("telemed.scheduler")
+
+_JOBS_LOCK = 7_242_612  # PostgreSQL advisory lock: one worker runs the jobs at a time
+
+
+async def run_once(sessions: SessionFactory, bus: EventBus, metrics: Metrics) -> int:
+    """One pass of every job; returns how many alert changes it made."""
+    async with sessions() as session:
+        conn = await session.connection()
+        if conn.dialect.name == "postgresql":
+            got = await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                     {"k": _JOBS_LOCK})
+            if not got.scalar_one():
+                return 0
+        changes = await rules.run_jobs(session)
+        await session.commit()
+        metrics.open_alerts.set(await count_open(session))
+    for change in changes:
+        await bus.publish(ALERTS, change.event())
+    return len(changes)
+
+
+async def run_scheduler(
+    sessions: SessionFactory, bus: EventBus, metrics: Metrics, interval: float
+) -> None:
+    """Run the jobs every ``interval`` seconds until cancelled; a failing pass is logged."""
+    while True:
+        try:
+            await run_once(sessions, bus, metrics)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("scheduled rules failed; trying again in %.0fs", interval)
+        await asyncio.sleep(interval)

@@ -1,0 +1,161 @@
+"""`setup_ingest(app)`: the pipeline, its MQTT client, cache invalidation, device configs
+and the scheduler, all owned by one cleanup context.
+
+Roles: the pipeline (and so ``POST /api/v1/devices/{id}/readings``) exists in every role that
+serves the API; the MQTT client, the config publisher and the scheduler run in ``serve`` and
+``ingest`` (not in ``web``). The MQTT client needs a broker (``Settings.broker_mode`` other
+than ``none``): the broker's cleanup context must come first and publish its ``BrokerInfo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from typing import Any
+
+from aiohttp import web
+
+from telemed import keys
+from telemed.api.health import add_readiness_check
+from telemed.bus import CAREPLANS, DEVICES, BusOverflow, Event, EventBus
+from telemed.domain.senml import Rejection
+from telemed.ingest.device_config import device_configs
+from telemed.ingest.mqtt import (
+    MAX_ERRORS_PER_MESSAGE_DEFAULT,
+    BrokerAddress,
+    IngestMqttClient,
+    config_topic,
+    default_client_id,
+    errors_topic,
+)
+from telemed.ingest.pipeline import Pipeline
+from telemed.ingest.scheduler import run_scheduler
+
+log = logging.getLogger("telemed.ingest")
+
+
+def broker_address(app: web.Application) -> BrokerAddress | None:
+    """The ingest identity on the broker published by the broker's setup, if any."""
+    key = getattr(keys, "BROKER", None)
+    info = app.get(key) if key is not None else None
+    if info is None:
+        return None
+    return BrokerAddress(info.host, info.port, info.ingest_username, info.ingest_password,
+                         info.tls)
+
+
+def _error_sink(client: IngestMqttClient) -> Any:
+    def sink(device_id: str, rejections: Sequence[Rejection]) -> None:
+        topic = errors_topic(device_id)
+        for rejection in rejections[:MAX_ERRORS_PER_MESSAGE_DEFAULT]:
+            client.publish_json(topic, rejection.to_dict())
+        if len(rejections) > MAX_ERRORS_PER_MESSAGE_DEFAULT:
+            client.publish_json(topic, {
+                "code": "too_many_errors",
+                "message": f"{len(rejections) - MAX_ERRORS_PER_MESSAGE_DEFAULT} more records "
+                           "of this pack were rejected.",
+                "record_index": None})
+    return sink
+
+
+async def publish_configs(app: web.Application, client: IngestMqttClient, *,
+                          device_id: str | None = None, patient_id: str | None = None) -> int:
+    """Publish the retained config of the matching devices; returns how many."""
+    async with app[keys.SESSIONS]() as session:
+        configs = await device_configs(session, device_id=device_id, patient_id=patient_id)
+    for target, payload in configs:
+        client.publish_json(config_topic(target), payload, retain=True)
+    return len(configs)
+
+
+async def _follow(app: web.Application, bus: EventBus, channel: str, pipeline: Pipeline,
+                  client: IngestMqttClient | None) -> None:
+    """Invalidate caches and republish device configs on care-plan and device events."""
+    while True:
+        subscription = bus.subscribe(channel)
+        try:
+            async for event in subscription:
+                await _on_event(app, channel, event, pipeline, client)
+            return
+        except BusOverflow:
+            pipeline.cache.invalidate_device()
+            pipeline.cache.invalidate_patient()
+        finally:
+            await subscription.close()
+
+
+async def _on_event(app: web.Application, channel: str, event: Event, pipeline: Pipeline,
+                    client: IngestMqttClient | None) -> None:
+    device_id = event.get("device_id")
+    patient_id = event.get("patient_id")
+    if channel == DEVICES:
+        pipeline.cache.invalidate_device(device_id if isinstance(device_id, str) else None)
+    pipeline.cache.invalidate_patient(patient_id if isinstance(patient_id, str) else None)
+    if client is None:
+        return
+    try:
+        if isinstance(device_id, str):
+            await publish_configs(app, client, device_id=device_id)
+        elif isinstance(patient_id, str):
+            await publish_configs(app, client, patient_id=patient_id)
+    except Exception:
+        log.exception("publishing device config after a %s event failed", channel)
+
+
+async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    role = app.get(keys.ROLE, "serve")
+    bus = app[keys.BUS]
+    pipeline = Pipeline(app[keys.SESSIONS], bus, app[keys.METRICS],
+                        max_readings=settings.ingest_batch_size,
+                        max_delay=settings.ingest_batch_ms / 1000)
+    app[keys.PIPELINE] = pipeline
+    pipeline.start()
+    tasks: list[asyncio.Task[None]] = []
+
+    def spawn(coro: Coroutine[Any, Any, None], name: str) -> None:
+        tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
+
+    client: IngestMqttClient | None = None
+    address = broker_address(app) if role != "web" else None
+    if address is not None:
+        client = IngestMqttClient(address, settings.ingest_client_id or default_client_id(),
+                                  pipeline.on_mqtt_message)
+        pipeline.error_sink = _error_sink(client)
+        client.start()
+        ready = client
+
+        async def mqtt_ready(_app: web.Application) -> bool:
+            return ready.connected
+
+        add_readiness_check(app, "mqtt_ingest", mqtt_ready)
+        if await client.wait_connected(10):
+            try:
+                await publish_configs(app, client)
+            except Exception:
+                log.exception("publishing device configs at start failed")
+        else:
+            log.warning("the ingest worker is not connected to the broker yet; retrying")
+    for channel in (CAREPLANS, DEVICES):
+        spawn(_follow(app, bus, channel, pipeline, client), f"ingest-follow-{channel}")
+    if role != "web" and settings.scheduler_interval > 0:
+        spawn(run_scheduler(app[keys.SESSIONS], bus, app[keys.METRICS],
+                            settings.scheduler_interval), "rules-scheduler")
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await pipeline.stop()
+        if client is not None:
+            await client.stop()
+
+
+def setup_ingest(app: web.Application) -> None:
+    """Install the ingest pipeline (after the database, bus and broker contexts)."""
+    app.cleanup_ctx.append(_ingest_ctx)

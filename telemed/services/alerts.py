@@ -1,0 +1,400 @@
+"""Alerts: opened and updated by the rules (system), acknowledged, resolved, snoozed by people.
+
+One non-resolved alert per (patient, rule_key) — the database enforces it with a partial
+unique index. Every change gets the next value of a global, monotonic sequence
+(``Alert.seq``), assigned inside the changing transaction while holding the write lock
+(SQLite's, or a transaction-level advisory lock on PostgreSQL), so sequence order is commit
+order: an alert stream that resumes after ``Last-Event-ID`` misses nothing. Every transition is
+audited (the rules' with actor ``None``) and yields an event for the bus channel ``alerts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Table, delete, func, text
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.bus import Event
+from telemed.db.models import Alert, Patient, RuleState
+from telemed.db.types import utcnow
+from telemed.domain.bands import Severity, is_worse
+from telemed.errors import ApiError, conflict, forbidden, not_found
+from telemed.principal import Principal
+from telemed.services import audit
+from telemed.services.access import authorize_patient, visible_patient_ids
+from telemed.services.pagination import Page
+
+ALERTS: Table = Alert.__table__  # type: ignore[attr-defined]
+AlertKind = Literal["threshold", "trend", "missed_measurement", "device_silent", "news2"]
+STATUSES = ("open", "acknowledged", "resolved")
+SEVERITIES = ("warning", "critical")
+SNOOZE_MINUTES = (1, 1440)
+_SEQ_LOCK = 7_242_611  # PostgreSQL advisory lock id of the alert sequence
+
+_NEXT_SEQ = text(
+    "UPDATE alerts SET seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM alerts) "
+    "WHERE id = :id RETURNING seq"
+)
+
+
+async def assign_seq(session: AsyncSession, alert: Alert) -> int:
+    """Give ``alert`` the next sequence number (call after every change, before commit)."""
+    session.add(alert)
+    await session.flush()
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SEQ_LOCK})
+    seq = int((await conn.execute(_NEXT_SEQ, {"id": alert.id})).scalar_one())
+    set_committed_value(alert, "seq", seq)  # in line with the row, without a reload
+    return seq
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def alert_out(alert: Alert, patient: Patient | None = None) -> dict[str, Any]:
+    """CONTRACT §2 alert shape, with the lifecycle details and the patient's name."""
+    out: dict[str, Any] = {
+        "id": alert.id,
+        "patient_id": alert.patient_id,
+        "kind": alert.kind,
+        "metric": alert.metric,
+        "severity": alert.severity,
+        "status": alert.status,
+        "recovered": alert.recovered,
+        "value": alert.value,
+        "detail": alert.detail,
+        "opened_at": _iso(alert.opened_at),
+        "updated_at": _iso(alert.updated_at),
+        "careplan_id": alert.careplan_id,
+        "careplan_version": alert.careplan_version,
+        "escalated": alert.escalated,
+        "rule_key": alert.rule_key,
+        "acknowledged_by": alert.acknowledged_by,
+        "acknowledged_at": _iso(alert.acknowledged_at),
+        "ack_note": alert.ack_note,
+        "resolved_by": alert.resolved_by,
+        "resolved_at": _iso(alert.resolved_at),
+        "resolve_note": alert.resolve_note,
+        "snoozed_until": _iso(alert.snoozed_until),
+        "seq": alert.seq,
+    }
+    if patient is not None:
+        out["patient"] = {"id": patient.id, "given_name": patient.given_name,
+                          "family_name": patient.family_name}
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """One committed-with-the-transaction alert change, to publish on the bus afterwards."""
+
+    alert: dict[str, Any]
+    seq: int
+    patient_id: str
+    change: str  # opened, escalated, updated, recovered, acknowledged, resolved, snoozed
+    notify: bool
+    reading_received_at: datetime | None = None
+
+    def event(self) -> Event:
+        return {"type": "alert", "seq": self.seq, "patient_id": self.patient_id,
+                "change": self.change, "notify": self.notify, "alert": self.alert,
+                "reading_received_at": _iso(self.reading_received_at)}
+
+
+def _snoozed(alert: Alert, now: datetime) -> bool:
+    return alert.snoozed_until is not None and alert.snoozed_until > now
+
+
+async def _change(
+    session: AsyncSession,
+    alert: Alert,
+    change: str,
+    notify: bool,
+    patient: Patient | None,
+    received_at: datetime | None = None,
+) -> AlertChange:
+    seq = await assign_seq(session, alert)
+    return AlertChange(alert_out(alert, patient), seq, alert.patient_id, change, notify,
+                       received_at)
+
+
+async def open_alert_for(session: AsyncSession, patient_id: str, rule_key: str) -> Alert | None:
+    """The patient's non-resolved alert of ``rule_key``, if any."""
+    result = await session.exec(
+        select(Alert)
+        .where(Alert.patient_id == patient_id)
+        .where(Alert.rule_key == rule_key)
+        .where(Alert.status != "resolved")
+    )
+    return result.first()
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """What a rule found: an out-of-range condition worth an alert."""
+
+    patient_id: str
+    rule_key: str
+    kind: AlertKind
+    severity: Severity
+    detail: str
+    metric: str | None = None
+    value: float | None = None
+    careplan_id: str | None = None
+    careplan_version: int | None = None
+    received_at: datetime | None = None
+    renotify: bool = False  # notify again at the same severity (e.g. a new missed window)
+
+
+async def raise_condition(
+    session: AsyncSession, condition: Condition, patient: Patient | None = None,
+    now: datetime | None = None,
+) -> AlertChange | None:
+    """Open an alert, or escalate/update the open one; ``None`` when nothing visible changes."""
+    now = now or utcnow()
+    alert = await open_alert_for(session, condition.patient_id, condition.rule_key)
+    if alert is None:
+        alert = Alert(
+            patient_id=condition.patient_id, rule_key=condition.rule_key, kind=condition.kind,
+            metric=condition.metric, severity=condition.severity, status="open",
+            value=condition.value, detail=condition.detail[:500],
+            careplan_id=condition.careplan_id, careplan_version=condition.careplan_version,
+            opened_at=now, updated_at=now,
+        )
+        session.add(alert)
+        await session.flush()
+        audit.record(session, actor=None, action="create", resource="alert",
+                     patient_id=alert.patient_id, resource_id=alert.id,
+                     reason=f"{condition.kind} {condition.severity}: {alert.detail}"[:1000])
+        return await _change(session, alert, "opened", True, patient, condition.received_at)
+    worse = is_worse(condition.severity, alert.severity)  # type: ignore[arg-type]
+    if not worse and not alert.recovered and not condition.renotify:
+        return None
+    change = "escalated" if worse else "updated"
+    if worse:
+        alert.severity = condition.severity
+        alert.snoozed_until = None  # a worse severity is never hidden by a snooze
+        if alert.status == "acknowledged":
+            alert.status = "open"  # a worse condition needs a new acknowledgement
+    alert.recovered = False
+    alert.value = condition.value
+    alert.detail = condition.detail[:500]
+    alert.careplan_id = condition.careplan_id or alert.careplan_id
+    alert.careplan_version = condition.careplan_version or alert.careplan_version
+    alert.updated_at = now
+    audit.record(session, actor=None, action="update", resource="alert",
+                 patient_id=alert.patient_id, resource_id=alert.id,
+                 reason=f"{change} {alert.severity}: {alert.detail}"[:1000])
+    notify = worse or not _snoozed(alert, now)
+    return await _change(session, alert, change, notify, patient, condition.received_at)
+
+
+async def mark_recovered(
+    session: AsyncSession, patient_id: str, rule_key: str, detail: str | None = None,
+    patient: Patient | None = None, now: datetime | None = None,
+    received_at: datetime | None = None,
+) -> AlertChange | None:
+    """The condition cleared: the open alert shows "recovered" and stays for a person."""
+    alert = await open_alert_for(session, patient_id, rule_key)
+    if alert is None or alert.recovered:
+        return None
+    now = now or utcnow()
+    alert.recovered = True
+    if detail:
+        alert.detail = detail[:500]
+    alert.updated_at = now
+    audit.record(session, actor=None, action="update", resource="alert", patient_id=patient_id,
+                 resource_id=alert.id, reason="recovered")
+    return await _change(session, alert, "recovered", False, patient, received_at)
+
+
+async def escalate(
+    session: AsyncSession, alert: Alert, to_user_id: str | None, now: datetime | None = None
+) -> AlertChange:
+    """Mark an unacknowledged critical alert escalated to the responsible doctor."""
+    alert.escalated = True
+    alert.updated_at = now or utcnow()
+    audit.record(session, actor=None, action="update", resource="alert",
+                 patient_id=alert.patient_id, resource_id=alert.id,
+                 reason=f"escalated to {to_user_id or 'the care team (no responsible doctor)'}")
+    patient = await session.get(Patient, alert.patient_id)
+    change = await _change(session, alert, "escalated", True, patient)
+    change.alert["escalated_to"] = to_user_id
+    return change
+
+
+# --- people ---------------------------------------------------------------------------
+
+
+async def _for_action(
+    session: AsyncSession, who: Principal, alert_id: str, reason: str, request_id: str | None
+) -> tuple[Alert, Patient]:
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise not_found("Alert")
+    patient = await authorize_patient(session, who, alert.patient_id, action="update",
+                                      resource="alert", resource_id=alert_id, reason=reason,
+                                      request_id=request_id)
+    return alert, patient
+
+
+def _clip(note: str | None) -> str | None:
+    return note.strip()[:1000] if note is not None and note.strip() else None
+
+
+async def acknowledge(
+    session: AsyncSession, who: Principal, alert_id: str, note: str | None,
+    request_id: str | None = None,
+) -> AlertChange:
+    """open → acknowledged (who, when, note)."""
+    alert, patient = await _for_action(session, who, alert_id, "acknowledge", request_id)
+    if alert.status == "resolved":
+        raise conflict("This alert is already resolved.", "alert_resolved")
+    if alert.status == "acknowledged":
+        raise conflict("This alert is already acknowledged.", "alert_acknowledged")
+    now = utcnow()
+    alert.status = "acknowledged"
+    alert.acknowledged_by = who.user_id
+    alert.acknowledged_at = now
+    alert.ack_note = _clip(note)
+    alert.updated_at = now
+    change = await _change(session, alert, "acknowledged", False, patient)
+    await session.commit()
+    return change
+
+
+async def resolve(
+    session: AsyncSession, who: Principal, alert_id: str, note: str,
+    request_id: str | None = None,
+) -> AlertChange:
+    """open/acknowledged → resolved (who, when, note); the rule starts afresh."""
+    alert, patient = await _for_action(session, who, alert_id, "resolve", request_id)
+    if alert.status == "resolved":
+        raise conflict("This alert is already resolved.", "alert_resolved")
+    now = utcnow()
+    alert.status = "resolved"
+    alert.resolved_by = who.user_id
+    alert.resolved_at = now
+    alert.resolve_note = _clip(note)
+    alert.updated_at = now
+    change = await _change(session, alert, "resolved", False, patient)
+    await reset_rule_state(session, alert.patient_id, alert.rule_key)
+    await session.commit()
+    return change
+
+
+async def snooze(
+    session: AsyncSession, who: Principal, alert_id: str, minutes: int,
+    request_id: str | None = None,
+) -> AlertChange:
+    """Silence the alert's notifications for ``minutes`` (a worse severity still notifies)."""
+    low, high = SNOOZE_MINUTES
+    if not low <= minutes <= high:
+        raise ApiError(422, "validation_error", "Some fields are not valid.",
+                       fields={"minutes": f"Must be between {low} and {high}."})
+    alert, patient = await _for_action(session, who, alert_id, f"snooze {minutes} min",
+                                       request_id)
+    if alert.status == "resolved":
+        raise conflict("This alert is already resolved.", "alert_resolved")
+    now = utcnow()
+    alert.snoozed_until = now + timedelta(minutes=minutes)
+    alert.updated_at = now
+    change = await _change(session, alert, "snoozed", False, patient)
+    await session.commit()
+    return change
+
+
+async def reset_rule_state(session: AsyncSession, patient_id: str, rule_key: str) -> None:
+    """Forget what a rule remembered (after a person resolved its alert)."""
+    await session.exec(
+        delete(RuleState)
+        .where(col(RuleState.patient_id) == patient_id)
+        .where(col(RuleState.rule_key) == rule_key)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Filters of the alert list."""
+
+    statuses: tuple[str, ...] = ("open", "acknowledged")
+    severities: tuple[str, ...] = SEVERITIES
+    patient_id: str | None = None
+
+
+async def list_alerts(
+    session: AsyncSession, who: Principal, filters: AlertFilter, page: Page,
+    request_id: str | None = None,
+) -> list[tuple[Alert, Patient]]:
+    """Alerts of the patients ``who`` may see: critical first, then oldest first."""
+    if filters.patient_id is not None:
+        await authorize_patient(session, who, filters.patient_id, action="read",
+                                resource="alert", request_id=request_id)
+        patient_ids: list[str] = [filters.patient_id]
+    else:
+        visible = await visible_patient_ids(session, who)
+        if visible is None:
+            raise forbidden("Alerts are clinical data.")
+        patient_ids = visible
+    if not patient_ids:
+        return []
+    stmt = (
+        select(Alert, Patient)
+        .join(Patient, col(Patient.id) == col(Alert.patient_id))
+        .where(col(Alert.patient_id).in_(patient_ids))
+        .where(col(Alert.status).in_(filters.statuses))
+        .where(col(Alert.severity).in_(filters.severities))
+    )
+    if page.after is not None:
+        severity, opened, alert_id = page.after
+        opened_at = datetime.fromisoformat(str(opened))
+        stmt = stmt.where(
+            (col(Alert.severity) > severity)
+            | ((col(Alert.severity) == severity) & (col(Alert.opened_at) > opened_at))
+            | ((col(Alert.severity) == severity) & (col(Alert.opened_at) == opened_at)
+               & (col(Alert.id) > alert_id))
+        )
+    # "critical" sorts before "warning": severity ascending is worst first.
+    stmt = stmt.order_by(col(Alert.severity), col(Alert.opened_at), col(Alert.id))
+    rows = [(a, p) for a, p in (await session.exec(stmt.limit(page.limit))).all()]
+    if filters.patient_id is None:
+        for patient_id in sorted({a.patient_id for a, _ in rows}):
+            audit.record(session, actor=who, action="read", resource="alert",
+                         patient_id=patient_id, request_id=request_id)
+    await session.commit()
+    return rows
+
+
+async def alerts_after(
+    session: AsyncSession, patient_ids: Sequence[str], after_seq: int | None, limit: int = 500
+) -> list[tuple[Alert, Patient]]:
+    """Alert states changed after ``after_seq`` (or every non-resolved alert when None)."""
+    if not patient_ids:
+        return []
+    stmt = (
+        select(Alert, Patient)
+        .join(Patient, col(Patient.id) == col(Alert.patient_id))
+        .where(col(Alert.patient_id).in_(patient_ids))
+    )
+    if after_seq is None:
+        stmt = stmt.where(Alert.status != "resolved")
+    else:
+        stmt = stmt.where(col(Alert.seq) > after_seq)
+    stmt = stmt.order_by(col(Alert.seq)).limit(limit)
+    return [(a, p) for a, p in (await session.exec(stmt)).all()]
+
+
+async def count_open(session: AsyncSession) -> int:
+    """How many alerts are not resolved (for the open_alerts gauge)."""
+    result = await session.exec(
+        select(func.count()).select_from(Alert).where(Alert.status != "resolved")
+    )
+    return int(result.one())

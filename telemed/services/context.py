@@ -1,0 +1,160 @@
+"""What the rules need to know about a patient and a device, with small TTL caches.
+
+The ingest hot path looks up the same devices and care plans for every batch; the caches
+keep them for ``ttl`` seconds and are invalidated at once by bus events (``devices``,
+``careplans``) so a revoked device or a new plan version takes effect on the next batch.
+The TTL bounds staleness when an event is missed (another process without a shared bus).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.models import CarePlan, CareTeamMember, Device, Patient, User
+from telemed.domain.careplans import CarePlanContent, parse_careplan_content
+from telemed.domain.errors import DomainValidationError
+from telemed.services.careplans import active_careplan
+
+log = logging.getLogger("telemed.rules")
+
+DEFAULT_TTL = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """A device as ingestion sees it."""
+
+    id: str
+    patient_id: str | None
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PatientContext:
+    """A patient, the active care plan version and its parsed content (None: defaults)."""
+
+    patient: Patient
+    plan: CarePlan | None
+    content: CarePlanContent | None
+
+    @property
+    def patient_id(self) -> str:
+        return self.patient.id
+
+    @property
+    def plan_id(self) -> str | None:
+        return self.plan.plan_id if self.plan is not None else None
+
+    @property
+    def plan_version(self) -> int | None:
+        return self.plan.version if self.plan is not None else None
+
+
+def plan_content(plan: CarePlan | None) -> CarePlanContent | None:
+    """The parsed content of a stored plan (None, with a log line, when unreadable)."""
+    if plan is None:
+        return None
+    try:
+        return parse_careplan_content(plan.content)
+    except DomainValidationError as exc:
+        log.error("care plan %s v%s has invalid content (%s); defaults apply",
+                  plan.plan_id, plan.version, exc)
+        return None
+
+
+async def load_patient_context(session: AsyncSession, patient_id: str) -> PatientContext | None:
+    """Patient + active plan, straight from the database."""
+    patient = await session.get(Patient, patient_id)
+    if patient is None:
+        return None
+    plan = await active_careplan(session, patient_id)
+    return PatientContext(patient, plan, plan_content(plan))
+
+
+async def load_device(session: AsyncSession, device_id: str) -> DeviceInfo | None:
+    device = await session.get(Device, device_id)
+    if device is None:
+        return None
+    return DeviceInfo(device.id, device.patient_id,
+                      device.revoked_at is not None or device.status == "revoked")
+
+
+async def responsible_doctor(session: AsyncSession, patient_id: str) -> str | None:
+    """The patient's responsible doctor, else any doctor of the care team."""
+    result = await session.exec(
+        select(CareTeamMember.user_id, CareTeamMember.responsible)
+        .join(User, col(User.id) == col(CareTeamMember.user_id))
+        .where(CareTeamMember.patient_id == patient_id)
+        .where(User.role == "doctor")
+        .where(col(User.active))
+        .order_by(col(CareTeamMember.responsible).desc(), col(CareTeamMember.added_at))
+    )
+    row = result.first()
+    return row[0] if row is not None else None
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class TtlCache(Generic[K, V]):
+    """A dict with per-entry expiry and explicit invalidation."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._data: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> tuple[bool, V | None]:
+        hit = self._data.get(key)
+        if hit is None or hit[0] < self._clock():
+            return False, None
+        return True, hit[1]
+
+    def put(self, key: K, value: V) -> None:
+        if len(self._data) > 100_000:
+            self._data.clear()
+        self._data[key] = (self._clock() + self._ttl, value)
+
+    def invalidate(self, key: K | None = None) -> None:
+        if key is None:
+            self._data.clear()
+        else:
+            self._data.pop(key, None)
+
+
+class ContextCache:
+    """Cached device and patient contexts for the ingest worker."""
+
+    def __init__(self, ttl: float = DEFAULT_TTL) -> None:
+        self.devices: TtlCache[str, DeviceInfo | None] = TtlCache(ttl)
+        self.patients: TtlCache[str, PatientContext | None] = TtlCache(ttl)
+
+    async def device(self, session: AsyncSession, device_id: str) -> DeviceInfo | None:
+        hit, value = self.devices.get(device_id)
+        if hit:
+            return value
+        info = await load_device(session, device_id)
+        self.devices.put(device_id, info)
+        return info
+
+    async def patient(self, session: AsyncSession, patient_id: str) -> PatientContext | None:
+        hit, value = self.patients.get(patient_id)
+        if hit:
+            return value
+        context = await load_patient_context(session, patient_id)
+        self.patients.put(patient_id, context)
+        return context
+
+    def invalidate_device(self, device_id: str | None = None) -> None:
+        self.devices.invalidate(device_id)
+
+    def invalidate_patient(self, patient_id: str | None = None) -> None:
+        self.patients.invalidate(patient_id)

@@ -1,0 +1,286 @@
+"""Devices: registration with broker credentials, listing, reassignment, revocation, rotation.
+
+The broker and the database stay consistent: the broker is changed first and the database
+only when that worked (a failed broker call changes nothing and answers 503); a database
+failure after a broker change is undone on the broker where that is possible.
+Device passwords are shown once and stored only as argon2 hashes (hashed off the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.broker import identities
+from telemed.broker.dynsec import DynSecClient
+from telemed.broker.errors import BrokerError
+from telemed.db.models import Device, Patient
+from telemed.db.types import utcnow
+from telemed.errors import ApiError, conflict, invalid, not_found
+from telemed.principal import Principal
+from telemed.security import hash_password, verify_password
+from telemed.services import audit
+from telemed.services.access import authorize_patient, visible_patient_ids
+from telemed.services.pagination import Page
+
+KINDS = ("bp_cuff", "pulse_oximeter", "scale", "thermometer", "glucometer", "multi")
+SERIAL_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+Action = Literal["read", "create", "update", "delete"]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A device with the password it was just given (shown once, never stored)."""
+
+    device: Device
+    password: str = field(repr=False)
+
+
+def broker_unavailable() -> ApiError:
+    return ApiError(503, "broker_unavailable",
+                    "The device broker is not available; nothing was changed. Try again shortly.")
+
+
+def new_device_password() -> str:
+    """A fresh random device password (192 bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def check_serial(serial: str) -> str:
+    """The serial, or 422: 1-64 characters among letters, digits and `. _ : -`."""
+    if not isinstance(serial, str) or not SERIAL_PATTERN.fullmatch(serial):
+        raise invalid({"serial": "Serial must be 1 to 64 characters: letters, digits, "
+                                 "'.', '_', ':' or '-'."})
+    return serial
+
+
+def check_kind(kind: str) -> str:
+    """The kind, or 422 naming the accepted ones."""
+    if kind not in KINDS:
+        raise invalid({"kind": f"Kind must be one of: {', '.join(KINDS)}."})
+    return kind
+
+
+async def _patient_exists(session: AsyncSession, patient_id: str) -> None:
+    if not patient_id or await session.get(Patient, patient_id) is None:
+        raise invalid({"patient_id": "No such patient."})
+
+
+async def _authorize(session: AsyncSession, who: Principal | None, patient_id: str, *,
+                     action: Action, device_id: str | None,
+                     request_id: str | None) -> None:
+    """Audit and check access to a patient's devices.
+
+    Care-team clinicians (and break-glass access) go through `authorize_patient`. Admins
+    manage the device registry, which holds no clinical data; `who=None` is the operator
+    at the command line. Both are audited here.
+    """
+    if who is not None and who.role != "admin":
+        await authorize_patient(session, who, patient_id, action=action, resource="device",
+                                resource_id=device_id, request_id=request_id)
+        return
+    if await session.get(Patient, patient_id) is None:
+        raise not_found("Patient")
+    audit.record(session, actor=who, action=action, resource="device", patient_id=patient_id,
+                 resource_id=device_id, request_id=request_id,
+                 reason="command line" if who is None else None)
+
+
+async def _load(session: AsyncSession, device_id: str) -> Device:
+    device = await session.get(Device, device_id) if len(device_id) <= 32 else None
+    if device is None:
+        raise not_found("Device")
+    return device
+
+
+def _require_active(device: Device) -> None:
+    if device.revoked_at is not None:
+        raise conflict("This device has been revoked.", "device_revoked")
+
+
+def _require_broker(dynsec: DynSecClient | None) -> DynSecClient:
+    if dynsec is None:
+        raise broker_unavailable()
+    return dynsec
+
+
+async def register_device(
+    session: AsyncSession,
+    dynsec: DynSecClient | None,
+    who: Principal | None,
+    *,
+    serial: str,
+    kind: str,
+    patient_id: str,
+    request_id: str | None = None,
+) -> Registration:
+    """Register a patient's device and create its broker client; the password is returned once."""
+    problems: dict[str, str] = {}
+    for name, check, value in (("serial", check_serial, serial), ("kind", check_kind, kind)):
+        try:
+            check(value)
+        except ApiError as exc:
+            problems[name] = exc.fields[name]
+    if problems:
+        raise invalid(problems)
+    await _patient_exists(session, patient_id)
+    device = Device(serial=serial, kind=kind, patient_id=patient_id, status="offline")
+    await _authorize(session, who, patient_id, action="create", device_id=device.id,
+                     request_id=request_id)
+    taken = await session.exec(select(Device.id).where(Device.serial == serial))
+    if taken.first() is not None:
+        raise conflict("A device with this serial is already registered.", "serial_taken")
+    broker = _require_broker(dynsec)
+    password = new_device_password()
+    device.secret_hash = await asyncio.to_thread(hash_password, password)
+    try:
+        await identities.create_device(broker, device.id, password)
+    except BrokerError:
+        await identities.forget_device(broker, device.id)
+        raise broker_unavailable() from None
+    session.add(device)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        await identities.forget_device(broker, device.id)
+        raise conflict("A device with this serial is already registered.",
+                       "serial_taken") from None
+    except BaseException:
+        await identities.forget_device(broker, device.id)
+        raise
+    return Registration(device, password)
+
+
+async def list_devices(
+    session: AsyncSession,
+    who: Principal,
+    page: Page,
+    *,
+    patient_id: str | None = None,
+    request_id: str | None = None,
+) -> list[Device]:
+    """The devices of the patients `who` may see, by serial (audited per patient)."""
+    query = select(Device).order_by(Device.serial)
+    if patient_id is not None:
+        await _authorize(session, who, patient_id, action="read", device_id=None,
+                         request_id=request_id)
+        query = query.where(Device.patient_id == patient_id)
+    else:
+        ids = await visible_patient_ids(session, who)
+        if ids is not None:
+            query = query.where(col(Device.patient_id).in_(ids))
+    if page.after:
+        query = query.where(Device.serial > str(page.after[0]))
+    devices = list((await session.exec(query.limit(page.limit))).all())
+    if patient_id is None:
+        for listed in sorted({d.patient_id for d in devices if d.patient_id}):
+            audit.record(session, actor=who, action="read", resource="device",
+                         patient_id=listed, reason="list", request_id=request_id)
+    await session.commit()
+    return devices
+
+
+async def get_device(session: AsyncSession, who: Principal, device_id: str,
+                     request_id: str | None = None) -> Device:
+    """One device (audited read)."""
+    device = await _load(session, device_id)
+    if device.patient_id:
+        await _authorize(session, who, device.patient_id, action="read", device_id=device.id,
+                         request_id=request_id)
+    elif who.role != "admin":
+        raise not_found("Device")
+    await session.commit()
+    return device
+
+
+async def reassign_device(session: AsyncSession, who: Principal | None, device_id: str,
+                          patient_id: str, request_id: str | None = None) -> Device:
+    """Move a device to another patient (both patients' access is checked and audited)."""
+    device = await _load(session, device_id)
+    _require_active(device)
+    await _patient_exists(session, patient_id)
+    if device.patient_id:
+        await _authorize(session, who, device.patient_id, action="update",
+                         device_id=device.id, request_id=request_id)
+    if patient_id != device.patient_id:
+        await _authorize(session, who, patient_id, action="update", device_id=device.id,
+                         request_id=request_id)
+    device.patient_id = patient_id
+    session.add(device)
+    await session.commit()
+    return device
+
+
+async def revoke_device(session: AsyncSession, dynsec: DynSecClient | None,
+                        who: Principal | None, device_id: str,
+                        request_id: str | None = None) -> Device:
+    """Revoke a device: its broker client goes (disconnected at once); readings stay."""
+    device = await _load(session, device_id)
+    if device.patient_id:
+        await _authorize(session, who, device.patient_id, action="delete",
+                         device_id=device.id, request_id=request_id)
+    if device.revoked_at is None:
+        try:
+            await identities.delete_device(_require_broker(dynsec), device.id)
+        except BrokerError:
+            raise broker_unavailable() from None
+        device.revoked_at = utcnow()
+        device.status = "revoked"
+        device.secret_hash = ""
+        session.add(device)
+    await session.commit()
+    return device
+
+
+async def rotate_credentials(session: AsyncSession, dynsec: DynSecClient | None,
+                             who: Principal | None, device_id: str,
+                             request_id: str | None = None) -> Registration:
+    """Give a device a new password; the old one stops working at once."""
+    device = await _load(session, device_id)
+    _require_active(device)
+    if device.patient_id:
+        await _authorize(session, who, device.patient_id, action="update",
+                         device_id=device.id, request_id=request_id)
+    broker = _require_broker(dynsec)
+    password = new_device_password()
+    new_hash = await asyncio.to_thread(hash_password, password)
+    try:
+        await identities.set_device_password(broker, device.id, password)
+    except BrokerError:
+        raise broker_unavailable() from None
+    device.secret_hash = new_hash
+    session.add(device)
+    await session.commit()
+    return Registration(device, password)
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash nobody knows the password of, so unknown devices cost as much as known ones."""
+    return hash_password(secrets.token_urlsafe(24))
+
+
+async def authenticate_device(session: AsyncSession, device_id: str,
+                              password: str) -> Device | None:
+    """The device if `password` is its current one and it is not revoked, else None.
+
+    Always runs one argon2 verification (off the loop), so the answer takes as long for an
+    unknown or revoked device as for a wrong password.
+    """
+    device = await session.get(Device, device_id) if 0 < len(device_id) <= 32 else None
+    usable = device is not None and device.revoked_at is None and bool(device.secret_hash)
+    stored = device.secret_hash if usable and device is not None else None
+    if stored is None:
+        stored = await asyncio.to_thread(_decoy_hash)
+    ok = await asyncio.to_thread(verify_password, stored, password)
+    return device if ok and usable else None

@@ -1,0 +1,238 @@
+"""Stored readings: idempotent bulk insert, device health, queries for people.
+
+Writes are Core statements (no ORM object per reading) so a batch of hundreds of readings is
+one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on SQLite and PostgreSQL alike; the rows
+returned are the readings stored now, so a redelivered reading is neither stored nor evaluated
+twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, func, literal, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.models import Device, Observation
+from telemed.db.types import UTCDateTime
+from telemed.domain.units import CLINICAL_METRICS, METRICS
+from telemed.principal import Principal
+from telemed.services.access import authorize_patient
+from telemed.services.pagination import Page
+
+OBSERVATIONS: Table = Observation.__table__  # type: ignore[attr-defined]
+DEVICES: Table = Device.__table__  # type: ignore[attr-defined]
+
+ReadingKey = tuple[str, str, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class NewReading:
+    """A validated reading in its canonical unit, ready to store."""
+
+    patient_id: str
+    device_id: str
+    metric: str
+    value: float
+    unit: str
+    time: datetime
+    received_at: datetime
+    late: bool
+
+    @property
+    def key(self) -> ReadingKey:
+        return (self.device_id, self.metric, self.time)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "patient_id": self.patient_id,
+            "device_id": self.device_id,
+            "metric": self.metric,
+            "value": self.value,
+            "unit": self.unit,
+            "time": self.time,
+            "received_at": self.received_at,
+            "late": self.late,
+        }
+
+
+_INSERTS: dict[str, Insert] = {}
+
+
+def _insert_statement(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT (device_id, metric, time) DO NOTHING RETURNING the key."""
+    stmt = _INSERTS.get(dialect)
+    if stmt is None:
+        keys = ["device_id", "metric", "time"]
+        c = OBSERVATIONS.c
+        if dialect == "postgresql":
+            base: Any = postgresql.insert(OBSERVATIONS).on_conflict_do_nothing(index_elements=keys)
+        elif dialect == "sqlite":
+            base = sqlite.insert(OBSERVATIONS).on_conflict_do_nothing(index_elements=keys)
+        else:
+            raise RuntimeError(f"unsupported database dialect {dialect}")
+        stmt = base.returning(c.device_id, c.metric, c.time)
+        _INSERTS[dialect] = stmt
+    return stmt
+
+
+async def insert_readings(session: AsyncSession, readings: Sequence[NewReading]) -> set[ReadingKey]:
+    """Store readings not stored before; return the keys of those stored now."""
+    if not readings:
+        return set()
+    unique: dict[ReadingKey, NewReading] = {}
+    for reading in readings:
+        unique.setdefault(reading.key, reading)
+    conn = await session.connection()
+    stmt = _insert_statement(conn.dialect.name)
+    result = await conn.execute(stmt, [r.row() for r in unique.values()])
+    return {(row[0], row[1], row[2]) for row in result.all()}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSeen:
+    """What a batch learnt about a device: last message time, status, battery."""
+
+    device_id: str
+    last_seen: datetime
+    status: str | None = None
+    battery: float | None = None
+
+
+async def record_device_activity(session: AsyncSession, seen: Iterable[DeviceSeen]) -> None:
+    """Update last_seen (never backwards), status (unless revoked) and battery."""
+    c = DEVICES.c
+    conn = await session.connection()
+    newest = func.max if conn.dialect.name == "sqlite" else func.greatest
+    for item in seen:
+        at = literal(item.last_seen, UTCDateTime())
+        values: dict[str, Any] = {"last_seen": func.coalesce(newest(c.last_seen, at), at)}
+        if item.battery is not None:
+            values["battery"] = item.battery
+        await conn.execute(update(DEVICES).where(c.id == item.device_id).values(**values))
+        if item.status is not None:
+            await conn.execute(
+                update(DEVICES)
+                .where(and_(c.id == item.device_id, c.status != "revoked"))
+                .values(status=item.status)
+            )
+
+
+# --- reads by people -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationQuery:
+    """Filters of a patient's observation list."""
+
+    metric: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def observation_out(obs: Observation) -> dict[str, Any]:
+    """CONTRACT §2 observation shape."""
+    return {
+        "metric": obs.metric,
+        "value": obs.value,
+        "unit": obs.unit,
+        "time": obs.time.isoformat(),
+        "device_id": obs.device_id,
+        "late": obs.late,
+        "received_at": obs.received_at.isoformat(),
+    }
+
+
+async def list_observations(
+    session: AsyncSession,
+    who: Principal,
+    patient_id: str,
+    query: ObservationQuery,
+    page: Page,
+    request_id: str | None = None,
+) -> list[Observation]:
+    """A page of a patient's readings, newest first (audited)."""
+    await authorize_patient(session, who, patient_id, action="read", resource="observation",
+                            request_id=request_id)
+    stmt = select(Observation).where(Observation.patient_id == patient_id)
+    if query.metric is not None:
+        stmt = stmt.where(Observation.metric == query.metric)
+    if query.since is not None:
+        stmt = stmt.where(col(Observation.time) >= query.since)
+    if query.until is not None:
+        stmt = stmt.where(col(Observation.time) <= query.until)
+    if page.after is not None:
+        after_time = datetime.fromisoformat(str(page.after[0]))
+        after_id = int(page.after[1])
+        stmt = stmt.where(
+            (col(Observation.time) < after_time)
+            | ((col(Observation.time) == after_time) & (col(Observation.id) < after_id))
+        )
+    stmt = stmt.order_by(col(Observation.time).desc(), col(Observation.id).desc())
+    rows = list((await session.exec(stmt.limit(page.limit))).all())
+    await session.commit()
+    return rows
+
+
+async def latest_values(
+    session: AsyncSession, patient_ids: Sequence[str], metrics: Sequence[str] = CLINICAL_METRICS
+) -> dict[str, dict[str, Observation]]:
+    """patient → metric → its most recent reading (no audit: callers audit)."""
+    if not patient_ids:
+        return {}
+    newest = (
+        select(
+            Observation.patient_id,
+            Observation.metric,
+            func.max(Observation.time).label("time"),
+        )
+        .where(col(Observation.patient_id).in_(patient_ids))
+        .where(col(Observation.metric).in_(metrics))
+        .group_by(col(Observation.patient_id), col(Observation.metric))
+        .subquery()
+    )
+    stmt = select(Observation).join(
+        newest,
+        and_(
+            col(Observation.patient_id) == newest.c.patient_id,
+            col(Observation.metric) == newest.c.metric,
+            col(Observation.time) == newest.c.time,
+        ),
+    )
+    out: dict[str, dict[str, Observation]] = {}
+    for obs in (await session.exec(stmt)).all():
+        out.setdefault(obs.patient_id, {})[obs.metric] = obs
+    return out
+
+
+async def latest_vitals(
+    session: AsyncSession, who: Principal, patient_id: str, request_id: str | None = None
+) -> dict[str, Any]:
+    """The compact latest-vitals view of one patient (audited)."""
+    await authorize_patient(session, who, patient_id, action="read", resource="observation",
+                            reason="latest vitals", request_id=request_id)
+    latest = (await latest_values(session, [patient_id])).get(patient_id, {})
+    await session.commit()
+    return {
+        "patient_id": patient_id,
+        "vitals": {
+            metric: {
+                "value": obs.value,
+                "unit": obs.unit,
+                "time": obs.time.isoformat(),
+                "device_id": obs.device_id,
+                "late": obs.late,
+            }
+            for metric, obs in sorted(latest.items())
+        },
+    }
+
+
+def is_known_metric(metric: str) -> bool:
+    return metric in METRICS

@@ -1,0 +1,409 @@
+"""A patient's alert rules (CONTRACT §4) over the pure domain, with persisted RuleState.
+
+Readings path (called by the ingest writer inside the batch transaction, for the readings
+stored *now*, so a redelivery is never evaluated twice):
+
+- threshold, rule key ``threshold:<metric>``: the plan entry's bands (else platform
+  defaults), ``confirm_count`` and ``hysteresis`` through ``domain.thresholds``; state is
+  ``ThresholdState``. A late reading older than the last one evaluated changes nothing
+  (thresholds are about the present); it is stored and still counts for trends and NEWS2.
+- trend, rule key ``trend:<metric>:<window>h:<delta>``: evaluated over the stored readings of
+  the window ending at the newest reading, so late readings fall into time order.
+- NEWS2, rule key ``news2``, when the plan opts in: the latest of each of the five parameters
+  within the 60 minutes before the newest one; scored by ``domain.news2``.
+
+Periodic jobs (``run_jobs``): missed measurements, silent devices, escalation of
+unacknowledged critical alerts. Every change goes through ``services.alerts``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.models import Alert, CarePlan, Device, Observation, RuleState
+from telemed.db.types import utcnow
+from telemed.domain import news2
+from telemed.domain.careplans import (
+    DEFAULT_ESCALATE_AFTER_MINUTES,
+    DEFAULT_SILENCE_HOURS,
+    TimedSchedule,
+    TrendRule,
+    effective_bands,
+)
+from telemed.domain.schedule import (
+    classify_miss,
+    format_time,
+    is_silent,
+    measurement_windows,
+    missed_windows,
+)
+from telemed.domain.trends import evaluate_trend
+from telemed.domain.thresholds import ThresholdState, evaluate_threshold
+from telemed.domain.units import METRICS
+from telemed.services import alerts
+from telemed.services.alerts import AlertChange, Condition
+from telemed.services.context import PatientContext, load_patient_context, responsible_doctor
+from telemed.services.observations import NewReading
+
+log = logging.getLogger("telemed.rules")
+
+NEWS2_WINDOW = timedelta(minutes=60)
+
+
+def threshold_key(metric: str) -> str:
+    return f"threshold:{metric}"
+
+
+class _States:
+    """The patient's RuleState rows, loaded once per evaluation and written back if changed."""
+
+    def __init__(self, session: AsyncSession, patient_id: str, rows: Sequence[RuleState]):
+        self._session = session
+        self._patient_id = patient_id
+        self._rows = {row.rule_key: row for row in rows}
+        self._dirty: set[str] = set()
+
+    @classmethod
+    async def load(cls, session: AsyncSession, patient_id: str) -> _States:
+        result = await session.exec(select(RuleState).where(RuleState.patient_id == patient_id))
+        return cls(session, patient_id, list(result.all()))
+
+    def get(self, key: str) -> dict[str, Any]:
+        row = self._rows.get(key)
+        return dict(row.state) if row is not None else {}
+
+    def put(self, key: str, state: dict[str, Any]) -> None:
+        row = self._rows.get(key)
+        if row is None:
+            row = RuleState(patient_id=self._patient_id, rule_key=key, state=state)
+            self._rows[key] = row
+        elif row.state == state:
+            return
+        row.state = state
+        row.updated_at = utcnow()
+        self._dirty.add(key)
+
+    def flush(self) -> None:
+        for key in self._dirty:
+            self._session.add(self._rows[key])
+        self._dirty.clear()
+
+
+def _fmt(value: float, metric: str) -> str:
+    info = METRICS.get(metric)
+    decimals = info.decimals if info is not None else 1
+    return f"{value:.{decimals}f} {info.display_unit if info else ''}".strip()
+
+
+async def _thresholds(
+    session: AsyncSession, ctx: PatientContext, readings: Sequence[NewReading], states: _States
+) -> list[AlertChange]:
+    changes: list[AlertChange] = []
+    by_metric: dict[str, list[NewReading]] = defaultdict(list)
+    for reading in readings:
+        by_metric[reading.metric].append(reading)
+    for metric, items in by_metric.items():
+        info = METRICS.get(metric)
+        if info is None or not info.is_clinical:
+            continue
+        bands = effective_bands(ctx.content, metric)
+        if bands.is_empty:
+            continue
+        entry = ctx.content.entry_for(metric) if ctx.content is not None else None
+        confirm = entry.confirm_count if entry is not None else 1
+        hysteresis = entry.hysteresis if entry is not None else 0.0
+        key = threshold_key(metric)
+        state = ThresholdState.from_dict(states.get(key))
+        for reading in sorted(items, key=lambda r: r.time):
+            state, decision = evaluate_threshold(state, reading.value, bands, confirm,
+                                                 hysteresis, at=reading.time)
+            if decision.action in ("open", "escalate") and decision.severity is not None:
+                zone = decision.zone.replace("_", " ")
+                change = await alerts.raise_condition(session, Condition(
+                    patient_id=ctx.patient_id, rule_key=key, kind="threshold",
+                    severity=decision.severity, metric=metric, value=reading.value,
+                    detail=f"{info.display_name} {_fmt(reading.value, metric)} ({zone}) at "
+                           f"{reading.time.isoformat(timespec='seconds')}",
+                    careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
+                    received_at=reading.received_at,
+                ), ctx.patient)
+                if change is not None:
+                    changes.append(change)
+            elif decision.action == "recovered":
+                change = await alerts.mark_recovered(
+                    session, ctx.patient_id, key,
+                    f"{info.display_name} back to {_fmt(reading.value, metric)} at "
+                    f"{reading.time.isoformat(timespec='seconds')}",
+                    ctx.patient, received_at=reading.received_at)
+                if change is not None:
+                    changes.append(change)
+        states.put(key, state.to_dict())
+    return changes
+
+
+async def _news2(
+    session: AsyncSession, ctx: PatientContext, readings: Sequence[NewReading]
+) -> list[AlertChange]:
+    if ctx.content is None or not ctx.content.news2.enabled:
+        return []
+    relevant = [r for r in readings if r.metric in news2.NEWS2_METRICS]
+    if not relevant:
+        return []
+    newest = max(relevant, key=lambda r: r.time)
+    at = newest.time
+    result = await session.exec(
+        select(Observation.metric, Observation.value, Observation.time)
+        .where(Observation.patient_id == ctx.patient_id)
+        .where(col(Observation.metric).in_(news2.NEWS2_METRICS))
+        .where(col(Observation.time) > at - NEWS2_WINDOW)
+        .where(col(Observation.time) <= at)
+        .order_by(col(Observation.time))
+    )
+    vitals: dict[str, float] = {}
+    for metric, value, _time in result.all():
+        vitals[metric] = value  # ascending: the latest wins
+    if any(m not in vitals for m in news2.NEWS2_METRICS):
+        return []
+    settings = ctx.content.news2
+    scored = news2.score(vitals, spo2_scale=settings.spo2_scale, on_oxygen=settings.on_oxygen)
+    severity = news2.alert_severity(scored)
+    if severity is None:
+        change = await alerts.mark_recovered(
+            session, ctx.patient_id, "news2", f"NEWS2 {scored.total} at "
+            f"{at.isoformat(timespec='seconds')}", ctx.patient, received_at=newest.received_at)
+    else:
+        change = await alerts.raise_condition(session, Condition(
+            patient_id=ctx.patient_id, rule_key="news2", kind="news2", severity=severity,
+            value=float(scored.total),
+            detail=f"NEWS2 {scored.total} (highest single parameter {scored.max_single}, "
+                   f"risk {scored.risk.replace('_', '-')}) at {at.isoformat(timespec='seconds')}",
+            careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
+            received_at=newest.received_at,
+        ), ctx.patient)
+    return [change] if change is not None else []
+
+
+async def evaluate_readings(
+    session: AsyncSession, ctx: PatientContext, readings: Sequence[NewReading]
+) -> list[AlertChange]:
+    """Run every rule of the patient over newly stored readings (inside the caller's tx)."""
+    if not readings:
+        return []
+    states = await _States.load(session, ctx.patient_id)
+    changes = await _thresholds(session, ctx, readings, states)
+    changes += await _trends(session, ctx, readings)
+    changes += await _news2(session, ctx, readings)
+    states.flush()
+    return changes
+
+
+def trend_key(rule: TrendRule) -> str:
+    return f"trend:{rule.metric}:{rule.window_hours}h:{rule.delta:+g}"
+
+
+async def _trends(
+    session: AsyncSession, ctx: PatientContext, readings: Sequence[NewReading]
+) -> list[AlertChange]:
+    """Trend rules over the stored readings around the new ones (late ones in time order)."""
+    if ctx.content is None or not ctx.content.trends:
+        return []
+    changes: list[AlertChange] = []
+    for rule in ctx.content.trends:
+        new = [r for r in readings if r.metric == rule.metric]
+        if not new:
+            continue
+        window = timedelta(hours=rule.window_hours)
+        first = min(r.time for r in new)
+        last = max(r.time for r in new)
+        result = await session.exec(
+            select(Observation.time, Observation.value)
+            .where(Observation.patient_id == ctx.patient_id)
+            .where(Observation.metric == rule.metric)
+            .where(col(Observation.time) >= first - window)
+            .where(col(Observation.time) <= last + window)
+        )
+        hit = evaluate_trend(list(result.all()), rule.delta, rule.window_hours,
+                             ending_after=first)
+        if hit is None:
+            continue
+        info = METRICS[rule.metric]
+        newest = max(new, key=lambda r: r.received_at)
+        change = await alerts.raise_condition(session, Condition(
+            patient_id=ctx.patient_id, rule_key=trend_key(rule), kind="trend",
+            severity=rule.severity, metric=rule.metric, value=hit.end_value,
+            detail=f"{info.display_name} changed {hit.change:+.1f} {info.display_unit} in "
+                   f"{hit.hours:.0f} h ({_fmt(hit.start_value, rule.metric)} at "
+                   f"{hit.start_time.isoformat(timespec='minutes')} → "
+                   f"{_fmt(hit.end_value, rule.metric)} at "
+                   f"{hit.end_time.isoformat(timespec='minutes')}; rule {rule.delta:+g} in "
+                   f"{rule.window_hours} h)",
+            careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
+            received_at=newest.received_at,
+        ), ctx.patient)
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+async def missed_measurements(
+    session: AsyncSession, now: datetime | None = None, lookback: timedelta = timedelta(hours=24)
+) -> list[AlertChange]:
+    """``missed_measurement`` for scheduled windows that ended without a reading."""
+    now = now or utcnow()
+    result = await session.exec(
+        select(CarePlan.patient_id).where(CarePlan.status == "active")
+        .where(col(CarePlan.is_current))
+    )
+    changes: list[AlertChange] = []
+    for patient_id in sorted(set(result.all())):
+        ctx = await load_patient_context(session, patient_id)
+        if ctx is None or ctx.content is None or ctx.plan is None:
+            continue
+        timed = [e for e in ctx.content.monitoring if isinstance(e.schedule, TimedSchedule)]
+        if not timed:
+            continue
+        states = await _States.load(session, patient_id)
+        last_seen = await _patient_devices_last_seen(session, patient_id)
+        activated = ctx.plan.activated_at or ctx.plan.created_at
+        for entry in timed:
+            schedule = entry.schedule
+            assert isinstance(schedule, TimedSchedule)
+            key = f"schedule:{entry.metric}"
+            state = states.get(key)
+            checked = _parse_time(state.get("checked_until"))
+            since = max(checked or now - lookback, activated, now - lookback)
+            windows = [
+                w for w in measurement_windows(schedule.times, schedule.tolerance_minutes,
+                                               ctx.patient.timezone, since, now)
+                if since < w.end <= now and w.start >= activated
+            ]
+            if windows:
+                times = await session.exec(
+                    select(Observation.time)
+                    .where(Observation.patient_id == patient_id)
+                    .where(Observation.metric == entry.metric)
+                    .where(col(Observation.time) >= windows[0].start)
+                    .where(col(Observation.time) < windows[-1].end)
+                )
+                for window in missed_windows(windows, list(times.all()), now):
+                    reason = classify_miss(last_seen, window)
+                    info = METRICS[entry.metric]
+                    why = ("the device was offline" if reason == "device_offline"
+                           else "the device was online: the patient did not measure")
+                    change = await alerts.raise_condition(session, Condition(
+                        patient_id=patient_id, rule_key=f"missed:{entry.metric}",
+                        kind="missed_measurement", severity="warning", metric=entry.metric,
+                        detail=f"{info.display_name} due at {format_time(window.local_time)} on "
+                               f"{window.local_date.isoformat()} ({ctx.patient.timezone}) was "
+                               f"not received: {why} [{reason}]",
+                        careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
+                        renotify=True,
+                    ), ctx.patient, now)
+                    if change is not None:
+                        changes.append(change)
+            states.put(key, {"checked_until": now.isoformat()})
+        states.flush()
+    return changes
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+async def _patient_devices_last_seen(session: AsyncSession, patient_id: str) -> datetime | None:
+    result = await session.exec(
+        select(Device.last_seen).where(Device.patient_id == patient_id)
+        .where(col(Device.revoked_at).is_(None))
+    )
+    seen = [t for t in result.all() if t is not None]
+    return max(seen) if seen else None
+
+
+# --- periodic jobs --------------------------------------------------------------------
+
+
+async def escalate_overdue(session: AsyncSession, now: datetime | None = None) -> list[AlertChange]:
+    """Escalate unacknowledged critical alerts open longer than the plan's limit."""
+    now = now or utcnow()
+    result = await session.exec(
+        select(Alert)
+        .where(Alert.status == "open")
+        .where(Alert.severity == "critical")
+        .where(col(Alert.escalated).is_(False))
+        .where(col(Alert.opened_at) <= now - timedelta(minutes=1))
+    )
+    changes: list[AlertChange] = []
+    contexts: dict[str, PatientContext | None] = {}
+    for alert in result.all():
+        if alert.patient_id not in contexts:
+            contexts[alert.patient_id] = await load_patient_context(session, alert.patient_id)
+        ctx = contexts[alert.patient_id]
+        minutes = (ctx.content.effective_escalate_after_minutes
+                   if ctx is not None and ctx.content is not None
+                   else DEFAULT_ESCALATE_AFTER_MINUTES)
+        if now - alert.opened_at < timedelta(minutes=minutes):
+            continue
+        doctor = await responsible_doctor(session, alert.patient_id)
+        changes.append(await alerts.escalate(session, alert, doctor, now))
+    return changes
+
+
+async def silent_devices(session: AsyncSession, now: datetime | None = None) -> list[AlertChange]:
+    """``device_silent`` for assigned devices quiet longer than the plan's ``silence_hours``."""
+    now = now or utcnow()
+    result = await session.exec(
+        select(Device)
+        .where(col(Device.patient_id).is_not(None))
+        .where(col(Device.revoked_at).is_(None))
+        .where(Device.status != "revoked")
+    )
+    changes: list[AlertChange] = []
+    contexts: dict[str, PatientContext | None] = {}
+    for device in result.all():
+        patient_id = device.patient_id
+        assert patient_id is not None
+        if patient_id not in contexts:
+            contexts[patient_id] = await load_patient_context(session, patient_id)
+        ctx = contexts[patient_id]
+        if ctx is None:
+            continue
+        hours = (ctx.content.effective_silence_hours if ctx.content is not None
+                 else DEFAULT_SILENCE_HOURS)
+        last = device.last_seen or device.created_at
+        key = f"device_silent:{device.id}"
+        if is_silent(last, now, hours):
+            change = await alerts.raise_condition(session, Condition(
+                patient_id=patient_id, rule_key=key, kind="device_silent", severity="warning",
+                detail=f"Device {device.serial} ({device.kind}) silent since "
+                       f"{last.isoformat(timespec='minutes')} (more than {hours} h)",
+                careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
+            ), ctx.patient, now)
+        else:
+            change = await alerts.mark_recovered(
+                session, patient_id, key, f"Device {device.serial} heard again at "
+                f"{last.isoformat(timespec='minutes')}", ctx.patient, now)
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+async def run_jobs(session: AsyncSession, now: datetime | None = None) -> list[AlertChange]:
+    """Every periodic rule, in one transaction (the caller commits and publishes)."""
+    now = now or utcnow()
+    changes = await missed_measurements(session, now)
+    changes += await silent_devices(session, now)
+    changes += await escalate_overdue(session, now)
+    return changes

@@ -1,0 +1,103 @@
+"""Login, logout and the language switch."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from aiohttp_session import get_session
+
+from telemed.api.auth import login
+from telemed.errors import ApiError
+from telemed.i18n import LANGUAGES
+from telemed.principal import PRINCIPAL, public
+from telemed.security import new_csrf_token
+from telemed.views.forms import read_form
+from telemed.views.home import home_of
+from telemed.views.render import language_of, local_or, render, see_other, t, tn
+
+routes = web.RouteTableDef()
+
+
+def _retry_after(exc: ApiError) -> int:
+    try:
+        return max(1, int(exc.headers.get("Retry-After", "60")))
+    except ValueError:
+        return 60
+
+
+def refusal_message(request: web.Request, exc: ApiError) -> str:
+    """What a refused login says, in the user's language."""
+    if exc.code == "account_locked":
+        minutes = max(1, _retry_after(exc) // 60)
+        return tn(request,
+                  "Too many failed attempts: the account is locked for {n} minute.",
+                  "Too many failed attempts: the account is locked for {n} minutes.", minutes)
+    if exc.status == 429:
+        seconds = _retry_after(exc)
+        if seconds >= 60:
+            minutes = (seconds + 59) // 60
+            return tn(request, "Too many attempts. Try again in {n} minute.",
+                      "Too many attempts. Try again in {n} minutes.", minutes)
+        return tn(request, "Too many attempts. Try again in {n} second.",
+                  "Too many attempts. Try again in {n} seconds.", seconds)
+    return t(request, "Wrong username or password.")
+
+
+async def _login_page(request: web.Request, *, username: str = "", next_path: str = "",
+                      error: str | None = None, status: int = 200) -> web.Response:
+    return await render(request, "login.html",
+                        {"username": username, "next": next_path, "error": error},
+                        status=status)
+
+
+@routes.get("/login", name="login")
+@public
+async def login_form(request: web.Request) -> web.Response:
+    next_path = local_or(request.query.get("next"), "")
+    if request.get(PRINCIPAL) is not None:
+        raise web.HTTPFound(next_path or "/")
+    return await _login_page(request, next_path=next_path)
+
+
+@routes.post("/login")
+@public
+async def login_submit(request: web.Request) -> web.Response:
+    await language_of(request)
+    form = await read_form(request)
+    username = form.get("username", "").strip()[:64]
+    next_path = local_or(form.get("next"), "")
+    try:
+        user = await login(request, username, form.get("password", ""))
+    except ApiError as exc:
+        if exc.status not in (401, 429):
+            raise
+        return await _login_page(request, username=username, next_path=next_path,
+                                 error=refusal_message(request, exc), status=exc.status)
+    session = await get_session(request)
+    session["uid"] = user.id
+    session["iat"] = int(time.time())
+    session["csrf"] = new_csrf_token()
+    raise see_other(next_path or home_of(user.role, user.patient_id))
+
+
+@routes.post("/logout", name="logout")
+@public
+async def logout(request: web.Request) -> web.Response:
+    session = await get_session(request)
+    lang = session.get("lang")
+    session.clear()
+    if lang in LANGUAGES:
+        session["lang"] = lang
+    session["csrf"] = new_csrf_token()
+    raise see_other("/login")
+
+
+@routes.post("/language", name="language")
+@public
+async def switch_language(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    lang = form.get("lang", "")
+    if lang in LANGUAGES:
+        (await get_session(request))["lang"] = lang
+    raise see_other(local_or(form.get("next"), "/"))

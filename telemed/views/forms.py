@@ -1,0 +1,93 @@
+"""Form helpers shared by the pages: raw values, field errors, the error summary."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from aiohttp import web
+
+from telemed.errors import ApiError
+from telemed.views.render import N_, t_error
+
+__all__ = ["N_", "Form", "FormErrors", "api_errors", "parse_date", "read_form",
+           "simple_field"]
+
+Form = dict[str, str]
+
+_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+
+
+async def read_form(request: web.Request) -> Form:
+    """The posted fields as text (uploads ignored; the last value of a repeated name wins)."""
+    posted = await request.post()
+    return {key: value for key, value in posted.items() if isinstance(value, str)}
+
+
+def parse_date(text: str) -> date | None:
+    """A date typed as YYYY-MM-DD (date inputs) or DD/MM/YYYY; None when it is neither."""
+    text = text.strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    match = _DMY.match(text)
+    if match is None:
+        return None
+    try:
+        return date(int(match[3]), int(match[2]), int(match[1]))
+    except ValueError:
+        return None
+
+
+@dataclass
+class FormErrors:
+    """Problems of a submitted form: per field id (shown next to it) and general ones."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+
+    def add(self, field_id: str | None, message: str) -> None:
+        """Record a (translated) message for a field, or a general one when field_id is None."""
+        if field_id is None:
+            self.general.append(message)
+        else:
+            self.fields.setdefault(field_id, []).append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.general)
+
+    def summary(self, label_of: Callable[[str], str]) -> list[tuple[str | None, str]]:
+        """(link target or None, text) for the error summary at the top of the page."""
+        items: list[tuple[str | None, str]] = [(None, message) for message in self.general]
+        for field_id, messages in self.fields.items():
+            items.extend((field_id, f"{label_of(field_id)}: {message}") for message in messages)
+        return items
+
+
+def api_errors(
+    request: web.Request,
+    exc: ApiError,
+    field_of: Callable[[str], str | None],
+    errors: FormErrors | None = None,
+) -> FormErrors:
+    """The translated field errors of a service's ApiError, placed by `field_of(path)`."""
+    errors = errors if errors is not None else FormErrors()
+    if not exc.fields:
+        errors.add(None, t_error(request, exc.message))
+        return errors
+    for path, message in exc.fields.items():
+        errors.add(field_of(path), t_error(request, message))
+    return errors
+
+
+def simple_field(known: Mapping[str, str]) -> Callable[[str], str | None]:
+    """A path → field mapper for flat forms whose field ids equal the service's paths."""
+
+    def field_of(path: str) -> str | None:
+        head = path.split(".", 1)[0].split("[", 1)[0]
+        return head if head in known else None
+
+    return field_of

@@ -1,0 +1,105 @@
+"""The home redirect and the patient's own record in plain language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from telemed import keys
+from telemed.domain.bands import Bands
+from telemed.domain.units import METRICS
+from telemed.errors import ApiError
+from telemed.principal import PRINCIPAL, REQUEST_ID, principal, public, requires
+from telemed.services import careplans as careplan_service
+from telemed.services import patients as patient_service
+from telemed.services.access import authorize_patient
+from telemed.views.careplan_form import fmt_number
+from telemed.views.render import language_of, render, t
+
+routes = web.RouteTableDef()
+
+
+def home_of(role: str, patient_id: str | None) -> str:
+    """Where a user lands after logging in."""
+    if role == "patient":
+        return "/my-record"
+    if role == "admin":
+        return "/users"
+    return "/patients"
+
+
+@routes.get("/", name="home")
+@public
+async def home(request: web.Request) -> web.Response:
+    who = request.get(PRINCIPAL)
+    if who is None:
+        raise web.HTTPFound("/login")
+    raise web.HTTPFound(home_of(who.role, who.patient_id))
+
+
+def _join_times(request: web.Request, times: list[str]) -> str:
+    if len(times) < 2:
+        return "".join(times)
+    return t(request, "{first} and {last}", first=", ".join(times[:-1]), last=times[-1])
+
+
+def _usual_range(request: web.Request, entry: dict[str, Any]) -> str | None:
+    info = METRICS[entry["metric"]]
+    raw = entry.get("bands")
+    bands = Bands(**raw) if raw is not None else info.default_bands
+    low, high = bands.normal_low, bands.normal_high
+    unit = t(request, info.display_unit)
+    if low is not None and high is not None:
+        return t(request, "Usual range for you: {low} to {high} {unit}.",
+                 low=fmt_number(low), high=fmt_number(high), unit=unit)
+    if low is not None:
+        return t(request, "Usual range for you: at least {low} {unit}.",
+                 low=fmt_number(low), unit=unit)
+    if high is not None:
+        return t(request, "Usual range for you: at most {high} {unit}.",
+                 high=fmt_number(high), unit=unit)
+    return None
+
+
+def plain_monitoring(request: web.Request, content: dict[str, Any]) -> list[dict[str, Any]]:
+    """What to measure and when, in words a patient understands."""
+    items = []
+    for entry in content.get("monitoring", []):
+        info = METRICS[entry["metric"]]
+        schedule = entry.get("schedule", {})
+        if schedule.get("continuous"):
+            when = t(request, "Your device measures this continuously.")
+            window = None
+        else:
+            when = t(request, "Every day at {times}.",
+                     times=_join_times(request, list(schedule.get("times", []))))
+            window = t(request, "You may measure up to {minutes} minutes earlier or later.",
+                       minutes=schedule.get("tolerance_minutes", 60))
+        items.append({"name": t(request, info.display_name), "when": when, "window": window,
+                      "range": _usual_range(request, entry)})
+    return items
+
+
+@routes.get("/my-record", name="my_record")
+@requires("patient")
+async def my_record(request: web.Request) -> web.Response:
+    await language_of(request)
+    who = principal(request)
+    if who.patient_id is None:
+        raise ApiError(404, "not_found", "Patient not found.")
+    async with request.app[keys.SESSIONS]() as session:
+        patient = await patient_service.get_patient(session, who, who.patient_id,
+                                                    request[REQUEST_ID])
+        plans = await careplan_service.list_careplans(session, who, who.patient_id)
+        await authorize_patient(session, who, who.patient_id, action="read",
+                                resource="careteam", request_id=request[REQUEST_ID])
+        team = await patient_service.care_team(session, who.patient_id)
+        await session.commit()
+    active = next((plan for plan in plans if plan.status == "active"), None)
+    return await render(request, "my_record.html", {
+        "patient": patient,
+        "plan": active,
+        "measurements": plain_monitoring(request, active.content) if active else [],
+        "team": team,
+    })

@@ -1,0 +1,133 @@
+"""Patient pages: the caller's patients, registering a patient, one patient's page."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+from yarl import URL
+
+from telemed import keys
+from telemed.errors import ApiError
+from telemed.principal import CLINICIANS, REQUEST_ID, ROLES, STAFF, principal, requires
+from telemed.services import careplans as careplan_service
+from telemed.services import patients as service
+from telemed.services.access import authorize_patient
+from telemed.services.pagination import encode_cursor, parse_page
+from telemed.views.forms import N_, Form, FormErrors, api_errors, parse_date, read_form, simple_field
+from telemed.views.render import flash, language_of, render, see_other, t
+
+routes = web.RouteTableDef()
+
+PAGE_SIZE = 50
+FIELDS: dict[str, str] = {
+    "fiscal_code": N_("Fiscal code"),
+    "given_name": N_("Given name"),
+    "family_name": N_("Family name"),
+    "birth_date": N_("Date of birth"),
+    "sex": N_("Sex"),
+    "phone": N_("Phone"),
+    "timezone": N_("Time zone"),
+}
+
+
+@routes.get("/patients", name="patients")
+@requires(*STAFF)
+async def patients_list(request: web.Request) -> web.Response:
+    await language_of(request)
+    search = request.query.get("q", "").strip()[:100]
+    page = parse_page({k: v for k, v in request.query.items() if k in ("cursor",)} |
+                      {"limit": str(PAGE_SIZE)}, key_length=3)
+    async with request.app[keys.SESSIONS]() as session:
+        found = await service.list_patients(session, principal(request), page, search or None)
+    next_url = None
+    if len(found) == page.limit:
+        last = found[-1]
+        cursor = encode_cursor([last.family_name, last.given_name, last.id])
+        next_url = str(URL("/patients").with_query({"q": search, "cursor": cursor}
+                                                  if search else {"cursor": cursor}))
+    today = date.today()
+    rows = [{"patient": p, "age": service.age_on(p.birth_date, today)} for p in found]
+    return await render(request, "patients.html", {
+        "rows": rows, "search": search, "next_url": next_url,
+        "first_page": "cursor" not in request.query,
+    })
+
+
+async def _new_patient_page(request: web.Request, form: Form, errors: FormErrors,
+                            status: int = 200) -> web.Response:
+    labels = {key: t(request, label) for key, label in FIELDS.items()}
+    return await render(request, "patient_new.html", {
+        "form": form, "errors": errors, "labels": labels,
+        "summary": errors.summary(lambda key: labels.get(key, key)),
+    }, status=status)
+
+
+@routes.get("/patients/new", name="patient_new")
+@requires(*STAFF)
+async def patient_new_form(request: web.Request) -> web.Response:
+    await language_of(request)
+    return await _new_patient_page(request, {"timezone": "Europe/Rome"}, FormErrors())
+
+
+def _patient_data(form: Form) -> dict[str, Any]:
+    raw_birth = form.get("birth_date", "").strip()
+    phone = form.get("phone", "").strip()
+    return {
+        "fiscal_code": form.get("fiscal_code", ""),
+        "given_name": form.get("given_name", ""),
+        "family_name": form.get("family_name", ""),
+        "birth_date": parse_date(raw_birth) or raw_birth,
+        "sex": form.get("sex", ""),
+        "phone": phone or None,
+        "timezone": form.get("timezone", "").strip() or "Europe/Rome",
+    }
+
+
+@routes.post("/patients/new")
+@requires(*STAFF)
+async def patient_new_submit(request: web.Request) -> web.Response:
+    await language_of(request)
+    form = await read_form(request)
+    try:
+        async with request.app[keys.SESSIONS]() as session:
+            patient = await service.create_patient(session, principal(request),
+                                                   _patient_data(form), request[REQUEST_ID])
+    except ApiError as exc:
+        if exc.status == 409 and exc.code == "fiscal_code_taken":
+            errors = FormErrors()
+            errors.add("fiscal_code", t(request, exc.message))
+        elif exc.status == 422:
+            errors = api_errors(request, exc, simple_field(FIELDS))
+        else:
+            raise
+        return await _new_patient_page(request, form, errors, status=exc.status)
+    await flash(request, "Patient registered.")
+    raise see_other(f"/patients/{patient.id}")
+
+
+@routes.get("/patients/{patient_id}", name="patient")
+@requires(*ROLES)
+async def patient_page(request: web.Request) -> web.Response:
+    await language_of(request)
+    who = principal(request)
+    patient_id = request.match_info["patient_id"]
+    async with request.app[keys.SESSIONS]() as session:
+        patient = await service.get_patient(session, who, patient_id, request[REQUEST_ID])
+        plans: list[Any] = []
+        team: list[Any] = []
+        if who.role != "admin":  # administrators see demographics only
+            plans = await careplan_service.list_careplans(session, who, patient_id)
+            await authorize_patient(session, who, patient_id, action="read",
+                                    resource="careteam", request_id=request[REQUEST_ID])
+            team = await service.care_team(session, patient_id)
+            await session.commit()
+    return await render(request, "patient.html", {
+        "patient": patient,
+        "age": service.age_on(patient.birth_date, date.today()),
+        "plans": plans,
+        "team": team,
+        "can_plan": who.role in CLINICIANS,
+        "clinical": who.role != "admin",
+    })

@@ -1,0 +1,102 @@
+"""Role × endpoint matrix: own patient, another team's patient, anonymous."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import World
+from tests.integration.test_patients_careplans_api import PLAN
+
+PATIENT_PATCH = {"phone": "+390612345678"}
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # {own}, {other}: patient ids; {own_plan}, {other_plan}: care plan ids
+    body: dict[str, Any] | None
+    expected: dict[str, int]  # caller → status
+
+
+# callers: doctor (team of own), nurse (team of own), patient (own), admin, anon
+CASES = [
+    Case("GET", "/api/v1/patients/{own}", None,
+         {"doctor": 200, "nurse": 200, "patient": 200, "admin": 200, "anon": 401}),
+    Case("GET", "/api/v1/patients/{other}", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 200, "anon": 401}),
+    Case("PATCH", "/api/v1/patients/{own}", PATIENT_PATCH,
+         {"doctor": 200, "nurse": 200, "patient": 403, "admin": 200, "anon": 401}),
+    Case("PATCH", "/api/v1/patients/{other}", PATIENT_PATCH,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 200, "anon": 401}),
+    Case("GET", "/api/v1/patients/{own}/care-team", None,
+         {"doctor": 200, "nurse": 200, "patient": 200, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/patients/{other}/care-team", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/patients/{own}/careplans", None,
+         {"doctor": 200, "nurse": 200, "patient": 200, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/patients/{other}/careplans", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("POST", "/api/v1/patients/{own}/careplans", PLAN,
+         {"doctor": 201, "nurse": 201, "patient": 403, "admin": 403, "anon": 401}),
+    Case("POST", "/api/v1/patients/{other}/careplans", PLAN,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/careplans/{own_plan}", None,
+         {"doctor": 200, "nurse": 200, "patient": 200, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/careplans/{other_plan}", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/careplans/{own_plan}/versions", None,
+         {"doctor": 200, "nurse": 200, "patient": 200, "admin": 403, "anon": 401}),
+    Case("PATCH", "/api/v1/careplans/{own_plan}", {"goals": ["x"]},
+         {"doctor": 200, "nurse": 200, "patient": 403, "admin": 403, "anon": 401}),
+    Case("PATCH", "/api/v1/careplans/{other_plan}", {"goals": ["x"]},
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("POST", "/api/v1/careplans/{other_plan}/activate", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("POST", "/api/v1/careplans/{other_plan}/complete", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/patients/0000", None,
+         {"doctor": 404, "nurse": 404, "patient": 404, "admin": 404, "anon": 401}),
+    Case("GET", "/api/v1/careplans/0000", None,
+         {"doctor": 404, "nurse": 404, "patient": 404, "admin": 404, "anon": 401}),
+    Case("GET", "/api/v1/users", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 200, "anon": 401}),
+    Case("POST", "/api/v1/users", {"username": "new.user", "password": "Lunga-password-9",
+                                   "role": "nurse", "display_name": "N"},
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 201, "anon": 401}),
+    Case("GET", "/api/v1/users/me", None,
+         {"doctor": 200, "nurse": 200, "patient": 200, "admin": 200, "anon": 401}),
+    Case("POST", "/api/v1/patients", {
+        "fiscal_code": "BNCLCU70E15F205N", "given_name": "Luca", "family_name": "Bianco",
+        "birth_date": "1970-05-15", "sex": "M"},
+         {"doctor": 201, "nurse": 201, "patient": 403, "admin": 201, "anon": 401}),
+]
+
+CALLERS = ("doctor", "nurse", "patient", "admin", "anon")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.path}")
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_matrix(client: TestClient[Any, Any], world: World, case: Case,
+                      caller: str) -> None:
+    doctor = await world.user("doctor")
+    nurse = await world.user("nurse")
+    other_doctor = await world.user("doctor")
+    own = await world.patient(team=[doctor["id"], nurse["id"]])
+    other = await world.patient(team=[other_doctor["id"]])
+    plans = {}
+    for key, patient, who in (("own_plan", own, doctor), ("other_plan", other, other_doctor)):
+        resp = await client.post(f"/api/v1/patients/{patient.id}/careplans", json=PLAN,
+                                 headers=await world.token(who["username"]))
+        plans[key] = (await resp.json())["id"]
+    users = {"doctor": doctor, "nurse": nurse, "admin": await world.user("admin"),
+             "patient": await world.user("patient", patient_id=own.id)}
+    headers = {} if caller == "anon" else await world.token(users[caller]["username"])
+    path = case.path.format(own=own.id, other=other.id, **plans)
+    resp = await client.request(case.method, path, json=case.body, headers=headers)
+    assert resp.status == case.expected[caller], await resp.text()
+    if resp.status >= 400:
+        assert "error" in await resp.json()
