@@ -13,7 +13,15 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.engine import make_engine, make_session_factory
-from telemed.db.models import CarePlan, CareTeamMember, Patient, User, Visit, VisitParticipant
+from telemed.db.models import (
+    CarePlan,
+    CareTeamMember,
+    Consent,
+    Patient,
+    User,
+    Visit,
+    VisitParticipant,
+)
 from telemed.db.types import new_id, utcnow
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.fiscal_code import build_fiscal_code
@@ -191,6 +199,8 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
             session.add(patient)
             await session.flush()
             team = [staff[name].id for name in demo.team]
+            session.add(Consent(patient_id=patient.id, granted=True, recorded_by=team[0],
+                                note="Consent collected at enrolment"))
             for user_id in team:
                 session.add(CareTeamMember(patient_id=patient.id, user_id=user_id,
                                            responsible=staff_role(staff, user_id) == "doctor"))

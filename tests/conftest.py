@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from telemed import keys
 from telemed.app import create_app
 from telemed.db import migrate
-from telemed.db.models import CareTeamMember, Patient
+from telemed.db.models import CareTeamMember, Consent, Patient
 from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.settings import Settings, load_settings
 
@@ -108,6 +108,8 @@ class World:
             await session.flush()
             for user_id in team:
                 session.add(CareTeamMember(patient_id=patient.id, user_id=user_id))
+            if team:
+                session.add(Consent(patient_id=patient.id, granted=True, recorded_by=team[0]))
             await session.commit()
         return patient
 

@@ -1,29 +1,47 @@
-"""Who may see which patient: care-team membership, own record, emergency access.
+"""Who may see which patient: care-team membership, consent, own record, emergency access.
 
 Every read or change of a patient's data by a person passes through `authorize_patient`,
-which also writes the audit event.
+which also writes the audit event. A clinician needs both a place on the patient's care team
+and the patient's consent; otherwise only a time-limited emergency ("break-glass") access
+with a written reason opens the record, and that access is flagged in the patient's log.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from sqlmodel import select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import CareTeamMember, EmergencyAccess, Patient
+from telemed.db.models import CareTeamMember, Consent, EmergencyAccess, Patient
 from telemed.db.types import utcnow
 from telemed.errors import forbidden, not_found
 from telemed.principal import Principal
 from telemed.services import audit
 
 # Resources an administrator may see: demographics only, never clinical data.
-ADMIN_RESOURCES = frozenset({"patient"})
+ADMIN_RESOURCES = frozenset({"patient", "consent", "access_log"})
 
 
 async def in_care_team(session: AsyncSession, patient_id: str, user_id: str) -> bool:
     """True when the user is on the patient's care team."""
     return await session.get(CareTeamMember, (patient_id, user_id)) is not None
+
+
+async def has_consent(session: AsyncSession, patient_id: str, user_id: str) -> bool:
+    """The patient's latest decision for this clinician, else for all care staff."""
+    result = await session.exec(
+        select(Consent)
+        .where(Consent.patient_id == patient_id)
+        .where(or_(col(Consent.grantee_id).is_(None), Consent.grantee_id == user_id))
+        .order_by(col(Consent.recorded_at).desc(), col(Consent.id))
+    )
+    rows = list(result.all())
+    specific = next((c for c in rows if c.grantee_id == user_id), None)
+    if specific is not None:
+        return specific.granted
+    general = next((c for c in rows if c.grantee_id is None), None)
+    return general is not None and general.granted
 
 
 async def active_emergency_access(
@@ -61,7 +79,9 @@ async def authorize_patient(
     elif who.role == "admin":
         allowed = resource in ADMIN_RESOURCES
     elif who.is_clinician:
-        allowed = await in_care_team(session, patient_id, who.user_id)
+        allowed = await in_care_team(session, patient_id, who.user_id) and await has_consent(
+            session, patient_id, who.user_id
+        )
         if not allowed:
             grant = await active_emergency_access(session, patient_id, who.user_id)
             if grant is not None:
@@ -94,4 +114,4 @@ async def visible_patient_ids(session: AsyncSession, who: Principal) -> list[str
     result = await session.exec(
         select(CareTeamMember.patient_id).where(CareTeamMember.user_id == who.user_id)
     )
-    return list(result.all())
+    return [pid for pid in result.all() if await has_consent(session, pid, who.user_id)]

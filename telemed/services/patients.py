@@ -17,6 +17,7 @@ from telemed.errors import conflict, from_domain, invalid
 from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit
 from telemed.services.access import authorize_patient, visible_patient_ids
+from telemed.services.consent import record_enrolment_consent
 from telemed.services.pagination import Page
 
 PATIENT_FIELDS = ("fiscal_code", "given_name", "family_name", "birth_date", "sex", "phone",
@@ -73,6 +74,7 @@ async def create_patient(
     patient = Patient(**{k: clean[k] for k in PATIENT_FIELDS})
     session.add(patient)
     await session.flush()
+    await record_enrolment_consent(session, patient.id, who.user_id)
     if who.role in CLINICIANS:
         session.add(
             CareTeamMember(patient_id=patient.id, user_id=who.user_id,

@@ -217,6 +217,7 @@ def test_time_overflow_rejected_not_raised() -> None:
         ({"n": "spo2", "u": "%", "v": 97, "ut": "x"}, "invalid_field"),
         ({"n": "spo2", "u": "%", "vb": "yes"}, "invalid_field"),
         ({"n": "spo2", "u": "%", "v": 10**400}, "not_finite"),
+        ({"bv": 1, "n": "spo2", "u": "%", "v": 10**400}, "not_finite"),
         ({"n": "spo2", "u": "%", "v": 101}, "implausible"),
         ({"n": "spo2", "u": "%", "v": 49}, "implausible"),
         ({"n": "spo2", "v": 97}, "missing_unit"),

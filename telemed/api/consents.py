@@ -1,0 +1,111 @@
+"""Consent, emergency access and the access log of a patient."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from aiohttp import web
+
+from telemed.api.common import Body, body, ok, sessions
+from telemed.api.shapes import iso
+from telemed.db.models import Consent
+from telemed.errors import ApiError
+from telemed.principal import CLINICIANS, ROLES, principal, requires
+from telemed.services import consent as service
+
+routes = web.RouteTableDef()
+
+
+class ConsentDecision(Body):
+    granted: bool
+    grantee_id: str | None = None
+    note: str | None = None
+
+
+class EmergencyRequest(Body):
+    reason: str
+
+
+def consent_out(consent: Consent) -> dict[str, Any]:
+    return {
+        "id": consent.id,
+        "patient_id": consent.patient_id,
+        "granted": consent.granted,
+        "grantee_id": consent.grantee_id,
+        "scope": "all_care_staff" if consent.grantee_id is None else "one_clinician",
+        "recorded_by": consent.recorded_by,
+        "recorded_at": iso(consent.recorded_at),
+        "note": consent.note,
+    }
+
+
+@routes.get("/api/v1/patients/{patient_id}/consents")
+@requires(*ROLES)
+async def consents_list(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        items = await service.list_consents(session, principal(request),
+                                            request.match_info["patient_id"])
+    return ok({"items": [consent_out(c) for c in items], "next_cursor": None})
+
+
+@routes.post("/api/v1/patients/{patient_id}/consents")
+@requires("patient", "admin")
+async def consents_decide(request: web.Request) -> web.Response:
+    data = await body(request, ConsentDecision)
+    async with sessions(request)() as session:
+        consent = await service.decide_consent(
+            session, principal(request), request.match_info["patient_id"],
+            granted=data.granted, grantee_id=data.grantee_id, note=data.note,
+        )
+    return ok(consent_out(consent), status=201)
+
+
+@routes.post("/api/v1/patients/{patient_id}/emergency-access")
+@requires(*CLINICIANS)
+async def emergency_access(request: web.Request) -> web.Response:
+    data = await body(request, EmergencyRequest)
+    async with sessions(request)() as session:
+        grant = await service.break_glass(session, principal(request),
+                                          request.match_info["patient_id"], data.reason)
+    return ok({"id": grant.id, "patient_id": grant.patient_id, "reason": grant.reason,
+               "granted_at": iso(grant.granted_at), "expires_at": iso(grant.expires_at)},
+              status=201)
+
+
+LOG_FIELDS = ("at", "actor_name", "actor_role", "action", "resource", "resource_id", "reason",
+              "emergency", "outcome")
+
+
+@routes.get("/api/v1/patients/{patient_id}/access-log")
+@requires("patient", "admin")
+async def access_log(request: web.Request) -> web.StreamResponse:
+    cursor = request.query.get("cursor")
+    if cursor is not None and not cursor.isdigit():
+        raise ApiError(400, "invalid_cursor", "cursor is not valid.")
+    raw_limit = request.query.get("limit", "200")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+        raise ApiError(400, "invalid_limit", "limit must be a whole number from 1 to 1000.")
+    async with sessions(request)() as session:
+        entries, next_cursor = await service.access_log(
+            session, principal(request), request.match_info["patient_id"],
+            limit=int(raw_limit), before_id=int(cursor) if cursor else None,
+        )
+    rows = [
+        {"at": iso(e.at), "actor_id": e.actor_id, "actor_name": e.actor_name,
+         "actor_role": e.actor_role, "action": e.action, "resource": e.resource,
+         "resource_id": e.resource_id, "reason": e.reason, "emergency": e.emergency,
+         "outcome": e.outcome}
+        for e in entries
+    ]
+    if request.query.get("format") == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        return web.Response(
+            text=buffer.getvalue(), content_type="text/csv", charset="utf-8",
+            headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},
+        )
+    return ok({"items": rows, "next_cursor": str(next_cursor) if next_cursor else None})
