@@ -76,7 +76,8 @@ async def test_access_log_csv_and_scope(client: TestClient[Any, Any], world: Wor
     patient = await world.patient(team=[doctor["id"]])
     other = await world.patient(team=[doctor["id"]])
     me = await world.user("patient", patient_id=patient.id)
-    await client.get(f"/api/v1/patients/{patient.id}", headers=await world.token(doctor["username"]))
+    await client.get(f"/api/v1/patients/{patient.id}",
+                     headers=await world.token(doctor["username"]))
     patient_h = await world.token(me["username"])
     csv_resp = await client.get(f"/api/v1/patients/{patient.id}/access-log?format=csv",
                                 headers=patient_h)
