@@ -10,8 +10,9 @@ from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from telemed import keys
-from telemed.api import auth, careplans, patients, users
+from telemed.api import auth, careplans, consents, devices, patients, users
 from telemed.api.health import setup_health
+from telemed.broker import setup_broker
 from telemed.db.engine import database_ctx
 from telemed.metrics import Metrics
 from telemed.middlewares import (
@@ -21,8 +22,8 @@ from telemed.middlewares import (
     security_headers_middleware,
 )
 from telemed.principal import policy_of
-from telemed.security import Throttle
-from telemed.settings import Settings
+from telemed.security import RateLimiter, Throttle
+from telemed.settings import Role, Settings
 from telemed.views import setup_views
 
 log = logging.getLogger("telemed")
@@ -50,19 +51,22 @@ def check_route_policies(app: web.Application) -> None:
                 raise RuntimeError(f"route {route.method} {resource.canonical} has no policy")
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The whole web application for `settings`."""
+def create_app(settings: Settings, role: Role = "serve") -> web.Application:
+    """The whole web application for `settings` (`role`: serve, web or ingest)."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
+    app[keys.ROLE] = role
     app[keys.METRICS] = Metrics()
     app[keys.LOGIN_THROTTLE] = Throttle(limit=10, window_seconds=300)
+    app[keys.RATE_LIMITER] = RateLimiter(settings.api_rate_per_minute)
     app.middlewares.append(error_middleware)
     app.middlewares.append(security_headers_middleware)
     setup_session(app, _session_storage(settings))
     app.middlewares.append(auth_middleware)
     app.cleanup_ctx.append(database_ctx)
     setup_health(app)
-    for module in (auth, users, patients, careplans):
+    setup_broker(app)
+    for module in (auth, users, patients, careplans, consents, devices):
         app.router.add_routes(module.routes)
     setup_views(app)
     check_route_policies(app)

@@ -17,17 +17,18 @@ if TYPE_CHECKING:
     from telemed.db.engine import SessionFactory
     from telemed.ingest.pipeline import Pipeline
     from telemed.metrics import Metrics
-    from telemed.security import Throttle
-    from telemed.settings import Settings
+    from telemed.security import RateLimiter, Throttle
+    from telemed.settings import Role, Settings
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine")
 SESSIONS: web.AppKey[SessionFactory] = web.AppKey("sessions")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 LOGIN_THROTTLE: web.AppKey[Throttle] = web.AppKey("login_throttle")
+RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 BACKGROUND: web.AppKey[set[Any]] = web.AppKey("background")
 BUS: web.AppKey[EventBus] = web.AppKey("bus")
-ROLE: web.AppKey[str] = web.AppKey("role")  # "serve", "web" or "ingest"
+ROLE: web.AppKey[Role] = web.AppKey("role")  # "serve", "web" or "ingest"
 PIPELINE: web.AppKey[Pipeline] = web.AppKey("pipeline")
 # The broker (set by telemed.broker.setup_broker; absent when TELEMED_BROKER=none).
 BROKER: web.AppKey[BrokerInfo] = web.AppKey("broker")

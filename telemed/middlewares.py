@@ -168,9 +168,8 @@ async def _principal_from_session(request: web.Request) -> None:
 
 async def ensure_csrf_token(request: web.Request) -> str:
     """The session's CSRF token, created on first need (pages with forms)."""
-    token = request.get(CSRF_TOKEN)
-    if token:
-        return token
+    if CSRF_TOKEN in request and request[CSRF_TOKEN]:
+        return request[CSRF_TOKEN]
     session = await get_session(request)
     token = new_csrf_token()
     session["csrf"] = token
@@ -184,7 +183,7 @@ async def _check_csrf(request: web.Request) -> None:
         form = await request.post()
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
-    if not same_token(sent, request.get(CSRF_TOKEN)):
+    if not same_token(sent, request[CSRF_TOKEN] if CSRF_TOKEN in request else None):
         raise ApiError(403, "csrf_failed",
                        "The form has expired or did not come from this site. Reload and retry.")
 
@@ -206,6 +205,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             SESSION_COOKIE in request.cookies or request.content_type in FORM_TYPES
         ):
             await _check_csrf(request)
+    enforce_rate_limit(request)
     route = request.match_info.route
     if route.resource is not None and route.resource.canonical.startswith("/static"):
         return await handler(request)
@@ -213,6 +213,26 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     check_policy(route.handler, request[PRINCIPAL])
     return await handler(request)
+
+
+UNLIMITED_PREFIXES = ("/healthz", "/readyz", "/metrics", "/static/")
+
+
+def enforce_rate_limit(request: web.Request) -> None:
+    """429 with Retry-After when one caller (user, device or address) sends too much."""
+    if request.path.startswith(UNLIMITED_PREFIXES):
+        return
+    who = request[PRINCIPAL] if PRINCIPAL in request else None
+    if who is not None:
+        key = f"user:{who.user_id}"
+    elif request.headers.get("Authorization", "").lower().startswith("basic "):
+        key = f"basic:{request.headers['Authorization'][6:40]}"
+    else:
+        key = f"addr:{request.remote}"
+    wait = request.app[keys.RATE_LIMITER].take(key)
+    if wait > 0:
+        raise ApiError(429, "rate_limited", "Too many requests; slow down and retry shortly.",
+                       headers={"Retry-After": str(int(wait) + 1)})
 
 
 async def read_json(request: web.Request) -> object:

@@ -143,3 +143,29 @@ class Throttle:
     def reset(self, key: str) -> None:
         """Forget the failures of `key` (after a success)."""
         self._hits.pop(key, None)
+
+
+class RateLimiter:
+    """Token buckets per key: `rate` requests per `per` seconds, bursts up to `rate`."""
+
+    def __init__(self, rate: int, per: float = 60.0, max_keys: int = 100_000) -> None:
+        self.capacity = float(rate)
+        self.refill = rate / per
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """Spend one token; 0 when allowed, else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.refill)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            wait = 0.0
+        else:
+            self._buckets[key] = (tokens, now)
+            wait = (1.0 - tokens) / self.refill
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        return wait

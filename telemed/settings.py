@@ -18,6 +18,7 @@ from pydantic_settings import (
 )
 
 LANGUAGES = ("it", "en")
+Role = Literal["serve", "web", "ingest"]  # what one `telemed` process runs
 _DEV_SECRET_FILE = "secret_key"
 
 
@@ -60,6 +61,7 @@ class Settings(BaseSettings):
     session_max_age: int = Field(default=8 * 3600, ge=300, le=30 * 86400)
     token_ttl: int = Field(default=3600, ge=60, le=86400)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    api_rate_per_minute: int = Field(default=600, ge=10, le=1_000_000)
     mosquitto_bin: str = "mosquitto"
     # Ingest worker (docs/telemonitoring.md). MQTT client id of this worker's persistent
     # session: stable across restarts, unique per worker; empty = "telemed-ingest-<hostname>".
@@ -149,9 +151,12 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _development_secret(cls, data: Any) -> Any:
-        if isinstance(data, dict) and str(data.get("env", "")).lower() == "development":
-            if not data.get("secret_key"):
-                data = {**data, "secret_key": _dev_secret(Path(data.get("data_dir") or "./var"))}
+        if (
+            isinstance(data, dict)
+            and str(data.get("env", "")).lower() == "development"
+            and not data.get("secret_key")
+        ):
+            data = {**data, "secret_key": _dev_secret(Path(data.get("data_dir") or "./var"))}
         return data
 
     @model_validator(mode="after")

@@ -62,6 +62,7 @@ def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settin
         secret_key="test-secret-key-0123456789-abcdefghij",
         public_url="http://127.0.0.1:8080",
         language="en",
+        api_rate_per_minute=1_000_000,
     )
 
 

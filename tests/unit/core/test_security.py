@@ -82,3 +82,13 @@ def test_throttle_is_bounded() -> None:
     for i in range(50):
         throttle.hit(f"k{i}", now=1.0)
     assert len(throttle._hits) == 10
+
+
+def test_rate_limiter_buckets() -> None:
+    from telemed.security import RateLimiter
+
+    limiter = RateLimiter(rate=3, per=60)
+    assert [limiter.take("a", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.take("a", now=0.0) == pytest.approx(20.0)
+    assert limiter.take("b", now=0.0) == 0.0
+    assert limiter.take("a", now=20.0) == 0.0

@@ -1,0 +1,46 @@
+"""Security headers, rate limits, session cookies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from telemed.app import create_app
+from telemed.settings import Settings
+from tests.conftest import World
+
+
+async def test_security_headers(client: TestClient[Any, Any]) -> None:
+    resp = await client.get("/healthz")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["X-Request-ID"]
+
+
+async def test_api_rate_limit_answers_429(
+    aiohttp_client: Any, settings: Settings, world: World
+) -> None:
+    limited = create_app(settings.model_copy(update={"api_rate_per_minute": 10}))
+    client: TestClient[Any, Any] = await aiohttp_client(limited)
+    statuses = [(await client.get("/api/v1/users/me")).status for _ in range(10)]
+    assert statuses == [401] * 10
+    resp = await client.get("/api/v1/patients")
+    assert resp.status == 429
+    assert int(resp.headers["Retry-After"]) >= 1
+    assert (await resp.json())["error"]["code"] == "rate_limited"
+    # Health endpoints are never limited.
+    assert (await client.get("/healthz")).status == 200
+
+
+@pytest.mark.parametrize("public_url", ["https://telemed.example.org"])
+async def test_https_sets_hsts(aiohttp_client: Any, settings: Settings, public_url: str) -> None:
+    app: web.Application = create_app(settings.model_copy(update={"public_url": public_url}))
+    client: TestClient[Any, Any] = await aiohttp_client(app)
+    resp = await client.get("/healthz")
+    assert "max-age=" in resp.headers["Strict-Transport-Security"]
