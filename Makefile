@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 export TELEMED_DATA_DIR ?= ./var
 
-.PHONY: run test venv system-deps services lint typecheck bench clean
+.PHONY: run test venv system-deps run-deps services lint typecheck bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,15 +20,16 @@ venv: $(STAMP)
 # Debian packages the platform and its tests use: Mosquitto (broker), Chromium (browser
 # tests), coturn (TURN test), PostgreSQL and Redis when absent. Installed when run as root.
 system-deps:
-	@bash scripts/system-deps.sh
+	@bash scripts/system-deps.sh test
+
+run-deps:
+	@bash scripts/system-deps.sh run
 
 services: system-deps
 	@bash scripts/services.sh
 
-run: venv system-deps
-	TELEMED_ENV=$${TELEMED_ENV:-development} $(PY) -m telemed db upgrade
-	TELEMED_ENV=$${TELEMED_ENV:-development} $(PY) -m telemed demo --seed-only
-	TELEMED_ENV=$${TELEMED_ENV:-development} $(PY) -m telemed serve
+run: venv run-deps
+	PY=$(PY) bash scripts/run.sh
 
 test: venv services
 	$(VENV)/bin/ruff check telemed devices tests bench

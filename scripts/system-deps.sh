@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Install the Debian packages Telemed and its tests need, when missing.
+# Install the Debian packages Telemed needs, when missing: `run` needs the broker only,
+# `test` (the default) also Chromium, coturn, PostgreSQL and Redis.
 set -euo pipefail
+purpose=${1:-test}
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ "$purpose" = "run" ]; then
+  [ ${#need[@]} -eq 0 ] && exit 0
+else
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 command -v psql >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ]; then
   echo "missing system packages: ${need[*]} (run as root or: sudo apt-get install -y ${need[*]})" >&2

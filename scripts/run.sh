@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make run`: migrate, seed the demo region, serve, and run the simulated home devices.
+set -euo pipefail
+PY=${PY:-.venv/bin/python}
+export TELEMED_ENV=${TELEMED_ENV:-development}
+"$PY" -m telemed db upgrade
+"$PY" -m telemed demo --seed-only
+"$PY" -m telemed serve &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
+url="http://${TELEMED_HTTP_HOST:-127.0.0.1}:${TELEMED_HTTP_PORT:-8080}"
+for _ in $(seq 60); do
+  curl -fsS "$url/readyz" >/dev/null 2>&1 && break
+  kill -0 $server 2>/dev/null || exit 1
+  sleep 0.5
+done
+echo
+echo "Telemed is ready at $url/  (demo password: telemed-demo-2026; Ctrl-C stops it)"
+if "$PY" -m telemed demo --help 2>/dev/null | grep -q -- "--devices-only"; then
+  "$PY" -m telemed demo --devices-only &
+fi
+wait $server
