@@ -10,10 +10,24 @@ from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from telemed import keys
-from telemed.api import auth, careplans, consents, devices, patients, users
+from telemed.api import (
+    alerts,
+    auth,
+    careplans,
+    consents,
+    devices,
+    observations,
+    openapi,
+    patients,
+    readings,
+    users,
+)
+from telemed.api.alert_stream import setup_alert_stream
 from telemed.api.health import setup_health
 from telemed.broker import setup_broker
+from telemed.bus import setup_bus
 from telemed.db.engine import database_ctx
+from telemed.ingest.setup import setup_ingest
 from telemed.metrics import Metrics
 from telemed.middlewares import (
     SESSION_COOKIE,
@@ -64,10 +78,15 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     setup_session(app, _session_storage(settings))
     app.middlewares.append(auth_middleware)
     app.cleanup_ctx.append(database_ctx)
+    setup_bus(app)
     setup_health(app)
     setup_broker(app)
-    for module in (auth, users, patients, careplans, consents, devices):
-        app.router.add_routes(module.routes)
-    setup_views(app)
+    if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
+        for module in (auth, users, patients, careplans, consents, devices,
+                       alerts, observations, readings, openapi):
+            app.router.add_routes(module.routes)
+        setup_alert_stream(app)
+        setup_views(app)
+    setup_ingest(app)
     check_route_policies(app)
     return app

@@ -1,0 +1,229 @@
+"""OpenAPI 3.1 description of /api/v1, built from the route table and one operation table.
+
+Every /api/v1 route must have an entry in OPERATIONS (a test compares both ways), so the
+description cannot drift from what the server answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from telemed import __version__
+from telemed.api import alerts, auth, careplans, consents, devices, patients, users
+from telemed.principal import public
+
+Security = Literal["bearer", "basic", "none"]
+ERROR_STATUSES = ("400", "401", "403", "404", "409", "413", "415", "422", "429", "503")
+PAGE = ("limit", "cursor")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the description says of one method and path."""
+
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: tuple[str, ...] = ()
+    success: int = 200
+    security: Security = "bearer"
+    media: str = "application/json"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("POST", "/api/v1/auth/token"): Operation(
+        "Exchange username and password for a bearer token", "auth", auth.TokenRequest,
+        security="none"),
+    ("POST", "/api/v1/auth/logout-everywhere"): Operation(
+        "End every session and token of the caller", "auth"),
+    ("GET", "/api/v1/users"): Operation("List users (admin)", "users", query=(*PAGE, "role")),
+    ("POST", "/api/v1/users"): Operation("Create a user (admin)", "users", users.UserCreate,
+                                         success=201),
+    ("GET", "/api/v1/users/me"): Operation("The caller", "users"),
+    ("GET", "/api/v1/users/{user_id}"): Operation("One user (admin)", "users"),
+    ("GET", "/api/v1/patients"): Operation("Patients the caller may see", "patients",
+                                           query=(*PAGE, "q")),
+    ("POST", "/api/v1/patients"): Operation("Register a patient", "patients",
+                                            patients.PatientCreate, success=201),
+    ("GET", "/api/v1/patients/{patient_id}"): Operation("A patient's demographics", "patients"),
+    ("PATCH", "/api/v1/patients/{patient_id}"): Operation("Change demographics", "patients",
+                                                          patients.PatientUpdate),
+    ("GET", "/api/v1/patients/{patient_id}/care-team"): Operation("The care team", "patients"),
+    ("GET", "/api/v1/patients/{patient_id}/careplans"): Operation(
+        "A patient's care plans", "careplans"),
+    ("POST", "/api/v1/patients/{patient_id}/careplans"): Operation(
+        "Create a draft care plan", "careplans", careplans.CarePlanCreate, success=201),
+    ("GET", "/api/v1/careplans/{plan_id}"): Operation(
+        "A care plan (current or ?version=N)", "careplans", query=("version",)),
+    ("GET", "/api/v1/careplans/{plan_id}/versions"): Operation(
+        "Every version of a care plan", "careplans"),
+    ("PATCH", "/api/v1/careplans/{plan_id}"): Operation(
+        "Edit a care plan (an active plan gets a new version)", "careplans",
+        careplans.CarePlanUpdate),
+    ("POST", "/api/v1/careplans/{plan_id}/activate"): Operation("Activate a draft", "careplans"),
+    ("POST", "/api/v1/careplans/{plan_id}/complete"): Operation(
+        "Complete an active plan", "careplans"),
+    ("GET", "/api/v1/patients/{patient_id}/consents"): Operation(
+        "The patient's consent decisions", "privacy"),
+    ("POST", "/api/v1/patients/{patient_id}/consents"): Operation(
+        "Grant or revoke consent (patient, or admin)", "privacy", consents.ConsentDecision,
+        success=201),
+    ("POST", "/api/v1/patients/{patient_id}/emergency-access"): Operation(
+        "Emergency (break-glass) access with a written reason", "privacy",
+        consents.EmergencyRequest, success=201),
+    ("GET", "/api/v1/patients/{patient_id}/access-log"): Operation(
+        "Who read or changed what of this patient (JSON, or CSV with format=csv)", "privacy",
+        query=("limit", "cursor", "format")),
+    ("POST", "/api/v1/devices"): Operation(
+        "Register a device; the MQTT password is returned once", "devices",
+        devices.DeviceCreate, success=201),
+    ("GET", "/api/v1/devices"): Operation("Devices the caller may see", "devices",
+                                          query=(*PAGE, "patient")),
+    ("GET", "/api/v1/devices/{device_id}"): Operation("One device", "devices"),
+    ("PATCH", "/api/v1/devices/{device_id}"): Operation("Reassign a device", "devices",
+                                                        devices.DeviceUpdate),
+    ("DELETE", "/api/v1/devices/{device_id}"): Operation("Revoke a device", "devices"),
+    ("POST", "/api/v1/devices/{device_id}/credentials"): Operation(
+        "Rotate a device's MQTT password", "devices", success=200),
+    ("POST", "/api/v1/devices/{device_id}/readings"): Operation(
+        "A SenML pack over HTTP (device credentials, HTTP Basic)", "devices",
+        security="basic", extra={"requestBody": {"required": True, "content": {
+            "application/senml+json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        }}}),
+    ("GET", "/api/v1/patients/{patient_id}/observations"): Operation(
+        "Stored readings in canonical units", "observations",
+        query=(*PAGE, "metric", "since", "until")),
+    ("GET", "/api/v1/patients/{patient_id}/vitals/latest"): Operation(
+        "The latest reading of each metric", "observations"),
+    ("GET", "/api/v1/alerts"): Operation(
+        "Alerts of the caller's patients, critical first", "alerts",
+        query=(*PAGE, "status", "severity", "patient")),
+    ("POST", "/api/v1/alerts/{alert_id}/ack"): Operation("Acknowledge an alert", "alerts",
+                                                         alerts.AckIn),
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): Operation("Resolve an alert", "alerts",
+                                                             alerts.ResolveIn),
+    ("POST", "/api/v1/alerts/{alert_id}/snooze"): Operation("Snooze an alert's notifications",
+                                                            "alerts", alerts.SnoozeIn),
+    ("GET", "/api/v1/alerts/stream"): Operation(
+        "Server-Sent Events of alert changes (resumable with Last-Event-ID)", "alerts",
+        media="text/event-stream"),
+    ("GET", "/api/v1/openapi.json"): Operation("This description", "meta", security="none"),
+}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+            "message": {"type": "string"},
+            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }},
+}
+
+
+def _parameters(path: str, op: Operation) -> list[dict[str, Any]]:
+    params = [
+        {"name": part[1:-1], "in": "path", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": 64,
+                    "pattern": "^[A-Za-z0-9._-]+$"}}
+        for part in path.split("/") if part.startswith("{")
+    ]
+    for name in op.query:
+        schema: dict[str, Any] = {"type": "string"}
+        if name == "limit":
+            schema = {"type": "integer", "minimum": 1, "maximum": 200}
+        params.append({"name": name, "in": "query", "required": False, "schema": schema})
+    return params
+
+
+def _body(op: Operation, components: dict[str, Any]) -> dict[str, Any] | None:
+    if "requestBody" in op.extra:
+        return dict(op.extra["requestBody"])
+    if op.body is None:
+        return None
+    schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    components[op.body.__name__] = schema
+    return {"required": True, "content": {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+
+
+def _responses(op: Operation) -> dict[str, Any]:
+    if op.media == "text/event-stream":
+        ok_content: dict[str, Any] = {"text/event-stream": {"schema": {"type": "string"}}}
+    else:
+        ok_content = {"application/json": {"schema": {"type": "object"}}}
+        if "format" in op.query:
+            ok_content["text/csv"] = {"schema": {"type": "string"}}
+    responses: dict[str, Any] = {str(op.success): {"description": "Success",
+                                                   "content": ok_content}}
+    for status in ERROR_STATUSES:
+        responses[status] = {"$ref": "#/components/responses/Error"}
+    return responses
+
+
+def build_spec(app: web.Application) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for the routes registered on `app`."""
+    paths: dict[str, dict[str, Any]] = {}
+    components: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    for method, path in sorted(api_routes(app)):
+        op = OPERATIONS[(method, path)]
+        operation: dict[str, Any] = {
+            "summary": op.summary,
+            "tags": [op.tag],
+            "operationId": f"{method.lower()}_{path.strip('/').replace('/', '_')}"
+                           .replace("{", "").replace("}", "").replace(".", "_"),
+            "parameters": _parameters(path, op),
+            "responses": _responses(op),
+        }
+        body = _body(op, components)
+        if body is not None:
+            operation["requestBody"] = body
+        operation["security"] = [] if op.security == "none" else [{op.security: []}]
+        paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Telemed API", "version": __version__,
+                 "description": "Telemedicine platform: patients, care plans, devices, "
+                                "observations, alerts, visits."},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "responses": {"Error": {"description": "Error", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
+            },
+        },
+    }
+
+
+def api_routes(app: web.Application) -> set[tuple[str, str]]:
+    """(METHOD, path) of every /api/v1 route on `app`."""
+    found = set()
+    for resource in app.router.resources():
+        if not resource.canonical.startswith("/api/v1/"):
+            continue
+        for route in resource:
+            if route.method not in ("HEAD", "OPTIONS", "*"):
+                found.add((route.method, resource.canonical))
+    return found
+
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/openapi.json")
+@public
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(build_spec(request.app))
