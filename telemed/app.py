@@ -21,8 +21,10 @@ from telemed.api import (
     patients,
     readings,
     users,
+    visits,
 )
 from telemed.api.alert_stream import setup_alert_stream
+from telemed.api.fhir import setup_fhir
 from telemed.api.health import setup_health
 from telemed.broker import setup_broker
 from telemed.bus import setup_bus
@@ -35,10 +37,13 @@ from telemed.middlewares import (
     error_middleware,
     security_headers_middleware,
 )
+from telemed.precall.setup import setup_precall
 from telemed.principal import policy_of
 from telemed.security import RateLimiter, Throttle
 from telemed.settings import Role, Settings
+from telemed.signalling.setup import setup_signalling
 from telemed.views import setup_views
+from telemed.views.visits import setup_visit_pages
 
 log = logging.getLogger("telemed")
 
@@ -83,9 +88,13 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     setup_broker(app)
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, devices,
-                       alerts, observations, readings, openapi):
+                       alerts, observations, readings, openapi, visits):
             app.router.add_routes(module.routes)
         setup_alert_stream(app)
+        setup_fhir(app)
+        setup_signalling(app)
+        setup_precall(app)
+        setup_visit_pages(app)
         setup_views(app)
     setup_ingest(app)
     check_route_policies(app)

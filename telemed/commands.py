@@ -12,7 +12,7 @@ from telemed.app import create_app
 from telemed.db import migrate
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.errors import ApiError
-from telemed.settings import Settings
+from telemed.settings import Role, Settings
 
 log = logging.getLogger("telemed")
 
@@ -49,14 +49,22 @@ async def schema_revision(settings: Settings) -> str | None:
         await engine.dispose()
 
 
-def serve(settings: Settings, role: str = "serve") -> None:
-    """Run the platform (or one role of it) until interrupted."""
+def serve(settings: Settings, role: Role = "serve") -> None:
+    """Run the platform (or one role of it) until interrupted.
+
+    serve = web + signalling + ingest + scheduler; web = the site and API only; ingest = the
+    MQTT ingest worker and the scheduler, with /healthz, /readyz and /metrics on HTTP_PORT.
+    """
     if settings.effective_database_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     if asyncio.run(schema_revision(settings)) != migrate.current_revision_head():
         raise CommandError("the database is not up to date: run `telemed db upgrade` first")
-    app = create_app(settings)
-    print(f"Telemed is running at {settings.effective_public_url}/", flush=True)
+    app = create_app(settings, role)
+    if role == "ingest":
+        print(f"Telemed ingest worker running (health on {settings.http_host}:"
+              f"{settings.http_port})", flush=True)
+    else:
+        print(f"Telemed is running at {settings.effective_public_url}/", flush=True)
     web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
                 access_log=None, shutdown_timeout=10)
 
@@ -91,8 +99,43 @@ async def add_user(
 
 
 async def add_device(settings: Settings, serial: str, kind: str, patient_id: str) -> str:
-    """Register a device; return its credentials as printable text."""
-    raise CommandError("device registration is not available yet")
+    """Register a device; return its credentials as printable text (shown this once).
+
+    Uses the configured broker: MQTT_URL's, or the private one `telemed serve` runs (when it
+    is not running, a private Mosquitto is started for the duration of the command).
+    """
+    from telemed.broker import BrokerError
+    from telemed.broker.runtime import open_broker
+    from telemed.broker.topics import DeviceTopics
+    from telemed.services.devices import register_device
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with (open_broker(settings, private="start_if_down") as broker,
+                    make_session_factory(engine)() as session):
+            registration = await register_device(
+                session, broker.dynsec, None, serial=serial, kind=kind, patient_id=patient_id)
+    except ApiError as exc:
+        raise CommandError(_explain(exc)) from None
+    except BrokerError as exc:
+        raise CommandError(f"broker: {exc}") from None
+    finally:
+        await engine.dispose()
+    device = registration.device
+    topics = DeviceTopics.of(device.id)
+    return "\n".join([
+        f"Device {serial} ({kind}) registered for patient {patient_id}.",
+        "The password is shown only now: store it in the device.",
+        f"  device id       {device.id}",
+        f"  broker          {broker.info.address} ({broker.info.url})",
+        f"  MQTT username   {device.id}",
+        f"  MQTT client id  {device.id}",
+        f"  MQTT password   {registration.password}",
+        f"  publish         {topics.readings}  (SenML JSON, QoS 1)",
+        f"  publish         {topics.status}  (retained online/offline, also the will)",
+        f"  subscribe       {topics.config}  (retained measurement schedule)",
+        f"  subscribe       {topics.errors}  (why a pack or record was rejected)",
+    ])
 
 
 def demo(settings: Settings, *, seed_only: bool) -> None:

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from telemed.db.engine import SessionFactory
     from telemed.ingest.pipeline import Pipeline
     from telemed.metrics import Metrics
+    from telemed.precall.echo import EchoPeers
     from telemed.security import RateLimiter, Throttle
     from telemed.settings import Role, Settings
+    from telemed.signalling.hub import Hub
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine")
@@ -35,3 +37,6 @@ BROKER: web.AppKey[BrokerInfo] = web.AppKey("broker")
 DYNSEC: web.AppKey[DynSecClient] = web.AppKey("dynsec")
 BROKER_SUPERVISOR: web.AppKey[MosquittoSupervisor | None] = web.AppKey("broker_supervisor")
 BROKER_HANDLE: web.AppKey[BrokerHandle] = web.AppKey("broker_handle")
+# Visits (set by telemed.signalling.setup and telemed.precall.setup).
+SIGNALLING: web.AppKey[Hub] = web.AppKey("signalling")
+PRECALL: web.AppKey[EchoPeers] = web.AppKey("precall")

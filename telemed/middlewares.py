@@ -168,7 +168,7 @@ async def _principal_from_session(request: web.Request) -> None:
 
 async def ensure_csrf_token(request: web.Request) -> str:
     """The session's CSRF token, created on first need (pages with forms)."""
-    if CSRF_TOKEN in request and request[CSRF_TOKEN]:
+    if request.get(CSRF_TOKEN):
         return request[CSRF_TOKEN]
     session = await get_session(request)
     token = new_csrf_token()
@@ -183,7 +183,7 @@ async def _check_csrf(request: web.Request) -> None:
         form = await request.post()
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
-    if not same_token(sent, request[CSRF_TOKEN] if CSRF_TOKEN in request else None):
+    if not same_token(sent, request.get(CSRF_TOKEN, None)):
         raise ApiError(403, "csrf_failed",
                        "The form has expired or did not come from this site. Reload and retry.")
 
@@ -222,7 +222,7 @@ def enforce_rate_limit(request: web.Request) -> None:
     """429 with Retry-After when one caller (user, device or address) sends too much."""
     if request.path.startswith(UNLIMITED_PREFIXES):
         return
-    who = request[PRINCIPAL] if PRINCIPAL in request else None
+    who = request.get(PRINCIPAL, None)
     if who is not None:
         key = f"user:{who.user_id}"
     elif request.headers.get("Authorization", "").lower().startswith("basic "):

@@ -61,12 +61,13 @@ def public(handler: H) -> H:
 
 def policy_of(handler: object) -> frozenset[str] | str | None:
     """The declared policy of a handler, or None when it has none."""
-    return getattr(handler, POLICY_ATTR, None)  # type: ignore[no-any-return]
+    policy: frozenset[str] | str | None = getattr(handler, POLICY_ATTR, None)
+    return policy
 
 
 def principal(request: web.Request) -> Principal:
     """The caller; raises 401 when anonymous (handlers behind `requires` always have one)."""
-    who = request.get(PRINCIPAL)
+    who: Principal | None = request.get(PRINCIPAL, None)
     if who is None:
         raise unauthorized()
     return who

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     # session: stable across restarts, unique per worker; empty = "telemed-ingest-<hostname>".
     ingest_client_id: str = Field(default="", max_length=64)
     # A batch is written when it holds this many readings or this many ms after its first.
+    # How the worker subscribes to readings: "shared" ($share/telemed-ingest/..., several
+    # workers split the load), "exclusive" (one worker; a plain persistent subscription) or
+    # "auto" = exclusive under `telemed serve` with its private Mosquitto, else shared.
+    # Mosquitto 2.0 does not restore shared subscriptions from persistence, so with "shared"
+    # readings published between a broker restart and the workers' resubscription are lost.
+    ingest_subscription: Literal["auto", "shared", "exclusive"] = "auto"
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_batch_ms: int = Field(default=20, ge=1, le=1000)
     # Seconds between passes of the periodic rules (missed measurements, silent devices,

@@ -28,7 +28,8 @@ def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) 
 
 def setup_health(app: web.Application) -> None:
     """Install the health routes and the database readiness check."""
-    app[READINESS] = {"database": _database}
+    checks: dict[str, ReadinessCheck] = {"database": _database}
+    app[READINESS] = checks
     app.router.add_routes(routes)
 
 

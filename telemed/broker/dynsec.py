@@ -77,7 +77,8 @@ class DynSecClient:
         self._refused: str | None = None
         self._attempt = asyncio.Event()
         self._pending: dict[str, asyncio.Future[list[dict[str, Any]]]] = {}
-        client_id = f"telemed-admin-{socket.gethostname()[:20]}-{os.getpid()}-{secrets.token_hex(3)}"
+        host = socket.gethostname()[:20]
+        client_id = f"telemed-admin-{host}-{os.getpid()}-{secrets.token_hex(3)}"
         self._paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                  protocol=mqtt.MQTTv5)
         self._paho.username_pw_set(info.admin_username, info.admin_password)
@@ -97,14 +98,14 @@ class DynSecClient:
         """True while connected and subscribed to the answers."""
         return self._connected.is_set()
 
-    async def start(self, timeout: float = 10.0) -> None:
+    async def start(self, seconds: float = 10.0) -> None:
         """Connect (paho keeps reconnecting afterwards); raise BrokerUnavailable on failure."""
         self._loop = asyncio.get_running_loop()
         self._paho.connect_async(self.info.host, self.info.port, keepalive=30,
                                  clean_start=True)
         self._paho.loop_start()
         self._started = True
-        await self.wait_connected(timeout)
+        await self.wait_connected(seconds)
 
     async def close(self) -> None:
         """Disconnect and stop paho's thread; pending commands fail."""
@@ -119,10 +120,10 @@ class DynSecClient:
                 future.set_exception(BrokerUnavailable("dynamic-security client closed"))
         self._pending.clear()
 
-    async def wait_connected(self, timeout: float) -> None:
+    async def wait_connected(self, seconds: float) -> None:
         """Wait until connected; fail fast when the broker refuses our credentials."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(seconds):
                 while not self._connected.is_set():
                     if self._refused is not None:
                         raise BrokerUnavailable(
@@ -306,18 +307,18 @@ def _order_answers(raw: list[dict[str, Any]], request: str,
     by_index: dict[int, dict[str, Any]] = {}
     for item in raw:
         tag = str(item.get("correlationData", ""))
-        prefix, _, index = tag.partition(":")
-        if prefix == request and index.isdigit():
-            by_index[int(index)] = item
+        prefix, _, position = tag.partition(":")
+        if prefix == request and position.isdigit():
+            by_index[int(position)] = item
     answers = []
     for index, command in enumerate(commands):
-        item = by_index.get(index)
-        if item is None:
+        found = by_index.get(index)
+        if found is None:
             answers.append(Answer(str(command.get("command")), "no answer", {}))
             continue
-        error = item.get("error")
-        data = item.get("data")
-        answers.append(Answer(str(item.get("command", command.get("command"))),
+        error = found.get("error")
+        data = found.get("data")
+        answers.append(Answer(str(found.get("command", command.get("command"))),
                               str(error) if error is not None else None,
                               data if isinstance(data, dict) else {}))
     return answers

@@ -34,7 +34,8 @@ PLUGIN_GLOBS = (
     "/usr/local/lib/*/mosquitto_dynamic_security.so",
     "/opt/homebrew/lib/mosquitto_dynamic_security.so",
 )
-MOSQUITTO_PLACES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
+MOSQUITTO_PLACES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto",
+                    "/opt/homebrew/sbin/mosquitto")
 
 # Broker defaults refuse everything a client's roles do not allow explicitly.
 DEFAULT_ACL_ACCESS = {

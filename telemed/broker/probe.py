@@ -34,13 +34,13 @@ def connect_packet(client_id: str, username: str, password: str, keepalive: int 
 
 
 async def connack_code(host: str, port: int, username: str, password: str, *, tls: bool = False,
-                       timeout: float = 5.0) -> int:
+                       seconds: float = 5.0) -> int:
     """The CONNACK return code the broker gives these credentials (0 = accepted).
 
     Raises OSError/TimeoutError when the broker cannot be reached.
     """
     context = ssl.create_default_context() if tls else None
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(seconds):
         reader, writer = await asyncio.open_connection(host, port, ssl=context)
         try:
             writer.write(connect_packet(f"telemed-probe-{secrets.token_hex(4)}", username,
@@ -63,7 +63,7 @@ async def connack_code(host: str, port: int, username: str, password: str, *, tl
 
 
 async def can_login(host: str, port: int, username: str, password: str, *, tls: bool = False,
-                    timeout: float = 5.0) -> bool:
+                    seconds: float = 5.0) -> bool:
     """True when the broker accepts these credentials."""
     return await connack_code(host, port, username, password, tls=tls,
-                              timeout=timeout) == CONNACK_ACCEPTED
+                              seconds=seconds) == CONNACK_ACCEPTED

@@ -76,15 +76,20 @@ class MosquittoSupervisor:
         await self._spawn_ready()
         self._watch_task = asyncio.create_task(self._watch(), name="mosquitto-watch")
 
-    async def stop(self, timeout: float = 10.0) -> None:
-        """Stop watching, then terminate the child (kill it if it does not exit in time)."""
+    async def stop(self, seconds: float = 10.0, *, kill: bool = False) -> None:
+        """Stop watching, then terminate the child (kill it if it does not exit in time).
+
+        `kill=True` sends SIGKILL at once, as a crash would (tests use it).
+        """
         self._stopping = True
         if self._watch_task is not None:
             self._watch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch_task
             self._watch_task = None
-        await self._terminate(timeout)
+        if kill:
+            self.kill()
+        await self._terminate(seconds)
 
     def kill(self) -> None:
         """SIGKILL the child as a crash would; the watcher restarts it (tests use this)."""
@@ -93,9 +98,9 @@ class MosquittoSupervisor:
             self._ready.clear()
             proc.kill()
 
-    async def wait_running(self, timeout: float = 10.0) -> None:
+    async def wait_running(self, seconds: float = 10.0) -> None:
         """Wait until a child is up and listening (e.g. after `kill`)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             while not self.running:
                 await self._ready.wait()
                 if not self.running:
@@ -171,14 +176,14 @@ class MosquittoSupervisor:
                 continue
             self.restarts += 1
 
-    async def _terminate(self, timeout: float) -> None:
+    async def _terminate(self, seconds: float) -> None:
         proc = self._proc
         if proc is not None and proc.returncode is None:
             proc.terminate()
             try:
-                await asyncio.wait_for(proc.wait(), timeout)
+                await asyncio.wait_for(proc.wait(), seconds)
             except TimeoutError:
-                log.warning("mosquitto %d did not stop in %.0f s; killing it", proc.pid, timeout)
+                log.warning("mosquitto %d did not stop in %.0f s; killing it", proc.pid, seconds)
                 proc.kill()
                 await proc.wait()
         await self._drain_stderr()
@@ -197,10 +202,8 @@ class MosquittoSupervisor:
     async def _drain_stderr(self) -> None:
         task, self._stderr_task = self._stderr_task, None
         if task is not None:
-            try:
+            with contextlib.suppress(TimeoutError):  # wait_for cancels it then
                 await asyncio.wait_for(task, 2.0)
-            except TimeoutError:
-                pass  # wait_for has cancelled it
 
     def _last_lines(self) -> str:
         lines = [line for line in self._tail if line.strip()]

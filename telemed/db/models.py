@@ -11,8 +11,6 @@ from sqlmodel import Field, SQLModel
 from telemed.db.types import UTCDateTime, new_id, utcnow
 
 
-
-
 class User(SQLModel, table=True):
     """A person who logs in: admin, doctor, nurse or patient."""
 

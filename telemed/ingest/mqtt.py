@@ -9,7 +9,11 @@
   on the connection that received it (after a reconnect the broker redelivers it anyway and
   the unique reading key stores it once).
 - Subscriptions are made on every connect (a broker restart without persistence forgets
-  them); reconnects back off exponentially with jitter.
+  them; Mosquitto 2.0 forgets shared ones even with persistence); reconnects back off
+  exponentially with jitter, starting fast to keep that window short.
+- Readings come from the shared subscription of the contract,
+  ``$share/telemed-ingest/telemed/v1/devices/+/readings``, or, for a single worker
+  (``exclusive``), from the plain filter, which Mosquitto restores after a restart.
 """
 
 from __future__ import annotations
@@ -38,12 +42,13 @@ log = logging.getLogger("telemed.ingest.mqtt")
 
 SHARE_GROUP = "telemed-ingest"
 TOPIC_PREFIX = "telemed/v1/devices/"
-READINGS_FILTER = f"$share/{SHARE_GROUP}/{TOPIC_PREFIX}+/readings"
+READINGS_FILTER = f"{TOPIC_PREFIX}+/readings"
+SHARED_READINGS_FILTER = f"$share/{SHARE_GROUP}/{READINGS_FILTER}"
 STATUS_FILTER = f"{TOPIC_PREFIX}+/status"
 SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps the session of a stopped worker
 RECEIVE_MAXIMUM = 5000  # unacknowledged QoS 1 messages the broker may send us at once
 KEEPALIVE = 30
-BACKOFF = (0.5, 30.0)
+BACKOFF = (0.1, 15.0)
 MAX_READS_PER_WAKEUP = 256
 MAX_ERRORS_PER_MESSAGE_DEFAULT = 50  # answers on the errors topic for one pack, at most
 
@@ -84,8 +89,10 @@ MessageHandler = Callable[[str, str, bytes, datetime, Callable[[], None]], None]
 class IngestMqttClient:
     """One MQTT connection of an ingest worker, with reconnection and manual acks."""
 
-    def __init__(self, address: BrokerAddress, client_id: str, handler: MessageHandler) -> None:
+    def __init__(self, address: BrokerAddress, client_id: str, handler: MessageHandler, *,
+                 shared: bool = True) -> None:
         self._address = address
+        self._readings_filter = SHARED_READINGS_FILTER if shared else READINGS_FILTER
         self._client_id = client_id
         self._handler = handler
         self._loop = asyncio.get_running_loop()
@@ -111,9 +118,9 @@ class IngestMqttClient:
     def start(self) -> None:
         self._supervisor = self._loop.create_task(self._supervise(), name="mqtt-ingest")
 
-    async def wait_connected(self, timeout: float) -> bool:
+    async def wait_connected(self, seconds: float) -> bool:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), timeout)
+            await asyncio.wait_for(self._connected.wait(), seconds)
         return self._connected.is_set()
 
     async def stop(self) -> None:
@@ -298,11 +305,12 @@ class IngestMqttClient:
         self.connects += 1
         # Resubscribe on every connect: a broker that lost its state must learn them again.
         status_options = SubscribeOptions(qos=1, retainHandling=1)
-        client.subscribe([(READINGS_FILTER, SubscribeOptions(qos=1)),
+        client.subscribe([(self._readings_filter, SubscribeOptions(qos=1)),
                           (STATUS_FILTER, status_options)])
         self._connected.set()
-        log.info("MQTT ingest connected to %s:%s as %s (session present: %s)",
-                 self._address.host, self._address.port, self._client_id, session_present)
+        log.info("MQTT ingest connected to %s:%s as %s (session present: %s), reading %s",
+                 self._address.host, self._address.port, self._client_id, session_present,
+                 self._readings_filter)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason: ReasonCode, properties: Any) -> None:

@@ -8,6 +8,7 @@ writer's batch transaction; a message is settled only after that commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from telemed.bus import ALERTS, EventBus
 from telemed.db.engine import SessionFactory
 from telemed.domain.senml import Rejection, decode_pack
 from telemed.ingest.envelope import Envelope, Outcome
+from telemed.ingest.mqtt import IngestMqttClient
 from telemed.ingest.store import BatchResult
 from telemed.ingest.writer import DEFAULT_MAX_DELAY, DEFAULT_MAX_READINGS, BatchWriter
 from telemed.metrics import Metrics
@@ -45,6 +47,7 @@ class Pipeline:
         self.writer = BatchWriter(sessions, self.cache, self._committed,
                                   max_readings=max_readings, max_delay=max_delay)
         self.error_sink: ErrorSink | None = None
+        self.mqtt: IngestMqttClient | None = None  # set when this process reads MQTT
         self._task: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------
@@ -58,10 +61,8 @@ class Pipeline:
             return
         await self.writer.drain(drain_timeout)
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         self._task = None
 
     # --- entry points ----------------------------------------------------------------

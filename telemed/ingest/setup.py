@@ -38,12 +38,19 @@ log = logging.getLogger("telemed.ingest")
 
 def broker_address(app: web.Application) -> BrokerAddress | None:
     """The ingest identity on the broker published by the broker's setup, if any."""
-    key = getattr(keys, "BROKER", None)
-    info = app.get(key) if key is not None else None
+    info = app.get(keys.BROKER)
     if info is None:
         return None
     return BrokerAddress(info.host, info.port, info.ingest_username, info.ingest_password,
                          info.tls)
+
+
+def shared_subscription(app: web.Application) -> bool:
+    """Whether this worker reads the shared subscription (see Settings.ingest_subscription)."""
+    settings = app[keys.SETTINGS]
+    if settings.ingest_subscription != "auto":
+        return settings.ingest_subscription == "shared"
+    return not (app.get(keys.ROLE, "serve") == "serve" and settings.broker_mode == "private")
 
 
 def _error_sink(client: IngestMqttClient) -> Any:
@@ -122,8 +129,10 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     address = broker_address(app) if role != "web" else None
     if address is not None:
         client = IngestMqttClient(address, settings.ingest_client_id or default_client_id(),
-                                  pipeline.on_mqtt_message)
+                                  pipeline.on_mqtt_message,
+                                  shared=shared_subscription(app))
         pipeline.error_sink = _error_sink(client)
+        pipeline.mqtt = client
         client.start()
         ready = client
 

@@ -84,10 +84,10 @@ class BatchWriter:
     def backlog(self) -> int:
         return len(self._pending)
 
-    async def drain(self, timeout: float) -> bool:
-        """Wait until everything submitted so far is settled (or ``timeout``)."""
+    async def drain(self, seconds: float) -> bool:
+        """Wait until everything submitted so far is settled (at most ``seconds``)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            await asyncio.wait_for(self._idle.wait(), seconds)
         return self._idle.is_set()
 
     async def run(self) -> None:

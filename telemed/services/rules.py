@@ -44,13 +44,13 @@ from telemed.domain.schedule import (
     measurement_windows,
     missed_windows,
 )
-from telemed.domain.trends import evaluate_trend
 from telemed.domain.thresholds import ThresholdState, evaluate_threshold
+from telemed.domain.trends import evaluate_trend
 from telemed.domain.units import METRICS
 from telemed.services import alerts
 from telemed.services.alerts import AlertChange, Condition
 from telemed.services.context import PatientContext, load_patient_context, responsible_doctor
-from telemed.services.observations import NewReading
+from telemed.services.observations import NewReading, latest_values
 
 log = logging.getLogger("telemed.rules")
 
@@ -156,21 +156,18 @@ async def _news2(
     relevant = [r for r in readings if r.metric in news2.NEWS2_METRICS]
     if not relevant:
         return []
-    newest = max(relevant, key=lambda r: r.time)
-    at = newest.time
-    result = await session.exec(
-        select(Observation.metric, Observation.value, Observation.time)
-        .where(Observation.patient_id == ctx.patient_id)
-        .where(col(Observation.metric).in_(news2.NEWS2_METRICS))
-        .where(col(Observation.time) > at - NEWS2_WINDOW)
-        .where(col(Observation.time) <= at)
-        .order_by(col(Observation.time))
-    )
-    vitals: dict[str, float] = {}
-    for metric, value, _time in result.all():
-        vitals[metric] = value  # ascending: the latest wins
-    if any(m not in vitals for m in news2.NEWS2_METRICS):
+    latest = (await latest_values(session, [ctx.patient_id],
+                                  news2.NEWS2_METRICS)).get(ctx.patient_id, {})
+    if any(m not in latest for m in news2.NEWS2_METRICS):
         return []
+    times = [obs.time for obs in latest.values()]
+    if max(times) - min(times) > NEWS2_WINDOW:
+        return []
+    at = max(times)
+    if all(r.time < min(times) for r in relevant):
+        return []  # the new readings are older than the current set: nothing changed
+    vitals = {metric: obs.value for metric, obs in latest.items()}
+    newest = max(relevant, key=lambda r: r.received_at)
     settings = ctx.content.news2
     scored = news2.score(vitals, spo2_scale=settings.spo2_scale, on_oxygen=settings.on_oxygen)
     severity = news2.alert_severity(scored)

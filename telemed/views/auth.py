@@ -10,11 +10,11 @@ from aiohttp_session import get_session
 from telemed.api.auth import login
 from telemed.errors import ApiError
 from telemed.i18n import LANGUAGES
-from telemed.principal import PRINCIPAL, public
+from telemed.principal import public
 from telemed.security import new_csrf_token
 from telemed.views.forms import read_form
 from telemed.views.home import home_of
-from telemed.views.render import language_of, local_or, render, see_other, t, tn
+from telemed.views.render import current_user, language_of, local_or, render, see_other, t, tn
 
 routes = web.RouteTableDef()
 
@@ -55,7 +55,7 @@ async def _login_page(request: web.Request, *, username: str = "", next_path: st
 @public
 async def login_form(request: web.Request) -> web.Response:
     next_path = local_or(request.query.get("next"), "")
-    if request.get(PRINCIPAL) is not None:
+    if current_user(request) is not None:
         raise web.HTTPFound(next_path or "/")
     return await _login_page(request, next_path=next_path)
 

@@ -18,7 +18,7 @@ from typing import Any
 from telemed.db.models import CarePlan
 from telemed.domain.bands import BAND_KEYS
 from telemed.domain.units import CLINICAL_METRICS, METRICS
-from telemed.views.forms import Form, N_, parse_date
+from telemed.views.forms import N_, Form, parse_date
 
 MAX_TREND_ROWS = 20
 DEFAULT_TOLERANCE = "60"
@@ -32,6 +32,7 @@ BAND_LABELS: dict[str, str] = {
 
 _ENTRY_LABELS: dict[str, str] = {
     "monitor": N_("monitor"),
+    "no_bands": N_("no threshold alerts"),
     "schedule-times": N_("schedule"),
     "times": N_("times"),
     "tolerance": N_("tolerance (minutes)"),
@@ -119,7 +120,10 @@ def form_from_plan(plan: CarePlan) -> Form:
         else:
             form[mid(metric, "times")] = ", ".join(schedule.get("times", []))
             form[mid(metric, "tolerance")] = fmt_number(schedule.get("tolerance_minutes"))
-        for key, value in (entry.get("bands") or {}).items():
+        bands = entry.get("bands")
+        if bands == {}:
+            form[mid(metric, "no_bands")] = "on"
+        for key, value in (bands or {}).items():
             form[mid(metric, key)] = fmt_number(value)
         form[mid(metric, "confirm_count")] = fmt_number(entry.get("confirm_count", 1))
         form[mid(metric, "hysteresis")] = fmt_number(entry.get("hysteresis", 0))
@@ -138,13 +142,13 @@ def form_from_plan(plan: CarePlan) -> Form:
 
 
 def trend_row_count(form: Form) -> int:
-    """How many trend rows to show: the filled ones plus one blank row (at most 20)."""
+    """How many trend rows to show: the filled ones plus one blank row, at least two."""
     posted = 0
     while posted < MAX_TREND_ROWS and tid(posted, "metric") in form:
         posted += 1
     filled = [row for row in range(posted) if _trend_filled(form, row)]
     last = filled[-1] + 1 if filled else 0
-    return min(MAX_TREND_ROWS, max(posted, last + 1, 1))
+    return min(MAX_TREND_ROWS, max(posted, last + 1, 2))
 
 
 # --- form → content --------------------------------------------------------------------
@@ -245,7 +249,9 @@ def _entry(form: Form, metric: str) -> dict[str, Any]:
         entry["schedule"] = schedule
     bands = {key: value for key in BAND_KEYS
              if (value := _number(form.get(mid(metric, key)))) is not None}
-    if bands:
+    if _checked(form, mid(metric, "no_bands")):
+        entry["bands"] = {}  # no threshold alerts at all, not even the platform defaults
+    elif bands:
         entry["bands"] = bands
     confirm = _whole(form.get(mid(metric, "confirm_count")))
     if confirm is not None:
@@ -300,6 +306,30 @@ def goal_line(path: str) -> int | None:
     """The 1-based line of a ``goals[i]`` error, to say which goal is wrong."""
     match = re.match(r"^goals\[(\d+)\]", path)
     return int(match[1]) + 1 if match else None
+
+
+_GENERAL_ORDER = ("title", "period_start", "period_end", "goals")
+_ENTRY_ORDER = ("monitor", "schedule-times", "times", "tolerance", *BAND_KEYS, "no_bands",
+                "confirm_count", "hysteresis")
+_TREND_ORDER = tuple(_TREND_LABELS)
+_TAIL_ORDER = ("news2-enabled", "news2-spo2_scale-1", "news2-on_oxygen", "silence_hours",
+               "escalate_after_minutes")
+
+
+def _position(items: tuple[str, ...], item: str) -> int:
+    return items.index(item) if item in items else len(items)
+
+
+def field_order(field_id: str) -> tuple[int, ...]:
+    """Sort key of a field id: the order in which the editor shows its fields."""
+    if field_id in _GENERAL_ORDER:
+        return (0, _GENERAL_ORDER.index(field_id))
+    if field_id.startswith("m-"):
+        metric, _, key = field_id[2:].partition("-")
+        return (1, _position(CLINICAL_METRICS, metric), _position(_ENTRY_ORDER, key))
+    if match := _TREND_ID.match(field_id):
+        return (2, int(match[1]), _position(_TREND_ORDER, match[2]))
+    return (3, _position(_TAIL_ORDER, field_id))
 
 
 def field_label(field_id: str, tr: Callable[[str], str]) -> str:

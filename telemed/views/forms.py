@@ -12,7 +12,7 @@ from aiohttp import web
 from telemed.errors import ApiError
 from telemed.views.render import N_, t_error
 
-__all__ = ["N_", "Form", "FormErrors", "api_errors", "parse_date", "read_form",
+__all__ = ["N_", "Form", "FormErrors", "api_errors", "form_order", "parse_date", "read_form",
            "simple_field"]
 
 Form = dict[str, str]
@@ -59,11 +59,16 @@ class FormErrors:
     def __bool__(self) -> bool:
         return bool(self.fields or self.general)
 
-    def summary(self, label_of: Callable[[str], str]) -> list[tuple[str | None, str]]:
-        """(link target or None, text) for the error summary at the top of the page."""
+    def summary(self, label_of: Callable[[str], str],
+                order: Callable[[str], tuple[int, ...]] | None = None
+                ) -> list[tuple[str | None, str]]:
+        """(link target or None, text) for the error summary at the top of the page,
+        general problems first, then the fields in the order the form shows them."""
         items: list[tuple[str | None, str]] = [(None, message) for message in self.general]
-        for field_id, messages in self.fields.items():
-            items.extend((field_id, f"{label_of(field_id)}: {message}") for message in messages)
+        fields = sorted(self.fields, key=order) if order is not None else list(self.fields)
+        for field_id in fields:
+            items.extend((field_id, f"{label_of(field_id)}: {message}")
+                         for message in self.fields[field_id])
         return items
 
 
@@ -81,6 +86,12 @@ def api_errors(
     for path, message in exc.fields.items():
         errors.add(field_of(path), t_error(request, message))
     return errors
+
+
+def form_order(known: Mapping[str, str]) -> Callable[[str], tuple[int, ...]]:
+    """Sort key of field ids by their position in `known` (the form's order)."""
+    positions = {key: index for index, key in enumerate(known)}
+    return lambda field_id: (positions.get(field_id, len(positions)),)
 
 
 def simple_field(known: Mapping[str, str]) -> Callable[[str], str | None]:

@@ -10,12 +10,12 @@ from telemed import keys
 from telemed.domain.bands import Bands
 from telemed.domain.units import METRICS
 from telemed.errors import ApiError
-from telemed.principal import PRINCIPAL, REQUEST_ID, principal, public, requires
+from telemed.principal import REQUEST_ID, principal, public, requires
 from telemed.services import careplans as careplan_service
 from telemed.services import patients as patient_service
 from telemed.services.access import authorize_patient
 from telemed.views.careplan_form import fmt_number
-from telemed.views.render import language_of, render, t
+from telemed.views.render import current_user, language_of, render, t
 
 routes = web.RouteTableDef()
 
@@ -32,16 +32,20 @@ def home_of(role: str, patient_id: str | None) -> str:
 @routes.get("/", name="home")
 @public
 async def home(request: web.Request) -> web.Response:
-    who = request.get(PRINCIPAL)
+    who = current_user(request)
     if who is None:
         raise web.HTTPFound("/login")
     raise web.HTTPFound(home_of(who.role, who.patient_id))
 
 
 def _join_times(request: web.Request, times: list[str]) -> str:
+    """``08:00, 14:00 and 20:00`` (Italian repeats the preposition: ``e alle 20:00``)."""
     if len(times) < 2:
         return "".join(times)
-    return t(request, "{first} and {last}", first=", ".join(times[:-1]), last=times[-1])
+    text = times[0]
+    for middle in times[1:-1]:
+        text = t(request, "{first}, {next}", first=text, next=middle)
+    return t(request, "{first} and {last}", first=text, last=times[-1])
 
 
 def _usual_range(request: web.Request, entry: dict[str, Any]) -> str | None:

@@ -15,8 +15,9 @@ import re
 from functools import cache
 
 from telemed.domain.errors import render_template
+from telemed.domain.units import METRICS
 from telemed.i18n import translations
-from telemed.views.service_messages import MESSAGES
+from telemed.views.service_messages import ENGLISH_VALUES, MESSAGES
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
@@ -59,14 +60,20 @@ def _compile(template: str) -> re.Pattern[str]:
 
 
 def translate_value(language: str, name: str, value: str) -> str:
-    """A placeholder's value in `language`, when the catalogue knows it in context `name`."""
+    """A placeholder's value in `language`, when the catalogue knows it in context `name`.
+
+    In English, identifiers become words (``warning_low`` → ``the warning low limit``)."""
+    if language == "en":
+        if name == "metric" and value in METRICS:
+            return METRICS[value].display_name.lower()
+        return ENGLISH_VALUES.get((name, value), value)
     translated = translations(language).pgettext(name, value)
     return translated if isinstance(translated, str) else value
 
 
 def translate_message(language: str, message: str) -> str:
     """`message` (English, maybe a filled-in template) in `language`."""
-    if language == "en" or not message:
+    if not message:
         return message
     trans = translations(language)
     direct = trans.gettext(message)

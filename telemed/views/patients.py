@@ -15,18 +15,27 @@ from telemed.services import careplans as careplan_service
 from telemed.services import patients as service
 from telemed.services.access import authorize_patient
 from telemed.services.pagination import encode_cursor, parse_page
-from telemed.views.forms import N_, Form, FormErrors, api_errors, parse_date, read_form, simple_field
+from telemed.views.forms import (
+    N_,
+    Form,
+    FormErrors,
+    api_errors,
+    form_order,
+    parse_date,
+    read_form,
+    simple_field,
+)
 from telemed.views.render import flash, language_of, render, see_other, t
 
 routes = web.RouteTableDef()
 
 PAGE_SIZE = 50
-FIELDS: dict[str, str] = {
-    "fiscal_code": N_("Fiscal code"),
+FIELDS: dict[str, str] = {  # in the order of the form
     "given_name": N_("Given name"),
     "family_name": N_("Family name"),
     "birth_date": N_("Date of birth"),
     "sex": N_("Sex"),
+    "fiscal_code": N_("Fiscal code"),
     "phone": N_("Phone"),
     "timezone": N_("Time zone"),
 }
@@ -37,8 +46,8 @@ FIELDS: dict[str, str] = {
 async def patients_list(request: web.Request) -> web.Response:
     await language_of(request)
     search = request.query.get("q", "").strip()[:100]
-    page = parse_page({k: v for k, v in request.query.items() if k in ("cursor",)} |
-                      {"limit": str(PAGE_SIZE)}, key_length=3)
+    page = parse_page({"limit": str(PAGE_SIZE), "cursor": request.query.get("cursor", "")},
+                      key_length=3)
     async with request.app[keys.SESSIONS]() as session:
         found = await service.list_patients(session, principal(request), page, search or None)
     next_url = None
@@ -60,7 +69,7 @@ async def _new_patient_page(request: web.Request, form: Form, errors: FormErrors
     labels = {key: t(request, label) for key, label in FIELDS.items()}
     return await render(request, "patient_new.html", {
         "form": form, "errors": errors, "labels": labels,
-        "summary": errors.summary(lambda key: labels.get(key, key)),
+        "summary": errors.summary(lambda key: labels.get(key, key), form_order(FIELDS)),
     }, status=status)
 
 

@@ -15,7 +15,8 @@ from yarl import URL
 
 from telemed import keys
 from telemed.i18n import LANGUAGES, gettext, negotiate, translations
-from telemed.principal import CSRF_TOKEN, PRINCIPAL, Principal
+from telemed.middlewares import ensure_csrf_token
+from telemed.principal import PRINCIPAL, Principal
 from telemed.views.messages import translate_message
 from telemed.webroot import web_root
 
@@ -75,16 +76,21 @@ async def language_of(request: web.Request) -> str:
 
 
 def _lang(request: web.Request) -> str:
-    return request.get(LANGUAGE, request.app[keys.SETTINGS].language)
+    return request.get(LANGUAGE) or request.app[keys.SETTINGS].language
 
 
-def t(request: web.Request, message: str, **params: Any) -> str:
+def current_user(request: web.Request) -> Principal | None:
+    """The logged-in user, or None for an anonymous visitor."""
+    return request.get(PRINCIPAL)
+
+
+def t(request: web.Request, message: str, /, **params: Any) -> str:
     """Translate an English msgid for this request (language must be resolved)."""
     text = gettext(_lang(request), message)
     return text.format(**params) if params else text
 
 
-def tn(request: web.Request, singular: str, plural: str, n: int, **params: Any) -> str:
+def tn(request: web.Request, singular: str, plural: str, n: int, /, **params: Any) -> str:
     """Translate a message with a plural form; `{n}` and `params` are filled in."""
     text = translations(_lang(request)).ngettext(singular, plural, n)
     return text.format(n=n, **params)
@@ -121,7 +127,7 @@ def see_other(location: str) -> web.HTTPSeeOther:
 FLASH = "flash"
 
 
-async def flash(request: web.Request, message: str, **params: str | int) -> None:
+async def flash(request: web.Request, message: str, /, **params: str | int) -> None:
     """A one-time notice (English msgid and its params) shown on the next page."""
     (await get_session(request))[FLASH] = [message, params]
 
@@ -142,13 +148,14 @@ async def base_context(request: web.Request) -> dict[str, Any]:
     """What every page template needs (the layout's navigation, language switch, CSRF)."""
     lang = await language_of(request)
     settings = request.app[keys.SETTINGS]
+    who = current_user(request)
     return {
         "lang": lang,
-        "user": request.get(PRINCIPAL),
-        "csrf_token": request.get(CSRF_TOKEN, ""),
+        "user": who,
+        "csrf_token": await ensure_csrf_token(request),
         "request_path": request.path_qs if request.method == "GET" else "/",
         "timezone": settings.timezone,
-        "nav": _navigation(request.get(PRINCIPAL)),
+        "nav": _navigation(who),
         "current_path": request.path,
         "notice": await _take_flash(request),
     }
@@ -179,11 +186,19 @@ async def render(
     return response
 
 
+# aiohttp's reasons for routing errors, said the way a person understands them
+_PLAIN_REASONS = {
+    "Not Found": N_("There is no page at this address."),
+    "Method Not Allowed": N_("This address cannot be used this way. Go back and try again."),
+}
+
+
 async def error_page(request: web.Request, status: int, message: str) -> web.Response:
     """A plain error page in the user's language (anonymous callers go to the login page)."""
     if status == 401:
         target = request.path_qs if request.method == "GET" else "/"
         raise web.HTTPFound(str(URL("/login").with_query(next=target)))
+    message = _PLAIN_REASONS.get(message, message)
     await language_of(request)
     return await render(request, "error.html",
                         {"status": status, "message": t_error(request, message)},

@@ -35,8 +35,6 @@ MESSAGES: tuple[str, ...] = (
     N_("The form has expired or did not come from this site. Reload and retry."),
     N_("Something went wrong on our side."),
     N_("Request body is too large."),
-    N_("Not Found"),
-    N_("Method Not Allowed"),
     N_("Bad Request"),
     N_("Forbidden"),
     N_("The version must be a positive whole number."),
@@ -157,3 +155,11 @@ VALUES: tuple[tuple[str, str], ...] = (
     NC_("what", "Care plan"),
     NC_("what", "User"),
 )
+
+# How English pages word the placeholder values that are identifiers.
+_LIMITS = {"critical_low": "critical low", "warning_low": "warning low",
+           "warning_high": "warning high", "critical_high": "critical high"}
+ENGLISH_VALUES: dict[tuple[str, str], str] = {
+    **{("lower", key): f"The {words} limit" for key, words in _LIMITS.items()},
+    **{("upper", key): f"the {words} limit" for key, words in _LIMITS.items()},
+}

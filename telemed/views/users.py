@@ -1,32 +1,50 @@
-"""User administration (admin only): the list and the new-user form."""
+"""User administration (admin only): the list and the new-user form.
+
+A patient user is linked to its record by the patient's fiscal code (typed, or filled in from
+the patient's page), so opening the form never lists, and never logs reads of, every patient.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 from yarl import URL
 
 from telemed import keys
-from telemed.errors import ApiError
-from telemed.principal import ROLES, principal, requires
+from telemed.errors import ApiError, invalid
+from telemed.principal import ROLES, Principal, principal, requires
 from telemed.services import audit
 from telemed.services import patients as patient_service
 from telemed.services.pagination import Page, encode_cursor, parse_page
-from telemed.services.users import create_user, list_users
-from telemed.views.forms import N_, Form, FormErrors, api_errors, read_form, simple_field
+from telemed.services.users import check_new_user, create_user, list_users
+from telemed.views.forms import (
+    N_,
+    Form,
+    FormErrors,
+    api_errors,
+    form_order,
+    read_form,
+    simple_field,
+)
 from telemed.views.render import flash, language_of, render, see_other, t
 
 routes = web.RouteTableDef()
 
 PAGE_SIZE = 100
-PATIENT_CHOICES = 200
-FIELDS: dict[str, str] = {
-    "username": N_("Username"),
+FIELDS: dict[str, str] = {  # in the order of the form
     "display_name": N_("Full name"),
+    "username": N_("Username"),
     "role": N_("Role"),
     "password": N_("Password"),
-    "patient_id": N_("Patient record"),
+    "patient_fiscal_code": N_("Patient's fiscal code"),
 }
-_CONFLICT_FIELDS = {"username_taken": "username", "patient_has_user": "patient_id"}
+_NO_PATIENT = N_("No patient has this fiscal code.")
+_CONFLICT_FIELDS = {"username_taken": "username", "patient_has_user": "patient_fiscal_code"}
+_field_of_form = simple_field(FIELDS)
+
+
+def _field_of(path: str) -> str | None:
+    return "patient_fiscal_code" if path == "patient_id" else _field_of_form(path)
 
 
 @routes.get("/users", name="users")
@@ -46,15 +64,10 @@ async def users_list(request: web.Request) -> web.Response:
 
 async def _new_user_page(request: web.Request, form: Form, errors: FormErrors,
                          status: int = 200) -> web.Response:
-    async with request.app[keys.SESSIONS]() as session:
-        patients = await patient_service.list_patients(
-            session, principal(request), Page(limit=PATIENT_CHOICES, after=None))
     labels = {key: t(request, label) for key, label in FIELDS.items()}
     return await render(request, "user_new.html", {
         "form": form, "errors": errors, "labels": labels, "roles": ROLES,
-        "patient_options": [(p.id, f"{p.family_name} {p.given_name} · {p.fiscal_code}")
-                            for p in patients],
-        "summary": errors.summary(lambda key: labels.get(key, key)),
+        "summary": errors.summary(lambda key: labels.get(key, key), form_order(FIELDS)),
     }, status=status)
 
 
@@ -62,26 +75,52 @@ async def _new_user_page(request: web.Request, form: Form, errors: FormErrors,
 @requires("admin")
 async def user_new_form(request: web.Request) -> web.Response:
     await language_of(request)
-    return await _new_user_page(request, {"role": "doctor"}, FormErrors())
+    code = request.query.get("fiscal_code", "").strip().upper()[:20]
+    form = {"role": "patient", "patient_fiscal_code": code} if code else {"role": "doctor"}
+    return await _new_user_page(request, form, FormErrors())
+
+
+async def _patient_id(session: AsyncSession, who: Principal, form: Form) -> str | None:
+    """The id of the patient with the form's fiscal code; when there is none, 422 with this
+    and every other problem of the form (nothing is created)."""
+    code = "".join(form.get("patient_fiscal_code", "").split()).upper()
+    if not code:
+        return None  # the service says a patient user needs a record
+    found = await patient_service.list_patients(session, who, Page(limit=2, after=None), code)
+    match = next((p for p in found if p.fiscal_code == code), None)
+    if match is None:
+        problems = check_new_user(
+            username=form.get("username", "").strip().lower(),
+            password=form.get("password", ""),
+            role=form.get("role", ""),
+            display_name=form.get("display_name", ""),
+            patient_id=code,
+        )
+        raise invalid({**problems, "patient_id": _NO_PATIENT})
+    return match.id
 
 
 @routes.post("/users/new")
 @requires("admin")
 async def user_new_submit(request: web.Request) -> web.Response:
     await language_of(request)
+    who = principal(request)
     form = await read_form(request)
     role = form.get("role", "")
     try:
         async with request.app[keys.SESSIONS]() as session:
+            patient_id = None
+            if role == "patient":
+                patient_id = await _patient_id(session, who, form)
             user = await create_user(
                 session,
                 username=form.get("username", ""),
                 password=form.get("password", ""),
                 role=role,
                 display_name=form.get("display_name", ""),
-                patient_id=(form.get("patient_id") or None) if role == "patient" else None,
+                patient_id=patient_id,
             )
-            audit.record(session, actor=principal(request), action="create", resource="user",
+            audit.record(session, actor=who, action="create", resource="user",
                          resource_id=user.id, patient_id=user.patient_id)
             await session.commit()
     except ApiError as exc:
@@ -89,7 +128,7 @@ async def user_new_submit(request: web.Request) -> web.Response:
             errors = FormErrors()
             errors.add(_CONFLICT_FIELDS[exc.code], t(request, exc.message))
         elif exc.status == 422:
-            errors = api_errors(request, exc, simple_field(FIELDS))
+            errors = api_errors(request, exc, _field_of)
         else:
             raise
         form.pop("password", None)  # never sent back to the browser

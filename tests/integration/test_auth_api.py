@@ -36,7 +36,9 @@ async def test_wrong_password_and_unknown_user_look_the_same(
     assert (await wrong.json())["error"] == (await unknown.json())["error"]
 
 
-async def test_account_locks_after_five_failures(client: TestClient[Any, Any], world: World) -> None:
+async def test_account_locks_after_five_failures(
+    client: TestClient[Any, Any], world: World
+) -> None:
     nurse = await world.user("nurse")
     for _ in range(4):
         resp = await client.post("/api/v1/auth/token",

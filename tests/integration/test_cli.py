@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 
-def run(args: list[str], tmp_path: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], tmp_path: Path, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("TELEMED_")}
     base.update({"TELEMED_ENV": "development", "TELEMED_DATA_DIR": str(tmp_path)}, **env)
     return subprocess.run([sys.executable, "-m", "telemed", *args], input=stdin, env=base,

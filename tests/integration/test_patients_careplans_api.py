@@ -201,7 +201,9 @@ async def test_reads_and_refusals_are_audited(client: TestClient[Any, Any], worl
     assert (outsider["id"], "read", "denied") in outcomes
 
 
-async def test_clinician_lists_only_own_patients(client: TestClient[Any, Any], world: World) -> None:
+async def test_clinician_lists_only_own_patients(
+    client: TestClient[Any, Any], world: World
+) -> None:
     doctor = await world.user("doctor")
     other = await world.user("doctor")
     mine = await world.patient(team=[doctor["id"]])

@@ -8,6 +8,8 @@ function setUpMetric(fieldset) {
   const details = fieldset.querySelector("[data-details]");
   const times = fieldset.querySelector("[data-times]");
   const radios = fieldset.querySelectorAll("[data-schedule]");
+  const noBands = fieldset.querySelector("[data-no-bands]");
+  const bandInputs = fieldset.querySelectorAll("[data-band-inputs] input");
   if (!monitor || !details) return;
 
   const sync = () => {
@@ -17,9 +19,12 @@ function setUpMetric(fieldset) {
     fieldset.classList.toggle("is-monitored", monitor.checked);
     const continuous = [...radios].some((radio) => radio.checked && radio.value === "continuous");
     if (times) times.hidden = continuous;
+    // "No threshold alerts": the limits do not apply, so they cannot be typed in.
+    for (const input of bandInputs) input.readOnly = Boolean(noBands && noBands.checked);
   };
   monitor.addEventListener("change", sync);
   for (const radio of radios) radio.addEventListener("change", sync);
+  if (noBands) noBands.addEventListener("change", sync);
   sync();
 }
 

@@ -1,0 +1,511 @@
+"""Ingest benchmark: prints figures, is not a test.
+
+    .venv/bin/python bench/ingest.py [--devices 50] [--messages 200] [--records 1]
+                                     [--postgres] [--probes 150] [--background-rate 1000]
+
+Starts a private Mosquitto (as `telemed serve` does) on a free port and a fresh database
+(SQLite in a temporary directory, or a new PostgreSQL database with --postgres), registers
+K devices of K patients with an active care plan, then measures:
+
+1. throughput: K devices publish M packs each (R records a pack, QoS 1) while the worker's
+   persistent session is offline; the broker queues them; the worker (one process, the real
+   app in role `ingest`) then drains them: readings/s persisted *and* evaluated (rules run
+   in the batch transaction);
+2. the same messages, queued at the same time for a bare paho subscriber (QoS 1, auto-ack,
+   same receive maximum): the raw rate paho receives them at, and the ratio of the two;
+3. alert latency: the real app (role `serve`) with an SSE client of a doctor; background
+   devices publish in-band readings at --background-rate readings/s from another process
+   while probe devices publish out-of-band readings; the time from publish to the alert's
+   SSE event, p50 and p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import paho.mqtt.client as mqtt
+from aiohttp import web
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlmodel import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from telemed import keys
+from telemed.app import create_app
+from telemed.broker.dynsec import Acl
+from telemed.broker.info import derived_ingest_password
+from telemed.broker.runtime import BrokerHandle, open_broker
+from telemed.broker.topics import ALL_READINGS, INGEST_ROLE
+from telemed.db import migrate
+from telemed.db.engine import SessionFactory, make_engine, make_session_factory
+from telemed.db.models import CarePlan, CareTeamMember, Observation, Patient
+from telemed.domain.careplans import parse_careplan_content
+from telemed.ingest.mqtt import RECEIVE_MAXIMUM
+from telemed.services.devices import register_device
+from telemed.services.users import create_user
+from telemed.settings import Settings, load_settings
+
+PREFIX = "telemed/v1/devices"
+SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
+PLAN = {
+    "monitoring": [
+        {"metric": "heart_rate", "schedule": {"continuous": True}, "confirm_count": 2,
+         "hysteresis": 2},
+        {"metric": "spo2", "schedule": {"continuous": True}},
+    ],
+    "trends": [{"metric": "heart_rate", "delta": 40, "window_hours": 1}],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Device:
+    id: str
+    password: str
+    patient_id: str
+
+
+# --- setup ----------------------------------------------------------------------------
+
+
+async def fresh_database(tmp: Path, postgres: bool) -> tuple[str, str | None]:
+    """A migrated database URL (and the PostgreSQL database name to drop afterwards)."""
+    if not postgres:
+        url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        return url, None
+    import asyncpg  # type: ignore[import-untyped]
+
+    admin_dsn = os.environ.get("TELEMED_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"telemed_bench_{os.getpid()}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    return url, name
+
+
+async def drop_database(name: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(os.environ.get(
+        "TELEMED_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def fiscal_code(n: int) -> str:
+    from telemed.domain.fiscal_code import build_fiscal_code
+
+    return build_fiscal_code(f"Bench{chr(65 + n % 26)}", f"Paziente{chr(65 + n // 26 % 26)}",
+                             date(1940 + n % 50, 1 + n % 12, 1 + n % 28), "F", "Roma")
+
+
+async def populate(sessions: SessionFactory, broker: BrokerHandle, count: int,
+                   doctor_id: str, start: int) -> list[Device]:
+    devices: list[Device] = []
+    for n in range(start, start + count):
+        async with sessions() as session:
+            code = fiscal_code(n)
+            patient = Patient(fiscal_code=code, given_name="Bench", family_name=f"P{n}",
+                              birth_date=date(1950, 1, 1), sex="F")
+            session.add(patient)
+            await session.flush()
+            session.add(CareTeamMember(patient_id=patient.id, user_id=doctor_id,
+                                       responsible=True))
+            session.add(CarePlan(plan_id=f"plan{n:08d}", version=1, patient_id=patient.id,
+                                 status="active", title="Bench", period_start=date.today(),
+                                 content=parse_careplan_content(PLAN).to_dict(),
+                                 created_by=doctor_id, activated_at=datetime.now(UTC)))
+            await session.commit()
+            reg = await register_device(session, broker.dynsec, None, serial=f"BENCH-{n}",
+                                        kind="multi", patient_id=patient.id)
+        devices.append(Device(reg.device.id, reg.password, patient.id))
+    return devices
+
+
+def settings_for(tmp: Path, url: str, broker: BrokerHandle, **extra: Any) -> Settings:
+    info = broker.info
+    mqtt_url = (f"mqtt://{quote(info.admin_username, safe='')}:"
+                f"{quote(info.admin_password, safe='')}@{info.host}:{info.port}")
+    return load_settings(env="test", data_dir=tmp, database_url=url, secret_key=SECRET,
+                         mqtt_url=mqtt_url, http_port=free_port(), scheduler_interval=0,
+                         ingest_client_id="telemed-ingest-bench", **extra)
+
+
+@contextlib.asynccontextmanager
+async def running(app: web.Application, port: int) -> AsyncIterator[None]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+# --- publishing -----------------------------------------------------------------------
+
+
+def pack(base: float, records: int, value: float | None = None) -> bytes:
+    out = []
+    for i in range(records):
+        metric = "heart_rate" if i % 2 == 0 else "spo2"
+        v = value if value is not None else (70 + i % 7 if metric == "heart_rate" else 97)
+        out.append({"n": metric, "u": "/min" if metric == "heart_rate" else "%", "v": v,
+                    "t": base + i * 0.001})
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
+def publish_all(host: str, port: int, devices: list[tuple[str, str]], messages: int,
+                records: int, base: float) -> None:
+    """Each device publishes `messages` packs at QoS 1 as fast as the broker takes them."""
+    clients = []
+    for device_id, password in devices:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id)
+        client.username_pw_set(device_id, password)
+        client.max_inflight_messages_set(100)
+        client.max_queued_messages_set(0)
+        client.connect(host, port)
+        client.loop_start()
+        clients.append(client)
+    infos = []
+    for m in range(messages):
+        for client, (device_id, _) in zip(clients, devices, strict=True):
+            infos.append(client.publish(f"{PREFIX}/{device_id}/readings",
+                                        pack(base - messages + m, records), qos=1))
+    for info in infos:
+        info.wait_for_publish(60)
+    for client in clients:
+        client.disconnect()
+        client.loop_stop()
+
+
+def background(host: str, port: int, devices: list[tuple[str, str]], rate: float,
+               seconds: float) -> None:
+    """In-band readings at `rate` readings/s in total (run in a separate process)."""
+    clients = []
+    for device_id, password in devices:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id)
+        client.username_pw_set(device_id, password)
+        client.max_inflight_messages_set(100)
+        client.connect(host, port)
+        client.loop_start()
+        clients.append(client)
+    started = time.monotonic()
+    sent = 0
+    while (elapsed := time.monotonic() - started) < seconds:
+        due = int(elapsed * rate)
+        while sent < due:
+            i = sent % len(clients)
+            device_id = devices[i][0]
+            clients[i].publish(f"{PREFIX}/{device_id}/readings",
+                               pack(time.time() - 1 + sent * 1e-6, 1), qos=1)
+            sent += 1
+        time.sleep(0.005)
+    for client in clients:
+        client.disconnect()
+        client.loop_stop()
+
+
+# --- bare paho subscriber ---------------------------------------------------------------
+
+
+class BareSubscriber:
+    """Plain paho (its own network thread, auto-ack), counting messages."""
+
+    def __init__(self, broker: BrokerHandle) -> None:
+        info = broker.info
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare",
+                                  protocol=MQTTProtocolVersion.MQTTv5)
+        # The app (external-broker mode) sets the ingest password derived from SECRET_KEY.
+        self.client.username_pw_set(info.ingest_username, derived_ingest_password(SECRET))
+        self.received = 0
+        self.first: float | None = None
+        self.last = 0.0
+        self.done = threading.Event()
+        self.expected = 0
+        self.client.on_message = self._on_message
+        self.client.on_connect = self._on_connect
+        self.host, self.port = info.host, info.port
+
+    def _on_connect(self, client: mqtt.Client, *args: Any) -> None:
+        client.subscribe(ALL_READINGS, qos=1)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = now
+        self.received += 1
+        self.last = now
+        if self.received >= self.expected > 0:
+            self.done.set()
+
+    def connect(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 3600
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        self.client.connect(self.host, self.port, clean_start=False, properties=props)
+        self.client.loop_start()
+
+    def disconnect(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+# --- phases ---------------------------------------------------------------------------
+
+
+async def stored(sessions: SessionFactory) -> int:
+    async with sessions() as session:
+        return int((await session.exec(select(func.count()).select_from(Observation))).one())
+
+
+async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: BrokerHandle,
+                     devices: list[Device]) -> tuple[float, float, int]:
+    """(worker readings/s, bare paho readings/s, readings)."""
+    total_messages = len(devices) * args.messages
+    total = total_messages * args.records
+    settings = settings_for(tmp, url, broker)
+    # Create both persistent sessions and their subscriptions, then go offline.
+    app = create_app(settings, "ingest")
+    async with running(app, settings.http_port):
+        await asyncio.sleep(0.5)
+    bare = BareSubscriber(broker)
+    await asyncio.to_thread(bare.connect)
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(bare.disconnect)
+
+    info = broker.info
+    pairs = [(d.id, d.password) for d in devices]
+    t0 = time.perf_counter()
+    await asyncio.to_thread(publish_all, info.host, info.port, pairs, args.messages,
+                            args.records, time.time())
+    print(f"  queued {total_messages} messages ({total} readings) in the broker in "
+          f"{time.perf_counter() - t0:.1f}s")
+
+    bare.expected = total_messages
+    started = time.perf_counter()
+    await asyncio.to_thread(bare.connect)
+    if not await asyncio.to_thread(bare.done.wait, 300):
+        raise RuntimeError(f"the bare subscriber got {bare.received} of {total_messages}")
+    bare_seconds = bare.last - started
+    await asyncio.to_thread(bare.disconnect)
+    bare_rate = bare.received * args.records / bare_seconds
+
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    before = await stored(sessions)
+    app = create_app(settings, "ingest")
+    async with running(app, settings.http_port):
+        client = app[keys.PIPELINE].mqtt
+        assert client is not None
+        await client.wait_connected(30)
+        started = time.perf_counter()
+        metrics = app[keys.METRICS]
+        while True:
+            accepted = sum(sample.value for metric in metrics.readings_accepted.collect()
+                           for sample in metric.samples if sample.name.endswith("_total"))
+            if accepted >= total:
+                break
+            if time.perf_counter() - started > 600:
+                raise RuntimeError(f"only {accepted} of {total} readings stored")
+            await asyncio.sleep(0.01)
+        worker_seconds = time.perf_counter() - started
+        batches = app[keys.PIPELINE].writer.batches
+    after = await stored(sessions)
+    await engine.dispose()
+    if after - before != total:
+        raise RuntimeError(f"stored {after - before}, expected {total}")
+    print(f"  worker: {total} readings in {worker_seconds:.2f}s, {batches} batches "
+          f"(mean {total / max(batches, 1):.0f} readings)")
+    print(f"  bare paho: {bare.received} messages in {bare_seconds:.2f}s")
+    return total / worker_seconds, bare_rate, total
+
+
+async def alert_latency(args: argparse.Namespace, tmp: Path, url: str, broker: BrokerHandle,
+                        background_devices: list[Device], probes: list[Device],
+                        doctor: dict[str, str]) -> list[float]:
+    settings = settings_for(tmp, url, broker)
+    app = create_app(settings, "serve")
+    latencies: list[float] = []
+    info = broker.info
+    async with running(app, settings.http_port):
+        headers = await bearer(settings.http_port, doctor)
+        published: dict[str, float] = {}
+        got: dict[str, float] = {}
+        arrived = asyncio.Event()
+
+        async def listen(resp: aiohttp.ClientResponse) -> None:
+            data: list[str] = []
+            async for raw in resp.content:
+                line = raw.decode().rstrip("\r\n")
+                if line.startswith("data:"):
+                    data.append(line[5:].strip())
+                elif line == "" and data:
+                    event = json.loads("".join(data))
+                    data = []
+                    pid = event.get("patient_id")
+                    if pid in published and pid not in got and event.get("change") == "opened":
+                        got[pid] = time.perf_counter()
+                        arrived.set()
+
+        async with aiohttp.ClientSession() as http:
+            resp = await http.get(f"http://127.0.0.1:{settings.http_port}/api/v1/alerts/stream",
+                                  headers=headers, timeout=aiohttp.ClientTimeout(total=None))
+            listener = asyncio.create_task(listen(resp))
+            seconds = args.probes * args.probe_interval + 5
+            proc = multiprocessing.get_context("spawn").Process(
+                target=background, args=(info.host, info.port,
+                                         [(d.id, d.password) for d in background_devices],
+                                         args.background_rate, seconds))
+            proc.start()
+            await asyncio.sleep(2)  # let the background load settle
+            probe_clients = await asyncio.to_thread(connect_probes, info.host, info.port, probes)
+            for device, client in zip(probes, probe_clients, strict=True):
+                arrived.clear()
+                published[device.patient_id] = time.perf_counter()
+                client.publish(f"{PREFIX}/{device.id}/readings",
+                               pack(time.time(), 1, value=150.0), qos=1)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(arrived.wait(), 5)
+                await asyncio.sleep(args.probe_interval)
+            for client in probe_clients:
+                client.disconnect()
+                client.loop_stop()
+            await asyncio.to_thread(proc.join)
+            listener.cancel()
+            resp.close()
+        lag = app[keys.METRICS].ingest_lag
+        count = sum(s.value for m in lag.collect() for s in m.samples
+                    if s.name.endswith("_count"))
+        print(f"  background: {count:.0f} messages handled by the worker during the run")
+    for pid, sent in published.items():
+        if pid in got:
+            latencies.append((got[pid] - sent) * 1000)
+    missing = len(published) - len(latencies)
+    if missing:
+        print(f"  WARNING: {missing} probe alerts did not arrive within 5 s")
+    return latencies
+
+
+def connect_probes(host: str, port: int, probes: list[Device]) -> list[mqtt.Client]:
+    clients = []
+    for device in probes:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device.id)
+        client.username_pw_set(device.id, device.password)
+        client.connect(host, port)
+        client.loop_start()
+        clients.append(client)
+    return clients
+
+
+async def bearer(port: int, doctor: dict[str, str]) -> dict[str, str]:
+    async with aiohttp.ClientSession() as http, http.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            json={"username": doctor["username"], "password": doctor["password"]}) as resp:
+        data = await resp.json()
+    return {"Authorization": f"Bearer {data['access_token']}"}
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="telemed-bench-") as raw_tmp:
+        tmp = Path(raw_tmp)
+        url, pg_name = await fresh_database(tmp, args.postgres)
+        broker_settings = load_settings(env="test", broker="auto", data_dir=tmp / "broker",
+                                        database_url=url, secret_key=SECRET,
+                                        mqtt_listen=f"127.0.0.1:{free_port()}")
+        try:
+            async with open_broker(broker_settings, private="start") as broker:
+                await broker.dynsec.add_role_acl(INGEST_ROLE,
+                                                 Acl("subscribePattern", ALL_READINGS))
+                engine = make_engine(url)
+                sessions = make_session_factory(engine)
+                async with sessions() as session:
+                    user = await create_user(session, username="bench-doctor",
+                                             password="bench-password-123", role="doctor",
+                                             display_name="Bench Doctor", patient_id=None)
+                    await session.commit()
+                doctor = {"id": user.id, "username": "bench-doctor",
+                          "password": "bench-password-123"}
+                print(f"Telemed ingest benchmark — {'PostgreSQL' if pg_name else 'SQLite'}, "
+                      f"{os.cpu_count()} CPUs, Mosquitto on {broker.info.address}")
+                print(f"setting up {args.devices} devices + {args.probes} probe devices ...")
+                devices = await populate(sessions, broker, args.devices, user.id, 0)
+                probes = await populate(sessions, broker, args.probes, user.id, 10_000)
+                await engine.dispose()
+
+                print(f"1-2. throughput: {args.devices} devices × {args.messages} packs × "
+                      f"{args.records} record(s)")
+                worker_rate, bare_rate, _total = await throughput(args, tmp, url, broker,
+                                                                  devices)
+                print(f"  readings/s persisted and evaluated (one worker): {worker_rate:,.0f}")
+                print(f"  readings/s a bare paho subscriber receives:      {bare_rate:,.0f}")
+                print(f"  ratio: {worker_rate / bare_rate:.2f}")
+
+                print(f"3. alert latency: {args.probes} probes under "
+                      f"{args.background_rate:.0f} readings/s background")
+                latencies = await alert_latency(args, tmp, url, broker, devices, probes,
+                                                 doctor)
+                if latencies:
+                    print(f"  publish → SSE event: p50 {statistics.median(latencies):.1f} ms, "
+                          f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms"
+                          f" ({len(latencies)} alerts)")
+        finally:
+            if pg_name:
+                await drop_database(pg_name)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=200, help="packs per device")
+    parser.add_argument("--records", type=int, default=1, help="records per pack")
+    parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database")
+    parser.add_argument("--probes", type=int, default=150, help="alert latency probes")
+    parser.add_argument("--probe-interval", type=float, default=0.1)
+    parser.add_argument("--background-rate", type=float, default=1000.0)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))

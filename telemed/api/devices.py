@@ -1,0 +1,128 @@
+"""/api/v1/devices: register (credentials shown once), list, get, reassign, revoke, rotate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from telemed import keys
+from telemed.api.common import Body, body, listing, ok, request_id, sessions
+from telemed.api.shapes import iso
+from telemed.broker.dynsec import DynSecClient
+from telemed.broker.topics import DeviceTopics
+from telemed.db.models import Device
+from telemed.principal import ROLES, STAFF, principal, requires
+from telemed.services import devices as service
+from telemed.services.pagination import encode_cursor, parse_page
+
+routes = web.RouteTableDef()
+
+
+class DeviceCreate(Body):
+    serial: str
+    kind: str
+    patient_id: str
+
+
+class DeviceUpdate(Body):
+    patient_id: str
+
+
+def device_out(device: Device) -> dict[str, Any]:
+    """The public shape of a device (CONTRACT §2)."""
+    return {
+        "id": device.id,
+        "serial": device.serial,
+        "kind": device.kind,
+        "patient_id": device.patient_id,
+        "status": device.status,
+        "last_seen": iso(device.last_seen),
+        "battery": device.battery,
+        "created_at": iso(device.created_at),
+        "revoked_at": iso(device.revoked_at),
+    }
+
+
+def credentials_out(request: web.Request, registration: service.Registration) -> dict[str, Any]:
+    """Device fields plus its MQTT identity, password (shown this once) and topics."""
+    device = registration.device
+    out = device_out(device)
+    out.update({
+        "device_id": device.id,
+        "mqtt_username": device.id,
+        "mqtt_client_id": device.id,
+        "mqtt_password": registration.password,
+        "topics": DeviceTopics.of(device.id).as_dict(),
+    })
+    info = request.app.get(keys.BROKER)
+    if info is not None:
+        out["mqtt"] = {"host": info.host, "port": info.port, "tls": info.tls, "url": info.url}
+    return out
+
+
+def _dynsec(request: web.Request) -> DynSecClient | None:
+    return request.app.get(keys.DYNSEC)
+
+
+@routes.post("/api/v1/devices")
+@requires(*STAFF)
+async def devices_create(request: web.Request) -> web.Response:
+    data = await body(request, DeviceCreate)
+    async with sessions(request)() as session:
+        registration = await service.register_device(
+            session, _dynsec(request), principal(request), serial=data.serial, kind=data.kind,
+            patient_id=data.patient_id, request_id=request_id(request))
+    return ok(credentials_out(request, registration), status=201)
+
+
+@routes.get("/api/v1/devices")
+@requires(*ROLES)
+async def devices_list(request: web.Request) -> web.Response:
+    page = parse_page(request.query, key_length=1)
+    async with sessions(request)() as session:
+        found = await service.list_devices(session, principal(request), page,
+                                           patient_id=request.query.get("patient"),
+                                           request_id=request_id(request))
+    cursor = encode_cursor([found[-1].serial]) if len(found) == page.limit else None
+    return listing([device_out(d) for d in found], cursor)
+
+
+@routes.get("/api/v1/devices/{device_id}")
+@requires(*ROLES)
+async def devices_get(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        device = await service.get_device(session, principal(request),
+                                          request.match_info["device_id"], request_id(request))
+    return ok(device_out(device))
+
+
+@routes.patch("/api/v1/devices/{device_id}")
+@requires(*STAFF)
+async def devices_update(request: web.Request) -> web.Response:
+    data = await body(request, DeviceUpdate)
+    async with sessions(request)() as session:
+        device = await service.reassign_device(session, principal(request),
+                                               request.match_info["device_id"], data.patient_id,
+                                               request_id(request))
+    return ok(device_out(device))
+
+
+@routes.delete("/api/v1/devices/{device_id}")
+@requires(*STAFF)
+async def devices_revoke(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        device = await service.revoke_device(session, _dynsec(request), principal(request),
+                                             request.match_info["device_id"],
+                                             request_id(request))
+    return ok(device_out(device))
+
+
+@routes.post("/api/v1/devices/{device_id}/credentials")
+@requires(*STAFF)
+async def devices_rotate(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        registration = await service.rotate_credentials(
+            session, _dynsec(request), principal(request), request.match_info["device_id"],
+            request_id(request))
+    return ok(credentials_out(request, registration))

@@ -1,0 +1,102 @@
+"""Flag: an alert that needs attention (open or acknowledged); resolved alerts are inactive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.api.fhir.common import (
+    FLAG_CATEGORY,
+    FLAG_PRIORITY,
+    FLAG_PRIORITY_EXTENSION,
+    coding,
+    instant,
+    reference,
+)
+from telemed.api.fhir.search import SearchParam
+from telemed.api.fhir.spec import Entry, ResourceSpec, Table
+from telemed.db.models import Alert
+from telemed.domain.units import METRICS
+from telemed.principal import CLINICIANS
+
+ACTIVE_STATUSES = ("open", "acknowledged")
+PRIORITY = {"warning": ("PM", "Medium priority"), "critical": ("PH", "High priority")}
+KIND_TEXT = {
+    "threshold": "Out-of-range reading",
+    "trend": "Trend",
+    "missed_measurement": "Missed measurement",
+    "device_silent": "Silent device",
+    "news2": "NEWS2",
+}
+
+
+def flag_text(alert: Alert) -> str:
+    """The alert's detail, or a description built from its kind and metric."""
+    if alert.detail.strip():
+        return alert.detail
+    text = KIND_TEXT.get(alert.kind, alert.kind)
+    info = METRICS.get(alert.metric or "")
+    if info is not None:
+        text += f": {info.display_name}"
+    return f"{text} ({alert.severity})"
+
+
+def flag_resource(alert: Alert) -> dict[str, Any]:
+    """A FHIR R4 Flag from an alert."""
+    active = alert.status in ACTIVE_STATUSES
+    period = {"start": instant(alert.opened_at)}
+    if not active and alert.resolved_at is not None:
+        period["end"] = instant(alert.resolved_at)
+    resource: dict[str, Any] = {
+        "resourceType": "Flag",
+        "id": alert.id,
+        "meta": {"lastUpdated": instant(alert.updated_at)},
+        "status": "active" if active else "inactive",
+        "category": [{"coding": [coding(FLAG_CATEGORY, "clinical", "Clinical")],
+                      "text": "Clinical"}],
+        "code": {"text": flag_text(alert)},
+        "subject": reference("Patient", alert.patient_id),
+        "period": period,
+    }
+    if alert.severity in PRIORITY:
+        code, display = PRIORITY[alert.severity]
+        resource["extension"] = [{
+            "url": FLAG_PRIORITY_EXTENSION,
+            "valueCodeableConcept": {"coding": [coding(FLAG_PRIORITY, code, display)],
+                                     "text": alert.severity},
+        }]
+    return resource
+
+
+# --- search and read ----------------------------------------------------------------------
+
+
+async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
+    return [Entry(row.patient_id, flag_resource(row), row) for row in rows]
+
+
+async def _load(session: AsyncSession, ident: str) -> Entry | None:
+    alert = await session.get(Alert, ident)
+    return Entry(alert.patient_id, flag_resource(alert), alert) if alert else None
+
+
+SPEC = ResourceSpec(
+    type="Flag",
+    audit_resource="fhir_flag",
+    roles=(*CLINICIANS, "patient"),
+    table=Table(Alert, col(Alert.patient_id), (col(Alert.opened_at), col(Alert.id)),
+                base=(col(Alert.status).in_(ACTIVE_STATUSES),)),
+    key_types=("datetime", "str"),
+    render=_render,
+    load=_load,
+    params=(
+        SearchParam("patient", "reference", "The patient (Patient/ID or ID)."),
+        SearchParam("subject", "reference", "Same as patient."),
+    ),
+    patient_params=("patient", "subject"),
+    documentation="Alerts that need attention (open or acknowledged), newest first; a "
+                  "resolved alert read by id is an inactive Flag.",
+)

@@ -1,0 +1,83 @@
+"""Patient: demographics with the Italian fiscal code as identifier."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.api.fhir.common import FISCAL_CODE, fhir_date, instant
+from telemed.api.fhir.search import SearchParam, SearchQuery, parse_token
+from telemed.api.fhir.spec import Entry, ResourceSpec, Table, in_any
+from telemed.db.models import Patient
+from telemed.principal import ROLES
+
+GENDERS = {"M": "male", "F": "female"}
+
+
+def patient_resource(patient: Patient) -> dict[str, Any]:
+    """A FHIR R4 Patient from a patient row."""
+    resource: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": patient.id,
+        "meta": {"lastUpdated": instant(patient.updated_at)},
+        "identifier": [{"use": "official", "system": FISCAL_CODE, "value": patient.fiscal_code}],
+        "active": True,
+        "name": [{
+            "use": "official",
+            "text": f"{patient.given_name} {patient.family_name}",
+            "family": patient.family_name,
+            "given": [patient.given_name],
+        }],
+        "gender": GENDERS.get(patient.sex, "unknown"),
+        "birthDate": fhir_date(patient.birth_date),
+    }
+    if patient.phone:
+        resource["telecom"] = [{"system": "phone", "value": patient.phone}]
+    return resource
+
+
+# --- search and read ----------------------------------------------------------------------
+
+
+def _conditions(query: SearchQuery) -> list[Any]:
+    conditions = in_any(col(Patient.id), query.all_of("_id"))
+    for alternatives in query.all_of("identifier"):
+        tokens = [parse_token(v) for v in alternatives]
+        if any(t.code is None and t.system == FISCAL_CODE for t in tokens):
+            continue  # every patient has a fiscal code
+        codes = [t.code.upper() for t in tokens if t.code and t.system in (None, FISCAL_CODE)]
+        conditions.append(col(Patient.fiscal_code).in_(codes))
+    return conditions
+
+
+async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
+    return [Entry(row.id, patient_resource(row), row) for row in rows]
+
+
+async def _load(session: AsyncSession, ident: str) -> Entry | None:
+    patient = await session.get(Patient, ident)
+    return Entry(patient.id, patient_resource(patient), patient) if patient else None
+
+
+SPEC = ResourceSpec(
+    type="Patient",
+    audit_resource="patient",  # demographics, as in the JSON API (administrators may read them)
+    roles=ROLES,
+    table=Table(Patient, col(Patient.id),
+                (col(Patient.family_name), col(Patient.given_name), col(Patient.id)),
+                descending=False),
+    key_types=("str", "str", "str"),
+    render=_render,
+    load=_load,
+    params=(
+        SearchParam("_id", "token", "Logical id of the patient."),
+        SearchParam("identifier", "token",
+                    f"Fiscal code (codice fiscale), optionally as {FISCAL_CODE}|CODE."),
+    ),
+    conditions=_conditions,
+    patient_params=(),
+    documentation="Demographics; sorted by family then given name.",
+)

@@ -1,0 +1,203 @@
+"""Visits (CONTRACT §2): scheduling, reading, cancelling, joining, the report, .ics export."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+
+from telemed import keys
+from telemed.api.common import Body, body, listing, ok, request_id, sessions
+from telemed.api.shapes import iso
+from telemed.db.models import VisitReport
+from telemed.errors import ApiError
+from telemed.i18n import gettext, negotiate
+from telemed.principal import CLINICIANS, Role, principal, requires
+from telemed.services import visit_reports as reports
+from telemed.services import visits as service
+from telemed.services.pagination import encode_cursor, parse_page
+from telemed.services.visit_calendar import visit_ics
+from telemed.signalling.tokens import issue_join_token
+from telemed.signalling.turn import ice_servers, pseudonym
+
+routes = web.RouteTableDef()
+
+VISIT_ID = "{visit_id:[A-Za-z0-9_-]{1,64}}"
+VISIT_ROLES: tuple[Role, ...] = ("doctor", "nurse", "patient")  # administrators see no visits
+KIND_LABELS = {"televisit": "Televisit", "teleconsult": "Teleconsult",
+               "teleassistance": "Teleassistance"}
+
+
+class VisitCreate(Body):
+    kind: str
+    patient_id: str = Field(min_length=1, max_length=64)
+    participant_ids: list[str] = Field(default_factory=list, max_length=12)
+    scheduled_start: datetime
+    duration_minutes: int
+
+
+class ReportCreate(Body):
+    text: str = Field(max_length=reports.MAX_REPORT + 1000)
+
+
+def visit_out(record: service.VisitRecord) -> dict[str, Any]:
+    """The visit shape (CONTRACT §2) with its join window."""
+    visit = record.visit
+    opens, closes = service.join_window(visit)
+    return {
+        "id": visit.id,
+        "kind": visit.kind,
+        "patient_id": visit.patient_id,
+        "participant_ids": list(record.participant_ids),
+        "scheduled_start": iso(visit.scheduled_start),
+        "duration_minutes": visit.duration_minutes,
+        "status": visit.status,
+        "started_at": iso(visit.started_at),
+        "ended_at": iso(visit.ended_at),
+        "created_by": visit.created_by,
+        "join_opens_at": iso(opens),
+        "join_closes_at": iso(closes),
+    }
+
+
+def report_out(report: VisitReport) -> dict[str, Any]:
+    return {
+        "visit_id": report.visit_id,
+        "author_id": report.author_id,
+        "text": report.text,
+        "signed_at": iso(report.signed_at),
+        "content_hash": report.content_hash,
+        "intact": reports.is_intact(report),
+    }
+
+
+def _when(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace(" ", "+"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ApiError(400, f"invalid_{name}", f"{name} must be an ISO 8601 time with offset.")
+    return value
+
+
+@routes.post("/api/v1/visits")
+@requires(*CLINICIANS)
+async def visits_create(request: web.Request) -> web.Response:
+    data = await body(request, VisitCreate)
+    async with sessions(request)() as session:
+        record = await service.schedule_visit(
+            session, principal(request), kind=data.kind, patient_id=data.patient_id,
+            participant_ids=data.participant_ids, scheduled_start=data.scheduled_start,
+            duration_minutes=data.duration_minutes, request_id=request_id(request),
+        )
+    return ok(visit_out(record), status=201)
+
+
+@routes.get("/api/v1/visits")
+@requires(*VISIT_ROLES)
+async def visits_list(request: web.Request) -> web.Response:
+    page = parse_page(request.query, key_length=2)
+    status = request.query.get("status")
+    if status is not None and status not in (*service.OPEN_STATUSES, "completed", "cancelled"):
+        raise ApiError(400, "invalid_status", "Unknown visit status.")
+    async with sessions(request)() as session:
+        records = await service.list_visits(
+            session, principal(request), page, since=_when(request, "from"),
+            until=_when(request, "to"), patient_id=request.query.get("patient"),
+            status=status, request_id=request_id(request),
+        )
+    next_cursor = None
+    if len(records) == page.limit:
+        last = records[-1].visit
+        next_cursor = encode_cursor([last.scheduled_start.isoformat(), last.id])
+    return listing([visit_out(r) for r in records], next_cursor)
+
+
+@routes.get(f"/api/v1/visits/{VISIT_ID}.ics")
+@requires(*VISIT_ROLES)
+async def visits_calendar(request: web.Request) -> web.Response:
+    visit_id = request.match_info["visit_id"]
+    async with sessions(request)() as session:
+        record = await service.load_visit(session, visit_id)
+        await service.authorize_visit(session, principal(request), record, action="export",
+                                      request_id=request_id(request))
+        await session.commit()
+    settings = request.app[keys.SETTINGS]
+    lang = negotiate(request.headers.get("Accept-Language", ""), settings.language)
+    payload = visit_ics(
+        record.visit,
+        summary=gettext(lang, KIND_LABELS.get(record.visit.kind, "Televisit")),
+        description=gettext(lang, "Join from the visit page:"),
+        url=f"{settings.effective_public_url}/visits/{visit_id}",
+    )
+    return web.Response(
+        body=payload, content_type="text/calendar", charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="visit-{visit_id}.ics"'},
+    )
+
+
+@routes.get(f"/api/v1/visits/{VISIT_ID}")
+@requires(*VISIT_ROLES)
+async def visits_get(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        record = await service.get_visit(session, principal(request),
+                                         request.match_info["visit_id"], request_id(request))
+    return ok(visit_out(record))
+
+
+@routes.post(f"/api/v1/visits/{VISIT_ID}/cancel")
+@requires(*CLINICIANS)
+async def visits_cancel(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        record = await service.cancel_visit(session, principal(request),
+                                            request.match_info["visit_id"], request_id(request))
+    return ok(visit_out(record))
+
+
+@routes.get(f"/api/v1/visits/{VISIT_ID}/join")
+@requires(*VISIT_ROLES)
+async def visits_join(request: web.Request) -> web.Response:
+    """What a client needs to open the visit's WebSocket (connect to `ws_url?token=`)."""
+    who = principal(request)
+    visit_id = request.match_info["visit_id"]
+    async with sessions(request)() as session:
+        _record, role = await service.prepare_join(session, who, visit_id, request_id(request))
+    settings = request.app[keys.SETTINGS]
+    base = settings.effective_public_url
+    ws_base = "wss://" + base[8:] if base.startswith("https://") else "ws://" + base[7:]
+    servers = ice_servers(settings, pseudonym(settings.secret_key, visit_id, who.user_id))
+    return ok({
+        "ws_url": f"{ws_base}/ws/visits/{visit_id}",
+        "token": issue_join_token(settings.secret_key, visit_id=visit_id, user_id=who.user_id,
+                                  role=role),
+        "ice_servers": [server.to_dict() for server in servers],
+        "role": role,
+    })
+
+
+@routes.post(f"/api/v1/visits/{VISIT_ID}/report")
+@requires(*CLINICIANS)
+async def visits_report_sign(request: web.Request) -> web.Response:
+    data = await body(request, ReportCreate)
+    async with sessions(request)() as session:
+        report = await reports.sign_report(session, principal(request),
+                                           request.match_info["visit_id"], data.text,
+                                           request_id=request_id(request))
+    return ok(report_out(report), status=201)
+
+
+@routes.get(f"/api/v1/visits/{VISIT_ID}/report")
+@requires(*VISIT_ROLES)
+async def visits_report_get(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        report = await reports.get_report(session, principal(request),
+                                          request.match_info["visit_id"], request_id(request))
+    if report is None:
+        raise ApiError(404, "not_found", "This visit has no signed report yet.")
+    return ok(report_out(report))

@@ -1,0 +1,407 @@
+"""Visits: scheduling, access, the join window, the lifecycle and the per-role lists.
+
+Lifecycle: scheduled → waiting (someone is in the room) → in_progress (a clinician and the
+patient, or two teleconsult participants, are admitted) → completed (a clinician ended it,
+or signed its report); scheduled or waiting → cancelled. A visit can be joined from 15
+minutes before its start until 30 minutes after its scheduled end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Literal, get_args
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import tuple_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.models import ChatMessage, User, Visit, VisitParticipant
+from telemed.db.types import utcnow
+from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
+from telemed.principal import CLINICIANS, Principal
+from telemed.services import audit
+from telemed.services.access import authorize_patient
+from telemed.services.pagination import Page
+
+VisitKind = Literal["televisit", "teleconsult", "teleassistance"]
+VisitStatus = Literal["scheduled", "waiting", "in_progress", "completed", "cancelled"]
+JoinRole = Literal["clinician", "patient"]
+KINDS: tuple[VisitKind, ...] = get_args(VisitKind)
+OPEN_STATUSES = ("scheduled", "waiting", "in_progress")
+
+MIN_DURATION, MAX_DURATION = 5, 240
+JOIN_OPENS_BEFORE = timedelta(minutes=15)
+JOIN_CLOSES_AFTER = timedelta(minutes=30)
+PAST_GRACE = timedelta(minutes=1)
+MAX_AHEAD = timedelta(days=366)
+MAX_CLINICIANS: dict[str, int] = {"televisit": 2, "teleassistance": 2, "teleconsult": 6}
+Action = Literal["read", "create", "update", "export"]
+
+
+@dataclass(frozen=True)
+class VisitRecord:
+    """A visit with its invited clinicians."""
+
+    visit: Visit
+    participant_ids: tuple[str, ...]
+
+
+# Reading ---------------------------------------------------------------------
+
+
+async def participants_of(session: AsyncSession, visit_id: str) -> tuple[str, ...]:
+    result = await session.exec(
+        select(VisitParticipant.user_id).where(VisitParticipant.visit_id == visit_id)
+    )
+    return tuple(sorted(result.all()))
+
+
+async def load_visit(session: AsyncSession, visit_id: str) -> VisitRecord:
+    """The visit and its participants, or 404 (no access check: callers authorize)."""
+    visit = await session.get(Visit, visit_id) if len(visit_id) <= 64 else None
+    if visit is None:
+        raise not_found("Visit")
+    return VisitRecord(visit, await participants_of(session, visit_id))
+
+
+async def authorize_visit(
+    session: AsyncSession,
+    who: Principal,
+    record: VisitRecord,
+    *,
+    action: Action,
+    resource: str = "visit",
+    request_id: str | None = None,
+) -> None:
+    """Allow invited clinicians, the patient and the patient's care team; audit either way.
+
+    An invited clinician need not be on the care team (a consulted specialist): that access
+    is audited here with the reason "visit participant". Everybody else goes through
+    `authorize_patient`, which audits and raises 403.
+    """
+    visit = record.visit
+    if who.is_clinician and who.user_id in record.participant_ids:
+        audit.record(session, actor=who, action=action, resource=resource,
+                     patient_id=visit.patient_id, resource_id=visit.id,
+                     reason="visit participant", request_id=request_id)
+        return
+    await authorize_patient(session, who, visit.patient_id, action=action, resource=resource,
+                            resource_id=visit.id, request_id=request_id)
+
+
+async def get_visit(
+    session: AsyncSession, who: Principal, visit_id: str, request_id: str | None = None
+) -> VisitRecord:
+    """A visit the caller may see."""
+    record = await load_visit(session, visit_id)
+    await authorize_visit(session, who, record, action="read", request_id=request_id)
+    await session.commit()
+    return record
+
+
+async def _records(session: AsyncSession, visits: Sequence[Visit]) -> list[VisitRecord]:
+    if not visits:
+        return []
+    result = await session.exec(
+        select(VisitParticipant).where(col(VisitParticipant.visit_id).in_([v.id for v in visits]))
+    )
+    by_visit: dict[str, list[str]] = {}
+    for row in result.all():
+        by_visit.setdefault(row.visit_id, []).append(row.user_id)
+    return [VisitRecord(v, tuple(sorted(by_visit.get(v.id, [])))) for v in visits]
+
+
+async def list_visits(
+    session: AsyncSession,
+    who: Principal,
+    page: Page,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    patient_id: str | None = None,
+    status: str | None = None,
+    request_id: str | None = None,
+) -> list[VisitRecord]:
+    """Visits by start time: a clinician's own (or a patient's, with `patient_id`), a
+    patient's own. Administrators see none (visits are clinical data)."""
+    query = select(Visit)
+    if who.role == "patient":
+        if who.patient_id is None or patient_id not in (None, who.patient_id):
+            raise forbidden("You have no access to this patient's record.")
+        query = query.where(Visit.patient_id == who.patient_id)
+    elif who.is_clinician:
+        if patient_id is not None:
+            await authorize_patient(session, who, patient_id, action="read", resource="visit",
+                                    request_id=request_id)
+            await session.commit()
+            query = query.where(Visit.patient_id == patient_id)
+        else:
+            mine = select(VisitParticipant.visit_id).where(VisitParticipant.user_id == who.user_id)
+            query = query.where(col(Visit.id).in_(mine))
+    else:
+        raise forbidden("Administrators do not see visits.")
+    if since is not None:
+        query = query.where(Visit.scheduled_start >= since)
+    if until is not None:
+        query = query.where(Visit.scheduled_start < until)
+    if status is not None:
+        query = query.where(Visit.status == status)
+    if page.after is not None:
+        after_start = datetime.fromisoformat(str(page.after[0]))
+        query = query.where(
+            tuple_(col(Visit.scheduled_start), col(Visit.id)) > tuple_(after_start,
+                                                                        str(page.after[1]))
+        )
+    query = query.order_by(col(Visit.scheduled_start), col(Visit.id)).limit(page.limit)
+    visits = (await session.exec(query)).all()
+    return await _records(session, visits)
+
+
+def local_day(now: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """Start and end (exclusive) of the local calendar day containing `now`."""
+    zone = ZoneInfo(timezone)
+    day = now.astimezone(zone).date()
+    start = datetime.combine(day, time(), zone)
+    return start, datetime.combine(day + timedelta(days=1), time(), zone)
+
+
+async def todays_visits(
+    session: AsyncSession, who: Principal, *, timezone: str, now: datetime | None = None
+) -> list[VisitRecord]:
+    """The clinician's visits of the local day, cancelled ones included (they show as such)."""
+    start, end = local_day(now or utcnow(), timezone)
+    mine = select(VisitParticipant.visit_id).where(VisitParticipant.user_id == who.user_id)
+    visits = (await session.exec(
+        select(Visit).where(col(Visit.id).in_(mine))
+        .where(Visit.scheduled_start >= start).where(Visit.scheduled_start < end)
+        .order_by(col(Visit.scheduled_start))
+        .limit(200)
+    )).all()
+    return await _records(session, visits)
+
+
+async def next_visit(
+    session: AsyncSession, who: Principal, *, now: datetime | None = None
+) -> VisitRecord | None:
+    """The patient's next visit that can still be joined (or is still to come)."""
+    if who.patient_id is None:
+        return None
+    now = now or utcnow()
+    candidates = (await session.exec(
+        select(Visit).where(Visit.patient_id == who.patient_id)
+        .where(col(Visit.status).in_(OPEN_STATUSES))
+        .where(Visit.scheduled_start >= now - timedelta(minutes=MAX_DURATION) - JOIN_CLOSES_AFTER)
+        .order_by(col(Visit.scheduled_start))
+        .limit(20)
+    )).all()
+    for visit in candidates:
+        if join_window(visit)[1] >= now:
+            return (await _records(session, [visit]))[0]
+    return None
+
+
+# Scheduling ------------------------------------------------------------------
+
+
+def _aware(value: datetime) -> bool:
+    return value.tzinfo is not None and value.utcoffset() is not None
+
+
+async def _check_participants(
+    session: AsyncSession, kind: str, participant_ids: Sequence[str]
+) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    unique = list(dict.fromkeys(participant_ids))
+    if not unique:
+        errors["participant_ids"] = "Invite at least one clinician."
+        return errors
+    limit = MAX_CLINICIANS.get(kind)
+    if limit is not None and len(unique) > limit:
+        errors["participant_ids"] = f"A {kind} can have at most {limit} clinicians."
+        return errors
+    users = (await session.exec(select(User).where(col(User.id).in_(unique)))).all()
+    found = {user.id: user for user in users}
+    for index, user_id in enumerate(unique):
+        user = found.get(user_id)
+        if user is None or not user.active or user.role not in CLINICIANS:
+            errors[f"participant_ids[{index}]"] = "Participants must be active doctors or nurses."
+    return errors
+
+
+async def schedule_visit(
+    session: AsyncSession,
+    who: Principal,
+    *,
+    kind: str,
+    patient_id: str,
+    participant_ids: Sequence[str],
+    scheduled_start: datetime,
+    duration_minutes: int,
+    now: datetime | None = None,
+    request_id: str | None = None,
+) -> VisitRecord:
+    """Schedule a visit; only a clinician with access to the patient may do it."""
+    if not who.is_clinician:
+        raise forbidden("Only doctors and nurses schedule visits.")
+    now = now or utcnow()
+    errors: dict[str, str] = {}
+    if kind not in KINDS:
+        errors["kind"] = "Kind must be televisit, teleconsult or teleassistance."
+    if not _aware(scheduled_start):
+        errors["scheduled_start"] = "Give the start time with its UTC offset."
+    elif scheduled_start < now - PAST_GRACE:
+        errors["scheduled_start"] = "The start time is in the past."
+    elif scheduled_start > now + MAX_AHEAD:
+        errors["scheduled_start"] = "The start time is more than a year ahead."
+    if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
+        errors["duration_minutes"] = (
+            f"Duration must be from {MIN_DURATION} to {MAX_DURATION} minutes."
+        )
+    errors.update(await _check_participants(session, kind, participant_ids))
+    await authorize_patient(session, who, patient_id, action="create", resource="visit",
+                            request_id=request_id)
+    if errors:
+        await session.commit()  # keep the audit event
+        raise invalid(errors)
+    visit = Visit(kind=kind, patient_id=patient_id, scheduled_start=scheduled_start,
+                  duration_minutes=duration_minutes, created_by=who.user_id)
+    session.add(visit)
+    await session.flush()
+    unique = tuple(dict.fromkeys(participant_ids))
+    for user_id in unique:
+        session.add(VisitParticipant(visit_id=visit.id, user_id=user_id))
+    audit.record(session, actor=who, action="create", resource="visit",
+                 patient_id=patient_id, resource_id=visit.id, request_id=request_id)
+    await session.commit()
+    return VisitRecord(visit, tuple(sorted(unique)))
+
+
+async def cancel_visit(
+    session: AsyncSession, who: Principal, visit_id: str, request_id: str | None = None
+) -> VisitRecord:
+    """Cancel a visit that has not started yet."""
+    if not who.is_clinician:
+        raise forbidden("Only doctors and nurses cancel visits.")
+    record = await load_visit(session, visit_id)
+    await authorize_visit(session, who, record, action="update", request_id=request_id)
+    visit = record.visit
+    if visit.status not in ("scheduled", "waiting"):
+        await session.commit()
+        raise conflict(f"A visit that is {visit.status.replace('_', ' ')} cannot be cancelled.",
+                       "visit_not_cancellable")
+    visit.status = "cancelled"
+    visit.ended_at = utcnow()
+    session.add(visit)
+    await session.commit()
+    return record
+
+
+# Joining -----------------------------------------------------------------------
+
+
+def scheduled_end(visit: Visit) -> datetime:
+    return visit.scheduled_start + timedelta(minutes=visit.duration_minutes)
+
+
+def join_window(visit: Visit) -> tuple[datetime, datetime]:
+    """When the visit can be joined: 15 minutes before start to 30 after the scheduled end."""
+    return visit.scheduled_start - JOIN_OPENS_BEFORE, scheduled_end(visit) + JOIN_CLOSES_AFTER
+
+
+def check_joinable(visit: Visit, now: datetime | None = None) -> None:
+    """409 unless the visit is open and inside its join window."""
+    now = now or utcnow()
+    if visit.status == "cancelled":
+        raise conflict("This visit was cancelled.", "visit_cancelled")
+    if visit.status == "completed":
+        raise conflict("This visit has ended.", "visit_completed")
+    opens, closes = join_window(visit)
+    if now < opens:
+        raise ApiError(409, "too_early",
+                       "The visit opens 15 minutes before its start time.")
+    if now > closes:
+        raise conflict("The time to join this visit is over.", "too_late")
+
+
+def join_role(who: Principal, record: VisitRecord) -> JoinRole:
+    """How the caller takes part: an invited clinician, or the patient; 403 otherwise."""
+    if who.is_clinician and who.user_id in record.participant_ids:
+        return "clinician"
+    if who.role == "patient" and who.patient_id == record.visit.patient_id:
+        return "patient"
+    raise forbidden("You are not invited to this visit.")
+
+
+async def prepare_join(
+    session: AsyncSession, who: Principal, visit_id: str, request_id: str | None = None
+) -> tuple[VisitRecord, JoinRole]:
+    """The visit and the caller's role in it, when the caller may join now."""
+    record = await load_visit(session, visit_id)
+    await authorize_visit(session, who, record, action="read", request_id=request_id)
+    await session.commit()
+    role = join_role(who, record)
+    check_joinable(record.visit)
+    return record, role
+
+
+# Lifecycle (driven by the signalling rooms) ------------------------------------
+
+
+async def advance(
+    session: AsyncSession, visit_id: str, phase: Literal["waiting", "in_progress", "completed"],
+    now: datetime | None = None,
+) -> Visit | None:
+    """Move a visit forward to `phase` (never backwards, never out of cancelled)."""
+    now = now or utcnow()
+    visit = await session.get(Visit, visit_id)
+    if visit is None or visit.status in ("completed", "cancelled"):
+        return visit
+    if phase == "waiting" and visit.status == "scheduled":
+        visit.status = "waiting"
+    elif phase == "in_progress" and visit.status in ("scheduled", "waiting"):
+        visit.status = "in_progress"
+        visit.started_at = now
+    elif phase == "completed":
+        visit.status = "completed"
+        visit.ended_at = now
+    else:
+        return visit
+    session.add(visit)
+    await session.commit()
+    return visit
+
+
+async def user_names(session: AsyncSession, user_ids: Sequence[str]) -> dict[str, str]:
+    """Display names of users by id."""
+    if not user_ids:
+        return {}
+    rows = (await session.exec(
+        select(User.id, User.display_name).where(col(User.id).in_(list(user_ids)))
+    )).all()
+    return {row[0]: row[1] for row in rows}
+
+
+# Chat -------------------------------------------------------------------------
+
+
+async def save_chat(
+    session: AsyncSession, *, visit_id: str, seq: int, sender_id: str, text: str, ts: datetime
+) -> None:
+    """Store one numbered chat line of a visit."""
+    session.add(ChatMessage(visit_id=visit_id, seq=seq, sender_id=sender_id, text=text, ts=ts))
+    await session.commit()
+
+
+async def chat_history(
+    session: AsyncSession, visit_id: str, limit: int
+) -> list[tuple[ChatMessage, str]]:
+    """The last `limit` chat lines of a visit (oldest first) with the sender's name."""
+    rows = (await session.exec(
+        select(ChatMessage).where(ChatMessage.visit_id == visit_id)
+        .order_by(col(ChatMessage.seq).desc()).limit(limit)
+    )).all()
+    names = await user_names(session, list({row.sender_id for row in rows}))
+    return [(row, names.get(row.sender_id, "")) for row in reversed(rows)]

@@ -1,0 +1,47 @@
+"""Wiring of the signalling WebSocket: the hub's lifetime, its reaper and the route."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from telemed import keys
+from telemed.signalling import ws
+from telemed.signalling.hub import Hub
+
+REAP_INTERVAL = 1.0
+
+
+async def _reaper(hub: Hub) -> None:
+    """Every second, remove the peers whose resume window has passed."""
+    while True:
+        await asyncio.sleep(REAP_INTERVAL)
+        await hub.reap()
+
+
+async def _signalling_ctx(app: web.Application) -> AsyncIterator[None]:
+    hub = Hub(app[keys.SESSIONS], app[keys.METRICS])
+    app[keys.SIGNALLING] = hub
+    reaper = asyncio.create_task(_reaper(hub), name="signalling-reaper")
+    yield
+    reaper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reaper
+    await hub.close_all()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """On shutdown, close every signalling socket with 1001 (going away) at once."""
+    hub = app.get(keys.SIGNALLING)
+    if hub is not None:
+        await hub.close_all()
+
+
+def setup_signalling(app: web.Application) -> None:
+    """The signalling hub (after the database context) and `/ws/visits/{visit_id}`."""
+    app.cleanup_ctx.append(_signalling_ctx)
+    app.on_shutdown.append(_close_sockets)
+    app.router.add_routes(ws.routes)

@@ -1,0 +1,58 @@
+"""Join and resume tokens of the signalling WebSocket (signed, expiring, purpose-bound).
+
+A join token (`GET /api/v1/visits/{id}/join`) names one visit, one user and the user's
+role in it; it is short-lived because it travels in the WebSocket URL. A resume token
+(sent in `welcome`) names the peer id too; the room itself enforces the 30-second resume
+window, the token only proves who may take the peer back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast, get_args
+
+from telemed.security import TokenError, TokenSigner
+from telemed.signalling.messages import VisitRole
+
+JOIN_PURPOSE = "visit-join"
+RESUME_PURPOSE = "visit-resume"
+JOIN_TTL = 600
+RESUME_TTL = 6 * 3600
+
+
+@dataclass(frozen=True)
+class JoinClaims:
+    visit_id: str
+    user_id: str
+    role: VisitRole
+
+
+def issue_join_token(secret: str, *, visit_id: str, user_id: str, role: VisitRole,
+                     ttl: int = JOIN_TTL) -> str:
+    return TokenSigner(secret).sign(JOIN_PURPOSE, {"v": visit_id, "sub": user_id, "r": role}, ttl)
+
+
+def read_join_token(secret: str, token: str) -> JoinClaims:
+    """The claims of a valid join token, or TokenError."""
+    claims = TokenSigner(secret).verify(JOIN_PURPOSE, token)
+    visit_id, user_id, role = claims.get("v"), claims.get("sub"), claims.get("r")
+    if not isinstance(visit_id, str) or not isinstance(user_id, str) or role not in get_args(
+        VisitRole
+    ):
+        raise TokenError("malformed token")
+    return JoinClaims(visit_id, user_id, cast(VisitRole, role))
+
+
+def issue_resume_token(secret: str, *, visit_id: str, user_id: str, peer_id: str) -> str:
+    return TokenSigner(secret).sign(
+        RESUME_PURPOSE, {"v": visit_id, "sub": user_id, "p": peer_id}, RESUME_TTL
+    )
+
+
+def read_resume_token(secret: str, token: str, *, visit_id: str, user_id: str) -> str:
+    """The peer id a valid resume token of this visit and user names, or TokenError."""
+    claims = TokenSigner(secret).verify(RESUME_PURPOSE, token)
+    peer_id = claims.get("p")
+    if claims.get("v") != visit_id or claims.get("sub") != user_id or not isinstance(peer_id, str):
+        raise TokenError("token for another visit or user")
+    return peer_id

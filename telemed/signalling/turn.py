@@ -1,0 +1,48 @@
+"""ICE servers for a peer: STUN URLs, and TURN with coturn `use-auth-secret` credentials.
+
+coturn's REST-API scheme (`use-auth-secret` + `static-auth-secret=TELEMED_TURN_SECRET`):
+username = "<unix expiry>:<pseudonym>", password = base64(HMAC-SHA1(secret, username)).
+coturn checks the HMAC and refuses the username once the expiry has passed. TURN servers
+log the username, so the pseudonym is an opaque keyed hash of the visit and the user, never
+a name or a fiscal code; only someone holding the secret key can link it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+
+from telemed.settings import Settings
+from telemed.signalling.messages import IceServer
+
+
+def turn_password(secret: str, username: str) -> str:
+    """coturn's password for `username`: base64(HMAC-SHA1(secret, username))."""
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def turn_username(pseudonym: str, ttl: int, now: float | None = None) -> str:
+    """`<expiry>:<pseudonym>`, the expiry being `ttl` seconds from now."""
+    expiry = int(time.time() if now is None else now) + ttl
+    return f"{expiry}:{pseudonym}"
+
+
+def pseudonym(secret_key: str, visit_id: str, user_id: str) -> str:
+    """An opaque, stable name for one person in one visit (safe to appear in TURN logs)."""
+    mac = hmac.new(secret_key.encode(), f"turn:{visit_id}:{user_id}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:20]
+
+
+def ice_servers(settings: Settings, who: str, now: float | None = None) -> tuple[IceServer, ...]:
+    """The RTCIceServer list for the pseudonym `who` (empty when nothing is configured)."""
+    servers: list[IceServer] = []
+    if settings.stun_urls:
+        servers.append(IceServer(urls=tuple(settings.stun_urls)))
+    if settings.turn_urls and settings.turn_secret:
+        username = turn_username(who, settings.turn_ttl, now)
+        servers.append(IceServer(urls=tuple(settings.turn_urls), username=username,
+                                 credential=turn_password(settings.turn_secret, username)))
+    return tuple(servers)

@@ -1,0 +1,342 @@
+"""The signalling WebSocket `/ws/visits/{visit_id}?token=...` (CONTRACT §5).
+
+The upgrade is refused (JSON error, no socket) when the Origin is not the site's
+(`PUBLIC_URL`; a missing Origin is refused too), when the join token is invalid, expired or
+for another visit, or when the visit cannot be joined now.
+
+After the upgrade the first frame must be `join` (within 10 s). Then, per connection:
+- a text frame above 64 KiB, a frame over the rate limit (30/s sustained, bursts of 120),
+  an invalid message, a message before `join` and a clinician-only action by a non-clinician
+  each get `error` and count as a strike; 5 strikes within 60 s close the socket with 1008;
+- a frame that is not JSON gets `error {code: bad_json}`; the third one closes with 1003
+  (unsupported data), as does any binary frame;
+- the receive loop runs in try/finally, so whatever ends it (leave, drop, close, shutdown,
+  cancellation) the peer is detached: it is kept for the 30-second resume window unless it
+  left, was denied or the visit ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import cast
+from urllib.parse import urlsplit
+
+from aiohttp import WSMessage, WSMsgType, web
+
+from telemed import keys
+from telemed.db.models import User, Visit
+from telemed.errors import ApiError, forbidden, not_found
+from telemed.principal import public
+from telemed.security import TokenError
+from telemed.services.visits import check_joinable
+from telemed.signalling import messages as m
+from telemed.signalling.guard import (
+    BAD_JSON_TO_CLOSE,
+    HARD_FRAME_BYTES,
+    Strikes,
+    TokenBucket,
+    frame_too_large,
+)
+from telemed.signalling.hub import Hub, Outbox
+from telemed.signalling.rooms import Joined, Outcome, Room, RoomError, VisitKind
+from telemed.signalling.tokens import (
+    JoinClaims,
+    issue_resume_token,
+    read_join_token,
+    read_resume_token,
+)
+from telemed.signalling.turn import ice_servers, pseudonym
+
+log = logging.getLogger("telemed.signalling")
+
+routes = web.RouteTableDef()
+
+JOIN_TIMEOUT = 10.0
+HEARTBEAT = 30.0
+CLOSE_POLICY = 1008
+CLOSE_UNSUPPORTED = 1003
+STRIKING_CODES = frozenset({"forbidden", "bad_message", "unknown_type", "join_first",
+                            "already_joined", "too_large", "rate_limited"})
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] with default ports dropped and the host lower-cased."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    if port is None or (scheme, port) in (("http", 80), ("https", 443)):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def origin_allowed(origin: str | None, public_url: str) -> bool:
+    """True when a browser's Origin header names the site itself."""
+    return bool(origin) and origin_of(origin or "") == origin_of(public_url)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who opened the socket, from the join token and the database."""
+
+    visit_id: str
+    kind: VisitKind
+    user_id: str
+    name: str
+    role: m.VisitRole
+
+
+async def _authenticate(request: web.Request) -> Caller:
+    app = request.app
+    settings = app[keys.SETTINGS]
+    if not origin_allowed(request.headers.get("Origin"), settings.effective_public_url):
+        raise ApiError(403, "bad_origin", "This page may not open the visit connection.")
+    visit_id = request.match_info["visit_id"]
+    try:
+        claims: JoinClaims = read_join_token(settings.secret_key, request.query.get("token", ""))
+    except TokenError:
+        raise ApiError(401, "invalid_token", "The join token is invalid or has expired.") from None
+    if claims.visit_id != visit_id:
+        raise forbidden("The join token is for another visit.")
+    async with app[keys.SESSIONS]() as session:
+        visit = await session.get(Visit, visit_id)
+        user = await session.get(User, claims.user_id)
+    if visit is None:
+        raise not_found("Visit")
+    if user is None or not user.active:
+        raise ApiError(401, "invalid_token", "The join token is invalid or has expired.")
+    check_joinable(visit)
+    return Caller(visit_id, cast(VisitKind, visit.kind), user.id, user.display_name, claims.role)
+
+
+@routes.get("/ws/visits/{visit_id}")
+@public  # authenticated by the join token in the query, not by a session
+async def visit_socket(request: web.Request) -> web.WebSocketResponse:
+    hub = request.app[keys.SIGNALLING]
+    if hub.closing:
+        raise ApiError(503, "shutting_down", "The server is restarting; try again shortly.")
+    caller = await _authenticate(request)
+    ws = web.WebSocketResponse(max_msg_size=HARD_FRAME_BYTES, heartbeat=HEARTBEAT)
+    await ws.prepare(request)
+    connection = PeerConnection(request.app, hub, ws, caller)
+    await connection.serve()
+    return ws
+
+
+class PeerConnection:
+    """One socket of one peer: the join handshake, then the receive loop."""
+
+    def __init__(self, app: web.Application, hub: Hub, ws: web.WebSocketResponse,
+                 caller: Caller) -> None:
+        self.app = app
+        self.settings = app[keys.SETTINGS]
+        self.hub = hub
+        self.ws = ws
+        self.caller = caller
+        self.outbox = Outbox(ws)
+        self.bucket = TokenBucket()
+        self.strikes = Strikes()
+        self.bad_json = 0
+        self.room: Room | None = None
+        self.peer_id: str | None = None
+        self.generation = 0
+        self.done = False  # left, denied, replaced or ended: nothing to resume
+
+    # Plumbing ----------------------------------------------------------------
+
+    def _error(self, code: str, message: str) -> None:
+        self.outbox.push(m.dump(m.Error(code=code, message=message)))
+        if code in STRIKING_CODES and self.strikes.hit(time.monotonic()):
+            self.outbox.push(m.dump(m.Error(code="closing",
+                                            message="Too many refused messages.")))
+            self.outbox.close(CLOSE_POLICY, "policy violation")
+
+    async def serve(self) -> None:
+        metrics = self.app[keys.METRICS]
+        metrics.websockets.inc()
+        self.hub.sockets.add(self.ws)
+        writer = asyncio.create_task(self.outbox.run(), name="signalling-writer")
+        try:
+            if await self._handshake():
+                async for frame in self.ws:
+                    if self.outbox.closing:
+                        break
+                    await self._on_frame(frame)
+        finally:
+            await self._detach()
+            if not writer.done():
+                # Let queued frames (a final error, `denied`, `ended`) go out, briefly.
+                if not self.outbox.closing:
+                    self.outbox.close(1000, "")
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(writer), 1.0)
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
+            if not self.ws.closed:
+                await self.ws.close()
+            self.hub.sockets.discard(self.ws)
+            metrics.websockets.dec()
+
+    async def _detach(self) -> None:
+        room, peer_id = self.room, self.peer_id
+        if room is None or peer_id is None:
+            return
+        self.hub.detach(peer_id, self.outbox)
+        if not self.done:
+            outcome = room.disconnect(peer_id, generation=self.generation, now=self.hub.clock())
+            await self.hub.apply(room, outcome)
+        else:
+            self.hub.forget_if_empty(room)
+
+    def _text_of(self, frame: WSMessage) -> str | None:
+        if frame.type == WSMsgType.TEXT:
+            text: str = frame.data
+            if frame_too_large(text):
+                self._error("too_large", "A message may be at most 64 KiB.")
+                return None
+            if not self.bucket.take(time.monotonic()):
+                self._error("rate_limited", "Too many messages; slow down.")
+                return None
+            return text
+        if frame.type == WSMsgType.BINARY:
+            self.outbox.push(m.dump(m.Error(code="bad_frame", message="Send JSON text frames.")))
+            self.outbox.close(CLOSE_UNSUPPORTED, "binary frames are not supported")
+        return None
+
+    def _parse(self, text: str) -> m.ClientMessage | None:
+        try:
+            return m.parse_client(text)
+        except m.MessageError as exc:
+            if exc.code == "bad_json":
+                self.bad_json += 1
+                self.outbox.push(m.dump(m.Error(code=exc.code, message=exc.message)))
+                if self.bad_json >= BAD_JSON_TO_CLOSE:
+                    self.outbox.close(CLOSE_UNSUPPORTED, "frames must be JSON")
+            else:
+                self._error(exc.code, exc.message)
+            return None
+
+    # Joining -------------------------------------------------------------------
+
+    async def _handshake(self) -> bool:
+        """Wait for `join` (pings are answered); False when the socket must end."""
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        while not self.outbox.closing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._error("join_timeout", "Send join first.")
+                self.outbox.close(CLOSE_POLICY, "join expected")
+                return False
+            try:
+                frame = await self.ws.receive(timeout=remaining)
+            except TimeoutError:
+                continue
+            if frame.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                              WSMsgType.ERROR):
+                return False
+            text = self._text_of(frame)
+            message = self._parse(text) if text is not None else None
+            if isinstance(message, m.Ping):
+                self.outbox.push(m.dump(m.Pong()))
+            elif isinstance(message, m.Join):
+                return await self._join(message)
+            elif message is not None:
+                self._error("join_first", "Send join first.")
+        return False
+
+    async def _join(self, message: m.Join) -> bool:
+        caller = self.caller
+        room = await self.hub.room(caller.visit_id, caller.kind)
+        now = self.hub.clock()
+        try:
+            joined: Joined | None = None
+            if message.resume_token is not None:
+                joined = self._resume(room, message, now)
+            if joined is None:
+                joined = room.join(user_id=caller.user_id, name=caller.name, role=caller.role,
+                                   now=now, precall=message.precall)
+        except RoomError as exc:
+            self.outbox.push(m.dump(m.Error(code=exc.code, message=exc.message)))
+            self.outbox.close(CLOSE_POLICY if exc.code == "room_full" else 1000, exc.code)
+            self.hub.forget_if_empty(room)
+            return False
+        peer = joined.peer
+        self.room, self.peer_id, self.generation = room, peer.peer_id, peer.generation
+        self.hub.attach(peer.peer_id, self.outbox)
+        secret = self.settings.secret_key
+        welcome = m.Welcome(
+            peer_id=peer.peer_id,
+            resume_token=issue_resume_token(secret, visit_id=caller.visit_id,
+                                            user_id=caller.user_id, peer_id=peer.peer_id),
+            role=peer.role, state=peer.state, participants=joined.participants,
+            ice_servers=ice_servers(self.settings,
+                                    pseudonym(secret, caller.visit_id, caller.user_id)),
+            resumed=joined.resumed, last_seq=room.seq,
+        )
+        self.outbox.push(m.dump(welcome))
+        await self.hub.apply(room, joined.outcome)
+        return True
+
+    def _resume(self, room: Room, message: m.Join, now: float) -> Joined | None:
+        assert message.resume_token is not None
+        try:
+            peer_id = read_resume_token(self.settings.secret_key, message.resume_token,
+                                        visit_id=self.caller.visit_id,
+                                        user_id=self.caller.user_id)
+            return room.resume(peer_id, user_id=self.caller.user_id,
+                               last_seq=message.last_seq or 0, now=now)
+        except (TokenError, RoomError):
+            return None  # too late or not ours: join afresh
+
+    # The receive loop -------------------------------------------------------------
+
+    async def _on_frame(self, frame: WSMessage) -> None:
+        text = self._text_of(frame)
+        if text is None:
+            return
+        message = self._parse(text)
+        if message is None:
+            return
+        room, peer_id = self.room, self.peer_id
+        assert room is not None and peer_id is not None
+        try:
+            outcome = self._operate(room, peer_id, message)
+        except RoomError as exc:
+            self._error(exc.code, exc.message)
+            return
+        if outcome is not None:
+            await self.hub.apply(room, outcome)
+
+    def _operate(self, room: Room, peer_id: str, message: m.ClientMessage) -> Outcome | None:
+        match message:
+            case m.Signal(to=to, data=data):
+                return room.signal(peer_id, to, data)
+            case m.Chat(text=text):
+                return room.chat(peer_id, text, now=self.hub.clock())
+            case m.Admit(peer_id=target):
+                return room.admit(peer_id, target)
+            case m.Deny(peer_id=target):
+                return room.deny(peer_id, target)
+            case m.Leave():
+                self.done = True
+                return room.leave(peer_id)
+            case m.End():
+                outcome = room.end(peer_id)
+                self.done = True
+                return outcome
+            case m.Ping():
+                self.outbox.push(m.dump(m.Pong()))
+                return None
+            case m.Join():
+                raise RoomError("already_joined", "This connection has already joined.")
+        return None

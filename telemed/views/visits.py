@@ -1,0 +1,339 @@
+"""Visit pages: the agenda, scheduling, the patient's check-in, the clinician's room, the report.
+
+The call itself runs in the browser (web/static/visit/*.js); these handlers render the
+pages, check who may open them, and hand the scripts their strings through a JSON data
+block (the CSP allows no inline script).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from telemed import keys
+from telemed.db.models import Patient, User
+from telemed.db.types import utcnow
+from telemed.errors import ApiError
+from telemed.middlewares import ensure_csrf_token
+from telemed.principal import CLINICIANS, REQUEST_ID, Principal, Role, principal, requires
+from telemed.services import visit_reports as reports
+from telemed.services import visits as service
+from telemed.services.access import visible_patient_ids
+from telemed.services.pagination import Page
+from telemed.views.forms import Form, FormErrors, api_errors, read_form
+from telemed.views.render import N_, flash, language_of, render, see_other, t
+from telemed.views.visit_strings import call_strings
+
+routes = web.RouteTableDef()
+
+VISIT_ID = "{visit_id:[A-Za-z0-9_-]{1,64}}"
+PEOPLE: tuple[Role, ...] = ("doctor", "nurse", "patient")
+KIND_LABELS = {"televisit": N_("Televisit"), "teleconsult": N_("Teleconsult"),
+               "teleassistance": N_("Teleassistance")}
+STATUS_LABELS = {"scheduled": N_("Scheduled"), "waiting": N_("Waiting room open"),
+                 "in_progress": N_("In progress"), "completed": N_("Completed"),
+                 "cancelled": N_("Cancelled")}
+SCHEDULE_FIELDS = {"kind": N_("Kind of visit"), "patient_id": N_("Patient"),
+                   "participant_ids": N_("Clinicians"), "scheduled_start": N_("Start"),
+                   "duration_minutes": N_("Duration (minutes)")}
+
+
+def setup_visit_pages(app: web.Application) -> None:
+    """The visit pages (templates and static files come from `setup_views`)."""
+    app.router.add_routes(routes)
+
+
+def _local(request: web.Request, value: datetime) -> datetime:
+    return value.astimezone(ZoneInfo(request.app[keys.SETTINGS].timezone))
+
+
+def _visit_view(request: web.Request, record: service.VisitRecord,
+                names: dict[str, str], patient: Patient | None = None) -> dict[str, Any]:
+    visit = record.visit
+    opens, closes = service.join_window(visit)
+    now = utcnow()
+    return {
+        "id": visit.id,
+        "kind": t(request, KIND_LABELS.get(visit.kind, visit.kind)),
+        "status": visit.status,
+        "status_label": t(request, STATUS_LABELS.get(visit.status, visit.status)),
+        "start": visit.scheduled_start,
+        "end": service.scheduled_end(visit),
+        "duration": visit.duration_minutes,
+        "opens": opens,
+        "open_now": visit.status in service.OPEN_STATUSES and opens <= now <= closes,
+        "too_early": now < opens,
+        "clinicians": [names.get(uid, "") for uid in record.participant_ids],
+        "patient": patient,
+    }
+
+
+async def _names(request: web.Request, user_ids: list[str]) -> dict[str, str]:
+    async with request.app[keys.SESSIONS]() as session:
+        return await service.user_names(session, user_ids)
+
+
+# Agenda ------------------------------------------------------------------------
+
+
+@routes.get("/visits", name="visits")
+@requires(*PEOPLE)
+async def agenda(request: web.Request) -> web.Response:
+    """Today's visits for a clinician; the next visit for a patient."""
+    await language_of(request)
+    who = principal(request)
+    settings = request.app[keys.SETTINGS]
+    async with request.app[keys.SESSIONS]() as session:
+        if who.role == "patient":
+            found = await service.next_visit(session, who)
+            records = [found] if found else []
+        else:
+            records = await service.todays_visits(session, who, timezone=settings.timezone)
+        patients: dict[str, Patient] = {}
+        for record in records:
+            await service.authorize_visit(session, who, record, action="read",
+                                          request_id=request[REQUEST_ID])
+            patient = await session.get(Patient, record.visit.patient_id)
+            if patient is not None:
+                patients[patient.id] = patient
+        await session.commit()
+    names = await _names(request, sorted({u for r in records for u in r.participant_ids}))
+    visits = [_visit_view(request, r, names, patients.get(r.visit.patient_id)) for r in records]
+    return await render(request, "visit_agenda.html", {
+        "visits": visits, "is_patient": who.role == "patient",
+    })
+
+
+# Scheduling --------------------------------------------------------------------
+
+
+async def _schedule_choices(request: web.Request, who: Principal) -> dict[str, Any]:
+    async with request.app[keys.SESSIONS]() as session:
+        visible = await visible_patient_ids(session, who)
+        patients: list[Patient] = []
+        if visible:
+            from sqlmodel import col, select
+
+            patients = list((await session.exec(
+                select(Patient).where(col(Patient.id).in_(visible[:500]))
+                .order_by(col(Patient.family_name), col(Patient.given_name))
+            )).all())
+            clinicians = list((await session.exec(
+                select(User).where(col(User.role).in_(CLINICIANS)).where(col(User.active))
+                .order_by(col(User.display_name)).limit(500)
+            )).all())
+        else:
+            clinicians = []
+    return {"patients": patients, "clinicians": clinicians,
+            "kinds": [(k, t(request, v)) for k, v in KIND_LABELS.items()]}
+
+
+async def _schedule_page(request: web.Request, form: Form, errors: FormErrors,
+                         status: int = 200) -> web.Response:
+    await ensure_csrf_token(request)
+    labels = {key: t(request, label) for key, label in SCHEDULE_FIELDS.items()}
+    return await render(request, "visit_new.html", {
+        "form": form, "errors": errors, "labels": labels,
+        "summary": errors.summary(lambda key: labels.get(key, key)),
+        **await _schedule_choices(request, principal(request)),
+    }, status=status)
+
+
+@routes.get("/visits/new", name="visit_new")
+@requires(*CLINICIANS)
+async def schedule_form(request: web.Request) -> web.Response:
+    await language_of(request)
+    start = _local(request, utcnow() + timedelta(minutes=30)).replace(second=0, microsecond=0)
+    start = start.replace(minute=start.minute - start.minute % 5)
+    form = {"kind": "televisit", "patient_id": request.query.get("patient", "")[:64],
+            "participant_ids": principal(request).user_id,
+            "date": start.date().isoformat(), "time": start.strftime("%H:%M"),
+            "duration_minutes": "20"}
+    return await _schedule_page(request, form, FormErrors())
+
+
+def _start_of(request: web.Request, form: Form) -> datetime | None:
+    try:
+        naive = datetime.fromisoformat(f"{form.get('date', '')}T{form.get('time', '')}")
+    except ValueError:
+        return None
+    return naive.replace(tzinfo=ZoneInfo(request.app[keys.SETTINGS].timezone))
+
+
+@routes.post("/visits/new")
+@requires(*CLINICIANS)
+async def schedule_submit(request: web.Request) -> web.Response:
+    await language_of(request)
+    posted = await request.post()
+    form: Form = {k: v for k, v in posted.items() if isinstance(v, str) and k != "participant_ids"}
+    participants = [v for v in posted.getall("participant_ids", []) if isinstance(v, str)]
+    form["participant_ids"] = ",".join(participants)
+    errors = FormErrors()
+    start = _start_of(request, form)
+    duration = form.get("duration_minutes", "")
+    if start is None:
+        errors.add("scheduled_start", t(request, "Give the date and time of the visit."))
+    if not duration.isdigit():
+        errors.add("duration_minutes", t(request, "Give the duration in minutes."))
+    if errors:
+        return await _schedule_page(request, form, errors, status=422)
+    assert start is not None
+    try:
+        async with request.app[keys.SESSIONS]() as session:
+            record = await service.schedule_visit(
+                session, principal(request), kind=form.get("kind", ""),
+                patient_id=form.get("patient_id", ""), participant_ids=participants,
+                scheduled_start=start, duration_minutes=int(duration),
+                request_id=request[REQUEST_ID])
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        errors = api_errors(request, exc, lambda path: path.split("[")[0])
+        return await _schedule_page(request, form, errors, status=422)
+    await flash(request, "Visit scheduled.")
+    raise see_other(f"/visits/{record.visit.id}/room")
+
+
+@routes.get(f"/visits/{VISIT_ID}", name="visit")
+@requires(*PEOPLE)
+async def visit_entry(request: web.Request) -> web.Response:
+    """The link in invitations and calendars: the right page for the caller's role."""
+    visit_id = request.match_info["visit_id"]
+    async with request.app[keys.SESSIONS]() as session:
+        record = await service.get_visit(session, principal(request), visit_id,
+                                         request[REQUEST_ID])
+    if record.visit.status == "completed":
+        raise web.HTTPFound(f"/visits/{visit_id}/report")
+    if principal(request).role == "patient":
+        raise web.HTTPFound(f"/visits/{visit_id}/check-in")
+    raise web.HTTPFound(f"/visits/{visit_id}/room")
+
+
+# The call pages ------------------------------------------------------------------
+
+
+async def _call_page(request: web.Request, template: str, expected: str) -> web.Response:
+    await language_of(request)
+    await ensure_csrf_token(request)
+    who = principal(request)
+    visit_id = request.match_info["visit_id"]
+    async with request.app[keys.SESSIONS]() as session:
+        record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
+        patient = await session.get(Patient, record.visit.patient_id)
+    role = service.join_role(who, record)
+    if role != expected:
+        raise web.HTTPFound(f"/visits/{visit_id}")
+    problem = None
+    try:
+        service.check_joinable(record.visit)
+    except ApiError as exc:
+        problem = t(request, exc.message)
+    names = await _names(request, list(record.participant_ids))
+    return await render(request, template, {
+        "visit": _visit_view(request, record, names, patient),
+        "problem": problem,
+        "strings": call_strings(request),
+        "has_report": False,
+    })
+
+
+@routes.get(f"/visits/{VISIT_ID}/check-in", name="visit_checkin")
+@requires("patient")
+async def check_in(request: web.Request) -> web.Response:
+    """The patient's page: camera and microphone check, pre-call test, waiting room, call."""
+    return await _call_page(request, "visit_checkin.html", "patient")
+
+
+@routes.get(f"/visits/{VISIT_ID}/room", name="visit_room")
+@requires(*CLINICIANS)
+async def room(request: web.Request) -> web.Response:
+    """The clinician's room: knocking patients, video grid, chat, end of visit."""
+    return await _call_page(request, "visit_room.html", "clinician")
+
+
+# The report --------------------------------------------------------------------
+
+
+async def _report_page(request: web.Request, text: str, errors: FormErrors,
+                       status: int = 200) -> web.Response:
+    await ensure_csrf_token(request)
+    who = principal(request)
+    visit_id = request.match_info["visit_id"]
+    async with request.app[keys.SESSIONS]() as session:
+        record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
+        report = await reports.get_report(session, who, visit_id, request[REQUEST_ID])
+        patient = await session.get(Patient, record.visit.patient_id)
+        author = await session.get(User, report.author_id) if report else None
+    names = await _names(request, list(record.participant_ids))
+    can_write = (report is None and who.is_clinician
+                 and record.visit.status in reports.REPORTABLE)
+    return await render(request, "visit_report.html", {
+        "visit": _visit_view(request, record, names, patient),
+        "report": report, "author": author.display_name if author else "",
+        "intact": reports.is_intact(report) if report else True,
+        "can_write": can_write, "text": text, "errors": errors,
+        "summary": errors.summary(lambda key: t(request, "Report")),
+        "is_patient": who.role == "patient",
+    }, status=status)
+
+
+@routes.get(f"/visits/{VISIT_ID}/report", name="visit_report")
+@requires(*PEOPLE)
+async def report_page(request: web.Request) -> web.Response:
+    await language_of(request)
+    return await _report_page(request, "", FormErrors())
+
+
+@routes.post(f"/visits/{VISIT_ID}/report")
+@requires(*CLINICIANS)
+async def report_submit(request: web.Request) -> web.Response:
+    await language_of(request)
+    form = await read_form(request)
+    text = form.get("text", "")
+    try:
+        async with request.app[keys.SESSIONS]() as session:
+            await reports.sign_report(session, principal(request), request.match_info["visit_id"],
+                                      text, request_id=request[REQUEST_ID])
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        errors = FormErrors()
+        errors.add("text" if exc.status == 422 else None, t(request, exc.message))
+        return await _report_page(request, text, errors, status=exc.status)
+    await flash(request, "Report signed.")
+    raise see_other(f"/visits/{request.match_info['visit_id']}/report")
+
+
+# For the patient's page (see docs/visits.md: the lead includes visit_panel.html) ---------
+
+
+async def visit_panel(request: web.Request, patient_id: str) -> dict[str, Any]:
+    """Context for `visit_panel.html`: the patient's open visits and signed reports."""
+    who = principal(request)
+    async with request.app[keys.SESSIONS]() as session:
+        signed = await reports.reports_for_patient(session, who, patient_id, limit=20,
+                                                   request_id=request[REQUEST_ID])
+        page = Page(limit=20, after=None)
+        upcoming = await service.list_visits(session, who, page, patient_id=patient_id,
+                                             since=utcnow() - timedelta(hours=5),
+                                             request_id=request[REQUEST_ID])
+        names = await service.user_names(
+            session, sorted({r.author_id for _, r in signed}
+                            | {u for rec in upcoming for u in rec.participant_ids}))
+    return {
+        "visit_reports": [
+            {"visit_id": visit.id, "kind": t(request, KIND_LABELS.get(visit.kind, visit.kind)),
+             "date": visit.started_at or visit.scheduled_start, "author": names.get(
+                 report.author_id, ""), "signed_at": report.signed_at, "text": report.text}
+            for visit, report in signed
+        ],
+        "upcoming_visits": [
+            _visit_view(request, rec, names) for rec in upcoming
+            if rec.visit.status in service.OPEN_STATUSES
+        ],
+        "can_schedule": who.is_clinician,
+        "visit_patient_id": patient_id,
+    }

@@ -1,0 +1,141 @@
+"""Visit pages through the real app: agenda, scheduling, check-in, room, report, panel."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from telemed import keys
+from telemed.services import visits as visit_service
+from tests.conftest import PASSWORD, World
+from tests.integration.visit_helpers import make_visit
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+async def _log_in(client: TestClient[Any, Any], username: str) -> str:
+    page = await (await client.get("/login")).text()
+    match = CSRF_RE.search(page)
+    assert match
+    resp = await client.post("/login", data={"username": username, "password": PASSWORD,
+                                             "csrf_token": match[1]}, allow_redirects=False)
+    assert resp.status in (302, 303), await resp.text()
+    return match[1]
+
+
+async def _csrf(client: TestClient[Any, Any], path: str) -> str:
+    match = CSRF_RE.search(await (await client.get(path)).text())
+    assert match and match[1]
+    return match[1]
+
+
+async def test_patient_check_in_page(client: TestClient[Any, Any], world: World) -> None:
+    setup = await make_visit(world)
+    await _log_in(client, setup.patient_user["username"])
+    agenda = await client.get("/visits")
+    assert agenda.status == 200
+    assert f"/visits/{setup.visit_id}/check-in" in await agenda.text()
+    entry = await client.get(f"/visits/{setup.visit_id}", allow_redirects=False)
+    assert entry.headers["Location"] == f"/visits/{setup.visit_id}/check-in"
+    page = await client.get(f"/visits/{setup.visit_id}/check-in")
+    html = await page.text()
+    assert page.status == 200
+    assert 'id="visit-strings"' in html and "visit/checkin.js" in html
+    assert 'data-visit-id="' + setup.visit_id in html
+    assert "<script>" not in html  # no inline script (CSP)
+    # A patient is sent away from the clinician's room.
+    room = await client.get(f"/visits/{setup.visit_id}/room", allow_redirects=False)
+    assert room.status == 403
+
+
+async def test_clinician_room_and_report(client: TestClient[Any, Any], world: World) -> None:
+    setup = await make_visit(world)
+    await _log_in(client, setup.doctor["username"])
+    agenda = await (await client.get("/visits")).text()
+    assert f"/visits/{setup.visit_id}/room" in agenda or "No visits today" in agenda
+    page = await client.get(f"/visits/{setup.visit_id}/room")
+    html = await page.text()
+    assert page.status == 200 and "visit/room.js" in html and 'id="knocks"' in html
+    report = await (await client.get(f"/visits/{setup.visit_id}/report")).text()
+    assert "<textarea" not in report  # not held yet
+    async with world.app[keys.SESSIONS]() as session:
+        await visit_service.advance(session, setup.visit_id, "in_progress")
+    csrf = await _csrf(client, f"/visits/{setup.visit_id}/report")
+    form = await client.get(f"/visits/{setup.visit_id}/report")
+    assert "<textarea" in await form.text()
+    empty = await client.post(f"/visits/{setup.visit_id}/report",
+                              data={"text": " ", "csrf_token": csrf})
+    assert empty.status == 422
+    signed = await client.post(f"/visits/{setup.visit_id}/report",
+                               data={"text": "Tutto bene.\nControllo tra un mese.",
+                                     "csrf_token": csrf})
+    assert signed.status == 200
+    html = await signed.text()
+    assert "Tutto bene." in html and "<textarea" not in html
+    again = await client.post(f"/visits/{setup.visit_id}/report",
+                              data={"text": "changed", "csrf_token": csrf})
+    assert again.status == 409
+
+
+async def test_schedule_form(client: TestClient[Any, Any], world: World) -> None:
+    doctor = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    await _log_in(client, doctor["username"])
+    form = await client.get(f"/visits/new?patient={patient.id}")
+    assert form.status == 200
+    csrf = await _csrf(client, "/visits/new")
+    start = datetime.now(UTC).astimezone() + timedelta(days=1)
+    from zoneinfo import ZoneInfo
+
+    local = start.astimezone(ZoneInfo("Europe/Rome"))
+    bad = await client.post("/visits/new", data={
+        "csrf_token": csrf, "kind": "televisit", "patient_id": patient.id,
+        "participant_ids": doctor["id"], "date": local.date().isoformat(),
+        "time": local.strftime("%H:%M"), "duration_minutes": "500"})
+    assert bad.status == 422
+    made = await client.post("/visits/new", data={
+        "csrf_token": csrf, "kind": "televisit", "patient_id": patient.id,
+        "participant_ids": doctor["id"], "date": local.date().isoformat(),
+        "time": local.strftime("%H:%M"), "duration_minutes": "20"}, allow_redirects=False)
+    assert made.status == 303, await made.text()
+    assert made.headers["Location"].endswith("/room")
+
+
+async def test_visit_panel_partial(client: TestClient[Any, Any], world: World) -> None:
+    """The snippet for the patient's page renders with `visit_panel`'s context."""
+    import aiohttp_jinja2
+    from aiohttp import web
+
+    from telemed.principal import PRINCIPAL
+    from telemed.views.render import LANGUAGE
+    from telemed.views.visits import visit_panel
+
+    setup = await make_visit(world)
+    async with world.app[keys.SESSIONS]() as session:
+        await visit_service.advance(session, setup.visit_id, "in_progress")
+    await client.post(f"/api/v1/visits/{setup.visit_id}/report",
+                      headers=setup.headers[setup.doctor["username"]],
+                      json={"text": "Referto di prova."})
+    from aiohttp.test_utils import make_mocked_request
+
+    from telemed.db.models import User
+    from telemed.principal import REQUEST_ID
+    from telemed.services.users import to_principal
+
+    request = make_mocked_request("GET", "/", app=world.app)
+    async with world.app[keys.SESSIONS]() as session:
+        row = await session.get(User, setup.doctor["id"])
+        assert row is not None
+    request[PRINCIPAL] = to_principal(row, "session")
+    request[REQUEST_ID] = "test"
+    request[LANGUAGE] = "en"
+    context = await visit_panel(request, setup.patient_id)
+    assert [r["text"] for r in context["visit_reports"]] == ["Referto di prova."]
+    env = aiohttp_jinja2.get_env(world.app)
+    html = env.get_template("visit_panel.html").render(
+        **context, lang="en", timezone="Europe/Rome", url=lambda *a, **k: "")
+    assert "Referto di prova." in html and f"/visits/{setup.visit_id}/report" in html
+    assert isinstance(request, web.BaseRequest)
