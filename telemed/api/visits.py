@@ -24,7 +24,7 @@ from telemed.signalling.turn import ice_servers, pseudonym
 
 routes = web.RouteTableDef()
 
-VISIT_ID = "{visit_id:[A-Za-z0-9_-]{1,64}}"
+VISIT_ID = "{visit_id}"
 VISIT_ROLES: tuple[Role, ...] = ("doctor", "nurse", "patient")  # administrators see no visits
 KIND_LABELS = {"televisit": "Televisit", "teleconsult": "Teleconsult",
                "teleassistance": "Teleassistance"}
@@ -119,7 +119,7 @@ async def visits_list(request: web.Request) -> web.Response:
     return listing([visit_out(r) for r in records], next_cursor)
 
 
-@routes.get(f"/api/v1/visits/{VISIT_ID}.ics")
+@routes.get(f"/api/v1/visits/{VISIT_ID}/calendar.ics")
 @requires(*VISIT_ROLES)
 async def visits_calendar(request: web.Request) -> web.Response:
     visit_id = request.match_info["visit_id"]

@@ -52,15 +52,22 @@ def device_acls(device_id: str) -> list[Acl]:
 
 
 def ingest_acls() -> list[Acl]:
-    """The ACLs of the ingest workers' role (shared subscription needs its whole `$share` form)."""
+    """The ACLs of the ingest workers' role.
+
+    The shared subscription needs an ACL for its whole `$share/...` form. The plain readings
+    filter is allowed too, for a single worker that wants its subscription to survive a
+    broker restart (Mosquitto 2.0 forgets shared subscriptions of offline sessions).
+    """
     return [
         Acl("subscribePattern", SHARED_READINGS),
+        Acl("subscribePattern", ALL_READINGS),
         Acl("subscribePattern", ALL_STATUS),
         Acl("publishClientReceive", ALL_READINGS),
         Acl("publishClientReceive", ALL_STATUS),
         Acl("publishClientSend", ALL_ERRORS),
         Acl("publishClientSend", ALL_CONFIG),
         Acl("unsubscribePattern", SHARED_READINGS),
+        Acl("unsubscribePattern", ALL_READINGS),
         Acl("unsubscribePattern", ALL_STATUS),
     ]
 

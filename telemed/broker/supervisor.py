@@ -49,7 +49,6 @@ class MosquittoSupervisor:
         self._proc: asyncio.subprocess.Process | None = None
         self._stderr_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
-        self._stopping = False
         self._started_at = 0.0
         self._tail: deque[str] = deque(maxlen=20)
         self._ready = asyncio.Event()
@@ -71,7 +70,6 @@ class MosquittoSupervisor:
         """Start the child, wait until it accepts connections, then watch it."""
         if self._watch_task is not None:
             raise RuntimeError("already started")
-        self._stopping = False
         await asyncio.to_thread(self._stop_orphan)
         await self._spawn_ready()
         self._watch_task = asyncio.create_task(self._watch(), name="mosquitto-watch")
@@ -81,7 +79,6 @@ class MosquittoSupervisor:
 
         `kill=True` sends SIGKILL at once, as a crash would (tests use it).
         """
-        self._stopping = True
         if self._watch_task is not None:
             self._watch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -111,6 +108,9 @@ class MosquittoSupervisor:
     async def _spawn_ready(self) -> None:
         self._tail.clear()
         self._ready.clear()
+        if await self._port_answers():  # our own leftover was stopped: this is someone else
+            raise BrokerStartError(f"{self.host}:{self.port} is already in use by another "
+                                   "program: choose another TELEMED_MQTT_LISTEN")
         try:
             proc = await asyncio.create_subprocess_exec(
                 self.binary, "-c", str(self.config),
@@ -134,6 +134,16 @@ class MosquittoSupervisor:
         self._ready.set()
         log.info("mosquitto %d listening on %s:%d", proc.pid, self.host, self.port)
 
+    async def _port_answers(self) -> bool:
+        try:
+            _, writer = await asyncio.open_connection(self.host, self.port)
+        except OSError:
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+
     async def _wait_listening(self, proc: asyncio.subprocess.Process) -> None:
         deadline = time.monotonic() + self.ready_timeout
         while True:
@@ -141,19 +151,13 @@ class MosquittoSupervisor:
                 await self._drain_stderr()
                 raise BrokerStartError(
                     f"mosquitto exited with status {proc.returncode}: {self._last_lines()}")
-            try:
-                _, writer = await asyncio.open_connection(self.host, self.port)
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise BrokerStartError(
-                        f"mosquitto is not listening on {self.host}:{self.port} after "
-                        f"{self.ready_timeout:.0f} s: {self._last_lines()}") from None
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-            return
+            if await self._port_answers():
+                return
+            if time.monotonic() > deadline:
+                raise BrokerStartError(
+                    f"mosquitto is not listening on {self.host}:{self.port} after "
+                    f"{self.ready_timeout:.0f} s: {self._last_lines()}")
+            await asyncio.sleep(0.05)
 
     async def _watch(self) -> None:
         delay = MIN_BACKOFF

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import Device
+from telemed.db.models import CarePlan, Device, Patient
 from telemed.domain.careplans import TimedSchedule
-from telemed.services.context import PatientContext, load_patient_context
+from telemed.services.context import PatientContext, plan_content
 
 
 def config_payload(ctx: PatientContext | None) -> dict[str, Any]:
@@ -35,20 +36,31 @@ async def device_configs(
     session: AsyncSession, *, device_id: str | None = None, patient_id: str | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
     """(device id, config payload) for one device, one patient's devices, or every device."""
-    stmt = select(Device).where(col(Device.revoked_at).is_(None))
+    plans = (
+        select(CarePlan)
+        .where(CarePlan.status == "active")
+        .where(col(CarePlan.is_current))
+        .subquery()
+    )
+    plan = aliased(CarePlan, plans)
+    stmt = (
+        select(Device.id, Patient, plan)
+        .outerjoin(Patient, col(Patient.id) == col(Device.patient_id))
+        .outerjoin(plan, col(plan.patient_id) == col(Device.patient_id))
+        .where(col(Device.revoked_at).is_(None))
+    )
     if device_id is not None:
         stmt = stmt.where(Device.id == device_id)
     if patient_id is not None:
         stmt = stmt.where(Device.patient_id == patient_id)
-    devices = list((await session.exec(stmt)).all())
-    contexts: dict[str, PatientContext | None] = {}
+    contents: dict[str, PatientContext] = {}
     out: list[tuple[str, dict[str, Any]]] = []
-    for device in devices:
+    for target, patient, active in (await session.exec(stmt)).all():
         ctx = None
-        if device.patient_id is not None:
-            if device.patient_id not in contexts:
-                contexts[device.patient_id] = await load_patient_context(session,
-                                                                         device.patient_id)
-            ctx = contexts[device.patient_id]
-        out.append((device.id, config_payload(ctx)))
+        if patient is not None:
+            ctx = contents.get(patient.id)
+            if ctx is None:
+                ctx = PatientContext(patient, active, plan_content(active))
+                contents[patient.id] = ctx
+        out.append((target, config_payload(ctx)))
     return out

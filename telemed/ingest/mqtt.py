@@ -26,6 +26,7 @@ import random
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,6 +109,7 @@ class IngestMqttClient:
         self._writing = False
         self._loop_thread = threading.get_ident()
         self.connects = 0
+        self.first_connected_at: float | None = None  # time.monotonic() of the first CONNACK
 
     # --- public ----------------------------------------------------------------------
 
@@ -303,6 +305,8 @@ class IngestMqttClient:
             self._disconnected.set()
             return
         self.connects += 1
+        if self.first_connected_at is None:
+            self.first_connected_at = time.monotonic()
         # Resubscribe on every connect: a broker that lost its state must learn them again.
         status_options = SubscribeOptions(qos=1, retainHandling=1)
         client.subscribe([(self._readings_filter, SubscribeOptions(qos=1)),

@@ -77,6 +77,18 @@ async def publish_configs(app: web.Application, client: IngestMqttClient, *,
     return len(configs)
 
 
+async def _publish_configs_when_connected(app: web.Application,
+                                          client: IngestMqttClient) -> None:
+    """At start, (re)publish every device's config: plans may have changed meanwhile."""
+    while not await client.wait_connected(60):
+        log.warning("the ingest worker is not connected to the broker yet; retrying")
+    try:
+        count = await publish_configs(app, client)
+        log.info("published the config of %d devices", count)
+    except Exception:
+        log.exception("publishing device configs at start failed")
+
+
 async def _follow(app: web.Application, bus: EventBus, channel: str, pipeline: Pipeline,
                   client: IngestMqttClient | None) -> None:
     """Invalidate caches and republish device configs on care-plan and device events."""
@@ -140,13 +152,7 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
             return ready.connected
 
         add_readiness_check(app, "mqtt_ingest", mqtt_ready)
-        if await client.wait_connected(10):
-            try:
-                await publish_configs(app, client)
-            except Exception:
-                log.exception("publishing device configs at start failed")
-        else:
-            log.warning("the ingest worker is not connected to the broker yet; retrying")
+        spawn(_publish_configs_when_connected(app, client), "device-configs")
     for channel in (CAREPLANS, DEVICES):
         spawn(_follow(app, bus, channel, pipeline, client), f"ingest-follow-{channel}")
     if role != "web" and settings.scheduler_interval > 0:

@@ -106,9 +106,10 @@ async def store_batch(
         else:
             envelope.outcome.duplicates += 1
 
+    work = []
     for patient_id, readings in by_patient.items():
         ctx = await cache.patient(session, patient_id)
-        if ctx is None:
-            continue
-        result.changes += await rules.evaluate_readings(session, ctx, readings)
+        if ctx is not None:
+            work.append((ctx, readings))
+    result.changes += await rules.evaluate_batch(session, work)
     return result

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, literal, update
+from sqlalchemy import Float, String, Table, and_, bindparam, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import Device, Observation
+from telemed.db.models import Observation
 from telemed.db.types import UTCDateTime
 from telemed.domain.units import CLINICAL_METRICS, METRICS
 from telemed.principal import Principal
@@ -27,7 +27,6 @@ from telemed.services.access import authorize_patient
 from telemed.services.pagination import Page
 
 OBSERVATIONS: Table = Observation.__table__  # type: ignore[attr-defined]
-DEVICES: Table = Device.__table__  # type: ignore[attr-defined]
 
 ReadingKey = tuple[str, str, datetime]
 
@@ -105,23 +104,25 @@ class DeviceSeen:
     battery: float | None = None
 
 
+_DEVICE_ACTIVITY = text(
+    "UPDATE devices SET "
+    "last_seen = CASE WHEN last_seen IS NULL OR last_seen < :seen THEN :seen "
+    "ELSE last_seen END, "
+    "status = CASE WHEN status = 'revoked' OR :status IS NULL THEN status "
+    "ELSE :status END, "
+    "battery = COALESCE(:battery, battery) "
+    "WHERE id = :id"
+).bindparams(bindparam("seen", type_=UTCDateTime()), bindparam("status", type_=String()),
+             bindparam("battery", type_=Float()), bindparam("id", type_=String()))
+
+
 async def record_device_activity(session: AsyncSession, seen: Iterable[DeviceSeen]) -> None:
-    """Update last_seen (never backwards), status (unless revoked) and battery."""
-    c = DEVICES.c
-    conn = await session.connection()
-    newest = func.max if conn.dialect.name == "sqlite" else func.greatest
-    for item in seen:
-        at = literal(item.last_seen, UTCDateTime())
-        values: dict[str, Any] = {"last_seen": func.coalesce(newest(c.last_seen, at), at)}
-        if item.battery is not None:
-            values["battery"] = item.battery
-        await conn.execute(update(DEVICES).where(c.id == item.device_id).values(**values))
-        if item.status is not None:
-            await conn.execute(
-                update(DEVICES)
-                .where(and_(c.id == item.device_id, c.status != "revoked"))
-                .values(status=item.status)
-            )
+    """Update last_seen (never backwards), status (unless revoked) and battery, in one go."""
+    rows = [{"id": item.device_id, "seen": item.last_seen, "status": item.status,
+             "battery": item.battery} for item in seen]
+    if rows:
+        conn = await session.connection()
+        await conn.execute(_DEVICE_ACTIVITY, rows)
 
 
 # --- reads by people -----------------------------------------------------------------

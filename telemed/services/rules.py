@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -61,39 +63,56 @@ def threshold_key(metric: str) -> str:
     return f"threshold:{metric}"
 
 
-class _States:
-    """The patient's RuleState rows, loaded once per evaluation and written back if changed."""
+class RuleStates:
+    """RuleState rows of some patients: loaded in one query, written back in one upsert."""
 
-    def __init__(self, session: AsyncSession, patient_id: str, rows: Sequence[RuleState]):
-        self._session = session
-        self._patient_id = patient_id
-        self._rows = {row.rule_key: row for row in rows}
-        self._dirty: set[str] = set()
+    def __init__(self, rows: dict[tuple[str, str], dict[str, Any]]) -> None:
+        self._rows = rows
+        self._dirty: set[tuple[str, str]] = set()
 
     @classmethod
-    async def load(cls, session: AsyncSession, patient_id: str) -> _States:
-        result = await session.exec(select(RuleState).where(RuleState.patient_id == patient_id))
-        return cls(session, patient_id, list(result.all()))
+    async def load(cls, session: AsyncSession, patient_ids: Sequence[str]) -> RuleStates:
+        if not patient_ids:
+            return cls({})
+        result = await session.exec(
+            select(RuleState.patient_id, RuleState.rule_key, RuleState.state)
+            .where(col(RuleState.patient_id).in_(patient_ids)))
+        return cls({(pid, key): dict(state) for pid, key, state in result.all()})
 
-    def get(self, key: str) -> dict[str, Any]:
-        row = self._rows.get(key)
-        return dict(row.state) if row is not None else {}
+    def get(self, patient_id: str, key: str) -> dict[str, Any]:
+        return self._rows.get((patient_id, key), {})
 
-    def put(self, key: str, state: dict[str, Any]) -> None:
-        row = self._rows.get(key)
-        if row is None:
-            row = RuleState(patient_id=self._patient_id, rule_key=key, state=state)
-            self._rows[key] = row
-        elif row.state == state:
+    def put(self, patient_id: str, key: str, state: dict[str, Any]) -> None:
+        if self._rows.get((patient_id, key)) == state:
             return
-        row.state = state
-        row.updated_at = utcnow()
-        self._dirty.add(key)
+        self._rows[(patient_id, key)] = state
+        self._dirty.add((patient_id, key))
 
-    def flush(self) -> None:
-        for key in self._dirty:
-            self._session.add(self._rows[key])
+    async def save(self, session: AsyncSession) -> None:
+        if not self._dirty:
+            return
+        conn = await session.connection()
+        now = utcnow()
+        rows = [{"patient_id": pid, "rule_key": key, "state": self._rows[(pid, key)],
+                 "updated_at": now} for pid, key in sorted(self._dirty)]
+        await conn.execute(_upsert_statement(conn.dialect.name), rows)
         self._dirty.clear()
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_statement(dialect: str) -> Any:
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        table = RuleState.__table__  # type: ignore[attr-defined]
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        base = insert(table)
+        stmt = base.on_conflict_do_update(
+            index_elements=["patient_id", "rule_key"],
+            set_={"state": base.excluded.state, "updated_at": base.excluded.updated_at})
+        _UPSERTS[dialect] = stmt
+    return stmt
 
 
 def _fmt(value: float, metric: str) -> str:
@@ -103,7 +122,8 @@ def _fmt(value: float, metric: str) -> str:
 
 
 async def _thresholds(
-    session: AsyncSession, ctx: PatientContext, readings: Sequence[NewReading], states: _States
+    session: AsyncSession, ctx: PatientContext, readings: Sequence[NewReading],
+    states: RuleStates,
 ) -> list[AlertChange]:
     changes: list[AlertChange] = []
     by_metric: dict[str, list[NewReading]] = defaultdict(list)
@@ -120,7 +140,7 @@ async def _thresholds(
         confirm = entry.confirm_count if entry is not None else 1
         hysteresis = entry.hysteresis if entry is not None else 0.0
         key = threshold_key(metric)
-        state = ThresholdState.from_dict(states.get(key))
+        state = ThresholdState.from_dict(states.get(ctx.patient_id, key))
         for reading in sorted(items, key=lambda r: r.time):
             state, decision = evaluate_threshold(state, reading.value, bands, confirm,
                                                  hysteresis, at=reading.time)
@@ -144,7 +164,7 @@ async def _thresholds(
                     ctx.patient, received_at=reading.received_at)
                 if change is not None:
                     changes.append(change)
-        states.put(key, state.to_dict())
+        states.put(ctx.patient_id, key, state.to_dict())
     return changes
 
 
@@ -187,18 +207,29 @@ async def _news2(
     return [change] if change is not None else []
 
 
+async def evaluate_batch(
+    session: AsyncSession, batch: Sequence[tuple[PatientContext, Sequence[NewReading]]]
+) -> list[AlertChange]:
+    """Run every rule of each patient over newly stored readings (in the caller's tx)."""
+    batch = [(ctx, readings) for ctx, readings in batch if readings]
+    if not batch:
+        return []
+    states = await RuleStates.load(session, [ctx.patient_id for ctx, _ in batch])
+    changes: list[AlertChange] = []
+    for ctx, readings in batch:
+        changes += await _thresholds(session, ctx, readings, states)
+    changes += await _trends(session, batch)
+    for ctx, readings in batch:
+        changes += await _news2(session, ctx, readings)
+    await states.save(session)
+    return changes
+
+
 async def evaluate_readings(
     session: AsyncSession, ctx: PatientContext, readings: Sequence[NewReading]
 ) -> list[AlertChange]:
-    """Run every rule of the patient over newly stored readings (inside the caller's tx)."""
-    if not readings:
-        return []
-    states = await _States.load(session, ctx.patient_id)
-    changes = await _thresholds(session, ctx, readings, states)
-    changes += await _trends(session, ctx, readings)
-    changes += await _news2(session, ctx, readings)
-    states.flush()
-    return changes
+    """``evaluate_batch`` for one patient."""
+    return await evaluate_batch(session, [(ctx, readings)])
 
 
 def trend_key(rule: TrendRule) -> str:
@@ -206,47 +237,78 @@ def trend_key(rule: TrendRule) -> str:
 
 
 async def _trends(
-    session: AsyncSession, ctx: PatientContext, readings: Sequence[NewReading]
+    session: AsyncSession, batch: Sequence[tuple[PatientContext, Sequence[NewReading]]]
 ) -> list[AlertChange]:
-    """Trend rules over the stored readings around the new ones (late ones in time order)."""
-    if ctx.content is None or not ctx.content.trends:
-        return []
+    """Trend rules over the stored readings around the new ones (late ones in time order).
+
+    One grouped query per rule finds the value range of each patient's window; only where
+    the range could hold the rule's change are the window's readings fetched and evaluated.
+    """
+    work: dict[tuple[str, int, float], list[tuple[PatientContext, list[NewReading]]]] = {}
+    rules_by_key: dict[tuple[str, int, float], TrendRule] = {}
+    for ctx, readings in batch:
+        if ctx.content is None:
+            continue
+        for rule in ctx.content.trends:
+            new = [r for r in readings if r.metric == rule.metric]
+            if new:
+                key = (rule.metric, rule.window_hours, rule.delta)
+                rules_by_key[key] = rule
+                work.setdefault(key, []).append((ctx, new))
     changes: list[AlertChange] = []
-    for rule in ctx.content.trends:
-        new = [r for r in readings if r.metric == rule.metric]
-        if not new:
-            continue
+    for key, items in work.items():
+        rule = rules_by_key[key]
         window = timedelta(hours=rule.window_hours)
-        first = min(r.time for r in new)
-        last = max(r.time for r in new)
-        result = await session.exec(
-            select(Observation.time, Observation.value)
-            .where(Observation.patient_id == ctx.patient_id)
+        lower = min(min(r.time for r in new) for _, new in items) - window
+        upper = max(max(r.time for r in new) for _, new in items) + window
+        ranges = await session.exec(
+            select(Observation.patient_id, func.min(Observation.value),
+                   func.max(Observation.value))
+            .where(col(Observation.patient_id).in_([ctx.patient_id for ctx, _ in items]))
             .where(Observation.metric == rule.metric)
-            .where(col(Observation.time) >= first - window)
-            .where(col(Observation.time) <= last + window)
-        )
-        hit = evaluate_trend(list(result.all()), rule.delta, rule.window_hours,
-                             ending_after=first)
-        if hit is None:
-            continue
-        info = METRICS[rule.metric]
-        newest = max(new, key=lambda r: r.received_at)
-        change = await alerts.raise_condition(session, Condition(
-            patient_id=ctx.patient_id, rule_key=trend_key(rule), kind="trend",
-            severity=rule.severity, metric=rule.metric, value=hit.end_value,
-            detail=f"{info.display_name} changed {hit.change:+.1f} {info.display_unit} in "
-                   f"{hit.hours:.0f} h ({_fmt(hit.start_value, rule.metric)} at "
-                   f"{hit.start_time.isoformat(timespec='minutes')} → "
-                   f"{_fmt(hit.end_value, rule.metric)} at "
-                   f"{hit.end_time.isoformat(timespec='minutes')}; rule {rule.delta:+g} in "
-                   f"{rule.window_hours} h)",
-            careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
-            received_at=newest.received_at,
-        ), ctx.patient)
-        if change is not None:
-            changes.append(change)
+            .where(col(Observation.time) >= lower)
+            .where(col(Observation.time) <= upper)
+            .group_by(col(Observation.patient_id)))
+        spread = {pid: high - low for pid, low, high in ranges.all()}
+        for ctx, new in items:
+            if spread.get(ctx.patient_id, 0.0) < abs(rule.delta) * (1 - 1e-9):
+                continue
+            change = await _trend(session, ctx, rule, new)
+            if change is not None:
+                changes.append(change)
     return changes
+
+
+async def _trend(
+    session: AsyncSession, ctx: PatientContext, rule: TrendRule, new: Sequence[NewReading]
+) -> AlertChange | None:
+    window = timedelta(hours=rule.window_hours)
+    first = min(r.time for r in new)
+    last = max(r.time for r in new)
+    result = await session.exec(
+        select(Observation.time, Observation.value)
+        .where(Observation.patient_id == ctx.patient_id)
+        .where(Observation.metric == rule.metric)
+        .where(col(Observation.time) >= first - window)
+        .where(col(Observation.time) <= last + window)
+    )
+    hit = evaluate_trend(list(result.all()), rule.delta, rule.window_hours, ending_after=first)
+    if hit is None:
+        return None
+    info = METRICS[rule.metric]
+    newest = max(new, key=lambda r: r.received_at)
+    return await alerts.raise_condition(session, Condition(
+        patient_id=ctx.patient_id, rule_key=trend_key(rule), kind="trend",
+        severity=rule.severity, metric=rule.metric, value=hit.end_value,
+        detail=f"{info.display_name} changed {hit.change:+.1f} {info.display_unit} in "
+               f"{hit.hours:.0f} h ({_fmt(hit.start_value, rule.metric)} at "
+               f"{hit.start_time.isoformat(timespec='minutes')} → "
+               f"{_fmt(hit.end_value, rule.metric)} at "
+               f"{hit.end_time.isoformat(timespec='minutes')}; rule {rule.delta:+g} in "
+               f"{rule.window_hours} h)",
+        careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
+        received_at=newest.received_at,
+    ), ctx.patient)
 
 
 async def missed_measurements(
@@ -266,14 +328,14 @@ async def missed_measurements(
         timed = [e for e in ctx.content.monitoring if isinstance(e.schedule, TimedSchedule)]
         if not timed:
             continue
-        states = await _States.load(session, patient_id)
+        states = await RuleStates.load(session, [patient_id])
         last_seen = await _patient_devices_last_seen(session, patient_id)
         activated = ctx.plan.activated_at or ctx.plan.created_at
         for entry in timed:
             schedule = entry.schedule
             assert isinstance(schedule, TimedSchedule)
             key = f"schedule:{entry.metric}"
-            state = states.get(key)
+            state = states.get(patient_id, key)
             checked = _parse_time(state.get("checked_until"))
             since = max(checked or now - lookback, activated, now - lookback)
             windows = [
@@ -305,8 +367,8 @@ async def missed_measurements(
                     ), ctx.patient, now)
                     if change is not None:
                         changes.append(change)
-            states.put(key, {"checked_until": now.isoformat()})
-        states.flush()
+            states.put(patient_id, key, {"checked_until": now.isoformat()})
+        await states.save(session)
     return changes
 
 

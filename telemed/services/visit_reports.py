@@ -63,7 +63,7 @@ async def sign_report(
     await session.commit()
     clean = text.replace("\r\n", "\n").strip()
     if not clean or len(clean) > MAX_REPORT:
-        raise invalid({"text": f"Write the report (at most {MAX_REPORT} characters)."})
+        raise invalid({"text": "Write the report (at most 20000 characters)."})
     visit = record.visit
     if visit.status not in REPORTABLE:
         raise conflict("A report can be written only for a visit that took place.",

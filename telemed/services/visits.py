@@ -220,7 +220,9 @@ async def _check_participants(
         return errors
     limit = MAX_CLINICIANS.get(kind)
     if limit is not None and len(unique) > limit:
-        errors["participant_ids"] = f"A {kind} can have at most {limit} clinicians."
+        errors["participant_ids"] = (
+            "A televisit or teleassistance has at most 2 clinicians, a teleconsult at most 6."
+        )
         return errors
     users = (await session.exec(select(User).where(col(User.id).in_(unique)))).all()
     found = {user.id: user for user in users}
@@ -257,9 +259,7 @@ async def schedule_visit(
     elif scheduled_start > now + MAX_AHEAD:
         errors["scheduled_start"] = "The start time is more than a year ahead."
     if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
-        errors["duration_minutes"] = (
-            f"Duration must be from {MIN_DURATION} to {MAX_DURATION} minutes."
-        )
+        errors["duration_minutes"] = "Duration must be from 5 to 240 minutes."
     errors.update(await _check_participants(session, kind, participant_ids))
     await authorize_patient(session, who, patient_id, action="create", resource="visit",
                             request_id=request_id)
@@ -290,8 +290,7 @@ async def cancel_visit(
     visit = record.visit
     if visit.status not in ("scheduled", "waiting"):
         await session.commit()
-        raise conflict(f"A visit that is {visit.status.replace('_', ' ')} cannot be cancelled.",
-                       "visit_not_cancellable")
+        raise conflict("This visit can no longer be cancelled.", "visit_not_cancellable")
     visit.status = "cancelled"
     visit.ended_at = utcnow()
     session.add(visit)

@@ -169,7 +169,7 @@ def _navigation(who: Principal | None) -> list[tuple[str, str]]:
         return [("/users", N_("Users")), ("/patients", N_("Patients"))]
     if who.role == "patient":
         return [("/my-record", N_("My record"))]
-    return [("/patients", N_("Patients"))]
+    return [("/patients", N_("Patients")), ("/alerts", N_("Alert board"))]
 
 
 async def render(

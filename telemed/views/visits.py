@@ -24,7 +24,7 @@ from telemed.services import visits as service
 from telemed.services.access import visible_patient_ids
 from telemed.services.pagination import Page
 from telemed.views.forms import Form, FormErrors, api_errors, read_form
-from telemed.views.render import N_, flash, language_of, render, see_other, t
+from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
 from telemed.views.visit_strings import call_strings
 
 routes = web.RouteTableDef()
@@ -230,7 +230,7 @@ async def _call_page(request: web.Request, template: str, expected: str) -> web.
     try:
         service.check_joinable(record.visit)
     except ApiError as exc:
-        problem = t(request, exc.message)
+        problem = t_error(request, exc.message)
     names = await _names(request, list(record.participant_ids))
     return await render(request, template, {
         "visit": _visit_view(request, record, names, patient),
@@ -301,7 +301,8 @@ async def report_submit(request: web.Request) -> web.Response:
         if exc.status not in (409, 422):
             raise
         errors = FormErrors()
-        errors.add("text" if exc.status == 422 else None, t(request, exc.message))
+        message = exc.fields.get("text", exc.message)
+        errors.add("text" if exc.status == 422 else None, t_error(request, message))
         return await _report_page(request, text, errors, status=exc.status)
     await flash(request, "Report signed.")
     raise see_other(f"/visits/{request.match_info['visit_id']}/report")

@@ -174,8 +174,10 @@ async def test_ingest_may_only_use_its_topics(
     broker: TestBroker, mqtt_client: MqttFactory
 ) -> None:
     ingest = await _ingest(broker, mqtt_client)
-    assert (await ingest.subscribe("telemed/v1/devices/+/readings")).is_failure
-    assert (await ingest.subscribe("$CONTROL/dynamic-security/#")).is_failure
+    assert not (await ingest.subscribe("telemed/v1/devices/+/readings")).is_failure
+    for topic in ("$CONTROL/dynamic-security/#", "telemed/#", "telemed/v1/devices/+/config",
+                  "$share/other-group/telemed/v1/devices/+/readings"):
+        assert (await ingest.subscribe(topic)).is_failure, topic
 
 
 async def test_readyz_reports_the_broker(client: TestClient[Any, Any],

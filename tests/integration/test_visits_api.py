@@ -304,7 +304,7 @@ async def test_report_is_signed_once_and_hashed(client: TestClient[Any, Any],
 
 async def test_calendar_export(client: TestClient[Any, Any], world: World) -> None:
     setup = await make_visit(world)
-    url = f"/api/v1/visits/{setup.visit_id}.ics"
+    url = f"/api/v1/visits/{setup.visit_id}/calendar.ics"
     resp = await client.get(url, headers={**setup.headers[setup.patient_user["username"]],
                                           "Accept-Language": "en"})
     assert resp.status == 200 and resp.content_type == "text/calendar"

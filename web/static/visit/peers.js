@@ -1,5 +1,13 @@
 // One RTCPeerConnection per remote peer, with perfect negotiation (the server says who is
 // polite) and ICE restart when the connection fails.
+//
+// The first offer of a pair always comes from the impolite side: the polite side answers it
+// with its own tracks. (Chromium loses its ICE candidates when its very first offer is
+// rolled back in a glare, so the initial glare is avoided rather than resolved.) Later
+// renegotiations, such as screen sharing or ICE restarts, use full perfect negotiation.
+// ICE restarts are started by the impolite side, so two restarts never cross.
+
+const RESTART_AFTER_MS = 3000;
 
 export class PeerLink extends EventTarget {
   constructor({ peerId, polite, iceServers, stream, signal }) {
@@ -23,13 +31,20 @@ export class PeerLink extends EventTarget {
     this.pc.addEventListener("icecandidate", ({ candidate }) => {
       this.signal({ candidate: candidate ? candidate.toJSON() : null });
     });
+    this.restartTimer = null;
     this.pc.addEventListener("connectionstatechange", () => {
-      if (this.pc.connectionState === "failed") this.restart();
-      this.dispatchEvent(new CustomEvent("state", { detail: this.pc.connectionState }));
+      const state = this.pc.connectionState;
+      clearTimeout(this.restartTimer);
+      if (state === "failed") this.restart();
+      else if (state === "disconnected") {
+        this.restartTimer = setTimeout(() => this.restart(), RESTART_AFTER_MS);
+      }
+      this.dispatchEvent(new CustomEvent("state", { detail: state }));
     });
   }
 
   async #offer() {
+    if (this.polite && !this.pc.remoteDescription) return; // wait for the first offer
     try {
       this.makingOffer = true;
       await this.pc.setLocalDescription();
@@ -84,9 +99,9 @@ export class PeerLink extends EventTarget {
     }
   }
 
-  /** ICE restart (after a network change or a failed connection). */
+  /** ICE restart after a network change or a failed connection (impolite side only). */
   restart() {
-    if (this.pc.signalingState !== "closed") this.pc.restartIce();
+    if (!this.polite && this.pc.signalingState !== "closed") this.pc.restartIce();
   }
 
   async replaceTrack(kind, track) {
@@ -98,6 +113,7 @@ export class PeerLink extends EventTarget {
   }
 
   close() {
+    clearTimeout(this.restartTimer);
     this.pc.close();
   }
 }

@@ -1,0 +1,407 @@
+"""The alert board (``GET /alerts``) for nurses and doctors, and its no-JavaScript forms.
+
+The page is complete on first paint: the open and acknowledged alerts of the caller's
+patients (the alerts service, critical first, then oldest first), each with the patient's
+latest vitals and the buttons to acknowledge, resolve (with a note) or snooze it. Filters
+are query parameters (``severity``, ``status``, ``q`` for the patient's name); every active
+alert is rendered and those the filters leave out are ``hidden``, so the board's script can
+filter in the browser without asking the server again.
+
+``web/static/alert-board.js`` then follows ``GET /api/v1/alerts/stream`` from the sequence
+number the page was rendered at (nothing changed in between is missed) and fetches the
+changed alert's row from ``GET /alerts/{id}/row`` — the same template as the page, so the
+markup, the words and the times are the server's. The action forms post to
+``/alerts/{id}/ack|resolve|snooze`` (CSRF token in the form) and call the same services as
+the JSON API, which the script uses instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from aiohttp import web
+from sqlalchemy import func
+from sqlmodel import col, select
+from yarl import URL
+
+from telemed import keys
+from telemed.bus import ALERTS
+from telemed.db.models import Alert, Patient, User
+from telemed.db.types import utcnow
+from telemed.domain.bands import classify
+from telemed.domain.careplans import effective_bands
+from telemed.domain.units import METRICS
+from telemed.errors import ApiError, not_found
+from telemed.principal import CLINICIANS, REQUEST_ID, Principal, principal, requires
+from telemed.services import alerts as service
+from telemed.services import audit
+from telemed.services.access import authorize_patient
+from telemed.services.alerts import AlertChange, AlertFilter
+from telemed.services.context import load_patient_context
+from telemed.services.pagination import Page
+from telemed.views.forms import FormErrors, read_form
+from telemed.views.render import N_, flash, language_of, local_or, render, see_other, t, t_error
+from telemed.views.vitals import (
+    VitalItem,
+    local_time,
+    metric_label,
+    number,
+    patient_vitals,
+    relative_time,
+    unit_of,
+    zone_label,
+)
+
+routes = web.RouteTableDef()
+
+ALERT_ID = "{alert_id:[A-Za-z0-9_-]{1,64}}"
+BOARD_LIMIT = 200
+ACTIVE = ("open", "acknowledged")
+SNOOZE_CHOICES: tuple[tuple[int, str], ...] = (
+    (15, N_("15 minutes")), (30, N_("30 minutes")), (60, N_("1 hour")), (120, N_("2 hours")),
+)
+SEVERITY_WORDS = {"critical": N_("Critical"), "warning": N_("Warning")}
+SOUND_FILE = "sounds/critical-alert.wav"
+
+# Messages of the alerts service and the JSON API that reach these pages (translated by
+# `t_error`, so they must be in the catalogue).
+SERVICE_MESSAGES = (
+    N_("This alert is already resolved."),
+    N_("This alert is already acknowledged."),
+    N_("Alert not found."),
+)
+
+# Words the board's script needs (keys are stable, values English msgids).
+BOARD_STRINGS: dict[str, str] = {
+    "connecting": N_("Connecting…"),
+    "live": N_("Live: new alerts appear by themselves."),
+    "reconnecting": N_("Reconnecting… the board may be out of date."),
+    "count": N_("Alerts shown: {shown} of {total}."),
+    "just_now": N_("just now"),
+    "announce_new": N_("New alert. {summary}"),
+    "announce_worse": N_("Alert now critical. {summary}"),
+    "announce_escalated": N_("Alert escalated to the doctor. {summary}"),
+    "acknowledged": N_("Alert acknowledged."),
+    "resolved": N_("Alert resolved."),
+    "snoozed": N_("Alert snoozed."),
+    "note_required": N_("Say how the alert was resolved."),
+    "already_acknowledged": N_("This alert is already acknowledged."),
+    "already_resolved": N_("This alert is already resolved."),
+    "session_expired": N_("Your session has expired. Reload the page and log in again."),
+    "no_access": N_("You have no access to this patient's record."),
+    "failed": N_("That did not work. Check the connection and try again."),
+    "sound_blocked": N_("The browser blocked the sound. Click anywhere on the page to allow it."),
+    "error_prefix": N_("Error:"),
+}
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """The board's filters, from the query string (unknown values mean "all")."""
+
+    severity: str = ""
+    status: str = ""
+    q: str = ""
+
+    @classmethod
+    def of(cls, query: Any) -> BoardFilter:
+        severity = query.get("severity", "")
+        status = query.get("status", "")
+        return cls(severity=severity if severity in service.SEVERITIES else "",
+                   status=status if status in ACTIVE else "",
+                   q=" ".join(str(query.get("q", "")).split())[:100])
+
+    @classmethod
+    def of_url(cls, target: str) -> BoardFilter:
+        return cls.of(dict(parse_qsl(urlsplit(target).query)))
+
+    def matches(self, alert: Alert, patient: Patient) -> bool:
+        if self.severity and alert.severity != self.severity:
+            return False
+        if self.status and alert.status != self.status:
+            return False
+        return not self.q or self.q.casefold() in search_text(patient)
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.severity or self.status or self.q)
+
+    def url(self) -> str:
+        query = {k: v for k, v in (("severity", self.severity), ("status", self.status),
+                                   ("q", self.q)) if v}
+        return str(URL("/alerts").with_query(query))
+
+
+def patient_name(patient: Patient) -> str:
+    return f"{patient.family_name} {patient.given_name}"
+
+
+def search_text(patient: Patient) -> str:
+    """What the name search looks in (either order of the names), case-folded."""
+    return (f"{patient.family_name} {patient.given_name} | "
+            f"{patient.given_name} {patient.family_name}").casefold()
+
+
+def headline(request: web.Request, alert: Alert, patient_bands: Any) -> str:
+    """What the alert is about, in the page's language."""
+    metric = alert.metric if alert.metric in METRICS else None
+    name = metric_label(request, metric) if metric else ""
+    value = (f"{number(request, metric, alert.value)} {unit_of(request, metric)}"
+             if metric and alert.value is not None else "")
+    if alert.kind == "threshold" and metric:
+        text = t(request, "{metric}: {value}", metric=name, value=value) if value else name
+        if alert.value is not None:
+            zone = classify(alert.value, effective_bands(patient_bands, metric))
+            if zone != "normal":
+                text = f"{text} ({zone_label(request, zone).lower()})"
+        return text
+    if alert.kind == "trend" and metric:
+        if value:
+            return t(request, "Change over time in {metric}, now {value}", metric=name,
+                     value=value)
+        return t(request, "Change over time in {metric}", metric=name)
+    if alert.kind == "missed_measurement":
+        return t(request, "Missed measurement: {metric}", metric=name or "–")
+    if alert.kind == "device_silent":
+        return t(request, "A device has sent nothing for too long")
+    if alert.kind == "news2":
+        score = f"{alert.value:g}" if alert.value is not None else "–"
+        return t(request, "NEWS2 early warning score {score}", score=score)
+    return alert.detail or alert.kind
+
+
+def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: list[VitalItem],
+               names: dict[str, str], content: Any, now: datetime) -> dict[str, Any]:
+    """What `_alert_row.html` shows of one alert."""
+    tz = patient.timezone
+    severity_word = t(request, SEVERITY_WORDS.get(alert.severity, alert.severity))
+    what = headline(request, alert, content)
+    snoozed = alert.snoozed_until is not None and alert.snoozed_until > now
+    ack = None
+    if alert.status == "acknowledged" and alert.acknowledged_at is not None:
+        ack = {"by": names.get(alert.acknowledged_by or "", "") or t(request, "someone"),
+               "iso": alert.acknowledged_at.isoformat(),
+               "text": local_time(request, alert.acknowledged_at, tz),
+               "relative": relative_time(request, alert.acknowledged_at, now),
+               "note": alert.ack_note}
+    return {
+        "id": alert.id,
+        "patient_id": patient.id,
+        "patient_name": patient_name(patient),
+        "search": search_text(patient),
+        "severity": alert.severity,
+        "status": alert.status,
+        "kind": alert.kind,
+        "metric": alert.metric,
+        "recovered": alert.recovered,
+        "escalated": alert.escalated,
+        "snoozed_text": local_time(request, alert.snoozed_until, tz, "HH:mm")
+        if snoozed and alert.snoozed_until else None,
+        "headline": what,
+        "detail": alert.detail,
+        "opened_iso": alert.opened_at.isoformat(),
+        "opened_text": local_time(request, alert.opened_at, tz),
+        "opened_relative": relative_time(request, alert.opened_at, now),
+        "ack": ack,
+        "seq": alert.seq,
+        "vitals": vitals,
+        "summary": f"{severity_word}: {patient_name(patient)}, {what}.",
+    }
+
+
+async def _names(session: Any, user_ids: set[str]) -> dict[str, str]:
+    if not user_ids:
+        return {}
+    result = await session.exec(select(User).where(col(User.id).in_(sorted(user_ids))))
+    return {user.id: user.display_name for user in result.all()}
+
+
+def _audit_vitals(session: Any, who: Principal, patient_ids: set[str], request_id: str) -> None:
+    for patient_id in sorted(patient_ids):
+        audit.record(session, actor=who, action="read", resource="observation",
+                     patient_id=patient_id, reason="alert board: latest vitals",
+                     request_id=request_id)
+
+
+async def _contents(session: Any, patients: list[Patient]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for patient in patients:
+        context = await load_patient_context(session, patient.id)
+        out[patient.id] = context.content if context is not None else None
+    return out
+
+
+def _snooze_options(request: web.Request) -> list[tuple[int, str]]:
+    return [(minutes, t(request, label)) for minutes, label in SNOOZE_CHOICES]
+
+
+# --- the board ---------------------------------------------------------------------------
+
+
+async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
+                 notes: dict[str, str] | None = None, status: int = 200) -> web.Response:
+    await language_of(request)
+    who = principal(request)
+    now = utcnow()
+    async with request.app[keys.SESSIONS]() as session:
+        # The stream resumes after this number: a change committed after it reaches the
+        # board live, one before it is in the page (both, at worst: the script keeps the
+        # newer).
+        seq = (await session.exec(select(func.max(Alert.seq)))).one() or 0
+        rows = await service.list_alerts(session, who, AlertFilter(statuses=ACTIVE),
+                                         Page(limit=BOARD_LIMIT, after=None),
+                                         request[REQUEST_ID])
+        patients = list({p.id: p for _, p in rows}.values())
+        _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
+        vitals = await patient_vitals(session, request, patients, now)
+        contents = await _contents(session, patients)
+        names = await _names(session, {a.acknowledged_by for a, _ in rows if a.acknowledged_by})
+        await session.commit()
+    alerts = []
+    for alert, patient in rows:
+        view = alert_view(request, alert, patient, vitals.get(patient.id, []), names,
+                          contents.get(patient.id), now)
+        view["hidden"] = not filters.matches(alert, patient)
+        alerts.append(view)
+    shown = sum(1 for a in alerts if not a["hidden"])
+    next_url = filters.url()
+    return await render(request, "alerts.html", {
+        "alerts": alerts,
+        "shown": shown,
+        "total": len(alerts),
+        "truncated": len(rows) >= BOARD_LIMIT,
+        "filters": filters,
+        "next_url": next_url,
+        "errors": errors,
+        "notes": notes or {},
+        "summary": errors.summary(lambda key: t(request, "Resolution note")),
+        "snooze_options": _snooze_options(request),
+        "severity_options": [("", t(request, "All severities")),
+                             ("critical", t(request, "Critical only")),
+                             ("warning", t(request, "Warnings only"))],
+        "status_options": [("", t(request, "Open and acknowledged")),
+                           ("open", t(request, "Open only")),
+                           ("acknowledged", t(request, "Acknowledged only"))],
+        "board_data": {
+            "seq": seq,
+            "strings": {key: t(request, msgid) for key, msgid in BOARD_STRINGS.items()},
+        },
+        "sound_file": SOUND_FILE,
+    }, status=status)
+
+
+@routes.get("/alerts", name="alerts")
+@requires(*CLINICIANS)
+async def board(request: web.Request) -> web.Response:
+    """The open and acknowledged alerts of the caller's patients, most urgent first."""
+    return await _board(request, BoardFilter.of(request.query), FormErrors())
+
+
+@routes.get(f"/alerts/{ALERT_ID}/row", name="alert_row")
+@requires(*CLINICIANS)
+async def board_row(request: web.Request) -> web.Response:
+    """One alert's row of the board (the board's script fetches it after a change)."""
+    await language_of(request)
+    who = principal(request)
+    now = utcnow()
+    alert_id = request.match_info["alert_id"]
+    async with request.app[keys.SESSIONS]() as session:
+        alert = await session.get(Alert, alert_id)
+        if alert is None:
+            raise not_found("Alert")
+        patient = await authorize_patient(session, who, alert.patient_id, action="read",
+                                          resource="alert", resource_id=alert.id,
+                                          reason="alert board", request_id=request[REQUEST_ID])
+        _audit_vitals(session, who, {patient.id}, request[REQUEST_ID])
+        vitals = await patient_vitals(session, request, [patient], now)
+        contents = await _contents(session, [patient])
+        names = await _names(session, {alert.acknowledged_by} if alert.acknowledged_by else set())
+        await session.commit()
+    view = alert_view(request, alert, patient, vitals.get(patient.id, []), names,
+                      contents.get(patient.id), now)
+    view["hidden"] = False
+    return await render(request, "alert_row.html", {
+        "a": view,
+        "next_url": local_or(request.query.get("next"), "/alerts"),
+        "errors": FormErrors(),
+        "notes": {},
+        "snooze_options": _snooze_options(request),
+    })
+
+
+# --- the action forms (without JavaScript) --------------------------------------------------
+
+
+async def _publish(request: web.Request, change: AlertChange) -> None:
+    await request.app[keys.BUS].publish(ALERTS, change.event())
+
+
+def _target(form: dict[str, str]) -> str:
+    target = local_or(form.get("next"), "/alerts")
+    return target if urlsplit(target).path == "/alerts" else "/alerts"
+
+
+async def _act(request: web.Request, action: str) -> web.Response:
+    await language_of(request)
+    form = await read_form(request)
+    who = principal(request)
+    alert_id = request.match_info["alert_id"]
+    target = _target(form)
+    filters = BoardFilter.of_url(target)
+    note = form.get("note", "")
+    errors = FormErrors()
+    minutes = 0
+    if action == "resolve" and not note.strip():
+        errors.add(f"note-{alert_id}", t(request, "Say how the alert was resolved."))
+    if action == "snooze":
+        raw = form.get("minutes", "")
+        minutes = int(raw) if raw.isdigit() else 0
+        if minutes not in dict(SNOOZE_CHOICES):
+            errors.add(None, t(request, "Choose how long to snooze the alert."))
+    if errors:
+        return await _board(request, filters, errors, {alert_id: note}, status=422)
+    try:
+        async with request.app[keys.SESSIONS]() as session:
+            if action == "ack":
+                change = await service.acknowledge(session, who, alert_id, None,
+                                                   request[REQUEST_ID])
+            elif action == "resolve":
+                change = await service.resolve(session, who, alert_id, note, request[REQUEST_ID])
+            else:
+                change = await service.snooze(session, who, alert_id, minutes,
+                                              request[REQUEST_ID])
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        errors.add(None, t_error(request, exc.message))
+        return await _board(request, filters, errors, {alert_id: note}, status=exc.status)
+    await _publish(request, change)
+    if action == "ack":
+        await flash(request, "Alert acknowledged.")
+    elif action == "resolve":
+        await flash(request, "Alert resolved.")
+    else:
+        await flash(request, "Alert snoozed for {minutes} minutes.", minutes=minutes)
+    anchor = "" if action == "resolve" else f"#alert-{alert_id}"
+    raise see_other(target + anchor)
+
+
+@routes.post(f"/alerts/{ALERT_ID}/ack")
+@requires(*CLINICIANS)
+async def acknowledge_form(request: web.Request) -> web.Response:
+    return await _act(request, "ack")
+
+
+@routes.post(f"/alerts/{ALERT_ID}/resolve")
+@requires(*CLINICIANS)
+async def resolve_form(request: web.Request) -> web.Response:
+    return await _act(request, "resolve")
+
+
+@routes.post(f"/alerts/{ALERT_ID}/snooze")
+@requires(*CLINICIANS)
+async def snooze_form(request: web.Request) -> web.Response:
+    return await _act(request, "snooze")
