@@ -63,6 +63,7 @@ def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settin
         public_url="http://127.0.0.1:8080",
         language="en",
         api_rate_per_minute=1_000_000,
+        scheduler_interval=0,  # tests drive the rules scheduler explicitly
     )
 
 

@@ -10,7 +10,6 @@ from aiohttp.test_utils import TestClient
 
 from telemed.app import create_app
 from telemed.settings import Settings
-from tests.conftest import World
 
 
 async def test_security_headers(client: TestClient[Any, Any]) -> None:
@@ -24,7 +23,7 @@ async def test_security_headers(client: TestClient[Any, Any]) -> None:
 
 
 async def test_api_rate_limit_answers_429(
-    aiohttp_client: Any, settings: Settings, world: World
+    aiohttp_client: Any, settings: Settings
 ) -> None:
     limited = create_app(settings.model_copy(update={"api_rate_per_minute": 10}))
     client: TestClient[Any, Any] = await aiohttp_client(limited)
