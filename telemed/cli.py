@@ -43,7 +43,10 @@ def _parser() -> argparse.ArgumentParser:
                                "glucometer", "multi"])
     dadd.add_argument("--patient", dest="patient_id", required=True)
     demo = sub.add_parser("demo", help="seed the demo region and run simulated devices")
-    demo.add_argument("--seed-only", action="store_true", help="seed data, start no devices")
+    only = demo.add_mutually_exclusive_group()
+    only.add_argument("--seed-only", action="store_true", help="seed data, start no devices")
+    only.add_argument("--devices-only", action="store_true",
+                      help="only run the simulated devices (the region is already seeded)")
     return parser
 
 
@@ -93,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                   args.patient_id)))
             return 0
         if args.command == "demo":
-            commands.demo(settings, seed_only=args.seed_only)
+            commands.demo(settings, seed_only=args.seed_only, devices_only=args.devices_only)
             return 0
     except commands.CommandError as exc:
         return _fail(str(exc))

@@ -65,8 +65,16 @@ def serve(settings: Settings, role: Role = "serve") -> None:
               f"{settings.http_port})", flush=True)
     else:
         print(f"Telemed is running at {settings.effective_public_url}/", flush=True)
-    web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
-                access_log=None, shutdown_timeout=10)
+    from telemed.broker import BrokerError
+
+    try:
+        web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
+                    access_log=None, shutdown_timeout=10)
+    except BrokerError as exc:
+        raise CommandError(f"broker: {exc}") from None
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {settings.http_host}:{settings.http_port}: "
+                           f"{exc.strerror or exc}") from None
 
 
 async def add_user(
@@ -138,9 +146,22 @@ async def add_device(settings: Settings, serial: str, kind: str, patient_id: str
     ])
 
 
-def demo(settings: Settings, *, seed_only: bool) -> None:
-    """Seed the demo region."""
+def demo(settings: Settings, *, seed_only: bool = False, devices_only: bool = False) -> None:
+    """Seed the demo region and, unless `seed_only`, stream its simulated devices."""
+    from telemed.broker import BrokerError
     from telemed.demo import seed
 
-    created = asyncio.run(seed(settings))
-    print(created)
+    if not devices_only:
+        print(asyncio.run(seed(settings)), flush=True)
+    if seed_only:
+        return
+    from telemed.demo_devices import ensure_demo_devices, stream_demo_devices
+
+    async def run() -> None:
+        devices = await ensure_demo_devices(settings)
+        await stream_demo_devices(settings, devices)
+
+    try:
+        asyncio.run(run())
+    except BrokerError as exc:
+        raise CommandError(f"broker: {exc} (is `telemed serve` running?)") from None

@@ -13,7 +13,17 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from telemed import __version__
-from telemed.api import alerts, auth, careplans, consents, devices, patients, users
+from telemed.api import (
+    alerts,
+    auth,
+    careplans,
+    consents,
+    devices,
+    patients,
+    precall,
+    users,
+    visits,
+)
 from telemed.principal import public
 
 Security = Literal["bearer", "basic", "none"]
@@ -112,6 +122,23 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/v1/alerts/stream"): Operation(
         "Server-Sent Events of alert changes (resumable with Last-Event-ID)", "alerts",
         media="text/event-stream"),
+    ("POST", "/api/v1/visits"): Operation("Schedule a visit", "visits", visits.VisitCreate,
+                                          success=201),
+    ("GET", "/api/v1/visits"): Operation(
+        "Visits of the caller, or of a patient with patient=", "visits",
+        query=(*PAGE, "from", "to", "patient", "status")),
+    ("GET", "/api/v1/visits/{visit_id}"): Operation("A visit", "visits"),
+    ("POST", "/api/v1/visits/{visit_id}/cancel"): Operation(
+        "Cancel a visit that has not started", "visits"),
+    ("GET", "/api/v1/visits/{visit_id}/join"): Operation(
+        "Join details: ws_url, token, ice_servers, role", "visits"),
+    ("POST", "/api/v1/visits/{visit_id}/report"): Operation(
+        "Write and sign the visit report", "visits", visits.ReportCreate, success=201),
+    ("GET", "/api/v1/visits/{visit_id}/report"): Operation("The signed visit report", "visits"),
+    ("GET", "/api/v1/visits/{visit_id}/calendar.ics"): Operation(
+        "The visit as an iCalendar event", "visits", media="text/calendar"),
+    ("POST", "/api/v1/precall/offer"): Operation(
+        "Pre-call test: the echo peer answers an SDP offer", "visits", precall.Offer),
     ("GET", "/api/v1/openapi.json"): Operation("This description", "meta", security="none"),
 }
 
@@ -158,8 +185,8 @@ def _body(op: Operation, components: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _responses(op: Operation) -> dict[str, Any]:
-    if op.media == "text/event-stream":
-        ok_content: dict[str, Any] = {"text/event-stream": {"schema": {"type": "string"}}}
+    if op.media != "application/json":
+        ok_content: dict[str, Any] = {op.media: {"schema": {"type": "string"}}}
     else:
         ok_content = {"application/json": {"schema": {"type": "object"}}}
         if "format" in op.query:

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -35,12 +36,13 @@ from telemed.domain.bands import classify
 from telemed.domain.careplans import effective_bands
 from telemed.domain.units import METRICS
 from telemed.errors import ApiError, not_found
+from telemed.i18n import translations
+from telemed.middlewares import ensure_csrf_token
 from telemed.principal import CLINICIANS, REQUEST_ID, Principal, principal, requires
 from telemed.services import alerts as service
 from telemed.services import audit
 from telemed.services.access import authorize_patient
 from telemed.services.alerts import AlertChange, AlertFilter
-from telemed.services.context import load_patient_context
 from telemed.services.pagination import Page
 from telemed.views.forms import FormErrors, read_form
 from telemed.views.render import N_, flash, language_of, local_or, render, see_other, t, t_error
@@ -50,6 +52,7 @@ from telemed.views.vitals import (
     metric_label,
     number,
     patient_vitals,
+    plan_contents,
     relative_time,
     unit_of,
     zone_label,
@@ -226,14 +229,6 @@ def _audit_vitals(session: Any, who: Principal, patient_ids: set[str], request_i
                      request_id=request_id)
 
 
-async def _contents(session: Any, patients: list[Patient]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for patient in patients:
-        context = await load_patient_context(session, patient.id)
-        out[patient.id] = context.content if context is not None else None
-    return out
-
-
 def _snooze_options(request: web.Request) -> list[tuple[int, str]]:
     return [(minutes, t(request, label)) for minutes, label in SNOOZE_CHOICES]
 
@@ -256,8 +251,8 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
                                          request[REQUEST_ID])
         patients = list({p.id: p for _, p in rows}.values())
         _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
-        vitals = await patient_vitals(session, request, patients, now)
-        contents = await _contents(session, patients)
+        contents = await plan_contents(session, patients)
+        vitals = await patient_vitals(session, request, patients, contents, now)
         names = await _names(session, {a.acknowledged_by for a, _ in rows if a.acknowledged_by})
         await session.commit()
     alerts = []
@@ -316,20 +311,36 @@ async def board_row(request: web.Request) -> web.Response:
                                           resource="alert", resource_id=alert.id,
                                           reason="alert board", request_id=request[REQUEST_ID])
         _audit_vitals(session, who, {patient.id}, request[REQUEST_ID])
-        vitals = await patient_vitals(session, request, [patient], now)
-        contents = await _contents(session, [patient])
+        contents = await plan_contents(session, [patient])
+        vitals = await patient_vitals(session, request, [patient], contents, now)
         names = await _names(session, {alert.acknowledged_by} if alert.acknowledged_by else set())
         await session.commit()
     view = alert_view(request, alert, patient, vitals.get(patient.id, []), names,
                       contents.get(patient.id), now)
     view["hidden"] = False
-    return await render(request, "alert_row.html", {
+    return await _fragment(request, "alert_row.html", {
         "a": view,
         "next_url": local_or(request.query.get("next"), "/alerts"),
         "errors": FormErrors(),
         "notes": {},
         "snooze_options": _snooze_options(request),
     })
+
+
+async def _fragment(request: web.Request, template: str,
+                    context: dict[str, Any]) -> web.Response:
+    """A piece of a page in the request's language (unlike `render`, it leaves the one-time
+    notice of the session for the next full page)."""
+    lang = await language_of(request)
+    env = aiohttp_jinja2.get_env(request.app)
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(lang), newstyle=True)
+    full = {"lang": lang, "user": principal(request),
+            "csrf_token": await ensure_csrf_token(request),
+            "timezone": request.app[keys.SETTINGS].timezone, **context}
+    response = aiohttp_jinja2.render_template(template, request, full)
+    response.headers["Content-Language"] = lang
+    return response
 
 
 # --- the action forms (without JavaScript) --------------------------------------------------

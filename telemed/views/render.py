@@ -168,8 +168,9 @@ def _navigation(who: Principal | None) -> list[tuple[str, str]]:
     if who.role == "admin":
         return [("/users", N_("Users")), ("/patients", N_("Patients"))]
     if who.role == "patient":
-        return [("/my-record", N_("My record"))]
-    return [("/patients", N_("Patients")), ("/alerts", N_("Alert board"))]
+        return [("/my-record", N_("My record")), ("/visits", N_("Visits"))]
+    return [("/patients", N_("Patients")), ("/alerts", N_("Alert board")),
+            ("/visits", N_("Visits"))]
 
 
 async def render(

@@ -212,19 +212,27 @@ def latest_items(request: web.Request, latest: Mapping[str, Observation],
     return items
 
 
-async def patient_vitals(session: AsyncSession, request: web.Request,
-                         patients: Sequence[Patient], now: datetime | None = None
-                         ) -> dict[str, list[VitalItem]]:
-    """patient id → latest vitals, for patients the caller was already authorised for."""
-    ids = [p.id for p in patients]
-    latest = await latest_values(session, ids)
-    out: dict[str, list[VitalItem]] = {}
+async def plan_contents(session: AsyncSession, patients: Sequence[Patient]
+                        ) -> dict[str, CarePlanContent | None]:
+    """patient id → the content of the active care plan (None: platform defaults)."""
+    out: dict[str, CarePlanContent | None] = {}
     for patient in patients:
         context = await load_patient_context(session, patient.id)
-        content = context.content if context is not None else None
-        out[patient.id] = latest_items(request, latest.get(patient.id, {}), content,
-                                       patient.timezone, now)
+        out[patient.id] = context.content if context is not None else None
     return out
+
+
+async def patient_vitals(session: AsyncSession, request: web.Request,
+                         patients: Sequence[Patient],
+                         contents: Mapping[str, CarePlanContent | None],
+                         now: datetime | None = None) -> dict[str, list[VitalItem]]:
+    """patient id → latest vitals, for patients the caller was already authorised for."""
+    latest = await latest_values(session, [p.id for p in patients])
+    return {
+        patient.id: latest_items(request, latest.get(patient.id, {}), contents.get(patient.id),
+                                 patient.timezone, now)
+        for patient in patients
+    }
 
 
 # --- the patient page: charts and devices --------------------------------------------
@@ -437,6 +445,7 @@ async def vitals_panel(request: web.Request, patient: Patient) -> dict[str, Any]
         "vitals_ranges": [(key, t(request, label)) for key, (_, label) in RANGES.items()],
         "vitals_strings": {
             "lang": _lang(request), "timezone": patient.timezone, "range": range_key,
+            "site_timezone": request.app[keys.SETTINGS].timezone,
             "strings": {
                 **{k: t(request, v) for k, v in CHART_STRINGS.items()},
                 **{f"period_{k}": t(request, v) for k, v in PERIODS.items()},

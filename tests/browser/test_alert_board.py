@@ -83,6 +83,10 @@ async def test_new_alert_appears_live_and_is_handled_from_the_board(
                             headers=nurse_headers)
     assert ack.status == 200
 
+    # Count the chimes instead of playing them.
+    await page.add_init_script(
+        "window.chimes = 0; HTMLMediaElement.prototype.play = function () {"
+        " window.chimes += 1; return Promise.resolve(); };")
     await log_in(page, ward.nurse["username"])
     await page.get_by_role("link", name="Alert board").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Alert board")
@@ -110,6 +114,8 @@ async def test_new_alert_appears_live_and_is_handled_from_the_board(
     assert order[:3] == [spo2.id, escalated.id, new.id]  # critical, oldest first
     await expect(page.locator("#announce-assertive")).to_contain_text("New alert. Critical:")
     await expect(row(page, new.id)).to_contain_text("Heart rate: 38 bpm (very low)")
+    # a chime for the warning that became critical and one for the new critical alert
+    await page.wait_for_function("window.chimes === 2")
     await expect(row(page, new.id).locator(".vitals-mini")).to_contain_text("38")
     await snapshot(page, "alert-board-live")
 
@@ -149,6 +155,16 @@ async def test_new_alert_appears_live_and_is_handled_from_the_board(
     await page.get_by_label("Patient name").fill(ward.patients[1].given_name.lower())
     await expect(page.locator("#alert-list > li:not([hidden])")).to_have_count(1)
     await expect(page.locator("#board-count")).to_have_text("Alerts shown: 1 of 4.")
+
+    # A new warning is announced politely and makes no sound; the sound choice is kept.
+    await page.get_by_label("Patient name").fill("")
+    await ward.send(1, ("resp_rate", 23, "/min", now_s()))
+    warning = await ward.alert(1, "resp_rate")
+    await expect(row(page, warning.id)).to_be_visible()
+    await expect(page.locator("#announce-polite")).to_contain_text("New alert. Warning:")
+    assert await page.evaluate("window.chimes") == 2
+    await page.reload()
+    await expect(page.get_by_label("Sound for new critical alerts")).to_be_checked()
 
 
 async def test_board_survives_a_reconnect(page: Page, ward: Ward) -> None:

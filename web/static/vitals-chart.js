@@ -78,13 +78,20 @@ function start(data) {
   const S = data.strings;
   const lang = document.documentElement.lang || "en";
   let timeZone = data.timezone;
-  let timeFormat;
   try {
-    timeFormat = new Intl.DateTimeFormat(lang, { timeZone, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    new Intl.DateTimeFormat(lang, { timeZone });
   } catch {
-    timeZone = undefined;
-    timeFormat = new Intl.DateTimeFormat(lang, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    timeZone = undefined; // unknown to this browser: its own zone
   }
+  const dayMonth = new Intl.DateTimeFormat(lang, { timeZone, day: "numeric", month: "short" });
+  const zoneNote = timeZone && timeZone !== data.site_timezone ? ` (${timeZone})` : "";
+  // "22 Nov, 16:27" in the patient's time zone, as the server writes it.
+  const timeFormat = {
+    format(date) {
+      const parts = Object.fromEntries(dayMonth.formatToParts(date).map((p) => [p.type, p.value]));
+      return `${parts.day} ${parts.month}, ${hourFormat.format(date)}${zoneNote}`;
+    },
+  };
   const hourFormat = new Intl.DateTimeFormat(lang, { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   const dayFormat = new Intl.DateTimeFormat(lang, { timeZone, day: "numeric", month: "short" });
   const hourOf = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
