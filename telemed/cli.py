@@ -69,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config)
     except SettingsError as exc:

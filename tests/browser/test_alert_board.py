@@ -58,6 +58,15 @@ def row(page: Page, alert_id: str) -> Any:
     return page.locator(f"#alert-{alert_id}")
 
 
+def script_errors(page: Page) -> list[str]:
+    """Uncaught errors and console errors of the page's scripts, collected from now on."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" else None)
+    return errors
+
+
 async def test_new_alert_appears_live_and_is_handled_from_the_board(
         page: Page, ward: Ward, client: TestClient[Any, Any]) -> None:
     t = now_s()
@@ -83,6 +92,7 @@ async def test_new_alert_appears_live_and_is_handled_from_the_board(
                             headers=nurse_headers)
     assert ack.status == 200
 
+    errors = script_errors(page)
     # Count the chimes instead of playing them.
     await page.add_init_script(
         "window.chimes = 0; HTMLMediaElement.prototype.play = function () {"
@@ -165,6 +175,7 @@ async def test_new_alert_appears_live_and_is_handled_from_the_board(
     assert await page.evaluate("window.chimes") == 2
     await page.reload()
     await expect(page.get_by_label("Sound for new critical alerts")).to_be_checked()
+    assert errors == []
 
 
 async def test_board_survives_a_reconnect(page: Page, ward: Ward) -> None:
@@ -206,6 +217,7 @@ async def test_patient_page_charts_with_bands(page: Page, ward: Ward) -> None:
                                     received_at=when))
         await session.commit()
 
+    errors = script_errors(page)
     await log_in(page, ward.doctor["username"])
     await page.goto(f"/patients/{patient.id}")
     vitals = page.locator("#vitals")
@@ -228,6 +240,7 @@ async def test_patient_page_charts_with_bands(page: Page, ward: Ward) -> None:
     await expect(bp.locator("[data-chart-summary]")).to_contain_text("In the last 24 hours:")
     await expect(bp.locator("[data-chart-summary]")).to_contain_text("4 readings")
     await snapshot(page, "patient-vitals-24h")
+    assert errors == []
 
 
 async def test_board_works_without_javascript(browser: Any, base_url: str, ward: Ward) -> None:

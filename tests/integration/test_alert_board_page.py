@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import timedelta
@@ -225,8 +226,6 @@ async def test_the_form_actions_reach_the_stream(client: Client, board: Board) -
     for _ in range(100):
         if bus.subscriber_count(ALERTS) >= 1:
             break
-        import asyncio
-
         await asyncio.sleep(0.02)
     await post_form(client, f"/alerts/{spo2.id}/ack", {}, page="/alerts")
     event = await next_event(stream)
