@@ -1,0 +1,108 @@
+"""Generated from the route table: every route answers anonymous and wrong-role callers
+according to its declared policy, so a new route cannot slip through unguarded.
+
+(Patient-level rules — own patient, another team's patient — are in test_access_matrix.py.)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from telemed.app import create_app
+from telemed.principal import PUBLIC, ROLES, policy_of
+from telemed.settings import Settings
+from tests.conftest import World
+
+# Public routes, each with the reason it is public.
+PUBLIC_ROUTES = {
+    ("GET", "/healthz"): "liveness probe",
+    ("GET", "/readyz"): "readiness probe",
+    ("GET", "/metrics"): "Prometheus scrape (no personal data)",
+    ("POST", "/api/v1/auth/token"): "login",
+    ("GET", "/api/v1/openapi.json"): "API description",
+    ("POST", "/api/v1/devices/{device_id}/readings"): "device credentials checked by handler",
+    ("GET", "/login"): "login page",
+    ("POST", "/login"): "login form",
+    ("POST", "/logout"): "logout form",
+    ("POST", "/language"): "language switch",
+    ("GET", "/"): "redirects by role",
+    ("GET", "/fhir/R4/metadata"): "FHIR CapabilityStatement",
+    ("GET", "/ws/visits/{visit_id}"): "WebSocket: join token checked by handler",
+}
+
+
+def all_routes(app: web.Application) -> list[tuple[str, str, Any]]:
+    found = []
+    for resource in app.router.resources():
+        if resource.canonical.startswith("/static"):
+            continue
+        for route in resource:
+            if route.method in ("HEAD", "OPTIONS"):
+                continue
+            found.append((route.method, resource.canonical, route.handler))
+    return found
+
+
+def _app(settings: Settings) -> web.Application:
+    return create_app(settings)
+
+
+def test_public_routes_are_exactly_the_known_ones(settings: Settings) -> None:
+    app = _app(settings)
+    public = {(m, p) for m, p, h in all_routes(app) if policy_of(h) == PUBLIC}
+    assert public == set(PUBLIC_ROUTES), "a route became public (or stopped being public)"
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "00000000000000000000000000000000", path)
+
+
+def _cases(settings: Settings) -> list[tuple[str, str, str]]:
+    cases = []
+    for method, path, handler in all_routes(_app(settings)):
+        policy = policy_of(handler)
+        if policy == PUBLIC:
+            continue
+        assert isinstance(policy, frozenset)
+        cases.append((method, path, "anon"))
+        cases.extend((method, path, role) for role in ROLES if role not in policy)
+    return cases
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "route_case" in metafunc.fixturenames:
+        from telemed.settings import load_settings
+
+        settings = load_settings(env="test", secret_key="x" * 40,
+                                 database_url="sqlite+aiosqlite://", data_dir=".")
+        cases = _cases(settings)
+        metafunc.parametrize("route_case", cases, ids=[f"{m} {p} as {r}" for m, p, r in cases])
+
+
+async def test_route_refuses_callers_outside_its_policy(
+    client: TestClient[Any, Any], world: World, route_case: tuple[str, str, str]
+) -> None:
+    method, path, role = route_case
+    headers: dict[str, str] = {}
+    if role != "anon":
+        extra: dict[str, Any] = {}
+        if role == "patient":
+            extra["patient_id"] = (await world.patient()).id
+        user = await world.user(role, **extra)
+        headers = await world.token(user["username"])
+    resp = await client.request(method, _concrete(path), headers=headers, json={},
+                                allow_redirects=False)
+    expected = 401 if role == "anon" else 403
+    if path.startswith(("/api/", "/fhir/", "/ws/")):
+        assert resp.status == expected, (method, path, role, await resp.text())
+    else:
+        # Pages: anonymous callers are sent to the login page; others get the 403 page.
+        if role == "anon":
+            assert resp.status in (302, 303) and "/login" in resp.headers["Location"]
+        else:
+            assert resp.status == 403
