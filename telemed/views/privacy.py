@@ -1,0 +1,96 @@
+"""The privacy page of a patient's record: consent, emergency accesses, the access log;
+and "log out everywhere" for every user."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from telemed import keys
+from telemed.db.models import User
+from telemed.errors import ApiError
+from telemed.principal import ROLES, principal, requires
+from telemed.services import consent as service
+from telemed.services.users import end_all_sessions
+from telemed.views.render import N_, flash, render, see_other, t, t_error
+
+routes = web.RouteTableDef()
+
+LOG_PAGE = 100
+
+ACTIONS = {"read": N_("Read"), "create": N_("Created"), "update": N_("Changed"),
+           "delete": N_("Deleted"), "export": N_("Downloaded"),
+           "emergency": N_("Opened in an emergency")}
+RESOURCES = {"patient": N_("personal details"), "careplan": N_("care plan"),
+             "careteam": N_("care team"), "consent": N_("consent"),
+             "access_log": N_("access log"), "observations": N_("measurements"),
+             "alert": N_("alerts"), "device": N_("devices"), "visit": N_("visits")}
+
+
+def describe(request: web.Request, action: str, resource: str) -> str:
+    """"Read · care plan" in the page's language; unknown names shown as they are."""
+    verb = t(request, ACTIONS[action]) if action in ACTIONS else action
+    thing = t(request, RESOURCES[resource]) if resource in RESOURCES else resource.replace(
+        "_", " ")
+    return f"{verb} · {thing}"
+
+
+@routes.get("/patients/{patient_id}/privacy")
+@requires("patient", "admin")
+async def privacy_page(request: web.Request) -> web.Response:
+    patient_id = request.match_info["patient_id"]
+    who = principal(request)
+    async with request.app[keys.SESSIONS]() as session:
+        consents = await service.list_consents(session, who, patient_id)
+        log, _ = await service.access_log(session, who, patient_id, limit=LOG_PAGE)
+        emergencies = await service.emergency_accesses(session, patient_id)
+        names = {u.id: u.display_name for u in
+                 [await session.get(User, c.grantee_id) for c in consents if c.grantee_id]
+                 + [await session.get(User, e.user_id) for e in emergencies] if u}
+    general = next((c for c in consents if c.grantee_id is None), None)
+    return await render(request, "privacy.html", {
+        "patient_id": patient_id,
+        "consents": consents,
+        "general_consent": general.granted if general else False,
+        "names": names,
+        "log": [(entry, describe(request, entry.action, entry.resource)) for entry in log],
+        "emergencies": emergencies,
+        "csv_url": f"/api/v1/patients/{patient_id}/access-log?format=csv&limit=1000",
+    })
+
+
+@routes.post("/patients/{patient_id}/privacy/consent")
+@requires("patient", "admin")
+async def privacy_consent(request: web.Request) -> web.Response:
+    patient_id = request.match_info["patient_id"]
+    form = await request.post()
+    decision = form.get("granted")
+    if decision not in ("yes", "no"):
+        raise ApiError(400, "bad_request", "Choose whether to allow or refuse.")
+    async with request.app[keys.SESSIONS]() as session:
+        try:
+            await service.decide_consent(session, principal(request), patient_id,
+                                         granted=decision == "yes", grantee_id=None,
+                                         note=None)
+        except ApiError as exc:
+            if exc.status != 422:
+                raise
+            await flash(request, t_error(request, exc.message))
+            raise see_other(f"/patients/{patient_id}/privacy") from None
+    granted_msg = N_("Your choice has been recorded.")
+    refused_msg = N_("Your choice has been recorded: your care team can no longer open "
+                     "your record.")
+    granted = decision == "yes"
+    message = granted_msg if granted else refused_msg
+    await flash(request, message)
+    raise see_other(f"/patients/{patient_id}/privacy")
+
+
+@routes.post("/account/logout-everywhere")
+@requires(*ROLES)
+async def logout_everywhere(request: web.Request) -> web.Response:
+    who = principal(request)
+    async with request.app[keys.SESSIONS]() as session:
+        user = await session.get(User, who.user_id)
+        assert user is not None
+        await end_all_sessions(session, user)
+    raise see_other("/login")

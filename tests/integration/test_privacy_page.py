@@ -1,0 +1,81 @@
+"""The patient's privacy page: consent switch, emergency accesses, access log, sessions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import PASSWORD, World
+
+
+async def _login(client: TestClient[Any, Any], username: str) -> str:
+    page = await client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+    assert token
+    resp = await client.post("/login", data={"username": username, "password": PASSWORD,
+                                             "csrf_token": token.group(1)},
+                             allow_redirects=False)
+    assert resp.status in (302, 303), await resp.text()
+    page = await client.get("/my-record")
+    found = re.search(r'name="csrf-token" content="([^"]+)"', await page.text())
+    assert found
+    return found.group(1)
+
+
+async def test_patient_sees_accesses_and_withdraws_consent(
+    client: TestClient[Any, Any], world: World
+) -> None:
+    doctor = await world.user("doctor")
+    er = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    me = await world.user("patient", patient_id=patient.id)
+    doctor_h = await world.token(doctor["username"])
+    await client.get(f"/api/v1/patients/{patient.id}", headers=doctor_h)
+    er_h = await world.token(er["username"])
+    await client.post(f"/api/v1/patients/{patient.id}/emergency-access", headers=er_h,
+                      json={"reason": "Ricovero urgente, paziente non cosciente"})
+    csrf = await _login(client, me["username"])
+    page = await client.get(f"/patients/{patient.id}/privacy")
+    assert page.status == 200
+    html = await page.text()
+    assert "Emergency accesses" in html and "Ricovero urgente" in html
+    assert doctor["username"].title() in html
+    resp = await client.post(f"/patients/{patient.id}/privacy/consent",
+                             data={"granted": "no", "csrf_token": csrf}, allow_redirects=False)
+    assert resp.status == 303
+    assert (await client.get(f"/api/v1/patients/{patient.id}", headers=doctor_h)).status == 403
+    html = await (await client.get(f"/patients/{patient.id}/privacy")).text()
+    assert "Allow my care team to open my record" in html
+    # Without the CSRF token nothing changes.
+    refused = await client.post(f"/patients/{patient.id}/privacy/consent",
+                                data={"granted": "yes"}, allow_redirects=False)
+    assert refused.status == 403
+    assert (await client.get(f"/api/v1/patients/{patient.id}", headers=doctor_h)).status == 403
+
+
+async def test_other_patients_privacy_page_is_refused(
+    client: TestClient[Any, Any], world: World
+) -> None:
+    mine = await world.patient()
+    other = await world.patient()
+    me = await world.user("patient", patient_id=mine.id)
+    await _login(client, me["username"])
+    assert (await client.get(f"/patients/{other.id}/privacy")).status == 403
+
+
+async def test_log_out_everywhere_ends_the_session(
+    client: TestClient[Any, Any], world: World
+) -> None:
+    import asyncio
+
+    patient = await world.patient()
+    me = await world.user("patient", patient_id=patient.id)
+    csrf = await _login(client, me["username"])
+    await asyncio.sleep(1.1)
+    resp = await client.post("/account/logout-everywhere", data={"csrf_token": csrf},
+                             allow_redirects=False)
+    assert resp.status == 303
+    after = await client.get("/my-record", allow_redirects=False)
+    assert after.status in (302, 303) and "/login" in after.headers["Location"]
