@@ -15,6 +15,7 @@ from telemed.api import (
     auth,
     careplans,
     consents,
+    delegates,
     devices,
     observations,
     openapi,
@@ -87,7 +88,7 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     setup_health(app)
     setup_broker(app)
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
-        for module in (auth, users, patients, careplans, consents, devices,
+        for module in (auth, users, patients, careplans, consents, delegates, devices,
                        alerts, observations, readings, openapi, visits):
             app.router.add_routes(module.routes)
         setup_alert_stream(app)

@@ -18,6 +18,7 @@ from telemed.api import (
     auth,
     careplans,
     consents,
+    delegates,
     devices,
     patients,
     precall,
@@ -89,6 +90,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/v1/patients/{patient_id}/access-log"): Operation(
         "Who read or changed what of this patient (JSON, or CSV with format=csv)", "privacy",
         query=("limit", "cursor", "format")),
+    ("GET", "/api/v1/patients/{patient_id}/delegates"): Operation(
+        "Caregivers and parents with access to the patient's portal", "privacy"),
+    ("POST", "/api/v1/patients/{patient_id}/delegates"): Operation(
+        "Give a portal user access to this patient's portal (patient, or admin)", "privacy",
+        delegates.DelegateCreate, success=201),
+    ("DELETE", "/api/v1/patients/{patient_id}/delegates/{delegation_id}"): Operation(
+        "Revoke a delegation", "privacy"),
     ("POST", "/api/v1/devices"): Operation(
         "Register a device; the MQTT password is returned once", "devices",
         devices.DeviceCreate, success=201),

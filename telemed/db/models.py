@@ -250,6 +250,21 @@ class EmergencyAccess(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class Delegation(SQLModel, table=True):
+    """Access to a patient's portal granted to a caregiver or a minor's parent."""
+
+    __tablename__ = "delegations"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    patient_id: str = Field(foreign_key="patients.id", index=True, max_length=32)
+    delegate_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    relationship: str = Field(max_length=16)
+    granted_by: str = Field(foreign_key="users.id", max_length=32)
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_by: str | None = Field(default=None, max_length=32)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class AuditEvent(SQLModel, table=True):
     """Who read or changed which patient's data, when and why."""
 

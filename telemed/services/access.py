@@ -18,6 +18,7 @@ from telemed.db.types import utcnow
 from telemed.errors import forbidden, not_found
 from telemed.principal import Principal
 from telemed.services import audit
+from telemed.services.delegates import delegated_patient_ids, is_delegate
 
 # Resources an administrator may see: demographics only, never clinical data.
 ADMIN_RESOURCES = frozenset({"patient", "consent", "access_log"})
@@ -75,7 +76,10 @@ async def authorize_patient(
     emergency = False
     allowed = False
     if who.role == "patient":
-        allowed = who.patient_id == patient_id and action in ("read", "export")
+        own_or_delegate = who.patient_id == patient_id or await is_delegate(
+            session, patient_id, who.user_id
+        )
+        allowed = own_or_delegate and action in ("read", "export")
     elif who.role == "admin":
         allowed = resource in ADMIN_RESOURCES
     elif who.is_clinician:
@@ -110,7 +114,8 @@ async def visible_patient_ids(session: AsyncSession, who: Principal) -> list[str
     if who.role == "admin":
         return None
     if who.role == "patient":
-        return [who.patient_id] if who.patient_id else []
+        own = [who.patient_id] if who.patient_id else []
+        return own + await delegated_patient_ids(session, who.user_id)
     result = await session.exec(
         select(CareTeamMember.patient_id).where(CareTeamMember.user_id == who.user_id)
     )

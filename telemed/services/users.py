@@ -38,8 +38,6 @@ def check_new_user(
         errors["role"] = "Role must be one of admin, doctor, nurse, patient."
     if not display_name.strip() or len(display_name) > 128:
         errors["display_name"] = "Display name is required (at most 128 characters)."
-    if role == "patient" and not patient_id:
-        errors["patient_id"] = "A patient user must be linked to a patient record."
     if role != "patient" and patient_id:
         errors["patient_id"] = "Only patient users are linked to a patient record."
     return errors

@@ -130,11 +130,17 @@ async def test_admin_creates_users(client: TestClient[Any, Any], world: World) -
     assert bad.status == 422
     fields = (await bad.json())["error"]["fields"]
     assert {"username", "password", "role", "display_name"} <= set(fields)
-    patient_user = await client.post("/api/v1/users", headers=headers, json={
-        "username": "paziente1", "password": "Una-password-lunga-1", "role": "patient",
-        "display_name": "P"})
-    assert patient_user.status == 422
-    assert "patient_id" in (await patient_user.json())["error"]["fields"]
+    # A patient-portal account without a record of its own (a caregiver) is allowed...
+    caregiver = await client.post("/api/v1/users", headers=headers, json={
+        "username": "figlia.rossi", "password": "Una-password-lunga-1", "role": "patient",
+        "display_name": "Figlia"})
+    assert caregiver.status == 201
+    # ...but only patient users are linked to a record.
+    linked_doctor = await client.post("/api/v1/users", headers=headers, json={
+        "username": "dr.linked", "password": "Una-password-lunga-1", "role": "doctor",
+        "display_name": "D", "patient_id": "whatever"})
+    assert linked_doctor.status == 422
+    assert "patient_id" in (await linked_doctor.json())["error"]["fields"]
     listing = await client.get("/api/v1/users?limit=2", headers=headers)
     page = await listing.json()
     assert len(page["items"]) == 2 and page["next_cursor"]

@@ -43,10 +43,10 @@ def test_user_add_rejects_bad_input(migrated: Path) -> None:
                stdin="short\n")
     assert weak.returncode == 2
     assert "password" in weak.stderr
-    no_patient = run(["user", "add", "pat", "--role", "patient", "--password-stdin"], migrated,
-                     stdin="Una-password-sicura-7\n")
-    assert no_patient.returncode == 2
-    assert "patient" in no_patient.stderr
+    doctor_with_record = run(["user", "add", "doc", "--role", "doctor", "--patient", "x",
+                              "--password-stdin"], migrated, stdin="Una-password-sicura-7\n")
+    assert doctor_with_record.returncode == 2
+    assert "patient" in doctor_with_record.stderr
     ghost = run(["user", "add", "pat", "--role", "patient", "--patient", "nope",
                  "--password-stdin"], migrated, stdin="Una-password-sicura-7\n")
     assert ghost.returncode == 2

@@ -1,0 +1,68 @@
+"""/api/v1/patients/{id}/delegates: caregivers and parents with access to a patient's portal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from telemed.api.common import Body, body, ok, sessions
+from telemed.api.shapes import iso
+from telemed.db.models import Delegation, User
+from telemed.principal import principal, requires
+from telemed.services import delegates as service
+
+routes = web.RouteTableDef()
+
+
+class DelegateCreate(Body):
+    delegate_username: str
+    relationship: str
+
+
+def delegation_out(delegation: Delegation, user: User | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": delegation.id,
+        "patient_id": delegation.patient_id,
+        "delegate_id": delegation.delegate_id,
+        "relationship": delegation.relationship,
+        "granted_by": delegation.granted_by,
+        "granted_at": iso(delegation.granted_at),
+        "revoked_at": iso(delegation.revoked_at),
+        "active": delegation.revoked_at is None,
+    }
+    if user is not None:
+        out["delegate_name"] = user.display_name
+        out["delegate_username"] = user.username
+    return out
+
+
+@routes.get("/api/v1/patients/{patient_id}/delegates")
+@requires("patient", "admin")
+async def delegates_list(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        rows = await service.list_delegations(session, principal(request),
+                                              request.match_info["patient_id"])
+    return ok({"items": [delegation_out(d, u) for d, u in rows], "next_cursor": None})
+
+
+@routes.post("/api/v1/patients/{patient_id}/delegates")
+@requires("patient", "admin")
+async def delegates_grant(request: web.Request) -> web.Response:
+    data = await body(request, DelegateCreate)
+    async with sessions(request)() as session:
+        delegation = await service.grant(session, principal(request),
+                                         request.match_info["patient_id"],
+                                         delegate_username=data.delegate_username,
+                                         relationship=data.relationship)
+    return ok(delegation_out(delegation), status=201)
+
+
+@routes.delete("/api/v1/patients/{patient_id}/delegates/{delegation_id}")
+@requires("patient", "admin")
+async def delegates_revoke(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        delegation = await service.revoke(session, principal(request),
+                                          request.match_info["patient_id"],
+                                          request.match_info["delegation_id"])
+    return ok(delegation_out(delegation))

@@ -1,0 +1,104 @@
+"""Delegates: a caregiver or a minor's parent given access to a patient's portal."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.models import Delegation, Patient, User
+from telemed.db.types import utcnow
+from telemed.errors import conflict, forbidden, invalid, not_found
+from telemed.principal import Principal
+from telemed.services import audit
+
+RELATIONSHIPS = ("caregiver", "parent", "guardian")
+
+
+async def delegated_patient_ids(session: AsyncSession, user_id: str) -> list[str]:
+    """Patients whose portal this user may read as a delegate."""
+    result = await session.exec(
+        select(Delegation.patient_id)
+        .where(Delegation.delegate_id == user_id)
+        .where(col(Delegation.revoked_at).is_(None))
+    )
+    return list(result.all())
+
+
+async def is_delegate(session: AsyncSession, patient_id: str, user_id: str) -> bool:
+    """True when the user holds an unrevoked delegation for the patient."""
+    return patient_id in await delegated_patient_ids(session, user_id)
+
+
+def _may_manage(who: Principal, patient_id: str) -> bool:
+    return who.role == "admin" or (who.role == "patient" and who.patient_id == patient_id)
+
+
+async def list_delegations(session: AsyncSession, who: Principal,
+                           patient_id: str) -> list[tuple[Delegation, User]]:
+    """The patient's delegations (active and revoked), newest first."""
+    if await session.get(Patient, patient_id) is None:
+        raise not_found("Patient")
+    if not _may_manage(who, patient_id):
+        raise forbidden("Only the patient (or an administrator) manages delegates.")
+    result = await session.exec(
+        select(Delegation, User)
+        .join(User, col(User.id) == col(Delegation.delegate_id))
+        .where(Delegation.patient_id == patient_id)
+        .order_by(col(Delegation.granted_at).desc())
+    )
+    audit.record(session, actor=who, action="read", resource="delegation", patient_id=patient_id)
+    await session.commit()
+    return list(result.all())
+
+
+async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
+                delegate_username: str, relationship: str) -> Delegation:
+    """Give a portal user read access to the patient's portal."""
+    if await session.get(Patient, patient_id) is None:
+        raise not_found("Patient")
+    if not _may_manage(who, patient_id):
+        audit.record(session, actor=who, action="create", resource="delegation",
+                     patient_id=patient_id, outcome="denied")
+        await session.commit()
+        raise forbidden("Only the patient (or an administrator) manages delegates.")
+    errors: dict[str, str] = {}
+    if relationship not in RELATIONSHIPS:
+        errors["relationship"] = "Relationship must be caregiver, parent or guardian."
+    delegate = (await session.exec(
+        select(User).where(User.username == delegate_username.strip().lower()))).first()
+    if delegate is None or delegate.role != "patient" or not delegate.active:
+        errors["delegate_username"] = "No patient-portal user with this username."
+    elif delegate.patient_id == patient_id:
+        errors["delegate_username"] = "A patient does not need a delegation to their own record."
+    if errors:
+        raise invalid(errors)
+    assert delegate is not None
+    if await is_delegate(session, patient_id, delegate.id):
+        raise conflict("This person is already a delegate.", "already_delegate")
+    delegation = Delegation(patient_id=patient_id, delegate_id=delegate.id,
+                            relationship=relationship, granted_by=who.user_id)
+    session.add(delegation)
+    audit.record(session, actor=who, action="create", resource="delegation",
+                 patient_id=patient_id, resource_id=delegation.id,
+                 reason=f"{relationship}: {delegate.display_name}")
+    await session.commit()
+    return delegation
+
+
+async def revoke(session: AsyncSession, who: Principal, patient_id: str,
+                 delegation_id: str) -> Delegation:
+    """End a delegation at once."""
+    delegation = await session.get(Delegation, delegation_id)
+    if delegation is None or delegation.patient_id != patient_id:
+        raise not_found("Delegation")
+    if not _may_manage(who, patient_id):
+        raise forbidden("Only the patient (or an administrator) manages delegates.")
+    if delegation.revoked_at is not None:
+        raise conflict("This delegation was already revoked.", "already_revoked")
+    delegation.revoked_at = utcnow()
+    delegation.revoked_by = who.user_id
+    session.add(delegation)
+    audit.record(session, actor=who, action="delete", resource="delegation",
+                 patient_id=patient_id, resource_id=delegation.id)
+    await session.commit()
+    return delegation
