@@ -43,3 +43,28 @@ async def test_https_sets_hsts(aiohttp_client: Any, settings: Settings, public_u
     client: TestClient[Any, Any] = await aiohttp_client(app)
     resp = await client.get("/healthz")
     assert "max-age=" in resp.headers["Strict-Transport-Security"]
+
+
+async def test_passwords_and_tokens_never_reach_the_logs(
+    client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from tests.conftest import PASSWORD, World
+
+    caplog.set_level(logging.DEBUG)
+    world = World(client.app, client)
+    admin = await world.user("admin")
+    headers = await world.token(admin["username"])
+    secret_password = "Segreto-Lunghissimo-42"
+    await client.post("/api/v1/users", headers=headers, json={
+        "username": "nurse.secret", "password": secret_password, "role": "nurse",
+        "display_name": "N"})
+    await client.post("/api/v1/auth/token",
+                      json={"username": "nurse.secret", "password": "wrong-" + secret_password})
+    await client.get("/api/v1/users/me?token=" + headers["Authorization"][7:])
+    text = caplog.text
+    assert text, "the requests were logged"
+    assert secret_password not in text
+    assert PASSWORD not in text
+    assert headers["Authorization"][7:] not in text
