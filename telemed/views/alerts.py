@@ -9,7 +9,7 @@ filter in the browser without asking the server again.
 
 ``web/static/alert-board.js`` then follows ``GET /api/v1/alerts/stream`` from the sequence
 number the page was rendered at (nothing changed in between is missed) and fetches the
-changed alert's row from ``GET /alerts/{id}/row`` — the same template as the page, so the
+changed alerts' rows from ``GET /alerts/rows?id=…`` — the same template as the page, so the
 markup, the words and the times are the server's. The action forms post to
 ``/alerts/{id}/ack|resolve|snooze`` (CSRF token in the form) and call the same services as
 the JSON API, which the script uses instead.
@@ -35,13 +35,13 @@ from telemed.db.types import utcnow
 from telemed.domain.bands import classify
 from telemed.domain.careplans import effective_bands
 from telemed.domain.units import METRICS
-from telemed.errors import ApiError, not_found
+from telemed.errors import ApiError
 from telemed.i18n import translations
 from telemed.middlewares import ensure_csrf_token
 from telemed.principal import CLINICIANS, REQUEST_ID, Principal, principal, requires
 from telemed.services import alerts as service
 from telemed.services import audit
-from telemed.services.access import authorize_patient
+from telemed.services.access import visible_patient_ids
 from telemed.services.alerts import AlertChange, AlertFilter
 from telemed.services.pagination import Page
 from telemed.views.forms import FormErrors, read_form
@@ -62,6 +62,7 @@ routes = web.RouteTableDef()
 
 ALERT_ID = "{alert_id:[A-Za-z0-9_-]{1,64}}"
 BOARD_LIMIT = 200
+ROWS_LIMIT = 50
 ACTIVE = ("open", "acknowledged")
 SNOOZE_CHOICES: tuple[tuple[int, str], ...] = (
     (15, N_("15 minutes")), (30, N_("30 minutes")), (60, N_("1 hour")), (120, N_("2 hours")),
@@ -74,7 +75,6 @@ SOUND_FILE = "sounds/critical-alert.wav"
 SERVICE_MESSAGES = (
     N_("This alert is already resolved."),
     N_("This alert is already acknowledged."),
-    N_("Alert not found."),
 )
 
 # Words the board's script needs (keys are stable, values English msgids).
@@ -295,31 +295,42 @@ async def board(request: web.Request) -> web.Response:
     return await _board(request, BoardFilter.of(request.query), FormErrors())
 
 
-@routes.get(f"/alerts/{ALERT_ID}/row", name="alert_row")
+@routes.get("/alerts/rows", name="alert_rows")
 @requires(*CLINICIANS)
-async def board_row(request: web.Request) -> web.Response:
-    """One alert's row of the board (the board's script fetches it after a change)."""
+async def board_rows(request: web.Request) -> web.Response:
+    """The board's rows of the alerts ``?id=…&id=…`` (at most 50; the board's script asks
+    for them after changes). Alerts of patients the caller cannot see are left out, so a row
+    missing from the answer is a row to remove."""
     await language_of(request)
     who = principal(request)
     now = utcnow()
-    alert_id = request.match_info["alert_id"]
+    ids = sorted({i for i in request.query.getall("id", []) if 0 < len(i) <= 64})
+    if len(ids) > ROWS_LIMIT:
+        raise ApiError(400, "too_many_ids", f"Ask for at most {ROWS_LIMIT} alerts at once.")
+    views: list[dict[str, Any]] = []
     async with request.app[keys.SESSIONS]() as session:
-        alert = await session.get(Alert, alert_id)
-        if alert is None:
-            raise not_found("Alert")
-        patient = await authorize_patient(session, who, alert.patient_id, action="read",
-                                          resource="alert", resource_id=alert.id,
-                                          reason="alert board", request_id=request[REQUEST_ID])
-        _audit_vitals(session, who, {patient.id}, request[REQUEST_ID])
-        contents = await plan_contents(session, [patient])
-        vitals = await patient_vitals(session, request, [patient], contents, now)
-        names = await _names(session, {alert.acknowledged_by} if alert.acknowledged_by else set())
+        visible = set(await visible_patient_ids(session, who) or [])
+        found = [] if not ids or not visible else list((await session.exec(
+            select(Alert, Patient).join(Patient, col(Patient.id) == col(Alert.patient_id))
+            .where(col(Alert.id).in_(ids)).where(col(Alert.patient_id).in_(sorted(visible)))
+        )).all())
+        for alert, _ in found:
+            audit.record(session, actor=who, action="read", resource="alert",
+                         patient_id=alert.patient_id, resource_id=alert.id,
+                         reason="alert board", request_id=request[REQUEST_ID])
+        patients = list({p.id: p for _, p in found}.values())
+        _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
+        contents = await plan_contents(session, patients)
+        vitals = await patient_vitals(session, request, patients, contents, now)
+        names = await _names(session, {a.acknowledged_by for a, _ in found if a.acknowledged_by})
         await session.commit()
-    view = alert_view(request, alert, patient, vitals.get(patient.id, []), names,
-                      contents.get(patient.id), now)
-    view["hidden"] = False
-    return await _fragment(request, "alert_row.html", {
-        "a": view,
+    for alert, patient in found:
+        view = alert_view(request, alert, patient, vitals.get(patient.id, []), names,
+                          contents.get(patient.id), now)
+        view["hidden"] = False
+        views.append(view)
+    return await _fragment(request, "alert_rows.html", {
+        "alerts": views,
         "next_url": local_or(request.query.get("next"), "/alerts"),
         "errors": FormErrors(),
         "notes": {},

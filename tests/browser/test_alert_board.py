@@ -62,8 +62,13 @@ def script_errors(page: Page) -> list[str]:
     """Uncaught errors and console errors of the page's scripts, collected from now on."""
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text)
-            if message.type == "error" else None)
+
+    def on_console(message: Any) -> None:
+        if message.type == "error" and not message.location.get("url", "").endswith(
+                "/favicon.ico"):  # the site has no icon; Chromium asks for one anyway
+            errors.append(f"{message.text} ({message.location.get('url')})")
+
+    page.on("console", on_console)
     return errors
 
 
@@ -116,6 +121,8 @@ async def test_new_alert_appears_live_and_is_handled_from_the_board(
     await ward.send(0, ("spo2", 88, "%", now_s()))
     spo2 = await ward.alert(0, "spo2")  # the warning escalated to critical
     await expect(row(page, spo2.id).locator(".severity")).to_have_text("Critical")
+    # the patient's other alert shows the new latest vitals too
+    await expect(row(page, resp_rate.id).locator(".vitals-mini")).to_contain_text("88")
     await ward.send(2, ("heart_rate", 38, "/min", now_s()))
     new = await ward.alert(2, "heart_rate")
     await expect(row(page, new.id)).to_be_visible()

@@ -197,22 +197,37 @@ async def test_another_teams_alert_cannot_be_touched(client: Client, board: Boar
     await log_in(client, board.nurse["username"])
     resp = await post_form(client, f"/alerts/{theirs.id}/ack", {}, page="/alerts")
     assert resp.status == 403
-    assert (await client.get(f"/alerts/{theirs.id}/row")).status == 403
+    resp = await client.get("/alerts/rows", params={"id": theirs.id})
+    assert resp.status == 200 and theirs.id not in await resp.text()
     [after] = await alerts_of(board.world.app, board.other.id)
     assert after.status == "open"
 
 
-async def test_row_fragment_is_the_boards_markup(client: Client, board: Board) -> None:
-    spo2, _heart, _temp = await three_alerts(board)
+async def test_rows_fragment_is_the_boards_markup(client: Client, board: Board) -> None:
+    spo2, heart, temp = await three_alerts(board)
     await log_in(client, board.nurse["username"])
-    resp = await client.get(f"/alerts/{spo2.id}/row", params={"next": "/alerts?severity=warning"})
+    resp = await client.get("/alerts/rows", params=[("id", spo2.id), ("id", temp.id),
+                                                    ("id", "nope"),
+                                                    ("next", "/alerts?severity=warning")])
     assert resp.status == 200
     fragment = await resp.text()
     assert fragment.lstrip().startswith('<li class="alert-card')
     assert "<html" not in fragment
+    assert sorted(alert_id for alert_id, _ in rows_of(fragment)) == sorted([spo2.id, temp.id])
+    assert heart.id not in fragment
     assert 'name="next" value="/alerts?severity=warning"' in fragment
     assert re.search(r'name="csrf_token" value="[^"]+"', fragment)
-    assert (await client.get("/alerts/nope/row")).status == 404
+    too_many = [("id", str(n)) for n in range(51)]
+    assert (await client.get("/alerts/rows", params=too_many)).status == 400
+
+
+async def test_rows_fragment_leaves_the_notice_for_the_next_page(client: Client,
+                                                                board: Board) -> None:
+    spo2, _heart, _temp = await three_alerts(board)
+    await log_in(client, board.nurse["username"])
+    await post_form(client, f"/alerts/{spo2.id}/ack", {}, page="/alerts")
+    await client.get("/alerts/rows", params={"id": spo2.id})
+    assert "Alert acknowledged." in text_of(await (await client.get("/alerts")).text())
 
 
 async def test_the_form_actions_reach_the_stream(client: Client, board: Board) -> None:

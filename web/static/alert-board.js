@@ -4,8 +4,8 @@
 // assertive for critical ones) and, when asked to, plays a chime for new critical alerts.
 //
 // The page works without this script: the server renders every row, the filters are a GET
-// form and the actions are POST forms. A changed alert's row is fetched from the server
-// (GET /alerts/{id}/row), so the words, times and vitals are always the server's.
+// form and the actions are POST forms. Changed alerts' rows are fetched from the server
+// (GET /alerts/rows?id=…), so the words, times and vitals are always the server's.
 
 const board = document.getElementById("board");
 const dataBlock = document.getElementById("board-data");
@@ -175,18 +175,23 @@ function start(data) {
     return `${window.location.pathname}${window.location.search}`;
   }
 
-  async function fetchRow(id) {
-    const resp = await fetch(`/alerts/${encodeURIComponent(id)}/row?next=${encodeURIComponent(next())}`, {
+  // The server's rows of these alerts (missing from the answer: not to be shown any more).
+  async function fetchRows(ids) {
+    const params = new URLSearchParams();
+    for (const id of ids) params.append("id", id);
+    params.set("next", next());
+    const resp = await fetch(`/alerts/rows?${params}`, {
       credentials: "same-origin",
       headers: { Accept: "text/html" },
     });
-    if (resp.status === 403 || resp.status === 404) return null;
-    if (!resp.ok) throw new Error(`row: HTTP ${resp.status}`);
+    if (!resp.ok) throw new Error(`rows: HTTP ${resp.status}`);
     const template = document.createElement("template");
-    template.innerHTML = (await resp.text()).trim();
-    const row = template.content.querySelector("[data-alert-id]");
-    if (!row) throw new Error("row: no alert in the answer");
-    return row;
+    template.innerHTML = await resp.text();
+    const found = new Map();
+    for (const row of template.content.querySelectorAll("[data-alert-id]")) {
+      found.set(row.dataset.alertId, row);
+    }
+    return found;
   }
 
   // What the person was doing in a row (open resolve box, typed note, focus) survives an update.
@@ -218,9 +223,14 @@ function start(data) {
     }
   }
 
+  const resolvedAt = new Map(); // alert id → the sequence number of its resolution
+
   function putRow(fresh, focusRow = false) {
     const old = document.getElementById(fresh.id);
     if (old && Number(old.dataset.seq) > Number(fresh.dataset.seq)) return old; // stale answer
+    if (Number(fresh.dataset.seq) < (resolvedAt.get(fresh.dataset.alertId) || 0)) {
+      return null; // fetched before the resolution arrived on the stream
+    }
     if (fresh.dataset.status === "resolved") {
       if (old) removeRow(old, false);
       return null;
@@ -238,51 +248,100 @@ function start(data) {
     return fresh;
   }
 
-  async function refresh(id, focusRow = false) {
-    let row = null;
-    for (let attempt = 0; attempt < 3; attempt += 1) {
+  // Fetch and show the current rows of `ids`; the rows put in place, by id.
+  async function refresh(ids, focusId = null) {
+    let found = null;
+    for (let attempt = 0; attempt < 4 && found === null; attempt += 1) {
       try {
-        row = await fetchRow(id);
-        break;
+        found = await fetchRows(ids);
       } catch (error) {
-        if (attempt === 2) {
-          console.error(error);
-          return undefined;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
+        if (attempt === 3) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** attempt));
       }
     }
-    if (row === null) {
-      const old = document.getElementById(`alert-${id}`);
-      if (old) removeRow(old, false);
-      return null;
+    const shown = new Map();
+    for (const id of ids) {
+      const fresh = found.get(id);
+      if (fresh) {
+        const row = putRow(fresh, id === focusId);
+        if (row) shown.set(id, row);
+      } else {
+        const old = document.getElementById(`alert-${id}`);
+        if (old) removeRow(old, false);
+      }
     }
-    return putRow(row, focusRow);
+    return shown;
   }
 
   // --- the stream -----------------------------------------------------------------------
 
-  const queues = new Map(); // alert id → the promise of its last update (kept in order)
+  // Changes are gathered for a moment and their rows fetched together: a burst (a replay
+  // after a reconnection) costs one request per 50 alerts, not one per change.
+  const pending = new Map(); // alert id → {alert: the latest event, before: the row's state}
+  let flushing = false;
+  let flushTimer = null;
 
-  async function onAlert(alert) {
+  function noteChange(alert) {
     const existing = document.getElementById(`alert-${alert.id}`);
     if (existing && Number(existing.dataset.seq) >= alert.seq) return; // already shown
-    const before_ = existing ? {
-      severity: existing.dataset.severity,
-      escalated: existing.dataset.escalated === "true",
-    } : null;
     if (alert.status === "resolved") {
+      resolvedAt.set(alert.id, alert.seq);
+      pending.delete(alert.id);
       if (existing) removeRow(existing, false);
       return;
     }
-    const row = await refresh(alert.id);
-    if (!row) return;
+    const earlier = pending.get(alert.id);
+    const before_ = earlier ? earlier.before : existing ? {
+      severity: existing.dataset.severity,
+      escalated: existing.dataset.escalated === "true",
+    } : null;
+    // A change that notified stays notifying when a quieter one follows before the fetch.
+    const notify = alert.notify !== false || (earlier && earlier.notify);
+    pending.set(alert.id, { alert, before: before_, notify });
+    scheduleFlush(150);
+  }
+
+  function scheduleFlush(delay) {
+    if (flushTimer === null && !flushing) flushTimer = setTimeout(flush, delay);
+  }
+
+  async function flush() {
+    flushTimer = null;
+    if (!pending.size) return;
+    flushing = true;
+    const batch = [...pending.entries()].slice(0, 40);
+    for (const [id] of batch) pending.delete(id);
+    // The other rows of the same patients show the same latest vitals: refresh them too.
+    const patients = new Set(batch.map(([, change]) => change.alert.patient_id));
+    const ids = new Set(batch.map(([id]) => id));
+    for (const other of rows()) {
+      if (ids.size >= 50) break;
+      if (patients.has(other.dataset.patientId)) ids.add(other.dataset.alertId);
+    }
+    try {
+      const shown = await refresh([...ids]);
+      for (const [id, change] of batch) {
+        const row = shown.get(id);
+        if (row) notifyChange(change, row);
+      }
+    } catch (error) {
+      console.error(error);
+      for (const [id, change] of batch) if (!pending.has(id)) pending.set(id, change);
+      flushing = false;
+      flushTimer = setTimeout(flush, 5000);
+      return;
+    }
+    flushing = false;
+    if (pending.size) scheduleFlush(0);
+  }
+
+  function notifyChange({ alert, before: before_, notify }, row) {
     const isNew = !before_;
     const worse = before_ && before_.severity === "warning" && alert.severity === "critical";
     const escalated = before_ && (worse || (!before_.escalated && alert.escalated));
-    if (alert.notify === false && !isNew) return; // snoozed: no notification
-    const critical = alert.severity === "critical";
     if (!(isNew || escalated)) return;
+    if (!notify && !isNew) return; // snoozed: no notification
+    const critical = alert.severity === "critical";
     if (!critical && row.hidden) return; // warnings outside the filters stay quiet
     const words = isNew ? S.announce_new : worse ? S.announce_worse : S.announce_escalated;
     announce(fill(words, { summary: row.dataset.summary }), critical);
@@ -313,10 +372,7 @@ function start(data) {
       const seq = Number(event.lastEventId || alert.seq) || 0;
       if (seq > lastSeq) lastSeq = seq;
       alert.seq = Number(alert.seq) || seq;
-      const previous = queues.get(alert.id) || Promise.resolve();
-      const current = previous.then(() => onAlert(alert)).catch((error) => console.error(error));
-      queues.set(alert.id, current);
-      current.then(() => { if (queues.get(alert.id) === current) queues.delete(alert.id); });
+      noteChange(alert);
     });
     source.addEventListener("error", () => {
       setStatus("reconnecting");
@@ -415,18 +471,19 @@ function start(data) {
                 : S.failed;
       if (resp.status === 422 && action === "resolve") noteError(form, text);
       else rowError(row, text);
-      if (resp.status === 409) refresh(id);
+      if (resp.status === 409) refresh([id]).catch((error) => console.error(error));
       return;
     }
     const alert = await resp.json();
     announce(S[DONE[action]]);
     if (alert.status === "resolved") {
       removeRow(row, true);
-    } else {
-      const updated = await refresh(id, true);
-      if (updated === undefined) {
-        for (const button of buttons) button.disabled = false;
-      }
+      return;
+    }
+    try {
+      await refresh([id], id);
+    } catch {
+      for (const button of buttons) button.disabled = false; // the stream brings it later
     }
   });
 
