@@ -16,6 +16,7 @@ from telemed.services import patients as patient_service
 from telemed.services.access import authorize_patient
 from telemed.views.careplan_form import fmt_number
 from telemed.views.render import current_user, language_of, render, t
+from telemed.views.visits import visit_panel
 
 routes = web.RouteTableDef()
 
@@ -101,7 +102,9 @@ async def my_record(request: web.Request) -> web.Response:
         team = await patient_service.care_team(session, who.patient_id)
         await session.commit()
     active = next((plan for plan in plans if plan.status == "active"), None)
+    visits = await visit_panel(request, patient.id)
     return await render(request, "my_record.html", {
+        **visits,
         "patient": patient,
         "plan": active,
         "measurements": plain_monitoring(request, active.content) if active else [],

@@ -26,6 +26,7 @@ from telemed.views.forms import (
     simple_field,
 )
 from telemed.views.render import flash, language_of, render, see_other, t
+from telemed.views.visits import visit_panel
 from telemed.views.vitals import vitals_panel
 
 routes = web.RouteTableDef()
@@ -134,8 +135,10 @@ async def patient_page(request: web.Request) -> web.Response:
             team = await service.care_team(session, patient_id)
             await session.commit()
     vitals = await vitals_panel(request, patient) if who.role != "admin" else {}
+    visits = await visit_panel(request, patient_id) if who.role != "admin" else {}
     return await render(request, "patient.html", {
         **vitals,
+        **visits,
         "patient": patient,
         "age": service.age_on(patient.birth_date, date.today()),
         "plans": plans,

@@ -1,0 +1,45 @@
+"""The signed visit report appears on the patient's own page and on the clinician's view."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from telemed import keys
+from telemed.db.models import Visit
+from tests.conftest import PASSWORD, World
+
+
+async def test_signed_report_shows_on_my_record(
+    client: TestClient[Any, Any], world: World
+) -> None:
+    doctor = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    me = await world.user("patient", patient_id=patient.id)
+    headers = await world.token(doctor["username"])
+    start = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    resp = await client.post("/api/v1/visits", headers=headers, json={
+        "kind": "televisit", "patient_id": patient.id, "participant_ids": [doctor["id"]],
+        "scheduled_start": start, "duration_minutes": 20})
+    assert resp.status == 201, await resp.text()
+    visit = await resp.json()
+    async with client.app[keys.SESSIONS]() as session:  # the call took place
+        row = await session.get(Visit, visit["id"])
+        assert row is not None
+        row.status, row.started_at = "in_progress", datetime.now(UTC)
+        session.add(row)
+        await session.commit()
+    text = "Pressione ben controllata; proseguire la terapia in corso."
+    signed = await client.post(f"/api/v1/visits/{visit['id']}/report", headers=headers,
+                               json={"text": text})
+    assert signed.status == 201, await signed.text()
+    page = await client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+    assert csrf
+    await client.post("/login", data={"username": me["username"], "password": PASSWORD,
+                                      "csrf_token": csrf.group(1)})
+    html = await (await client.get("/my-record")).text()
+    assert text in html
