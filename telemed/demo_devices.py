@@ -119,6 +119,6 @@ async def stream_demo_devices(settings: Settings, devices: list[DeviceCredential
           f"in {BACKFILL_SECONDS:.0f} s…", flush=True)
     print((await Simulator(devices, backfill).run()).summary(), flush=True)
     live = SimulationOptions(host=host, port=int(port), rate=LIVE_RATE, buffer_path=buffer,
-                             seed=11)
+                             seed=7)  # same seed: same patients as the replay
     print("Demo devices are streaming live (Ctrl-C stops them).", flush=True)
     await Simulator(devices, live).run()
