@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     mqtt_url: str = ""
     mqtt_listen: str = "127.0.0.1:18830"
     redis_url: str = ""
+    # Prefix of every Redis key and pub/sub channel (several deployments may share a Redis).
+    redis_prefix: str = Field(default="telemed:", min_length=1, max_length=64)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
     public_url: str = ""

@@ -90,6 +90,9 @@ async def alerts_stream(request: web.Request) -> web.StreamResponse:
     subscription = bus.subscribe(ALERTS)  # before the replay: nothing falls in between
     request.app[STREAMS][id(subscription)] = subscription
     try:
+        # With Redis, the subscription is effective once the server confirmed it; a bus that
+        # is down only delays live events (the replay and Last-Event-ID cover the gap).
+        await subscription.ready(within=2.0)
         async with sse_response(request, ping_interval=PING_INTERVAL,
                                 headers={"X-Accel-Buffering": "no"}) as resp:
             last = await _replay(request, resp, visible, after)

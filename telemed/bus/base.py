@@ -1,4 +1,4 @@
-"""The event bus interface: small on purpose, so a Redis backend fits behind it.
+"""The event bus interface: small on purpose; in-process and Redis backends fit behind it.
 
 An event is a JSON-friendly dict published on a named channel (``alerts``, ``careplans``,
 ``devices``). Delivery is at-most-once and best effort: a subscriber that cannot keep up
@@ -23,12 +23,20 @@ class BusOverflow(Exception):
     """The subscriber fell behind and missed events; resynchronise from durable state."""
 
 
+class BusUnavailable(Exception):
+    """The event was not accepted: the bus (Redis) is unreachable and its buffer is full."""
+
+
 class Subscription(Protocol):
     """Events of one channel, from the moment ``subscribe`` returned; close when done."""
 
     def __aiter__(self) -> AsyncIterator[Event]: ...
 
     async def __anext__(self) -> Event: ...
+
+    async def ready(self, within: float = 5.0) -> bool:
+        """Wait until the subscription is effective on the bus (at once in process; with
+        Redis, until the server confirmed it); False when `within` seconds passed first."""
 
     async def close(self) -> None:
         """Stop receiving (the iterator ends)."""

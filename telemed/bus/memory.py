@@ -50,6 +50,9 @@ class MemorySubscription:
             raise BusOverflow(self._channel)
         return event
 
+    async def ready(self, within: float = 5.0) -> bool:
+        return True  # registered when created
+
     async def close(self) -> None:
         if not self._closed:
             self._closed = True

@@ -107,6 +107,7 @@ class IngestMqttClient:
         self._stopping = False
         self._received = 0
         self._writing = False
+        self._paused = False
         self._loop_thread = threading.get_ident()
         self.connects = 0
         self.first_connected_at: float | None = None  # time.monotonic() of the first CONNACK
@@ -137,6 +138,19 @@ class IngestMqttClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
         self._teardown()
+
+    def set_paused(self, paused: bool) -> None:
+        """Stop (or resume) reading from the broker while the writer catches up."""
+        self._paused = paused
+        sock, client = self._sock, self._client
+        if sock is None or client is None:
+            return
+        if paused:
+            with contextlib.suppress(ValueError, OSError):
+                self._loop.remove_reader(sock)
+        else:
+            self._loop.add_reader(sock, self._read, client)
+            self._loop.call_soon(self._read, client)  # data may have arrived meanwhile
 
     def publish(self, topic: str, payload: bytes | str, *, qos: int = 1,
                 retain: bool = False) -> None:
@@ -256,7 +270,8 @@ class IngestMqttClient:
         if client is not self._client:
             return
         self._sock = sock
-        self._loop.add_reader(sock, self._read, client)
+        if not self._paused:
+            self._loop.add_reader(sock, self._read, client)
 
     def _unwatch(self, sock: Any) -> None:
         self._writing = False
@@ -277,6 +292,8 @@ class IngestMqttClient:
 
     def _read(self, client: mqtt.Client) -> None:
         for _ in range(MAX_READS_PER_WAKEUP):
+            if self._paused or client is not self._client:
+                return
             before = self._received
             rc = client.loop_read()
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:

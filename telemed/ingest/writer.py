@@ -69,8 +69,16 @@ class BatchWriter:
         self._full = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        # Backpressure: intake pauses above the high-water mark of pending readings and
+        # resumes below the low one, so the loop leaves the CPU to the database meanwhile
+        # (and memory stays bounded while the database is down).
+        self.high_water = 2 * max_readings
+        self.low_water = max_readings
+        self.on_pressure: Callable[[bool], None] | None = None
+        self._paused = False
         self.batches = 0
         self.retries = 0
+        self.busy_seconds = 0.0  # wall time spent in batch transactions
 
     def submit(self, envelope: Envelope) -> None:
         self._pending.append(envelope)
@@ -79,6 +87,10 @@ class BatchWriter:
         self._wake.set()
         if self._pending_size >= self._max_readings:
             self._full.set()
+        if not self._paused and self._pending_size >= self.high_water:
+            self._paused = True
+            if self.on_pressure is not None:
+                self.on_pressure(True)
 
     @property
     def backlog(self) -> int:
@@ -115,7 +127,14 @@ class BatchWriter:
         self._pending_size -= size
         if self._pending_size < self._max_readings:
             self._full.clear()
+        self._relieve()
         return batch
+
+    def _relieve(self) -> None:
+        if self._paused and self._pending_size <= self.low_water:
+            self._paused = False
+            if self.on_pressure is not None:
+                self.on_pressure(False)
 
     async def _write(self, batch: list[Envelope]) -> None:
         delay = BACKOFF[0]
@@ -148,10 +167,14 @@ class BatchWriter:
             return
 
     async def _transaction(self, batch: Sequence[Envelope]) -> BatchResult:
-        async with self._sessions() as session:
-            result = await store_batch(session, self._cache, batch)
-            await session.commit()
-            return result
+        started = time.perf_counter()
+        try:
+            async with self._sessions() as session:
+                result = await store_batch(session, self._cache, batch)
+                await session.commit()
+                return result
+        finally:
+            self.busy_seconds += time.perf_counter() - started
 
     async def _split(self, batch: list[Envelope], exc: BaseException) -> None:
         if len(batch) > 1:
@@ -168,6 +191,3 @@ class BatchWriter:
             "logged for the operators.")]
         await self._on_committed(batch, BatchResult())
 
-
-def monotonic() -> float:
-    return time.monotonic()

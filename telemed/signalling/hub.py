@@ -6,8 +6,9 @@ visit phases) and removes the peers that did not resume in time (`reap`, run eve
 by the cleanup context in `setup.py`).
 
 Delivery is the seam for several processes: an effect addressed to a peer id is handed to
-that peer's local outbox; with a shared bus, a peer not connected here would be reached by
-publishing the frame on the bus instead (docs/visits.md, "Several processes").
+that peer's local outbox; with the Redis bus, `cluster` (`cluster.py`) publishes the frames
+of peers connected to other processes on their process's channel (docs/visits.md,
+"Several processes"). Without it (the in-process bus) nothing else happens.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -27,6 +29,9 @@ from telemed.metrics import Metrics
 from telemed.services import visits as visit_service
 from telemed.signalling.messages import ChatFrom, ServerMessage, dump
 from telemed.signalling.rooms import CHAT_HISTORY, Close, Outcome, Room, Send, VisitKind
+
+if TYPE_CHECKING:
+    from telemed.signalling.cluster import Cluster
 
 log = logging.getLogger("telemed.signalling")
 
@@ -100,6 +105,7 @@ class Hub:
         self.outboxes: dict[str, Outbox] = {}
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self.closing = False
+        self.cluster: Cluster | None = None  # set with the Redis bus (several processes)
 
     # Rooms -----------------------------------------------------------------
 
@@ -122,6 +128,8 @@ class Hub:
     def forget_if_empty(self, room: Room) -> None:
         if room.empty and self.rooms.get(room.visit_id) is room:
             del self.rooms[room.visit_id]
+            if self.cluster is not None:
+                self.cluster.forget(room.visit_id)
             self._gauge()
 
     def _gauge(self) -> None:
@@ -184,6 +192,8 @@ class Hub:
     async def apply(self, room: Room, outcome: Outcome) -> None:
         """Deliver an outcome, store what it carries, drop the room when it emptied."""
         self.deliver(outcome)
+        if self.cluster is not None:
+            await self.cluster.forward(room, outcome)
         await self.record(room, outcome)
         self.forget_if_empty(room)
 

@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from telemed import keys
+from telemed.bus import redis_bus
 from telemed.signalling import ws
+from telemed.signalling.cluster import Cluster
 from telemed.signalling.hub import Hub
 
 REAP_INTERVAL = 1.0
@@ -25,12 +27,20 @@ async def _reaper(hub: Hub) -> None:
 async def _signalling_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = Hub(app[keys.SESSIONS], app[keys.METRICS])
     app[keys.SIGNALLING] = hub
+    bus = redis_bus(app)
+    if bus is not None:  # several processes: rooms are owned across them
+        hub.cluster = Cluster(hub, bus, bus.leases(), app[keys.SETTINGS])
+        await hub.cluster.start()
     reaper = asyncio.create_task(_reaper(hub), name="signalling-reaper")
-    yield
-    reaper.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await reaper
-    await hub.close_all()
+    try:
+        yield
+    finally:
+        reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reaper
+        await hub.close_all()
+        if hub.cluster is not None:
+            await hub.cluster.stop()
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -34,6 +33,7 @@ from telemed.principal import public
 from telemed.security import TokenError
 from telemed.services.visits import check_joinable
 from telemed.signalling import messages as m
+from telemed.signalling.cluster import ClusterUnavailable, Moved, Seat
 from telemed.signalling.guard import (
     BAD_JSON_TO_CLOSE,
     HARD_FRAME_BYTES,
@@ -42,14 +42,9 @@ from telemed.signalling.guard import (
     frame_too_large,
 )
 from telemed.signalling.hub import Hub, Outbox
-from telemed.signalling.rooms import Joined, Outcome, Room, RoomError, VisitKind
-from telemed.signalling.tokens import (
-    JoinClaims,
-    issue_resume_token,
-    read_join_token,
-    read_resume_token,
-)
-from telemed.signalling.turn import ice_servers, pseudonym
+from telemed.signalling.ops import Caller, join_room, operate
+from telemed.signalling.rooms import Outcome, Room, RoomError, VisitKind
+from telemed.signalling.tokens import JoinClaims, read_join_token
 
 log = logging.getLogger("telemed.signalling")
 
@@ -59,6 +54,8 @@ JOIN_TIMEOUT = 10.0
 HEARTBEAT = 30.0
 CLOSE_POLICY = 1008
 CLOSE_UNSUPPORTED = 1003
+CLOSE_TRY_AGAIN = 1013  # the visit's owner process did not answer the join
+CLOSE_RESTART = 1012  # the visit's owner process went away: join again
 STRIKING_CODES = frozenset({"forbidden", "bad_message", "unknown_type", "join_first",
                             "already_joined", "too_large", "rate_limited"})
 
@@ -82,17 +79,6 @@ def origin_of(url: str) -> str:
 def origin_allowed(origin: str | None, public_url: str) -> bool:
     """True when a browser's Origin header names the site itself."""
     return bool(origin) and origin_of(origin or "") == origin_of(public_url)
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who opened the socket, from the join token and the database."""
-
-    visit_id: str
-    kind: VisitKind
-    user_id: str
-    name: str
-    role: m.VisitRole
 
 
 async def _authenticate(request: web.Request) -> Caller:
@@ -147,6 +133,7 @@ class PeerConnection:
         self.strikes = Strikes()
         self.bad_json = 0
         self.room: Room | None = None
+        self.seat: Seat | None = None  # the peer's room is on another process
         self.peer_id: str | None = None
         self.generation = 0
         self.done = False  # left, denied, replaced or ended: nothing to resume
@@ -188,6 +175,12 @@ class PeerConnection:
             metrics.websockets.dec()
 
     async def _detach(self) -> None:
+        seat, cluster = self.seat, self.hub.cluster
+        if seat is not None and cluster is not None:
+            self.hub.detach(seat.peer_id, self.outbox)
+            if not self.done:
+                await cluster.disconnect(seat)
+            return
         room, peer_id = self.room, self.peer_id
         if room is None or peer_id is None:
             return
@@ -249,54 +242,62 @@ class PeerConnection:
             if isinstance(message, m.Ping):
                 self.outbox.push(m.dump(m.Pong()))
             elif isinstance(message, m.Join):
-                return await self._join(message)
+                assert text is not None
+                return await self._join(message, text)
             elif message is not None:
                 self._error("join_first", "Send join first.")
         return False
 
-    async def _join(self, message: m.Join) -> bool:
-        caller = self.caller
-        room = await self.hub.room(caller.visit_id, caller.kind)
-        now = self.hub.clock()
+    async def _join(self, message: m.Join, text: str) -> bool:
+        cluster = self.hub.cluster
+        if cluster is not None:
+            for _ in range(3):
+                try:
+                    owner = await cluster.owner_of(self.caller.visit_id)
+                    if owner == cluster.node:
+                        break
+                    return await self._join_remote(owner, text)
+                except Moved:
+                    continue
+                except ClusterUnavailable as exc:
+                    log.warning("visit %s: no owner answered (%s)", self.caller.visit_id, exc)
+                    self.outbox.push(m.dump(m.Error(
+                        code="unavailable", message="The visit is not reachable; try again.")))
+                    self.outbox.close(CLOSE_TRY_AGAIN, "try again")
+                    return False
+        return await self._join_local(message)
+
+    async def _join_local(self, message: m.Join) -> bool:
         try:
-            joined: Joined | None = None
-            if message.resume_token is not None:
-                joined = self._resume(room, message, now)
-            if joined is None:
-                joined = room.join(user_id=caller.user_id, name=caller.name, role=caller.role,
-                                   now=now, precall=message.precall)
+            room, joined, welcome = await join_room(self.hub, self.settings, self.caller,
+                                                    message)
         except RoomError as exc:
-            self.outbox.push(m.dump(m.Error(code=exc.code, message=exc.message)))
-            self.outbox.close(CLOSE_POLICY if exc.code == "room_full" else 1000, exc.code)
-            self.hub.forget_if_empty(room)
+            self._refused(exc)
             return False
         peer = joined.peer
         self.room, self.peer_id, self.generation = room, peer.peer_id, peer.generation
         self.hub.attach(peer.peer_id, self.outbox)
-        secret = self.settings.secret_key
-        welcome = m.Welcome(
-            peer_id=peer.peer_id,
-            resume_token=issue_resume_token(secret, visit_id=caller.visit_id,
-                                            user_id=caller.user_id, peer_id=peer.peer_id),
-            role=peer.role, state=peer.state, participants=joined.participants,
-            ice_servers=ice_servers(self.settings,
-                                    pseudonym(secret, caller.visit_id, caller.user_id)),
-            resumed=joined.resumed, last_seq=room.seq,
-        )
-        self.outbox.push(m.dump(welcome))
+        if self.hub.cluster is not None:
+            await self.hub.cluster.placed(room.visit_id, peer.peer_id, self.hub.cluster.node)
+        self.outbox.push(welcome)
         await self.hub.apply(room, joined.outcome)
         return True
 
-    def _resume(self, room: Room, message: m.Join, now: float) -> Joined | None:
-        assert message.resume_token is not None
+    async def _join_remote(self, owner: str, text: str) -> bool:
+        """Join the room another process owns (`welcome` is queued when it answers)."""
+        cluster = self.hub.cluster
+        assert cluster is not None
         try:
-            peer_id = read_resume_token(self.settings.secret_key, message.resume_token,
-                                        visit_id=self.caller.visit_id,
-                                        user_id=self.caller.user_id)
-            return room.resume(peer_id, user_id=self.caller.user_id,
-                               last_seq=message.last_seq or 0, now=now)
-        except (TokenError, RoomError):
-            return None  # too late or not ours: join afresh
+            seat = await cluster.join(owner, self.caller, text, self.outbox)
+        except RoomError as exc:
+            self._refused(exc)
+            return False
+        self.seat, self.peer_id, self.generation = seat, seat.peer_id, seat.generation
+        return True
+
+    def _refused(self, exc: RoomError) -> None:
+        self.outbox.push(m.dump(m.Error(code=exc.code, message=exc.message)))
+        self.outbox.close(CLOSE_POLICY if exc.code == "room_full" else 1000, exc.code)
 
     # The receive loop -------------------------------------------------------------
 
@@ -306,6 +307,9 @@ class PeerConnection:
             return
         message = self._parse(text)
         if message is None:
+            return
+        if self.seat is not None:
+            await self._on_remote_frame(self.seat, message, text)
             return
         room, peer_id = self.room, self.peer_id
         assert room is not None and peer_id is not None
@@ -317,26 +321,37 @@ class PeerConnection:
         if outcome is not None:
             await self.hub.apply(room, outcome)
 
+    async def _on_remote_frame(self, seat: Seat, message: m.ClientMessage, text: str) -> None:
+        cluster = self.hub.cluster
+        assert cluster is not None
+        if isinstance(message, m.Ping):
+            self.outbox.push(m.dump(m.Pong()))
+            return
+        if isinstance(message, m.Join):
+            self._error("already_joined", "This connection has already joined.")
+            return
+        try:
+            await cluster.operate(seat, text)
+        except RoomError as exc:
+            self._error(exc.code, exc.message)
+            return
+        except (ClusterUnavailable, Moved):
+            self.outbox.push(m.dump(m.Error(code="unavailable",
+                                            message="The visit was interrupted; join again.")))
+            self.outbox.close(CLOSE_RESTART, "join again")
+            return
+        if isinstance(message, (m.Leave, m.End)):
+            self.done = True
+
     def _operate(self, room: Room, peer_id: str, message: m.ClientMessage) -> Outcome | None:
         match message:
-            case m.Signal(to=to, data=data):
-                return room.signal(peer_id, to, data)
-            case m.Chat(text=text):
-                return room.chat(peer_id, text, now=self.hub.clock())
-            case m.Admit(peer_id=target):
-                return room.admit(peer_id, target)
-            case m.Deny(peer_id=target):
-                return room.deny(peer_id, target)
             case m.Leave():
                 self.done = True
-                return room.leave(peer_id)
             case m.End():
-                outcome = room.end(peer_id)
+                outcome = operate(room, peer_id, message, self.hub.clock())
                 self.done = True
                 return outcome
             case m.Ping():
                 self.outbox.push(m.dump(m.Pong()))
                 return None
-            case m.Join():
-                raise RoomError("already_joined", "This connection has already joined.")
-        return None
+        return operate(room, peer_id, message, self.hub.clock())

@@ -52,3 +52,15 @@ async def test_close_ends_every_iteration() -> None:
     await asyncio.sleep(0)
     await bus.close()
     assert await asyncio.wait_for(task, 1) == [{"n": 1}]
+
+
+async def test_change_events_carry_the_ids_ingest_needs() -> None:
+    from telemed.bus import CAREPLANS, DEVICES
+    from telemed.bus.events import careplan_changed, device_changed
+
+    bus = InProcessBus()
+    plans, devices = bus.subscribe(CAREPLANS), bus.subscribe(DEVICES)
+    await careplan_changed(bus, "p1", "plan1", 2)
+    await device_changed(bus, "d1", None)
+    assert (await plans.__anext__())["patient_id"] == "p1"
+    assert await devices.__anext__() == {"device_id": "d1", "patient_id": None}

@@ -1,0 +1,74 @@
+"""The ingest pipeline and alert lifecycle on PostgreSQL (ON CONFLICT, alert sequence)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from telemed.app import create_app
+from telemed.db import migrate
+from telemed.settings import Settings, load_settings
+from tests.conftest import World
+from tests.integration.monitoring import alerts_of, now_s, observations
+from tests.integration.sse import next_event
+from tests.integration.test_alerts_api import Ward
+from tests.integration.test_alerts_stream import _subscribed
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def app(settings: Settings, postgres_url: str, tmp_path: Path) -> web.Application:
+    await asyncio.to_thread(migrate.upgrade, postgres_url)
+    values = settings.model_dump()
+    values.update(database_url=postgres_url, data_dir=tmp_path)
+    return create_app(load_settings(**values))
+
+
+@pytest.fixture
+async def ward(world: World) -> Ward:
+    return await Ward(world).build()
+
+
+async def test_readings_are_idempotent_and_alerts_flow(client: TestClient[Any, Any],
+                                                       ward: Ward) -> None:
+    t = now_s()
+    body = (("heart_rate", 70, "/min", t - 60), ("spo2", 0.97, "/", t - 60))
+    assert (await ward.send(*body))["accepted"] == 2
+    assert await ward.send(*body) == {"accepted": 0, "duplicates": 2, "rejected": []}
+    stored = await observations(ward.world.app, ward.patient.id)
+    assert sorted((o.metric, o.value) for o in stored) == [("heart_rate", 70), ("spo2", 97)]
+
+    stream = await client.get("/api/v1/alerts/stream", headers=await ward.headers(ward.doctor))
+    await _subscribed(client, 1)
+    await ward.send(("heart_rate", 140, "/min", t - 30))
+    await ward.send(("spo2", 89, "%", t))
+    first, second = await next_event(stream), await next_event(stream)
+    assert int(first.id or 0) < int(second.id or 0)
+    [hr, spo2] = await alerts_of(ward.world.app, ward.patient.id)
+    resp = await client.post(f"/api/v1/alerts/{hr.id}/resolve", json={"note": "ok"},
+                             headers=await ward.headers(ward.nurse))
+    assert resp.status == 200
+    resolved = await next_event(stream)
+    assert resolved.data["status"] == "resolved" and int(resolved.id or 0) > int(second.id or 0)
+    stream.close()
+    assert spo2.severity == "critical"
+
+
+async def test_rule_state_upsert_and_trend(client: TestClient[Any, Any], ward: Ward) -> None:
+    from tests.integration.monitoring import add_plan
+
+    await add_plan(ward.world.app, ward.patient.id, ward.doctor["id"], {
+        "monitoring": [{"metric": "body_weight", "schedule": {"times": ["08:00"]}}],
+        "trends": [{"metric": "body_weight", "delta": 2, "window_hours": 72}]})
+    t = now_s()
+    await ward.send(("body_weight", 80, "kg", t - 3600 * 40))
+    await ward.send(("body_weight", 81, "kg", t - 3600 * 20))
+    await ward.send(("body_weight", 82.5, "kg", t))
+    [alert] = await alerts_of(ward.world.app, ward.patient.id)
+    assert alert.kind == "trend"

@@ -1,0 +1,207 @@
+"""Two web processes (two apps on one PostgreSQL database and one Redis) act as one site.
+
+Each test builds two `create_app(..., "web")` instances served by two test servers, as two
+`telemed web` processes behind a load balancer without affinity would be: signalling peers
+of one visit on different processes meet; an alert published on one reaches SSE streams on
+the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from telemed import keys
+from telemed.app import create_app
+from telemed.bus import ALERTS, RedisBus
+from telemed.db import migrate
+from telemed.settings import Settings, load_settings
+from telemed.signalling import messages as m
+from telemed.signalling.client import MeshPeer
+from tests.conftest import World
+from tests.integration.sse import next_event
+from tests.integration.test_bus_redis import REDIS_URL, redis_available
+from tests.integration.visit_helpers import connect, make_visit, status_becomes
+
+pytestmark = pytest.mark.postgres
+
+Clients = tuple[TestClient[Any, Any], TestClient[Any, Any]]
+
+
+def _settings(tmp_path: Path, database_url: str, prefix: str, name: str) -> Settings:
+    data = tmp_path / name
+    data.mkdir()
+    return load_settings(
+        env="test", data_dir=data, database_url=database_url, redis_url=REDIS_URL,
+        redis_prefix=prefix, secret_key="test-secret-key-0123456789-abcdefghij",
+        public_url="http://127.0.0.1:8080", language="en", api_rate_per_minute=1_000_000,
+        scheduler_interval=0)
+
+
+@pytest.fixture
+async def pair(
+    tmp_path: Path, postgres_url: str,
+    aiohttp_client: Callable[[web.Application], Awaitable[TestClient[Any, Any]]],
+) -> AsyncIterator[Clients]:
+    await redis_available()
+    await asyncio.to_thread(migrate.upgrade, postgres_url)
+    prefix = f"telemed-test:{secrets.token_hex(6)}:"
+    one = await aiohttp_client(create_app(_settings(tmp_path, postgres_url, prefix, "a"), "web"))
+    two = await aiohttp_client(create_app(_settings(tmp_path, postgres_url, prefix, "b"), "web"))
+    assert isinstance(one.app[keys.BUS], RedisBus)
+    yield one, two
+
+
+@pytest.fixture
+def world(pair: Clients) -> World:
+    return World(pair[0].app, pair[0])
+
+
+async def test_readyz_reports_the_redis_bus(pair: Clients) -> None:
+    for client in pair:
+        resp = await client.get("/readyz")
+        body = await resp.json()
+        assert body["checks"]["bus"] == "ok" and body["checks"]["database"] == "ok"
+
+
+async def test_peers_on_two_processes_meet(pair: Clients, world: World) -> None:
+    one, two = pair
+    setup = await make_visit(world)
+    # The patient arrives first, on process two: the room is owned there.
+    patient = await connect(two, setup, setup.patient_user)
+    await patient.send(m.Join())
+    p_welcome = await patient.expect(m.Welcome)
+    assert p_welcome.state == "waiting"
+    await status_becomes(world, setup.visit_id, "waiting")
+
+    doctor = await connect(one, setup, setup.doctor)
+    await doctor.send(m.Join())
+    d_welcome = await doctor.expect(m.Welcome)
+    assert d_welcome.state == "admitted" and d_welcome.participants == ()
+    knock = await doctor.expect(m.Knock)
+    assert knock.peer.peer_id == p_welcome.peer_id
+
+    # Refusals made on the owner come back to the remote socket.
+    await doctor.send(m.Signal(to=p_welcome.peer_id, data={"sdp": {"type": "offer"}}))
+    assert (await doctor.expect(m.Error)).code == "unknown_peer"
+
+    await doctor.send(m.Admit(peer_id=p_welcome.peer_id))
+    admitted = await patient.expect(m.Admitted)
+    assert [p.peer_id for p in admitted.participants] == [d_welcome.peer_id]
+    joined = await doctor.expect(m.PeerJoined)
+    assert joined.peer.peer_id == p_welcome.peer_id
+    await status_becomes(world, setup.visit_id, "in_progress")
+
+    await doctor.send(m.Signal(to=p_welcome.peer_id, data={"sdp": {"type": "offer",
+                                                                    "sdp": "v=0"}}))
+    relayed = await patient.expect(m.SignalFrom)
+    assert relayed.from_ == d_welcome.peer_id and relayed.data["sdp"]["sdp"] == "v=0"
+    await patient.send(m.Signal(to=d_welcome.peer_id, data={"candidate": None}))
+    assert (await doctor.expect(m.SignalFrom)).from_ == p_welcome.peer_id
+
+    await doctor.send(m.Chat(text="Buongiorno"))
+    for side in (doctor, patient):
+        line = await side.expect(m.ChatFrom)
+        assert line.text == "Buongiorno" and line.seq == 1
+
+    # A dropped socket resumes on the other process and keeps its peer id.
+    await doctor.close()
+    room = two.app[keys.SIGNALLING].rooms[setup.visit_id]  # process two owns the room
+    async with asyncio.timeout(5):
+        while room.peers[d_welcome.peer_id].connected:  # noqa: ASYNC110 - the disconnect crossed over
+            await asyncio.sleep(0.02)
+    await patient.send(m.Signal(to=d_welcome.peer_id, data={"candidate": None}))
+    again = await connect(two, setup, setup.doctor)
+    await again.send(m.Join(resume_token=d_welcome.resume_token, last_seq=1))
+    resumed = await again.expect(m.Welcome)
+    assert resumed.resumed and resumed.peer_id == d_welcome.peer_id
+    assert (await again.expect(m.SignalFrom)).from_ == p_welcome.peer_id  # kept meanwhile
+
+    await again.send(m.End())
+    await again.expect(m.Ended)
+    await patient.expect(m.Ended)
+    await status_becomes(world, setup.visit_id, "completed")
+    await patient.close()
+    await again.close()
+
+
+async def test_aiortc_peers_on_two_processes_connect(pair: Clients, world: World) -> None:
+    one, two = pair
+    setup = await make_visit(world)
+    doctor = MeshPeer(await connect(one, setup, setup.doctor))
+    patient = MeshPeer(await connect(two, setup, setup.patient_user))
+    try:
+        await doctor.join()
+        await patient.join()
+        knock = await doctor.next_event(m.Knock)
+        await doctor.client.send(m.Admit(peer_id=knock.peer.peer_id))
+        await patient.next_event(m.Admitted)
+        async with asyncio.timeout(20):
+            while True:
+                counts = [link.frames.get("video", 0)
+                          for peer in (doctor, patient) for link in peer.links.values()]
+                if len(counts) == 2 and min(counts) >= 5:
+                    break
+                await asyncio.sleep(0.1)
+        for peer in (doctor, patient):
+            [link] = peer.links.values()
+            assert link.pc.connectionState == "connected"
+    finally:
+        await doctor.close()
+        await patient.close()
+
+
+async def test_an_alert_published_on_one_process_reaches_streams_on_the_other(
+    pair: Clients, world: World,
+) -> None:
+    one, two = pair
+    doctor = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    headers = await world.token(doctor["username"])
+    resp = await two.get("/api/v1/alerts/stream", headers=headers)
+    assert resp.status == 200
+    bus: Any = two.app[keys.BUS]
+    async with asyncio.timeout(5):
+        while bus.subscriber_count(ALERTS) < 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # the stream's Redis subscription is confirmed
+    alert = {"id": "a1", "seq": 7, "patient_id": patient.id, "kind": "threshold",
+             "severity": "critical", "status": "open"}
+    await one.app[keys.BUS].publish(ALERTS, {"seq": 7, "patient_id": patient.id,
+                                             "alert": alert, "change": "opened",
+                                             "notify": True})
+    event = await next_event(resp)
+    assert event.id == "7" and event.data["id"] == "a1" and event.data["change"] == "opened"
+    resp.close()
+
+
+async def test_a_closed_process_does_not_take_the_visit_with_it(
+    pair: Clients, world: World,
+) -> None:
+    """Sockets whose room's owner went away are told to join again (1012 or 1013)."""
+    one, two = pair
+    setup = await make_visit(world)
+    patient = await connect(one, setup, setup.patient_user)
+    await patient.send(m.Join())
+    await patient.expect(m.Welcome)
+    doctor = await connect(two, setup, setup.doctor)
+    await doctor.send(m.Join())
+    await doctor.expect(m.Welcome)
+    await doctor.expect(m.Knock)
+    await one.close()  # the owner shuts down: its sockets close with 1001
+    await doctor.send(m.Chat(text="anyone?"))
+    async with asyncio.timeout(15):
+        while True:
+            frame = await doctor.ws.receive()
+            if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                              aiohttp.WSMsgType.CLOSING):
+                break
+    assert doctor.ws.close_code in (1012, 1013, 1000)
