@@ -221,7 +221,8 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
     patient = patients[first.family]
     has_visit = (await session.exec(
         select(Visit).where(Visit.patient_id == patient.id).where(Visit.status == "scheduled")
-    )).first()
+        .where(Visit.scheduled_start > utcnow() - timedelta(minutes=10))
+    )).first()  # a demo visit that can still be joined; otherwise schedule a new one
     if has_visit is None:
         visit = Visit(kind="televisit", patient_id=patient.id,
                       scheduled_start=utcnow() + timedelta(minutes=5), duration_minutes=20,
