@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import multiprocessing
 import os
@@ -584,6 +585,9 @@ async def main(args: argparse.Namespace) -> None:
                 devices = await populate(sessions, broker, args.devices, user.id, 0)
                 probes = await populate(sessions, broker, args.probes, user.id, 10_000)
                 await engine.dispose()
+                # As `telemed serve|ingest` does before serving (telemed/commands.py).
+                gc.collect()
+                gc.freeze()
 
                 if args.only_alerts:
                     devices_for_load = devices

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from telemed.logs import LOG_FORMATS, setup_logging
 from telemed.settings import SettingsError, load_settings
 
 
@@ -18,6 +19,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-format", default="auto", choices=LOG_FORMATS,
+                        help="json lines, text, or auto (text on a terminal, else json)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("serve", help="web, signalling, ingest and scheduler in one process")
     sub.add_parser("web", help="web and signalling only")
@@ -67,8 +70,7 @@ def _read_password(from_stdin: bool) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `telemed` console script."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level, args.log_format)
     if args.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:

@@ -13,6 +13,7 @@ from aiohttp_session import get_session
 from telemed import keys
 from telemed.db.models import User
 from telemed.errors import ApiError
+from telemed.logs import REQUEST_ID as LOG_REQUEST_ID
 from telemed.principal import CSRF_TOKEN, PRINCIPAL, REQUEST_ID, Handler, check_policy
 from telemed.security import TokenError, TokenSigner, new_csrf_token, same_token
 from telemed.services.users import to_principal
@@ -51,6 +52,14 @@ _HTTP_CODES = {
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every request an id; turn errors into clean JSON (API) or pages (HTML)."""
     request[REQUEST_ID] = request.headers.get("X-Request-ID", "")[:64] or secrets.token_hex(8)
+    context = LOG_REQUEST_ID.set(request[REQUEST_ID])  # every log line of this request
+    try:
+        return await _handle(request, handler)
+    finally:
+        LOG_REQUEST_ID.reset(context)
+
+
+async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     try:
         response = await handler(request)

@@ -103,11 +103,22 @@ async def alerts_stream(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+async def _refresh_visible(request: web.Request, who: Principal, visible: set[str]) -> None:
+    """Keep ``visible`` up to date (care teams and consents change) off the event path."""
+    while True:
+        await asyncio.sleep(REFRESH_VISIBLE)
+        try:
+            fresh = await _visible(request, who)
+        except ApiError:
+            fresh = set()
+        visible.clear()
+        visible.update(fresh)
+
+
 async def _live(request: web.Request, resp: EventSourceResponse, subscription: Subscription,
                 visible: set[str], last: int, who: Principal) -> None:
-    loop = asyncio.get_running_loop()
-    refreshed = loop.time()
     closed = asyncio.ensure_future(resp.wait())
+    refresher = asyncio.ensure_future(_refresh_visible(request, who, visible))
     try:
         while True:
             following = asyncio.ensure_future(subscription.__anext__())
@@ -130,9 +141,6 @@ async def _live(request: web.Request, resp: EventSourceResponse, subscription: S
                 request.app[STREAMS][id(subscription)] = subscription
                 last = await _replay(request, resp, visible, last)
                 continue
-            if loop.time() - refreshed > REFRESH_VISIBLE:
-                visible = await _visible(request, who)
-                refreshed = loop.time()
             seq = event.get("seq")
             alert = event.get("alert")
             if (not isinstance(seq, int) or seq <= last or not isinstance(alert, dict)
@@ -144,9 +152,12 @@ async def _live(request: web.Request, resp: EventSourceResponse, subscription: S
             await _send(resp, seq, data)
             last = seq
     finally:
-        closed.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await closed
+        for task in (closed, refresher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        request.app[STREAMS].pop(id(subscription), None)
+        await subscription.close()
 
 
 async def _close_streams(app: web.Application) -> None:

@@ -11,6 +11,7 @@ from telemed.api.common import Body, body, listing, ok, request_id, sessions
 from telemed.api.shapes import iso
 from telemed.broker.dynsec import DynSecClient
 from telemed.broker.topics import DeviceTopics
+from telemed.bus.events import device_changed
 from telemed.db.models import Device
 from telemed.principal import ROLES, STAFF, principal, requires
 from telemed.services import devices as service
@@ -65,6 +66,11 @@ def _dynsec(request: web.Request) -> DynSecClient | None:
     return request.app.get(keys.DYNSEC)
 
 
+async def _changed(request: web.Request, device: Device) -> None:
+    """Tell ingest workers (cache, retained config) that a device changed."""
+    await device_changed(request.app[keys.BUS], device.id, device.patient_id)
+
+
 @routes.post("/api/v1/devices")
 @requires(*STAFF)
 async def devices_create(request: web.Request) -> web.Response:
@@ -73,6 +79,7 @@ async def devices_create(request: web.Request) -> web.Response:
         registration = await service.register_device(
             session, _dynsec(request), principal(request), serial=data.serial, kind=data.kind,
             patient_id=data.patient_id, request_id=request_id(request))
+    await _changed(request, registration.device)
     return ok(credentials_out(request, registration), status=201)
 
 
@@ -105,6 +112,7 @@ async def devices_update(request: web.Request) -> web.Response:
         device = await service.reassign_device(session, principal(request),
                                                request.match_info["device_id"], data.patient_id,
                                                request_id(request))
+    await _changed(request, device)
     return ok(device_out(device))
 
 
@@ -115,6 +123,7 @@ async def devices_revoke(request: web.Request) -> web.Response:
         device = await service.revoke_device(session, _dynsec(request), principal(request),
                                              request.match_info["device_id"],
                                              request_id(request))
+    await _changed(request, device)
     return ok(device_out(device))
 
 
@@ -125,4 +134,5 @@ async def devices_rotate(request: web.Request) -> web.Response:
         registration = await service.rotate_credentials(
             session, _dynsec(request), principal(request), request.match_info["device_id"],
             request_id(request))
+    await _changed(request, registration.device)
     return ok(credentials_out(request, registration))

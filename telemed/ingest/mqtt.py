@@ -180,6 +180,7 @@ class IngestMqttClient:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_socket_register_write
@@ -332,6 +333,20 @@ class IngestMqttClient:
         log.info("MQTT ingest connected to %s:%s as %s (session present: %s), reading %s",
                  self._address.host, self._address.port, self._client_id, session_present,
                  self._readings_filter)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
+                      reasons: list[ReasonCode], properties: Any) -> None:
+        if not reasons or not reasons[0].is_failure:
+            return
+        if self._readings_filter == READINGS_FILTER:
+            # The broker refuses the plain filter (ACL): fall back to the shared one.
+            log.warning("the broker refused %s (%s); using %s", READINGS_FILTER, reasons[0],
+                        SHARED_READINGS_FILTER)
+            self._readings_filter = SHARED_READINGS_FILTER
+            client.subscribe([(SHARED_READINGS_FILTER, SubscribeOptions(qos=1))])
+        else:
+            log.error("the broker refused the ingest subscription %s: %s",
+                      self._readings_filter, reasons[0])
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason: ReasonCode, properties: Any) -> None:

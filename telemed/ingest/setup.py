@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any
@@ -160,9 +159,6 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     if role != "web" and settings.scheduler_interval > 0:
         spawn(run_scheduler(app[keys.SESSIONS], bus, app[keys.METRICS],
                             settings.scheduler_interval), "rules-scheduler")
-    # Everything allocated so far lives as long as the process: keep the collector from
-    # rescanning it on every full collection (shorter pauses on the ingest hot path).
-    gc.freeze()
     try:
         yield
     finally:

@@ -41,9 +41,27 @@ def _transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    name = type(exc).__name__
-    return name in ("ConnectionDoesNotExistError", "CannotConnectNowError",
-                    "ConnectionFailureError", "TooManyConnectionsError")
+    # asyncpg errors arrive wrapped (DBAPIError -> adapter error -> asyncpg error): look at
+    # the whole chain, by class name and by SQLSTATE (08 connection exception, 57P01-03
+    # shutdown / "the database system is shutting down" / starting up, 53300 too many
+    # connections).
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            break
+        if type(seen).__name__ in _TRANSIENT_NAMES:
+            return True
+        code = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(code, str) and (code.startswith("08") or code in _TRANSIENT_CODES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+_TRANSIENT_NAMES = frozenset({"ConnectionDoesNotExistError", "CannotConnectNowError",
+                              "ConnectionFailureError", "TooManyConnectionsError",
+                              "AdminShutdownError", "CrashShutdownError"})
+_TRANSIENT_CODES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 
 class BatchWriter:

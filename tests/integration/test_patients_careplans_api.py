@@ -210,3 +210,29 @@ async def test_clinician_lists_only_own_patients(
     await world.patient(team=[other["id"]])
     resp = await client.get("/api/v1/patients", headers=await world.token(doctor["username"]))
     assert [p["id"] for p in (await resp.json())["items"]] == [mine.id]
+
+
+async def test_plan_changes_are_announced_to_ingest(
+    client: TestClient[Any, Any], world: World
+) -> None:
+    """Activation and edits publish a care-plan event (ingest refreshes device configs)."""
+    import asyncio
+
+    from telemed.bus import CAREPLANS
+
+    doctor = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    headers = await world.token(doctor["username"])
+    subscription = client.app[keys.BUS].subscribe(CAREPLANS)
+    try:
+        plan = await (await client.post(f"/api/v1/patients/{patient.id}/careplans",
+                                        headers=headers, json=PLAN)).json()
+        await client.post(f"/api/v1/careplans/{plan['id']}/activate", headers=headers)
+        event = await asyncio.wait_for(subscription.__anext__(), timeout=5)
+        assert event["patient_id"] == patient.id and event["plan_id"] == plan["id"]
+        await client.patch(f"/api/v1/careplans/{plan['id']}", headers=headers,
+                           json={"goals": ["Peso stabile"]})
+        event = await asyncio.wait_for(subscription.__anext__(), timeout=5)
+        assert event["version"] == 2
+    finally:
+        await subscription.close()
