@@ -81,3 +81,28 @@ async def test_delegate_validation(client: TestClient[Any, Any], world: World) -
     listing = await (await client.get(f"/api/v1/patients/{patient.id}/delegates",
                                       headers=me_h)).json()
     assert listing["items"] == []
+
+
+async def test_caregiver_portal_shows_the_delegated_record(
+    client: TestClient[Any, Any], world: World
+) -> None:
+    import re
+
+    from tests.conftest import PASSWORD
+
+    patient = await world.patient()
+    me = await world.user("patient", patient_id=patient.id)
+    caregiver = await world.user("patient")
+    resp = await client.post(f"/api/v1/patients/{patient.id}/delegates",
+                             headers=await world.token(me["username"]),
+                             json={"delegate_username": caregiver["username"],
+                                   "relationship": "parent"})
+    assert resp.status == 201
+    page = await client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+    assert csrf
+    await client.post("/login", data={"username": caregiver["username"], "password": PASSWORD,
+                                      "csrf_token": csrf.group(1)})
+    html = await (await client.get("/my-record")).text()
+    assert patient.fiscal_code in html
+    assert "/privacy" not in html  # consent and the access log stay the patient's own
