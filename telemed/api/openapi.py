@@ -143,6 +143,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/visits/{visit_id}/report"): Operation(
         "Write and sign the visit report", "visits", visits.ReportCreate, success=201),
     ("GET", "/api/v1/visits/{visit_id}/report"): Operation("The signed visit report", "visits"),
+    ("GET", "/api/v1/visits/{visit_id}/guests"): Operation(
+        "The visit's guests (clinicians)", "visits"),
+    ("POST", "/api/v1/visits/{visit_id}/guests"): Operation(
+        "Invite a guest: a one-time link, valid until the join window closes", "visits",
+        visits.GuestCreate, success=201),
+    ("DELETE", "/api/v1/visits/{visit_id}/guests/{guest_id}"): Operation(
+        "Withdraw a guest's invitation and disconnect the guest", "visits"),
     ("GET", "/api/v1/visits/{visit_id}/calendar.ics"): Operation(
         "The visit as an iCalendar event", "visits", media="text/calendar"),
     ("POST", "/api/v1/precall/offer"): Operation(

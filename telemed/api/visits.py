@@ -11,10 +11,11 @@ from pydantic import Field
 from telemed import keys
 from telemed.api.common import Body, body, listing, ok, request_id, sessions
 from telemed.api.shapes import iso
-from telemed.db.models import VisitReport
+from telemed.db.models import VisitGuest, VisitReport
 from telemed.errors import ApiError
 from telemed.i18n import gettext, negotiate
 from telemed.principal import CLINICIANS, Role, principal, requires
+from telemed.services import visit_guests as guests
 from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.pagination import encode_cursor, parse_page
@@ -38,6 +39,10 @@ class VisitCreate(Body):
     duration_minutes: int
 
 
+class GuestCreate(Body):
+    name: str = Field(min_length=1, max_length=200)
+
+
 class ReportCreate(Body):
     text: str = Field(max_length=reports.MAX_REPORT + 1000)
 
@@ -59,6 +64,18 @@ def visit_out(record: service.VisitRecord) -> dict[str, Any]:
         "created_by": visit.created_by,
         "join_opens_at": iso(opens),
         "join_closes_at": iso(closes),
+    }
+
+
+def guest_out(guest: VisitGuest) -> dict[str, Any]:
+    return {
+        "id": guest.id,
+        "visit_id": guest.visit_id,
+        "name": guest.name,
+        "invited_by": guest.invited_by,
+        "created_at": iso(guest.created_at),
+        "used": guest.used_at is not None,
+        "revoked_at": iso(guest.revoked_at),
     }
 
 
@@ -201,3 +218,40 @@ async def visits_report_get(request: web.Request) -> web.Response:
     if report is None:
         raise ApiError(404, "not_found", "This visit has no signed report yet.")
     return ok(report_out(report))
+
+
+@routes.get(f"/api/v1/visits/{VISIT_ID}/guests")
+@requires(*CLINICIANS)
+async def visits_guests_list(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        found = await guests.list_guests(session, principal(request),
+                                         request.match_info["visit_id"], request_id(request))
+    return listing([guest_out(g) for g in found], None)
+
+
+@routes.post(f"/api/v1/visits/{VISIT_ID}/guests")
+@requires(*CLINICIANS)
+async def visits_guests_invite(request: web.Request) -> web.Response:
+    """Invite a guest: the one-time link to hand over (expires with the join window)."""
+    data = await body(request, GuestCreate)
+    visit_id = request.match_info["visit_id"]
+    settings = request.app[keys.SETTINGS]
+    async with sessions(request)() as session:
+        invitation = await guests.invite_guest(session, principal(request), visit_id, data.name,
+                                               secret=settings.secret_key,
+                                               request_id=request_id(request))
+    link = f"{settings.effective_public_url}/visits/{visit_id}/guest?t={invitation.token}"
+    return ok({**guest_out(invitation.guest), "link": link,
+               "expires_at": iso(invitation.expires_at)}, status=201)
+
+
+@routes.delete(f"/api/v1/visits/{VISIT_ID}/guests/{{guest_id}}")
+@requires(*CLINICIANS)
+async def visits_guests_revoke(request: web.Request) -> web.Response:
+    """Withdraw a guest's invitation and disconnect the guest from the call."""
+    visit_id = request.match_info["visit_id"]
+    async with sessions(request)() as session:
+        guest = await guests.revoke_guest(session, principal(request), visit_id,
+                                          request.match_info["guest_id"], request_id(request))
+    await request.app[keys.SIGNALLING].remove_user(visit_id, guests.guest_user_id(guest.id))
+    return ok(guest_out(guest))

@@ -198,6 +198,25 @@ class VisitParticipant(SQLModel, table=True):
     user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=32, index=True)
 
 
+class VisitGuest(SQLModel, table=True):
+    """A person without an account invited to a visit by a clinician (family, interpreter).
+
+    The invitation link is one-time: `used_at` is set when it is first opened. Revoking
+    (`revoked_at`) refuses the link and the guest's joins and disconnects the guest.
+    """
+
+    __tablename__ = "visit_guests"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    visit_id: str = Field(foreign_key="visits.id", index=True, max_length=32)
+    name: str = Field(max_length=80)
+    invited_by: str = Field(foreign_key="users.id", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_by: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+
+
 class VisitReport(SQLModel, table=True):
     """The signed report of a visit; immutable once signed."""
 

@@ -18,7 +18,7 @@ from sqlalchemy import tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import ChatMessage, User, Visit, VisitParticipant
+from telemed.db.models import ChatMessage, User, Visit, VisitGuest, VisitParticipant
 from telemed.db.types import utcnow
 from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
 from telemed.principal import CLINICIANS, Principal
@@ -28,7 +28,7 @@ from telemed.services.pagination import Page
 
 VisitKind = Literal["televisit", "teleconsult", "teleassistance"]
 VisitStatus = Literal["scheduled", "waiting", "in_progress", "completed", "cancelled"]
-JoinRole = Literal["clinician", "patient"]
+JoinRole = Literal["clinician", "patient", "guest"]
 KINDS: tuple[VisitKind, ...] = get_args(VisitKind)
 OPEN_STATUSES = ("scheduled", "waiting", "in_progress")
 
@@ -402,5 +402,11 @@ async def chat_history(
         select(ChatMessage).where(ChatMessage.visit_id == visit_id)
         .order_by(col(ChatMessage.seq).desc()).limit(limit)
     )).all()
-    names = await user_names(session, list({row.sender_id for row in rows}))
+    senders = {row.sender_id for row in rows}
+    names = await user_names(session, list(senders))
+    guest_ids = [s[len("guest:"):] for s in senders if s.startswith("guest:")]
+    if guest_ids:  # guests (visit_guests.py) chat as "guest:<id>"
+        guests = (await session.exec(
+            select(VisitGuest).where(col(VisitGuest.id).in_(guest_ids)))).all()
+        names.update({f"guest:{g.id}": g.name for g in guests})
     return [(row, names.get(row.sender_id, "")) for row in reversed(rows)]

@@ -197,6 +197,18 @@ class Hub:
         await self.record(room, outcome)
         self.forget_if_empty(room)
 
+    async def remove_user(self, visit_id: str, user_id: str) -> bool:
+        """Disconnect a person from the visit's room held by this process (a revoked guest).
+
+        True when the room is here. With several processes the room may live on another
+        one; the person cannot join again anyway (the join checks revocation).
+        """
+        room = self.rooms.get(visit_id)
+        if room is None:
+            return False
+        await self.apply(room, room.remove_user(user_id))
+        return True
+
     async def reap(self) -> None:
         """Remove peers that did not resume within the window."""
         now = self.clock()

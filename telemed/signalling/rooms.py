@@ -54,6 +54,7 @@ PENDING_SIGNALS = 128  # signals kept for a dropped peer until it resumes
 # WebSocket close codes used by the room.
 CLOSE_NORMAL = 1000
 CLOSE_REPLACED = 4001  # the same person joined again from another tab or device
+CLOSE_REMOVED = 4003  # a clinician withdrew the person's invitation (a revoked guest)
 
 
 @dataclass(frozen=True)
@@ -355,6 +356,14 @@ class Room:
         peer = self.peers.get(peer_id)
         if peer is not None:
             out.close(peer_id, CLOSE_NORMAL, "left")
+            self._remove(out, peer)
+        return out
+
+    def remove_user(self, user_id: str) -> Outcome:
+        """Disconnect every peer of `user_id` for good (a revoked guest): no resume."""
+        out = Outcome()
+        for peer in [p for p in self.peers.values() if p.user_id == user_id]:
+            out.close(peer.peer_id, CLOSE_REMOVED, "removed")
             self._remove(out, peer)
         return out
 

@@ -27,10 +27,11 @@ from urllib.parse import urlsplit
 from aiohttp import WSMessage, WSMsgType, web
 
 from telemed import keys
-from telemed.db.models import User, Visit
+from telemed.db.models import User, Visit, VisitGuest
 from telemed.errors import ApiError, forbidden, not_found
 from telemed.principal import public
 from telemed.security import TokenError
+from telemed.services.visit_guests import guest_id_of
 from telemed.services.visits import check_joinable
 from telemed.signalling import messages as m
 from telemed.signalling.cluster import ClusterUnavailable, Moved, Seat
@@ -93,15 +94,25 @@ async def _authenticate(request: web.Request) -> Caller:
         raise ApiError(401, "invalid_token", "The join token is invalid or has expired.") from None
     if claims.visit_id != visit_id:
         raise forbidden("The join token is for another visit.")
+    guest_id = guest_id_of(claims.user_id)
+    if (guest_id is not None) != (claims.role == "guest"):
+        raise ApiError(401, "invalid_token", "The join token is invalid or has expired.")
     async with app[keys.SESSIONS]() as session:
         visit = await session.get(Visit, visit_id)
-        user = await session.get(User, claims.user_id)
+        if guest_id is not None:
+            guest = await session.get(VisitGuest, guest_id)
+            if guest is None or guest.visit_id != visit_id or guest.revoked_at is not None:
+                raise forbidden("This invitation was withdrawn.")
+            name = guest.name
+        else:
+            user = await session.get(User, claims.user_id)
+            if user is None or not user.active:
+                raise ApiError(401, "invalid_token", "The join token is invalid or has expired.")
+            name = user.display_name
     if visit is None:
         raise not_found("Visit")
-    if user is None or not user.active:
-        raise ApiError(401, "invalid_token", "The join token is invalid or has expired.")
     check_joinable(visit)
-    return Caller(visit_id, cast(VisitKind, visit.kind), user.id, user.display_name, claims.role)
+    return Caller(visit_id, cast(VisitKind, visit.kind), claims.user_id, name, claims.role)
 
 
 @routes.get("/ws/visits/{visit_id}")

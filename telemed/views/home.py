@@ -106,7 +106,8 @@ async def my_record(request: web.Request) -> web.Response:
         others = [await session.get(Patient, pid) for pid in visible if pid != target]
         await session.commit()
     active = next((plan for plan in plans if plan.status == "active"), None)
-    visits = await visit_panel(request, patient.id)
+    # Visits stay the patient's own (delegates are not part of a visit's audience).
+    visits = await visit_panel(request, patient.id) if target == who.patient_id else {}
     return await render(request, "my_record.html", {
         **visits,
         "other_records": [p for p in others if p is not None],

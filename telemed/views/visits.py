@@ -18,11 +18,22 @@ from telemed.db.models import Patient, User
 from telemed.db.types import utcnow
 from telemed.errors import ApiError
 from telemed.middlewares import ensure_csrf_token
-from telemed.principal import CLINICIANS, REQUEST_ID, Principal, Role, principal, requires
+from telemed.principal import (
+    CLINICIANS,
+    REQUEST_ID,
+    Principal,
+    Role,
+    principal,
+    public,
+    requires,
+)
+from telemed.services import visit_guests as guests
 from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.access import visible_patient_ids
 from telemed.services.pagination import Page
+from telemed.signalling.tokens import issue_join_token
+from telemed.signalling.turn import ice_servers, pseudonym
 from telemed.views.forms import Form, FormErrors, api_errors, read_form
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
 from telemed.views.visit_strings import call_strings
@@ -237,6 +248,8 @@ async def _call_page(request: web.Request, template: str, expected: str) -> web.
         "problem": problem,
         "strings": call_strings(request),
         "has_report": False,
+        "guest_name": None,
+        "join_url": None,
     })
 
 
@@ -252,6 +265,79 @@ async def check_in(request: web.Request) -> web.Response:
 async def room(request: web.Request) -> web.Response:
     """The clinician's room: knocking patients, video grid, chat, end of visit."""
     return await _call_page(request, "visit_room.html", "clinician")
+
+
+# Guests (no account: a one-time link, then a cookie scoped to the guest's page) ----------
+
+
+def _guest_path(visit_id: str) -> str:
+    return f"/visits/{visit_id}/guest"
+
+
+@routes.get(f"/visits/{VISIT_ID}/guest", name="visit_guest")
+@public  # the one-time link or the guest cookie is checked here
+async def guest_page(request: web.Request) -> web.StreamResponse:
+    """A guest's check-in: camera and microphone, the waiting room, then the call."""
+    await language_of(request)
+    visit_id = request.match_info["visit_id"]
+    settings = request.app[keys.SETTINGS]
+    path = _guest_path(visit_id)
+    cookie = request.cookies.get(guests.COOKIE_NAME)
+    token = request.query.get("t")
+    async with request.app[keys.SESSIONS]() as session:
+        if token is not None:
+            _guest, value = await guests.open_link(session, settings.secret_key, visit_id,
+                                                   token, cookie=cookie)
+            # Drop the token from the address bar (and from any Referer).
+            moved = web.Response(status=303, headers={"Location": path,
+                                                      "Cache-Control": "no-store"})
+            moved.set_cookie(guests.COOKIE_NAME, value, path=path, httponly=True,
+                             samesite="Lax",
+                             secure=settings.effective_public_url.startswith("https://"))
+            return moved
+        guest = await guests.guest_of_cookie(session, settings.secret_key, visit_id, cookie)
+        record = await service.load_visit(session, visit_id)
+    problem = None
+    try:
+        service.check_joinable(record.visit)
+    except ApiError as exc:
+        problem = t_error(request, exc.message)
+    names = await _names(request, list(record.participant_ids))
+    response = await render(request, "visit_checkin.html", {
+        "visit": _visit_view(request, record, names),
+        "problem": problem,
+        "strings": call_strings(request),
+        "has_report": False,
+        "guest_name": guest.name,
+        "join_url": f"{path}/join",
+    })
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@routes.get(f"/visits/{VISIT_ID}/guest/join", name="visit_guest_join")
+@public  # the guest cookie is checked here
+async def guest_join(request: web.Request) -> web.Response:
+    """The guest's join details, like `GET /api/v1/visits/{id}/join` for signed-in users."""
+    visit_id = request.match_info["visit_id"]
+    settings = request.app[keys.SETTINGS]
+    async with request.app[keys.SESSIONS]() as session:
+        guest = await guests.guest_of_cookie(session, settings.secret_key, visit_id,
+                                             request.cookies.get(guests.COOKIE_NAME))
+        record = await service.load_visit(session, visit_id)
+    service.check_joinable(record.visit)
+    user_id = guests.guest_user_id(guest.id)
+    base = settings.effective_public_url
+    ws_base = "wss://" + base[8:] if base.startswith("https://") else "ws://" + base[7:]
+    servers = ice_servers(settings, pseudonym(settings.secret_key, visit_id, user_id))
+    return web.json_response({
+        "ws_url": f"{ws_base}/ws/visits/{visit_id}",
+        "token": issue_join_token(settings.secret_key, visit_id=visit_id, user_id=user_id,
+                                  role="guest"),
+        "ice_servers": [server.to_dict() for server in servers],
+        "role": "guest",
+    }, headers={"Cache-Control": "no-store"})
 
 
 # The report --------------------------------------------------------------------

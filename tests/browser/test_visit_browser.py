@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
@@ -129,3 +131,151 @@ async def test_doctor_and_patient_hold_a_televisit(
     await doctor_page.get_by_role("button", name="End the visit").click()
     await expect(patient_page.locator("#visit")).to_have_attribute("data-state", "ended")
     await expect(doctor_page.locator("#after-call")).to_be_visible()
+
+
+# Remembers every WebSocket the page opens and the `welcome` frames it receives, so the test
+# can close the signalling socket from the page and compare peer ids across a resume.
+TRACK_SOCKETS = """
+(() => {
+  const Native = window.WebSocket;
+  window.__sockets = [];
+  window.__welcomes = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__sockets.push(this);
+      this.addEventListener("message", (event) => {
+        try {
+          const message = JSON.parse(event.data);
+          if (message.type === "welcome") window.__welcomes.push(message);
+        } catch {}
+      });
+    }
+  };
+})();
+"""
+
+
+async def _frames(page: Page) -> int:
+    value = await page.locator("#grid .tile[data-peer-id]").get_attribute("data-frames-decoded")
+    return int(value or 0)
+
+
+async def _frames_grow(page: Page, since: int) -> None:
+    await page.wait_for_function(
+        "since => Number(document.querySelector('#grid .tile[data-peer-id]')"
+        "?.dataset.framesDecoded || 0) > since", arg=since, timeout=20_000)
+
+
+async def _welcomes(page: Page) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await page.evaluate("window.__welcomes")
+    return found
+
+
+async def _resumed(page: Page, count: int) -> dict[str, Any]:
+    """The `count`-th welcome of the page, once it arrived (within 30 s)."""
+    await page.wait_for_function("n => window.__welcomes.length >= n", arg=count,
+                                 timeout=30_000)
+    return (await _welcomes(page))[count - 1]
+
+
+async def test_patient_rides_out_a_network_drop(
+    two_pages: tuple[Page, Page], world: World
+) -> None:
+    doctor_page, patient_page = two_pages
+    setup = await make_visit(world)
+    await patient_page.context.add_init_script(TRACK_SOCKETS)
+
+    await _log_in(patient_page, setup.patient_user["username"])
+    await patient_page.goto(f"/visits/{setup.visit_id}/check-in")
+    await patient_page.get_by_role("button", name="Start camera and microphone").click()
+    await expect(patient_page.locator("#devices-status")).to_contain_text("working")
+    await patient_page.get_by_role("button", name="Enter the waiting room").click()
+    await expect(patient_page.locator("#visit")).to_have_attribute("data-state", "waiting")
+
+    await _log_in(doctor_page, setup.doctor["username"])
+    await doctor_page.goto(f"/visits/{setup.visit_id}/room")
+    await doctor_page.get_by_role("button", name="Open the room").click()
+    await doctor_page.locator("#knocks li").get_by_role("button", name="Admit").click()
+    await _media_flowing(doctor_page)
+    await _media_flowing(patient_page)
+    first = (await _welcomes(patient_page))[0]
+    patient_peer = first["peer_id"]
+    doctor_tile = doctor_page.locator("#grid .tile[data-peer-id]")
+    await expect(doctor_tile).to_have_attribute("data-peer-id", patient_peer)
+
+    # 1. The patient's network goes away for about 3 s.
+    await patient_page.context.set_offline(True)
+    status = patient_page.locator("#call-status")
+    await expect(status).to_contain_text("Trying again", timeout=5_000)
+    await expect(patient_page.locator("#call")).to_have_attribute("data-signalling",
+                                                                  "reconnecting")
+    await patient_page.get_by_label("Message").fill("Sent while offline")
+    await patient_page.get_by_role("button", name="Send").click()
+    await doctor_page.get_by_label("Message").fill("Can you hear me?")
+    await doctor_page.get_by_role("button", name="Send").click()
+    await asyncio.sleep(3)
+    await expect(status).to_contain_text("Trying again")
+    await patient_page.context.set_offline(False)
+
+    welcome = await _resumed(patient_page, 2)
+    assert welcome["resumed"] is True and welcome["peer_id"] == patient_peer
+    await expect(patient_page.locator("#call")).to_have_attribute("data-signalling",
+                                                                  "connected")
+    await expect(status).not_to_contain_text("Trying again")
+    await expect(doctor_page.locator("#chat-lines")).to_contain_text("Sent while offline")
+    await expect(patient_page.locator("#chat-lines")).to_contain_text("Can you hear me?")
+    await expect(patient_page.locator("#chat-lines")).to_contain_text("Sent while offline")
+    for page in (doctor_page, patient_page):
+        tile = page.locator("#grid .tile[data-peer-id]")
+        await expect(tile).to_have_count(1)
+        await expect(tile).to_have_attribute("data-connection-state", "connected",
+                                             timeout=30_000)
+        await _frames_grow(page, await _frames(page))
+    await expect(doctor_tile).to_have_attribute("data-peer-id", patient_peer)
+
+    # 2. The signalling socket alone drops (a proxy cut it): resumed again, same peer.
+    await patient_page.evaluate("window.__sockets.at(-1).close(3000, 'cut')")
+    welcome = await _resumed(patient_page, 3)
+    assert welcome["resumed"] is True and welcome["peer_id"] == patient_peer
+    await patient_page.get_by_label("Message").fill("Back again")
+    await patient_page.get_by_role("button", name="Send").click()
+    await expect(doctor_page.locator("#chat-lines")).to_contain_text("Back again")
+    for page in (doctor_page, patient_page):
+        await _frames_grow(page, await _frames(page))
+    # Each chat line shows once, however it came (live, replayed, queued).
+    assert await doctor_page.locator("#chat-lines li", has_text="Sent while offline").count() == 1
+    assert await patient_page.locator("#chat-lines li", has_text="Can you hear me?").count() == 1
+
+
+async def test_guest_is_admitted_then_removed(two_pages: tuple[Page, Page], world: World) -> None:
+    doctor_page, guest_page = two_pages
+    setup = await make_visit(world)
+    headers = setup.headers[setup.doctor["username"]]
+    resp = await world.client.post(f"/api/v1/visits/{setup.visit_id}/guests", headers=headers,
+                                   json={"name": "Interprete Bianchi"})
+    assert resp.status == 201, await resp.text()
+    guest = await resp.json()
+    link = urlsplit(guest["link"])
+
+    await guest_page.goto(f"{link.path}?{link.query}")
+    await expect(guest_page).to_have_url(re.compile(r"/guest$"))
+    await expect(guest_page.locator("#visit")).to_have_attribute("data-role", "guest")
+    await guest_page.get_by_role("button", name="Start camera and microphone").click()
+    await guest_page.get_by_role("button", name="Enter the waiting room").click()
+    await expect(guest_page.locator("#visit")).to_have_attribute("data-state", "waiting")
+
+    await _log_in(doctor_page, setup.doctor["username"])
+    await doctor_page.goto(f"/visits/{setup.visit_id}/room")
+    await doctor_page.get_by_role("button", name="Open the room").click()
+    knock = doctor_page.locator("#knocks li")
+    await expect(knock).to_contain_text("Interprete Bianchi")
+    await knock.get_by_role("button", name="Admit").click()
+    await _media_flowing(doctor_page)
+    await _media_flowing(guest_page)
+
+    resp = await world.client.delete(
+        f"/api/v1/visits/{setup.visit_id}/guests/{guest['id']}", headers=headers)
+    assert resp.status == 200
+    await expect(guest_page.locator("#visit")).to_have_attribute("data-state", "removed")
+    await expect(doctor_page.locator("#grid .tile[data-peer-id]")).to_have_count(0)

@@ -33,6 +33,8 @@ PUBLIC_ROUTES = {
     ("GET", "/"): "redirects by role",
     ("GET", "/fhir/R4/metadata"): "FHIR CapabilityStatement",
     ("GET", "/ws/visits/{visit_id}"): "WebSocket: join token checked by handler",
+    ("GET", "/visits/{visit_id}/guest"): "visit guest: one-time link or guest cookie checked",
+    ("GET", "/visits/{visit_id}/guest/join"): "visit guest: guest cookie checked by handler",
 }
 
 

@@ -19,15 +19,16 @@ function element(tag, className, text) {
 }
 
 export class Call extends EventTarget {
-  constructor({ visitId, media, precall = null }) {
+  constructor({ visitId, media, precall = null, joinUrl = undefined }) {
     super();
     this.media = media;
-    this.signalling = new Signalling(visitId, { precall });
+    this.signalling = new Signalling(visitId, { precall, joinUrl });
     this.peers = new Map();
     this.seenSeq = new Set();
     this.grid = document.getElementById("grid");
     this.statusLine = document.getElementById("call-status");
     this.chatLines = document.getElementById("chat-lines");
+    this.callArea = document.getElementById("call");
     this.timer = null;
     this.media.onVideoTrack = async (track) => {
       for (const { link } of this.peers.values()) await link.replaceTrack("video", track);
@@ -62,6 +63,7 @@ export class Call extends EventTarget {
         }
       }
       this.status("");
+      if (this.callArea) this.callArea.dataset.signalling = "connected";
       this.dispatchEvent(new CustomEvent("welcome", { detail: message }));
     });
     on("admitted", (message) => {
@@ -91,9 +93,14 @@ export class Call extends EventTarget {
       if (message.code === "room_full") this.status(t("room_full"));
       console.warn("signalling error", message.code, message.message);
     });
-    on("reconnecting", () => this.status(t("connection_lost")));
+    on("reconnecting", () => {
+      if (this.finished) return;
+      this.status(t("connection_lost"));
+      if (this.callArea) this.callArea.dataset.signalling = "reconnecting";
+    });
     on("closed", (detail) => {
       if (detail.code === 4001) this.finish("replaced");
+      else if (detail.code === 4003) this.finish("removed");
       else if (detail.code === 1008 || detail.code === 1003) this.finish("refused");
       else if (!this.finished) this.finish(detail.reason === "left" ? "left" : "ended");
     });

@@ -1,5 +1,5 @@
-// The patient's check-in: camera and microphone preview, the pre-call test, the waiting
-// room, then the call.
+// The check-in of the patient (or of a guest, who has no pre-call test): camera and
+// microphone preview, the pre-call test, the waiting room, then the call.
 
 import { Call } from "./call.js";
 import { LocalMedia, micLevel, openCamera } from "./media.js";
@@ -21,7 +21,7 @@ async function startDevices() {
     stopMeter = micLevel(stream, $("mic-level"));
     $("devices-status").textContent = t("camera_ready");
     $("btn-devices").hidden = true;
-    $("btn-test").disabled = false;
+    if ($("btn-test")) $("btn-test").disabled = false;
     $("btn-enter").disabled = false;
   } catch (error) {
     console.warn(error);
@@ -42,7 +42,9 @@ async function test() {
 async function enter() {
   $("btn-enter").disabled = true;
   stopMeter();
-  const call = new Call({ visitId: page.dataset.visitId, media, precall });
+  const call = new Call({
+    visitId: page.dataset.visitId, media, precall, joinUrl: page.dataset.joinUrl,
+  });
   const showCall = () => {
     $("steps").hidden = true;
     $("call").hidden = false;
@@ -74,6 +76,6 @@ async function enter() {
 
 if (page) {
   $("btn-devices").addEventListener("click", startDevices);
-  $("btn-test").addEventListener("click", test);
+  $("btn-test")?.addEventListener("click", test);
   $("btn-enter").addEventListener("click", enter);
 }
