@@ -10,6 +10,7 @@ from telemed.db.models import User
 from telemed.errors import ApiError
 from telemed.principal import ROLES, principal, requires
 from telemed.services import consent as service
+from telemed.services import delegates as delegate_service
 from telemed.services.users import end_all_sessions
 from telemed.views.render import N_, flash, render, see_other, t, t_error
 
@@ -43,6 +44,7 @@ async def privacy_page(request: web.Request) -> web.Response:
         consents = await service.list_consents(session, who, patient_id)
         log, _ = await service.access_log(session, who, patient_id, limit=LOG_PAGE)
         emergencies = await service.emergency_accesses(session, patient_id)
+        delegations = await delegate_service.list_delegations(session, who, patient_id)
         names = {u.id: u.display_name for u in
                  [await session.get(User, c.grantee_id) for c in consents if c.grantee_id]
                  + [await session.get(User, e.user_id) for e in emergencies] if u}
@@ -54,6 +56,8 @@ async def privacy_page(request: web.Request) -> web.Response:
         "names": names,
         "log": [(entry, describe(request, entry.action, entry.resource)) for entry in log],
         "emergencies": emergencies,
+        "delegations": [(d, u) for d, u in delegations if d.revoked_at is None],
+        "relationships": delegate_service.RELATIONSHIPS,
         "csv_url": f"/api/v1/patients/{patient_id}/access-log?format=csv&limit=1000",
     })
 
@@ -82,6 +86,41 @@ async def privacy_consent(request: web.Request) -> web.Response:
     granted = decision == "yes"
     message = granted_msg if granted else refused_msg
     await flash(request, message)
+    raise see_other(f"/patients/{patient_id}/privacy")
+
+
+@routes.post("/patients/{patient_id}/privacy/delegates")
+@requires("patient", "admin")
+async def privacy_add_delegate(request: web.Request) -> web.Response:
+    patient_id = request.match_info["patient_id"]
+    form = await request.post()
+    username = form.get("delegate_username")
+    relationship = form.get("relationship")
+    async with request.app[keys.SESSIONS]() as session:
+        try:
+            await delegate_service.grant(
+                session, principal(request), patient_id,
+                delegate_username=username if isinstance(username, str) else "",
+                relationship=relationship if isinstance(relationship, str) else "")
+        except ApiError as exc:
+            if exc.status not in (409, 422):
+                raise
+            problems = list(exc.fields.values()) or [exc.message]
+            message = " ".join(t_error(request, p) for p in problems)
+            await flash(request, message)
+            raise see_other(f"/patients/{patient_id}/privacy") from None
+    await flash(request, N_("The person you chose can now see this record."))
+    raise see_other(f"/patients/{patient_id}/privacy")
+
+
+@routes.post("/patients/{patient_id}/privacy/delegates/{delegation_id}/revoke")
+@requires("patient", "admin")
+async def privacy_revoke_delegate(request: web.Request) -> web.Response:
+    patient_id = request.match_info["patient_id"]
+    async with request.app[keys.SESSIONS]() as session:
+        await delegate_service.revoke(session, principal(request), patient_id,
+                                      request.match_info["delegation_id"])
+    await flash(request, N_("That person can no longer see this record."))
     raise see_other(f"/patients/{patient_id}/privacy")
 
 

@@ -79,3 +79,30 @@ async def test_log_out_everywhere_ends_the_session(
     assert resp.status == 303
     after = await client.get("/my-record", allow_redirects=False)
     assert after.status in (302, 303) and "/login" in after.headers["Location"]
+
+
+async def test_patient_adds_and_removes_a_caregiver_from_the_page(
+    client: TestClient[Any, Any], world: World
+) -> None:
+    patient = await world.patient()
+    me = await world.user("patient", patient_id=patient.id)
+    caregiver = await world.user("patient")
+    care_h = await world.token(caregiver["username"])  # before the browser session exists
+    csrf = await _login(client, me["username"])
+    resp = await client.post(f"/patients/{patient.id}/privacy/delegates",
+                             data={"delegate_username": caregiver["username"],
+                                   "relationship": "parent", "csrf_token": csrf},
+                             allow_redirects=False)
+    assert resp.status == 303
+    assert (await client.get(f"/api/v1/patients/{patient.id}", headers=care_h)).status == 200
+    html = await (await client.get(f"/patients/{patient.id}/privacy")).text()
+    found = re.search(r'/privacy/delegates/([0-9a-f]+)/revoke', html)
+    assert found
+    bad = await client.post(f"/patients/{patient.id}/privacy/delegates",
+                            data={"delegate_username": "ghost", "relationship": "parent",
+                                  "csrf_token": csrf})
+    assert "No patient-portal user" in await bad.text()
+    resp = await client.post(f"/patients/{patient.id}/privacy/delegates/{found.group(1)}/revoke",
+                             data={"csrf_token": csrf}, allow_redirects=False)
+    assert resp.status == 303
+    assert (await client.get(f"/api/v1/patients/{patient.id}", headers=care_h)).status == 403
