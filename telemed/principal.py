@@ -14,6 +14,8 @@ Role = Literal["admin", "doctor", "nurse", "patient"]
 ROLES: tuple[Role, ...] = ("admin", "doctor", "nurse", "patient")
 CLINICIANS: tuple[Role, ...] = ("doctor", "nurse")
 STAFF: tuple[Role, ...] = ("admin", "doctor", "nurse")
+# Who may read clinical data (care plans, observations): never administrators.
+CARE_READERS: tuple[Role, ...] = ("doctor", "nurse", "patient")
 
 
 @dataclass(frozen=True)

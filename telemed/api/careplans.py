@@ -12,7 +12,7 @@ from telemed.api.common import Body, body, ok, sessions
 from telemed.api.shapes import careplan_out
 from telemed.bus.events import careplan_changed
 from telemed.errors import ApiError
-from telemed.principal import CLINICIANS, ROLES, principal, requires
+from telemed.principal import CARE_READERS, CLINICIANS, principal, requires
 from telemed.services import careplans as service
 
 routes = web.RouteTableDef()
@@ -50,7 +50,7 @@ def _version(request: web.Request) -> int | None:
 
 
 @routes.get("/api/v1/patients/{patient_id}/careplans")
-@requires(*ROLES)
+@requires(*CARE_READERS)
 async def careplans_list(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         plans = await service.list_careplans(session, principal(request),
@@ -70,7 +70,7 @@ async def careplans_create(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/careplans/{plan_id}")
-@requires(*ROLES)
+@requires(*CARE_READERS)
 async def careplans_get(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         plan = await service.get_careplan(session, principal(request),
@@ -79,7 +79,7 @@ async def careplans_get(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/careplans/{plan_id}/versions")
-@requires(*ROLES)
+@requires(*CARE_READERS)
 async def careplans_versions(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         plans = await service.list_versions(session, principal(request),

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from telemed.api.common import listing, ok, request_id, sessions
 from telemed.errors import ApiError
-from telemed.principal import ROLES, principal, requires
+from telemed.principal import CARE_READERS, principal, requires
 from telemed.services import observations as service
 from telemed.services.pagination import encode_cursor, parse_page
 
@@ -29,7 +29,7 @@ def _time(raw: str | None, name: str) -> datetime | None:
 
 
 @routes.get("/api/v1/patients/{patient_id}/observations")
-@requires(*ROLES)
+@requires(*CARE_READERS)
 async def observations_list(request: web.Request) -> web.Response:
     """A patient's readings in canonical units, newest first."""
     metric = request.query.get("metric") or None
@@ -55,7 +55,7 @@ async def observations_list(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/patients/{patient_id}/vitals/latest")
-@requires(*ROLES)
+@requires(*CARE_READERS)
 async def vitals_latest(request: web.Request) -> web.Response:
     """The latest reading of every metric of a patient."""
     async with sessions(request)() as session:

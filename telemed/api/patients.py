@@ -8,7 +8,7 @@ from aiohttp import web
 
 from telemed.api.common import Body, body, listing, ok, request_id, sessions
 from telemed.api.shapes import patient_out, user_out
-from telemed.principal import ROLES, STAFF, principal, requires
+from telemed.principal import CARE_READERS, ROLES, STAFF, principal, requires
 from telemed.services import patients as service
 from telemed.services.access import authorize_patient
 from telemed.services.pagination import encode_cursor, parse_page
@@ -84,7 +84,7 @@ async def patients_update(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/patients/{patient_id}/care-team")
-@requires(*ROLES)
+@requires(*CARE_READERS)
 async def patients_care_team(request: web.Request) -> web.Response:
     patient_id = request.match_info["patient_id"]
     async with sessions(request)() as session:

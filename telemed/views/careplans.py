@@ -15,7 +15,7 @@ from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.errors import DomainValidationError
 from telemed.domain.units import CLINICAL_METRICS, METRICS
 from telemed.errors import ApiError, conflict, from_domain
-from telemed.principal import CLINICIANS, REQUEST_ID, ROLES, principal, requires
+from telemed.principal import CARE_READERS, CLINICIANS, REQUEST_ID, principal, requires
 from telemed.services import careplans as service
 from telemed.services import patients as patient_service
 from telemed.services.access import authorize_patient
@@ -225,7 +225,7 @@ def plan_view(request: web.Request, plan: CarePlan) -> dict[str, Any]:
 
 
 @routes.get("/careplans/{plan_id}", name="careplan")
-@requires(*ROLES)
+@requires(*CARE_READERS)
 async def careplan_page(request: web.Request) -> web.Response:
     await language_of(request)
     who = principal(request)

@@ -83,7 +83,7 @@ CASES = [
     Case("GET", "/api/v1/patients/0000", None,
          {"doctor": 404, "nurse": 404, "patient": 404, "admin": 404, "anon": 401}),
     Case("GET", "/api/v1/careplans/0000", None,
-         {"doctor": 404, "nurse": 404, "patient": 404, "admin": 404, "anon": 401}),
+         {"doctor": 404, "nurse": 404, "patient": 404, "admin": 403, "anon": 401}),
     Case("GET", "/api/v1/users", None,
          {"doctor": 403, "nurse": 403, "patient": 403, "admin": 200, "anon": 401}),
     Case("POST", "/api/v1/users", {"username": "new.user", "password": "Lunga-password-9",

@@ -51,8 +51,6 @@ ADMIN_DEMOGRAPHICS = "admin sees and corrects the demographics of every patient 
 ADMIN_PRIVACY = ("admin handles consents, delegations and the access log of every patient "
                  "(privacy desk; ADMIN_RESOURCES, services.delegates)")
 ADMIN_DEVICES = "admin manages every device (services.devices._authorize skips the patient check)"
-ADMIN_NO_CLINICAL = ("admin never sees clinical data, of any patient (ADMIN_RESOURCES), although "
-                     "the route's role policy lets admin in")
 NOT_INVITED = ("care-team membership opens the visit record, not the call: only clinicians "
                "invited as participants may join (the team nurse is not invited here)")
 
@@ -92,15 +90,6 @@ OTHER_PATIENT_ALLOWED: dict[tuple[str, str, str], str] = {
 OWN_PATIENT_REFUSED: dict[tuple[str, str, str], str] = {
     ("GET", "/api/v1/visits/{visit_id}/join", "nurse"): NOT_INVITED,
     ("GET", "/visits/{visit_id}/room", "nurse"): NOT_INVITED,
-    **{(m, p, "admin"): ADMIN_NO_CLINICAL for m, p in (
-        ("GET", "/api/v1/patients/{patient_id}/care-team"),
-        ("GET", "/api/v1/patients/{patient_id}/careplans"),
-        ("GET", "/api/v1/careplans/{plan_id}"),
-        ("GET", "/api/v1/careplans/{plan_id}/versions"),
-        ("GET", "/api/v1/patients/{patient_id}/observations"),
-        ("GET", "/api/v1/patients/{patient_id}/vitals/latest"),
-        ("GET", "/careplans/{plan_id}"),
-    )},
 }
 
 # Routes whose handler needs the MQTT broker after authorization (not started here): a 503
