@@ -35,25 +35,12 @@ from devices.mqtt import (
 )
 from devices.profiles import Reading
 from telemed.domain.senml import encode_pack
+from telemed.domain.topics import DeviceTopics
 
 log = logging.getLogger("devices.client")
 
-TOPIC_PREFIX = "telemed/v1/devices"
 
 JsonCallback = Callable[[Any], None]
-
-
-@dataclass(frozen=True)
-class DeviceTopics:
-    readings: str
-    status: str
-    config: str
-    errors: str
-
-    @classmethod
-    def of(cls, device_id: str) -> DeviceTopics:
-        base = f"{TOPIC_PREFIX}/{device_id}"
-        return cls(f"{base}/readings", f"{base}/status", f"{base}/config", f"{base}/errors")
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from telemed.domain.topics import PREFIX, DeviceTopics, device_of
 
-PREFIX = "telemed/v1/devices"
+__all__ = ["PREFIX", "DeviceTopics", "device_id_of"]
+
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 CONTROL_RESPONSE_TOPIC = "$CONTROL/dynamic-security/v1/response"
 
@@ -26,28 +27,7 @@ def device_role(device_id: str) -> str:
     return f"device-{device_id}"
 
 
-@dataclass(frozen=True)
-class DeviceTopics:
-    """The four topics of one device."""
-
-    readings: str
-    status: str
-    config: str
-    errors: str
-
-    @classmethod
-    def of(cls, device_id: str) -> DeviceTopics:
-        base = f"{PREFIX}/{device_id}"
-        return cls(f"{base}/readings", f"{base}/status", f"{base}/config", f"{base}/errors")
-
-    def as_dict(self) -> dict[str, str]:
-        return {"readings": self.readings, "status": self.status, "config": self.config,
-                "errors": self.errors}
-
-
 def device_id_of(topic: str) -> str | None:
     """The device id in a `telemed/v1/devices/{id}/...` topic, or None."""
-    parts = topic.split("/")
-    if len(parts) == 5 and "/".join(parts[:3]) == PREFIX and parts[3]:
-        return parts[3]
-    return None
+    parsed = device_of(topic)
+    return parsed[0] if parsed else None

@@ -39,13 +39,14 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from telemed.broker.topics import ALL_READINGS, ALL_STATUS, SHARED_READINGS
+from telemed.domain.topics import DeviceTopics, device_of
+
 log = logging.getLogger("telemed.ingest.mqtt")
 
-SHARE_GROUP = "telemed-ingest"
-TOPIC_PREFIX = "telemed/v1/devices/"
-READINGS_FILTER = f"{TOPIC_PREFIX}+/readings"
-SHARED_READINGS_FILTER = f"$share/{SHARE_GROUP}/{READINGS_FILTER}"
-STATUS_FILTER = f"{TOPIC_PREFIX}+/status"
+READINGS_FILTER = ALL_READINGS
+SHARED_READINGS_FILTER = SHARED_READINGS
+STATUS_FILTER = ALL_STATUS
 SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps the session of a stopped worker
 RECEIVE_MAXIMUM = 5000  # unacknowledged QoS 1 messages the broker may send us at once
 KEEPALIVE = 30
@@ -55,21 +56,11 @@ MAX_ERRORS_PER_MESSAGE_DEFAULT = 50  # answers on the errors topic for one pack,
 
 
 def errors_topic(device_id: str) -> str:
-    return f"{TOPIC_PREFIX}{device_id}/errors"
+    return DeviceTopics.of(device_id).errors
 
 
 def config_topic(device_id: str) -> str:
-    return f"{TOPIC_PREFIX}{device_id}/config"
-
-
-def device_of(topic: str) -> tuple[str, str] | None:
-    """``(device_id, leaf)`` of a device topic, else None."""
-    parts = topic.split("/")
-    if len(parts) != 5 or parts[0] != "telemed" or parts[1] != "v1" or parts[2] != "devices":
-        return None
-    if not parts[3]:
-        return None
-    return parts[3], parts[4]
+    return DeviceTopics.of(device_id).config
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from devices.client import DeviceTopics, build_pack
+from devices.client import build_pack
 from devices.profiles import DeviceProfile, Reading
 from telemed.domain.senml import decode_pack
+from telemed.domain.topics import DeviceTopics
 
 AT = datetime(2026, 3, 2, 8, 0, 0, 250000, tzinfo=UTC)
 
