@@ -86,9 +86,7 @@ async def test_delegate_validation(client: TestClient[Any, Any], world: World) -
 async def test_caregiver_portal_shows_the_delegated_record(
     client: TestClient[Any, Any], world: World
 ) -> None:
-    import re
-
-    from tests.conftest import PASSWORD
+    from tests.integration.test_pages import log_in
 
     patient = await world.patient()
     me = await world.user("patient", patient_id=patient.id)
@@ -98,11 +96,7 @@ async def test_caregiver_portal_shows_the_delegated_record(
                              json={"delegate_username": caregiver["username"],
                                    "relationship": "parent"})
     assert resp.status == 201
-    page = await client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
-    assert csrf
-    await client.post("/login", data={"username": caregiver["username"], "password": PASSWORD,
-                                      "csrf_token": csrf.group(1)})
+    await log_in(client, caregiver["username"])
     html = await (await client.get("/my-record")).text()
     assert patient.family_name in html, html[html.find("<main"):html.find("</main>")][:600]
     assert "/privacy" not in html  # consent and the access log stay the patient's own

@@ -7,21 +7,15 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import PASSWORD, World
+from tests.conftest import World
+from tests.integration.test_pages import csrf_of, log_in
 
 
 async def _login(client: TestClient[Any, Any], username: str) -> str:
-    page = await client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
-    assert token
-    resp = await client.post("/login", data={"username": username, "password": PASSWORD,
-                                             "csrf_token": token.group(1)},
-                             allow_redirects=False)
+    """Log in through the form; the session's CSRF token for the next posts."""
+    resp = await log_in(client, username)
     assert resp.status in (302, 303), await resp.text()
-    page = await client.get("/my-record")
-    found = re.search(r'name="csrf-token" content="([^"]+)"', await page.text())
-    assert found
-    return found.group(1)
+    return await csrf_of(client, "/")
 
 
 async def test_patient_sees_accesses_and_withdraws_consent(

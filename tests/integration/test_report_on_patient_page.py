@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +9,8 @@ from aiohttp.test_utils import TestClient
 
 from telemed import keys
 from telemed.db.models import Visit
-from tests.conftest import PASSWORD, World
+from tests.conftest import World
+from tests.integration.test_pages import log_in
 
 
 async def test_signed_report_shows_on_my_record(
@@ -36,10 +36,6 @@ async def test_signed_report_shows_on_my_record(
     signed = await client.post(f"/api/v1/visits/{visit['id']}/report", headers=headers,
                                json={"text": text})
     assert signed.status == 201, await signed.text()
-    page = await client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
-    assert csrf
-    await client.post("/login", data={"username": me["username"], "password": PASSWORD,
-                                      "csrf_token": csrf.group(1)})
+    await log_in(client, me["username"])
     html = await (await client.get("/my-record")).text()
     assert text in html
