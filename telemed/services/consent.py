@@ -14,6 +14,7 @@ from telemed.errors import forbidden, invalid, not_found
 from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit
 from telemed.services.access import authorize_patient
+from telemed.services.delegates import may_manage_record
 
 EMERGENCY_MINUTES = 60
 MIN_REASON_LENGTH = 15
@@ -56,8 +57,7 @@ async def decide_consent(
     """
     if await session.get(Patient, patient_id) is None:
         raise not_found("Patient")
-    own = who.role == "patient" and who.patient_id == patient_id
-    if not (own or who.role == "admin"):
+    if not may_manage_record(who, patient_id):
         audit.record(session, actor=who, action="update", resource="consent",
                      patient_id=patient_id, outcome="denied")
         await session.commit()

@@ -29,7 +29,8 @@ async def is_delegate(session: AsyncSession, patient_id: str, user_id: str) -> b
     return patient_id in await delegated_patient_ids(session, user_id)
 
 
-def _may_manage(who: Principal, patient_id: str) -> bool:
+def may_manage_record(who: Principal, patient_id: str) -> bool:
+    """The patient themself, or an administrator acting on their written request."""
     return who.role == "admin" or (who.role == "patient" and who.patient_id == patient_id)
 
 
@@ -38,7 +39,7 @@ async def list_delegations(session: AsyncSession, who: Principal,
     """The patient's delegations (active and revoked), newest first."""
     if await session.get(Patient, patient_id) is None:
         raise not_found("Patient")
-    if not _may_manage(who, patient_id):
+    if not may_manage_record(who, patient_id):
         raise forbidden("Only the patient (or an administrator) manages delegates.")
     result = await session.exec(
         select(Delegation, User)
@@ -56,7 +57,7 @@ async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
     """Give a portal user read access to the patient's portal."""
     if await session.get(Patient, patient_id) is None:
         raise not_found("Patient")
-    if not _may_manage(who, patient_id):
+    if not may_manage_record(who, patient_id):
         audit.record(session, actor=who, action="create", resource="delegation",
                      patient_id=patient_id, outcome="denied")
         await session.commit()
@@ -91,7 +92,7 @@ async def revoke(session: AsyncSession, who: Principal, patient_id: str,
     delegation = await session.get(Delegation, delegation_id)
     if delegation is None or delegation.patient_id != patient_id:
         raise not_found("Delegation")
-    if not _may_manage(who, patient_id):
+    if not may_manage_record(who, patient_id):
         raise forbidden("Only the patient (or an administrator) manages delegates.")
     if delegation.revoked_at is not None:
         raise conflict("This delegation was already revoked.", "already_revoked")
