@@ -199,6 +199,10 @@ function start(data) {
     const details = old.querySelector("details.resolve");
     const freshDetails = fresh.querySelector("details.resolve");
     if (details && freshDetails) freshDetails.open = details.open;
+    // ...and so does a note error shown a moment before the row was refreshed.
+    const error = details?.querySelector(".error-message");
+    const freshForm = freshDetails?.querySelector("form");
+    if (error && freshForm) noteError(freshForm, error.lastChild?.textContent || "");
     for (const field of old.querySelectorAll("textarea, select")) {
       const twin = field.id && fresh.querySelector(`#${CSS.escape(field.id)}`);
       if (twin) twin.value = field.value;
