@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tls", action="store_true", help="connect with TLS (mqtts)")
     sim.add_argument("--ca-file", help="CA bundle for --tls (default: the system's)")
     sim.add_argument("--insecure", action="store_true", help="do not verify the certificate")
-    sim.add_argument("--protocol", choices=["3.1.1", "5"], default="3.1.1")
+    sim.add_argument("--protocol", choices=["3.1.1", "5"], default="5")
     sim.add_argument("--scenario", choices=list(SCENARIOS),
                      help="scenario for every device (default: each device's own, or stable)")
     sim.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")

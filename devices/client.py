@@ -8,6 +8,10 @@
   and on a clean stop.
 - It subscribes to its own `config` (retained schedule) and `errors` on every connect.
 - It reconnects by itself with exponential backoff and jitter.
+- With MQTT 5 (the default) a PUBACK saying "no matching subscribers" keeps the pack in the
+  outbox: the outbox holds for a growing delay, then sends again from its oldest unacknowledged
+  pack (`devices/puback.py`). A broker restart therefore loses nothing even while the platform's
+  workers are still renewing their shared subscription.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from devices.mqtt import (
     Will,
 )
 from devices.profiles import Reading
+from devices.puback import Verdict, retry_delay, verdict
 from telemed.domain.senml import encode_pack
 from telemed.domain.topics import DeviceTopics
 
@@ -48,6 +53,8 @@ class DeviceStats:
     connects: int = 0
     published: int = 0
     acked: int = 0
+    deferred: int = 0  # PUBACKs saying nobody took the pack (sent again later)
+    refused: int = 0  # PUBACKs refusing the pack for good (dropped, logged)
     errors_received: int = 0
 
 
@@ -62,7 +69,7 @@ class DeviceClient:
 
     def __init__(self, device_id: str, password: str, host: str, port: int, *,
                  buffer: PackBuffer, tls: TlsOptions | None = None,
-                 protocol: Protocol = "3.1.1", keepalive: int = 60, window: int = 20,
+                 protocol: Protocol = "5", keepalive: int = 60, window: int = 20,
                  on_config: JsonCallback | None = None, on_error: JsonCallback | None = None,
                  reconnect_min: float = 0.5, reconnect_max: float = 60.0) -> None:
         self.device_id = device_id
@@ -91,6 +98,9 @@ class DeviceClient:
         self._inflight: dict[int, int] = {}  # mid -> buffer row id
         self._acked: list[int] = []
         self._sent_upto = 0
+        self._retry_from: int | None = None  # oldest row a PUBACK asked to send again
+        self._retries = 0  # holds in a row
+        self._hold_until = 0.0  # loop time before which nothing is published
         self._tasks: list[asyncio.Task[None]] = []
 
     def __repr__(self) -> str:
@@ -201,6 +211,7 @@ class DeviceClient:
             self.stats.connects += 1
             self._inflight.clear()
             self._sent_upto = 0
+            self._retry_from = None
             self._conn = conn
             self._connected.set()
             self._wake.set()
@@ -224,8 +235,10 @@ class DeviceClient:
             self._wake.clear()
             await self._flush_acked()
             conn = self._conn
+            if conn is None or not conn.connected or not self._ready_to_send():
+                continue
             room = self.window - len(self._inflight)
-            if conn is None or not conn.connected or room <= 0:
+            if room <= 0:
                 continue
             packs = await self.buffer.pending(self.device_id, after=self._sent_upto,
                                               limit=room)
@@ -243,12 +256,44 @@ class DeviceClient:
                 self._sent_upto = pack.id
                 self.stats.published += 1
 
-    def _on_puback(self, mid: int) -> None:
+    def _ready_to_send(self) -> bool:
+        """False while holding after "no matching subscribers"; then rewind to resend."""
+        if asyncio.get_running_loop().time() < self._hold_until:
+            return False
+        if self._retry_from is not None:
+            if self._inflight:  # wait for every answer of the round before rewinding
+                return False
+            self._sent_upto = min(self._sent_upto, self._retry_from - 1)
+            self._retry_from = None
+        return True
+
+    def _on_puback(self, mid: int, reason_code: int) -> None:
         row = self._inflight.pop(mid, None)
-        if row is not None:
-            self._acked.append(row)
-            self.stats.acked += 1
+        if row is None:
+            return
+        outcome = verdict(reason_code)
+        if outcome is Verdict.RETRY:
+            self.stats.deferred += 1
+            self._retry_from = row if self._retry_from is None else min(self._retry_from, row)
+            loop = asyncio.get_running_loop()
+            if loop.time() >= self._hold_until:  # one longer hold per round, not per pack
+                self._retries += 1
+                delay = retry_delay(self._retries) * (0.75 + random.random() / 2)
+                self._hold_until = loop.time() + delay
+                loop.call_later(delay, self._wake.set)
+                log.info("%s: the broker had no taker for a pack (code 0x%02x); sending "
+                         "again in %.1f s", self.device_id, reason_code, delay)
             self._wake.set()
+            return
+        if outcome is Verdict.REFUSED:
+            self.stats.refused += 1
+            log.error("%s: the broker refused a pack for good (code 0x%02x); dropping it",
+                      self.device_id, reason_code)
+        else:
+            self._retries = 0
+            self.stats.acked += 1
+        self._acked.append(row)
+        self._wake.set()
 
     async def _flush_acked(self) -> None:
         if self._acked:

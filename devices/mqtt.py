@@ -65,7 +65,7 @@ class Callbacks:
     """What the owner wants to hear about (all called on the event loop)."""
 
     on_message: Callable[[mqtt.MQTTMessage], None] = lambda message: None
-    on_puback: Callable[[int], None] = lambda mid: None
+    on_puback: Callable[[int, int], None] = lambda mid, reason_code: None
     on_lost: Callable[[str], None] = lambda reason: None
 
 
@@ -174,7 +174,8 @@ class LoopConnection:
     # Operations -------------------------------------------------------------------------
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
-        """Queue a PUBLISH; returns its mid (PUBACK arrives through `on_puback`)."""
+        """Queue a PUBLISH; returns its mid (PUBACK and its reason code arrive through
+        `on_puback`; with MQTT 3.1.1 the code is always 0)."""
         if not self.connected:
             raise NotConnected("not connected")
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
@@ -297,7 +298,7 @@ class LoopConnection:
         future = self._pending.pubacks.pop(mid, None)
         if future is not None and not future.done():
             future.set_result(None)
-        self.callbacks.on_puback(mid)
+        self.callbacks.on_puback(mid, int(reason_code.value))
 
     def _on_message(self, client: mqtt.Client, userdata: Any,
                     message: mqtt.MQTTMessage) -> None:

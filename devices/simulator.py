@@ -106,7 +106,7 @@ class SimulationOptions:
     host: str = "127.0.0.1"
     port: int = 18830
     tls: TlsOptions | None = None
-    protocol: Protocol = "3.1.1"
+    protocol: Protocol = "5"
     rate: float = 0.2
     duration: float | None = None
     time_scale: float = 1.0

@@ -235,6 +235,12 @@ class Api:
             data: dict[str, Any] = await resp.json()
             return data
 
+    async def get(self, path: str) -> dict[str, Any]:
+        async with self.http.get(self.base + path, headers=self.headers) as resp:
+            assert resp.status == 200, f"{path}: {resp.status} {await resp.text()}"
+            data: dict[str, Any] = await resp.json()
+            return data
+
     async def create_patient(self, n: int) -> str:
         given, family = f"Anna{chr(65 + n % 26)}", f"Verdi{chr(65 + (n // 26) % 26)}"
         birth = date(1940 + n % 40, 1 + n % 12, 1 + n % 28)

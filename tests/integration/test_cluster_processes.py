@@ -11,10 +11,7 @@ on both web processes.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -30,7 +27,6 @@ from tests.integration.cluster import (
     heart_rate_pack,
 )
 from tests.integration.sse import SseEvent, next_event
-from tests.integration.test_bus_redis import REDIS_URL, redis_available
 
 pytestmark = [pytest.mark.postgres, pytest.mark.broker]
 
@@ -39,20 +35,6 @@ PACKS_PER_DEVICE = 25
 READINGS_PER_PACK = 20
 TOTAL = DEVICES * PACKS_PER_DEVICE * READINGS_PER_PACK  # 2,000
 
-
-@pytest.fixture
-async def cluster(tmp_path: Path, postgres_url: str,
-                  broker: TestBroker) -> AsyncIterator[Cluster]:
-    """Shared settings; every process started through it is terminated afterwards."""
-    await redis_available()
-    made = Cluster(root=tmp_path, database_url=postgres_url, redis_url=REDIS_URL,
-                   redis_prefix=f"telemed-test:{secrets.token_hex(6)}:",
-                   mqtt_url=broker.admin_url)
-    try:
-        await made.cli("db", "upgrade")
-        yield made
-    finally:
-        await made.close()
 
 
 async def wait_stored(database_url: str, count: int, seconds: float) -> tuple[int, int]:

@@ -107,6 +107,48 @@ async def test_offline_buffer_keeps_packs_until_the_broker_is_back(
     await device.close()
 
 
+async def test_packs_nobody_took_are_sent_again(broker: TestBroker, mqtt_client: MqttFactory,
+                                                buffer: PackBuffer) -> None:
+    """MQTT 5: a PUBACK saying "no matching subscribers" keeps the pack in the outbox."""
+    await identities.create_device(broker.dynsec, "dev-a", PASSWORD)
+    device = DeviceClient("dev-a", PASSWORD, broker.info.host, broker.info.port,
+                          buffer=buffer)
+    assert device.protocol == "5"
+    await device.start()
+    await device.wait_connected()
+    for n in range(4):
+        await device.send(_pack(n))
+    async with asyncio.timeout(5):
+        while device.stats.deferred < 4:  # noqa: ASYNC110 - the PUBACKs count
+            await asyncio.sleep(0.02)
+    assert device.stats.acked == 0
+    assert await buffer.count("dev-a") == 4
+
+    ingest = await _shared_ingest(broker, mqtt_client)  # the platform is listening again
+    await device.wait_delivered(20)
+    assert await buffer.count("dev-a") == 0
+    assert device.stats.refused == 0
+    values = _heart_rates(await _collect(ingest, 4))
+    assert values == [60, 61, 62, 63]  # in order, once each
+    await ingest.no_message(0.3)
+    await device.close()
+
+
+async def test_protocol_311_takes_the_puback_at_its_word(
+        broker: TestBroker, buffer: PackBuffer) -> None:
+    """MQTT 3.1.1 has no reason codes: with nobody subscribed the pack is gone."""
+    await identities.create_device(broker.dynsec, "dev-b", PASSWORD)
+    device = DeviceClient("dev-b", PASSWORD, broker.info.host, broker.info.port,
+                          buffer=buffer, protocol="3.1.1")
+    await device.start()
+    await device.wait_connected()
+    await device.send(_pack(1))
+    await device.wait_delivered(5)
+    assert (device.stats.acked, device.stats.deferred) == (1, 0)
+    assert await buffer.count("dev-b") == 0
+    await device.close()
+
+
 async def test_status_config_and_errors(broker: TestBroker, mqtt_client: MqttFactory,
                                         buffer: PackBuffer) -> None:
     await identities.create_device(broker.dynsec, "dev-a", PASSWORD)
