@@ -20,6 +20,11 @@ When the owner dies its rooms are lost like on a restart: forwarded operations t
 the sockets are closed with 1012 and the pages reconnect and join afresh (once the lease
 expired, another process becomes the owner). Durable state (visit phase, chat lines) is in
 the database either way.
+
+A process that finds, on renewing, that another process holds the lease of a room it has
+(its lease lapsed: Redis lost the key, or the process stalled past the 10 s) gives the room
+up (`surrender`): every peer's socket, here or elsewhere, is closed with 1012 and the pages
+join again on the lease holder, so a visit never has two rooms for long.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ RENEW_SECONDS = 3.0
 REQUEST_TIMEOUT = 5.0
 MOVED_RETRIES = 3
 CLOSE_RESUMED_ELSEWHERE = 4002
+CLOSE_REJOIN = 1012  # the room moved to another process (or is gone): join again
 
 
 class Leases(Protocol):
@@ -155,12 +161,26 @@ class Cluster:
                     if owner == self.node:
                         self._held.add(visit_id)
                     else:
-                        log.warning("visit %s is held here but leased to %s", visit_id, owner)
+                        await self.surrender(visit_id, owner)
                 for visit_id in list(self._held - set(self.hub.rooms)):
                     await self.leases.release(_lease(visit_id), self.node)
                     self._held.discard(visit_id)
             except Exception:
                 log.exception("renewing the signalling leases failed")
+
+    async def surrender(self, visit_id: str, owner: str) -> None:
+        """Give up this process's room of a visit leased to `owner`: its peers join there."""
+        self._held.discard(visit_id)
+        room = self.hub.rooms.get(visit_id)
+        if room is None:
+            return
+        log.warning("visit %s is leased to %s: closing its room here (%d peers rejoin there)",
+                    visit_id, owner, len(room.peers))
+        outcome = Outcome(effects=[Close(peer_id, CLOSE_REJOIN, "join again")
+                                   for peer_id in room.peers])
+        self.hub.deliver(outcome)
+        await self.forward(room, outcome)
+        self.hub.drop_room(room)
 
     # Forwarding side ----------------------------------------------------------------
 

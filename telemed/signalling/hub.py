@@ -126,7 +126,12 @@ class Hub:
         return room
 
     def forget_if_empty(self, room: Room) -> None:
-        if room.empty and self.rooms.get(room.visit_id) is room:
+        if room.empty:
+            self.drop_room(room)
+
+    def drop_room(self, room: Room) -> None:
+        """Forget the room (emptied, or given up to another process)."""
+        if self.rooms.get(room.visit_id) is room:
             del self.rooms[room.visit_id]
             if self.cluster is not None:
                 self.cluster.forget(room.visit_id)

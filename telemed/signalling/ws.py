@@ -34,7 +34,7 @@ from telemed.security import TokenError
 from telemed.services.visit_guests import guest_id_of
 from telemed.services.visits import check_joinable
 from telemed.signalling import messages as m
-from telemed.signalling.cluster import ClusterUnavailable, Moved, Seat
+from telemed.signalling.cluster import CLOSE_REJOIN, ClusterUnavailable, Moved, Seat
 from telemed.signalling.guard import (
     BAD_JSON_TO_CLOSE,
     HARD_FRAME_BYTES,
@@ -56,7 +56,6 @@ HEARTBEAT = 30.0
 CLOSE_POLICY = 1008
 CLOSE_UNSUPPORTED = 1003
 CLOSE_TRY_AGAIN = 1013  # the visit's owner process did not answer the join
-CLOSE_RESTART = 1012  # the visit's owner process went away: join again
 STRIKING_CODES = frozenset({"forbidden", "bad_message", "unknown_type", "join_first",
                             "already_joined", "too_large", "rate_limited"})
 
@@ -349,7 +348,7 @@ class PeerConnection:
         except (ClusterUnavailable, Moved):
             self.outbox.push(m.dump(m.Error(code="unavailable",
                                             message="The visit was interrupted; join again.")))
-            self.outbox.close(CLOSE_RESTART, "join again")
+            self.outbox.close(CLOSE_REJOIN, "join again")
             return
         if isinstance(message, (m.Leave, m.End)):
             self.done = True

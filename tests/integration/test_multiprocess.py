@@ -205,3 +205,52 @@ async def test_a_closed_process_does_not_take_the_visit_with_it(
                               aiohttp.WSMsgType.CLOSING):
                 break
     assert doctor.ws.close_code in (1012, 1013, 1000)
+
+
+async def _closed_with(peer: Any, seconds: float = 10) -> int | None:
+    async with asyncio.timeout(seconds):
+        while True:
+            frame = await peer.ws.receive()
+            if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                              aiohttp.WSMsgType.CLOSING):
+                return peer.ws.close_code  # type: ignore[no-any-return]
+
+
+async def test_a_process_that_lost_the_lease_gives_the_room_up(
+    pair: Clients, world: World,
+) -> None:
+    """Two rooms for one visit never last: the process whose lease was taken closes its own."""
+    one, two = pair
+    setup = await make_visit(world)
+    patient = await connect(one, setup, setup.patient_user)
+    await patient.send(m.Join())
+    await patient.expect(m.Welcome)
+    doctor = await connect(two, setup, setup.doctor)
+    await doctor.send(m.Join())
+    await doctor.expect(m.Welcome)
+    await doctor.expect(m.Knock)
+    hub_one, hub_two = one.app[keys.SIGNALLING], two.app[keys.SIGNALLING]
+    assert setup.visit_id in hub_one.rooms
+    cluster_one, cluster_two = hub_one.cluster, hub_two.cluster
+    assert cluster_one is not None and cluster_two is not None
+
+    # Process one's lease lapses (as if Redis lost the key) and process two takes it.
+    await cluster_one.leases.release(f"visit:{setup.visit_id}", cluster_one.node)
+    assert await cluster_two.owner_of(setup.visit_id) == cluster_two.node
+
+    # On its next renewal process one closes every socket of its room, here and remote.
+    assert await _closed_with(patient) == 1012
+    assert await _closed_with(doctor) == 1012
+    assert setup.visit_id not in hub_one.rooms
+
+    # Both join again and meet in one room (process two had none, so it let the lease go).
+    patient = await connect(one, setup, setup.patient_user)
+    await patient.send(m.Join())
+    p_welcome = await patient.expect(m.Welcome)
+    doctor = await connect(two, setup, setup.doctor)
+    await doctor.send(m.Join())
+    await doctor.expect(m.Welcome)
+    assert (await doctor.expect(m.Knock)).peer.peer_id == p_welcome.peer_id
+    assert (setup.visit_id in hub_one.rooms) != (setup.visit_id in hub_two.rooms)
+    await patient.close()
+    await doctor.close()
