@@ -240,7 +240,7 @@ async def visits_guests_invite(request: web.Request) -> web.Response:
         invitation = await guests.invite_guest(session, principal(request), visit_id, data.name,
                                                secret=settings.secret_key,
                                                request_id=request_id(request))
-    link = f"{settings.effective_public_url}/visits/{visit_id}/guest?t={invitation.token}"
+    link = guests.invitation_link(settings.effective_public_url, visit_id, invitation.token)
     return ok({**guest_out(invitation.guest), "link": link,
                "expires_at": iso(invitation.expires_at)}, status=201)
 

@@ -14,6 +14,8 @@ invites with a one-time link.
   its 6 participants (clinicians + patient + guests). Revoked guests do not count.
 - Revoking (`DELETE .../guests/{guest_id}`) refuses the link, the cookie and the join, and
   the caller disconnects the guest from the room.
+- A guest's state (`guest_state`): `revoked`, `used` (the link was opened), `expired` (never
+  opened, and the join window closed) or `pending`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,6 +44,8 @@ MAX_NAME = 80
 MAX_GUESTS: dict[str, int] = {"televisit": 1, "teleassistance": 1}
 TELECONSULT_TOTAL = 6
 
+GuestState = Literal["pending", "used", "revoked", "expired"]
+
 
 @dataclass(frozen=True)
 class Invitation:
@@ -54,6 +59,11 @@ class Invitation:
 def guest_user_id(guest_id: str) -> str:
     """The pseudonymous user id a guest has in the signalling room and the chat."""
     return f"{GUEST_PREFIX}{guest_id}"
+
+
+def invitation_link(public_url: str, visit_id: str, token: str) -> str:
+    """The absolute one-time link a guest opens (`TELEMED_PUBLIC_URL` based)."""
+    return f"{public_url}/visits/{visit_id}/guest?t={token}"
 
 
 def guest_id_of(user_id: str) -> str | None:
@@ -85,13 +95,26 @@ def guest_limit(record: visit_service.VisitRecord) -> int:
     return max(0, TELECONSULT_TOTAL - len(record.participant_ids) - 1)
 
 
-def _still_open(visit: Visit, now: datetime) -> None:
-    """409 unless the visit can still be joined (before its window opens is fine)."""
+def check_invitable(visit: Visit, now: datetime | None = None) -> None:
+    """409 unless guests may still be invited: the visit can still be joined (before its
+    window opens is fine)."""
+    now = now or utcnow()
     try:
         visit_service.check_joinable(visit, now)
     except ApiError as exc:
         if exc.code != "too_early":
             raise
+
+
+def guest_state(guest: VisitGuest, visit: Visit, now: datetime | None = None) -> GuestState:
+    """Where a guest's invitation stands; an unused link expires with the join window."""
+    if guest.revoked_at is not None:
+        return "revoked"
+    if guest.used_at is not None:
+        return "used"
+    if (now or utcnow()) > visit_service.join_window(visit)[1]:
+        return "expired"
+    return "pending"
 
 
 def _ttl(visit: Visit, now: datetime) -> int:
@@ -134,7 +157,7 @@ async def invite_guest(
     visit = record.visit
     try:
         display = clean_name(name)
-        _still_open(visit, now)
+        check_invitable(visit, now)
     except ApiError:
         await session.commit()  # keep the audit event
         raise
@@ -155,15 +178,22 @@ async def invite_guest(
 
 async def revoke_guest(
     session: AsyncSession, who: Principal, visit_id: str, guest_id: str,
-    request_id: str | None = None,
+    request_id: str | None = None, *, strict: bool = False,
 ) -> VisitGuest:
-    """Revoke a guest's invitation (idempotent); audited. The caller disconnects the guest."""
+    """Revoke a guest's invitation; audited. The caller disconnects the guest.
+
+    Idempotent for the API; with `strict` (the page's button), a guest already revoked is
+    a 409 `already_revoked` and nothing changes.
+    """
     record = await _clinician_record(session, who, visit_id, action="update",
                                      request_id=request_id)
     guest = await session.get(VisitGuest, guest_id) if len(guest_id) <= 32 else None
     if guest is None or guest.visit_id != visit_id:
         await session.commit()
         raise not_found("Guest")
+    if strict and guest.revoked_at is not None:
+        await session.commit()
+        raise conflict("This guest's invitation was already revoked.", "already_revoked")
     if guest.revoked_at is None:
         guest.revoked_at = utcnow()
         guest.revoked_by = who.user_id

@@ -105,4 +105,5 @@ SERVICE_MESSAGES: tuple[str, ...] = (
     N_("This invitation link is not valid or has expired."),
     N_("This invitation was withdrawn."),
     N_("This invitation link was already used."),
+    N_("This guest's invitation was already revoked."),
 )

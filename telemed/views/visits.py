@@ -54,7 +54,10 @@ SCHEDULE_FIELDS = {"kind": N_("Kind of visit"), "patient_id": N_("Patient"),
 
 def setup_visit_pages(app: web.Application) -> None:
     """The visit pages (templates and static files come from `setup_views`)."""
+    from telemed.views import visit_guests  # it builds on this module's labels
+
     app.router.add_routes(routes)
+    app.router.add_routes(visit_guests.routes)
 
 
 def _local(request: web.Request, value: datetime) -> datetime:
@@ -422,5 +425,6 @@ async def visit_panel(request: web.Request, patient_id: str) -> dict[str, Any]:
             if rec.visit.status in service.OPEN_STATUSES
         ],
         "can_schedule": who.is_clinician,
+        "can_manage_guests": who.is_clinician,
         "visit_patient_id": patient_id,
     }

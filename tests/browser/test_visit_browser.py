@@ -279,3 +279,55 @@ async def test_guest_is_admitted_then_removed(two_pages: tuple[Page, Page], worl
     assert resp.status == 200
     await expect(guest_page.locator("#visit")).to_have_attribute("data-state", "removed")
     await expect(doctor_page.locator("#grid .tile[data-peer-id]")).to_have_count(0)
+
+
+async def test_doctor_invites_a_guest_from_the_page(two_pages: tuple[Page, Page],
+                                                    world: World) -> None:
+    """From the room, a new tab: invite, copy the one-time link; the guest opens it."""
+    doctor_page, guest_page = two_pages
+    setup = await make_visit(world)
+    await doctor_page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await _log_in(doctor_page, setup.doctor["username"])
+    await doctor_page.goto(f"/visits/{setup.visit_id}/room")
+    await doctor_page.get_by_role("button", name="Open the room").click()
+
+    async with doctor_page.context.expect_page() as opened:
+        await doctor_page.get_by_role("link", name="Invite a guest").click()
+    guests = await opened.value
+    guests.on("dialog", lambda dialog: dialog.accept())
+    await expect(guests).to_have_url(re.compile(rf"/visits/{setup.visit_id}/guests$"))
+    await guests.get_by_label("Guest's name").fill("Interprete Bianchi")
+    await guests.get_by_role("button", name="Invite and create the link").click()
+    await expect(guests.locator(".notice")).to_contain_text(
+        "Invitation created for Interprete Bianchi")
+    await expect(guests.locator("#guest-link-hint")).to_contain_text("It works once")
+    await guests.get_by_role("button", name="Copy the link").click()
+    await expect(guests.locator("#copy-status")).to_have_text("Link copied.")
+    link = await guests.evaluate("navigator.clipboard.readText()")
+    assert link == await guests.locator("#guest-link").input_value()
+    assert link.startswith(f"{world.client.make_url('/')}".rstrip("/") + "/visits/")
+    row = guests.locator("tbody tr", has_text="Interprete Bianchi")
+    await expect(row).to_contain_text("Not used yet")
+    await snapshot(guests, "visit-guests")
+
+    # The guest opens the link: the guest's check-in page, then the waiting room.
+    await guest_page.goto(link)
+    await expect(guest_page).to_have_url(re.compile(r"/guest$"))
+    await expect(guest_page.locator("#visit")).to_have_attribute("data-role", "guest")
+    await expect(guest_page.get_by_text("You are invited as a guest: Interprete Bianchi."))\
+        .to_be_visible()
+    await guest_page.get_by_role("button", name="Start camera and microphone").click()
+    await guest_page.get_by_role("button", name="Enter the waiting room").click()
+    # The room in the first tab kept running and sees the guest knock.
+    await expect(doctor_page.locator("#knocks li")).to_contain_text("Interprete Bianchi")
+    await snapshot(doctor_page, "visit-room-guest-knocks")
+
+    # Shown once: after a reload the link is gone; the guest used it.
+    await guests.reload()
+    await expect(guests.locator("#guest-link")).to_have_count(0)
+    await expect(row).to_contain_text("Link used")
+    await row.get_by_role("button", name="Revoke").click()
+    await expect(guests.locator(".notice")).to_contain_text(
+        "The invitation of Interprete Bianchi was revoked.")
+    await expect(row).to_contain_text("Revoked")
+    await expect(guest_page.locator("#visit")).to_have_attribute("data-state", "removed")
