@@ -33,7 +33,12 @@ class Metrics:
             "telemed_alert_latency_seconds", "Reading receipt to alert event", registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
-        self.open_alerts = Gauge("telemed_open_alerts", "Alerts not yet resolved", registry=r)
+        self.open_alerts = Gauge(
+            "telemed_open_alerts",
+            "Alerts not yet resolved, platform-wide (counted at scrape, at most every 10 s)",
+            registry=r,
+        )
+        self.open_alerts_counted_at = float("-inf")  # monotonic time of the last count
         self.active_visits = Gauge("telemed_active_visits", "Visits in progress", registry=r)
         self.websockets = Gauge("telemed_websockets", "Open signalling WebSockets", registry=r)
         self.logins_failed = Counter("telemed_logins_failed", "Refused logins", registry=r)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -10,8 +12,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from telemed import keys
 from telemed.db.engine import ping
 from telemed.principal import public
+from telemed.services.alerts import count_open
+
+log = logging.getLogger("telemed.health")
 
 routes = web.RouteTableDef()
+
+OPEN_ALERTS_EVERY = 10.0  # seconds between two counts of the open alerts
 
 ReadinessCheck = Callable[[web.Application], Awaitable[bool]]
 READINESS: web.AppKey[dict[str, ReadinessCheck]] = web.AppKey("readiness")
@@ -54,5 +61,24 @@ async def readyz(request: web.Request) -> web.Response:
 @routes.get("/metrics")
 @public
 async def metrics(request: web.Request) -> web.Response:
+    await _count_open_alerts(request.app)
     body = generate_latest(request.app[keys.METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _count_open_alerts(app: web.Application) -> None:
+    """Refresh the open-alerts gauge from the database, at most every OPEN_ALERTS_EVERY s.
+
+    Every process reports the same platform-wide figure (aggregate with `max`, not `sum`);
+    with the database down the last count stays.
+    """
+    metrics = app[keys.METRICS]
+    now = time.monotonic()
+    if now - metrics.open_alerts_counted_at < OPEN_ALERTS_EVERY:
+        return
+    metrics.open_alerts_counted_at = now
+    try:
+        async with app[keys.SESSIONS]() as session:
+            metrics.open_alerts.set(await count_open(session))
+    except Exception as exc:  # the database is down: /readyz says so
+        log.warning("could not count the open alerts: %s", exc)

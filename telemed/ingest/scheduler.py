@@ -1,4 +1,4 @@
-"""Periodic rules (missed measurements, silent devices, escalation) and the open-alerts gauge."""
+"""Periodic rules: missed measurements, silent devices, escalation."""
 
 from __future__ import annotations
 
@@ -9,16 +9,14 @@ from sqlalchemy import text
 
 from telemed.bus import ALERTS, EventBus
 from telemed.db.engine import SessionFactory
-from telemed.metrics import Metrics
 from telemed.services import rules
-from telemed.services.alerts import count_open
 
 log = logging.getLogger("telemed.scheduler")
 
 _JOBS_LOCK = 7_242_612  # PostgreSQL advisory lock: one worker runs the jobs at a time
 
 
-async def run_once(sessions: SessionFactory, bus: EventBus, metrics: Metrics) -> int:
+async def run_once(sessions: SessionFactory, bus: EventBus) -> int:
     """One pass of every job; returns how many alert changes it made."""
     async with sessions() as session:
         conn = await session.connection()
@@ -29,19 +27,18 @@ async def run_once(sessions: SessionFactory, bus: EventBus, metrics: Metrics) ->
                 return 0
         changes = await rules.run_jobs(session)
         await session.commit()
-        metrics.open_alerts.set(await count_open(session))
     for change in changes:
         await bus.publish(ALERTS, change.event())
     return len(changes)
 
 
 async def run_scheduler(
-    sessions: SessionFactory, bus: EventBus, metrics: Metrics, interval: float
+    sessions: SessionFactory, bus: EventBus, interval: float
 ) -> None:
     """Run the jobs every ``interval`` seconds until cancelled; a failing pass is logged."""
     while True:
         try:
-            await run_once(sessions, bus, metrics)
+            await run_once(sessions, bus)
         except asyncio.CancelledError:
             raise
         except Exception:
