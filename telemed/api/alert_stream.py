@@ -5,6 +5,11 @@ the patient's name, the kind of change and whether it should notify. A client th
 reconnects with ``Last-Event-ID`` first gets every alert changed after that sequence number
 (from the database, so it survives restarts), then live changes from the bus; without it,
 the current non-resolved alerts come first. Comments (``: ping``) keep the connection alive.
+
+Who the caller may see is read again as soon as a patient's access changes (``access`` and
+``careplans`` bus events: a new patient, a care team, a consent, a delegate), and every minute
+in case such an event was lost. A patient who withdrew consent drops out of the stream at
+once; a newly visible patient's current alerts are sent (``change: "replay"``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from aiohttp_sse import EventSourceResponse, sse_response
 
 from telemed import keys
 from telemed.api.common import request_id, sessions
-from telemed.bus import ALERTS, BusOverflow, Subscription
+from telemed.bus import ACCESS, ALERTS, CAREPLANS, BusOverflow, Subscription
 from telemed.errors import ApiError, forbidden
 from telemed.principal import Principal, principal, requires
 from telemed.services import audit
@@ -29,7 +34,8 @@ from telemed.services.alerts import alert_out, alerts_after
 routes = web.RouteTableDef()
 
 PING_INTERVAL = 15.0
-REFRESH_VISIBLE = 60.0  # seconds between re-reads of the caller's patients
+REFRESH_VISIBLE = 60.0  # seconds between re-reads of the caller's patients without events
+REFRESH_DEBOUNCE = 0.2  # a burst of access events causes one re-read
 REPLAY_PAGE = 500
 STREAMS: web.AppKey[dict[int, Subscription]] = web.AppKey("alert_streams")
 
@@ -103,35 +109,69 @@ async def alerts_stream(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-async def _refresh_visible(request: web.Request, who: Principal, visible: set[str]) -> None:
-    """Keep ``visible`` up to date (care teams and consents change) off the event path."""
-    while True:
-        await asyncio.sleep(REFRESH_VISIBLE)
-        try:
-            fresh = await _visible(request, who)
-        except ApiError:
-            fresh = set()
-        visible.clear()
-        visible.update(fresh)
+async def _refresh_visible(request: web.Request, who: Principal, visible: set[str],
+                           added: asyncio.Queue[set[str]]) -> None:
+    """Keep ``visible`` up to date off the event path: patients who left it drop out at once;
+    newly visible ones are handed to the event loop through ``added`` (it replays them)."""
+    bus = request.app[keys.BUS]
+    changes = [bus.subscribe(ACCESS), bus.subscribe(CAREPLANS)]
+    poke = asyncio.Event()
+
+    async def follow(subscription: Subscription) -> None:
+        with contextlib.suppress(BusOverflow):  # a missed event: the periodic read covers it
+            async for _ in subscription:
+                poke.set()
+
+    followers = [asyncio.ensure_future(follow(s)) for s in changes]
+    try:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REFRESH_VISIBLE):
+                    await poke.wait()
+                    await asyncio.sleep(REFRESH_DEBOUNCE)
+            poke.clear()
+            try:
+                fresh = await _visible(request, who)
+            except ApiError:
+                fresh = set()
+            except Exception:  # the database is down: keep what we have, try again later
+                continue
+            new = fresh - visible
+            visible.intersection_update(fresh)
+            if new:
+                await added.put(new)
+    finally:
+        for task in followers:
+            task.cancel()
+        for subscription in changes:
+            await subscription.close()
 
 
 async def _live(request: web.Request, resp: EventSourceResponse, subscription: Subscription,
                 visible: set[str], last: int, who: Principal) -> None:
     closed = asyncio.ensure_future(resp.wait())
-    refresher = asyncio.ensure_future(_refresh_visible(request, who, visible))
+    added: asyncio.Queue[set[str]] = asyncio.Queue()
+    refresher = asyncio.ensure_future(_refresh_visible(request, who, visible, added))
+    arrival: asyncio.Future[set[str]] = asyncio.ensure_future(added.get())
+    following: asyncio.Future[Any] | None = None
     try:
         while True:
-            following = asyncio.ensure_future(subscription.__anext__())
-            done, _ = await asyncio.wait({following, closed},
+            if following is None:
+                following = asyncio.ensure_future(subscription.__anext__())
+            done, _ = await asyncio.wait({following, closed, arrival},
                                          return_when=asyncio.FIRST_COMPLETED)
             if closed in done:
-                following.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration,
-                                         BusOverflow):
-                    await following
                 return
+            if arrival in done:
+                new = arrival.result()
+                arrival = asyncio.ensure_future(added.get())
+                await _replay(request, resp, new, None)  # their alerts open right now
+                visible.update(new)
+                if following not in done:
+                    continue
+            event_future, following = following, None
             try:
-                event = following.result()
+                event = event_future.result()
             except StopAsyncIteration:
                 return  # shutting down
             except BusOverflow:
@@ -152,9 +192,11 @@ async def _live(request: web.Request, resp: EventSourceResponse, subscription: S
             await _send(resp, seq, data)
             last = seq
     finally:
-        for task in (closed, refresher):
+        for task in (closed, refresher, arrival, following):
+            if task is None:
+                continue
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, BusOverflow):
                 await task
         request.app[STREAMS].pop(id(subscription), None)
         await subscription.close()

@@ -8,8 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
+from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.api.shapes import iso
+from telemed.bus.events import access_changed
 from telemed.db.models import Consent
 from telemed.errors import ApiError
 from telemed.principal import CLINICIANS, ROLES, principal, requires
@@ -59,6 +61,7 @@ async def consents_decide(request: web.Request) -> web.Response:
             session, principal(request), request.match_info["patient_id"],
             granted=data.granted, grantee_id=data.grantee_id, note=data.note,
         )
+    await access_changed(request.app[keys.BUS], consent.patient_id)
     return ok(consent_out(consent), status=201)
 
 

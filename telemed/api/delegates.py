@@ -6,8 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
+from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.api.shapes import iso
+from telemed.bus.events import access_changed
 from telemed.db.models import Delegation, User
 from telemed.principal import principal, requires
 from telemed.services import delegates as service
@@ -55,6 +57,7 @@ async def delegates_grant(request: web.Request) -> web.Response:
                                          request.match_info["patient_id"],
                                          delegate_username=data.delegate_username,
                                          relationship=data.relationship)
+    await access_changed(request.app[keys.BUS], delegation.patient_id)
     return ok(delegation_out(delegation), status=201)
 
 
@@ -65,4 +68,5 @@ async def delegates_revoke(request: web.Request) -> web.Response:
         delegation = await service.revoke(session, principal(request),
                                           request.match_info["patient_id"],
                                           request.match_info["delegation_id"])
+    await access_changed(request.app[keys.BUS], delegation.patient_id)
     return ok(delegation_out(delegation))

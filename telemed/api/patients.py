@@ -6,8 +6,10 @@ from datetime import date
 
 from aiohttp import web
 
+from telemed import keys
 from telemed.api.common import Body, body, listing, ok, request_id, sessions
 from telemed.api.shapes import patient_out, user_out
+from telemed.bus.events import access_changed
 from telemed.principal import CARE_READERS, ROLES, STAFF, principal, requires
 from telemed.services import patients as service
 from telemed.services.access import authorize_patient
@@ -57,6 +59,7 @@ async def patients_create(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         patient = await service.create_patient(session, principal(request), data.model_dump(),
                                                request_id(request))
+    await access_changed(request.app[keys.BUS], patient.id)
     return ok(patient_out(patient), status=201)
 
 

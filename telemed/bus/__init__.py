@@ -14,6 +14,7 @@ from aiohttp import web
 
 from telemed import keys
 from telemed.bus.base import (
+    ACCESS,
     ALERTS,
     CAREPLANS,
     DEVICES,
@@ -29,7 +30,7 @@ from telemed.settings import Settings
 if TYPE_CHECKING:  # the Redis backend needs the `redis` extra: imported only when used
     from telemed.bus.redis import RedisBus
 
-__all__ = ["ALERTS", "CAREPLANS", "DEVICES", "BusOverflow", "BusUnavailable", "Event",
+__all__ = ["ACCESS", "ALERTS", "CAREPLANS", "DEVICES", "BusOverflow", "BusUnavailable", "Event",
            "EventBus", "InProcessBus", "RedisBus", "Subscription", "make_bus", "redis_bus",
            "setup_bus"]
 

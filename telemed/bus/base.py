@@ -17,6 +17,7 @@ Event = dict[str, Any]
 ALERTS = "alerts"
 CAREPLANS = "careplans"
 DEVICES = "devices"
+ACCESS = "access"  # who may see a patient changed (care team, consent, delegates)
 
 
 class BusOverflow(Exception):

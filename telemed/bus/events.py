@@ -4,11 +4,18 @@
   workers drop their cached plan and republish the patient's devices' ``config`` topics.
 - ``device_changed`` after a device is registered, reassigned, revoked or given new
   credentials: ingest workers drop the cached device and republish its ``config``.
+- ``access_changed`` after a patient is registered or their consent or delegates change:
+  open alert streams re-read who may see what at once (care-team changes come with
+  ``careplan_changed``).
 """
 
 from __future__ import annotations
 
-from telemed.bus.base import CAREPLANS, DEVICES, EventBus
+import logging
+
+from telemed.bus.base import ACCESS, CAREPLANS, DEVICES, BusUnavailable, EventBus
+
+log = logging.getLogger("telemed.bus")
 
 
 async def careplan_changed(bus: EventBus, patient_id: str, plan_id: str | None = None,
@@ -19,3 +26,11 @@ async def careplan_changed(bus: EventBus, patient_id: str, plan_id: str | None =
 
 async def device_changed(bus: EventBus, device_id: str, patient_id: str | None) -> None:
     await bus.publish(DEVICES, {"device_id": device_id, "patient_id": patient_id})
+
+
+async def access_changed(bus: EventBus, patient_id: str) -> None:
+    """Best effort: the change is already stored, and streams re-read it every minute anyway."""
+    try:
+        await bus.publish(ACCESS, {"patient_id": patient_id})
+    except BusUnavailable as exc:
+        log.warning("could not announce an access change of patient %s: %s", patient_id, exc)
