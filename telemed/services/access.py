@@ -18,6 +18,7 @@ from telemed.db.types import utcnow
 from telemed.errors import forbidden, not_found
 from telemed.principal import Principal
 from telemed.services import audit
+from telemed.services.audit import Resource
 from telemed.services.delegates import delegated_patient_ids, is_delegate
 
 # Resources an administrator may see: demographics only, never clinical data.
@@ -64,7 +65,7 @@ async def authorize_patient(
     patient_id: str,
     *,
     action: Literal["read", "create", "update", "delete", "export"],
-    resource: str,
+    resource: Resource,
     resource_id: str | None = None,
     reason: str | None = None,
     request_id: str | None = None,

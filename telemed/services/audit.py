@@ -10,6 +10,12 @@ from telemed.db.models import AuditEvent
 from telemed.principal import Principal
 
 Action = Literal["read", "create", "update", "delete", "login", "export", "emergency"]
+# What was read or changed; the patient's privacy page names each one (views/privacy.py).
+Resource = Literal[
+    "access_log", "alert", "careplan", "careteam", "consent", "delegation", "device",
+    "fhir_appointment", "fhir_careplan", "fhir_flag", "fhir_observation", "observation",
+    "patient", "user", "visit", "visit_guest", "visit_report",
+]
 
 
 def record(
@@ -17,7 +23,7 @@ def record(
     *,
     actor: Principal | None,
     action: Action,
-    resource: str,
+    resource: Resource,
     patient_id: str | None = None,
     resource_id: str | None = None,
     reason: str | None = None,

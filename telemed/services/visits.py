@@ -24,6 +24,7 @@ from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
 from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit
 from telemed.services.access import authorize_patient
+from telemed.services.audit import Resource
 from telemed.services.pagination import Page
 
 VisitKind = Literal["televisit", "teleconsult", "teleassistance"]
@@ -73,7 +74,7 @@ async def authorize_visit(
     record: VisitRecord,
     *,
     action: Action,
-    resource: str = "visit",
+    resource: Resource = "visit",
     request_id: str | None = None,
 ) -> None:
     """Allow invited clinicians, the patient and the patient's care team; audit either way.

@@ -19,21 +19,26 @@ routes = web.RouteTableDef()
 
 LOG_PAGE = 100
 
-ACTIONS = {"read": N_("Read"), "create": N_("Created"), "update": N_("Changed"),
-           "delete": N_("Deleted"), "export": N_("Downloaded"),
-           "emergency": N_("Opened in an emergency")}
-RESOURCES = {"patient": N_("personal details"), "careplan": N_("care plan"),
-             "careteam": N_("care team"), "consent": N_("consent"),
-             "access_log": N_("access log"), "observations": N_("measurements"),
-             "alert": N_("alerts"), "device": N_("devices"), "visit": N_("visits")}
+ACTIONS: dict[str, str] = {  # every audit.Action (a unit test checks)
+    "read": N_("Read"), "create": N_("Created"), "update": N_("Changed"),
+    "delete": N_("Deleted"), "export": N_("Downloaded"), "login": N_("Logged in"),
+    "emergency": N_("Opened in an emergency")}
+RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
+    "patient": N_("personal details"), "careplan": N_("care plan"),
+    "careteam": N_("care team"), "consent": N_("consent"), "access_log": N_("access log"),
+    "observation": N_("measurements"), "alert": N_("alerts"), "device": N_("devices"),
+    "visit": N_("visits"), "visit_guest": N_("visit guests"),
+    "visit_report": N_("visit reports"), "delegation": N_("delegates"),
+    "user": N_("user account"), "fhir_appointment": N_("appointments (FHIR)"),
+    "fhir_careplan": N_("care plans (FHIR)"), "fhir_flag": N_("alert flags (FHIR)"),
+    "fhir_observation": N_("measurements (FHIR)")}
 
 
 def describe(request: web.Request, action: str, resource: str) -> str:
-    """"Read · care plan" in the page's language; unknown names shown as they are."""
-    verb = t(request, ACTIONS[action]) if action in ACTIONS else action
-    thing = t(request, RESOURCES[resource]) if resource in RESOURCES else resource.replace(
-        "_", " ")
-    return f"{verb} · {thing}"
+    """"Read · care plan" in the page's language; names from older versions shown as stored."""
+    verb, thing = ACTIONS.get(action), RESOURCES.get(resource)
+    return (f"{t(request, verb) if verb else action} · "
+            f"{t(request, thing) if thing else resource.replace('_', ' ')}")
 
 
 @routes.get("/patients/{patient_id}/privacy")

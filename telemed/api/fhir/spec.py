@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.search import DateBound, KeyType, SearchParam, SearchQuery
 from telemed.principal import Principal, Role
+from telemed.services.audit import Resource
 
 Condition = ColumnElement[bool]
 
@@ -60,7 +61,7 @@ class ResourceSpec:
     """A FHIR resource type served read-only under /fhir/R4."""
 
     type: str
-    audit_resource: str
+    audit_resource: Resource
     roles: tuple[Role, ...]
     table: Table
     key_types: tuple[KeyType, ...]
