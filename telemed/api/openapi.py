@@ -7,7 +7,7 @@ description cannot drift from what the server answers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -25,7 +25,9 @@ from telemed.api import (
     users,
     visits,
 )
+from telemed.domain.alert_detail import DETAIL_CODES
 from telemed.principal import public
+from telemed.services.alerts import SEVERITIES, STATUSES, AlertKind
 
 Security = Literal["bearer", "basic", "none"]
 ERROR_STATUSES = ("400", "401", "403", "404", "409", "413", "415", "422", "429", "503")
@@ -44,7 +46,63 @@ class Operation:
     security: Security = "bearer"
     media: str = "application/json"
     extra: dict[str, Any] = field(default_factory=dict)
+    response: dict[str, Any] | None = None  # schema of the success body (JSON)
+    description: str = ""
 
+
+def _nullable(kind: str, **more: Any) -> dict[str, Any]:
+    return {"type": [kind, "null"], **more}
+
+
+_TIME = {"type": "string", "format": "date-time"}
+ALERT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "patient_id", "kind", "metric", "severity", "status", "recovered",
+                 "value", "detail", "detail_code", "detail_args", "opened_at", "updated_at",
+                 "rule_key", "seq"],
+    "properties": {
+        "id": {"type": "string"},
+        "patient_id": {"type": "string"},
+        "kind": {"type": "string", "enum": list(get_args(AlertKind))},
+        "metric": _nullable("string"),
+        "severity": {"type": "string", "enum": list(SEVERITIES)},
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "recovered": {"type": "boolean"},
+        "value": _nullable("number"),
+        "detail": {"type": "string", "description": "What the rule found, in English with "
+                   "UTC times (for people, pages use detail_code and detail_args)."},
+        "detail_code": _nullable("string", enum=[*DETAIL_CODES, None], description=(
+            "What the rule found, as a stable code; null on alerts stored before codes "
+            "existed (then only detail says it).")),
+        "detail_args": _nullable("object", description=(
+            "The values of detail_code: metric, value and unit (canonical UCUM), zone, "
+            "times as ISO 8601 with offset, NEWS2 total/max_single/risk, device "
+            "id/serial/kind, missed-measurement reason (device_offline or patient_skipped) "
+            "... (docs/api.md lists them per code).")),
+        "opened_at": _TIME,
+        "updated_at": _TIME,
+        "careplan_id": _nullable("string"),
+        "careplan_version": _nullable("integer"),
+        "escalated": {"type": "boolean"},
+        "rule_key": {"type": "string"},
+        "acknowledged_by": _nullable("string"),
+        "acknowledged_at": _nullable("string", format="date-time"),
+        "ack_note": _nullable("string"),
+        "resolved_by": _nullable("string"),
+        "resolved_at": _nullable("string", format="date-time"),
+        "resolve_note": _nullable("string"),
+        "snoozed_until": _nullable("string", format="date-time"),
+        "seq": {"type": "integer"},
+        "patient": {"type": "object", "properties": {
+            "id": {"type": "string"}, "given_name": {"type": "string"},
+            "family_name": {"type": "string"}}},
+    },
+}
+ALERT_REF = {"$ref": "#/components/schemas/Alert"}
+ALERT_PAGE = {"type": "object", "required": ["items", "next_cursor"], "properties": {
+    "items": {"type": "array", "items": ALERT_REF},
+    "next_cursor": _nullable("string"),
+}}
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/auth/token"): Operation(
@@ -120,16 +178,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "The latest reading of each metric", "observations"),
     ("GET", "/api/v1/alerts"): Operation(
         "Alerts of the caller's patients, critical first", "alerts",
-        query=(*PAGE, "status", "severity", "patient")),
+        query=(*PAGE, "status", "severity", "patient"), response=ALERT_PAGE),
     ("POST", "/api/v1/alerts/{alert_id}/ack"): Operation("Acknowledge an alert", "alerts",
-                                                         alerts.AckIn),
+                                                         alerts.AckIn, response=ALERT_REF),
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): Operation("Resolve an alert", "alerts",
-                                                             alerts.ResolveIn),
+                                                             alerts.ResolveIn,
+                                                             response=ALERT_REF),
     ("POST", "/api/v1/alerts/{alert_id}/snooze"): Operation("Snooze an alert's notifications",
-                                                            "alerts", alerts.SnoozeIn),
+                                                            "alerts", alerts.SnoozeIn,
+                                                            response=ALERT_REF),
     ("GET", "/api/v1/alerts/stream"): Operation(
         "Server-Sent Events of alert changes (resumable with Last-Event-ID)", "alerts",
-        media="text/event-stream"),
+        media="text/event-stream",
+        description="Each event is `event: alert` with `id` = the alert's `seq` and JSON data "
+                    "= an Alert (components/schemas/Alert) plus `change` and `notify`."),
     ("POST", "/api/v1/visits"): Operation("Schedule a visit", "visits", visits.VisitCreate,
                                           success=201),
     ("GET", "/api/v1/visits"): Operation(
@@ -203,7 +265,7 @@ def _responses(op: Operation) -> dict[str, Any]:
     if op.media != "application/json":
         ok_content: dict[str, Any] = {op.media: {"schema": {"type": "string"}}}
     else:
-        ok_content = {"application/json": {"schema": {"type": "object"}}}
+        ok_content = {"application/json": {"schema": op.response or {"type": "object"}}}
         if "format" in op.query:
             ok_content["text/csv"] = {"schema": {"type": "string"}}
     responses: dict[str, Any] = {str(op.success): {"description": "Success",
@@ -216,7 +278,7 @@ def _responses(op: Operation) -> dict[str, Any]:
 def build_spec(app: web.Application) -> dict[str, Any]:
     """The OpenAPI 3.1 document for the routes registered on `app`."""
     paths: dict[str, dict[str, Any]] = {}
-    components: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    components: dict[str, Any] = {"Error": ERROR_SCHEMA, "Alert": ALERT_SCHEMA}
     for method, path in sorted(api_routes(app)):
         op = OPERATIONS[(method, path)]
         operation: dict[str, Any] = {
@@ -227,6 +289,8 @@ def build_spec(app: web.Application) -> dict[str, Any]:
             "parameters": _parameters(path, op),
             "responses": _responses(op),
         }
+        if op.description:
+            operation["description"] = op.description
         body = _body(op, components)
         if body is not None:
             operation["requestBody"] = body

@@ -146,6 +146,10 @@ class Alert(SQLModel, table=True):
     recovered: bool = False
     value: float | None = None
     detail: str = Field(default="", max_length=500)
+    # The same fact as data (telemed.domain.alert_detail); None on rows from before 0004.
+    detail_code: str | None = Field(default=None, max_length=32)
+    detail_args: dict[str, Any] | None = Field(default=None,
+                                               sa_column=Column(JSON, nullable=True))
     careplan_id: str | None = Field(default=None, max_length=32)
     careplan_version: int | None = None
     escalated: bool = False

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.bus import Event
 from telemed.db.models import Alert, Patient, RuleState
 from telemed.db.types import utcnow
+from telemed.domain.alert_detail import AlertDetail
 from telemed.domain.bands import Severity, is_worse
 from telemed.errors import ApiError, conflict, forbidden, not_found
 from telemed.principal import Principal
@@ -71,6 +72,8 @@ def alert_out(alert: Alert, patient: Patient | None = None) -> dict[str, Any]:
         "recovered": alert.recovered,
         "value": alert.value,
         "detail": alert.detail,
+        "detail_code": alert.detail_code,
+        "detail_args": alert.detail_args,
         "opened_at": _iso(alert.opened_at),
         "updated_at": _iso(alert.updated_at),
         "careplan_id": alert.careplan_id,
@@ -137,6 +140,19 @@ async def open_alert_for(session: AsyncSession, patient_id: str, rule_key: str) 
     return result.first()
 
 
+def set_detail(alert: Alert, detail: AlertDetail | str) -> None:
+    """Store what the rule found: the English sentence and, when given, its code and args
+    (a bare sentence clears them, so a page never shows a code that no longer applies)."""
+    if isinstance(detail, AlertDetail):
+        alert.detail = detail.text[:500]
+        alert.detail_code = detail.code
+        alert.detail_args = detail.args_json()
+    else:
+        alert.detail = detail[:500]
+        alert.detail_code = None
+        alert.detail_args = None
+
+
 @dataclass(frozen=True, slots=True)
 class Condition:
     """What a rule found: an out-of-range condition worth an alert."""
@@ -145,7 +161,7 @@ class Condition:
     rule_key: str
     kind: AlertKind
     severity: Severity
-    detail: str
+    detail: AlertDetail | str  # structured, or a bare English sentence
     metric: str | None = None
     value: float | None = None
     careplan_id: str | None = None
@@ -165,10 +181,10 @@ async def raise_condition(
         alert = Alert(
             patient_id=condition.patient_id, rule_key=condition.rule_key, kind=condition.kind,
             metric=condition.metric, severity=condition.severity, status="open",
-            value=condition.value, detail=condition.detail[:500],
-            careplan_id=condition.careplan_id, careplan_version=condition.careplan_version,
-            opened_at=now, updated_at=now,
+            value=condition.value, careplan_id=condition.careplan_id,
+            careplan_version=condition.careplan_version, opened_at=now, updated_at=now,
         )
+        set_detail(alert, condition.detail)
         session.add(alert)
         await session.flush()
         audit.record(session, actor=None, action="create", resource="alert",
@@ -186,7 +202,7 @@ async def raise_condition(
             alert.status = "open"  # a worse condition needs a new acknowledgement
     alert.recovered = False
     alert.value = condition.value
-    alert.detail = condition.detail[:500]
+    set_detail(alert, condition.detail)
     alert.careplan_id = condition.careplan_id or alert.careplan_id
     alert.careplan_version = condition.careplan_version or alert.careplan_version
     alert.updated_at = now
@@ -198,7 +214,8 @@ async def raise_condition(
 
 
 async def mark_recovered(
-    session: AsyncSession, patient_id: str, rule_key: str, detail: str | None = None,
+    session: AsyncSession, patient_id: str, rule_key: str,
+    detail: AlertDetail | str | None = None,
     patient: Patient | None = None, now: datetime | None = None,
     received_at: datetime | None = None,
 ) -> AlertChange | None:
@@ -209,7 +226,7 @@ async def mark_recovered(
     now = now or utcnow()
     alert.recovered = True
     if detail:
-        alert.detail = detail[:500]
+        set_detail(alert, detail)
     alert.updated_at = now
     audit.record(session, actor=None, action="update", resource="alert", patient_id=patient_id,
                  resource_id=alert.id, reason="recovered")

@@ -13,7 +13,8 @@ stored *now*, so a redelivery is never evaluated twice):
   within the 60 minutes before the newest one; scored by ``domain.news2``.
 
 Periodic jobs (``run_jobs``): missed measurements, silent devices, escalation of
-unacknowledged critical alerts. Every change goes through ``services.alerts``.
+unacknowledged critical alerts. Every change goes through ``services.alerts``; what a rule
+found is built by ``domain.alert_detail`` (code, args and the API's English sentence).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Alert, CarePlan, Device, Observation, RuleState
 from telemed.db.types import utcnow
-from telemed.domain import news2
+from telemed.domain import alert_detail, news2
 from telemed.domain.careplans import (
     DEFAULT_ESCALATE_AFTER_MINUTES,
     DEFAULT_SILENCE_HOURS,
@@ -41,7 +42,6 @@ from telemed.domain.careplans import (
 )
 from telemed.domain.schedule import (
     classify_miss,
-    format_time,
     is_silent,
     measurement_windows,
     missed_windows,
@@ -115,12 +115,6 @@ def _upsert_statement(dialect: str) -> Any:
     return stmt
 
 
-def _fmt(value: float, metric: str) -> str:
-    info = METRICS.get(metric)
-    decimals = info.decimals if info is not None else 1
-    return f"{value:.{decimals}f} {info.display_unit if info else ''}".strip()
-
-
 async def _thresholds(
     session: AsyncSession, ctx: PatientContext, readings: Sequence[NewReading],
     states: RuleStates,
@@ -145,12 +139,11 @@ async def _thresholds(
             state, decision = evaluate_threshold(state, reading.value, bands, confirm,
                                                  hysteresis, at=reading.time)
             if decision.action in ("open", "escalate") and decision.severity is not None:
-                zone = decision.zone.replace("_", " ")
                 change = await alerts.raise_condition(session, Condition(
                     patient_id=ctx.patient_id, rule_key=key, kind="threshold",
                     severity=decision.severity, metric=metric, value=reading.value,
-                    detail=f"{info.display_name} {_fmt(reading.value, metric)} ({zone}) at "
-                           f"{reading.time.isoformat(timespec='seconds')}",
+                    detail=alert_detail.threshold(metric, reading.value, decision.zone,
+                                                  reading.time),
                     careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
                     received_at=reading.received_at,
                 ), ctx.patient)
@@ -159,8 +152,7 @@ async def _thresholds(
             elif decision.action == "recovered":
                 change = await alerts.mark_recovered(
                     session, ctx.patient_id, key,
-                    f"{info.display_name} back to {_fmt(reading.value, metric)} at "
-                    f"{reading.time.isoformat(timespec='seconds')}",
+                    alert_detail.threshold_recovered(metric, reading.value, reading.time),
                     ctx.patient, received_at=reading.received_at)
                 if change is not None:
                     changes.append(change)
@@ -193,14 +185,12 @@ async def _news2(
     severity = news2.alert_severity(scored)
     if severity is None:
         change = await alerts.mark_recovered(
-            session, ctx.patient_id, "news2", f"NEWS2 {scored.total} at "
-            f"{at.isoformat(timespec='seconds')}", ctx.patient, received_at=newest.received_at)
+            session, ctx.patient_id, "news2", alert_detail.news2_recovered(scored.total, at),
+            ctx.patient, received_at=newest.received_at)
     else:
         change = await alerts.raise_condition(session, Condition(
             patient_id=ctx.patient_id, rule_key="news2", kind="news2", severity=severity,
-            value=float(scored.total),
-            detail=f"NEWS2 {scored.total} (highest single parameter {scored.max_single}, "
-                   f"risk {scored.risk.replace('_', '-')}) at {at.isoformat(timespec='seconds')}",
+            value=float(scored.total), detail=alert_detail.news2(scored, at),
             careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
             received_at=newest.received_at,
         ), ctx.patient)
@@ -295,17 +285,11 @@ async def _trend(
     hit = evaluate_trend(list(result.all()), rule.delta, rule.window_hours, ending_after=first)
     if hit is None:
         return None
-    info = METRICS[rule.metric]
     newest = max(new, key=lambda r: r.received_at)
     return await alerts.raise_condition(session, Condition(
         patient_id=ctx.patient_id, rule_key=trend_key(rule), kind="trend",
         severity=rule.severity, metric=rule.metric, value=hit.end_value,
-        detail=f"{info.display_name} changed {hit.change:+.1f} {info.display_unit} in "
-               f"{hit.hours:.0f} h ({_fmt(hit.start_value, rule.metric)} at "
-               f"{hit.start_time.isoformat(timespec='minutes')} → "
-               f"{_fmt(hit.end_value, rule.metric)} at "
-               f"{hit.end_time.isoformat(timespec='minutes')}; rule {rule.delta:+g} in "
-               f"{rule.window_hours} h)",
+        detail=alert_detail.trend(rule.metric, hit, rule.delta, rule.window_hours),
         careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
         received_at=newest.received_at,
     ), ctx.patient)
@@ -353,15 +337,11 @@ async def missed_measurements(
                 )
                 for window in missed_windows(windows, list(times.all()), now):
                     reason = classify_miss(last_seen, window)
-                    info = METRICS[entry.metric]
-                    why = ("the device was offline" if reason == "device_offline"
-                           else "the device was online: the patient did not measure")
                     change = await alerts.raise_condition(session, Condition(
                         patient_id=patient_id, rule_key=f"missed:{entry.metric}",
                         kind="missed_measurement", severity="warning", metric=entry.metric,
-                        detail=f"{info.display_name} due at {format_time(window.local_time)} on "
-                               f"{window.local_date.isoformat()} ({ctx.patient.timezone}) was "
-                               f"not received: {why} [{reason}]",
+                        detail=alert_detail.missed_measurement(
+                            entry.metric, window, ctx.patient.timezone, reason),
                         careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
                         renotify=True,
                     ), ctx.patient, now)
@@ -446,14 +426,15 @@ async def silent_devices(session: AsyncSession, now: datetime | None = None) -> 
         if is_silent(last, now, hours):
             change = await alerts.raise_condition(session, Condition(
                 patient_id=patient_id, rule_key=key, kind="device_silent", severity="warning",
-                detail=f"Device {device.serial} ({device.kind}) silent since "
-                       f"{last.isoformat(timespec='minutes')} (more than {hours} h)",
+                detail=alert_detail.device_silent(device.id, device.serial, device.kind, last,
+                                                  hours),
                 careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
             ), ctx.patient, now)
         else:
             change = await alerts.mark_recovered(
-                session, patient_id, key, f"Device {device.serial} heard again at "
-                f"{last.isoformat(timespec='minutes')}", ctx.patient, now)
+                session, patient_id, key,
+                alert_detail.device_heard_again(device.id, device.serial, device.kind, last),
+                ctx.patient, now)
         if change is not None:
             changes.append(change)
     return changes

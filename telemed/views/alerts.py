@@ -10,7 +10,8 @@ filter in the browser without asking the server again.
 ``web/static/alert-board.js`` then follows ``GET /api/v1/alerts/stream`` from the sequence
 number the page was rendered at (nothing changed in between is missed) and fetches the
 changed alerts' rows from ``GET /alerts/rows?id=…`` — the same template as the page, so the
-markup, the words and the times are the server's. The action forms post to
+markup, the words and the times are the server's. A row says the alert's detail in the page's
+language at the patient's local times (``telemed.views.alert_text``). The action forms post to
 ``/alerts/{id}/ack|resolve|snooze`` (CSRF token in the form) and call the same services as
 the JSON API, which the script uses instead.
 """
@@ -44,8 +45,19 @@ from telemed.services import audit
 from telemed.services.access import visible_patient_ids
 from telemed.services.alerts import AlertChange, AlertFilter
 from telemed.services.pagination import Page
+from telemed.views.alert_text import alert_sentence
 from telemed.views.forms import FormErrors, read_form
-from telemed.views.render import N_, flash, language_of, local_or, render, see_other, t, t_error
+from telemed.views.render import (
+    LANGUAGE,
+    N_,
+    flash,
+    language_of,
+    local_or,
+    render,
+    see_other,
+    t,
+    t_error,
+)
 from telemed.views.vitals import (
     VitalItem,
     local_time,
@@ -176,6 +188,16 @@ def headline(request: web.Request, alert: Alert, patient_bands: Any) -> str:
     return alert.detail or alert.kind
 
 
+def detail_text(request: web.Request, alert: Alert, patient: Patient) -> str:
+    """The alert's detail in the page's language, times in the patient's time zone (named
+    when it is not the site's); the stored English sentence for alerts without a code."""
+    settings = request.app[keys.SETTINGS]
+    return alert_sentence(alert.detail_code, alert.detail_args, alert.detail,
+                          lang=request.get(LANGUAGE) or settings.language,
+                          timezone=patient.timezone,
+                          name_zone=patient.timezone != settings.timezone)
+
+
 def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: list[VitalItem],
                names: dict[str, str], content: Any, now: datetime) -> dict[str, Any]:
     """What `_alert_row.html` shows of one alert."""
@@ -204,7 +226,7 @@ def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: lis
         "snoozed_text": local_time(request, alert.snoozed_until, tz, "HH:mm")
         if snoozed and alert.snoozed_until else None,
         "headline": what,
-        "detail": alert.detail,
+        "detail": detail_text(request, alert, patient),
         "opened_iso": alert.opened_at.isoformat(),
         "opened_text": local_time(request, alert.opened_at, tz),
         "opened_relative": relative_time(request, alert.opened_at, now),

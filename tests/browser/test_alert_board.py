@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -131,6 +132,8 @@ async def test_new_alert_appears_live_and_is_handled_from_the_board(
     assert order[:3] == [spo2.id, escalated.id, new.id]  # critical, oldest first
     await expect(page.locator("#announce-assertive")).to_contain_text("New alert. Critical:")
     await expect(row(page, new.id)).to_contain_text("Heart rate: 38 bpm (very low)")
+    await expect(row(page, new.id).locator(".alert-card__detail")).to_have_text(
+        re.compile(r"^Heart rate 38 bpm \(critical low\) at \d\d:\d\d on \d{1,2} \w{3}$"))
     # a chime for the warning that became critical and one for the new critical alert
     await page.wait_for_function("window.chimes === 2")
     await expect(row(page, new.id).locator(".vitals-mini")).to_contain_text("38")
@@ -182,6 +185,27 @@ async def test_new_alert_appears_live_and_is_handled_from_the_board(
     assert await page.evaluate("window.chimes") == 2
     await page.reload()
     await expect(page.get_by_label("Sound for new critical alerts")).to_be_checked()
+    assert errors == []
+
+
+async def test_a_live_alert_is_said_in_italian_at_the_patients_time(page: Page,
+                                                                     ward: Ward) -> None:
+    errors = script_errors(page)
+    await log_in(page, ward.nurse["username"])
+    await page.goto("/alerts")
+    await page.get_by_role("button", name="Italiano").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Bacheca allerte")
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    t = float(int(now_s()) // 60 * 60 - 60)  # a whole minute
+    await ward.send(1, ("heart_rate", 150, "/min", t))
+    alert = await ward.alert(1, "heart_rate")
+    local = datetime.fromtimestamp(t, UTC).astimezone(ZoneInfo("Europe/Rome"))
+    month = ("gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov",
+             "dic")[local.month - 1]
+    await expect(row(page, alert.id).locator(".alert-card__detail")).to_have_text(
+        f"Frequenza cardiaca 150 bpm (sopra la soglia critica) alle {local:%H:%M} del "
+        f"{local.day} {month}")
+    await expect(page.locator("#announce-assertive")).to_contain_text("Nuova allerta")
     assert errors == []
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
 from telemed.bus import ALERTS
-from telemed.db.models import Alert, Device
+from telemed.db.models import Alert, Device, Patient
 from telemed.db.types import utcnow
 from tests.conftest import World
 from tests.integration.monitoring import add_plan, alerts_of, now_s
@@ -278,6 +279,72 @@ async def test_board_in_italian(client: Client, board: Board) -> None:
     assert "Critica" in row and "Temperatura corporea: 40,4 °C (molto alto)" in row
     assert "Prendi in carico" in row and "Silenzia" in row and "Risolvi" in row
     assert "Presa in carico da" in text_of(row_html(page, spo2.id))
+
+
+ITALIAN_MONTHS = ("gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott",
+                  "nov", "dic")
+
+
+def detail_of(page: str, alert_id: str) -> str:
+    """The detail paragraph of an alert's row."""
+    match = re.search(r'<p class="alert-card__detail">(.*?)</p>', row_html(page, alert_id),
+                      re.S)
+    assert match, "no detail in the row"
+    return text_of(match[1])
+
+
+def italian_time(epoch: float, zone: str) -> str:
+    """"14:32 del 29 lug": how the board says a time of the patient's zone in Italian."""
+    local = datetime.fromtimestamp(epoch, UTC).astimezone(ZoneInfo(zone))
+    return f"{local:%H:%M} del {local.day} {ITALIAN_MONTHS[local.month - 1]}"
+
+
+async def test_italian_board_says_the_detail_in_italian_at_the_patients_time(
+        client: Client, board: Board) -> None:
+    t = float(int(now_s()) // 60 * 60 - 120)  # a whole minute, two minutes ago
+    async with board.world.app[keys.SESSIONS]() as session:
+        second = await session.get(Patient, board.second.id)
+        assert second is not None
+        second.timezone = "America/New_York"
+        session.add(second)
+        await session.commit()
+    await board.send(("heart_rate", 150, "/min", t))
+    await board.send_to(board.second_device, ("body_temp", 39.5, "Cel", t))
+    [rome] = await alerts_of(board.world.app, board.patient.id)
+    [new_york] = await alerts_of(board.world.app, board.second.id)
+    async with board.world.app[keys.SESSIONS]() as session:  # an alert from before 0004
+        old = Alert(patient_id=board.patient.id, rule_key="threshold:spo2", kind="threshold",
+                    metric="spo2", severity="warning", seq=1,
+                    detail="Oxygen saturation 93 % (warning low) at 2025-01-01T10:00:00+00:00")
+        session.add(old)
+        await session.commit()
+    await log_in(client, board.nurse["username"])
+    await post_form(client, "/language", {"lang": "it", "next": "/"})
+    page = await (await client.get("/alerts")).text()
+    assert detail_of(page, rome.id) == (
+        f"Frequenza cardiaca 150 bpm (sopra la soglia critica) alle "
+        f"{italian_time(t, 'Europe/Rome')}")
+    # another zone than the site's: its local time, and its name
+    assert detail_of(page, new_york.id) == (
+        f"Temperatura corporea 39,5 °C (sopra la soglia di allerta) alle "
+        f"{italian_time(t, 'America/New_York')} (America/New_York)")
+    # an alert stored before the structured detail: its English detail, as before
+    assert detail_of(page, old.id) == (
+        "Oxygen saturation 93 % (warning low) at 2025-01-01T10:00:00+00:00")
+    # the rows the board's script fetches after a change on the stream say the same
+    resp = await client.get("/alerts/rows", params=[("id", rome.id), ("id", old.id)])
+    fragment = await resp.text()
+    assert resp.headers["Content-Language"] == "it"
+    assert detail_of(fragment, rome.id) == detail_of(page, rome.id)
+    assert detail_of(fragment, old.id) == detail_of(page, old.id)
+    # in English, the English sentence with the same local time
+    await post_form(client, "/language", {"lang": "en", "next": "/"})
+    english = detail_of(await (await client.get("/alerts")).text(), rome.id)
+    local = datetime.fromtimestamp(t, UTC).astimezone(ZoneInfo("Europe/Rome"))
+    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+             "Dec")[local.month - 1]
+    assert english == (f"Heart rate 150 bpm (critical high) at {local:%H:%M} on {local.day} "
+                       f"{month}")
 
 
 async def test_empty_board(client: Client, board: Board) -> None:

@@ -223,3 +223,35 @@ async def test_observations_and_latest_vitals(client: TestClient[Any, Any],
     assert stranger.status == 403
     bad = await client.get(f"{base}/observations?since=yesterday", headers=doctor)
     assert bad.status == 400
+
+
+async def test_alerts_carry_their_detail_as_code_and_args(client: TestClient[Any, Any],
+                                                          ward: Ward) -> None:
+    from telemed import keys
+    from telemed.api.openapi import ALERT_SCHEMA
+    from telemed.db.models import Alert
+
+    schema = pytest.importorskip("jsonschema_rs").Draft202012Validator(
+        ALERT_SCHEMA, validate_formats=True)
+    await ward.send(("heart_rate", 150, "/min", now_s()))
+    async with ward.world.app[keys.SESSIONS]() as session:  # an alert from before 0004
+        session.add(Alert(patient_id=ward.patient.id, rule_key="threshold:spo2",
+                          kind="threshold", metric="spo2", severity="warning",
+                          detail="Oxygen saturation 93 % (warning low) at 2025-01-01T10:00:00"
+                                 "+00:00"))
+        await session.commit()
+    headers = await ward.headers(ward.nurse)
+    items = (await (await client.get("/api/v1/alerts", headers=headers)).json())["items"]
+    new, old = items
+    assert new["detail"].startswith("Heart rate 150 bpm (critical high) at ")
+    assert new["detail_code"] == "threshold"
+    assert new["detail_args"]["metric"] == "heart_rate" and new["detail_args"]["value"] == 150
+    assert new["detail_args"]["at"].endswith("+00:00")
+    assert (old["detail_code"], old["detail_args"]) == (None, None)
+    assert old["detail"].startswith("Oxygen saturation 93 %")
+    for item in items:
+        schema.validate(item)  # the OpenAPI description says what is answered
+    acked = await (await client.post(f"/api/v1/alerts/{new['id']}/ack", json={},
+                                     headers=headers)).json()
+    assert acked["detail_code"] == "threshold" and acked["detail_args"] == new["detail_args"]
+    schema.validate(acked)

@@ -45,6 +45,11 @@ async def test_out_of_band_reading_arrives_on_the_stream(client: TestClient[Any,
     assert event.data["patient"]["id"] == ward.patient.id
     assert event.data["change"] == "opened" and event.data["notify"] is True
     assert event.id is not None and int(event.id) == event.data["seq"]
+    # the detail as text (English, UTC) and as data, for clients that say it their way
+    assert event.data["detail"].startswith("Oxygen saturation 89 % (critical low) at ")
+    assert event.data["detail_code"] == "threshold"
+    assert event.data["detail_args"]["zone"] == "critical_low"
+    assert event.data["detail_args"]["value"] == 89 and event.data["detail_args"]["unit"] == "%"
     resp.close()
 
 
@@ -65,6 +70,8 @@ async def test_resume_with_last_event_id_replays_missed_changes(
     first = await client.get(STREAM, headers=await ward.headers(ward.doctor))
     opened = await next_event(first)  # the current alert comes first
     assert opened.data["change"] == "replay" and opened.data["status"] == "open"
+    assert opened.data["detail_code"] == "threshold"
+    assert opened.data["detail_args"]["metric"] == "heart_rate"
     first.close()
     [alert] = await alerts_of(ward.world.app, ward.patient.id)
     await client.post(f"/api/v1/alerts/{alert.id}/ack", json={},

@@ -25,6 +25,12 @@ async def ward(world: World) -> Ward:
     return await Ward(world).build()
 
 
+def _near(iso: str, epoch: float) -> bool:
+    """An ISO 8601 time of the detail (seconds, UTC offset) is the reading's time."""
+    at = datetime.fromisoformat(iso)
+    return at.utcoffset() == timedelta(0) and abs(at.timestamp() - epoch) < 1.0
+
+
 async def _plan(ward: Ward, **content: Any) -> None:
     await add_plan(ward.world.app, ward.patient.id, ward.doctor["id"], content)
 
@@ -48,6 +54,12 @@ async def test_confirm_count_needs_consecutive_readings(client: TestClient[Any, 
     await ward.send(("heart_rate", 121, "/min", t))
     [alert] = await alerts_of(ward.world.app, ward.patient.id)
     assert alert.severity == "warning" and alert.value == 121
+    assert alert.detail_code == "threshold"
+    assert alert.detail_args is not None
+    at = alert.detail_args.pop("at")
+    assert alert.detail_args == {"metric": "heart_rate", "value": 121.0, "unit": "/min",
+                                 "zone": "warning_high"}
+    assert _near(at, t)
 
 
 async def test_hysteresis_then_recovered_flag_keeps_the_alert(client: TestClient[Any, Any],
@@ -63,9 +75,13 @@ async def test_hysteresis_then_recovered_flag_keeps_the_alert(client: TestClient
     await ward.send(("spo2", 95, "%", t - 10))
     [alert] = await alerts_of(ward.world.app, ward.patient.id)
     assert alert.recovered and alert.status == "open"
+    assert alert.detail_code == "threshold_recovered" and alert.detail_args is not None
+    assert alert.detail_args["value"] == 95 and alert.detail.startswith("Oxygen saturation back")
     await ward.send(("spo2", 91, "%", t))  # out again: the same alert, no longer recovered
     [again] = await alerts_of(ward.world.app, ward.patient.id)
     assert again.id == alert.id and not again.recovered
+    assert again.detail_code == "threshold" and again.detail_args is not None
+    assert again.detail_args["zone"] == "warning_low"
 
 
 async def test_trend_with_a_late_reading_in_time_order(client: TestClient[Any, Any],
@@ -80,6 +96,11 @@ async def test_trend_with_a_late_reading_in_time_order(client: TestClient[Any, A
     [alert] = await alerts_of(ward.world.app, ward.patient.id)
     assert alert.kind == "trend" and alert.metric == "body_weight"
     assert "+2.1 kg" in alert.detail
+    assert alert.detail_code == "trend" and alert.detail_args is not None
+    args = alert.detail_args
+    assert (args["start_value"], args["end_value"], args["delta"], args["window_hours"]) == (
+        78.9, 81.0, 2.0, 72)
+    assert _near(args["start_time"], t - 48 * HOUR) and _near(args["end_time"], t)
 
 
 async def test_news2_needs_all_five_parameters_within_an_hour(client: TestClient[Any, Any],
@@ -97,6 +118,9 @@ async def test_news2_needs_all_five_parameters_within_an_hour(client: TestClient
     await ward.send(("resp_rate", 22, "/min", t - 10))
     [alert] = await alerts_of(ward.world.app, ward.patient.id)
     assert (alert.kind, alert.severity, alert.value) == ("news2", "warning", 5.0)
+    assert alert.detail_code == "news2" and alert.detail_args is not None
+    assert (alert.detail_args["total"], alert.detail_args["max_single"],
+            alert.detail_args["risk"]) == (5, 2, "medium")
     await ward.send(("resp_rate", 26, "/min", t + 1))  # 3 + 1 + 1 + 1 = 6... plus
     await ward.send(("heart_rate", 135, "/min", t + 2))  # 3 + 1 + 1 + 3 + 0 = 8 → critical
     [alert] = await alerts_of(ward.world.app, ward.patient.id)
@@ -127,6 +151,10 @@ async def test_missed_measurement_says_offline_or_skipped(client: TestClient[Any
     [alert] = [a for a in await alerts_of(app, ward.patient.id)
                if a.kind == "missed_measurement"]
     assert "[device_offline]" in alert.detail and alert.metric == "body_weight"
+    assert alert.detail_code == "missed_measurement" and alert.detail_args is not None
+    assert alert.detail_args["reason"] == "device_offline"
+    assert datetime.fromisoformat(alert.detail_args["due"]) == due
+    assert alert.detail_args["local_time"] == "08:00"
     assert await _jobs(ward, (due + timedelta(minutes=50)).astimezone(UTC)) == []  # checked
 
 
@@ -146,6 +174,7 @@ async def test_missed_measurement_patient_skipped(client: TestClient[Any, Any],
     [alert] = [a for a in await alerts_of(app, ward.patient.id)
                if a.kind == "missed_measurement"]
     assert "[patient_skipped]" in alert.detail
+    assert alert.detail_args is not None and alert.detail_args["reason"] == "patient_skipped"
 
 
 async def _set_last_seen(ward: Ward, at: datetime) -> None:
@@ -163,10 +192,15 @@ async def test_silent_device_then_heard_again(client: TestClient[Any, Any],
     await _jobs(ward, now)
     [alert] = await alerts_of(ward.world.app, ward.patient.id)
     assert alert.kind == "device_silent" and not alert.recovered
+    assert alert.detail_code == "device_silent" and alert.detail_args is not None
+    assert alert.detail_args["device_id"] == ward.device
+    assert alert.detail_args["silence_hours"] == 6
     await ward.send(("battery", 80, "%EL", now_s()))
     await _jobs(ward, datetime.now(UTC))
     [alert] = await alerts_of(ward.world.app, ward.patient.id)
     assert alert.recovered and alert.status == "open"
+    assert alert.detail_code == "device_heard_again" and alert.detail_args is not None
+    assert alert.detail_args["device_id"] == ward.device
 
 
 async def test_unacknowledged_critical_alert_escalates_to_the_doctor(
