@@ -161,6 +161,19 @@ class TelemedProcess:
         status, text = await self.get("/readyz")
         return status, json.loads(text)
 
+    async def readyz_reports(self, check: str, want: str, seconds: float) -> dict[str, Any]:
+        """Poll /readyz until ``check`` is ``want`` ("ok" or "down"), with the matching status."""
+        deadline = time.monotonic() + seconds
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status, body = await self.readyz()
+            checks = body.get("checks")
+            if isinstance(checks, dict) and checks.get(check) == want:
+                assert status == (200 if want == "ok" else 503), body
+                return body
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{self.name}: /readyz never reported {check} {want}: {body}")
+
     async def metric(self, name: str) -> float:
         """The sum of every sample of the metric family ``name`` on /metrics."""
         status, text = await self.get("/metrics")

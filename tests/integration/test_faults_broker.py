@@ -34,7 +34,6 @@ from tests.integration.cluster import (
     PASSWORD,
     Api,
     Cluster,
-    TelemedProcess,
     count_observations,
 )
 
@@ -58,18 +57,6 @@ async def _stream(device: DeviceClient, start: datetime, started: asyncio.Event)
             started.set()
         await asyncio.sleep(1 / RATE)
 
-
-async def _readyz_broker(web: TelemedProcess, want: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    body: dict[str, object] = {}
-    while time.monotonic() < deadline:
-        status, body = await web.readyz()
-        checks = body.get("checks")
-        if isinstance(checks, dict) and checks.get("broker") == want:
-            assert status == (200 if want == "ok" else 503), body
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"/readyz never reported the broker {want}: {body}")
 
 
 async def test_broker_restart_with_shared_subscription_loses_nothing(
@@ -109,7 +96,7 @@ async def test_broker_restart_with_shared_subscription_loses_nothing(
             for pid in frozen:
                 os.kill(pid, signal.SIGSTOP)
             try:
-                await _readyz_broker(web, "down", 15)
+                await web.readyz_reports("broker", "down", 15)
                 assert (await web.get("/healthz"))[0] == 200  # the web process keeps serving
                 await broker.start()
                 await asyncio.sleep(1.5)  # devices are back; no worker has resubscribed
@@ -118,7 +105,7 @@ async def test_broker_restart_with_shared_subscription_loses_nothing(
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGCONT)
             await asyncio.gather(*streams)
-            await _readyz_broker(web, "ok", 15)
+            await web.readyz_reports("broker", "ok", 15)
             for device in devices:
                 await device.wait_delivered(60)
 

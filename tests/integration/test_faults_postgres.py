@@ -17,11 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import shutil
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -36,7 +34,6 @@ from tests.integration.cluster import (
     count_observations,
     heart_rate_pack,
 )
-from tests.integration.test_bus_redis import REDIS_URL, redis_available
 
 pytestmark = [pytest.mark.postgres, pytest.mark.broker]
 
@@ -100,20 +97,15 @@ def can_restart_postgres() -> None:
 
 
 @pytest.fixture
-async def cluster(can_restart_postgres: None, tmp_path: Path, postgres_url: str,
-                  broker: TestBroker) -> AsyncIterator[Cluster]:
-    await redis_available()
-    made = Cluster(root=tmp_path, database_url=postgres_url, redis_url=REDIS_URL,
-                   redis_prefix=f"telemed-test:{secrets.token_hex(6)}:",
-                   mqtt_url=broker.admin_url)
+async def cluster(can_restart_postgres: None, cluster: Cluster) -> AsyncIterator[Cluster]:
+    """The shared cluster, with PostgreSQL up again before its database is dropped."""
     try:
-        await made.cli("db", "upgrade")
-        yield made
+        yield cluster
     finally:
         try:
-            await made.close()
+            await cluster.close()
         finally:
-            await ensure_pg_up()  # before postgres_url drops the database
+            await ensure_pg_up()
 
 
 async def _publish(publisher: DevicePublisher, start: float) -> None:
@@ -121,21 +113,6 @@ async def _publish(publisher: DevicePublisher, start: float) -> None:
         publisher.publish(heart_rate_pack(start + n * READINGS_PER_PACK, READINGS_PER_PACK))
         await asyncio.sleep(1 / RATE)
 
-
-async def _readyz_database(web: object, want: str, seconds: float) -> dict[str, object]:
-    from tests.integration.cluster import TelemedProcess
-
-    assert isinstance(web, TelemedProcess)
-    deadline = time.monotonic() + seconds
-    body: dict[str, object] = {}
-    while time.monotonic() < deadline:
-        status, body = await web.readyz()
-        checks = body.get("checks")
-        if isinstance(checks, dict) and checks.get("database") == want:
-            assert status == (200 if want == "ok" else 503), body
-            return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"/readyz never reported the database {want}: {body}")
 
 
 async def test_postgres_restart_during_ingest(cluster: Cluster, broker: TestBroker) -> None:
@@ -164,7 +141,7 @@ async def test_postgres_restart_during_ingest(cluster: Cluster, broker: TestBrok
             await pg_ctl("stop")
             stored_while_down = (-1, -1)
             try:
-                await _readyz_database(web, "down", 10)
+                await web.readyz_reports("database", "down", 10)
                 status, _ = await web.get("/healthz")
                 assert status == 200  # the process itself keeps serving
                 await asyncio.sleep(2)  # the workers hold messages and retry meanwhile
@@ -172,7 +149,7 @@ async def test_postgres_restart_during_ingest(cluster: Cluster, broker: TestBrok
                 await pg_ctl("start")
                 await ensure_pg_up()
             stored_while_down = await count_observations(cluster.database_url)
-            await _readyz_database(web, "ok", 20)
+            await web.readyz_reports("database", "ok", 20)
             await stream
             await publisher.wait_acked(PACKS, 30)
 
