@@ -1,4 +1,9 @@
-"""One batch, one transaction: check devices, store readings, keep device health, run rules."""
+"""One batch, one transaction: check devices, store readings, run rules, keep device health.
+
+The batch's patients are locked first (`telemed.db.locks`: another worker holding one of them
+finishes before this batch reads anything of theirs), and the devices' rows are updated last,
+in id order, so their row locks are held only for the commit and never deadlock.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.db.locks import lock_patients
 from telemed.domain.senml import Rejection
 from telemed.ingest.envelope import Envelope
 from telemed.services import rules
@@ -91,8 +97,8 @@ async def store_batch(
             owners.append(envelope)
         seen[device.id] = DeviceSeen(device.id, last_seen, status, battery)
 
+    await lock_patients(session, (candidate.patient_id for candidate in candidates))
     inserted = await insert_readings(session, candidates)
-    await record_device_activity(session, seen.values())
 
     by_patient: dict[str, list[NewReading]] = defaultdict(list)
     counted: set[tuple[str, str, object]] = set()
@@ -112,4 +118,5 @@ async def store_batch(
         if ctx is not None:
             work.append((ctx, readings))
     result.changes += await rules.evaluate_batch(session, work)
+    await record_device_activity(session, seen.values())
     return result

@@ -117,9 +117,13 @@ _DEVICE_ACTIVITY = text(
 
 
 async def record_device_activity(session: AsyncSession, seen: Iterable[DeviceSeen]) -> None:
-    """Update last_seen (never backwards), status (unless revoked) and battery, in one go."""
+    """Update last_seen (never backwards), status (unless revoked) and battery, in one go.
+
+    Rows are updated in device-id order: two transactions touching the same devices then
+    lock them in the same order and cannot deadlock.
+    """
     rows = [{"id": item.device_id, "seen": item.last_seen, "status": item.status,
-             "battery": item.battery} for item in seen]
+             "battery": item.battery} for item in sorted(seen, key=lambda s: s.device_id)]
     if rows:
         conn = await session.connection()
         await conn.execute(_DEVICE_ACTIVITY, rows)

@@ -10,8 +10,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from telemed import keys
 from telemed.app import create_app
 from telemed.db import migrate
+from telemed.ingest.envelope import Envelope
+from telemed.ingest.store import BatchResult, store_batch
+from telemed.services.context import ContextCache
 from telemed.settings import Settings, load_settings
 from tests.conftest import World
 from tests.integration.monitoring import alerts_of, now_s, observations
@@ -72,3 +76,55 @@ async def test_rule_state_upsert_and_trend(client: TestClient[Any, Any], ward: W
     await ward.send(("body_weight", 82.5, "kg", t))
     [alert] = await alerts_of(ward.world.app, ward.patient.id)
     assert alert.kind == "trend"
+
+
+def _envelope(device_id: str, *records: tuple[str, float, str, float]) -> Envelope:
+    from datetime import UTC, datetime
+
+    from telemed.domain.senml import decode_pack
+    from tests.integration.monitoring import pack
+
+    payload = pack(*records)
+    received = datetime.now(UTC)
+    return Envelope("readings", device_id, payload, received, lambda outcome: None,
+                    decode_pack(payload, received))
+
+
+async def test_two_workers_on_one_patient_take_turns(client: TestClient[Any, Any],
+                                                     ward: Ward) -> None:
+    """Consecutive readings handled by two workers at once still count as consecutive.
+
+    Worker one stores the first out-of-band reading (confirm count 1 of 2) and has not
+    committed; worker two, with the second from the patient's other oximeter, waits for the
+    patient's lock, then sees the first reading's rule state and opens the alert. Without
+    the lock each would count 1 and no alert would open.
+    """
+    from tests.integration.monitoring import add_device, add_plan
+
+    app = ward.world.app
+    await add_plan(app, ward.patient.id, ward.doctor["id"], {"monitoring": [{
+        "metric": "spo2", "schedule": {"continuous": True}, "confirm_count": 2,
+        "bands": {"critical_low": 90, "warning_low": 94}}]})
+    t = now_s()
+    first = _envelope(ward.device, ("spo2", 89, "%", t - 20))
+    other_device = await add_device(app, ward.patient.id)
+    second = _envelope(other_device, ("spo2", 88, "%", t - 10))
+    sessions = app[keys.SESSIONS]
+
+    async def other_worker() -> BatchResult:
+        async with sessions() as session:
+            result = await store_batch(session, ContextCache(), [second])
+            await session.commit()
+            return result
+
+    async with sessions() as session:
+        one = await store_batch(session, ContextCache(), [first])
+        assert one.changes == [] and len(one.stored) == 1
+        two = asyncio.create_task(other_worker())
+        await asyncio.sleep(0.5)
+        assert not two.done()  # waiting for the patient's lock
+        await session.commit()
+    result = await asyncio.wait_for(two, 10)
+    assert [(c.change, c.alert["severity"]) for c in result.changes] == [("opened", "critical")]
+    [alert] = await alerts_of(app, ward.patient.id)
+    assert alert.metric == "spo2" and alert.status == "open"
