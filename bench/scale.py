@@ -15,7 +15,17 @@ For each round it prints
   SSE stream of the web process (the alert is raised by an ingest worker and crosses Redis).
 Then the scaling factor (two workers / one worker).
 
+Two traffic shapes:
+- default: a few devices (`--devices`, registered through the API, one MQTT connection each)
+  flood the broker. Every batch of every worker then holds readings of the same patients, and
+  a patient's readings are evaluated by one worker at a time (`telemed.db.locks`), so this
+  shape measures one patient stream, not scale-out.
+- `--population N`: N patients with one device each, seeded straight into the database, whose
+  packs a single "gateway" MQTT client (an ACL on every device's readings topic) publishes in
+  turn, as a region's devices each sending now and then would. Batches rarely share a patient.
+
     .venv/bin/python -m bench.scale [--readings 40000] [--pack 10] [--devices 8]
+    .venv/bin/python -m bench.scale --population 5000 --readings 200000
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from telemed.broker.runtime import BrokerHandle, open_broker
 from telemed.settings import load_settings
 from tests.integration.cluster import (
     PASSWORD,
+    READINGS_TOPIC,
     Api,
     Cluster,
     DevicePublisher,
@@ -142,6 +153,49 @@ class CpuMeter:
                 for name in self.after}
 
 
+GATEWAY = "bench-gateway"
+
+
+async def seed_population(database_url: str, count: int) -> list[str]:
+    """`count` patients with one multi-device each, straight into the database; device ids."""
+    from datetime import date
+
+    from telemed.db.engine import make_engine, make_session_factory
+    from telemed.db.models import Device, Patient
+
+    engine = make_engine(database_url)
+    devices: list[str] = []
+    try:
+        sessions = make_session_factory(engine)
+        async with sessions() as session:
+            for start in range(0, count, 1000):
+                patients = [Patient(fiscal_code=f"BNCPOP{i:010d}", given_name="Pop",
+                                    family_name=f"Bench{i}", birth_date=date(1950, 1, 1),
+                                    sex="F") for i in range(start, min(count, start + 1000))]
+                session.add_all(patients)
+                await session.flush()  # no relationship tells the ORM to insert these first
+                for patient in patients:
+                    device = Device(serial=f"SN-POP-{patient.family_name}", kind="multi",
+                                    patient_id=patient.id, status="online")
+                    session.add(device)
+                    devices.append(device.id)
+                await session.commit()
+    finally:
+        await engine.dispose()
+    return devices
+
+
+async def gateway_publisher(broker: BrokerHandle) -> DevicePublisher:
+    """One MQTT client allowed to publish on every device's readings topic."""
+    from telemed.broker.dynsec import Acl
+    from telemed.broker.topics import ALL_READINGS
+
+    if await broker.dynsec.get_role(GATEWAY) is None:
+        await broker.dynsec.create_role(GATEWAY, [Acl("publishClientSend", ALL_READINGS)])
+        await broker.dynsec.create_client(GATEWAY, PASSWORD, roles=[GATEWAY])
+    return DevicePublisher(broker.info.host, broker.info.port, GATEWAY, PASSWORD, inflight=500)
+
+
 @dataclass
 class Round:
     workers: int
@@ -205,7 +259,7 @@ async def alert_latencies(api: Api, web: TelemedProcess, broker: BrokerHandle,
 
 
 async def one_round(root: Path, broker: BrokerHandle, workers: int, readings: int, pack: int,
-                    devices: int, alert_samples: int) -> Round:
+                    devices: int, alert_samples: int, population: int = 0) -> Round:
     async with fresh_database() as database_url:
         cluster = Cluster(root=root / f"round{workers}", database_url=database_url,
                           redis_url=REDIS_URL,
@@ -226,16 +280,22 @@ async def one_round(root: Path, broker: BrokerHandle, workers: int, readings: in
                 api = Api(http, web.url)
                 await api.login("dr.bench")
                 regs = []
-                for i in range(devices):
-                    patient_id = await api.create_patient(i)
-                    regs.append(await api.register_device(patient_id, f"SN-BENCH-{i}"))
-                publishers = [DevicePublisher(broker.info.host, broker.info.port, d, pw,
-                                              inflight=200) for d, pw in regs]
+                population_ids: list[str] = []
+                if population:
+                    population_ids = await seed_population(database_url, population)
+                    publishers = [await gateway_publisher(broker)]
+                    devices = population
+                else:
+                    for i in range(devices):
+                        patient_id = await api.create_patient(i)
+                        regs.append(await api.register_device(patient_id, f"SN-BENCH-{i}"))
+                    publishers = [DevicePublisher(broker.info.host, broker.info.port, d, pw,
+                                                  inflight=200) for d, pw in regs]
                 for publisher in publishers:
                     await publisher.wait_connected()
                 await asyncio.sleep(1.0)  # workers subscribed, configs published
 
-                packs_per_device = readings // (pack * devices)
+                packs_per_device = max(1, readings // (pack * devices))
                 total = packs_per_device * pack * devices
                 meter = CpuMeter(named={p.name: [p.pid or 0] for p in (web, *ingest)}
                                  | {"mosquitto": [broker.supervisor.pid or 0]
@@ -243,14 +303,25 @@ async def one_round(root: Path, broker: BrokerHandle, workers: int, readings: in
                 start_time = time.time() - 10 * total
                 meter.start()
                 started = time.monotonic()
-                for n in range(packs_per_device):
-                    for k, publisher in enumerate(publishers):
-                        publisher.publish(heart_rate_pack(
-                            start_time + (k * packs_per_device + n) * pack, pack))
-                    if n % 20 == 19:
-                        await asyncio.sleep(0)  # let the loop breathe
-                for publisher in publishers:
-                    await publisher.wait_acked(packs_per_device, 600)
+                if population:
+                    gateway = publishers[0]
+                    for n in range(packs_per_device):
+                        for k, device_id in enumerate(population_ids):
+                            gateway.publish(heart_rate_pack(
+                                start_time + (k * packs_per_device + n) * pack, pack),
+                                topic=READINGS_TOPIC.format(device_id))
+                            if k % 200 == 199:
+                                await asyncio.sleep(0)
+                    await gateway.wait_acked(packs_per_device * population, 600)
+                else:
+                    for n in range(packs_per_device):
+                        for k, publisher in enumerate(publishers):
+                            publisher.publish(heart_rate_pack(
+                                start_time + (k * packs_per_device + n) * pack, pack))
+                        if n % 20 == 19:
+                            await asyncio.sleep(0)  # let the loop breathe
+                    for publisher in publishers:
+                        await publisher.wait_acked(packs_per_device, 600)
                 published = time.monotonic() - started
                 done = await wait_count(database_url, total, 600)
                 meter.stop()
@@ -296,7 +367,8 @@ async def main(args: argparse.Namespace) -> None:
             # worker in the shared group and queues its share of the readings for it.
             async with private_broker(root / f"broker{workers}") as broker:
                 rounds.append(await one_round(root, broker, workers, args.readings,
-                                              args.pack, args.devices, args.alerts))
+                                              args.pack, args.devices, args.alerts,
+                                              args.population))
         report(rounds, args.pack)
 
 
@@ -307,6 +379,8 @@ if __name__ == "__main__":
     parser.add_argument("--devices", type=int, default=8)
     parser.add_argument("--alerts", type=int, default=10, help="alert latency samples")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--population", type=int, default=0,
+                        help="patients seeded in the database, published through one gateway")
     try:
         asyncio.run(main(parser.parse_args()))
     except KeyboardInterrupt:

@@ -41,6 +41,7 @@ class Envelope:
     on_done: Callable[[Outcome], None]
     decoded: DecodedPack | None = None
     outcome: Outcome = field(default_factory=Outcome)
+    deferrals: int = 0  # batches that left it for later (its patient was busy elsewhere)
 
     @property
     def size(self) -> int:

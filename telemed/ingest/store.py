@@ -1,8 +1,10 @@
 """One batch, one transaction: check devices, store readings, run rules, keep device health.
 
-The batch's patients are locked first (`telemed.db.locks`: another worker holding one of them
-finishes before this batch reads anything of theirs), and the devices' rows are updated last,
-in id order, so their row locks are held only for the commit and never deadlock.
+The batch's patients are locked first (`telemed.db.locks`). A message whose patient another
+worker holds is *deferred*: left out of this batch, unsettled, for the writer to try again in
+its next one; after `MAX_DEFERRALS` tries the batch waits for that patient instead. The
+devices' rows are updated last, in id order, so their row locks are held only for the commit
+and never deadlock.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from telemed.services.observations import (
 log = logging.getLogger("telemed.ingest")
 
 STATUS_VALUES = ("online", "offline")
+MAX_DEFERRALS = 20
 
 
 @dataclass(slots=True)
@@ -38,6 +41,7 @@ class BatchResult:
 
     stored: list[NewReading] = field(default_factory=list)
     changes: list[AlertChange] = field(default_factory=list)
+    deferred: list[Envelope] = field(default_factory=list)  # not done: try again later
 
 
 def _device_rejection(code: str, message: str) -> Rejection:
@@ -52,6 +56,7 @@ async def store_batch(
     candidates: list[NewReading] = []
     owners: list[Envelope] = []
     seen: dict[str, DeviceSeen] = {}
+    batch = await _lock_or_defer(session, cache, batch, result)
     for envelope in batch:
         envelope.outcome.accepted = envelope.outcome.duplicates = 0
         envelope.outcome.rejections = []
@@ -97,7 +102,6 @@ async def store_batch(
             owners.append(envelope)
         seen[device.id] = DeviceSeen(device.id, last_seen, status, battery)
 
-    await lock_patients(session, (candidate.patient_id for candidate in candidates))
     inserted = await insert_readings(session, candidates)
 
     by_patient: dict[str, list[NewReading]] = defaultdict(list)
@@ -120,3 +124,28 @@ async def store_batch(
     result.changes += await rules.evaluate_batch(session, work)
     await record_device_activity(session, seen.values())
     return result
+
+
+async def _lock_or_defer(session: AsyncSession, cache: ContextCache,
+                         batch: Sequence[Envelope], result: BatchResult) -> list[Envelope]:
+    """Lock the batch's patients; the messages of patients busy elsewhere go to `deferred`."""
+    await cache.prefetch(session, (envelope.device_id for envelope in batch))
+    patient_of: dict[int, str] = {}
+    for envelope in batch:
+        if envelope.kind == "readings":
+            device = await cache.device(session, envelope.device_id)
+            if device is not None and device.patient_id is not None and not device.revoked:
+                patient_of[id(envelope)] = device.patient_id
+    overdue = {patient_of[id(e)] for e in batch
+               if id(e) in patient_of and e.deferrals >= MAX_DEFERRALS}
+    busy = await lock_patients(session, patient_of.values(), wait_for=overdue)
+    if not busy:
+        return list(batch)
+    kept: list[Envelope] = []
+    for envelope in batch:
+        if patient_of.get(id(envelope)) in busy:
+            envelope.deferrals += 1
+            result.deferred.append(envelope)
+        else:
+            kept.append(envelope)
+    return kept

@@ -5,7 +5,8 @@ passed since the first one, then written by ``store_batch`` in one transaction. 
 that is down or locked is retried with exponential backoff while the messages stay
 unacknowledged (the broker keeps them). Anything else that goes wrong is a bug or data no
 rule expected: the batch is split and retried message by message, so one bad message is
-rejected (``internal_error``) and everything else is stored.
+rejected (``internal_error``) and everything else is stored. Messages a batch deferred (their
+patient was busy in another worker's transaction) go back to the front of the queue.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class BatchWriter:
         self._paused = False
         self.batches = 0
         self.retries = 0
+        self.deferred = 0  # messages left for a later batch (their patient was busy)
         self.busy_seconds = 0.0  # wall time spent in batch transactions
 
     def submit(self, envelope: Envelope) -> None:
@@ -133,6 +135,13 @@ class BatchWriter:
             if not self._pending:
                 self._wake.clear()
                 self._idle.set()
+
+    def _put_back(self, deferred: list[Envelope]) -> None:
+        """Queue deferred messages first again (they keep their order)."""
+        self.deferred += len(deferred)
+        self._pending.extendleft(reversed(deferred))
+        self._pending_size += sum(e.size for e in deferred)
+        self._wake.set()
 
     def _take(self) -> list[Envelope]:
         batch: list[Envelope] = []
@@ -181,6 +190,9 @@ class BatchWriter:
                 await self._split(batch, exc)
                 return
             self.batches += 1
+            if result.deferred:
+                self._put_back(result.deferred)
+                batch = [e for e in batch if all(e is not d for d in result.deferred)]
             await self._on_committed(batch, result)
             return
 

@@ -3,7 +3,8 @@
 Writes are Core statements (no ORM object per reading) so a batch of hundreds of readings is
 one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on SQLite and PostgreSQL alike; the rows
 returned are the readings stored now, so a redelivered reading is neither stored nor evaluated
-twice.
+twice. On PostgreSQL the rows travel as one array per column (``SELECT * FROM unnest(...)``):
+one small prepared statement instead of a VALUES list of thousands of parameters.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, String, Table, and_, bindparam, func, text
+from sqlalchemy import Boolean, DateTime, Float, String, Table, and_, bindparam, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import col, select
@@ -81,6 +82,18 @@ def _insert_statement(dialect: str) -> Insert:
     return stmt
 
 
+_PG_COLUMNS = ("patient_id", "device_id", "metric", "value", "unit", "time", "received_at",
+               "late")
+_PG_TYPES: dict[str, Any] = {"value": Float(), "time": DateTime(timezone=True),
+                             "received_at": DateTime(timezone=True), "late": Boolean()}
+_PG_INSERT = text(
+    f"INSERT INTO observations ({', '.join(_PG_COLUMNS)}) "
+    f"SELECT * FROM unnest({', '.join(':' + c for c in _PG_COLUMNS)}) "
+    "ON CONFLICT (device_id, metric, time) DO NOTHING RETURNING device_id, metric, time"
+).bindparams(*(bindparam(c, type_=postgresql.ARRAY(_PG_TYPES.get(c, String())))
+               for c in _PG_COLUMNS))
+
+
 async def insert_readings(session: AsyncSession, readings: Sequence[NewReading]) -> set[ReadingKey]:
     """Store readings not stored before; return the keys of those stored now."""
     if not readings:
@@ -89,8 +102,13 @@ async def insert_readings(session: AsyncSession, readings: Sequence[NewReading])
     for reading in readings:
         unique.setdefault(reading.key, reading)
     conn = await session.connection()
-    stmt = _insert_statement(conn.dialect.name)
-    result = await conn.execute(stmt, [r.row() for r in unique.values()])
+    if conn.dialect.name == "postgresql":
+        rows = [r.row() for r in unique.values()]
+        columns = {c: [row[c] for row in rows] for c in _PG_COLUMNS}
+        result = await conn.execute(_PG_INSERT, columns)
+    else:
+        result = await conn.execute(_insert_statement(conn.dialect.name),
+                                    [r.row() for r in unique.values()])
     return {(row[0], row[1], row[2]) for row in result.all()}
 
 

@@ -310,8 +310,10 @@ class DevicePublisher:
         if not await asyncio.to_thread(self._connected.wait, seconds):
             raise AssertionError(f"device {self.device_id} did not connect")
 
-    def publish(self, records: list[dict[str, Any]]) -> None:
-        self.client.publish(self.topic, json.dumps(records, separators=(",", ":")), qos=1)
+    def publish(self, records: list[dict[str, Any]], topic: str | None = None) -> None:
+        """Publish a pack on this device's readings topic (or `topic`, for a gateway)."""
+        self.client.publish(topic or self.topic, json.dumps(records, separators=(",", ":")),
+                            qos=1)
 
     async def wait_acked(self, count: int, seconds: float) -> None:
         deadline = time.monotonic() + seconds

@@ -14,7 +14,7 @@ from telemed import keys
 from telemed.app import create_app
 from telemed.db import migrate
 from telemed.ingest.envelope import Envelope
-from telemed.ingest.store import BatchResult, store_batch
+from telemed.ingest.store import MAX_DEFERRALS, BatchResult, store_batch
 from telemed.services.context import ContextCache
 from telemed.settings import Settings, load_settings
 from tests.conftest import World
@@ -95,9 +95,10 @@ async def test_two_workers_on_one_patient_take_turns(client: TestClient[Any, Any
     """Consecutive readings handled by two workers at once still count as consecutive.
 
     Worker one stores the first out-of-band reading (confirm count 1 of 2) and has not
-    committed; worker two, with the second from the patient's other oximeter, waits for the
-    patient's lock, then sees the first reading's rule state and opens the alert. Without
-    the lock each would count 1 and no alert would open.
+    committed. Worker two, with the second reading from the patient's other oximeter, leaves
+    it for a later batch while the patient is busy; once it has waited too often it waits for
+    the lock instead. Either way it then sees the first reading's rule state and opens the
+    alert. Without the lock each would count 1 and no alert would open.
     """
     from tests.integration.monitoring import add_device, add_plan
 
@@ -120,11 +121,16 @@ async def test_two_workers_on_one_patient_take_turns(client: TestClient[Any, Any
     async with sessions() as session:
         one = await store_batch(session, ContextCache(), [first])
         assert one.changes == [] and len(one.stored) == 1
+        deferred = await other_worker()  # the patient is busy: left for later, not waited on
+        assert deferred.deferred == [second] and deferred.stored == []
+        assert second.deferrals == 1
+        second.deferrals = MAX_DEFERRALS  # deferred too often: now it waits
         two = asyncio.create_task(other_worker())
         await asyncio.sleep(0.5)
         assert not two.done()  # waiting for the patient's lock
         await session.commit()
     result = await asyncio.wait_for(two, 10)
+    assert result.deferred == [] and len(result.stored) == 1
     assert [(c.change, c.alert["severity"]) for c in result.changes] == [("opened", "critical")]
     [alert] = await alerts_of(app, ward.patient.id)
     assert alert.metric == "spo2" and alert.status == "open"

@@ -96,3 +96,36 @@ async def test_a_message_that_breaks_the_batch_is_rejected_alone(
     outcomes = {d: o for d, o in settled}
     assert outcomes["a"].accepted == outcomes["c"].accepted == 1
     assert [r.code for r in outcomes["bad"].rejections] == ["internal_error"]
+
+
+async def test_deferred_messages_are_settled_by_a_later_batch_in_order(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message whose patient was busy elsewhere is not settled now, and comes back first."""
+    batches: list[list[str]] = []
+
+    async def store(session: Any, cache: Any, batch: Sequence[Envelope]) -> BatchResult:
+        batches.append([e.device_id for e in batch])
+        result = BatchResult()
+        if len(batches) == 1:  # the patient of "b" and "c" is busy the first time
+            result.deferred = [e for e in batch if e.device_id in ("b", "c")]
+            for envelope in result.deferred:
+                envelope.deferrals += 1
+        return result
+
+    monkeypatch.setattr(writer_module, "store_batch", store)
+    settled: list[tuple[str, Outcome]] = []
+    committed: list[list[str]] = []
+
+    async def on_committed(batch: Sequence[Envelope], result: BatchResult) -> None:
+        committed.append([e.device_id for e in batch])
+        for envelope in batch:
+            envelope.on_done(envelope.outcome)
+
+    writer = BatchWriter(lambda: FakeSession(), ContextCache(), on_committed,  # type: ignore[arg-type]
+                         max_delay=0.01)
+    envelopes = [_envelope(d, settled) for d in ("a", "b", "c", "d")]
+    await _run(writer, envelopes)
+    assert batches == [["a", "b", "c", "d"], ["b", "c"]]
+    assert committed == [["a", "d"], ["b", "c"]]
+    assert [d for d, _ in settled] == ["a", "d", "b", "c"]  # each once
+    assert writer.deferred == 2
