@@ -18,8 +18,10 @@ pure `Room` stays the single source of truth and its order is the owner's order:
 
 When the owner dies its rooms are lost like on a restart: forwarded operations time out,
 the sockets are closed with 1012 and the pages reconnect and join afresh (once the lease
-expired, another process becomes the owner). Durable state (visit phase, chat lines) is in
-the database either way.
+expired, another process becomes the owner). A socket that sends nothing (a patient waiting
+to be admitted) learns it too: every 3 s each process checks the lease of the visits its
+forwarded sockets sit in, and closes them with 1012 when the owner changed or its lease
+lapsed. Durable state (visit phase, chat lines) is in the database either way.
 
 A process that finds, on renewing, that another process holds the lease of a room it has
 (its lease lapsed: Redis lost the key, or the process stalled past the 10 s) gives the room
@@ -108,6 +110,7 @@ class Cluster:
         self.node = node or node_id()
         self.remote: dict[str, dict[str, str]] = {}  # visit -> {peer id -> its node}
         self._held: set[str] = set()
+        self._seats: dict[Seat, Outbox] = {}  # local sockets in rooms owned elsewhere
         self._pending: dict[str, _Pending] = {}
         self._ids = itertools.count(1)
         self._subscription: Subscription | None = None
@@ -135,6 +138,7 @@ class Cluster:
         for pending in self._pending.values():
             pending.future.cancel()
         self._pending.clear()
+        self._seats.clear()
         for visit_id in list(self._held):
             with contextlib.suppress(Exception):
                 await self.leases.release(_lease(visit_id), self.node)
@@ -165,8 +169,28 @@ class Cluster:
                 for visit_id in list(self._held - set(self.hub.rooms)):
                     await self.leases.release(_lease(visit_id), self.node)
                     self._held.discard(visit_id)
+                await self._check_owners()
             except Exception:
                 log.exception("renewing the signalling leases failed")
+
+    async def _check_owners(self) -> None:
+        """Close forwarded sockets whose room's owner is gone (its lease changed hands)."""
+        by_visit: dict[str, list[Seat]] = {}
+        for seat in self._seats:
+            by_visit.setdefault(seat.visit_id, []).append(seat)
+        for visit_id, seats in by_visit.items():
+            owner = await self.leases.claim(_lease(visit_id), self.node, LEASE_MS)
+            for seat in seats:
+                if seat.owner == owner:
+                    continue
+                outbox = self._seats.pop(seat, None)
+                if outbox is None:
+                    continue
+                log.warning("visit %s: owner %s is gone (lease now %s); its peer %s here "
+                            "joins again", visit_id, seat.owner, owner, seat.peer_id)
+                outbox.push(m.dump(m.Error(code="unavailable",
+                                           message="The visit was interrupted; join again.")))
+                outbox.close(CLOSE_REJOIN, "join again")
 
     async def surrender(self, visit_id: str, owner: str) -> None:
         """Give up this process's room of a visit leased to `owner`: its peers join there."""
@@ -222,7 +246,13 @@ class Cluster:
             "op": "join", "visit_id": caller.visit_id, "visit_kind": caller.kind,
             "user_id": caller.user_id, "name": caller.name, "role": caller.role,
             "text": text}, attach)
-        return Seat(owner, caller.visit_id, str(reply["peer_id"]), int(reply["generation"]))
+        seat = Seat(owner, caller.visit_id, str(reply["peer_id"]), int(reply["generation"]))
+        self._seats[seat] = outbox
+        return seat
+
+    def unseat(self, seat: Seat) -> None:
+        """The socket of a forwarded seat is gone."""
+        self._seats.pop(seat, None)
 
     async def operate(self, seat: Seat, text: str) -> None:
         """Apply a client frame on the owner (RoomError when it refuses it)."""

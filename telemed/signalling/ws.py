@@ -188,6 +188,7 @@ class PeerConnection:
         seat, cluster = self.seat, self.hub.cluster
         if seat is not None and cluster is not None:
             self.hub.detach(seat.peer_id, self.outbox)
+            cluster.unseat(seat)
             if not self.done:
                 await cluster.disconnect(seat)
             return

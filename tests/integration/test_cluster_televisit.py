@@ -8,6 +8,10 @@ forwards the patient's frames over Redis. The doctor admits the patient; two aio
 (`telemed.signalling.client.MeshPeer`) negotiate through the two processes, reach ICE
 "connected" and decode video and audio frames both ways. Each process's /metrics counts its
 own socket; the end of the visit is stored and both gauges fall back to zero.
+
+Then the process holding the room is killed with SIGKILL mid-call: the patient's socket on the
+other process is told to join again (1012) once the room's lease lapses, and both meet again
+there, with media.
 """
 
 from __future__ import annotations
@@ -65,6 +69,14 @@ async def status_becomes(api: Api, visit_id: str, status: str, within: float = 5
         got = (await api.get(f"/api/v1/visits/{visit_id}"))["status"]
 
 
+async def closed_with(client: SignallingClient, within: float) -> int | None:
+    """The close code, once the socket (read by its peer's pump) has closed."""
+    async with asyncio.timeout(within):
+        while client.ws is None or not client.ws.closed:  # noqa: ASYNC110 - the pump reads
+            await asyncio.sleep(0.05)
+    return client.close_code
+
+
 async def frames_both_ways(peers: tuple[MeshPeer, MeshPeer], within: float = 20.0) -> None:
     try:
         async with asyncio.timeout(within):
@@ -79,9 +91,29 @@ async def frames_both_ways(peers: tuple[MeshPeer, MeshPeer], within: float = 20.
         raise AssertionError(f"no media both ways within {within} s: {states}") from None
 
 
-async def test_doctor_and_patient_on_two_web_processes_hold_a_televisit(
-    cluster: Cluster,
-) -> None:
+async def schedule(http: aiohttp.ClientSession, web1: TelemedProcess, web2: TelemedProcess,
+                   doctor_id: str) -> tuple[Api, Api, str]:
+    """A televisit of a new patient: the doctor's API on web #1, the patient's on web #2."""
+    doctor_api = Api(http, web1.url)
+    await doctor_api.login("dr.televisit")
+    patient_id = await doctor_api.create_patient(7)  # the doctor joins its care team
+    admin_api = Api(http, web2.url)
+    await admin_api.login("admin.televisit")
+    await admin_api.post("/api/v1/users", {
+        "username": "pt.televisit", "password": PASSWORD, "role": "patient",
+        "display_name": "Pt Televisit", "patient_id": patient_id})
+    patient_api = Api(http, web2.url)
+    await patient_api.login("pt.televisit")
+    start = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    visit = await doctor_api.post("/api/v1/visits", {
+        "kind": "televisit", "patient_id": patient_id, "participant_ids": [doctor_id],
+        "scheduled_start": start, "duration_minutes": 30})
+    assert visit["status"] == "scheduled"
+    return doctor_api, patient_api, str(visit["id"])
+
+
+async def start_pair(cluster: Cluster) -> tuple[TelemedProcess, TelemedProcess, str]:
+    """Two `telemed web` processes, a doctor and an administrator; the doctor's id."""
     web1 = cluster.process("web", "web1")
     web2 = cluster.process("web", "web2")
     doctor_id, _admin_id, *_ = await asyncio.gather(
@@ -89,27 +121,39 @@ async def test_doctor_and_patient_on_two_web_processes_hold_a_televisit(
         add_user(cluster, "admin.televisit", "--role", "admin"),
         web1.start(), web2.start())
     assert web1.pid != web2.pid
+    return web1, web2, doctor_id
 
+
+async def meet(http: aiohttp.ClientSession, doctor_at: TelemedProcess, doctor_api: Api,
+               patient_at: TelemedProcess, patient_api: Api, visit_id: str,
+               peers: list[MeshPeer]) -> tuple[MeshPeer, MeshPeer]:
+    """Doctor joins, the patient knocks and is admitted, media flows both ways."""
+    doctor_join = await doctor_api.get(f"/api/v1/visits/{visit_id}/join")
+    patient_join = await patient_api.get(f"/api/v1/visits/{visit_id}/join")
+    doctor = MeshPeer(await open_socket(http, doctor_at, doctor_join))
+    peers.append(doctor)
+    d_welcome = await doctor.join()
+    patient = MeshPeer(await open_socket(http, patient_at, patient_join))
+    peers.append(patient)
+    p_welcome = await patient.join(m.Precall(verdict="good", rtt_ms=10.0, audio=True,
+                                             video=True))
+    if p_welcome.state == "waiting":
+        assert (await doctor.next_event(m.Knock)).peer.peer_id == p_welcome.peer_id
+        await doctor.client.send(m.Admit(peer_id=p_welcome.peer_id))
+        await patient.next_event(m.Admitted)
+    assert d_welcome.state == "admitted"
+    await frames_both_ways((doctor, patient))
+    return doctor, patient
+
+
+async def test_doctor_and_patient_on_two_web_processes_hold_a_televisit(
+    cluster: Cluster,
+) -> None:
+    web1, web2, doctor_id = await start_pair(cluster)
     peers: list[MeshPeer] = []
     async with asyncio.timeout(60), aiohttp.ClientSession() as http:
         try:
-            doctor_api = Api(http, web1.url)
-            await doctor_api.login("dr.televisit")
-            patient_id = await doctor_api.create_patient(7)  # the doctor joins its care team
-            admin_api = Api(http, web2.url)
-            await admin_api.login("admin.televisit")
-            await admin_api.post("/api/v1/users", {
-                "username": "pt.televisit", "password": PASSWORD, "role": "patient",
-                "display_name": "Pt Televisit", "patient_id": patient_id})
-            patient_api = Api(http, web2.url)
-            await patient_api.login("pt.televisit")
-
-            start = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
-            visit = await doctor_api.post("/api/v1/visits", {
-                "kind": "televisit", "patient_id": patient_id, "participant_ids": [doctor_id],
-                "scheduled_start": start, "duration_minutes": 30})
-            visit_id = str(visit["id"])
-            assert visit["status"] == "scheduled"
+            doctor_api, patient_api, visit_id = await schedule(http, web1, web2, doctor_id)
 
             doctor_join = await doctor_api.get(f"/api/v1/visits/{visit_id}/join")
             patient_join = await patient_api.get(f"/api/v1/visits/{visit_id}/join")
@@ -164,3 +208,36 @@ async def test_doctor_and_patient_on_two_web_processes_hold_a_televisit(
         assert proc.running, proc.log_tail()
         errors = [line for line in proc.log_lines() if line.get("level") in ("ERROR", "CRITICAL")]
         assert errors == [], errors
+
+
+async def test_the_visit_survives_the_web_process_that_held_its_room(
+    cluster: Cluster,
+) -> None:
+    """SIGKILL of the process owning the room: the patient's socket on the other process is
+    told to join again once the room's lease lapses; both meet again there, with media."""
+    web1, web2, doctor_id = await start_pair(cluster)
+    peers: list[MeshPeer] = []
+    async with asyncio.timeout(90), aiohttp.ClientSession() as http:
+        try:
+            doctor_api, patient_api, visit_id = await schedule(http, web1, web2, doctor_id)
+            doctor, patient = await meet(http, web1, doctor_api, web2, patient_api, visit_id,
+                                         peers)
+            assert await web1.metric("telemed_active_visits") == 1  # the room is on web #1
+
+            assert web1.proc is not None
+            web1.proc.kill()  # no goodbye: its lease on the room lapses after 10 s
+            await web1.proc.wait()
+            assert await closed_with(patient.client, 25) == 1012
+            for peer in (doctor, patient):
+                await peer.close()
+
+            # The load balancer now sends everybody to web #2.
+            doctor_api2 = Api(http, web2.url)
+            doctor_api2.token = doctor_api.token  # tokens are valid on every process
+            await meet(http, web2, doctor_api2, web2, patient_api, visit_id, peers)
+            assert await web2.metric("telemed_active_visits") == 1
+            await status_becomes(patient_api, visit_id, "in_progress")
+        finally:
+            for peer in peers:
+                await peer.close()
+    assert web2.running, web2.log_tail()

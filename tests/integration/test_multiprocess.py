@@ -217,6 +217,20 @@ async def test_a_closed_process_does_not_take_the_visit_with_it(
     assert await _closed_with(doctor, 15) in (1012, 1013, 1000)
 
 
+async def test_an_idle_socket_learns_that_its_room_owner_is_gone(
+    pair: Clients, world: World,
+) -> None:
+    """A forwarded socket that sends nothing (the doctor here) is told to join again too."""
+    one = pair[0]
+    setup, _, doctor = await _knocking(pair, world)
+    await one.close()  # the owner goes away; the doctor's socket on two stays silent
+    assert await _closed_with(doctor, 10) == 1012
+    again = await connect(pair[1], setup, setup.doctor)
+    await again.send(m.Join())
+    assert (await again.expect(m.Welcome)).state == "admitted"  # a new room, on two
+    await again.close()
+
+
 async def test_a_process_that_lost_the_lease_gives_the_room_up(
     pair: Clients, world: World,
 ) -> None:
