@@ -105,6 +105,8 @@ class Pipeline:
     async def _committed(self, batch: Sequence[Envelope], result: BatchResult) -> None:
         metrics = self._metrics
         now = datetime.now(UTC)
+        if result.deferred:
+            metrics.ingest_deferred.inc(len(result.deferred))
         for envelope in batch:
             outcome = envelope.outcome
             for rejection in outcome.rejections:
