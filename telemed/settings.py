@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     turn_urls: UrlList = ()
     turn_secret: str = ""
     turn_ttl: int = Field(default=3600, ge=60, le=86400)
+    # "relay": browsers send media only through TURN (no address of theirs reaches the peer).
+    ice_transport_policy: Literal["all", "relay"] = "all"
     language: Literal["it", "en"] = "it"
     timezone: str = "Europe/Rome"
     session_max_age: int = Field(default=8 * 3600, ge=300, le=30 * 86400)
@@ -178,6 +180,8 @@ class Settings(BaseSettings):
             raise ValueError("TELEMED_SECRET_KEY must be at least 32 characters")
         if self.turn_urls and not self.turn_secret:
             raise ValueError("TELEMED_TURN_SECRET is required when TELEMED_TURN_URLS is set")
+        if self.ice_transport_policy == "relay" and not self.turn_urls:
+            raise ValueError("TELEMED_ICE_TRANSPORT_POLICY=relay needs TELEMED_TURN_URLS")
         return self
 
     @classmethod

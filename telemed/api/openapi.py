@@ -201,7 +201,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/visits/{visit_id}/cancel"): Operation(
         "Cancel a visit that has not started", "visits"),
     ("GET", "/api/v1/visits/{visit_id}/join"): Operation(
-        "Join details: ws_url, token, ice_servers, role", "visits"),
+        "Join details: ws_url, token, ice_servers, ice_transport_policy, role", "visits"),
     ("POST", "/api/v1/visits/{visit_id}/report"): Operation(
         "Write and sign the visit report", "visits", visits.ReportCreate, success=201),
     ("GET", "/api/v1/visits/{visit_id}/report"): Operation("The signed visit report", "visits"),

@@ -20,8 +20,7 @@ from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.pagination import encode_cursor, parse_page
 from telemed.services.visit_calendar import visit_ics
-from telemed.signalling.tokens import issue_join_token
-from telemed.signalling.turn import ice_servers, pseudonym
+from telemed.signalling.turn import join_details
 
 routes = web.RouteTableDef()
 
@@ -185,17 +184,7 @@ async def visits_join(request: web.Request) -> web.Response:
     visit_id = request.match_info["visit_id"]
     async with sessions(request)() as session:
         _record, role = await service.prepare_join(session, who, visit_id, request_id(request))
-    settings = request.app[keys.SETTINGS]
-    base = settings.effective_public_url
-    ws_base = "wss://" + base[8:] if base.startswith("https://") else "ws://" + base[7:]
-    servers = ice_servers(settings, pseudonym(settings.secret_key, visit_id, who.user_id))
-    return ok({
-        "ws_url": f"{ws_base}/ws/visits/{visit_id}",
-        "token": issue_join_token(settings.secret_key, visit_id=visit_id, user_id=who.user_id,
-                                  role=role),
-        "ice_servers": [server.to_dict() for server in servers],
-        "role": role,
-    })
+    return ok(join_details(request.app[keys.SETTINGS], visit_id, who.user_id, role))
 
 
 @routes.post(f"/api/v1/visits/{VISIT_ID}/report")

@@ -13,9 +13,11 @@ import base64
 import hashlib
 import hmac
 import time
+from typing import Any
 
 from telemed.settings import Settings
-from telemed.signalling.messages import IceServer
+from telemed.signalling.messages import IceServer, VisitRole
+from telemed.signalling.tokens import issue_join_token
 
 
 def turn_password(secret: str, username: str) -> str:
@@ -46,3 +48,23 @@ def ice_servers(settings: Settings, who: str, now: float | None = None) -> tuple
         servers.append(IceServer(urls=tuple(settings.turn_urls), username=username,
                                  credential=turn_password(settings.turn_secret, username)))
     return tuple(servers)
+
+
+def join_details(settings: Settings, visit_id: str, user_id: str,
+                 role: VisitRole) -> dict[str, Any]:
+    """What a client needs to open the visit's WebSocket (`GET …/join` for people and guests).
+
+    `ws_url` and `token` open the socket; `ice_servers` (with this person's TURN credentials)
+    and `ice_transport_policy` configure the browser's RTCPeerConnection.
+    """
+    base = settings.effective_public_url
+    ws_base = "wss://" + base[8:] if base.startswith("https://") else "ws://" + base[7:]
+    servers = ice_servers(settings, pseudonym(settings.secret_key, visit_id, user_id))
+    return {
+        "ws_url": f"{ws_base}/ws/visits/{visit_id}",
+        "token": issue_join_token(settings.secret_key, visit_id=visit_id, user_id=user_id,
+                                  role=role),
+        "ice_servers": [server.to_dict() for server in servers],
+        "ice_transport_policy": settings.ice_transport_policy,
+        "role": role,
+    }

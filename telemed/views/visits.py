@@ -32,8 +32,7 @@ from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.access import visible_patient_ids
 from telemed.services.pagination import Page
-from telemed.signalling.tokens import issue_join_token
-from telemed.signalling.turn import ice_servers, pseudonym
+from telemed.signalling.turn import join_details
 from telemed.views.forms import Form, FormErrors, api_errors, read_form
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
 from telemed.views.visit_strings import call_strings
@@ -330,17 +329,8 @@ async def guest_join(request: web.Request) -> web.Response:
                                              request.cookies.get(guests.COOKIE_NAME))
         record = await service.load_visit(session, visit_id)
     service.check_joinable(record.visit)
-    user_id = guests.guest_user_id(guest.id)
-    base = settings.effective_public_url
-    ws_base = "wss://" + base[8:] if base.startswith("https://") else "ws://" + base[7:]
-    servers = ice_servers(settings, pseudonym(settings.secret_key, visit_id, user_id))
-    return web.json_response({
-        "ws_url": f"{ws_base}/ws/visits/{visit_id}",
-        "token": issue_join_token(settings.secret_key, visit_id=visit_id, user_id=user_id,
-                                  role="guest"),
-        "ice_servers": [server.to_dict() for server in servers],
-        "role": "guest",
-    }, headers={"Cache-Control": "no-store"})
+    details = join_details(settings, visit_id, guests.guest_user_id(guest.id), "guest")
+    return web.json_response(details, headers={"Cache-Control": "no-store"})
 
 
 # The report --------------------------------------------------------------------

@@ -19,6 +19,7 @@ from telemed.settings import Settings, load_settings
 from tests.browser.conftest import ARTIFACTS, snapshot
 from tests.conftest import PASSWORD, World
 from tests.integration.visit_helpers import make_visit
+from tests.turn_fixture import SECRET, TurnServer
 
 pytestmark = pytest.mark.browser
 
@@ -36,10 +37,16 @@ def port() -> int:
 
 
 @pytest.fixture
-def settings(settings: Settings, port: int) -> Settings:
-    """The shared test settings, with PUBLIC_URL being the real server (Origin checks)."""
-    values = settings.model_dump(include={"env", "data_dir", "database_url", "secret_key",
-                                          "language"})
+def settings(settings: Settings, port: int, request: pytest.FixtureRequest) -> Settings:
+    """The shared test settings, with PUBLIC_URL being the real server (Origin checks).
+
+    Tests marked `relay` get media through the `coturn` fixture only.
+    """
+    values: dict[str, Any] = settings.model_dump(
+        include={"env", "data_dir", "database_url", "secret_key", "language"})
+    if request.node.get_closest_marker("relay") is not None:
+        turn: TurnServer = request.getfixturevalue("coturn")
+        values.update(turn_urls=turn.url, turn_secret=SECRET, ice_transport_policy="relay")
     return load_settings(**values, public_url=f"http://127.0.0.1:{port}")
 
 
@@ -331,3 +338,67 @@ async def test_doctor_invites_a_guest_from_the_page(two_pages: tuple[Page, Page]
         "The invitation of Interprete Bianchi was revoked.")
     await expect(row).to_contain_text("Revoked")
     await expect(guest_page.locator("#visit")).to_have_attribute("data-state", "removed")
+
+
+@pytest.mark.relay
+async def test_media_through_turn_comes_back_after_a_turn_outage(
+    two_pages: tuple[Page, Page], world: World, coturn: TurnServer
+) -> None:
+    """Relay-only media; the TURN server is killed and restarted: ICE restarts, frames flow."""
+    doctor_page, patient_page = two_pages
+    setup = await make_visit(world)
+    await doctor_page.context.add_init_script(TRACK_PEERS)
+    await _log_in(patient_page, setup.patient_user["username"])
+    await patient_page.goto(f"/visits/{setup.visit_id}/check-in")
+    await patient_page.get_by_role("button", name="Start camera and microphone").click()
+    await expect(patient_page.locator("#devices-status")).to_contain_text("working")
+    await patient_page.get_by_role("button", name="Enter the waiting room").click()
+    await expect(patient_page.locator("#visit")).to_have_attribute("data-state", "waiting")
+    await _log_in(doctor_page, setup.doctor["username"])
+    await doctor_page.goto(f"/visits/{setup.visit_id}/room")
+    await doctor_page.get_by_role("button", name="Open the room").click()
+    await doctor_page.locator("#knocks li").get_by_role("button", name="Admit").click()
+    for page in (doctor_page, patient_page):
+        await _media_flowing(page)
+    # Only relay candidates were used: the browsers never exchanged their own addresses.
+    pair = await doctor_page.evaluate(RELAY_PAIR)
+    assert pair == ["relay", "relay"], pair
+
+    await coturn.stop()  # the relays are gone: media stops
+    tile = doctor_page.locator("#grid .tile[data-peer-id]")
+    await expect(tile).not_to_have_attribute("data-connection-state", "connected",
+                                             timeout=30_000)
+    await coturn.start()  # same port, new process: fresh allocations are needed
+    for page in (doctor_page, patient_page):
+        await expect(page.locator("#grid .tile[data-peer-id]")).to_have_attribute(
+            "data-connection-state", "connected", timeout=40_000)
+        await _frames_grow(page, await _frames(page))
+    assert await doctor_page.evaluate(RELAY_PAIR) == ["relay", "relay"]
+
+
+# Keep every RTCPeerConnection the page makes (the test reads their stats).
+TRACK_PEERS = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  window.__peerConnections = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__peerConnections.push(this);
+    }
+  };
+})();
+"""
+
+# The local and remote candidate types of the doctor's selected ICE pair.
+RELAY_PAIR = """async () => {
+  const pc = window.__peerConnections.at(-1);
+  const stats = await pc.getStats();
+  for (const report of stats.values()) {
+    if (report.type === "candidate-pair" && report.nominated && report.state === "succeeded") {
+      return [stats.get(report.localCandidateId).candidateType,
+              stats.get(report.remoteCandidateId).candidateType];
+    }
+  }
+  return null;
+}"""

@@ -103,6 +103,16 @@ def test_turn_needs_secret() -> None:
         load_settings(secret_key=SECRET, turn_urls="turn:turn.example.org:3478")
 
 
+def test_relay_only_media_needs_turn() -> None:
+    with pytest.raises(SettingsError, match="TURN_URLS"):
+        load_settings(secret_key=SECRET, ice_transport_policy="relay")
+    with pytest.raises(SettingsError, match="ICE_TRANSPORT_POLICY"):
+        load_settings(secret_key=SECRET, ice_transport_policy="direct")
+    relay = load_settings(secret_key=SECRET, ice_transport_policy="relay",
+                          turn_urls="turn:turn.example.org:3478", turn_secret="s" * 20)
+    assert relay.ice_transport_policy == "relay"
+
+
 def test_settings_are_frozen() -> None:
     from pydantic import ValidationError
 

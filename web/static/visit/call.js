@@ -149,6 +149,7 @@ export class Call extends EventTarget {
       peerId: info.peer_id,
       polite: Boolean(polite),
       iceServers: this.signalling.iceServers,
+      iceTransportPolicy: this.signalling.iceTransportPolicy,
       stream: this.media.stream,
       signal: (data) => this.signalling.signal(info.peer_id, data),
     });

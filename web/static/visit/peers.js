@@ -8,9 +8,10 @@
 // ICE restarts are started by the impolite side, so two restarts never cross.
 
 const RESTART_AFTER_MS = 3000;
+const RETRY_RESTART_MS = 5000; // while not connected again (the TURN server may be back later)
 
 export class PeerLink extends EventTarget {
-  constructor({ peerId, polite, iceServers, stream, signal }) {
+  constructor({ peerId, polite, iceServers, iceTransportPolicy = "all", stream, signal }) {
     super();
     this.peerId = peerId;
     this.polite = polite;
@@ -21,7 +22,7 @@ export class PeerLink extends EventTarget {
     this.chain = Promise.resolve();
     this.early = [];
     this.remoteStream = new MediaStream();
-    this.pc = new RTCPeerConnection({ iceServers });
+    this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
     for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
     this.pc.addEventListener("track", ({ track }) => {
       this.remoteStream.addTrack(track);
@@ -35,10 +36,8 @@ export class PeerLink extends EventTarget {
     this.pc.addEventListener("connectionstatechange", () => {
       const state = this.pc.connectionState;
       clearTimeout(this.restartTimer);
-      if (state === "failed") this.restart();
-      else if (state === "disconnected") {
-        this.restartTimer = setTimeout(() => this.restart(), RESTART_AFTER_MS);
-      }
+      if (state === "failed") this.#restartUntilConnected(0);
+      else if (state === "disconnected") this.#restartUntilConnected(RESTART_AFTER_MS);
       this.dispatchEvent(new CustomEvent("state", { detail: state }));
     });
   }
@@ -97,6 +96,17 @@ export class PeerLink extends EventTarget {
     } catch (error) {
       if (!this.ignoreOffer) console.debug("candidate not used", error);
     }
+  }
+
+  /** Restart ICE after `delay`, and again every few seconds until connected. */
+  #restartUntilConnected(delay) {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      const state = this.pc.connectionState;
+      if (state === "connected" || state === "closed") return;
+      this.restart();
+      this.#restartUntilConnected(RETRY_RESTART_MS);
+    }, delay);
   }
 
   /** ICE restart after a network change or a failed connection (impolite side only). */

@@ -27,6 +27,7 @@ export class Signalling extends EventTarget {
     this.resumeToken = null;
     this.lastSeq = 0;
     this.iceServers = [];
+    this.iceTransportPolicy = "all";
     this.role = null;
     this.stopped = false;
     this.attempt = 0;
@@ -58,6 +59,7 @@ export class Signalling extends EventTarget {
     const info = await this.#joinInfo();
     if (this.stopped) return;
     this.iceServers = info.ice_servers;
+    this.iceTransportPolicy = info.ice_transport_policy === "relay" ? "relay" : "all";
     this.role = info.role;
     const ws = new WebSocket(`${info.ws_url}?token=${encodeURIComponent(info.token)}`);
     this.ws = ws;
