@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page, expect
 from telemed.settings import Settings, load_settings
 from tests.browser.conftest import ARTIFACTS, snapshot
 from tests.conftest import PASSWORD, World
-from tests.integration.visit_helpers import make_visit
+from tests.integration.visit_helpers import VisitSetup, make_visit
 from tests.turn_fixture import SECRET, TurnServer
 
 pytestmark = pytest.mark.browser
@@ -186,6 +186,22 @@ async def _resumed(page: Page, count: int) -> dict[str, Any]:
     return (await _welcomes(page))[count - 1]
 
 
+async def _in_a_call(doctor_page: Page, patient_page: Page, setup: VisitSetup) -> None:
+    """The patient checks in and waits; the doctor opens the room and admits; media flows."""
+    await _log_in(patient_page, setup.patient_user["username"])
+    await patient_page.goto(f"/visits/{setup.visit_id}/check-in")
+    await patient_page.get_by_role("button", name="Start camera and microphone").click()
+    await expect(patient_page.locator("#devices-status")).to_contain_text("working")
+    await patient_page.get_by_role("button", name="Enter the waiting room").click()
+    await expect(patient_page.locator("#visit")).to_have_attribute("data-state", "waiting")
+    await _log_in(doctor_page, setup.doctor["username"])
+    await doctor_page.goto(f"/visits/{setup.visit_id}/room")
+    await doctor_page.get_by_role("button", name="Open the room").click()
+    await doctor_page.locator("#knocks li").get_by_role("button", name="Admit").click()
+    for page in (doctor_page, patient_page):
+        await _media_flowing(page)
+
+
 async def test_patient_rides_out_a_network_drop(
     two_pages: tuple[Page, Page], world: World
 ) -> None:
@@ -193,19 +209,7 @@ async def test_patient_rides_out_a_network_drop(
     setup = await make_visit(world)
     await patient_page.context.add_init_script(TRACK_SOCKETS)
 
-    await _log_in(patient_page, setup.patient_user["username"])
-    await patient_page.goto(f"/visits/{setup.visit_id}/check-in")
-    await patient_page.get_by_role("button", name="Start camera and microphone").click()
-    await expect(patient_page.locator("#devices-status")).to_contain_text("working")
-    await patient_page.get_by_role("button", name="Enter the waiting room").click()
-    await expect(patient_page.locator("#visit")).to_have_attribute("data-state", "waiting")
-
-    await _log_in(doctor_page, setup.doctor["username"])
-    await doctor_page.goto(f"/visits/{setup.visit_id}/room")
-    await doctor_page.get_by_role("button", name="Open the room").click()
-    await doctor_page.locator("#knocks li").get_by_role("button", name="Admit").click()
-    await _media_flowing(doctor_page)
-    await _media_flowing(patient_page)
+    await _in_a_call(doctor_page, patient_page, setup)
     first = (await _welcomes(patient_page))[0]
     patient_peer = first["peer_id"]
     doctor_tile = doctor_page.locator("#grid .tile[data-peer-id]")
@@ -348,18 +352,7 @@ async def test_media_through_turn_comes_back_after_a_turn_outage(
     doctor_page, patient_page = two_pages
     setup = await make_visit(world)
     await doctor_page.context.add_init_script(TRACK_PEERS)
-    await _log_in(patient_page, setup.patient_user["username"])
-    await patient_page.goto(f"/visits/{setup.visit_id}/check-in")
-    await patient_page.get_by_role("button", name="Start camera and microphone").click()
-    await expect(patient_page.locator("#devices-status")).to_contain_text("working")
-    await patient_page.get_by_role("button", name="Enter the waiting room").click()
-    await expect(patient_page.locator("#visit")).to_have_attribute("data-state", "waiting")
-    await _log_in(doctor_page, setup.doctor["username"])
-    await doctor_page.goto(f"/visits/{setup.visit_id}/room")
-    await doctor_page.get_by_role("button", name="Open the room").click()
-    await doctor_page.locator("#knocks li").get_by_role("button", name="Admit").click()
-    for page in (doctor_page, patient_page):
-        await _media_flowing(page)
+    await _in_a_call(doctor_page, patient_page, setup)
     # Only relay candidates were used: the browsers never exchanged their own addresses.
     pair = await doctor_page.evaluate(RELAY_PAIR)
     assert pair == ["relay", "relay"], pair
