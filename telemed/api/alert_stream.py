@@ -30,6 +30,7 @@ from telemed.principal import Principal, principal, requires
 from telemed.services import audit
 from telemed.services.access import visible_patient_ids
 from telemed.services.alerts import alert_out, alerts_after
+from telemed.tasks import cancel_and_wait
 
 routes = web.RouteTableDef()
 
@@ -141,8 +142,7 @@ async def _refresh_visible(request: web.Request, who: Principal, visible: set[st
             if new:
                 await added.put(new)
     finally:
-        for task in followers:
-            task.cancel()
+        await cancel_and_wait(followers)
         for subscription in changes:
             await subscription.close()
 
@@ -192,12 +192,8 @@ async def _live(request: web.Request, resp: EventSourceResponse, subscription: S
             await _send(resp, seq, data)
             last = seq
     finally:
-        for task in (closed, refresher, arrival, following):
-            if task is None:
-                continue
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, BusOverflow):
-                await task
+        await cancel_and_wait((closed, refresher, arrival, following),
+                              also_suppress=(StopAsyncIteration, BusOverflow))
         request.app[STREAMS].pop(id(subscription), None)
         await subscription.close()
 

@@ -42,6 +42,7 @@ from redis.exceptions import RedisError
 
 from telemed.bus.base import BusUnavailable, Event
 from telemed.bus.memory import DEFAULT_QUEUE_SIZE, InProcessBus, MemorySubscription
+from telemed.tasks import cancel_and_wait
 
 log = logging.getLogger("telemed.bus")
 
@@ -140,11 +141,7 @@ class RedisBus:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(flush_timeout):
                     await self._drained.wait()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         await self.client.aclose()
 

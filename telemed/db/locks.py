@@ -25,7 +25,7 @@ PATIENT_LOCKS = 7_242_613  # advisory-lock namespace of patients (the scheduler 
 
 _WAIT = text(
     "SELECT count(pg_advisory_xact_lock(:namespace, key)) "
-    "FROM unnest(:keys) WITH ORDINALITY AS t(key, n)"
+    "FROM unnest(:keys) AS t(key)"
 ).bindparams(bindparam("keys", type_=ARRAY(INTEGER)))
 _TRY = text(
     "SELECT key FROM unnest(:keys) AS t(key) "

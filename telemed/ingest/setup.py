@@ -10,7 +10,6 @@ than ``none``): the broker's cleanup context must come first and publish its ``B
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any
@@ -32,6 +31,7 @@ from telemed.ingest.mqtt import (
 )
 from telemed.ingest.pipeline import Pipeline
 from telemed.ingest.scheduler import run_scheduler
+from telemed.tasks import cancel_and_wait
 
 log = logging.getLogger("telemed.ingest")
 
@@ -162,11 +162,7 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
         await pipeline.stop()
         if client is not None:
             await client.stop()

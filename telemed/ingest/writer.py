@@ -192,7 +192,8 @@ class BatchWriter:
             self.batches += 1
             if result.deferred:
                 self._put_back(result.deferred)
-                batch = [e for e in batch if all(e is not d for d in result.deferred)]
+                deferred = {id(envelope) for envelope in result.deferred}
+                batch = [envelope for envelope in batch if id(envelope) not in deferred]
             await self._on_committed(batch, result)
             return
 

@@ -48,6 +48,7 @@ from telemed.signalling import messages as m
 from telemed.signalling.hub import Hub, Outbox
 from telemed.signalling.ops import Caller, join_room, operate
 from telemed.signalling.rooms import Close, Outcome, Room, RoomError, Send
+from telemed.tasks import cancel_and_wait
 
 log = logging.getLogger("telemed.signalling")
 
@@ -127,11 +128,7 @@ class Cluster:
                        loop.create_task(self._renew(), name="signalling-leases")]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         if self._subscription is not None:
             await self._subscription.close()

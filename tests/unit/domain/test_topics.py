@@ -19,6 +19,7 @@ def test_device_topics() -> None:
 
 @pytest.mark.parametrize(("topic", "expected"), [
     ("telemed/v1/devices/abc/readings", ("abc", "readings")),
+    ("telemed/v1/devices/abc/status", ("abc", "status")),
     ("telemed/v1/devices//readings", None),
     ("telemed/v2/devices/abc/readings", None),
     ("telemed/v1/devices/abc/readings/extra", None),

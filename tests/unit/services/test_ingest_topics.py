@@ -1,28 +1,19 @@
-"""Topic parsing of the ingest worker."""
+"""The ingest worker's subscriptions and answer topics (parsing: domain/test_topics.py)."""
 
 from __future__ import annotations
 
-import pytest
-
+from telemed.domain.topics import device_of
+from telemed.ingest import mqtt
 from telemed.ingest.mqtt import (
     READINGS_FILTER,
     SHARED_READINGS_FILTER,
     config_topic,
-    device_of,
     errors_topic,
 )
 
 
-@pytest.mark.parametrize(("topic", "expected"), [
-    ("telemed/v1/devices/abc/readings", ("abc", "readings")),
-    ("telemed/v1/devices/abc/status", ("abc", "status")),
-    ("telemed/v1/devices//readings", None),
-    ("telemed/v2/devices/abc/readings", None),
-    ("telemed/v1/devices/abc/readings/extra", None),
-    ("other", None),
-])
-def test_device_of(topic: str, expected: tuple[str, str] | None) -> None:
-    assert device_of(topic) == expected
+def test_the_worker_parses_topics_with_the_contract_function() -> None:
+    assert mqtt.device_of is device_of
 
 
 def test_contract_topics() -> None:
