@@ -206,9 +206,10 @@ class RedisBus:
     async def _read(self) -> None:
         delay = BACKOFF_FIRST
         while True:
-            pubsub = self.client.pubsub()
+            # Typed as Any: redis' PubSub annotations differ between releases.
+            pubsub: Any = self.client.pubsub()
             try:
-                await pubsub.connect()  # type: ignore[no-untyped-call]
+                await pubsub.connect()
                 await self._serve(pubsub)
             except asyncio.CancelledError:
                 raise
@@ -222,7 +223,7 @@ class RedisBus:
                 self._note_subscribed()
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
             await asyncio.sleep(delay)
             delay = _backoff(delay)
 
