@@ -73,8 +73,8 @@ def file_readings(readings: Sequence[Reading], history: History | None) -> Filin
     """Attribute each reading to the patient who had the device at its time."""
     filing = Filing()
     for reading in readings:
-        owner = (history.patient_at(reading.time) if history is not None
-                 else "before_assignment")
+        # a device never assigned to anybody: simply not a patient's device
+        owner = history.patient_at(reading.time) if history is not None else "no_patient"
         if is_refusal(owner):
             filing.refused.append(Rejection(
                 reading.record_index, owner, MESSAGES[owner],
