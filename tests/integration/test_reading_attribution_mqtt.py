@@ -205,8 +205,8 @@ async def _restart_ingest(app: web.Application) -> IngestMqttClient:
     address = broker_address(app)
     assert address is not None
     fresh = IngestMqttClient(address, app[keys.SETTINGS].ingest_client_id or
-                             old._client_id, pipeline.on_mqtt_message,  # noqa: SLF001
-                             shared=old._readings_filter.startswith("$share"))  # noqa: SLF001
+                             old._client_id, pipeline.on_mqtt_message,
+                             shared=old._readings_filter.startswith("$share"))
     pipeline.mqtt = fresh
     fresh.start()
     assert await fresh.wait_connected(10)

@@ -34,12 +34,12 @@ async def test_a_delivery_flagged_retained_is_dropped_not_handled() -> None:
     handled: Handled = []
     client = _client(handled)
     paho = mqtt.Client(CallbackAPIVersion.VERSION2)  # not the ingest's: nothing is acked
-    client._on_message(paho, None, _message("readings", retain=True))  # noqa: SLF001
+    client._on_message(paho, None, _message("readings", retain=True))
     assert handled == [] and client.retained_dropped == 1
-    client._on_message(paho, None, _message("readings", retain=False))  # noqa: SLF001
+    client._on_message(paho, None, _message("readings", retain=False))
     assert [h[:2] for h in handled] == [("dev1", "readings")]
     # retained status is the device's state, not a measurement: still handled
-    client._on_message(paho, None, _message("status", retain=True))  # noqa: SLF001
+    client._on_message(paho, None, _message("status", retain=True))
     assert [h[:2] for h in handled][-1] == ("dev1", "status")
 
 
