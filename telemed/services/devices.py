@@ -265,6 +265,26 @@ async def device_history(session: AsyncSession, who: Principal,
             for a in await assignment_history(session, device.id)]
 
 
+@dataclass(frozen=True, slots=True)
+class DevicePage:
+    """A device, its history as ``who`` may see it, and the names of the patients shown."""
+
+    device: Device
+    history: list[AssignmentView]
+    patients: dict[str, Patient]
+
+
+async def device_page(session: AsyncSession, who: Principal, device_id: str,
+                      request_id: str | None = None) -> DevicePage:
+    """What the device's page shows (the read is audited like `get_device`)."""
+    device = await get_device(session, who, device_id, request_id)
+    history = await device_history(session, who, device)
+    ids = sorted({a.patient_id for a in history if a.patient_id is not None})
+    patients = {p.id: p for p in (await session.exec(
+        select(Patient).where(col(Patient.id).in_(ids)))).all()} if ids else {}
+    return DevicePage(device, history, patients)
+
+
 def _domain(rows: list[DeviceAssignment]) -> list[domain_assignments.Assignment]:
     return [domain_assignments.Assignment(r.valid_from, r.valid_until, r.patient_id)
             for r in rows]

@@ -249,3 +249,38 @@ async def test_only_staff_of_both_patients_move_a_device(client: TestClient[Any,
     await homes.send(("heart_rate", 66, "/min", t))
     assert await homes.values(homes.a) == [66] and await homes.values(elsewhere) == []
 
+
+
+def _name(patient: Patient) -> str:
+    return f"{patient.family_name} {patient.given_name}"
+
+
+async def test_the_device_page_shows_who_had_it_when(client: TestClient[Any, Any],
+                                                     world: World, homes: Homes) -> None:
+    b_user = await world.user("patient", patient_id=homes.b.id)
+    a_user = await world.user("patient", patient_id=homes.a.id)
+    b_token = await world.token(b_user["username"])
+    a_token = await world.token(a_user["username"])
+    await homes.move(homes.b)
+    page = await client.get(f"/devices/{homes.device}",
+                            headers={**homes.headers, "Accept-Language": "it"})
+    assert page.status == 200, await page.text()
+    html = await page.text()
+    assert "Chi ha avuto questo dispositivo" in html
+    rows = html.split("data-assignments", 1)[1]
+    # newest first: B now, then A until the move
+    assert rows.index(_name(homes.b)) < rows.index(_name(homes.a))
+    assert "ad oggi" in rows
+    # the patient page links the device to its page
+    patient_page = await (await client.get(f"/patients/{homes.b.id}",
+                                           headers=homes.headers)).text()
+    assert f'href="/devices/{homes.device}"' in patient_page
+    # B's patient sees their own device's page, without A's name
+    own = await client.get(f"/devices/{homes.device}",
+                           headers={**b_token, "Accept-Language": "en"})
+    assert own.status == 200, await own.text()
+    text = await own.text()
+    assert "Another patient" in text and _name(homes.a) not in text
+    # A's patient may no longer open the page of a device that is not theirs now
+    refused = await client.get(f"/devices/{homes.device}", headers=a_token)
+    assert refused.status in (403, 404)
