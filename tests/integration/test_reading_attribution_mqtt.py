@@ -235,3 +235,30 @@ async def test_a_retained_reading_is_stored_once_across_ingest_restarts(
     await asyncio.sleep(0.3)
     assert await homes.values(homes.a) == [77, 78]
     await restarted[-1].stop()
+
+
+async def test_device_add_on_the_command_line_takes_since(
+        client: TestClient[Any, Any], world: World, broker_settings: Any) -> None:
+    from telemed import commands
+    from telemed.cli import _parser
+
+    patient = await world.patient()
+    since = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
+    args = _parser().parse_args(["device", "add", "SN-CLI-SINCE", "--kind", "scale",
+                                 "--patient", patient.id, "--since", since.isoformat()])
+    assert args.assigned_from == since
+    with pytest.raises(SystemExit):  # a time without its offset is refused
+        _parser().parse_args(["device", "add", "SN-X", "--kind", "scale", "--patient",
+                              patient.id, "--since", "2026-12-01T08:00:00"])
+    text = await commands.add_device(broker_settings, "SN-CLI-SINCE", "scale", patient.id,
+                                     args.assigned_from)
+    assert f"since {since.isoformat()}" in text
+    device_id = text.split("device id", 1)[1].split()[0]
+    resp = await client.get(f"/api/v1/devices/{device_id}",
+                            headers=await world.token((await world.user("admin"))["username"]))
+    assert resp.status == 200, await resp.text()
+    [only] = (await resp.json())["assignments"]
+    assert (only["patient_id"], datetime.fromisoformat(only["from"])) == (patient.id, since)
+    with pytest.raises(commands.CommandError, match="assigned_from"):
+        await commands.add_device(broker_settings, "SN-CLI-OLD", "scale", patient.id,
+                                  datetime.now(UTC) - timedelta(days=31))
