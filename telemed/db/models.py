@@ -109,7 +109,12 @@ class DeviceAssignment(SQLModel, table=True):
     """
 
     __tablename__ = "device_assignments"
-    __table_args__ = (Index("ix_device_assignments_device_from", "device_id", "valid_from"),)
+    __table_args__ = (
+        Index("ix_device_assignments_device_from", "device_id", "valid_from"),
+        Index("uq_device_assignments_open", "device_id", unique=True,
+              sqlite_where=text("valid_until IS NULL"),
+              postgresql_where=text("valid_until IS NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     device_id: str = Field(foreign_key="devices.id", max_length=32)

@@ -304,6 +304,7 @@ async def _move(session: AsyncSession, who: Principal | None, device: Device,
         if row.valid_until != interval.end:
             row.valid_until, row.ended_by = interval.end, actor
             session.add(row)
+    await session.flush()  # the open interval closes before the next one opens (unique)
     for interval in after[len(rows):]:
         session.add(DeviceAssignment(device_id=device.id, patient_id=interval.patient_id,
                                      valid_from=interval.start, assigned_by=actor))
@@ -339,10 +340,15 @@ async def reassign_device(session: AsyncSession, who: Principal | None, device_i
         await _authorize(session, who, patient_id, action="update", device_id=device.id,
                          request_id=request_id,
                          reason=f"device {device.serial} given to this patient at {stamp}")
-    await _move(session, who, device, patient_id, at)
-    device.patient_id = patient_id
-    session.add(device)
-    await session.commit()
+    try:
+        await _move(session, who, device, patient_id, at)
+        device.patient_id = patient_id
+        session.add(device)
+        await session.commit()
+    except IntegrityError:  # another change of this device won the race
+        await session.rollback()
+        raise conflict("The device changed hands a moment ago; try again.",
+                       "device_busy") from None
     return device
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from telemed.db import migrate
@@ -66,6 +67,11 @@ async def _check(url: str) -> None:
             got = [(r[0], r[1], aware(r[2]), aware(r[3])) for r in rows]
         assert got == [("d1", "p1", T0 - timedelta(hours=1), None),
                        ("d2", "p2", T0, T0 + timedelta(days=2))]
+        with pytest.raises(IntegrityError):  # one open interval per device, at most
+            async with engine.begin() as conn:
+                await conn.execute(text(
+                    "INSERT INTO device_assignments (device_id, patient_id, valid_from) "
+                    "VALUES ('d1', 'p2', :t)"), {"t": T0 + timedelta(days=1)})
         config = migrate.alembic_config(url)
         await asyncio.to_thread(command.downgrade, config, "0004")
         async with engine.connect() as conn:

@@ -54,11 +54,16 @@ def upgrade() -> None:
                               ['device_id', 'valid_from'], unique=False)
         batch_op.create_index(batch_op.f('ix_device_assignments_patient_id'), ['patient_id'],
                               unique=False)
+        # at most one open interval per device: its current patient
+        batch_op.create_index('uq_device_assignments_open', ['device_id'], unique=True,
+                              sqlite_where=sa.text('valid_until IS NULL'),
+                              postgresql_where=sa.text('valid_until IS NULL'))
     op.execute(_BACKFILL)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('device_assignments', schema=None) as batch_op:
+        batch_op.drop_index('uq_device_assignments_open')
         batch_op.drop_index(batch_op.f('ix_device_assignments_patient_id'))
         batch_op.drop_index('ix_device_assignments_device_from')
     op.drop_table('device_assignments')
