@@ -36,7 +36,8 @@ DEFAULT_TTL = 30.0
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
-    """A device as ingestion sees it."""
+    """A device as ingestion sees it (``patient_id``: its current patient, which never decides
+    whose a reading is; `load_histories` does)."""
 
     id: str
     patient_id: str | None

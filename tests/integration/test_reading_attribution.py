@@ -90,6 +90,8 @@ async def test_buffered_readings_after_a_reassignment_stay_with_the_patient_who_
     await homes.send(("heart_rate", 63, "/min", now_s()))  # taken by B
     assert await homes.values(homes.a) == [61, 62]
     assert await homes.values(homes.b) == [63]
+    late = {o.value: o.late for o in await observations(homes.world.app, homes.a.id)}
+    assert late == {61: True, 62: True}  # the late flag as for any buffered reading
     # B's team sees only B's reading through the API (same semantics as before)
     resp = await client.get(f"/api/v1/patients/{homes.b.id}/observations",
                             headers=homes.headers)
