@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -154,7 +154,8 @@ async def populate(sessions: SessionFactory, broker: BrokerHandle, count: int,
                                  created_by=doctor_id, activated_at=datetime.now(UTC)))
             await session.commit()
             reg = await register_device(session, broker.dynsec, None, serial=f"BENCH-{n}",
-                                        kind="multi", patient_id=patient.id)
+                                        kind="multi", patient_id=patient.id,
+                                        assigned_from=datetime.now(UTC) - timedelta(days=1))
         devices.append(Device(reg.device.id, reg.password, patient.id))
     return devices
 

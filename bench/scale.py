@@ -41,6 +41,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -161,7 +162,7 @@ async def seed_population(database_url: str, count: int) -> list[str]:
     from datetime import date
 
     from telemed.db.engine import make_engine, make_session_factory
-    from telemed.db.models import Device, Patient
+    from telemed.db.models import Device, DeviceAssignment, Patient
 
     engine = make_engine(database_url)
     devices: list[str] = []
@@ -179,6 +180,10 @@ async def seed_population(database_url: str, count: int) -> list[str]:
                                     patient_id=patient.id, status="online")
                     session.add(device)
                     devices.append(device.id)
+                await session.flush()
+                since = datetime.now(UTC) - timedelta(days=30)
+                session.add_all([DeviceAssignment(device_id=d, patient_id=p.id, valid_from=since)
+                                 for d, p in zip(devices[start:], patients, strict=True)])
                 await session.commit()
     finally:
         await engine.dispose()

@@ -78,7 +78,9 @@ async def _devices(args: argparse.Namespace) -> list[DeviceCredentials]:
             raise ValueError("--register needs --token (or TELEMED_TOKEN)")
         devices = await register_devices(
             args.register, args.token, count=args.count or 1, patient_ids=args.patient,
-            kinds=args.kind or list(KINDS), scenario=args.scenario or "stable")
+            kinds=args.kind or list(KINDS), scenario=args.scenario or "stable",
+            replayed_seconds=(args.duration or 0) * (args.time_scale - 1)
+            if args.time_scale > 1 else 0.0)
         if args.save_credentials is not None:
             save_credentials(args.save_credentials, devices)
     if args.scenario:

@@ -245,8 +245,14 @@ class Simulator:
 
 async def register_devices(base_url: str, token: str, *, count: int, patient_ids: Sequence[str],
                            kinds: Sequence[str], scenario: str = "stable",
-                           serial_prefix: str = "SIM") -> list[DeviceCredentials]:
-    """Register `count` devices through the platform's API (a clinician's bearer token)."""
+                           serial_prefix: str = "SIM",
+                           replayed_seconds: float = 0.0) -> list[DeviceCredentials]:
+    """Register `count` devices through the platform's API (a clinician's bearer token).
+
+    A simulation that replays the past (``replayed_seconds`` of simulated time before now)
+    registers the devices as the patients' since then (``assigned_from``), or the platform
+    would refuse those readings as taken before the devices were assigned.
+    """
     import aiohttp
 
     if not patient_ids:
@@ -259,6 +265,10 @@ async def register_devices(base_url: str, token: str, *, count: int, patient_ids
             kind = kinds[n % len(kinds)]
             body = {"serial": f"{serial_prefix}-{run}-{n:05d}", "kind": kind,
                     "patient_id": patient_ids[n % len(patient_ids)]}
+            if replayed_seconds > 0:
+                back = min(replayed_seconds + 60, 30 * 86400 - 3600)  # the platform's limit
+                since = datetime.now(UTC) - timedelta(seconds=back)
+                body["assigned_from"] = since.isoformat()
             async with http.post("/api/v1/devices", json=body) as resp:
                 answer = await resp.json(content_type=None)
                 if resp.status != 201:

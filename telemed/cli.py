@@ -8,10 +8,22 @@ import getpass
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from telemed.logs import LOG_FORMATS, setup_logging
 from telemed.settings import SettingsError, load_settings
+
+
+def _aware_time(text: str) -> datetime:
+    """An ISO 8601 time with its UTC offset (argparse type)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"give the time with its offset: {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
                       choices=["bp_cuff", "pulse_oximeter", "scale", "thermometer",
                                "glucometer", "multi"])
     dadd.add_argument("--patient", dest="patient_id", required=True)
+    dadd.add_argument("--since", dest="assigned_from", type=_aware_time, default=None,
+                      help="the patient has had the device since this ISO 8601 time with its "
+                           "offset (at most 30 days ago; default: now); its readings from "
+                           "before it are refused")
     demo = sub.add_parser("demo", help="seed the demo region and run simulated devices")
     only = demo.add_mutually_exclusive_group()
     only.add_argument("--seed-only", action="store_true", help="seed data, start no devices")
@@ -97,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "device":
             print(asyncio.run(commands.add_device(settings, args.serial, args.kind,
-                                                  args.patient_id)))
+                                                  args.patient_id, args.assigned_from)))
             return 0
         if args.command == "demo":
             commands.demo(settings, seed_only=args.seed_only, devices_only=args.devices_only)

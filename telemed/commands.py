@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import text
@@ -111,7 +112,8 @@ async def add_user(
         await engine.dispose()
 
 
-async def add_device(settings: Settings, serial: str, kind: str, patient_id: str) -> str:
+async def add_device(settings: Settings, serial: str, kind: str, patient_id: str,
+                     assigned_from: datetime | None = None) -> str:
     """Register a device; return its credentials as printable text (shown this once).
 
     Uses the configured broker: MQTT_URL's, or the private one `telemed serve` runs (when it
@@ -127,7 +129,8 @@ async def add_device(settings: Settings, serial: str, kind: str, patient_id: str
         async with (open_broker(settings, private="start_if_down") as broker,
                     make_session_factory(engine)() as session):
             registration = await register_device(
-                session, broker.dynsec, None, serial=serial, kind=kind, patient_id=patient_id)
+                session, broker.dynsec, None, serial=serial, kind=kind, patient_id=patient_id,
+                assigned_from=assigned_from)
     except ApiError as exc:
         raise CommandError(_explain(exc)) from None
     except BrokerError as exc:
@@ -137,7 +140,8 @@ async def add_device(settings: Settings, serial: str, kind: str, patient_id: str
     device = registration.device
     topics = DeviceTopics.of(device.id)
     return "\n".join([
-        f"Device {serial} ({kind}) registered for patient {patient_id}.",
+        f"Device {serial} ({kind}) registered for patient {patient_id}"
+        + (f" since {assigned_from.isoformat()}." if assigned_from else "."),
         "The password is shown only now: store it in the device.",
         f"  device id       {device.id}",
         f"  broker          {broker.info.address} ({broker.info.url})",

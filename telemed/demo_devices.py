@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import select
@@ -17,6 +18,7 @@ from sqlmodel import select
 from devices.simulator import DeviceCredentials, SimulationOptions, Simulator
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.db.models import Device, Patient
+from telemed.db.types import utcnow
 from telemed.demo import PATIENTS
 from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.settings import Settings
@@ -90,8 +92,12 @@ async def ensure_demo_devices(settings: Settings) -> list[DeviceCredentials]:
                     if device is not None and device.status == "revoked":
                         continue
                     if device is None:
-                        reg = await register_device(session, broker.dynsec, None, serial=serial,
-                                                    kind=kind, patient_id=patient.id)
+                        # The replay sends the last BACKFILL_DAYS: the patient has had
+                        # the device since before them.
+                        reg = await register_device(
+                            session, broker.dynsec, None, serial=serial, kind=kind,
+                            patient_id=patient.id,
+                            assigned_from=utcnow() - timedelta(days=BACKFILL_DAYS, hours=1))
                         device_id, password = reg.device.id, reg.password
                     elif device.id in known:
                         device_id, password = device.id, known[device.id]["password"]

@@ -1,7 +1,13 @@
-"""/api/v1/devices: register (credentials shown once), list, get, reassign, revoke, rotate."""
+"""/api/v1/devices: register (credentials shown once), list, get, reassign, revoke, rotate.
+
+One device (GET, PATCH) carries ``assignments: [{patient_id, from, until}]``, oldest first:
+who had the device when (``patient_id`` null for a patient the caller may not see).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -24,10 +30,11 @@ class DeviceCreate(Body):
     serial: str
     kind: str
     patient_id: str
+    assigned_from: datetime | None = None  # the patient has had it since (≤ 30 days ago)
 
 
 class DeviceUpdate(Body):
-    patient_id: str
+    patient_id: str | None  # null: the device is given to nobody
 
 
 def device_out(device: Device) -> dict[str, Any]:
@@ -43,6 +50,12 @@ def device_out(device: Device) -> dict[str, Any]:
         "created_at": iso(device.created_at),
         "revoked_at": iso(device.revoked_at),
     }
+
+
+def assignments_out(history: Sequence[service.AssignmentView]) -> list[dict[str, Any]]:
+    """``[{patient_id, from, until}]`` oldest first (``until`` null: the current one)."""
+    return [{"patient_id": a.patient_id, "from": iso(a.start), "until": iso(a.end)}
+            for a in history]
 
 
 def credentials_out(request: web.Request, registration: service.Registration) -> dict[str, Any]:
@@ -78,7 +91,8 @@ async def devices_create(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         registration = await service.register_device(
             session, _dynsec(request), principal(request), serial=data.serial, kind=data.kind,
-            patient_id=data.patient_id, request_id=request_id(request))
+            patient_id=data.patient_id, assigned_from=data.assigned_from,
+            request_id=request_id(request))
     await _changed(request, registration.device)
     return ok(credentials_out(request, registration), status=201)
 
@@ -101,7 +115,8 @@ async def devices_get(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         device = await service.get_device(session, principal(request),
                                           request.match_info["device_id"], request_id(request))
-    return ok(device_out(device))
+        history = await service.device_history(session, principal(request), device)
+    return ok({**device_out(device), "assignments": assignments_out(history)})
 
 
 @routes.patch("/api/v1/devices/{device_id}")
@@ -112,8 +127,9 @@ async def devices_update(request: web.Request) -> web.Response:
         device = await service.reassign_device(session, principal(request),
                                                request.match_info["device_id"], data.patient_id,
                                                request_id(request))
+        history = await service.device_history(session, principal(request), device)
     await _changed(request, device)
-    return ok(device_out(device))
+    return ok({**device_out(device), "assignments": assignments_out(history)})
 
 
 @routes.delete("/api/v1/devices/{device_id}")

@@ -55,6 +55,31 @@ def _nullable(kind: str, **more: Any) -> dict[str, Any]:
 
 
 _TIME = {"type": "string", "format": "date-time"}
+DEVICE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "serial", "kind", "patient_id", "status", "assignments"],
+    "properties": {
+        "id": {"type": "string"},
+        "serial": {"type": "string"},
+        "kind": {"type": "string"},
+        "patient_id": _nullable("string"),
+        "status": {"type": "string", "enum": ["online", "offline", "revoked"]},
+        "last_seen": _nullable("string", format="date-time"),
+        "battery": _nullable("number"),
+        "created_at": _TIME,
+        "revoked_at": _nullable("string", format="date-time"),
+        "assignments": {
+            "type": "array",
+            "description": "Who had the device when, oldest first: a reading belongs to the "
+                           "patient whose interval [from, until) holds its time. patient_id "
+                           "is null for a patient the caller may not see; until is null for "
+                           "the current assignment.",
+            "items": {"type": "object", "required": ["patient_id", "from", "until"],
+                      "properties": {"patient_id": _nullable("string"), "from": _TIME,
+                                     "until": _nullable("string", format="date-time")}},
+        },
+    },
+}
 ALERT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "patient_id", "kind", "metric", "severity", "status", "recovered",
@@ -160,9 +185,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         devices.DeviceCreate, success=201),
     ("GET", "/api/v1/devices"): Operation("Devices the caller may see", "devices",
                                           query=(*PAGE, "patient")),
-    ("GET", "/api/v1/devices/{device_id}"): Operation("One device", "devices"),
-    ("PATCH", "/api/v1/devices/{device_id}"): Operation("Reassign a device", "devices",
-                                                        devices.DeviceUpdate),
+    ("GET", "/api/v1/devices/{device_id}"): Operation(
+        "One device, with who had it when", "devices", response=DEVICE_SCHEMA),
+    ("PATCH", "/api/v1/devices/{device_id}"): Operation(
+        "Give a device to another patient (patient_id null: to nobody)", "devices",
+        devices.DeviceUpdate, response=DEVICE_SCHEMA,
+        description="Readings the device took before the change (its offline buffer) stay "
+                    "with the patient who had it then; the change is audited for both."),
     ("DELETE", "/api/v1/devices/{device_id}"): Operation("Revoke a device", "devices"),
     ("POST", "/api/v1/devices/{device_id}/credentials"): Operation(
         "Rotate a device's MQTT password", "devices", success=200),

@@ -100,6 +100,31 @@ class Device(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class DeviceAssignment(SQLModel, table=True):
+    """Who had a device when: the half-open interval ``[valid_from, valid_until)``.
+
+    A reading belongs to the patient whose interval holds its time
+    (`telemed.domain.assignments`). A device's intervals never overlap; at most one is open
+    (``valid_until`` NULL), and it is the device's current patient.
+    """
+
+    __tablename__ = "device_assignments"
+    __table_args__ = (
+        Index("ix_device_assignments_device_from", "device_id", "valid_from"),
+        Index("uq_device_assignments_open", "device_id", unique=True,
+              sqlite_where=text("valid_until IS NULL"),
+              postgresql_where=text("valid_until IS NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="devices.id", max_length=32)
+    patient_id: str = Field(foreign_key="patients.id", index=True, max_length=32)
+    valid_from: datetime = Field(sa_type=UTCDateTime)
+    valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    assigned_by: str | None = Field(default=None, max_length=32)
+    ended_by: str | None = Field(default=None, max_length=32)
+
+
 class Observation(SQLModel, table=True):
     """A stored reading in its canonical unit; unique on (device, metric, time)."""
 

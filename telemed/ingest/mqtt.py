@@ -11,6 +11,12 @@
 - Subscriptions are made on every connect (a broker restart without persistence forgets
   them; Mosquitto 2.0 forgets shared ones even with persistence); reconnects back off
   exponentially with jitter, starting fast to keep that window short.
+- Retained readings are never taken: the readings filter is subscribed with retain handling 2
+  (the broker sends no retained message on subscribing) and any delivery that still carries
+  the RETAIN flag on a readings topic (an MQTT 3.1.1 or non-conforming broker, a
+  ``retain_as_published`` subscription) is acknowledged and dropped. A device's ``-r``
+  publish is stored once, from its live delivery, and not again at every reconnect with a
+  new relative time.
 - Readings come from the shared subscription of the contract,
   ``$share/telemed-ingest/telemed/v1/devices/+/readings``, or, for a single worker
   (``exclusive``), from the plain filter, which Mosquitto restores after a restart.
@@ -53,6 +59,12 @@ KEEPALIVE = 30
 BACKOFF = (0.1, 15.0)
 MAX_READS_PER_WAKEUP = 256
 MAX_ERRORS_PER_MESSAGE_DEFAULT = 50  # answers on the errors topic for one pack, at most
+
+
+def readings_options() -> SubscribeOptions:
+    """QoS 1, no retained message on subscribing, RETAIN flag as delivered (not as published)."""
+    return SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND,
+                            retainAsPublished=False)
 
 
 def errors_topic(device_id: str) -> str:
@@ -101,6 +113,7 @@ class IngestMqttClient:
         self._paused = False
         self._loop_thread = threading.get_ident()
         self.connects = 0
+        self.retained_dropped = 0
         self.first_connected_at: float | None = None  # time.monotonic() of the first CONNACK
 
     # --- public ----------------------------------------------------------------------
@@ -318,7 +331,7 @@ class IngestMqttClient:
             self.first_connected_at = time.monotonic()
         # Resubscribe on every connect: a broker that lost its state must learn them again.
         status_options = SubscribeOptions(qos=1, retainHandling=1)
-        client.subscribe([(self._readings_filter, SubscribeOptions(qos=1)),
+        client.subscribe([(self._readings_filter, readings_options()),
                           (STATUS_FILTER, status_options)])
         self._connected.set()
         log.info("MQTT ingest connected to %s:%s as %s (session present: %s), reading %s",
@@ -334,7 +347,7 @@ class IngestMqttClient:
             log.warning("the broker refused %s (%s); using %s", READINGS_FILTER, reasons[0],
                         SHARED_READINGS_FILTER)
             self._readings_filter = SHARED_READINGS_FILTER
-            client.subscribe([(SHARED_READINGS_FILTER, SubscribeOptions(qos=1))])
+            client.subscribe([(SHARED_READINGS_FILTER, readings_options())])
         else:
             log.error("the broker refused the ingest subscription %s: %s",
                       self._readings_filter, reasons[0])
@@ -366,6 +379,13 @@ class IngestMqttClient:
             settle()
             return
         device_id, leaf = parsed
+        if leaf == "readings" and msg.retain:
+            # A retained pack is a stored copy, not a new measurement: its live delivery
+            # (RETAIN 0) was taken when it was published.
+            self.retained_dropped += 1
+            log.info("ignoring a retained readings message of %s", device_id)
+            settle()
+            return
         try:
             self._handler(device_id, leaf, bytes(msg.payload), received_at, settle)
         except Exception:  # one bad message never stops ingestion

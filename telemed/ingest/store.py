@@ -5,6 +5,14 @@ worker holds is *deferred*: left out of this batch, unsettled, for the writer to
 its next one; after `MAX_DEFERRALS` tries the batch waits for that patient instead. The
 devices' rows are updated last, in id order, so their row locks are held only for the commit
 and never deadlock.
+
+Each reading is filed in the record of the patient the device was assigned to *at the
+reading's time* (`telemed.domain.assignments`), from the device's assignment history read
+once per batch: a device's offline buffer replayed after a reassignment goes to the patient
+who took those readings, and so do their rules. A pack spanning a reassignment is split
+record by record. A reading from before the device's first assignment (``before_assignment``)
+or from a time it was assigned to nobody (``no_patient``) is refused, the rest of its pack
+still counts.
 """
 
 from __future__ import annotations
@@ -17,11 +25,12 @@ from dataclasses import dataclass, field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.locks import lock_patients
-from telemed.domain.senml import Rejection
+from telemed.domain.assignments import MESSAGES, History, is_refusal
+from telemed.domain.senml import Reading, Rejection
 from telemed.ingest.envelope import Envelope
 from telemed.services import rules
 from telemed.services.alerts import AlertChange
-from telemed.services.context import ContextCache
+from telemed.services.context import ContextCache, load_histories
 from telemed.services.observations import (
     DeviceSeen,
     NewReading,
@@ -44,8 +53,36 @@ class BatchResult:
     deferred: list[Envelope] = field(default_factory=list)  # not done: try again later
 
 
+@dataclass(slots=True)
+class Filing:
+    """Where the readings of one message go: (reading, patient) pairs and the refused ones."""
+
+    owned: list[tuple[Reading, str]] = field(default_factory=list)
+    refused: list[Rejection] = field(default_factory=list)
+
+    @property
+    def patients(self) -> set[str]:
+        return {patient_id for _, patient_id in self.owned}
+
+
 def _device_rejection(code: str, message: str) -> Rejection:
     return Rejection(None, code, message)
+
+
+def file_readings(readings: Sequence[Reading], history: History | None) -> Filing:
+    """Attribute each reading to the patient who had the device at its time."""
+    filing = Filing()
+    for reading in readings:
+        # a device never assigned to anybody: simply not a patient's device
+        owner = history.patient_at(reading.time) if history is not None else "no_patient"
+        if is_refusal(owner):
+            filing.refused.append(Rejection(
+                reading.record_index, owner, MESSAGES[owner],
+                {"record_index": reading.record_index,
+                 "time": reading.time.isoformat(timespec="seconds")}))
+        else:
+            filing.owned.append((reading, owner))
+    return filing
 
 
 async def store_batch(
@@ -56,7 +93,8 @@ async def store_batch(
     candidates: list[NewReading] = []
     owners: list[Envelope] = []
     seen: dict[str, DeviceSeen] = {}
-    batch = await _lock_or_defer(session, cache, batch, result)
+    filings = await _file(session, cache, batch)
+    batch = await _lock_or_defer(session, batch, filings, result)
     for envelope in batch:
         envelope.outcome.accepted = envelope.outcome.duplicates = 0
         envelope.outcome.rejections = []
@@ -87,17 +125,13 @@ async def store_batch(
         decoded = envelope.decoded
         assert decoded is not None
         envelope.outcome.rejections.extend(decoded.rejections)
-        if device.patient_id is None:
-            if decoded.readings:
-                envelope.outcome.rejections.append(_device_rejection(
-                    "no_patient", "This device is not assigned to a patient."))
-            seen[device.id] = DeviceSeen(device.id, last_seen, status, battery)
-            continue
-        for reading in decoded.readings:
+        filing = filings.get(id(envelope), Filing())
+        envelope.outcome.rejections.extend(filing.refused)
+        for reading, patient_id in filing.owned:
             if reading.metric == "battery":
                 battery = reading.value
             candidates.append(NewReading(
-                device.patient_id, device.id, reading.metric, reading.value, reading.unit,
+                patient_id, device.id, reading.metric, reading.value, reading.unit,
                 reading.time, envelope.received_at, reading.late))
             owners.append(envelope)
         seen[device.id] = DeviceSeen(device.id, last_seen, status, battery)
@@ -126,24 +160,43 @@ async def store_batch(
     return result
 
 
-async def _lock_or_defer(session: AsyncSession, cache: ContextCache,
-                         batch: Sequence[Envelope], result: BatchResult) -> list[Envelope]:
-    """Lock the batch's patients; the messages of patients busy elsewhere go to `deferred`."""
+async def _file(session: AsyncSession, cache: ContextCache,
+                batch: Sequence[Envelope]) -> dict[int, Filing]:
+    """File the readings of the batch's messages (by ``id`` of the envelope).
+
+    Three queries at most whatever the batch holds: the devices (cached), their assignment
+    histories (never cached) and the owning patients with their plans (cached).
+    """
     await cache.prefetch(session, (envelope.device_id for envelope in batch))
-    patient_of: dict[int, str] = {}
+    with_readings: list[Envelope] = []
     for envelope in batch:
-        if envelope.kind == "readings":
+        if envelope.kind == "readings" and envelope.decoded and envelope.decoded.readings:
             device = await cache.device(session, envelope.device_id)
-            if device is not None and device.patient_id is not None and not device.revoked:
-                patient_of[id(envelope)] = device.patient_id
-    overdue = {patient_of[id(e)] for e in batch
-               if id(e) in patient_of and e.deferrals >= MAX_DEFERRALS}
-    busy = await lock_patients(session, patient_of.values(), wait_for=overdue)
+            if device is not None and not device.revoked:
+                with_readings.append(envelope)
+    if not with_readings:
+        return {}
+    histories = await load_histories(session, (e.device_id for e in with_readings))
+    filings = {id(e): file_readings(e.decoded.readings if e.decoded else [],
+                                    histories.get(e.device_id))
+               for e in with_readings}
+    await cache.prefetch_patients(session, {p for f in filings.values() for p in f.patients})
+    return filings
+
+
+async def _lock_or_defer(session: AsyncSession, batch: Sequence[Envelope],
+                         filings: dict[int, Filing], result: BatchResult) -> list[Envelope]:
+    """Lock the batch's patients; the messages of patients busy elsewhere go to `deferred`."""
+    patients_of = {key: filing.patients for key, filing in filings.items() if filing.owned}
+    overdue = {p for e in batch if id(e) in patients_of and e.deferrals >= MAX_DEFERRALS
+               for p in patients_of[id(e)]}
+    every = {p for patients in patients_of.values() for p in patients}
+    busy = await lock_patients(session, every, wait_for=overdue)
     if not busy:
         return list(batch)
     kept: list[Envelope] = []
     for envelope in batch:
-        if patient_of.get(id(envelope)) in busy:
+        if patients_of.get(id(envelope), set()) & busy:
             envelope.deferrals += 1
             result.deferred.append(envelope)
         else:

@@ -7,6 +7,9 @@ The TTL bounds staleness when an event is missed (another process without a shar
 A region's devices each send now and then, so most lookups of a batch miss: `prefetch`
 loads every missing device, patient and active plan of a batch in three queries instead of
 three per message.
+
+Who had a device when (`histories`) is not cached: it decides whose record a reading goes
+to, so each batch reads the intervals of its devices afresh, in one query.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from typing import Generic, TypeVar
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import CarePlan, CareTeamMember, Device, Patient, User
+from telemed.db.models import CarePlan, CareTeamMember, Device, DeviceAssignment, Patient, User
+from telemed.domain.assignments import Assignment, History
 from telemed.domain.careplans import CarePlanContent, parse_careplan_content
 from telemed.domain.errors import DomainValidationError
 from telemed.services.careplans import active_careplan
@@ -32,7 +36,8 @@ DEFAULT_TTL = 30.0
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
-    """A device as ingestion sees it."""
+    """A device as ingestion sees it (``patient_id``: its current patient, which never decides
+    whose a reading is; `load_histories` does)."""
 
     id: str
     patient_id: str | None
@@ -90,6 +95,29 @@ def _device_info(device: Device | None) -> DeviceInfo | None:
         return None
     return DeviceInfo(device.id, device.patient_id,
                       device.revoked_at is not None or device.status == "revoked")
+
+
+async def load_histories(session: AsyncSession,
+                         device_ids: Iterable[str]) -> dict[str, History]:
+    """The assignment history of each device, in one query (a device without one: absent)."""
+    wanted = sorted(set(device_ids))
+    if not wanted:
+        return {}
+    result = await session.exec(
+        select(DeviceAssignment.device_id, DeviceAssignment.patient_id,
+               DeviceAssignment.valid_from, DeviceAssignment.valid_until)
+        .where(col(DeviceAssignment.device_id).in_(wanted)))
+    intervals: dict[str, list[Assignment]] = {}
+    for device_id, patient_id, start, end in result.all():
+        intervals.setdefault(device_id, []).append(Assignment(start, end, patient_id))
+    histories: dict[str, History] = {}
+    for device_id, items in intervals.items():
+        try:
+            histories[device_id] = History.of(items)
+        except ValueError as exc:  # never written so; refuse rather than guess the owner
+            log.error("device %s has an inconsistent assignment history (%s); its readings "
+                      "are refused", device_id, exc)
+    return histories
 
 
 async def responsible_doctor(session: AsyncSession, patient_id: str) -> str | None:
@@ -173,7 +201,11 @@ class ContextCache:
             info = self.devices.get(device_id)[1]
             if info is not None and info.patient_id is not None:
                 patient_ids.add(info.patient_id)
-        absent = [p for p in patient_ids if not self.patients.get(p)[0]]
+        await self.prefetch_patients(session, patient_ids)
+
+    async def prefetch_patients(self, session: AsyncSession, patient_ids: Iterable[str]) -> None:
+        """Load the patients (and active plans) the cache lacks, in two queries."""
+        absent = [p for p in set(patient_ids) if not self.patients.get(p)[0]]
         if not absent:
             return
         patients = {p.id: p for p in (await session.exec(

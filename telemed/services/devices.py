@@ -1,5 +1,10 @@
 """Devices: registration with broker credentials, listing, reassignment, revocation, rotation.
 
+Every change of a device's patient is kept as an interval of ``device_assignments``
+(`telemed.domain.assignments`): registration opens the first, a reassignment closes the open
+one and opens the next (no interval when the device is unassigned), revocation closes it. The
+ingest files each reading by these intervals, never by the device's current patient alone.
+
 The broker and the database stay consistent: the broker is changed first and the database
 only when that worked (a failed broker call changes nothing and answers 503); a database
 failure after a broker change is undone on the broker where that is possible.
@@ -13,6 +18,7 @@ import functools
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
@@ -22,8 +28,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.broker import identities
 from telemed.broker.dynsec import DynSecClient
 from telemed.broker.errors import BrokerError
-from telemed.db.models import Device, Patient
+from telemed.db.models import Device, DeviceAssignment, Patient
 from telemed.db.types import utcnow
+from telemed.domain import assignments as domain_assignments
 from telemed.errors import ApiError, conflict, invalid, not_found
 from telemed.principal import Principal
 from telemed.security import hash_password, verify_password
@@ -35,6 +42,7 @@ KINDS = ("bp_cuff", "pulse_oximeter", "scale", "thermometer", "glucometer", "mul
 SERIAL_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 Action = Literal["read", "create", "update", "delete"]
+MAX_BACKDATE = timedelta(days=30)  # as old as the readings the ingest accepts
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,7 @@ async def _patient_exists(session: AsyncSession, patient_id: str) -> None:
 
 async def _authorize(session: AsyncSession, who: Principal | None, patient_id: str, *,
                      action: Action, device_id: str | None,
-                     request_id: str | None) -> None:
+                     request_id: str | None, reason: str | None = None) -> None:
     """Audit and check access to a patient's devices.
 
     Care-team clinicians (and break-glass access) go through `authorize_patient`. Admins
@@ -86,20 +94,27 @@ async def _authorize(session: AsyncSession, who: Principal | None, patient_id: s
     """
     if who is not None and who.role != "admin":
         await authorize_patient(session, who, patient_id, action=action, resource="device",
-                                resource_id=device_id, request_id=request_id)
+                                resource_id=device_id, reason=reason, request_id=request_id)
         return
     if await session.get(Patient, patient_id) is None:
         raise not_found("Patient")
+    if who is None:
+        reason = f"command line: {reason}" if reason else "command line"
     audit.record(session, actor=who, action=action, resource="device", patient_id=patient_id,
-                 resource_id=device_id, request_id=request_id,
-                 reason="command line" if who is None else None)
+                 resource_id=device_id, request_id=request_id, reason=reason)
 
 
-async def _load(session: AsyncSession, device_id: str) -> Device:
-    device = await session.get(Device, device_id) if len(device_id) <= 32 else None
+async def _load(session: AsyncSession, device_id: str, *, for_update: bool = False) -> Device:
+    device = (await session.get(Device, device_id, with_for_update=for_update)
+              if len(device_id) <= 32 else None)
     if device is None:
         raise not_found("Device")
     return device
+
+
+def _require_admin_or_operator(who: Principal | None) -> None:
+    if who is not None and who.role != "admin":
+        raise not_found("Device")
 
 
 def _require_active(device: Device) -> None:
@@ -121,10 +136,22 @@ async def register_device(
     serial: str,
     kind: str,
     patient_id: str,
+    assigned_from: datetime | None = None,
     request_id: str | None = None,
 ) -> Registration:
-    """Register a patient's device and create its broker client; the password is returned once."""
+    """Register a patient's device and create its broker client; the password is returned once.
+
+    The device's first assignment starts now, or at ``assigned_from`` (at most 30 days ago)
+    when the patient has had it since before its registration: readings timed before the
+    start are refused as ``before_assignment``.
+    """
     problems: dict[str, str] = {}
+    now = utcnow()
+    if assigned_from is not None:
+        if assigned_from.tzinfo is None or assigned_from.utcoffset() is None:
+            problems["assigned_from"] = "Give the time with its UTC offset."
+        elif assigned_from > now or assigned_from < now - MAX_BACKDATE:
+            problems["assigned_from"] = "The time must lie within the last 30 days."
     for name, check, value in (("serial", check_serial, serial), ("kind", check_kind, kind)):
         try:
             check(value)
@@ -149,6 +176,10 @@ async def register_device(
         raise broker_unavailable() from None
     session.add(device)
     try:
+        await session.flush()  # the device row before its first assignment (foreign key)
+        session.add(DeviceAssignment(device_id=device.id, patient_id=patient_id,
+                                     valid_from=assigned_from or now,
+                                     assigned_by=who.user_id if who else None))
         await session.commit()
     except IntegrityError:
         await session.rollback()
@@ -203,21 +234,121 @@ async def get_device(session: AsyncSession, who: Principal, device_id: str,
     return device
 
 
+async def assignment_history(session: AsyncSession,
+                             device_id: str) -> list[DeviceAssignment]:
+    """A device's assignments, oldest first (no access check: callers check and audit)."""
+    result = await session.exec(
+        select(DeviceAssignment).where(DeviceAssignment.device_id == device_id)
+        .order_by(col(DeviceAssignment.valid_from), col(DeviceAssignment.id)))
+    return list(result.all())
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentView:
+    """One interval of a device's history as a person may see it.
+
+    ``patient_id`` is None for a patient the viewer may not see: they learn that the device
+    was someone else's then, not whose.
+    """
+
+    patient_id: str | None
+    start: datetime
+    end: datetime | None
+
+
+async def device_history(session: AsyncSession, who: Principal,
+                         device: Device) -> list[AssignmentView]:
+    """The device's assignments, oldest first, other patients' ids hidden from ``who``."""
+    visible = await visible_patient_ids(session, who)
+    return [AssignmentView(a.patient_id if visible is None or a.patient_id in visible else None,
+                           a.valid_from, a.valid_until)
+            for a in await assignment_history(session, device.id)]
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePage:
+    """A device, its history as ``who`` may see it, and the names of the patients shown."""
+
+    device: Device
+    history: list[AssignmentView]
+    patients: dict[str, Patient]
+
+
+async def device_page(session: AsyncSession, who: Principal, device_id: str,
+                      request_id: str | None = None) -> DevicePage:
+    """What the device's page shows (the read is audited like `get_device`)."""
+    device = await get_device(session, who, device_id, request_id)
+    history = await device_history(session, who, device)
+    ids = sorted({a.patient_id for a in history if a.patient_id is not None})
+    patients = {p.id: p for p in (await session.exec(
+        select(Patient).where(col(Patient.id).in_(ids)))).all()} if ids else {}
+    return DevicePage(device, history, patients)
+
+
+def _domain(rows: list[DeviceAssignment]) -> list[domain_assignments.Assignment]:
+    return [domain_assignments.Assignment(r.valid_from, r.valid_until, r.patient_id)
+            for r in rows]
+
+
+async def _move(session: AsyncSession, who: Principal | None, device: Device,
+                patient_id: str | None, at: datetime) -> None:
+    """Close the device's open interval at ``at`` and open one for ``patient_id``."""
+    rows = await assignment_history(session, device.id)
+    try:
+        after = domain_assignments.reassign(_domain(rows), patient_id, at)
+    except ValueError:
+        raise conflict("The device changed hands a moment ago; try again.",
+                       "device_busy") from None
+    actor = who.user_id if who else None
+    for row, interval in zip(rows, after, strict=False):
+        if row.valid_until != interval.end:
+            row.valid_until, row.ended_by = interval.end, actor
+            session.add(row)
+    await session.flush()  # the open interval closes before the next one opens (unique)
+    for interval in after[len(rows):]:
+        session.add(DeviceAssignment(device_id=device.id, patient_id=interval.patient_id,
+                                     valid_from=interval.start, assigned_by=actor))
+
+
 async def reassign_device(session: AsyncSession, who: Principal | None, device_id: str,
-                          patient_id: str, request_id: str | None = None) -> Device:
-    """Move a device to another patient (both patients' access is checked and audited)."""
-    device = await _load(session, device_id)
+                          patient_id: str | None, request_id: str | None = None) -> Device:
+    """Give a device to another patient, or to nobody (``patient_id`` None).
+
+    Both patients' access is checked, and the change is audited for each of them; the
+    assignment history keeps who had the device when, so readings it took before the change
+    (its offline buffer) still go to the patient who had it then.
+    """
+    device = await _load(session, device_id, for_update=True)
     _require_active(device)
-    await _patient_exists(session, patient_id)
+    if patient_id is not None:
+        await _patient_exists(session, patient_id)
+    if patient_id == device.patient_id:
+        if patient_id is not None:
+            await _authorize(session, who, patient_id, action="update", device_id=device.id,
+                             request_id=request_id, reason="device reassigned: no change")
+        else:
+            _require_admin_or_operator(who)
+        await session.commit()
+        return device
+    at = utcnow()
+    stamp = at.isoformat(timespec="seconds")
     if device.patient_id:
         await _authorize(session, who, device.patient_id, action="update",
-                         device_id=device.id, request_id=request_id)
-    if patient_id != device.patient_id:
+                         device_id=device.id, request_id=request_id,
+                         reason=f"device {device.serial} taken from this patient at {stamp}")
+    if patient_id is not None:
         await _authorize(session, who, patient_id, action="update", device_id=device.id,
-                         request_id=request_id)
-    device.patient_id = patient_id
-    session.add(device)
-    await session.commit()
+                         request_id=request_id,
+                         reason=f"device {device.serial} given to this patient at {stamp}")
+    try:
+        await _move(session, who, device, patient_id, at)
+        device.patient_id = patient_id
+        session.add(device)
+        await session.commit()
+    except IntegrityError:  # another change of this device won the race
+        await session.rollback()
+        raise conflict("The device changed hands a moment ago; try again.",
+                       "device_busy") from None
     return device
 
 
@@ -238,6 +369,11 @@ async def revoke_device(session: AsyncSession, dynsec: DynSecClient | None,
         device.status = "revoked"
         device.secret_hash = ""
         session.add(device)
+        # Its interval ends: the history then says until when the patient had it.
+        for row in await assignment_history(session, device.id):
+            if row.valid_until is None:
+                row.valid_until, row.ended_by = device.revoked_at, who.user_id if who else None
+                session.add(row)
     await session.commit()
     return device
 

@@ -40,6 +40,7 @@ from telemed.domain.careplans import (
     TrendRule,
     effective_bands,
 )
+from telemed.domain.device_kinds import last_seen_measuring
 from telemed.domain.schedule import (
     classify_miss,
     is_silent,
@@ -313,7 +314,7 @@ async def missed_measurements(
         if not timed:
             continue
         states = await RuleStates.load(session, [patient_id])
-        last_seen = await _patient_devices_last_seen(session, patient_id)
+        devices = await _patient_devices(session, patient_id)
         activated = ctx.plan.activated_at or ctx.plan.created_at
         for entry in timed:
             schedule = entry.schedule
@@ -336,7 +337,7 @@ async def missed_measurements(
                     .where(col(Observation.time) < windows[-1].end)
                 )
                 for window in missed_windows(windows, list(times.all()), now):
-                    reason = classify_miss(last_seen, window)
+                    reason = classify_miss(last_seen_measuring(devices, entry.metric), window)
                     change = await alerts.raise_condition(session, Condition(
                         patient_id=patient_id, rule_key=f"missed:{entry.metric}",
                         kind="missed_measurement", severity="warning", metric=entry.metric,
@@ -362,13 +363,14 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-async def _patient_devices_last_seen(session: AsyncSession, patient_id: str) -> datetime | None:
+async def _patient_devices(session: AsyncSession,
+                           patient_id: str) -> list[tuple[str, datetime | None]]:
+    """(kind, last_seen) of the patient's devices that are not revoked."""
     result = await session.exec(
-        select(Device.last_seen).where(Device.patient_id == patient_id)
+        select(Device.kind, Device.last_seen).where(Device.patient_id == patient_id)
         .where(col(Device.revoked_at).is_(None))
     )
-    seen = [t for t in result.all() if t is not None]
-    return max(seen) if seen else None
+    return [(kind, last) for kind, last in result.all()]
 
 
 # --- periodic jobs --------------------------------------------------------------------

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,8 +264,10 @@ class Api:
         return str(patient["id"])
 
     async def register_device(self, patient_id: str, serial: str) -> tuple[str, str]:
+        since = (datetime.now(UTC) - timedelta(days=1)).isoformat()  # it replays the past
         reg = await self.post("/api/v1/devices", {"serial": serial, "kind": "multi",
-                                                  "patient_id": patient_id})
+                                                  "patient_id": patient_id,
+                                                  "assigned_from": since})
         return str(reg["device_id"]), str(reg["mqtt_password"])
 
     async def open_alert_stream(self) -> aiohttp.ClientResponse:

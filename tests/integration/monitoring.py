@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from sqlmodel import col, select
 
 from telemed import keys
-from telemed.db.models import Alert, AuditEvent, CarePlan, Device, Observation
+from telemed.db.models import Alert, AuditEvent, CarePlan, Device, DeviceAssignment, Observation
 from telemed.db.types import new_id
 from telemed.security import hash_password
 
@@ -19,12 +19,22 @@ DEVICE_PASSWORD = "device-secret-0123456789"
 
 
 async def add_device(app: web.Application, patient_id: str | None, *, kind: str = "multi",
-                     password: str = DEVICE_PASSWORD) -> str:
-    """A registered device stored directly (no broker needed)."""
+                     password: str = DEVICE_PASSWORD,
+                     assigned_from: datetime | None = None) -> str:
+    """A registered device stored directly (no broker needed).
+
+    The patient has had it since ``assigned_from`` (default: 30 days ago, so readings of
+    any accepted age are the patient's).
+    """
     async with app[keys.SESSIONS]() as session:
         device = Device(serial=f"SN-{new_id()[:12]}", kind=kind, patient_id=patient_id,
                         secret_hash=hash_password(password))
         session.add(device)
+        await session.flush()
+        if patient_id is not None:
+            session.add(DeviceAssignment(
+                device_id=device.id, patient_id=patient_id,
+                valid_from=assigned_from or datetime.now(UTC) - timedelta(days=30)))
         await session.commit()
         return device.id
 

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,8 @@ async def _patient_with_device(sessions: SessionFactory, broker: TestBroker,
         session.add(patient)
         await session.commit()
         reg = await register_device(session, broker.dynsec, None, serial=f"SN-{now_s()}",
-                                    kind="pulse_oximeter", patient_id=patient.id)
+                                    kind="pulse_oximeter", patient_id=patient.id,
+                                    assigned_from=datetime.now(UTC) - timedelta(days=1))
     return patient.id, reg.device.id, reg.password
 
 
