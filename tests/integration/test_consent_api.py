@@ -53,8 +53,15 @@ async def test_break_glass_is_time_limited_logged_and_visible(
     short = await client.post(f"/api/v1/patients/{patient.id}/emergency-access", headers=er_h,
                               json={"reason": "urgent"})
     assert short.status == 422
+    # The CONTRACT's `{reason}` alone is refused: the reason is also chosen from a list.
+    no_code = await client.post(f"/api/v1/patients/{patient.id}/emergency-access",
+                                headers=er_h,
+                                json={"reason": "Paziente incosciente in pronto soccorso"})
+    assert no_code.status == 422
+    assert (await no_code.json())["error"]["code"] == "reason_code_required"
     resp = await client.post(f"/api/v1/patients/{patient.id}/emergency-access", headers=er_h,
-                             json={"reason": "Paziente incosciente in pronto soccorso"})
+                             json={"reason": "Paziente incosciente in pronto soccorso",
+                                   "reason_code": "unable_to_consent"})
     assert resp.status == 201
     grant = await resp.json()
     assert grant["expires_at"] > grant["granted_at"]
@@ -66,7 +73,9 @@ async def test_break_glass_is_time_limited_logged_and_visible(
     items = (await log.json())["items"]
     emergency = [e for e in items if e["emergency"]]
     assert emergency and all(e["actor_id"] == er_doctor["id"] for e in emergency)
-    assert any("pronto soccorso" in (e["reason"] or "") for e in emergency)
+    # The log names the reason code; the free text stays in the emergency access itself.
+    assert any(e["reason"] == "emergency: unable_to_consent" for e in emergency)
+    assert not any("pronto soccorso" in (e["reason"] or "") for e in items)
     denied = [e for e in items if e["outcome"] == "denied"]
     assert denied and denied[-1]["actor_id"] == er_doctor["id"]
 

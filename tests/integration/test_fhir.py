@@ -365,7 +365,8 @@ async def test_emergency_access_opens_the_record_and_is_flagged(
     er_h = await world.token(er["username"])
     await fhir(client, f"{BASE}/Observation?patient={s.patient.id}", er_h, status=403)
     resp = await client.post(f"/api/v1/patients/{s.patient.id}/emergency-access", headers=er_h,
-                             json={"reason": "Paziente incosciente in pronto soccorso"})
+                             json={"reason": "Paziente incosciente in pronto soccorso",
+                                   "reason_code": "unable_to_consent"})
     assert resp.status == 201
     assert (await fhir(client, f"{BASE}/Observation?patient={s.patient.id}", er_h))["total"] == 6
     # Emergency access opens named records only; searches list one's own patients.

@@ -265,7 +265,8 @@ async def _body(method: str, path: str, side: Side) -> dict[str, Any] | None:
         case ("POST", "/api/v1/patients/{patient_id}/consents"):
             return {"granted": True}
         case ("POST", "/api/v1/patients/{patient_id}/emergency-access"):
-            return {"reason": "Paziente incosciente in pronto soccorso"}
+            return {"reason": "Paziente incosciente in pronto soccorso",
+                    "reason_code": "unable_to_consent"}
         case ("POST", "/api/v1/patients/{patient_id}/delegates"):
             caregiver = await side.world.user("patient")
             return {"delegate_username": caregiver["username"], "relationship": "caregiver"}
