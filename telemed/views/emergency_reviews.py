@@ -62,7 +62,8 @@ async def review_submit(request: web.Request) -> web.Response:
         if exc.status not in (409, 422):
             raise
         problems = list(exc.fields.values()) or [exc.message]
-        await flash(request, " ".join(t_error(request, p) for p in problems))
+        said = " ".join(t_error(request, p) for p in problems)
+        await flash(request, said)
         raise see_other("/emergency-reviews") from None
     await flash(request, N_("Review recorded."))
     raise see_other("/emergency-reviews")

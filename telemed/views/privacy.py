@@ -34,6 +34,11 @@ EMERGENCY_REASONS: dict[str, str] = {  # every domain.emergency.ReasonCode (a un
     "continuity_of_care": N_("Continuity of care"),
 }
 REVIEW_OUTCOMES: dict[str, str] = {"confirmed": N_("confirmed"), "flagged": N_("flagged")}
+SERVICE_MESSAGES = (  # messages of the services that reach this page (translated by t_error)
+    N_("An administrator records the patient's written request (its reference) in the note."),
+    N_("An administrator gives access only on the patient's written request: record its "
+       "reference."),
+)
 RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
     "patient": N_("personal details"), "careplan": N_("care plan"),
     "careteam": N_("care team"), "consent": N_("consent"), "access_log": N_("access log"),
@@ -147,7 +152,8 @@ async def privacy_consent(request: web.Request) -> web.Response:
             if exc.status != 422:
                 raise
             problems = list(exc.fields.values()) or [exc.message]
-            await flash(request, " ".join(t_error(request, p) for p in problems))
+            said = " ".join(t_error(request, p) for p in problems)
+            await flash(request, said)
             raise see_other(f"/patients/{patient_id}/privacy") from None
     await access_changed(request.app[keys.BUS], patient_id)
     granted_msg = N_("Your choice has been recorded.")
