@@ -58,6 +58,15 @@ def describe(request: web.Request, action: str, resource: str) -> str:
             f"{t(request, thing) if thing else resource.replace('_', ' ')}")
 
 
+def why(request: web.Request, reason: str | None) -> str:
+    """An audit reason for the page: emergency reason codes in words, others as stored."""
+    if reason and reason.startswith("emergency: "):
+        code = reason.removeprefix("emergency: ")
+        if code in EMERGENCY_REASONS:
+            return reason_label(request, code)
+    return reason or ""
+
+
 def reason_label(request: web.Request, code: str) -> str:
     """The emergency reason code in the page's language (older rows: "not recorded")."""
     label = EMERGENCY_REASONS.get(code)
@@ -97,7 +106,8 @@ async def privacy_page(request: web.Request) -> web.Response:
         "general_consent": state.blanket,
         "names": names,
         "by_admin": {uid for uid, u in people.items() if u.role == "admin"},
-        "log": [(entry, describe(request, entry.action, entry.resource)) for entry in log],
+        "log": [(entry, describe(request, entry.action, entry.resource), why(request, entry.reason))
+                for entry in log],
         "emergencies": [(e, reason_label(request, e.reason_code),
                          t(request, REVIEW_OUTCOMES[e.review_outcome])
                          if e.review_outcome in REVIEW_OUTCOMES else None)

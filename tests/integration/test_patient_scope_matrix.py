@@ -75,6 +75,7 @@ OTHER_PATIENT_ALLOWED: dict[tuple[str, str, str], str] = {
         ("GET", "/api/v1/patients/{patient_id}/access-log"),
         ("GET", "/fhir/R4/AuditEvent/{id}"),
         ("GET", "/patients/{patient_id}/privacy"),
+        ("GET", "/patients/{patient_id}/privacy/withdraw"),
         ("GET", "/api/v1/patients/{patient_id}/delegates"),
         ("POST", "/api/v1/patients/{patient_id}/delegates"),
         ("DELETE", "/api/v1/patients/{patient_id}/delegates/{delegation_id}"),
