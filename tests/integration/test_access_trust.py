@@ -178,6 +178,11 @@ async def test_no_route_keeps_access_after_emergency_expires(client: Client,
     assert all(a["patient_id"] != mine.patient.id for a in alerts["items"])
     visits = await (await client.get("/api/v1/visits", headers=er_h)).json()
     assert all(v["patient_id"] != mine.patient.id for v in visits["items"])
+    for query in ("/api/v1/alerts?patient={}", "/api/v1/visits?patient={}",
+                  "/fhir/R4/Observation?patient={}", "/fhir/R4/CarePlan?patient={}",
+                  "/fhir/R4/Flag?patient={}", "/fhir/R4/Appointment?patient={}"):
+        resp = await client.get(query.format(mine.patient.id), headers=er_h)
+        assert resp.status == 403, (query, resp.status)
     async with client.app[keys.SESSIONS]() as session:
         assert await session.get(CareTeamMember, (mine.patient.id, er["id"])) is None
 
