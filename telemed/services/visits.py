@@ -39,6 +39,9 @@ JOIN_CLOSES_AFTER = timedelta(minutes=30)
 PAST_GRACE = timedelta(minutes=1)
 MAX_AHEAD = timedelta(days=366)
 MAX_CLINICIANS: dict[str, int] = {"televisit": 2, "teleassistance": 2, "teleconsult": 6}
+# An invitation opens the visit, not a lasting right: to an invited clinician without access
+# to the record, until this long after the visit's scheduled end (time to write the report).
+PARTICIPANT_ACCESS_AFTER = timedelta(days=7)
 Action = Literal["read", "create", "update", "export"]
 
 
@@ -80,11 +83,13 @@ async def authorize_visit(
     """Allow invited clinicians, the patient and the patient's care team; audit either way.
 
     An invited clinician need not be on the care team (a consulted specialist): that access
-    is audited here with the reason "visit participant". Everybody else goes through
-    `authorize_patient`, which audits and raises 403.
+    is audited here with the reason "visit participant", and ends `PARTICIPANT_ACCESS_AFTER`
+    the visit's scheduled end (an invitation is no lasting right). Everybody else goes
+    through `authorize_patient`, which audits and raises 403.
     """
     visit = record.visit
-    if who.is_clinician and who.user_id in record.participant_ids:
+    if who.is_clinician and who.user_id in record.participant_ids \
+            and utcnow() <= scheduled_end(visit) + PARTICIPANT_ACCESS_AFTER:
         audit.record(session, actor=who, action=action, resource=resource,
                      patient_id=visit.patient_id, resource_id=visit.id,
                      reason="visit participant", request_id=request_id)

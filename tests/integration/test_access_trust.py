@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
 from telemed import keys
-from telemed.db.models import CareTeamMember, EmergencyAccess
+from telemed.db.models import CareTeamMember, EmergencyAccess, Visit
 from telemed.db.types import utcnow
 from telemed.principal import PUBLIC, policy_of
 from tests.conftest import World
@@ -185,6 +185,31 @@ async def test_no_route_keeps_access_after_emergency_expires(client: Client,
         assert resp.status == 403, (query, resp.status)
     async with client.app[keys.SESSIONS]() as session:
         assert await session.get(CareTeamMember, (mine.patient.id, er["id"])) is None
+
+
+async def test_an_invitation_to_a_visit_is_no_lasting_right(client: Client,
+                                                             world: World) -> None:
+    doctor, specialist = await world.user("doctor"), await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    made = await client.post("/api/v1/visits", headers=await world.token(doctor["username"]),
+                             json={"kind": "teleconsult", "patient_id": patient.id,
+                                   "participant_ids": [doctor["id"], specialist["id"]],
+                                   "scheduled_start": soon(5), "duration_minutes": 30})
+    assert made.status == 201
+    visit_id = (await made.json())["id"]
+    specialist_h = await world.token(specialist["username"])
+    assert (await client.get(f"/api/v1/visits/{visit_id}", headers=specialist_h)).status == 200
+    async with client.app[keys.SESSIONS]() as session:  # the visit was ten days ago
+        visit = await session.get(Visit, visit_id)
+        assert visit is not None
+        visit.scheduled_start = utcnow() - timedelta(days=10)
+        session.add(visit)
+        await session.commit()
+    for path in ("", "/report", "/guests"):
+        resp = await client.get(f"/api/v1/visits/{visit_id}{path}", headers=specialist_h)
+        assert resp.status == 403, (path, resp.status)
+    doctor_h = await world.token(doctor["username"])  # the care team still reads it
+    assert (await client.get(f"/api/v1/visits/{visit_id}", headers=doctor_h)).status == 200
 
 
 # --- consent ---------------------------------------------------------------------------
