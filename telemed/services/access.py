@@ -126,6 +126,10 @@ async def authorize_patient(
     elif who.is_clinician:
         member = await in_care_team(session, patient_id, who.user_id)
         allowed = member and await has_consent(session, patient_id, who.user_id)
+        if member and not allowed:  # not a bare 403: the team learns why
+            refusal = ApiError(403, "consent_withdrawn",
+                               "The patient withdrew consent to the consultation of their "
+                               "record.")
         if not allowed and member and resource == "alert" and action in ("read", "update") \
                 and who.user_id in await monitoring_clinicians(session, patient_id):
             allowed = True

@@ -39,6 +39,7 @@ SERVICE_MESSAGES = (  # messages of the services that reach this page (translate
     N_("An administrator gives access only on the patient's written request: record its "
        "reference."),
     N_("Emergency access lets you read the record and handle its alerts, not change it."),
+    N_("The patient withdrew consent to the consultation of their record."),
 )
 RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
     "patient": N_("personal details"), "careplan": N_("care plan"),

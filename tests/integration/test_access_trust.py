@@ -205,9 +205,14 @@ async def test_an_invitation_to_a_visit_is_no_lasting_right(client: Client,
         visit.scheduled_start = utcnow() - timedelta(days=10)
         session.add(visit)
         await session.commit()
-    for path in ("", "/report", "/guests"):
+    for path in ("", "/report", "/guests", "/calendar.ics"):
         resp = await client.get(f"/api/v1/visits/{visit_id}{path}", headers=specialist_h)
         assert resp.status == 403, (path, resp.status)
+    for listing in ("/api/v1/visits", "/fhir/R4/Appointment"):
+        found = await (await client.get(listing, headers=specialist_h)).text()
+        assert visit_id not in found, listing
+    assert (await client.get(f"/fhir/R4/Appointment/{visit_id}",
+                             headers=specialist_h)).status == 403
     doctor_h = await world.token(doctor["username"])  # the care team still reads it
     assert (await client.get(f"/api/v1/visits/{visit_id}", headers=doctor_h)).status == 200
 
@@ -318,8 +323,9 @@ async def test_after_withdrawal_alerts_reach_the_responsible_doctor_only(
     assert [a["id"] for a in seen["items"]] == [alert.id]
     ack = await client.post(f"/api/v1/alerts/{alert.id}/ack", headers=doctor_h, json={})
     assert ack.status == 200
-    assert (await client.get(f"/api/v1/patients/{patient.id}/observations",
-                             headers=doctor_h)).status == 403
+    record = await client.get(f"/api/v1/patients/{patient.id}/observations", headers=doctor_h)
+    assert record.status == 403
+    assert (await record.json())["error"]["code"] == "consent_withdrawn"  # not a bare 403
     board = await (await client.get("/alerts", headers=doctor_h)).text()
     assert f'id="alert-{alert.id}"' in board and "Consent withdrawn on" in board
     assert "Not shown: the patient withdrew consent" in board
