@@ -9,7 +9,9 @@ the current non-resolved alerts come first. Comments (``: ping``) keep the conne
 Who the caller may see is read again as soon as a patient's access changes (``access`` and
 ``careplans`` bus events: a new patient, a care team, a consent, a delegate), and every minute
 in case such an event was lost. A patient who withdrew consent drops out of the stream at
-once; a newly visible patient's current alerts are sent (``change: "replay"``).
+once (except for the doctors who still receive the alerts of its telemonitoring:
+``services.access.alert_patient_ids``); a newly visible patient's current alerts are sent
+(``change: "replay"``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from telemed.bus import ACCESS, ALERTS, CAREPLANS, BusOverflow, Subscription
 from telemed.errors import ApiError, forbidden
 from telemed.principal import Principal, principal, requires
 from telemed.services import audit
-from telemed.services.access import visible_patient_ids
+from telemed.services.access import alert_patient_ids
 from telemed.services.alerts import alert_out, alerts_after
 from telemed.tasks import cancel_and_wait
 
@@ -52,7 +54,7 @@ def _last_event_id(request: web.Request) -> int | None:
 
 async def _visible(request: web.Request, who: Principal) -> set[str]:
     async with sessions(request)() as session:
-        visible = await visible_patient_ids(session, who)
+        visible = await alert_patient_ids(session, who)
     if visible is None:
         raise forbidden("Alerts are clinical data.")
     return set(visible)

@@ -1,4 +1,4 @@
-"""Consent, emergency access and the access log of a patient."""
+"""Consent, emergency access (and its review queue) and the access log of a patient."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.api.shapes import iso
 from telemed.bus.events import access_changed
-from telemed.db.models import Consent
+from telemed.db.models import Consent, EmergencyAccess
 from telemed.errors import ApiError
 from telemed.principal import CLINICIANS, ROLES, principal, requires
 from telemed.services import consent as service
@@ -28,6 +28,14 @@ class ConsentDecision(Body):
 
 class EmergencyRequest(Body):
     reason: str
+    # One of telemed.domain.emergency.REASON_CODES; a request with `reason` alone (the
+    # contract's shape) is filed under `other`, which reviewers look at first.
+    reason_code: str | None = None
+
+
+class EmergencyReview(Body):
+    outcome: str
+    note: str | None = None
 
 
 def consent_out(consent: Consent) -> dict[str, Any]:
@@ -65,16 +73,54 @@ async def consents_decide(request: web.Request) -> web.Response:
     return ok(consent_out(consent), status=201)
 
 
+def emergency_out(grant: EmergencyAccess) -> dict[str, Any]:
+    return {"id": grant.id, "patient_id": grant.patient_id, "user_id": grant.user_id,
+            "reason_code": grant.reason_code, "reason": grant.reason,
+            "granted_at": iso(grant.granted_at), "expires_at": iso(grant.expires_at),
+            "reviewed_by": grant.reviewed_by, "reviewed_at": iso(grant.reviewed_at),
+            "review_outcome": grant.review_outcome, "review_note": grant.review_note}
+
+
 @routes.post("/api/v1/patients/{patient_id}/emergency-access")
 @requires(*CLINICIANS)
 async def emergency_access(request: web.Request) -> web.Response:
     data = await body(request, EmergencyRequest)
     async with sessions(request)() as session:
         grant = await service.break_glass(session, principal(request),
-                                          request.match_info["patient_id"], data.reason)
-    return ok({"id": grant.id, "patient_id": grant.patient_id, "reason": grant.reason,
-               "granted_at": iso(grant.granted_at), "expires_at": iso(grant.expires_at)},
-              status=201)
+                                          request.match_info["patient_id"], data.reason,
+                                          data.reason_code)
+    return ok(emergency_out(grant), status=201)
+
+
+@routes.get("/api/v1/emergency-accesses")
+@requires("admin", "doctor")
+async def emergency_queue(request: web.Request) -> web.Response:
+    """The review queue: an administrator sees every emergency access (who, when, the reason
+    code, the patient's name — no free text), a doctor those to patients it is responsible
+    for. ``?pending=true``: only those still to review."""
+    pending = request.query.get("pending", "") in ("1", "true")
+    async with sessions(request)() as session:
+        items = await service.review_queue(session, principal(request), pending_only=pending)
+    out = []
+    for item in items:
+        row = emergency_out(item.grant)
+        row["reason"] = item.reason
+        row["review_note"] = item.grant.review_note if item.reason is not None else None
+        row.update({"clinician_name": item.clinician_name, "patient_name": item.patient_name,
+                    "reviewer_name": item.reviewer_name})
+        out.append(row)
+    return ok({"items": out, "next_cursor": None})
+
+
+@routes.post("/api/v1/emergency-accesses/{access_id}/review")
+@requires("admin", "doctor")
+async def emergency_review(request: web.Request) -> web.Response:
+    data = await body(request, EmergencyReview)
+    async with sessions(request)() as session:
+        grant = await service.review_emergency(session, principal(request),
+                                               request.match_info["access_id"],
+                                               outcome=data.outcome, note=data.note)
+    return ok(emergency_out(grant))
 
 
 LOG_FIELDS = ("at", "actor_name", "actor_role", "action", "resource", "resource_id", "reason",

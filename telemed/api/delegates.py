@@ -20,6 +20,7 @@ routes = web.RouteTableDef()
 class DelegateCreate(Body):
     delegate_username: str
     relationship: str
+    request_note: str | None = None  # required of administrators: the written request
 
 
 def delegation_out(delegation: Delegation, user: User | None = None) -> dict[str, Any]:
@@ -29,6 +30,7 @@ def delegation_out(delegation: Delegation, user: User | None = None) -> dict[str
         "delegate_id": delegation.delegate_id,
         "relationship": delegation.relationship,
         "granted_by": delegation.granted_by,
+        "request_note": delegation.request_note,
         "granted_at": iso(delegation.granted_at),
         "revoked_at": iso(delegation.revoked_at),
         "active": delegation.revoked_at is None,
@@ -56,7 +58,8 @@ async def delegates_grant(request: web.Request) -> web.Response:
         delegation = await service.grant(session, principal(request),
                                          request.match_info["patient_id"],
                                          delegate_username=data.delegate_username,
-                                         relationship=data.relationship)
+                                         relationship=data.relationship,
+                                         request_note=data.request_note)
     await access_changed(request.app[keys.BUS], delegation.patient_id)
     return ok(delegation_out(delegation), status=201)
 

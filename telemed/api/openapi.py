@@ -168,8 +168,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Grant or revoke consent (patient, or admin)", "privacy", consents.ConsentDecision,
         success=201),
     ("POST", "/api/v1/patients/{patient_id}/emergency-access"): Operation(
-        "Emergency (break-glass) access with a written reason", "privacy",
+        "Emergency (break-glass) access: a reason_code from the list and a written reason "
+        "(read-only, time-limited, reviewed afterwards)", "privacy",
         consents.EmergencyRequest, success=201),
+    ("GET", "/api/v1/emergency-accesses"): Operation(
+        "Emergency accesses to review (responsible doctor, or admin)", "privacy",
+        query=("pending",)),
+    ("POST", "/api/v1/emergency-accesses/{access_id}/review"): Operation(
+        "Confirm or flag an emergency access after the fact", "privacy",
+        consents.EmergencyReview),
     ("GET", "/api/v1/patients/{patient_id}/access-log"): Operation(
         "Who read or changed what of this patient (JSON, or CSV with format=csv)", "privacy",
         query=("limit", "cursor", "format")),

@@ -296,6 +296,13 @@ class EmergencyAccess(SQLModel, table=True):
     reason: str = Field(max_length=1000)
     granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+    # One of telemed.domain.emergency.REASON_CODES ("unspecified" on rows from before 0006).
+    reason_code: str = Field(default="unspecified", max_length=32)
+    # The after-the-fact review by the responsible doctor or an administrator.
+    reviewed_by: str | None = Field(default=None, max_length=32)
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_outcome: str | None = Field(default=None, max_length=16)  # confirmed | flagged
+    review_note: str | None = Field(default=None, max_length=1000)
 
 
 class Delegation(SQLModel, table=True):
@@ -309,6 +316,8 @@ class Delegation(SQLModel, table=True):
     relationship: str = Field(max_length=16)
     granted_by: str = Field(foreign_key="users.id", max_length=32)
     granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The written request an administrator acted on (None when the patient granted it).
+    request_note: str | None = Field(default=None, max_length=1000)
     revoked_by: str | None = Field(default=None, max_length=32)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

@@ -2,20 +2,30 @@
 
 Every read or change of a patient's data by a person passes through `authorize_patient`,
 which also writes the audit event. A clinician needs both a place on the patient's care team
-and the patient's consent; otherwise only a time-limited emergency ("break-glass") access
-with a written reason opens the record, and that access is flagged in the patient's log.
+and the patient's consent (`telemed.domain.consent`: the latest decision wins, a blanket
+withdrawal revokes older personal grants). Otherwise:
+
+- a time-limited emergency ("break-glass") access with a reason opens the record for
+  reading and for handling its alerts only (`telemed.domain.emergency.allows`); it is
+  flagged in the patient's log and never gives membership or any lasting right;
+- a patient who withdrew consent stays in telemonitoring: their *alerts* (not the record)
+  still reach the doctors who receive escalations (`monitoring_clinicians`), so no alert
+  fires into the void. Nobody else on the care team sees them.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import CareTeamMember, Consent, EmergencyAccess, Patient
+from telemed.db.models import CareTeamMember, Consent, EmergencyAccess, Patient, User
 from telemed.db.types import utcnow
-from telemed.errors import forbidden, not_found
+from telemed.domain import emergency as emergency_rules
+from telemed.domain.consent import Decision, consent_state, may_consult
+from telemed.errors import ApiError, forbidden, not_found
 from telemed.principal import Principal
 from telemed.services import audit
 from telemed.services.audit import Resource
@@ -30,20 +40,49 @@ async def in_care_team(session: AsyncSession, patient_id: str, user_id: str) -> 
     return await session.get(CareTeamMember, (patient_id, user_id)) is not None
 
 
+async def consent_decisions(session: AsyncSession, patient_id: str,
+                            user_id: str | None = None) -> list[Decision]:
+    """The patient's consent decisions (blanket ones and, with `user_id`, that user's)."""
+    query = select(Consent.granted, Consent.grantee_id, Consent.recorded_at).where(
+        Consent.patient_id == patient_id)
+    if user_id is not None:
+        query = query.where(or_(col(Consent.grantee_id).is_(None),
+                                Consent.grantee_id == user_id))
+    rows = (await session.exec(query.order_by(col(Consent.recorded_at)))).all()
+    return [Decision(granted, grantee, at) for granted, grantee, at in rows]
+
+
 async def has_consent(session: AsyncSession, patient_id: str, user_id: str) -> bool:
-    """The patient's latest decision for this clinician, else for all care staff."""
-    result = await session.exec(
-        select(Consent)
-        .where(Consent.patient_id == patient_id)
-        .where(or_(col(Consent.grantee_id).is_(None), Consent.grantee_id == user_id))
-        .order_by(col(Consent.recorded_at).desc(), col(Consent.id))
-    )
-    rows = list(result.all())
-    specific = next((c for c in rows if c.grantee_id == user_id), None)
-    if specific is not None:
-        return specific.granted
-    general = next((c for c in rows if c.grantee_id is None), None)
-    return general is not None and general.granted
+    """Whether the patient's decisions in force let this clinician consult the record."""
+    return may_consult(await consent_decisions(session, patient_id, user_id), user_id)
+
+
+async def _team(session: AsyncSession, patient_id: str) -> list[tuple[str, bool, str]]:
+    """(user id, responsible, role) of the patient's active care-team members."""
+    rows = (await session.exec(
+        select(CareTeamMember.user_id, CareTeamMember.responsible, User.role)
+        .join(User, col(User.id) == col(CareTeamMember.user_id))
+        .where(CareTeamMember.patient_id == patient_id).where(col(User.active))
+    )).all()
+    return [(uid, bool(flag), str(role)) for uid, flag, role in rows]
+
+
+def _responsible(team: list[tuple[str, bool, str]]) -> list[str]:
+    responsible = [uid for uid, flag, role in team if flag and role == "doctor"]
+    return sorted(responsible or [uid for uid, _, role in team if role == "doctor"])
+
+
+async def responsible_doctors(session: AsyncSession, patient_id: str) -> list[str]:
+    """The care team's doctors flagged responsible, else every doctor of the team."""
+    return _responsible(await _team(session, patient_id))
+
+
+async def monitoring_clinicians(session: AsyncSession, patient_id: str) -> list[str]:
+    """Who receives the patient's alerts when the care team may not open the record: the
+    responsible doctors (`responsible_doctors`), else the whole team (the people
+    escalations reach), so that telemonitoring never raises alerts nobody can see."""
+    team = await _team(session, patient_id)
+    return _responsible(team) or sorted(uid for uid, _, _ in team)
 
 
 async def active_emergency_access(
@@ -76,6 +115,7 @@ async def authorize_patient(
         raise not_found("Patient")
     emergency = False
     allowed = False
+    refusal = forbidden("You have no access to this patient's record.")
     if who.role == "patient":
         own_or_delegate = who.patient_id == patient_id or await is_delegate(
             session, patient_id, who.user_id
@@ -84,14 +124,27 @@ async def authorize_patient(
     elif who.role == "admin":
         allowed = resource in ADMIN_RESOURCES
     elif who.is_clinician:
-        allowed = await in_care_team(session, patient_id, who.user_id) and await has_consent(
-            session, patient_id, who.user_id
-        )
+        member = await in_care_team(session, patient_id, who.user_id)
+        allowed = member and await has_consent(session, patient_id, who.user_id)
+        if member and not allowed:  # not a bare 403: the team learns why
+            refusal = ApiError(403, "consent_withdrawn",
+                               "The patient withdrew consent to the consultation of their "
+                               "record.")
+        if not allowed and member and resource == "alert" and action in ("read", "update") \
+                and who.user_id in await monitoring_clinicians(session, patient_id):
+            allowed = True
+            reason = reason or "telemonitoring without record consent"
         if not allowed:
             grant = await active_emergency_access(session, patient_id, who.user_id)
             if grant is not None:
-                allowed, emergency = True, True
-                reason = reason or grant.reason
+                emergency = True
+                allowed = emergency_rules.allows(action, resource)
+                reason = reason or f"emergency: {grant.reason_code}"
+                if not allowed:
+                    refusal = ApiError(
+                        403, "emergency_access_read_only",
+                        "Emergency access lets you read the record and handle its alerts, "
+                        "not change it.")
     audit.record(
         session,
         actor=who,
@@ -106,7 +159,7 @@ async def authorize_patient(
     )
     if not allowed:
         await session.commit()
-        raise forbidden("You have no access to this patient's record.")
+        raise refusal
     return patient
 
 
@@ -117,7 +170,60 @@ async def visible_patient_ids(session: AsyncSession, who: Principal) -> list[str
     if who.role == "patient":
         own = [who.patient_id] if who.patient_id else []
         return own + await delegated_patient_ids(session, who.user_id)
+    team = await team_patient_ids(session, who.user_id)
+    decisions = await _decisions_of(session, team, who.user_id)
+    return [pid for pid in team if may_consult(decisions.get(pid, []), who.user_id)]
+
+
+async def team_patient_ids(session: AsyncSession, user_id: str) -> list[str]:
+    """The patients on whose care team the user is (with or without their consent)."""
     result = await session.exec(
-        select(CareTeamMember.patient_id).where(CareTeamMember.user_id == who.user_id)
-    )
-    return [pid for pid in result.all() if await has_consent(session, pid, who.user_id)]
+        select(CareTeamMember.patient_id).where(CareTeamMember.user_id == user_id))
+    return list(result.all())
+
+
+async def _decisions_of(session: AsyncSession, patient_ids: list[str],
+                        user_id: str) -> dict[str, list[Decision]]:
+    """Consent decisions (blanket, and the user's) of several patients, in one query."""
+    if not patient_ids:
+        return {}
+    rows = (await session.exec(
+        select(Consent.patient_id, Consent.granted, Consent.grantee_id, Consent.recorded_at)
+        .where(col(Consent.patient_id).in_(patient_ids))
+        .where(or_(col(Consent.grantee_id).is_(None), Consent.grantee_id == user_id))
+        .order_by(col(Consent.recorded_at))
+    )).all()
+    found: dict[str, list[Decision]] = {}
+    for pid, granted, grantee, at in rows:
+        found.setdefault(pid, []).append(Decision(granted, grantee, at))
+    return found
+
+
+async def alert_patient_ids(session: AsyncSession, who: Principal) -> list[str] | None:
+    """Ids of patients whose alerts `who` receives: those it may list, plus, for a clinician,
+    the patients without record consent it monitors (`monitoring_clinicians`)."""
+    visible = await visible_patient_ids(session, who)
+    if visible is None or not who.is_clinician:
+        return visible
+    shown = set(visible)
+    extra = [pid for pid in await team_patient_ids(session, who.user_id)
+             if pid not in shown and who.user_id in await monitoring_clinicians(session, pid)]
+    return visible + extra
+
+
+async def withdrawn_patients(session: AsyncSession, who: Principal) -> dict[str, datetime]:
+    """For a clinician: the patients of its care teams whose decisions in force shut it out,
+    with the date the blanket consent was withdrawn (the fact, never the data)."""
+    if not who.is_clinician:
+        return {}
+    team = await team_patient_ids(session, who.user_id)
+    decisions = await _decisions_of(session, team, who.user_id)
+    out: dict[str, datetime] = {}
+    for pid in team:
+        mine = decisions.get(pid, [])
+        if not may_consult(mine, who.user_id):
+            state = consent_state(mine)
+            last = state.withdrawn_at or (mine[-1].recorded_at if mine else None)
+            if last is not None:
+                out[pid] = last
+    return out

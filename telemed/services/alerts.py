@@ -28,7 +28,7 @@ from telemed.domain.bands import Severity, is_worse
 from telemed.errors import ApiError, conflict, forbidden, not_found
 from telemed.principal import Principal
 from telemed.services import audit
-from telemed.services.access import authorize_patient, visible_patient_ids
+from telemed.services.access import alert_patient_ids, authorize_patient
 from telemed.services.pagination import Page
 
 ALERTS: Table = Alert.__table__  # type: ignore[attr-defined]
@@ -189,7 +189,7 @@ async def raise_condition(
         await session.flush()
         audit.record(session, actor=None, action="create", resource="alert",
                      patient_id=alert.patient_id, resource_id=alert.id,
-                     reason=f"{condition.kind} {condition.severity}: {alert.detail}"[:1000])
+                     reason="opened")  # no clinical text in the audit (services.audit)
         return await _change(session, alert, "opened", True, patient, condition.received_at)
     worse = is_worse(condition.severity, alert.severity)  # type: ignore[arg-type]
     if not worse and not alert.recovered and not condition.renotify:
@@ -208,7 +208,7 @@ async def raise_condition(
     alert.updated_at = now
     audit.record(session, actor=None, action="update", resource="alert",
                  patient_id=alert.patient_id, resource_id=alert.id,
-                 reason=f"{change} {alert.severity}: {alert.detail}"[:1000])
+                 reason=change)
     notify = worse or not _snoozed(alert, now)
     return await _change(session, alert, change, notify, patient, condition.received_at)
 
@@ -357,7 +357,7 @@ async def list_alerts(
                                 resource="alert", request_id=request_id)
         patient_ids: list[str] = [filters.patient_id]
     else:
-        visible = await visible_patient_ids(session, who)
+        visible = await alert_patient_ids(session, who)
         if visible is None:
             raise forbidden("Alerts are clinical data.")
         patient_ids = visible

@@ -1,4 +1,11 @@
-"""The one place that records who read or changed which patient's data, when and why."""
+"""The one place that records who read or changed which patient's data, when and why.
+
+An audit line describes the action and the kind of resource, never clinical values:
+administrators read the access log and the FHIR AuditEvents. A `reason` is a short,
+non-clinical word or code ("acknowledge", "version 3", "emergency: on_call_cover"); notes,
+alert details, readings and free-text emergency reasons stay in their own rows, behind the
+clinical access rules.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ Action = Literal["read", "create", "update", "delete", "login", "export", "emerg
 # What was read or changed; the patient's privacy page names each one (views/privacy.py).
 Resource = Literal[
     "access_log", "alert", "careplan", "careteam", "consent", "delegation", "device",
+    "emergency_review",
     "fhir_appointment", "fhir_careplan", "fhir_flag", "fhir_observation", "observation",
     "patient", "user", "visit", "visit_guest", "visit_report",
 ]

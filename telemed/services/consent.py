@@ -1,4 +1,11 @@
-"""Consent to consultation, emergency (break-glass) access and the patient's access log."""
+"""Consent to consultation, emergency (break-glass) access and its review, and the patient's
+access log.
+
+Audit reasons written here carry no clinical text: a consent decision is audited as
+"granted"/"revoked" (the patient's note stays in the consent row), an emergency access by
+its reason code (the free text stays in the emergency row, shown to the patient and to the
+reviewing doctor, never to administrators).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +17,27 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import AuditEvent, Consent, EmergencyAccess, Patient, User
 from telemed.db.types import utcnow
-from telemed.errors import forbidden, invalid, not_found
+from telemed.domain.consent import ConsentState, Decision, consent_state
+from telemed.domain.emergency import (
+    DEFAULT_REASON_CODE,
+    MAX_TEXT_LENGTH,
+    MIN_REASON_LENGTH,
+    REASON_CODES,
+    REVIEW_OUTCOMES,
+)
+from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
 from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit
-from telemed.services.access import authorize_patient
+from telemed.services.access import (
+    authorize_patient,
+    monitoring_clinicians,
+    responsible_doctors,
+    withdrawn_patients,
+)
 from telemed.services.delegates import may_manage_record
 
 EMERGENCY_MINUTES = 60
-MIN_REASON_LENGTH = 15
-MAX_REASON_LENGTH = 1000
+MAX_REASON_LENGTH = MAX_TEXT_LENGTH
 
 
 async def record_enrolment_consent(
@@ -68,34 +87,53 @@ async def decide_consent(
             raise invalid({"grantee_id": "No such doctor or nurse."})
     if note is not None and len(note) > MAX_REASON_LENGTH:
         raise invalid({"note": "At most 1000 characters."})
+    if who.role == "admin" and not (note or "").strip():
+        raise invalid({"note": "An administrator records the patient's written request "
+                               "(its reference) in the note."})
     consent = Consent(patient_id=patient_id, grantee_id=grantee_id, granted=granted,
                       recorded_by=who.user_id, note=note)
     session.add(consent)
     audit.record(session, actor=who, action="update", resource="consent",
                  patient_id=patient_id, resource_id=grantee_id,
-                 reason=("granted" if granted else "revoked") + (f": {note}" if note else ""))
+                 reason="granted" if granted else "revoked")
     await session.commit()
     return consent
 
 
+def consent_in_force(consents: list[Consent]) -> ConsentState:
+    """What the patient's decisions mean now (`telemed.domain.consent`)."""
+    return consent_state([Decision(c.granted, c.grantee_id, c.recorded_at)
+                          for c in sorted(consents, key=lambda c: c.recorded_at)])
+
+
 async def break_glass(
-    session: AsyncSession, who: Principal, patient_id: str, reason: str
+    session: AsyncSession, who: Principal, patient_id: str, reason: str,
+    reason_code: str | None,
 ) -> EmergencyAccess:
-    """Open a patient's record in an emergency: written reason, time-limited, flagged."""
+    """Open a patient's record in an emergency: a reason from the list and in words,
+    time-limited, read-only (`telemed.domain.emergency`), flagged and reviewed afterwards."""
     if not who.is_clinician:
         raise forbidden("Only doctors and nurses can use emergency access.")
     reason = " ".join(reason.split())
+    errors: dict[str, str] = {}
+    reason_code = reason_code or DEFAULT_REASON_CODE
+    if reason_code not in REASON_CODES:
+        errors["reason_code"] = "Unknown reason; choose one of the list."
     if len(reason) < MIN_REASON_LENGTH:
-        raise invalid({"reason": "Write why you need emergency access (at least 15 characters)."})
-    if len(reason) > MAX_REASON_LENGTH:
-        raise invalid({"reason": "At most 1000 characters."})
+        errors["reason"] = "Write why you need emergency access (at least 15 characters)."
+    elif len(reason) > MAX_REASON_LENGTH:
+        errors["reason"] = "At most 1000 characters."
+    if errors:
+        raise ApiError(422, "validation_error", "Some fields are not valid.", fields=errors)
     if await session.get(Patient, patient_id) is None:
         raise not_found("Patient")
     grant = EmergencyAccess(patient_id=patient_id, user_id=who.user_id, reason=reason,
+                            reason_code=reason_code,
                             expires_at=utcnow() + timedelta(minutes=EMERGENCY_MINUTES))
     session.add(grant)
     audit.record(session, actor=who, action="emergency", resource="patient",
-                 patient_id=patient_id, resource_id=grant.id, reason=reason, emergency=True)
+                 patient_id=patient_id, resource_id=grant.id,
+                 reason=f"emergency: {reason_code}", emergency=True)
     await session.commit()
     return grant
 
@@ -158,3 +196,134 @@ async def emergency_accesses(session: AsyncSession, patient_id: str) -> list[Eme
         .order_by(col(EmergencyAccess.granted_at).desc())
     )
     return list(result.all())
+
+
+# --- the review of emergency accesses ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmergencyItem:
+    """An emergency access as its reviewers see it. `reason` (the free text) is None for
+    administrators: they see who, when, the reason chosen from the list and the patient."""
+
+    grant: EmergencyAccess
+    clinician_name: str
+    patient_name: str
+    reason: str | None
+    reviewer_name: str | None
+    can_review: bool
+
+
+async def _may_review(session: AsyncSession, who: Principal, grant: EmergencyAccess) -> bool:
+    if who.user_id == grant.user_id:
+        return False  # nobody reviews their own emergency access
+    if who.role == "admin":
+        return True
+    return who.role == "doctor" and who.user_id in await responsible_doctors(
+        session, grant.patient_id)
+
+
+async def review_queue(session: AsyncSession, who: Principal, *, pending_only: bool = False,
+                       limit: int = 200) -> list[EmergencyItem]:
+    """Emergency accesses `who` reviews (an administrator: all; a doctor: those to patients
+    it is responsible for), the ones still to review first, then newest first."""
+    if who.role not in ("admin", "doctor"):
+        raise forbidden("Only responsible doctors and administrators review emergency access.")
+    query = (select(EmergencyAccess, Patient)
+             .join(Patient, col(Patient.id) == col(EmergencyAccess.patient_id)))
+    if pending_only:
+        query = query.where(col(EmergencyAccess.reviewed_at).is_(None))
+    rows = (await session.exec(
+        query.order_by(col(EmergencyAccess.reviewed_at).is_not(None),
+                       col(EmergencyAccess.granted_at).desc()).limit(limit * 5))).all()
+    people = await _names(session, {g.user_id for g, _ in rows}
+                          | {g.reviewed_by for g, _ in rows if g.reviewed_by})
+    items: list[EmergencyItem] = []
+    for grant, patient in rows:
+        if who.role == "doctor" and who.user_id not in await responsible_doctors(
+                session, grant.patient_id):
+            continue
+        items.append(EmergencyItem(
+            grant=grant, clinician_name=people.get(grant.user_id, "—"),
+            patient_name=f"{patient.family_name} {patient.given_name}",
+            reason=grant.reason if who.role == "doctor" else None,
+            reviewer_name=people.get(grant.reviewed_by or ""),
+            can_review=grant.reviewed_at is None and who.user_id != grant.user_id))
+        if len(items) >= limit:
+            break
+    return items
+
+
+async def review_emergency(session: AsyncSession, who: Principal, access_id: str, *,
+                           outcome: str, note: str | None) -> EmergencyAccess:
+    """Confirm or flag an emergency access after the fact (once; audited)."""
+    grant = await session.get(EmergencyAccess, access_id) if len(access_id) <= 64 else None
+    if grant is None:
+        raise not_found("Emergency access")
+    if not await _may_review(session, who, grant):
+        audit.record(session, actor=who, action="update", resource="emergency_review",
+                     patient_id=grant.patient_id, resource_id=grant.id, outcome="denied")
+        await session.commit()
+        raise forbidden("Only the patient's responsible doctor or an administrator reviews "
+                        "this emergency access.")
+    errors: dict[str, str] = {}
+    if outcome not in REVIEW_OUTCOMES:
+        errors["outcome"] = "Outcome must be confirmed or flagged."
+    note = note.strip() if note else None
+    if note is not None and len(note) > MAX_REASON_LENGTH:
+        errors["note"] = "At most 1000 characters."
+    if outcome == "flagged" and not note:
+        errors["note"] = "Say why the emergency access is flagged."
+    if errors:
+        raise invalid(errors)
+    if grant.reviewed_at is not None:
+        raise conflict("This emergency access was already reviewed.", "already_reviewed")
+    grant.reviewed_by = who.user_id
+    grant.reviewed_at = utcnow()
+    grant.review_outcome = outcome
+    grant.review_note = note
+    session.add(grant)
+    audit.record(session, actor=who, action="update", resource="emergency_review",
+                 patient_id=grant.patient_id, resource_id=grant.id, reason=outcome)
+    await session.commit()
+    return grant
+
+
+async def _names(session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
+    if not user_ids:
+        return {}
+    found = await session.exec(select(User).where(col(User.id).in_(sorted(user_ids))))
+    return {u.id: u.display_name for u in found.all()}
+
+
+# --- what the care team sees of a withdrawal --------------------------------------------
+
+
+@dataclass(frozen=True)
+class WithdrawnNotice:
+    """A patient of the clinician's care teams who shut it out: the fact and the date only;
+    `monitoring` says whether the clinician still receives the patient's alerts."""
+
+    patient: Patient
+    since: datetime
+    monitoring: bool
+
+
+async def withdrawn_notices(session: AsyncSession, who: Principal) -> list[WithdrawnNotice]:
+    """For a clinician: the patients of its care teams whose consent in force shuts it out
+    (each listed one audited as a read of the patient's name), by name."""
+    found = await withdrawn_patients(session, who)
+    if not found:
+        return []
+    patients = (await session.exec(
+        select(Patient).where(col(Patient.id).in_(sorted(found)))
+        .order_by(Patient.family_name, Patient.given_name, Patient.id))).all()
+    notices = []
+    for patient in patients:
+        monitoring = who.user_id in await monitoring_clinicians(session, patient.id)
+        notices.append(WithdrawnNotice(patient, found[patient.id], monitoring))
+        audit.record(session, actor=who, action="read", resource="patient",
+                     patient_id=patient.id, resource_id=patient.id,
+                     reason="consent withdrawn notice")
+    await session.commit()
+    return notices

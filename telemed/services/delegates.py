@@ -1,4 +1,9 @@
-"""Delegates: a caregiver or a minor's parent given access to a patient's portal."""
+"""Delegates: a caregiver or a minor's parent given access to a patient's portal.
+
+The patient makes their delegations. An administrator may make one only on the patient's
+written request, whose reference it records (`request_note`); the delegation is audited with
+that reference and shown to the patient as a notice on their privacy page.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from telemed.principal import Principal
 from telemed.services import audit
 
 RELATIONSHIPS = ("caregiver", "parent", "guardian")
+MAX_NOTE_LENGTH = 1000
 
 
 async def delegated_patient_ids(session: AsyncSession, user_id: str) -> list[str]:
@@ -53,8 +59,10 @@ async def list_delegations(session: AsyncSession, who: Principal,
 
 
 async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
-                delegate_username: str, relationship: str) -> Delegation:
-    """Give a portal user read access to the patient's portal."""
+                delegate_username: str, relationship: str,
+                request_note: str | None = None) -> Delegation:
+    """Give a portal user read access to the patient's portal (an administrator: only with
+    the reference of the patient's written request in `request_note`)."""
     if await session.get(Patient, patient_id) is None:
         raise not_found("Patient")
     if not may_manage_record(who, patient_id):
@@ -71,17 +79,26 @@ async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
         errors["delegate_username"] = "No patient-portal user with this username."
     elif delegate.patient_id == patient_id:
         errors["delegate_username"] = "A patient does not need a delegation to their own record."
+    request_note = " ".join(request_note.split()) if request_note else None
+    if who.role == "admin" and not request_note:
+        errors["request_note"] = ("An administrator gives access only on the patient's "
+                                  "written request: record its reference.")
+    elif request_note is not None and len(request_note) > MAX_NOTE_LENGTH:
+        errors["request_note"] = "At most 1000 characters."
     if errors:
         raise invalid(errors)
     assert delegate is not None
     if await is_delegate(session, patient_id, delegate.id):
         raise conflict("This person is already a delegate.", "already_delegate")
     delegation = Delegation(patient_id=patient_id, delegate_id=delegate.id,
-                            relationship=relationship, granted_by=who.user_id)
+                            relationship=relationship, granted_by=who.user_id,
+                            request_note=request_note if who.role == "admin" else None)
     session.add(delegation)
+    reason = f"{relationship}: {delegate.display_name}"
+    if who.role == "admin":
+        reason += f" (written request: {request_note})"
     audit.record(session, actor=who, action="create", resource="delegation",
-                 patient_id=patient_id, resource_id=delegation.id,
-                 reason=f"{relationship}: {delegate.display_name}")
+                 patient_id=patient_id, resource_id=delegation.id, reason=reason[:1000])
     await session.commit()
     return delegation
 

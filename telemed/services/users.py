@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from sqlalchemy import func, tuple_
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Patient, User
@@ -163,3 +163,11 @@ async def end_all_sessions(session: AsyncSession, user: User) -> None:
 async def count_users(session: AsyncSession) -> int:
     """How many users exist."""
     return int((await session.exec(select(func.count()).select_from(User))).one())
+
+
+async def users_by_id(session: AsyncSession, user_ids: set[str]) -> dict[str, User]:
+    """The users of `user_ids` that exist, by id, in one query."""
+    if not user_ids:
+        return {}
+    found = await session.exec(select(User).where(col(User.id).in_(sorted(user_ids))))
+    return {u.id: u for u in found.all()}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import tuple_
@@ -23,7 +23,7 @@ from telemed.db.types import utcnow
 from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
 from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit
-from telemed.services.access import authorize_patient
+from telemed.services.access import authorize_patient, visible_patient_ids
 from telemed.services.audit import Resource
 from telemed.services.pagination import Page
 
@@ -39,6 +39,10 @@ JOIN_CLOSES_AFTER = timedelta(minutes=30)
 PAST_GRACE = timedelta(minutes=1)
 MAX_AHEAD = timedelta(days=366)
 MAX_CLINICIANS: dict[str, int] = {"televisit": 2, "teleassistance": 2, "teleconsult": 6}
+# An invitation opens the visit, not a lasting right: to an invited clinician without access
+# to the record, until this long after the visit's scheduled start (a visit lasts at most
+# 4 hours: the rest is time to write the report).
+PARTICIPANT_ACCESS_AFTER = timedelta(days=7)
 Action = Literal["read", "create", "update", "export"]
 
 
@@ -80,17 +84,30 @@ async def authorize_visit(
     """Allow invited clinicians, the patient and the patient's care team; audit either way.
 
     An invited clinician need not be on the care team (a consulted specialist): that access
-    is audited here with the reason "visit participant". Everybody else goes through
-    `authorize_patient`, which audits and raises 403.
+    is audited here with the reason "visit participant", and ends `PARTICIPANT_ACCESS_AFTER`
+    the visit's scheduled start (an invitation is no lasting right). Everybody else goes
+    through `authorize_patient`, which audits and raises 403.
     """
     visit = record.visit
-    if who.is_clinician and who.user_id in record.participant_ids:
+    if who.is_clinician and who.user_id in record.participant_ids \
+            and visit.scheduled_start >= invitation_horizon():
         audit.record(session, actor=who, action=action, resource=resource,
                      patient_id=visit.patient_id, resource_id=visit.id,
                      reason="visit participant", request_id=request_id)
         return
     await authorize_patient(session, who, visit.patient_id, action=action, resource=resource,
                             resource_id=visit.id, request_id=request_id)
+
+
+def invitation_horizon(now: datetime | None = None) -> datetime:
+    """Visits that started before this no longer open to a clinician by invitation alone."""
+    return (now or utcnow()) - PARTICIPANT_ACCESS_AFTER
+
+
+def invited_scope(user_id: str) -> Any:
+    """SQL condition: visits the user is invited to that still open to them by invitation."""
+    mine = select(VisitParticipant.visit_id).where(VisitParticipant.user_id == user_id)
+    return col(Visit.id).in_(mine) & (col(Visit.scheduled_start) >= invitation_horizon())
 
 
 async def get_visit(
@@ -140,8 +157,12 @@ async def list_visits(
             await session.commit()
             query = query.where(Visit.patient_id == patient_id)
         else:
+            # The caller's visits: those of its patients (record access), and those it is
+            # invited to while the invitation still opens them (`invited_scope`).
             mine = select(VisitParticipant.visit_id).where(VisitParticipant.user_id == who.user_id)
-            query = query.where(col(Visit.id).in_(mine))
+            visible = await visible_patient_ids(session, who) or []
+            query = query.where(col(Visit.id).in_(mine)).where(
+                col(Visit.patient_id).in_(visible) | invited_scope(who.user_id))
     else:
         raise forbidden("Administrators do not see visits.")
     if since is not None:

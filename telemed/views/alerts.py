@@ -11,7 +11,10 @@ filter in the browser without asking the server again.
 number the page was rendered at (nothing changed in between is missed) and fetches the
 changed alerts' rows from ``GET /alerts/rows?id=…`` — the same template as the page, so the
 markup, the words and the times are the server's. A row says the alert's detail in the page's
-language at the patient's local times (``telemed.views.alert_text``). The action forms post to
+language at the patient's local times (``telemed.views.alert_text``). A patient of the
+caller's care teams who withdrew consent is named at the top with the date (the fact, not the
+data); the doctors who still receive that patient's telemonitoring alerts see them, marked,
+without the latest vitals (``services.access.alert_patient_ids``). The action forms post to
 ``/alerts/{id}/ack|resolve|snooze`` (CSRF token in the form) and call the same services as
 the JSON API, which the script uses instead.
 """
@@ -42,7 +45,8 @@ from telemed.middlewares import ensure_csrf_token
 from telemed.principal import CLINICIANS, REQUEST_ID, Principal, principal, requires
 from telemed.services import alerts as service
 from telemed.services import audit
-from telemed.services.access import visible_patient_ids
+from telemed.services import consent as consent_service
+from telemed.services.access import alert_patient_ids, visible_patient_ids, withdrawn_patients
 from telemed.services.alerts import AlertChange, AlertFilter
 from telemed.services.pagination import Page
 from telemed.views.alert_text import alert_sentence
@@ -199,8 +203,10 @@ def detail_text(request: web.Request, alert: Alert, patient: Patient) -> str:
 
 
 def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: list[VitalItem],
-               names: dict[str, str], content: Any, now: datetime) -> dict[str, Any]:
-    """What `_alert_row.html` shows of one alert."""
+               names: dict[str, str], content: Any, now: datetime,
+               withdrawn: datetime | None = None) -> dict[str, Any]:
+    """What `_alert_row.html` shows of one alert (`withdrawn`: when the patient withdrew
+    consent, for an alert that reaches the caller through telemonitoring only)."""
     tz = patient.timezone
     severity_word = t(request, SEVERITY_WORDS.get(alert.severity, alert.severity))
     what = headline(request, alert, content)
@@ -233,6 +239,8 @@ def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: lis
         "ack": ack,
         "seq": alert.seq,
         "vitals": vitals,
+        "withdrawn_text": local_time(request, withdrawn, tz, "d MMMM y")
+        if withdrawn is not None else None,
         "summary": f"{severity_word}: {patient_name(patient)}, {what}.",
     }
 
@@ -271,7 +279,10 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
         rows = await service.list_alerts(session, who, AlertFilter(statuses=ACTIVE),
                                          Page(limit=BOARD_LIMIT, after=None),
                                          request[REQUEST_ID])
-        patients = list({p.id: p for _, p in rows}.values())
+        notices = await consent_service.withdrawn_notices(session, who)
+        withdrawn = {n.patient.id: n.since for n in notices}
+        # The record (latest vitals) only of patients whose consent lets the caller in.
+        patients = [p for p in {p.id: p for _, p in rows}.values() if p.id not in withdrawn]
         _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
         contents = await plan_contents(session, patients)
         vitals = await patient_vitals(session, request, patients, contents, now)
@@ -280,7 +291,7 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
     alerts = []
     for alert, patient in rows:
         view = alert_view(request, alert, patient, vitals.get(patient.id, []), names,
-                          contents.get(patient.id), now)
+                          contents.get(patient.id), now, withdrawn.get(patient.id))
         view["hidden"] = not filters.matches(alert, patient)
         alerts.append(view)
     shown = sum(1 for a in alerts if not a["hidden"])
@@ -307,6 +318,9 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
             "strings": {key: t(request, msgid) for key, msgid in BOARD_STRINGS.items()},
         },
         "sound_file": SOUND_FILE,
+        "withdrawn": [{"patient_id": n.patient.id, "patient_name": patient_name(n.patient),
+                       "since": local_time(request, n.since, n.patient.timezone, "d MMMM y"),
+                       "monitoring": n.monitoring} for n in notices],
     }, status=status)
 
 
@@ -331,7 +345,8 @@ async def board_rows(request: web.Request) -> web.Response:
         raise ApiError(400, "too_many_ids", f"Ask for at most {ROWS_LIMIT} alerts at once.")
     views: list[dict[str, Any]] = []
     async with request.app[keys.SESSIONS]() as session:
-        visible = set(await visible_patient_ids(session, who) or [])
+        visible = set(await alert_patient_ids(session, who) or [])
+        consented = set(await visible_patient_ids(session, who) or [])
         found = [] if not ids or not visible else list((await session.exec(
             select(Alert, Patient).join(Patient, col(Patient.id) == col(Alert.patient_id))
             .where(col(Alert.id).in_(ids)).where(col(Alert.patient_id).in_(sorted(visible)))
@@ -340,15 +355,17 @@ async def board_rows(request: web.Request) -> web.Response:
             audit.record(session, actor=who, action="read", resource="alert",
                          patient_id=alert.patient_id, resource_id=alert.id,
                          reason="alert board", request_id=request[REQUEST_ID])
-        patients = list({p.id: p for _, p in found}.values())
+        patients = [p for p in {p.id: p for _, p in found}.values() if p.id in consented]
         _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
+        withdrawn = {pid: since for pid, since in (await withdrawn_patients(session, who)).items()
+                     if pid in visible}
         contents = await plan_contents(session, patients)
         vitals = await patient_vitals(session, request, patients, contents, now)
         names = await _names(session, {a.acknowledged_by for a, _ in found if a.acknowledged_by})
         await session.commit()
     for alert, patient in found:
         view = alert_view(request, alert, patient, vitals.get(patient.id, []), names,
-                          contents.get(patient.id), now)
+                          contents.get(patient.id), now, withdrawn.get(patient.id))
         view["hidden"] = False
         views.append(view)
     return await _fragment(request, "alert_rows.html", {

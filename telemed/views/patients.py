@@ -13,6 +13,7 @@ from telemed.bus.events import access_changed
 from telemed.errors import ApiError
 from telemed.principal import CLINICIANS, REQUEST_ID, ROLES, STAFF, principal, requires
 from telemed.services import careplans as careplan_service
+from telemed.services import consent as consent_service
 from telemed.services import patients as service
 from telemed.services.access import authorize_patient
 from telemed.services.pagination import encode_cursor, parse_page
@@ -51,8 +52,11 @@ async def patients_list(request: web.Request) -> web.Response:
     search = request.query.get("q", "").strip()[:100]
     page = parse_page({"limit": str(PAGE_SIZE), "cursor": request.query.get("cursor", "")},
                       key_length=3)
+    who = principal(request)
     async with request.app[keys.SESSIONS]() as session:
-        found = await service.list_patients(session, principal(request), page, search or None)
+        found = await service.list_patients(session, who, page, search or None)
+        notices = (await consent_service.withdrawn_notices(session, who)
+                   if "cursor" not in request.query and not search else [])
     next_url = None
     if len(found) == page.limit:
         last = found[-1]
@@ -64,6 +68,8 @@ async def patients_list(request: web.Request) -> web.Response:
     return await render(request, "patients.html", {
         "rows": rows, "search": search, "next_url": next_url,
         "first_page": "cursor" not in request.query,
+        "withdrawn": notices,
+        "reviews": who.role in ("admin", "doctor"),
     })
 
 
@@ -127,7 +133,18 @@ async def patient_page(request: web.Request) -> web.Response:
     who = principal(request)
     patient_id = request.match_info["patient_id"]
     async with request.app[keys.SESSIONS]() as session:
-        patient = await service.get_patient(session, who, patient_id, request[REQUEST_ID])
+        try:
+            patient = await service.get_patient(session, who, patient_id, request[REQUEST_ID])
+        except ApiError as exc:
+            if exc.status != 403 or not who.is_clinician:
+                raise
+            notice = next((n for n in await consent_service.withdrawn_notices(session, who)
+                           if n.patient.id == patient_id), None)
+            if notice is None:
+                raise
+            # Not a bare 403: the care team learns the fact and the date, and what it may do.
+            return await render(request, "patient_withdrawn.html", {"withdrawal": notice},
+                                status=403)
         plans: list[Any] = []
         team: list[Any] = []
         if who.role != "admin":  # administrators see demographics only

@@ -1,5 +1,6 @@
-"""The privacy page of a patient's record: consent, emergency accesses, the access log;
-and "log out everywhere" for every user."""
+"""The privacy page of a patient's record: consent (what is in force, truthfully), emergency
+accesses and their review, delegations (an administrator's shown as a notice), the access
+log; the confirmation step before withdrawing consent; and "log out everywhere"."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from telemed.errors import ApiError
 from telemed.principal import ROLES, principal, requires
 from telemed.services import consent as service
 from telemed.services import delegates as delegate_service
-from telemed.services.users import end_all_sessions
-from telemed.views.render import N_, flash, render, see_other, t, t_error
+from telemed.services.access import monitoring_clinicians
+from telemed.services.users import end_all_sessions, users_by_id
+from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
 
 routes = web.RouteTableDef()
 
@@ -23,13 +25,29 @@ ACTIONS: dict[str, str] = {  # every audit.Action (a unit test checks)
     "read": N_("Read"), "create": N_("Created"), "update": N_("Changed"),
     "delete": N_("Deleted"), "export": N_("Downloaded"), "login": N_("Logged in"),
     "emergency": N_("Opened in an emergency")}
+EMERGENCY_REASONS: dict[str, str] = {  # every domain.emergency.ReasonCode (a unit test checks)
+    "unable_to_consent": N_("Patient unconscious or unable to consent"),
+    "urgent_clinical_need": N_("Urgent clinical need"),
+    "on_call_cover": N_("On-call cover"),
+    "continuity_of_care": N_("Continuity of care"),
+    "other": N_("Other (see the reason)"),
+}
+REVIEW_OUTCOMES: dict[str, str] = {"confirmed": N_("confirmed"), "flagged": N_("flagged")}
+SERVICE_MESSAGES = (  # messages of the services that reach this page (translated by t_error)
+    N_("An administrator records the patient's written request (its reference) in the note."),
+    N_("An administrator gives access only on the patient's written request: record its "
+       "reference."),
+    N_("Emergency access lets you read the record and handle its alerts, not change it."),
+    N_("The patient withdrew consent to the consultation of their record."),
+)
 RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
     "patient": N_("personal details"), "careplan": N_("care plan"),
     "careteam": N_("care team"), "consent": N_("consent"), "access_log": N_("access log"),
     "observation": N_("measurements"), "alert": N_("alerts"), "device": N_("devices"),
     "visit": N_("visits"), "visit_guest": N_("visit guests"),
     "visit_report": N_("visit reports"), "delegation": N_("delegates"),
-    "user": N_("user account"), "fhir_appointment": N_("appointments (FHIR)"),
+    "user": N_("user account"), "emergency_review": N_("emergency access review"),
+    "fhir_appointment": N_("appointments (FHIR)"),
     "fhir_careplan": N_("care plans (FHIR)"), "fhir_flag": N_("alert flags (FHIR)"),
     "fhir_observation": N_("measurements (FHIR)")}
 
@@ -41,30 +59,79 @@ def describe(request: web.Request, action: str, resource: str) -> str:
             f"{t(request, thing) if thing else resource.replace('_', ' ')}")
 
 
+def why(request: web.Request, reason: str | None) -> str:
+    """An audit reason for the page: emergency reason codes in words, others as stored."""
+    if reason and reason.startswith("emergency: "):
+        code = reason.removeprefix("emergency: ")
+        if code in EMERGENCY_REASONS:
+            return reason_label(request, code)
+    return reason or ""
+
+
+def reason_label(request: web.Request, code: str) -> str:
+    """The emergency reason code in the page's language (older rows: "not recorded")."""
+    label = EMERGENCY_REASONS.get(code)
+    return t(request, label) if label else t(request, "not recorded")
+
+
 @routes.get("/patients/{patient_id}/privacy")
 @requires("patient", "admin")
 async def privacy_page(request: web.Request) -> web.Response:
     patient_id = request.match_info["patient_id"]
     who = principal(request)
+    await language_of(request)
     async with request.app[keys.SESSIONS]() as session:
         consents = await service.list_consents(session, who, patient_id)
         log, _ = await service.access_log(session, who, patient_id, limit=LOG_PAGE)
         emergencies = await service.emergency_accesses(session, patient_id)
         delegations = await delegate_service.list_delegations(session, who, patient_id)
-        names = {u.id: u.display_name for u in
-                 [await session.get(User, c.grantee_id) for c in consents if c.grantee_id]
-                 + [await session.get(User, e.user_id) for e in emergencies] if u}
-    general = next((c for c in consents if c.grantee_id is None), None)
+        state = service.consent_in_force(consents)
+        people = await users_by_id(session, {c.grantee_id for c in consents if c.grantee_id}
+                               | {c.recorded_by for c in consents}
+                               | {e.user_id for e in emergencies}
+                               | {e.reviewed_by for e in emergencies if e.reviewed_by}
+                               | {d.granted_by for d, _ in delegations})
+    names = {uid: u.display_name for uid, u in people.items()}
+    active = [(d, u) for d, u in delegations if d.revoked_at is None]
     return await render(request, "privacy.html", {
         "patient_id": patient_id,
         "consents": consents,
-        "general_consent": general.granted if general else False,
+        "state": state,
+        "general_consent": state.blanket,
         "names": names,
-        "log": [(entry, describe(request, entry.action, entry.resource)) for entry in log],
-        "emergencies": emergencies,
-        "delegations": [(d, u) for d, u in delegations if d.revoked_at is None],
+        "by_admin": {uid for uid, u in people.items() if u.role == "admin"},
+        "log": [(entry, describe(request, entry.action, entry.resource), why(request, entry.reason))
+                for entry in log],
+        "emergencies": [(e, reason_label(request, e.reason_code),
+                         t(request, REVIEW_OUTCOMES[e.review_outcome])
+                         if e.review_outcome in REVIEW_OUTCOMES else None)
+                        for e in emergencies],
+        "delegations": active,
+        "admin_delegations": [(d, u) for d, u in delegations if d.request_note],
         "relationships": delegate_service.RELATIONSHIPS,
         "csv_url": f"/api/v1/patients/{patient_id}/access-log?format=csv&limit=1000",
+    })
+
+
+@routes.get("/patients/{patient_id}/privacy/withdraw")
+@requires("patient", "admin")
+async def privacy_withdraw_confirm(request: web.Request) -> web.Response:
+    """The confirmation step before withdrawing consent: what it means for telemonitoring,
+    visits, personal permissions and emergencies."""
+    patient_id = request.match_info["patient_id"]
+    who = principal(request)
+    await language_of(request)
+    async with request.app[keys.SESSIONS]() as session:
+        consents = await service.list_consents(session, who, patient_id)
+        monitors = await users_by_id(
+            session, set(await monitoring_clinicians(session, patient_id)))
+    state = service.consent_in_force(consents)
+    personal = {c.grantee_id for c in consents if c.grantee_id and c.granted}
+    return await render(request, "privacy_withdraw.html", {
+        "patient_id": patient_id,
+        "already_withdrawn": not state.blanket,
+        "monitors": sorted(u.display_name for u in monitors.values()),
+        "has_personal_grants": bool(personal),
     })
 
 
@@ -76,20 +143,28 @@ async def privacy_consent(request: web.Request) -> web.Response:
     decision = form.get("granted")
     if decision not in ("yes", "no"):
         raise ApiError(400, "bad_request", "Choose whether to allow or refuse.")
+    if decision == "no" and form.get("confirm") != "yes":
+        # Withdrawing is never one click: the patient first reads what it means.
+        raise see_other(f"/patients/{patient_id}/privacy/withdraw")
+    note = form.get("note")
+    note = note.strip() if isinstance(note, str) and note.strip() else None
     async with request.app[keys.SESSIONS]() as session:
         try:
             await service.decide_consent(session, principal(request), patient_id,
                                          granted=decision == "yes", grantee_id=None,
-                                         note=None)
+                                         note=note)
         except ApiError as exc:
             if exc.status != 422:
                 raise
-            await flash(request, t_error(request, exc.message))
+            problems = list(exc.fields.values()) or [exc.message]
+            said = " ".join(t_error(request, p) for p in problems)
+            await flash(request, said)
             raise see_other(f"/patients/{patient_id}/privacy") from None
     await access_changed(request.app[keys.BUS], patient_id)
     granted_msg = N_("Your choice has been recorded.")
     refused_msg = N_("Your choice has been recorded: your care team can no longer open "
-                     "your record.")
+                     "your record. Your responsible doctor still receives the alerts of "
+                     "your telemonitoring.")
     granted = decision == "yes"
     message = granted_msg if granted else refused_msg
     await flash(request, message)
@@ -103,12 +178,14 @@ async def privacy_add_delegate(request: web.Request) -> web.Response:
     form = await request.post()
     username = form.get("delegate_username")
     relationship = form.get("relationship")
+    request_note = form.get("request_note")
     async with request.app[keys.SESSIONS]() as session:
         try:
             await delegate_service.grant(
                 session, principal(request), patient_id,
                 delegate_username=username if isinstance(username, str) else "",
-                relationship=relationship if isinstance(relationship, str) else "")
+                relationship=relationship if isinstance(relationship, str) else "",
+                request_note=request_note if isinstance(request_note, str) else None)
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise

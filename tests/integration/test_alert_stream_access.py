@@ -50,7 +50,9 @@ async def _alert_event(resp: Any, seconds: float) -> SseEvent:
 
 async def test_withdrawn_consent_stops_the_stream_at_once(client: TestClient[Any, Any],
                                                           ward: Ward) -> None:
-    resp = await client.get(STREAM, headers=await ward.headers(ward.doctor))
+    # The nurse: the team's doctor keeps receiving the alerts of telemonitoring (see
+    # test_access_trust.py); everybody else on the team stops at once.
+    resp = await client.get(STREAM, headers=await ward.headers(ward.nurse))
     await _following(client)
     await _consent(client, ward, granted=False)
     await asyncio.sleep(0.6)  # the stream re-reads who it may show (debounced 0.2 s)

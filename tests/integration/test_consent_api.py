@@ -53,9 +53,16 @@ async def test_break_glass_is_time_limited_logged_and_visible(
     short = await client.post(f"/api/v1/patients/{patient.id}/emergency-access", headers=er_h,
                               json={"reason": "urgent"})
     assert short.status == 422
+    unknown = await client.post(f"/api/v1/patients/{patient.id}/emergency-access",
+                                headers=er_h, json={"reason": "Paziente incosciente in PS",
+                                                    "reason_code": "curiosity"})
+    assert unknown.status == 422
+    assert "reason_code" in (await unknown.json())["error"]["fields"]
+    # The contract's `{reason}` alone is filed under `other`.
     resp = await client.post(f"/api/v1/patients/{patient.id}/emergency-access", headers=er_h,
                              json={"reason": "Paziente incosciente in pronto soccorso"})
     assert resp.status == 201
+    assert (await resp.json())["reason_code"] == "other"
     grant = await resp.json()
     assert grant["expires_at"] > grant["granted_at"]
     assert (await client.get(f"/api/v1/patients/{patient.id}", headers=er_h)).status == 200
@@ -66,7 +73,9 @@ async def test_break_glass_is_time_limited_logged_and_visible(
     items = (await log.json())["items"]
     emergency = [e for e in items if e["emergency"]]
     assert emergency and all(e["actor_id"] == er_doctor["id"] for e in emergency)
-    assert any("pronto soccorso" in (e["reason"] or "") for e in emergency)
+    # The log names the reason code; the free text stays in the emergency access itself.
+    assert any(e["reason"] == "emergency: other" for e in emergency)
+    assert not any("pronto soccorso" in (e["reason"] or "") for e in items)
     denied = [e for e in items if e["outcome"] == "denied"]
     assert denied and denied[-1]["actor_id"] == er_doctor["id"]
 

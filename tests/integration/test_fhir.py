@@ -365,7 +365,8 @@ async def test_emergency_access_opens_the_record_and_is_flagged(
     er_h = await world.token(er["username"])
     await fhir(client, f"{BASE}/Observation?patient={s.patient.id}", er_h, status=403)
     resp = await client.post(f"/api/v1/patients/{s.patient.id}/emergency-access", headers=er_h,
-                             json={"reason": "Paziente incosciente in pronto soccorso"})
+                             json={"reason": "Paziente incosciente in pronto soccorso",
+                                   "reason_code": "unable_to_consent"})
     assert resp.status == 201
     assert (await fhir(client, f"{BASE}/Observation?patient={s.patient.id}", er_h))["total"] == 6
     # Emergency access opens named records only; searches list one's own patients.
@@ -470,14 +471,21 @@ async def test_appointments(client: Client, world: World) -> None:
     assert ids(await fhir(client, f"{BASE}/Appointment?status=fulfilled,cancelled",
                           s.doctor_h)) == [cancelled.id, done.id]
 
-    # A consulted specialist reads and lists the visits they were invited to, nothing else.
+    # A consulted specialist reads and lists the visits they were invited to, nothing else,
+    # and only while the invitation opens them (7 days from the start: no lasting right).
+    recent = Visit(kind="teleconsult", patient_id=s.patient.id,
+                   scheduled_start=datetime.now(UTC) - timedelta(days=1), duration_minutes=30,
+                   created_by=s.doctor["id"])
+    await add(client.app, recent)
+    await add(client.app, VisitParticipant(visit_id=recent.id, user_id=specialist["id"]))
     specialist_h = await world.token(specialist["username"])
-    await fhir(client, f"{BASE}/Appointment/{done.id}", specialist_h)
+    await fhir(client, f"{BASE}/Appointment/{recent.id}", specialist_h)
+    await fhir(client, f"{BASE}/Appointment/{done.id}", specialist_h, status=403)
     await fhir(client, f"{BASE}/Appointment/{booked.id}", specialist_h, status=403)
-    assert ids(await fhir(client, f"{BASE}/Appointment", specialist_h)) == [done.id]
+    assert ids(await fhir(client, f"{BASE}/Appointment", specialist_h)) == [recent.id]
     me = await world.user("patient", patient_id=s.patient.id)
     assert (await fhir(client, f"{BASE}/Appointment",
-                       await world.token(me["username"])))["total"] == 3
+                       await world.token(me["username"])))["total"] == 4
 
 
 # --- Flag -----------------------------------------------------------------------------------

@@ -48,8 +48,9 @@ Route = tuple[str, str]
 # log — never clinical data), by services.delegates (admins manage delegations) and by
 # services.devices._authorize (admins manage every device).
 ADMIN_DEMOGRAPHICS = "admin sees and corrects the demographics of every patient (ADMIN_RESOURCES)"
-ADMIN_PRIVACY = ("admin handles consents, delegations and the access log of every patient "
-                 "(privacy desk; ADMIN_RESOURCES, services.delegates)")
+ADMIN_PRIVACY = ("admin handles consents, delegations, the access log and the review of "
+                 "emergency accesses of every patient (privacy desk; ADMIN_RESOURCES, "
+                 "services.delegates, services.consent.review_emergency)")
 ADMIN_DEVICES = "admin manages every device (services.devices._authorize skips the patient check)"
 NOT_INVITED = ("care-team membership opens the visit record, not the call: only clinicians "
                "invited as participants may join (the team nurse is not invited here)")
@@ -74,9 +75,11 @@ OTHER_PATIENT_ALLOWED: dict[tuple[str, str, str], str] = {
         ("GET", "/api/v1/patients/{patient_id}/access-log"),
         ("GET", "/fhir/R4/AuditEvent/{id}"),
         ("GET", "/patients/{patient_id}/privacy"),
+        ("GET", "/patients/{patient_id}/privacy/withdraw"),
         ("GET", "/api/v1/patients/{patient_id}/delegates"),
         ("POST", "/api/v1/patients/{patient_id}/delegates"),
         ("DELETE", "/api/v1/patients/{patient_id}/delegates/{delegation_id}"),
+        ("POST", "/api/v1/emergency-accesses/{access_id}/review"),
     )},
     **{(m, p, "admin"): ADMIN_DEVICES for m, p in (
         ("GET", "/api/v1/devices/{device_id}"),
@@ -202,6 +205,19 @@ class Side:
             return str((await resp.json())["id"])
         return await self._once("delegation", make)
 
+    async def access_id(self) -> str:
+        """An emergency access to this patient by a doctor of no team (to be reviewed)."""
+        async def make() -> str:
+            er = await self.world.user("doctor")
+            resp = await self.world.client.post(
+                f"/api/v1/patients/{self.patient.id}/emergency-access",
+                headers=await self.headers(er),
+                json={"reason_code": "urgent_clinical_need",
+                      "reason": "Chiamata dal 118 per dispnea improvvisa"})
+            assert resp.status == 201, await resp.text()
+            return str((await resp.json())["id"])
+        return await self._once("emergency", make)
+
     async def audit_event_id(self) -> str:
         async def make() -> str:
             resp = await self.world.client.get(f"/api/v1/patients/{self.patient.id}",
@@ -247,6 +263,7 @@ FACTORIES: dict[str, Callable[[Side], Awaitable[str]]] = {
     "visit_id": Side.visit_id,
     "guest_id": Side.guest_id,
     "delegation_id": Side.delegation_id,
+    "access_id": Side.access_id,
 }
 FHIR_TYPES = {"Patient", "Observation", "CarePlan", "Appointment", "Flag", "AuditEvent"}
 
@@ -265,7 +282,8 @@ async def _body(method: str, path: str, side: Side) -> dict[str, Any] | None:
         case ("POST", "/api/v1/patients/{patient_id}/consents"):
             return {"granted": True}
         case ("POST", "/api/v1/patients/{patient_id}/emergency-access"):
-            return {"reason": "Paziente incosciente in pronto soccorso"}
+            return {"reason": "Paziente incosciente in pronto soccorso",
+                    "reason_code": "unable_to_consent"}
         case ("POST", "/api/v1/patients/{patient_id}/delegates"):
             caregiver = await side.world.user("patient")
             return {"delegate_username": caregiver["username"], "relationship": "caregiver"}
@@ -281,6 +299,8 @@ async def _body(method: str, path: str, side: Side) -> dict[str, Any] | None:
             return {"text": "Visita regolare, nessuna variazione della terapia."}
         case ("POST", "/api/v1/visits/{visit_id}/guests"):
             return {"name": "Luigi Verdi"}
+        case ("POST", "/api/v1/emergency-accesses/{access_id}/review"):
+            return {"outcome": "confirmed"}
     return {}
 
 

@@ -29,7 +29,8 @@ async def test_patient_sees_accesses_and_withdraws_consent(
     await client.get(f"/api/v1/patients/{patient.id}", headers=doctor_h)
     er_h = await world.token(er["username"])
     await client.post(f"/api/v1/patients/{patient.id}/emergency-access", headers=er_h,
-                      json={"reason": "Ricovero urgente, paziente non cosciente"})
+                      json={"reason": "Ricovero urgente, paziente non cosciente",
+                            "reason_code": "unable_to_consent"})
     csrf = await _login(client, me["username"])
     page = await client.get(f"/patients/{patient.id}/privacy")
     assert page.status == 200
@@ -37,7 +38,8 @@ async def test_patient_sees_accesses_and_withdraws_consent(
     assert "Emergency accesses" in html and "Ricovero urgente" in html
     assert doctor["username"].title() in html
     resp = await client.post(f"/patients/{patient.id}/privacy/consent",
-                             data={"granted": "no", "csrf_token": csrf}, allow_redirects=False)
+                             data={"granted": "no", "confirm": "yes", "csrf_token": csrf},
+                             allow_redirects=False)
     assert resp.status == 303
     assert (await client.get(f"/api/v1/patients/{patient.id}", headers=doctor_h)).status == 403
     html = await (await client.get(f"/patients/{patient.id}/privacy")).text()

@@ -28,7 +28,7 @@ from telemed.api.fhir.search import SearchParam, SearchQuery, date_bounds, token
 from telemed.api.fhir.spec import Entry, ResourceSpec, Table, date_conditions, in_any
 from telemed.db.models import User, Visit, VisitParticipant
 from telemed.principal import CLINICIANS, Principal
-from telemed.services.visits import VisitRecord, authorize_visit
+from telemed.services.visits import VisitRecord, authorize_visit, invited_scope
 
 STATUS = {
     "scheduled": "booked",
@@ -129,11 +129,11 @@ async def _authorize(
 
 
 def _invited(who: Principal) -> Any:
-    """Visits a clinician is invited to (a consulted specialist need not be on the team)."""
+    """Visits a clinician is invited to (a consulted specialist need not be on the team),
+    while the invitation still opens them (`services.visits.invited_scope`)."""
     if not who.is_clinician:
         return None
-    mine = select(VisitParticipant.visit_id).where(VisitParticipant.user_id == who.user_id)
-    return col(Visit.id).in_(mine)
+    return invited_scope(who.user_id)
 
 
 SPEC = ResourceSpec(
