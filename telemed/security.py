@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -56,10 +57,20 @@ def password_problem(password: str, *, username: str = "",
         return "Password is too long."
     if username and username.lower() in password.lower():
         return "Password must not contain the username."
-    inputs = [word for word in (username, *context, "telemed") if word]
+    inputs = _personal_words((username, *context, "telemed"))
     if zxcvbn(password[:_ESTIMATOR_CHARS], user_inputs=inputs)["score"] < MIN_PASSWORD_SCORE:
         return "Password is too common or too easy to guess."
     return None
+
+
+def _personal_words(texts: Iterable[str]) -> list[str]:
+    """Whole texts and their words (a name's parts are as guessable as the name)."""
+    words: list[str] = []
+    for text in texts:
+        lowered = text.lower()
+        words.extend(part for part in (lowered, *re.split(r"[^a-z0-9]+", lowered))
+                     if len(part) >= 3)
+    return words
 
 
 def _b64(data: bytes) -> str:

@@ -11,6 +11,7 @@ from aiohttp import web
 from telemed.api.users import apply_password_change
 from telemed.errors import ApiError
 from telemed.principal import ROLES, principal, requires
+from telemed.views.auth import refusal_message
 from telemed.views.forms import (
     N_,
     Form,
@@ -66,9 +67,10 @@ async def password_submit(request: web.Request) -> web.Response:
             return await _page(request, api_errors(request, exc, _field_of), status=422)
         if exc.status == 429:
             errors = FormErrors()
-            errors.add(None, t(request, "Too many attempts. Try again in {n} seconds.",
-                               n=exc.headers.get("Retry-After", "60")))
-            return await _page(request, errors, status=429)
+            errors.add(None, refusal_message(request, exc))
+            response = await _page(request, errors, status=429)
+            response.headers["Retry-After"] = exc.headers.get("Retry-After", "60")
+            return response
         raise
     await flash(request, N_("Your password was changed. Your other sessions were ended."))
     raise see_other("/")

@@ -73,8 +73,11 @@ async def login_submit(request: web.Request) -> web.Response:
     except ApiError as exc:
         if exc.status not in (401, 429):
             raise
-        return await _login_page(request, username=username, next_path=next_path,
+        page = await _login_page(request, username=username, next_path=next_path,
                                  error=refusal_message(request, exc), status=exc.status)
+        if "Retry-After" in exc.headers:
+            page.headers["Retry-After"] = exc.headers["Retry-After"]
+        return page
     async with request.app[keys.SESSIONS]() as db:
         row = await open_session(db, user, kind="cookie",
                                  ttl_seconds=request.app[keys.SETTINGS].session_max_age)
