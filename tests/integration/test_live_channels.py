@@ -10,21 +10,26 @@ the user. A session that is not concerned keeps its channel.
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
+from telemed.app import create_app
 from telemed.db.models import UserSession
 from telemed.db.types import utcnow
 from telemed.live_channels import check_now, live_channels
 from telemed.signalling import messages as m
 from telemed.signalling.client import SignallingClient
-from tests.conftest import PASSWORD, World
+from telemed.settings import Settings
+from tests.conftest import PASSWORD, World, service_missing
 from tests.integration.credentials import (
     STREAM,
     Browser,
@@ -278,3 +283,37 @@ async def test_a_lost_event_is_caught_by_the_periodic_check(scene: Scene) -> Non
     await live.still_open()  # no event was published
     await check_now(app)
     assert await live.ended() == "revoked"
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def test_a_revocation_reaches_channels_of_another_process(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]], settings: Settings
+) -> None:
+    """Two web processes on one database and one Redis: logging out everywhere on one ends
+    the stream open on the other at once (the credentials event crosses the bus)."""
+    import redis.asyncio as aioredis
+
+    probe = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await probe.ping()
+    except Exception as exc:
+        service_missing(f"Redis at {REDIS_URL} ({exc})")
+    finally:
+        await probe.aclose()
+    shared = settings.model_copy(update={
+        "redis_url": REDIS_URL, "redis_prefix": f"telemed-test:{secrets.token_hex(6)}:"})
+    first = await aiohttp_client(create_app(shared, role="web"))
+    second = await aiohttp_client(create_app(shared, role="web"))
+    world = World(first.app, first)
+    doctor = await world.user("doctor")
+    headers = await world.token(doctor["username"])
+    resp = await second.get(STREAM, headers=headers)
+    assert resp.status == 200
+    await channels_open(second.app, doctor["id"], 1)
+    live = Stream(resp)
+    await live.still_open()
+    other = await world.token(doctor["username"])
+    assert (await first.post("/api/v1/auth/logout-everywhere", headers=other)).status == 200
+    assert await live.ended() == "logout_everywhere"
