@@ -195,7 +195,7 @@ class Backoff:
         """Seconds a key with `failures` failures waits after the last one."""
         if failures < self.free:
             return 0.0
-        return min(self.cap, self.base * 2.0 ** (failures - self.free))
+        return min(self.cap, self.base * 2.0 ** min(failures - self.free, 60))
 
     def _current(self, key: str, now: float) -> tuple[int, float]:
         failures, last = self._state.get(key, (0, now))

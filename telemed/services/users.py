@@ -106,7 +106,7 @@ def account_delay(failures: int) -> float:
     """Seconds an account with `failures` failures in a row waits after the last one."""
     if failures < ACCOUNT_FREE_FAILURES:
         return 0.0
-    return min(ACCOUNT_BACKOFF_CAP, 2.0 ** (failures - ACCOUNT_FREE_FAILURES))
+    return min(ACCOUNT_BACKOFF_CAP, 2.0 ** min(failures - ACCOUNT_FREE_FAILURES, 30))
 
 
 async def _reserve_attempt(session: AsyncSession, user_id: str) -> float:

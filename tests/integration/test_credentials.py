@@ -189,7 +189,7 @@ async def test_the_policy_applies_to_every_way_of_creating_users(
         "display_name": "Dott. Bianchi"})
     assert resp.status == 422
     assert "password" in (await resp.json())["error"]["fields"]
-    with pytest.raises(CommandError, match="[Pp]assword"):
+    with pytest.raises(CommandError, match=r"[Pp]assword"):
         await add_user(settings, "dr.bianchi", "qwertyuiop12", "doctor", "Dott. Bianchi", None)
     # The demo seed's password is within the policy.
     assert await add_user(settings, "dr.demo", "telemed-demo-2026", "doctor", "Dr Demo", None)

@@ -26,9 +26,9 @@ from telemed.app import create_app
 from telemed.db.models import UserSession
 from telemed.db.types import utcnow
 from telemed.live_channels import check_now, live_channels
+from telemed.settings import Settings
 from telemed.signalling import messages as m
 from telemed.signalling.client import SignallingClient
-from telemed.settings import Settings
 from tests.conftest import PASSWORD, World, service_missing
 from tests.integration.credentials import (
     STREAM,

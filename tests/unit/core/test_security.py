@@ -75,6 +75,11 @@ def test_backoff_counts_before_the_check_and_grows_to_its_cap() -> None:
     assert backoff.blocked_for("k", now=124.0) == 0.0  # forgotten after 100 s of quiet
 
 
+def test_backoff_survives_huge_counts() -> None:
+    backoff = Backoff(free=1, cap=60.0)
+    assert backoff.delay(5_000) == 60.0
+
+
 def test_backoff_release_and_reset() -> None:
     backoff = Backoff(free=1, cap=60.0)
     assert backoff.reserve("k", now=0.0) == 0.0
