@@ -420,3 +420,37 @@ async def test_data_dir_and_database_files_are_owner_only(
             assert _mode(data_dir / name) == 0o600, name
     finally:
         os.umask(old_umask)
+
+
+async def test_admin_page_deactivates_and_reactivates(client: Client, world: World) -> None:
+    admin = await world.user("admin")
+    nurse = await world.user("nurse")
+    nurse_headers = await world.token(nurse["username"])
+    browser = Browser(client)
+    try:
+        await browser.log_in(admin["username"])
+        page = await (await browser.http.get(browser.url("/users"))).text()
+        assert f'action="/users/{nurse["id"]}/active"' in page
+        assert f'action="/users/{admin["id"]}/active"' not in page  # not oneself
+        off = await browser.post_form(f"/users/{nurse['id']}/active", {"active": "false"},
+                                      page="/users")
+        assert off.status == 303
+        assert (await client.get("/api/v1/users/me", headers=nurse_headers)).status == 401
+        listing = await (await browser.http.get(browser.url("/users"))).text()
+        assert "can no longer log in" in listing and "Reactivate" in listing
+        on = await browser.post_form(f"/users/{nurse['id']}/active", {"active": "true"},
+                                     page="/users")
+        assert on.status == 303
+        login = await client.post(TOKEN, json={"username": nurse["username"],
+                                               "password": PASSWORD})
+        assert login.status == 200
+    finally:
+        await browser.close()
+    doctor = await world.user("doctor")
+    other = Browser(client)
+    try:
+        await other.log_in(doctor["username"])
+        refused = await other.post_form(f"/users/{nurse['id']}/active", {"active": "false"})
+        assert refused.status == 403
+    finally:
+        await other.close()
