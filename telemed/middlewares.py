@@ -303,7 +303,8 @@ _DEVICE_CHALLENGE = {"WWW-Authenticate": 'Basic realm="telemed-devices", charset
 async def _device_auth(request: web.Request, handler: Handler,
                        authorization: str) -> web.StreamResponse:
     guard = request.app[DEVICE_AUTH]
-    if authorization in guard.failed:
+    credential = f"{request.path}\n{authorization}"  # a device's id is in the path too
+    if credential in guard.failed:
         raise ApiError(401, "unauthorized", "Unknown device or wrong password.",
                        headers=_DEVICE_CHALLENGE)
     address = client_of(request)
@@ -320,7 +321,7 @@ async def _device_auth(request: web.Request, handler: Handler,
         raise
     finally:
         if failed:
-            guard.failed.add(authorization)
+            guard.failed.add(credential)
         else:
             guard.per_address.release(address)
     return response

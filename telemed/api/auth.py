@@ -57,6 +57,9 @@ async def login(request: web.Request, username: str, password: str) -> User:
                 guard.release(address, username)
                 raise too_many_attempts(exc.retry_after) from None
             raise wrong_credentials() from None
+        except BaseException:  # the database failed us, not the caller
+            guard.release(address, username)
+            raise
     guard.succeeded(address, username)
     return user
 

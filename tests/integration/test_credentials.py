@@ -343,6 +343,13 @@ async def test_a_device_credential_flood_costs_no_hashing(
                               headers={**wrong, **from_address("192.0.2.82")})
     assert first.status == again.status == 401
     assert len(checks) == before + 1
+    # Right credentials sent once to another device's address do not spoil them.
+    astray = await client.post("/api/v1/devices/someone-else/readings", data=body,
+                               headers={**basic(device_id), **from_address("192.0.2.83")})
+    assert astray.status == 401
+    ok = await client.post(f"/api/v1/devices/{device_id}/readings", data=body,
+                           headers={**basic(device_id), **from_address("192.0.2.83")})
+    assert ok.status == 200
 
 
 async def _limited_client(aiohttp_client: MakeClient, settings: Settings,
