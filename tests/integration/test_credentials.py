@@ -461,3 +461,25 @@ async def test_admin_page_deactivates_and_reactivates(client: Client, world: Wor
         assert refused.status == 403
     finally:
         await other.close()
+
+
+async def test_tokens_without_a_session_are_refused(client: Client, world: World) -> None:
+    """Tokens signed before sessions were rows (or forged without one) open nothing."""
+    from telemed.security import TokenSigner
+
+    doctor = await world.user("doctor")
+    bare = TokenSigner(client.app[keys.SETTINGS].secret_key).sign(
+        "access", {"sub": doctor["id"]}, 600)
+    resp = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {bare}"})
+    assert resp.status == 401
+    # Nor can a token of one user borrow another user's session id.
+    nurse = await world.user("nurse")
+    await world.token(nurse["username"])
+    async with client.app[keys.SESSIONS]() as db:
+        from telemed.db.models import UserSession
+
+        row = (await db.exec(select(UserSession).where(UserSession.user_id == nurse["id"]))).one()
+    borrowed = TokenSigner(client.app[keys.SETTINGS].secret_key).sign(
+        "access", {"sub": doctor["id"], "sid": row.id}, 600)
+    resp = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {borrowed}"})
+    assert resp.status == 401
