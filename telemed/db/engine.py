@@ -41,10 +41,14 @@ def secure_sqlite_file(path: Path) -> None:
 
 
 def secure_data_dir(settings: Settings) -> None:
-    """DATA_DIR (keys, database, broker files) and the SQLite files: owner only."""
-    settings.data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    settings.data_dir.chmod(PRIVATE_DIR)
+    """DATA_DIR (keys, database, broker files) and the SQLite files: owner only. The
+    directory is created here only for a SQLite database (as before); an existing one is
+    always made private."""
     path = sqlite_path(settings.effective_database_url)
+    if path is not None:
+        settings.data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if settings.data_dir.is_dir():
+        settings.data_dir.chmod(PRIVATE_DIR)
     if path is not None:
         secure_sqlite_file(path)
 
