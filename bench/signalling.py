@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from telemed.db import migrate
 from telemed.db.engine import make_engine, make_session_factory
-from telemed.db.models import Patient, User, Visit, VisitParticipant
+from telemed.db.models import Patient, User, UserSession, Visit, VisitParticipant
 from telemed.settings import Settings, load_settings
 from telemed.signalling import messages as m
 from telemed.signalling.client import MeshPeer, SignallingClient
@@ -93,6 +93,7 @@ class Seat:
     visit_id: str
     user_id: str
     role: str
+    session_id: str  # join tokens name an open session of the user
 
 
 async def _seed(settings: Settings, tag: str, rooms: int, kind: str,
@@ -122,8 +123,13 @@ async def _seed(settings: Settings, tag: str, rooms: int, kind: str,
                 session.add(visit)
                 session.add_all(VisitParticipant(visit_id=visit.id, user_id=u.id)
                                 for u in users if u.role == "doctor")
+                logins = [UserSession(id=f"bench{tag}{room}x{seat}", user_id=u.id,
+                                      kind="bearer", expires_at=start + timedelta(hours=6))
+                          for seat, u in enumerate(users)]
+                session.add_all(logins)
                 layout.append([Seat(visit.id, u.id, "clinician" if u.role == "doctor"
-                                    else "patient") for u in users])
+                                    else "patient", login.id)
+                               for u, login in zip(users, logins, strict=True)])
                 if room % 200 == 199:
                     await session.commit()
             await session.commit()
@@ -134,7 +140,8 @@ async def _seed(settings: Settings, tag: str, rooms: int, kind: str,
 
 def _client(http: aiohttp.ClientSession, base: str, seat: Seat) -> SignallingClient:
     token = issue_join_token(SECRET, visit_id=seat.visit_id, user_id=seat.user_id,
-                             role=seat.role, ttl=3600)  # type: ignore[arg-type]
+                             role=seat.role, ttl=3600,  # type: ignore[arg-type]
+                             session_id=seat.session_id)
     return SignallingClient(http, f"{base.replace('http', 'ws')}/ws/visits/{seat.visit_id}",
                             token, origin=base)
 

@@ -31,16 +31,19 @@ from telemed.broker import setup_broker
 from telemed.bus import setup_bus
 from telemed.db.engine import database_ctx
 from telemed.ingest.setup import setup_ingest
+from telemed.live_channels import setup_live_channels
 from telemed.metrics import Metrics
 from telemed.middlewares import (
+    DEVICE_AUTH,
     SESSION_COOKIE,
+    DeviceAuthGuard,
     auth_middleware,
     error_middleware,
     security_headers_middleware,
 )
 from telemed.precall.setup import setup_precall
 from telemed.principal import policy_of
-from telemed.security import RateLimiter, Throttle
+from telemed.security import LoginGuard, RateLimiter
 from telemed.settings import Role, Settings
 from telemed.signalling.setup import setup_signalling
 from telemed.views import setup_views
@@ -77,7 +80,8 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.ROLE] = role
     app[keys.METRICS] = Metrics()
-    app[keys.LOGIN_THROTTLE] = Throttle(limit=10, window_seconds=300)
+    app[keys.LOGIN_THROTTLE] = LoginGuard()
+    app[DEVICE_AUTH] = DeviceAuthGuard()
     app[keys.RATE_LIMITER] = RateLimiter(settings.api_rate_per_minute)
     app.middlewares.append(error_middleware)
     app.middlewares.append(security_headers_middleware)
@@ -91,6 +95,7 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
         for module in (auth, users, patients, careplans, consents, delegates, devices,
                        alerts, observations, readings, openapi, visits):
             app.router.add_routes(module.routes)
+        setup_live_channels(app)
         setup_alert_stream(app)
         setup_fhir(app)
         setup_signalling(app)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from telemed.ingest.pipeline import Pipeline
     from telemed.metrics import Metrics
     from telemed.precall.echo import EchoPeers
-    from telemed.security import RateLimiter, Throttle
+    from telemed.security import LoginGuard, RateLimiter
     from telemed.settings import Role, Settings
     from telemed.signalling.hub import Hub
 
@@ -26,7 +26,7 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine")
 SESSIONS: web.AppKey[SessionFactory] = web.AppKey("sessions")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
-LOGIN_THROTTLE: web.AppKey[Throttle] = web.AppKey("login_throttle")
+LOGIN_THROTTLE: web.AppKey[LoginGuard] = web.AppKey("login_throttle")
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 BACKGROUND: web.AppKey[set[Any]] = web.AppKey("background")
 BUS: web.AppKey[EventBus] = web.AppKey("bus")

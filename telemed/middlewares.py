@@ -1,4 +1,5 @@
-"""Request pipeline: request ids, errors as JSON, security headers, authentication, CSRF."""
+"""Request pipeline: request ids, errors as JSON, security headers, authentication, CSRF,
+rate limits keyed by the real client (behind trusted proxies), device-credential guarding."""
 
 from __future__ import annotations
 
@@ -11,11 +12,19 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from telemed import keys
-from telemed.db.models import User
 from telemed.errors import ApiError
 from telemed.logs import REQUEST_ID as LOG_REQUEST_ID
 from telemed.principal import CSRF_TOKEN, PRINCIPAL, REQUEST_ID, Handler, check_policy
-from telemed.security import TokenError, TokenSigner, new_csrf_token, same_token
+from telemed.security import (
+    Backoff,
+    FailedCredentials,
+    TokenError,
+    TokenSigner,
+    client_address,
+    new_csrf_token,
+    same_token,
+)
+from telemed.services.sessions import ACCESS_PURPOSE, live_session
 from telemed.services.users import to_principal
 
 log = logging.getLogger("telemed.http")
@@ -123,26 +132,41 @@ async def security_headers_middleware(
     return response
 
 
+CLIENT: web.RequestKey[str] = web.RequestKey("client_address")
+
+
+def client_of(request: web.Request) -> str:
+    """The client's address: the peer, or behind a trusted proxy the one it forwarded for."""
+    address = request.get(CLIENT)
+    if address is None:
+        address = client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
+                                 request.app[keys.SETTINGS].trusted_proxies)
+        request[CLIENT] = address
+    return address
+
+
+def _invalid_token() -> ApiError:
+    return ApiError(401, "invalid_token", "The access token is invalid or has expired.",
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
 async def _principal_from_bearer(request: web.Request, token: str) -> None:
     app = request.app
     signer = TokenSigner(app[keys.SETTINGS].secret_key)
     try:
-        claims = signer.verify("access", token)
+        claims = signer.verify(ACCESS_PURPOSE, token)
     except TokenError:
-        raise ApiError(401, "invalid_token", "The access token is invalid or has expired.",
-                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
-    async with app[keys.SESSIONS]() as session:
-        user = await session.get(User, str(claims.get("sub")))
-    if user is None or not user.active or _revoked(user, int(claims["iat"])):
-        raise ApiError(401, "invalid_token", "The access token is invalid or has expired.",
-                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    request[PRINCIPAL] = to_principal(user, "bearer")
-
-
-def _revoked(user: User, issued_at: float) -> bool:
-    return user.sessions_valid_after is not None and issued_at < int(
-        user.sessions_valid_after.timestamp()
-    )
+        raise _invalid_token() from None
+    session_id = claims.get("sid")
+    if not isinstance(session_id, str):
+        raise _invalid_token()  # issued before sessions were rows: no longer accepted
+    async with app[keys.SESSIONS]() as db:
+        found = await live_session(db, session_id)
+    if found is None or found[1].id != claims.get("sub"):
+        raise _invalid_token()
+    row, user = found
+    expires = min(float(claims["exp"]), row.expires_at.timestamp())
+    request[PRINCIPAL] = to_principal(user, "bearer", session_id=row.id, expires_at=expires)
 
 
 async def _principal_from_session(request: web.Request) -> None:
@@ -152,27 +176,22 @@ async def _principal_from_session(request: web.Request) -> None:
     csrf = session.get("csrf")
     if isinstance(csrf, str):
         request[CSRF_TOKEN] = csrf
-    user_id = session.get("uid")
-    if user_id is None:
+    session_id = session.get("sid")
+    if session_id is None:
+        if "uid" in session:  # a cookie from before server-side sessions
+            session.invalidate()
         return
-    if not isinstance(user_id, str):
+    if not isinstance(session_id, str):
         session.invalidate()
         return
-    app = request.app
-    async with app[keys.SESSIONS]() as db:
-        user = await db.get(User, user_id)
-    issued = session.get("iat", 0)
-    max_age = app[keys.SETTINGS].session_max_age
-    if (
-        user is None
-        or not user.active
-        or not isinstance(issued, (int, float))
-        or _revoked(user, issued)
-        or time.time() - issued > max_age
-    ):
+    async with request.app[keys.SESSIONS]() as db:
+        found = await live_session(db, session_id)
+    if found is None:
         session.invalidate()
         return
-    request[PRINCIPAL] = to_principal(user, "session")
+    row, user = found
+    request[PRINCIPAL] = to_principal(user, "session", session_id=row.id,
+                                      expires_at=row.expires_at.timestamp())
 
 
 async def ensure_csrf_token(request: web.Request) -> str:
@@ -221,27 +240,91 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.match_info.http_exception is not None:
         return await handler(request)
     check_policy(route.handler, request[PRINCIPAL])
+    if authorization.lower().startswith("basic "):
+        # Guarded here, so that a flood of wrong device credentials costs no password hashing.
+        return await _device_auth(request, handler, authorization)
     return await handler(request)
 
 
 UNLIMITED_PREFIXES = ("/healthz", "/readyz", "/metrics", "/static/")
 
 
+def _join_token_user(request: web.Request) -> str | None:
+    """The user a signalling WebSocket's join token names (signature checked), or None."""
+    from telemed.signalling.tokens import JOIN_PURPOSE
+
+    if not request.path.startswith("/ws/visits/"):
+        return None
+    try:
+        claims = TokenSigner(request.app[keys.SETTINGS].secret_key).verify(
+            JOIN_PURPOSE, request.query.get("token", ""))
+    except TokenError:
+        return None
+    user_id = claims.get("sub")
+    return user_id if isinstance(user_id, str) else None
+
+
+def rate_key(request: web.Request) -> str:
+    """Whose budget a request spends: the user's, the device's, or the client address's."""
+    who = request.get(PRINCIPAL, None)
+    if who is not None:
+        return f"user:{who.user_id}"
+    if request.headers.get("Authorization", "").lower().startswith("basic "):
+        return f"basic:{request.headers['Authorization'][6:40]}"
+    joining = _join_token_user(request)
+    if joining is not None:
+        return f"user:{joining}"
+    return f"addr:{client_of(request)}"
+
+
 def enforce_rate_limit(request: web.Request) -> None:
     """429 with Retry-After when one caller (user, device or address) sends too much."""
     if request.path.startswith(UNLIMITED_PREFIXES):
         return
-    who = request.get(PRINCIPAL, None)
-    if who is not None:
-        key = f"user:{who.user_id}"
-    elif request.headers.get("Authorization", "").lower().startswith("basic "):
-        key = f"basic:{request.headers['Authorization'][6:40]}"
-    else:
-        key = f"addr:{request.remote}"
-    wait = request.app[keys.RATE_LIMITER].take(key)
+    wait = request.app[keys.RATE_LIMITER].take(rate_key(request))
     if wait > 0:
         raise ApiError(429, "rate_limited", "Too many requests; slow down and retry shortly.",
                        headers={"Retry-After": str(int(wait) + 1)})
+
+
+class DeviceAuthGuard:
+    """Wrong device credentials per client address (backoff before any hashing), and the
+    credentials that just failed (refused again without hashing for a minute)."""
+
+    def __init__(self) -> None:
+        self.per_address = Backoff(free=10, cap=60.0, forget_after=300.0)
+        self.failed = FailedCredentials(ttl=60.0)
+
+
+DEVICE_AUTH: web.AppKey[DeviceAuthGuard] = web.AppKey("device_auth_guard")
+_DEVICE_CHALLENGE = {"WWW-Authenticate": 'Basic realm="telemed-devices", charset="UTF-8"'}
+
+
+async def _device_auth(request: web.Request, handler: Handler,
+                       authorization: str) -> web.StreamResponse:
+    guard = request.app[DEVICE_AUTH]
+    credential = f"{request.path}\n{authorization}"  # a device's id is in the path too
+    if credential in guard.failed:
+        raise ApiError(401, "unauthorized", "Unknown device or wrong password.",
+                       headers=_DEVICE_CHALLENGE)
+    address = client_of(request)
+    wait = guard.per_address.reserve(address)
+    if wait > 0:
+        raise ApiError(429, "too_many_attempts",
+                       f"Too many failed attempts. Try again in {int(wait) + 1} seconds.",
+                       headers={"Retry-After": str(int(wait) + 1)})
+    failed = False
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        failed = exc.status == 401
+        raise
+    finally:
+        if failed:
+            guard.failed.add(credential)
+        else:
+            guard.per_address.release(address)
+    return response
 
 
 async def read_json(request: web.Request) -> object:

@@ -28,6 +28,8 @@ class Principal:
     display_name: str
     patient_id: str | None
     via: Literal["bearer", "session", "device"]
+    session_id: str | None = None  # the session row of the cookie or token (services/sessions)
+    expires_at: float | None = None  # when that credential expires (Unix time)
 
     @property
     def is_clinician(self) -> bool:

@@ -1,24 +1,33 @@
-"""Password hashing, signed tokens, CSRF tokens and login throttling."""
+"""Password hashing and policy, signed tokens, CSRF tokens, login backoff, client addresses."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
+import re
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 _hasher = PasswordHasher()
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
+# zxcvbn scores 0-4; 3 means "safely unguessable: moderate protection from offline attacks"
+# (about 10^8 guesses and up). Its dictionaries hold the commonest leaked passwords, names
+# and words, so "password1234" or "qwertyuiop12" score 1 and are refused.
+MIN_PASSWORD_SCORE = 3
+_ESTIMATOR_CHARS = 72  # zxcvbn refuses longer input; the rest only adds strength
 
 
 def hash_password(password: str) -> str:
@@ -34,17 +43,34 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def password_problem(password: str, *, username: str = "") -> str | None:
-    """Why a new password is not acceptable (an English msgid), or None."""
+def password_problem(password: str, *, username: str = "",
+                     context: Sequence[str] = ()) -> str | None:
+    """Why a new password is not acceptable (an English msgid), or None.
+
+    At least 12 characters, not the username, and not common or easily guessed: the zxcvbn
+    estimator (with its lists of leaked passwords, names and words, plus `context`, e.g. the
+    person's name) must rate it at least 3 of 4.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
-        return "Password must be at least 10 characters long."
+        return "Password must be at least 12 characters long."
     if len(password) > MAX_PASSWORD_LENGTH:
         return "Password is too long."
     if username and username.lower() in password.lower():
         return "Password must not contain the username."
-    if len(set(password)) < 5:
-        return "Password is too simple."
+    inputs = _personal_words((username, *context, "telemed"))
+    if zxcvbn(password[:_ESTIMATOR_CHARS], user_inputs=inputs)["score"] < MIN_PASSWORD_SCORE:
+        return "Password is too common or too easy to guess."
     return None
+
+
+def _personal_words(texts: Iterable[str]) -> list[str]:
+    """Whole texts and their words (a name's parts are as guessable as the name)."""
+    words: list[str] = []
+    for text in texts:
+        lowered = text.lower()
+        words.extend(part for part in (lowered, *re.split(r"[^a-z0-9]+", lowered))
+                     if len(part) >= 3)
+    return words
 
 
 def _b64(data: bytes) -> str:
@@ -143,6 +169,194 @@ class Throttle:
     def reset(self, key: str) -> None:
         """Forget the failures of `key` (after a success)."""
         self._hits.pop(key, None)
+
+
+class Backoff:
+    """Failures per key with exponential backoff, bounded in memory.
+
+    The first `free` failures cost nothing; after that the key waits `base * 2**(n - free)`
+    seconds (at most `cap`) after its last failure. A key is forgotten `forget_after` seconds
+    after its last failure. `reserve` checks and counts in one step (no await in between), so
+    parallel requests cannot all pass the check before any of them is counted: an attempt is
+    counted as a failure when it starts and given back (`release`) when it turns out not to be
+    one.
+    """
+
+    def __init__(self, *, free: int, cap: float, base: float = 1.0,
+                 forget_after: float = 900.0, max_keys: int = 100_000) -> None:
+        self.free = free
+        self.cap = cap
+        self.base = base
+        self.forget_after = forget_after
+        self.max_keys = max_keys
+        self._state: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    def delay(self, failures: int) -> float:
+        """Seconds a key with `failures` failures waits after the last one."""
+        if failures < self.free:
+            return 0.0
+        return min(self.cap, self.base * 2.0 ** min(failures - self.free, 60))
+
+    def _current(self, key: str, now: float) -> tuple[int, float]:
+        failures, last = self._state.get(key, (0, now))
+        if failures and now - last > max(self.forget_after, self.delay(failures)):
+            self._state.pop(key, None)
+            return 0, now
+        return failures, last
+
+    def blocked_for(self, key: str, now: float | None = None) -> float:
+        """Seconds until `key` may try again (0 when it may)."""
+        now = time.monotonic() if now is None else now
+        failures, last = self._current(key, now)
+        return max(0.0, last + self.delay(failures) - now) if failures else 0.0
+
+    def reserve(self, key: str, now: float | None = None) -> float:
+        """0 and one failure counted when `key` may try now, else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        wait = self.blocked_for(key, now)
+        if wait > 0:
+            return wait
+        failures, _ = self._current(key, now)
+        self._state[key] = (failures + 1, now)
+        self._state.move_to_end(key)
+        while len(self._state) > self.max_keys:
+            self._state.popitem(last=False)
+        return 0.0
+
+    def release(self, key: str) -> None:
+        """Give back one counted attempt (it was not a failure)."""
+        failures, last = self._state.get(key, (0, 0.0))
+        if failures <= 1:
+            self._state.pop(key, None)
+        else:
+            self._state[key] = (failures - 1, last)
+
+    def reset(self, key: str) -> None:
+        """Forget every failure of `key`."""
+        self._state.pop(key, None)
+
+
+class LoginGuard:
+    """Password attempts limited per client address and per (address, username) pair.
+
+    An attacker flooding one account from one address is slowed by the pair's backoff (and
+    by the address's, whatever usernames it tries); a person at another address is not
+    affected by either. The account's own, shared backoff lives in the database (see
+    ``telemed.services.users.authenticate``) and is capped at a few seconds, so nobody can
+    keep the right password out for longer than that.
+    """
+
+    def __init__(self, *, per_address: Backoff | None = None,
+                 per_pair: Backoff | None = None) -> None:
+        self.per_address = per_address or Backoff(free=10, cap=300.0)
+        self.per_pair = per_pair or Backoff(free=5, cap=900.0)
+
+    @staticmethod
+    def _pair(address: str, username: str) -> str:
+        return f"{address}|{username.strip().lower()}"
+
+    def reserve(self, address: str, username: str, now: float | None = None) -> float:
+        """0 when this attempt may be evaluated (it is counted), else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        pair = self._pair(address, username)
+        wait = max(self.per_address.blocked_for(address, now),
+                   self.per_pair.blocked_for(pair, now))
+        if wait > 0:
+            return wait
+        self.per_address.reserve(address, now)
+        self.per_pair.reserve(pair, now)
+        return 0.0
+
+    def release(self, address: str, username: str) -> None:
+        """The attempt was not evaluated after all: give it back."""
+        self.per_address.release(address)
+        self.per_pair.release(self._pair(address, username))
+
+    def succeeded(self, address: str, username: str) -> None:
+        """The right password: the pair starts afresh, the address gets its attempt back."""
+        self.per_address.release(address)
+        self.per_pair.reset(self._pair(address, username))
+
+
+class FailedCredentials:
+    """Digests of credentials that just failed, so a repeat is refused without hashing."""
+
+    def __init__(self, ttl: float = 60.0, max_items: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_items = max_items
+        self._until: OrderedDict[bytes, float] = OrderedDict()
+
+    @staticmethod
+    def _digest(credential: str) -> bytes:
+        return hashlib.sha256(credential.encode("utf-8", "surrogatepass")).digest()
+
+    def add(self, credential: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        key = self._digest(credential)
+        self._until[key] = now + self.ttl
+        self._until.move_to_end(key)
+        while len(self._until) > self.max_items:
+            self._until.popitem(last=False)
+
+    def __contains__(self, credential: object) -> bool:
+        if not isinstance(credential, str):
+            return False
+        key = self._digest(credential)
+        until = self._until.get(key)
+        if until is None:
+            return False
+        if until < time.monotonic():
+            self._until.pop(key, None)
+            return False
+        return True
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("["):  # [v6]:port
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:  # v4:port
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
+             proxies: Sequence[Network]) -> bool:
+    return address is not None and any(address in network for network in proxies
+                                       if network.version == address.version)
+
+
+def client_address(peer: str | None, forwarded_for: Iterable[str],
+                   proxies: Sequence[Network]) -> str:
+    """The address of the client behind trusted proxies.
+
+    When the peer is a trusted proxy, `X-Forwarded-For` is read from the right (each proxy
+    appends the address it saw) and the first entry that is not itself a trusted proxy is the
+    client; entries to its left were written by the client and are ignored. Otherwise the
+    header is ignored and the peer is the client.
+    """
+    peer = peer or ""
+    if not proxies or not _trusted(_ip(peer), proxies):
+        return peer
+    chain = [part.strip() for header in forwarded_for for part in header.split(",")]
+    chain = [part for part in chain if part]
+    for entry in reversed(chain):
+        address = _ip(entry)
+        if address is None:
+            return entry[:64]  # a proxy wrote something odd: still one key per value
+        if not _trusted(address, proxies):
+            return str(address)
+    first = _ip(chain[0]) if chain else None
+    return str(first) if first is not None else peer
 
 
 class RateLimiter:

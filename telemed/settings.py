@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -33,6 +33,7 @@ def _split_urls(value: Any) -> Any:
 
 
 UrlList = Annotated[tuple[str, ...], NoDecode]
+NetworkList = Annotated[tuple[IPvAnyNetwork, ...], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -53,6 +54,10 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
     public_url: str = ""
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs, comma-separated):
+    # the client is the right-most address in it that is not one of these. Default: none,
+    # so the header is ignored and the peer's address is the client's.
+    trusted_proxies: NetworkList = ()
     secret_key: str = ""
     stun_urls: UrlList = ()
     turn_urls: UrlList = ()
@@ -88,7 +93,7 @@ class Settings(BaseSettings):
     # neither starts nor uses a broker. Unset means "auto", except "none" under TELEMED_ENV=test.
     broker: Literal["auto", "none"] | None = None
 
-    @field_validator("stun_urls", "turn_urls", mode="before")
+    @field_validator("stun_urls", "turn_urls", "trusted_proxies", mode="before")
     @classmethod
     def _urls(cls, value: Any) -> Any:
         return _split_urls(value)
@@ -232,7 +237,7 @@ _TOML_FILE: dict[str, Path] = {}
 
 def _dev_secret(data_dir: Path) -> str:
     """Read or create the development secret kept in DATA_DIR."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = data_dir / _DEV_SECRET_FILE
     if path.exists():
         return path.read_text().strip()

@@ -6,6 +6,10 @@ reconnects with ``Last-Event-ID`` first gets every alert changed after that sequ
 (from the database, so it survives restarts), then live changes from the bus; without it,
 the current non-resolved alerts come first. Comments (``: ping``) keep the connection alive.
 
+The stream ends (after an ``event: session_ended`` with the reason) when the cookie's session
+or the token that opened it ends: logout, "log out everywhere", a password change made
+elsewhere, the user's deactivation, or its expiry (``telemed.live_channels``).
+
 Who the caller may see is read again as soon as a patient's access changes (``access`` and
 ``careplans`` bus events: a new patient, a care team, a consent, a delegate), and every minute
 in case such an event was lost. A patient who withdrew consent drops out of the stream at
@@ -28,6 +32,7 @@ from telemed import keys
 from telemed.api.common import request_id, sessions
 from telemed.bus import ACCESS, ALERTS, CAREPLANS, BusOverflow, Subscription
 from telemed.errors import ApiError, forbidden
+from telemed.live_channels import live_channels
 from telemed.principal import Principal, principal, requires
 from telemed.services import audit
 from telemed.services.access import alert_patient_ids
@@ -87,6 +92,22 @@ async def _replay(request: web.Request, resp: EventSourceResponse, visible: set[
 @requires("doctor", "nurse", "patient")
 async def alerts_stream(request: web.Request) -> web.StreamResponse:
     who = principal(request)
+    ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def end(reason: str) -> None:
+        if not ended.done():
+            ended.set_result(reason)
+
+    channel = live_channels(request.app).open(who, end)
+    try:
+        return await _stream(request, who, ended)
+    finally:
+        live_channels(request.app).close(channel)
+        ended.cancel()
+
+
+async def _stream(request: web.Request, who: Principal,
+                  ended: asyncio.Future[str]) -> web.StreamResponse:
     after = _last_event_id(request)
     visible = await _visible(request, who)
     async with sessions(request)() as session:
@@ -105,7 +126,7 @@ async def alerts_stream(request: web.Request) -> web.StreamResponse:
         async with sse_response(request, ping_interval=PING_INTERVAL,
                                 headers={"X-Accel-Buffering": "no"}) as resp:
             last = await _replay(request, resp, visible, after)
-            await _live(request, resp, subscription, visible, last, who)
+            await _live(request, resp, subscription, visible, last, who, ended)
     finally:
         request.app[STREAMS].pop(id(subscription), None)
         await subscription.close()
@@ -150,7 +171,8 @@ async def _refresh_visible(request: web.Request, who: Principal, visible: set[st
 
 
 async def _live(request: web.Request, resp: EventSourceResponse, subscription: Subscription,
-                visible: set[str], last: int, who: Principal) -> None:
+                visible: set[str], last: int, who: Principal,
+                ended: asyncio.Future[str]) -> None:
     closed = asyncio.ensure_future(resp.wait())
     added: asyncio.Queue[set[str]] = asyncio.Queue()
     refresher = asyncio.ensure_future(_refresh_visible(request, who, visible, added))
@@ -160,9 +182,12 @@ async def _live(request: web.Request, resp: EventSourceResponse, subscription: S
         while True:
             if following is None:
                 following = asyncio.ensure_future(subscription.__anext__())
-            done, _ = await asyncio.wait({following, closed, arrival},
+            done, _ = await asyncio.wait({following, closed, arrival, ended},
                                          return_when=asyncio.FIRST_COMPLETED)
             if closed in done:
+                return
+            if ended in done:  # the credential that opened the stream ended
+                await resp.send(json.dumps({"reason": ended.result()}), event="session_ended")
                 return
             if arrival in done:
                 new = arrival.result()

@@ -1,4 +1,10 @@
-"""POST /api/v1/auth/token (bearer tokens) and ending every session."""
+"""POST /api/v1/auth/token (bearer tokens), logging a token out, ending every session.
+
+Password attempts are limited per client address and per (address, username) with backoff
+(telemed.security.LoginGuard), and per account with a short, capped backoff in the database
+(telemed.services.users.authenticate). Every limit counts an attempt before the password is
+checked, so parallel guesses cannot slip past it.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,11 @@ from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.db.models import User
 from telemed.errors import ApiError
+from telemed.live_channels import credentials_revoked
+from telemed.middlewares import client_of
 from telemed.principal import ROLES, principal, public, requires
-from telemed.security import TokenSigner
 from telemed.services import audit
+from telemed.services.sessions import issue_access_token, revoke_session
 from telemed.services.users import LoginError, authenticate, end_all_sessions
 
 routes = web.RouteTableDef()
@@ -21,38 +29,38 @@ class TokenRequest(Body):
     password: str
 
 
-def throttle_key(request: web.Request, username: str) -> str:
-    """Failures are counted per client address and per username."""
-    return f"{request.remote}|{username.strip().lower()}"
+def too_many_attempts(wait: float) -> ApiError:
+    """429 with Retry-After for a refused (not evaluated) attempt."""
+    seconds = int(wait) + 1
+    return ApiError(429, "too_many_attempts",
+                    f"Too many attempts. Try again in {seconds} seconds.",
+                    headers={"Retry-After": str(seconds)})
 
 
-def login_refused(exc: LoginError) -> ApiError:
-    """The error a refused login answers with."""
-    if exc.locked_minutes:
-        return ApiError(
-            429, "account_locked",
-            f"Too many failed attempts: the account is locked for {exc.locked_minutes} minutes.",
-            headers={"Retry-After": str(exc.locked_minutes * 60)},
-        )
+def wrong_credentials() -> ApiError:
     return ApiError(401, "invalid_credentials", "Wrong username or password.")
 
 
 async def login(request: web.Request, username: str, password: str) -> User:
-    """Check credentials with per-client throttling; raise the right ApiError when refused."""
-    throttle = request.app[keys.LOGIN_THROTTLE]
-    key = throttle_key(request, username)
-    wait = throttle.blocked_for(key)
+    """Check credentials with per-address, per-pair and per-account backoff; raise the right
+    ApiError when refused."""
+    guard = request.app[keys.LOGIN_THROTTLE]
+    address = client_of(request)
+    wait = guard.reserve(address, username)  # counted now: parallel attempts see it
     if wait > 0:
-        raise ApiError(429, "too_many_attempts",
-                       f"Too many attempts. Try again in {int(wait) + 1} seconds.",
-                       headers={"Retry-After": str(int(wait) + 1)})
+        raise too_many_attempts(wait)
     async with sessions(request)() as session:
         try:
             user = await authenticate(session, username, password)
         except LoginError as exc:
-            throttle.hit(key)
-            raise login_refused(exc) from None
-    throttle.reset(key)
+            if exc.retry_after is not None:  # not evaluated: the account is backing off
+                guard.release(address, username)
+                raise too_many_attempts(exc.retry_after) from None
+            raise wrong_credentials() from None
+        except BaseException:  # the database failed us, not the caller
+            guard.release(address, username)
+            raise
+    guard.succeeded(address, username)
     return user
 
 
@@ -62,8 +70,22 @@ async def issue_token(request: web.Request) -> web.Response:
     data = await body(request, TokenRequest)
     user = await login(request, data.username, data.password)
     settings = request.app[keys.SETTINGS]
-    token = TokenSigner(settings.secret_key).sign("access", {"sub": user.id}, settings.token_ttl)
+    async with sessions(request)() as session:
+        token = await issue_access_token(session, user, secret=settings.secret_key,
+                                         ttl_seconds=settings.token_ttl)
     return ok({"access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl})
+
+
+@routes.post("/api/v1/auth/logout")
+@requires(*ROLES)
+async def logout(request: web.Request) -> web.Response:
+    """End the session of this request (the bearer token, or the cookie's session)."""
+    who = principal(request)
+    if who.session_id is not None:
+        async with sessions(request)() as session:
+            await revoke_session(session, who.session_id, "logout")
+        await credentials_revoked(request.app[keys.BUS], who.user_id, "logout", who.session_id)
+    return ok({"status": "ok"})
 
 
 @routes.post("/api/v1/auth/logout-everywhere")
@@ -76,4 +98,5 @@ async def logout_everywhere(request: web.Request) -> web.Response:
         audit.record(session, actor=who, action="update", resource="user",
                      resource_id=who.user_id, reason="log out everywhere")
         await end_all_sessions(session, user)
+    await credentials_revoked(request.app[keys.BUS], who.user_id, "logout_everywhere")
     return ok({"status": "ok"})

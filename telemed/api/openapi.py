@@ -135,11 +135,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         security="none"),
     ("POST", "/api/v1/auth/logout-everywhere"): Operation(
         "End every session and token of the caller", "auth"),
+    ("POST", "/api/v1/auth/logout"): Operation(
+        "End the session of this token (or cookie)", "auth"),
     ("GET", "/api/v1/users"): Operation("List users (admin)", "users", query=(*PAGE, "role")),
     ("POST", "/api/v1/users"): Operation("Create a user (admin)", "users", users.UserCreate,
                                          success=201),
     ("GET", "/api/v1/users/me"): Operation("The caller", "users"),
     ("GET", "/api/v1/users/{user_id}"): Operation("One user (admin)", "users"),
+    ("POST", "/api/v1/users/me/password"): Operation(
+        "Change the caller's password (ends the caller's other sessions)", "users",
+        users.PasswordChange),
+    ("PATCH", "/api/v1/users/{user_id}"): Operation(
+        "Deactivate or reactivate a user (admin)", "users", users.UserUpdate),
     ("GET", "/api/v1/patients"): Operation("Patients the caller may see", "patients",
                                            query=(*PAGE, "q")),
     ("POST", "/api/v1/patients"): Operation("Register a patient", "patients",

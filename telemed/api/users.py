@@ -1,15 +1,29 @@
-"""/api/v1/users: administrators create and list users; everyone reads /users/me."""
+"""/api/v1/users: administrators create, list, deactivate and reactivate users; everyone
+reads /users/me and changes their own password."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import AliasChoices, Field
 
+from telemed import keys
+from telemed.api.auth import too_many_attempts
 from telemed.api.common import Body, body, listing, ok, sessions
 from telemed.api.shapes import user_out
-from telemed.principal import ROLES, principal, requires
+from telemed.errors import invalid
+from telemed.live_channels import credentials_revoked
+from telemed.middlewares import client_of
+from telemed.principal import ROLES, Principal, principal, requires
 from telemed.services import audit
 from telemed.services.pagination import encode_cursor, parse_page
-from telemed.services.users import create_user, get_user, list_users
+from telemed.services.users import (
+    LoginError,
+    change_password,
+    create_user,
+    get_user,
+    list_users,
+    set_active,
+)
 
 routes = web.RouteTableDef()
 
@@ -51,6 +65,74 @@ async def users_me(request: web.Request) -> web.Response:
     who = principal(request)
     async with sessions(request)() as session:
         user = await get_user(session, who.user_id)
+    return ok(user_out(user))
+
+
+class PasswordChange(Body):
+    # CONTRACT §10 spells them {current, new}; both spellings are accepted.
+    current_password: str = Field(validation_alias=AliasChoices("current_password", "current"),
+                                  max_length=1024)
+    new_password: str = Field(validation_alias=AliasChoices("new_password", "new"),
+                              max_length=1024)
+
+
+async def apply_password_change(request: web.Request, who: Principal, current: str,
+                                new: str) -> None:
+    """Change the caller's password; the current one is guessed no faster than at login.
+
+    Every other session and token of the caller ends (and the channels they opened); the
+    one making the change stays open. 422 names `current_password` or `new_password`.
+    """
+    guard = request.app[keys.LOGIN_THROTTLE]
+    address = client_of(request)
+    wait = guard.reserve(address, who.username)
+    if wait > 0:
+        raise too_many_attempts(wait)
+    async with sessions(request)() as session:
+        try:
+            await change_password(session, who.user_id, current=current, new=new,
+                                  keep_session=who.session_id)
+        except LoginError:
+            raise invalid({"current_password": "The current password is wrong."}) from None
+        except BaseException:
+            guard.release(address, who.username)  # the current password was right
+            raise
+        audit.record(session, actor=who, action="update", resource="user",
+                     resource_id=who.user_id, reason="password changed")
+        await session.commit()
+    guard.succeeded(address, who.username)
+    await credentials_revoked(request.app[keys.BUS], who.user_id, "password_changed",
+                              except_session=who.session_id)
+
+
+@routes.post("/api/v1/users/me/password")
+@requires(*ROLES)
+async def users_me_password(request: web.Request) -> web.Response:
+    data = await body(request, PasswordChange)
+    await apply_password_change(request, principal(request), data.current_password,
+                                data.new_password)
+    return ok({"status": "ok"})
+
+
+class UserUpdate(Body):
+    active: bool
+
+
+@routes.patch("/api/v1/users/{user_id}")
+@requires("admin")
+async def users_update(request: web.Request) -> web.Response:
+    """Deactivate (`{"active": false}`: every session, token and live channel of the user
+    ends) or reactivate a user."""
+    data = await body(request, UserUpdate)
+    who = principal(request)
+    async with sessions(request)() as session:
+        user = await set_active(session, who, request.match_info["user_id"], data.active)
+        audit.record(session, actor=who, action="update", resource="user",
+                     resource_id=user.id, patient_id=user.patient_id,
+                     reason="activated" if data.active else "deactivated")
+        await session.commit()
+    if not data.active:
+        await credentials_revoked(request.app[keys.BUS], user.id, "deactivated")
     return ok(user_out(user))
 
 

@@ -184,7 +184,8 @@ async def visits_join(request: web.Request) -> web.Response:
     visit_id = request.match_info["visit_id"]
     async with sessions(request)() as session:
         _record, role = await service.prepare_join(session, who, visit_id, request_id(request))
-    return ok(join_details(request.app[keys.SETTINGS], visit_id, who.user_id, role))
+    return ok(join_details(request.app[keys.SETTINGS], visit_id, who.user_id, role,
+                           session_id=who.session_id))
 
 
 @routes.post(f"/api/v1/visits/{VISIT_ID}/report")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -11,8 +14,43 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
+from telemed.settings import Settings
 
 SessionFactory = async_sessionmaker[AsyncSession]
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory ones)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def secure_sqlite_file(path: Path) -> None:
+    """Create the database file readable by its owner only (or make it so), and its WAL,
+    shared-memory and journal files; SQLite gives the files it creates the database's mode."""
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE))
+    for candidate in (path, *(path.with_name(path.name + s) for s in SQLITE_SIDECARS)):
+        with contextlib.suppress(FileNotFoundError):
+            candidate.chmod(PRIVATE_FILE)
+
+
+def secure_data_dir(settings: Settings) -> None:
+    """DATA_DIR (keys, database, broker files) and the SQLite files: owner only. The
+    directory is created here only for a SQLite database (as before); an existing one is
+    always made private."""
+    path = sqlite_path(settings.effective_database_url)
+    if path is not None:
+        settings.data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if settings.data_dir.is_dir():
+        settings.data_dir.chmod(PRIVATE_DIR)
+    if path is not None:
+        secure_sqlite_file(path)
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -50,8 +88,7 @@ async def ping(engine: AsyncEngine) -> bool:
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     """Own the engine for the application's lifetime."""
     settings = app[keys.SETTINGS]
-    if settings.effective_database_url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings)
     engine = make_engine(settings.effective_database_url)
     app[keys.ENGINE] = engine
     app[keys.SESSIONS] = make_session_factory(engine)

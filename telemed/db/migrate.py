@@ -20,10 +20,11 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision` (blocking; call from a thread inside a loop)."""
-    if database_url.startswith("sqlite"):
-        path = database_url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    from telemed.db.engine import secure_sqlite_file, sqlite_path
+
+    path = sqlite_path(database_url)
+    if path is not None:
+        secure_sqlite_file(path)  # created owner-only before SQLite opens it
     command.upgrade(alembic_config(database_url), revision)
 
 

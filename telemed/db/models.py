@@ -340,3 +340,18 @@ class AuditEvent(SQLModel, table=True):
     emergency: bool = False
     outcome: str = Field(default="success", max_length=16)
     request_id: str | None = Field(default=None, max_length=64)
+
+
+class UserSession(SQLModel, table=True):
+    """One login: a browser session (cookie) or an API access token, revocable on its own."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_open", "user_id", "revoked_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", max_length=32)
+    kind: str = Field(max_length=16)  # "cookie" or "bearer"
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_reason: str | None = Field(default=None, max_length=32)

@@ -1,11 +1,13 @@
-"""People: creating users, authenticating them, lockout after repeated failures."""
+"""People: creating users, authenticating them (with a bounded per-account backoff),
+changing passwords, deactivating them."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, tuple_
+from sqlalchemy import func, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,10 +17,18 @@ from telemed.errors import ApiError, conflict, invalid, not_found
 from telemed.principal import ROLES, Principal
 from telemed.security import hash_password, password_problem, verify_password
 from telemed.services.pagination import Page
+from telemed.services.sessions import revoke_user_sessions
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-LOCK_AFTER_FAILURES = 5
-LOCK_MINUTES = 15
+# The account's own backoff, shared by every address: after ACCOUNT_FREE_FAILURES failures in
+# a row each attempt waits 1, 2, 4... seconds after the last failure, never more than
+# ACCOUNT_BACKOFF_CAP. It slows a distributed guesser without letting anyone lock the owner
+# out: the per-address and per-(address, account) limits (telemed.security.LoginGuard) are
+# the ones that grow long, and they never touch other addresses.
+ACCOUNT_FREE_FAILURES = 5
+ACCOUNT_BACKOFF_CAP = 30.0
+ACCOUNT_FORGET = timedelta(minutes=15)  # failures this long after the backoff ended are dropped
+_CAS_TRIES = 8
 _DUMMY_HASH = hash_password("telemed-dummy-password")
 
 
@@ -31,7 +41,7 @@ def check_new_user(
         errors["username"] = (
             "Username must be 3-64 characters: lowercase letters, digits, dot, dash, underscore."
         )
-    problem = password_problem(password, username=username)
+    problem = password_problem(password, username=username, context=(display_name,))
     if problem:
         errors["password"] = problem
     if role not in ROLES:
@@ -85,44 +95,72 @@ async def create_user(
 
 
 class LoginError(Exception):
-    """Login refused; `locked_minutes` is set when the account is locked."""
+    """Login refused: wrong credentials, or (`retry_after` set) not evaluated, try later."""
 
-    def __init__(self, locked_minutes: int | None = None) -> None:
+    def __init__(self, retry_after: float | None = None) -> None:
         super().__init__("login refused")
-        self.locked_minutes = locked_minutes
+        self.retry_after = retry_after
+
+
+def account_delay(failures: int) -> float:
+    """Seconds an account with `failures` failures in a row waits after the last one."""
+    if failures < ACCOUNT_FREE_FAILURES:
+        return 0.0
+    return min(ACCOUNT_BACKOFF_CAP, 2.0 ** min(failures - ACCOUNT_FREE_FAILURES, 30))
+
+
+async def _reserve_attempt(session: AsyncSession, user_id: str) -> float:
+    """Count one attempt on the account before the password is checked; 0 when it may go on,
+    else the seconds to wait. Compare-and-set on the counter, so parallel attempts (in this
+    process or another) are each counted and see each other's counts."""
+    for _ in range(_CAS_TRIES):
+        row = (await session.exec(select(User.failed_logins, User.locked_until)
+                                  .where(col(User.id) == user_id))).one()
+        failures, until = int(row[0]), row[1]
+        now = utcnow()
+        if until is not None and until > now:
+            await session.rollback()
+            return (until - now).total_seconds()
+        base = 0 if until is not None and now - until > ACCOUNT_FORGET else failures
+        delay = account_delay(base + 1)
+        next_until: datetime | None = now + timedelta(seconds=delay) if delay else None
+        result = await session.exec(
+            update(User).where(col(User.id) == user_id, col(User.failed_logins) == failures)
+            .values(failed_logins=base + 1, locked_until=next_until))
+        await session.commit()
+        if result.rowcount == 1:
+            return 0.0
+    return 1.0  # heavily contended: let the caller retry in a second
 
 
 async def authenticate(session: AsyncSession, username: str, password: str) -> User:
-    """The user for these credentials; counts failures and locks the account after 5."""
+    """The user for these credentials, or LoginError.
+
+    Each attempt on an existing account is counted before the (off-loop) argon2 check and the
+    count is cleared on success, so a burst of parallel guesses gets no more checks than the
+    backoff allows, whatever their order.
+    """
     result = await session.exec(select(User).where(User.username == username.strip().lower()))
     user = result.first()
-    now = utcnow()
     if user is None or not user.active:
-        verify_password(_DUMMY_HASH, password)  # same work whether or not the user exists
+        await asyncio.to_thread(verify_password, _DUMMY_HASH, password)  # same work either way
         raise LoginError()
-    if user.locked_until and user.locked_until > now:
-        minutes = int((user.locked_until - now).total_seconds() // 60) + 1
-        raise LoginError(locked_minutes=minutes)
-    if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        locked = None
-        if user.failed_logins >= LOCK_AFTER_FAILURES:
-            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            user.failed_logins = 0
-            locked = LOCK_MINUTES
-        session.add(user)
-        await session.commit()
-        raise LoginError(locked_minutes=locked)
-    if user.failed_logins or user.locked_until:
-        user.failed_logins = 0
-        user.locked_until = None
-        session.add(user)
-        await session.commit()
+    user_id, password_hash = user.id, user.password_hash
+    wait = await _reserve_attempt(session, user_id)
+    if wait > 0:
+        raise LoginError(retry_after=wait)
+    if not await asyncio.to_thread(verify_password, password_hash, password):
+        raise LoginError()  # already counted
+    await session.exec(update(User).where(col(User.id) == user_id)
+                       .values(failed_logins=0, locked_until=None))
+    await session.commit()
+    await session.refresh(user)
     return user
 
 
-def to_principal(user: User, via: str) -> Principal:
-    """The principal of an authenticated user."""
+def to_principal(user: User, via: str, *, session_id: str | None = None,
+                 expires_at: float | None = None) -> Principal:
+    """The principal of an authenticated user (`session_id`: the session row it came with)."""
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -130,6 +168,8 @@ def to_principal(user: User, via: str) -> Principal:
         display_name=user.display_name,
         patient_id=user.patient_id,
         via=via,  # type: ignore[arg-type]
+        session_id=session_id,
+        expires_at=expires_at,
     )
 
 
@@ -153,11 +193,51 @@ async def list_users(session: AsyncSession, page: Page, role: str | None = None)
     return list((await session.exec(query.limit(page.limit))).all())
 
 
-async def end_all_sessions(session: AsyncSession, user: User) -> None:
-    """Invalidate every session and token issued to the user until now."""
+async def end_all_sessions(session: AsyncSession, user: User,
+                           reason: str = "logout_everywhere") -> None:
+    """Revoke every session and token of the user (committed). Announce it on the bus
+    (``telemed.live_channels.credentials_revoked``) so live channels close at once."""
     user.sessions_valid_after = utcnow()
     session.add(user)
+    await revoke_user_sessions(session, user.id, reason)
     await session.commit()
+
+
+async def change_password(session: AsyncSession, user_id: str, *, current: str, new: str,
+                          keep_session: str | None) -> User:
+    """Set a new password (committed): LoginError when `current` is wrong, 422 when `new`
+    breaks the policy. Every other session and token of the user is revoked; the one that
+    made the change (`keep_session`) stays open."""
+    user = await get_user(session, user_id)
+    if not await asyncio.to_thread(verify_password, user.password_hash, current):
+        raise LoginError()
+    problem = password_problem(new, username=user.username, context=(user.display_name,))
+    if problem is None and new == current:
+        problem = "The new password must differ from the current one."
+    if problem:
+        raise invalid({"new_password": problem})
+    user.password_hash = await asyncio.to_thread(hash_password, new)
+    user.sessions_valid_after = utcnow()
+    session.add(user)
+    await revoke_user_sessions(session, user.id, "password_changed", keep=keep_session)
+    await session.commit()
+    return user
+
+
+async def set_active(session: AsyncSession, actor: Principal, user_id: str,
+                     active: bool) -> User:
+    """Activate or deactivate a user (not oneself); deactivating revokes every session and
+    token (committed). Announce deactivations on the bus."""
+    user = await get_user(session, user_id)
+    if user.id == actor.user_id and not active:
+        raise conflict("You cannot deactivate your own account.", "cannot_deactivate_self")
+    user.active = active
+    if not active:
+        user.sessions_valid_after = utcnow()
+        await revoke_user_sessions(session, user.id, "deactivated")
+    session.add(user)
+    await session.commit()
+    return user
 
 
 async def count_users(session: AsyncSession) -> int:

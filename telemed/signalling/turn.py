@@ -51,11 +51,12 @@ def ice_servers(settings: Settings, who: str, now: float | None = None) -> tuple
 
 
 def join_details(settings: Settings, visit_id: str, user_id: str,
-                 role: VisitRole) -> dict[str, Any]:
+                 role: VisitRole, session_id: str | None = None) -> dict[str, Any]:
     """What a client needs to open the visit's WebSocket (`GET …/join` for people and guests).
 
     `ws_url` and `token` open the socket; `ice_servers` (with this person's TURN credentials)
-    and `ice_transport_policy` configure the browser's RTCPeerConnection.
+    and `ice_transport_policy` configure the browser's RTCPeerConnection. A person's token
+    names the session (`session_id`) it was asked with; the socket lives only as long as it.
     """
     base = settings.effective_public_url
     ws_base = "wss://" + base[8:] if base.startswith("https://") else "ws://" + base[7:]
@@ -63,7 +64,7 @@ def join_details(settings: Settings, visit_id: str, user_id: str,
     return {
         "ws_url": f"{ws_base}/ws/visits/{visit_id}",
         "token": issue_join_token(settings.secret_key, visit_id=visit_id, user_id=user_id,
-                                  role=role),
+                                  role=role, session_id=session_id),
         "ice_servers": [server.to_dict() for server in servers],
         "ice_transport_policy": settings.ice_transport_policy,
         "role": role,

@@ -2,7 +2,12 @@
 
 The upgrade is refused (JSON error, no socket) when the Origin is not the site's
 (`PUBLIC_URL`; a missing Origin is refused too), when the join token is invalid, expired or
-for another visit, or when the visit cannot be joined now.
+for another visit, when the session it was issued to has ended (logout, "log out
+everywhere", password change, deactivation, expiry), or when the visit cannot be joined now.
+
+An open socket of a person follows that session (telemed.live_channels): when it ends, the
+socket gets `error {code: session_ended}` and is closed with 1008, and the peer counts as
+dropped (only a join token from an open session can take its seat back).
 
 After the upgrade the first frame must be `join` (within 10 s). Then, per connection:
 - a text frame above 64 KiB, a frame over the rate limit (30/s sustained, bursts of 120),
@@ -21,16 +26,19 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
 from aiohttp import WSMessage, WSMsgType, web
 
 from telemed import keys
-from telemed.db.models import User, Visit, VisitGuest
+from telemed.db.models import Visit, VisitGuest
 from telemed.errors import ApiError, forbidden, not_found
+from telemed.live_channels import Channel, live_channels
 from telemed.principal import public
 from telemed.security import TokenError
+from telemed.services.sessions import live_session
 from telemed.services.visit_guests import guest_id_of
 from telemed.services.visits import check_joinable
 from telemed.signalling import messages as m
@@ -81,7 +89,19 @@ def origin_allowed(origin: str | None, public_url: str) -> bool:
     return bool(origin) and origin_of(origin or "") == origin_of(public_url)
 
 
-async def _authenticate(request: web.Request) -> Caller:
+@dataclass(frozen=True)
+class Login:
+    """The session a person's socket was opened with (guests have none)."""
+
+    session_id: str
+    expires_at: float
+
+
+def _invalid_token() -> ApiError:
+    return ApiError(401, "invalid_token", "The join token is invalid or has expired.")
+
+
+async def _authenticate(request: web.Request) -> tuple[Caller, Login | None]:
     app = request.app
     settings = app[keys.SETTINGS]
     if not origin_allowed(request.headers.get("Origin"), settings.effective_public_url):
@@ -90,12 +110,13 @@ async def _authenticate(request: web.Request) -> Caller:
     try:
         claims: JoinClaims = read_join_token(settings.secret_key, request.query.get("token", ""))
     except TokenError:
-        raise ApiError(401, "invalid_token", "The join token is invalid or has expired.") from None
+        raise _invalid_token() from None
     if claims.visit_id != visit_id:
         raise forbidden("The join token is for another visit.")
     guest_id = guest_id_of(claims.user_id)
     if (guest_id is not None) != (claims.role == "guest"):
-        raise ApiError(401, "invalid_token", "The join token is invalid or has expired.")
+        raise _invalid_token()
+    login: Login | None = None
     async with app[keys.SESSIONS]() as session:
         visit = await session.get(Visit, visit_id)
         if guest_id is not None:
@@ -104,14 +125,17 @@ async def _authenticate(request: web.Request) -> Caller:
                 raise forbidden("This invitation was withdrawn.")
             name = guest.name
         else:
-            user = await session.get(User, claims.user_id)
-            if user is None or not user.active:
-                raise ApiError(401, "invalid_token", "The join token is invalid or has expired.")
+            found = await live_session(session, claims.session_id or "")
+            if found is None or found[1].id != claims.user_id:
+                raise _invalid_token()  # its session ended (or it names none)
+            row, user = found
             name = user.display_name
+            login = Login(row.id, row.expires_at.timestamp())
     if visit is None:
         raise not_found("Visit")
     check_joinable(visit)
-    return Caller(visit_id, cast(VisitKind, visit.kind), claims.user_id, name, claims.role)
+    caller = Caller(visit_id, cast(VisitKind, visit.kind), claims.user_id, name, claims.role)
+    return caller, login
 
 
 @routes.get("/ws/visits/{visit_id}")
@@ -120,11 +144,19 @@ async def visit_socket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[keys.SIGNALLING]
     if hub.closing:
         raise ApiError(503, "shutting_down", "The server is restarting; try again shortly.")
-    caller = await _authenticate(request)
+    caller, login = await _authenticate(request)
     ws = web.WebSocketResponse(max_msg_size=HARD_FRAME_BYTES, heartbeat=HEARTBEAT)
     await ws.prepare(request)
     connection = PeerConnection(request.app, hub, ws, caller)
-    await connection.serve()
+    channels = live_channels(request.app)
+    channel: Channel | None = None
+    if login is not None:
+        channel = channels.open_for(caller.user_id, login.session_id, login.expires_at,
+                                    connection.credentials_ended)
+    try:
+        await connection.serve()
+    finally:
+        channels.close(channel)
     return ws
 
 
@@ -149,6 +181,13 @@ class PeerConnection:
         self.done = False  # left, denied, replaced or ended: nothing to resume
 
     # Plumbing ----------------------------------------------------------------
+
+    def credentials_ended(self, reason: str) -> None:
+        """The session this socket was opened with ended: close. The peer counts as dropped
+        (its seat is held for the resume window, which only a new join token can use)."""
+        self.outbox.push(m.dump(m.Error(code="session_ended",
+                                        message="Your session has ended; log in again.")))
+        self.outbox.close(CLOSE_POLICY, "session ended")
 
     def _error(self, code: str, message: str) -> None:
         self.outbox.push(m.dump(m.Error(code=code, message=message)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from telemed.views import (
+    account,
     alerts,
     auth,
     careplans,
@@ -23,6 +24,6 @@ def setup_views(app: web.Application) -> None:
     """Templates, static files and the page routes."""
     setup_templates(app)
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
-    for module in (home, auth, patients, careplans, devices, users, alerts, privacy,
+    for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
                    emergency_reviews):
         app.router.add_routes(module.routes)

@@ -1,17 +1,23 @@
-"""Login, logout and the language switch."""
+"""Login, logout and the language switch.
+
+A login opens a server-side session (telemed.services.sessions) whose id is all the cookie
+holds; logging out revokes it, so a copy of the cookie is worthless afterwards, and every
+live channel it opened (alert stream, visit socket) ends.
+"""
 
 from __future__ import annotations
-
-import time
 
 from aiohttp import web
 from aiohttp_session import get_session
 
+from telemed import keys
 from telemed.api.auth import login
 from telemed.errors import ApiError
 from telemed.i18n import LANGUAGES
-from telemed.principal import public
+from telemed.live_channels import credentials_revoked
+from telemed.principal import PRINCIPAL, public
 from telemed.security import new_csrf_token
+from telemed.services.sessions import open_session, revoke_session
 from telemed.views.forms import read_form
 from telemed.views.home import home_of
 from telemed.views.render import current_user, language_of, local_or, render, see_other, t, tn
@@ -28,11 +34,6 @@ def _retry_after(exc: ApiError) -> int:
 
 def refusal_message(request: web.Request, exc: ApiError) -> str:
     """What a refused login says, in the user's language."""
-    if exc.code == "account_locked":
-        minutes = max(1, _retry_after(exc) // 60)
-        return tn(request,
-                  "Too many failed attempts: the account is locked for {n} minute.",
-                  "Too many failed attempts: the account is locked for {n} minutes.", minutes)
     if exc.status == 429:
         seconds = _retry_after(exc)
         if seconds >= 60:
@@ -72,11 +73,21 @@ async def login_submit(request: web.Request) -> web.Response:
     except ApiError as exc:
         if exc.status not in (401, 429):
             raise
-        return await _login_page(request, username=username, next_path=next_path,
+        page = await _login_page(request, username=username, next_path=next_path,
                                  error=refusal_message(request, exc), status=exc.status)
+        if "Retry-After" in exc.headers:
+            page.headers["Retry-After"] = exc.headers["Retry-After"]
+        return page
+    async with request.app[keys.SESSIONS]() as db:
+        row = await open_session(db, user, kind="cookie",
+                                 ttl_seconds=request.app[keys.SETTINGS].session_max_age)
+        await db.commit()
     session = await get_session(request)
-    session["uid"] = user.id
-    session["iat"] = int(time.time())
+    lang = session.get("lang")
+    session.clear()
+    if lang in LANGUAGES:
+        session["lang"] = lang
+    session["sid"] = row.id
     session["csrf"] = new_csrf_token()
     raise see_other(next_path or home_of(user.role, user.patient_id))
 
@@ -84,6 +95,11 @@ async def login_submit(request: web.Request) -> web.Response:
 @routes.post("/logout", name="logout")
 @public
 async def logout(request: web.Request) -> web.Response:
+    who = request.get(PRINCIPAL)
+    if who is not None and who.via == "session" and who.session_id is not None:
+        async with request.app[keys.SESSIONS]() as db:
+            await revoke_session(db, who.session_id, "logout")
+        await credentials_revoked(request.app[keys.BUS], who.user_id, "logout", who.session_id)
     session = await get_session(request)
     lang = session.get("lang")
     session.clear()

@@ -10,6 +10,7 @@ from telemed import keys
 from telemed.bus.events import access_changed
 from telemed.db.models import User
 from telemed.errors import ApiError
+from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, principal, requires
 from telemed.services import consent as service
 from telemed.services import delegates as delegate_service
@@ -218,4 +219,5 @@ async def logout_everywhere(request: web.Request) -> web.Response:
         user = await session.get(User, who.user_id)
         assert user is not None
         await end_all_sessions(session, user)
+    await credentials_revoked(request.app[keys.BUS], who.user_id, "logout_everywhere")
     raise see_other("/login")

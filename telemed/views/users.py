@@ -12,11 +12,12 @@ from yarl import URL
 
 from telemed import keys
 from telemed.errors import ApiError, invalid
+from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, Principal, principal, requires
 from telemed.services import audit
 from telemed.services import patients as patient_service
 from telemed.services.pagination import Page, encode_cursor, parse_page
-from telemed.services.users import check_new_user, create_user, list_users
+from telemed.services.users import check_new_user, create_user, list_users, set_active
 from telemed.views.forms import (
     N_,
     Form,
@@ -134,4 +135,26 @@ async def user_new_submit(request: web.Request) -> web.Response:
         form.pop("password", None)  # never sent back to the browser
         return await _new_user_page(request, form, errors, status=exc.status)
     await flash(request, "User {username} created.", username=user.username)
+    raise see_other("/users")
+
+
+@routes.post("/users/{user_id}/active")
+@requires("admin")
+async def user_set_active(request: web.Request) -> web.Response:
+    """Deactivate (every session, token and live channel of the user ends) or reactivate."""
+    await language_of(request)
+    who = principal(request)
+    form = await read_form(request)
+    active = form.get("active") == "true"
+    async with request.app[keys.SESSIONS]() as session:
+        user = await set_active(session, who, request.match_info["user_id"], active)
+        audit.record(session, actor=who, action="update", resource="user",
+                     resource_id=user.id, patient_id=user.patient_id,
+                     reason="activated" if active else "deactivated")
+        await session.commit()
+    if not active:
+        await credentials_revoked(request.app[keys.BUS], user.id, "deactivated")
+    await flash(request, N_("{username} can log in again.") if active
+                else N_("{username} can no longer log in; their sessions were ended."),
+                username=user.username)
     raise see_other("/users")

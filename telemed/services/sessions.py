@@ -1,0 +1,99 @@
+"""Server-side sessions: every browser login and every API access token is one revocable row.
+
+A cookie or an access token carries only the row's id (``sid``); a request is authenticated
+while that row is neither revoked nor expired and its user is active. Logging out revokes
+one row; "log out everywhere", a password change and deactivation revoke a user's rows.
+Nothing is compared by time, so a token issued a microsecond before a revocation dies with it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.models import User, UserSession
+from telemed.db.types import utcnow
+from telemed.security import TokenSigner
+
+ACCESS_PURPOSE = "access"
+KEEP_EXPIRED = timedelta(days=1)  # expired rows are deleted a day later, at the next login
+
+
+async def open_session(db: AsyncSession, user: User, *, kind: str,
+                       ttl_seconds: int) -> UserSession:
+    """A new session row for `user` (not committed)."""
+    now = utcnow()
+    row = UserSession(id=secrets.token_hex(16), user_id=user.id, kind=kind, created_at=now,
+                      expires_at=now + timedelta(seconds=ttl_seconds))
+    db.add(row)
+    await db.exec(delete(UserSession).where(
+        col(UserSession.user_id) == user.id, col(UserSession.expires_at) < now - KEEP_EXPIRED))
+    return row
+
+
+async def issue_access_token(db: AsyncSession, user: User, *, secret: str,
+                             ttl_seconds: int) -> str:
+    """A bearer token backed by a new session row (committed)."""
+    row = await open_session(db, user, kind="bearer", ttl_seconds=ttl_seconds)
+    await db.commit()
+    return TokenSigner(secret).sign(ACCESS_PURPOSE, {"sub": user.id, "sid": row.id},
+                                    ttl_seconds)
+
+
+async def live_session(db: AsyncSession, session_id: str,
+                       now: datetime | None = None) -> tuple[UserSession, User] | None:
+    """The session and its user while the session is open and the user active, else None."""
+    if not session_id or len(session_id) > 32:
+        return None
+    now = now or utcnow()
+    found = (await db.exec(
+        select(UserSession, User).join(User, col(User.id) == col(UserSession.user_id))
+        .where(col(UserSession.id) == session_id)
+    )).first()
+    if found is None:
+        return None
+    row, user = found
+    if row.revoked_at is not None or row.expires_at <= now or not user.active:
+        return None
+    return row, user
+
+
+async def open_session_ids(db: AsyncSession, session_ids: set[str]) -> set[str]:
+    """Which of `session_ids` are still open (with an active user)."""
+    if not session_ids:
+        return set()
+    rows = await db.exec(
+        select(UserSession.id).join(User, col(User.id) == col(UserSession.user_id))
+        .where(col(UserSession.id).in_(sorted(session_ids)))
+        .where(col(UserSession.revoked_at).is_(None))
+        .where(col(UserSession.expires_at) > utcnow())
+        .where(col(User.active))
+    )
+    return set(rows.all())
+
+
+async def revoke_session(db: AsyncSession, session_id: str, reason: str) -> str | None:
+    """Revoke one session; the id of its user, or None when it was not open (committed)."""
+    row = await db.get(UserSession, session_id)
+    if row is None or row.revoked_at is not None:
+        return None
+    row.revoked_at = utcnow()
+    row.revoked_reason = reason
+    db.add(row)
+    await db.commit()
+    return row.user_id
+
+
+async def revoke_user_sessions(db: AsyncSession, user_id: str, reason: str, *,
+                               keep: str | None = None) -> None:
+    """Revoke every open session of a user except `keep` (not committed)."""
+    query = (update(UserSession)
+             .where(col(UserSession.user_id) == user_id)
+             .where(col(UserSession.revoked_at).is_(None)))
+    if keep is not None:
+        query = query.where(col(UserSession.id) != keep)
+    await db.exec(query.values(revoked_at=utcnow(), revoked_reason=reason))
