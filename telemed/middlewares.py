@@ -16,6 +16,7 @@ from telemed.errors import ApiError
 from telemed.logs import REQUEST_ID as LOG_REQUEST_ID
 from telemed.principal import CSRF_TOKEN, PRINCIPAL, REQUEST_ID, Handler, check_policy
 from telemed.security import (
+    VISIT_JOIN_PURPOSE,
     Backoff,
     FailedCredentials,
     TokenError,
@@ -251,13 +252,11 @@ UNLIMITED_PREFIXES = ("/healthz", "/readyz", "/metrics", "/static/")
 
 def _join_token_user(request: web.Request) -> str | None:
     """The user a signalling WebSocket's join token names (signature checked), or None."""
-    from telemed.signalling.tokens import JOIN_PURPOSE
-
     if not request.path.startswith("/ws/visits/"):
         return None
     try:
         claims = TokenSigner(request.app[keys.SETTINGS].secret_key).verify(
-            JOIN_PURPOSE, request.query.get("token", ""))
+            VISIT_JOIN_PURPOSE, request.query.get("token", ""))
     except TokenError:
         return None
     user_id = claims.get("sub")

@@ -85,6 +85,10 @@ class TokenError(Exception):
     """A token that is malformed, forged, expired or for another purpose."""
 
 
+# The purpose of the signalling WebSocket's join tokens (telemed.signalling.tokens).
+VISIT_JOIN_PURPOSE = "visit-join"
+
+
 @dataclass(frozen=True)
 class TokenSigner:
     """HMAC-SHA256 signed, expiring tokens with a purpose (`aud`)."""

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast, get_args
 
-from telemed.security import TokenError, TokenSigner
+from telemed.security import VISIT_JOIN_PURPOSE, TokenError, TokenSigner
 from telemed.signalling.messages import VisitRole
 
-JOIN_PURPOSE = "visit-join"
+JOIN_PURPOSE = VISIT_JOIN_PURPOSE
 RESUME_PURPOSE = "visit-resume"
 JOIN_TTL = 600
 RESUME_TTL = 6 * 3600

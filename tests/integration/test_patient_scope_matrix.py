@@ -63,6 +63,8 @@ OTHER_PATIENT_ALLOWED: dict[tuple[str, str, str], str] = {
         "break-glass access is open to any clinician (time-limited, reason required, audited)",
     ("GET", "/api/v1/users/{user_id}", "admin"):
         "administrators manage every user account; users are not patient data",
+    ("PATCH", "/api/v1/users/{user_id}", "admin"):
+        "administrators deactivate and reactivate every user account (no patient data)",
     **{(m, p, "admin"): ADMIN_DEMOGRAPHICS for m, p in (
         ("GET", "/api/v1/patients/{patient_id}"),
         ("PATCH", "/api/v1/patients/{patient_id}"),
@@ -86,6 +88,7 @@ OTHER_PATIENT_ALLOWED: dict[tuple[str, str, str], str] = {
         ("PATCH", "/api/v1/devices/{device_id}"),
         ("DELETE", "/api/v1/devices/{device_id}"),
         ("POST", "/api/v1/devices/{device_id}/credentials"),
+        ("GET", "/devices/{device_id}"),
     )},
 }
 
