@@ -1,0 +1,111 @@
+"""Access by set: which patients a person may see, as SQL conditions on a patient-id column.
+
+The same rules as `telemed.services.access` (care team, consent in force after
+`telemed.domain.consent`, own record, delegations, telemonitoring without consent), written
+as conditions a list, a board or a stream adds to its one query, so that it costs what the
+page shows and not what the population is. No id lists travel to the database: the
+conditions are correlated subqueries served by primary keys and indexes.
+
+`tests/integration/test_access_scope.py` holds these conditions to the per-patient checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlmodel import col
+
+from telemed.db.models import CareTeamMember, Consent, Delegation, User
+from telemed.principal import Principal
+
+
+def _latest(patient: Any, grantee: str | None, column: Any) -> Any:
+    """The `column` of the patient's latest decision for `grantee` (None: blanket)."""
+    who = (col(Consent.grantee_id).is_(None) if grantee is None
+           else col(Consent.grantee_id) == grantee)
+    return (
+        select(column).where(col(Consent.patient_id) == patient).where(who)
+        .order_by(col(Consent.recorded_at).desc(), col(Consent.id).desc())
+        .limit(1).scalar_subquery()
+    )
+
+
+def consultable(patient: Any, user_id: str) -> ColumnElement[bool]:
+    """The patient's decisions in force let `user_id` consult the record
+    (`telemed.domain.consent.may_consult`, as SQL; never NULL, so it can be negated)."""
+    personal_at = _latest(patient, user_id, col(Consent.recorded_at))
+    personal = _latest(patient, user_id, col(Consent.granted))
+    blanket_at = _latest(patient, None, col(Consent.recorded_at))
+    blanket = _latest(patient, None, col(Consent.granted))
+    by_name = and_(personal == true(),
+                   or_(blanket_at.is_(None), blanket == true(), blanket_at < personal_at))
+    return or_(
+        and_(personal_at.is_not(None), by_name),
+        and_(personal_at.is_(None), func.coalesce(blanket, false()) == true()),
+    )
+
+
+def on_team(patient: Any, user_id: str) -> ColumnElement[bool]:
+    """`user_id` sits on the patient's care team (primary-key lookup)."""
+    return exists().where(col(CareTeamMember.patient_id) == patient,
+                          col(CareTeamMember.user_id) == user_id)
+
+
+def _team_doctor(patient: Any, *, responsible: bool) -> ColumnElement[bool]:
+    query = (exists().where(col(CareTeamMember.patient_id) == patient)
+             .where(col(CareTeamMember.user_id) == col(User.id))
+             .where(col(User.role) == "doctor").where(col(User.active)))
+    return query.where(col(CareTeamMember.responsible)) if responsible else query
+
+
+def monitors(patient: Any, who: Principal) -> ColumnElement[bool]:
+    """`who` receives the patient's alerts when the record is closed to the team
+    (`telemed.services.access.monitoring_clinicians`): the responsible doctors, else the
+    team's doctors, else the whole team."""
+    if who.role == "doctor":
+        mine = exists().where(col(CareTeamMember.patient_id) == patient,
+                              col(CareTeamMember.user_id) == who.user_id,
+                              col(CareTeamMember.responsible))
+        return and_(on_team(patient, who.user_id),
+                    or_(mine, not_(_team_doctor(patient, responsible=True))))
+    if who.role == "nurse":
+        return and_(on_team(patient, who.user_id),
+                    not_(_team_doctor(patient, responsible=False)))
+    return false()
+
+
+def _delegated(patient: Any, user_id: str) -> ColumnElement[bool]:
+    return exists().where(col(Delegation.patient_id) == patient,
+                          col(Delegation.delegate_id) == user_id,
+                          col(Delegation.revoked_at).is_(None))
+
+
+def visible(patient: Any, who: Principal) -> ColumnElement[bool] | None:
+    """The patients `who` may list (`access.visible_patient_ids`); None: every patient
+    (administrators list demographics)."""
+    if who.role == "admin":
+        return None
+    if who.role == "patient":
+        own = patient == who.patient_id if who.patient_id else false()
+        return or_(own, _delegated(patient, who.user_id))
+    if who.is_clinician:
+        return and_(on_team(patient, who.user_id), consultable(patient, who.user_id))
+    return false()
+
+
+def alerting(patient: Any, who: Principal) -> ColumnElement[bool] | None:
+    """The patients whose alerts `who` receives (`access.alert_patient_ids`): those it may
+    list, plus, for a clinician, those without record consent it monitors."""
+    seen = visible(patient, who)
+    if seen is None or not who.is_clinician:
+        return seen
+    return or_(seen, monitors(patient, who))
+
+
+def withdrawn(patient: Any, who: Principal) -> ColumnElement[bool]:
+    """For a clinician: the patient is on its team but the decisions in force shut it out
+    (the fact shown on lists, never the data)."""
+    if not who.is_clinician:
+        return false()
+    return and_(on_team(patient, who.user_id), not_(consultable(patient, who.user_id)))
