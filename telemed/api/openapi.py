@@ -20,6 +20,7 @@ from telemed.api import (
     consents,
     delegates,
     devices,
+    oncall,
     patients,
     precall,
     users,
@@ -217,6 +218,32 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/precall/offer"): Operation(
         "Pre-call test: the echo peer answers an SDP offer", "visits", precall.Offer),
     ("GET", "/api/v1/openapi.json"): Operation("This description", "meta", security="none"),
+    ("PATCH", "/api/v1/users/me"): Operation(
+        "Change your email, language and notification choices", "users", users.UserUpdate),
+    ("GET", "/api/v1/notifications"): Operation(
+        "Your notifications, newest first, and the unread count", "notifications",
+        query=(*PAGE, "unread")),
+    ("POST", "/api/v1/notifications/{notification_id}/read"): Operation(
+        "Mark one of your notifications read", "notifications", success=200),
+    ("POST", "/api/v1/notifications/read-all"): Operation(
+        "Mark all your notifications read", "notifications", success=200),
+    ("GET", "/api/v1/notifications/stream"): Operation(
+        "Server-Sent Events of your new notifications", "notifications",
+        media="text/event-stream",
+        description="`event: unread` once (`{unread}`), then `event: notification` with "
+                    "`{unread, notification}` for each new notification of the caller."),
+    ("GET", "/api/v1/notifications/failed"): Operation(
+        "Deliveries that failed, died or are retrying (admins)", "notifications",
+        query=PAGE),
+    ("POST", "/api/v1/notifications/deliveries/{delivery_id}/retry"): Operation(
+        "Send a failed or dead delivery again (admins)", "notifications", success=200),
+    ("GET", "/api/v1/alerts/{alert_id}/notifications"): Operation(
+        "Who was notified of an alert, when, by which channel, whether it arrived", "alerts"),
+    ("POST", "/api/v1/oncall"): Operation("Add an on-call shift (admins, doctors)", "oncall",
+                                          oncall.ShiftCreate, success=201),
+    ("GET", "/api/v1/oncall"): Operation(
+        "Who is on call at a time (at=), or the shifts of a span (from=, to=)", "oncall",
+        query=("at", "from", "to")),
 }
 
 ERROR_SCHEMA = {

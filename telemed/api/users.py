@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from telemed.api.common import Body, body, listing, ok, sessions
@@ -9,7 +11,7 @@ from telemed.api.shapes import user_out
 from telemed.principal import ROLES, principal, requires
 from telemed.services import audit
 from telemed.services.pagination import encode_cursor, parse_page
-from telemed.services.users import create_user, get_user, list_users
+from telemed.services.users import create_user, get_user, list_users, update_me
 
 routes = web.RouteTableDef()
 
@@ -20,6 +22,16 @@ class UserCreate(Body):
     role: str
     display_name: str
     patient_id: str | None = None
+    email: str | None = None
+    notify: dict[str, Any] | None = None
+
+
+class UserUpdate(Body):
+    """What users change about themselves (PATCH /users/me)."""
+
+    email: str | None = None
+    notify: dict[str, Any] | None = None
+    language: str | None = None
 
 
 @routes.get("/api/v1/users")
@@ -51,6 +63,16 @@ async def users_me(request: web.Request) -> web.Response:
     who = principal(request)
     async with sessions(request)() as session:
         user = await get_user(session, who.user_id)
+    return ok(user_out(user))
+
+
+@routes.patch("/api/v1/users/me")
+@requires(*ROLES)
+async def users_me_update(request: web.Request) -> web.Response:
+    data = await body(request, UserUpdate)
+    who = principal(request)
+    async with sessions(request)() as session:
+        user = await update_me(session, who.user_id, changes=data.model_dump(exclude_unset=True))
     return ok(user_out(user))
 
 
