@@ -71,9 +71,9 @@ def email_message(*, lang: str, heading: str, url: str, sender: str, recipient: 
     msg["To"] = recipient
     msg["Message-ID"] = message_id
     msg["Date"] = email.utils.formatdate(localtime=False)
-    msg["Content-Language"] = lang
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(plain_text(lang, heading, url))
+    msg["Content-Language"] = lang  # after set_content, which drops Content-* headers
     return msg
 
 

@@ -114,7 +114,7 @@ class DeliveryWorker:
                 if n is None or user is None:
                     await session.commit()
                     continue
-                session.add_all(self._deliveries(n, user))
+                session.add_all(self._deliveries(n, user, self.clock()))
                 await session.commit()
                 lang = language_for(user.language, self.channels.language)
                 announced.append((n, lang, await unread_count(session, user.id)))
@@ -122,18 +122,19 @@ class DeliveryWorker:
             await self._announce(n, lang, unread)
         return len(announced)
 
-    def _deliveries(self, n: Notification, user: User) -> list[NotificationDelivery]:
+    def _deliveries(self, n: Notification, user: User,
+                    now: datetime) -> list[NotificationDelivery]:
         out: list[NotificationDelivery] = []
         mid = message_id(n.id, self.channels.mail_from)
         if self.channels.smtp is not None and user.email:
             out.append(NotificationDelivery(notification_id=n.id, channel="email",
                                             address=user.email, message_id=mid,
-                                            next_attempt_at=n.created_at))
+                                            next_attempt_at=now))
         if n.kind in kinds.PAGING:
             for address in self._apprise:
                 out.append(NotificationDelivery(notification_id=n.id, channel="apprise",
                                                 address=address, message_id=mid,
-                                                next_attempt_at=n.created_at))
+                                                next_attempt_at=now))
         return out
 
     async def _announce(self, n: Notification, lang: str, unread: int) -> None:
