@@ -65,7 +65,7 @@ class MailCatcher:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
         self.envelopes: list[list[str]] = []
-        self.forbidden: list[str] = list(_ALWAYS_FORBIDDEN)
+        self.forbidden: list[str] = []  # besides _ALWAYS_FORBIDDEN
         self._lock = threading.Lock()
         self._controller: Controller | None = None
         self.arrived = threading.Event()
@@ -117,7 +117,8 @@ def clinical_leaks(msg: EmailMessage, forbidden: Iterable[str]) -> list[str]:
     outside_links = _URL.sub(" ", text)
     leaks = [f"digit {d!r}" for d in re.findall(r"\d+", outside_links)]
     lowered = outside_links.lower()
-    leaks += [f"text {f!r}" for f in forbidden if f.lower() in lowered]
+    words = dict.fromkeys([*_ALWAYS_FORBIDDEN, *forbidden])
+    leaks += [f"text {f!r}" for f in words if f.lower() in lowered]
     return leaks
 
 
