@@ -19,7 +19,6 @@ import re
 import threading
 from collections.abc import AsyncIterator, Iterable
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -66,19 +65,18 @@ class MailCatcher:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[list[str]] = []
         self.forbidden: list[str] = []  # besides _ALWAYS_FORBIDDEN
-        self._lock = threading.Lock()
+        self._arrival = threading.Condition()
         self._controller: Controller | None = None
-        self.arrived = threading.Event()
 
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
     def received(self, msg: EmailMessage, rcpts: list[str]) -> None:
-        with self._lock:
+        with self._arrival:
             self.messages.append(msg)
             self.envelopes.append(rcpts)
-        self.arrived.set()
+            self._arrival.notify_all()
 
     def start(self) -> None:
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
@@ -96,10 +94,14 @@ class MailCatcher:
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
-        async with asyncio.timeout(timeout):
-            while len(self.messages) < count:
-                await asyncio.sleep(0.05)
+    def _wait(self, count: int, seconds: float) -> bool:
+        with self._arrival:
+            return self._arrival.wait_for(lambda: len(self.messages) >= count, seconds)
+
+    async def wait_for(self, count: int, seconds: float = 10.0) -> list[EmailMessage]:
+        """The messages once at least ``count`` arrived (they come from the server's thread)."""
+        arrived = await asyncio.to_thread(self._wait, count, seconds)
+        assert arrived, f"{len(self.messages)} of {count} messages arrived"
         return self.messages
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from telemed.notify import backoff
@@ -13,7 +14,7 @@ def test_delays_double_then_cap() -> None:
     delays = [backoff.retry_delay(n) for n in range(1, 10)]
     assert delays[:4] == [timedelta(seconds=s) for s in (30, 60, 120, 240)]
     assert delays[-1] == timedelta(hours=1)
-    assert all(a <= b for a, b in zip(delays, delays[1:], strict=False))
+    assert all(a <= b for a, b in itertools.pairwise(delays))
     assert backoff.retry_delay(10_000) == timedelta(hours=1)  # no overflow
 
 
