@@ -288,9 +288,16 @@ def _body(op: Operation, components: dict[str, Any]) -> dict[str, Any] | None:
         "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
 
 
+SSE_EVENT = {"type": "object", "properties": {"event": {"type": "string"},
+                                              "data": {"type": "string"},
+                                              "id": {"type": "string"}}}
+
+
 def _responses(op: Operation) -> dict[str, Any]:
-    if op.media != "application/json":
-        ok_content: dict[str, Any] = {op.media: {"schema": {"type": "string"}}}
+    if op.media == "text/event-stream":  # each event: its name and its JSON data as text
+        ok_content: dict[str, Any] = {op.media: {"schema": SSE_EVENT}}
+    elif op.media != "application/json":
+        ok_content = {op.media: {"schema": {"type": "string"}}}
     else:
         ok_content = {"application/json": {"schema": op.response or {"type": "object"}}}
         if "format" in op.query:
