@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import OnCallShift, User
+from telemed.db.models import Alert, Notification, OnCallShift, User
 from telemed.db.types import utcnow
 from telemed.errors import conflict, invalid
 
@@ -72,3 +72,25 @@ async def shifts_between(session: AsyncSession, start: datetime,
         .where(col(OnCallShift.starts_at) < end).where(col(OnCallShift.ends_at) > start)
         .order_by(col(OnCallShift.starts_at), col(OnCallShift.id)))
     return [(shift, name) for shift, name in rows.all()]
+
+
+ONCALL_ACCESS = "on-call access"  # the audit reason prefix of an on-call clinician's access
+
+
+async def has_oncall_access(session: AsyncSession, patient_id: str, user_id: str,
+                            now: datetime | None = None) -> bool:
+    """Whether an alert of the patient escalated to the user during the user's shift that is
+    still running (the record is open to them until that shift ends)."""
+    now = now or utcnow()
+    rows = await session.exec(
+        select(Notification.id)
+        .join(Alert, col(Alert.id) == col(Notification.cause_id))
+        .join(OnCallShift, col(OnCallShift.user_id) == col(Notification.user_id))
+        .where(Notification.user_id == user_id)
+        .where(Notification.kind == "alert_escalated")
+        .where(Alert.patient_id == patient_id)
+        .where(col(OnCallShift.starts_at) <= col(Notification.created_at))
+        .where(col(OnCallShift.ends_at) > col(Notification.created_at))
+        .where(col(OnCallShift.starts_at) <= now).where(col(OnCallShift.ends_at) > now)
+        .limit(1))
+    return rows.first() is not None

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import CareTeamMember, Consent, EmergencyAccess, Patient
 from telemed.db.types import utcnow
 from telemed.errors import forbidden, not_found
+from telemed.notify.oncall import ONCALL_ACCESS, has_oncall_access
 from telemed.principal import Principal
 from telemed.services import audit
 from telemed.services.audit import Resource
@@ -87,6 +88,10 @@ async def authorize_patient(
         allowed = await in_care_team(session, patient_id, who.user_id) and await has_consent(
             session, patient_id, who.user_id
         )
+        if not allowed and await has_consent(session, patient_id, who.user_id) and \
+                await has_oncall_access(session, patient_id, who.user_id):
+            allowed = True  # an alert escalated to them during their on-call shift
+            reason = f"{ONCALL_ACCESS}: {reason}" if reason else ONCALL_ACCESS
         if not allowed:
             grant = await active_emergency_access(session, patient_id, who.user_id)
             if grant is not None:

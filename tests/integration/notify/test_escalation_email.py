@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -162,3 +163,32 @@ async def test_alert_critical_reaches_only_the_clinicians_who_opted_in(
     [msg] = await smtp_server.wait_for(1)
     assert msg["To"] == "nurse@asl.example"
     assert msg["Subject"].startswith("Telemed: New critical alert (patient ")
+
+
+async def test_on_call_access_opens_the_record_only_for_the_shift_and_the_escalated_patient(
+        client: Client, clinic: Clinic, smtp_server: MailCatcher) -> None:
+    oncall = await clinic.ward.headers(clinic.ward.stranger)  # another team's doctor
+    await clinic.put_on_call(clinic.ward.stranger["id"], hours=2)
+    other_patient_alerts = f"/api/v1/alerts?patient={clinic.ward.other.id}"
+    before = await client.get(f"/api/v1/alerts?patient={clinic.ward.patient.id}",
+                              headers=oncall)
+    assert before.status == 403  # on call, but nothing escalated to them yet
+    alert_id = await clinic.critical()
+    await clinic.jobs_after(16)
+    resp = await client.get(f"/api/v1/alerts?patient={clinic.ward.patient.id}",
+                            headers=oncall)
+    assert resp.status == 200 and [a["id"] for a in (await resp.json())["items"]] == [alert_id]
+    assert (await client.get(other_patient_alerts, headers=oncall)).status == 200  # own team
+    nobody = await clinic.world.user("doctor")
+    assert (await client.get(f"/api/v1/alerts?patient={clinic.ward.patient.id}",
+                             headers=await clinic.world.token(nobody["username"]))).status == 403
+    async with clinic.world.app[keys.SESSIONS]() as session:
+        from sqlmodel import update
+
+        from telemed.db.models import OnCallShift
+
+        await session.exec(update(OnCallShift).values(  # the shift ends
+            ends_at=clinic.now - timedelta(seconds=1)))
+        await session.commit()
+    after = await client.get(f"/api/v1/alerts?patient={clinic.ward.patient.id}", headers=oncall)
+    assert after.status == 403
