@@ -111,6 +111,16 @@ async def document_available(session: AsyncSession, patient_id: str, visit_id: s
                         cause_type="visit", cause_id=visit_id)
 
 
+async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,
+                        participant_ids: Iterable[str], actor_id: str) -> list[Notification]:
+    """``visit_changed`` (scheduled, moved or cancelled) to the patient, delegates and the
+    participants, except the person who made the change."""
+    people = {*await patient_and_delegates(session, patient_id), *participant_ids}
+    people.discard(actor_id)
+    return await record(session, user_ids=people, kind="visit_changed", params={},
+                        link="/visits", cause_type="visit", cause_id=visit_id)
+
+
 # --- the owner's side -----------------------------------------------------------------
 
 
