@@ -98,6 +98,8 @@ async def test_email_headers_language_and_link_then_one_click_acknowledge(
     first = await client.get(link[1], allow_redirects=False)
     assert first.status == 302 and "/login?next=" in first.headers["Location"]
     assert (await log_in(client, clinic.ward.doctor["username"])).status == 303
+    board = await (await client.get("/alerts")).text()
+    assert f'href="/alerts/{alert_id}/acknowledge"' in board  # escalated: who was notified
     page = await client.get(link[1])
     assert page.status == 200
     text = await page.text()

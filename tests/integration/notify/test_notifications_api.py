@@ -245,3 +245,44 @@ async def test_oncall_page_week_view_and_form(client: Client, world: World) -> N
         "user_id": clinic.oncall["id"], "starts_at": start.astimezone(tz).strftime(fmt),
         "ends_at": (start - timedelta(hours=2)).astimezone(tz).strftime(fmt)}, "/oncall")
     assert inverted.status == 422
+
+
+async def test_new_user_form_collects_a_valid_email(client: Client, world: World) -> None:
+    from tests.integration.test_pages import field_error, post_form
+
+    admin = await world.user("admin")
+    assert (await log_in(client, admin["username"])).status == 303
+    form = {"display_name": "Dott. Neri", "username": "neri", "role": "doctor",
+            "password": PASSWORD, "email": "neri@"}
+    bad = await post_form(client, "/users/new", form, "/users/new")
+    assert bad.status == 422 and field_error(await bad.text(), "email")
+    good = await post_form(client, "/users/new", {**form, "email": "neri@asl.example"},
+                           "/users/new")
+    assert good.status == 303
+    async with world.app[keys.SESSIONS]() as session:
+        from sqlmodel import select
+
+        [user] = (await session.exec(select(User).where(User.username == "neri"))).all()
+    assert user.email == "neri@asl.example"
+
+
+async def test_settings_page_saves_email_and_choices_but_not_mandatory_ones(
+        client: Client, world: World) -> None:
+    from tests.integration.test_pages import post_form
+
+    nurse = await world.user("nurse")
+    assert (await log_in(client, nurse["username"])).status == 303
+    page = await (await client.get("/settings/notifications")).text()
+    assert 'id="notify_alert_escalated"' in page and "disabled" in page
+    bad = await post_form(client, "/settings/notifications", {"email": "x"},
+                          "/settings/notifications")
+    assert bad.status == 422
+    ok = await post_form(client, "/settings/notifications",
+                         {"email": "n@asl.example", "notify_alert_critical": "on"},
+                         "/settings/notifications")
+    assert ok.status == 303
+    async with world.app[keys.SESSIONS]() as session:
+        user = await session.get(User, nurse["id"])
+        assert user is not None
+    assert user.email == "n@asl.example"
+    assert user.notify_prefs == {"alert_critical": True, "visit_changed": False}
