@@ -194,3 +194,19 @@ async def test_on_call_access_opens_the_record_only_for_the_shift_and_the_escala
         await session.commit()
     after = await client.get(f"/api/v1/alerts?patient={clinic.ward.patient.id}", headers=oncall)
     assert after.status == 403
+
+
+async def test_acknowledge_page_refuses_who_may_not_see_the_alert(
+        client: Client, clinic: Clinic, smtp_server: MailCatcher) -> None:
+    alert_id = await clinic.critical()
+    for person in (clinic.ward.stranger, clinic.ward.patient_user):
+        client.session.cookie_jar.clear()
+        assert (await log_in(client, person["username"])).status == 303
+        page = await client.get(f"/alerts/{alert_id}/acknowledge")
+        assert page.status == 403, person
+        assert "data-acknowledge" not in await page.text()
+    client.session.cookie_jar.clear()
+    assert (await log_in(client, clinic.ward.nurse["username"])).status == 303
+    assert (await client.get(f"/alerts/{'0' * 32}/acknowledge")).status == 404
+    ok = await client.get(f"/alerts/{alert_id}/acknowledge")
+    assert ok.status == 200 and "data-acknowledge" in await ok.text()
