@@ -4,22 +4,23 @@ administrators' view of deliveries that did not arrive (CONTRACT §6)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
 from aiohttp import web
-from aiohttp_sse import sse_response
+from aiohttp_sse import EventSourceResponse, sse_response
 
 from telemed import keys
 from telemed.api.common import ok, request_id, sessions
-from telemed.bus import BusOverflow
+from telemed.bus import BusOverflow, Event, Subscription
 from telemed.i18n import negotiate
 from telemed.notify import outbox
 from telemed.notify.messages import language_for
+from telemed.notify.setup import STREAMS
 from telemed.notify.worker import NOTIFICATIONS
 from telemed.principal import ROLES, principal, requires
 from telemed.services.pagination import encode_cursor, parse_page
 from telemed.services.users import get_user
+from telemed.tasks import cancel_and_wait
 
 routes = web.RouteTableDef()
 
@@ -78,39 +79,44 @@ async def notifications_stream(request: web.Request) -> web.StreamResponse:
     async with sessions(request)() as session:
         unread = await outbox.unread_count(session, who.user_id)
     subscription = request.app[keys.BUS].subscribe(NOTIFICATIONS)
+    request.app[STREAMS][id(subscription)] = subscription
     try:
         await subscription.ready(within=2.0)
         async with sse_response(request, ping_interval=PING_INTERVAL,
                                 headers={"X-Accel-Buffering": "no"}) as resp:
             await resp.send(json.dumps({"unread": unread}), event="unread")
-            closed = asyncio.ensure_future(resp.wait())
-            try:
-                while not closed.done():
-                    following = asyncio.ensure_future(subscription.__anext__())
-                    done, _ = await asyncio.wait({following, closed},
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                    if following not in done:
-                        following.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration,
-                                                 BusOverflow):
-                            await following
-                        break
-                    try:
-                        event = following.result()
-                    except (StopAsyncIteration, BusOverflow):
-                        break  # shutting down, or fell behind: the client reconnects
-                    if event.get("user_id") != who.user_id:
-                        continue
-                    await resp.send(json.dumps({"unread": event.get("unread"),
-                                                "notification": event.get("notification")},
-                                               ensure_ascii=False), event="notification")
-            finally:
-                closed.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await closed
+            await _follow(resp, subscription, who.user_id)
     finally:
+        request.app[STREAMS].pop(id(subscription), None)
         await subscription.close()
     return resp
+
+
+async def _follow(resp: EventSourceResponse, subscription: Subscription, user_id: str) -> None:
+    """Forward the user's notification events until the client leaves or the bus ends."""
+    closed = asyncio.ensure_future(resp.wait())
+    following: asyncio.Future[Event] | None = None
+    try:
+        while True:
+            following = asyncio.ensure_future(subscription.__anext__())
+            done, _ = await asyncio.wait({following, closed},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if following not in done:
+                return  # the client left
+            try:
+                event = following.result()
+            except (StopAsyncIteration, BusOverflow):
+                return  # shutting down, or fell behind: the client reconnects
+            finally:
+                following = None
+            if event.get("user_id") != user_id:
+                continue
+            await resp.send(json.dumps({"unread": event.get("unread"),
+                                        "notification": event.get("notification")},
+                                       ensure_ascii=False), event="notification")
+    finally:
+        await cancel_and_wait((closed, following),
+                              also_suppress=(StopAsyncIteration, BusOverflow))
 
 
 @routes.get("/api/v1/alerts/{alert_id}/notifications")

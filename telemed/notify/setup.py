@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from telemed import keys
+from telemed.bus import Subscription
 from telemed.notify.worker import Channels, DeliveryWorker
 from telemed.tasks import cancel_and_wait
 
 NOTIFIER: web.AppKey[DeliveryWorker] = web.AppKey("notifier")
+# Open notification streams' subscriptions, closed at shutdown so their handlers end at once.
+STREAMS: web.AppKey[dict[int, Subscription]] = web.AppKey("notification_streams")
 
 
 async def _notify_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -30,6 +33,14 @@ async def _notify_ctx(app: web.Application) -> AsyncIterator[None]:
         await cancel_and_wait(tasks)
 
 
+async def _close_streams(app: web.Application) -> None:
+    for subscription in list(app[STREAMS].values()):
+        await subscription.close()
+
+
 def setup_notify(app: web.Application) -> None:
-    """Own the delivery worker (after the database and bus contexts)."""
+    """Own the delivery worker (after the database and bus contexts) and end the
+    notification streams when the server shuts down."""
+    app[STREAMS] = {}
     app.cleanup_ctx.append(_notify_ctx)
+    app.on_shutdown.append(_close_streams)
