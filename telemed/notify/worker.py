@@ -114,7 +114,8 @@ class DeliveryWorker:
                 if n is None or user is None:
                     await session.commit()
                     continue
-                session.add_all(self._deliveries(n, user, self.clock()))
+                paged = await self._paged_already(session, n)
+                session.add_all(self._deliveries(n, user, self.clock(), page=not paged))
                 await session.commit()
                 lang = language_for(user.language, self.channels.language)
                 announced.append((n, lang, await unread_count(session, user.id)))
@@ -122,15 +123,29 @@ class DeliveryWorker:
             await self._announce(n, lang, unread)
         return len(announced)
 
-    def _deliveries(self, n: Notification, user: User,
-                    now: datetime) -> list[NotificationDelivery]:
+    async def _paged_already(self, session: AsyncSession, n: Notification) -> bool:
+        """Whether the operators were paged for this step already: the notifications of one
+        escalation step (same cause, kind and time) page once, not once per recipient."""
+        if n.kind not in kinds.PAGING or not self._apprise:
+            return False
+        found = await session.exec(
+            select(NotificationDelivery.id)
+            .join(Notification,
+                  col(Notification.id) == col(NotificationDelivery.notification_id))
+            .where(Notification.cause_id == n.cause_id).where(Notification.kind == n.kind)
+            .where(Notification.created_at == n.created_at)
+            .where(NotificationDelivery.channel == "apprise").limit(1))
+        return found.first() is not None
+
+    def _deliveries(self, n: Notification, user: User, now: datetime,
+                    page: bool = True) -> list[NotificationDelivery]:
         out: list[NotificationDelivery] = []
         mid = message_id(n.id, self.channels.mail_from)
         if self.channels.smtp is not None and user.email:
             out.append(NotificationDelivery(notification_id=n.id, channel="email",
                                             address=user.email, message_id=mid,
                                             next_attempt_at=now))
-        if n.kind in kinds.PAGING:
+        if page and n.kind in kinds.PAGING:
             for address in self._apprise:
                 out.append(NotificationDelivery(notification_id=n.id, channel="apprise",
                                                 address=address, message_id=mid,

@@ -211,8 +211,11 @@ async def test_escalation_pages_the_operators_through_apprise_json(
         clinic = await Clinic(world).build()
         smtp_server.forbid(clinic.ward.patient.family_name, clinic.ward.patient.given_name)
         worker.clock = lambda: clinic.now
+        await clinic.put_on_call(clinic.oncall["id"])
+        await clinic.put_on_call(clinic.ward.stranger["id"])  # two on call: one page
         await clinic.critical()
         await clinic.jobs_after(16)
+        assert len(await clinic.notifications(kind="alert_escalated")) == 2
         await worker.run_once()
         apprise_rows = [d for d in await clinic.deliveries() if d.channel == "apprise"]
         assert len(apprise_rows) == 1 and apprise_rows[0].status == "pending"
