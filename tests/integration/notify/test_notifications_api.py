@@ -286,3 +286,27 @@ async def test_settings_page_saves_email_and_choices_but_not_mandatory_ones(
         assert user is not None
     assert user.email == "n@asl.example"
     assert user.notify_prefs == {"alert_critical": True, "visit_changed": False}
+
+
+async def test_without_a_mail_server_everything_is_recorded_and_nothing_sent(
+        client: Client, world: World) -> None:
+    from sqlmodel import select
+
+    from telemed.db.models import NotificationDelivery
+    from telemed.notify.setup import NOTIFIER
+
+    nurse = await world.user("nurse")
+    async with world.app[keys.SESSIONS]() as session:
+        user = await session.get(User, nurse["id"])
+        assert user is not None
+        user.email = "n@asl.example"
+        session.add(user)
+        await session.commit()
+    nid = await _note(world, nurse["id"], "alert_escalated")
+    assert await world.app[NOTIFIER].run_once() == (1, 0)
+    async with world.app[keys.SESSIONS]() as session:
+        assert (await session.exec(select(NotificationDelivery))).all() == []
+        stored = await session.get(Notification, nid)
+        assert stored is not None and stored.dispatched_at is not None
+    assert await world.app[NOTIFIER].run_once() == (0, 0)  # dispatched once only
+    assert (await client.get("/api/v1/notifications/stream")).status == 401
