@@ -5,9 +5,19 @@ PY=${PY:-.venv/bin/python}
 export TELEMED_ENV=${TELEMED_ENV:-development}
 "$PY" -m telemed db upgrade
 "$PY" -m telemed demo --seed-only
+# Emails go to a local mail catcher unless a real server is configured: every message is
+# stored under DATA_DIR/mail/ (.eml files, and one line each in index.log).
+catcher=
+if [ -z "${TELEMED_SMTP_URL:-}" ]; then
+  mail_port=${MAIL_CATCHER_PORT:-18025}
+  "$PY" scripts/mail_catcher.py "127.0.0.1:$mail_port" "${TELEMED_DATA_DIR:-./var}/mail" &
+  catcher=$!
+  export TELEMED_SMTP_URL="smtp://127.0.0.1:$mail_port"
+  export TELEMED_MAIL_FROM=${TELEMED_MAIL_FROM:-"Telemed demo <telemed@asl-demo.example>"}
+fi
 "$PY" -m telemed serve &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
+trap 'kill $server ${catcher} 2>/dev/null; wait $server ${catcher} 2>/dev/null' EXIT INT TERM
 url="http://${TELEMED_HTTP_HOST:-127.0.0.1}:${TELEMED_HTTP_PORT:-8080}"
 for _ in $(seq 60); do
   curl -fsS "$url/readyz" >/dev/null 2>&1 && break
@@ -16,6 +26,7 @@ for _ in $(seq 60); do
 done
 echo
 echo "Telemed is ready at $url/  (demo password: telemed-demo-2026; Ctrl-C stops it)"
+if [ -n "$catcher" ]; then echo "Emails are caught in ${TELEMED_DATA_DIR:-./var}/mail/ (index.log lists them)"; fi
 if "$PY" -m telemed demo --help 2>/dev/null | grep -q -- "--devices-only"; then
   "$PY" -m telemed demo --devices-only &
 fi

@@ -17,7 +17,9 @@ from telemed.api import (
     consents,
     delegates,
     devices,
+    notifications,
     observations,
+    oncall,
     openapi,
     patients,
     readings,
@@ -41,6 +43,7 @@ from telemed.middlewares import (
     error_middleware,
     security_headers_middleware,
 )
+from telemed.notify.setup import setup_notify
 from telemed.precall.setup import setup_precall
 from telemed.principal import policy_of
 from telemed.security import LoginGuard, RateLimiter
@@ -93,9 +96,10 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     setup_broker(app)
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
-                       alerts, observations, readings, openapi, visits):
+                       alerts, observations, readings, openapi, visits, notifications, oncall):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
+        setup_notify(app)
         setup_alert_stream(app)
         setup_fhir(app)
         setup_signalling(app)

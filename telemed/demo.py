@@ -6,8 +6,9 @@ Seeding is idempotent: people and patients that already exist are left as they a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +18,7 @@ from telemed.db.models import (
     CarePlan,
     CareTeamMember,
     Consent,
+    OnCallShift,
     Patient,
     User,
     Visit,
@@ -217,6 +219,7 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
         if demo.username:
             await _user(session, demo.username, "patient", f"{demo.given} {demo.family}",
                         patient.id)
+    await seed_rota(session, staff)
     first = PATIENTS[0]
     patient = patients[first.family]
     has_visit = (await session.exec(
@@ -232,6 +235,41 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
         session.add(VisitParticipant(visit_id=visit.id, user_id=staff["dr.bianchi"].id))
     await session.commit()
     return {"created": created, "patients": len(patients)}
+
+
+DEMO_MAIL_DOMAIN = "asl-demo.example"
+# The on-call rota of the demo week (local times): the family doctor by day, the cardiologist
+# by night, so a critical alert nobody acknowledges reaches a person at any hour.
+ROTA = (("dr.bianchi", time(8), 12), ("dr.conti", time(20), 12))
+ROTA_DAYS = 7
+
+
+async def seed_rota(session: AsyncSession, staff: dict[str, User],
+                    tz: str = "Europe/Rome") -> int:
+    """Give the staff demo email addresses and cover the coming week with on-call shifts
+    (idempotent: a day whose shifts exist is left alone). Returns how many shifts it added."""
+    for user in staff.values():
+        if user.email is None:
+            user.email = f"{user.username}@{DEMO_MAIL_DOMAIN}"
+            session.add(user)
+    zone = ZoneInfo(tz)
+    today = datetime.now(zone).date() - timedelta(days=1)  # last night's shift covers now
+    existing = {(s.user_id, s.starts_at) for s in (await session.exec(
+        select(OnCallShift).where(OnCallShift.ends_at > utcnow()))).all()}
+    added = 0
+    for offset in range(ROTA_DAYS + 1):
+        day = today + timedelta(days=offset)
+        for username, start, hours in ROTA:
+            user = staff[username]
+            starts = datetime.combine(day, start, zone)
+            ends = starts + timedelta(hours=hours)
+            if ends <= datetime.now(zone) or (user.id, starts) in existing:
+                continue
+            session.add(OnCallShift(user_id=user.id, starts_at=starts, ends_at=ends,
+                                    created_by=staff["admin"].id))
+            added += 1
+    await session.flush()
+    return added
 
 
 def staff_role(staff: dict[str, User], user_id: str) -> str:

@@ -92,8 +92,13 @@ class Settings(BaseSettings):
     # "auto": MQTT_URL set -> that broker, unset -> a private Mosquitto; "none": this process
     # neither starts nor uses a broker. Unset means "auto", except "none" under TELEMED_ENV=test.
     broker: Literal["auto", "none"] | None = None
+    # Notifications (docs/notifications.md): email server (unset = no email; the notification
+    # centre still records everything), sender, and Apprise URLs of the operators' paging.
+    smtp_url: str = ""
+    mail_from: str = ""
+    notify_urls: UrlList = ()
 
-    @field_validator("stun_urls", "turn_urls", "trusted_proxies", mode="before")
+    @field_validator("stun_urls", "turn_urls", "trusted_proxies", "notify_urls", mode="before")
     @classmethod
     def _urls(cls, value: Any) -> Any:
         return _split_urls(value)
@@ -156,6 +161,23 @@ class Settings(BaseSettings):
                 raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+                raise ValueError("must look like smtp://[USER:PASSWORD@]HOST:PORT, smtps://... "
+                                 "or smtp+starttls://...")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _check_mail_from(cls, value: str) -> str:
+        if value and ("@" not in value or any(c in value for c in "\r\n")):
+            raise ValueError("must be an email address, e.g. Telemed <telemed@example.org>")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _check_tz(cls, value: str) -> str:
@@ -217,6 +239,15 @@ class Settings(BaseSettings):
     def effective_public_url(self) -> str:
         """Where users reach the site, used for Origin checks and links."""
         return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def effective_mail_from(self) -> str:
+        """The sender of notification emails (default telemed@HOSTNAME)."""
+        if self.mail_from:
+            return self.mail_from
+        import socket
+
+        return f"telemed@{socket.gethostname() or 'localhost'}"
 
     @property
     def is_development(self) -> bool:

@@ -20,6 +20,7 @@ from telemed.api import (
     consents,
     delegates,
     devices,
+    oncall,
     patients,
     precall,
     users,
@@ -146,7 +147,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Change the caller's password (ends the caller's other sessions)", "users",
         users.PasswordChange),
     ("PATCH", "/api/v1/users/{user_id}"): Operation(
-        "Deactivate or reactivate a user (admin)", "users", users.UserUpdate),
+        "Deactivate or reactivate a user (admin)", "users", users.UserActivation),
     ("GET", "/api/v1/patients"): Operation("Patients the caller may see", "patients",
                                            query=(*PAGE, "q")),
     ("POST", "/api/v1/patients"): Operation("Register a patient", "patients",
@@ -260,6 +261,32 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/precall/offer"): Operation(
         "Pre-call test: the echo peer answers an SDP offer", "visits", precall.Offer),
     ("GET", "/api/v1/openapi.json"): Operation("This description", "meta", security="none"),
+    ("PATCH", "/api/v1/users/me"): Operation(
+        "Change your email, language and notification choices", "users", users.UserUpdate),
+    ("GET", "/api/v1/notifications"): Operation(
+        "Your notifications, newest first, and the unread count", "notifications",
+        query=(*PAGE, "unread")),
+    ("POST", "/api/v1/notifications/{notification_id}/read"): Operation(
+        "Mark one of your notifications read", "notifications", success=200),
+    ("POST", "/api/v1/notifications/read-all"): Operation(
+        "Mark all your notifications read", "notifications", success=200),
+    ("GET", "/api/v1/notifications/stream"): Operation(
+        "Server-Sent Events of your new notifications", "notifications",
+        media="text/event-stream",
+        description="`event: unread` once (`{unread}`), then `event: notification` with "
+                    "`{unread, notification}` for each new notification of the caller."),
+    ("GET", "/api/v1/notifications/failed"): Operation(
+        "Deliveries that failed, died or are retrying (admins)", "notifications",
+        query=PAGE),
+    ("POST", "/api/v1/notifications/deliveries/{delivery_id}/retry"): Operation(
+        "Send a failed or dead delivery again (admins)", "notifications", success=200),
+    ("GET", "/api/v1/alerts/{alert_id}/notifications"): Operation(
+        "Who was notified of an alert, when, by which channel, whether it arrived", "alerts"),
+    ("POST", "/api/v1/oncall"): Operation("Add an on-call shift (admins, doctors)", "oncall",
+                                          oncall.ShiftCreate, success=201),
+    ("GET", "/api/v1/oncall"): Operation(
+        "Who is on call at a time (at=), or the shifts of a span (from=, to=)", "oncall",
+        query=("at", "from", "to")),
 }
 
 ERROR_SCHEMA = {
@@ -304,9 +331,16 @@ def _body(op: Operation, components: dict[str, Any]) -> dict[str, Any] | None:
         "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
 
 
+SSE_EVENT = {"type": "object", "properties": {"event": {"type": "string"},
+                                              "data": {"type": "string"},
+                                              "id": {"type": "string"}}}
+
+
 def _responses(op: Operation) -> dict[str, Any]:
-    if op.media != "application/json":
-        ok_content: dict[str, Any] = {op.media: {"schema": {"type": "string"}}}
+    if op.media == "text/event-stream":  # each event: its name and its JSON data as text
+        ok_content: dict[str, Any] = {op.media: {"schema": SSE_EVENT}}
+    elif op.media != "application/json":
+        ok_content = {op.media: {"schema": {"type": "string"}}}
     else:
         ok_content = {"application/json": {"schema": op.response or {"type": "object"}}}
         if "format" in op.query:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from telemed.db.models import CarePlan, Patient, User
+from telemed.notify import kinds
 
 
 def iso(value: datetime | None) -> str | None:
@@ -22,6 +23,9 @@ def user_out(user: User) -> dict[str, Any]:
         "patient_id": user.patient_id,
         "active": user.active,
         "created_at": iso(user.created_at),
+        "email": user.email,
+        "language": user.language,
+        "notify": kinds.effective(user.notify_prefs),
     }
 
 

@@ -3,6 +3,8 @@ reads /users/me and changes their own password."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from pydantic import AliasChoices, Field
 
@@ -23,6 +25,7 @@ from telemed.services.users import (
     get_user,
     list_users,
     set_active,
+    update_me,
 )
 
 routes = web.RouteTableDef()
@@ -34,6 +37,16 @@ class UserCreate(Body):
     role: str
     display_name: str
     patient_id: str | None = None
+    email: str | None = None
+    notify: dict[str, Any] | None = None
+
+
+class UserUpdate(Body):
+    """What users change about themselves (PATCH /users/me)."""
+
+    email: str | None = None
+    notify: dict[str, Any] | None = None
+    language: str | None = None
 
 
 @routes.get("/api/v1/users")
@@ -114,7 +127,9 @@ async def users_me_password(request: web.Request) -> web.Response:
     return ok({"status": "ok"})
 
 
-class UserUpdate(Body):
+class UserActivation(Body):
+    """What an administrator changes about another user (PATCH /users/{id})."""
+
     active: bool
 
 
@@ -123,7 +138,7 @@ class UserUpdate(Body):
 async def users_update(request: web.Request) -> web.Response:
     """Deactivate (`{"active": false}`: every session, token and live channel of the user
     ends) or reactivate a user."""
-    data = await body(request, UserUpdate)
+    data = await body(request, UserActivation)
     who = principal(request)
     async with sessions(request)() as session:
         user = await set_active(session, who, request.match_info["user_id"], data.active)
@@ -133,6 +148,16 @@ async def users_update(request: web.Request) -> web.Response:
         await session.commit()
     if not data.active:
         await credentials_revoked(request.app[keys.BUS], user.id, "deactivated")
+    return ok(user_out(user))
+
+
+@routes.patch("/api/v1/users/me")
+@requires(*ROLES)
+async def users_me_update(request: web.Request) -> web.Response:
+    data = await body(request, UserUpdate)
+    who = principal(request)
+    async with sessions(request)() as session:
+        user = await update_me(session, who.user_id, changes=data.model_dump(exclude_unset=True))
     return ok(user_out(user))
 
 

@@ -24,6 +24,9 @@ class User(SQLModel, table=True):
     patient_id: str | None = Field(default=None, foreign_key="patients.id", max_length=32)
     active: bool = True
     language: str | None = Field(default=None, max_length=8)
+    email: str | None = Field(default=None, max_length=254)
+    # Per-kind notification choices {"kind": bool} (telemed.notify.kinds has the rules).
+    notify_prefs: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sessions_valid_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -178,6 +181,9 @@ class Alert(SQLModel, table=True):
     careplan_id: str | None = Field(default=None, max_length=32)
     careplan_version: int | None = None
     escalated: bool = False
+    # Escalation chain step reached (telemed.notify.escalation) and when it was last taken.
+    escalation_step: int = 0
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     acknowledged_by: str | None = Field(default=None, max_length=32)
@@ -355,3 +361,62 @@ class UserSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_reason: str | None = Field(default=None, max_length=32)
+
+
+class Notification(SQLModel, table=True):
+    """A notification for one user, recorded with its cause (the outbox).
+
+    ``title_code`` and ``params`` are translated at the edge, in the recipient's language.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", max_length=32)
+    kind: str = Field(max_length=32)
+    title_code: str = Field(max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    link: str = Field(max_length=500)
+    cause_type: str = Field(max_length=32)
+    cause_id: str = Field(max_length=64, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when the delivery worker created this notification's deliveries.
+    dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
+class NotificationDelivery(SQLModel, table=True):
+    """One attempt series of sending a notification over one channel to one address."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "channel", "address", name="uq_delivery_target"),
+        Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    notification_id: str = Field(foreign_key="notifications.id", index=True, max_length=32)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=320)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
+    message_id: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OnCallShift(SQLModel, table=True):
+    """A clinician covering escalations from ``starts_at`` to ``ends_at``."""
+
+    __tablename__ = "oncall_shifts"
+    __table_args__ = (Index("ix_oncall_span", "starts_at", "ends_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(foreign_key="users.id", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

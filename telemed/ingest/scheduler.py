@@ -9,6 +9,8 @@ from sqlalchemy import text
 
 from telemed.bus import ALERTS, EventBus
 from telemed.db.engine import SessionFactory
+from telemed.db.types import utcnow
+from telemed.notify.reminders import visit_reminders
 from telemed.services import rules
 
 log = logging.getLogger("telemed.scheduler")
@@ -26,6 +28,7 @@ async def run_once(sessions: SessionFactory, bus: EventBus) -> int:
             if not got.scalar_one():
                 return 0
         changes = await rules.run_jobs(session)
+        await visit_reminders(session, utcnow())
         await session.commit()
     for change in changes:
         await bus.publish(ALERTS, change.event())

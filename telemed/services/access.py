@@ -26,6 +26,7 @@ from telemed.db.types import utcnow
 from telemed.domain import emergency as emergency_rules
 from telemed.domain.consent import Decision, consent_state, may_consult
 from telemed.errors import ApiError, forbidden, not_found
+from telemed.notify.oncall import ONCALL_ACCESS, has_oncall_access
 from telemed.principal import Principal
 from telemed.services import audit
 from telemed.services.audit import Resource
@@ -134,6 +135,13 @@ async def authorize_patient(
                 and who.user_id in await monitoring_clinicians(session, patient_id):
             allowed = True
             reason = reason or "telemonitoring without record consent"
+        if not allowed and not member and emergency_rules.allows(action, resource) \
+                and await has_consent(session, patient_id, who.user_id) \
+                and await has_oncall_access(session, patient_id, who.user_id):
+            # An alert escalated to them during their on-call shift: like emergency access,
+            # reading and handling alerts only, so nothing outlives the shift.
+            allowed = True
+            reason = f"{ONCALL_ACCESS}: {reason}" if reason else ONCALL_ACCESS
         if not allowed:
             grant = await active_emergency_access(session, patient_id, who.user_id)
             if grant is not None:

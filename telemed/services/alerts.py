@@ -26,6 +26,7 @@ from telemed.db.types import utcnow
 from telemed.domain.alert_detail import AlertDetail
 from telemed.domain.bands import Severity, is_worse
 from telemed.errors import ApiError, conflict, forbidden, not_found
+from telemed.notify import outbox
 from telemed.principal import Principal
 from telemed.services import audit
 from telemed.services.access import alert_patient_ids, authorize_patient
@@ -190,6 +191,8 @@ async def raise_condition(
         audit.record(session, actor=None, action="create", resource="alert",
                      patient_id=alert.patient_id, resource_id=alert.id,
                      reason="opened")  # no clinical text in the audit (services.audit)
+        if alert.severity == "critical":
+            await outbox.alert_critical(session, alert, patient)
         return await _change(session, alert, "opened", True, patient, condition.received_at)
     worse = is_worse(condition.severity, alert.severity)  # type: ignore[arg-type]
     if not worse and not alert.recovered and not condition.renotify:
@@ -210,6 +213,8 @@ async def raise_condition(
                  patient_id=alert.patient_id, resource_id=alert.id,
                  reason=change)
     notify = worse or not _snoozed(alert, now)
+    if worse and alert.severity == "critical":
+        await outbox.alert_critical(session, alert, patient)
     return await _change(session, alert, change, notify, patient, condition.received_at)
 
 
@@ -241,7 +246,7 @@ async def escalate(
     alert.updated_at = now or utcnow()
     audit.record(session, actor=None, action="update", resource="alert",
                  patient_id=alert.patient_id, resource_id=alert.id,
-                 reason=f"escalated to {to_user_id or 'the care team (no responsible doctor)'}")
+                 reason=f"escalated to {to_user_id or 'nobody (no clinician in the chain)'}"[:1000])
     patient = await session.get(Patient, alert.patient_id)
     change = await _change(session, alert, "escalated", True, patient)
     change.alert["escalated_to"] = to_user_id

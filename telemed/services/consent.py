@@ -26,6 +26,7 @@ from telemed.domain.emergency import (
     REVIEW_OUTCOMES,
 )
 from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
+from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit
 from telemed.services.access import (
@@ -134,6 +135,7 @@ async def break_glass(
     audit.record(session, actor=who, action="emergency", resource="patient",
                  patient_id=patient_id, resource_id=grant.id,
                  reason=f"emergency: {reason_code}", emergency=True)
+    await outbox.emergency_access(session, patient_id, grant.id)  # same transaction
     await session.commit()
     return grant
 

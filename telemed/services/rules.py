@@ -50,9 +50,10 @@ from telemed.domain.schedule import (
 from telemed.domain.thresholds import ThresholdState, evaluate_threshold
 from telemed.domain.trends import evaluate_trend
 from telemed.domain.units import METRICS
+from telemed.notify import escalation
 from telemed.services import alerts
 from telemed.services.alerts import AlertChange, Condition
-from telemed.services.context import PatientContext, load_patient_context, responsible_doctor
+from telemed.services.context import PatientContext, load_patient_context
 from telemed.services.observations import NewReading, latest_values
 
 log = logging.getLogger("telemed.rules")
@@ -377,13 +378,13 @@ async def _patient_devices(session: AsyncSession,
 
 
 async def escalate_overdue(session: AsyncSession, now: datetime | None = None) -> list[AlertChange]:
-    """Escalate unacknowledged critical alerts open longer than the plan's limit."""
+    """Take the next escalation step of unacknowledged critical alerts (telemed.notify.escalation:
+    each plan period without acknowledgement notifies the next people of the chain)."""
     now = now or utcnow()
     result = await session.exec(
         select(Alert)
         .where(Alert.status == "open")
         .where(Alert.severity == "critical")
-        .where(col(Alert.escalated).is_(False))
         .where(col(Alert.opened_at) <= now - timedelta(minutes=1))
     )
     changes: list[AlertChange] = []
@@ -395,10 +396,9 @@ async def escalate_overdue(session: AsyncSession, now: datetime | None = None) -
         minutes = (ctx.content.effective_escalate_after_minutes
                    if ctx is not None and ctx.content is not None
                    else DEFAULT_ESCALATE_AFTER_MINUTES)
-        if now - alert.opened_at < timedelta(minutes=minutes):
-            continue
-        doctor = await responsible_doctor(session, alert.patient_id)
-        changes.append(await alerts.escalate(session, alert, doctor, now))
+        change = await escalation.escalate_step(session, alert, minutes, now)
+        if change is not None:
+            changes.append(change)
     return changes
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, tuple_, update
 from sqlmodel import col, select
@@ -14,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import Patient, User
 from telemed.db.types import utcnow
 from telemed.errors import ApiError, conflict, invalid, not_found
+from telemed.notify import kinds
 from telemed.principal import ROLES, Principal
 from telemed.security import hash_password, password_problem, verify_password
 from telemed.services.pagination import Page
@@ -29,6 +31,8 @@ ACCOUNT_FREE_FAILURES = 5
 ACCOUNT_BACKOFF_CAP = 30.0
 ACCOUNT_FORGET = timedelta(minutes=15)  # failures this long after the backoff ended are dropped
 _CAS_TRIES = 8
+# A pragmatic address check: one @, no spaces or controls, a dotted domain; at most 254.
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _DUMMY_HASH = hash_password("telemed-dummy-password")
 
 
@@ -53,6 +57,18 @@ def check_new_user(
     return errors
 
 
+def email_problem(email: str) -> str | None:
+    """Why an email address is refused (English), or None."""
+    if len(email) > 254 or not EMAIL_RE.match(email) or ".." in email:
+        return "Enter a valid email address, like name@example.org."
+    return None
+
+
+def clean_email(email: str | None) -> str | None:
+    """An address as stored: trimmed, None when empty."""
+    return email.strip() or None if email is not None else None
+
+
 async def create_user(
     session: AsyncSession,
     *,
@@ -61,9 +77,12 @@ async def create_user(
     role: str,
     display_name: str,
     patient_id: str | None = None,
+    email: str | None = None,
+    notify: dict[str, Any] | None = None,
 ) -> User:
     """Create a user after validating everything; 422/409 change nothing."""
     username = username.strip().lower()
+    email = clean_email(email)
     errors = check_new_user(
         username=username,
         password=password,
@@ -71,6 +90,9 @@ async def create_user(
         display_name=display_name,
         patient_id=patient_id,
     )
+    if email is not None and (problem := email_problem(email)):
+        errors["email"] = problem
+    errors.update(kinds.preference_errors(notify or {}))
     if errors:
         raise invalid(errors)
     if patient_id and await session.get(Patient, patient_id) is None:
@@ -88,6 +110,8 @@ async def create_user(
         role=role,
         display_name=display_name.strip(),
         patient_id=patient_id,
+        email=email,
+        notify_prefs=kinds.merged(None, notify) if notify else None,
     )
     session.add(user)
     await session.flush()
@@ -191,6 +215,30 @@ async def list_users(session: AsyncSession, page: Page, role: str | None = None)
     if page.after:
         query = query.where(tuple_(User.username, User.id) > tuple(page.after))
     return list((await session.exec(query.limit(page.limit))).all())
+
+
+async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, Any]) -> User:
+    """The user's own contact details and notification choices (``email``, ``notify``,
+    ``language``); 422 changes nothing."""
+    user = await get_user(session, user_id)
+    errors: dict[str, str] = {}
+    email = clean_email(changes["email"]) if "email" in changes else user.email
+    if "email" in changes and email is not None and (problem := email_problem(email)):
+        errors["email"] = problem
+    notify = changes.get("notify") or {}
+    errors.update(kinds.preference_errors(notify))
+    language = changes.get("language", user.language)
+    if language is not None and language not in ("it", "en"):
+        errors["language"] = "Language must be it or en."
+    if errors:
+        raise invalid(errors)
+    user.email = email
+    user.language = language
+    if notify:
+        user.notify_prefs = kinds.merged(user.notify_prefs, notify)
+    session.add(user)
+    await session.commit()
+    return user
 
 
 async def end_all_sessions(session: AsyncSession, user: User,

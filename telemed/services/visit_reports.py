@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import Visit, VisitReport
 from telemed.db.types import utcnow
 from telemed.errors import conflict, forbidden, invalid
+from telemed.notify import outbox
 from telemed.principal import Principal
 from telemed.services.access import authorize_patient
 from telemed.services.visits import authorize_visit, load_visit
@@ -82,6 +83,7 @@ async def sign_report(
         visit.status = "completed"
         visit.ended_at = signed_at
         session.add(visit)
+    await outbox.document_available(session, visit.patient_id, visit_id, "/my-record")
     try:
         await session.commit()
     except IntegrityError:

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import ChatMessage, User, Visit, VisitGuest, VisitParticipant
 from telemed.db.types import utcnow
 from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
+from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit
 from telemed.services.access import authorize_patient, visible_patient_ids
@@ -297,6 +298,7 @@ async def schedule_visit(
         session.add(VisitParticipant(visit_id=visit.id, user_id=user_id))
     audit.record(session, actor=who, action="create", resource="visit",
                  patient_id=patient_id, resource_id=visit.id, request_id=request_id)
+    await outbox.visit_changed(session, patient_id, visit.id, unique, who.user_id)
     await session.commit()
     return VisitRecord(visit, tuple(sorted(unique)))
 
@@ -316,6 +318,8 @@ async def cancel_visit(
     visit.status = "cancelled"
     visit.ended_at = utcnow()
     session.add(visit)
+    await outbox.visit_changed(session, visit.patient_id, visit.id, record.participant_ids,
+                               who.user_id)
     await session.commit()
     return record
 

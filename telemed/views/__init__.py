@@ -12,6 +12,8 @@ from telemed.views import (
     devices,
     emergency_reviews,
     home,
+    notifications,
+    oncall,
     patients,
     privacy,
     users,
@@ -25,5 +27,5 @@ def setup_views(app: web.Application) -> None:
     setup_templates(app)
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
     for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
-                   emergency_reviews):
+                   emergency_reviews, notifications, oncall):
         app.router.add_routes(module.routes)

@@ -17,6 +17,7 @@ from telemed import keys
 from telemed.i18n import LANGUAGES, gettext, negotiate, translations
 from telemed.middlewares import ensure_csrf_token
 from telemed.principal import PRINCIPAL, Principal
+from telemed.views.bell import unread_for_header
 from telemed.views.messages import translate_message
 from telemed.webroot import web_root
 
@@ -158,6 +159,7 @@ async def base_context(request: web.Request) -> dict[str, Any]:
         "nav": _navigation(who),
         "current_path": request.path,
         "notice": await _take_flash(request),
+        "bell": await unread_for_header(request),
     }
 
 
@@ -166,11 +168,12 @@ def _navigation(who: Principal | None) -> list[tuple[str, str]]:
     if who is None:
         return []
     if who.role == "admin":
-        return [("/users", N_("Users")), ("/patients", N_("Patients"))]
+        return [("/users", N_("Users")), ("/patients", N_("Patients")),
+                ("/oncall", N_("On call")), ("/notifications/failed", N_("Failed deliveries"))]
     if who.role == "patient":
         return [("/my-record", N_("My record")), ("/visits", N_("Visits"))]
     return [("/patients", N_("Patients")), ("/alerts", N_("Alert board")),
-            ("/visits", N_("Visits"))]
+            ("/visits", N_("Visits")), ("/oncall", N_("On call"))]
 
 
 async def render(

@@ -37,6 +37,7 @@ FIELDS: dict[str, str] = {  # in the order of the form
     "username": N_("Username"),
     "role": N_("Role"),
     "password": N_("Password"),
+    "email": N_("Email address"),
     "patient_fiscal_code": N_("Patient's fiscal code"),
 }
 _NO_PATIENT = N_("No patient has this fiscal code.")
@@ -120,6 +121,7 @@ async def user_new_submit(request: web.Request) -> web.Response:
                 role=role,
                 display_name=form.get("display_name", ""),
                 patient_id=patient_id,
+                email=form.get("email") or None,
             )
             audit.record(session, actor=who, action="create", resource="user",
                          resource_id=user.id, patient_id=user.patient_id)

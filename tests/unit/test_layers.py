@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     "__init__": 1, "errors": 1, "principal": 1, "settings": 1, "logs": 1, "tasks": 1,
     "metrics": 1, "i18n": 1, "webroot": 1, "security": 1, "keys": 1,
     "db": 2, "bus": 2, "broker": 2,
-    "services": 3, "live_channels": 3,
+    "services": 3, "live_channels": 3, "notify": 3,
     "api": 4, "views": 4, "ingest": 4, "signalling": 4, "precall": 4, "middlewares": 4,
     "app": 5, "commands": 5, "demo": 5, "demo_devices": 5, "cli": 6, "__main__": 7,
 }
@@ -140,6 +140,7 @@ KNOWN_CYCLES: set[frozenset[str]] = {
     frozenset({
         "telemed.api.health", "telemed.bus", "telemed.db.engine", "telemed.ingest.pipeline",
         "telemed.ingest.store", "telemed.ingest.writer", "telemed.keys",
+        "telemed.notify.escalation",
         "telemed.services.alerts", "telemed.services.rules", "telemed.signalling.cluster",
         "telemed.signalling.hub", "telemed.signalling.ops",
     }),

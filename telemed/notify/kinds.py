@@ -1,0 +1,60 @@
+"""Notification kinds, who may opt out, and what a preference change may say (pure rules).
+
+CONTRACT §6: ``alert_escalated`` and ``emergency_access`` cannot be turned off;
+``alert_critical`` is opt-in (default off); the patient-side kinds are on unless turned off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+Kind = Literal["alert_escalated", "alert_critical", "emergency_access", "document_available",
+               "visit_reminder", "visit_changed"]
+
+KINDS: Final[tuple[str, ...]] = ("alert_escalated", "alert_critical", "emergency_access",
+                                 "document_available", "visit_reminder", "visit_changed")
+MANDATORY: Final[frozenset[str]] = frozenset({"alert_escalated", "emergency_access"})
+DEFAULTS: Final[Mapping[str, bool]] = {
+    "alert_escalated": True,
+    "alert_critical": False,
+    "emergency_access": True,
+    "document_available": True,
+    "visit_reminder": True,
+    "visit_changed": True,
+}
+# Kinds that also page the operators' channels (TELEMED_NOTIFY_URLS).
+PAGING: Final[frozenset[str]] = frozenset({"alert_escalated"})
+
+
+def preference_errors(changes: Mapping[str, Any]) -> dict[str, str]:
+    """Field errors (English) of a ``notify`` preference change; empty when valid."""
+    errors: dict[str, str] = {}
+    for kind, value in changes.items():
+        field = f"notify.{kind}"
+        if kind not in DEFAULTS:
+            errors[field] = "Unknown notification kind."
+        elif not isinstance(value, bool):
+            errors[field] = "Must be true or false."
+        elif kind in MANDATORY and value is False:
+            errors[field] = "This notification cannot be turned off."
+    return errors
+
+
+def merged(stored: Mapping[str, Any] | None, changes: Mapping[str, bool]) -> dict[str, bool]:
+    """Stored choices with ``changes`` applied (only valid kinds are kept)."""
+    out = {k: bool(v) for k, v in (stored or {}).items() if k in DEFAULTS}
+    out.update(changes)
+    return out
+
+
+def effective(stored: Mapping[str, Any] | None) -> dict[str, bool]:
+    """Every kind with the user's choice or its default (mandatory kinds always on)."""
+    choices = stored or {}
+    return {kind: True if kind in MANDATORY else bool(choices.get(kind, default))
+            for kind, default in DEFAULTS.items()}
+
+
+def wants(stored: Mapping[str, Any] | None, kind: str) -> bool:
+    """Whether a user with these choices receives ``kind``."""
+    return effective(stored).get(kind, False)

@@ -1,0 +1,83 @@
+"""What a notification says, in the recipient's language: title, email, Apprise text.
+
+Stored notifications hold a title code and parameters, never finished text; this module
+translates them at the edge. A message leaving the platform carries no clinical content
+(CONTRACT §6): the title, at most the patient's initials, and a link that opens the page
+after login.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Mapping
+from email.message import EmailMessage
+from typing import Any, Final
+
+from telemed.i18n import LANGUAGES, gettext
+
+
+def N_(message: str) -> str:
+    """Mark an English msgid for extraction (translated where it is shown)."""
+    return message
+
+
+TITLES: Final[Mapping[str, str]] = {
+    "alert_escalated": N_("Critical alert not acknowledged (patient {initials})"),
+    "alert_critical": N_("New critical alert (patient {initials})"),
+    "emergency_access": N_("Emergency access to your health record"),
+    "document_available": N_("A new document is available in your record"),
+    "visit_reminder": N_("Reminder: you have a visit soon"),
+    "visit_changed": N_("A visit of yours was scheduled or changed"),
+}
+_OPEN = N_("Open this link to see it (you will be asked to log in first):")
+_PRIVACY = N_("For your privacy, this message contains no clinical details.")
+_WHY = N_("You receive this message from Telemed because of your notification settings.")
+_FALLBACK_TITLE = N_("You have a new notification")
+
+
+def language_for(preferred: str | None, default: str) -> str:
+    """The recipient's language, else the platform's."""
+    return preferred if preferred in LANGUAGES else default
+
+
+def initials(given_name: str, family_name: str) -> str:
+    """"Mario Rossi" -> "M. R." (all a message may say about a patient)."""
+    parts = [p[0].upper() + "." for p in (given_name.strip(), family_name.strip()) if p]
+    return " ".join(parts)
+
+
+def title(lang: str, title_code: str, params: Mapping[str, Any]) -> str:
+    """The notification's title in ``lang``."""
+    template = gettext(lang, TITLES.get(title_code, _FALLBACK_TITLE))
+    safe = {k: str(v) for k, v in params.items() if isinstance(v, str | int)}
+    try:
+        return template.format(**safe)
+    except (KeyError, IndexError, ValueError):
+        return gettext(lang, _FALLBACK_TITLE)
+
+
+def plain_text(lang: str, heading: str, url: str) -> str:
+    """The body of an email or a page to the operators."""
+    return "\n".join([heading, "", gettext(lang, _OPEN), url, "", gettext(lang, _PRIVACY),
+                      gettext(lang, _WHY), ""])
+
+
+def email_message(*, lang: str, heading: str, url: str, sender: str, recipient: str,
+                  message_id: str) -> EmailMessage:
+    """The email of one notification, with its stable Message-ID."""
+    msg = EmailMessage()
+    msg["Subject"] = f"Telemed: {heading}"
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Message-ID"] = message_id
+    msg["Date"] = email.utils.formatdate(localtime=False)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(plain_text(lang, heading, url))
+    msg["Content-Language"] = lang  # after set_content, which drops Content-* headers
+    return msg
+
+
+def message_id(notification_id: str, sender: str) -> str:
+    """``<notification id@sender's domain>``: the same for every attempt of a notification."""
+    domain = sender.rpartition("@")[2].strip("> ") or "telemed.invalid"
+    return f"<{notification_id}@{domain}>"

@@ -1,0 +1,323 @@
+"""The outbox: notifications recorded in the transaction of their cause, read by their owner.
+
+Services call the recording functions with their own session and commit with their change,
+so a notification exists exactly when its cause does. Nothing here talks to the outside: the
+delivery worker (``telemed.notify.worker``) fans each new notification out to its channels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.models import (
+    Alert,
+    CareTeamMember,
+    Delegation,
+    Notification,
+    NotificationDelivery,
+    Patient,
+    User,
+)
+from telemed.db.types import utcnow
+from telemed.errors import conflict, not_found
+from telemed.notify import kinds
+from telemed.notify.messages import initials, title
+from telemed.principal import Principal
+from telemed.services.access import authorize_patient
+from telemed.services.pagination import Page
+
+CLINICIANS = ("doctor", "nurse")
+
+
+async def record(
+    session: AsyncSession, *, user_ids: Iterable[str], kind: str, params: dict[str, Any],
+    link: str, cause_type: str, cause_id: str, now: datetime | None = None,
+) -> list[Notification]:
+    """One notification per active user who wants ``kind`` (added to ``session``)."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return []
+    rows = (await session.exec(
+        select(User.id, User.notify_prefs).where(col(User.id).in_(wanted))
+        .where(col(User.active)))).all()
+    now = now or utcnow()
+    made = [Notification(user_id=user_id, kind=kind, title_code=kind, params=dict(params),
+                         link=link, cause_type=cause_type, cause_id=cause_id, created_at=now)
+            for user_id, prefs in rows if kinds.wants(prefs, kind)]
+    session.add_all(made)
+    return made
+
+
+def alert_link(alert_id: str) -> str:
+    """The page that acknowledges an alert with one click (after login)."""
+    return f"/alerts/{alert_id}/acknowledge"
+
+
+async def alert_critical(session: AsyncSession, alert: Alert,
+                         patient: Patient | None = None) -> list[Notification]:
+    """``alert_critical`` for the care-team clinicians who opted in."""
+    patient = patient or await session.get(Patient, alert.patient_id)
+    if patient is None:
+        return []
+    team = (await session.exec(
+        select(CareTeamMember.user_id).join(User, col(User.id) == col(CareTeamMember.user_id))
+        .where(CareTeamMember.patient_id == alert.patient_id)
+        .where(col(User.role).in_(CLINICIANS)))).all()
+    return await record(session, user_ids=team, kind="alert_critical",
+                        params={"initials": initials(patient.given_name, patient.family_name)},
+                        link=alert_link(alert.id), cause_type="alert", cause_id=alert.id)
+
+
+async def alert_escalated(session: AsyncSession, alert: Alert, patient: Patient,
+                          user_ids: Sequence[str], step: int,
+                          now: datetime | None = None) -> list[Notification]:
+    """``alert_escalated`` (step ``step`` of the chain) for ``user_ids``."""
+    return await record(session, user_ids=user_ids, kind="alert_escalated",
+                        params={"initials": initials(patient.given_name, patient.family_name),
+                                "step": step},
+                        link=alert_link(alert.id), cause_type="alert", cause_id=alert.id,
+                        now=now)
+
+
+async def patient_and_delegates(session: AsyncSession, patient_id: str) -> list[str]:
+    """The patient's own user and their current delegates."""
+    own = (await session.exec(select(User.id).where(User.patient_id == patient_id))).all()
+    delegates = (await session.exec(
+        select(Delegation.delegate_id).where(Delegation.patient_id == patient_id)
+        .where(col(Delegation.revoked_at).is_(None)))).all()
+    return sorted({*own, *delegates})
+
+
+async def emergency_access(session: AsyncSession, patient_id: str,
+                           access_id: str) -> list[Notification]:
+    """Hook for break-glass access: ``emergency_access`` to the patient and delegates."""
+    return await record(session, user_ids=await patient_and_delegates(session, patient_id),
+                        kind="emergency_access", params={},
+                        link=f"/patients/{patient_id}/privacy",
+                        cause_type="emergency_access", cause_id=access_id)
+
+
+async def document_available(session: AsyncSession, patient_id: str, visit_id: str,
+                             link: str) -> list[Notification]:
+    """``document_available`` (a signed visit report) to the patient and delegates."""
+    return await record(session, user_ids=await patient_and_delegates(session, patient_id),
+                        kind="document_available", params={}, link=link,
+                        cause_type="visit", cause_id=visit_id)
+
+
+async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,
+                        participant_ids: Iterable[str], actor_id: str) -> list[Notification]:
+    """``visit_changed`` (scheduled, moved or cancelled) to the patient, delegates and the
+    participants, except the person who made the change."""
+    people = {*await patient_and_delegates(session, patient_id), *participant_ids}
+    people.discard(actor_id)
+    return await record(session, user_ids=people, kind="visit_changed", params={},
+                        link="/visits", cause_type="visit", cause_id=visit_id)
+
+
+# --- the owner's side -----------------------------------------------------------------
+
+
+def notification_out(n: Notification, lang: str) -> dict[str, Any]:
+    """CONTRACT §6 shape, the title in ``lang``."""
+    return {"id": n.id, "kind": n.kind, "title": title(lang, n.title_code, n.params),
+            "link": n.link, "created_at": n.created_at.isoformat(),
+            "read_at": n.read_at.isoformat() if n.read_at else None}
+
+
+async def list_for(session: AsyncSession, user_id: str, page: Page,
+                   unread_only: bool = False) -> list[Notification]:
+    """The user's notifications, newest first (cursor: created_at, id)."""
+    stmt = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        stmt = stmt.where(col(Notification.read_at).is_(None))
+    if page.after is not None:
+        created, last_id = page.after
+        at = datetime.fromisoformat(str(created))
+        stmt = stmt.where((col(Notification.created_at) < at)
+                          | ((col(Notification.created_at) == at)
+                             & (col(Notification.id) < str(last_id))))
+    stmt = stmt.order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+    return list((await session.exec(stmt.limit(page.limit))).all())
+
+
+async def mark_read(session: AsyncSession, user_id: str, notification_id: str) -> Notification:
+    """Mark one of the user's notifications read (another user's: 404, nothing changed)."""
+    n = await session.get(Notification, notification_id)
+    if n is None or n.user_id != user_id:
+        raise not_found("Notification")
+    if n.read_at is None:
+        n.read_at = utcnow()
+        session.add(n)
+        await session.commit()
+    return n
+
+
+async def mark_all_read(session: AsyncSession, user_id: str) -> None:
+    """Every unread notification of the user, read now."""
+    await session.exec(update(Notification)
+                       .where(col(Notification.user_id) == user_id)
+                       .where(col(Notification.read_at).is_(None))
+                       .values(read_at=utcnow()))
+    await session.commit()
+
+
+async def unread_count(session: AsyncSession, user_id: str) -> int:
+    """How many of the user's notifications are unread (the bell's number)."""
+    result = await session.exec(
+        select(func.count()).select_from(Notification)
+        .where(Notification.user_id == user_id).where(col(Notification.read_at).is_(None)))
+    return int(result.one())
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """Who was notified of a cause, when, by which channel, and whether it arrived."""
+
+    user_id: str
+    user_name: str
+    kind: str
+    created_at: datetime
+    channel: str  # "app" for the notification centre itself
+    status: str
+    sent_at: datetime | None
+
+    def out(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "user_name": self.user_name, "kind": self.kind,
+                "created_at": self.created_at.isoformat(), "channel": self.channel,
+                "status": self.status,
+                "sent_at": self.sent_at.isoformat() if self.sent_at else None}
+
+
+async def sent_for_cause(session: AsyncSession, cause_id: str) -> list[Sent]:
+    """Every notification of a cause (an alert, a visit) and each of its deliveries."""
+    rows = (await session.exec(
+        select(Notification, User.display_name, NotificationDelivery)
+        .join(User, col(User.id) == col(Notification.user_id))
+        .outerjoin(NotificationDelivery,
+                   col(NotificationDelivery.notification_id) == col(Notification.id))
+        .where(Notification.cause_id == cause_id)
+        .order_by(col(Notification.created_at), col(Notification.id)))).all()
+    out: list[Sent] = []
+    seen: set[str] = set()
+    for n, name, delivery in rows:
+        if n.id not in seen:
+            seen.add(n.id)
+            out.append(Sent(n.user_id, name, n.kind, n.created_at, "app",
+                            "read" if n.read_at else "delivered", n.created_at))
+        if delivery is not None:
+            out.append(Sent(n.user_id, name, n.kind, n.created_at, delivery.channel,
+                            delivery.status, delivery.sent_at))
+    return out
+
+
+async def alert_notifications(session: AsyncSession, who: Principal, alert_id: str,
+                              request_id: str | None = None) -> list[Sent]:
+    """Who was notified of an alert (same access rules as the alert; audited)."""
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise not_found("Alert")
+    await authorize_patient(session, who, alert.patient_id, action="read", resource="alert",
+                            resource_id=alert_id, reason="notifications of the alert",
+                            request_id=request_id)
+    sent = await sent_for_cause(session, alert_id)
+    await session.commit()
+    return sent
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    """A delivery that did not arrive, as administrators see it (no clinical content)."""
+
+    id: str
+    notification_id: str
+    kind: str
+    user_id: str
+    user_name: str
+    channel: str
+    address: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+
+    def out(self) -> dict[str, Any]:
+        return {"id": self.id, "notification_id": self.notification_id, "kind": self.kind,
+                "user_id": self.user_id, "user_name": self.user_name,
+                "channel": self.channel, "address": self.address, "status": self.status,
+                "attempts": self.attempts, "last_error": self.last_error,
+                "created_at": self.created_at.isoformat(),
+                "next_attempt_at": self.next_attempt_at.isoformat()}
+
+
+async def failed_deliveries(session: AsyncSession, page: Page) -> list[FailedDelivery]:
+    """Deliveries that failed for good, died, or are retrying after an error; newest first."""
+    stmt = (select(NotificationDelivery, Notification.kind, Notification.user_id,
+                   User.display_name)
+            .join(Notification,
+                  col(Notification.id) == col(NotificationDelivery.notification_id))
+            .join(User, col(User.id) == col(Notification.user_id))
+            .where(col(NotificationDelivery.status).in_(("failed", "dead"))
+                   | ((col(NotificationDelivery.status) == "pending")
+                      & col(NotificationDelivery.last_error).is_not(None))))
+    if page.after is not None:
+        created, last_id = page.after
+        at = datetime.fromisoformat(str(created))
+        stmt = stmt.where((col(NotificationDelivery.created_at) < at)
+                          | ((col(NotificationDelivery.created_at) == at)
+                             & (col(NotificationDelivery.id) < str(last_id))))
+    stmt = stmt.order_by(col(NotificationDelivery.created_at).desc(),
+                         col(NotificationDelivery.id).desc()).limit(page.limit)
+    return [FailedDelivery(d.id, d.notification_id, kind, user_id, name, d.channel, d.address,
+                           d.status, d.attempts, d.last_error, d.created_at, d.next_attempt_at)
+            for d, kind, user_id, name in (await session.exec(stmt)).all()]
+
+
+async def retry_delivery(session: AsyncSession, delivery_id: str) -> None:
+    """An administrator sends a failed or dead delivery again (from now, attempts kept)."""
+    delivery = await session.get(NotificationDelivery, delivery_id)
+    if delivery is None:
+        raise not_found("Delivery")
+    if delivery.status not in ("failed", "dead"):
+        raise conflict("Only failed or dead deliveries can be retried.", "delivery_not_failed")
+    delivery.status = "pending"
+    delivery.next_attempt_at = utcnow()
+    session.add(delivery)
+    await session.commit()
+
+
+async def alert_for_ack_page(session: AsyncSession, who: Principal, alert_id: str,
+                             request_id: str | None = None
+                             ) -> tuple[Alert, Patient, list[Sent]]:
+    """The alert, its patient and who was notified, for the one-click acknowledge page."""
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise not_found("Alert")
+    patient = await authorize_patient(session, who, alert.patient_id, action="read",
+                                      resource="alert", resource_id=alert_id,
+                                      reason="acknowledge page", request_id=request_id)
+    sent = await sent_for_cause(session, alert_id)
+    await session.commit()
+    return alert, patient, sent
+
+
+async def get_own(session: AsyncSession, user_id: str, notification_id: str) -> Notification:
+    """One of the user's notifications (another user's: 404)."""
+    n = await session.get(Notification, notification_id)
+    if n is None or n.user_id != user_id:
+        raise not_found("Notification")
+    return n
+
+
+async def user_language(session: AsyncSession, user_id: str) -> str | None:
+    """The user's chosen language, if any."""
+    user = await session.get(User, user_id)
+    return user.language if user is not None else None

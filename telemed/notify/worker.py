@@ -1,0 +1,294 @@
+"""The delivery worker: the only part of the platform that sends notifications out.
+
+One pass (``DeliveryWorker.run_once``):
+
+1. Fan-out. Each notification not yet dispatched is claimed with a conditional UPDATE
+   (``dispatched_at IS NULL``: one process wins), gets one delivery per channel that applies
+   (email when the recipient has an address and SMTP is configured; each Apprise URL for the
+   paging kinds), and is announced on the bus (``notifications``) to the owner's streams.
+2. Delivery. Due deliveries are claimed for a lease (``LEASE``): on PostgreSQL the candidates
+   are read with ``SELECT ... FOR UPDATE SKIP LOCKED``, on SQLite each is taken with an UPDATE
+   conditional on the ``next_attempt_at`` the worker saw. A claimed delivery's
+   ``next_attempt_at`` moves to the end of its lease, so a worker that dies while sending
+   frees it when the lease runs out. Then the message is sent and the result recorded:
+   sent; a retry after an exponential pause (``backoff``) for at least 24 h, then ``dead``;
+   or ``failed`` for a permanent refusal.
+
+"Never twice": every attempt of a notification's email carries the same ``Message-ID``. If the
+process dies after the server accepted a message and before the result was committed, the
+message goes again after the lease with that same ``Message-ID``, which mail stores and clients
+use to fold duplicates; the platform never makes a second, different message of one
+notification. Nothing committed as ``sent`` is ever sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.bus import ALERTS, EventBus
+from telemed.db.engine import SessionFactory
+from telemed.db.models import Notification, NotificationDelivery, User
+from telemed.db.types import utcnow
+from telemed.notify import backoff, kinds
+from telemed.notify.channels import (
+    Outcome,
+    SmtpServer,
+    apprise_address,
+    send_apprise,
+    send_email,
+)
+from telemed.notify.messages import email_message, language_for, message_id, plain_text, title
+from telemed.notify.outbox import notification_out, unread_count
+from telemed.settings import Settings
+
+log = logging.getLogger("telemed.notify")
+
+NOTIFICATIONS = "notifications"  # bus channel: a new notification for a user's streams
+BATCH = 50
+POLL_SECONDS = 5.0
+
+Clock = Callable[[], datetime]
+EmailSender = Callable[[SmtpServer, Any], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class Channels:
+    """The outside channels this process may use."""
+
+    smtp: SmtpServer | None
+    mail_from: str
+    apprise_urls: tuple[str, ...]
+    public_url: str
+    language: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Channels:
+        return cls(smtp=SmtpServer.from_url(settings.smtp_url) if settings.smtp_url else None,
+                   mail_from=settings.effective_mail_from,
+                   apprise_urls=tuple(settings.notify_urls),
+                   public_url=settings.effective_public_url, language=settings.language)
+
+
+class DeliveryWorker:
+    """Fans notifications out to channels and delivers them, with retries."""
+
+    def __init__(self, sessions: SessionFactory, bus: EventBus | None, channels: Channels,
+                 clock: Clock = utcnow) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.channels = channels
+        self.clock = clock
+        self.wake = asyncio.Event()
+        self._apprise = {apprise_address(url): url for url in channels.apprise_urls}
+
+    # --- fan-out ----------------------------------------------------------------------
+
+    async def dispatch(self) -> int:
+        """Create the deliveries of new notifications and announce them; returns how many."""
+        async with self.sessions() as session:
+            ids = list((await session.exec(
+                select(Notification.id).where(col(Notification.dispatched_at).is_(None))
+                .order_by(col(Notification.created_at)).limit(BATCH * 4))).all())
+        announced: list[tuple[Notification, str, int]] = []
+        for notification_id in ids:
+            async with self.sessions() as session:
+                claimed = await session.exec(
+                    update(Notification).where(col(Notification.id) == notification_id)
+                    .where(col(Notification.dispatched_at).is_(None))
+                    .values(dispatched_at=self.clock()))
+                if claimed.rowcount != 1:
+                    await session.rollback()
+                    continue  # another worker has it
+                n = await session.get(Notification, notification_id)
+                user = await session.get(User, n.user_id) if n is not None else None
+                if n is None or user is None:
+                    await session.commit()
+                    continue
+                paged = await self._paged_already(session, n)
+                session.add_all(self._deliveries(n, user, self.clock(), page=not paged))
+                await session.commit()
+                lang = language_for(user.language, self.channels.language)
+                announced.append((n, lang, await unread_count(session, user.id)))
+        for n, lang, unread in announced:
+            await self._announce(n, lang, unread)
+        return len(announced)
+
+    async def _paged_already(self, session: AsyncSession, n: Notification) -> bool:
+        """Whether the operators were paged for this step already: the notifications of one
+        escalation step (same cause, kind and time) page once, not once per recipient."""
+        if n.kind not in kinds.PAGING or not self._apprise:
+            return False
+        found = await session.exec(
+            select(NotificationDelivery.id)
+            .join(Notification,
+                  col(Notification.id) == col(NotificationDelivery.notification_id))
+            .where(Notification.cause_id == n.cause_id).where(Notification.kind == n.kind)
+            .where(Notification.created_at == n.created_at)
+            .where(NotificationDelivery.channel == "apprise").limit(1))
+        return found.first() is not None
+
+    def _deliveries(self, n: Notification, user: User, now: datetime,
+                    page: bool = True) -> list[NotificationDelivery]:
+        out: list[NotificationDelivery] = []
+        mid = message_id(n.id, self.channels.mail_from)
+        if self.channels.smtp is not None and user.email:
+            out.append(NotificationDelivery(notification_id=n.id, channel="email",
+                                            address=user.email, message_id=mid,
+                                            next_attempt_at=now))
+        if page and n.kind in kinds.PAGING:
+            for address in self._apprise:
+                out.append(NotificationDelivery(notification_id=n.id, channel="apprise",
+                                                address=address, message_id=mid,
+                                                next_attempt_at=now))
+        return out
+
+    async def _announce(self, n: Notification, lang: str, unread: int) -> None:
+        if self.bus is None:
+            return
+        with contextlib.suppress(Exception):  # the bus is best effort; the list is durable
+            await self.bus.publish(NOTIFICATIONS, {
+                "type": "notification", "user_id": n.user_id, "unread": unread,
+                "notification": notification_out(n, lang)})
+
+    # --- delivery ---------------------------------------------------------------------
+
+    async def _claim(self, session: AsyncSession, now: datetime) -> list[str]:
+        conn = await session.connection()
+        lease_end = now + backoff.LEASE
+        if conn.dialect.name == "postgresql":
+            rows = (await conn.execute(text(
+                "SELECT id FROM notification_deliveries WHERE status = 'pending' "
+                "AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT :n "
+                "FOR UPDATE SKIP LOCKED"), {"now": now, "n": BATCH})).scalars().all()
+            ids = [str(r) for r in rows]
+            if ids:
+                await session.exec(
+                    update(NotificationDelivery)
+                    .where(col(NotificationDelivery.id).in_(ids))
+                    .values(next_attempt_at=lease_end,
+                            attempts=NotificationDelivery.attempts + 1))
+            await session.commit()
+            return ids
+        seen = (await session.exec(
+            select(NotificationDelivery.id, NotificationDelivery.next_attempt_at)
+            .where(NotificationDelivery.status == "pending")
+            .where(col(NotificationDelivery.next_attempt_at) <= now)
+            .order_by(col(NotificationDelivery.next_attempt_at)).limit(BATCH))).all()
+        ids = []
+        for delivery_id, due in seen:
+            result = await session.exec(
+                update(NotificationDelivery)
+                .where(col(NotificationDelivery.id) == delivery_id)
+                .where(col(NotificationDelivery.status) == "pending")
+                .where(col(NotificationDelivery.next_attempt_at) == due)
+                .values(next_attempt_at=lease_end,
+                        attempts=NotificationDelivery.attempts + 1))
+            if result.rowcount == 1:
+                ids.append(delivery_id)
+            await session.commit()  # one row at a time: another process may hold the next
+        return ids
+
+    async def deliver(self) -> int:
+        """Send every due delivery once; returns how many were attempted."""
+        async with self.sessions() as session:
+            ids = await self._claim(session, self.clock())
+        for delivery_id in ids:
+            await self._deliver_one(delivery_id)
+        return len(ids)
+
+    async def _deliver_one(self, delivery_id: str) -> None:
+        async with self.sessions() as session:
+            delivery = await session.get(NotificationDelivery, delivery_id)
+            n = await session.get(Notification, delivery.notification_id) if delivery else None
+            user = await session.get(User, n.user_id) if n is not None else None
+        if delivery is None or n is None or user is None:
+            return
+        outcome = await self._send(delivery, n, user)
+        await self._record(delivery_id, n.created_at, outcome)
+
+    async def _send(self, delivery: NotificationDelivery, n: Notification,
+                    user: User) -> Outcome:
+        lang = language_for(user.language, self.channels.language)
+        heading = title(lang, n.title_code, n.params)
+        url = self.channels.public_url + n.link
+        if delivery.channel == "email":
+            if self.channels.smtp is None:
+                return Outcome("retry", "no mail server is configured (TELEMED_SMTP_URL)")
+            msg = email_message(lang=lang, heading=heading, url=url,
+                                sender=self.channels.mail_from, recipient=delivery.address,
+                                message_id=delivery.message_id)
+            return await send_email(self.channels.smtp, msg)
+        if delivery.channel == "apprise":
+            target = self._apprise.get(delivery.address)
+            if target is None:
+                return Outcome("permanent", "this Apprise URL is no longer configured")
+            return await send_apprise(target, f"Telemed: {heading}",
+                                      plain_text(lang, heading, url))
+        return Outcome("permanent", f"unknown channel {delivery.channel}")
+
+    async def _record(self, delivery_id: str, created_at: datetime, outcome: Outcome) -> None:
+        now = self.clock()
+        async with self.sessions() as session:
+            delivery = await session.get(NotificationDelivery, delivery_id)
+            if delivery is None or delivery.status != "pending":
+                return
+            delivery.last_error = outcome.error
+            if outcome.result == "sent":
+                delivery.status = "sent"
+                delivery.sent_at = now
+            elif outcome.result == "permanent":
+                delivery.status = "failed"
+            else:
+                retry_at = backoff.next_attempt(delivery.attempts, created_at, now)
+                if retry_at is None:
+                    delivery.status = "dead"
+                else:
+                    delivery.next_attempt_at = retry_at
+            session.add(delivery)
+            await session.commit()
+        if outcome.result != "sent":
+            log.warning("notification delivery %s (%s): %s", delivery_id, outcome.result,
+                        outcome.error)
+
+    async def run_once(self) -> tuple[int, int]:
+        """One fan-out and one delivery pass: (dispatched, attempted)."""
+        return await self.dispatch(), await self.deliver()
+
+    async def run(self, interval: float = POLL_SECONDS) -> None:
+        """Passes until cancelled: every ``interval`` s, sooner when woken; failures logged."""
+        while True:
+            self.wake.clear()
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("notification delivery pass failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self.wake.wait()
+
+    async def follow_alerts(self) -> None:
+        """Wake up on alert changes: they may have recorded notifications."""
+        if self.bus is None:
+            return
+        while True:
+            subscription = self.bus.subscribe(ALERTS)
+            try:
+                async for _ in subscription:
+                    self.wake.set()
+                return
+            except Exception:  # an overflow or a bus hiccup: the poll covers it
+                await asyncio.sleep(1.0)
+            finally:
+                await subscription.close()

@@ -1,0 +1,115 @@
+"""Helpers of the notification tests: a ward with emails, an on-call doctor, time control."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlmodel import col, select
+
+from telemed import keys
+from telemed.db.models import (
+    CareTeamMember,
+    Notification,
+    NotificationDelivery,
+    OnCallShift,
+    User,
+)
+from telemed.notify.setup import NOTIFIER
+from telemed.notify.worker import DeliveryWorker
+from telemed.services import rules
+from tests.conftest import World
+from tests.integration.monitoring import add_plan, alerts_of, now_s
+from tests.integration.test_alerts_api import Ward
+
+PLAN = {"goals": ["Scompenso cardiaco cronico NYHA III: peso stabile, furosemide 25 mg"],
+        "escalate_after_minutes": 15,
+        "monitoring": [{"metric": "spo2", "schedule": {"continuous": True},
+                        "bands": {"critical_low": 88, "warning_low": 92}}]}
+
+
+class Clinic:
+    """A ward whose clinicians have email addresses, a responsible doctor and an on-call
+    doctor from another team, and a clock the test moves."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.now = datetime.now(UTC)
+
+    async def build(self, plan: dict[str, Any] | None = None) -> Clinic:
+        self.ward = await Ward(self.world).build()
+        self.oncall = await self.world.user("doctor")
+        app = self.world.app
+        async with app[keys.SESSIONS]() as session:
+            for who, address in ((self.ward.doctor, "doctor@asl.example"),
+                                 (self.ward.nurse, "nurse@asl.example"),
+                                 (self.oncall, "oncall@asl.example"),
+                                 (self.ward.patient_user, "patient@home.example")):
+                user = await session.get(User, who["id"])
+                assert user is not None
+                user.email = address
+                session.add(user)
+            member = await session.get(CareTeamMember, (self.ward.patient.id,
+                                                        self.ward.doctor["id"]))
+            assert member is not None
+            member.responsible = True
+            session.add(member)
+            await session.commit()
+        await add_plan(app, self.ward.patient.id, self.ward.doctor["id"], plan or PLAN)
+        return self
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        worker = self.world.app[NOTIFIER]
+        worker.clock = lambda: self.now
+        return worker
+
+    async def put_on_call(self, user_id: str, hours: float = 12) -> None:
+        async with self.world.app[keys.SESSIONS]() as session:
+            session.add(OnCallShift(user_id=user_id, starts_at=self.now - timedelta(hours=1),
+                                    ends_at=self.now + timedelta(hours=hours),
+                                    created_by=user_id))
+            await session.commit()
+
+    async def critical(self) -> str:
+        await self.ward.send(("spo2", 85, "%", now_s()))
+        alerts = await alerts_of(self.world.app, self.ward.patient.id)
+        assert alerts and alerts[-1].severity == "critical"
+        return alerts[-1].id
+
+    async def jobs_after(self, minutes: float) -> list[str]:
+        """Move the clock and run the periodic rules (escalation) at that time."""
+        self.now += timedelta(minutes=minutes)
+        async with self.world.app[keys.SESSIONS]() as session:
+            changes = await rules.run_jobs(session, self.now)
+            await session.commit()
+        return [c.change for c in changes]
+
+    async def notifications(self, user_id: str | None = None,
+                            kind: str | None = None) -> list[Notification]:
+        async with self.world.app[keys.SESSIONS]() as session:
+            stmt = select(Notification).order_by(col(Notification.created_at))
+            if user_id is not None:
+                stmt = stmt.where(Notification.user_id == user_id)
+            if kind is not None:
+                stmt = stmt.where(Notification.kind == kind)
+            return list((await session.exec(stmt)).all())
+
+    async def deliveries(self) -> list[NotificationDelivery]:
+        async with self.world.app[keys.SESSIONS]() as session:
+            return list((await session.exec(
+                select(NotificationDelivery)
+                .order_by(col(NotificationDelivery.created_at)))).all())
+
+
+def with_mail(settings: Any, url: str, **more: Any) -> Any:
+    """The test settings with a mail server (and more notification settings)."""
+    return settings.model_copy(update={"smtp_url": url,
+                                       "mail_from": "Telemed <telemed@asl.example>", **more})
+
+
+def app_of(settings: Any) -> web.Application:
+    from telemed.app import create_app
+
+    return create_app(settings)
