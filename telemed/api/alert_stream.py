@@ -4,46 +4,65 @@ Each event is ``event: alert``, ``id: <Alert.seq>``, JSON data = the alert (CONT
 the patient's name, the kind of change and whether it should notify. A client that
 reconnects with ``Last-Event-ID`` first gets every alert changed after that sequence number
 (from the database, so it survives restarts), then live changes from the bus; without it,
-the current non-resolved alerts come first. Comments (``: ping``) keep the connection alive.
+every current non-resolved alert comes first (paged by sequence number, all of them). Comments
+(``: ping``) keep the connection alive.
+
+The stream costs what it sends, not what the population is: the response starts before
+anything is read, the replay pages through the alerts with the access rules as a condition
+(`telemed.services.scope.alerting`), and the caller's patients are never listed. Who may
+see a live alert's patient is checked the first time that patient appears, and kept.
+
+Audit: one row per patient (``read alert``, reason "alert stream") the first time an alert of
+that patient is sent on this stream, in the same transaction as the read that found it; not
+one per visible patient per connect.
 
 The stream ends (after an ``event: session_ended`` with the reason) when the cookie's session
 or the token that opened it ends: logout, "log out everywhere", a password change made
 elsewhere, the user's deactivation, or its expiry (``telemed.live_channels``).
 
-Who the caller may see is read again as soon as a patient's access changes (``access`` and
-``careplans`` bus events: a new patient, a care team, a consent, a delegate), and every minute
-in case such an event was lost. A patient who withdrew consent drops out of the stream at
-once (except for the doctors who still receive the alerts of its telemonitoring:
-``services.access.alert_patient_ids``); a newly visible patient's current alerts are sent
-(``change: "replay"``).
+Access changes follow the bus: on an ``access`` or ``careplans`` event for patient P (a new
+patient, a care team, a consent, a delegate) P alone is checked again; a patient who withdrew
+consent drops out at once (except for the doctors who still receive the alerts of its
+telemonitoring), a newly visible patient's current alerts are sent (``change: "replay"``).
+A safety net every few minutes, in case such an event was lost, costs one query bounded by
+the open alerts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
 from telemed.api.common import request_id, sessions
 from telemed.bus import ACCESS, ALERTS, CAREPLANS, BusOverflow, Subscription
-from telemed.errors import ApiError, forbidden
+from telemed.errors import ApiError
 from telemed.live_channels import live_channels
 from telemed.principal import Principal, principal, requires
 from telemed.services import audit
-from telemed.services.access import alert_patient_ids
-from telemed.services.alerts import alert_out, alerts_after
+from telemed.services.alerts import (
+    alert_out,
+    alerting,
+    alerting_patients_with_open_alerts,
+    alerts_after,
+    receiving,
+)
 from telemed.tasks import cancel_and_wait
 
+log = logging.getLogger("telemed.alert_stream")
 routes = web.RouteTableDef()
 
 PING_INTERVAL = 15.0
-REFRESH_VISIBLE = 60.0  # seconds between re-reads of the caller's patients without events
-REFRESH_DEBOUNCE = 0.2  # a burst of access events causes one re-read
+REFRESH_VISIBLE = 300.0  # seconds between safety-net checks without access events
+REFRESH_DEBOUNCE = 0.2  # a burst of access events is checked in one query
 REPLAY_PAGE = 500
 STREAMS: web.AppKey[dict[int, Subscription]] = web.AppKey("alert_streams")
 
@@ -57,12 +76,22 @@ def _last_event_id(request: web.Request) -> int | None:
     return int(raw)
 
 
-async def _visible(request: web.Request, who: Principal) -> set[str]:
-    async with sessions(request)() as session:
-        visible = await alert_patient_ids(session, who)
-    if visible is None:
-        raise forbidden("Alerts are clinical data.")
-    return set(visible)
+@dataclass
+class _Seen:
+    """What one stream knows: patient id → whether the caller receives its alerts (checked
+    once, then kept up to date by access events), and the patients already audited."""
+
+    request: web.Request
+    who: Principal
+    known: dict[str, bool] = field(default_factory=dict)
+    audited: set[str] = field(default_factory=set)
+
+    def audit(self, session: AsyncSession, patient_ids: set[str]) -> None:
+        for patient_id in sorted(patient_ids - self.audited):
+            audit.record(session, actor=self.who, action="read", resource="alert",
+                         patient_id=patient_id, reason="alert stream",
+                         request_id=request_id(self.request))
+            self.audited.add(patient_id)
 
 
 async def _send(resp: EventSourceResponse, seq: int, data: dict[str, Any]) -> None:
@@ -70,22 +99,25 @@ async def _send(resp: EventSourceResponse, seq: int, data: dict[str, Any]) -> No
                     event="alert")
 
 
-async def _replay(request: web.Request, resp: EventSourceResponse, visible: set[str],
-                  after: int | None) -> int:
-    """Send alerts changed after ``after`` (or the current ones); return the last seq sent."""
-    last = after or 0
+async def _replay(resp: EventSourceResponse, seen: _Seen, after: int, *, current: bool,
+                  patient_ids: Sequence[str] | None = None) -> int:
+    """Send every alert changed after ``after`` (``current``: every non-resolved one), page
+    by page; return the last seq sent (``after`` when none)."""
     cursor = after
     while True:
-        async with sessions(request)() as session:
-            rows = await alerts_after(session, sorted(visible), cursor, REPLAY_PAGE)
+        async with sessions(seen.request)() as session:
+            rows = await alerts_after(session, seen.who, cursor, current=current,
+                                      patient_ids=patient_ids, limit=REPLAY_PAGE)
+            seen.audit(session, {alert.patient_id for alert, _ in rows})
+            await session.commit()
         for alert, patient in rows:
+            seen.known[patient.id] = True
             data = alert_out(alert, patient)
             data["change"] = "replay"
             await _send(resp, alert.seq, data)
-            last = max(last, alert.seq)
-        if len(rows) < REPLAY_PAGE or cursor is None:
-            return last
-        cursor = last
+            cursor = max(cursor, alert.seq)
+        if len(rows) < REPLAY_PAGE:
+            return cursor
 
 
 @routes.get("/api/v1/alerts/stream")
@@ -109,13 +141,8 @@ async def alerts_stream(request: web.Request) -> web.StreamResponse:
 async def _stream(request: web.Request, who: Principal,
                   ended: asyncio.Future[str]) -> web.StreamResponse:
     after = _last_event_id(request)
-    visible = await _visible(request, who)
-    async with sessions(request)() as session:
-        for patient_id in sorted(visible):
-            audit.record(session, actor=who, action="read", resource="alert",
-                         patient_id=patient_id, reason="alert stream",
-                         request_id=request_id(request))
-        await session.commit()
+    alerting(who)  # administrators receive no alerts: refused before the stream starts
+    seen = _Seen(request, who)
     bus = request.app[keys.BUS]
     subscription = bus.subscribe(ALERTS)  # before the replay: nothing falls in between
     request.app[STREAMS][id(subscription)] = subscription
@@ -125,57 +152,114 @@ async def _stream(request: web.Request, who: Principal,
         await subscription.ready(within=2.0)
         async with sse_response(request, ping_interval=PING_INTERVAL,
                                 headers={"X-Accel-Buffering": "no"}) as resp:
-            last = await _replay(request, resp, visible, after)
-            await _live(request, resp, subscription, visible, last, who, ended)
+            last = await _replay(resp, seen, after or 0, current=after is None)
+            await _live(request, resp, subscription, seen, last, ended)
     finally:
         request.app[STREAMS].pop(id(subscription), None)
         await subscription.close()
     return resp
 
 
-async def _refresh_visible(request: web.Request, who: Principal, visible: set[str],
-                           added: asyncio.Queue[set[str]]) -> None:
-    """Keep ``visible`` up to date off the event path: patients who left it drop out at once;
-    newly visible ones are handed to the event loop through ``added`` (it replays them)."""
-    bus = request.app[keys.BUS]
+async def _recheck(seen: _Seen, patient_ids: set[str]) -> set[str]:
+    """Check these patients again (one query); return those that became visible."""
+    async with sessions(seen.request)() as session:
+        now = await receiving(session, seen.who, sorted(patient_ids))
+    fresh = {pid for pid in now if seen.known.get(pid) is not True}
+    for pid in patient_ids:
+        seen.known[pid] = pid in now
+    return fresh
+
+
+async def _safety_net(seen: _Seen) -> set[str]:
+    """In case an access event was lost: the patients with open alerts the caller receives
+    now (one query); those it was not following are returned (to replay), those it followed
+    and no longer appear are forgotten (checked again when an alert of theirs comes)."""
+    async with sessions(seen.request)() as session:
+        now = await alerting_patients_with_open_alerts(session, seen.who)
+    fresh = {pid for pid in now if seen.known.get(pid) is not True}
+    for pid in [p for p, ok in seen.known.items() if ok and p not in now]:
+        del seen.known[pid]
+    for pid in fresh:
+        seen.known[pid] = True
+    return fresh
+
+
+async def _follow_access(seen: _Seen, added: asyncio.Queue[set[str]]) -> None:
+    """Follow ``access`` and ``careplans`` events off the event path: the patients they name
+    are checked again (a burst in one query); newly visible ones are handed to the event loop
+    through ``added`` (it replays them), those who left drop out at once."""
+    bus = seen.request.app[keys.BUS]
     changes = [bus.subscribe(ACCESS), bus.subscribe(CAREPLANS)]
+    pending: set[str] = set()
     poke = asyncio.Event()
+    lost = False
 
     async def follow(subscription: Subscription) -> None:
-        with contextlib.suppress(BusOverflow):  # a missed event: the periodic read covers it
-            async for _ in subscription:
+        nonlocal lost
+        try:
+            async for event in subscription:
+                patient_id = event.get("patient_id")
+                if isinstance(patient_id, str):
+                    pending.add(patient_id)
+                else:
+                    lost = True
                 poke.set()
+        except BusOverflow:  # a missed event: the safety net covers it
+            lost = True
+            poke.set()
 
     followers = [asyncio.ensure_future(follow(s)) for s in changes]
     try:
         while True:
-            with contextlib.suppress(TimeoutError):
+            timed_out = False
+            try:
                 async with asyncio.timeout(REFRESH_VISIBLE):
                     await poke.wait()
                     await asyncio.sleep(REFRESH_DEBOUNCE)
+            except TimeoutError:
+                timed_out = True
             poke.clear()
+            batch, pending = set(pending), set()
             try:
-                fresh = await _visible(request, who)
-            except ApiError:
-                fresh = set()
-            except Exception:  # the database is down: keep what we have, try again later
+                fresh: set[str] = set()
+                if timed_out or lost:
+                    lost = False
+                    fresh |= await _safety_net(seen)
+                if batch:
+                    fresh |= await _recheck(seen, batch)
+            except Exception:  # the database is down: check these again at the next event
+                pending |= batch
+                lost = True
                 continue
-            new = fresh - visible
-            visible.intersection_update(fresh)
-            if new:
-                await added.put(new)
+            if fresh:
+                await added.put(fresh)
     finally:
         await cancel_and_wait(followers)
         for subscription in changes:
             await subscription.close()
 
 
+async def _receives(seen: _Seen, patient_id: str) -> bool:
+    """Whether the caller receives this patient's alerts (checked once, then kept)."""
+    if patient_id not in seen.known:
+        async with sessions(seen.request)() as session:
+            found = await receiving(session, seen.who, [patient_id])
+        seen.known[patient_id] = patient_id in found
+    return seen.known[patient_id]
+
+
+async def _audited(seen: _Seen, patient_id: str) -> None:
+    if patient_id not in seen.audited:
+        async with sessions(seen.request)() as session:
+            seen.audit(session, {patient_id})
+            await session.commit()
+
+
 async def _live(request: web.Request, resp: EventSourceResponse, subscription: Subscription,
-                visible: set[str], last: int, who: Principal,
-                ended: asyncio.Future[str]) -> None:
+                seen: _Seen, last: int, ended: asyncio.Future[str]) -> None:
     closed = asyncio.ensure_future(resp.wait())
     added: asyncio.Queue[set[str]] = asyncio.Queue()
-    refresher = asyncio.ensure_future(_refresh_visible(request, who, visible, added))
+    refresher = asyncio.ensure_future(_follow_access(seen, added))
     arrival: asyncio.Future[set[str]] = asyncio.ensure_future(added.get())
     following: asyncio.Future[Any] | None = None
     try:
@@ -192,8 +276,8 @@ async def _live(request: web.Request, resp: EventSourceResponse, subscription: S
             if arrival in done:
                 new = arrival.result()
                 arrival = asyncio.ensure_future(added.get())
-                await _replay(request, resp, new, None)  # their alerts open right now
-                visible.update(new)
+                # Their alerts open right now.
+                await _replay(resp, seen, 0, current=True, patient_ids=sorted(new))
                 if following not in done:
                     continue
             event_future, following = following, None
@@ -206,13 +290,21 @@ async def _live(request: web.Request, resp: EventSourceResponse, subscription: S
                 request.app[STREAMS].pop(id(subscription), None)
                 subscription = request.app[keys.BUS].subscribe(ALERTS)
                 request.app[STREAMS][id(subscription)] = subscription
-                last = await _replay(request, resp, visible, last)
+                last = await _replay(resp, seen, last, current=False)
                 continue
             seq = event.get("seq")
             alert = event.get("alert")
+            patient_id = event.get("patient_id")
             if (not isinstance(seq, int) or seq <= last or not isinstance(alert, dict)
-                    or event.get("patient_id") not in visible):
+                    or not isinstance(patient_id, str)):
                 continue
+            try:
+                if not await _receives(seen, patient_id):
+                    continue
+                await _audited(seen, patient_id)
+            except Exception:  # the database is down: end; the client resumes from `last`
+                log.warning("alert stream ended: could not check access", exc_info=True)
+                return
             data = dict(alert)
             data["change"] = event.get("change")
             data["notify"] = event.get("notify", False)

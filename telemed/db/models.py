@@ -65,7 +65,9 @@ class CarePlan(SQLModel, table=True):
     """One version of a care plan (PAI). `plan_id` is stable across versions."""
 
     __tablename__ = "careplans"
-    __table_args__ = (UniqueConstraint("plan_id", "version", name="uq_careplan_version"),)
+    __table_args__ = (UniqueConstraint("plan_id", "version", name="uq_careplan_version"),
+                      Index("ix_careplans_patient_current", "patient_id", "is_current",
+                            "status"))
 
     row_id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     plan_id: str = Field(index=True, max_length=32)
@@ -162,6 +164,7 @@ class Alert(SQLModel, table=True):
             postgresql_where=text("status != 'resolved'"),
         ),
         Index("ix_alerts_status_severity", "status", "severity"),
+        Index("ix_alerts_status_severity_opened", "status", "severity", "opened_at"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
@@ -280,6 +283,7 @@ class Consent(SQLModel, table=True):
     """A patient's grant or revocation of record consultation by care staff."""
 
     __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_granted_patient", "granted", "patient_id"),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     patient_id: str = Field(foreign_key="patients.id", index=True, max_length=32)

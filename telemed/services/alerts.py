@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Table, delete, func, text
+from sqlalchemy import ColumnElement, Table, delete, func, text
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,8 +28,8 @@ from telemed.domain.bands import Severity, is_worse
 from telemed.errors import ApiError, conflict, forbidden, not_found
 from telemed.notify import outbox
 from telemed.principal import Principal
-from telemed.services import audit
-from telemed.services.access import alert_patient_ids, authorize_patient
+from telemed.services import audit, scope
+from telemed.services.access import authorize_patient
 from telemed.services.pagination import Page
 
 ALERTS: Table = Alert.__table__  # type: ignore[attr-defined]
@@ -352,29 +352,37 @@ class AlertFilter:
     patient_id: str | None = None
 
 
+def alerting(who: Principal) -> ColumnElement[bool]:
+    """The condition on ``alerts.patient_id`` for the alerts ``who`` receives
+    (`telemed.services.scope.alerting`); administrators receive none."""
+    condition = scope.alerting(col(Alert.patient_id), who)
+    if condition is None:
+        raise forbidden("Alerts are clinical data.")
+    return condition
+
+
 async def list_alerts(
     session: AsyncSession, who: Principal, filters: AlertFilter, page: Page,
     request_id: str | None = None,
 ) -> list[tuple[Alert, Patient]]:
-    """Alerts of the patients ``who`` may see: critical first, then oldest first."""
-    if filters.patient_id is not None:
-        await authorize_patient(session, who, filters.patient_id, action="read",
-                                resource="alert", request_id=request_id)
-        patient_ids: list[str] = [filters.patient_id]
-    else:
-        visible = await alert_patient_ids(session, who)
-        if visible is None:
-            raise forbidden("Alerts are clinical data.")
-        patient_ids = visible
-    if not patient_ids:
-        return []
+    """Alerts of the patients ``who`` may see: critical first, then oldest first.
+
+    One query, whatever the population: the access rules are a condition on each alert's
+    patient (`telemed.services.scope`), the order is served by
+    ``ix_alerts_status_severity_opened`` and the page is a keyset. The patients on the page
+    are audited (one row each), not every patient the caller could see."""
     stmt = (
         select(Alert, Patient)
         .join(Patient, col(Patient.id) == col(Alert.patient_id))
-        .where(col(Alert.patient_id).in_(patient_ids))
         .where(col(Alert.status).in_(filters.statuses))
         .where(col(Alert.severity).in_(filters.severities))
     )
+    if filters.patient_id is not None:
+        await authorize_patient(session, who, filters.patient_id, action="read",
+                                resource="alert", request_id=request_id)
+        stmt = stmt.where(col(Alert.patient_id) == filters.patient_id)
+    else:
+        stmt = stmt.where(alerting(who))
     if page.after is not None:
         severity, opened, alert_id = page.after
         opened_at = datetime.fromisoformat(str(opened))
@@ -396,22 +404,50 @@ async def list_alerts(
 
 
 async def alerts_after(
-    session: AsyncSession, patient_ids: Sequence[str], after_seq: int | None, limit: int = 500
+    session: AsyncSession, who: Principal, after_seq: int, *, current: bool,
+    patient_ids: Sequence[str] | None = None, limit: int = 500,
 ) -> list[tuple[Alert, Patient]]:
-    """Alert states changed after ``after_seq`` (or every non-resolved alert when None)."""
-    if not patient_ids:
-        return []
+    """The next ``limit`` alerts, in sequence order after ``after_seq``, of the patients whose
+    alerts ``who`` receives: every change (``current`` False: a stream resuming after
+    ``Last-Event-ID``) or the non-resolved ones only (``current``: a stream's first replay).
+    ``patient_ids`` narrows to a few patients (those who just became visible). Callers page
+    with the last ``seq`` returned until a page comes back short."""
     stmt = (
         select(Alert, Patient)
         .join(Patient, col(Patient.id) == col(Alert.patient_id))
-        .where(col(Alert.patient_id).in_(patient_ids))
+        .where(col(Alert.seq) > after_seq)
+        .where(alerting(who))
     )
-    if after_seq is None:
+    if current:
         stmt = stmt.where(Alert.status != "resolved")
-    else:
-        stmt = stmt.where(col(Alert.seq) > after_seq)
+    if patient_ids is not None:
+        if not patient_ids:
+            return []
+        stmt = stmt.where(col(Alert.patient_id).in_(sorted(set(patient_ids))))
     stmt = stmt.order_by(col(Alert.seq)).limit(limit)
     return [(a, p) for a, p in (await session.exec(stmt)).all()]
+
+
+async def receiving(session: AsyncSession, who: Principal,
+                    patient_ids: Sequence[str]) -> set[str]:
+    """Of these few patients, those whose alerts ``who`` receives now (one query by primary
+    key, the access rules checked on those patients only)."""
+    condition = scope.alerting(col(Patient.id), who)
+    if condition is None or not patient_ids:
+        return set()
+    found = await session.exec(
+        select(col(Patient.id)).where(col(Patient.id).in_(sorted(set(patient_ids))))
+        .where(condition))
+    return set(found.all())
+
+
+async def alerting_patients_with_open_alerts(session: AsyncSession, who: Principal) -> set[str]:
+    """The patients with non-resolved alerts whose alerts ``who`` receives now (one query,
+    bounded by the open alerts: the alert stream's safety net)."""
+    found = await session.exec(
+        select(col(Alert.patient_id)).distinct()
+        .where(Alert.status != "resolved").where(alerting(who)))
+    return set(found.all())
 
 
 async def count_open(session: AsyncSession) -> int:

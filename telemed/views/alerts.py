@@ -14,7 +14,8 @@ markup, the words and the times are the server's. A row says the alert's detail 
 language at the patient's local times (``telemed.views.alert_text``). A patient of the
 caller's care teams who withdrew consent is named at the top with the date (the fact, not the
 data); the doctors who still receive that patient's telemonitoring alerts see them, marked,
-without the latest vitals (``services.access.alert_patient_ids``). The action forms post to
+without the latest vitals (``services.scope.alerting``). Every read costs a fixed number of
+queries, whatever the population (``services.alert_board``). The action forms post to
 ``/alerts/{id}/ack|resolve|snooze`` (CSRF token in the form) and call the same services as
 the JSON API, which the script uses instead.
 """
@@ -43,10 +44,8 @@ from telemed.errors import ApiError
 from telemed.i18n import translations
 from telemed.middlewares import ensure_csrf_token
 from telemed.principal import CLINICIANS, REQUEST_ID, Principal, principal, requires
+from telemed.services import alert_board, audit
 from telemed.services import alerts as service
-from telemed.services import audit
-from telemed.services import consent as consent_service
-from telemed.services.access import alert_patient_ids, visible_patient_ids, withdrawn_patients
 from telemed.services.alerts import AlertChange, AlertFilter
 from telemed.services.pagination import Page
 from telemed.views.alert_text import alert_sentence
@@ -68,7 +67,6 @@ from telemed.views.vitals import (
     metric_label,
     number,
     patient_vitals,
-    plan_contents,
     relative_time,
     unit_of,
     zone_label,
@@ -279,12 +277,13 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
         rows = await service.list_alerts(session, who, AlertFilter(statuses=ACTIVE),
                                          Page(limit=BOARD_LIMIT, after=None),
                                          request[REQUEST_ID])
-        notices = await consent_service.withdrawn_notices(session, who)
-        withdrawn = {n.patient.id: n.since for n in notices}
+        notices = await alert_board.withdrawn_notices(session, who)
+        withdrawn = await alert_board.withdrawn_since(session, who,
+                                                      sorted({p.id for _, p in rows}))
         # The record (latest vitals) only of patients whose consent lets the caller in.
         patients = [p for p in {p.id: p for _, p in rows}.values() if p.id not in withdrawn]
         _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
-        contents = await plan_contents(session, patients)
+        contents = await alert_board.plan_contents(session, [p.id for p in patients])
         vitals = await patient_vitals(session, request, patients, contents, now)
         names = await _names(session, {a.acknowledged_by for a, _ in rows if a.acknowledged_by})
         await session.commit()
@@ -345,21 +344,17 @@ async def board_rows(request: web.Request) -> web.Response:
         raise ApiError(400, "too_many_ids", f"Ask for at most {ROWS_LIMIT} alerts at once.")
     views: list[dict[str, Any]] = []
     async with request.app[keys.SESSIONS]() as session:
-        visible = set(await alert_patient_ids(session, who) or [])
-        consented = set(await visible_patient_ids(session, who) or [])
-        found = [] if not ids or not visible else list((await session.exec(
-            select(Alert, Patient).join(Patient, col(Patient.id) == col(Alert.patient_id))
-            .where(col(Alert.id).in_(ids)).where(col(Alert.patient_id).in_(sorted(visible)))
-        )).all())
+        rows = await alert_board.rows_by_id(session, who, ids)
+        found = [(alert, patient) for alert, patient, _ in rows]
         for alert, _ in found:
             audit.record(session, actor=who, action="read", resource="alert",
                          patient_id=alert.patient_id, resource_id=alert.id,
                          reason="alert board", request_id=request[REQUEST_ID])
-        patients = [p for p in {p.id: p for _, p in found}.values() if p.id in consented]
+        patients = [p for p in {p.id: p for _, p, consulted in rows if consulted}.values()]
         _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
-        withdrawn = {pid: since for pid, since in (await withdrawn_patients(session, who)).items()
-                     if pid in visible}
-        contents = await plan_contents(session, patients)
+        withdrawn = await alert_board.withdrawn_since(
+            session, who, sorted({p.id for _, p, consulted in rows if not consulted}))
+        contents = await alert_board.plan_contents(session, [p.id for p in patients])
         vitals = await patient_vitals(session, request, patients, contents, now)
         names = await _names(session, {a.acknowledged_by for a, _ in found if a.acknowledged_by})
         await session.commit()

@@ -1,10 +1,21 @@
 """Open-alert board and scheduler indexes
 
+- ``ix_alerts_status_severity_opened`` serves the board's order (status, severity, opened_at)
+  and the escalation job's "open critical alerts opened before …";
+- ``ix_careplans_patient_current`` makes a patient's current active plan one index lookup on
+  every engine, whatever the planner's statistics say (SQLite, without ``ANALYZE``, picked
+  ``ix_careplans_is_current``);
+- ``ix_consents_granted_patient`` finds the few refusals (the board's "consent withdrawn"
+  notices) without reading every consent;
+- ``ANALYZE`` gives SQLite's planner statistics (PostgreSQL's autovacuum keeps its own).
+
 Revision ID: 0010
 Revises: 0009
 """
 
 from __future__ import annotations
+
+from alembic import op
 
 revision = '0010'
 down_revision = '0009'
@@ -13,8 +24,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_index('ix_alerts_status_severity_opened', 'alerts',
+                    ['status', 'severity', 'opened_at'])
+    op.create_index('ix_careplans_patient_current', 'careplans',
+                    ['patient_id', 'is_current', 'status'])
+    op.create_index('ix_consents_granted_patient', 'consents', ['granted', 'patient_id'])
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ANALYZE')
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index('ix_consents_granted_patient', table_name='consents')
+    op.drop_index('ix_careplans_patient_current', table_name='careplans')
+    op.drop_index('ix_alerts_status_severity_opened', table_name='alerts')
