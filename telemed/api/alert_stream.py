@@ -47,7 +47,6 @@ from telemed.bus import ACCESS, ALERTS, CAREPLANS, BusOverflow, Subscription
 from telemed.errors import ApiError
 from telemed.live_channels import live_channels
 from telemed.principal import Principal, principal, requires
-from telemed.services import audit
 from telemed.services.alerts import (
     alert_out,
     alerting,
@@ -55,6 +54,7 @@ from telemed.services.alerts import (
     alerts_after,
     receiving,
 )
+from telemed.services.audit_reads import record_reads
 from telemed.tasks import cancel_and_wait
 
 log = logging.getLogger("telemed.alert_stream")
@@ -86,12 +86,12 @@ class _Seen:
     known: dict[str, bool] = field(default_factory=dict)
     audited: set[str] = field(default_factory=set)
 
-    def audit(self, session: AsyncSession, patient_ids: set[str]) -> None:
-        for patient_id in sorted(patient_ids - self.audited):
-            audit.record(session, actor=self.who, action="read", resource="alert",
-                         patient_id=patient_id, reason="alert stream",
-                         request_id=request_id(self.request))
-            self.audited.add(patient_id)
+    async def audit(self, session: AsyncSession, patient_ids: set[str]) -> None:
+        new = patient_ids - self.audited
+        await record_reads(session, actor=self.who, resource="alert",
+                           reads={(pid, None) for pid in new}, reason="alert stream",
+                           request_id=request_id(self.request))
+        self.audited |= new
 
 
 async def _send(resp: EventSourceResponse, seq: int, data: dict[str, Any]) -> None:
@@ -108,7 +108,7 @@ async def _replay(resp: EventSourceResponse, seen: _Seen, after: int, *, current
         async with sessions(seen.request)() as session:
             rows = await alerts_after(session, seen.who, cursor, current=current,
                                       patient_ids=patient_ids, limit=REPLAY_PAGE)
-            seen.audit(session, {alert.patient_id for alert, _ in rows})
+            await seen.audit(session, {alert.patient_id for alert, _ in rows})
             await session.commit()
         for alert, patient in rows:
             seen.known[patient.id] = True
@@ -251,7 +251,7 @@ async def _receives(seen: _Seen, patient_id: str) -> bool:
 async def _audited(seen: _Seen, patient_id: str) -> None:
     if patient_id not in seen.audited:
         async with sessions(seen.request)() as session:
-            seen.audit(session, {patient_id})
+            await seen.audit(session, {patient_id})
             await session.commit()
 
 

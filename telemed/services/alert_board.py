@@ -19,8 +19,9 @@ from telemed.db.models import Alert, CarePlan, Consent, Patient
 from telemed.domain.careplans import CarePlanContent
 from telemed.domain.consent import Decision, consent_state
 from telemed.principal import Principal
-from telemed.services import audit, scope
+from telemed.services import scope
 from telemed.services.alerts import alerting
+from telemed.services.audit_reads import record_reads
 from telemed.services.consent import WithdrawnNotice
 from telemed.services.context import plan_content
 
@@ -99,12 +100,11 @@ async def withdrawn_notices(session: AsyncSession, who: Principal) -> list[Withd
     notices = []
     for patient, monitoring in rows:
         since = _since(decisions.get(patient.id, []))
-        if since is None:
-            continue
-        notices.append(WithdrawnNotice(patient, since, bool(monitoring)))
-        audit.record(session, actor=who, action="read", resource="patient",
-                     patient_id=patient.id, resource_id=patient.id,
-                     reason="consent withdrawn notice")
+        if since is not None:
+            notices.append(WithdrawnNotice(patient, since, bool(monitoring)))
+    await record_reads(session, actor=who, resource="patient",
+                       reads={(n.patient.id, n.patient.id) for n in notices},
+                       reason="consent withdrawn notice")
     await session.commit()
     return notices
 

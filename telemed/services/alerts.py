@@ -30,6 +30,7 @@ from telemed.notify import outbox
 from telemed.principal import Principal
 from telemed.services import audit, scope
 from telemed.services.access import authorize_patient
+from telemed.services.audit_reads import record_reads
 from telemed.services.pagination import Page
 
 ALERTS: Table = Alert.__table__  # type: ignore[attr-defined]
@@ -396,9 +397,8 @@ async def list_alerts(
     stmt = stmt.order_by(col(Alert.severity), col(Alert.opened_at), col(Alert.id))
     rows = [(a, p) for a, p in (await session.exec(stmt.limit(page.limit))).all()]
     if filters.patient_id is None:
-        for patient_id in sorted({a.patient_id for a, _ in rows}):
-            audit.record(session, actor=who, action="read", resource="alert",
-                         patient_id=patient_id, request_id=request_id)
+        await record_reads(session, actor=who, resource="alert",
+                           reads={(a.patient_id, None) for a, _ in rows}, request_id=request_id)
     await session.commit()
     return rows
 

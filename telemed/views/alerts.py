@@ -44,9 +44,10 @@ from telemed.errors import ApiError
 from telemed.i18n import translations
 from telemed.middlewares import ensure_csrf_token
 from telemed.principal import CLINICIANS, REQUEST_ID, Principal, principal, requires
-from telemed.services import alert_board, audit
+from telemed.services import alert_board
 from telemed.services import alerts as service
 from telemed.services.alerts import AlertChange, AlertFilter
+from telemed.services.audit_reads import record_reads
 from telemed.services.pagination import Page
 from telemed.views.alert_text import alert_sentence
 from telemed.views.forms import FormErrors, read_form
@@ -250,11 +251,11 @@ async def _names(session: Any, user_ids: set[str]) -> dict[str, str]:
     return {user.id: user.display_name for user in result.all()}
 
 
-def _audit_vitals(session: Any, who: Principal, patient_ids: set[str], request_id: str) -> None:
-    for patient_id in sorted(patient_ids):
-        audit.record(session, actor=who, action="read", resource="observation",
-                     patient_id=patient_id, reason="alert board: latest vitals",
-                     request_id=request_id)
+async def _audit_vitals(session: Any, who: Principal, patient_ids: set[str],
+                        request_id: str) -> None:
+    await record_reads(session, actor=who, resource="observation",
+                       reads={(pid, None) for pid in patient_ids},
+                       reason="alert board: latest vitals", request_id=request_id)
 
 
 def _snooze_options(request: web.Request) -> list[tuple[int, str]]:
@@ -282,7 +283,7 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
                                                       sorted({p.id for _, p in rows}))
         # The record (latest vitals) only of patients whose consent lets the caller in.
         patients = [p for p in {p.id: p for _, p in rows}.values() if p.id not in withdrawn]
-        _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
+        await _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
         contents = await alert_board.plan_contents(session, [p.id for p in patients])
         vitals = await patient_vitals(session, request, patients, contents, now)
         names = await _names(session, {a.acknowledged_by for a, _ in rows if a.acknowledged_by})
@@ -346,12 +347,11 @@ async def board_rows(request: web.Request) -> web.Response:
     async with request.app[keys.SESSIONS]() as session:
         rows = await alert_board.rows_by_id(session, who, ids)
         found = [(alert, patient) for alert, patient, _ in rows]
-        for alert, _ in found:
-            audit.record(session, actor=who, action="read", resource="alert",
-                         patient_id=alert.patient_id, resource_id=alert.id,
-                         reason="alert board", request_id=request[REQUEST_ID])
+        await record_reads(session, actor=who, resource="alert",
+                           reads={(alert.patient_id, alert.id) for alert, _ in found},
+                           reason="alert board", request_id=request[REQUEST_ID])
         patients = [p for p in {p.id: p for _, p, consulted in rows if consulted}.values()]
-        _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
+        await _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
         withdrawn = await alert_board.withdrawn_since(
             session, who, sorted({p.id for _, p, consulted in rows if not consulted}))
         contents = await alert_board.plan_contents(session, [p.id for p in patients])
