@@ -1,4 +1,10 @@
-"""Periodic rules: missed measurements, silent devices, escalation."""
+"""Periodic rules: missed measurements, silent devices, escalation.
+
+One worker at a time runs a pass (a PostgreSQL advisory lock; SQLite has one process). A pass
+costs what is due, not the population (``services.rules``); the scheduler keeps one
+``PlanCache`` across its passes so plan contents are parsed once per version and schedules
+with no window ending are skipped.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +18,15 @@ from telemed.db.engine import SessionFactory
 from telemed.db.types import utcnow
 from telemed.notify.reminders import visit_reminders
 from telemed.services import rules
+from telemed.services.plan_cache import PlanCache
 
 log = logging.getLogger("telemed.scheduler")
 
 _JOBS_LOCK = 7_242_612  # PostgreSQL advisory lock: one worker runs the jobs at a time
 
 
-async def run_once(sessions: SessionFactory, bus: EventBus) -> int:
+async def run_once(sessions: SessionFactory, bus: EventBus,
+                   cache: PlanCache | None = None) -> int:
     """One pass of every job; returns how many alert changes it made."""
     async with sessions() as session:
         conn = await session.connection()
@@ -27,7 +35,7 @@ async def run_once(sessions: SessionFactory, bus: EventBus) -> int:
                                      {"k": _JOBS_LOCK})
             if not got.scalar_one():
                 return 0
-        changes = await rules.run_jobs(session)
+        changes = await rules.run_jobs(session, cache=cache)
         await visit_reminders(session, utcnow())
         await session.commit()
     for change in changes:
@@ -39,9 +47,10 @@ async def run_scheduler(
     sessions: SessionFactory, bus: EventBus, interval: float
 ) -> None:
     """Run the jobs every ``interval`` seconds until cancelled; a failing pass is logged."""
+    cache = PlanCache()
     while True:
         try:
-            await run_once(sessions, bus)
+            await run_once(sessions, bus, cache)
         except asyncio.CancelledError:
             raise
         except Exception:

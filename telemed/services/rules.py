@@ -30,18 +30,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import Alert, CarePlan, Device, Observation, RuleState
+from telemed.db.models import Alert, Device, Observation, Patient, RuleState
 from telemed.db.types import utcnow
 from telemed.domain import alert_detail, news2
 from telemed.domain.careplans import (
     DEFAULT_ESCALATE_AFTER_MINUTES,
     DEFAULT_SILENCE_HOURS,
+    MonitoringEntry,
     TimedSchedule,
     TrendRule,
     effective_bands,
 )
 from telemed.domain.device_kinds import last_seen_measuring
 from telemed.domain.schedule import (
+    MeasurementWindow,
     classify_miss,
     is_silent,
     measurement_windows,
@@ -53,8 +55,9 @@ from telemed.domain.units import METRICS
 from telemed.notify import escalation
 from telemed.services import alerts
 from telemed.services.alerts import AlertChange, Condition
-from telemed.services.context import PatientContext, load_patient_context
+from telemed.services.context import PatientContext
 from telemed.services.observations import NewReading, latest_values
+from telemed.services.plan_cache import ActivePlan, PlanCache, chunks
 
 log = logging.getLogger("telemed.rules")
 
@@ -297,61 +300,136 @@ async def _trend(
     ), ctx.patient)
 
 
+async def _states_of(session: AsyncSession, patient_ids: Sequence[str]) -> RuleStates:
+    """The rule states of many patients, a few hundred ids per query."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for part in chunks(sorted(set(patient_ids))):
+        rows.update((await RuleStates.load(session, part))._rows)
+    return RuleStates(rows)
+
+
+async def _devices_of(session: AsyncSession, patient_ids: Sequence[str]
+                      ) -> dict[str, list[tuple[str, datetime | None]]]:
+    """patient id → (kind, last_seen) of its devices that are not revoked."""
+    found: dict[str, list[tuple[str, datetime | None]]] = defaultdict(list)
+    for part in chunks(sorted(set(patient_ids))):
+        rows = await session.exec(
+            select(Device.patient_id, Device.kind, Device.last_seen)
+            .where(col(Device.patient_id).in_(part)).where(col(Device.revoked_at).is_(None)))
+        for patient_id, kind, last in rows.all():
+            found[str(patient_id)].append((kind, last))
+    return found
+
+
+async def _patients(session: AsyncSession, patient_ids: Sequence[str]) -> dict[str, Patient]:
+    found: dict[str, Patient] = {}
+    for part in chunks(sorted(set(patient_ids))):
+        rows = await session.exec(select(Patient).where(col(Patient.id).in_(part)))
+        found.update((p.id, p) for p in rows.all())
+    return found
+
+
+def _next_end(schedule: TimedSchedule, timezone: str, now: datetime) -> datetime:
+    """When the schedule's next window ends after ``now`` (a day ahead when none does)."""
+    ends = [w.end for w in measurement_windows(schedule.times, schedule.tolerance_minutes,
+                                               timezone, now, now + timedelta(days=2))
+            if w.end > now]
+    return min(ends, default=now + timedelta(days=1))
+
+
 async def missed_measurements(
-    session: AsyncSession, now: datetime | None = None, lookback: timedelta = timedelta(hours=24)
+    session: AsyncSession, now: datetime | None = None, lookback: timedelta = timedelta(hours=24),
+    cache: PlanCache | None = None,
 ) -> list[AlertChange]:
-    """``missed_measurement`` for scheduled windows that ended without a reading."""
+    """``missed_measurement`` for scheduled windows that ended without a reading.
+
+    A pass costs what is due: the active plans in one query, then only the schedules whose
+    next window has ended since the last pass (``PlanCache.next_due``) are looked at, their
+    states, devices and readings a few hundred patients per query (readings through
+    ``ix_observations_patient_metric_time``), and the states written in one upsert."""
     now = now or utcnow()
-    result = await session.exec(
-        select(CarePlan.patient_id).where(CarePlan.status == "active")
-        .where(col(CarePlan.is_current))
-    )
-    changes: list[AlertChange] = []
-    for patient_id in sorted(set(result.all())):
-        ctx = await load_patient_context(session, patient_id)
-        if ctx is None or ctx.content is None or ctx.plan is None:
+    cache = cache or PlanCache()
+    plans = await cache.active_plans(session)
+    due: list[tuple[ActivePlan, MonitoringEntry, TimedSchedule]] = []
+    for plan in plans.values():
+        if plan.content is None:
             continue
-        timed = [e for e in ctx.content.monitoring if isinstance(e.schedule, TimedSchedule)]
-        if not timed:
-            continue
-        states = await RuleStates.load(session, [patient_id])
-        devices = await _patient_devices(session, patient_id)
-        activated = ctx.plan.activated_at or ctx.plan.created_at
-        for entry in timed:
+        for entry in plan.content.monitoring:
             schedule = entry.schedule
-            assert isinstance(schedule, TimedSchedule)
-            key = f"schedule:{entry.metric}"
-            state = states.get(patient_id, key)
-            checked = _parse_time(state.get("checked_until"))
-            since = max(checked or now - lookback, activated, now - lookback)
-            windows = [
-                w for w in measurement_windows(schedule.times, schedule.tolerance_minutes,
-                                               ctx.patient.timezone, since, now)
-                if since < w.end <= now and w.start >= activated
-            ]
-            if windows:
-                times = await session.exec(
-                    select(Observation.time)
-                    .where(Observation.patient_id == patient_id)
-                    .where(Observation.metric == entry.metric)
-                    .where(col(Observation.time) >= windows[0].start)
-                    .where(col(Observation.time) < windows[-1].end)
-                )
-                for window in missed_windows(windows, list(times.all()), now):
-                    reason = classify_miss(last_seen_measuring(devices, entry.metric), window)
-                    change = await alerts.raise_condition(session, Condition(
-                        patient_id=patient_id, rule_key=f"missed:{entry.metric}",
-                        kind="missed_measurement", severity="warning", metric=entry.metric,
-                        detail=alert_detail.missed_measurement(
-                            entry.metric, window, ctx.patient.timezone, reason),
-                        careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
-                        renotify=True,
-                    ), ctx.patient, now)
-                    if change is not None:
-                        changes.append(change)
-            states.put(patient_id, key, {"checked_until": now.isoformat()})
-        await states.save(session)
+            if not isinstance(schedule, TimedSchedule):
+                continue
+            next_due = cache.next_due.get((plan.row_id, entry.metric, plan.timezone))
+            if next_due is None or next_due <= now:
+                due.append((plan, entry, schedule))
+    if not due:
+        return []
+    patient_ids = sorted({plan.patient_id for plan, _, _ in due})
+    states = await _states_of(session, patient_ids)
+    windows_of: dict[tuple[str, str], list[MeasurementWindow]] = {}
+    for plan, entry, schedule in due:
+        key = f"schedule:{entry.metric}"
+        checked = _parse_time(states.get(plan.patient_id, key).get("checked_until"))
+        since = max(checked or now - lookback, plan.started, now - lookback)
+        windows = [
+            w for w in measurement_windows(schedule.times, schedule.tolerance_minutes,
+                                           plan.timezone, since, now)
+            if since < w.end <= now and w.start >= plan.started
+        ]
+        if windows:
+            windows_of[(plan.patient_id, entry.metric)] = windows
+        states.put(plan.patient_id, key, {"checked_until": now.isoformat()})
+        cache.next_due[(plan.row_id, entry.metric, plan.timezone)] = _next_end(
+            schedule, plan.timezone, now)
+    changes: list[AlertChange] = []
+    if windows_of:
+        times = await _reading_times(session, windows_of)
+        missed = {
+            key: found for key, windows in windows_of.items()
+            if (found := missed_windows(windows, times.get(key, []), now))
+        }
+        devices = await _devices_of(session, sorted({pid for pid, _ in missed}))
+        people = await _patients(session, sorted({pid for pid, _ in missed}))
+        for (patient_id, metric), found in sorted(missed.items()):
+            plan = plans[patient_id]
+            patient = people.get(patient_id)
+            if patient is None:
+                continue
+            for window in found:
+                reason = classify_miss(last_seen_measuring(devices.get(patient_id, []), metric),
+                                       window)
+                change = await alerts.raise_condition(session, Condition(
+                    patient_id=patient_id, rule_key=f"missed:{metric}",
+                    kind="missed_measurement", severity="warning", metric=metric,
+                    detail=alert_detail.missed_measurement(metric, window, patient.timezone,
+                                                           reason),
+                    careplan_id=plan.plan_id, careplan_version=plan.version, renotify=True,
+                ), patient, now)
+                if change is not None:
+                    changes.append(change)
+    await states.save(session)
     return changes
+
+
+async def _reading_times(session: AsyncSession,
+                         windows_of: dict[tuple[str, str], list[MeasurementWindow]]
+                         ) -> dict[tuple[str, str], list[datetime]]:
+    """(patient, metric) → times of its readings within its windows' span, a few hundred
+    patients per query (served by the (patient_id, metric, time) index)."""
+    out: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    patients = sorted({pid for pid, _ in windows_of})
+    metrics = sorted({metric for _, metric in windows_of})
+    start = min(w[0].start for w in windows_of.values())
+    end = max(w[-1].end for w in windows_of.values())
+    for part in chunks(patients):
+        rows = await session.exec(
+            select(Observation.patient_id, Observation.metric, Observation.time)
+            .where(col(Observation.patient_id).in_(part))
+            .where(col(Observation.metric).in_(metrics))
+            .where(col(Observation.time) >= start).where(col(Observation.time) < end))
+        for patient_id, metric, at in rows.all():
+            if (patient_id, metric) in windows_of:
+                out[(patient_id, metric)].append(at)
+    return out
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -364,88 +442,113 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-async def _patient_devices(session: AsyncSession,
-                           patient_id: str) -> list[tuple[str, datetime | None]]:
-    """(kind, last_seen) of the patient's devices that are not revoked."""
-    result = await session.exec(
-        select(Device.kind, Device.last_seen).where(Device.patient_id == patient_id)
-        .where(col(Device.revoked_at).is_(None))
-    )
-    return [(kind, last) for kind, last in result.all()]
-
-
 # --- periodic jobs --------------------------------------------------------------------
 
 
-async def escalate_overdue(session: AsyncSession, now: datetime | None = None) -> list[AlertChange]:
+async def escalate_overdue(session: AsyncSession, now: datetime | None = None,
+                           cache: PlanCache | None = None) -> list[AlertChange]:
     """Take the next escalation step of unacknowledged critical alerts (telemed.notify.escalation:
-    each plan period without acknowledgement notifies the next people of the chain)."""
+    each plan period without acknowledgement notifies the next people of the chain). One query
+    for the open critical alerts (``ix_alerts_status_severity_opened``); only the alerts whose
+    step is due cost more."""
     now = now or utcnow()
+    cache = cache or PlanCache()
     result = await session.exec(
         select(Alert)
         .where(Alert.status == "open")
         .where(Alert.severity == "critical")
         .where(col(Alert.opened_at) <= now - timedelta(minutes=1))
     )
+    waiting = list(result.all())
+    if not waiting:
+        return []
+    plans = await cache.active_plans(session)
     changes: list[AlertChange] = []
-    contexts: dict[str, PatientContext | None] = {}
-    for alert in result.all():
-        if alert.patient_id not in contexts:
-            contexts[alert.patient_id] = await load_patient_context(session, alert.patient_id)
-        ctx = contexts[alert.patient_id]
-        minutes = (ctx.content.effective_escalate_after_minutes
-                   if ctx is not None and ctx.content is not None
+    for alert in waiting:
+        plan = plans.get(alert.patient_id)
+        minutes = (plan.content.effective_escalate_after_minutes
+                   if plan is not None and plan.content is not None
                    else DEFAULT_ESCALATE_AFTER_MINUTES)
+        if not escalation.step_due(alert.opened_at, alert.escalated_at, minutes, now):
+            continue
         change = await escalation.escalate_step(session, alert, minutes, now)
         if change is not None:
             changes.append(change)
     return changes
 
 
-async def silent_devices(session: AsyncSession, now: datetime | None = None) -> list[AlertChange]:
-    """``device_silent`` for assigned devices quiet longer than the plan's ``silence_hours``."""
+async def silent_devices(session: AsyncSession, now: datetime | None = None,
+                         cache: PlanCache | None = None) -> list[AlertChange]:
+    """``device_silent`` for assigned devices quiet longer than the plan's ``silence_hours``.
+
+    Three queries whatever the population (the devices, the plans, the open device alerts);
+    only a device that turns silent, or is heard again with an open alert, costs more."""
     now = now or utcnow()
+    cache = cache or PlanCache()
     result = await session.exec(
         select(Device)
         .where(col(Device.patient_id).is_not(None))
         .where(col(Device.revoked_at).is_(None))
         .where(Device.status != "revoked")
     )
-    changes: list[AlertChange] = []
-    contexts: dict[str, PatientContext | None] = {}
-    for device in result.all():
+    devices = list(result.all())
+    plans = await cache.active_plans(session)
+    open_rows = await session.exec(
+        select(Alert.patient_id, Alert.rule_key, Alert.recovered)
+        .where(Alert.status != "resolved").where(Alert.kind == "device_silent"))
+    standing = {(pid, key): bool(recovered) for pid, key, recovered in open_rows.all()}
+    todo: list[tuple[Device, bool, int]] = []
+    for device in devices:
         patient_id = device.patient_id
         assert patient_id is not None
-        if patient_id not in contexts:
-            contexts[patient_id] = await load_patient_context(session, patient_id)
-        ctx = contexts[patient_id]
-        if ctx is None:
+        plan = plans.get(patient_id)
+        hours = (plan.content.effective_silence_hours
+                 if plan is not None and plan.content is not None else DEFAULT_SILENCE_HOURS)
+        silent = is_silent(device.last_seen or device.created_at, now, hours)
+        recovered = standing.get((patient_id, f"device_silent:{device.id}"))
+        # An open, unrecovered alert that stays silent changes nothing (raise_condition would
+        # say so); a device heard without an open alert has nothing to recover.
+        if (silent and recovered is False) or (not silent and recovered is not False):
             continue
-        hours = (ctx.content.effective_silence_hours if ctx.content is not None
-                 else DEFAULT_SILENCE_HOURS)
+        todo.append((device, silent, hours))
+    if not todo:
+        return []
+    people = await _patients(session, sorted({str(d.patient_id) for d, _, _ in todo}))
+    changes: list[AlertChange] = []
+    for device, silent, hours in todo:
+        patient_id = str(device.patient_id)
+        patient = people.get(patient_id)
+        if patient is None:
+            continue
+        plan = plans.get(patient_id)
         last = device.last_seen or device.created_at
         key = f"device_silent:{device.id}"
-        if is_silent(last, now, hours):
+        if silent:
             change = await alerts.raise_condition(session, Condition(
                 patient_id=patient_id, rule_key=key, kind="device_silent", severity="warning",
                 detail=alert_detail.device_silent(device.id, device.serial, device.kind, last,
                                                   hours),
-                careplan_id=ctx.plan_id, careplan_version=ctx.plan_version,
-            ), ctx.patient, now)
+                careplan_id=plan.plan_id if plan else None,
+                careplan_version=plan.version if plan else None,
+            ), patient, now)
         else:
             change = await alerts.mark_recovered(
                 session, patient_id, key,
                 alert_detail.device_heard_again(device.id, device.serial, device.kind, last),
-                ctx.patient, now)
+                patient, now)
         if change is not None:
             changes.append(change)
     return changes
 
 
-async def run_jobs(session: AsyncSession, now: datetime | None = None) -> list[AlertChange]:
-    """Every periodic rule, in one transaction (the caller commits and publishes)."""
+async def run_jobs(session: AsyncSession, now: datetime | None = None,
+                   cache: PlanCache | None = None) -> list[AlertChange]:
+    """Every periodic rule, in one transaction (the caller commits and publishes). Keep one
+    ``cache`` across passes (the scheduler does): plan contents are then parsed once and
+    schedules with nothing due are skipped."""
     now = now or utcnow()
-    changes = await missed_measurements(session, now)
-    changes += await silent_devices(session, now)
-    changes += await escalate_overdue(session, now)
+    cache = cache or PlanCache()
+    changes = await missed_measurements(session, now, cache=cache)
+    changes += await silent_devices(session, now, cache)
+    changes += await escalate_overdue(session, now, cache)
     return changes

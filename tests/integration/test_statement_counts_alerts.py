@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, func
+from sqlmodel import select
 
 from telemed import keys
 from telemed.db.models import Alert, CarePlan, CareTeamMember, Consent, Device, Observation, Patient
@@ -26,6 +27,7 @@ from telemed.db.types import new_id
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.ingest import scheduler
+from telemed.services.plan_cache import PlanCache
 from tests.conftest import World
 from tests.integration.sse import next_event
 from tests.integration.test_pages import log_in
@@ -147,10 +149,10 @@ async def stream_replay(world: World, people: dict[str, Any]) -> list[str]:
     return statements
 
 
-async def scheduler_pass(world: World, people: dict[str, Any]) -> list[str]:
+async def scheduler_pass(world: World, cache: PlanCache) -> list[str]:
     app = world.app
     with counting(app) as statements:
-        await scheduler.run_once(app[keys.SESSIONS], app[keys.BUS])
+        await scheduler.run_once(app[keys.SESSIONS], app[keys.BUS], cache)
     return statements
 
 
@@ -165,10 +167,18 @@ async def test_statements_do_not_grow_with_the_patients(measure: Measure, world:
 
 
 async def test_a_scheduler_pass_does_not_grow_with_the_patients(world: World) -> None:
+    """Devices silent for 0..29 hours (some past the default limit), schedules twice a day:
+    the first pass opens what is due; the next passes, with nothing newly due, cost the same
+    at 10 and at 210 patients, as the scheduler runs them (one cache across passes)."""
+    cache = PlanCache()
     await region(world, 10, first=0)
-    await scheduler_pass(world, {})  # the first pass opens what is due
-    small = await scheduler_pass(world, {})
+    await scheduler_pass(world, cache)
+    small = await scheduler_pass(world, cache)
     await region(world, 200, first=10)
-    await scheduler_pass(world, {})
-    big = await scheduler_pass(world, {})
+    await scheduler_pass(world, cache)
+    big = await scheduler_pass(world, cache)
     assert len(big) <= len(small), (len(small), len(big), big[:40])
+    async with world.app[keys.SESSIONS]() as session:
+        silent = (await session.exec(select(func.count()).select_from(Alert)
+                                     .where(Alert.kind == "device_silent"))).one()
+    assert silent > 0  # the first passes did open what was due
