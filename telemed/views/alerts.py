@@ -241,6 +241,7 @@ def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: lis
         "withdrawn_text": local_time(request, withdrawn, tz, "d MMMM y")
         if withdrawn is not None else None,
         "summary": f"{severity_word}: {patient_name(patient)}, {what}.",
+        "same_patient": False,  # the page sets it: joins the card of the patient's first alert
     }
 
 
@@ -263,6 +264,15 @@ def _snooze_options(request: web.Request) -> list[tuple[int, str]]:
 
 
 # --- the board ---------------------------------------------------------------------------
+
+
+def by_patient(rows: list[tuple[Alert, Patient]]) -> list[tuple[Alert, Patient]]:
+    """The board's order: one group per patient, the patient with the most urgent alert first,
+    each patient's alerts most urgent first (``rows`` come most urgent first)."""
+    first: dict[str, int] = {}
+    for position, (alert, _) in enumerate(rows):
+        first.setdefault(alert.patient_id, position)
+    return sorted(rows, key=lambda row: first[row[0].patient_id])  # stable: keeps the rest
 
 
 async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
@@ -289,10 +299,11 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
         names = await _names(session, {a.acknowledged_by for a, _ in rows if a.acknowledged_by})
         await session.commit()
     alerts = []
-    for alert, patient in rows:
+    for alert, patient in by_patient(rows):
         view = alert_view(request, alert, patient, vitals.get(patient.id, []), names,
                           contents.get(patient.id), now, withdrawn.get(patient.id))
         view["hidden"] = not filters.matches(alert, patient)
+        view["same_patient"] = bool(alerts) and alerts[-1]["patient_id"] == patient.id
         alerts.append(view)
     shown = sum(1 for a in alerts if not a["hidden"])
     next_url = filters.url()

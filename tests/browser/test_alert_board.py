@@ -129,7 +129,16 @@ async def test_new_alert_appears_live_and_is_handled_from_the_board(
     await expect(row(page, new.id)).to_be_visible()
     await expect(cards).to_have_count(5)
     order = await cards.evaluate_all("rows => rows.map(r => r.dataset.alertId)")
-    assert order[:3] == [spo2.id, escalated.id, new.id]  # critical, oldest first
+    patients = await cards.evaluate_all("rows => rows.map(r => r.dataset.patientId)")
+    # One card per patient: each patient's alerts together, the patients in the order of
+    # their most urgent alert (critical, oldest first), each one's alerts most urgent first.
+    runs = [p for i, p in enumerate(patients) if i == 0 or patients[i - 1] != p]
+    assert len(runs) == len(set(runs)) == 3
+    heads = [order[patients.index(p)] for p in runs]
+    assert heads == [spo2.id, escalated.id, new.id]
+    assert order[:2] == [spo2.id, resp_rate.id]
+    await expect(row(page, resp_rate.id)).to_have_class(re.compile("alert-card--same-patient"))
+    await expect(row(page, spo2.id)).not_to_have_class(re.compile("alert-card--same-patient"))
     await expect(page.locator("#announce-assertive")).to_contain_text("New alert. Critical:")
     await expect(row(page, new.id)).to_contain_text("Heart rate: 38 bpm (very low)")
     await expect(row(page, new.id).locator(".alert-card__detail")).to_have_text(

@@ -32,8 +32,7 @@ function start(data) {
 
   const rows = () => [...list.querySelectorAll(":scope > [data-alert-id]")];
   const rank = (row) => [row.dataset.severity === "critical" ? 0 : 1, Date.parse(row.dataset.opened), row.dataset.alertId];
-  const before = (a, b) => {
-    const [ra, rb] = [rank(a), rank(b)];
+  const earlier = (ra, rb) => {
     for (let i = 0; i < ra.length; i += 1) {
       if (ra[i] < rb[i]) return true;
       if (ra[i] > rb[i]) return false;
@@ -41,10 +40,28 @@ function start(data) {
     return false;
   };
 
+  // One group per patient (its rows together, one card): the patient whose most urgent alert
+  // is the most urgent first, each patient's alerts most urgent first.
+  function regroup() {
+    const all = rows();
+    const best = new Map();
+    for (const row of all) {
+      const mine = rank(row);
+      const theirs = best.get(row.dataset.patientId);
+      if (!theirs || earlier(mine, theirs)) best.set(row.dataset.patientId, mine);
+    }
+    const key = (row) => [...best.get(row.dataset.patientId), ...rank(row)];
+    const wanted = [...all].sort((a, b) => (earlier(key(a), key(b)) ? -1 : earlier(key(b), key(a)) ? 1 : 0));
+    wanted.forEach((row, i) => {
+      if (list.children[i] !== row) list.insertBefore(row, list.children[i] || null);
+      const same = i > 0 && wanted[i - 1].dataset.patientId === row.dataset.patientId;
+      row.classList.toggle("alert-card--same-patient", same);
+    });
+  }
+
   function place(row) {
-    const next = rows().find((other) => other !== row && before(row, other));
-    if (next) list.insertBefore(row, next);
-    else list.appendChild(row);
+    if (row.parentNode !== list) list.appendChild(row);
+    regroup();
   }
 
   function currentFilters() {
@@ -219,6 +236,7 @@ function start(data) {
     const following = row.nextElementSibling || row.previousElementSibling;
     const hadFocus = moveFocus || row.contains(document.activeElement);
     row.remove();
+    regroup();
     applyFilters();
     if (hadFocus) {
       const target = following && !following.hidden ? following : document.querySelector("h1");
