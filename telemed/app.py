@@ -22,6 +22,7 @@ from telemed.api import (
     oncall,
     openapi,
     patients,
+    population,
     readings,
     users,
     visits,
@@ -96,7 +97,8 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     setup_broker(app)
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
-                       alerts, observations, readings, openapi, visits, notifications, oncall):
+                       alerts, observations, readings, openapi, visits, notifications, oncall,
+                       population):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
         setup_notify(app)

@@ -15,6 +15,7 @@ from telemed.views import (
     notifications,
     oncall,
     patients,
+    population,
     privacy,
     users,
 )
@@ -27,5 +28,5 @@ def setup_views(app: web.Application) -> None:
     setup_templates(app)
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
     for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
-                   emergency_reviews, notifications, oncall):
+                   emergency_reviews, notifications, oncall, population):
         app.router.add_routes(module.routes)

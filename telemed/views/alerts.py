@@ -298,7 +298,7 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
         vitals = await patient_vitals(session, request, patients, contents, now)
         names = await _names(session, {a.acknowledged_by for a, _ in rows if a.acknowledged_by})
         await session.commit()
-    alerts = []
+    alerts: list[dict[str, Any]] = []
     for alert, patient in by_patient(rows):
         view = alert_view(request, alert, patient, vitals.get(patient.id, []), names,
                           contents.get(patient.id), now, withdrawn.get(patient.id))
