@@ -312,6 +312,8 @@ async def _stats(session: AsyncSession, patient_id: str, metrics: Sequence[str],
         .where(col(Observation.time) >= since)
         .group_by(col(Observation.metric))
     )
+    if not metrics:
+        return {}
     return {m: (int(n), float(lo), float(hi)) for m, n, lo, hi in (await session.exec(stmt)).all()}
 
 
@@ -350,7 +352,8 @@ def _summary(request: web.Request, chart: Chart, period: str) -> str:
             parts.append(f"{s.label}: {text}" if len(chart.series) > 1 else text)
             continue
         text = series_summary(request, s.count).format(
-            n=s.count, low=number(request, s.metric, s.low),
+            n=format_decimal(s.count, "#,##0", locale=_lang(request)),
+            low=number(request, s.metric, s.low),
             high=number(request, s.metric, s.high), unit=chart.unit)
         parts.append(f"{s.label}: {text}" if len(chart.series) > 1 else text)
     if not parts:
@@ -401,6 +404,8 @@ async def vitals_panel(request: web.Request, patient: Patient) -> dict[str, Any]
         shown = monitored | set(latest)
         items = {i.key: i for i in latest_items(request, latest, content, patient.timezone, now)}
         charts: list[Chart] = []
+        # One statement for the period's count, minimum and maximum of every chart.
+        stats = await _stats(session, patient.id, [m for m in METRICS if m in shown], since)
         for key in VITAL_ORDER:
             metrics = BP_METRICS if key == "bp" else (key,)
             if not shown.intersection(metrics):
@@ -413,7 +418,6 @@ async def vitals_panel(request: web.Request, patient: Patient) -> dict[str, Any]
                           unit=unit_of(request, metrics[0]), series=series,
                           monitored=bool(monitored.intersection(metrics)),
                           latest=items.get(key))
-            stats = await _stats(session, patient.id, metrics, since)
             for s in series:
                 if s.metric in stats:
                     s.count, s.low, s.high = stats[s.metric]
