@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Float,
+    Integer,
     String,
     Table,
     bindparam,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import col, select
@@ -331,21 +333,20 @@ async def bucketed(
     if not metrics:
         return {}
     conn = await session.connection()
-    number = literal_column(_bucket_sql(conn.dialect.name, width))
+    number = literal_column(_bucket_sql(conn.dialect.name, width), Integer())
+    c = OBSERVATIONS.c
     stmt = (
-        select(Observation.metric, number.label("bucket"), func.count(),
-               func.min(Observation.value), func.max(Observation.value),
-               func.sum(Observation.value), func.min(Observation.time),
-               func.max(Observation.time))
-        .where(Observation.patient_id == patient_id)
-        .where(col(Observation.metric).in_(metrics))
-        .where(col(Observation.time) >= since)
-        .where(col(Observation.time) <= until)
-        .group_by(col(Observation.metric), number)
-        .order_by(col(Observation.metric), number)
+        sa_select(c.metric, number.label("bucket"), func.count(), func.min(c.value),
+                  func.max(c.value), func.sum(c.value), func.min(c.time), func.max(c.time))
+        .where(c.patient_id == patient_id)
+        .where(c.metric.in_(metrics))
+        .where(c.time >= since)
+        .where(c.time <= until)
+        .group_by(c.metric, number)
+        .order_by(c.metric, number)
     )
     out: dict[str, list[Bucket]] = {m: [] for m in metrics}
-    for metric, bucket, count, low, high, total, first, last in (await session.exec(stmt)).all():
+    for metric, bucket, count, low, high, total, first, last in (await conn.execute(stmt)).all():
         out[metric].append(from_aggregates(int(bucket), width, int(count), float(low),
                                            float(high), float(total), first, last))
     return out
