@@ -4,9 +4,12 @@ Values are shown in each metric's display unit with the patient's care-plan band
 platform defaults when the plan has no entry), and the zone a value falls in is said in
 words ("High", "Very low"), never by colour alone. Times are the patient's local times.
 
-The charts themselves are drawn by ``web/static/vitals-chart.js`` from the observations API;
-the server renders for each chart a text summary and a table of the latest readings, so the
-page says everything without JavaScript and to screen readers.
+The charts themselves are drawn by ``web/static/vitals-chart.js`` from the downsampled series
+API (``/observations/series``: per time bucket the lowest, highest and mean reading, so a
+chart covers the whole period asked for); the server renders for each chart a text summary
+(the period's exact count, lowest and highest reading) and a table of the latest raw readings,
+so the page says everything without JavaScript and to screen readers. The panel's statements
+do not depend on how many readings the period holds.
 """
 
 from __future__ import annotations
@@ -83,7 +86,9 @@ CHART_STRINGS: dict[str, str] = {
     "loading": N_("Loading readings…"),
     "failed": N_("The readings could not be loaded."),
     "empty": N_("No readings in this period."),
-    "capped": N_("Only the latest {n} readings are drawn."),
+    "bucketed": N_("Each point sums up {span}: the band goes from the lowest to the highest "
+                   "reading, the line is their average."),
+    "bucket_readings": N_("{n} readings"),
     "chart_label": N_("{title}, {period}: chart of the readings. The table below lists them."),
     "summary": N_("{period}: {readings}."),
     "no_readings": N_("{period}: no readings."),
