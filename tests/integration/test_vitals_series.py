@@ -5,76 +5,23 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
-from sqlalchemy import event, insert
 from sqlmodel import col, select
 
 from telemed import keys
-from telemed.db.models import AuditEvent, Observation
+from telemed.db.models import AuditEvent
 from telemed.domain.downsample import bucket_width, downsample
 from telemed.domain.units import METRICS
 from telemed.services.observations import bucketed, latest_values
 from tests.conftest import PASSWORD, World
-from tests.integration.monitoring import add_device, add_plan
+from tests.integration.readings import DIP, SPIKE, Wearer, per_minute, statements, store
 
 Client = TestClient[Any, Any]
-DIP, SPIKE = 83.0, 164.0
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-PLAN = {"monitoring": [
-    {"metric": "spo2", "schedule": {"continuous": True},
-     "bands": {"critical_low": 88, "warning_low": 92}},
-    {"metric": "heart_rate", "schedule": {"continuous": True}},
-]}
-
-
-def per_minute(patient_id: str, device_id: str, until: datetime, days: int
-               ) -> list[dict[str, Any]]:
-    """``days`` of SpO2 and heart rate, one a minute up to ``until``, with one dip and one
-    spike of a single minute each."""
-    start = until - timedelta(days=days) + timedelta(minutes=1)
-    rows = []
-    minutes = days * 1440
-    for i in range(minutes):
-        at = start + timedelta(minutes=i)
-        spo2 = DIP if i == minutes // 3 else 95.0 + i % 4
-        heart = SPIKE if i == 2 * minutes // 3 else 70.0 + i % 9
-        for metric, value, unit in (("spo2", spo2, "%"), ("heart_rate", heart, "/min")):
-            rows.append({"patient_id": patient_id, "device_id": device_id, "metric": metric,
-                         "value": value, "unit": unit, "time": at, "received_at": at,
-                         "late": False})
-    return rows
-
-
-async def store(app: web.Application, rows: list[dict[str, Any]]) -> None:
-    engine = app[keys.ENGINE]
-    for start in range(0, len(rows), 5000):
-        async with engine.begin() as conn:
-            await conn.execute(insert(Observation.__table__), rows[start:start + 5000])  # type: ignore[attr-defined]
-
-
-@contextmanager
-def statements(app: web.Application) -> Iterator[list[str]]:
-    """The SQL statements the app's engine sends inside the block."""
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        seen.append(sql)
-
-    engine = app[keys.ENGINE].sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 async def log_in(client: Client, username: str) -> None:
     page = await (await client.get("/login")).text()
     match = CSRF_RE.search(page)
@@ -82,28 +29,6 @@ async def log_in(client: Client, username: str) -> None:
     resp = await client.post("/login", data={"username": username, "password": PASSWORD,
                                              "csrf_token": match[1]}, allow_redirects=False)
     assert resp.status == 303
-
-
-class Wearer:
-    """A patient with a wearable and 30 days of per-minute readings, their team, strangers."""
-
-    async def build(self, world: World, days: int = 30) -> Wearer:
-        self.world = world
-        self.doctor = await world.user("doctor")
-        self.stranger = await world.user("doctor")
-        self.admin = await world.user("admin")
-        self.patient = await world.patient(team=[self.doctor["id"]])
-        self.other = await world.patient(team=[self.stranger["id"]])
-        self.patient_user = await world.user("patient", patient_id=self.patient.id)
-        await add_plan(world.app, self.patient.id, self.doctor["id"], PLAN)
-        self.device = await add_device(world.app, self.patient.id)
-        self.until = datetime.now(UTC).replace(microsecond=0)
-        self.rows = per_minute(self.patient.id, self.device, self.until, days)
-        await store(world.app, self.rows)
-        return self
-
-    def url(self, patient_id: str | None = None) -> str:
-        return f"/api/v1/patients/{patient_id or self.patient.id}/observations/series"
 
 
 @pytest.fixture
