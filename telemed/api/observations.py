@@ -9,6 +9,7 @@ from aiohttp import web
 from telemed.api.common import listing, ok, request_id, sessions
 from telemed.db.types import utcnow
 from telemed.domain import downsample
+from telemed.domain.units import CLINICAL_METRICS
 from telemed.errors import ApiError
 from telemed.principal import CARE_READERS, principal, requires
 from telemed.services import observations as service
@@ -77,9 +78,8 @@ def _series_query(request: web.Request) -> service.SeriesQuery:
     names: list[str] = []
     for raw in request.query.getall("metric", []):
         names += [m.strip() for m in raw.split(",") if m.strip()]
-    metrics = tuple(dict.fromkeys(names))
-    if not metrics:
-        raise ApiError(400, "invalid_metric", "metric is required (one or more, comma-separated).")
+    # Without metric=: every clinical metric (the patient's vital signs and measurements).
+    metrics = tuple(dict.fromkeys(names)) or CLINICAL_METRICS
     if len(metrics) > SERIES_MAX_METRICS:
         raise ApiError(400, "invalid_metric", f"At most {SERIES_MAX_METRICS} metrics at once.")
     for metric in metrics:

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from telemed import keys
 from telemed.db.models import AuditEvent
 from telemed.domain.downsample import bucket_width, downsample
-from telemed.domain.units import METRICS
+from telemed.domain.units import CLINICAL_METRICS, METRICS
 from telemed.services.observations import bucketed, latest_values
 from tests.conftest import PASSWORD, World
 from tests.integration.readings import DIP, SPIKE, Wearer, per_minute, statements, store
@@ -64,6 +64,11 @@ async def test_thirty_days_chart_covers_thirty_days_in_a_few_hundred_points(
     assert heart["max"] == SPIKE and max(b["max"] for b in heart["buckets"]) == SPIKE
     dip_bucket = next(b for b in spo2["buckets"] if b["min"] == DIP)
     assert dip_bucket["mean"] > 94  # the mean alone would hide it
+    # Without metric=: every clinical metric, those without readings empty.
+    every = await (await client.get(wearer.url(), headers=doctor)).json()
+    counts = {s["metric"]: s["count"] for s in every["series"]}
+    assert set(counts) == set(CLINICAL_METRICS)
+    assert counts["spo2"] == counts["heart_rate"] == 1440 and counts["body_temp"] == 0
     # The raw readings stay available in the observations API.
     raw = await client.get(f"/api/v1/patients/{wearer.patient.id}/observations",
                            headers=doctor, params={"metric": "spo2", "limit": "5"})
@@ -113,7 +118,7 @@ async def test_series_follows_the_observation_access_rules_and_is_audited(
 
 
 @pytest.mark.parametrize(("params", "code"), [
-    ({}, "invalid_metric"),
+    ({"metric": "", "points": "0"}, "invalid_points"),
     ({"metric": "spo2,nonsense"}, "invalid_metric"),
     ({"metric": "spo2", "since": "yesterday"}, "invalid_since"),
     ({"metric": "spo2", "since": "2026-01-02T00:00:00"}, "invalid_since"),

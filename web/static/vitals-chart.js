@@ -279,7 +279,7 @@ function start(data) {
         }, root);
         const title = svg("title", {}, dot);
         const word = zone === "normal" ? "" : ` (${S[zone]})`;
-        const many = p.count > 1 ? ` · ${fill(S.bucket_readings, { n: p.count })}` : "";
+        const many = p.count > 1 ? ` · ${fill(S.bucket_readings, { n: num(p.count, 0) })}` : "";
         title.textContent = `${num(value, series.spec.decimals)} ${config.unit}${word} · ${span(p)}${many}`;
       };
       buckets.forEach((p, i) => {
