@@ -263,7 +263,8 @@ async def seed(url: str, size: int) -> Seeded:
                             (CarePlan, plans), (Device, devices), (RuleState, states)):
             await _bulk(engine, _table(table), rows)
 
-        # 2,000 open alerts: SpO2 low for the first patients, heart rate high for some of them.
+        # 2,000 open alerts on 2,000 patients (SpO2 low on 1,500, heart rate high on 500); with
+        # fewer patients, two per patient (SpO2 and heart rate), one open per rule as always.
         alerts = []
         count = min(OPEN_ALERTS, size * 2)
         for k in range(count):

@@ -314,13 +314,15 @@ class MetricSeries:
 def _bucket_sql(dialect: str, width: int) -> str:
     """The bucket number of ``time`` (floor of epoch seconds / width), as each engine says it.
 
-    SQLite stores the UTC time as text: ``strftime('%s')`` gives whole epoch seconds and
-    integer division floors them (times are after 1970). ``width`` is an int we computed.
+    SQLite stores the UTC time as text, ``YYYY-MM-DD HH:MM:SS.ffffff``: its first 19
+    characters are the whole seconds (``strftime`` on the full text would round 05:59:59.9999
+    up to 06:00, into the next bucket); integer division floors them (times are after 1970).
+    ``width`` is an int we computed.
     """
     width = int(width)
     if dialect == "postgresql":
         return f"CAST(floor(extract(epoch FROM observations.time) / {width}) AS BIGINT)"
-    return f"CAST(strftime('%s', observations.time) AS INTEGER) / {width}"
+    return f"CAST(strftime('%s', substr(observations.time, 1, 19)) AS INTEGER) / {width}"
 
 
 async def bucketed(

@@ -12,6 +12,8 @@ from sqlalchemy import event, insert
 
 from telemed import keys
 from telemed.db.models import Observation
+from telemed.domain.downsample import downsample
+from telemed.services.observations import bucketed
 from tests.conftest import World
 from tests.integration.monitoring import add_device, add_plan
 
@@ -84,3 +86,23 @@ class Wearer:
 
     def url(self, patient_id: str | None = None) -> str:
         return f"/api/v1/patients/{patient_id or self.patient.id}/observations/series"
+
+
+async def check_bucket_edges(world: World) -> None:
+    """Readings a microsecond before, at and after a bucket edge fall where the rule says."""
+    doctor = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    device = await add_device(world.app, patient.id)
+    edge = datetime(2026, 3, 1, 6, tzinfo=UTC)  # a multiple of 3 h since the epoch
+    times = [edge - timedelta(microseconds=1), edge, edge + timedelta(milliseconds=500),
+             edge + timedelta(hours=3) - timedelta(milliseconds=1), edge + timedelta(hours=3)]
+    await store(world.app, [{"patient_id": patient.id, "device_id": device, "metric": "spo2",
+                             "value": 90.0 + i, "unit": "%", "time": at, "received_at": at,
+                             "late": False} for i, at in enumerate(times)])
+    async with world.app[keys.SESSIONS]() as session:
+        found = await bucketed(session, patient.id, ["spo2"], edge - timedelta(hours=6),
+                               edge + timedelta(hours=6), 3 * 3600)
+    assert [(b.start, b.count, b.min, b.max) for b in found["spo2"]] == [
+        (edge - timedelta(hours=3), 1, 90.0, 90.0), (edge, 3, 91.0, 93.0),
+        (edge + timedelta(hours=3), 1, 94.0, 94.0)]
+    assert found["spo2"] == downsample([(at, 90.0 + i) for i, at in enumerate(times)], 3 * 3600)

@@ -18,7 +18,15 @@ from telemed.domain.downsample import bucket_width, downsample
 from telemed.domain.units import CLINICAL_METRICS, METRICS
 from telemed.services.observations import bucketed, latest_values
 from tests.conftest import PASSWORD, World
-from tests.integration.readings import DIP, SPIKE, Wearer, per_minute, statements, store
+from tests.integration.readings import (
+    DIP,
+    SPIKE,
+    Wearer,
+    check_bucket_edges,
+    per_minute,
+    statements,
+    store,
+)
 
 Client = TestClient[Any, Any]
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -171,3 +179,8 @@ async def test_vitals_panel_statements_do_not_grow_with_the_readings(
         with statements(world.app) as seen:
             await latest_values(session, [few.patient.id])
     assert len(seen) == 1
+
+
+
+async def test_bucket_edges_with_fractions_of_a_second(world: World) -> None:
+    await check_bucket_edges(world)

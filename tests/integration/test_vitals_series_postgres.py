@@ -19,7 +19,7 @@ from telemed.domain.downsample import bucket_width, downsample
 from telemed.services.observations import bucketed, latest_values
 from telemed.settings import Settings, load_settings
 from tests.conftest import World
-from tests.integration.readings import DIP, SPIKE, Wearer
+from tests.integration.readings import DIP, SPIKE, Wearer, check_bucket_edges
 
 pytestmark = pytest.mark.postgres
 
@@ -63,3 +63,7 @@ async def test_buckets_latest_values_and_api_on_postgres(client: TestClient[Any,
     stranger = await client.get(wearer.url(), params={"metric": "spo2"},
                                 headers=await world.token(wearer.stranger["username"]))
     assert stranger.status == 403
+
+
+async def test_bucket_edges_with_fractions_of_a_second_on_postgres(world: World) -> None:
+    await check_bucket_edges(world)
