@@ -220,6 +220,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         query=(*PAGE, "metric", "since", "until")),
     ("GET", "/api/v1/patients/{patient_id}/vitals/latest"): Operation(
         "The latest reading of each metric", "observations"),
+    ("GET", "/api/v1/patients/{patient_id}/observations/series"): Operation(
+        "Readings downsampled for a chart: per time bucket count, min, max, mean",
+        "observations", query=("metric", "since", "until", "points"),
+        description="`metric`: one or more, comma-separated (at most 8; default: every "
+                    "clinical metric); `since`/`until`: ISO "
+                    "8601 with offset (default: the last 24 hours, at most 400 days); `points`: "
+                    "about how many buckets (10-1000, default 300). Answers `{patient_id, since, "
+                    "until, bucket_seconds, series: [{metric, unit, count, min, max, buckets: "
+                    "[{t, first, last, count, min, max, mean}]}]}`; empty buckets are left out."),
     ("GET", "/api/v1/alerts"): Operation(
         "Alerts of the caller's patients, critical first", "alerts",
         query=(*PAGE, "status", "severity", "patient"), response=ALERT_PAGE),
