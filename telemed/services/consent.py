@@ -12,7 +12,7 @@ from telemed.db.models import AuditEvent, Consent, EmergencyAccess, Patient, Use
 from telemed.db.types import utcnow
 from telemed.errors import forbidden, invalid, not_found
 from telemed.principal import CLINICIANS, Principal
-from telemed.services import audit
+from telemed.services import audit, free_text
 from telemed.services.access import authorize_patient
 from telemed.services.delegates import may_manage_record
 
@@ -66,6 +66,7 @@ async def decide_consent(
         grantee = await session.get(User, grantee_id)
         if grantee is None or grantee.role not in CLINICIANS:
             raise invalid({"grantee_id": "No such doctor or nurse."})
+    note = free_text.optional(note, "note", max_length=MAX_REASON_LENGTH, multiline=True)
     if note is not None and len(note) > MAX_REASON_LENGTH:
         raise invalid({"note": "At most 1000 characters."})
     consent = Consent(patient_id=patient_id, grantee_id=grantee_id, granted=granted,
@@ -84,7 +85,8 @@ async def break_glass(
     """Open a patient's record in an emergency: written reason, time-limited, flagged."""
     if not who.is_clinician:
         raise forbidden("Only doctors and nurses can use emergency access.")
-    reason = " ".join(reason.split())
+    reason = free_text.optional(reason, "reason", max_length=MAX_REASON_LENGTH,
+                                collapse=True) or ""
     if len(reason) < MIN_REASON_LENGTH:
         raise invalid({"reason": "Write why you need emergency access (at least 15 characters)."})
     if len(reason) > MAX_REASON_LENGTH:
