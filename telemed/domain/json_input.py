@@ -60,6 +60,10 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:80]
+
+
 def walk_strings(data: object, path: str = "") -> Iterator[tuple[str, str]]:
     """Every key and string value of a parsed JSON document with its path (iteratively)."""
     stack: list[tuple[str, object]] = [(path, data)]
@@ -90,12 +94,17 @@ def depth(data: object) -> int:
     return deepest
 
 
-def parse_json(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> object:
-    """The value of a JSON document, or :class:`JsonInputError`."""
+def parse_json(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH,
+               finite: bool = True) -> object:
+    """The value of a JSON document, or :class:`JsonInputError`.
+
+    ``finite=False`` lets a number too large for a double through as ±inf, for callers that
+    reject it per item with a better reason (SenML records).
+    """
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
-        data = json.loads(text, parse_constant=_constant, parse_float=_float,
+        data = json.loads(text, parse_constant=_constant, parse_float=_float if finite else float,
                           object_pairs_hook=_pairs)
     except JsonInputError:
         raise
@@ -109,6 +118,7 @@ def parse_json(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> obje
         if not _encodable(value):
             raise JsonInputError(
                 "invalid_unicode",
-                f"The text at {where or 'the top level'} holds a lone surrogate (invalid Unicode).",
+                f"The text at {_printable(where) or 'the top level'} holds a lone surrogate "
+                "(invalid Unicode).",
             )
     return data
