@@ -402,7 +402,7 @@ async def _act(request: web.Request, action: str) -> web.Response:
         errors.add(f"note-{alert_id}", t(request, "Say how the alert was resolved."))
     if action == "snooze":
         raw = form.get("minutes", "")
-        minutes = int(raw) if raw.isdigit() else 0
+        minutes = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
         if minutes not in dict(SNOOZE_CHOICES):
             errors.add(None, t(request, "Choose how long to snooze the alert."))
     if errors:
