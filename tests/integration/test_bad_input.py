@@ -406,3 +406,23 @@ async def test_pages_with_malformed_query_strings(client: TestClient[Any, Any], 
         assert resp.status < 500, (path, query, await resp.text())
     if "cursor" in query:
         assert (await client.get("/patients", params=query)).status == 400
+
+
+@pytest.mark.parametrize(("url", "code"), [
+    ("/api/v1/patients/%00", "invalid_path"), ("/api/v1/alerts/x%00y", "invalid_path"),
+    ("/api/v1/patients?q=%00", "invalid_query"), ("/api/v1/visits?patient=a%00", "invalid_query"),
+    ("/fhir/R4/Observation?code=%00", "invalid_query"),
+])
+async def test_nul_in_the_address_is_refused_before_any_handler(
+    client: TestClient[Any, Any], team: Team, url: str, code: str
+) -> None:
+    resp = await client.get(url, headers=team.h)
+    assert resp.status == 400
+    body = json.loads(await resp.text())
+    if url.startswith("/fhir/"):
+        assert body["resourceType"] == "OperationOutcome"
+    else:
+        assert body["error"]["code"] == code
+    await _login(client, team.doctor["username"])
+    page = await client.get("/patients/%00")
+    assert page.status == 400 and "text/html" in page.content_type
