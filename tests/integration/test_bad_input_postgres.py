@@ -69,3 +69,13 @@ async def test_hostile_text_in_bodies_on_postgres(client: TestClient[Any, Any],
     patch = await client.patch(f"/api/v1/patients/{patient.id}", headers=h,
                                json={"given_name": "Ma\x00rio"})
     assert patch.status == 422
+
+
+async def test_nul_in_a_form_is_400_not_a_database_error(client: TestClient[Any, Any],
+                                                         world: World) -> None:
+    page = await (await client.get("/login")).text()
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+    resp = await client.post("/login", data={"username": "dr\x00x", "password": "x" * 12,
+                                             "csrf_token": token}, allow_redirects=False)
+    assert resp.status == 400, await resp.text()
+    assert "text/html" in resp.content_type
