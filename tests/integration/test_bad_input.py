@@ -426,3 +426,25 @@ async def test_nul_in_the_address_is_refused_before_any_handler(
     await _login(client, team.doctor["username"])
     page = await client.get("/patients/%00")
     assert page.status == 400 and "text/html" in page.content_type
+
+
+GARBAGE = {"cursor": "%%%", "limit": "²", "version": "٣", "patient": "\u202e", "q": "x" * 5000,
+           "severity": "all,,bad", "status": "open\x7f", "vitals": "[]", "id": "a" * 100,
+           "next": "//evil.example", "t": "not-a-token", "from": "yesterday", "lang": "xx"}
+
+
+async def test_no_page_answers_5xx_to_garbage_query_strings(client: TestClient[Any, Any],
+                                                            team: Team) -> None:
+    plan_id = await team.plan()
+    pages = ["/", "/alerts", "/alerts/rows", f"/careplans/{plan_id}",
+             f"/careplans/{plan_id}/edit", "/my-record", "/patients", "/patients/new",
+             f"/patients/{team.patient.id}", f"/patients/{team.patient.id}/careplans/new",
+             f"/patients/{team.patient.id}/privacy", "/users", "/users/new", "/visits",
+             "/visits/new", "/login"]
+    for who in (team.doctor, team.admin, team.patient_user):
+        client.session.cookie_jar.clear()
+        await _login(client, who["username"])
+        for page in pages:
+            for key, value in GARBAGE.items():
+                resp = await client.get(page, params={key: value})
+                assert resp.status < 500, (who["role"], page, key, await resp.text())
