@@ -79,3 +79,24 @@ async def test_nul_in_a_form_is_400_not_a_database_error(client: TestClient[Any,
                                              "csrf_token": token}, allow_redirects=False)
     assert resp.status == 400, await resp.text()
     assert "text/html" in resp.content_type
+
+
+async def test_text_at_its_limit_is_stored_whole_on_postgres(client: TestClient[Any, Any],
+                                                             world: World) -> None:
+    doctor = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    me = await world.user("patient", patient_id=patient.id)
+    h = await world.token(me["username"])
+    note = "n" * 1000
+    resp = await client.post(f"/api/v1/patients/{patient.id}/consents", headers=h,
+                             json={"granted": True, "note": note})
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["note"] == note
+    outsider = await world.token((await world.user("doctor"))["username"])
+    reason = "r" * 1000
+    resp = await client.post(f"/api/v1/patients/{patient.id}/emergency-access",
+                             headers=outsider, json={"reason": reason})
+    assert resp.status == 201, await resp.text()
+    log = await (await client.get(f"/api/v1/patients/{patient.id}/access-log",
+                                  headers=h)).json()
+    assert any(e["reason"] == reason for e in log["items"])
