@@ -448,3 +448,19 @@ async def test_no_page_answers_5xx_to_garbage_query_strings(client: TestClient[A
             for key, value in GARBAGE.items():
                 resp = await client.get(page, params={key: value})
                 assert resp.status < 500, (who["role"], page, key, await resp.text())
+
+
+@pytest.mark.parametrize(("raw", "code"), [
+    (b'[{"n":"spo2\\ud800","u":"%","v":97}]', "invalid_unicode"),
+    (b'[{"n":"spo2","u":"%","v":97,"x":' + b"[" * 50 + b"]" * 50 + b"}]", "invalid_json"),
+    (b"[" * 5000 + b"]" * 5000, "invalid_json"),
+    (b'[{"n":"spo2","u":"%","v":97,"v":99}]', "duplicate_key"),
+])
+async def test_hostile_senml_over_http_is_refused_with_a_reason(
+    client: TestClient[Any, Any], team: Team, raw: bytes, code: str
+) -> None:
+    device = await add_device(client.app, team.patient.id)
+    resp = await client.post(f"/api/v1/devices/{device}/readings", data=raw,
+                             headers={**basic(device), "Content-Type": "application/senml+json"})
+    assert resp.status == 422
+    assert (await error_of(resp))["code"] == code
