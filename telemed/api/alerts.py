@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from aiohttp import web
+from pydantic import WithJsonSchema
 
 from telemed import keys
 from telemed.api.common import (
@@ -30,7 +31,10 @@ routes = web.RouteTableDef()
 READERS: tuple[Role, ...] = ("doctor", "nurse", "patient")
 
 
-NoteText = Annotated[str, text_rule(service.MAX_NOTE, multiline=True)]
+NoteText = Annotated[str, text_rule(service.MAX_NOTE, multiline=True),
+                     WithJsonSchema({"type": "string", "maxLength": service.MAX_NOTE,
+                                     "description": "Free text (newlines allowed; no control "
+                                                    "or bidi-override characters)."})]
 
 
 class AckIn(Body):
