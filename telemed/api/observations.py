@@ -40,7 +40,7 @@ async def observations_list(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_metric", f"Unknown metric {metric!r}.")
     query = service.ObservationQuery(metric, _time(request.query.get("since"), "since"),
                                      _time(request.query.get("until"), "until"))
-    page = parse_page(request.query, key_length=2)
+    page = parse_page(request.query, key=("datetime", "int"))
     if page.after is not None:
         try:
             datetime.fromisoformat(str(page.after[0]))
