@@ -31,6 +31,7 @@ the open alerts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -152,8 +153,10 @@ async def _stream(request: web.Request, who: Principal,
         await subscription.ready(within=2.0)
         async with sse_response(request, ping_interval=PING_INTERVAL,
                                 headers={"X-Accel-Buffering": "no"}) as resp:
-            last = await _replay(resp, seen, after or 0, current=after is None)
-            await _live(request, resp, subscription, seen, last, ended)
+            # A client that went away while an event was on its way: the stream just ends.
+            with contextlib.suppress(ConnectionResetError):
+                last = await _replay(resp, seen, after or 0, current=after is None)
+                await _live(request, resp, subscription, seen, last, ended)
     finally:
         request.app[STREAMS].pop(id(subscription), None)
         await subscription.close()
