@@ -49,9 +49,25 @@ class PlanCache:
     contents: dict[str, CarePlanContent | None] = field(default_factory=dict)
     next_due: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
 
-    async def active_plans(self, session: AsyncSession) -> dict[str, ActivePlan]:
+    _pass: tuple[datetime, dict[str, ActivePlan]] | None = None
+
+    async def active_plans(self, session: AsyncSession,
+                           now: datetime | None = None) -> dict[str, ActivePlan]:
         """patient id → its active plan (two queries at most: the plans, and the contents
-        of versions not seen before)."""
+        of versions not seen before); read once per pass (``now``) however many jobs ask."""
+        if now is not None and self._pass is not None and self._pass[0] == now:
+            return self._pass[1]
+        plans = await self._read(session)
+        if now is not None:
+            self._pass = (now, plans)
+        return plans
+
+    def min_silence_hours(self, default: int) -> int:
+        """The shortest ``silence_hours`` of the plans seen (``default`` when none is shorter)."""
+        hours = [c.effective_silence_hours for c in self.contents.values() if c is not None]
+        return min([default, *hours])
+
+    async def _read(self, session: AsyncSession) -> dict[str, ActivePlan]:
         stmt: Any = (  # seven plain columns: more than sqlmodel's typed select takes
             sa_select(col(CarePlan.row_id), col(CarePlan.plan_id), col(CarePlan.version),
                       col(CarePlan.patient_id), col(Patient.timezone),

@@ -6,8 +6,9 @@ devices not heard from in ``days`` days (the newest ``last_seen`` of the patient
 every reading a device sends updates it). A patient with none of these needs nothing and is
 not listed; the counts say how many patients have each need.
 
-One query, whatever the population: the open alerts grouped by patient, the devices' newest
-``last_seen`` grouped by patient, joined to the patients with the access rule as a condition.
+One query: the patients with open alerts (grouped) or whose devices all went quiet, joined to
+the patients with the access rule as a condition; each candidate's devices' newest
+``last_seen`` through the device index.
 The patients are those whose record the caller may consult (`scope.visible`): the view shows
 more than alerts (when each was last heard from), so a patient who withdrew consent is not
 in it (their alerts still reach the doctors who monitor them, on the alert board).
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import case, func, union
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -128,19 +129,23 @@ async def population(session: AsyncSession, who: Principal, filters: PopulationF
         .where(col(Alert.status) != "resolved")
         .group_by(col(Alert.patient_id))
         .subquery())
-    heard = (
-        sa_select(col(Device.patient_id).label("patient_id"),
-                  func.max(func.coalesce(col(Device.last_seen), col(Device.created_at)))
-                  .label("last_heard"))
-        .where(col(Device.patient_id).is_not(None)).where(col(Device.revoked_at).is_(None))
-        .group_by(col(Device.patient_id))
-        .subquery())
+    last_heard = func.coalesce(col(Device.last_seen), col(Device.created_at))
+    live = (col(Device.patient_id).is_not(None), col(Device.revoked_at).is_(None))
+    # The patients with a need: those with open alerts, and those whose devices all went
+    # quiet before the cutoff (one pass over the devices, grouped).
+    candidates = union(
+        sa_select(need.c.patient_id.label("patient_id")),
+        sa_select(col(Device.patient_id).label("patient_id")).where(*live)
+        .group_by(col(Device.patient_id)).having(func.max(last_heard) < cutoff),
+    ).subquery()
+    heard = (sa_select(func.max(last_heard)).where(*live)
+             .where(col(Device.patient_id) == col(Patient.id)).scalar_subquery())
     stmt: Any = (
         sa_select(Patient, need.c.critical, need.c.warnings, need.c.trend, need.c.missed,
-                  need.c.silent, need.c.news2, heard.c.last_heard)
+                  need.c.silent, need.c.news2, heard)
+        .select_from(candidates)
+        .join(Patient, col(Patient.id) == candidates.c.patient_id)
         .outerjoin(need, need.c.patient_id == col(Patient.id))
-        .outerjoin(heard, heard.c.patient_id == col(Patient.id))
-        .where(or_(need.c.patient_id.is_not(None), heard.c.last_heard < cutoff))
         .where(visible))
     rows = (await session.exec(stmt)).all()
     found = []

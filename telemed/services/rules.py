@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import exists, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -349,7 +349,7 @@ async def missed_measurements(
     ``ix_observations_patient_metric_time``), and the states written in one upsert."""
     now = now or utcnow()
     cache = cache or PlanCache()
-    plans = await cache.active_plans(session)
+    plans = await cache.active_plans(session, now)
     due: list[tuple[ActivePlan, MonitoringEntry, TimedSchedule]] = []
     for plan in plans.values():
         if plan.content is None:
@@ -462,7 +462,7 @@ async def escalate_overdue(session: AsyncSession, now: datetime | None = None,
     waiting = list(result.all())
     if not waiting:
         return []
-    plans = await cache.active_plans(session)
+    plans = await cache.active_plans(session, now)
     changes: list[AlertChange] = []
     for alert in waiting:
         plan = plans.get(alert.patient_id)
@@ -481,22 +481,32 @@ async def silent_devices(session: AsyncSession, now: datetime | None = None,
                          cache: PlanCache | None = None) -> list[AlertChange]:
     """``device_silent`` for assigned devices quiet longer than the plan's ``silence_hours``.
 
-    Three queries whatever the population (the devices, the plans, the open device alerts);
-    only a device that turns silent, or is heard again with an open alert, costs more."""
+    Three queries whatever the population (the plans, the open device alerts, the devices
+    quiet for longer than the shortest silence of any plan or with an open alert); only a
+    device that turns silent, or is heard again with an open alert, costs more."""
     now = now or utcnow()
     cache = cache or PlanCache()
+    plans = await cache.active_plans(session, now)
+    open_rows = await session.exec(
+        select(Alert.patient_id, Alert.rule_key, Alert.recovered)
+        .where(Alert.status != "resolved").where(Alert.kind == "device_silent"))
+    standing = {(pid, key): bool(recovered) for pid, key, recovered in open_rows.all()}
+    # Only devices that may have changed side: quiet longer than the shortest silence of any
+    # plan (they may be silent), or with an open alert (they may be heard again).
+    quiet_since = now - timedelta(hours=cache.min_silence_hours(DEFAULT_SILENCE_HOURS))
+    with_alert = exists().where(
+        col(Alert.patient_id) == col(Device.patient_id),
+        col(Alert.rule_key) == literal("device_silent:") + col(Device.id),
+        col(Alert.status) != "resolved")
+    heard = func.coalesce(col(Device.last_seen), col(Device.created_at))
     result = await session.exec(
         select(Device)
         .where(col(Device.patient_id).is_not(None))
         .where(col(Device.revoked_at).is_(None))
         .where(Device.status != "revoked")
+        .where((heard < quiet_since) | with_alert)
     )
     devices = list(result.all())
-    plans = await cache.active_plans(session)
-    open_rows = await session.exec(
-        select(Alert.patient_id, Alert.rule_key, Alert.recovered)
-        .where(Alert.status != "resolved").where(Alert.kind == "device_silent"))
-    standing = {(pid, key): bool(recovered) for pid, key, recovered in open_rows.all()}
     todo: list[tuple[Device, bool, int]] = []
     for device in devices:
         patient_id = device.patient_id
