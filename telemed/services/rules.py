@@ -375,9 +375,9 @@ async def missed_measurements(
                                            plan.timezone, since, now)
             if since < w.end <= now and w.start >= plan.started
         ]
-        if windows:
+        if windows:  # nothing ended since the last check: nothing to remember either
             windows_of[(plan.patient_id, entry.metric)] = windows
-        states.put(plan.patient_id, key, {"checked_until": now.isoformat()})
+            states.put(plan.patient_id, key, {"checked_until": now.isoformat()})
         cache.next_due[(plan.row_id, entry.metric, plan.timezone)] = _next_end(
             schedule, plan.timezone, now)
     changes: list[AlertChange] = []
