@@ -9,6 +9,7 @@ per plan version, metric and time zone, the earliest time a scheduled window can
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,10 +77,16 @@ class PlanCache:
             .where(col(CarePlan.status) == "active").where(col(CarePlan.is_current)))
         rows = (await session.exec(stmt)).all()
         missing = sorted({row[0] for row in rows} - self.contents.keys())
+        # Plans made from the same template share their content: each distinct one is
+        # parsed once (contents are immutable values).
+        parsed: dict[str, CarePlanContent | None] = {}
         for part in chunks(missing):
             plans = await session.exec(select(CarePlan).where(col(CarePlan.row_id).in_(part)))
             for plan in plans.all():
-                self.contents[plan.row_id] = plan_content(plan)
+                same = json.dumps(plan.content, sort_keys=True, default=str)
+                if same not in parsed:
+                    parsed[same] = plan_content(plan)
+                self.contents[plan.row_id] = parsed[same]
         live = {row[0] for row in rows}
         for gone in [r for r in self.contents if r not in live]:
             del self.contents[gone]

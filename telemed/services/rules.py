@@ -329,14 +329,6 @@ async def _patients(session: AsyncSession, patient_ids: Sequence[str]) -> dict[s
     return found
 
 
-def _next_end(schedule: TimedSchedule, timezone: str, now: datetime) -> datetime:
-    """When the schedule's next window ends after ``now`` (a day ahead when none does)."""
-    ends = [w.end for w in measurement_windows(schedule.times, schedule.tolerance_minutes,
-                                               timezone, now, now + timedelta(days=2))
-            if w.end > now]
-    return min(ends, default=now + timedelta(days=1))
-
-
 async def missed_measurements(
     session: AsyncSession, now: datetime | None = None, lookback: timedelta = timedelta(hours=24),
     cache: PlanCache | None = None,
@@ -370,16 +362,16 @@ async def missed_measurements(
         key = f"schedule:{entry.metric}"
         checked = _parse_time(states.get(plan.patient_id, key).get("checked_until"))
         since = max(checked or now - lookback, plan.started, now - lookback)
-        windows = [
-            w for w in measurement_windows(schedule.times, schedule.tolerance_minutes,
-                                           plan.timezone, since, now)
-            if since < w.end <= now and w.start >= plan.started
-        ]
+        # One computation up to two days ahead: the windows that ended are checked, the
+        # first still to end says when this schedule is next due.
+        ahead = measurement_windows(schedule.times, schedule.tolerance_minutes,
+                                    plan.timezone, since, now + timedelta(days=2))
+        windows = [w for w in ahead if since < w.end <= now and w.start >= plan.started]
+        cache.next_due[(plan.row_id, entry.metric, plan.timezone)] = min(
+            (w.end for w in ahead if w.end > now), default=now + timedelta(days=1))
         if windows:  # nothing ended since the last check: nothing to remember either
             windows_of[(plan.patient_id, entry.metric)] = windows
             states.put(plan.patient_id, key, {"checked_until": now.isoformat()})
-        cache.next_due[(plan.row_id, entry.metric, plan.timezone)] = _next_end(
-            schedule, plan.timezone, now)
     changes: list[AlertChange] = []
     if windows_of:
         times = await _reading_times(session, windows_of)
