@@ -393,10 +393,10 @@ async def list_alerts(
 ) -> list[tuple[Alert, Patient]]:
     """Alerts of the patients ``who`` may see: critical first, then oldest first.
 
-    One query, whatever the population: the access rules are a condition on each alert's
-    patient (`telemed.services.scope`), the order is served by
+    One query per status asked, whatever the population: the access rules are a condition on
+    each alert's patient (`telemed.services.scope`), the order is served by
     ``ix_alerts_status_severity_opened`` and the page is a keyset. The patients on the page
-    are audited (one row each), not every patient the caller could see."""
+    are audited (one statement), not every patient the caller could see."""
     stmt = (
         select(Alert, Patient)
         .join(Patient, col(Patient.id) == col(Alert.patient_id))
@@ -418,9 +418,17 @@ async def list_alerts(
             | ((col(Alert.severity) == severity) & (col(Alert.opened_at) == opened_at)
                & (col(Alert.id) > alert_id))
         )
-    # "critical" sorts before "warning": severity ascending is worst first.
+    # "critical" sorts before "warning": severity ascending is worst first. One query per
+    # status, each walking ix_alerts_status_severity_opened in order and stopping at the
+    # page (the access condition is checked on the rows walked, not on every open alert);
+    # the pages are merged here.
     stmt = stmt.order_by(col(Alert.severity), col(Alert.opened_at), col(Alert.id))
-    rows = [(a, p) for a, p in (await session.exec(stmt.limit(page.limit))).all()]
+    rows: list[tuple[Alert, Patient]] = []
+    for status in sorted(set(filters.statuses)):
+        part = stmt.where(col(Alert.status) == status).limit(page.limit)
+        rows += [(a, p) for a, p in (await session.exec(part)).all()]
+    rows.sort(key=lambda row: (row[0].severity, row[0].opened_at, row[0].id))
+    rows = rows[:page.limit]
     if filters.patient_id is None:
         await record_reads(session, actor=who, resource="alert",
                            reads={(a.patient_id, None) for a, _ in rows}, request_id=request_id)
@@ -455,15 +463,19 @@ async def alerts_after(
 
 async def receiving(session: AsyncSession, who: Principal,
                     patient_ids: Sequence[str]) -> set[str]:
-    """Of these few patients, those whose alerts ``who`` receives now (one query by primary
-    key, the access rules checked on those patients only)."""
+    """Of these patients, those whose alerts ``who`` receives now (one query by primary key
+    per 500, the access rules checked on those patients only)."""
     condition = scope.alerting(col(Patient.id), who)
     if condition is None or not patient_ids:
         return set()
-    found = await session.exec(
-        select(col(Patient.id)).where(col(Patient.id).in_(sorted(set(patient_ids))))
-        .where(condition))
-    return set(found.all())
+    wanted = sorted(set(patient_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):  # a burst of access events: 500 ids a query
+        rows = await session.exec(
+            select(col(Patient.id)).where(col(Patient.id).in_(wanted[start:start + 500]))
+            .where(condition))
+        found.update(rows.all())
+    return found
 
 
 async def alerting_patients_with_open_alerts(session: AsyncSession, who: Principal) -> set[str]:
