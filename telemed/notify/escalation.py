@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,9 +64,37 @@ async def chain_levels(session: AsyncSession, patient_id: str, now: datetime) ->
     return [await on_call_at(session, now), [doctor] if doctor else [], list(team)]
 
 
+async def chain_levels_of(session: AsyncSession, patient_ids: Sequence[str],
+                          now: datetime) -> dict[str, list[list[str]]]:
+    """`chain_levels` of many patients: the clinicians on call read once, the care teams a
+    few hundred patients per query (a pass with many due steps)."""
+    on_call = await on_call_at(session, now)
+    wanted = sorted(set(patient_ids))
+    members: dict[str, list[tuple[str, str, bool, datetime]]] = {pid: [] for pid in wanted}
+    for start in range(0, len(wanted), 500):
+        stmt: Any = (  # five columns: more than sqlmodel's typed select takes
+            sa_select(col(CareTeamMember.patient_id), col(CareTeamMember.user_id),
+                      col(User.role), col(CareTeamMember.responsible),
+                      col(CareTeamMember.added_at))
+            .join(User, col(User.id) == col(CareTeamMember.user_id))
+            .where(col(CareTeamMember.patient_id).in_(wanted[start:start + 500]))
+            .where(col(User.active)))
+        for pid, uid, role, responsible, added in (await session.exec(stmt)).all():
+            members[pid].append((uid, role, bool(responsible), added))
+    out: dict[str, list[list[str]]] = {}
+    for pid, team in members.items():
+        by_age = sorted(team, key=lambda m: m[3])
+        doctors = sorted((m for m in by_age if m[1] == "doctor"), key=lambda m: not m[2])
+        clinicians = [m[0] for m in by_age if m[1] in outbox.CLINICIANS]
+        out[pid] = [list(on_call), [doctors[0][0]] if doctors else [], clinicians]
+    return out
+
+
 async def escalate_step(session: AsyncSession, alert: Alert, minutes: int,
-                        now: datetime) -> AlertChange | None:
-    """Take the alert's next chain step when it is due; None when nothing is due."""
+                        now: datetime, levels: list[list[str]] | None = None
+                        ) -> AlertChange | None:
+    """Take the alert's next chain step when it is due; None when nothing is due
+    (``levels``: the patient's chain when the caller read it with `chain_levels_of`)."""
     if alert.status != "open" or alert.severity != "critical":
         return None
     if alert.snoozed_until is not None and alert.snoozed_until > now:
@@ -74,8 +104,9 @@ async def escalate_step(session: AsyncSession, alert: Alert, minutes: int,
     patient = await session.get(Patient, alert.patient_id)
     if patient is None:
         return None
-    targets = step_targets(alert.escalation_step,
-                           await chain_levels(session, alert.patient_id, now))
+    if levels is None:
+        levels = await chain_levels(session, alert.patient_id, now)
+    targets = step_targets(alert.escalation_step, levels)
     alert.escalation_step += 1
     alert.escalated_at = now
     await outbox.alert_escalated(session, alert, patient, targets, alert.escalation_step, now)

@@ -455,15 +455,25 @@ async def escalate_overdue(session: AsyncSession, now: datetime | None = None,
     if not waiting:
         return []
     plans = await cache.active_plans(session, now)
-    changes: list[AlertChange] = []
+    due: list[tuple[Alert, int]] = []
     for alert in waiting:
         plan = plans.get(alert.patient_id)
         minutes = (plan.content.effective_escalate_after_minutes
                    if plan is not None and plan.content is not None
                    else DEFAULT_ESCALATE_AFTER_MINUTES)
-        if not escalation.step_due(alert.opened_at, alert.escalated_at, minutes, now):
-            continue
-        change = await escalation.escalate_step(session, alert, minutes, now)
+        if escalation.step_due(alert.opened_at, alert.escalated_at, minutes, now):
+            due.append((alert, minutes))
+    if not due:
+        return []
+    # The due alerts' patients and chains in a few queries (the patients stay in the
+    # session: the steps below find them there).
+    ids = sorted({alert.patient_id for alert, _ in due})
+    await _patients(session, ids)
+    levels = await escalation.chain_levels_of(session, ids, now)
+    changes: list[AlertChange] = []
+    for alert, minutes in due:
+        change = await escalation.escalate_step(session, alert, minutes, now,
+                                                levels.get(alert.patient_id))
         if change is not None:
             changes.append(change)
     return changes
