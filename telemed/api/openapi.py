@@ -258,6 +258,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/v1/alerts"): Operation(
         "Alerts of the caller's patients, critical first", "alerts",
         query=(*PAGE, "status", "severity", "patient"), response=ALERT_PAGE),
+    ("GET", "/api/v1/population"): Operation(
+        "The caller's patients ranked by need, with the count of each need", "alerts",
+        query=("need", "days"),
+        description="`need`: one of critical, warning, trend, missed, silent, stale, news2 "
+                    "(default: any); `days`: how long without a device heard from counts as "
+                    "`stale` (1-30, default 3). Answers `{items: [{patient, critical, warnings, "
+                    "trend, missed, silent, news2, last_heard, needs}], counts, truncated, need, "
+                    "days}`, at most 100 patients, most in need first."),
     ("GET", "/api/v1/alerts/{alert_id}"): Operation(
         "One alert (the list's access rules; the read is audited)", "alerts",
         response=ALERT_REF),
