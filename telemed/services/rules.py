@@ -358,10 +358,25 @@ async def missed_measurements(
     patient_ids = sorted({plan.patient_id for plan, _, _ in due})
     states = await _states_of(session, patient_ids)
     windows_of: dict[tuple[str, str], list[MeasurementWindow]] = {}
+    # Patients on the same schedule share its last window end before now and its next end
+    # after now: computed once per schedule and time zone in this pass.
+    around: dict[tuple[Any, ...], tuple[datetime | None, datetime]] = {}
     for plan, entry, schedule in due:
         key = f"schedule:{entry.metric}"
         checked = _parse_time(states.get(plan.patient_id, key).get("checked_until"))
         since = max(checked or now - lookback, plan.started, now - lookback)
+        shape = (tuple(schedule.times), schedule.tolerance_minutes, plan.timezone)
+        if shape not in around:
+            near = measurement_windows(schedule.times, schedule.tolerance_minutes,
+                                       plan.timezone, now - timedelta(days=2),
+                                       now + timedelta(days=2))
+            around[shape] = (max((w.end for w in near if w.end <= now), default=None),
+                             min((w.end for w in near if w.end > now),
+                                 default=now + timedelta(days=1)))
+        last_end, next_end = around[shape]
+        if last_end is None or last_end <= since:  # nothing ended since the last check
+            cache.next_due[(plan.row_id, entry.metric, plan.timezone)] = next_end
+            continue
         # One computation up to two days ahead: the windows that ended are checked, the
         # first still to end says when this schedule is next due.
         ahead = measurement_windows(schedule.times, schedule.tolerance_minutes,
