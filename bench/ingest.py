@@ -62,6 +62,7 @@ from telemed.db.engine import SessionFactory, make_engine, make_session_factory
 from telemed.db.models import CarePlan, CareTeamMember, Consent, Observation, Patient
 from telemed.domain.careplans import parse_careplan_content
 from telemed.ingest.mqtt import RECEIVE_MAXIMUM
+from telemed.ingest.pipeline import PIPELINE
 from telemed.services.devices import register_device
 from telemed.services.users import create_user
 from telemed.settings import Settings, load_settings
@@ -342,7 +343,7 @@ async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: Brok
         profiler = cProfile.Profile()
         profiler.enable()
     async with running(app, settings.http_port):
-        client = app[keys.PIPELINE].mqtt
+        client = app[PIPELINE].mqtt
         assert client is not None
         await client.wait_connected(30)
         assert client.first_connected_at is not None
@@ -362,8 +363,8 @@ async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: Brok
 
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
-        batches = app[keys.PIPELINE].writer.batches
-        busy = app[keys.PIPELINE].writer.busy_seconds
+        batches = app[PIPELINE].writer.batches
+        busy = app[PIPELINE].writer.busy_seconds
     after = await stored(sessions)
     await engine.dispose()
     if after - before != total:
@@ -428,7 +429,7 @@ async def live(args: argparse.Namespace, tmp: Path, url: str, broker: BrokerHand
     publisher.start()
     app = create_app(settings, "ingest")
     async with running(app, settings.http_port):
-        client = app[keys.PIPELINE].mqtt
+        client = app[PIPELINE].mqtt
         assert client is not None
         await client.wait_connected(30)
         await asyncio.to_thread(ready.wait, 30)

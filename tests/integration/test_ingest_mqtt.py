@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from telemed import keys
+from telemed.broker import BROKER
 from telemed.bus import DEVICES
 from telemed.db.models import Device
 from telemed.services.devices import register_device
@@ -56,7 +57,7 @@ class Home:
     async def register(self) -> tuple[str, str]:
         app = self.world.app
         async with app[keys.SESSIONS]() as session:
-            reg = await register_device(session, app[keys.DYNSEC], None,
+            reg = await register_device(session, app[BROKER].dynsec, None,
                                         serial=f"SN-{now_s()}", kind="multi",
                                         patient_id=self.patient.id)
         return reg.device.id, reg.password

@@ -28,8 +28,10 @@ from devices.buffer import PackBuffer
 from devices.client import DeviceClient
 from devices.profiles import Reading
 from telemed import keys
+from telemed.broker import BROKER
 from telemed.db.models import Patient
 from telemed.ingest.mqtt import IngestMqttClient
+from telemed.ingest.pipeline import PIPELINE
 from telemed.ingest.setup import broker_address
 from telemed.services.devices import register_device
 from tests.broker_fixture import MqttFactory, TestBroker, TestMqttClient
@@ -70,7 +72,7 @@ class Homes:
     async def register(self, since: datetime | None) -> tuple[str, str]:
         app = self.world.app
         async with app[keys.SESSIONS]() as session:
-            reg = await register_device(session, app[keys.DYNSEC], None,
+            reg = await register_device(session, app[BROKER].dynsec, None,
                                         serial=f"SN-{datetime.now(UTC).timestamp()}",
                                         kind="multi", patient_id=self.a.id,
                                         assigned_from=since)
@@ -198,7 +200,7 @@ async def device_v5(broker: TestBroker) -> AsyncIterator[Callable[[str, str],
 
 async def _restart_ingest(app: web.Application) -> IngestMqttClient:
     """Stop the worker's MQTT client and start a new one with the same persistent session."""
-    pipeline = app[keys.PIPELINE]
+    pipeline = app[PIPELINE]
     old = pipeline.mqtt
     assert old is not None
     await old.stop()
