@@ -39,7 +39,7 @@ class DeviceUpdate(Body):
 
 
 def device_out(device: Device) -> dict[str, Any]:
-    """The public shape of a device (CONTRACT §2)."""
+    """The public shape of a device (docs/devices.md, "Get credentials")."""
     return {
         "id": device.id,
         "serial": device.serial,

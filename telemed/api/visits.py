@@ -1,4 +1,4 @@
-"""Visits (CONTRACT §2): scheduling, reading, cancelling, joining, the report, .ics export."""
+"""Visits (docs/visits.md): scheduling, reading, cancelling, joining, the report, .ics export."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class ReportCreate(Body):
 
 
 def visit_out(record: service.VisitRecord) -> dict[str, Any]:
-    """The visit shape (CONTRACT §2) with its join window."""
+    """The visit shape (docs/visits.md) with its join window."""
     visit = record.visit
     opens, closes = service.join_window(visit)
     return {

@@ -1,4 +1,4 @@
-"""The signalling WebSocket `/ws/visits/{visit_id}?token=...` (CONTRACT §5).
+"""The signalling WebSocket `/ws/visits/{visit_id}?token=...` (docs/visits.md).
 
 The upgrade is refused (JSON error, no socket) when the Origin is not the site's
 (`PUBLIC_URL`; a missing Origin is refused too), when the join token is invalid, expired or

@@ -249,7 +249,7 @@ async def test_other_sessions_keep_their_channels(scene: Scene, channel: str) ->
             "current_password": PASSWORD, "new_password": NEW_PASSWORD})
     else:
         resp = await scene.client.post("/api/v1/users/me/password", headers=changer, json={
-            "current": PASSWORD, "new": NEW_PASSWORD})  # CONTRACT §10 spelling
+            "current": PASSWORD, "new": NEW_PASSWORD})  # the other spelling (docs/api.md)
     assert resp.status == 200, await resp.text()
     await kept.still_open()
     assert not await _rejected(scene, changer)

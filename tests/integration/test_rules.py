@@ -1,4 +1,4 @@
-"""Care-plan rules over stored readings and the periodic jobs (CONTRACT §4)."""
+"""Care-plan rules over stored readings and the periodic jobs (docs/telemonitoring.md, "Rules")."""
 
 from __future__ import annotations
 
