@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "domain": 0,
     "__init__": 1, "errors": 1, "principal": 1, "settings": 1, "logs": 1, "tasks": 1,
     "metrics": 1, "i18n": 1, "webroot": 1, "security": 1, "keys": 1, "readiness": 1,
+    "mqtt_loop": 1,
     "bus": 1,  # the core's messenger: it needs only settings, tasks and the readiness registry
     "db": 2, "broker": 2,
     "services": 3, "live_channels": 3, "notify": 3,
@@ -155,6 +156,30 @@ def test_no_new_import_points_up_the_layers() -> None:
 
 def test_the_list_of_known_breaks_only_shrinks() -> None:
     assert KNOWN - layer_breaks() == set()
+
+
+# What the home-device side may take from the server package: the wire contract and the one
+# paho-on-asyncio adapter (which therefore imports nothing of ours).
+DEVICE_SIDE_MAY_IMPORT = ("telemed.domain", "telemed.mqtt_loop")
+
+
+def device_side_imports(root: Path = ROOT.parent / "devices") -> set[str]:
+    """The telemed modules the device package imports that it must not."""
+    return {name for path in root.rglob("*.py") for name in _imports(path, ROOT)
+            if not name.startswith(DEVICE_SIDE_MAY_IMPORT)}
+
+
+def test_the_device_side_imports_only_the_wire_contract_and_the_adapter() -> None:
+    assert device_side_imports() == set()
+
+
+def test_the_mqtt_adapter_imports_nothing_of_ours() -> None:
+    assert _imports(ROOT / "mqtt_loop.py") == set()
+
+
+def test_a_wrong_device_import_is_caught(tmp_path: Path) -> None:
+    (tmp_path / "client.py").write_text("from telemed.ingest.mqtt import BrokerAddress\n")
+    assert device_side_imports(tmp_path) == {"telemed.ingest.mqtt"}
 
 
 def test_a_wrong_import_is_caught(tmp_path: Path) -> None:
