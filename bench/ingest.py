@@ -28,7 +28,6 @@ import gc
 import json
 import multiprocessing
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -66,6 +65,7 @@ from telemed.ingest.pipeline import PIPELINE
 from telemed.services.devices import register_device
 from telemed.services.users import create_user
 from telemed.settings import Settings, load_settings
+from tests.helpers.net import free_port
 
 PREFIX = "telemed/v1/devices"
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
@@ -77,12 +77,6 @@ PLAN = {
     ],
     "trends": [{"metric": "heart_rate", "delta": 40, "window_hours": 1}],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

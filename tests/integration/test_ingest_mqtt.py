@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from telemed.db.models import Device
 from telemed.services.devices import register_device
 from tests.broker_fixture import MqttFactory, TestMqttClient
 from tests.conftest import World
+from tests.helpers.waiting import eventually
 from tests.integration.monitoring import alerts_of, now_s, observations, pack
 from tests.integration.sse import next_event
 
@@ -31,15 +31,6 @@ PREFIX = "telemed/v1/devices"
 @pytest.fixture
 def app(broker_app: web.Application) -> web.Application:
     return broker_app
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
-    """Poll ``check`` until it holds; fail after ``seconds``."""
-    for _ in range(int(seconds / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 class Home:

@@ -29,8 +29,8 @@ from telemed.signalling.client import MeshPeer
 from telemed.signalling.cluster import CLUSTER
 from telemed.signalling.hub import HUB
 from tests.conftest import World
+from tests.helpers.redis import REDIS_URL, redis_available
 from tests.integration.sse import next_event
-from tests.integration.test_bus_redis import REDIS_URL, redis_available
 from tests.integration.visit_helpers import VisitSetup, connect, make_visit, status_becomes
 
 pytestmark = pytest.mark.postgres

@@ -36,6 +36,7 @@ from telemed.ingest.setup import broker_address
 from telemed.services.devices import register_device
 from tests.broker_fixture import MqttFactory, TestBroker, TestMqttClient
 from tests.conftest import World
+from tests.helpers.waiting import eventually
 from tests.integration.monitoring import observations
 
 pytestmark = pytest.mark.broker
@@ -46,14 +47,6 @@ PREFIX = "telemed/v1/devices"
 @pytest.fixture
 def app(broker_app: web.Application) -> web.Application:
     return broker_app
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 class Homes:

@@ -211,3 +211,29 @@ QUERYING_HANDLERS: dict[str, list[str]] = {
     ],
     "views": ["alerts.py", "visits.py", "vitals.py"],
 }
+
+
+TESTS = ROOT.parent / "tests"
+
+
+def _test_module_imports(root: Path = TESTS) -> list[str]:
+    """Imports of a test module, from the tests below `root` and from bench/."""
+    found = []
+    for path in [*root.rglob("*.py"), *(ROOT.parent / "bench").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            found += [f"{path.name} -> {name}" for name in names
+                      if name.startswith("tests.") and name.split(".")[-1].startswith("test_")]
+    return sorted(found)
+
+
+def test_no_module_imports_a_test_module(tmp_path: Path) -> None:
+    """Shared test pieces live in tests/helpers/ (fixtures in conftest.py), never in a test."""
+    assert _test_module_imports() == []
+    (tmp_path / "test_a.py").write_text("from tests.integration.test_pages import log_in\n")
+    assert _test_module_imports(tmp_path) != []

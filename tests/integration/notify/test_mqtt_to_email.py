@@ -20,10 +20,10 @@ from telemed.services.devices import register_device
 from telemed.settings import Settings
 from tests.broker_fixture import MqttFactory
 from tests.conftest import World
+from tests.helpers.pages import log_in, post_form
+from tests.helpers.waiting import eventually
 from tests.integration.monitoring import add_plan, alerts_of, audit_of, now_s, pack
 from tests.integration.notify.clinic import with_mail
-from tests.integration.test_ingest_mqtt import eventually
-from tests.integration.test_pages import log_in, post_form
 from tests.smtp_fixture import MailCatcher, body_of
 
 pytestmark = pytest.mark.broker
