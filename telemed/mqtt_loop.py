@@ -103,6 +103,9 @@ class PahoLoop:
         self._unwatch(sock)
         if sock is self._sock:
             self._sock = None
+            if self._misc is not None:  # no keep-alive without a socket (a reconnect starts it)
+                self._misc.cancel()
+                self._misc = None
             self.socket_gone.set()
 
     def _register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:

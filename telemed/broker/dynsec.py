@@ -107,7 +107,7 @@ class DynSecClient:
         return self._connected.is_set()
 
     async def start(self, seconds: float = 10.0) -> None:
-        """Connect (paho keeps reconnecting afterwards); raise BrokerUnavailable on failure."""
+        """Connect (a task keeps reconnecting afterwards); raise BrokerUnavailable on failure."""
         self._loop = asyncio.get_running_loop()
         self._driver = PahoLoop(self._paho,
                                 on_message=lambda message: self._on_message(self._paho, None,
@@ -140,7 +140,7 @@ class DynSecClient:
             delay = min(delay * 2, RECONNECT[1])
 
     async def close(self) -> None:
-        """Disconnect and stop paho's thread; pending commands fail."""
+        """Disconnect and stop reconnecting; pending commands fail."""
         if not self._started:
             return
         self._started = False
