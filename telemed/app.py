@@ -29,6 +29,7 @@ from telemed.api import (
 from telemed.api.alert_stream import setup_alert_stream
 from telemed.api.fhir import setup_fhir
 from telemed.api.health import setup_health
+from telemed.api.input_guard import input_guard_middleware
 from telemed.broker import setup_broker
 from telemed.bus import setup_bus
 from telemed.db.engine import database_ctx
@@ -91,6 +92,7 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     app.middlewares.append(create_error_middleware(error_page))
     app.middlewares.append(security_headers_middleware)
     setup_session(app, _session_storage(settings))
+    app.middlewares.append(input_guard_middleware)  # after the session: error pages need it
     app.middlewares.append(auth_middleware)
     app.cleanup_ctx.append(database_ctx)
     setup_bus(app)

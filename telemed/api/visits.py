@@ -119,7 +119,7 @@ async def visits_create(request: web.Request) -> web.Response:
 @routes.get("/api/v1/visits")
 @requires(*VISIT_ROLES)
 async def visits_list(request: web.Request) -> web.Response:
-    page = parse_page(request.query, key_length=2)
+    page = parse_page(request.query, key=("datetime", "str"))
     status = request.query.get("status")
     if status is not None and status not in (*service.OPEN_STATUSES, "completed", "cancelled"):
         raise ApiError(400, "invalid_status", "Unknown visit status.")

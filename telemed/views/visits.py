@@ -183,7 +183,7 @@ async def schedule_submit(request: web.Request) -> web.Response:
     duration = form.get("duration_minutes", "")
     if start is None:
         errors.add("scheduled_start", t(request, "Give the date and time of the visit."))
-    if not duration.isdigit():
+    if not (duration.isascii() and duration.isdigit()) or len(duration) > 5:
         errors.add("duration_minutes", t(request, "Give the duration in minutes."))
     if errors:
         return await _schedule_page(request, form, errors, status=422)

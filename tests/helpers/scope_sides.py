@@ -190,6 +190,20 @@ FACTORIES: dict[str, Callable[[Side], Awaitable[str]]] = {
 FHIR_TYPES = {"Patient", "Observation", "CarePlan", "Appointment", "Flag", "AuditEvent"}
 
 
+# Path parameters that name no patient's data: their routes are tested where they live.
+NOT_PATIENT_SCOPED: dict[str, str] = {
+    "notification_id": "a user's own notification; another user's id answers 404 "
+                       "(tests/integration/notify)",
+    "delivery_id": "the admins' failed-delivery queue, which carries no patient data "
+                   "(tests/integration/notify)",
+}
+
+
+def patient_scoped(path: str) -> bool:
+    """The route's path names patient data (not only a user's own things)."""
+    return not set(PARAM.findall(path)) & NOT_PATIENT_SCOPED.keys()
+
+
 async def valid_body(method: str, path: str, side: Side) -> dict[str, Any] | None:
     """A plausible valid body, so that refusals come from authorization, not validation."""
     if method in ("GET", "DELETE"):

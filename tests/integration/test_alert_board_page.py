@@ -413,3 +413,18 @@ async def test_the_sound_is_served(client: Client) -> None:
     assert resp.status == 200
     body = await resp.read()
     assert body[:4] == b"RIFF" and body[8:12] == b"WAVE"
+
+
+async def test_an_over_long_or_bidi_note_is_refused_next_to_the_field(client: Client,
+                                                                      board: Board) -> None:
+    spo2, _heart, _temp = await three_alerts(board)
+    await log_in(client, board.doctor["username"])
+    for note, error in (("x" * 1001, "At most 1000 characters."),
+                        ("ok \u202egnp.exe", "not allowed here (U+202E)")):
+        resp = await post_form(client, f"/alerts/{spo2.id}/resolve", {"note": note},
+                               page="/alerts")
+        assert resp.status == 422
+        page = await resp.text()
+        assert f'id="note-{spo2.id}-error"' in page and error in text_of(page)
+    [after] = [a for a in await alerts_of(board.world.app, board.patient.id) if a.id == spo2.id]
+    assert after.status == "open" and after.resolve_note is None  # nothing cut and stored

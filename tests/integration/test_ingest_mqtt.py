@@ -202,3 +202,20 @@ async def test_fuzzed_packs_never_stop_ingestion(client: TestClient[Any, Any],
         await eventually(lambda: _at_least(home, before + 1), seconds=30)
     stored = await observations(home.world.app, home.patient.id)
     assert any(o.value == 64.5 for o in stored)
+
+
+async def test_a_new_device_whose_clock_runs_behind_keeps_its_first_readings(
+        client: TestClient[Any, Any], home: Home) -> None:
+    """The first assignment opens 5 minutes before registration (clock skew); earlier
+    readings are still refused as taken before the device was anyone's."""
+    assert not (await home.mqtt.subscribe(home.topic("errors"))).is_failure
+    t = now_s()
+    await home.mqtt.publish(home.topic("readings"),
+                            pack(("heart_rate", 71, "/min", t - 120)))
+    await eventually(lambda: _at_least(home, 1))
+    await home.mqtt.publish(home.topic("readings"),
+                            pack(("heart_rate", 72, "/min", t - 600)))
+    error = json.loads((await home.mqtt.next_message()).payload)
+    assert (error["code"], error["record_index"]) == ("before_assignment", 0)
+    stored = await observations(home.world.app, home.patient.id)
+    assert [o.value for o in stored] == [71.0]

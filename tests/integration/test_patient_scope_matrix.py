@@ -24,7 +24,14 @@ from telemed.principal import PUBLIC, policy_of
 from telemed.settings import Settings
 from tests.conftest import World
 from tests.helpers.routes import all_routes
-from tests.helpers.scope_sides import FACTORIES, FHIR_TYPES, PARAM, Side, valid_body
+from tests.helpers.scope_sides import (
+    FACTORIES,
+    FHIR_TYPES,
+    PARAM,
+    Side,
+    patient_scoped,
+    valid_body,
+)
 
 Route = tuple[str, str]
 
@@ -106,7 +113,7 @@ def _cases(settings: Settings) -> list[Any]:
     cases = []
     for method, path, handler in all_routes(create_app(settings)):
         policy = policy_of(handler)
-        if policy == PUBLIC or not PARAM.search(path):
+        if policy == PUBLIC or not PARAM.search(path) or not patient_scoped(path):
             continue
         assert isinstance(policy, frozenset)
         for role in sorted(policy):
@@ -129,7 +136,7 @@ def test_every_path_parameter_has_a_fixture(settings: Settings) -> None:
     from telemed.app import create_app
 
     for _method, path, handler in all_routes(create_app(settings)):
-        if policy_of(handler) == PUBLIC:
+        if policy_of(handler) == PUBLIC or not patient_scoped(path):
             continue
         for param in PARAM.findall(path):
             if param == "id" and path.startswith("/fhir/R4/"):
