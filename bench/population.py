@@ -33,7 +33,6 @@ import math
 import os
 import random
 import re
-import socket
 import statistics
 import sys
 import tempfile
@@ -74,6 +73,7 @@ from telemed.ingest.scheduler import run_once
 from telemed.security import hash_password
 from telemed.services.users import create_user
 from telemed.settings import Settings, load_settings
+from tests.helpers.net import free_port
 
 SECRET = "bench-population-secret-0123456789abcdef"
 PASSWORD = "bench-password-123456"
@@ -119,12 +119,6 @@ WEARABLE_PLAN = {
     "silence_hours": 2,
     "escalate_after_minutes": 15,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: Sequence[float], p: float) -> float:

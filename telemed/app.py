@@ -23,7 +23,7 @@ from telemed.api import (
     openapi,
     patients,
     population,
-    readings,
+    precall,
     users,
     visits,
 )
@@ -34,6 +34,7 @@ from telemed.api.input_guard import input_guard_middleware
 from telemed.broker import setup_broker
 from telemed.bus import setup_bus
 from telemed.db.engine import database_ctx
+from telemed.ingest import http as readings
 from telemed.ingest.setup import setup_ingest
 from telemed.live_channels import setup_live_channels
 from telemed.metrics import Metrics
@@ -42,7 +43,7 @@ from telemed.middlewares import (
     SESSION_COOKIE,
     DeviceAuthGuard,
     auth_middleware,
-    error_middleware,
+    create_error_middleware,
     security_headers_middleware,
 )
 from telemed.notify.setup import setup_notify
@@ -52,6 +53,7 @@ from telemed.security import LoginGuard, RateLimiter
 from telemed.settings import Role, Settings
 from telemed.signalling.setup import setup_signalling
 from telemed.views import setup_views
+from telemed.views.render import error_page
 from telemed.views.visits import setup_visit_pages
 
 log = logging.getLogger("telemed")
@@ -88,7 +90,7 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     app[keys.LOGIN_THROTTLE] = LoginGuard()
     app[DEVICE_AUTH] = DeviceAuthGuard()
     app[keys.RATE_LIMITER] = RateLimiter(settings.api_rate_per_minute)
-    app.middlewares.append(error_middleware)
+    app.middlewares.append(create_error_middleware(error_page))
     app.middlewares.append(security_headers_middleware)
     setup_session(app, _session_storage(settings))
     app.middlewares.append(input_guard_middleware)  # after the session: error pages need it
@@ -100,7 +102,7 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
                        alerts, observations, readings, openapi, visits, notifications, oncall,
-                       population):
+                       precall, population):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
         setup_notify(app)

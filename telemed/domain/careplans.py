@@ -1,4 +1,4 @@
-"""Care plan (PAI) content: the monitoring rules of CONTRACT §2 and §4, validated.
+"""Care plan (PAI) content: the monitoring rules of docs/telemonitoring.md ("Rules"), validated.
 
 ``parse_careplan_content`` reads the JSON-like content of a plan (``goals``, ``care_team``,
 ``monitoring``, ``trends``, ``news2``, ``silence_hours``, ``escalate_after_minutes``) and

@@ -176,7 +176,7 @@ class ObservationQuery:
 
 
 def observation_out(obs: Observation) -> dict[str, Any]:
-    """CONTRACT §2 observation shape."""
+    """The observation's public shape (docs/telemonitoring.md, "API")."""
     return {
         "metric": obs.metric,
         "value": obs.value,

@@ -1,4 +1,5 @@
-"""Signalling wire messages (CONTRACT §5): typed frozen dataclasses, one parse/dump pair.
+"""Signalling wire messages (docs/visits.md, "The protocol"): typed frozen dataclasses, one
+parse/dump pair.
 
 Every frame is a JSON object `{"type": ..., ...}`. `parse_client` turns a frame sent by a
 browser into a typed message (or raises `MessageError` with a snake_case code);

@@ -17,10 +17,10 @@ from telemed.bus import ALERTS
 from telemed.db.models import Alert, Device, Patient
 from telemed.db.types import utcnow
 from tests.conftest import World
+from tests.helpers.pages import csrf_of, log_in, post_form, text_of
+from tests.helpers.ward import Ward
 from tests.integration.monitoring import add_plan, alerts_of, now_s
 from tests.integration.sse import next_event
-from tests.integration.test_alerts_api import Ward
-from tests.integration.test_pages import csrf_of, log_in, post_form, text_of
 
 Client = TestClient[Any, Any]
 ROW_RE = re.compile(r'<li class="alert-card[^"]*" id="alert-([A-Za-z0-9_-]+)"([^>]*)>')

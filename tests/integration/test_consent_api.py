@@ -1,4 +1,4 @@
-"""Consent, emergency access and the access log (CONTRACT §2, issue: privacy)."""
+"""Consent, emergency access and the access log (docs/api.md, "Privacy")."""
 
 from __future__ import annotations
 

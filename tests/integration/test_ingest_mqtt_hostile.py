@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
+from telemed.broker import BROKER
 from telemed.services.devices import register_device
 from tests.broker_fixture import MqttFactory
 from tests.conftest import World
@@ -32,7 +33,7 @@ async def test_deep_surrogate_and_duplicate_packs_get_a_reason(
     doctor = await world.user("doctor")
     patient = await world.patient(team=[doctor["id"]])
     async with world.app[keys.SESSIONS]() as session:
-        reg = await register_device(session, world.app[keys.DYNSEC], None,
+        reg = await register_device(session, world.app[BROKER].dynsec, None,
                                     serial=f"SN-H-{now_s()}", kind="multi",
                                     patient_id=patient.id)
     device = await mqtt_client(reg.device.id, reg.password)

@@ -8,7 +8,7 @@ from typing import Any
 from telemed import keys
 from telemed.db.models import Alert, Consent, Device, Patient
 from tests.conftest import World
-from tests.integration.test_pages import log_in
+from tests.helpers.pages import log_in
 
 API = "/api/v1/population"
 

@@ -29,8 +29,8 @@ from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.ingest import scheduler
 from telemed.services.plan_cache import PlanCache
 from tests.conftest import World
+from tests.helpers.pages import log_in
 from tests.integration.sse import next_event
-from tests.integration.test_pages import log_in
 
 Client = TestClient[Any, Any]
 PLAN = {"monitoring": [{"metric": "spo2", "schedule": {"times": ["08:00", "20:00"],

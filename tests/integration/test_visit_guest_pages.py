@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from telemed import keys
 from telemed.db.models import AuditEvent, Visit, VisitGuest
 from tests.conftest import World
-from tests.integration.test_pages import field_error, log_in, post_form, text_of
+from tests.helpers.pages import field_error, log_in, post_form, text_of
 from tests.integration.visit_helpers import VisitSetup, make_visit, soon
 
 Client = TestClient[Any, Any]
