@@ -28,12 +28,10 @@ from telemed.domain.emergency import (
 from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
-from telemed.services import audit
+from telemed.services import audit, scope
 from telemed.services.access import (
     authorize_patient,
-    monitoring_clinicians,
     responsible_doctors,
-    withdrawn_patients,
 )
 from telemed.services.delegates import may_manage_record
 
@@ -311,19 +309,25 @@ class WithdrawnNotice:
     monitoring: bool
 
 
-async def withdrawn_notices(session: AsyncSession, who: Principal) -> list[WithdrawnNotice]:
+async def withdrawn_notices(session: AsyncSession, who: Principal, *,
+                            patient_id: str | None = None,
+                            limit: int | None = None) -> list[WithdrawnNotice]:
     """For a clinician: the patients of its care teams whose consent in force shuts it out
-    (each listed one audited as a read of the patient's name), by name."""
-    found = await withdrawn_patients(session, who)
-    if not found:
+    (each listed one audited as a read of the patient's name), by name; only `patient_id`'s
+    when given, at most `limit`. One query (`scope.withdrawn`), whatever the population."""
+    if not who.is_clinician:
         return []
-    patients = (await session.exec(
-        select(Patient).where(col(Patient.id).in_(sorted(found)))
-        .order_by(Patient.family_name, Patient.given_name, Patient.id))).all()
+    since = scope.withdrawn_since(col(Patient.id), who)
+    query = (select(Patient, since, scope.monitors(col(Patient.id), who))
+             .where(scope.withdrawn(col(Patient.id), who)).where(since.is_not(None))
+             .order_by(col(Patient.family_name), col(Patient.given_name), col(Patient.id)))
+    if patient_id is not None:
+        query = query.where(col(Patient.id) == patient_id)
+    if limit is not None:
+        query = query.limit(limit)
     notices = []
-    for patient in patients:
-        monitoring = who.user_id in await monitoring_clinicians(session, patient.id)
-        notices.append(WithdrawnNotice(patient, found[patient.id], monitoring))
+    for patient, at, monitoring in (await session.exec(query)).all():
+        notices.append(WithdrawnNotice(patient, at, bool(monitoring)))
         audit.record(session, actor=who, action="read", resource="patient",
                      patient_id=patient.id, resource_id=patient.id,
                      reason="consent withdrawn notice")
