@@ -325,11 +325,10 @@ async def withdrawn_notices(session: AsyncSession, who: Principal, *,
         query = query.where(col(Patient.id) == patient_id)
     if limit is not None:
         query = query.limit(limit)
-    notices = []
-    for patient, at, monitoring in (await session.exec(query)).all():
-        notices.append(WithdrawnNotice(patient, at, bool(monitoring)))
-        audit.record(session, actor=who, action="read", resource="patient",
-                     patient_id=patient.id, resource_id=patient.id,
-                     reason="consent withdrawn notice")
+    notices = [WithdrawnNotice(patient, at, bool(monitoring))
+               for patient, at, monitoring in (await session.exec(query)).all()]
+    await audit.record_shown(session, actor=who, resource="patient",
+                             patient_ids=[n.patient.id for n in notices],
+                             reason="consent withdrawn notice", resource_ids=True)
     await session.commit()
     return notices

@@ -214,9 +214,10 @@ async def list_devices(
         query = query.where(Device.serial > str(page.after[0]))
     devices = list((await session.exec(query.limit(page.limit))).all())
     if patient_id is None:
-        for listed in sorted({d.patient_id for d in devices if d.patient_id}):
-            audit.record(session, actor=who, action="read", resource="device",
-                         patient_id=listed, reason="list", request_id=request_id)
+        await audit.record_shown(session, actor=who, resource="device",
+                                 patient_ids=sorted({d.patient_id for d in devices
+                                                     if d.patient_id}),
+                                 reason="list", request_id=request_id)
     await session.commit()
     return devices
 

@@ -171,10 +171,9 @@ async def list_patients(
             tuple_(col(Patient.family_name), col(Patient.given_name), col(Patient.id))
             > tuple_(*(str(v) for v in page.after)))
     patients = list((await session.exec(query.limit(page.limit))).all())
-    for patient in patients:
-        audit.record(session, actor=who, action="read", resource="patient",
-                     patient_id=patient.id, resource_id=patient.id, reason="list",
-                     request_id=request_id)
+    await audit.record_shown(session, actor=who, resource="patient",
+                             patient_ids=[p.id for p in patients], reason="list",
+                             resource_ids=True, request_id=request_id)
     await session.commit()
     return patients
 

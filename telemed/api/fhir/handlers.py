@@ -131,10 +131,10 @@ def _search_handler(spec: ResourceSpec) -> Handler:
             page = await find(session, spec.table, conditions, rows, after, query.count)
             entries = await spec.render(session, page.rows)
             if named is None:
-                for patient_id in dict.fromkeys(e.patient_id for e in entries):
-                    audit.record(session, actor=who, action="read",
-                                 resource=spec.audit_resource, patient_id=patient_id,
-                                 reason="search", request_id=rid)
+                await audit.record_shown(session, actor=who, resource=spec.audit_resource,
+                                         patient_ids=list(dict.fromkeys(
+                                             e.patient_id for e in entries)),
+                                         reason="search", request_id=rid)
             await session.commit()
         base = base_url(request)
         next_url = None
