@@ -315,8 +315,17 @@ async def withdrawn_notices(session: AsyncSession, who: Principal, *,
     """For a clinician: the patients of its care teams whose consent in force shuts it out
     (each listed one audited as a read of the patient's name), by name; only `patient_id`'s
     when given, at most `limit`. One query (`scope.withdrawn`), whatever the population."""
+    notices, _ = await withdrawn_page(session, who, patient_id=patient_id, limit=limit)
+    return notices
+
+
+async def withdrawn_page(session: AsyncSession, who: Principal, *,
+                         patient_id: str | None = None,
+                         limit: int | None = None) -> tuple[list[WithdrawnNotice], bool]:
+    """`withdrawn_notices`, and whether more than `limit` patients withdrew (those past the
+    limit are neither returned nor audited)."""
     if not who.is_clinician:
-        return []
+        return [], False
     since = scope.withdrawn_since(col(Patient.id), who)
     query = (select(Patient, since, scope.monitors(col(Patient.id), who))
              .where(scope.withdrawn(col(Patient.id), who)).where(since.is_not(None))
@@ -324,11 +333,13 @@ async def withdrawn_notices(session: AsyncSession, who: Principal, *,
     if patient_id is not None:
         query = query.where(col(Patient.id) == patient_id)
     if limit is not None:
-        query = query.limit(limit)
+        query = query.limit(limit + 1)
     notices = [WithdrawnNotice(patient, at, bool(monitoring))
                for patient, at, monitoring in (await session.exec(query)).all()]
+    more = limit is not None and len(notices) > limit
+    notices = notices[:limit] if limit is not None else notices
     await audit.record_shown(session, actor=who, resource="patient",
                              patient_ids=[n.patient.id for n in notices],
                              reason="consent withdrawn notice", resource_ids=True)
     await session.commit()
-    return notices
+    return notices, more

@@ -57,9 +57,9 @@ async def patients_list(request: web.Request) -> web.Response:
     async with request.app[keys.SESSIONS]() as session:
         found = await service.list_patients(session, who, page, search or None,
                                             request[REQUEST_ID])
-        notices = (await consent_service.withdrawn_notices(session, who,
-                                                           limit=NOTICE_LIMIT + 1)
-                   if "cursor" not in request.query and not search else [])
+        notices, more_notices = (
+            await consent_service.withdrawn_page(session, who, limit=NOTICE_LIMIT)
+            if "cursor" not in request.query and not search else ([], False))
     next_url = None
     if len(found) == page.limit:
         last = found[-1]
@@ -71,8 +71,8 @@ async def patients_list(request: web.Request) -> web.Response:
     return await render(request, "patients.html", {
         "rows": rows, "search": search, "next_url": next_url,
         "first_page": "cursor" not in request.query,
-        "withdrawn": notices[:NOTICE_LIMIT],
-        "more_withdrawn": len(notices) > NOTICE_LIMIT,
+        "withdrawn": notices,
+        "more_withdrawn": more_notices,
         "reviews": who.role in ("admin", "doctor"),
     })
 
