@@ -328,6 +328,7 @@ async def withdrawn_page(session: AsyncSession, who: Principal, *,
         return [], False
     since = scope.withdrawn_since(col(Patient.id), who)
     query = (select(Patient, since, scope.monitors(col(Patient.id), who))
+             .where(scope.refused(col(Patient.id), who))
              .where(scope.withdrawn(col(Patient.id), who)).where(since.is_not(None))
              .order_by(col(Patient.family_name), col(Patient.given_name), col(Patient.id)))
     if patient_id is not None:

@@ -111,6 +111,15 @@ def withdrawn(patient: Any, who: Principal) -> ColumnElement[bool]:
     return and_(on_team(patient, who.user_id), not_(consultable(patient, who.user_id)))
 
 
+def refused(patient: Any, who: Principal) -> ColumnElement[bool]:
+    """The patient made a refusal that concerns `who` (blanket, or naming it): every patient
+    `withdrawn` with a date (`withdrawn_since`) has one, and refusals are few, so lists of
+    withdrawals start from them (`ix_consents_refusals`) instead of from the whole team."""
+    return col(patient).in_(
+        select(col(Consent.patient_id)).where(col(Consent.granted) == false())
+        .where(or_(col(Consent.grantee_id).is_(None), col(Consent.grantee_id) == who.user_id)))
+
+
 def withdrawn_since(patient: Any, who: Principal) -> Any:
     """When the patient shut `who` out (for `withdrawn` patients): the withdrawal of the
     blanket consent when that is in force, else the latest decision that concerns `who`;

@@ -161,3 +161,36 @@ async def test_the_withdrawn_notice_names_twenty_and_says_more(client: Client,
         names = (await session.exec(select(Patient.id).where(
             col(Patient.given_name).in_([f"Paola{chr(65 + i)}" for i in range(20)])))).all()
     assert sorted(noticed) == sorted(names)
+
+
+async def test_fhir_total_is_counted_up_to_the_cap_or_all_when_asked(
+        client: Client, world: World, monkeypatch: Any) -> None:
+    from telemed.api.fhir import spec
+
+    monkeypatch.setattr(spec, "TOTAL_CAP", 3)
+    doctor = await world.user("doctor")
+    for i in range(5):
+        await _patient(world, f"Anna{chr(65 + i)}", "Verdi", [doctor["id"]], n=i)
+    h = await world.token(doctor["username"])
+
+    async def bundle(query: str) -> dict[str, Any]:
+        resp = await client.get(f"/fhir/R4/Patient?{query}", headers=h)
+        assert resp.status == 200, await resp.text()
+        return dict(await resp.json())
+
+    assert bundle_total(await bundle("_count=10")) == 5  # one page holds them all
+    assert bundle_total(await bundle("_count=2")) is None  # more than 3: not counted
+    assert bundle_total(await bundle("_count=2&name=annaa,annab")) == 2
+    accurate = await bundle("_count=2&_total=accurate")
+    assert bundle_total(accurate) == 5
+    following = next(link["url"] for link in accurate["link"] if link["relation"] == "next")
+    assert "_total=accurate" in following
+    assert bundle_total(await bundle("_count=10&_total=none")) is None
+    assert bundle_total(await bundle("_count=0&_total=accurate")) == 5
+    resp = await client.get("/fhir/R4/Patient?_total=maybe", headers=h)
+    assert resp.status == 400
+
+
+def bundle_total(bundle: dict[str, Any]) -> int | None:
+    total = bundle.get("total")
+    return None if total is None else int(total)

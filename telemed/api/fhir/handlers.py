@@ -128,7 +128,8 @@ def _search_handler(spec: ResourceSpec) -> Handler:
                 rows = await _explicit_scope(session, who, spec, named, rid)
             else:
                 rows = _visible_scope(who, spec)
-            page = await find(session, spec.table, conditions, rows, after, query.count)
+            page = await find(session, spec.table, conditions, rows, after, query.count,
+                              query.total)
             entries = await spec.render(session, page.rows)
             if named is None:
                 await audit.record_shown(session, actor=who, resource=spec.audit_resource,

@@ -3,7 +3,8 @@
 Patients are listed by (family name, given name, id) with keyset pagination: an index serves
 that order. Search terms (`telemed.domain.search_terms`) live in `patient_search_terms`,
 filled here for the patients already registered and kept by the patients service. The
-consent decision in force for a (patient, grantee) is found with one index seek.
+consent decision in force for a (patient, grantee) is found with one index seek, and the
+few refusals (where lists of withdrawals start) without reading every consent.
 
 Revision ID: 0009
 Revises: 0008
@@ -37,6 +38,7 @@ def upgrade() -> None:
                     ['term', 'patient_id'], unique=False)
     op.create_index('ix_consents_in_force', 'consents',
                     ['patient_id', 'grantee_id', 'recorded_at'], unique=False)
+    op.create_index('ix_consents_refusals', 'consents', ['granted', 'patient_id'], unique=False)
     bind = op.get_bind()
     rows = bind.execute(sa.text(
         "SELECT id, given_name, family_name, fiscal_code FROM patients")).all()
@@ -48,6 +50,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_consents_refusals', table_name='consents')
     op.drop_index('ix_consents_in_force', table_name='consents')
     op.drop_index('ix_patient_search_terms_term', table_name='patient_search_terms')
     op.drop_table('patient_search_terms')
