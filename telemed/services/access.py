@@ -182,13 +182,6 @@ async def visible_patient_ids(session: AsyncSession, who: Principal) -> list[str
     return list((await session.exec(select(Patient.id).where(condition))).all())
 
 
-async def team_patient_ids(session: AsyncSession, user_id: str) -> list[str]:
-    """The patients on whose care team the user is (with or without their consent)."""
-    result = await session.exec(
-        select(CareTeamMember.patient_id).where(CareTeamMember.user_id == user_id))
-    return list(result.all())
-
-
 async def alert_patient_ids(session: AsyncSession, who: Principal) -> list[str] | None:
     """Ids of patients whose alerts `who` receives (`scope.alerting`): those it may list,
     plus, for a clinician, the patients without record consent it monitors."""
