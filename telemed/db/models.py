@@ -305,7 +305,8 @@ class Consent(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=1000)
 
     # The decision in force for (patient, grantee) is the newest: one index seek.
-    __table_args__ = (Index("ix_consents_in_force", "patient_id", "grantee_id", "recorded_at"),
+    __table_args__ = (Index("ix_consents_in_force", "patient_id", "grantee_id", "recorded_at",
+                            "id"),
                       Index("ix_consents_refusals", "granted", "patient_id"))
 
 

@@ -37,7 +37,7 @@ def upgrade() -> None:
     op.create_index('ix_patient_search_terms_term', 'patient_search_terms',
                     ['term', 'patient_id'], unique=False)
     op.create_index('ix_consents_in_force', 'consents',
-                    ['patient_id', 'grantee_id', 'recorded_at'], unique=False)
+                    ['patient_id', 'grantee_id', 'recorded_at', 'id'], unique=False)
     op.create_index('ix_consents_refusals', 'consents', ['granted', 'patient_id'], unique=False)
     bind = op.get_bind()
     rows = bind.execute(sa.text(
