@@ -28,7 +28,6 @@ import gc
 import json
 import multiprocessing
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -62,9 +61,11 @@ from telemed.db.engine import SessionFactory, make_engine, make_session_factory
 from telemed.db.models import CarePlan, CareTeamMember, Consent, Observation, Patient
 from telemed.domain.careplans import parse_careplan_content
 from telemed.ingest.mqtt import RECEIVE_MAXIMUM
+from telemed.ingest.pipeline import PIPELINE
 from telemed.services.devices import register_device
 from telemed.services.users import create_user
 from telemed.settings import Settings, load_settings
+from tests.helpers.net import free_port
 
 PREFIX = "telemed/v1/devices"
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
@@ -76,12 +77,6 @@ PLAN = {
     ],
     "trends": [{"metric": "heart_rate", "delta": 40, "window_hours": 1}],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -342,7 +337,7 @@ async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: Brok
         profiler = cProfile.Profile()
         profiler.enable()
     async with running(app, settings.http_port):
-        client = app[keys.PIPELINE].mqtt
+        client = app[PIPELINE].mqtt
         assert client is not None
         await client.wait_connected(30)
         assert client.first_connected_at is not None
@@ -362,8 +357,8 @@ async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: Brok
 
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
-        batches = app[keys.PIPELINE].writer.batches
-        busy = app[keys.PIPELINE].writer.busy_seconds
+        batches = app[PIPELINE].writer.batches
+        busy = app[PIPELINE].writer.busy_seconds
     after = await stored(sessions)
     await engine.dispose()
     if after - before != total:
@@ -428,7 +423,7 @@ async def live(args: argparse.Namespace, tmp: Path, url: str, broker: BrokerHand
     publisher.start()
     app = create_app(settings, "ingest")
     async with running(app, settings.http_port):
-        client = app[keys.PIPELINE].mqtt
+        client = app[PIPELINE].mqtt
         assert client is not None
         await client.wait_connected(30)
         await asyncio.to_thread(ready.wait, 30)

@@ -26,7 +26,6 @@ import contextlib
 import multiprocessing
 import os
 import resource
-import socket
 import statistics
 import sys
 import tempfile
@@ -46,16 +45,10 @@ from telemed.settings import Settings, load_settings
 from telemed.signalling import messages as m
 from telemed.signalling.client import MeshPeer, SignallingClient
 from telemed.signalling.tokens import issue_join_token
+from tests.helpers.net import free_port
 
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
 ROOM_SIZE = 5
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _settings(data_dir: Path, port: int) -> Settings:
@@ -266,7 +259,7 @@ def main(args: argparse.Namespace) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (20_000, 20_000))
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        port = _free_port()
+        port = free_port()
         settings = _settings(data_dir, port)
         migrate.upgrade(settings.effective_database_url)  # outside any event loop
         asyncio.run(run(args, data_dir, port, settings))

@@ -1,4 +1,4 @@
-"""A home device's MQTT client (CONTRACT §3).
+"""A home device's MQTT client (docs/devices.md).
 
 - Identity: MQTT username = client id = device id, with the password from registration.
 - Readings go out as SenML JSON packs at QoS 1 through an on-disk outbox (`PackBuffer`):

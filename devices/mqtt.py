@@ -1,9 +1,7 @@
 """One MQTT connection whose paho client is driven by the asyncio event loop.
 
-The socket is watched with `add_reader`/`add_writer` and keep-alives run from a 1 s
-`loop_misc` timer, so thousands of connections share one thread. Only the TCP (and TLS)
-connect itself runs in the default executor, because it blocks; the socket callbacks it
-triggers there are handed to the loop with `call_soon_threadsafe`.
+The platform's one paho adapter, `telemed.mqtt_loop.PahoLoop`, services the socket from the
+loop, so thousands of connections share one thread (it imports nothing of the server).
 
 A connection is used once: after it is lost, make a new one (the device client does).
 """
@@ -13,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,6 +18,8 @@ from typing import Any, Literal
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
+
+from telemed.mqtt_loop import PahoLoop
 
 Protocol = Literal["3.1.1", "5"]
 
@@ -84,7 +83,6 @@ class LoopConnection:
                  will: Will | None = None, callbacks: Callbacks | None = None,
                  max_inflight: int = 20) -> None:
         self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
         self.callbacks = callbacks or Callbacks()
         version = mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -100,19 +98,12 @@ class LoopConnection:
         if will is not None:
             self.client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         self.client.suppress_exceptions = True
-        self.client.on_socket_open = self._socket_open
-        self.client.on_socket_close = self._socket_close
-        self.client.on_socket_register_write = self._register_write
-        self.client.on_socket_unregister_write = self._unregister_write
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_publish = self._on_publish
-        self.client.on_message = self._on_message
+        self._driver = PahoLoop(self.client, on_message=self._on_message)
         self._pending = _Pending()
-        self._misc: asyncio.TimerHandle | None = None
-        self._sock: Any = None
-        self._socket_gone = asyncio.Event()
         self.connected = False
         self.closed = False
 
@@ -124,8 +115,7 @@ class LoopConnection:
         self._pending.connack = self._loop.create_future()
         try:
             async with asyncio.timeout(seconds):
-                await self._loop.run_in_executor(None, self.client.connect, host, port,
-                                                 keepalive)
+                await self._driver.connect(host, port, keepalive)
                 code = await self._pending.connack
         except (OSError, ssl.SSLError, ValueError) as exc:
             self.drop()
@@ -146,7 +136,7 @@ class LoopConnection:
             self.client.disconnect()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2):
-                    await self._socket_gone.wait()
+                    await self._driver.socket_gone.wait()
         self.drop()
 
     def drop(self) -> None:
@@ -154,19 +144,11 @@ class LoopConnection:
         was_connected = self.connected
         self.closed = True
         self.connected = False
-        if self._misc is not None:
-            self._misc.cancel()
-            self._misc = None
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            with contextlib.suppress(ValueError, OSError):
-                self._loop.remove_reader(sock)
-                self._loop.remove_writer(sock)
+        self._driver.stop()
         paho_sock = self.client.socket()
-        for candidate in (sock, paho_sock):
-            if candidate is not None:
-                with contextlib.suppress(OSError):
-                    candidate.close()
+        if paho_sock is not None:
+            with contextlib.suppress(OSError):
+                paho_sock.close()
         self._fail_pending(NotConnected("connection closed"))
         if was_connected:
             self.callbacks.on_lost("closed")
@@ -207,64 +189,6 @@ class LoopConnection:
         async with asyncio.timeout(seconds):
             return await future
 
-    # Socket callbacks (loop thread, or the executor thread during connect) ---------------
-
-    def _on_loop(self, callback: Callable[..., None], *args: Any) -> None:
-        if threading.get_ident() == self._loop_thread:
-            callback(*args)
-        else:
-            self._loop.call_soon_threadsafe(callback, *args)
-
-    def _socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._on_loop(self._watch, sock)
-
-    def _watch(self, sock: Any) -> None:
-        if self.closed:  # given up on while the executor was still connecting
-            with contextlib.suppress(OSError):
-                sock.close()
-            return
-        if sock.fileno() < 0:
-            return
-        self._sock = sock
-        self._loop.add_reader(sock, self._readable)
-        self._misc = self._loop.call_later(1.0, self._tick)
-
-    def _socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        # paho closes the socket right after this returns: stop watching it now.
-        if sock is self._sock:
-            self._sock = None
-            with contextlib.suppress(ValueError, OSError):
-                self._loop.remove_reader(sock)
-                self._loop.remove_writer(sock)
-            self._socket_gone.set()
-
-    def _register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._on_loop(self._add_writer, sock)
-
-    def _add_writer(self, sock: Any) -> None:
-        if not self.closed and sock.fileno() >= 0:
-            self._loop.add_writer(sock, self._writable)
-
-    def _unregister_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._on_loop(self._remove_writer, sock)
-
-    def _remove_writer(self, sock: Any) -> None:
-        if sock.fileno() >= 0:
-            self._loop.remove_writer(sock)
-
-    def _readable(self) -> None:
-        self.client.loop_read()
-
-    def _writable(self) -> None:
-        self.client.loop_write()
-
-    def _tick(self) -> None:
-        self._misc = None
-        if self.closed:
-            return
-        if self.client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:
-            self._misc = self._loop.call_later(1.0, self._tick)
-
     # paho callbacks (always on the loop: they come from loop_read/loop_write/loop_misc) ---
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
@@ -280,9 +204,7 @@ class LoopConnection:
         was_connected = self.connected
         self.connected = False
         self.closed = True
-        if self._misc is not None:
-            self._misc.cancel()
-            self._misc = None
+        self._driver.stop()
         self._fail_pending(NotConnected(f"disconnected: {reason_code}"))
         if was_connected:
             self.callbacks.on_lost(str(reason_code))
@@ -300,8 +222,7 @@ class LoopConnection:
             future.set_result(None)
         self.callbacks.on_puback(mid, int(reason_code.value))
 
-    def _on_message(self, client: mqtt.Client, userdata: Any,
-                    message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, message: mqtt.MQTTMessage) -> None:
         self.callbacks.on_message(message)
 
     def _fail_pending(self, error: Exception) -> None:

@@ -22,16 +22,18 @@ from telemed.api import (
     oncall,
     openapi,
     patients,
-    readings,
+    precall,
     users,
     visits,
 )
 from telemed.api.alert_stream import setup_alert_stream
 from telemed.api.fhir import setup_fhir
 from telemed.api.health import setup_health
+from telemed.api.input_guard import input_guard_middleware
 from telemed.broker import setup_broker
 from telemed.bus import setup_bus
 from telemed.db.engine import database_ctx
+from telemed.ingest import http as readings
 from telemed.ingest.setup import setup_ingest
 from telemed.live_channels import setup_live_channels
 from telemed.metrics import Metrics
@@ -40,7 +42,7 @@ from telemed.middlewares import (
     SESSION_COOKIE,
     DeviceAuthGuard,
     auth_middleware,
-    error_middleware,
+    create_error_middleware,
     security_headers_middleware,
 )
 from telemed.notify.setup import setup_notify
@@ -50,6 +52,7 @@ from telemed.security import LoginGuard, RateLimiter
 from telemed.settings import Role, Settings
 from telemed.signalling.setup import setup_signalling
 from telemed.views import setup_views
+from telemed.views.render import error_page
 from telemed.views.visits import setup_visit_pages
 
 log = logging.getLogger("telemed")
@@ -86,9 +89,10 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     app[keys.LOGIN_THROTTLE] = LoginGuard()
     app[DEVICE_AUTH] = DeviceAuthGuard()
     app[keys.RATE_LIMITER] = RateLimiter(settings.api_rate_per_minute)
-    app.middlewares.append(error_middleware)
+    app.middlewares.append(create_error_middleware(error_page))
     app.middlewares.append(security_headers_middleware)
     setup_session(app, _session_storage(settings))
+    app.middlewares.append(input_guard_middleware)  # after the session: error pages need it
     app.middlewares.append(auth_middleware)
     app.cleanup_ctx.append(database_ctx)
     setup_bus(app)
@@ -96,7 +100,8 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     setup_broker(app)
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
-                       alerts, observations, readings, openapi, visits, notifications, oncall):
+                       alerts, observations, readings, openapi, visits, notifications, oncall,
+                       precall):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
         setup_notify(app)

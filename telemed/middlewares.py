@@ -7,8 +7,10 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from aiohttp_session import get_session
 
 from telemed import keys
@@ -58,18 +60,29 @@ _HTTP_CODES = {
 }
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give every request an id; turn errors into clean JSON (API) or pages (HTML)."""
-    request[REQUEST_ID] = request.headers.get("X-Request-ID", "")[:64] or secrets.token_hex(8)
-    context = LOG_REQUEST_ID.set(request[REQUEST_ID])  # every log line of this request
-    try:
-        return await _handle(request, handler)
-    finally:
-        LOG_REQUEST_ID.reset(context)
+ErrorPage = Callable[[web.Request, int, str], Awaitable[web.StreamResponse]]
+"""Renders the HTML error page of a status and an English message (the views' renderer)."""
 
 
-async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
+def create_error_middleware(error_page: ErrorPage) -> Middleware:
+    """The first middleware: give every request an id; turn errors into clean JSON (API) or
+    into `error_page` (HTML). The page renderer is an argument, so this core imports no page
+    code."""
+
+    @web.middleware
+    async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request[REQUEST_ID] = request.headers.get("X-Request-ID", "")[:64] or secrets.token_hex(8)
+        context = LOG_REQUEST_ID.set(request[REQUEST_ID])  # every log line of this request
+        try:
+            return await _handle(request, handler, error_page)
+        finally:
+            LOG_REQUEST_ID.reset(context)
+
+    return error_middleware
+
+
+async def _handle(request: web.Request, handler: Handler,
+                  error_page: ErrorPage) -> web.StreamResponse:
     started = time.perf_counter()
     try:
         response = await handler(request)
@@ -77,8 +90,6 @@ async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
         if is_api(request):
             response = json_error(exc)
         else:
-            from telemed.views.render import error_page
-
             response = await error_page(request, exc.status, exc.message)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -88,8 +99,6 @@ async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
         if is_api(request):
             response = json_error(ApiError(exc.status, code, message))
         else:
-            from telemed.views.render import error_page
-
             response = await error_page(request, exc.status, message)
     except Exception:
         log.exception("unhandled error [request %s]", request[REQUEST_ID])
@@ -97,8 +106,6 @@ async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
         if is_api(request):
             response = json_error(error)
         else:
-            from telemed.views.render import error_page
-
             response = await error_page(request, 500, error.message)
     response.headers["X-Request-ID"] = request[REQUEST_ID]
     log.info(

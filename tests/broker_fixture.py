@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from telemed.broker.private import find_mosquitto, find_plugin
 from telemed.broker.runtime import BrokerHandle, open_broker
 from telemed.broker.supervisor import MosquittoSupervisor
 from telemed.settings import Settings, load_settings
+from tests.helpers.net import free_port
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -50,13 +50,6 @@ def _missing(what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is not available, and CI=true requires it")
     pytest.skip(f"{what} is not available")
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from telemed.domain.units import METRICS
-from tests.broker_fixture import free_port
+from tests.helpers.net import free_port
 
 _URL = re.compile(r"https?://\S+")
 _ALWAYS_FORBIDDEN = (

@@ -52,7 +52,7 @@ def _last_event_id(request: web.Request) -> int | None:
     raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(400, "invalid_last_event_id", "Last-Event-ID must be a whole number.")
     return int(raw)
 

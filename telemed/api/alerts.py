@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Annotated
+
 from aiohttp import web
+from pydantic import WithJsonSchema
 
 from telemed import keys
-from telemed.api.common import Body, body, listing, ok, request_id, sessions
+from telemed.api.common import (
+    Body,
+    body,
+    listing,
+    ok,
+    query_text,
+    request_id,
+    sessions,
+    text_rule,
+)
 from telemed.bus import ALERTS
 from telemed.errors import ApiError
 from telemed.principal import CLINICIANS, Role, principal, requires
@@ -18,12 +31,18 @@ routes = web.RouteTableDef()
 READERS: tuple[Role, ...] = ("doctor", "nurse", "patient")
 
 
+NoteText = Annotated[str, text_rule(service.MAX_NOTE, multiline=True),
+                     WithJsonSchema({"type": "string", "maxLength": service.MAX_NOTE,
+                                     "description": "Free text (newlines allowed; no control "
+                                                    "or bidi-override characters)."})]
+
+
 class AckIn(Body):
-    note: str | None = None
+    note: NoteText | None = None
 
 
 class ResolveIn(Body):
-    note: str
+    note: NoteText
 
 
 class SnoozeIn(Body):
@@ -45,12 +64,11 @@ def _choices(raw: str | None, allowed: tuple[str, ...], name: str,
     return values
 
 
-def parse_filter(query: dict[str, str] | object) -> AlertFilter:
-    assert hasattr(query, "get")
+def parse_filter(query: Mapping[str, str]) -> AlertFilter:
     return AlertFilter(
         statuses=_choices(query.get("status"), STATUSES, "status", ("open", "acknowledged")),
         severities=_choices(query.get("severity"), SEVERITIES, "severity", SEVERITIES),
-        patient_id=query.get("patient") or None,
+        patient_id=query_text(query, "patient", max_length=64) or None,
     )
 
 
@@ -59,7 +77,7 @@ def parse_filter(query: dict[str, str] | object) -> AlertFilter:
 async def alerts_list(request: web.Request) -> web.Response:
     """Alerts of the caller's patients, critical first, then oldest first."""
     filters = parse_filter(request.query)
-    page = parse_page(request.query, key_length=3)
+    page = parse_page(request.query, key=("str", "datetime", "str"))
     async with sessions(request)() as session:
         rows = await service.list_alerts(session, principal(request), filters, page,
                                          request_id(request))
@@ -68,6 +86,21 @@ async def alerts_list(request: web.Request) -> web.Response:
         last = rows[-1][0]
         cursor = encode_cursor([last.severity, last.opened_at.isoformat(), last.id])
     return listing([alert_out(a, p) for a, p in rows], cursor)
+
+
+# `stream` is the Server-Sent Events route (telemed.api.alert_stream), not an alert id.
+ALERT_ID = "{alert_id:(?!stream$)[^/]+}"
+
+
+@routes.get(f"/api/v1/alerts/{ALERT_ID}")
+@requires(*READERS)
+async def alerts_get(request: web.Request) -> web.Response:
+    """One alert of a patient the caller may see (404 unknown, 403 another's patient)."""
+    async with sessions(request)() as session:
+        alert, patient = await service.get_alert(session, principal(request),
+                                                 request.match_info["alert_id"],
+                                                 request_id(request))
+    return ok(alert_out(alert, patient))
 
 
 async def _publish(request: web.Request, change: AlertChange) -> web.Response:

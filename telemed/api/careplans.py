@@ -44,7 +44,7 @@ def _version(request: web.Request) -> int | None:
     raw = request.query.get("version")
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
         raise ApiError(400, "invalid_version", "version must be a positive whole number.")
     return int(raw)
 

@@ -9,11 +9,11 @@ from typing import Any
 from aiohttp import web
 
 from telemed import keys
-from telemed.api.common import Body, body, ok, sessions
+from telemed.api.common import Body, body, ok, query_int, sessions
 from telemed.api.shapes import iso
 from telemed.bus.events import access_changed
 from telemed.db.models import Consent, EmergencyAccess
-from telemed.errors import ApiError
+from telemed.domain.text import spreadsheet_safe
 from telemed.principal import CLINICIANS, ROLES, principal, requires
 from telemed.services import consent as service
 
@@ -130,16 +130,13 @@ LOG_FIELDS = ("at", "actor_name", "actor_role", "action", "resource", "resource_
 @routes.get("/api/v1/patients/{patient_id}/access-log")
 @requires("patient", "admin")
 async def access_log(request: web.Request) -> web.StreamResponse:
-    cursor = request.query.get("cursor")
-    if cursor is not None and not cursor.isdigit():
-        raise ApiError(400, "invalid_cursor", "cursor is not valid.")
-    raw_limit = request.query.get("limit", "200")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
-        raise ApiError(400, "invalid_limit", "limit must be a whole number from 1 to 1000.")
+    cursor = query_int(request.query, "cursor", low=1, high=2**63 - 1)
+    limit = query_int(request.query, "limit", low=1, high=1000, default=200)
+    assert limit is not None
     async with sessions(request)() as session:
         entries, next_cursor = await service.access_log(
             session, principal(request), request.match_info["patient_id"],
-            limit=int(raw_limit), before_id=int(cursor) if cursor else None,
+            limit=limit, before_id=cursor,
         )
     rows = [
         {"at": iso(e.at), "actor_id": e.actor_id, "actor_name": e.actor_name,
@@ -152,7 +149,7 @@ async def access_log(request: web.Request) -> web.StreamResponse:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
         return web.Response(
             text=buffer.getvalue(), content_type="text/csv", charset="utf-8",
             headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},

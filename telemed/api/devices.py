@@ -15,6 +15,7 @@ from aiohttp import web
 from telemed import keys
 from telemed.api.common import Body, body, listing, ok, request_id, sessions
 from telemed.api.shapes import iso
+from telemed.broker import BROKER
 from telemed.broker.dynsec import DynSecClient
 from telemed.broker.topics import DeviceTopics
 from telemed.bus.events import device_changed
@@ -38,7 +39,7 @@ class DeviceUpdate(Body):
 
 
 def device_out(device: Device) -> dict[str, Any]:
-    """The public shape of a device (CONTRACT §2)."""
+    """The public shape of a device (docs/devices.md, "Get credentials")."""
     return {
         "id": device.id,
         "serial": device.serial,
@@ -69,14 +70,16 @@ def credentials_out(request: web.Request, registration: service.Registration) ->
         "mqtt_password": registration.password,
         "topics": DeviceTopics.of(device.id).as_dict(),
     })
-    info = request.app.get(keys.BROKER)
-    if info is not None:
+    handle = request.app.get(BROKER)
+    if handle is not None:
+        info = handle.info
         out["mqtt"] = {"host": info.host, "port": info.port, "tls": info.tls, "url": info.url}
     return out
 
 
 def _dynsec(request: web.Request) -> DynSecClient | None:
-    return request.app.get(keys.DYNSEC)
+    handle = request.app.get(BROKER)
+    return handle.dynsec if handle is not None else None
 
 
 async def _changed(request: web.Request, device: Device) -> None:

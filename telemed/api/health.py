@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -12,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from telemed import keys
 from telemed.db.engine import ping
 from telemed.principal import public
+from telemed.readiness import READINESS, ReadinessCheck
 from telemed.services.alerts import count_open
 
 log = logging.getLogger("telemed.health")
@@ -20,17 +20,8 @@ routes = web.RouteTableDef()
 
 OPEN_ALERTS_EVERY = 10.0  # seconds between two counts of the open alerts
 
-ReadinessCheck = Callable[[web.Application], Awaitable[bool]]
-READINESS: web.AppKey[dict[str, ReadinessCheck]] = web.AppKey("readiness")
-
-
 async def _database(app: web.Application) -> bool:
     return await ping(app[keys.ENGINE])
-
-
-def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
-    """Register a dependency that /readyz reports on (e.g. the broker)."""
-    app[READINESS][name] = check
 
 
 def setup_health(app: web.Application) -> None:

@@ -1,5 +1,5 @@
 """/api/v1/notifications: the caller's notification centre, its live stream, and the
-administrators' view of deliveries that did not arrive (CONTRACT §6)."""
+administrators' view of deliveries that did not arrive (docs/notifications.md)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,15 @@
-"""/api/v1/patients/{id}/observations and /vitals/latest: stored readings, audited."""
+"""/api/v1/patients/{id}/observations, /observations/series and /vitals/latest, audited."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
 from telemed.api.common import listing, ok, request_id, sessions
+from telemed.db.types import utcnow
+from telemed.domain import downsample
+from telemed.domain.units import CLINICAL_METRICS
 from telemed.errors import ApiError
 from telemed.principal import CARE_READERS, principal, requires
 from telemed.services import observations as service
@@ -37,7 +40,7 @@ async def observations_list(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_metric", f"Unknown metric {metric!r}.")
     query = service.ObservationQuery(metric, _time(request.query.get("since"), "since"),
                                      _time(request.query.get("until"), "until"))
-    page = parse_page(request.query, key_length=2)
+    page = parse_page(request.query, key=("datetime", "int"))
     if page.after is not None:
         try:
             datetime.fromisoformat(str(page.after[0]))
@@ -63,3 +66,56 @@ async def vitals_latest(request: web.Request) -> web.Response:
                                            request.match_info["patient_id"],
                                            request_id(request))
     return ok(data)
+
+
+SERIES_DEFAULT_SPAN = timedelta(hours=24)
+SERIES_MAX_SPAN = timedelta(days=400)
+SERIES_MAX_METRICS = 8
+
+
+def _series_query(request: web.Request) -> service.SeriesQuery:
+    """The series' metrics (comma-separated or repeated), period and number of points."""
+    names: list[str] = []
+    for raw in request.query.getall("metric", []):
+        names += [m.strip() for m in raw.split(",") if m.strip()]
+    # Without metric=: every clinical metric (the patient's vital signs and measurements).
+    metrics = tuple(dict.fromkeys(names)) or CLINICAL_METRICS
+    if len(metrics) > SERIES_MAX_METRICS:
+        raise ApiError(400, "invalid_metric", f"At most {SERIES_MAX_METRICS} metrics at once.")
+    for metric in metrics:
+        if not service.is_known_metric(metric):
+            raise ApiError(400, "invalid_metric", f"Unknown metric {metric!r}.")
+    until = _time(request.query.get("until"), "until") or utcnow()
+    since = _time(request.query.get("since"), "since") or until - SERIES_DEFAULT_SPAN
+    if since >= until:
+        raise ApiError(400, "invalid_since", "since must be before until.")
+    if until - since > SERIES_MAX_SPAN:
+        raise ApiError(400, "invalid_since",
+                       f"The period can be at most {SERIES_MAX_SPAN.days} days.")
+    raw_points = request.query.get("points") or str(downsample.DEFAULT_POINTS)
+    try:
+        points = int(raw_points)
+    except ValueError:
+        points = -1
+    if not downsample.MIN_POINTS <= points <= downsample.MAX_POINTS:
+        raise ApiError(400, "invalid_points", f"points must be a whole number from "
+                       f"{downsample.MIN_POINTS} to {downsample.MAX_POINTS}.")
+    return service.SeriesQuery(metrics, since, until, points)
+
+
+@routes.get("/api/v1/patients/{patient_id}/observations/series")
+@requires(*CARE_READERS)
+async def observations_series(request: web.Request) -> web.Response:
+    """A patient's readings downsampled for a chart: per time bucket min, max, mean, count."""
+    query = _series_query(request)
+    async with sessions(request)() as session:
+        width, found = await service.series(session, principal(request),
+                                            request.match_info["patient_id"], query,
+                                            request_id(request))
+    return ok({
+        "patient_id": request.match_info["patient_id"],
+        "since": query.since.isoformat(),
+        "until": query.until.isoformat(),
+        "bucket_seconds": width,
+        "series": [service.series_out(item) for item in found],
+    })

@@ -130,6 +130,29 @@ ALERT_PAGE = {"type": "object", "required": ["items", "next_cursor"], "propertie
     "next_cursor": _nullable("string"),
 }}
 
+PATIENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "fiscal_code", "given_name", "family_name", "birth_date", "sex",
+                 "timezone"],
+    "properties": {
+        "id": {"type": "string"},
+        "fiscal_code": {"type": "string"},
+        "given_name": {"type": "string"},
+        "family_name": {"type": "string"},
+        "birth_date": {"type": "string", "format": "date"},
+        "sex": {"type": "string", "enum": patients.SEX_OUT,
+                "description": "M (male), F (female), O (other), U (unknown); FHIR "
+                               "Patient.gender maps them to male, female, other, unknown."},
+        "phone": _nullable("string"),
+        "timezone": {"type": "string"},
+    },
+}
+PATIENT_REF = {"$ref": "#/components/schemas/Patient"}
+PATIENT_PAGE = {"type": "object", "required": ["items", "next_cursor"], "properties": {
+    "items": {"type": "array", "items": PATIENT_REF},
+    "next_cursor": _nullable("string"),
+}}
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/auth/token"): Operation(
         "Exchange username and password for a bearer token", "auth", auth.TokenRequest,
@@ -149,12 +172,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("PATCH", "/api/v1/users/{user_id}"): Operation(
         "Deactivate or reactivate a user (admin)", "users", users.UserActivation),
     ("GET", "/api/v1/patients"): Operation("Patients the caller may see", "patients",
-                                           query=(*PAGE, "q")),
+                                           query=(*PAGE, "q"), response=PATIENT_PAGE),
     ("POST", "/api/v1/patients"): Operation("Register a patient", "patients",
-                                            patients.PatientCreate, success=201),
-    ("GET", "/api/v1/patients/{patient_id}"): Operation("A patient's demographics", "patients"),
+                                            patients.PatientCreate, success=201,
+                                            response=PATIENT_REF),
+    ("GET", "/api/v1/patients/{patient_id}"): Operation("A patient's demographics", "patients",
+                                                        response=PATIENT_REF),
     ("PATCH", "/api/v1/patients/{patient_id}"): Operation("Change demographics", "patients",
-                                                          patients.PatientUpdate),
+                                                          patients.PatientUpdate,
+                                                          response=PATIENT_REF),
     ("GET", "/api/v1/patients/{patient_id}/care-team"): Operation("The care team", "patients"),
     ("GET", "/api/v1/patients/{patient_id}/careplans"): Operation(
         "A patient's care plans", "careplans"),
@@ -220,9 +246,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         query=(*PAGE, "metric", "since", "until")),
     ("GET", "/api/v1/patients/{patient_id}/vitals/latest"): Operation(
         "The latest reading of each metric", "observations"),
+    ("GET", "/api/v1/patients/{patient_id}/observations/series"): Operation(
+        "Readings downsampled for a chart: per time bucket count, min, max, mean",
+        "observations", query=("metric", "since", "until", "points"),
+        description="`metric`: one or more, comma-separated (at most 8; default: every "
+                    "clinical metric); `since`/`until`: ISO "
+                    "8601 with offset (default: the last 24 hours, at most 400 days); `points`: "
+                    "about how many buckets (10-1000, default 300). Answers `{patient_id, since, "
+                    "until, bucket_seconds, series: [{metric, unit, count, min, max, buckets: "
+                    "[{t, first, last, count, min, max, mean}]}]}`; empty buckets are left out."),
     ("GET", "/api/v1/alerts"): Operation(
         "Alerts of the caller's patients, critical first", "alerts",
         query=(*PAGE, "status", "severity", "patient"), response=ALERT_PAGE),
+    ("GET", "/api/v1/alerts/{alert_id}"): Operation(
+        "One alert (the list's access rules; the read is audited)", "alerts",
+        response=ALERT_REF),
     ("POST", "/api/v1/alerts/{alert_id}/ack"): Operation("Acknowledge an alert", "alerts",
                                                          alerts.AckIn, response=ALERT_REF),
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): Operation("Resolve an alert", "alerts",
@@ -355,7 +393,8 @@ def _responses(op: Operation) -> dict[str, Any]:
 def build_spec(app: web.Application) -> dict[str, Any]:
     """The OpenAPI 3.1 document for the routes registered on `app`."""
     paths: dict[str, dict[str, Any]] = {}
-    components: dict[str, Any] = {"Error": ERROR_SCHEMA, "Alert": ALERT_SCHEMA}
+    components: dict[str, Any] = {"Error": ERROR_SCHEMA, "Alert": ALERT_SCHEMA,
+                                  "Patient": PATIENT_SCHEMA}
     for method, path in sorted(api_routes(app)):
         op = OPERATIONS[(method, path)]
         operation: dict[str, Any] = {

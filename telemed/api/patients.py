@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from aiohttp import web
+from pydantic import Field, JsonValue
 
 from telemed import keys
 from telemed.api.common import Body, body, listing, ok, request_id, sessions
@@ -18,12 +19,21 @@ from telemed.services.pagination import encode_cursor, parse_page
 routes = web.RouteTableDef()
 
 
+SEX_IN: list[JsonValue] = ["M", "F", "O", "U", "male", "female", "other", "unknown"]
+SEX_OUT: list[JsonValue] = ["M", "F", "O", "U"]
+SEX_DESCRIPTION = (
+    "Sex: M, F, O (other), U (unknown), or FHIR administrative gender (male, female, other, "
+    "unknown), any case; stored and returned as M, F, O or U. The fiscal code must match "
+    "a male or female sex."
+)
+
+
 class PatientCreate(Body):
     fiscal_code: str
     given_name: str
     family_name: str
     birth_date: date
-    sex: str
+    sex: str = Field(json_schema_extra={"enum": SEX_IN}, description=SEX_DESCRIPTION)
     phone: str | None = None
     timezone: str = "Europe/Rome"
 
@@ -33,7 +43,8 @@ class PatientUpdate(Body):
     given_name: str | None = None
     family_name: str | None = None
     birth_date: date | None = None
-    sex: str | None = None
+    sex: str | None = Field(None, json_schema_extra={"enum": [*SEX_IN, None]},
+                            description=SEX_DESCRIPTION)
     phone: str | None = None
     timezone: str | None = None
 
@@ -41,7 +52,7 @@ class PatientUpdate(Body):
 @routes.get("/api/v1/patients")
 @requires(*ROLES)
 async def patients_list(request: web.Request) -> web.Response:
-    page = parse_page(request.query, key_length=3)
+    page = parse_page(request.query, key=("str", "str", "str"))
     async with sessions(request)() as session:
         found = await service.list_patients(session, principal(request), page,
                                             request.query.get("q", "")[:100] or None,

@@ -8,7 +8,7 @@ from pydantic import Field
 from telemed import keys
 from telemed.api.common import Body, body, ok
 from telemed.errors import ApiError
-from telemed.precall.echo import MAX_SDP, BadOffer, EchoBusy
+from telemed.precall.echo import ECHO, MAX_SDP, BadOffer, EchoBusy
 from telemed.principal import ROLES, principal, requires
 from telemed.signalling.turn import ice_servers, pseudonym
 
@@ -28,7 +28,7 @@ async def precall_offer(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     servers = ice_servers(settings, pseudonym(settings.secret_key, "precall", who.user_id))
     try:
-        answer = await request.app[keys.PRECALL].answer(who.user_id, data.sdp, data.type,
+        answer = await request.app[ECHO].answer(who.user_id, data.sdp, data.type,
                                                         servers)
     except EchoBusy:
         raise ApiError(429, "precall_busy", "The test line is busy; try again in a minute.",

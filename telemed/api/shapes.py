@@ -1,4 +1,4 @@
-"""Public JSON shapes of the resources (CONTRACT §2)."""
+"""Public JSON shapes of the resources (docs/api.md; the OpenAPI description has them all)."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ async def users_me(request: web.Request) -> web.Response:
 
 
 class PasswordChange(Body):
-    # CONTRACT §10 spells them {current, new}; both spellings are accepted.
+    # docs/api.md: also spelled {current, new}; both spellings are accepted.
     current_password: str = Field(validation_alias=AliasChoices("current_password", "current"),
                                   max_length=1024)
     new_password: str = Field(validation_alias=AliasChoices("new_password", "new"),

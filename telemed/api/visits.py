@@ -1,4 +1,4 @@
-"""Visits (CONTRACT §2): scheduling, reading, cancelling, joining, the report, .ics export."""
+"""Visits (docs/visits.md): scheduling, reading, cancelling, joining, the report, .ics export."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.pagination import encode_cursor, parse_page
 from telemed.services.visit_calendar import visit_ics
+from telemed.signalling.hub import HUB
 from telemed.signalling.turn import join_details
 
 routes = web.RouteTableDef()
@@ -47,7 +48,7 @@ class ReportCreate(Body):
 
 
 def visit_out(record: service.VisitRecord) -> dict[str, Any]:
-    """The visit shape (CONTRACT §2) with its join window."""
+    """The visit shape (docs/visits.md) with its join window."""
     visit = record.visit
     opens, closes = service.join_window(visit)
     return {
@@ -118,7 +119,7 @@ async def visits_create(request: web.Request) -> web.Response:
 @routes.get("/api/v1/visits")
 @requires(*VISIT_ROLES)
 async def visits_list(request: web.Request) -> web.Response:
-    page = parse_page(request.query, key_length=2)
+    page = parse_page(request.query, key=("datetime", "str"))
     status = request.query.get("status")
     if status is not None and status not in (*service.OPEN_STATUSES, "completed", "cancelled"):
         raise ApiError(400, "invalid_status", "Unknown visit status.")
@@ -243,5 +244,5 @@ async def visits_guests_revoke(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         guest = await guests.revoke_guest(session, principal(request), visit_id,
                                           request.match_info["guest_id"], request_id(request))
-    await request.app[keys.SIGNALLING].remove_user(visit_id, guests.guest_user_id(guest.id))
+    await request.app[HUB].remove_user(visit_id, guests.guest_user_id(guest.id))
     return ok(guest_out(guest))

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from telemed import keys
-from telemed.api.health import add_readiness_check
 from telemed.broker.errors import (
     BrokerError,
     BrokerSetupError,
@@ -18,9 +17,11 @@ from telemed.broker.errors import (
     DynSecError,
 )
 from telemed.broker.info import BrokerInfo
-from telemed.broker.runtime import BrokerHandle, PrivatePolicy, open_broker
+from telemed.broker.runtime import BROKER, BrokerHandle, PrivatePolicy, open_broker
+from telemed.readiness import add_readiness_check
 
 __all__ = [
+    "BROKER",
     "BrokerError",
     "BrokerHandle",
     "BrokerInfo",
@@ -40,17 +41,14 @@ async def broker_ctx(app: web.Application) -> AsyncIterator[None]:
     role = app.get(keys.ROLE, "serve")
     policy: PrivatePolicy = "start" if role == "serve" else "attach"
     async with open_broker(settings, private=policy) as handle:
-        app[keys.BROKER] = handle.info
-        app[keys.DYNSEC] = handle.dynsec
-        app[keys.BROKER_SUPERVISOR] = handle.supervisor
-        app[keys.BROKER_HANDLE] = handle
+        app[BROKER] = handle
         log.info("broker ready at %s (%s)", handle.info.url,
                  "private" if handle.info.private else "external")
         yield
 
 
 async def _broker_ready(app: web.Application) -> bool:
-    handle = app.get(keys.BROKER_HANDLE)
+    handle = app.get(BROKER)
     return handle is not None and handle.healthy
 
 
@@ -58,7 +56,7 @@ def setup_broker(app: web.Application) -> None:
     """Open the configured broker for the app's lifetime and report it in /readyz.
 
     With TELEMED_BROKER=none (the default under TELEMED_ENV=test without MQTT_URL) nothing
-    is set up and `keys.BROKER` stays absent.
+    is set up and `BROKER` stays absent.
     """
     if app[keys.SETTINGS].broker_mode == "none":
         return

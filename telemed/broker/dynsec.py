@@ -1,9 +1,10 @@
 """Mosquitto dynamic-security client: commands to `$CONTROL/dynamic-security/v1`, awaited answers.
 
-paho runs in its own network thread (`loop_start`); every callback hands its result to the
-event loop with `call_soon_threadsafe`, and asyncio objects are touched only on the loop.
-Commands are sent with QoS 0 and only while connected: a command that cannot be delivered
-fails at once instead of being replayed by paho long after the caller gave up.
+paho is driven by the event loop through the platform's one adapter (`telemed.mqtt_loop`),
+so its callbacks run on the loop; a supervising task reconnects after a loss (1 s, doubling
+up to 5 s, as paho's own reconnect did). Commands are sent with QoS 0 and only while
+connected: a command that cannot be delivered fails at once instead of being replayed by paho
+long after the caller gave up.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import secrets
 import socket
 import ssl
@@ -27,6 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from telemed.broker.errors import BrokerUnavailable, DynSecError
 from telemed.broker.info import BrokerInfo
 from telemed.broker.topics import CONTROL_RESPONSE_TOPIC, CONTROL_TOPIC
+from telemed.mqtt_loop import PahoLoop
 
 __all__ = ["Acl", "Answer", "BrokerUnavailable", "DynSecClient", "DynSecError"]
 
@@ -41,6 +44,9 @@ CLIENT_EXISTS = "Client already exists"
 ROLE_NOT_FOUND = "Role not found"
 CLIENT_NOT_FOUND = "Client not found"
 ACL_EXISTS = "ACL with this topic already exists"
+
+KEEPALIVE = 30
+RECONNECT = (1.0, 5.0)  # seconds before the first retry, and at most
 
 
 @dataclass(frozen=True)
@@ -84,11 +90,13 @@ class DynSecClient:
         self._paho.username_pw_set(info.admin_username, info.admin_password)
         if info.tls:
             self._paho.tls_set_context(ssl.create_default_context())
-        self._paho.reconnect_delay_set(min_delay=1, max_delay=5)
         self._paho.on_connect = self._on_connect
         self._paho.on_subscribe = self._on_subscribe
         self._paho.on_disconnect = self._on_disconnect
-        self._paho.on_message = self._on_message
+        self._driver: PahoLoop | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._lost = asyncio.Event()
+        self._came_up = False
         self._started = False
 
     # Lifecycle --------------------------------------------------------------------------
@@ -99,21 +107,59 @@ class DynSecClient:
         return self._connected.is_set()
 
     async def start(self, seconds: float = 10.0) -> None:
-        """Connect (paho keeps reconnecting afterwards); raise BrokerUnavailable on failure."""
+        """Connect (a task keeps reconnecting afterwards); raise BrokerUnavailable on failure."""
         self._loop = asyncio.get_running_loop()
-        self._paho.connect_async(self.info.host, self.info.port, keepalive=30,
-                                 clean_start=True)
-        self._paho.loop_start()
+        self._driver = PahoLoop(self._paho,
+                                on_message=lambda message: self._on_message(self._paho, None,
+                                                                            message),
+                                on_failure=self._lost.set)
         self._started = True
+        self._supervisor = self._loop.create_task(self._supervise(), name="dynsec-connection")
         await self.wait_connected(seconds)
 
+    async def _supervise(self) -> None:
+        """Connect, wait for the loss, wait a little, connect again, until closed."""
+        driver = self._driver
+        assert driver is not None
+        delay = RECONNECT[0]
+        while self._started:
+            self._lost.clear()
+            self._came_up = False
+            try:
+                await driver.connect(self.info.host, self.info.port, KEEPALIVE,
+                                     clean_start=True)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                log.debug("dynamic-security connect to %s failed: %s", self.info.address, exc)
+            else:
+                await self._lost.wait()
+                if self._came_up:
+                    delay = RECONNECT[0]
+            if not self._started:
+                return
+            await asyncio.sleep(delay * random.uniform(0.8, 1.0))
+            delay = min(delay * 2, RECONNECT[1])
+
     async def close(self) -> None:
-        """Disconnect and stop paho's thread; pending commands fail."""
+        """Disconnect and stop reconnecting; pending commands fail."""
         if not self._started:
             return
         self._started = False
-        self._paho.disconnect()
-        await asyncio.to_thread(self._paho.loop_stop)
+        driver = self._driver
+        if self._paho.is_connected() and driver is not None:
+            self._paho.disconnect()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await driver.socket_gone.wait()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        if driver is not None:
+            driver.stop()
+        sock = self._paho.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
         self._connected.clear()
         for future in self._pending.values():
             if not future.done():
@@ -240,7 +286,7 @@ class DynSecClient:
         answer = await self.run("listRoles", verbose=False, count=-1, offset=0)
         return [str(name) for name in answer.data.get("roles", [])]
 
-    # paho callbacks (paho's thread) -----------------------------------------------------
+    # paho callbacks (on the loop: they come from the adapter's reads, writes and timer) ---
 
     def _to_loop(self, callback: Any, *args: Any) -> None:
         loop = self._loop
@@ -265,6 +311,7 @@ class DynSecClient:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason_code: ReasonCode, properties: Any) -> None:
         self._to_loop(self._set_connected, False)
+        self._lost.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any,
                     message: mqtt.MQTTMessage) -> None:
@@ -285,6 +332,7 @@ class DynSecClient:
             if not self._connected.is_set():
                 log.info("dynamic-security client connected to %s", self.info.address)
             self._refused = None
+            self._came_up = True
             self._connected.set()
         else:
             if self._connected.is_set() and self._started:

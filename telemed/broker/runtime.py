@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
+from aiohttp import web
+
 from telemed.broker.dynsec import DynSecClient
 from telemed.broker.errors import BrokerUnavailable
 from telemed.broker.identities import ensure_ingest
@@ -97,3 +99,7 @@ async def open_broker(settings: Settings, *,
         await dynsec.close()
         if supervisor is not None:
             await supervisor.stop()
+
+
+# The open broker, set by telemed.broker.setup_broker (absent with TELEMED_BROKER=none).
+BROKER: web.AppKey[BrokerHandle] = web.AppKey("broker")

@@ -1,4 +1,4 @@
-"""MQTT topic names of the device contract (CONTRACT §3) and the platform's own identities."""
+"""MQTT topic names of the device contract (docs/devices.md) and the platform's own identities."""
 
 from __future__ import annotations
 

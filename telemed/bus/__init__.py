@@ -25,6 +25,7 @@ from telemed.bus.base import (
     Subscription,
 )
 from telemed.bus.memory import InProcessBus
+from telemed.readiness import READINESS, add_readiness_check
 from telemed.settings import Settings
 
 if TYPE_CHECKING:  # the Redis backend needs the `redis` extra: imported only when used
@@ -68,8 +69,6 @@ async def _bus_ready(app: web.Application) -> bool:
 
 
 async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
-    from telemed.api.health import READINESS, add_readiness_check
-
     bus = make_bus(app[keys.SETTINGS])
     app[keys.BUS] = bus
     redis = redis_bus(app)

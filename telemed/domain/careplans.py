@@ -1,4 +1,4 @@
-"""Care plan (PAI) content: the monitoring rules of CONTRACT §2 and §4, validated.
+"""Care plan (PAI) content: the monitoring rules of docs/telemonitoring.md ("Rules"), validated.
 
 ``parse_careplan_content`` reads the JSON-like content of a plan (``goals``, ``care_team``,
 ``monitoring``, ``trends``, ``news2``, ``silence_hours``, ``escalate_after_minutes``) and
@@ -29,6 +29,7 @@ from typing import Any, Literal, cast
 from telemed.domain.bands import BAND_KEYS, Bands, Severity
 from telemed.domain.errors import DomainValidationError, FieldError
 from telemed.domain.schedule import format_time, parse_time
+from telemed.domain.text import INVALID_CHARACTER, describe, forbidden_character
 from telemed.domain.units import CLINICAL_METRICS, METRICS, MetricInfo
 
 DEFAULT_TOLERANCE_MINUTES = 60
@@ -245,6 +246,9 @@ class _Collector:
         text = data.strip()
         if not text:
             self.add(path, "empty_text", "Must not be empty.")
+            return None
+        if (bad := forbidden_character(text)) is not None:
+            self.add(path, "invalid_characters", INVALID_CHARACTER, character=describe(bad))
             return None
         if len(text) > max_length:
             self.add(path, "too_long", "At most {max} characters.", max=max_length)

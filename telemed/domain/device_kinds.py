@@ -1,4 +1,4 @@
-"""What each kind of home device measures (the registry's ``kind``, CONTRACT §2).
+"""What each kind of home device measures (the registry's ``kind``, docs/devices.md).
 
 The missed-measurement rule asks only the devices that measure the missed metric whether
 they were up: a dead scale beside a live pulse oximeter means the weight was missed because

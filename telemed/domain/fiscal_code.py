@@ -20,7 +20,17 @@ from codicefiscale import codicefiscale
 
 from telemed.domain.errors import DomainValidationError, FieldError
 
-Sex = Literal["M", "F"]
+Sex = Literal["M", "F", "O", "U"]
+"""Stored sex: male, female, other, unknown (the column holds one letter)."""
+BinarySex = Literal["M", "F"]
+
+SEX_INPUTS: dict[str, Sex] = {
+    "M": "M", "F": "F", "O": "O", "U": "U",
+    "MALE": "M", "FEMALE": "F", "OTHER": "O", "UNKNOWN": "U",
+}
+"""Accepted spellings (any case): our letters and FHIR's administrative gender codes."""
+SEX_CHOICES = "M, F, O, U, male, female, other, unknown"
+FHIR_GENDERS: dict[str, str] = {"M": "male", "F": "female", "O": "other", "U": "unknown"}
 
 _OMOCODE_DIGITS = "0123456789"
 _OMOCODE_LETTERS = "LMNPQRSTUV"
@@ -46,7 +56,7 @@ class _Encoded:
     year_2digits: int
     month: int
     day: int
-    sex: Sex
+    sex: BinarySex
 
 
 def normalize_fiscal_code(code: str) -> str:
@@ -83,11 +93,21 @@ def _as_date(value: date | str | None) -> date | None:
     return None
 
 
-def _as_sex(value: str | None) -> Sex | None:
+def canonical_sex(value: object) -> Sex | None:
+    """``M``/``F``/``O``/``U`` for any accepted spelling (``female``, `` m ``), else None."""
     if not isinstance(value, str):
         return None
-    upper = value.strip().upper()
-    return "M" if upper == "M" else "F" if upper == "F" else None
+    return SEX_INPUTS.get(value.strip().upper())
+
+
+def fhir_gender(sex: str) -> str:
+    """FHIR administrative gender of a stored sex (``unknown`` for anything else)."""
+    return FHIR_GENDERS.get(sex, "unknown")
+
+
+def _as_binary_sex(value: str | None) -> BinarySex | None:
+    declared = canonical_sex(value)
+    return declared if declared == "M" or declared == "F" else None
 
 
 def validate_fiscal_code(
@@ -97,7 +117,8 @@ def validate_fiscal_code(
 
     Codes: ``invalid_format`` (shape, impossible date), ``invalid_check_character``,
     ``unknown_birthplace``, and, when ``birth_date``/``sex`` are given,
-    ``birth_date_mismatch`` and ``sex_mismatch``.
+    ``birth_date_mismatch`` and ``sex_mismatch``. The code encodes only male or female: a sex
+    of ``other`` or ``unknown`` is not compared with it.
     """
     normalized = normalize_fiscal_code(code) if isinstance(code, str) else ""
     if not _FORMAT_RE.match(normalized):
@@ -133,7 +154,7 @@ def validate_fiscal_code(
             "The fiscal code does not match the birth date {birth_date}.",
             {"birth_date": born.isoformat()},
         ))
-    declared = _as_sex(sex)
+    declared = _as_binary_sex(sex)
     if declared is not None and declared != encoded.sex:
         errors.append(FieldError(
             _PATH, "sex_mismatch", "The fiscal code does not match the sex {sex}.",
@@ -149,10 +170,10 @@ def build_fiscal_code(
 ) -> str:
     """The (non-omocode) fiscal code of a person; ``birthplace`` is a municipality or country.
 
-    Raises ``DomainValidationError``: ``invalid_choice`` (sex not M/F, any case) or
-    ``unknown_birthplace``.
+    Raises ``DomainValidationError``: ``invalid_choice`` (sex not male or female, any
+    spelling) or ``unknown_birthplace``.
     """
-    declared = _as_sex(sex)
+    declared = _as_binary_sex(sex)
     if declared is None:
         raise DomainValidationError.single("sex", "invalid_choice", "Must be one of: {choices}.",
                                            choices="M, F")
@@ -223,8 +244,9 @@ def validate_demographics(
 ) -> Demographics:
     """Normalized demographics, or ``DomainValidationError`` listing every problem.
 
-    Birth date from 1900-01-01 to ``today`` (default: the local date); sex ``M``/``F``
-    (any case); names non-empty, at most 100 characters, inner whitespace collapsed;
+    Birth date from 1900-01-01 to ``today`` (default: the local date); sex ``M``/``F``/``O``/
+    ``U`` or FHIR's ``male``/``female``/``other``/``unknown`` (any case), stored as the
+    letter; names non-empty, at most 100 characters, inner whitespace collapsed;
     phone optional, international form ``+<country><number>`` (spaces, dashes, dots and
     parentheses are dropped, ``00`` becomes ``+``); timezone an IANA name (default
     ``Europe/Rome``).
@@ -245,10 +267,10 @@ def validate_demographics(
         errors.append(FieldError("birth_date", "out_of_range", "Must not be before {min}.",
                                  {"min": MIN_BIRTH_DATE.isoformat()}))
 
-    declared = _as_sex(sex)
+    declared = canonical_sex(sex)
     if declared is None:
         errors.append(FieldError("sex", "invalid_choice", "Must be one of: {choices}.",
-                                 {"choices": "M, F"}))
+                                 {"choices": SEX_CHOICES}))
 
     normalized_phone = None
     if phone is not None and not (isinstance(phone, str) and not phone.strip()):

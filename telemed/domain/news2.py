@@ -128,7 +128,7 @@ def score(
 
 
 def alert_severity(result: News2Result) -> Severity | None:
-    """CONTRACT §4: total ≥7 critical; total 5–6 or a 3 in any parameter warning."""
+    """Total ≥7 critical; total 5–6 or a 3 in any parameter warning (docs/telemonitoring.md)."""
     if result.total >= 7:
         return "critical"
     if result.total >= 5 or result.max_single >= 3:

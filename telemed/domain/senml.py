@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from telemed.domain.errors import render_template
+from telemed.domain.json_input import JsonInputError, parse_json
 from telemed.domain.units import UnitError, metric_info, to_canonical
 
 SUPPORTED_VERSION = 10
@@ -36,6 +37,7 @@ DEFAULT_MAX_BYTES = 256 * 1024
 DEFAULT_MAX_FUTURE = timedelta(minutes=5)
 DEFAULT_MAX_AGE = timedelta(days=30)
 DEFAULT_LATE_AFTER = timedelta(minutes=10)
+MAX_DEPTH = 8  # a pack is an array of flat records: depth 2; room for extension fields
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-:./_]*$")
@@ -150,10 +152,6 @@ def metric_of(name: str) -> str:
     return _SEGMENT_RE.split(name)[-1]
 
 
-def _reject_constant(text: str) -> Any:
-    raise ValueError(f"{text} is not JSON")
-
-
 def _load(payload: bytes | str, max_bytes: int, max_records: int) -> list[Any]:
     if isinstance(payload, str):
         payload = payload.encode("utf-8", "surrogatepass")
@@ -166,9 +164,14 @@ def _load(payload: bytes | str, max_bytes: int, max_records: int) -> list[Any]:
     except UnicodeDecodeError:
         raise _PackError("not_utf8", "The payload is not UTF-8 text.") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise _PackError("invalid_json", "The payload is not valid JSON.") from None
+        data = parse_json(text, max_depth=MAX_DEPTH, finite=False)
+    except JsonInputError as exc:
+        if exc.code == "invalid_json":
+            raise _PackError("invalid_json", "The payload is not valid JSON.") from None
+        # too deep stays invalid_json; invalid_unicode (a lone surrogate), duplicate_key
+        code = "invalid_json" if exc.code == "too_deep" else exc.code
+        raise _PackError(code, "The payload is not acceptable JSON: {reason}",
+                         reason=exc.message) from None
     if not isinstance(data, list):
         raise _PackError("not_an_array", "A SenML pack is a JSON array of records.")
     if not data:

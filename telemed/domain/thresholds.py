@@ -1,4 +1,5 @@
-"""Threshold rule state machine (CONTRACT §4), pure: the caller stores the state.
+"""Threshold rule state machine (docs/telemonitoring.md, "Rules"), pure: the caller stores
+the state.
 
 Per (patient, rule) the state remembers the severity of the open condition and how many
 consecutive readings were out of band. Feed readings in time order:

@@ -1,4 +1,4 @@
-"""MQTT topic names of the device wire contract (CONTRACT §3), shared by server and devices."""
+"""MQTT topic names of the device wire contract (docs/devices.md), shared by server and devices."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Trend rules (CONTRACT §4): a change of at least ``delta`` within ``window_hours``.
+"""Trend rules (docs/telemonitoring.md, "Rules"): a change of at least ``delta`` within
+``window_hours``.
 
 The sign of ``delta`` matters: ``+2`` (kg) is a gain of two or more, ``-3`` a loss of three
 or more. A pair counts when the earlier reading is strictly earlier and at most

@@ -1,4 +1,5 @@
-"""Metrics, their UCUM units, unit conversion and physiological plausibility (CONTRACT §3).
+"""Metrics, their UCUM units, unit conversion and physiological plausibility
+(docs/devices.md, "Send readings").
 
 Every reading is stored in its metric's canonical UCUM unit. Units are case-sensitive, as
 in UCUM and SenML (``Cel``, not ``cel``). Converted values are rounded to 6 decimals, far

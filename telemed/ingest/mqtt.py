@@ -1,8 +1,8 @@
 """The ingest worker's MQTT client: paho driven from the asyncio loop, nothing blocks it.
 
-- paho's socket is watched with ``add_reader``/``add_writer`` and ``loop_misc`` runs on a
-  timer (the home-assistant pattern); only the blocking TCP connect runs in an executor, and
-  the socket callbacks paho fires from there are handed over with ``call_soon_threadsafe``.
+- paho is driven by the loop through the platform's one adapter, `telemed.mqtt_loop`
+  (reading up to ``MAX_READS_PER_WAKEUP`` packets a wakeup, paused while the writer catches
+  up).
 - MQTT 5, ``clean_start=False`` with a session expiry, a stable client id: a persistent
   session, so what devices publish while the worker is down waits in the broker.
 - ``manual_ack=True``: a message is acknowledged only when its batch is committed, and only
@@ -31,7 +31,6 @@ import logging
 import random
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from telemed.broker.topics import ALL_READINGS, ALL_STATUS, SHARED_READINGS
 from telemed.domain.topics import DeviceTopics, device_of
+from telemed.mqtt_loop import PahoLoop
 
 log = logging.getLogger("telemed.ingest.mqtt")
 
@@ -101,17 +101,13 @@ class IngestMqttClient:
         self._handler = handler
         self._loop = asyncio.get_running_loop()
         self._client: mqtt.Client | None = None
+        self._driver: PahoLoop | None = None
         self._generation = 0
         self._connected = asyncio.Event()
         self._disconnected = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
-        self._misc: asyncio.TimerHandle | None = None
-        self._sock: Any = None
         self._stopping = False
-        self._received = 0
-        self._writing = False
         self._paused = False
-        self._loop_thread = threading.get_ident()
         self.connects = 0
         self.retained_dropped = 0
         self.first_connected_at: float | None = None  # time.monotonic() of the first CONNACK
@@ -146,15 +142,8 @@ class IngestMqttClient:
     def set_paused(self, paused: bool) -> None:
         """Stop (or resume) reading from the broker while the writer catches up."""
         self._paused = paused
-        sock, client = self._sock, self._client
-        if sock is None or client is None:
-            return
-        if paused:
-            with contextlib.suppress(ValueError, OSError):
-                self._loop.remove_reader(sock)
-        else:
-            self._loop.add_reader(sock, self._read, client)
-            self._loop.call_soon(self._read, client)  # data may have arrived meanwhile
+        if self._driver is not None:
+            self._driver.set_paused(paused)
 
     def publish(self, topic: str, payload: bytes | str, *, qos: int = 1,
                 retain: bool = False) -> None:
@@ -183,12 +172,7 @@ class IngestMqttClient:
         client.max_inflight_messages_set(1000)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_socket_register_write
-        client.on_socket_unregister_write = self._on_socket_unregister_write
         return client
 
     async def _supervise(self) -> None:
@@ -219,98 +203,26 @@ class IngestMqttClient:
         client = self._make_client()
         self._client = client
         self._generation += 1
+        driver = PahoLoop(client, on_message=lambda msg: self._on_message(client, None, msg),
+                          on_failure=self._disconnected.set,
+                          reads_per_wakeup=MAX_READS_PER_WAKEUP)
+        driver.paused = self._paused
+        self._driver = driver
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY
         props.ReceiveMaximum = RECEIVE_MAXIMUM
-        await self._loop.run_in_executor(
-            None,
-            lambda: client.connect(self._address.host, self._address.port, KEEPALIVE,
-                                   clean_start=False, properties=props),
-        )
-        self._schedule_misc()
+        await driver.connect(self._address.host, self._address.port, KEEPALIVE,
+                             clean_start=False, properties=props)
 
     def _teardown(self) -> None:
-        if self._misc is not None:
-            self._misc.cancel()
-            self._misc = None
-        if self._sock is not None:
-            self._unwatch(self._sock)
-            self._sock = None
-
-    def _schedule_misc(self) -> None:
-        self._misc = self._loop.call_later(1.0, self._run_misc)
-
-    def _run_misc(self) -> None:
-        client = self._client
-        if client is None:
-            return
-        rc = client.loop_misc()
-        if rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-            self._disconnected.set()
-            return
-        self._schedule_misc()
-
-    # --- socket hand-over (paho may call these from the connect executor) --------------
+        if self._driver is not None:
+            self._driver.stop()
 
     def _threadsafe(self, fn: Callable[..., None], *args: Any) -> None:
-        if threading.get_ident() == self._loop_thread:
-            fn(*args)
+        if self._driver is not None:
+            self._driver.call_on_loop(fn, *args)
         else:
             self._loop.call_soon_threadsafe(fn, *args)
-
-    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._threadsafe(self._watch, client, sock)
-
-    def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._threadsafe(self._unwatch, sock)
-
-    def _on_socket_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._threadsafe(self._watch_write, client, sock)
-
-    def _on_socket_unregister_write(self, client: mqtt.Client, userdata: Any,
-                                    sock: Any) -> None:
-        self._threadsafe(self._unwatch_write, sock)
-
-    def _watch(self, client: mqtt.Client, sock: Any) -> None:
-        if client is not self._client:
-            return
-        self._sock = sock
-        if not self._paused:
-            self._loop.add_reader(sock, self._read, client)
-
-    def _unwatch(self, sock: Any) -> None:
-        self._writing = False
-        with contextlib.suppress(ValueError, OSError):
-            self._loop.remove_reader(sock)
-        with contextlib.suppress(ValueError, OSError):
-            self._loop.remove_writer(sock)
-
-    def _watch_write(self, client: mqtt.Client, sock: Any) -> None:
-        if client is self._client and not self._writing and sock.fileno() != -1:
-            self._writing = True
-            self._loop.add_writer(sock, self._write, client)
-
-    def _unwatch_write(self, sock: Any) -> None:
-        self._writing = False
-        with contextlib.suppress(ValueError, OSError):
-            self._loop.remove_writer(sock)
-
-    def _read(self, client: mqtt.Client) -> None:
-        for _ in range(MAX_READS_PER_WAKEUP):
-            if self._paused or client is not self._client:
-                return
-            before = self._received
-            rc = client.loop_read()
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                self._disconnected.set()
-                return
-            if self._received == before:
-                return
-
-    def _write(self, client: mqtt.Client) -> None:
-        rc = client.loop_write()
-        if rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
-            self._disconnected.set()
 
     # --- paho callbacks (on the loop thread, except on_connect's first run) -----------
 
@@ -365,7 +277,6 @@ class IngestMqttClient:
         self._disconnected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self._received += 1
         received_at = datetime.now(UTC)
         mid, qos, generation = msg.mid, msg.qos, self._generation
 

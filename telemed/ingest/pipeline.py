@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from aiohttp import web
+
 from telemed.bus import ALERTS, EventBus
 from telemed.db.engine import SessionFactory
 from telemed.domain.senml import Rejection, decode_pack
@@ -130,3 +132,6 @@ class Pipeline:
             if change.reading_received_at is not None:
                 metrics.alert_latency.observe(
                     (datetime.now(UTC) - change.reading_received_at).total_seconds())
+
+
+PIPELINE: web.AppKey[Pipeline] = web.AppKey("pipeline")  # set by telemed.ingest.setup

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from telemed import keys
-from telemed.api.health import add_readiness_check
+from telemed.broker import BROKER
 from telemed.bus import CAREPLANS, DEVICES, BusOverflow, Event, EventBus
 from telemed.domain.senml import Rejection
 from telemed.ingest.device_config import device_configs
@@ -29,8 +29,9 @@ from telemed.ingest.mqtt import (
     default_client_id,
     errors_topic,
 )
-from telemed.ingest.pipeline import Pipeline
+from telemed.ingest.pipeline import PIPELINE, Pipeline
 from telemed.ingest.scheduler import run_scheduler
+from telemed.readiness import add_readiness_check
 from telemed.tasks import cancel_and_wait
 
 log = logging.getLogger("telemed.ingest")
@@ -38,9 +39,10 @@ log = logging.getLogger("telemed.ingest")
 
 def broker_address(app: web.Application) -> BrokerAddress | None:
     """The ingest identity on the broker published by the broker's setup, if any."""
-    info = app.get(keys.BROKER)
-    if info is None:
+    handle = app.get(BROKER)
+    if handle is None:
         return None
+    info = handle.info
     return BrokerAddress(info.host, info.port, info.ingest_username, info.ingest_password,
                          info.tls)
 
@@ -130,7 +132,7 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     pipeline = Pipeline(app[keys.SESSIONS], bus, app[keys.METRICS],
                         max_readings=settings.ingest_batch_size,
                         max_delay=settings.ingest_batch_ms / 1000)
-    app[keys.PIPELINE] = pipeline
+    app[PIPELINE] = pipeline
     pipeline.start()
     tasks: list[asyncio.Task[None]] = []
 

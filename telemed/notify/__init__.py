@@ -1,4 +1,4 @@
-"""Notifications that reach a person (CONTRACT §6): the outbox, channels, the delivery worker,
+"""Notifications that reach a person: the outbox, channels, the delivery worker,
 the on-call rota and the escalation chain. See docs/notifications.md.
 
 Services record notifications with ``telemed.notify.outbox`` in the transaction of their

@@ -1,7 +1,8 @@
 """Notification kinds, who may opt out, and what a preference change may say (pure rules).
 
-CONTRACT §6: ``alert_escalated`` and ``emergency_access`` cannot be turned off;
-``alert_critical`` is opt-in (default off); the patient-side kinds are on unless turned off.
+docs/notifications.md, "Kinds and preferences": ``alert_escalated`` and
+``emergency_access`` cannot be turned off; ``alert_critical`` is opt-in (default off); the
+patient-side kinds are on unless turned off.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Stored notifications hold a title code and parameters, never finished text; this module
 translates them at the edge. A message leaving the platform carries no clinical content
-(CONTRACT §6): the title, at most the patient's initials, and a link that opens the page
-after login.
+(docs/notifications.md, "What a message says"): the title, at most the patient's
+initials, and a link that opens the page after login.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The on-call rota: who covers escalations at a time (CONTRACT §6).
+"""The on-call rota: who covers escalations at a time (docs/notifications.md, "On call").
 
 A shift covers every patient of the platform from ``starts_at`` to ``ends_at`` (half-open).
 It is refused, with nothing changed, when the user is unknown or not a clinician, when it ends

@@ -126,7 +126,7 @@ async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,
 
 
 def notification_out(n: Notification, lang: str) -> dict[str, Any]:
-    """CONTRACT §6 shape, the title in ``lang``."""
+    """The notification's public shape (docs/notifications.md), the title in ``lang``."""
     return {"id": n.id, "kind": n.kind, "title": title(lang, n.title_code, n.params),
             "link": n.link, "created_at": n.created_at.isoformat(),
             "read_at": n.read_at.isoformat() if n.read_at else None}

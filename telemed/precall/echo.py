@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from aiohttp import web
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -124,3 +125,6 @@ class EchoPeers:
     async def close_all(self) -> None:
         await asyncio.gather(*(self._close(pc) for pc in list(self.peers)),
                              return_exceptions=True)
+
+
+ECHO: web.AppKey[EchoPeers] = web.AppKey("precall")  # set by telemed.precall.setup

@@ -1,4 +1,5 @@
-"""Wiring of the pre-call echo: the peers' lifetime, their reaper and the API route."""
+"""Wiring of the pre-call echo: the peers' lifetime and their reaper (the API route,
+`telemed.api.precall`, is added by `create_app`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from telemed import keys
-from telemed.api import precall as precall_api
-from telemed.precall.echo import EchoPeers
+from telemed.precall.echo import ECHO, EchoPeers
 
 REAP_INTERVAL = 1.0
 
@@ -23,7 +22,7 @@ async def _reaper(peers: EchoPeers) -> None:
 
 async def _precall_ctx(app: web.Application) -> AsyncIterator[None]:
     peers = EchoPeers()
-    app[keys.PRECALL] = peers
+    app[ECHO] = peers
     reaper = asyncio.create_task(_reaper(peers), name="precall-reaper")
     yield
     reaper.cancel()
@@ -33,6 +32,5 @@ async def _precall_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup_precall(app: web.Application) -> None:
-    """The echo peers and `POST /api/v1/precall/offer`."""
+    """The echo peers, for `POST /api/v1/precall/offer`."""
     app.cleanup_ctx.append(_precall_ctx)
-    app.router.add_routes(precall_api.routes)

@@ -25,7 +25,9 @@ from telemed.db.models import Alert, Patient, RuleState
 from telemed.db.types import utcnow
 from telemed.domain.alert_detail import AlertDetail
 from telemed.domain.bands import Severity, is_worse
-from telemed.errors import ApiError, conflict, forbidden, not_found
+from telemed.domain.errors import DomainValidationError
+from telemed.domain.text import clean_text
+from telemed.errors import ApiError, conflict, forbidden, from_domain, not_found
 from telemed.notify import outbox
 from telemed.principal import Principal
 from telemed.services import audit
@@ -37,6 +39,7 @@ AlertKind = Literal["threshold", "trend", "missed_measurement", "device_silent",
 STATUSES = ("open", "acknowledged", "resolved")
 SEVERITIES = ("warning", "critical")
 SNOOZE_MINUTES = (1, 1440)
+MAX_NOTE = 1000  # characters of an acknowledge or resolve note
 _SEQ_LOCK = 7_242_611  # PostgreSQL advisory lock id of the alert sequence
 
 _NEXT_SEQ = text(
@@ -268,8 +271,28 @@ async def _for_action(
     return alert, patient
 
 
-def _clip(note: str | None) -> str | None:
-    return note.strip()[:1000] if note is not None and note.strip() else None
+def _note(note: str | None) -> str | None:
+    """The note as typed (trimmed), None when blank; 422 when too long or holding control,
+    bidi-override or invalid characters (never cut silently)."""
+    try:
+        return clean_text(note, "note", max_length=MAX_NOTE, multiline=True, required=False)
+    except DomainValidationError as exc:
+        raise from_domain(exc) from None
+
+
+async def get_alert(
+    session: AsyncSession, who: Principal, alert_id: str, request_id: str | None = None
+) -> tuple[Alert, Patient]:
+    """One alert, with the list's access rules (care team and consent, emergency access, the
+    patient or a delegate for their own); the read is audited, a refusal too."""
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise not_found("Alert")
+    patient = await authorize_patient(session, who, alert.patient_id, action="read",
+                                      resource="alert", resource_id=alert_id,
+                                      request_id=request_id)
+    await session.commit()
+    return alert, patient
 
 
 async def acknowledge(
@@ -277,6 +300,7 @@ async def acknowledge(
     request_id: str | None = None,
 ) -> AlertChange:
     """open → acknowledged (who, when, note)."""
+    clean_note = _note(note)
     alert, patient = await _for_action(session, who, alert_id, "acknowledge", request_id)
     if alert.status == "resolved":
         raise conflict("This alert is already resolved.", "alert_resolved")
@@ -286,7 +310,7 @@ async def acknowledge(
     alert.status = "acknowledged"
     alert.acknowledged_by = who.user_id
     alert.acknowledged_at = now
-    alert.ack_note = _clip(note)
+    alert.ack_note = clean_note
     alert.updated_at = now
     change = await _change(session, alert, "acknowledged", False, patient)
     await session.commit()
@@ -298,6 +322,7 @@ async def resolve(
     request_id: str | None = None,
 ) -> AlertChange:
     """open/acknowledged → resolved (who, when, note); the rule starts afresh."""
+    clean_note = _note(note)
     alert, patient = await _for_action(session, who, alert_id, "resolve", request_id)
     if alert.status == "resolved":
         raise conflict("This alert is already resolved.", "alert_resolved")
@@ -305,7 +330,7 @@ async def resolve(
     alert.status = "resolved"
     alert.resolved_by = who.user_id
     alert.resolved_at = now
-    alert.resolve_note = _clip(note)
+    alert.resolve_note = clean_note
     alert.updated_at = now
     change = await _change(session, alert, "resolved", False, patient)
     await reset_rule_state(session, alert.patient_id, alert.rule_key)

@@ -29,6 +29,17 @@ Resource = Literal[
 ]
 
 
+MAX_REASON = 1000  # the column's length
+
+
+def fit_reason(reason: str | None) -> str | None:
+    """A reason that fits the column: a longer one (composed, like ``granted: <the note>``,
+    whose full text is stored with its own record) ends with an ellipsis, visibly shortened."""
+    if reason is None or len(reason) <= MAX_REASON:
+        return reason
+    return reason[:MAX_REASON - 1] + "…"
+
+
 def record(
     session: AsyncSession,
     *,
@@ -50,7 +61,7 @@ def record(
         action=action,
         resource=resource,
         resource_id=resource_id,
-        reason=reason,
+        reason=fit_reason(reason),
         emergency=emergency,
         outcome=outcome,
         request_id=request_id,
@@ -79,6 +90,6 @@ async def record_shown(
     await conn.execute(insert(AuditEvent), [
         {"at": now, "actor_id": actor.user_id, "actor_role": actor.role, "patient_id": pid,
          "action": "read", "resource": resource,
-         "resource_id": pid if resource_ids else None, "reason": reason, "emergency": False,
-         "outcome": "success", "request_id": request_id}
+         "resource_id": pid if resource_ids else None, "reason": fit_reason(reason),
+         "emergency": False, "outcome": "success", "request_id": request_id}
         for pid in patient_ids])

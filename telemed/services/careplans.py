@@ -14,7 +14,7 @@ from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.errors import DomainValidationError
 from telemed.errors import conflict, from_domain, invalid, not_found
 from telemed.principal import Principal
-from telemed.services import audit
+from telemed.services import audit, free_text
 from telemed.services.access import authorize_patient
 from telemed.services.patients import add_to_care_team
 
@@ -26,6 +26,8 @@ def _check_header(title: str, period_start: date, period_end: date | None) -> di
     errors: dict[str, str] = {}
     if not title.strip() or len(title) > 200:
         errors["title"] = "Title is required (at most 200 characters)."
+    elif (bad := free_text.problem(title)) is not None:
+        errors["title"] = bad
     if period_end is not None and period_end < period_start:
         errors["period_end"] = "The end of the period comes before its start."
     return errors

@@ -28,7 +28,7 @@ from telemed.domain.emergency import (
 from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
-from telemed.services import audit, scope
+from telemed.services import audit, free_text, scope
 from telemed.services.access import (
     authorize_patient,
     responsible_doctors,
@@ -84,6 +84,7 @@ async def decide_consent(
         grantee = await session.get(User, grantee_id)
         if grantee is None or grantee.role not in CLINICIANS:
             raise invalid({"grantee_id": "No such doctor or nurse."})
+    note = free_text.optional(note, "note", max_length=MAX_REASON_LENGTH, multiline=True)
     if note is not None and len(note) > MAX_REASON_LENGTH:
         raise invalid({"note": "At most 1000 characters."})
     if who.role == "admin" and not (note or "").strip():
@@ -113,7 +114,8 @@ async def break_glass(
     time-limited, read-only (`telemed.domain.emergency`), flagged and reviewed afterwards."""
     if not who.is_clinician:
         raise forbidden("Only doctors and nurses can use emergency access.")
-    reason = " ".join(reason.split())
+    reason = free_text.optional(reason, "reason", max_length=MAX_REASON_LENGTH,
+                                collapse=True) or ""
     errors: dict[str, str] = {}
     reason_code = reason_code or DEFAULT_REASON_CODE
     if reason_code not in REASON_CODES:

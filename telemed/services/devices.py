@@ -43,6 +43,10 @@ SERIAL_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 Action = Literal["read", "create", "update", "delete"]
 MAX_BACKDATE = timedelta(days=30)  # as old as the readings the ingest accepts
+# A new device's first assignment opens this long before its registration, so that a device
+# whose clock runs a little behind is not refused its first readings (the ingest accepts
+# readings up to 5 minutes ahead for the same reason). No other patient had the device then.
+CLOCK_GRACE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -141,9 +145,9 @@ async def register_device(
 ) -> Registration:
     """Register a patient's device and create its broker client; the password is returned once.
 
-    The device's first assignment starts now, or at ``assigned_from`` (at most 30 days ago)
-    when the patient has had it since before its registration: readings timed before the
-    start are refused as ``before_assignment``.
+    The device's first assignment starts now (less `CLOCK_GRACE`), or at ``assigned_from``
+    (at most 30 days ago) when the patient has had it since before its registration:
+    readings timed before the start are refused as ``before_assignment``.
     """
     problems: dict[str, str] = {}
     now = utcnow()
@@ -178,7 +182,7 @@ async def register_device(
     try:
         await session.flush()  # the device row before its first assignment (foreign key)
         session.add(DeviceAssignment(device_id=device.id, patient_id=patient_id,
-                                     valid_from=assigned_from or now,
+                                     valid_from=assigned_from or now - CLOCK_GRACE,
                                      assigned_by=who.user_id if who else None))
         await session.commit()
     except IntegrityError:

@@ -14,14 +14,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, String, Table, and_, bindparam, func, text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    text,
+    true,
+    union_all,
+)
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import Observation
+from telemed.db.models import Observation, Patient
 from telemed.db.types import UTCDateTime
+from telemed.domain.downsample import Bucket, bucket_width, from_aggregates
 from telemed.domain.units import CLINICAL_METRICS, METRICS
 from telemed.principal import Principal
 from telemed.services.access import authorize_patient
@@ -160,7 +176,7 @@ class ObservationQuery:
 
 
 def observation_out(obs: Observation) -> dict[str, Any]:
-    """CONTRACT §2 observation shape."""
+    """The observation's public shape (docs/telemonitoring.md, "API")."""
     return {
         "metric": obs.metric,
         "value": obs.value,
@@ -206,28 +222,29 @@ async def list_observations(
 async def latest_values(
     session: AsyncSession, patient_ids: Sequence[str], metrics: Sequence[str] = CLINICAL_METRICS
 ) -> dict[str, dict[str, Observation]]:
-    """patient → metric → its most recent reading (no audit: callers audit)."""
-    if not patient_ids:
+    """patient → metric → its most recent reading (no audit: callers audit).
+
+    One statement whatever the history: for every (patient, metric) pair a correlated
+    ``ORDER BY time DESC LIMIT 1`` finds the newest reading's id through the
+    (patient_id, metric, time) index, so the cost is one index seek per pair, not a scan
+    of the patient's readings.
+    """
+    if not patient_ids or not metrics:
         return {}
+    wanted = union_all(*(select(literal(m, String()).label("metric")) for m in metrics)
+                       ).subquery("wanted")
     newest = (
-        select(
-            Observation.patient_id,
-            Observation.metric,
-            func.max(Observation.time).label("time"),
-        )
-        .where(col(Observation.patient_id).in_(patient_ids))
-        .where(col(Observation.metric).in_(metrics))
-        .group_by(col(Observation.patient_id), col(Observation.metric))
-        .subquery()
+        select(Observation.id)
+        .where(Observation.patient_id == Patient.id)
+        .where(Observation.metric == wanted.c.metric)
+        .order_by(col(Observation.time).desc(), col(Observation.id).desc())
+        .limit(1)
+        .correlate(Patient, wanted)
+        .scalar_subquery()
     )
-    stmt = select(Observation).join(
-        newest,
-        and_(
-            col(Observation.patient_id) == newest.c.patient_id,
-            col(Observation.metric) == newest.c.metric,
-            col(Observation.time) == newest.c.time,
-        ),
-    )
+    ids = (select(newest).select_from(Patient).join(wanted, true())
+           .where(col(Patient.id).in_(patient_ids)))
+    stmt = select(Observation).where(col(Observation.id).in_(ids))
     out: dict[str, dict[str, Observation]] = {}
     for obs in (await session.exec(stmt)).all():
         out.setdefault(obs.patient_id, {})[obs.metric] = obs
@@ -259,3 +276,120 @@ async def latest_vitals(
 
 def is_known_metric(metric: str) -> bool:
     return metric in METRICS
+
+
+# --- downsampled series for charts ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesQuery:
+    """A chart's period: the metrics, ``since`` ≤ time ≤ ``until``, about ``points`` buckets."""
+
+    metrics: tuple[str, ...]
+    since: datetime
+    until: datetime
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """One metric's buckets over a period, with the period's exact count, minimum, maximum."""
+
+    metric: str
+    buckets: list[Bucket]
+
+    @property
+    def count(self) -> int:
+        return sum(b.count for b in self.buckets)
+
+    @property
+    def low(self) -> float | None:
+        return min((b.min for b in self.buckets), default=None)
+
+    @property
+    def high(self) -> float | None:
+        return max((b.max for b in self.buckets), default=None)
+
+
+def _bucket_sql(dialect: str, width: int) -> str:
+    """The bucket number of ``time`` (floor of epoch seconds / width), as each engine says it.
+
+    SQLite stores the UTC time as text, ``YYYY-MM-DD HH:MM:SS.ffffff``: its first 19
+    characters are the whole seconds (``strftime`` on the full text would round 05:59:59.9999
+    up to 06:00, into the next bucket); integer division floors them (times are after 1970).
+    ``width`` is an int we computed.
+    """
+    width = int(width)
+    if dialect == "postgresql":
+        return f"CAST(floor(extract(epoch FROM observations.time) / {width}) AS BIGINT)"
+    return f"CAST(strftime('%s', substr(observations.time, 1, 19)) AS INTEGER) / {width}"
+
+
+async def bucketed(
+    session: AsyncSession, patient_id: str, metrics: Sequence[str], since: datetime,
+    until: datetime, width: int,
+) -> dict[str, list[Bucket]]:
+    """metric → its buckets of ``width`` seconds in ``[since, until]``, in one statement
+    (``GROUP BY`` metric and bucket number, served by the (patient, metric, time) index).
+    No audit: callers audit."""
+    if not metrics:
+        return {}
+    conn = await session.connection()
+    number = literal_column(_bucket_sql(conn.dialect.name, width), Integer())
+    c = OBSERVATIONS.c
+    stmt = (
+        sa_select(c.metric, number.label("bucket"), func.count(), func.min(c.value),
+                  func.max(c.value), func.sum(c.value), func.min(c.time), func.max(c.time))
+        .where(c.patient_id == patient_id)
+        .where(c.metric.in_(metrics))
+        .where(c.time >= since)
+        .where(c.time <= until)
+        .group_by(c.metric, number)
+        .order_by(c.metric, number)
+    )
+    out: dict[str, list[Bucket]] = {m: [] for m in metrics}
+    for metric, bucket, count, low, high, total, first, last in (await conn.execute(stmt)).all():
+        out[metric].append(from_aggregates(int(bucket), width, int(count), float(low),
+                                           float(high), float(total), first, last))
+    return out
+
+
+async def series(
+    session: AsyncSession,
+    who: Principal,
+    patient_id: str,
+    query: SeriesQuery,
+    request_id: str | None = None,
+) -> tuple[int, list[MetricSeries]]:
+    """(bucket width in seconds, one downsampled series per metric) of a patient (audited)."""
+    await authorize_patient(session, who, patient_id, action="read", resource="observation",
+                            reason="vitals series", request_id=request_id)
+    width = bucket_width(query.since, query.until, query.points)
+    found = await bucketed(session, patient_id, query.metrics, query.since, query.until, width)
+    await session.commit()
+    return width, [MetricSeries(m, found.get(m, [])) for m in query.metrics]
+
+
+def bucket_out(bucket: Bucket) -> dict[str, Any]:
+    """One bucket of the series API."""
+    return {
+        "t": bucket.start.isoformat(),
+        "first": bucket.first.isoformat(),
+        "last": bucket.last.isoformat(),
+        "count": bucket.count,
+        "min": bucket.min,
+        "max": bucket.max,
+        "mean": round(bucket.mean, 4),
+    }
+
+
+def series_out(item: MetricSeries) -> dict[str, Any]:
+    info = METRICS.get(item.metric)
+    return {
+        "metric": item.metric,
+        "unit": info.canonical_unit if info is not None else "",
+        "count": item.count,
+        "min": item.low,
+        "max": item.high,
+        "buckets": [bucket_out(b) for b in item.buckets],
+    }

@@ -1,4 +1,5 @@
-"""A patient's alert rules (CONTRACT §4) over the pure domain, with persisted RuleState.
+"""A patient's alert rules (docs/telemonitoring.md, "Rules") over the pure domain, with
+persisted RuleState.
 
 Readings path (called by the ingest writer inside the batch transaction, for the readings
 stored *now*, so a redelivery is never evaluated twice):

@@ -18,6 +18,7 @@ from telemed.errors import ApiError, conflict, invalid, not_found
 from telemed.notify import kinds
 from telemed.principal import ROLES, Principal
 from telemed.security import hash_password, password_problem, verify_password
+from telemed.services import free_text
 from telemed.services.pagination import Page
 from telemed.services.sessions import revoke_user_sessions
 
@@ -52,6 +53,8 @@ def check_new_user(
         errors["role"] = "Role must be one of admin, doctor, nurse, patient."
     if not display_name.strip() or len(display_name) > 128:
         errors["display_name"] = "Display name is required (at most 128 characters)."
+    elif (bad := free_text.problem(display_name)) is not None:
+        errors["display_name"] = bad
     if role != "patient" and patient_id:
         errors["patient_id"] = "Only patient users are linked to a patient record."
     return errors

@@ -20,7 +20,6 @@ invites with a one-time link.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -33,7 +32,7 @@ from telemed.db.types import utcnow
 from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
 from telemed.principal import Principal
 from telemed.security import TokenError, TokenSigner
-from telemed.services import audit
+from telemed.services import audit, free_text
 from telemed.services import visits as visit_service
 
 LINK_PURPOSE = "visit-guest-link"
@@ -71,10 +70,10 @@ def guest_id_of(user_id: str) -> str | None:
 
 
 def clean_name(name: str) -> str:
-    """The guest's display name: trimmed, without control characters; 422 when empty/long."""
-    text = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
-    text = " ".join(text.split())
-    if not text or len(text) > MAX_NAME:
+    """The guest's display name, whitespace collapsed; 422 when empty, long, or holding
+    control, bidi-override or invalid characters (refused, never stripped silently)."""
+    text = free_text.optional(name, "name", max_length=MAX_NAME, collapse=True)
+    if not text:
         raise invalid({"name": "Give the guest's name (at most 80 characters)."})
     return text
 

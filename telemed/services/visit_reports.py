@@ -21,6 +21,7 @@ from telemed.db.types import utcnow
 from telemed.errors import conflict, forbidden, invalid
 from telemed.notify import outbox
 from telemed.principal import Principal
+from telemed.services import free_text
 from telemed.services.access import authorize_patient
 from telemed.services.visits import authorize_visit, load_visit
 
@@ -62,7 +63,7 @@ async def sign_report(
     await authorize_visit(session, who, record, action="create", resource="visit_report",
                           request_id=request_id)
     await session.commit()
-    clean = text.replace("\r\n", "\n").strip()
+    clean = free_text.optional(text, "text", max_length=MAX_REPORT, multiline=True) or ""
     if not clean or len(clean) > MAX_REPORT:
         raise invalid({"text": "Write the report (at most 20000 characters)."})
     visit = record.visit

@@ -42,6 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aiohttp import web
+
 from telemed.bus.base import Event, EventBus, Subscription
 from telemed.settings import Settings
 from telemed.signalling import messages as m
@@ -411,6 +413,9 @@ class Cluster:
                     outbox.push(frame)
                 else:
                     outbox.close(int(code), str(reason))
+
+
+CLUSTER: web.AppKey[Cluster] = web.AppKey("signalling_cluster")  # set with the Redis bus
 
 
 def _lease(visit_id: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-MAX_FRAME_BYTES = 64 * 1024  # CONTRACT §5: 64 KiB per message
+MAX_FRAME_BYTES = 64 * 1024  # docs/visits.md: 64 KiB per message
 HARD_FRAME_BYTES = 256 * 1024  # aiohttp closes with 1009 above this, before we read it
 RATE_PER_SECOND = 30.0  # sustained frames per second per connection
 RATE_BURST = 120.0  # a mesh of six renegotiating at once stays well under this

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiohttp import web
 
@@ -29,9 +29,6 @@ from telemed.metrics import Metrics
 from telemed.services import visits as visit_service
 from telemed.signalling.messages import ChatFrom, ServerMessage, dump
 from telemed.signalling.rooms import CHAT_HISTORY, Close, Outcome, Room, Send, VisitKind
-
-if TYPE_CHECKING:
-    from telemed.signalling.cluster import Cluster
 
 log = logging.getLogger("telemed.signalling")
 
@@ -89,6 +86,16 @@ class Outbox:
                 return
 
 
+class Forwarding(Protocol):
+    """What the hub asks of the cluster (`cluster.Cluster`) when rooms span processes."""
+
+    async def forward(self, room: Room, outcome: Outcome) -> None:
+        """Send the outcome's frames for peers on other processes to them."""
+
+    def forget(self, visit_id: str) -> None:
+        """The room is gone here: release what the cluster holds for it."""
+
+
 class Hub:
     """Rooms and local peers of one process."""
 
@@ -105,7 +112,7 @@ class Hub:
         self.outboxes: dict[str, Outbox] = {}
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self.closing = False
-        self.cluster: Cluster | None = None  # set with the Redis bus (several processes)
+        self.cluster: Forwarding | None = None  # set with the Redis bus (several processes)
 
     # Rooms -----------------------------------------------------------------
 
@@ -230,3 +237,6 @@ class Hub:
             *(ws.close(code=code, message=reason.encode()) for ws in sockets),
             return_exceptions=True,
         )
+
+
+HUB: web.AppKey[Hub] = web.AppKey("signalling")  # set by telemed.signalling.setup

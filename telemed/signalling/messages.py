@@ -1,4 +1,5 @@
-"""Signalling wire messages (CONTRACT §5): typed frozen dataclasses, one parse/dump pair.
+"""Signalling wire messages (docs/visits.md, "The protocol"): typed frozen dataclasses, one
+parse/dump pair.
 
 Every frame is a JSON object `{"type": ..., ...}`. `parse_client` turns a frame sent by a
 browser into a typed message (or raises `MessageError` with a snake_case code);
@@ -16,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal, TypeAlias, cast, get_args
 
+from telemed.domain.json_input import JsonInputError, parse_json
+from telemed.domain.text import describe, forbidden_character
+
 VisitRole = Literal["clinician", "patient", "guest"]
 PeerState = Literal["waiting", "admitted"]
 Verdict = Literal["good", "fair", "poor", "failed"]
@@ -30,6 +34,7 @@ MAX_CODE = 64
 MAX_TEXT = 500
 MAX_PARTICIPANTS = 16
 MAX_ICE_SERVERS = 8
+MAX_DEPTH = 32  # nesting of a frame (SDP and ICE candidates need 3)
 
 
 class MessageError(ValueError):
@@ -218,6 +223,10 @@ class Chat:
 
     def __post_init__(self) -> None:
         _check_text(self.text, "text", MAX_CHAT)
+        bad = forbidden_character(self.text.replace("\r\n", "\n"), multiline=True)
+        if bad is not None:
+            raise MessageError("invalid_text", f"text contains a character that is not allowed "
+                               f"({describe(bad)})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,9 +477,10 @@ def _check_parts(value: object, kind: type, name: str, limit: int) -> None:
 
 def _parse(text: str | bytes, registry: Mapping[str, type[Any]]) -> Any:
     try:
-        raw = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        raise MessageError("bad_json", "the frame is not valid JSON") from None
+        raw = parse_json(text, max_depth=MAX_DEPTH)
+    except JsonInputError as exc:
+        raise MessageError("bad_json", f"the frame is not acceptable JSON: {exc.message}"
+                           ) from None
     if not isinstance(raw, dict):
         raise _fail("a frame must be a JSON object")
     kind = raw.get("type")

@@ -7,7 +7,7 @@ the outcome out. Because a room is a deterministic state machine fed with operat
 running it on several processes only needs the operations delivered in one order to every
 replica (see docs/visits.md, "Several processes").
 
-Rules (CONTRACT §5):
+Rules (docs/visits.md, "The protocol"):
 - clinicians are admitted at once; patients and guests wait until a clinician admits them;
   a waiting peer sees nobody, and no signal reaches or leaves it;
 - for each pair of admitted peers exactly one is polite (the one that joined later), so

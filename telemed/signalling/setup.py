@@ -11,8 +11,8 @@ from aiohttp import web
 from telemed import keys
 from telemed.bus import redis_bus
 from telemed.signalling import ws
-from telemed.signalling.cluster import Cluster
-from telemed.signalling.hub import Hub
+from telemed.signalling.cluster import CLUSTER, Cluster
+from telemed.signalling.hub import HUB, Hub
 
 REAP_INTERVAL = 1.0
 
@@ -26,11 +26,12 @@ async def _reaper(hub: Hub) -> None:
 
 async def _signalling_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = Hub(app[keys.SESSIONS], app[keys.METRICS])
-    app[keys.SIGNALLING] = hub
+    app[HUB] = hub
     bus = redis_bus(app)
     if bus is not None:  # several processes: rooms are owned across them
-        hub.cluster = Cluster(hub, bus, bus.leases(), app[keys.SETTINGS])
-        await hub.cluster.start()
+        cluster = Cluster(hub, bus, bus.leases(), app[keys.SETTINGS])
+        hub.cluster = app[CLUSTER] = cluster
+        await cluster.start()
     reaper = asyncio.create_task(_reaper(hub), name="signalling-reaper")
     try:
         yield
@@ -39,13 +40,13 @@ async def _signalling_ctx(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await reaper
         await hub.close_all()
-        if hub.cluster is not None:
-            await hub.cluster.stop()
+        if CLUSTER in app:
+            await app[CLUSTER].stop()
 
 
 async def _close_sockets(app: web.Application) -> None:
     """On shutdown, close every signalling socket with 1001 (going away) at once."""
-    hub = app.get(keys.SIGNALLING)
+    hub = app.get(HUB)
     if hub is not None:
         await hub.close_all()
 

@@ -1,4 +1,4 @@
-"""The signalling WebSocket `/ws/visits/{visit_id}?token=...` (CONTRACT §5).
+"""The signalling WebSocket `/ws/visits/{visit_id}?token=...` (docs/visits.md).
 
 The upgrade is refused (JSON error, no socket) when the Origin is not the site's
 (`PUBLIC_URL`; a missing Origin is refused too), when the join token is invalid, expired or
@@ -42,7 +42,7 @@ from telemed.services.sessions import live_session
 from telemed.services.visit_guests import guest_id_of
 from telemed.services.visits import check_joinable
 from telemed.signalling import messages as m
-from telemed.signalling.cluster import CLOSE_REJOIN, ClusterUnavailable, Moved, Seat
+from telemed.signalling.cluster import CLOSE_REJOIN, CLUSTER, ClusterUnavailable, Moved, Seat
 from telemed.signalling.guard import (
     BAD_JSON_TO_CLOSE,
     HARD_FRAME_BYTES,
@@ -50,7 +50,7 @@ from telemed.signalling.guard import (
     TokenBucket,
     frame_too_large,
 )
-from telemed.signalling.hub import Hub, Outbox
+from telemed.signalling.hub import HUB, Hub, Outbox
 from telemed.signalling.ops import Caller, join_room, operate
 from telemed.signalling.rooms import Outcome, Room, RoomError, VisitKind
 from telemed.signalling.tokens import JoinClaims, read_join_token
@@ -141,7 +141,7 @@ async def _authenticate(request: web.Request) -> tuple[Caller, Login | None]:
 @routes.get("/ws/visits/{visit_id}")
 @public  # authenticated by the join token in the query, not by a session
 async def visit_socket(request: web.Request) -> web.WebSocketResponse:
-    hub = request.app[keys.SIGNALLING]
+    hub = request.app[HUB]
     if hub.closing:
         raise ApiError(503, "shutting_down", "The server is restarting; try again shortly.")
     caller, login = await _authenticate(request)
@@ -168,6 +168,7 @@ class PeerConnection:
         self.app = app
         self.settings = app[keys.SETTINGS]
         self.hub = hub
+        self.cluster = app.get(CLUSTER)  # with the Redis bus (several processes)
         self.ws = ws
         self.caller = caller
         self.outbox = Outbox(ws)
@@ -224,7 +225,7 @@ class PeerConnection:
             metrics.websockets.dec()
 
     async def _detach(self) -> None:
-        seat, cluster = self.seat, self.hub.cluster
+        seat, cluster = self.seat, self.cluster
         if seat is not None and cluster is not None:
             self.hub.detach(seat.peer_id, self.outbox)
             cluster.unseat(seat)
@@ -299,7 +300,7 @@ class PeerConnection:
         return False
 
     async def _join(self, message: m.Join, text: str) -> bool:
-        cluster = self.hub.cluster
+        cluster = self.cluster
         if cluster is not None:
             for _ in range(3):
                 try:
@@ -327,15 +328,15 @@ class PeerConnection:
         peer = joined.peer
         self.room, self.peer_id, self.generation = room, peer.peer_id, peer.generation
         self.hub.attach(peer.peer_id, self.outbox)
-        if self.hub.cluster is not None:
-            await self.hub.cluster.placed(room.visit_id, peer.peer_id, self.hub.cluster.node)
+        if self.cluster is not None:
+            await self.cluster.placed(room.visit_id, peer.peer_id, self.cluster.node)
         self.outbox.push(welcome)
         await self.hub.apply(room, joined.outcome)
         return True
 
     async def _join_remote(self, owner: str, text: str) -> bool:
         """Join the room another process owns (`welcome` is queued when it answers)."""
-        cluster = self.hub.cluster
+        cluster = self.cluster
         assert cluster is not None
         try:
             seat = await cluster.join(owner, self.caller, text, self.outbox)
@@ -372,7 +373,7 @@ class PeerConnection:
             await self.hub.apply(room, outcome)
 
     async def _on_remote_frame(self, seat: Seat, message: m.ClientMessage, text: str) -> None:
-        cluster = self.hub.cluster
+        cluster = self.cluster
         assert cluster is not None
         if isinstance(message, m.Ping):
             self.outbox.push(m.dump(m.Pong()))

@@ -419,7 +419,7 @@ async def _act(request: web.Request, action: str) -> web.Response:
         errors.add(f"note-{alert_id}", t(request, "Say how the alert was resolved."))
     if action == "snooze":
         raw = form.get("minutes", "")
-        minutes = int(raw) if raw.isdigit() else 0
+        minutes = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
         if minutes not in dict(SNOOZE_CHOICES):
             errors.add(None, t(request, "Choose how long to snooze the alert."))
     if errors:
@@ -437,7 +437,10 @@ async def _act(request: web.Request, action: str) -> web.Response:
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        errors.add(None, t_error(request, exc.message))
+        for path, message in exc.fields.items():  # the note's own error goes next to it
+            errors.add(f"note-{alert_id}" if path == "note" else None, t_error(request, message))
+        if not exc.fields:
+            errors.add(None, t_error(request, exc.message))
         return await _board(request, filters, errors, {alert_id: note}, status=exc.status)
     await _publish(request, change)
     if action == "ack":

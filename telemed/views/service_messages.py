@@ -115,6 +115,8 @@ MESSAGES: tuple[str, ...] = (
     N_("Battery level"),
     N_("bpm"),
     N_("breaths/min"),
+    # telemed/domain/text.py: free text typed by people
+    N_("Contains a character that is not allowed here ({character})."),
 )
 
 # Placeholder values that are words (translated in the placeholder's context).

@@ -24,9 +24,10 @@ from telemed.middlewares import ensure_csrf_token
 from telemed.principal import CLINICIANS, REQUEST_ID, principal, requires
 from telemed.services import visit_guests as guests
 from telemed.services import visits as service
+from telemed.signalling.hub import HUB
 from telemed.views.forms import FormErrors, api_errors, read_form, simple_field
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
-from telemed.views.visits import KIND_LABELS, VISIT_ID
+from telemed.views.visit_labels import KIND_LABELS, VISIT_ID
 
 routes = web.RouteTableDef()
 
@@ -170,6 +171,6 @@ async def guests_revoke(request: web.Request) -> web.Response:
         errors = FormErrors()
         errors.add(None, t_error(request, exc.message))
         return await _page(request, errors=errors, status=exc.status)
-    await request.app[keys.SIGNALLING].remove_user(visit_id, guests.guest_user_id(guest.id))
+    await request.app[HUB].remove_user(visit_id, guests.guest_user_id(guest.id))
     await flash(request, "The invitation of {name} was revoked.", name=guest.name)
     raise see_other(guests_path(visit_id))

@@ -33,19 +33,15 @@ from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.pagination import Page
 from telemed.signalling.turn import join_details
+from telemed.views import visit_guests
 from telemed.views.forms import Form, FormErrors, api_errors, read_form
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
+from telemed.views.visit_labels import KIND_LABELS, STATUS_LABELS, VISIT_ID
 from telemed.views.visit_strings import call_strings
 
 routes = web.RouteTableDef()
 
-VISIT_ID = "{visit_id:[A-Za-z0-9_-]{1,64}}"
 PEOPLE: tuple[Role, ...] = ("doctor", "nurse", "patient")
-KIND_LABELS = {"televisit": N_("Televisit"), "teleconsult": N_("Teleconsult"),
-               "teleassistance": N_("Teleassistance")}
-STATUS_LABELS = {"scheduled": N_("Scheduled"), "waiting": N_("Waiting room open"),
-                 "in_progress": N_("In progress"), "completed": N_("Completed"),
-                 "cancelled": N_("Cancelled")}
 SCHEDULE_FIELDS = {"kind": N_("Kind of visit"), "patient_id": N_("Patient"),
                    "participant_ids": N_("Clinicians"), "scheduled_start": N_("Start"),
                    "duration_minutes": N_("Duration (minutes)")}
@@ -53,8 +49,6 @@ SCHEDULE_FIELDS = {"kind": N_("Kind of visit"), "patient_id": N_("Patient"),
 
 def setup_visit_pages(app: web.Application) -> None:
     """The visit pages (templates and static files come from `setup_views`)."""
-    from telemed.views import visit_guests  # it builds on this module's labels
-
     app.router.add_routes(routes)
     app.router.add_routes(visit_guests.routes)
 
@@ -176,7 +170,7 @@ async def schedule_submit(request: web.Request) -> web.Response:
     duration = form.get("duration_minutes", "")
     if start is None:
         errors.add("scheduled_start", t(request, "Give the date and time of the visit."))
-    if not duration.isdigit():
+    if not (duration.isascii() and duration.isdigit()) or len(duration) > 5:
         errors.add("duration_minutes", t(request, "Give the duration in minutes."))
     if errors:
         return await _schedule_page(request, form, errors, status=422)

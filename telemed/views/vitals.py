@@ -4,9 +4,12 @@ Values are shown in each metric's display unit with the patient's care-plan band
 platform defaults when the plan has no entry), and the zone a value falls in is said in
 words ("High", "Very low"), never by colour alone. Times are the patient's local times.
 
-The charts themselves are drawn by ``web/static/vitals-chart.js`` from the observations API;
-the server renders for each chart a text summary and a table of the latest readings, so the
-page says everything without JavaScript and to screen readers.
+The charts themselves are drawn by ``web/static/vitals-chart.js`` from the downsampled series
+API (``/observations/series``: per time bucket the lowest, highest and mean reading, so a
+chart covers the whole period asked for); the server renders for each chart a text summary
+(the period's exact count, lowest and highest reading) and a table of the latest raw readings,
+so the page says everything without JavaScript and to screen readers. The panel's statements
+do not depend on how many readings the period holds.
 """
 
 from __future__ import annotations
@@ -83,7 +86,9 @@ CHART_STRINGS: dict[str, str] = {
     "loading": N_("Loading readings…"),
     "failed": N_("The readings could not be loaded."),
     "empty": N_("No readings in this period."),
-    "capped": N_("Only the latest {n} readings are drawn."),
+    "bucketed": N_("Each point sums up {span}: the band goes from the lowest to the highest "
+                   "reading, the line is their average."),
+    "bucket_readings": N_("{n} readings"),
     "chart_label": N_("{title}, {period}: chart of the readings. The table below lists them."),
     "summary": N_("{period}: {readings}."),
     "no_readings": N_("{period}: no readings."),
@@ -312,6 +317,8 @@ async def _stats(session: AsyncSession, patient_id: str, metrics: Sequence[str],
         .where(col(Observation.time) >= since)
         .group_by(col(Observation.metric))
     )
+    if not metrics:
+        return {}
     return {m: (int(n), float(lo), float(hi)) for m, n, lo, hi in (await session.exec(stmt)).all()}
 
 
@@ -350,7 +357,8 @@ def _summary(request: web.Request, chart: Chart, period: str) -> str:
             parts.append(f"{s.label}: {text}" if len(chart.series) > 1 else text)
             continue
         text = series_summary(request, s.count).format(
-            n=s.count, low=number(request, s.metric, s.low),
+            n=format_decimal(s.count, "#,##0", locale=_lang(request)),
+            low=number(request, s.metric, s.low),
             high=number(request, s.metric, s.high), unit=chart.unit)
         parts.append(f"{s.label}: {text}" if len(chart.series) > 1 else text)
     if not parts:
@@ -401,6 +409,8 @@ async def vitals_panel(request: web.Request, patient: Patient) -> dict[str, Any]
         shown = monitored | set(latest)
         items = {i.key: i for i in latest_items(request, latest, content, patient.timezone, now)}
         charts: list[Chart] = []
+        # One statement for the period's count, minimum and maximum of every chart.
+        stats = await _stats(session, patient.id, [m for m in METRICS if m in shown], since)
         for key in VITAL_ORDER:
             metrics = BP_METRICS if key == "bp" else (key,)
             if not shown.intersection(metrics):
@@ -413,7 +423,6 @@ async def vitals_panel(request: web.Request, patient: Patient) -> dict[str, Any]
                           unit=unit_of(request, metrics[0]), series=series,
                           monitored=bool(monitored.intersection(metrics)),
                           latest=items.get(key))
-            stats = await _stats(session, patient.id, metrics, since)
             for s in series:
                 if s.metric in stats:
                     s.count, s.low, s.high = stats[s.metric]

@@ -15,8 +15,8 @@ from telemed import keys
 from telemed.db.models import Alert, Observation
 from telemed.services import alerts as alert_service
 from tests.browser.conftest import snapshot
-from tests.browser.test_careplan_editor import log_in
 from tests.conftest import World
+from tests.helpers.browser import log_in
 from tests.integration.monitoring import add_device, add_plan, alerts_of, basic, now_s, pack
 
 pytestmark = pytest.mark.browser

@@ -9,16 +9,10 @@ from playwright.async_api import Page, expect
 
 from telemed import keys
 from tests.browser.conftest import snapshot
-from tests.conftest import PASSWORD, World
+from tests.conftest import World
+from tests.helpers.browser import log_in
 
 pytestmark = pytest.mark.browser
-
-
-async def log_in(page: Page, username: str) -> None:
-    await page.goto("/login")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
 
 
 async def stored_versions(world: World, patient_id: str) -> list[tuple[int, str]]:

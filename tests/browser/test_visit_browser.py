@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,16 @@ from playwright.async_api import Browser, Page, expect
 from telemed.settings import Settings, load_settings
 from tests.browser.conftest import ARTIFACTS, snapshot
 from tests.conftest import PASSWORD, World
+from tests.helpers.net import free_port
 from tests.integration.visit_helpers import VisitSetup, make_visit
 from tests.turn_fixture import SECRET, TurnServer
 
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -30,17 +29,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
 
 from telemed.domain.fiscal_code import build_fiscal_code
+from tests.helpers.net import free_port
 
 SECRET_KEY = "cluster-test-secret-key-0123456789abcdef"
 PASSWORD = "correct-horse-battery-9"
 READINGS_TOPIC = "telemed/v1/devices/{}/readings"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def base_env() -> dict[str, str]:

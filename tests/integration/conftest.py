@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.broker_fixture import TestBroker
+from tests.helpers.redis import REDIS_URL, redis_available
 from tests.integration.cluster import Cluster
-from tests.integration.test_bus_redis import REDIS_URL, redis_available
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import World
-from tests.integration.test_patients_careplans_api import PLAN
+from tests.helpers.plans import PLAN
 
 PATIENT_PATCH = {"phone": "+390612345678"}
 

@@ -17,10 +17,10 @@ from telemed.bus import ALERTS
 from telemed.db.models import Alert, Device, Patient
 from telemed.db.types import utcnow
 from tests.conftest import World
+from tests.helpers.pages import csrf_of, log_in, post_form, text_of
+from tests.helpers.ward import Ward
 from tests.integration.monitoring import add_plan, alerts_of, now_s
 from tests.integration.sse import next_event
-from tests.integration.test_alerts_api import Ward
-from tests.integration.test_pages import csrf_of, log_in, post_form, text_of
 
 Client = TestClient[Any, Any]
 ROW_RE = re.compile(r'<li class="alert-card[^"]*" id="alert-([A-Za-z0-9_-]+)"([^>]*)>')
@@ -413,3 +413,18 @@ async def test_the_sound_is_served(client: Client) -> None:
     assert resp.status == 200
     body = await resp.read()
     assert body[:4] == b"RIFF" and body[8:12] == b"WAVE"
+
+
+async def test_an_over_long_or_bidi_note_is_refused_next_to_the_field(client: Client,
+                                                                      board: Board) -> None:
+    spo2, _heart, _temp = await three_alerts(board)
+    await log_in(client, board.doctor["username"])
+    for note, error in (("x" * 1001, "At most 1000 characters."),
+                        ("ok \u202egnp.exe", "not allowed here (U+202E)")):
+        resp = await post_form(client, f"/alerts/{spo2.id}/resolve", {"note": note},
+                               page="/alerts")
+        assert resp.status == 422
+        page = await resp.text()
+        assert f'id="note-{spo2.id}-error"' in page and error in text_of(page)
+    [after] = [a for a in await alerts_of(board.world.app, board.patient.id) if a.id == spo2.id]
+    assert after.status == "open" and after.resolve_note is None  # nothing cut and stored

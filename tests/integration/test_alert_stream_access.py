@@ -13,9 +13,9 @@ from telemed import keys
 from telemed.api import alert_stream
 from telemed.bus import ACCESS, ALERTS
 from tests.conftest import World
+from tests.helpers.ward import Ward
 from tests.integration.monitoring import now_s
 from tests.integration.sse import SseEvent, next_event
-from tests.integration.test_alerts_api import Ward
 
 STREAM = "/api/v1/alerts/stream"
 

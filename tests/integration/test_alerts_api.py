@@ -8,45 +8,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import World
+from tests.helpers.ward import Ward
 from tests.integration.monitoring import (
-    add_device,
     add_plan,
     alerts_of,
     audit_of,
-    basic,
     now_s,
-    pack,
 )
-
-READINGS = "/api/v1/devices/{}/readings"
-
-
-class Ward:
-    """A doctor's patient with a device, plus someone of another team."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-
-    async def build(self) -> Ward:
-        w = self.world
-        self.doctor = await w.user("doctor")
-        self.nurse = await w.user("nurse")
-        self.stranger = await w.user("doctor")
-        self.patient = await w.patient(team=[self.doctor["id"], self.nurse["id"]])
-        self.other = await w.patient(team=[self.stranger["id"]])
-        self.patient_user = await w.user("patient", patient_id=self.patient.id)
-        self.admin = await w.user("admin")
-        self.device = await add_device(w.app, self.patient.id)
-        return self
-
-    async def send(self, *records: tuple[str, float, str, float]) -> dict[str, Any]:
-        resp = await self.world.client.post(READINGS.format(self.device), data=pack(*records),
-                                            headers=basic(self.device))
-        assert resp.status == 200, await resp.text()
-        return dict(await resp.json())
-
-    async def headers(self, who: dict[str, str]) -> dict[str, str]:
-        return await self.world.token(who["username"])
 
 
 @pytest.fixture

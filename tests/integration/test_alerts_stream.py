@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from telemed import keys
-from telemed.bus import ALERTS
 from tests.conftest import World
+from tests.helpers.waiting import stream_subscribed
+from tests.helpers.ward import Ward
 from tests.integration.monitoring import alerts_of, now_s
 from tests.integration.sse import next_event
-from tests.integration.test_alerts_api import Ward
 
 STREAM = "/api/v1/alerts/stream"
 
@@ -23,21 +22,12 @@ async def ward(world: World) -> Ward:
     return await Ward(world).build()
 
 
-async def _subscribed(client: TestClient[Any, Any], count: int) -> None:
-    bus: Any = client.app[keys.BUS]
-    for _ in range(100):
-        if bus.subscriber_count(ALERTS) >= count:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the stream did not subscribe")
-
-
 async def test_out_of_band_reading_arrives_on_the_stream(client: TestClient[Any, Any],
                                                          ward: Ward) -> None:
     resp = await client.get(STREAM, headers=await ward.headers(ward.doctor))
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/event-stream")
-    await _subscribed(client, 1)
+    await stream_subscribed(client, 1)
     await ward.send(("spo2", 89, "%", now_s()))
     event = await next_event(resp)
     assert event.event == "alert"
@@ -56,7 +46,7 @@ async def test_out_of_band_reading_arrives_on_the_stream(client: TestClient[Any,
 async def test_other_teams_alerts_never_reach_the_stream(client: TestClient[Any, Any],
                                                          ward: Ward) -> None:
     resp = await client.get(STREAM, headers=await ward.headers(ward.stranger))
-    await _subscribed(client, 1)
+    await stream_subscribed(client, 1)
     await ward.send(("spo2", 89, "%", now_s()))
     with pytest.raises(TimeoutError):
         await next_event(resp, seconds=0.5)
@@ -83,7 +73,7 @@ async def test_resume_with_last_event_id_replays_missed_changes(
     assert [(e.data["metric"], e.data["status"]) for e in missed] == [
         ("heart_rate", "acknowledged"), ("spo2", "open")]
     assert int(missed[0].id or 0) < int(missed[1].id or 0)
-    await _subscribed(client, 1)
+    await stream_subscribed(client, 1)
     await client.post(f"/api/v1/alerts/{alert.id}/resolve", json={"note": "done"},
                       headers=await ward.headers(ward.nurse))
     live = await next_event(again)
@@ -106,6 +96,6 @@ async def test_bad_last_event_id_is_400(client: TestClient[Any, Any], ward: Ward
 
 async def test_shutdown_closes_open_streams(client: TestClient[Any, Any], ward: Ward) -> None:
     resp = await client.get(STREAM, headers=await ward.headers(ward.doctor))
-    await _subscribed(client, 1)
+    await stream_subscribed(client, 1)
     await client.app.shutdown()
     assert await asyncio.wait_for(resp.content.read(), 5) == b""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import shutil
 import socket
@@ -23,21 +22,8 @@ import pytest
 from telemed.bus import BusOverflow, BusUnavailable, Event, RedisBus, make_bus
 from telemed.settings import load_settings
 from tests.conftest import service_missing
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-async def redis_available(url: str = REDIS_URL) -> None:
-    """Skip (or fail under CI) when the test Redis does not answer."""
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        service_missing(f"Redis at {url} ({exc})")
-    finally:
-        await client.aclose()
+from tests.helpers.net import free_port
+from tests.helpers.redis import REDIS_URL, redis_available
 
 
 def unique_prefix() -> str:
@@ -148,17 +134,11 @@ async def test_make_bus_follows_the_settings(tmp_path: Path) -> None:
 # A private Redis we may stop and restart -----------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class PrivateRedis:
     """A `redis-server` child on a free loopback port, without persistence."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -1,4 +1,4 @@
-"""Consent, emergency access and the access log (CONTRACT §2, issue: privacy)."""
+"""Consent, emergency access and the access log (docs/api.md, "Privacy")."""
 
 from __future__ import annotations
 
@@ -66,6 +66,11 @@ async def test_break_glass_is_time_limited_logged_and_visible(
     grant = await resp.json()
     assert grant["expires_at"] > grant["granted_at"]
     assert (await client.get(f"/api/v1/patients/{patient.id}", headers=er_h)).status == 200
+    # The patient is told, in the notification centre (and by email when they have one).
+    notes = await (await client.get("/api/v1/notifications",
+                                    headers=await world.token(me["username"]))).json()
+    assert [n["kind"] for n in notes["items"]] == ["emergency_access"]
+    assert notes["items"][0]["link"] == f"/patients/{patient.id}/privacy"
 
     log = await client.get(f"/api/v1/patients/{patient.id}/access-log",
                            headers=await world.token(me["username"]))

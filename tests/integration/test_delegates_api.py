@@ -86,7 +86,7 @@ async def test_delegate_validation(client: TestClient[Any, Any], world: World) -
 async def test_caregiver_portal_shows_the_delegated_record(
     client: TestClient[Any, Any], world: World
 ) -> None:
-    from tests.integration.test_pages import log_in
+    from tests.helpers.pages import log_in
 
     patient = await world.patient()
     me = await world.user("patient", patient_id=patient.id)

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
 from telemed import commands, keys
+from telemed.broker import BROKER
 from telemed.broker.topics import DeviceTopics
 from telemed.db.models import AuditEvent, Device
 from telemed.services.devices import authenticate_device
@@ -255,7 +256,7 @@ async def test_authenticate_device(client: Client, team: Team, app: web.Applicat
 
 async def test_broker_down_changes_nothing(client: Client, team: Team, broker: TestBroker,
                                            app: web.Application) -> None:
-    app[keys.DYNSEC].timeout = 1.0
+    app[BROKER].dynsec.timeout = 1.0
     await broker.crash()
     resp = await client.post("/api/v1/devices", headers=team.doctor_auth, json={
         "serial": "SN-DOWN", "kind": "scale", "patient_id": team.patient.id})

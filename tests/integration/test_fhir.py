@@ -32,7 +32,7 @@ from telemed.db.types import new_id
 from telemed.domain.units import METRICS
 from telemed.settings import load_settings
 from tests.conftest import World
-from tests.integration.test_patients_careplans_api import PLAN
+from tests.helpers.plans import PLAN
 from tests.unit.fhir.validation import validate
 
 PUBLIC = "http://127.0.0.1:8080"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+import math
 from typing import Any
 
 import pytest
@@ -14,11 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from telemed import keys
+from telemed.broker import BROKER
 from telemed.bus import DEVICES
 from telemed.db.models import Device
 from telemed.services.devices import register_device
 from tests.broker_fixture import MqttFactory, TestMqttClient
 from tests.conftest import World
+from tests.helpers.waiting import eventually
 from tests.integration.monitoring import alerts_of, now_s, observations, pack
 from tests.integration.sse import next_event
 
@@ -30,15 +32,6 @@ PREFIX = "telemed/v1/devices"
 @pytest.fixture
 def app(broker_app: web.Application) -> web.Application:
     return broker_app
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
-    """Poll ``check`` until it holds; fail after ``seconds``."""
-    for _ in range(int(seconds / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 class Home:
@@ -56,7 +49,7 @@ class Home:
     async def register(self) -> tuple[str, str]:
         app = self.world.app
         async with app[keys.SESSIONS]() as session:
-            reg = await register_device(session, app[keys.DYNSEC], None,
+            reg = await register_device(session, app[BROKER].dynsec, None,
                                         serial=f"SN-{now_s()}", kind="multi",
                                         patient_id=self.patient.id)
         return reg.device.id, reg.password
@@ -75,7 +68,7 @@ async def home(world: World, mqtt_client: MqttFactory) -> Home:
 
 async def test_published_readings_are_stored_once(client: TestClient[Any, Any],
                                                   home: Home) -> None:
-    t = round(now_s())
+    t = math.ceil(now_s())  # not before the device was assigned
     body = pack(("bp_systolic", 16.0, "kPa", t), ("bp_diastolic", 80, "mmHg", t),
                 ("heart_rate", 70, "beat/min", t))
     await home.mqtt.publish(home.topic("readings"), body)
@@ -209,3 +202,20 @@ async def test_fuzzed_packs_never_stop_ingestion(client: TestClient[Any, Any],
         await eventually(lambda: _at_least(home, before + 1), seconds=30)
     stored = await observations(home.world.app, home.patient.id)
     assert any(o.value == 64.5 for o in stored)
+
+
+async def test_a_new_device_whose_clock_runs_behind_keeps_its_first_readings(
+        client: TestClient[Any, Any], home: Home) -> None:
+    """The first assignment opens 5 minutes before registration (clock skew); earlier
+    readings are still refused as taken before the device was anyone's."""
+    assert not (await home.mqtt.subscribe(home.topic("errors"))).is_failure
+    t = now_s()
+    await home.mqtt.publish(home.topic("readings"),
+                            pack(("heart_rate", 71, "/min", t - 120)))
+    await eventually(lambda: _at_least(home, 1))
+    await home.mqtt.publish(home.topic("readings"),
+                            pack(("heart_rate", 72, "/min", t - 600)))
+    error = json.loads((await home.mqtt.next_message()).payload)
+    assert (error["code"], error["record_index"]) == ("before_assignment", 0)
+    stored = await observations(home.world.app, home.patient.id)
+    assert [o.value for o in stored] == [71.0]

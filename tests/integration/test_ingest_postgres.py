@@ -18,10 +18,10 @@ from telemed.ingest.store import MAX_DEFERRALS, BatchResult, store_batch
 from telemed.services.context import ContextCache
 from telemed.settings import Settings, load_settings
 from tests.conftest import World
+from tests.helpers.waiting import stream_subscribed
+from tests.helpers.ward import Ward
 from tests.integration.monitoring import alerts_of, now_s, observations
 from tests.integration.sse import next_event
-from tests.integration.test_alerts_api import Ward
-from tests.integration.test_alerts_stream import _subscribed
 
 pytestmark = pytest.mark.postgres
 
@@ -49,7 +49,7 @@ async def test_readings_are_idempotent_and_alerts_flow(client: TestClient[Any, A
     assert sorted((o.metric, o.value) for o in stored) == [("heart_rate", 70), ("spo2", 97)]
 
     stream = await client.get("/api/v1/alerts/stream", headers=await ward.headers(ward.doctor))
-    await _subscribed(client, 1)
+    await stream_subscribed(client, 1)
     await ward.send(("heart_rate", 140, "/min", t - 30))
     await ward.send(("spo2", 89, "%", t))
     first, second = await next_event(stream), await next_event(stream)

@@ -27,7 +27,8 @@ from telemed.db.engine import SessionFactory, make_engine, make_session_factory
 from telemed.db.models import Observation, Patient
 from telemed.services.devices import register_device
 from telemed.settings import Settings, load_settings
-from tests.broker_fixture import TestBroker, free_port
+from tests.broker_fixture import TestBroker
+from tests.helpers.net import free_port
 from tests.integration.monitoring import now_s, pack
 
 pytestmark = pytest.mark.broker

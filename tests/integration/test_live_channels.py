@@ -10,7 +10,6 @@ the user. A session that is not concerned keeps its channel.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,8 @@ from telemed.live_channels import check_now, live_channels
 from telemed.settings import Settings
 from telemed.signalling import messages as m
 from telemed.signalling.client import SignallingClient
-from tests.conftest import PASSWORD, World, service_missing
+from tests.conftest import PASSWORD, World
+from tests.helpers.redis import REDIS_URL, redis_available
 from tests.integration.credentials import (
     STREAM,
     Browser,
@@ -249,7 +249,7 @@ async def test_other_sessions_keep_their_channels(scene: Scene, channel: str) ->
             "current_password": PASSWORD, "new_password": NEW_PASSWORD})
     else:
         resp = await scene.client.post("/api/v1/users/me/password", headers=changer, json={
-            "current": PASSWORD, "new": NEW_PASSWORD})  # CONTRACT §10 spelling
+            "current": PASSWORD, "new": NEW_PASSWORD})  # the other spelling (docs/api.md)
     assert resp.status == 200, await resp.text()
     await kept.still_open()
     assert not await _rejected(scene, changer)
@@ -285,7 +285,6 @@ async def test_a_lost_event_is_caught_by_the_periodic_check(scene: Scene) -> Non
     assert await live.ended() == "revoked"
 
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 async def test_a_revocation_reaches_channels_of_another_process(
@@ -293,15 +292,7 @@ async def test_a_revocation_reaches_channels_of_another_process(
 ) -> None:
     """Two web processes on one database and one Redis: logging out everywhere on one ends
     the stream open on the other at once (the credentials event crosses the bus)."""
-    import redis.asyncio as aioredis
-
-    probe = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await probe.ping()
-    except Exception as exc:
-        service_missing(f"Redis at {REDIS_URL} ({exc})")
-    finally:
-        await probe.aclose()
+    await redis_available()
     shared = settings.model_copy(update={
         "redis_url": REDIS_URL, "redis_prefix": f"telemed-test:{secrets.token_hex(6)}:"})
     first = await aiohttp_client(create_app(shared, role="web"))

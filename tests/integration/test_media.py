@@ -129,9 +129,9 @@ async def test_precall_echo_returns_media_and_answers_ping(
 
 
 async def test_precall_is_bounded(client: TestClient[Any, Any], world: World, app: Any) -> None:
-    from telemed import keys
+    from telemed.precall.echo import ECHO
 
-    echo = app[keys.PRECALL]
+    echo = app[ECHO]
     echo.limit = 1
     users = [await world.user("doctor") for _ in range(2)]
     offers: list[RTCPeerConnection] = []

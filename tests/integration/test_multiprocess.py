@@ -26,9 +26,11 @@ from telemed.db import migrate
 from telemed.settings import Settings, load_settings
 from telemed.signalling import messages as m
 from telemed.signalling.client import MeshPeer
+from telemed.signalling.cluster import CLUSTER
+from telemed.signalling.hub import HUB
 from tests.conftest import World
+from tests.helpers.redis import REDIS_URL, redis_available
 from tests.integration.sse import next_event
-from tests.integration.test_bus_redis import REDIS_URL, redis_available
 from tests.integration.visit_helpers import VisitSetup, connect, make_visit, status_becomes
 
 pytestmark = pytest.mark.postgres
@@ -114,7 +116,7 @@ async def test_peers_on_two_processes_meet(pair: Clients, world: World) -> None:
 
     # A dropped socket resumes on the other process and keeps its peer id.
     await doctor.close()
-    room = two.app[keys.SIGNALLING].rooms[setup.visit_id]  # process two owns the room
+    room = two.app[HUB].rooms[setup.visit_id]  # process two owns the room
     async with asyncio.timeout(5):
         while room.peers[d_welcome.peer_id].connected:  # noqa: ASYNC110 - the disconnect crossed over
             await asyncio.sleep(0.02)
@@ -237,10 +239,9 @@ async def test_a_process_that_lost_the_lease_gives_the_room_up(
     """Two rooms for one visit never last: the process whose lease was taken closes its own."""
     one, two = pair
     setup, patient, doctor = await _knocking(pair, world)
-    hub_one, hub_two = one.app[keys.SIGNALLING], two.app[keys.SIGNALLING]
+    hub_one, hub_two = one.app[HUB], two.app[HUB]
     assert setup.visit_id in hub_one.rooms
-    cluster_one, cluster_two = hub_one.cluster, hub_two.cluster
-    assert cluster_one is not None and cluster_two is not None
+    cluster_one, cluster_two = one.app[CLUSTER], two.app[CLUSTER]
 
     # Process one's lease lapses (as if Redis lost the key) and process two takes it.
     await cluster_one.leases.release(f"visit:{setup.visit_id}", cluster_one.node)

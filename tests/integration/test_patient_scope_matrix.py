@@ -15,31 +15,23 @@ test_every_path_parameter_has_a_fixture with "no fixture for path parameter X".
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlmodel import col, select
 
-from telemed import keys
-from telemed.db.models import AuditEvent
 from telemed.principal import PUBLIC, policy_of
 from telemed.settings import Settings
 from tests.conftest import World
-from tests.integration.monitoring import (
-    add_device,
-    add_plan,
-    alerts_of,
-    basic,
-    now_s,
-    observations,
-    pack,
+from tests.helpers.routes import all_routes
+from tests.helpers.scope_sides import (
+    FACTORIES,
+    FHIR_TYPES,
+    PARAM,
+    Side,
+    patient_scoped,
+    valid_body,
 )
-from tests.integration.test_patients_careplans_api import PLAN
-from tests.integration.test_route_policies import all_routes
-from tests.integration.visit_helpers import soon
 
 Route = tuple[str, str]
 
@@ -110,202 +102,6 @@ NEEDS_BROKER = {
 # patient scoping is the same service call as the matching API route checked here.
 SKIPPED_PAGE_POSTS = "page form post (CSRF + session): covered by the matching API route"
 
-PARAM = re.compile(r"\{([^}]+)\}")
-PLAN_CONTENT = {k: PLAN[k] for k in ("goals", "monitoring", "trends", "news2")}
-
-
-class Side:
-    """One patient with its care team, and its resources created on demand (cached)."""
-
-    def __init__(self, world: World, name: str) -> None:
-        self.world = world
-        self.name = name
-        self._cache: dict[str, str] = {}
-
-    async def build(self) -> Side:
-        w = self.world
-        self.doctor = await w.user("doctor")
-        self.nurse = await w.user("nurse")
-        self.patient = await w.patient(team=[self.doctor["id"], self.nurse["id"]])
-        self.patient_user = await w.user("patient", patient_id=self.patient.id)
-        return self
-
-    async def headers(self, who: dict[str, str]) -> dict[str, str]:
-        key = f"token:{who['username']}"
-        if key not in self._cache:
-            self._cache[key] = (await self.world.token(who["username"]))["Authorization"]
-        return {"Authorization": self._cache[key]}
-
-    async def _once(self, key: str, make: Callable[[], Awaitable[str]]) -> str:
-        if key not in self._cache:
-            self._cache[key] = await make()
-        return self._cache[key]
-
-    # -- factories, one per path parameter -------------------------------------------------
-    async def patient_id(self) -> str:
-        return str(self.patient.id)
-
-    async def user_id(self) -> str:
-        return self.doctor["id"]
-
-    async def plan_id(self) -> str:
-        async def make() -> str:
-            plan = await add_plan(self.world.app, self.patient.id, self.doctor["id"],
-                                  PLAN_CONTENT)
-            return plan.plan_id
-        return await self._once("plan", make)
-
-    async def device_id(self) -> str:
-        return await self._once("device", lambda: add_device(self.world.app, self.patient.id))
-
-    async def alert_id(self) -> str:
-        async def make() -> str:
-            device = await self.device_id()
-            resp = await self.world.client.post(
-                f"/api/v1/devices/{device}/readings", headers=basic(device),
-                data=pack(("spo2", 93, "%", now_s() - 30)))  # warning band: opens an alert
-            assert resp.status == 200, await resp.text()
-            alerts = await alerts_of(self.world.app, self.patient.id)
-            assert alerts, "the reading opened no alert"
-            return alerts[0].id
-        return await self._once("alert", make)
-
-    async def observation_fhir_id(self) -> str:
-        await self.alert_id()  # the spo2 reading is stored as an Observation
-        rows = await observations(self.world.app, self.patient.id)
-        assert rows, "no observation stored"
-        return str(rows[0].id)
-
-    async def visit_id(self) -> str:
-        async def make() -> str:
-            resp = await self.world.client.post(
-                "/api/v1/visits", headers=await self.headers(self.doctor),
-                json={"kind": "televisit", "patient_id": self.patient.id,
-                      "participant_ids": [self.doctor["id"]], "scheduled_start": soon(5),
-                      "duration_minutes": 30})
-            assert resp.status == 201, await resp.text()
-            return str((await resp.json())["id"])
-        return await self._once("visit", make)
-
-    async def guest_id(self) -> str:
-        async def make() -> str:
-            visit = await self.visit_id()
-            resp = await self.world.client.post(f"/api/v1/visits/{visit}/guests",
-                                                headers=await self.headers(self.doctor),
-                                                json={"name": "Luigi Verdi"})
-            assert resp.status == 201, await resp.text()
-            return str((await resp.json())["id"])
-        return await self._once("guest", make)
-
-    async def delegation_id(self) -> str:
-        async def make() -> str:
-            caregiver = await self.world.user("patient")
-            resp = await self.world.client.post(
-                f"/api/v1/patients/{self.patient.id}/delegates",
-                headers=await self.headers(self.patient_user),
-                json={"delegate_username": caregiver["username"], "relationship": "caregiver"})
-            assert resp.status == 201, await resp.text()
-            return str((await resp.json())["id"])
-        return await self._once("delegation", make)
-
-    async def access_id(self) -> str:
-        """An emergency access to this patient by a doctor of no team (to be reviewed)."""
-        async def make() -> str:
-            er = await self.world.user("doctor")
-            resp = await self.world.client.post(
-                f"/api/v1/patients/{self.patient.id}/emergency-access",
-                headers=await self.headers(er),
-                json={"reason_code": "urgent_clinical_need",
-                      "reason": "Chiamata dal 118 per dispnea improvvisa"})
-            assert resp.status == 201, await resp.text()
-            return str((await resp.json())["id"])
-        return await self._once("emergency", make)
-
-    async def audit_event_id(self) -> str:
-        async def make() -> str:
-            resp = await self.world.client.get(f"/api/v1/patients/{self.patient.id}",
-                                               headers=await self.headers(self.doctor))
-            assert resp.status == 200, await resp.text()
-            async with self.world.app[keys.SESSIONS]() as session:
-                result = await session.exec(select(AuditEvent)
-                                            .where(AuditEvent.patient_id == self.patient.id)
-                                            .order_by(col(AuditEvent.id)))
-                event = result.first()
-            assert event is not None, "no audit event recorded"
-            return str(event.id)
-        return await self._once("audit", make)
-
-    async def fhir_id(self, fhir_type: str) -> str:
-        makers: dict[str, Callable[[], Awaitable[str]]] = {
-            "Patient": self.patient_id,
-            "Observation": self.observation_fhir_id,
-            "CarePlan": self.plan_id,
-            "Appointment": self.visit_id,
-            "Flag": self.alert_id,
-            "AuditEvent": self.audit_event_id,
-        }
-        if fhir_type not in makers:
-            pytest.fail(f"no fixture for path parameter id of FHIR type {fhir_type}")
-        return await makers[fhir_type]()
-
-    async def value(self, param: str, path: str) -> str:
-        if param == "id" and path.startswith("/fhir/R4/"):
-            return await self.fhir_id(path.split("/")[3])
-        factory = FACTORIES.get(param)
-        if factory is None:
-            pytest.fail(f"no fixture for path parameter {param} (route {path})")
-        return str(await factory(self))
-
-
-FACTORIES: dict[str, Callable[[Side], Awaitable[str]]] = {
-    "patient_id": Side.patient_id,
-    "user_id": Side.user_id,
-    "plan_id": Side.plan_id,
-    "device_id": Side.device_id,
-    "alert_id": Side.alert_id,
-    "visit_id": Side.visit_id,
-    "guest_id": Side.guest_id,
-    "delegation_id": Side.delegation_id,
-    "access_id": Side.access_id,
-}
-FHIR_TYPES = {"Patient", "Observation", "CarePlan", "Appointment", "Flag", "AuditEvent"}
-
-
-async def _body(method: str, path: str, side: Side) -> dict[str, Any] | None:
-    """A plausible valid body, so that refusals come from authorization, not validation."""
-    if method in ("GET", "DELETE"):
-        return None
-    match (method, path):
-        case ("PATCH", "/api/v1/patients/{patient_id}"):
-            return {"phone": "+390611111111"}
-        case ("POST", "/api/v1/patients/{patient_id}/careplans"):
-            return PLAN
-        case ("PATCH", "/api/v1/careplans/{plan_id}"):
-            return {"title": "Scompenso cardiaco (rev.)"}
-        case ("POST", "/api/v1/patients/{patient_id}/consents"):
-            return {"granted": True}
-        case ("POST", "/api/v1/patients/{patient_id}/emergency-access"):
-            return {"reason": "Paziente incosciente in pronto soccorso",
-                    "reason_code": "unable_to_consent"}
-        case ("POST", "/api/v1/patients/{patient_id}/delegates"):
-            caregiver = await side.world.user("patient")
-            return {"delegate_username": caregiver["username"], "relationship": "caregiver"}
-        case ("PATCH", "/api/v1/devices/{device_id}"):
-            return {"patient_id": side.patient.id}
-        case ("POST", "/api/v1/alerts/{alert_id}/ack"):
-            return {"note": "seen"}
-        case ("POST", "/api/v1/alerts/{alert_id}/resolve"):
-            return {"note": "called the patient, all fine"}
-        case ("POST", "/api/v1/alerts/{alert_id}/snooze"):
-            return {"minutes": 30}
-        case ("POST", "/api/v1/visits/{visit_id}/report"):
-            return {"text": "Visita regolare, nessuna variazione della terapia."}
-        case ("POST", "/api/v1/visits/{visit_id}/guests"):
-            return {"name": "Luigi Verdi"}
-        case ("POST", "/api/v1/emergency-accesses/{access_id}/review"):
-            return {"outcome": "confirmed"}
-    return {}
-
 
 def _is_page(path: str) -> bool:
     return not path.startswith(("/api/", "/fhir/"))
@@ -317,7 +113,7 @@ def _cases(settings: Settings) -> list[Any]:
     cases = []
     for method, path, handler in all_routes(create_app(settings)):
         policy = policy_of(handler)
-        if policy == PUBLIC or not PARAM.search(path):
+        if policy == PUBLIC or not PARAM.search(path) or not patient_scoped(path):
             continue
         assert isinstance(policy, frozenset)
         for role in sorted(policy):
@@ -340,7 +136,7 @@ def test_every_path_parameter_has_a_fixture(settings: Settings) -> None:
     from telemed.app import create_app
 
     for _method, path, handler in all_routes(create_app(settings)):
-        if policy_of(handler) == PUBLIC:
+        if policy_of(handler) == PUBLIC or not patient_scoped(path):
             continue
         for param in PARAM.findall(path):
             if param == "id" and path.startswith("/fhir/R4/"):
@@ -367,7 +163,7 @@ async def _call(client: TestClient[Any, Any], method: str, path: str, side: Side
     for i, param in enumerate(PARAM.findall(path)):
         owner = side if rest is None or i == 0 else rest
         url = url.replace(f"{{{param}}}", await owner.value(param, path))
-    body = await _body(method, path, side)
+    body = await valid_body(method, path, side)
     kwargs: dict[str, Any] = {"headers": headers, "allow_redirects": False}
     if body is not None:
         kwargs["json"] = body

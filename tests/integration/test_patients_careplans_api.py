@@ -10,6 +10,7 @@ from sqlmodel import select
 from telemed import keys
 from telemed.db.models import AuditEvent, CarePlan, Patient
 from tests.conftest import World
+from tests.helpers.plans import PLAN
 
 VALID_PATIENT = {
     "fiscal_code": "RSSMRA80A01H501U",
@@ -18,20 +19,6 @@ VALID_PATIENT = {
     "birth_date": "1980-01-01",
     "sex": "M",
     "phone": "+39 333 1234567",
-}
-
-PLAN = {
-    "title": "Scompenso cardiaco",
-    "period_start": "2026-11-01",
-    "goals": ["Peso stabile"],
-    "monitoring": [
-        {"metric": "body_weight", "schedule": {"times": ["08:00"], "tolerance_minutes": 60}},
-        {"metric": "bp_systolic", "schedule": {"times": ["08:00", "20:00"],
-                                               "tolerance_minutes": 60},
-         "bands": {"warning_high": 139, "critical_high": 179}},
-    ],
-    "trends": [{"metric": "body_weight", "delta": 2, "window_hours": 72, "severity": "warning"}],
-    "news2": {"enabled": False, "spo2_scale": 1, "on_oxygen": False},
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import World
-from tests.integration.test_pages import csrf_of, log_in
+from tests.helpers.pages import csrf_of, log_in
 
 
 async def _login(client: TestClient[Any, Any], username: str) -> str:

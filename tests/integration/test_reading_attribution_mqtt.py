@@ -28,12 +28,15 @@ from devices.buffer import PackBuffer
 from devices.client import DeviceClient
 from devices.profiles import Reading
 from telemed import keys
+from telemed.broker import BROKER
 from telemed.db.models import Patient
 from telemed.ingest.mqtt import IngestMqttClient
+from telemed.ingest.pipeline import PIPELINE
 from telemed.ingest.setup import broker_address
 from telemed.services.devices import register_device
 from tests.broker_fixture import MqttFactory, TestBroker, TestMqttClient
 from tests.conftest import World
+from tests.helpers.waiting import eventually
 from tests.integration.monitoring import observations
 
 pytestmark = pytest.mark.broker
@@ -44,14 +47,6 @@ PREFIX = "telemed/v1/devices"
 @pytest.fixture
 def app(broker_app: web.Application) -> web.Application:
     return broker_app
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 class Homes:
@@ -70,7 +65,7 @@ class Homes:
     async def register(self, since: datetime | None) -> tuple[str, str]:
         app = self.world.app
         async with app[keys.SESSIONS]() as session:
-            reg = await register_device(session, app[keys.DYNSEC], None,
+            reg = await register_device(session, app[BROKER].dynsec, None,
                                         serial=f"SN-{datetime.now(UTC).timestamp()}",
                                         kind="multi", patient_id=self.a.id,
                                         assigned_from=since)
@@ -198,7 +193,7 @@ async def device_v5(broker: TestBroker) -> AsyncIterator[Callable[[str, str],
 
 async def _restart_ingest(app: web.Application) -> IngestMqttClient:
     """Stop the worker's MQTT client and start a new one with the same persistent session."""
-    pipeline = app[keys.PIPELINE]
+    pipeline = app[PIPELINE]
     old = pipeline.mqtt
     assert old is not None
     await old.stop()

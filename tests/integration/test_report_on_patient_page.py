@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from telemed import keys
 from telemed.db.models import Visit
 from tests.conftest import World
-from tests.integration.test_pages import log_in
+from tests.helpers.pages import log_in
 
 
 async def test_signed_report_shows_on_my_record(

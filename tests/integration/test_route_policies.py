@@ -17,6 +17,7 @@ from telemed.app import create_app
 from telemed.principal import PUBLIC, ROLES, policy_of
 from telemed.settings import Settings
 from tests.conftest import World
+from tests.helpers.routes import all_routes
 
 # Public routes, each with the reason it is public.
 PUBLIC_ROUTES = {
@@ -36,18 +37,6 @@ PUBLIC_ROUTES = {
     ("GET", "/visits/{visit_id}/guest"): "visit guest: one-time link or guest cookie checked",
     ("GET", "/visits/{visit_id}/guest/join"): "visit guest: guest cookie checked by handler",
 }
-
-
-def all_routes(app: web.Application) -> list[tuple[str, str, Any]]:
-    found = []
-    for resource in app.router.resources():
-        if resource.canonical.startswith("/static"):
-            continue
-        for route in resource:
-            if route.method in ("HEAD", "OPTIONS"):
-                continue
-            found.append((route.method, resource.canonical, route.handler))
-    return found
 
 
 def _app(settings: Settings) -> web.Application:

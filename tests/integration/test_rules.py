@@ -1,4 +1,4 @@
-"""Care-plan rules over stored readings and the periodic jobs (CONTRACT §4)."""
+"""Care-plan rules over stored readings and the periodic jobs (docs/telemonitoring.md, "Rules")."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from telemed import keys
 from telemed.db.models import Alert, Device
 from telemed.services import rules
 from tests.conftest import World
+from tests.helpers.ward import Ward
 from tests.integration.monitoring import add_plan, alerts_of, now_s
-from tests.integration.test_alerts_api import Ward
 
 HOUR = 3600.0
 

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from telemed import keys
 from telemed.signalling import messages as m
 from telemed.signalling.guard import MAX_FRAME_BYTES, RATE_BURST
+from telemed.signalling.hub import HUB
 from telemed.signalling.rooms import RESUME_SECONDS
 from telemed.signalling.tokens import issue_join_token
 from tests.conftest import World
@@ -189,7 +190,7 @@ async def test_resume_within_30_s_keeps_peer_and_replays_chat(
 async def test_resume_after_30_s_is_a_fresh_join(
     client: TestClient[Any, Any], world: World, app: Any
 ) -> None:
-    hub = app[keys.SIGNALLING]
+    hub = app[HUB]
     now = [1_000_000.0]
     hub.clock = lambda: now[0]
     setup, doctor, _, patient, p_welcome = await _admitted_pair(client, world)

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from telemed import keys
 from telemed.db.models import AuditEvent, Visit, VisitGuest
 from tests.conftest import World
-from tests.integration.test_pages import field_error, log_in, post_form, text_of
+from tests.helpers.pages import field_error, log_in, post_form, text_of
 from tests.integration.visit_helpers import VisitSetup, make_visit, soon
 
 Client = TestClient[Any, Any]
@@ -137,11 +137,16 @@ async def test_bad_names_are_shown_at_the_field_and_save_nothing(client: Client,
                                                                  world: World) -> None:
     setup = await make_visit(world)
     await log_in(client, setup.doctor["username"])
-    for name in ("", "   \u0007 ", "x" * 81):
+    for name, error in (
+        ("", "Give the guest's name (at most 80 characters)."),
+        ("x" * 81, "At most 80 characters."),
+        ("   \u0007 ", "Contains a character that is not allowed here (U+0007)."),
+        ("Anna \u202eRossi", "Contains a character that is not allowed here (U+202E)."),
+    ):
         resp = await _invite(client, setup, name)
         assert resp.status == 422, name
         html = await resp.text()
-        assert field_error(html, "name") == "Error: Give the guest's name (at most 80 characters)."
+        assert field_error(html, "name") == f"Error: {error}"
         assert 'aria-invalid="true"' in html and "error-summary" in html
     assert await _guests(world, setup.visit_id) == []
     kept = await _invite(client, setup, "y" * 81)

@@ -71,7 +71,9 @@ async def test_clinician_invites_a_guest_and_the_invitation_is_audited(
     client: TestClient[Any, Any], world: World
 ) -> None:
     setup = await make_visit(world)
-    resp = await _invite(client, setup, "  Maria\u0007 Rossi ")
+    bell = await _invite(client, setup, "Maria\u0007 Rossi")
+    assert bell.status == 422  # control characters are refused, never stripped silently
+    resp = await _invite(client, setup, "  Maria \t Rossi ")
     assert resp.status == 201, await resp.text()
     guest = await resp.json()
     assert guest["name"] == "Maria Rossi" and guest["used"] is False

@@ -3,16 +3,21 @@
 //
 // The server already wrote each chart's latest value, a text summary and a table of the
 // readings (they are what screen readers and browsers without JavaScript get). This script
-// draws the charts and, when another period is chosen, rewrites the summary and the table
-// from the same readings it draws.
+// draws the charts and, when another period is chosen, rewrites the summary and the table.
+//
+// A chart shows the whole period asked for: the server cuts it into a few hundred time
+// buckets (/observations/series) and sends per bucket the count, lowest, highest and mean
+// reading. Where buckets hold several readings the chart draws the lowest-to-highest band and
+// the mean line; a bucket whose lowest or highest reading is outside the limits gets a marker
+// at that exact value, so a one-minute dip in 30 days is never averaged away. Buckets of one
+// reading are drawn as the readings themselves. The table lists raw readings (the newest).
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const PAGE_SIZE = 200;
-const MAX_POINTS = 1000; // per metric; beyond this the chart says only the latest are drawn
 const TABLE_ROWS = 50;
 const SPANS = { "24h": 24 * 3600e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
 const MIN_WIDTH = 280;
 const MARGIN = { left: 48, right: 14, top: 10, bottom: 28 };
+const BAND_FILL = "#0a5aa8"; // --primary, as a presentation attribute (no inline style)
 
 const dataBlock = document.getElementById("vitals-data");
 if (dataBlock) start(JSON.parse(dataBlock.textContent));
@@ -55,23 +60,43 @@ function niceTicks(lo, hi, wanted = 4) {
   return ticks;
 }
 
-async function loadSeries(patient, metric, since) {
-  const points = [];
-  let cursor = null;
-  do {
-    const params = new URLSearchParams({ metric, since: since.toISOString(), limit: String(PAGE_SIZE) });
-    if (cursor) params.set("cursor", cursor);
-    const resp = await fetch(`/api/v1/patients/${encodeURIComponent(patient)}/observations?${params}`, {
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
+function pointsFor(width) {
+  // About one bucket per two pixels of plot, within what the API accepts.
+  return Math.max(60, Math.min(500, Math.round((width - MARGIN.left - MARGIN.right) / 2)));
+}
+
+async function getJson(url) {
+  const resp = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!resp.ok) throw new Error(`${url.split("?")[0]}: HTTP ${resp.status}`);
+  return resp.json();
+}
+
+// One request for every series of a chart: buckets with t, first, last, count, min, max, mean.
+async function loadSeries(patient, metrics, from, to, points) {
+  const params = new URLSearchParams({
+    metric: metrics.join(","),
+    since: new Date(from).toISOString(),
+    until: new Date(to).toISOString(),
+    points: String(points),
+  });
+  const body = await getJson(`/api/v1/patients/${encodeURIComponent(patient)}/observations/series?${params}`);
+  const byMetric = new Map(body.series.map((s) => [s.metric, s]));
+  return metrics.map((metric) => {
+    const found = byMetric.get(metric) || { buckets: [], count: 0, min: null, max: null };
+    const buckets = found.buckets.map((b) => {
+      const first = Date.parse(b.first);
+      const last = Date.parse(b.last);
+      return { t: (first + last) / 2, first, last, count: b.count, min: b.min, max: b.max, mean: b.mean };
     });
-    if (!resp.ok) throw new Error(`observations: HTTP ${resp.status}`);
-    const body = await resp.json();
-    for (const item of body.items) points.push({ t: Date.parse(item.time), v: item.value });
-    cursor = body.next_cursor;
-  } while (cursor && points.length < MAX_POINTS);
-  points.reverse(); // oldest first
-  return { points, capped: Boolean(cursor) };
+    return { buckets, count: found.count, min: found.min, max: found.max, width: body.bucket_seconds };
+  });
+}
+
+// The newest raw readings of one metric in the period, for the table.
+async function loadRaw(patient, metric, from) {
+  const params = new URLSearchParams({ metric, since: new Date(from).toISOString(), limit: String(TABLE_ROWS) });
+  const body = await getJson(`/api/v1/patients/${encodeURIComponent(patient)}/observations?${params}`);
+  return { points: body.items.map((item) => ({ t: Date.parse(item.time), v: item.value })), more: Boolean(body.next_cursor) };
 }
 
 function start(data) {
@@ -139,7 +164,8 @@ function start(data) {
   }
 
   function domainOf(series) {
-    const values = series.points.map((p) => p.v);
+    const values = [];
+    for (const bucket of series.buckets) values.push(bucket.min, bucket.max);
     const b = series.spec.bands;
     const normalLow = b.warning_low ?? b.critical_low;
     const normalHigh = b.warning_high ?? b.critical_high;
@@ -155,7 +181,7 @@ function start(data) {
     const pad = Math.max((hi - lo) * 0.12, Math.abs(hi) * 0.02, 1);
     lo -= pad;
     hi += pad;
-    if (lo < 0 && Math.min(...series.points.map((p) => p.v), Infinity) >= 0) lo = Math.max(lo, 0);
+    if (lo < 0 && (series.min == null || series.min >= 0)) lo = Math.max(lo, 0);
     return [lo, hi];
   }
 
@@ -220,28 +246,54 @@ function start(data) {
         name.textContent = series.spec.label;
       }
 
-      const points = series.points.filter((p) => p.t >= from && p.t <= to);
-      if (points.length > 1) {
+      const buckets = series.buckets.filter((p) => p.last >= from && p.first <= to);
+      const grouped = buckets.some((p) => p.count > 1);
+      if (grouped && buckets.length > 1) {
+        // The lowest-to-highest band of every bucket, then the mean line over it.
+        const upper = buckets.map((p) => `${x(p.t).toFixed(1)},${y(p.max).toFixed(1)}`);
+        const lower = buckets.map((p) => `${x(p.t).toFixed(1)},${y(p.min).toFixed(1)}`).reverse();
+        svg("polygon", {
+          points: upper.concat(lower).join(" "),
+          class: "chart__range",
+          fill: BAND_FILL,
+          "fill-opacity": "0.2",
+          stroke: "none",
+        }, root);
+      }
+      if (buckets.length > 1) {
         svg("polyline", {
-          points: points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(" "),
+          points: buckets.map((p) => `${x(p.t).toFixed(1)},${y(p.mean).toFixed(1)}`).join(" "),
           class: "chart__line",
         }, root);
       }
-      const showAll = points.length <= 150;
-      points.forEach((p, i) => {
-        const zone = zoneOf(p.v, b);
-        const last = i === points.length - 1;
-        if (!showAll && zone === "normal" && !last) return;
+      const showAll = !grouped && buckets.length <= 150;
+      const span = (p) => (p.count > 1
+        ? `${timeFormat.format(new Date(p.first))} – ${timeFormat.format(new Date(p.last))}`
+        : timeFormat.format(new Date(p.first)));
+      const marker = (p, value, last) => {
+        const zone = zoneOf(value, b);
         const severity = zone === "normal" ? "normal" : zone.split("_")[0];
         const dot = svg("circle", {
-          cx: x(p.t).toFixed(1), cy: y(p.v).toFixed(1), r: last ? 4.5 : severity === "normal" ? 2.6 : 3.6,
+          cx: x(p.t).toFixed(1), cy: y(value).toFixed(1), r: last ? 4.5 : severity === "normal" ? 2.6 : 3.6,
           class: `chart__point chart__point--${severity}${last ? " chart__point--latest" : ""}`,
         }, root);
         const title = svg("title", {}, dot);
         const word = zone === "normal" ? "" : ` (${S[zone]})`;
-        title.textContent = `${num(p.v, series.spec.decimals)} ${config.unit}${word} · ${timeFormat.format(new Date(p.t))}`;
+        const many = p.count > 1 ? ` · ${fill(S.bucket_readings, { n: num(p.count, 0) })}` : "";
+        title.textContent = `${num(value, series.spec.decimals)} ${config.unit}${word} · ${span(p)}${many}`;
+      };
+      buckets.forEach((p, i) => {
+        const last = i === buckets.length - 1;
+        if (p.count === 1) {
+          if (showAll || last || zoneOf(p.mean, b) !== "normal") marker(p, p.mean, last);
+          return;
+        }
+        // Exact extremes outside the limits, at their own value: alert markers stay exact.
+        if (zoneOf(p.min, b) !== "normal") marker(p, p.min, false);
+        if (p.max !== p.min && zoneOf(p.max, b) !== "normal") marker(p, p.max, false);
+        if (last) marker(p, p.mean, true);
       });
-      if (!points.length) {
+      if (!buckets.length) {
         const empty = svg("text", { x: MARGIN.left + plotWidth / 2, y: top + panelHeight / 2, class: "chart__empty" }, root);
         empty.textContent = S.empty;
       }
@@ -257,26 +309,38 @@ function start(data) {
     chart.el.replaceChildren(root);
     const legend = chart.card.querySelector("[data-chart-legend]");
     if (legend) legend.hidden = false;
-    if (loaded.some((s) => s.capped)) {
+    const width = loaded.find((s) => s.buckets.some((p) => p.count > 1))?.width;
+    if (width) {
       const note = document.createElement("p");
       note.className = "hint chart__capped";
-      note.textContent = fill(S.capped, { n: MAX_POINTS });
+      note.textContent = fill(S.bucketed, { span: spanLabel(width) });
       chart.el.appendChild(note);
     }
   }
 
-  function rewriteText(chart, loaded) {
+  // "3 hours", "5 minuti": the width of a bucket in words.
+  function spanLabel(seconds) {
+    const [unit, size] = seconds % 86400 === 0 ? ["day", 86400] : seconds % 3600 === 0 ? ["hour", 3600]
+      : seconds % 60 === 0 ? ["minute", 60] : ["second", 1];
+    try {
+      return new Intl.NumberFormat(lang, { style: "unit", unit, unitDisplay: "long" }).format(seconds / size);
+    } catch {
+      return `${seconds / size} ${unit}`;
+    }
+  }
+
+  function rewriteText(chart, loaded, raw) {
     const { config, card } = chart;
     const parts = [];
     for (const series of loaded) {
-      if (!series.points.length) continue;
-      const values = series.points.map((p) => p.v);
-      const text = series.points.length === 1
-        ? fill(S.series_single, { value: num(values[0], series.spec.decimals), unit: config.unit })
+      if (!series.count) continue;
+      // The period's exact count, lowest and highest (summed up from the buckets).
+      const text = series.count === 1
+        ? fill(S.series_single, { value: num(series.min, series.spec.decimals), unit: config.unit })
         : fill(S.series_summary_other, {
-          n: series.points.length,
-          low: num(Math.min(...values), series.spec.decimals),
-          high: num(Math.max(...values), series.spec.decimals),
+          n: num(series.count, 0),
+          low: num(series.min, series.spec.decimals),
+          high: num(series.max, series.spec.decimals),
           unit: config.unit,
         });
       parts.push(loaded.length > 1 ? `${series.spec.label}: ${text}` : text);
@@ -291,9 +355,9 @@ function start(data) {
     const table = card.querySelector("[data-chart-table] tbody");
     if (!table) return;
     const rows = new Map();
-    loaded.forEach((series, index) => {
+    raw.forEach((series, index) => {
       for (const p of series.points) {
-        if (!rows.has(p.t)) rows.set(p.t, new Array(loaded.length).fill(null));
+        if (!rows.has(p.t)) rows.set(p.t, new Array(raw.length).fill(null));
         rows.get(p.t)[index] = p.v;
       }
     });
@@ -329,7 +393,7 @@ function start(data) {
     }
     table.replaceChildren(...body);
     let note = card.querySelector("[data-chart-truncated]");
-    if (times.length > TABLE_ROWS) {
+    if (times.length > TABLE_ROWS || raw.some((r) => r.more)) {
       if (!note) {
         note = document.createElement("p");
         note.className = "hint";
@@ -353,13 +417,14 @@ function start(data) {
       chart.el.replaceChildren(loading);
     }
     try {
-      const loaded = await Promise.all(chart.config.series.map(async (spec) => ({
-        spec,
-        ...(await loadSeries(chart.config.patient, spec.metric, new Date(from))),
-      })));
+      const specs = chart.config.series;
+      const width = Math.max(MIN_WIDTH, Math.round(chart.el.clientWidth || 600));
+      const series = await loadSeries(chart.config.patient, specs.map((spec) => spec.metric), from, to, pointsFor(width));
+      const loaded = specs.map((spec, i) => ({ spec, ...series[i] }));
+      const raw = rewrite ? await Promise.all(specs.map((spec) => loadRaw(chart.config.patient, spec.metric, from))) : null;
       if (ticket !== generation) return; // another period was chosen meanwhile
       draw(chart, loaded, from, to);
-      if (rewrite) rewriteText(chart, loaded);
+      if (rewrite) rewriteText(chart, loaded, raw);
     } catch (error) {
       if (ticket !== generation) return;
       const failed = document.createElement("p");

@@ -13,10 +13,9 @@ from telemed.api.fhir.common import FISCAL_CODE, fhir_date, instant
 from telemed.api.fhir.search import SearchParam, SearchQuery, parse_token
 from telemed.api.fhir.spec import Entry, ResourceSpec, Table, in_any
 from telemed.db.models import Patient
+from telemed.domain.fiscal_code import fhir_gender
 from telemed.principal import ROLES
 from telemed.services.patients import search_condition
-
-GENDERS = {"M": "male", "F": "female"}
 
 
 def patient_resource(patient: Patient) -> dict[str, Any]:
@@ -33,7 +32,7 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
             "family": patient.family_name,
             "given": [patient.given_name],
         }],
-        "gender": GENDERS.get(patient.sex, "unknown"),
+        "gender": fhir_gender(patient.sex),
         "birthDate": fhir_date(patient.birth_date),
     }
     if patient.phone:

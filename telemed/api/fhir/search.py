@@ -26,6 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from telemed.api.fhir.common import ID_PATTERN
+from telemed.domain.json_input import parse_json
+from telemed.domain.text import describe, forbidden_character
 from telemed.errors import ApiError
 
 ParamType = Literal["reference", "token", "date", "string"]
@@ -33,6 +35,7 @@ DatePrefix = Literal["eq", "ne", "gt", "ge", "lt", "le", "sa", "eb"]
 KeyType = Literal["datetime", "date", "int", "str"]
 
 DEFAULT_COUNT = 50
+MAX_VALUE_LENGTH = 1000
 MAX_COUNT = 100
 CONTROL = frozenset({"_count", "_cursor", "_format", "_pretty", "_total"})
 TotalMode = Literal["none", "estimate", "accurate"]
@@ -107,7 +110,7 @@ def prefers_strict(prefer_header: str | None) -> bool:
 
 
 def _parse_count(raw: str) -> int:
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise bad_parameter("_count must be a whole number from 0 to 100.")
     return min(int(raw), MAX_COUNT)
 
@@ -125,6 +128,12 @@ def parse_search(
     cursor: str | None = None
     total: TotalMode | None = None
     for key, raw in items:
+        bad = forbidden_character(key) or forbidden_character(raw)
+        if bad is not None or len(raw) > MAX_VALUE_LENGTH:
+            raise bad_parameter(
+                f"A search parameter holds a control or bidi character ({describe(bad)})."
+                if bad is not None else
+                f"A search parameter value is longer than {MAX_VALUE_LENGTH} characters.")
         name, _, modifier = key.partition(":")
         if name not in supported and name not in CONTROL:
             if strict:
@@ -251,15 +260,18 @@ def parse_date(raw: str) -> DateBound:
     match = _DATE.match(text.replace(" ", "+"))  # an unencoded '+' arrives as a space
     if match is None:
         raise bad_parameter(f"{raw!r} is not a FHIR date or dateTime.")
-    parts = match.groupdict()
-    tz = parts["tz"]
     try:
-        zone = UTC if tz in (None, "Z") else datetime.strptime(tz, "%z").tzinfo
-        start = datetime(int(parts["y"]), int(parts["m"] or 1), int(parts["d"] or 1),
-                         int(parts["H"] or 0), int(parts["M"] or 0), int(parts["S"] or 0),
-                         tzinfo=zone)
-    except ValueError:
+        return _date_range(prefix, match.groupdict())
+    except (ValueError, OverflowError):  # impossible dates, or ranges beyond year 1..9999
         raise bad_parameter(f"{raw!r} is not a valid date.") from None
+
+
+def _date_range(prefix: DatePrefix, parts: dict[str, str | None]) -> DateBound:
+    tz = parts["tz"]
+    zone = UTC if tz in (None, "Z") else datetime.strptime(tz, "%z").tzinfo
+    start = datetime(int(parts["y"] or 0), int(parts["m"] or 1), int(parts["d"] or 1),
+                     int(parts["H"] or 0), int(parts["M"] or 0), int(parts["S"] or 0),
+                     tzinfo=zone)
     if parts["f"]:
         digits = parts["f"][1:7]
         start = start.replace(microsecond=int(digits.ljust(6, "0")))
@@ -294,10 +306,10 @@ def encode_cursor(kind: str, key: Sequence[Any]) -> str:
 
 def _convert(value: Any, kind: KeyType) -> Any:
     if kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63:
             return value
         raise ValueError
-    if not isinstance(value, str):
+    if not isinstance(value, str) or forbidden_character(value) is not None:
         raise ValueError
     if kind == "datetime":
         parsed = datetime.fromisoformat(value)
@@ -312,7 +324,7 @@ def _convert(value: Any, kind: KeyType) -> Any:
 def decode_cursor(raw: str, kind: str, types: Sequence[KeyType]) -> list[Any]:
     """The sort key of a cursor made by :func:`encode_cursor`; 400 when it is not one."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        data = parse_json(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), max_depth=1)
         if not isinstance(data, list) or len(data) != len(types) + 1 or data[0] != kind:
             raise ValueError
         return [_convert(v, t) for v, t in zip(data[1:], types, strict=True)]

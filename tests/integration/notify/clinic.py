@@ -20,8 +20,8 @@ from telemed.notify.setup import NOTIFIER
 from telemed.notify.worker import DeliveryWorker
 from telemed.services import rules
 from tests.conftest import World
+from tests.helpers.ward import Ward
 from tests.integration.monitoring import add_plan, alerts_of, now_s
-from tests.integration.test_alerts_api import Ward
 
 PLAN = {"goals": ["Scompenso cardiaco cronico NYHA III: peso stabile, furosemide 25 mg"],
         "escalate_after_minutes": 15,

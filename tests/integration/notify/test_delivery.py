@@ -21,8 +21,8 @@ from telemed.notify.setup import NOTIFIER
 from telemed.notify.worker import Channels, DeliveryWorker
 from telemed.settings import Settings
 from tests.conftest import World
+from tests.helpers.pages import log_in
 from tests.integration.notify.clinic import Clinic, with_mail
-from tests.integration.test_pages import log_in
 from tests.smtp_fixture import MailCatcher, clinical_leaks
 
 Client = TestClient[Any, Any]

@@ -13,9 +13,9 @@ from telemed import keys
 from telemed.db.models import User
 from telemed.settings import Settings
 from tests.conftest import World
+from tests.helpers.pages import log_in, post_form
 from tests.integration.monitoring import now_s
 from tests.integration.notify.clinic import PLAN, Clinic, with_mail
-from tests.integration.test_pages import log_in, post_form
 from tests.smtp_fixture import MailCatcher, body_of
 
 Client = TestClient[Any, Any]

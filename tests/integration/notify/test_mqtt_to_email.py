@@ -13,16 +13,17 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
+from telemed.broker import BROKER
 from telemed.db.models import OnCallShift, User
 from telemed.services import rules
 from telemed.services.devices import register_device
 from telemed.settings import Settings
 from tests.broker_fixture import MqttFactory
 from tests.conftest import World
+from tests.helpers.pages import log_in, post_form
+from tests.helpers.waiting import eventually
 from tests.integration.monitoring import add_plan, alerts_of, audit_of, now_s, pack
 from tests.integration.notify.clinic import with_mail
-from tests.integration.test_ingest_mqtt import eventually
-from tests.integration.test_pages import log_in, post_form
 from tests.smtp_fixture import MailCatcher, body_of
 
 pytestmark = pytest.mark.broker
@@ -56,7 +57,7 @@ async def test_reading_over_mqtt_escalates_by_email_to_the_on_call_doctor(
         session.add(OnCallShift(user_id=oncall["id"], starts_at=now - timedelta(hours=1),
                                 ends_at=now + timedelta(hours=8), created_by=doctor["id"]))
         await session.commit()
-        reg = await register_device(session, app[keys.DYNSEC], None, serial=f"SN-{now_s()}",
+        reg = await register_device(session, app[BROKER].dynsec, None, serial=f"SN-{now_s()}",
                                     kind="pulse_oximeter", patient_id=patient.id)
     await add_plan(app, patient.id, doctor["id"], {
         "goals": ["BPCO: saturazione sopra 92"], "escalate_after_minutes": 1,

@@ -12,9 +12,9 @@ from telemed import keys
 from telemed.db.models import Notification, OnCallShift, User
 from telemed.notify import outbox
 from tests.conftest import PASSWORD, World
+from tests.helpers.pages import log_in
 from tests.integration.notify.clinic import Clinic
 from tests.integration.sse import next_event
-from tests.integration.test_pages import log_in
 
 Client = TestClient[Any, Any]
 
@@ -225,7 +225,7 @@ async def test_oncall_page_week_view_and_form(client: Client, world: World) -> N
     assert (await log_in(client, clinic.ward.doctor["username"])).status == 303
     page = await client.get("/oncall")
     assert page.status == 200 and "data-oncall-week" in await page.text()
-    from tests.integration.test_pages import post_form
+    from tests.helpers.pages import post_form
 
     start = datetime.now(UTC) + timedelta(hours=1)
     fmt = "%Y-%m-%dT%H:%M"
@@ -248,7 +248,7 @@ async def test_oncall_page_week_view_and_form(client: Client, world: World) -> N
 
 
 async def test_new_user_form_collects_a_valid_email(client: Client, world: World) -> None:
-    from tests.integration.test_pages import field_error, post_form
+    from tests.helpers.pages import field_error, post_form
 
     admin = await world.user("admin")
     assert (await log_in(client, admin["username"])).status == 303
@@ -268,7 +268,7 @@ async def test_new_user_form_collects_a_valid_email(client: Client, world: World
 
 async def test_settings_page_saves_email_and_choices_but_not_mandatory_ones(
         client: Client, world: World) -> None:
-    from tests.integration.test_pages import post_form
+    from tests.helpers.pages import post_form
 
     nurse = await world.user("nurse")
     assert (await log_in(client, nurse["username"])).status == 303

@@ -139,7 +139,7 @@ async def test_the_middleware_puts_the_request_id_on_handler_logs(
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
 
-    from telemed.middlewares import error_middleware
+    from telemed.middlewares import create_error_middleware
     from telemed.principal import public
 
     @public
@@ -147,7 +147,10 @@ async def test_the_middleware_puts_the_request_id_on_handler_logs(
         logging.getLogger("telemed.test").info("handling")
         raise RuntimeError("boom password=hunter2")
 
-    app = web.Application(middlewares=[error_middleware])
+    async def no_page(request: web.Request, status: int, message: str) -> web.Response:
+        raise AssertionError("an API path answers JSON, never a page")
+
+    app = web.Application(middlewares=[create_error_middleware(no_page)])
     app.router.add_get("/api/v1/boom", handler)
     async with TestClient(TestServer(app)) as client:
         resp = await client.get("/api/v1/boom?token=secret-value",

@@ -9,6 +9,8 @@ from telemed.domain.errors import DomainValidationError
 from telemed.domain.fiscal_code import (
     Demographics,
     build_fiscal_code,
+    canonical_sex,
+    fhir_gender,
     is_valid_timezone,
     normalize_phone,
     validate_demographics,
@@ -235,8 +237,37 @@ def test_names() -> None:
 
 
 def test_sex() -> None:
-    for bad in ("X", "", "male", None):
+    for bad in ("X", "", "mal", "femmina", "M F", "intersex", 1, True, None):
         assert demo_errors(sex=bad) == {"sex": "invalid_choice"}
+
+
+@pytest.mark.parametrize(("given", "stored"), [
+    ("M", "M"), ("f", "F"), ("O", "O"), ("u", "U"), ("male", "M"), ("Female", "F"),
+    (" other ", "O"), ("UNKNOWN", "U"),
+])
+def test_sex_accepts_letters_and_fhir_administrative_gender(given: str, stored: str) -> None:
+    assert validate_demographics(**demo(sex=given)).sex == stored  # type: ignore[arg-type]
+    assert canonical_sex(given) == stored
+
+
+def test_fhir_gender_of_every_stored_sex() -> None:
+    assert [fhir_gender(s) for s in ("M", "F", "O", "U", "X", "")] == [
+        "male", "female", "other", "unknown", "unknown", "unknown"]
+
+
+def test_fiscal_code_sex_check_applies_to_male_and_female_only() -> None:
+    assert code_of(MARIO, sex="female") == ["sex_mismatch"]
+    assert code_of(GIULIA, sex="male") == ["sex_mismatch"]
+    assert validate_fiscal_code(MARIO, birth_date=date(1980, 1, 1), sex="male") == MARIO
+    for neither in ("O", "U", "other", "unknown"):
+        assert validate_fiscal_code(MARIO, birth_date=date(1980, 1, 1), sex=neither) == MARIO
+        assert validate_fiscal_code(GIULIA, birth_date=date(2000, 2, 29), sex=neither) == GIULIA
+    # the birth date is still compared when the sex is other or unknown
+    assert code_of(MARIO, birth_date=date(1980, 1, 2), sex="other") == ["birth_date_mismatch"]
+    with pytest.raises(DomainValidationError) as info:
+        build_fiscal_code("Mario", "Rossi", date(1980, 1, 1), "other", "Roma")
+    assert info.value.codes == ["invalid_choice"]
+    assert build_fiscal_code("Mario", "Rossi", date(1980, 1, 1), "male", "Roma") == MARIO
 
 
 @pytest.mark.parametrize(

@@ -452,3 +452,26 @@ def test_arbitrary_json_never_raises(data: Any) -> None:
     for reading in result.readings:
         assert METRICS[reading.metric].is_plausible(reading.value)
         assert reading.time.tzinfo is not None
+
+
+# --- hostile JSON: refused with a reason, never an exception ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b'[{"n":"heart_rate\\ud800","u":"/min","v":70}]', "invalid_unicode"),
+        (b'[{"bn":"\\udfff","n":"heart_rate","u":"/min","v":70}]', "invalid_unicode"),
+        (b'[{"n":"heart_rate","u":"/min","v":70,"\\ud800":1}]', "invalid_unicode"),
+        (b'[{"n":"heart_rate","u":"/min","v":70,"x":' + b"[" * 20 + b"]" * 20 + b"}]",
+         "invalid_json"),
+        (b"[" * 900 + b"]" * 900, "invalid_json"),
+        (b'[{"n":"heart_rate","u":"/min","v":70,"v":180}]', "duplicate_key"),
+    ],
+)
+def test_hostile_packs_are_refused_whole_with_a_reason(payload: bytes, code: str) -> None:
+    rejection = decode_pack(payload, NOW).pack_error
+    assert rejection is not None
+    assert rejection.code == code
+    # the reason can be published (MQTT errors topic, HTTP answer) as UTF-8 JSON
+    json.dumps(rejection.to_dict(), ensure_ascii=False).encode("utf-8")

@@ -190,3 +190,53 @@ def test_cursor_round_trip_and_tampering() -> None:
         with pytest.raises(ApiError) as exc:
             decode_cursor(bad, kind, types)
         assert exc.value.status == 400
+
+
+# --- hostile search input: 400, never an exception the server turns into a 500 ----------
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("raw", ["²", "١٠", "٣", "9" * 30])
+def test_count_with_unicode_digits_or_huge_is_refused(raw: str) -> None:
+    with pytest.raises(ApiError) as exc:
+        parse_search([("_count", raw)], PARAMS)
+    assert exc.value.status == 400
+
+
+@pytest.mark.parametrize("raw", [
+    "9999", "9999-12", "9999-12-31", "le9999-12-31T23:59:59", "0001-01-01T00:00:00+01:00",
+    "0000-01-01", "2026-01-01T08:00:00+99:00",
+])
+def test_dates_at_the_edges_of_the_calendar_are_refused_not_raised(raw: str) -> None:
+    with pytest.raises(ApiError) as exc:
+        parse_date(raw)
+    assert exc.value.status == 400
+
+
+@pytest.mark.parametrize("cursor", [
+    _b64(b"[" * 5000 + b"]" * 5000),
+    _b64(b'["Observation", "2026-01-01T00:00:00+00:00", ' + b"9" * 30 + b"]"),
+    _b64(b'["Observation", "2026-01-01T00:00:00+00:00", [1]]'),
+    _b64(b'["Observation", "\\ud800", 1]'),
+    _b64(b'["Observation", "2026-01-01T00:00:00+00:00\\u0000", 1]'),
+    _b64(b"\xff\xfe"),
+])
+def test_malformed_cursors_are_refused(cursor: str) -> None:
+    with pytest.raises(ApiError) as exc:
+        decode_cursor(cursor, "Observation", ("datetime", "int"))
+    assert (exc.value.status, exc.value.code) == (400, "invalid_cursor")
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("code", "8867-4\x00"), ("code", "\u202e4-7688"), ("patient", "p1\x1b"), ("co\x00de", "x"),
+    ("code", "x" * 1001),
+])
+def test_control_characters_in_search_parameters_are_refused(key: str, value: str) -> None:
+    with pytest.raises(ApiError) as exc:
+        parse_search([(key, value)], PARAMS)
+    assert exc.value.status == 400

@@ -1,4 +1,4 @@
-"""Notification kinds and the opt-out rules of CONTRACT §6."""
+"""Notification kinds and the opt-out rules of docs/notifications.md."""
 
 from __future__ import annotations
 

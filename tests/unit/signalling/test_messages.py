@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from telemed.domain.text import forbidden_character
 from telemed.signalling import messages as m
 
 ids = st.text(alphabet="abcdefghijkLMNOP0123456789-_", min_size=1, max_size=m.MAX_ID)
@@ -36,12 +37,14 @@ ice = st.builds(m.IceServer,
                 username=st.none() | st.text(max_size=40),
                 credential=st.none() | st.text(max_size=40))
 seqs = st.integers(1, 10**9)
+# what people may type in a chat (telemed.domain.text): no control or bidi characters
+chat_texts = texts.filter(lambda s: forbidden_character(s, multiline=True) is None)
 
 client_messages = st.one_of(
     st.builds(m.Join, resume_token=st.none() | texts, last_seq=st.none() | st.integers(0, 10**6),
               precall=st.none() | precalls),
     st.builds(m.Signal, to=ids, data=signal_data),
-    st.builds(m.Chat, text=texts),
+    st.builds(m.Chat, text=chat_texts),
     st.builds(m.Admit, peer_id=ids),
     st.builds(m.Deny, peer_id=ids),
     st.just(m.Leave()), st.just(m.End()), st.just(m.Ping()),
@@ -105,6 +108,14 @@ def test_wire_names() -> None:
     ('{"type": "chat", "text": "   "}', "bad_message"),
     ('{"type": "chat", "text": 5}', "bad_message"),
     ('{"type": "chat", "text": "' + "x" * (m.MAX_CHAT + 1) + '"}', "bad_message"),
+    ('{"type": "chat", "text": "nul \\u0000"}', "invalid_text"),
+    ('{"type": "chat", "text": "bidi \\u202e txt.exe"}', "invalid_text"),
+    ('{"type": "chat", "text": "esc \\u001b[2J"}', "invalid_text"),
+    ('{"type": "chat", "text": "lone \\ud800"}', "bad_json"),
+    ('{"type": "chat", "text": "a", "text": "b"}', "bad_json"),
+    ('{"type": "signal", "to": "p", "data": {"sdp": ' + "[" * 40 + "]" * 40 + '}}', "bad_json"),
+    ('{"type": "signal", "to": "p", "data": {"sdp": ' + "[" * 5000 + "]" * 5000 + '}}',
+     "bad_json"),
     ('{"type": "admit", "peer_id": 7}', "bad_message"),
     ('{"type": "join", "last_seq": -1}', "bad_message"),
     ('{"type": "join", "last_seq": true}', "bad_message"),

@@ -1,7 +1,7 @@
 // The pre-call test against the server's echo peer: media goes out and comes back, and
 // data-channel pings measure the round-trip time. The result travels with the knock.
 
-import { csrfToken } from "./strings.js";
+import { csrfToken } from "../lib/page.js";
 
 const PINGS = 5;
 

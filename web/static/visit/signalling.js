@@ -1,4 +1,4 @@
-// The signalling WebSocket (CONTRACT §5) with resume after a drop.
+// The signalling WebSocket (docs/visits.md, "The protocol") with resume after a drop.
 //
 // Events (CustomEvent, detail = the server message): welcome, knock, admitted, denied,
 // peer-joined, peer-left, signal, chat, ended, error; plus "reconnecting" and "closed"

@@ -4,18 +4,22 @@ HTTP Basic with the device's MQTT credentials (username = device id). The pack g
 the same pipeline as MQTT; the answer comes after the batch holding it is committed:
 200 ``{"accepted", "duplicates", "rejected": [{code, message, record_index}]}``, or 422 when
 nothing could be accepted (413 for a pack over the size limit).
+
+The HTTP door of the ingest pipeline (MQTT is the other), so it lives with the pipeline it
+feeds; `create_app` adds its route where the API is served.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 
 from aiohttp import web
 
 from telemed import keys
-from telemed.api.common import ok, sessions
 from telemed.errors import ApiError
+from telemed.ingest.pipeline import PIPELINE
 from telemed.principal import public
 
 routes = web.RouteTableDef()
@@ -51,7 +55,7 @@ async def readings_post(request: web.Request) -> web.Response:
     username, password = _basic(request)
     if username != device_id:
         raise _unauthorized("The credentials do not belong to this device.")
-    async with sessions(request)() as session:
+    async with request.app[keys.SESSIONS]() as session:
         device = await authenticate_device(session, device_id, password)
     if device is None:
         raise _unauthorized("Unknown device or wrong password.")
@@ -59,11 +63,15 @@ async def readings_post(request: web.Request) -> web.Response:
         raise ApiError(415, "unsupported_media_type",
                        "Send the SenML pack as application/senml+json.")
     payload = await request.read()
-    outcome = await request.app[keys.PIPELINE].ingest(device_id, payload)
+    outcome = await request.app[PIPELINE].ingest(device_id, payload)
     data = outcome.to_dict()
     if outcome.accepted == 0 and outcome.duplicates == 0 and outcome.rejections:
         first = outcome.rejections[0]
         status = 413 if first.code == "pack_too_large" else 422
         return web.json_response(
             {"error": {"code": first.code, "message": first.render()}, **data}, status=status)
-    return ok(data)
+    return web.json_response(data, dumps=_dumps)
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, default=str)  # as the API's JSON

@@ -1,0 +1,177 @@
+"""One paho MQTT client driven by the running asyncio loop: the platform's one adapter.
+
+The socket is watched with `add_reader`/`add_writer` and keep-alives run from a 1 s
+`loop_misc` timer (the Home Assistant pattern), so nothing blocks the loop and no paho thread
+runs. Only the TCP (and TLS) connect runs in the default executor, because it blocks; the
+socket callbacks paho fires there are handed to the loop with `call_soon_threadsafe`. Every
+paho callback (`on_connect`, `on_message`, ...) therefore runs on the loop.
+
+Each use configures it: the ingest worker reads up to `reads_per_wakeup` packets a wakeup and
+pauses reading while its writer catches up; the device client and the dynamic-security admin
+connection read one packet at a time. The owner keeps its own protocol (MQTT 5 or 3.1.1,
+acknowledgements, reconnection policy) and sets paho's message and connection callbacks.
+
+It imports nothing of Telemed, so the home-device side (`devices/`) uses it as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+
+MISC_INTERVAL = 1.0  # seconds between two `loop_misc` calls (keep-alive, retries)
+
+
+def _nothing() -> None:
+    return None
+
+
+class PahoLoop:
+    """Services one paho client's socket from the running loop (create it on the loop)."""
+
+    def __init__(self, client: mqtt.Client, *, on_message: Callable[[mqtt.MQTTMessage], None],
+                 on_failure: Callable[[], None] = _nothing, reads_per_wakeup: int = 1) -> None:
+        self.client = client
+        self.loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._on_message = on_message
+        self._on_failure = on_failure
+        self._reads = reads_per_wakeup
+        self._sock: Any = None
+        self._misc: asyncio.TimerHandle | None = None
+        self._writing = False
+        self.paused = False
+        self.closed = False
+        self.received = 0
+        self.socket_gone = asyncio.Event()
+        client.on_message = self._message
+        client.on_socket_open = self._socket_open
+        client.on_socket_close = self._socket_close
+        client.on_socket_register_write = self._register_write
+        client.on_socket_unregister_write = self._unregister_write
+
+    async def connect(self, host: str, port: int, keepalive: int, **options: Any) -> None:
+        """Open the TCP (and TLS) connection and send CONNECT, off the loop; the CONNACK
+        arrives through paho's `on_connect`, on the loop."""
+        await self.loop.run_in_executor(
+            None, lambda: self.client.connect(host, port, keepalive, **options))
+
+    def set_paused(self, paused: bool) -> None:
+        """Stop (or resume) reading from the socket; incoming data waits in the kernel."""
+        self.paused = paused
+        sock = self._sock
+        if sock is None or self.closed:
+            return
+        if paused:
+            with contextlib.suppress(ValueError, OSError):
+                self.loop.remove_reader(sock)
+        else:
+            self.loop.add_reader(sock, self._read)
+            self.loop.call_soon(self._read)  # data may have arrived meanwhile
+
+    def stop(self) -> None:
+        """Stop servicing the client: no more reads, writes or keep-alives (the socket stays
+        open; the owner closes or abandons it)."""
+        self.closed = True
+        if self._misc is not None:
+            self._misc.cancel()
+            self._misc = None
+        if self._sock is not None:  # still ours until paho closes it (`socket_gone`)
+            self._unwatch(self._sock)
+
+    # Socket callbacks (the loop, or the executor thread during connect) ------------------
+
+    def call_on_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run `callback` on the loop: at once when called there, else handed over."""
+        if threading.get_ident() == self._loop_thread:
+            callback(*args)
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                self.loop.call_soon_threadsafe(callback, *args)
+
+    def _socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self.call_on_loop(self._watch, sock)
+
+    def _socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        # paho closes the socket right after this returns: stop watching it now.
+        self._unwatch(sock)
+        if sock is self._sock:
+            self._sock = None
+            if self._misc is not None:  # no keep-alive without a socket (a reconnect starts it)
+                self._misc.cancel()
+                self._misc = None
+            self.socket_gone.set()
+
+    def _register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self.call_on_loop(self._watch_write, sock)
+
+    def _unregister_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self.call_on_loop(self._unwatch_write, sock)
+
+    def _watch(self, sock: Any) -> None:
+        if self.closed:  # given up on while the executor was still connecting
+            with contextlib.suppress(OSError):
+                sock.close()
+            return
+        if sock.fileno() < 0:
+            return
+        self._sock = sock
+        self.socket_gone.clear()
+        if not self.paused:
+            self.loop.add_reader(sock, self._read)
+        if self._misc is None:
+            self._misc = self.loop.call_later(MISC_INTERVAL, self._tick)
+
+    def _unwatch(self, sock: Any) -> None:
+        self._writing = False
+        with contextlib.suppress(ValueError, OSError):
+            self.loop.remove_reader(sock)
+        with contextlib.suppress(ValueError, OSError):
+            self.loop.remove_writer(sock)
+
+    def _watch_write(self, sock: Any) -> None:
+        if not self.closed and not self._writing and sock.fileno() >= 0:
+            self._writing = True
+            self.loop.add_writer(sock, self._write)
+
+    def _unwatch_write(self, sock: Any) -> None:
+        self._writing = False
+        with contextlib.suppress(ValueError, OSError):
+            self.loop.remove_writer(sock)
+
+    # Servicing (on the loop) ----------------------------------------------------------------
+
+    def _message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self.received += 1
+        self._on_message(message)
+
+    def _read(self) -> None:
+        for _ in range(self._reads):
+            if self.paused or self.closed:
+                return
+            before = self.received
+            if self.client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._on_failure()
+                return
+            if self.received == before:
+                return
+
+    def _write(self) -> None:
+        rc = self.client.loop_write()
+        if rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
+            self._on_failure()
+
+    def _tick(self) -> None:
+        self._misc = None
+        if self.closed:
+            return
+        if self.client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._misc = self.loop.call_later(MISC_INTERVAL, self._tick)
+        else:
+            self._on_failure()
