@@ -63,12 +63,14 @@ from telemed.db.models import (
     Device,
     Observation,
     Patient,
+    PatientSearchTerm,
     RuleState,
 )
 from telemed.db.types import new_id
 from telemed.domain import alert_detail
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.fiscal_code import build_fiscal_code
+from telemed.domain.search_terms import patient_terms
 from telemed.ingest.scheduler import run_once
 from telemed.security import hash_password
 from telemed.services.users import create_user
@@ -256,6 +258,11 @@ async def seed(url: str, size: int) -> Seeded:
         for table, rows in ((Patient, patients), (CareTeamMember, teams), (Consent, consents),
                             (CarePlan, plans), (Device, devices), (RuleState, states)):
             await _bulk(engine, _table(table), rows)
+        # The search terms the patients service keeps with every patient it writes.
+        await _bulk(engine, _table(PatientSearchTerm), [
+            {"patient_id": p["id"], "term": term} for p in patients
+            for term in sorted(patient_terms(p["given_name"], p["family_name"],
+                                             p["fiscal_code"]))])
 
         # 2,000 open alerts on 2,000 patients (SpO2 low on 1,500, heart rate high on 500); with
         # fewer patients, two per patient (SpO2 and heart rate), one open per rule as always.

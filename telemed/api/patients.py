@@ -55,7 +55,8 @@ async def patients_list(request: web.Request) -> web.Response:
     page = parse_page(request.query, key=("str", "str", "str"))
     async with sessions(request)() as session:
         found = await service.list_patients(session, principal(request), page,
-                                            request.query.get("q"))
+                                            request.query.get("q", "")[:100] or None,
+                                            request_id(request))
     cursor = None
     if len(found) == page.limit:
         last = found[-1]

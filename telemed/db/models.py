@@ -49,6 +49,20 @@ class Patient(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
+    # Lists page in this order (keyset pagination served by the index).
+    __table_args__ = (Index("ix_patients_name_order", "family_name", "given_name", "id"),)
+
+
+class PatientSearchTerm(SQLModel, table=True):
+    """A folded word a patient is found by (`telemed.domain.search_terms`), kept by the
+    patients service; prefix search is a range on the term index."""
+
+    __tablename__ = "patient_search_terms"
+    __table_args__ = (Index("ix_patient_search_terms_term", "term", "patient_id"),)
+
+    patient_id: str = Field(foreign_key="patients.id", primary_key=True, max_length=32)
+    term: str = Field(primary_key=True, max_length=32)
+
 
 class CareTeamMember(SQLModel, table=True):
     """A clinician on a patient's care team (gives access to the record)."""
@@ -293,6 +307,11 @@ class Consent(SQLModel, table=True):
     recorded_by: str = Field(foreign_key="users.id", max_length=32)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     note: str | None = Field(default=None, max_length=1000)
+
+    # The decision in force for (patient, grantee) is the newest: one index seek.
+    __table_args__ = (Index("ix_consents_in_force", "patient_id", "grantee_id", "recorded_at",
+                            "id"),
+                      Index("ix_consents_refusals", "granted", "patient_id"))
 
 
 class EmergencyAccess(SQLModel, table=True):

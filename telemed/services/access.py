@@ -24,13 +24,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import CareTeamMember, Consent, EmergencyAccess, Patient, User
 from telemed.db.types import utcnow
 from telemed.domain import emergency as emergency_rules
-from telemed.domain.consent import Decision, consent_state, may_consult
+from telemed.domain.consent import Decision, may_consult
 from telemed.errors import ApiError, forbidden, not_found
 from telemed.notify.oncall import ONCALL_ACCESS, has_oncall_access
 from telemed.principal import Principal
-from telemed.services import audit
+from telemed.services import audit, scope
 from telemed.services.audit import Resource
-from telemed.services.delegates import delegated_patient_ids, is_delegate
+from telemed.services.delegates import is_delegate
 
 # Resources an administrator may see: demographics only, never clinical data.
 ADMIN_RESOURCES = frozenset({"patient", "consent", "access_log"})
@@ -172,66 +172,32 @@ async def authorize_patient(
 
 
 async def visible_patient_ids(session: AsyncSession, who: Principal) -> list[str] | None:
-    """Ids of patients `who` may list (None means every patient, for admins)."""
-    if who.role == "admin":
+    """Ids of patients `who` may list (None means every patient, for admins).
+
+    A thin wrapper over `scope.visible` for the few callers that need the ids themselves;
+    lists add the condition to their own query instead."""
+    condition = scope.visible(col(Patient.id), who)
+    if condition is None:
         return None
-    if who.role == "patient":
-        own = [who.patient_id] if who.patient_id else []
-        return own + await delegated_patient_ids(session, who.user_id)
-    team = await team_patient_ids(session, who.user_id)
-    decisions = await _decisions_of(session, team, who.user_id)
-    return [pid for pid in team if may_consult(decisions.get(pid, []), who.user_id)]
-
-
-async def team_patient_ids(session: AsyncSession, user_id: str) -> list[str]:
-    """The patients on whose care team the user is (with or without their consent)."""
-    result = await session.exec(
-        select(CareTeamMember.patient_id).where(CareTeamMember.user_id == user_id))
-    return list(result.all())
-
-
-async def _decisions_of(session: AsyncSession, patient_ids: list[str],
-                        user_id: str) -> dict[str, list[Decision]]:
-    """Consent decisions (blanket, and the user's) of several patients, in one query."""
-    if not patient_ids:
-        return {}
-    rows = (await session.exec(
-        select(Consent.patient_id, Consent.granted, Consent.grantee_id, Consent.recorded_at)
-        .where(col(Consent.patient_id).in_(patient_ids))
-        .where(or_(col(Consent.grantee_id).is_(None), Consent.grantee_id == user_id))
-        .order_by(col(Consent.recorded_at))
-    )).all()
-    found: dict[str, list[Decision]] = {}
-    for pid, granted, grantee, at in rows:
-        found.setdefault(pid, []).append(Decision(granted, grantee, at))
-    return found
+    return list((await session.exec(select(Patient.id).where(condition))).all())
 
 
 async def alert_patient_ids(session: AsyncSession, who: Principal) -> list[str] | None:
-    """Ids of patients whose alerts `who` receives: those it may list, plus, for a clinician,
-    the patients without record consent it monitors (`monitoring_clinicians`)."""
-    visible = await visible_patient_ids(session, who)
-    if visible is None or not who.is_clinician:
-        return visible
-    shown = set(visible)
-    extra = [pid for pid in await team_patient_ids(session, who.user_id)
-             if pid not in shown and who.user_id in await monitoring_clinicians(session, pid)]
-    return visible + extra
+    """Ids of patients whose alerts `who` receives (`scope.alerting`): those it may list,
+    plus, for a clinician, the patients without record consent it monitors."""
+    condition = scope.alerting(col(Patient.id), who)
+    if condition is None:
+        return None
+    return list((await session.exec(select(Patient.id).where(condition))).all())
 
 
 async def withdrawn_patients(session: AsyncSession, who: Principal) -> dict[str, datetime]:
-    """For a clinician: the patients of its care teams whose decisions in force shut it out,
-    with the date the blanket consent was withdrawn (the fact, never the data)."""
+    """For a clinician: the patients of its care teams whose decisions in force shut it out
+    (`scope.withdrawn`), with the date of the decision that did (the fact, never the data)."""
     if not who.is_clinician:
         return {}
-    team = await team_patient_ids(session, who.user_id)
-    decisions = await _decisions_of(session, team, who.user_id)
-    out: dict[str, datetime] = {}
-    for pid in team:
-        mine = decisions.get(pid, [])
-        if not may_consult(mine, who.user_id):
-            state = consent_state(mine)
-            last = state.withdrawn_at or (mine[-1].recorded_at if mine else None)
-            if last is not None:
-                out[pid] = last
-    return out
+    since = scope.withdrawn_since(col(Patient.id), who)
+    rows = (await session.exec(
+        select(Patient.id, since).where(scope.withdrawn(col(Patient.id), who))
+        .where(since.is_not(None)))).all()
+    return {pid: at for pid, at in rows}

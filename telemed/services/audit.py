@@ -9,11 +9,14 @@ clinical access rules.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
+from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import AuditEvent
+from telemed.db.types import utcnow
 from telemed.principal import Principal
 
 Action = Literal["read", "create", "update", "delete", "login", "export", "emergency"]
@@ -65,3 +68,28 @@ def record(
     )
     session.add(event)
     return event
+
+
+async def record_shown(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    resource: Resource,
+    patient_ids: Sequence[str],
+    reason: str,
+    resource_ids: bool = False,
+    request_id: str | None = None,
+) -> None:
+    """One read per patient a list shows (what is shown, never the population), written in
+    one statement with the caller's transaction; `resource_ids` names each patient as the
+    resource read too."""
+    if not patient_ids:
+        return
+    now = utcnow()
+    conn = await session.connection()
+    await conn.execute(insert(AuditEvent), [
+        {"at": now, "actor_id": actor.user_id, "actor_role": actor.role, "patient_id": pid,
+         "action": "read", "resource": resource,
+         "resource_id": pid if resource_ids else None, "reason": fit_reason(reason),
+         "emergency": False, "outcome": "success", "request_id": request_id}
+        for pid in patient_ids])

@@ -28,12 +28,10 @@ from telemed.domain.emergency import (
 from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
-from telemed.services import audit, free_text
+from telemed.services import audit, free_text, scope
 from telemed.services.access import (
     authorize_patient,
-    monitoring_clinicians,
     responsible_doctors,
-    withdrawn_patients,
 )
 from telemed.services.delegates import may_manage_record
 
@@ -313,21 +311,38 @@ class WithdrawnNotice:
     monitoring: bool
 
 
-async def withdrawn_notices(session: AsyncSession, who: Principal) -> list[WithdrawnNotice]:
+async def withdrawn_notices(session: AsyncSession, who: Principal, *,
+                            patient_id: str | None = None,
+                            limit: int | None = None) -> list[WithdrawnNotice]:
     """For a clinician: the patients of its care teams whose consent in force shuts it out
-    (each listed one audited as a read of the patient's name), by name."""
-    found = await withdrawn_patients(session, who)
-    if not found:
-        return []
-    patients = (await session.exec(
-        select(Patient).where(col(Patient.id).in_(sorted(found)))
-        .order_by(Patient.family_name, Patient.given_name, Patient.id))).all()
-    notices = []
-    for patient in patients:
-        monitoring = who.user_id in await monitoring_clinicians(session, patient.id)
-        notices.append(WithdrawnNotice(patient, found[patient.id], monitoring))
-        audit.record(session, actor=who, action="read", resource="patient",
-                     patient_id=patient.id, resource_id=patient.id,
-                     reason="consent withdrawn notice")
-    await session.commit()
+    (each listed one audited as a read of the patient's name), by name; only `patient_id`'s
+    when given, at most `limit`. One query (`scope.withdrawn`), whatever the population."""
+    notices, _ = await withdrawn_page(session, who, patient_id=patient_id, limit=limit)
     return notices
+
+
+async def withdrawn_page(session: AsyncSession, who: Principal, *,
+                         patient_id: str | None = None,
+                         limit: int | None = None) -> tuple[list[WithdrawnNotice], bool]:
+    """`withdrawn_notices`, and whether more than `limit` patients withdrew (those past the
+    limit are neither returned nor audited)."""
+    if not who.is_clinician:
+        return [], False
+    since = scope.withdrawn_since(col(Patient.id), who)
+    query = (select(Patient, since, scope.monitors(col(Patient.id), who))
+             .where(scope.refused(col(Patient.id), who))
+             .where(scope.withdrawn(col(Patient.id), who)).where(since.is_not(None))
+             .order_by(col(Patient.family_name), col(Patient.given_name), col(Patient.id)))
+    if patient_id is not None:
+        query = query.where(col(Patient.id) == patient_id)
+    if limit is not None:
+        query = query.limit(limit + 1)
+    notices = [WithdrawnNotice(patient, at, bool(monitoring))
+               for patient, at, monitoring in (await session.exec(query)).all()]
+    more = limit is not None and len(notices) > limit
+    notices = notices[:limit] if limit is not None else notices
+    await audit.record_shown(session, actor=who, resource="patient",
+                             patient_ids=[n.patient.id for n in notices],
+                             reason="consent withdrawn notice", resource_ids=True)
+    await session.commit()
+    return notices, more

@@ -34,8 +34,8 @@ from telemed.domain import assignments as domain_assignments
 from telemed.errors import ApiError, conflict, invalid, not_found
 from telemed.principal import Principal
 from telemed.security import hash_password, verify_password
-from telemed.services import audit
-from telemed.services.access import authorize_patient, visible_patient_ids
+from telemed.services import audit, scope
+from telemed.services.access import authorize_patient
 from telemed.services.pagination import Page
 
 KINDS = ("bp_cuff", "pulse_oximeter", "scale", "thermometer", "glucometer", "multi")
@@ -211,16 +211,17 @@ async def list_devices(
                          request_id=request_id)
         query = query.where(Device.patient_id == patient_id)
     else:
-        ids = await visible_patient_ids(session, who)
-        if ids is not None:
-            query = query.where(col(Device.patient_id).in_(ids))
+        visible = scope.visible(col(Device.patient_id), who)
+        if visible is not None:
+            query = query.where(visible)
     if page.after:
         query = query.where(Device.serial > str(page.after[0]))
     devices = list((await session.exec(query.limit(page.limit))).all())
     if patient_id is None:
-        for listed in sorted({d.patient_id for d in devices if d.patient_id}):
-            audit.record(session, actor=who, action="read", resource="device",
-                         patient_id=listed, reason="list", request_id=request_id)
+        await audit.record_shown(session, actor=who, resource="device",
+                                 patient_ids=sorted({d.patient_id for d in devices
+                                                     if d.patient_id}),
+                                 reason="list", request_id=request_id)
     await session.commit()
     return devices
 
@@ -263,10 +264,13 @@ class AssignmentView:
 async def device_history(session: AsyncSession, who: Principal,
                          device: Device) -> list[AssignmentView]:
     """The device's assignments, oldest first, other patients' ids hidden from ``who``."""
-    visible = await visible_patient_ids(session, who)
-    return [AssignmentView(a.patient_id if visible is None or a.patient_id in visible else None,
-                           a.valid_from, a.valid_until)
-            for a in await assignment_history(session, device.id)]
+    rows = await assignment_history(session, device.id)
+    named = sorted({a.patient_id for a in rows if a.patient_id is not None})
+    condition = scope.visible(col(Patient.id), who)
+    visible = set(named) if condition is None or not named else set((await session.exec(
+        select(Patient.id).where(col(Patient.id).in_(named)).where(condition))).all())
+    return [AssignmentView(a.patient_id if a.patient_id in visible else None,
+                           a.valid_from, a.valid_until) for a in rows]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,23 +5,39 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import tuple_
+from sqlalchemy import ColumnElement, and_, delete, event, insert, tuple_
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapper
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import CareTeamMember, Patient, User
+from telemed.db.models import CareTeamMember, Patient, PatientSearchTerm, User
 from telemed.db.types import utcnow
 from telemed.domain.errors import DomainValidationError
 from telemed.domain.fiscal_code import validate_demographics, validate_fiscal_code
+from telemed.domain.search_terms import patient_terms, prefix_end, query_words
 from telemed.errors import conflict, from_domain, invalid
 from telemed.principal import CLINICIANS, Principal
-from telemed.services import audit
-from telemed.services.access import authorize_patient, visible_patient_ids
+from telemed.services import audit, scope
+from telemed.services.access import authorize_patient
 from telemed.services.consent import record_enrolment_consent
 from telemed.services.pagination import Page
 
 PATIENT_FIELDS = ("fiscal_code", "given_name", "family_name", "birth_date", "sex", "phone",
                   "timezone")
+
+
+@event.listens_for(Patient, "after_insert")
+@event.listens_for(Patient, "after_update")
+def _index_terms(mapper: Mapper[Patient], connection: Connection, patient: Patient) -> None:
+    """Keep the patient's search terms with its names and fiscal code, however the row was
+    written (the service, the demo, a test), in the same transaction."""
+    connection.execute(delete(PatientSearchTerm).where(
+        col(PatientSearchTerm.patient_id) == patient.id))
+    terms = sorted(patient_terms(patient.given_name, patient.family_name, patient.fiscal_code))
+    if terms:
+        connection.execute(insert(PatientSearchTerm),
+                           [{"patient_id": patient.id, "term": term} for term in terms])
 
 
 def _validated(data: dict[str, Any]) -> dict[str, Any]:
@@ -119,35 +135,71 @@ async def get_patient(
     return patient
 
 
-async def list_patients(
-    session: AsyncSession, who: Principal, page: Page, search: str | None = None
-) -> list[Patient]:
-    """The patients `who` may see, by family then given name (each listed one audited)."""
-    query = select(Patient).order_by(Patient.family_name, Patient.given_name, Patient.id)
-    ids = await visible_patient_ids(session, who)
-    if ids is not None:
-        query = query.where(col(Patient.id).in_(ids))
-    if search:
-        term = f"%{search.strip().lower()}%"
-        from sqlalchemy import func, or_
+def search_condition(query: str) -> ColumnElement[bool] | None:
+    """Patients every word of `query` is the start of one of the terms of
+    (`telemed.domain.search_terms`: accent- and case-insensitive; names, fiscal code); each
+    word is a range on the term index. None when the query holds no word."""
+    conditions = []
+    for word in query_words(query):
+        end = prefix_end(word)
+        term = col(PatientSearchTerm.term)
+        found = select(PatientSearchTerm.patient_id).where(term >= word)
+        if end is not None:
+            found = found.where(term < end)
+        conditions.append(col(Patient.id).in_(found))
+    return and_(*conditions) if conditions else None
 
-        query = query.where(
-            or_(
-                func.lower(Patient.family_name).like(term),
-                func.lower(Patient.given_name).like(term),
-                func.lower(Patient.fiscal_code).like(term),
-            )
-        )
+
+async def list_patients(
+    session: AsyncSession, who: Principal, page: Page, search: str | None = None,
+    request_id: str | None = None,
+) -> list[Patient]:
+    """The patients `who` may see, by family then given name, one page of them in one
+    query (`scope.visible`; keyset on the name-order index); each patient shown audited."""
+    query = select(Patient).order_by(col(Patient.family_name), col(Patient.given_name),
+                                     col(Patient.id))
+    visible = scope.visible(col(Patient.id), who)
+    if visible is not None:
+        query = query.where(visible)
+    if search:
+        matches = search_condition(search)
+        if matches is None:
+            return []  # nothing searchable was typed (only punctuation)
+        query = query.where(matches)
     if page.after:
         query = query.where(
-            tuple_(Patient.family_name, Patient.given_name, Patient.id) > tuple(page.after)
-        )
+            tuple_(col(Patient.family_name), col(Patient.given_name), col(Patient.id))
+            > tuple_(*(str(v) for v in page.after)))
     patients = list((await session.exec(query.limit(page.limit))).all())
-    for patient in patients:
-        audit.record(session, actor=who, action="read", resource="patient",
-                     patient_id=patient.id, resource_id=patient.id, reason="list")
+    await audit.record_shown(session, actor=who, resource="patient",
+                             patient_ids=[p.id for p in patients], reason="list",
+                             resource_ids=True, request_id=request_id)
     await session.commit()
     return patients
+
+
+async def choices(session: AsyncSession, who: Principal, *, limit: int) -> list[Patient]:
+    """The first `limit` patients `who` may see, by name, for a form's choice (one query)."""
+    query = select(Patient)
+    visible = scope.visible(col(Patient.id), who)
+    if visible is not None:
+        query = query.where(visible)
+    return list((await session.exec(
+        query.order_by(col(Patient.family_name), col(Patient.given_name), col(Patient.id))
+        .limit(limit))).all())
+
+
+async def own_records(session: AsyncSession, who: Principal) -> list[Patient]:
+    """For a portal user: its own record and those delegated to it, by name (one query;
+    what is shown of each is audited when it is opened)."""
+    if who.role != "patient":
+        return []
+    visible = scope.visible(col(Patient.id), who)
+    assert visible is not None
+    return list((await session.exec(
+        select(Patient).where(visible)
+        .order_by(col(Patient.family_name), col(Patient.given_name), col(Patient.id))
+        .limit(100))).all())
 
 
 async def care_team(session: AsyncSession, patient_id: str) -> list[User]:

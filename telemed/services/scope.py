@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select, true
 from sqlmodel import col
 
 from telemed.db.models import CareTeamMember, Consent, Delegation, User
@@ -109,3 +109,26 @@ def withdrawn(patient: Any, who: Principal) -> ColumnElement[bool]:
     if not who.is_clinician:
         return false()
     return and_(on_team(patient, who.user_id), not_(consultable(patient, who.user_id)))
+
+
+def refused(patient: Any, who: Principal) -> ColumnElement[bool]:
+    """The patient made a refusal that concerns `who` (blanket, or naming it): every patient
+    `withdrawn` with a date (`withdrawn_since`) has one, and refusals are few, so lists of
+    withdrawals start from them (`ix_consents_refusals`) instead of from the whole team."""
+    return col(patient).in_(
+        select(col(Consent.patient_id)).where(col(Consent.granted) == false())
+        .where(or_(col(Consent.grantee_id).is_(None), col(Consent.grantee_id) == who.user_id)))
+
+
+def withdrawn_since(patient: Any, who: Principal) -> Any:
+    """When the patient shut `who` out (for `withdrawn` patients): the withdrawal of the
+    blanket consent when that is in force, else the latest decision that concerns `who`;
+    NULL when no decision concerns it."""
+    blanket_at = _latest(patient, None, col(Consent.recorded_at))
+    blanket = _latest(patient, None, col(Consent.granted))
+    latest = (select(func.max(Consent.recorded_at))
+              .where(col(Consent.patient_id) == patient)
+              .where(or_(col(Consent.grantee_id).is_(None),
+                         col(Consent.grantee_id) == who.user_id))
+              .scalar_subquery())
+    return case((blanket == false(), blanket_at), else_=latest)

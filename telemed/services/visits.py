@@ -23,8 +23,8 @@ from telemed.db.types import utcnow
 from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
-from telemed.services import audit
-from telemed.services.access import authorize_patient, visible_patient_ids
+from telemed.services import audit, scope
+from telemed.services.access import authorize_patient
 from telemed.services.audit import Resource
 from telemed.services.pagination import Page
 
@@ -161,9 +161,10 @@ async def list_visits(
             # The caller's visits: those of its patients (record access), and those it is
             # invited to while the invitation still opens them (`invited_scope`).
             mine = select(VisitParticipant.visit_id).where(VisitParticipant.user_id == who.user_id)
-            visible = await visible_patient_ids(session, who) or []
+            visible = scope.visible(col(Visit.patient_id), who)
+            assert visible is not None  # None only for administrators
             query = query.where(col(Visit.id).in_(mine)).where(
-                col(Visit.patient_id).in_(visible) | invited_scope(who.user_id))
+                visible | invited_scope(who.user_id))
     else:
         raise forbidden("Administrators do not see visits.")
     if since is not None:
@@ -181,6 +182,13 @@ async def list_visits(
     query = query.order_by(col(Visit.scheduled_start), col(Visit.id)).limit(page.limit)
     visits = (await session.exec(query)).all()
     return await _records(session, visits)
+
+
+async def participant_choices(session: AsyncSession, *, limit: int) -> list[User]:
+    """Active clinicians by name, for the scheduling form's choice of participants."""
+    return list((await session.exec(
+        select(User).where(col(User.role).in_(CLINICIANS)).where(col(User.active))
+        .order_by(col(User.display_name)).limit(limit))).all())
 
 
 def local_day(now: datetime, timezone: str) -> tuple[datetime, datetime]:

@@ -7,14 +7,13 @@ from typing import Any
 from aiohttp import web
 
 from telemed import keys
-from telemed.db.models import Patient
 from telemed.domain.bands import Bands
 from telemed.domain.units import METRICS
 from telemed.errors import ApiError
 from telemed.principal import REQUEST_ID, principal, public, requires
 from telemed.services import careplans as careplan_service
 from telemed.services import patients as patient_service
-from telemed.services.access import authorize_patient, visible_patient_ids
+from telemed.services.access import authorize_patient
 from telemed.views.careplan_form import fmt_number
 from telemed.views.render import current_user, language_of, render, t
 from telemed.views.visits import visit_panel
@@ -94,8 +93,9 @@ async def my_record(request: web.Request) -> web.Response:
     who = principal(request)
     async with request.app[keys.SESSIONS]() as session:
         # A caregiver or a parent sees the records delegated to them (?patient=ID).
-        visible = await visible_patient_ids(session, who) or []
-        target = request.query.get("patient") or who.patient_id or next(iter(visible), None)
+        records = await patient_service.own_records(session, who)
+        target = (request.query.get("patient") or who.patient_id
+                  or next((p.id for p in records), None))
         if target is None:
             raise ApiError(404, "not_found", "No record is linked to your account yet.")
         patient = await patient_service.get_patient(session, who, target, request[REQUEST_ID])
@@ -103,14 +103,13 @@ async def my_record(request: web.Request) -> web.Response:
         await authorize_patient(session, who, target, action="read",
                                 resource="careteam", request_id=request[REQUEST_ID])
         team = await patient_service.care_team(session, target)
-        others = [await session.get(Patient, pid) for pid in visible if pid != target]
         await session.commit()
     active = next((plan for plan in plans if plan.status == "active"), None)
     # Visits stay the patient's own (delegates are not part of a visit's audience).
     visits = await visit_panel(request, patient.id) if target == who.patient_id else {}
     return await render(request, "my_record.html", {
         **visits,
-        "other_records": [p for p in others if p is not None],
+        "other_records": [p for p in records if p.id != target],
         "own_record": target == who.patient_id,
         "patient": patient,
         "plan": active,

@@ -34,6 +34,7 @@ from telemed.views.vitals import vitals_panel
 routes = web.RouteTableDef()
 
 PAGE_SIZE = 50
+NOTICE_LIMIT = 20  # withdrawals named on the first page; "and more" beyond
 FIELDS: dict[str, str] = {  # in the order of the form
     "given_name": N_("Given name"),
     "family_name": N_("Family name"),
@@ -54,9 +55,11 @@ async def patients_list(request: web.Request) -> web.Response:
                       key_length=3)
     who = principal(request)
     async with request.app[keys.SESSIONS]() as session:
-        found = await service.list_patients(session, who, page, search or None)
-        notices = (await consent_service.withdrawn_notices(session, who)
-                   if "cursor" not in request.query and not search else [])
+        found = await service.list_patients(session, who, page, search or None,
+                                            request[REQUEST_ID])
+        notices, more_notices = (
+            await consent_service.withdrawn_page(session, who, limit=NOTICE_LIMIT)
+            if "cursor" not in request.query and not search else ([], False))
     next_url = None
     if len(found) == page.limit:
         last = found[-1]
@@ -69,6 +72,7 @@ async def patients_list(request: web.Request) -> web.Response:
         "rows": rows, "search": search, "next_url": next_url,
         "first_page": "cursor" not in request.query,
         "withdrawn": notices,
+        "more_withdrawn": more_notices,
         "reviews": who.role in ("admin", "doctor"),
     })
 
@@ -138,8 +142,8 @@ async def patient_page(request: web.Request) -> web.Response:
         except ApiError as exc:
             if exc.status != 403 or not who.is_clinician:
                 raise
-            notice = next((n for n in await consent_service.withdrawn_notices(session, who)
-                           if n.patient.id == patient_id), None)
+            notice = next(iter(await consent_service.withdrawn_notices(
+                session, who, patient_id=patient_id)), None)
             if notice is None:
                 raise
             # Not a bare 403: the care team learns the fact and the date, and what it may do.

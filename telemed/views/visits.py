@@ -27,10 +27,10 @@ from telemed.principal import (
     public,
     requires,
 )
+from telemed.services import patients as patient_service
 from telemed.services import visit_guests as guests
 from telemed.services import visit_reports as reports
 from telemed.services import visits as service
-from telemed.services.access import visible_patient_ids
 from telemed.services.pagination import Page
 from telemed.signalling.turn import join_details
 from telemed.views import visit_guests
@@ -119,21 +119,8 @@ async def agenda(request: web.Request) -> web.Response:
 
 async def _schedule_choices(request: web.Request, who: Principal) -> dict[str, Any]:
     async with request.app[keys.SESSIONS]() as session:
-        visible = await visible_patient_ids(session, who)
-        patients: list[Patient] = []
-        if visible:
-            from sqlmodel import col, select
-
-            patients = list((await session.exec(
-                select(Patient).where(col(Patient.id).in_(visible[:500]))
-                .order_by(col(Patient.family_name), col(Patient.given_name))
-            )).all())
-            clinicians = list((await session.exec(
-                select(User).where(col(User.role).in_(CLINICIANS)).where(col(User.active))
-                .order_by(col(User.display_name)).limit(500)
-            )).all())
-        else:
-            clinicians = []
+        patients = await patient_service.choices(session, who, limit=500)
+        clinicians = await service.participant_choices(session, limit=500) if patients else []
     return {"patients": patients, "clinicians": clinicians,
             "kinds": [(k, t(request, v)) for k, v in KIND_LABELS.items()]}
 

@@ -2,15 +2,17 @@
 
 A random region (care teams with and without responsible doctors, consent decisions in
 every order and scope, delegations, revoked ones) is built on SQLite and on PostgreSQL; for
-every person the SQL conditions select the same patients as `visible_patient_ids`,
-`alert_patient_ids` and `withdrawn_patients`.
+every person the SQL conditions select the same patients as an independent per-patient
+oracle (`domain.consent.may_consult` over each patient's decisions, care-team membership,
+`monitoring_clinicians`, delegations), and so do the id wrappers `access` keeps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlmodel import col, or_, select
@@ -20,9 +22,11 @@ from telemed.db import migrate
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.db.models import CareTeamMember, Consent, Delegation, Patient, User
 from telemed.db.types import utcnow
+from telemed.domain.consent import consent_state, may_consult
 from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.principal import Principal
 from telemed.services import access, scope
+from telemed.services.delegates import is_delegate
 from telemed.settings import Settings
 
 PATIENTS = 60
@@ -83,6 +87,43 @@ async def _selected(session: AsyncSession, condition: object) -> set[str]:
     return set((await session.exec(query)).all())
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What the per-patient rules answer for one person (None: every patient)."""
+
+    visible: set[str] | None
+    alerting: set[str] | None
+    withdrawn: dict[str, datetime]
+
+
+async def _oracle(session: AsyncSession, who: Principal, everyone: set[str]) -> Expected:
+    """The per-patient rules, patient by patient: `domain.consent.may_consult` over each
+    patient's decisions, `access.in_care_team`, `access.monitoring_clinicians`, delegations
+    (an independent oracle: no SQL condition of `scope` is used)."""
+    if who.role == "admin":
+        return Expected(None, None, {})
+    visible: set[str] = set()
+    alerting: set[str] = set()
+    withdrawn: dict[str, datetime] = {}
+    for pid in sorted(everyone):
+        if who.role == "patient":
+            if pid == who.patient_id or await is_delegate(session, pid, who.user_id):
+                visible.add(pid)
+            continue
+        if not await access.in_care_team(session, pid, who.user_id):
+            continue
+        mine = await access.consent_decisions(session, pid, who.user_id)
+        if may_consult(mine, who.user_id):
+            visible.add(pid)
+            continue
+        if who.user_id in await access.monitoring_clinicians(session, pid):
+            alerting.add(pid)
+        if mine:
+            state = consent_state(mine)
+            withdrawn[pid] = state.withdrawn_at or max(d.recorded_at for d in mine)
+    return Expected(visible, visible | alerting, withdrawn)
+
+
 async def _check(url: str, seed: int) -> int:
     engine = make_engine(url)
     sessions = make_session_factory(engine)
@@ -96,19 +137,26 @@ async def _check(url: str, seed: int) -> int:
             who = _person(user)
             async with sessions() as session:
                 everyone = set((await session.exec(select(Patient.id))).all())
-                expected = await access.visible_patient_ids(session, who)
+                expected = await _oracle(session, who, everyone)
                 assert await _selected(session, scope.visible(col(Patient.id), who)) == (
-                    everyone if expected is None else set(expected)), user.username
-                alerts = await access.alert_patient_ids(session, who)
+                    everyone if expected.visible is None else expected.visible), user.username
                 assert await _selected(session, scope.alerting(col(Patient.id), who)) == (
-                    everyone if alerts is None else set(alerts)), user.username
+                    everyone if expected.alerting is None else expected.alerting), user.username
+                # The wrappers `access` keeps for callers that need ids say the same.
+                ids = await access.visible_patient_ids(session, who)
+                assert (everyone if ids is None else set(ids)) == (
+                    everyone if expected.visible is None else expected.visible)
+                ids = await access.alert_patient_ids(session, who)
+                assert (everyone if ids is None else set(ids)) == (
+                    everyone if expected.alerting is None else expected.alerting)
                 if who.is_clinician:
                     shut = await _selected(session, scope.withdrawn(col(Patient.id), who))
-                    # `withdrawn_patients` names those with a date to show: those with a
-                    # decision that concerns the clinician.
-                    dated = set(await access.withdrawn_patients(session, who))
-                    assert dated <= shut
-                    undated = shut - dated
+                    # Those shut out with a decision that concerns the clinician, dated;
+                    # the others are shut out for lack of any decision (nothing to show).
+                    dated = await access.withdrawn_patients(session, who)
+                    assert dated == expected.withdrawn, user.username
+                    assert set(dated) <= shut
+                    undated = shut - set(dated)
                     has_decision = set((await session.exec(
                         select(Consent.patient_id).where(col(Consent.patient_id).in_(undated))
                         .where(or_(col(Consent.grantee_id).is_(None),

@@ -21,7 +21,7 @@ def searchset(
     base: str,
     resources: Sequence[dict[str, Any]],
     *,
-    total: int,
+    total: int | None,
     self_url: str,
     next_url: str | None = None,
 ) -> dict[str, Any]:
@@ -29,12 +29,10 @@ def searchset(
     links = [{"relation": "self", "url": self_url}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "link": links,
-    }
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if total is not None:  # optional in FHIR: left out when not counted
+        bundle["total"] = total
+    bundle["link"] = links
     if resources:
         bundle["entry"] = [
             {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r,

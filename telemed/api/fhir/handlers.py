@@ -31,8 +31,8 @@ from telemed.api.fhir.spec import Entry, ResourceSpec, find
 from telemed.db.types import utcnow
 from telemed.errors import ApiError, not_found
 from telemed.principal import Handler, Principal, principal, public, requires
-from telemed.services import audit
-from telemed.services.access import authorize_patient, visible_patient_ids
+from telemed.services import audit, scope
+from telemed.services.access import authorize_patient
 
 SPECS: tuple[ResourceSpec, ...] = (
     patient.SPEC,
@@ -100,14 +100,14 @@ async def _explicit_scope(
     return spec.table.patient.in_(allowed)
 
 
-async def _visible_scope(session: AsyncSession, who: Principal, spec: ResourceSpec) -> object:
-    """Rows of the patients the caller may list (None: all, for administrators)."""
-    visible = await visible_patient_ids(session, who)
+def _visible_scope(who: Principal, spec: ResourceSpec) -> object:
+    """Rows of the patients the caller may list (None: all, for administrators), as a
+    condition of the search's one query (`services.scope`), not a list of ids."""
+    visible = scope.visible(spec.table.patient, who)
     if visible is None:
         return None
-    scope = spec.table.patient.in_(visible)
     extra = spec.extra_scope(who) if spec.extra_scope is not None else None
-    return scope if extra is None else scope | extra
+    return visible if extra is None else visible | extra
 
 
 def _parse(request: web.Request, spec: ResourceSpec) -> tuple[SearchQuery, list[object]]:
@@ -125,16 +125,17 @@ def _search_handler(spec: ResourceSpec) -> Handler:
         named = reference_ids(query, spec.patient_params) if spec.patient_params else None
         async with sessions(request)() as session:
             if named is not None:
-                scope = await _explicit_scope(session, who, spec, named, rid)
+                rows = await _explicit_scope(session, who, spec, named, rid)
             else:
-                scope = await _visible_scope(session, who, spec)
-            page = await find(session, spec.table, conditions, scope, after, query.count)
+                rows = _visible_scope(who, spec)
+            page = await find(session, spec.table, conditions, rows, after, query.count,
+                              query.total)
             entries = await spec.render(session, page.rows)
             if named is None:
-                for patient_id in dict.fromkeys(e.patient_id for e in entries):
-                    audit.record(session, actor=who, action="read",
-                                 resource=spec.audit_resource, patient_id=patient_id,
-                                 reason="search", request_id=rid)
+                await audit.record_shown(session, actor=who, resource=spec.audit_resource,
+                                         patient_ids=list(dict.fromkeys(
+                                             e.patient_id for e in entries)),
+                                         reason="search", request_id=rid)
             await session.commit()
         base = base_url(request)
         next_url = None

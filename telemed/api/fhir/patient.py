@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import false, or_
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,6 +15,7 @@ from telemed.api.fhir.spec import Entry, ResourceSpec, Table, in_any
 from telemed.db.models import Patient
 from telemed.domain.fiscal_code import fhir_gender
 from telemed.principal import ROLES
+from telemed.services.patients import search_condition
 
 
 def patient_resource(patient: Patient) -> dict[str, Any]:
@@ -49,6 +51,9 @@ def _conditions(query: SearchQuery) -> list[Any]:
             continue  # every patient has a fiscal code
         codes = [t.code.upper() for t in tokens if t.code and t.system in (None, FISCAL_CODE)]
         conditions.append(col(Patient.fiscal_code).in_(codes))
+    for alternatives in query.all_of("name"):  # starts-with, any case and accent (FHIR string)
+        matches = [found for found in map(search_condition, alternatives) if found is not None]
+        conditions.append(or_(*matches) if matches else false())
     return conditions
 
 
@@ -75,6 +80,9 @@ SPEC = ResourceSpec(
         SearchParam("_id", "token", "Logical id of the patient."),
         SearchParam("identifier", "token",
                     f"Fiscal code (codice fiscale), optionally as {FISCAL_CODE}|CODE."),
+        SearchParam("name", "string",
+                    "Every word is the start of a word of the names or of the fiscal code, "
+                    "ignoring case and accents."),
     ),
     conditions=_conditions,
     patient_params=(),

@@ -7,6 +7,9 @@ Rules (FHIR R4 §3.1.1 "Search"):
   ``Prefer: handling=strict``; modifiers (``name:exact``) are not supported and always refused.
 - ``_count`` is clamped to 100 (0 returns only ``total``); ``_cursor`` is the opaque paging token
   of a ``next`` link.
+- ``total`` is counted up to ``TOTAL_CAP`` matches and left out beyond (FHIR makes it optional),
+  so a search costs its page, not the population; ``_total=accurate`` counts them all,
+  ``_total=none`` never counts.
 - Dates take a prefix (``eq ne gt ge lt le sa eb``; default ``eq``) and are ranges at their
   precision: ``ge2024-01-01`` starts at midnight, ``le2024-01-01`` ends at the next midnight.
   Dates and times without an offset are UTC.
@@ -34,7 +37,9 @@ KeyType = Literal["datetime", "date", "int", "str"]
 DEFAULT_COUNT = 50
 MAX_VALUE_LENGTH = 1000
 MAX_COUNT = 100
-CONTROL = frozenset({"_count", "_cursor", "_format", "_pretty"})
+CONTROL = frozenset({"_count", "_cursor", "_format", "_pretty", "_total"})
+TotalMode = Literal["none", "estimate", "accurate"]
+TOTAL_MODES: tuple[TotalMode, ...] = ("none", "estimate", "accurate")
 JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 DATE_PREFIXES: tuple[DatePrefix, ...] = ("eq", "ne", "gt", "ge", "lt", "le", "sa", "eb")
 
@@ -69,6 +74,7 @@ class SearchQuery:
     count: int = DEFAULT_COUNT
     cursor: str | None = None
     used: Sequence[tuple[str, str]] = ()
+    total: TotalMode | None = None  # `_total`; None: the server's default
 
     def all_of(self, name: str) -> Sequence[Sequence[str]]:
         """Every occurrence of ``name`` (each one an OR list)."""
@@ -120,6 +126,7 @@ def parse_search(
     used: list[tuple[str, str]] = []
     count = DEFAULT_COUNT
     cursor: str | None = None
+    total: TotalMode | None = None
     for key, raw in items:
         bad = forbidden_character(key) or forbidden_character(raw)
         if bad is not None or len(raw) > MAX_VALUE_LENGTH:
@@ -140,6 +147,11 @@ def parse_search(
             count = _parse_count(raw)
         elif name == "_cursor":
             cursor = raw or None
+        elif name == "_total":
+            total = next((mode for mode in TOTAL_MODES if mode == raw), None)
+            if total is None:
+                raise bad_parameter("_total must be none, estimate or accurate.")
+            used.append((name, raw))  # kept in the self and next links
         elif name == "_format":
             if raw.split(";")[0].strip().lower() not in JSON_FORMATS:
                 raise ApiError(406, "not_acceptable", "This server speaks JSON only.")
@@ -151,7 +163,7 @@ def parse_search(
                 continue  # an empty parameter is ignored
             values.setdefault(name, []).append(parts)
             used.append((name, raw))
-    return SearchQuery(values=values, count=count, cursor=cursor, used=used)
+    return SearchQuery(values=values, count=count, cursor=cursor, used=used, total=total)
 
 
 # --- references ---------------------------------------------------------------------------
