@@ -297,7 +297,6 @@ class Consent(SQLModel, table=True):
     """A patient's grant or revocation of record consultation by care staff."""
 
     __tablename__ = "consents"
-    __table_args__ = (Index("ix_consents_granted_patient", "granted", "patient_id"),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     patient_id: str = Field(foreign_key="patients.id", index=True, max_length=32)
@@ -308,7 +307,8 @@ class Consent(SQLModel, table=True):
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     note: str | None = Field(default=None, max_length=1000)
 
-    # The decision in force for (patient, grantee) is the newest: one index seek.
+    # The decision in force for (patient, grantee) is the newest: one index seek; the
+    # refusals (the few "consent withdrawn" notices) without reading every consent.
     __table_args__ = (Index("ix_consents_in_force", "patient_id", "grantee_id", "recorded_at",
                             "id"),
                       Index("ix_consents_refusals", "granted", "patient_id"))

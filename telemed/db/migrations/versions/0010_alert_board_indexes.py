@@ -5,8 +5,7 @@
 - ``ix_careplans_patient_current`` makes a patient's current active plan one index lookup on
   every engine, whatever the planner's statistics say (SQLite, without ``ANALYZE``, picked
   ``ix_careplans_is_current``);
-- ``ix_consents_granted_patient`` finds the few refusals (the board's "consent withdrawn"
-  notices) without reading every consent;
+- (the board's "consent withdrawn" notices use 0009's ``ix_consents_refusals``);
 - ``ANALYZE`` gives SQLite's planner statistics (PostgreSQL's autovacuum keeps its own).
 
 Revision ID: 0010
@@ -28,12 +27,10 @@ def upgrade() -> None:
                     ['status', 'severity', 'opened_at'])
     op.create_index('ix_careplans_patient_current', 'careplans',
                     ['patient_id', 'is_current', 'status'])
-    op.create_index('ix_consents_granted_patient', 'consents', ['granted', 'patient_id'])
     if op.get_bind().dialect.name == 'sqlite':
         op.execute('ANALYZE')
 
 
 def downgrade() -> None:
-    op.drop_index('ix_consents_granted_patient', table_name='consents')
     op.drop_index('ix_careplans_patient_current', table_name='careplans')
     op.drop_index('ix_alerts_status_severity_opened', table_name='alerts')
