@@ -33,6 +33,29 @@ EMERGENCY_REASONS: dict[str, str] = {  # every domain.emergency.ReasonCode (a un
     "continuity_of_care": N_("Continuity of care"),
     "other": N_("Other (see the reason)"),
 }
+READ_REASONS: dict[str, str] = {  # fixed audit reasons, in the page's language
+    "list": N_("In a list"),
+    "search": N_("In a search"),
+    "alert stream": N_("Live alert board"),
+    "alert board": N_("Alert board"),
+    "alert board: latest vitals": N_("Alert board: latest vitals"),
+    "latest vitals": N_("Latest vitals"),
+    "vitals charts": N_("Vital-sign charts"),
+    "vitals series": N_("Vital-sign charts"),
+    "population view": N_("Patients by need"),
+    "consent withdrawn notice": N_("Notice of withdrawn consent"),
+    "visit participant": N_("Invited to a visit"),
+    "acknowledge page": N_("Alert acknowledgement page"),
+    "notifications of the alert": N_("Who was told of an alert"),
+    "password changed": N_("Password changed"),
+    "log out everywhere": N_("Logged out everywhere"),
+    "opened": N_("Opened"),
+    "recovered": N_("Back in range"),
+    "granted": N_("Granted"),
+    "command line": N_("Command line"),
+    "guest revoked": N_("Guest invitation withdrawn"),
+    "telemonitoring without record consent": N_("Telemonitoring without consent to the record"),
+}
 REVIEW_OUTCOMES: dict[str, str] = {"confirmed": N_("confirmed"), "flagged": N_("flagged")}
 SERVICE_MESSAGES = (  # messages of the services that reach this page (translated by t_error)
     N_("An administrator records the patient's written request (its reference) in the note."),
@@ -66,6 +89,8 @@ def why(request: web.Request, reason: str | None) -> str:
         code = reason.removeprefix("emergency: ")
         if code in EMERGENCY_REASONS:
             return reason_label(request, code)
+    if reason in READ_REASONS:
+        return t(request, READ_REASONS[reason])
     return reason or ""
 
 

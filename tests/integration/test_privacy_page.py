@@ -102,3 +102,19 @@ async def test_patient_adds_and_removes_a_caregiver_from_the_page(
                              data={"csrf_token": csrf}, allow_redirects=False)
     assert resp.status == 303
     assert (await client.get(f"/api/v1/patients/{patient.id}", headers=care_h)).status == 403
+
+
+async def test_the_log_names_why_in_the_patients_language(
+    client: TestClient[Any, Any], world: World
+) -> None:
+    doctor = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    me = await world.user("patient", patient_id=patient.id)
+    listed = await client.get("/api/v1/patients", headers=await world.token(doctor["username"]))
+    assert listed.status == 200
+    await _login(client, me["username"])
+    english = await (await client.get(f"/patients/{patient.id}/privacy")).text()
+    assert ">In a list<" in english
+    italian = await (await client.get(f"/patients/{patient.id}/privacy",
+                                      headers={"Accept-Language": "it"})).text()
+    assert ">In un elenco<" in italian and ">list<" not in italian
