@@ -1,16 +1,31 @@
-"""Fixtures shared by the multi-process integration tests."""
+"""Fixtures shared by the integration tests: the app on PostgreSQL, the multi-process cluster."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
+from telemed.app import create_app
+from telemed.db import migrate
+from telemed.settings import Settings, load_settings
 from tests.broker_fixture import TestBroker
 from tests.helpers.redis import REDIS_URL, redis_available
 from tests.integration.cluster import Cluster
+
+
+@pytest.fixture
+async def postgres_app(settings: Settings, postgres_url: str,
+                       tmp_path: Path) -> web.Application:
+    """The test app on a fresh, migrated PostgreSQL database (a module uses it as `app`)."""
+    await asyncio.to_thread(migrate.upgrade, postgres_url)
+    values = settings.model_dump()
+    values.update(database_url=postgres_url, data_dir=tmp_path)
+    return create_app(load_settings(**values))
 
 
 @pytest.fixture

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from telemed.app import create_app
-from telemed.db import migrate
-from telemed.settings import Settings, load_settings
 from tests.conftest import World
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def app(settings: Settings, postgres_url: str, tmp_path: Path) -> web.Application:
-    await asyncio.to_thread(migrate.upgrade, postgres_url)
-    values = settings.model_dump()
-    values.update(database_url=postgres_url, data_dir=tmp_path)
-    return create_app(load_settings(**values))
+def app(postgres_app: web.Application) -> web.Application:
+    return postgres_app
 
 
 URLS = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,12 +10,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
-from telemed.app import create_app
-from telemed.db import migrate
 from telemed.ingest.envelope import Envelope
 from telemed.ingest.store import MAX_DEFERRALS, BatchResult, store_batch
 from telemed.services.context import ContextCache
-from telemed.settings import Settings, load_settings
 from tests.conftest import World
 from tests.helpers.waiting import stream_subscribed
 from tests.helpers.ward import Ward
@@ -27,11 +23,8 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def app(settings: Settings, postgres_url: str, tmp_path: Path) -> web.Application:
-    await asyncio.to_thread(migrate.upgrade, postgres_url)
-    values = settings.model_dump()
-    values.update(database_url=postgres_url, data_dir=tmp_path)
-    return create_app(load_settings(**values))
+def app(postgres_app: web.Application) -> web.Application:
+    return postgres_app
 
 
 @pytest.fixture

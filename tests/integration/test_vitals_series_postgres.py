@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
-from telemed.app import create_app
-from telemed.db import migrate
 from telemed.domain.downsample import bucket_width, downsample
 from telemed.services.observations import bucketed, latest_values
-from telemed.settings import Settings, load_settings
 from tests.conftest import World
 from tests.integration.readings import DIP, SPIKE, Wearer, check_bucket_edges
 
@@ -25,11 +20,8 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def app(settings: Settings, postgres_url: str, tmp_path: Path) -> web.Application:
-    await asyncio.to_thread(migrate.upgrade, postgres_url)
-    values = settings.model_dump()
-    values.update(database_url=postgres_url, data_dir=tmp_path)
-    return create_app(load_settings(**values))
+def app(postgres_app: web.Application) -> web.Application:
+    return postgres_app
 
 
 async def test_buckets_latest_values_and_api_on_postgres(client: TestClient[Any, Any],
