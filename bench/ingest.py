@@ -33,7 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,7 +41,6 @@ from urllib.parse import quote
 
 import aiohttp
 import paho.mqtt.client as mqtt
-from aiohttp import web
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -65,7 +63,7 @@ from telemed.ingest.pipeline import PIPELINE
 from telemed.services.devices import register_device
 from telemed.services.users import create_user
 from telemed.settings import Settings, load_settings
-from tests.helpers.net import free_port
+from tests.helpers.net import free_port, running
 
 PREFIX = "telemed/v1/devices"
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
@@ -163,18 +161,6 @@ def settings_for(tmp: Path, url: str, broker: BrokerHandle, **extra: Any) -> Set
     return load_settings(env="test", data_dir=tmp, database_url=url, secret_key=SECRET,
                          mqtt_url=mqtt_url, http_port=free_port(), scheduler_interval=0,
                          ingest_client_id="telemed-ingest-bench", **extra)
-
-
-@contextlib.asynccontextmanager
-async def running(app: web.Application, port: int) -> AsyncIterator[None]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    try:
-        yield
-    finally:
-        await runner.cleanup()
 
 
 # --- publishing -----------------------------------------------------------------------

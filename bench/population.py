@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -75,7 +74,7 @@ from telemed.ingest.scheduler import run_once
 from telemed.security import hash_password
 from telemed.services.users import create_user
 from telemed.settings import Settings, load_settings
-from tests.helpers.net import free_port
+from tests.helpers.net import free_port, running
 
 SECRET = "bench-population-secret-0123456789abcdef"
 PASSWORD = "bench-password-123456"
@@ -339,18 +338,6 @@ def settings_for(tmp: Path, url: str, port: int) -> Settings:
                          http_host="127.0.0.1", http_port=port,
                          public_url=f"http://127.0.0.1:{port}", language="en",
                          api_rate_per_minute=1_000_000, scheduler_interval=0)
-
-
-@contextlib.asynccontextmanager
-async def running(app: web.Application, port: int) -> AsyncIterator[None]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    try:
-        yield
-    finally:
-        await runner.cleanup()
 
 
 class StatementCounter:
