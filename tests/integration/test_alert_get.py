@@ -8,26 +8,18 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import World
+from tests.helpers.ward import Ward
 from tests.integration.monitoring import add_device, audit_of, basic, now_s, pack
 
 
-class Alerts:
+class Alerts(Ward):
     """Two patients of two teams, each with an open alert; their portal users; an admin."""
 
-    def __init__(self, world: World) -> None:
-        self.world = world
-
     async def build(self) -> Alerts:
+        await super().build()
         w = self.world
-        self.doctor = await w.user("doctor")
-        self.nurse = await w.user("nurse")
-        self.stranger = await w.user("doctor")
-        self.patient = await w.patient(team=[self.doctor["id"], self.nurse["id"]])
-        self.other = await w.patient(team=[self.stranger["id"]])
-        self.patient_user = await w.user("patient", patient_id=self.patient.id)
         self.other_user = await w.user("patient", patient_id=self.other.id)
         self.caregiver = await w.user("patient")
-        self.admin = await w.user("admin")
         self.own_alert = await self._alert(self.patient.id, self.doctor)
         self.other_alert = await self._alert(self.other.id, self.stranger)
         return self
