@@ -173,7 +173,8 @@ async def test_vitals_panel_statements_do_not_grow_with_the_readings(
             page = await resp.text()
         counts.append(len(seen))
     assert counts[0] == counts[1]
-    assert "43,200 readings" in page  # the summary counts them all
+    # The summary counts them all (one fewer once a minute has passed since the seeding).
+    assert re.search(r"43,(200|199) readings", page)
     # Reading the latest values is one statement, whatever the history.
     async with world.app[keys.SESSIONS]() as session, session.begin():
         with statements(world.app) as seen:
