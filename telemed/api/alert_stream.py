@@ -55,7 +55,7 @@ from telemed.services.alerts import (
     alerts_after,
     receiving,
 )
-from telemed.services.audit_reads import record_reads
+from telemed.services.audit import record_reads
 from telemed.tasks import cancel_and_wait
 
 log = logging.getLogger("telemed.alert_stream")

@@ -21,7 +21,7 @@ from telemed.domain.consent import Decision, consent_state
 from telemed.principal import Principal
 from telemed.services import scope
 from telemed.services.alerts import alerting
-from telemed.services.audit_reads import record_reads
+from telemed.services.audit import record_reads
 from telemed.services.consent import WithdrawnNotice
 from telemed.services.context import plan_content
 

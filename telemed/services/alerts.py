@@ -32,7 +32,7 @@ from telemed.notify import outbox
 from telemed.principal import Principal
 from telemed.services import audit, scope
 from telemed.services.access import authorize_patient
-from telemed.services.audit_reads import record_reads
+from telemed.services.audit import record_reads
 from telemed.services.pagination import Page
 
 ALERTS: Table = Alert.__table__  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ clinical access rules.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Literal
 
 from sqlalchemy import insert
@@ -70,26 +70,26 @@ def record(
     return event
 
 
-async def record_shown(
+async def record_reads(
     session: AsyncSession,
     *,
     actor: Principal,
     resource: Resource,
-    patient_ids: Sequence[str],
-    reason: str,
-    resource_ids: bool = False,
+    reads: Iterable[tuple[str, str | None]],
+    reason: str | None = None,
     request_id: str | None = None,
 ) -> None:
-    """One read per patient a list shows (what is shown, never the population), written in
-    one statement with the caller's transaction; `resource_ids` names each patient as the
-    resource read too."""
-    if not patient_ids:
-        return
-    now = utcnow()
-    conn = await session.connection()
-    await conn.execute(insert(AuditEvent), [
-        {"at": now, "actor_id": actor.user_id, "actor_role": actor.role, "patient_id": pid,
-         "action": "read", "resource": resource,
-         "resource_id": pid if resource_ids else None, "reason": fit_reason(reason),
-         "emergency": False, "outcome": "success", "request_id": request_id}
-        for pid in patient_ids])
+    """One ``read`` row per (patient id, resource id or None) a page shows (what is shown,
+    never the population), in sorted order, written in one statement with the caller's
+    transaction: a page of 200 patients costs one statement, not 200."""
+    at = utcnow()
+    rows = [
+        {"at": at, "actor_id": actor.user_id, "actor_role": actor.role, "patient_id": pid,
+         "action": "read", "resource": resource, "resource_id": resource_id,
+         "reason": fit_reason(reason), "emergency": False, "outcome": "success",
+         "request_id": request_id}
+        for pid, resource_id in sorted(set(reads), key=lambda r: (r[0], r[1] or ""))
+    ]
+    if rows:
+        conn = await session.connection()
+        await conn.execute(insert(AuditEvent), rows)

@@ -341,8 +341,8 @@ async def withdrawn_page(session: AsyncSession, who: Principal, *,
                for patient, at, monitoring in (await session.exec(query)).all()]
     more = limit is not None and len(notices) > limit
     notices = notices[:limit] if limit is not None else notices
-    await audit.record_shown(session, actor=who, resource="patient",
-                             patient_ids=[n.patient.id for n in notices],
-                             reason="consent withdrawn notice", resource_ids=True)
+    await audit.record_reads(session, actor=who, resource="patient",
+                             reads=[(n.patient.id, n.patient.id) for n in notices],
+                             reason="consent withdrawn notice")
     await session.commit()
     return notices, more

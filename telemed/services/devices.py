@@ -218,9 +218,8 @@ async def list_devices(
         query = query.where(Device.serial > str(page.after[0]))
     devices = list((await session.exec(query.limit(page.limit))).all())
     if patient_id is None:
-        await audit.record_shown(session, actor=who, resource="device",
-                                 patient_ids=sorted({d.patient_id for d in devices
-                                                     if d.patient_id}),
+        await audit.record_reads(session, actor=who, resource="device",
+                                 reads=[(d.patient_id, None) for d in devices if d.patient_id],
                                  reason="list", request_id=request_id)
     await session.commit()
     return devices

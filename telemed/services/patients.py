@@ -171,9 +171,9 @@ async def list_patients(
             tuple_(col(Patient.family_name), col(Patient.given_name), col(Patient.id))
             > tuple_(*(str(v) for v in page.after)))
     patients = list((await session.exec(query.limit(page.limit))).all())
-    await audit.record_shown(session, actor=who, resource="patient",
-                             patient_ids=[p.id for p in patients], reason="list",
-                             resource_ids=True, request_id=request_id)
+    await audit.record_reads(session, actor=who, resource="patient",
+                             reads=[(p.id, p.id) for p in patients], reason="list",
+                             request_id=request_id)
     await session.commit()
     return patients
 

@@ -30,7 +30,7 @@ from telemed.db.types import utcnow
 from telemed.errors import forbidden
 from telemed.principal import Principal
 from telemed.services import scope
-from telemed.services.audit_reads import record_reads
+from telemed.services.audit import record_reads
 
 NEEDS = ("critical", "warning", "trend", "missed", "silent", "stale", "news2")
 NEWS2_HIGH = 5  # a NEWS2 score from 5 asks for an urgent response (RCP)

@@ -47,7 +47,7 @@ from telemed.principal import CLINICIANS, REQUEST_ID, Principal, principal, requ
 from telemed.services import alert_board
 from telemed.services import alerts as service
 from telemed.services.alerts import AlertChange, AlertFilter
-from telemed.services.audit_reads import record_reads
+from telemed.services.audit import record_reads
 from telemed.services.pagination import Page
 from telemed.views.alert_text import alert_sentence
 from telemed.views.forms import FormErrors, read_form

@@ -132,9 +132,8 @@ def _search_handler(spec: ResourceSpec) -> Handler:
                               query.total)
             entries = await spec.render(session, page.rows)
             if named is None:
-                await audit.record_shown(session, actor=who, resource=spec.audit_resource,
-                                         patient_ids=list(dict.fromkeys(
-                                             e.patient_id for e in entries)),
+                await audit.record_reads(session, actor=who, resource=spec.audit_resource,
+                                         reads=[(e.patient_id, None) for e in entries],
                                          reason="search", request_id=rid)
             await session.commit()
         base = base_url(request)
