@@ -34,6 +34,7 @@ from telemed.services.access import (
     responsible_doctors,
 )
 from telemed.services.delegates import may_manage_record
+from telemed.services.users import display_names
 
 EMERGENCY_MINUTES = 60
 MAX_REASON_LENGTH = MAX_TEXT_LENGTH
@@ -238,7 +239,7 @@ async def review_queue(session: AsyncSession, who: Principal, *, pending_only: b
     rows = (await session.exec(
         query.order_by(col(EmergencyAccess.reviewed_at).is_not(None),
                        col(EmergencyAccess.granted_at).desc()).limit(limit * 5))).all()
-    people = await _names(session, {g.user_id for g, _ in rows}
+    people = await display_names(session, {g.user_id for g, _ in rows}
                           | {g.reviewed_by for g, _ in rows if g.reviewed_by})
     items: list[EmergencyItem] = []
     for grant, patient in rows:
@@ -289,13 +290,6 @@ async def review_emergency(session: AsyncSession, who: Principal, access_id: str
                  patient_id=grant.patient_id, resource_id=grant.id, reason=outcome)
     await session.commit()
     return grant
-
-
-async def _names(session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
-    if not user_ids:
-        return {}
-    found = await session.exec(select(User).where(col(User.id).in_(sorted(user_ids))))
-    return {u.id: u.display_name for u in found.all()}
 
 
 # --- what the care team sees of a withdrawal --------------------------------------------

@@ -30,12 +30,12 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import select
 from yarl import URL
 
 from telemed import keys
 from telemed.bus import ALERTS
-from telemed.db.models import Alert, Patient, User
+from telemed.db.models import Alert, Patient
 from telemed.db.types import utcnow
 from telemed.domain.bands import classify
 from telemed.domain.careplans import effective_bands
@@ -49,6 +49,7 @@ from telemed.services import alerts as service
 from telemed.services.alerts import AlertChange, AlertFilter
 from telemed.services.audit import record_reads
 from telemed.services.pagination import Page
+from telemed.services.users import display_names
 from telemed.views.alert_text import alert_sentence
 from telemed.views.forms import FormErrors, read_form
 from telemed.views.render import (
@@ -245,13 +246,6 @@ def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: lis
     }
 
 
-async def _names(session: Any, user_ids: set[str]) -> dict[str, str]:
-    if not user_ids:
-        return {}
-    result = await session.exec(select(User).where(col(User.id).in_(sorted(user_ids))))
-    return {user.id: user.display_name for user in result.all()}
-
-
 async def _audit_vitals(session: Any, who: Principal, patient_ids: set[str],
                         request_id: str) -> None:
     await record_reads(session, actor=who, resource="observation",
@@ -296,7 +290,8 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
         await _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
         contents = await alert_board.plan_contents(session, [p.id for p in patients])
         vitals = await patient_vitals(session, request, patients, contents, now)
-        names = await _names(session, {a.acknowledged_by for a, _ in rows if a.acknowledged_by})
+        names = await display_names(
+            session, {a.acknowledged_by for a, _ in rows if a.acknowledged_by})
         await session.commit()
     alerts: list[dict[str, Any]] = []
     for alert, patient in by_patient(rows):
@@ -367,7 +362,8 @@ async def board_rows(request: web.Request) -> web.Response:
             session, who, sorted({p.id for _, p, consulted in rows if not consulted}))
         contents = await alert_board.plan_contents(session, [p.id for p in patients])
         vitals = await patient_vitals(session, request, patients, contents, now)
-        names = await _names(session, {a.acknowledged_by for a, _ in found if a.acknowledged_by})
+        names = await display_names(
+            session, {a.acknowledged_by for a, _ in found if a.acknowledged_by})
         await session.commit()
     for alert, patient in found:
         view = alert_view(request, alert, patient, vitals.get(patient.id, []), names,
