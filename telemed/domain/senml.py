@@ -229,6 +229,15 @@ class _Limits:
     max_future: timedelta
     max_age: timedelta
     late_after: timedelta
+    # the same in seconds, computed once a pack
+    received_ts: float = field(init=False)
+    max_future_s: float = field(init=False)
+    max_age_s: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "received_ts", self.received_at.timestamp())
+        object.__setattr__(self, "max_future_s", self.max_future.total_seconds())
+        object.__setattr__(self, "max_age_s", self.max_age.total_seconds())
 
 
 def _resolve_time(base: _Base, t: float, limits: _Limits) -> datetime:
@@ -236,13 +245,12 @@ def _resolve_time(base: _Base, t: float, limits: _Limits) -> datetime:
     if not math.isfinite(total):
         raise _reject("invalid_time", "The time is not a finite number.")
     relative = total < RELATIVE_TIME_LIMIT
-    offset = total if relative else total - limits.received_at.timestamp()
-    if offset > limits.max_future.total_seconds():
+    offset = total if relative else total - limits.received_ts
+    if offset > limits.max_future_s:
         raise _reject("future_time",
                       "The time is {seconds} s in the future; at most {max} s ahead is "
-                      "accepted.", seconds=round(offset), max=round(
-                          limits.max_future.total_seconds()))
-    if offset < -limits.max_age.total_seconds():
+                      "accepted.", seconds=round(offset), max=round(limits.max_future_s))
+    if offset < -limits.max_age_s:
         raise _reject("too_old", "The reading is older than {days} days.",
                       days=limits.max_age.days)
     origin = limits.received_at if relative else _EPOCH
@@ -255,10 +263,13 @@ def _resolve_time(base: _Base, t: float, limits: _Limits) -> datetime:
 def _decode_record(record: object, base: _Base, limits: _Limits, index: int) -> Reading:
     if not isinstance(record, dict):
         raise _reject("record_not_object", "Each record must be a JSON object.")
-    for key, (expected, check) in _REGULAR_FIELDS.items():
-        if key in record and not check(record[key]):
-            raise _reject("invalid_field", 'The field "{field}" must be {expected}.',
-                          field=key, expected=expected)
+    if any((check := _REGULAR_FIELDS.get(key)) is not None and not check[1](value)
+           for key, value in record.items()):
+        # the first invalid field in the order of _REGULAR_FIELDS, as always
+        for key, (expected, test) in _REGULAR_FIELDS.items():
+            if key in record and not test(record[key]):
+                raise _reject("invalid_field", 'The field "{field}" must be {expected}.',
+                              field=key, expected=expected)
     name = base.name + record.get("n", "")
     if not _NAME_RE.match(name):
         raise _reject("invalid_name",
