@@ -130,6 +130,13 @@ class CarePlanContent:
     news2: News2Settings = field(default_factory=News2Settings)
     silence_hours: int | None = None
     escalate_after_minutes: int | None = None
+    _entries: dict[str, MonitoringEntry] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        entries: dict[str, MonitoringEntry] = {}
+        for entry in self.monitoring:
+            entries.setdefault(entry.metric, entry)  # the first entry of a metric, as before
+        object.__setattr__(self, "_entries", entries)
 
     @property
     def effective_silence_hours(self) -> int:
@@ -143,7 +150,7 @@ class CarePlanContent:
 
     def entry_for(self, metric: str) -> MonitoringEntry | None:
         """The monitoring entry of ``metric``, if any."""
-        return next((e for e in self.monitoring if e.metric == metric), None)
+        return self._entries.get(metric)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form; ``parse_careplan_content(c.to_dict()) == c``."""

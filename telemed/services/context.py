@@ -14,6 +14,7 @@ to, so each batch reads the intervals of its devices afresh, in one query.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -75,6 +76,28 @@ def plan_content(plan: CarePlan | None) -> CarePlanContent | None:
         log.error("care plan %s v%s has invalid content (%s); defaults apply",
                   plan.plan_id, plan.version, exc)
         return None
+
+
+class SharedContents:
+    """Parsed plan contents, shared by the plans made from the same template.
+
+    A region's plans mostly come from a few templates: each distinct content is parsed once
+    (contents are immutable values), keyed by its canonical JSON text. Bounded: past
+    ``limit`` distinct contents it starts afresh."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._by_text: dict[str, CarePlanContent | None] = {}
+
+    def of(self, plan: CarePlan | None) -> CarePlanContent | None:
+        if plan is None:
+            return None
+        same = json.dumps(plan.content, sort_keys=True, default=str)
+        if same not in self._by_text:
+            if len(self._by_text) >= self._limit:
+                self._by_text.clear()
+            self._by_text[same] = plan_content(plan)
+        return self._by_text[same]
 
 
 async def load_patient_context(session: AsyncSession, patient_id: str) -> PatientContext | None:
@@ -170,6 +193,7 @@ class ContextCache:
     def __init__(self, ttl: float = DEFAULT_TTL) -> None:
         self.devices: TtlCache[str, DeviceInfo | None] = TtlCache(ttl)
         self.patients: TtlCache[str, PatientContext | None] = TtlCache(ttl)
+        self.contents = SharedContents()
 
     async def device(self, session: AsyncSession, device_id: str) -> DeviceInfo | None:
         hit, value = self.devices.get(device_id)
@@ -217,7 +241,7 @@ class ContextCache:
             patient = patients.get(patient_id)
             plan = plans.get(patient_id)
             self.patients.put(patient_id, None if patient is None else
-                              PatientContext(patient, plan, plan_content(plan)))
+                              PatientContext(patient, plan, self.contents.of(plan)))
 
     def invalidate_device(self, device_id: str | None = None) -> None:
         self.devices.invalidate(device_id)
