@@ -60,6 +60,7 @@ from telemed.broker.dynsec import Acl
 from telemed.broker.info import derived_ingest_password
 from telemed.broker.runtime import BrokerHandle, open_broker
 from telemed.broker.topics import ALL_READINGS, INGEST_ROLE
+from telemed.commands import settle_heap
 from telemed.db import migrate
 from telemed.db.engine import SessionFactory, make_engine, make_session_factory
 from telemed.db.models import (
@@ -660,9 +661,7 @@ async def run_size(args: argparse.Namespace, size: int) -> Backlog:
                 probes = await populate(sessions, broker, probes_wanted, user.id, 60_000)
                 await engine.dispose()
                 print(f"  set up {size} devices and patients in {time.perf_counter() - t0:.1f}s")
-                # As `telemed serve|ingest` does before serving (telemed/commands.py).
-                gc.collect()
-                gc.freeze()
+                settle_heap()  # as `telemed serve|ingest` does before serving
 
                 base = time.time()
                 result = await throughput(args, tmp, url, broker, devices, messages, base)

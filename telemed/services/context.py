@@ -116,8 +116,11 @@ async def load_device(session: AsyncSession, device_id: str) -> DeviceInfo | Non
 def _device_info(device: Device | None) -> DeviceInfo | None:
     if device is None:
         return None
-    return DeviceInfo(device.id, device.patient_id,
-                      device.revoked_at is not None or device.status == "revoked")
+    return _info(device.id, device.patient_id, device.revoked_at, device.status)
+
+
+def _info(device_id: str, patient_id: str | None, revoked_at: object, status: str) -> DeviceInfo:
+    return DeviceInfo(device_id, patient_id, revoked_at is not None or status == "revoked")
 
 
 async def load_histories(session: AsyncSession,
@@ -216,10 +219,12 @@ class ContextCache:
         wanted = set(device_ids)
         missing = [d for d in wanted if not self.devices.get(d)[0]]
         if missing:
-            found = {d.id: d for d in (await session.exec(
-                select(Device).where(col(Device.id).in_(missing)))).all()}
+            rows = await session.exec(
+                select(Device.id, Device.patient_id, Device.revoked_at, Device.status)
+                .where(col(Device.id).in_(missing)))  # columns, not ORM objects: hot path
+            found = {row[0]: _info(*row) for row in rows.all()}
             for device_id in missing:
-                self.devices.put(device_id, _device_info(found.get(device_id)))
+                self.devices.put(device_id, found.get(device_id))
         patient_ids = set()
         for device_id in wanted:
             info = self.devices.get(device_id)[1]
