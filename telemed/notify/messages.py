@@ -46,14 +46,16 @@ def initials(given_name: str, family_name: str) -> str:
     return " ".join(parts)
 
 
-def title(lang: str, title_code: str, params: Mapping[str, Any]) -> str:
-    """The notification's title in ``lang``."""
+def title(lang: str, title_code: str, params: Mapping[str, Any], count: int = 1) -> str:
+    """The notification's title in ``lang``; ``count`` > 1 (duplicates folded into it,
+    ``telemed.domain.quiet``) is said as "(×3)"."""
     template = gettext(lang, TITLES.get(title_code, _FALLBACK_TITLE))
     safe = {k: str(v) for k, v in params.items() if isinstance(v, str | int)}
     try:
-        return template.format(**safe)
+        heading = template.format(**safe)
     except (KeyError, IndexError, ValueError):
-        return gettext(lang, _FALLBACK_TITLE)
+        heading = gettext(lang, _FALLBACK_TITLE)
+    return f"{heading} (×{count})" if count > 1 else heading
 
 
 def plain_text(lang: str, heading: str, url: str) -> str:

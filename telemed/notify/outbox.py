@@ -26,6 +26,7 @@ from telemed.db.models import (
     User,
 )
 from telemed.db.types import utcnow
+from telemed.domain import quiet
 from telemed.errors import conflict, not_found
 from telemed.notify import kinds
 from telemed.notify.messages import initials, title
@@ -39,8 +40,11 @@ CLINICIANS = ("doctor", "nurse")
 async def record(
     session: AsyncSession, *, user_ids: Iterable[str], kind: str, params: dict[str, Any],
     link: str, cause_type: str, cause_id: str, now: datetime | None = None,
+    subject: str | None = None,
 ) -> list[Notification]:
-    """One notification per active user who wants ``kind`` (added to ``session``)."""
+    """One notification per active user who wants ``kind`` (added to ``session``); for a
+    user with an unread one of the same kind and ``subject`` (the patient, the visit) from
+    the fold window, that one says one more instead (``telemed.domain.quiet``)."""
     wanted = sorted(set(user_ids))
     if not wanted:
         return []
@@ -48,11 +52,45 @@ async def record(
         select(User.id, User.notify_prefs).where(col(User.id).in_(wanted))
         .where(col(User.active)))).all()
     now = now or utcnow()
-    made = [Notification(user_id=user_id, kind=kind, title_code=kind, params=dict(params),
-                         link=link, cause_type=cause_type, cause_id=cause_id, created_at=now)
-            for user_id, prefs in rows if kinds.wants(prefs, kind)]
+    key = quiet.fold_key(kind, subject)
+    folds = await _fold_targets(session, key, kind, wanted, cause_id, now)
+    made: list[Notification] = []
+    for user_id, prefs in rows:
+        if not kinds.wants(prefs, kind):
+            continue
+        earlier = folds.get(user_id)
+        if earlier is not None:
+            earlier.fold_count += 1
+            earlier.folded_at = now
+            if earlier.dispatched_at is not None:
+                earlier.dispatched_at = None  # announced again (its messages are not re-sent)
+            made.append(earlier)
+            continue
+        made.append(Notification(user_id=user_id, kind=kind, title_code=kind,
+                                 params=dict(params), link=link, cause_type=cause_type,
+                                 cause_id=cause_id, created_at=now, fold_key=key))
     session.add_all(made)
     return made
+
+
+async def _fold_targets(session: AsyncSession, key: str | None, kind: str, users: list[str],
+                        cause_id: str, now: datetime) -> dict[str, Notification]:
+    """Per user, the unread notification of the window a new one folds into (one query)."""
+    if key is None:
+        return {}
+    rows = (await session.exec(
+        select(Notification).where(col(Notification.user_id).in_(users))
+        .where(Notification.fold_key == key)
+        .where(col(Notification.created_at) > now - quiet.FOLD_WINDOW)
+        .where(col(Notification.read_at).is_(None))
+        .order_by(col(Notification.created_at).desc()))).all()
+    out: dict[str, Notification] = {}
+    for n in rows:
+        if n.user_id not in out and quiet.folds_into(
+                kind=kind, existing_created_at=n.created_at, existing_read=False,
+                existing_cause_id=n.cause_id, cause_id=cause_id, now=now):
+            out[n.user_id] = n
+    return out
 
 
 def alert_link(alert_id: str) -> str:
@@ -61,7 +99,8 @@ def alert_link(alert_id: str) -> str:
 
 
 async def alert_critical(session: AsyncSession, alert: Alert,
-                         patient: Patient | None = None) -> list[Notification]:
+                         patient: Patient | None = None,
+                         now: datetime | None = None) -> list[Notification]:
     """``alert_critical`` for the care-team clinicians who opted in."""
     patient = patient or await session.get(Patient, alert.patient_id)
     if patient is None:
@@ -72,7 +111,8 @@ async def alert_critical(session: AsyncSession, alert: Alert,
         .where(col(User.role).in_(CLINICIANS)))).all()
     return await record(session, user_ids=team, kind="alert_critical",
                         params={"initials": initials(patient.given_name, patient.family_name)},
-                        link=alert_link(alert.id), cause_type="alert", cause_id=alert.id)
+                        link=alert_link(alert.id), cause_type="alert", cause_id=alert.id,
+                        now=now, subject=alert.patient_id)
 
 
 async def alert_escalated(session: AsyncSession, alert: Alert, patient: Patient,
@@ -83,7 +123,7 @@ async def alert_escalated(session: AsyncSession, alert: Alert, patient: Patient,
                         params={"initials": initials(patient.given_name, patient.family_name),
                                 "step": step},
                         link=alert_link(alert.id), cause_type="alert", cause_id=alert.id,
-                        now=now)
+                        now=now, subject=alert.patient_id)
 
 
 async def patient_and_delegates(session: AsyncSession, patient_id: str) -> list[str]:
@@ -101,7 +141,7 @@ async def emergency_access(session: AsyncSession, patient_id: str,
     return await record(session, user_ids=await patient_and_delegates(session, patient_id),
                         kind="emergency_access", params={},
                         link=f"/patients/{patient_id}/privacy",
-                        cause_type="emergency_access", cause_id=access_id)
+                        cause_type="emergency_access", cause_id=access_id, subject=patient_id)
 
 
 async def document_available(session: AsyncSession, patient_id: str, visit_id: str,
@@ -109,7 +149,7 @@ async def document_available(session: AsyncSession, patient_id: str, visit_id: s
     """``document_available`` (a signed visit report) to the patient and delegates."""
     return await record(session, user_ids=await patient_and_delegates(session, patient_id),
                         kind="document_available", params={}, link=link,
-                        cause_type="visit", cause_id=visit_id)
+                        cause_type="visit", cause_id=visit_id, subject=patient_id)
 
 
 async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,
@@ -119,7 +159,8 @@ async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,
     people = {*await patient_and_delegates(session, patient_id), *participant_ids}
     people.discard(actor_id)
     return await record(session, user_ids=people, kind="visit_changed", params={},
-                        link="/visits", cause_type="visit", cause_id=visit_id)
+                        link="/visits", cause_type="visit", cause_id=visit_id,
+                        subject=visit_id)
 
 
 # --- the owner's side -----------------------------------------------------------------
@@ -127,8 +168,9 @@ async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,
 
 def notification_out(n: Notification, lang: str) -> dict[str, Any]:
     """The notification's public shape (docs/notifications.md), the title in ``lang``."""
-    return {"id": n.id, "kind": n.kind, "title": title(lang, n.title_code, n.params),
-            "link": n.link, "created_at": n.created_at.isoformat(),
+    return {"id": n.id, "kind": n.kind,
+            "title": title(lang, n.title_code, n.params, n.fold_count),
+            "count": n.fold_count, "link": n.link, "created_at": n.created_at.isoformat(),
             "read_at": n.read_at.isoformat() if n.read_at else None}
 
 

@@ -114,8 +114,11 @@ class DeliveryWorker:
                 if n is None or user is None:
                     await session.commit()
                     continue
-                paged = await self._paged_already(session, n)
-                session.add_all(self._deliveries(n, user, self.clock(), page=not paged))
+                made = await session.exec(select(NotificationDelivery.id).where(
+                    NotificationDelivery.notification_id == n.id).limit(1))
+                if made.first() is None:  # else a fold announced again: nothing re-sent
+                    paged = await self._paged_already(session, n)
+                    session.add_all(self._deliveries(n, user, self.clock(), page=not paged))
                 await session.commit()
                 lang = language_for(user.language, self.channels.language)
                 announced.append((n, lang, await unread_count(session, user.id)))
@@ -219,7 +222,7 @@ class DeliveryWorker:
     async def _send(self, delivery: NotificationDelivery, n: Notification,
                     user: User) -> Outcome:
         lang = language_for(user.language, self.channels.language)
-        heading = title(lang, n.title_code, n.params)
+        heading = title(lang, n.title_code, n.params, n.fold_count)
         url = self.channels.public_url + n.link
         if delivery.channel == "email":
             if self.channels.smtp is None:
