@@ -131,7 +131,9 @@ POST_DISCHARGE = {
     "trends": [],
     "news2": {"enabled": True, "spo2_scale": 1, "on_oxygen": False},
     "silence_hours": 2,
-    "escalate_after_minutes": 10,
+    # Short, so the demo's critical alert (demo_devices.demo_emergency) reaches the on-call
+    # doctor by email a few minutes after `make run`.
+    "escalate_after_minutes": 2,
 }
 
 
@@ -238,6 +240,8 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
 
 
 DEMO_MAIL_DOMAIN = "asl-demo.example"
+# The post-discharge patient whose oximeter raises the demo's critical alert.
+EMERGENCY_PATIENT = "Romano"
 # The on-call rota of the demo week (local times): the family doctor by day, the cardiologist
 # by night, so a critical alert nobody acknowledges reaches a person at any hour.
 ROTA = (("dr.bianchi", time(8), 12), ("dr.conti", time(20), 12))

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -83,8 +84,9 @@ class DeliveryWorker:
     """Fans notifications out to channels and delivers them, with retries."""
 
     def __init__(self, sessions: SessionFactory, bus: EventBus | None, channels: Channels,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, on_outcome: Counter | None = None) -> None:
         self.sessions = sessions
+        self.on_outcome = on_outcome  # telemed_notification_deliveries{channel, result}
         self.bus = bus
         self.channels = channels
         self.clock = clock
@@ -259,6 +261,11 @@ class DeliveryWorker:
                     delivery.next_attempt_at = retry_at
             session.add(delivery)
             await session.commit()
+        if self.on_outcome is not None:
+            result = {"permanent": "failed"}.get(outcome.result, outcome.result)
+            if delivery.status == "dead":
+                result = "dead"
+            self.on_outcome.labels(delivery.channel, result).inc()
         if outcome.result != "sent":
             log.warning("notification delivery %s (%s): %s", delivery_id, outcome.result,
                         outcome.error)

@@ -1,0 +1,205 @@
+"""Alarm burden of a care team and of each of its patients, and of the whole platform
+(docs/notifications.md, "Alarm burden"; the definitions are in `telemed.domain.alarm_burden`).
+
+A clinician's *care team* is the set of patients whose alerts it receives
+(`telemed.services.scope.alerting`: its care teams, with the patients' consent). Everything
+is aggregated in SQL over the alerts opened in the period (``ix_alerts_opened_patient``):
+one grouped query for the counts, one for the acknowledge and resolve times (seconds
+computed by the database; the median and p90 by the domain), one for the team's size and
+one for its nurses' notifications; no query per patient, whatever the population.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.models import Alert, CareTeamMember, Notification, Patient, User
+from telemed.db.types import utcnow
+from telemed.domain import alarm_burden as rules
+from telemed.errors import ApiError, forbidden
+from telemed.principal import Principal
+from telemed.services import scope
+from telemed.services.audit import record_reads
+
+MAX_PATIENT_ROWS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PatientBurden:
+    """One patient's line of the team's page."""
+
+    patient_id: str
+    name: str
+    burden: rules.Burden
+
+    def out(self) -> dict[str, Any]:
+        return {"patient_id": self.patient_id, "name": self.name, **self.burden.out()}
+
+
+@dataclass(frozen=True, slots=True)
+class TeamBurden:
+    """The team's figures and its most burdened patients."""
+
+    start: datetime
+    end: datetime
+    team: rules.Burden
+    patients: list[PatientBurden]
+
+    def out(self) -> dict[str, Any]:
+        return {"from": self.start.isoformat(), "to": self.end.isoformat(),
+                "team": self.team.out(), "patients": [p.out() for p in self.patients]}
+
+
+def check_days(raw: str | None) -> int:
+    """The period in days from a query parameter (400 when not a whole number in range)."""
+    if raw is None or raw == "":
+        return rules.DEFAULT_DAYS
+    if not raw.isdigit() or not 1 <= int(raw) <= rules.MAX_DAYS:
+        raise ApiError(400, "invalid_days",
+                       f"days must be a whole number from 1 to {rules.MAX_DAYS}.")
+    return int(raw)
+
+
+def _seconds(session: AsyncSession, later: Any, earlier: Any) -> Any:
+    """``later - earlier`` in seconds, computed by the database."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _auto_recovered() -> ColumnElement[bool]:
+    """The condition cleared before anyone acknowledged or resolved the alert."""
+    recovered = col(Alert.recovered_at)
+    return and_(recovered.is_not(None),
+                or_(col(Alert.acknowledged_at).is_(None), recovered < col(Alert.acknowledged_at)),
+                or_(col(Alert.resolved_at).is_(None), recovered < col(Alert.resolved_at)))
+
+
+def _counts_columns() -> list[Any]:
+    return [
+        func.count(col(Alert.id)),
+        func.sum(case((col(Alert.severity) == "critical", 1), else_=0)),
+        func.sum(case((_auto_recovered(), 1), else_=0)),
+        func.sum(col(Alert.escalation_step)),
+        func.sum(case((col(Alert.escalation_step) > 0, 1), else_=0)),
+    ]
+
+
+def _counts(patients: int, row: Any) -> rules.Counts:
+    alerts, critical, auto, steps, escalated = (int(v or 0) for v in row)
+    return rules.Counts(patients=patients, alerts=alerts, critical=critical,
+                        auto_recovered=auto, escalations=steps, escalated_alerts=escalated)
+
+
+async def _times(session: AsyncSession, where: list[Any]
+                 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Seconds to acknowledge and to resolve, by patient."""
+    ack = _seconds(session, col(Alert.acknowledged_at), col(Alert.opened_at))
+    res = _seconds(session, col(Alert.resolved_at), col(Alert.opened_at))
+    rows = (await session.execute(
+        select(col(Alert.patient_id), ack, res).where(*where)
+        .where(or_(col(Alert.acknowledged_at).is_not(None),
+                   col(Alert.resolved_at).is_not(None))))).all()
+    acks: dict[str, list[float]] = {}
+    resolves: dict[str, list[float]] = {}
+    for patient_id, to_ack, to_resolve in rows:
+        if to_ack is not None:
+            acks.setdefault(patient_id, []).append(max(0.0, float(to_ack)))
+        if to_resolve is not None:
+            resolves.setdefault(patient_id, []).append(max(0.0, float(to_resolve)))
+    return acks, resolves
+
+
+async def _nurse_load(session: AsyncSession, team: ColumnElement[bool] | None,
+                      start: datetime, end: datetime) -> float | None:
+    """Notifications recorded for the team's nurses per nurse per shift."""
+    nurses: Any = select(col(User.id)).where(col(User.role) == "nurse").where(col(User.active))
+    if team is not None:
+        nurses = nurses.where(col(User.id).in_(
+            select(col(CareTeamMember.user_id)).where(team)))
+    count = int((await session.execute(
+        select(func.count()).select_from(nurses.subquery()))).scalar_one())
+    sent = int((await session.execute(
+        select(func.count(col(Notification.id)))
+        .where(col(Notification.user_id).in_(nurses))
+        .where(col(Notification.created_at) >= start)
+        .where(col(Notification.created_at) < end))).scalar_one())
+    return rules.per_nurse_shift(sent, count, end - start)
+
+
+Times = dict[str, list[float]]
+
+
+async def _figures(session: AsyncSession, condition: Any, team: Any, start: datetime,
+                   end: datetime, per_patient: bool = True
+                   ) -> tuple[rules.Burden, list[Any], Times, Times]:
+    """The figures of the patients matching ``condition`` (None: everyone)."""
+    where: list[Any] = [col(Alert.opened_at) >= start, col(Alert.opened_at) < end]
+    if condition is not None:
+        where.append(condition)
+    size_q: Any = select(func.count(col(Patient.id)))
+    if team is not None:
+        size_q = size_q.where(team)
+    size = int((await session.execute(size_q)).scalar_one())
+    total = (await session.execute(select(*_counts_columns()).where(*where))).one()
+    rows = (await session.execute(
+        select(col(Alert.patient_id), *_counts_columns()).where(*where)
+        .group_by(col(Alert.patient_id)))).all() if per_patient else []
+    acks, resolves = await _times(session, where)
+    all_acks = [s for values in acks.values() for s in values]
+    all_resolves = [s for values in resolves.values() for s in values]
+    nurse_team = None
+    if team is not None:
+        nurse_team = condition_on(col(CareTeamMember.patient_id), team_of=team)
+    days = (end - start) / timedelta(days=1)
+    figures = rules.burden(_counts(size, total), days, all_acks, all_resolves,
+                           await _nurse_load(session, nurse_team, start, end))
+    return figures, list(rows), acks, resolves
+
+
+def condition_on(column: Any, *, team_of: Any) -> Any:
+    """``team_of`` (a condition on ``Patient.id``) applied to another patient-id column."""
+    return column.in_(select(col(Patient.id)).where(team_of))
+
+
+async def team_burden(session: AsyncSession, who: Principal, *, days: int,
+                      now: datetime | None = None,
+                      request_id: str | None = None) -> TeamBurden:
+    """The alarm burden of ``who``'s care team over the last ``days`` days (clinicians;
+    the patients shown are audited as an alert read)."""
+    if not who.is_clinician:
+        raise forbidden("Only doctors and nurses see the alarm burden of their care team.")
+    end = now or utcnow()
+    start = end - timedelta(days=days)
+    team = scope.alerting(col(Patient.id), who)
+    figures, per_patient, acks, resolves = await _figures(
+        session, condition_on(col(Alert.patient_id), team_of=team), team, start, end)
+    ranked = sorted(per_patient, key=lambda r: (-int(r[1] or 0), r[0]))[:MAX_PATIENT_ROWS]
+    names = {pid: f"{family} {given}" for pid, family, given in (await session.execute(
+        select(col(Patient.id), col(Patient.family_name), col(Patient.given_name))
+        .where(col(Patient.id).in_([r[0] for r in ranked])))).all()}
+    patients = [PatientBurden(row[0], names.get(row[0], ""),
+                              rules.burden(_counts(1, row[1:]), figures.days,
+                                           acks.get(row[0], []), resolves.get(row[0], [])))
+                for row in ranked]
+    await record_reads(session, actor=who, resource="alert",
+                       reads=[(p.patient_id, None) for p in patients],
+                       reason="alarm burden", request_id=request_id)
+    await session.commit()
+    return TeamBurden(start, end, figures, patients)
+
+
+async def platform_burden(session: AsyncSession, *, days: int = rules.DEFAULT_DAYS,
+                          now: datetime | None = None) -> rules.Burden:
+    """The whole platform's figures (the operators' metrics: no patient named)."""
+    end = now or utcnow()
+    start = end - timedelta(days=days)
+    figures, _, _, _ = await _figures(session, None, None, start, end, per_patient=False)
+    return figures
+
