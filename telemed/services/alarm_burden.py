@@ -107,7 +107,7 @@ async def _times(session: AsyncSession, where: list[Any]
     """Seconds to acknowledge and to resolve, by patient."""
     ack = _seconds(session, col(Alert.acknowledged_at), col(Alert.opened_at))
     res = _seconds(session, col(Alert.resolved_at), col(Alert.opened_at))
-    rows = (await _run(session, 
+    rows = (await _run(session,
         select(col(Alert.patient_id), ack, res).where(*where)
         .where(or_(col(Alert.acknowledged_at).is_not(None),
                    col(Alert.resolved_at).is_not(None))))).all()
@@ -128,9 +128,9 @@ async def _nurse_load(session: AsyncSession, team: ColumnElement[bool] | None,
     if team is not None:
         nurses = nurses.where(col(User.id).in_(
             select(col(CareTeamMember.user_id)).where(team)))
-    count = int((await _run(session, 
+    count = int((await _run(session,
         select(func.count()).select_from(nurses.subquery()))).scalar_one())
-    sent = int((await _run(session, 
+    sent = int((await _run(session,
         select(func.count(col(Notification.id)))
         .where(col(Notification.user_id).in_(nurses))
         .where(col(Notification.created_at) >= start)
@@ -153,7 +153,7 @@ async def _figures(session: AsyncSession, condition: Any, team: Any, start: date
         size_q = size_q.where(team)
     size = int((await _run(session, size_q)).scalar_one())
     total = (await _run(session, select(*_counts_columns()).where(*where))).one()
-    rows = (await _run(session, 
+    rows = (await _run(session,
         select(col(Alert.patient_id), *_counts_columns()).where(*where)
         .group_by(col(Alert.patient_id)))).all() if per_patient else []
     acks, resolves = await _times(session, where)
@@ -186,7 +186,7 @@ async def team_burden(session: AsyncSession, who: Principal, *, days: int,
     figures, per_patient, acks, resolves = await _figures(
         session, condition_on(col(Alert.patient_id), team_of=team), team, start, end)
     ranked = sorted(per_patient, key=lambda r: (-int(r[1] or 0), r[0]))[:MAX_PATIENT_ROWS]
-    names = {pid: f"{family} {given}" for pid, family, given in (await _run(session, 
+    names = {pid: f"{family} {given}" for pid, family, given in (await _run(session,
         select(col(Patient.id), col(Patient.family_name), col(Patient.given_name))
         .where(col(Patient.id).in_([r[0] for r in ranked])))).all()}
     patients = [PatientBurden(row[0], names.get(row[0], ""),
