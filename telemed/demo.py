@@ -261,7 +261,7 @@ async def seed_rota(session: AsyncSession, staff: dict[str, User],
     existing = {(s.user_id, s.starts_at) for s in (await session.exec(
         select(OnCallShift).where(OnCallShift.ends_at > utcnow()))).all()}
     added = 0
-    for offset in range(ROTA_DAYS + 1):
+    for offset in range(ROTA_DAYS + 2):  # yesterday's night to a full week from now
         day = today + timedelta(days=offset)
         for username, start, hours in ROTA:
             user = staff[username]

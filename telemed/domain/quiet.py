@@ -23,9 +23,9 @@ from typing import Final
 FOLD_WINDOW: Final = timedelta(minutes=10)
 DEFAULT_NIGHT: Final = "22:00-07:00"
 # Kinds that fold; each with the subject its duplicates share (see fold_key).
+# Not visit_changed or visit_reminder: a cancellation after a booking is news, not a duplicate.
 FOLDING: Final[frozenset[str]] = frozenset({"alert_critical", "alert_escalated",
-                                            "emergency_access", "document_available",
-                                            "visit_changed"})
+                                            "emergency_access", "document_available"})
 _SPAN = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 
 

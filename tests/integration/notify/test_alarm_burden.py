@@ -18,7 +18,6 @@ from tests.helpers.pages import log_in, post_form, text_of
 from tests.helpers.ward import Ward
 
 Client = TestClient[Any, Any]
-NOW = datetime.now(UTC)
 
 
 def _alert(patient_id: str, n: int, opened: datetime, **more: Any) -> Alert:
@@ -32,23 +31,24 @@ def _alert(patient_id: str, n: int, opened: datetime, **more: Any) -> Alert:
 async def ward(world: World) -> Ward:
     ward = await Ward(world).build()
     p, o = ward.patient.id, ward.other.id
+    now = datetime.now(UTC) - timedelta(minutes=1)
     day = timedelta(days=1)
     rows = [
         # acknowledged after 60 s, resolved after 600 s
-        _alert(p, 1, NOW - 3 * day, status="resolved", acknowledged_at=NOW - 3 * day
-               + timedelta(seconds=60), resolved_at=NOW - 3 * day + timedelta(seconds=600)),
+        _alert(p, 1, now - 3 * day, status="resolved", acknowledged_at=now - 3 * day
+               + timedelta(seconds=60), resolved_at=now - 3 * day + timedelta(seconds=600)),
         # recovered after 30 s, before anyone looked; acknowledged after 120 s; escalated twice
-        _alert(p, 2, NOW - 2 * day, severity="critical", status="acknowledged",
-               recovered=True, recovered_at=NOW - 2 * day + timedelta(seconds=30),
-               acknowledged_at=NOW - 2 * day + timedelta(seconds=120), escalation_step=2,
+        _alert(p, 2, now - 2 * day, severity="critical", status="acknowledged",
+               recovered=True, recovered_at=now - 2 * day + timedelta(seconds=30),
+               acknowledged_at=now - 2 * day + timedelta(seconds=120), escalation_step=2,
                escalated=True),
         # acknowledged before it recovered: somebody looked
-        _alert(p, 3, NOW - day, recovered=True, recovered_at=NOW - day + timedelta(hours=1),
-               status="acknowledged", acknowledged_at=NOW - day + timedelta(seconds=300)),
+        _alert(p, 3, now - day, recovered=True, recovered_at=now - day + timedelta(hours=1),
+               status="acknowledged", acknowledged_at=now - day + timedelta(seconds=300)),
         # before the period: not counted
-        _alert(p, 4, NOW - 10 * day),
+        _alert(p, 4, now - 10 * day),
         # another team's patient: never in this team's figures
-        *[_alert(o, 10 + i, NOW - day, severity="critical") for i in range(5)],
+        *[_alert(o, 10 + i, now - day, severity="critical") for i in range(5)],
     ]
     async with world.app[keys.SESSIONS]() as session:
         session.add_all(rows)
@@ -56,7 +56,7 @@ async def ward(world: World) -> Ward:
             session.add(Notification(user_id=ward.nurse["id"], kind="alert_escalated",
                                      title_code="alert_escalated", params={}, link="/alerts",
                                      cause_type="alert", cause_id="x",
-                                     created_at=NOW - timedelta(hours=hours)))
+                                     created_at=now - timedelta(hours=hours)))
         await session.commit()
     return ward
 

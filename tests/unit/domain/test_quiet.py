@@ -40,6 +40,7 @@ def test_critical_always_pages_and_warnings_only_when_the_plan_says_so() -> None
 def test_duplicates_fold_within_the_window_into_an_unread_notification() -> None:
     assert fold_key("alert_critical", "p1") == "alert_critical:p1"
     assert fold_key("visit_reminder", "v1") is None and fold_key("alert_critical", None) is None
+    assert fold_key("visit_changed", "v1") is None  # a cancellation is news
 
     def folds(**kw: object) -> bool:
         args: dict[str, object] = {"kind": "alert_critical", "existing_created_at": T0,
