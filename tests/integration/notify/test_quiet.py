@@ -80,6 +80,12 @@ async def test_without_the_option_a_warning_never_pages_and_a_bad_option_is_refu
                              headers=await clinic.ward.headers(clinic.ward.doctor))
     assert resp.status == 422
     assert "page_warnings" in (await resp.json())["error"]["fields"]
+    resp = await client.post(f"/api/v1/patients/{clinic.ward.patient.id}/careplans",
+                             json={**PLAN, "title": "x", "period_start": "2026-01-01",
+                                   "page_warnings": "day"},
+                             headers=await clinic.ward.headers(clinic.ward.doctor))
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["page_warnings"] == "day"
 
 
 async def test_a_snooze_silences_but_a_worse_severity_always_notifies(
