@@ -265,6 +265,8 @@ class VisitGuest(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     visit_id: str = Field(foreign_key="visits.id", index=True, max_length=32)
     name: str = Field(max_length=80)
+    # Where the visit reminders go (optional; the invitation link is handed over anyway).
+    email: str | None = Field(default=None, max_length=254)
     invited_by: str = Field(foreign_key="users.id", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -400,7 +402,9 @@ class Notification(SQLModel, table=True):
                       Index("ix_notifications_user_fold", "user_id", "fold_key", "created_at"))
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
-    user_id: str = Field(foreign_key="users.id", max_length=32)
+    # The recipient: a user, or (visit reminders) a guest of a visit without an account.
+    user_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+    guest_id: str | None = Field(default=None, foreign_key="visit_guests.id", max_length=32)
     kind: str = Field(max_length=32)
     title_code: str = Field(max_length=64)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

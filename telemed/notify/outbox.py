@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +25,7 @@ from telemed.db.models import (
     NotificationDelivery,
     Patient,
     User,
+    VisitGuest,
 )
 from telemed.db.types import utcnow
 from telemed.domain import quiet
@@ -86,7 +88,7 @@ async def _fold_targets(session: AsyncSession, key: str | None, kind: str, users
         .order_by(col(Notification.created_at).desc()))).all()
     out: dict[str, Notification] = {}
     for n in rows:
-        if n.user_id not in out and quiet.folds_into(
+        if n.user_id is not None and n.user_id not in out and quiet.folds_into(
                 kind=kind, existing_created_at=n.created_at, existing_read=False,
                 existing_cause_id=n.cause_id, cause_id=cause_id, now=now):
             out[n.user_id] = n
@@ -133,6 +135,20 @@ async def patient_and_delegates(session: AsyncSession, patient_id: str) -> list[
         select(Delegation.delegate_id).where(Delegation.patient_id == patient_id)
         .where(col(Delegation.revoked_at).is_(None)))).all()
     return sorted({*own, *delegates})
+
+
+async def record_guests(session: AsyncSession, *, guests: Sequence[VisitGuest], kind: str,
+                        params: dict[str, Any], cause_id: str,
+                        now: datetime | None = None) -> list[Notification]:
+    """One notification per guest with an address who was not revoked (visit reminders):
+    sent by email only (a guest has no notification centre), the link made when sent."""
+    now = now or utcnow()
+    made = [Notification(guest_id=g.id, kind=kind, title_code=f"{kind}_guest",
+                         params=dict(params), link=f"/visits/{g.visit_id}/guest",
+                         cause_type="visit", cause_id=cause_id, created_at=now)
+            for g in guests if g.email and g.revoked_at is None]
+    session.add_all(made)
+    return made
 
 
 async def emergency_access(session: AsyncSession, patient_id: str,
@@ -252,10 +268,10 @@ async def sent_for_cause(session: AsyncSession, cause_id: str) -> list[Sent]:
     for n, name, delivery in rows:
         if n.id not in seen:
             seen.add(n.id)
-            out.append(Sent(n.user_id, name, n.kind, n.created_at, "app",
+            out.append(Sent(n.user_id or "", name, n.kind, n.created_at, "app",
                             "read" if n.read_at else "delivered", n.created_at))
         if delivery is not None:
-            out.append(Sent(n.user_id, name, n.kind, n.created_at, delivery.channel,
+            out.append(Sent(n.user_id or "", name, n.kind, n.created_at, delivery.channel,
                             delivery.status, delivery.sent_at))
     return out
 
@@ -302,11 +318,13 @@ class FailedDelivery:
 
 async def failed_deliveries(session: AsyncSession, page: Page) -> list[FailedDelivery]:
     """Deliveries that failed for good, died, or are retrying after an error; newest first."""
-    stmt = (select(NotificationDelivery, Notification.kind, Notification.user_id,
-                   User.display_name)
+    stmt: Any = (  # five columns: more than sqlmodel's typed select takes
+        sa_select(NotificationDelivery, col(Notification.kind), col(Notification.user_id),
+                  col(User.display_name), col(VisitGuest.name))
             .join(Notification,
                   col(Notification.id) == col(NotificationDelivery.notification_id))
-            .join(User, col(User.id) == col(Notification.user_id))
+            .outerjoin(User, col(User.id) == col(Notification.user_id))
+            .outerjoin(VisitGuest, col(VisitGuest.id) == col(Notification.guest_id))
             .where(col(NotificationDelivery.status).in_(("failed", "dead"))
                    | ((col(NotificationDelivery.status) == "pending")
                       & col(NotificationDelivery.last_error).is_not(None))))
@@ -318,9 +336,10 @@ async def failed_deliveries(session: AsyncSession, page: Page) -> list[FailedDel
                              & (col(NotificationDelivery.id) < str(last_id))))
     stmt = stmt.order_by(col(NotificationDelivery.created_at).desc(),
                          col(NotificationDelivery.id).desc()).limit(page.limit)
-    return [FailedDelivery(d.id, d.notification_id, kind, user_id, name, d.channel, d.address,
-                           d.status, d.attempts, d.last_error, d.created_at, d.next_attempt_at)
-            for d, kind, user_id, name in (await session.exec(stmt)).all()]
+    return [FailedDelivery(d.id, d.notification_id, kind, user_id or "",
+                           name or f"{guest_name} (guest)", d.channel, d.address, d.status,
+                           d.attempts, d.last_error, d.created_at, d.next_attempt_at)
+            for d, kind, user_id, name, guest_name in (await session.exec(stmt)).all()]
 
 
 async def retry_delivery(session: AsyncSession, delivery_id: str) -> None:

@@ -38,7 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.bus import ALERTS, EventBus
 from telemed.db.engine import SessionFactory
-from telemed.db.models import Notification, NotificationDelivery, User
+from telemed.db.models import Notification, NotificationDelivery, User, Visit, VisitGuest
 from telemed.db.types import utcnow
 from telemed.notify import backoff, kinds
 from telemed.notify.channels import (
@@ -50,6 +50,7 @@ from telemed.notify.channels import (
 )
 from telemed.notify.messages import email_message, language_for, message_id, plain_text, title
 from telemed.notify.outbox import notification_out, unread_count
+from telemed.notify.reminders import guest_link
 from telemed.settings import Settings
 
 log = logging.getLogger("telemed.notify")
@@ -71,13 +72,15 @@ class Channels:
     apprise_urls: tuple[str, ...]
     public_url: str
     language: str
+    secret_key: str = ""  # signs the join links of guests' visit reminders
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Channels:
         return cls(smtp=SmtpServer.from_url(settings.smtp_url) if settings.smtp_url else None,
                    mail_from=settings.effective_mail_from,
                    apprise_urls=tuple(settings.notify_urls),
-                   public_url=settings.effective_public_url, language=settings.language)
+                   public_url=settings.effective_public_url, language=settings.language,
+                   secret_key=settings.secret_key)
 
 
 class DeliveryWorker:
@@ -112,6 +115,10 @@ class DeliveryWorker:
                     await session.rollback()
                     continue  # another worker has it
                 n = await session.get(Notification, notification_id)
+                if n is not None and n.user_id is None:  # a guest's: email only, no centre
+                    await self._guest_delivery(session, n)
+                    await session.commit()
+                    continue
                 user = await session.get(User, n.user_id) if n is not None else None
                 if n is None or user is None:
                     await session.commit()
@@ -127,6 +134,14 @@ class DeliveryWorker:
         for n, lang, unread in announced:
             await self._announce(n, lang, unread)
         return len(announced)
+
+    async def _guest_delivery(self, session: AsyncSession, n: Notification) -> None:
+        guest = await session.get(VisitGuest, n.guest_id) if n.guest_id else None
+        if self.channels.smtp is None or guest is None or not guest.email:
+            return
+        session.add(NotificationDelivery(
+            notification_id=n.id, channel="email", address=guest.email,
+            message_id=message_id(n.id, self.channels.mail_from), next_attempt_at=self.clock()))
 
     async def _paged_already(self, session: AsyncSession, n: Notification) -> bool:
         """Whether the operators were paged for this step already: the notifications of one
@@ -215,23 +230,38 @@ class DeliveryWorker:
         async with self.sessions() as session:
             delivery = await session.get(NotificationDelivery, delivery_id)
             n = await session.get(Notification, delivery.notification_id) if delivery else None
-            user = await session.get(User, n.user_id) if n is not None else None
-        if delivery is None or n is None or user is None:
-            return
-        outcome = await self._send(delivery, n, user)
+            if delivery is None or n is None:
+                return
+            if n.user_id is None:
+                url = await self._guest_url(session, n)
+                lang = self.channels.language
+            else:
+                user = await session.get(User, n.user_id)
+                if user is None:
+                    return
+                url = self.channels.public_url + n.link
+                lang = language_for(user.language, self.channels.language)
+        outcome = (await self._send(delivery, n, lang, url) if url is not None
+                   else Outcome("permanent", "the guest can no longer join this visit"))
         await self._record(delivery_id, n.created_at, outcome)
 
-    async def _send(self, delivery: NotificationDelivery, n: Notification,
-                    user: User) -> Outcome:
-        lang = language_for(user.language, self.channels.language)
+    async def _guest_url(self, session: AsyncSession, n: Notification) -> str | None:
+        guest = await session.get(VisitGuest, n.guest_id) if n.guest_id else None
+        visit = await session.get(Visit, guest.visit_id) if guest is not None else None
+        if guest is None or visit is None:
+            return None
+        return guest_link(secret=self.channels.secret_key, public_url=self.channels.public_url,
+                          guest=guest, visit=visit, now=self.clock())
+
+    async def _send(self, delivery: NotificationDelivery, n: Notification, lang: str,
+                    url: str) -> Outcome:
         heading = title(lang, n.title_code, n.params, n.fold_count)
-        url = self.channels.public_url + n.link
         if delivery.channel == "email":
             if self.channels.smtp is None:
                 return Outcome("retry", "no mail server is configured (TELEMED_SMTP_URL)")
             msg = email_message(lang=lang, heading=heading, url=url,
                                 sender=self.channels.mail_from, recipient=delivery.address,
-                                message_id=delivery.message_id)
+                                message_id=delivery.message_id, guest=n.user_id is None)
             return await send_email(self.channels.smtp, msg)
         if delivery.channel == "apprise":
             target = self._apprise.get(delivery.address)
