@@ -43,6 +43,15 @@ async def _clinic(world: World, smtp_server: MailCatcher, **plan: Any) -> Clinic
     return made
 
 
+async def _opted_in(client: Client, world: World, smtp_server: MailCatcher) -> Clinic:
+    """A clinic whose doctor opted in to ``alert_critical``."""
+    clinic = await _clinic(world, smtp_server)
+    resp = await client.patch("/api/v1/users/me", json={"notify": {"alert_critical": True}},
+                              headers=await clinic.ward.headers(clinic.ward.doctor))
+    assert resp.status == 200
+    return clinic
+
+
 async def test_a_warning_pages_by_day_but_waits_for_the_morning_when_the_plan_says_day(
         client: Client, world: World, smtp_server: MailCatcher) -> None:
     clinic = await _clinic(world, smtp_server, page_warnings="day")
@@ -115,11 +124,8 @@ async def test_a_snooze_silences_but_a_worse_severity_always_notifies(
 
 async def test_duplicates_within_the_window_fold_into_one_notification_that_says_how_many(
         client: Client, world: World, smtp_server: MailCatcher) -> None:
-    clinic = await _clinic(world, smtp_server)
+    clinic = await _opted_in(client, world, smtp_server)
     doctor = clinic.ward.doctor["id"]
-    resp = await client.patch("/api/v1/users/me", json={"notify": {"alert_critical": True}},
-                              headers=await clinic.ward.headers(clinic.ward.doctor))
-    assert resp.status == 200
     t0 = datetime.now(UTC)
 
     async def critical_at(at: datetime, cause: str) -> list[Notification]:
@@ -159,11 +165,8 @@ async def test_duplicates_within_the_window_fold_into_one_notification_that_says
 
 async def test_a_folded_notification_not_yet_sent_says_how_many_in_its_email(
         client: Client, world: World, smtp_server: MailCatcher) -> None:
-    clinic = await _clinic(world, smtp_server)
+    clinic = await _opted_in(client, world, smtp_server)
     doctor = clinic.ward.doctor["id"]
-    resp = await client.patch("/api/v1/users/me", json={"notify": {"alert_critical": True}},
-                              headers=await clinic.ward.headers(clinic.ward.doctor))
-    assert resp.status == 200
     t0 = datetime.now(UTC)
     async with world.app[keys.SESSIONS]() as session:
         for minute, cause in ((0, "a1"), (1, "a2")):

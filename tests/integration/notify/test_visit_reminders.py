@@ -20,7 +20,7 @@ from telemed.notify.setup import NOTIFIER
 from telemed.settings import Settings
 from tests.conftest import World
 from tests.integration.notify.clinic import with_mail
-from tests.integration.visit_helpers import make_visit
+from tests.integration.visit_helpers import VisitSetup, make_visit
 from tests.smtp_fixture import MailCatcher, body_of
 
 
@@ -74,11 +74,17 @@ async def test_the_scheduler_pass_records_reminders(
     assert await _reminders(world) == [(soon.visit_id, "15m")]
 
 
+async def _guests_of_visit(world: World, minutes: float
+                           ) -> tuple[VisitSetup, dict[str, str], str]:
+    """A visit ``minutes`` ahead, its doctor's headers and its guests' address."""
+    setup = await make_visit(world, start_minutes=minutes)
+    return (setup, setup.headers[setup.doctors[0]["username"]],
+            f"/api/v1/visits/{setup.visit_id}/guests")
+
+
 async def test_guests_get_their_reminders_by_email_with_a_link_that_joins(
         client: TestClient[Any, Any], world: World, smtp_server: MailCatcher) -> None:
-    setup = await make_visit(world, start_minutes=30 * 60)
-    doctor = setup.headers[setup.doctors[0]["username"]]
-    guests = f"/api/v1/visits/{setup.visit_id}/guests"
+    setup, doctor, guests = await _guests_of_visit(world, 30 * 60)
     bad = await client.post(guests, json={"name": "Maria (figlia)", "email": "not an address"},
                             headers=doctor)
     assert bad.status == 422 and "email" in (await bad.json())["error"]["fields"]
@@ -121,9 +127,7 @@ async def test_guests_get_their_reminders_by_email_with_a_link_that_joins(
 
 async def test_a_revoked_guest_gets_no_reminder(
         client: TestClient[Any, Any], world: World, smtp_server: MailCatcher) -> None:
-    setup = await make_visit(world, start_minutes=20 * 60)
-    doctor = setup.headers[setup.doctors[0]["username"]]
-    guests = f"/api/v1/visits/{setup.visit_id}/guests"
+    setup, doctor, guests = await _guests_of_visit(world, 20 * 60)
     resp = await client.post(guests, json={"name": "Interprete", "email": "i@lingue.example"},
                              headers=doctor)
     guest_id = (await resp.json())["id"]
