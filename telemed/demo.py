@@ -132,8 +132,8 @@ POST_DISCHARGE = {
     "news2": {"enabled": True, "spo2_scale": 1, "on_oxygen": False},
     "silence_hours": 2,
     # Short, so the demo's critical alert (demo_devices.demo_emergency) reaches the on-call
-    # doctor by email a few minutes after `make run`.
-    "escalate_after_minutes": 2,
+    # doctor by email about three minutes after `make run`.
+    "escalate_after_minutes": 1,
 }
 
 

@@ -104,10 +104,12 @@ def _counts(patients: int, row: Any) -> rules.Counts:
 
 async def _times(session: AsyncSession, where: list[Any]
                  ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Seconds to acknowledge and to resolve, by patient."""
+    """Seconds to acknowledge and to resolve, by patient (to a tenth: SQLite's julianday
+    arithmetic is off by microseconds)."""
     ack = _seconds(session, col(Alert.acknowledged_at), col(Alert.opened_at))
     res = _seconds(session, col(Alert.resolved_at), col(Alert.opened_at))
-    rows = (await _run(session,
+    rows = (await _run(
+        session,
         select(col(Alert.patient_id), ack, res).where(*where)
         .where(or_(col(Alert.acknowledged_at).is_not(None),
                    col(Alert.resolved_at).is_not(None))))).all()
@@ -115,9 +117,9 @@ async def _times(session: AsyncSession, where: list[Any]
     resolves: dict[str, list[float]] = {}
     for patient_id, to_ack, to_resolve in rows:
         if to_ack is not None:
-            acks.setdefault(patient_id, []).append(max(0.0, float(to_ack)))
+            acks.setdefault(patient_id, []).append(max(0.0, round(float(to_ack), 1)))
         if to_resolve is not None:
-            resolves.setdefault(patient_id, []).append(max(0.0, float(to_resolve)))
+            resolves.setdefault(patient_id, []).append(max(0.0, round(float(to_resolve), 1)))
     return acks, resolves
 
 
@@ -152,10 +154,13 @@ async def _figures(session: AsyncSession, condition: Any, team: Any, start: date
     if team is not None:
         size_q = size_q.where(team)
     size = int((await _run(session, size_q)).scalar_one())
-    total = (await _run(session, select(*_counts_columns()).where(*where))).one()
-    rows = (await _run(session,
-        select(col(Alert.patient_id), *_counts_columns()).where(*where)
-        .group_by(col(Alert.patient_id)))).all() if per_patient else []
+    if per_patient:  # the team's totals are the sums of its patients' rows: one scan
+        rows = list((await _run(session, select(col(Alert.patient_id), *_counts_columns())
+                                .where(*where).group_by(col(Alert.patient_id)))).all())
+        total: Any = [sum(int(r[i] or 0) for r in rows) for i in range(1, 6)]
+    else:
+        rows = []
+        total = (await _run(session, select(*_counts_columns()).where(*where))).one()
     acks, resolves = await _times(session, where)
     all_acks = [s for values in acks.values() for s in values]
     all_resolves = [s for values in resolves.values() for s in values]
