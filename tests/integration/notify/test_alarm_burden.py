@@ -3,7 +3,6 @@ team's clinicians only (API and page, it/en), and the operators' Prometheus gaug
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,54 +10,19 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
 from telemed import keys
-from telemed.db.models import Alert, AuditEvent, Notification
+from telemed.db.models import AuditEvent
 from telemed.notify.setup import NOTIFY_METRICS
 from tests.conftest import World
 from tests.helpers.pages import log_in, post_form, text_of
 from tests.helpers.ward import Ward
+from tests.integration.notify.clinic import burden_ward
 
 Client = TestClient[Any, Any]
 
 
-def _alert(patient_id: str, n: int, opened: datetime, **more: Any) -> Alert:
-    return Alert(patient_id=patient_id, rule_key=f"threshold:spo2:{n}", kind="threshold",
-                 metric="spo2", severity=more.pop("severity", "warning"),
-                 status=more.pop("status", "open"), opened_at=opened, updated_at=opened,
-                 **more)
-
-
 @pytest.fixture
 async def ward(world: World) -> Ward:
-    ward = await Ward(world).build()
-    p, o = ward.patient.id, ward.other.id
-    now = datetime.now(UTC) - timedelta(minutes=1)
-    day = timedelta(days=1)
-    rows = [
-        # acknowledged after 60 s, resolved after 600 s
-        _alert(p, 1, now - 3 * day, status="resolved", acknowledged_at=now - 3 * day
-               + timedelta(seconds=60), resolved_at=now - 3 * day + timedelta(seconds=600)),
-        # recovered after 30 s, before anyone looked; acknowledged after 120 s; escalated twice
-        _alert(p, 2, now - 2 * day, severity="critical", status="acknowledged",
-               recovered=True, recovered_at=now - 2 * day + timedelta(seconds=30),
-               acknowledged_at=now - 2 * day + timedelta(seconds=120), escalation_step=2,
-               escalated=True),
-        # acknowledged before it recovered: somebody looked
-        _alert(p, 3, now - day, recovered=True, recovered_at=now - day + timedelta(hours=1),
-               status="acknowledged", acknowledged_at=now - day + timedelta(seconds=300)),
-        # before the period: not counted
-        _alert(p, 4, now - 10 * day),
-        # another team's patient: never in this team's figures
-        *[_alert(o, 10 + i, now - day, severity="critical") for i in range(5)],
-    ]
-    async with world.app[keys.SESSIONS]() as session:
-        session.add_all(rows)
-        for hours in (1, 2, 3):  # notifications of the team's nurse
-            session.add(Notification(user_id=ward.nurse["id"], kind="alert_escalated",
-                                     title_code="alert_escalated", params={}, link="/alerts",
-                                     cause_type="alert", cause_id="x",
-                                     created_at=now - timedelta(hours=hours)))
-        await session.commit()
-    return ward
+    return await burden_ward(world)
 
 
 async def test_the_team_and_its_patients_burden(client: Client, ward: Ward) -> None:
