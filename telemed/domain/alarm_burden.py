@@ -35,11 +35,8 @@ def median(values: Sequence[float]) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    n = len(ordered)
-    mid = n // 2
-    if n % 2:
-        return float(ordered[mid])
-    return (ordered[mid - 1] + ordered[mid]) / 2
+    lo, hi = median_ranks(len(ordered))
+    return (ordered[lo] + ordered[hi]) / 2
 
 
 def nearest_rank(values: Sequence[float], percent: float) -> float | None:
@@ -48,9 +45,23 @@ def nearest_rank(values: Sequence[float], percent: float) -> float | None:
         raise ValueError("percent must be in (0, 100]")
     if not values:
         return None
-    ordered = sorted(values)
-    rank = math.ceil(percent / 100 * len(ordered))
-    return float(ordered[max(rank, 1) - 1])
+    return float(sorted(values)[nearest_rank_index(len(values), percent)])
+
+
+def median_ranks(n: int) -> tuple[int, int]:
+    """The 0-based positions in a sorted sample of ``n`` whose mean is the median (the same
+    position twice for an odd ``n``): a database sorts, this says where to look."""
+    if n <= 0:
+        raise ValueError("an empty sample has no median")
+    return ((n - 1) // 2, n // 2)
+
+
+def nearest_rank_index(n: int, percent: float) -> int:
+    """The 0-based position of the ``percent``-th percentile (nearest rank) in a sorted
+    sample of ``n``."""
+    if n <= 0 or not 0 < percent <= 100:
+        raise ValueError("need a sample and a percent in (0, 100]")
+    return max(math.ceil(percent / 100 * n), 1) - 1
 
 
 def p90(values: Sequence[float]) -> float | None:
@@ -126,15 +137,23 @@ class Burden:
         }
 
 
-def burden(counts: Counts, days: float, ack_s: Sequence[float], resolve_s: Sequence[float],
+Stats = tuple[float | None, float | None]  # (median, p90)
+
+
+def stats(values: Sequence[float]) -> Stats:
+    """The median and the p90 of a sample."""
+    return median(values), p90(values)
+
+
+def burden(counts: Counts, days: float, ack: Stats, resolve: Stats,
            per_nurse_shift_value: float | None = None) -> Burden:
-    """Put the counted figures and the measured times together."""
+    """Put the counted figures and the measured times (median, p90) together."""
     return Burden(
         patients=counts.patients, days=days, alerts=counts.alerts, critical=counts.critical,
         alerts_per_patient_week=per_patient_week(counts.alerts, counts.patients, days),
         auto_recovered_share=share(counts.auto_recovered, counts.alerts),
-        ack_median_s=median(ack_s), ack_p90_s=p90(ack_s),
-        resolve_median_s=median(resolve_s), resolve_p90_s=p90(resolve_s),
+        ack_median_s=ack[0], ack_p90_s=ack[1],
+        resolve_median_s=resolve[0], resolve_p90_s=resolve[1],
         escalations=counts.escalations, escalated_alerts=counts.escalated_alerts,
         notifications_per_nurse_shift=per_nurse_shift_value,
     )

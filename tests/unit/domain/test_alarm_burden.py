@@ -10,11 +10,14 @@ from telemed.domain.alarm_burden import (
     Counts,
     burden,
     median,
+    median_ranks,
     nearest_rank,
+    nearest_rank_index,
     p90,
     per_nurse_shift,
     per_patient_week,
     share,
+    stats,
 )
 
 
@@ -71,10 +74,23 @@ def test_rates() -> None:
 
 def test_burden_puts_counts_and_times_together() -> None:
     b = burden(Counts(patients=4, alerts=8, critical=2, auto_recovered=2, escalations=3,
-                      escalated_alerts=1), 7, [60, 120, 600], [3600], 1.5)
+                      escalated_alerts=1), 7, stats([60, 120, 600]), stats([3600]), 1.5)
     out = b.out()
     assert out["alerts_per_patient_week"] == 2.0
     assert out["auto_recovered_share"] == 0.25
     assert out["time_to_acknowledge_s"] == {"median": 120, "p90": 600}
     assert out["time_to_resolve_s"] == {"median": 3600, "p90": 3600}
     assert out["escalations"] == 3 and out["notifications_per_nurse_shift"] == 1.5
+
+
+def test_ranks_a_database_looks_up_agree_with_the_definitions() -> None:
+    for n in range(1, 40):
+        sample = [float(v * 7 % 23) for v in range(n)]
+        ordered = sorted(sample)
+        lo, hi = median_ranks(n)
+        assert (ordered[lo] + ordered[hi]) / 2 == median(sample)
+        assert ordered[nearest_rank_index(n, 90)] == p90(sample)
+    assert median_ranks(5) == (2, 2) and median_ranks(4) == (1, 2)
+    assert nearest_rank_index(10, 90) == 8 and nearest_rank_index(1, 90) == 0
+    with pytest.raises(ValueError):
+        median_ranks(0)
