@@ -4,10 +4,10 @@
 A clinician's *care team* is the set of patients whose alerts it receives
 (`telemed.services.scope.alerting`: its care teams, with the patients' consent). Everything
 is aggregated in SQL over the alerts opened in the period (``ix_alerts_opened_patient``):
-one grouped query for the counts, the team's median and p90 times picked by the database at
-the ranks the domain names (`median_ranks`, `nearest_rank_index`: a count and two sorted
-look-ups per duration, no rows shipped), the times of the patients shown (at most 200), the
-team's size and its nurses' notifications; no query per patient, whatever the population.
+one grouped query for the counts, the team's median and p90 times (on PostgreSQL picked by the
+database at the ranks the domain names, `median_ranks` and `nearest_rank_index`; on SQLite
+from the durations the database computed), the times of the patients shown (at most 200),
+the team's size and its nurses' notifications; no query per patient, whatever the population.
 """
 
 from __future__ import annotations
@@ -143,9 +143,13 @@ async def _nurse_load(session: AsyncSession, team: ColumnElement[bool] | None,
 
 async def _order_stats(session: AsyncSession, duration: Any, where: list[Any]
                        ) -> rules.Stats:
-    """The median and p90 of a duration over the matching alerts, the database sorting and
-    picking the values at the ranks the domain names (three small queries, no rows)."""
+    """The median and p90 of a duration over the matching alerts. PostgreSQL sorts and picks
+    the values at the ranks the domain names (three small queries, no rows shipped); SQLite
+    is faster handing the durations over (one query; measured at 62,000 alerts)."""
     present = [*where, duration.is_not(None)]
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        values = (await _run(session, select(duration).where(*present))).scalars().all()
+        return rules.stats([max(0.0, round(float(v), 1)) for v in values])
     n = int((await _run(session, select(func.count()).select_from(Alert).where(*present)))
             .scalar_one())
     if n == 0:
