@@ -19,6 +19,7 @@ from telemed.notify.reminders import visit_reminders
 from telemed.notify.setup import NOTIFIER
 from telemed.settings import Settings
 from tests.conftest import World
+from tests.helpers.pages import field_error, log_in, post_form
 from tests.integration.notify.clinic import with_mail
 from tests.integration.visit_helpers import VisitSetup, make_visit
 from tests.smtp_fixture import MailCatcher, body_of
@@ -140,3 +141,19 @@ async def test_a_revoked_guest_gets_no_reminder(
         guest_rows = (await session.exec(select(Notification).where(
             col(Notification.guest_id).is_not(None)))).all()
     assert guest_rows == []
+
+
+async def test_the_guests_page_takes_the_address_and_refuses_a_bad_one(
+        client: TestClient[Any, Any], world: World, smtp_server: MailCatcher) -> None:
+    setup, doctor, guests = await _guests_of_visit(world, 60)
+    page = f"/visits/{setup.visit_id}/guests"
+    await log_in(client, setup.doctors[0]["username"])
+    bad = await post_form(client, page, {"name": "Maria", "email": "maria@"}, page=page)
+    assert bad.status == 422
+    assert field_error(await bad.text(), "email")
+    assert (await (await client.get(guests, headers=doctor)).json())["items"] == []
+    good = await post_form(client, page, {"name": "Maria", "email": "maria@family.example"},
+                           page=page)
+    assert good.status in (302, 303)
+    [guest] = (await (await client.get(guests, headers=doctor)).json())["items"]
+    assert guest["email"] == "maria@family.example"
