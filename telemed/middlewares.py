@@ -60,8 +60,8 @@ _HTTP_CODES = {
 }
 
 
-ErrorPage = Callable[[web.Request, int, str], Awaitable[web.StreamResponse]]
-"""Renders the HTML error page of a status and an English message (the views' renderer)."""
+ErrorPage = Callable[[web.Request, ApiError], Awaitable[web.StreamResponse]]
+"""Renders the HTML error page of an error (the views' renderer)."""
 
 
 def create_error_middleware(error_page: ErrorPage) -> Middleware:
@@ -90,23 +90,24 @@ async def _handle(request: web.Request, handler: Handler,
         if is_api(request):
             response = json_error(exc)
         else:
-            response = await error_page(request, exc.status, exc.message)
+            response = await error_page(request, exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
         message = exc.reason if exc.status != 413 else "Request body is too large."
+        error = ApiError(exc.status, code, message)
         if is_api(request):
-            response = json_error(ApiError(exc.status, code, message))
+            response = json_error(error)
         else:
-            response = await error_page(request, exc.status, message)
+            response = await error_page(request, error)
     except Exception:
         log.exception("unhandled error [request %s]", request[REQUEST_ID])
         error = ApiError(500, "internal_error", "Something went wrong on our side.")
         if is_api(request):
             response = json_error(error)
         else:
-            response = await error_page(request, 500, error.message)
+            response = await error_page(request, error)
     response.headers["X-Request-ID"] = request[REQUEST_ID]
     log.info(
         "%s %s %s %.1fms",

@@ -27,7 +27,7 @@ from datetime import time
 from typing import Any, Literal, cast
 
 from telemed.domain.bands import BAND_KEYS, Bands, Severity
-from telemed.domain.errors import DomainValidationError, FieldError
+from telemed.domain.errors import N_, DomainValidationError, FieldError
 from telemed.domain.schedule import format_time, parse_time
 from telemed.domain.text import INVALID_CHARACTER, describe, forbidden_character
 from telemed.domain.units import CLINICAL_METRICS, METRICS, MetricInfo
@@ -180,10 +180,10 @@ def measurement_schedule(content: CarePlanContent) -> dict[str, list[str]]:
 
 # --- parsing ---------------------------------------------------------------------------
 
-_REQUIRED = "This field is required."
-_INVALID_TYPE = "Expected {expected}."
-_OUT_OF_RANGE = "Must be between {min} and {max}."
-_UNKNOWN_FIELD = 'Unknown field "{field}". Allowed fields: {allowed}.'
+_REQUIRED = N_("This field is required.")
+_INVALID_TYPE = N_("Expected {expected}.")
+_OUT_OF_RANGE = N_("Must be between {min} and {max}.")
+_UNKNOWN_FIELD = N_('Unknown field "{field}". Allowed fields: {allowed}.')
 
 
 class _Collector:

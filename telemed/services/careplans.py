@@ -12,7 +12,7 @@ from telemed.db.models import CarePlan
 from telemed.db.types import new_id, utcnow
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.errors import DomainValidationError
-from telemed.errors import conflict, from_domain, invalid, not_found
+from telemed.errors import N_, ApiError, conflict, from_domain, invalid, not_found
 from telemed.principal import Principal
 from telemed.services import audit, free_text
 from telemed.services.access import authorize_patient
@@ -25,11 +25,11 @@ CONTENT_KEYS = ("goals", "care_team", "monitoring", "trends", "news2", "silence_
 def _check_header(title: str, period_start: date, period_end: date | None) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not title.strip() or len(title) > 200:
-        errors["title"] = "Title is required (at most 200 characters)."
+        errors["title"] = N_("Title is required (at most 200 characters).")
     elif (bad := free_text.problem(title)) is not None:
         errors["title"] = bad
     if period_end is not None and period_end < period_start:
-        errors["period_end"] = "The end of the period comes before its start."
+        errors["period_end"] = N_("The end of the period comes before its start.")
     return errors
 
 
@@ -198,8 +198,9 @@ async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str)
     await authorize_patient(session, who, plan.patient_id, action="update",
                             resource="careplan", resource_id=plan_id, reason="activate")
     if plan.status != "draft":
-        raise conflict(f"Only a draft can be activated; this plan is {plan.status}.",
-                       "invalid_status")
+        raise ApiError(409, "invalid_status",
+                       "Only a draft can be activated; this plan is {status}.",
+                       params={"status": plan.status}, key="careplan_not_draft")
     now = utcnow()
     others = await session.exec(
         select(CarePlan)
@@ -227,8 +228,9 @@ async def complete_careplan(session: AsyncSession, who: Principal, plan_id: str)
     await authorize_patient(session, who, plan.patient_id, action="update",
                             resource="careplan", resource_id=plan_id, reason="complete")
     if plan.status != "active":
-        raise conflict(f"Only an active plan can be completed; this plan is {plan.status}.",
-                       "invalid_status")
+        raise ApiError(409, "invalid_status",
+                       "Only an active plan can be completed; this plan is {status}.",
+                       params={"status": plan.status}, key="careplan_not_active")
     plan.status = "completed"
     plan.completed_at = utcnow()
     session.add(plan)

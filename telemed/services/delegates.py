@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Delegation, Patient, User
 from telemed.db.types import utcnow
-from telemed.errors import conflict, forbidden, invalid, not_found
+from telemed.errors import N_, conflict, forbidden, invalid, not_found
 from telemed.principal import Principal
 from telemed.services import audit
 
@@ -72,19 +72,20 @@ async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
         raise forbidden("Only the patient (or an administrator) manages delegates.")
     errors: dict[str, str] = {}
     if relationship not in RELATIONSHIPS:
-        errors["relationship"] = "Relationship must be caregiver, parent or guardian."
+        errors["relationship"] = N_("Relationship must be caregiver, parent or guardian.")
     delegate = (await session.exec(
         select(User).where(User.username == delegate_username.strip().lower()))).first()
     if delegate is None or delegate.role != "patient" or not delegate.active:
-        errors["delegate_username"] = "No patient-portal user with this username."
+        errors["delegate_username"] = N_("No patient-portal user with this username.")
     elif delegate.patient_id == patient_id:
-        errors["delegate_username"] = "A patient does not need a delegation to their own record."
+        errors["delegate_username"] = N_(
+            "A patient does not need a delegation to their own record.")
     request_note = " ".join(request_note.split()) if request_note else None
     if who.role == "admin" and not request_note:
-        errors["request_note"] = ("An administrator gives access only on the patient's "
-                                  "written request: record its reference.")
+        errors["request_note"] = N_("An administrator gives access only on the patient's "
+                                    "written request: record its reference.")
     elif request_note is not None and len(request_note) > MAX_NOTE_LENGTH:
-        errors["request_note"] = "At most 1000 characters."
+        errors["request_note"] = N_("At most 1000 characters.")
     if errors:
         raise invalid(errors)
     assert delegate is not None

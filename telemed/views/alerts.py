@@ -86,12 +86,6 @@ SNOOZE_CHOICES: tuple[tuple[int, str], ...] = (
 SEVERITY_WORDS = {"critical": N_("Critical"), "warning": N_("Warning")}
 SOUND_FILE = "sounds/critical-alert.wav"
 
-# Messages of the alerts service and the JSON API that reach these pages (translated by
-# `t_error`, so they must be in the catalogue).
-SERVICE_MESSAGES = (
-    N_("This alert is already resolved."),
-    N_("This alert is already acknowledged."),
-)
 
 # Words the board's script needs (keys are stable, values English msgids).
 BOARD_STRINGS: dict[str, str] = {
@@ -439,10 +433,9 @@ async def _act(request: web.Request, action: str) -> web.Response:
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        for path, message in exc.fields.items():  # the note's own error goes next to it
-            errors.add(f"note-{alert_id}" if path == "note" else None, t_error(request, message))
-        if not exc.fields:
-            errors.add(None, t_error(request, exc.message))
+        for problem in exc.messages():  # the note's own error goes next to it
+            errors.add(f"note-{alert_id}" if problem.path == "note" else None,
+                       t_error(request, problem))
         return await _board(request, filters, errors, {alert_id: note}, status=exc.status)
     await _publish(request, change)
     if action == "ack":

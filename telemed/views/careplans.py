@@ -12,7 +12,7 @@ from telemed import keys
 from telemed.bus.events import access_changed, careplan_changed
 from telemed.db.models import CarePlan, Patient, User
 from telemed.domain.careplans import parse_careplan_content
-from telemed.domain.errors import DomainValidationError
+from telemed.domain.errors import DomainValidationError, FieldError
 from telemed.domain.units import CLINICAL_METRICS, METRICS
 from telemed.errors import ApiError, conflict, from_domain
 from telemed.principal import CARE_READERS, CLINICIANS, REQUEST_ID, principal, requires
@@ -29,7 +29,7 @@ routes = web.RouteTableDef()
 # --- the editor ------------------------------------------------------------------------
 
 
-def _collect(request: web.Request, sub: cf.Submission, fields: Mapping[str, str],
+def _collect(request: web.Request, sub: cf.Submission, fields: Mapping[str, str | FieldError],
              errors: FormErrors) -> None:
     for path, message in fields.items():
         text = t_error(request, message)
@@ -43,14 +43,14 @@ def _local_errors(request: web.Request, sub: cf.Submission) -> FormErrors:
     """Errors of a form whose dates cannot be read: the service cannot be asked, so the
     content is checked by the same domain rules without saving anything."""
     errors = FormErrors()
-    fields: dict[str, str] = dict(sub.local_errors)
+    fields: dict[str, str | FieldError] = dict(sub.local_errors)
     if not str(sub.data.get("title", "")).strip():
         fields["title"] = "Title is required (at most 200 characters)."
     content = {k: sub.data[k] for k in service.CONTENT_KEYS if sub.data.get(k) is not None}
     try:
         parse_careplan_content(content)
     except DomainValidationError as exc:
-        fields.update(from_domain(exc).fields)
+        fields.update(from_domain(exc).problems)
     _collect(request, sub, fields, errors)
     return errors
 
@@ -119,7 +119,7 @@ async def careplan_new_submit(request: web.Request) -> web.Response:
         if exc.status != 422:
             raise
         errors = FormErrors()
-        _collect(request, sub, exc.fields or {"": exc.message}, errors)
+        _collect(request, sub, {p.path: p for p in exc.messages()}, errors)
         return await _editor(request, patient=patient, plan=None, form=form, errors=errors,
                              status=422)
     await access_changed(request.app[keys.BUS], patient.id)  # its care team joined
@@ -164,7 +164,7 @@ async def careplan_edit_submit(request: web.Request) -> web.Response:
         if exc.status != 422:
             raise
         errors = FormErrors()
-        _collect(request, sub, exc.fields or {"": exc.message}, errors)
+        _collect(request, sub, {p.path: p for p in exc.messages()}, errors)
         return await _editor(request, patient=patient, plan=plan, form=form, errors=errors,
                              status=422)
     if saved.version > plan.version:

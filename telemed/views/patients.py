@@ -27,7 +27,7 @@ from telemed.views.forms import (
     read_form,
     simple_field,
 )
-from telemed.views.render import flash, language_of, render, see_other, t
+from telemed.views.render import flash, language_of, render, see_other, t, t_error
 from telemed.views.visits import visit_panel
 from telemed.views.vitals import vitals_panel
 
@@ -119,7 +119,7 @@ async def patient_new_submit(request: web.Request) -> web.Response:
     except ApiError as exc:
         if exc.status == 409 and exc.code == "fiscal_code_taken":
             errors = FormErrors()
-            errors.add("fiscal_code", t(request, exc.message))
+            errors.add("fiscal_code", t_error(request, exc))
         elif exc.status == 422:
             errors = api_errors(request, exc, simple_field(FIELDS))
         else:

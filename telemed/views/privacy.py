@@ -57,13 +57,6 @@ READ_REASONS: dict[str, str] = {  # fixed audit reasons, in the page's language
     "telemonitoring without record consent": N_("Telemonitoring without consent to the record"),
 }
 REVIEW_OUTCOMES: dict[str, str] = {"confirmed": N_("confirmed"), "flagged": N_("flagged")}
-SERVICE_MESSAGES = (  # messages of the services that reach this page (translated by t_error)
-    N_("An administrator records the patient's written request (its reference) in the note."),
-    N_("An administrator gives access only on the patient's written request: record its "
-       "reference."),
-    N_("Emergency access lets you read the record and handle its alerts, not change it."),
-    N_("The patient withdrew consent to the consultation of their record."),
-)
 RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
     "patient": N_("personal details"), "careplan": N_("care plan"),
     "careteam": N_("care team"), "consent": N_("consent"), "access_log": N_("access log"),
@@ -182,7 +175,7 @@ async def privacy_consent(request: web.Request) -> web.Response:
         except ApiError as exc:
             if exc.status != 422:
                 raise
-            problems = list(exc.fields.values()) or [exc.message]
+            problems = exc.messages()
             said = " ".join(t_error(request, p) for p in problems)
             await flash(request, said)
             raise see_other(f"/patients/{patient_id}/privacy") from None
@@ -215,7 +208,7 @@ async def privacy_add_delegate(request: web.Request) -> web.Response:
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise
-            problems = list(exc.fields.values()) or [exc.message]
+            problems = exc.messages()
             message = " ".join(t_error(request, p) for p in problems)
             await flash(request, message)
             raise see_other(f"/patients/{patient_id}/privacy") from None

@@ -93,7 +93,7 @@ async def _page(request: web.Request, *, name: str = "", errors: FormErrors | No
     try:
         guests.check_invitable(record.visit, now)
     except ApiError as exc:
-        closed = t_error(request, exc.message)
+        closed = t_error(request, exc)
     labels = {key: t(request, label) for key, label in FIELDS.items()}
     response = await render(request, "visit_guests.html", {
         "visit": {"id": visit_id, "kind": t(request, KIND_LABELS.get(record.visit.kind,
@@ -169,7 +169,7 @@ async def guests_revoke(request: web.Request) -> web.Response:
         if exc.code not in ("not_found", "already_revoked"):
             raise
         errors = FormErrors()
-        errors.add(None, t_error(request, exc.message))
+        errors.add(None, t_error(request, exc))
         return await _page(request, errors=errors, status=exc.status)
     await request.app[HUB].remove_user(visit_id, guests.guest_user_id(guest.id))
     await flash(request, "The invitation of {name} was revoked.", name=guest.name)

@@ -224,7 +224,7 @@ async def _call_page(request: web.Request, template: str, expected: str) -> web.
     try:
         service.check_joinable(record.visit)
     except ApiError as exc:
-        problem = t_error(request, exc.message)
+        problem = t_error(request, exc)
     names = await _names(request, list(record.participant_ids))
     return await render(request, template, {
         "visit": _visit_view(request, record, names, patient),
@@ -284,7 +284,7 @@ async def guest_page(request: web.Request) -> web.StreamResponse:
     try:
         service.check_joinable(record.visit)
     except ApiError as exc:
-        problem = t_error(request, exc.message)
+        problem = t_error(request, exc)
     names = await _names(request, list(record.participant_ids))
     response = await render(request, "visit_checkin.html", {
         "visit": _visit_view(request, record, names),
@@ -361,7 +361,7 @@ async def report_submit(request: web.Request) -> web.Response:
         if exc.status not in (409, 422):
             raise
         errors = FormErrors()
-        message = exc.fields.get("text", exc.message)
+        message = exc.problems.get("text", exc.said)
         errors.add("text" if exc.status == 422 else None, t_error(request, message))
         return await _report_page(request, text, errors, status=exc.status)
     await flash(request, "Report signed.")
