@@ -29,8 +29,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import func
-from sqlmodel import select
 from yarl import URL
 
 from telemed import keys
@@ -272,7 +270,7 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
         # The stream resumes after this number: a change committed after it reaches the
         # board live, one before it is in the page (both, at worst: the script keeps the
         # newer).
-        seq = (await session.exec(select(func.max(Alert.seq)))).one() or 0
+        seq = await alert_board.last_seq(session)
         rows = await service.list_alerts(session, who, AlertFilter(statuses=ACTIVE),
                                          Page(limit=BOARD_LIMIT, after=None),
                                          request[REQUEST_ID])

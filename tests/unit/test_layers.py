@@ -209,7 +209,7 @@ QUERYING_HANDLERS: dict[str, list[str]] = {
         "fhir/appointment.py", "fhir/auditevent.py", "fhir/careplan.py", "fhir/flag.py",
         "fhir/observation.py", "fhir/patient.py", "fhir/spec.py",
     ],
-    "views": ["alerts.py", "vitals.py"],
+    "views": [],
 }
 
 
