@@ -16,15 +16,20 @@ from aiohttp_session import get_session
 from telemed import keys
 from telemed.errors import ApiError
 from telemed.logs import REQUEST_ID as LOG_REQUEST_ID
-from telemed.principal import CSRF_TOKEN, PRINCIPAL, REQUEST_ID, Handler, check_policy
+from telemed.principal import (  # client_of, ensure_csrf_token: importable here as before
+    CSRF_TOKEN,
+    PRINCIPAL,
+    REQUEST_ID,
+    Handler,
+    check_policy,
+    client_of,
+)
 from telemed.security import (
     VISIT_JOIN_PURPOSE,
     Backoff,
     FailedCredentials,
     TokenError,
     TokenSigner,
-    client_address,
-    new_csrf_token,
     same_token,
 )
 from telemed.services.sessions import ACCESS_PURPOSE, live_session
@@ -141,19 +146,6 @@ async def security_headers_middleware(
     return response
 
 
-CLIENT: web.RequestKey[str] = web.RequestKey("client_address")
-
-
-def client_of(request: web.Request) -> str:
-    """The client's address: the peer, or behind a trusted proxy the one it forwarded for."""
-    address = request.get(CLIENT)
-    if address is None:
-        address = client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
-                                 request.app[keys.SETTINGS].trusted_proxies)
-        request[CLIENT] = address
-    return address
-
-
 def _invalid_token() -> ApiError:
     return ApiError(401, "invalid_token", "The access token is invalid or has expired.",
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
@@ -201,17 +193,6 @@ async def _principal_from_session(request: web.Request) -> None:
     row, user = found
     request[PRINCIPAL] = to_principal(user, "session", session_id=row.id,
                                       expires_at=row.expires_at.timestamp())
-
-
-async def ensure_csrf_token(request: web.Request) -> str:
-    """The session's CSRF token, created on first need (pages with forms)."""
-    if request.get(CSRF_TOKEN):
-        return request[CSRF_TOKEN]
-    session = await get_session(request)
-    token = new_csrf_token()
-    session["csrf"] = token
-    request[CSRF_TOKEN] = token
-    return token
 
 
 async def _check_csrf(request: web.Request) -> None:

@@ -40,8 +40,14 @@ from telemed.domain.careplans import effective_bands
 from telemed.domain.units import METRICS
 from telemed.errors import ApiError
 from telemed.i18n import translations
-from telemed.middlewares import ensure_csrf_token
-from telemed.principal import CLINICIANS, REQUEST_ID, Principal, principal, requires
+from telemed.principal import (
+    CLINICIANS,
+    REQUEST_ID,
+    Principal,
+    ensure_csrf_token,
+    principal,
+    requires,
+)
 from telemed.services import alert_board
 from telemed.services import alerts as service
 from telemed.services.alerts import AlertChange, AlertFilter

@@ -16,8 +16,7 @@ from yarl import URL
 from telemed import keys
 from telemed.errors import ApiError, FieldError
 from telemed.i18n import LANGUAGES, gettext, negotiate, translations
-from telemed.middlewares import ensure_csrf_token
-from telemed.principal import PRINCIPAL, Principal
+from telemed.principal import PRINCIPAL, Principal, ensure_csrf_token
 from telemed.views.bell import unread_for_header
 from telemed.views.error_text import say
 from telemed.webroot import web_root

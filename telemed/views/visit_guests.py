@@ -20,8 +20,7 @@ from telemed import keys
 from telemed.db.models import Patient, VisitGuest
 from telemed.db.types import utcnow
 from telemed.errors import ApiError
-from telemed.middlewares import ensure_csrf_token
-from telemed.principal import CLINICIANS, REQUEST_ID, principal, requires
+from telemed.principal import CLINICIANS, REQUEST_ID, ensure_csrf_token, principal, requires
 from telemed.services import visit_guests as guests
 from telemed.services import visits as service
 from telemed.signalling.hub import HUB

@@ -17,12 +17,12 @@ from telemed import keys
 from telemed.db.models import Patient, User
 from telemed.db.types import utcnow
 from telemed.errors import ApiError
-from telemed.middlewares import ensure_csrf_token
 from telemed.principal import (
     CLINICIANS,
     REQUEST_ID,
     Principal,
     Role,
+    ensure_csrf_token,
     principal,
     public,
     requires,
