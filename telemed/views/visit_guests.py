@@ -20,10 +20,10 @@ from telemed import keys
 from telemed.db.models import Patient, VisitGuest
 from telemed.db.types import utcnow
 from telemed.errors import ApiError
+from telemed.live_channels import VISIT_ROOMS
 from telemed.principal import CLINICIANS, REQUEST_ID, ensure_csrf_token, principal, requires
 from telemed.services import visit_guests as guests
 from telemed.services import visits as service
-from telemed.signalling.hub import HUB
 from telemed.views.forms import FormErrors, api_errors, read_form, simple_field
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
 from telemed.views.visit_labels import KIND_LABELS, VISIT_ID
@@ -170,6 +170,6 @@ async def guests_revoke(request: web.Request) -> web.Response:
         errors = FormErrors()
         errors.add(None, t_error(request, exc))
         return await _page(request, errors=errors, status=exc.status)
-    await request.app[HUB].remove_user(visit_id, guests.guest_user_id(guest.id))
+    await request.app[VISIT_ROOMS].remove_user(visit_id, guests.guest_user_id(guest.id))
     await flash(request, "The invitation of {name} was revoked.", name=guest.name)
     raise see_other(guests_path(visit_id))
