@@ -66,7 +66,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def alert_out(alert: Alert, patient: Patient | None = None) -> dict[str, Any]:
-    """CONTRACT §2 alert shape, with the lifecycle details and the patient's name."""
+    """The alert shape of docs/api.md ("Alerts"), with the lifecycle details and the
+    patient's name."""
     out: dict[str, Any] = {
         "id": alert.id,
         "patient_id": alert.patient_id,
