@@ -10,7 +10,7 @@ from aiohttp import web
 from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.api.shapes import careplan_out
-from telemed.bus.events import access_changed, careplan_changed
+from telemed.bus.events import careplan_changed
 from telemed.errors import ApiError
 from telemed.principal import CARE_READERS, CLINICIANS, principal, requires
 from telemed.services import careplans as service
@@ -66,7 +66,6 @@ async def careplans_create(request: web.Request) -> web.Response:
         plan = await service.create_careplan(session, principal(request),
                                              request.match_info["patient_id"],
                                              data.model_dump(exclude_none=True))
-    await access_changed(request.app[keys.BUS], plan.patient_id)  # its care team joined
     return ok(careplan_out(plan), status=201)
 
 

@@ -7,11 +7,18 @@
 - ``access_changed`` after a patient is registered or their consent or delegates change:
   open alert streams re-read who may see what at once (care-team changes come with
   ``careplan_changed``).
+
+Use cases do not publish by hand: they record a typed event (`AccessChanged`) on their
+database session (`telemed.db.events.record_event`), and the session publishes what was
+recorded once its transaction commits (`publish_events`), so no handler can forget it and
+nothing is announced for a change that was rolled back.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from telemed.bus.base import ACCESS, CAREPLANS, DEVICES, BusUnavailable, EventBus
 
@@ -34,3 +41,20 @@ async def access_changed(bus: EventBus, patient_id: str) -> None:
         await bus.publish(ACCESS, {"patient_id": patient_id})
     except BusUnavailable as exc:
         log.warning("could not announce an access change of patient %s: %s", patient_id, exc)
+
+
+@dataclass(frozen=True)
+class AccessChanged:
+    """Who may see the patient changed: registered, consent or delegates changed, a care
+    team joined."""
+
+    patient_id: str
+
+
+ChangeEvent = AccessChanged
+
+
+async def publish_events(bus: EventBus, events: Iterable[ChangeEvent]) -> None:
+    """Announce committed changes, each distinct event once, in the order recorded."""
+    for event in dict.fromkeys(events):
+        await access_changed(bus, event.patient_id)

@@ -8,6 +8,8 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus.events import AccessChanged
+from telemed.db.events import record_event
 from telemed.db.models import CarePlan
 from telemed.db.types import new_id, utcnow
 from telemed.domain.careplans import parse_careplan_content
@@ -80,6 +82,7 @@ async def create_careplan(
     await session.flush()
     audit.record(session, actor=who, action="create", resource="careplan",
                  patient_id=patient_id, resource_id=plan.plan_id)
+    record_event(session, AccessChanged(plan.patient_id))
     await session.commit()
     return plan
 

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus.events import AccessChanged
+from telemed.db.events import record_event
 from telemed.db.models import AuditEvent, Consent, EmergencyAccess, Patient, User
 from telemed.db.types import utcnow
 from telemed.domain.consent import ConsentState, Decision, consent_state
@@ -97,6 +99,7 @@ async def decide_consent(
     audit.record(session, actor=who, action="update", resource="consent",
                  patient_id=patient_id, resource_id=grantee_id,
                  reason="granted" if granted else "revoked")
+    record_event(session, AccessChanged(patient_id))
     await session.commit()
     return consent
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus.events import AccessChanged
+from telemed.db.events import record_event
 from telemed.db.models import Delegation, Patient, User
 from telemed.db.types import utcnow
 from telemed.errors import N_, conflict, forbidden, invalid, not_found
@@ -100,6 +102,7 @@ async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
         reason += f" (written request: {request_note})"
     audit.record(session, actor=who, action="create", resource="delegation",
                  patient_id=patient_id, resource_id=delegation.id, reason=reason[:1000])
+    record_event(session, AccessChanged(patient_id))
     await session.commit()
     return delegation
 
@@ -119,5 +122,6 @@ async def revoke(session: AsyncSession, who: Principal, patient_id: str,
     session.add(delegation)
     audit.record(session, actor=who, action="delete", resource="delegation",
                  patient_id=patient_id, resource_id=delegation.id)
+    record_event(session, AccessChanged(patient_id))
     await session.commit()
     return delegation

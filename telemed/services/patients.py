@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapper
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus.events import AccessChanged
+from telemed.db.events import record_event
 from telemed.db.models import CareTeamMember, Patient, PatientSearchTerm, User
 from telemed.db.types import utcnow
 from telemed.domain.errors import DomainValidationError, FieldError
@@ -98,6 +100,7 @@ async def create_patient(
         )
     audit.record(session, actor=who, action="create", resource="patient",
                  patient_id=patient.id, resource_id=patient.id, request_id=request_id)
+    record_event(session, AccessChanged(patient.id))
     await session.commit()
     return patient
 

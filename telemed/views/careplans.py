@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from telemed import keys
-from telemed.bus.events import access_changed, careplan_changed
+from telemed.bus.events import careplan_changed
 from telemed.db.models import CarePlan, Patient, User
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.errors import DomainValidationError, FieldError
@@ -122,7 +122,6 @@ async def careplan_new_submit(request: web.Request) -> web.Response:
         _collect(request, sub, {p.path: p for p in exc.messages()}, errors)
         return await _editor(request, patient=patient, plan=None, form=form, errors=errors,
                              status=422)
-    await access_changed(request.app[keys.BUS], patient.id)  # its care team joined
     await flash(request, "Care plan saved as a draft.")
     raise see_other(f"/careplans/{plan.plan_id}")
 

@@ -9,7 +9,6 @@ from aiohttp import web
 from yarl import URL
 
 from telemed import keys
-from telemed.bus.events import access_changed
 from telemed.errors import ApiError
 from telemed.principal import CLINICIANS, REQUEST_ID, ROLES, STAFF, principal, requires
 from telemed.services import careplans as careplan_service
@@ -125,7 +124,6 @@ async def patient_new_submit(request: web.Request) -> web.Response:
         else:
             raise
         return await _new_patient_page(request, form, errors, status=exc.status)
-    await access_changed(request.app[keys.BUS], patient.id)
     await flash(request, "Patient registered.")
     raise see_other(f"/patients/{patient.id}")
 

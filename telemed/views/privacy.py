@@ -7,7 +7,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from telemed import keys
-from telemed.bus.events import access_changed
 from telemed.db.models import User
 from telemed.errors import ApiError
 from telemed.live_channels import credentials_revoked
@@ -179,7 +178,6 @@ async def privacy_consent(request: web.Request) -> web.Response:
             said = " ".join(t_error(request, p) for p in problems)
             await flash(request, said)
             raise see_other(f"/patients/{patient_id}/privacy") from None
-    await access_changed(request.app[keys.BUS], patient_id)
     granted_msg = N_("Your choice has been recorded.")
     refused_msg = N_("Your choice has been recorded: your care team can no longer open "
                      "your record. Your responsible doctor still receives the alerts of "
@@ -212,7 +210,6 @@ async def privacy_add_delegate(request: web.Request) -> web.Response:
             message = " ".join(t_error(request, p) for p in problems)
             await flash(request, message)
             raise see_other(f"/patients/{patient_id}/privacy") from None
-    await access_changed(request.app[keys.BUS], patient_id)
     await flash(request, N_("The person you chose can now see this record."))
     raise see_other(f"/patients/{patient_id}/privacy")
 
@@ -224,7 +221,6 @@ async def privacy_revoke_delegate(request: web.Request) -> web.Response:
     async with request.app[keys.SESSIONS]() as session:
         await delegate_service.revoke(session, principal(request), patient_id,
                                       request.match_info["delegation_id"])
-    await access_changed(request.app[keys.BUS], patient_id)
     await flash(request, N_("That person can no longer see this record."))
     raise see_other(f"/patients/{patient_id}/privacy")
 
