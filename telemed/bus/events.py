@@ -8,10 +8,10 @@
   open alert streams re-read who may see what at once (care-team changes come with
   ``careplan_changed``).
 
-Use cases do not publish by hand: they record a typed event (`AccessChanged`) on their
-database session (`telemed.db.events.record_event`), and the session publishes what was
-recorded once its transaction commits (`publish_events`), so no handler can forget it and
-nothing is announced for a change that was rolled back.
+Use cases do not publish these by hand: they record a typed event (`AccessChanged`,
+`CareplanChanged`) on their database session (`telemed.db.events.record_event`), and the
+session publishes what was recorded once its transaction commits (`publish_events`), so no
+handler can forget it and nothing is announced for a change that was rolled back.
 """
 
 from __future__ import annotations
@@ -51,10 +51,22 @@ class AccessChanged:
     patient_id: str
 
 
-ChangeEvent = AccessChanged
+@dataclass(frozen=True)
+class CareplanChanged:
+    """A plan was activated, edited (a new version) or completed."""
+
+    patient_id: str
+    plan_id: str
+    version: int
+
+
+ChangeEvent = AccessChanged | CareplanChanged
 
 
 async def publish_events(bus: EventBus, events: Iterable[ChangeEvent]) -> None:
     """Announce committed changes, each distinct event once, in the order recorded."""
     for event in dict.fromkeys(events):
-        await access_changed(bus, event.patient_id)
+        if isinstance(event, AccessChanged):
+            await access_changed(bus, event.patient_id)
+        else:
+            await careplan_changed(bus, event.patient_id, event.plan_id, event.version)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.bus.events import AccessChanged
+from telemed.bus.events import AccessChanged, CareplanChanged
 from telemed.db.events import record_event
 from telemed.db.models import CarePlan
 from telemed.db.types import new_id, utcnow
@@ -191,6 +191,7 @@ async def update_careplan(
     audit.record(session, actor=who, action="update", resource="careplan",
                  patient_id=plan.patient_id, resource_id=plan_id,
                  reason=f"version {result.version}")
+    record_event(session, CareplanChanged(result.patient_id, result.plan_id, result.version))
     await session.commit()
     return result
 
@@ -221,6 +222,7 @@ async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str)
     plan.status = "active"
     plan.activated_at = now
     session.add(plan)
+    record_event(session, CareplanChanged(plan.patient_id, plan.plan_id, plan.version))
     await session.commit()
     return plan
 
@@ -237,6 +239,7 @@ async def complete_careplan(session: AsyncSession, who: Principal, plan_id: str)
     plan.status = "completed"
     plan.completed_at = utcnow()
     session.add(plan)
+    record_event(session, CareplanChanged(plan.patient_id, plan.plan_id, plan.version))
     await session.commit()
     return plan
 

@@ -9,7 +9,6 @@ from typing import Any
 from aiohttp import web
 
 from telemed import keys
-from telemed.bus.events import careplan_changed
 from telemed.db.models import CarePlan, Patient, User
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.errors import DomainValidationError, FieldError
@@ -157,8 +156,6 @@ async def careplan_edit_submit(request: web.Request) -> web.Response:
         async with request.app[keys.SESSIONS]() as session:
             saved = await service.update_careplan(session, principal(request), plan.plan_id,
                                                   sub.data)
-        await careplan_changed(request.app[keys.BUS], saved.patient_id, saved.plan_id,
-                               saved.version)
     except ApiError as exc:
         if exc.status != 422:
             raise
@@ -259,12 +256,11 @@ async def _change_status(request: web.Request, action: str) -> web.Response:
     plan_id = request.match_info["plan_id"]
     async with request.app[keys.SESSIONS]() as session:
         if action == "activate":
-            plan = await service.activate_careplan(session, who, plan_id)
+            await service.activate_careplan(session, who, plan_id)
             await flash(request, "Care plan activated.")
         else:
-            plan = await service.complete_careplan(session, who, plan_id)
+            await service.complete_careplan(session, who, plan_id)
             await flash(request, "Care plan completed.")
-    await careplan_changed(request.app[keys.BUS], plan.patient_id, plan.plan_id, plan.version)
     raise see_other(f"/careplans/{plan_id}")
 
 
