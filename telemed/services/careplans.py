@@ -191,20 +191,35 @@ async def update_careplan(
     audit.record(session, actor=who, action="update", resource="careplan",
                  patient_id=plan.patient_id, resource_id=plan_id,
                  reason=f"version {result.version}")
-    record_event(session, CareplanChanged(result.patient_id, result.plan_id, result.version))
+    return await _save_changed(session, result)
+
+
+async def _transition(session: AsyncSession, who: Principal, plan_id: str, *, reason: str,
+                      expected: str, refusal: tuple[str, str]) -> CarePlan:
+    """The current version of `plan_id`, authorised for `reason`, when its status is
+    `expected`; else 409 with the `refusal` (translation key, English template)."""
+    plan = await _current(session, plan_id)
+    await authorize_patient(session, who, plan.patient_id, action="update",
+                            resource="careplan", resource_id=plan_id, reason=reason)
+    if plan.status != expected:
+        key, message = refusal
+        raise ApiError(409, "invalid_status", message, params={"status": plan.status}, key=key)
+    return plan
+
+
+async def _save_changed(session: AsyncSession, plan: CarePlan) -> CarePlan:
+    """Store `plan`; ingest workers hear of it once the change is committed."""
+    session.add(plan)
+    record_event(session, CareplanChanged(plan.patient_id, plan.plan_id, plan.version))
     await session.commit()
-    return result
+    return plan
 
 
 async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str) -> CarePlan:
     """Draft → active; the patient's previously active plan is completed."""
-    plan = await _current(session, plan_id)
-    await authorize_patient(session, who, plan.patient_id, action="update",
-                            resource="careplan", resource_id=plan_id, reason="activate")
-    if plan.status != "draft":
-        raise ApiError(409, "invalid_status",
-                       "Only a draft can be activated; this plan is {status}.",
-                       params={"status": plan.status}, key="careplan_not_draft")
+    plan = await _transition(session, who, plan_id, reason="activate", expected="draft",
+                             refusal=("careplan_not_draft", N_(
+                                 "Only a draft can be activated; this plan is {status}.")))
     now = utcnow()
     others = await session.exec(
         select(CarePlan)
@@ -221,27 +236,17 @@ async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str)
                      reason="completed: superseded by a newly activated plan")
     plan.status = "active"
     plan.activated_at = now
-    session.add(plan)
-    record_event(session, CareplanChanged(plan.patient_id, plan.plan_id, plan.version))
-    await session.commit()
-    return plan
+    return await _save_changed(session, plan)
 
 
 async def complete_careplan(session: AsyncSession, who: Principal, plan_id: str) -> CarePlan:
     """Active → completed."""
-    plan = await _current(session, plan_id)
-    await authorize_patient(session, who, plan.patient_id, action="update",
-                            resource="careplan", resource_id=plan_id, reason="complete")
-    if plan.status != "active":
-        raise ApiError(409, "invalid_status",
-                       "Only an active plan can be completed; this plan is {status}.",
-                       params={"status": plan.status}, key="careplan_not_active")
+    plan = await _transition(session, who, plan_id, reason="complete", expected="active",
+                             refusal=("careplan_not_active", N_(
+                                 "Only an active plan can be completed; this plan is {status}.")))
     plan.status = "completed"
     plan.completed_at = utcnow()
-    session.add(plan)
-    record_event(session, CareplanChanged(plan.patient_id, plan.plan_id, plan.version))
-    await session.commit()
-    return plan
+    return await _save_changed(session, plan)
 
 
 async def active_careplan(session: AsyncSession, patient_id: str) -> CarePlan | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
 from telemed.db.models import CarePlan, Patient, User
@@ -100,6 +101,25 @@ async def careplan_new_form(request: web.Request) -> web.Response:
                          errors=FormErrors())
 
 
+async def _saved(request: web.Request, *, patient: Patient, plan: CarePlan | None, form: Form,
+                 sub: cf.Submission,
+                 save: Callable[[AsyncSession], Awaitable[CarePlan]]) -> CarePlan | web.Response:
+    """The plan `save` stored, or the editor again with what is wrong (422)."""
+    if sub.local_errors:
+        return await _editor(request, patient=patient, plan=plan, form=form,
+                             errors=_local_errors(request, sub), status=422)
+    try:
+        async with request.app[keys.SESSIONS]() as session:
+            return await save(session)
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        errors = FormErrors()
+        _collect(request, sub, {p.path: p for p in exc.messages()}, errors)
+        return await _editor(request, patient=patient, plan=plan, form=form, errors=errors,
+                             status=422)
+
+
 @routes.post("/patients/{patient_id}/careplans/new")
 @requires(*CLINICIANS)
 async def careplan_new_submit(request: web.Request) -> web.Response:
@@ -107,20 +127,11 @@ async def careplan_new_submit(request: web.Request) -> web.Response:
     patient = await _patient(request, request.match_info["patient_id"])
     form = await read_form(request)
     sub = cf.read_submission(form)
-    if sub.local_errors:
-        return await _editor(request, patient=patient, plan=None, form=form,
-                             errors=_local_errors(request, sub), status=422)
-    try:
-        async with request.app[keys.SESSIONS]() as session:
-            plan = await service.create_careplan(session, principal(request), patient.id,
-                                                 sub.data)
-    except ApiError as exc:
-        if exc.status != 422:
-            raise
-        errors = FormErrors()
-        _collect(request, sub, {p.path: p for p in exc.messages()}, errors)
-        return await _editor(request, patient=patient, plan=None, form=form, errors=errors,
-                             status=422)
+    plan = await _saved(request, patient=patient, plan=None, form=form, sub=sub,
+                        save=lambda session: service.create_careplan(
+                            session, principal(request), patient.id, sub.data))
+    if isinstance(plan, web.Response):
+        return plan
     await flash(request, "Care plan saved as a draft.")
     raise see_other(f"/careplans/{plan.plan_id}")
 
@@ -149,20 +160,11 @@ async def careplan_edit_submit(request: web.Request) -> web.Response:
         form["base_version"] = str(plan.version)
         return await _editor(request, patient=patient, plan=plan, form=form, errors=errors,
                              status=409)
-    if sub.local_errors:
-        return await _editor(request, patient=patient, plan=plan, form=form,
-                             errors=_local_errors(request, sub), status=422)
-    try:
-        async with request.app[keys.SESSIONS]() as session:
-            saved = await service.update_careplan(session, principal(request), plan.plan_id,
-                                                  sub.data)
-    except ApiError as exc:
-        if exc.status != 422:
-            raise
-        errors = FormErrors()
-        _collect(request, sub, {p.path: p for p in exc.messages()}, errors)
-        return await _editor(request, patient=patient, plan=plan, form=form, errors=errors,
-                             status=422)
+    saved = await _saved(request, patient=patient, plan=plan, form=form, sub=sub,
+                         save=lambda session: service.update_careplan(
+                             session, principal(request), plan.plan_id, sub.data))
+    if isinstance(saved, web.Response):
+        return saved
     if saved.version > plan.version:
         await flash(request, "Saved as version {version}.", version=saved.version)
     else:

@@ -15,7 +15,7 @@ from telemed.principal import principal, requires
 from telemed.services import consent as service
 from telemed.views.forms import read_form
 from telemed.views.privacy import REVIEW_OUTCOMES, reason_label
-from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
+from telemed.views.render import N_, flash, flash_problems, language_of, render, see_other, t
 
 routes = web.RouteTableDef()
 
@@ -56,9 +56,6 @@ async def review_submit(request: web.Request) -> web.Response:
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        problems = exc.messages()
-        said = " ".join(t_error(request, p) for p in problems)
-        await flash(request, said)
-        raise see_other("/emergency-reviews") from None
+        raise await flash_problems(request, exc, "/emergency-reviews") from None
     await flash(request, N_("Review recorded."))
     raise see_other("/emergency-reviews")

@@ -15,7 +15,7 @@ from telemed.services import consent as service
 from telemed.services import delegates as delegate_service
 from telemed.services.access import monitoring_clinicians
 from telemed.services.users import end_all_sessions, users_by_id
-from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
+from telemed.views.render import N_, flash, flash_problems, language_of, render, see_other, t
 
 routes = web.RouteTableDef()
 
@@ -174,10 +174,7 @@ async def privacy_consent(request: web.Request) -> web.Response:
         except ApiError as exc:
             if exc.status != 422:
                 raise
-            problems = exc.messages()
-            said = " ".join(t_error(request, p) for p in problems)
-            await flash(request, said)
-            raise see_other(f"/patients/{patient_id}/privacy") from None
+            raise await flash_problems(request, exc, f"/patients/{patient_id}/privacy") from None
     granted_msg = N_("Your choice has been recorded.")
     refused_msg = N_("Your choice has been recorded: your care team can no longer open "
                      "your record. Your responsible doctor still receives the alerts of "
@@ -206,10 +203,7 @@ async def privacy_add_delegate(request: web.Request) -> web.Response:
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise
-            problems = exc.messages()
-            message = " ".join(t_error(request, p) for p in problems)
-            await flash(request, message)
-            raise see_other(f"/patients/{patient_id}/privacy") from None
+            raise await flash_problems(request, exc, f"/patients/{patient_id}/privacy") from None
     await flash(request, N_("The person you chose can now see this record."))
     raise see_other(f"/patients/{patient_id}/privacy")
 

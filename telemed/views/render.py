@@ -136,6 +136,14 @@ async def flash(request: web.Request, message: str, /, **params: str | int) -> N
     (await get_session(request))[FLASH] = [message, params]
 
 
+async def flash_problems(request: web.Request, error: ApiError,
+                         location: str) -> web.HTTPSeeOther:
+    """Flash what is wrong (`error`'s problems, said in the request's language) and give the
+    redirect back to `location` for the caller to raise."""
+    await flash(request, " ".join(t_error(request, p) for p in error.messages()))
+    return see_other(location)
+
+
 async def _take_flash(request: web.Request) -> str | None:
     try:
         session = await get_session(request)

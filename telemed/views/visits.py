@@ -78,6 +78,15 @@ def _visit_view(request: web.Request, record: service.VisitRecord,
     }
 
 
+def _why_not_joinable(request: web.Request, record: service.VisitRecord) -> str | None:
+    """Why the visit cannot be joined now (in the request's language), or None."""
+    try:
+        service.check_joinable(record.visit)
+    except ApiError as exc:
+        return t_error(request, exc)
+    return None
+
+
 async def _names(request: web.Request, user_ids: list[str]) -> dict[str, str]:
     async with request.app[keys.SESSIONS]() as session:
         return await service.user_names(session, user_ids)
@@ -220,11 +229,7 @@ async def _call_page(request: web.Request, template: str, expected: str) -> web.
     role = service.join_role(who, record)
     if role != expected:
         raise web.HTTPFound(f"/visits/{visit_id}")
-    problem = None
-    try:
-        service.check_joinable(record.visit)
-    except ApiError as exc:
-        problem = t_error(request, exc)
+    problem = _why_not_joinable(request, record)
     names = await _names(request, list(record.participant_ids))
     return await render(request, template, {
         "visit": _visit_view(request, record, names, patient),
@@ -280,11 +285,7 @@ async def guest_page(request: web.Request) -> web.StreamResponse:
             return moved
         guest = await guests.guest_of_cookie(session, settings.secret_key, visit_id, cookie)
         record = await service.load_visit(session, visit_id)
-    problem = None
-    try:
-        service.check_joinable(record.visit)
-    except ApiError as exc:
-        problem = t_error(request, exc)
+    problem = _why_not_joinable(request, record)
     names = await _names(request, list(record.participant_ids))
     response = await render(request, "visit_checkin.html", {
         "visit": _visit_view(request, record, names),
