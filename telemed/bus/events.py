@@ -53,7 +53,8 @@ class AccessChanged:
 
 @dataclass(frozen=True)
 class CareplanChanged:
-    """A plan was activated, edited (a new version) or completed."""
+    """A plan was activated, edited (a new version) or completed: ingest workers reload it
+    and republish the patient's devices' configuration."""
 
     patient_id: str
     plan_id: str
