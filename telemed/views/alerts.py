@@ -56,6 +56,7 @@ from telemed.services.pagination import Page
 from telemed.services.users import display_names
 from telemed.views.alert_text import alert_sentence
 from telemed.views.forms import FormErrors, read_form
+from telemed.views.labels import msgids
 from telemed.views.render import (
     LANGUAGE,
     N_,
@@ -87,7 +88,7 @@ ACTIVE = ("open", "acknowledged")
 SNOOZE_CHOICES: tuple[tuple[int, str], ...] = (
     (15, N_("15 minutes")), (30, N_("30 minutes")), (60, N_("1 hour")), (120, N_("2 hours")),
 )
-SEVERITY_WORDS = {"critical": N_("Critical"), "warning": N_("Warning")}
+SEVERITY_WORDS = msgids("severity")  # the words are in telemed/views/labels.py
 SOUND_FILE = "sounds/critical-alert.wav"
 
 

@@ -19,6 +19,7 @@ from telemed.i18n import LANGUAGES, gettext, negotiate, translations
 from telemed.principal import PRINCIPAL, Principal, ensure_csrf_token
 from telemed.views.bell import unread_for_header
 from telemed.views.error_text import say
+from telemed.views.labels import label_global
 from telemed.webroot import web_root
 
 LANGUAGE: web.RequestKey[str] = web.RequestKey("language")
@@ -41,6 +42,7 @@ def setup_templates(app: web.Application) -> None:
         lstrip_blocks=True,
     )
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.globals["label"] = label_global
     env.filters["date"] = _date_filter
     env.filters["datetime"] = _datetime_filter
 
@@ -140,7 +142,8 @@ async def flash_problems(request: web.Request, error: ApiError,
                          location: str) -> web.HTTPSeeOther:
     """Flash what is wrong (`error`'s problems, said in the request's language) and give the
     redirect back to `location` for the caller to raise."""
-    await flash(request, " ".join(t_error(request, p) for p in error.messages()))
+    said = " ".join(t_error(request, p) for p in error.messages())  # already translated
+    await flash(request, said)
     return see_other(location)
 
 

@@ -39,6 +39,7 @@ from telemed.services import vitals_panel as panel_service
 from telemed.services.observations import latest_values
 from telemed.services.pagination import Page
 from telemed.services.vitals_panel import VITAL_ORDER, chart_metrics
+from telemed.views.labels import msgids
 from telemed.views.render import LANGUAGE, N_, language_of, t
 
 BP_LABEL = N_("Blood pressure")
@@ -52,14 +53,8 @@ ZONE_SEVERITY: dict[str, str] = {
 }
 ZONE_RANK = {"normal": 0, "warning_low": 1, "warning_high": 1, "critical_low": 2,
              "critical_high": 2}
-DEVICE_KINDS: dict[str, str] = {
-    "bp_cuff": N_("Blood pressure monitor"), "pulse_oximeter": N_("Pulse oximeter"),
-    "scale": N_("Scale"), "thermometer": N_("Thermometer"), "glucometer": N_("Glucose meter"),
-    "multi": N_("Multi-parameter monitor"),
-}
-DEVICE_STATUSES: dict[str, str] = {
-    "online": N_("Online"), "offline": N_("Offline"), "revoked": N_("Revoked"),
-}
+DEVICE_KINDS = msgids("device_kind")  # the words are in telemed/views/labels.py
+DEVICE_STATUSES = msgids("device_status")
 LOW_BATTERY = 20.0
 RANGES: dict[str, tuple[timedelta, str]] = {
     "24h": (timedelta(hours=24), N_("24 hours")),
