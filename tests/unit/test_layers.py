@@ -209,14 +209,8 @@ def test_handlers_do_not_query(package: str) -> None:
     assert offenders == QUERYING_HANDLERS[package]
 
 
-# Handler modules that still build queries today; the layering work empties these lists.
-QUERYING_HANDLERS: dict[str, list[str]] = {
-    "api": [
-        "fhir/appointment.py", "fhir/auditevent.py", "fhir/careplan.py", "fhir/flag.py",
-        "fhir/observation.py", "fhir/patient.py", "fhir/spec.py",
-    ],
-    "views": [],
-}
+# Handler modules allowed to build queries: none (data work lives in services).
+QUERYING_HANDLERS: dict[str, list[str]] = {"api": [], "views": []}
 
 
 TESTS = ROOT.parent / "tests"
