@@ -17,7 +17,7 @@ from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, client_of, principal, public, requires
 from telemed.services import audit, sign_in
 from telemed.services.sessions import issue_access_token, revoke_session
-from telemed.services.users import end_all_sessions
+from telemed.services.users import end_all_sessions_of
 
 routes = web.RouteTableDef()
 
@@ -62,10 +62,8 @@ async def logout(request: web.Request) -> web.Response:
 async def logout_everywhere(request: web.Request) -> web.Response:
     who = principal(request)
     async with sessions(request)() as session:
-        user = await session.get(User, who.user_id)
-        assert user is not None
         audit.record(session, actor=who, action="update", resource="user",
                      resource_id=who.user_id, reason="log out everywhere")
-        await end_all_sessions(session, user)
+        await end_all_sessions_of(session, who.user_id)
     await credentials_revoked(request.app[keys.BUS], who.user_id, "logout_everywhere")
     return ok({"status": "ok"})

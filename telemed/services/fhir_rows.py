@@ -154,6 +154,11 @@ async def find(
     return Page(rows[:limit], counted, more)
 
 
+async def by_id(session: AsyncSession, model: Any, ident: Any) -> Any:
+    """The row of `model` with primary key `ident`, or None (a read by id)."""
+    return await session.get(model, ident)
+
+
 # --- Appointment: visits ------------------------------------------------------------------
 
 APPOINTMENTS = Table(Visit, col(Visit.patient_id), (col(Visit.scheduled_start), col(Visit.id)))

@@ -244,6 +244,13 @@ async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, A
     return user
 
 
+async def end_all_sessions_of(session: AsyncSession, user_id: str) -> None:
+    """`end_all_sessions` of the user `user_id` (an existing user: the caller)."""
+    user = await session.get(User, user_id)
+    assert user is not None
+    await end_all_sessions(session, user)
+
+
 async def end_all_sessions(session: AsyncSession, user: User,
                            reason: str = "logout_everywhere") -> None:
     """Revoke every session and token of the user (committed). Announce it on the bus

@@ -7,14 +7,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from telemed import keys
-from telemed.db.models import User
 from telemed.errors import ApiError
 from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, principal, requires
 from telemed.services import consent as service
 from telemed.services import delegates as delegate_service
 from telemed.services.access import monitoring_clinicians
-from telemed.services.users import end_all_sessions, users_by_id
+from telemed.services.users import end_all_sessions_of, users_by_id
 from telemed.views.render import N_, flash, flash_problems, language_of, render, see_other, t
 
 routes = web.RouteTableDef()
@@ -224,8 +223,6 @@ async def privacy_revoke_delegate(request: web.Request) -> web.Response:
 async def logout_everywhere(request: web.Request) -> web.Response:
     who = principal(request)
     async with request.app[keys.SESSIONS]() as session:
-        user = await session.get(User, who.user_id)
-        assert user is not None
-        await end_all_sessions(session, user)
+        await end_all_sessions_of(session, who.user_id)
     await credentials_revoked(request.app[keys.BUS], who.user_id, "logout_everywhere")
     raise see_other("/login")

@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from telemed import keys
-from telemed.db.models import Patient, VisitGuest
+from telemed.db.models import VisitGuest
 from telemed.db.types import utcnow
 from telemed.errors import ApiError
 from telemed.live_channels import VISIT_ROOMS
@@ -85,7 +85,7 @@ async def _page(request: web.Request, *, name: str = "", errors: FormErrors | No
         found = await guests.list_guests(session, who, visit_id, request[REQUEST_ID])
         record = await service.load_visit(session, visit_id)
         active = await guests.active_guests(session, visit_id)
-        patient = await session.get(Patient, record.visit.patient_id)
+        patient = await service.patient_of(session, record)
         names = await service.user_names(session, sorted({g.invited_by for g in found}))
     now = utcnow()
     closed = None

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from telemed import keys
-from telemed.db.models import Patient, User
+from telemed.db.models import Patient
 from telemed.db.types import utcnow
 from telemed.errors import ApiError
 from telemed.principal import (
@@ -33,6 +33,7 @@ from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.pagination import Page
 from telemed.services.turn import join_details
+from telemed.services.users import users_by_id
 from telemed.views import visit_guests
 from telemed.views.forms import Form, FormErrors, api_errors, read_form
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
@@ -108,13 +109,10 @@ async def agenda(request: web.Request) -> web.Response:
             records = [found] if found else []
         else:
             records = await service.todays_visits(session, who, timezone=settings.timezone)
-        patients: dict[str, Patient] = {}
         for record in records:
             await service.authorize_visit(session, who, record, action="read",
                                           request_id=request[REQUEST_ID])
-            patient = await session.get(Patient, record.visit.patient_id)
-            if patient is not None:
-                patients[patient.id] = patient
+        patients = await service.patients_of(session, records)
         await session.commit()
     names = await _names(request, sorted({u for r in records for u in r.participant_ids}))
     visits = [_visit_view(request, r, names, patients.get(r.visit.patient_id)) for r in records]
@@ -225,7 +223,7 @@ async def _call_page(request: web.Request, template: str, expected: str) -> web.
     visit_id = request.match_info["visit_id"]
     async with request.app[keys.SESSIONS]() as session:
         record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
-        patient = await session.get(Patient, record.visit.patient_id)
+        patient = await service.patient_of(session, record)
     role = service.join_role(who, record)
     if role != expected:
         raise web.HTTPFound(f"/visits/{visit_id}")
@@ -326,8 +324,9 @@ async def _report_page(request: web.Request, text: str, errors: FormErrors,
     async with request.app[keys.SESSIONS]() as session:
         record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
         report = await reports.get_report(session, who, visit_id, request[REQUEST_ID])
-        patient = await session.get(Patient, record.visit.patient_id)
-        author = await session.get(User, report.author_id) if report else None
+        patient = await service.patient_of(session, record)
+        authors = await users_by_id(session, {report.author_id} if report else set())
+    author = authors.get(report.author_id) if report else None
     names = await _names(request, list(record.participant_ids))
     can_write = (report is None and who.is_clinician
                  and record.visit.status in reports.REPORTABLE)

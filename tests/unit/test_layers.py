@@ -194,19 +194,38 @@ def test_a_wrong_import_is_caught(tmp_path: Path, module: str, source: str,
     assert layer_breaks(tmp_path) - KNOWN != set()  # the check above would fail on it
 
 
+SESSION_QUERIES = frozenset({"get", "exec", "execute", "scalar", "scalars", "refresh"})
+
+
+def _queries(node: ast.AST) -> bool:
+    """An import of SQL builders, or a query run on a database `session` (a web session's
+    ``session.get("key")`` is not one)."""
+    if isinstance(node, ast.ImportFrom):
+        return node.module in {"sqlmodel", "sqlalchemy"} and bool(
+            {a.name for a in node.names} & {"select", "col", "func", "or_", "and_"})
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "session"
+            and node.func.attr in SESSION_QUERIES
+            and not (node.args and isinstance(node.args[0], ast.Constant)))
+
+
+def querying_modules(root: Path) -> list[str]:
+    """The modules below `root` that build SQL or run a query themselves."""
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*.py")
+                  if any(map(_queries, ast.walk(ast.parse(path.read_text(encoding="utf-8"))))))
+
+
 @pytest.mark.parametrize("package", ["api", "views"])
 def test_handlers_do_not_query(package: str) -> None:
-    """Handlers never build SQL: no `select`/`col`/`func` from sqlmodel or sqlalchemy."""
-    offenders = sorted(
-        str(path.relative_to(ROOT / package))
-        for path in (ROOT / package).rglob("*.py")
-        if any(
-            isinstance(node, ast.ImportFrom) and node.module in {"sqlmodel", "sqlalchemy"}
-            and {a.name for a in node.names} & {"select", "col", "func", "or_", "and_"}
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        )
-    )
-    assert offenders == QUERYING_HANDLERS[package]
+    """Handlers never build SQL nor run a query: data work lives in services."""
+    assert querying_modules(ROOT / package) == QUERYING_HANDLERS[package]
+
+
+def test_a_query_in_a_handler_is_caught(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("async def f(session):\n    await session.get(User, 1)\n")
+    (tmp_path / "b.py").write_text("from sqlmodel import select\n")
+    (tmp_path / "c.py").write_text("async def f(session):\n    session.get('lang')\n")
+    assert querying_modules(tmp_path) == ["a.py", "b.py"]
 
 
 # Handler modules allowed to build queries: none (data work lives in services).

@@ -27,7 +27,12 @@ from telemed.api.fhir.search import SearchParam, SearchQuery, date_bounds, token
 from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.models import Visit
 from telemed.principal import CLINICIANS, Principal
-from telemed.services.fhir_rows import APPOINTMENTS, appointment_conditions, visit_practitioners
+from telemed.services.fhir_rows import (
+    APPOINTMENTS,
+    appointment_conditions,
+    by_id,
+    visit_practitioners,
+)
 from telemed.services.visits import VisitRecord, authorize_visit, invited_scope
 
 STATUS = {
@@ -98,7 +103,7 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
 
 
 async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    visit = await session.get(Visit, ident)
+    visit = await by_id(session, Visit, ident)
     return (await _render(session, [visit]))[0] if visit else None
 
 

@@ -20,7 +20,7 @@ from telemed.api.fhir.common import (
 from telemed.api.fhir.search import SearchParam, SearchQuery, date_bounds
 from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.models import AuditEvent, User
-from telemed.services.fhir_rows import AUDIT_EVENTS, audit_event_conditions
+from telemed.services.fhir_rows import AUDIT_EVENTS, audit_event_conditions, by_id
 from telemed.services.users import users_by_id
 
 # Telemed action → AuditEventAction (C create, R read/view/print, U update, D delete,
@@ -114,7 +114,7 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
 async def _load(session: AsyncSession, ident: str) -> Entry | None:
     if not ident.isdigit() or len(ident) > 18:
         return None
-    event = await session.get(AuditEvent, int(ident))
+    event = await by_id(session, AuditEvent, int(ident))
     if event is None or event.patient_id is None:
         return None
     return (await _render(session, [event]))[0]

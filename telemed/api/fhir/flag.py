@@ -20,7 +20,7 @@ from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.models import Alert
 from telemed.domain.units import METRICS
 from telemed.principal import CLINICIANS
-from telemed.services.fhir_rows import FLAG_STATUSES, FLAGS
+from telemed.services.fhir_rows import FLAG_STATUSES, FLAGS, by_id
 
 ACTIVE_STATUSES = FLAG_STATUSES
 PRIORITY = {"warning": ("PM", "Medium priority"), "critical": ("PH", "High priority")}
@@ -79,7 +79,7 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
 
 
 async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    alert = await session.get(Alert, ident)
+    alert = await by_id(session, Alert, ident)
     return Entry(alert.patient_id, flag_resource(alert), alert) if alert else None
 
 

@@ -34,6 +34,7 @@ from telemed.services.fhir_rows import (
     NOT_EXPORTED,
     OBSERVATIONS,
     SYSTOLIC,
+    by_id,
     diastolic_partners,
     has_systolic_partner,
     observation_conditions,
@@ -219,7 +220,7 @@ async def _load(session: AsyncSession, ident: str) -> Entry | None:
     if parsed is None:
         return None
     kind, row_id = parsed
-    row = await session.get(Observation, row_id)
+    row = await by_id(session, Observation, row_id)
     if row is None or row.metric in NOT_EXPORTED:
         return None
     if kind == "single" and row.metric not in BP_METRICS:

@@ -13,7 +13,7 @@ from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.models import Patient
 from telemed.domain.fiscal_code import fhir_gender
 from telemed.principal import ROLES
-from telemed.services.fhir_rows import PATIENTS, patient_conditions
+from telemed.services.fhir_rows import PATIENTS, by_id, patient_conditions
 
 
 def patient_resource(patient: Patient) -> dict[str, Any]:
@@ -58,7 +58,7 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
 
 
 async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    patient = await session.get(Patient, ident)
+    patient = await by_id(session, Patient, ident)
     return Entry(patient.id, patient_resource(patient), patient) if patient else None
 
 
