@@ -37,7 +37,7 @@ DatePrefix = Literal["eq", "ne", "gt", "ge", "lt", "le", "sa", "eb"]
 TotalMode = Literal["none", "estimate", "accurate"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DateBound:
     """One date search value: a prefix and the range [start, end) its precision covers."""
 
