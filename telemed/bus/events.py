@@ -9,7 +9,8 @@
   ``careplan_changed``).
 
 Use cases do not publish these by hand: they record a typed event (`AccessChanged`,
-`CareplanChanged`) on their database session (`telemed.db.events.record_event`), and the
+`CareplanChanged`, or their own `Announcement` such as an alert change) on their database
+session (`telemed.db.events.record_event`), and the
 session publishes what was recorded once its transaction commits (`publish_events`), so no
 handler can forget it and nothing is announced for a change that was rolled back.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from telemed.bus.base import ACCESS, CAREPLANS, DEVICES, BusUnavailable, EventBus
 
@@ -61,13 +63,25 @@ class CareplanChanged:
     version: int
 
 
-ChangeEvent = AccessChanged | CareplanChanged
+class Announcement(Protocol):
+    """An event a use case defines itself (an alert change): its channel and its body."""
+
+    def announce(self) -> tuple[str, dict[str, Any]]: ...
+
+
+ChangeEvent = AccessChanged | CareplanChanged | Announcement
 
 
 async def publish_events(bus: EventBus, events: Iterable[ChangeEvent]) -> None:
     """Announce committed changes, each distinct event once, in the order recorded."""
-    for event in dict.fromkeys(events):
+    sent: list[ChangeEvent] = []
+    for event in events:
+        if event in sent:
+            continue
+        sent.append(event)
         if isinstance(event, AccessChanged):
             await access_changed(bus, event.patient_id)
-        else:
+        elif isinstance(event, CareplanChanged):
             await careplan_changed(bus, event.patient_id, event.plan_id, event.version)
+        else:
+            await bus.publish(*event.announce())

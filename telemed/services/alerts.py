@@ -20,7 +20,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus import ALERTS as ALERT_CHANNEL
 from telemed.bus import Event
+from telemed.db.events import record_event
 from telemed.db.models import Alert, Patient, RuleState
 from telemed.db.types import utcnow
 from telemed.domain.alert_detail import AlertDetail
@@ -116,6 +118,10 @@ class AlertChange:
         return {"type": "alert", "seq": self.seq, "patient_id": self.patient_id,
                 "change": self.change, "notify": self.notify, "alert": self.alert,
                 "reading_received_at": _iso(self.reading_received_at)}
+
+    def announce(self) -> tuple[str, Event]:
+        """The alert streams' channel and this change (published after the commit)."""
+        return ALERT_CHANNEL, self.event()
 
 
 def _snoozed(alert: Alert, now: datetime) -> bool:
@@ -315,6 +321,7 @@ async def acknowledge(
     alert.ack_note = clean_note
     alert.updated_at = now
     change = await _change(session, alert, "acknowledged", False, patient)
+    record_event(session, change)
     await session.commit()
     return change
 
@@ -336,6 +343,7 @@ async def resolve(
     alert.updated_at = now
     change = await _change(session, alert, "resolved", False, patient)
     await reset_rule_state(session, alert.patient_id, alert.rule_key)
+    record_event(session, change)
     await session.commit()
     return change
 
@@ -357,6 +365,7 @@ async def snooze(
     alert.snoozed_until = now + timedelta(minutes=minutes)
     alert.updated_at = now
     change = await _change(session, alert, "snoozed", False, patient)
+    record_event(session, change)
     await session.commit()
     return change
 

@@ -32,7 +32,6 @@ from aiohttp import web
 from yarl import URL
 
 from telemed import keys
-from telemed.bus import ALERTS
 from telemed.db.models import Alert, Patient
 from telemed.db.types import utcnow
 from telemed.domain.bands import classify
@@ -50,7 +49,7 @@ from telemed.principal import (
 )
 from telemed.services import alert_board
 from telemed.services import alerts as service
-from telemed.services.alerts import AlertChange, AlertFilter
+from telemed.services.alerts import AlertFilter
 from telemed.services.audit import record_reads
 from telemed.services.pagination import Page
 from telemed.services.users import display_names
@@ -397,10 +396,6 @@ async def _fragment(request: web.Request, template: str,
 # --- the action forms (without JavaScript) --------------------------------------------------
 
 
-async def _publish(request: web.Request, change: AlertChange) -> None:
-    await request.app[keys.BUS].publish(ALERTS, change.event())
-
-
 def _target(form: dict[str, str]) -> str:
     target = local_or(form.get("next"), "/alerts")
     return target if urlsplit(target).path == "/alerts" else "/alerts"
@@ -428,13 +423,11 @@ async def _act(request: web.Request, action: str) -> web.Response:
     try:
         async with request.app[keys.SESSIONS]() as session:
             if action == "ack":
-                change = await service.acknowledge(session, who, alert_id, None,
-                                                   request[REQUEST_ID])
+                await service.acknowledge(session, who, alert_id, None, request[REQUEST_ID])
             elif action == "resolve":
-                change = await service.resolve(session, who, alert_id, note, request[REQUEST_ID])
+                await service.resolve(session, who, alert_id, note, request[REQUEST_ID])
             else:
-                change = await service.snooze(session, who, alert_id, minutes,
-                                              request[REQUEST_ID])
+                await service.snooze(session, who, alert_id, minutes, request[REQUEST_ID])
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
@@ -442,7 +435,6 @@ async def _act(request: web.Request, action: str) -> web.Response:
             errors.add(f"note-{alert_id}" if problem.path == "note" else None,
                        t_error(request, problem))
         return await _board(request, filters, errors, {alert_id: note}, status=exc.status)
-    await _publish(request, change)
     if action == "ack":
         await flash(request, "Alert acknowledged.")
     elif action == "resolve":
