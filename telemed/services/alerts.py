@@ -29,7 +29,14 @@ from telemed.domain.alert_detail import AlertDetail
 from telemed.domain.bands import Severity, is_worse
 from telemed.domain.errors import DomainValidationError
 from telemed.domain.text import clean_text
-from telemed.errors import ApiError, conflict, forbidden, from_domain, not_found
+from telemed.errors import (
+    FieldError,
+    conflict,
+    forbidden,
+    from_domain,
+    invalid,
+    not_found,
+)
 from telemed.notify import outbox
 from telemed.principal import Principal
 from telemed.services import audit, scope
@@ -279,6 +286,25 @@ async def _for_action(
     return alert, patient
 
 
+async def _unresolved(
+    session: AsyncSession, who: Principal, alert_id: str, reason: str, request_id: str | None
+) -> tuple[Alert, Patient]:
+    """`_for_action`, refused (409) when the alert is already resolved."""
+    alert, patient = await _for_action(session, who, alert_id, reason, request_id)
+    if alert.status == "resolved":
+        raise conflict("This alert is already resolved.", "alert_resolved")
+    return alert, patient
+
+
+async def _settled(session: AsyncSession, alert: Alert, patient: Patient,
+                   change_kind: str) -> AlertChange:
+    """Commit the alert's change; its event is published after the commit."""
+    change = await _change(session, alert, change_kind, False, patient)
+    record_event(session, change)
+    await session.commit()
+    return change
+
+
 def _note(note: str | None) -> str | None:
     """The note as typed (trimmed), None when blank; 422 when too long or holding control,
     bidi-override or invalid characters (never cut silently)."""
@@ -309,9 +335,7 @@ async def acknowledge(
 ) -> AlertChange:
     """open → acknowledged (who, when, note)."""
     clean_note = _note(note)
-    alert, patient = await _for_action(session, who, alert_id, "acknowledge", request_id)
-    if alert.status == "resolved":
-        raise conflict("This alert is already resolved.", "alert_resolved")
+    alert, patient = await _unresolved(session, who, alert_id, "acknowledge", request_id)
     if alert.status == "acknowledged":
         raise conflict("This alert is already acknowledged.", "alert_acknowledged")
     now = utcnow()
@@ -320,10 +344,7 @@ async def acknowledge(
     alert.acknowledged_at = now
     alert.ack_note = clean_note
     alert.updated_at = now
-    change = await _change(session, alert, "acknowledged", False, patient)
-    record_event(session, change)
-    await session.commit()
-    return change
+    return await _settled(session, alert, patient, "acknowledged")
 
 
 async def resolve(
@@ -332,9 +353,7 @@ async def resolve(
 ) -> AlertChange:
     """open/acknowledged → resolved (who, when, note); the rule starts afresh."""
     clean_note = _note(note)
-    alert, patient = await _for_action(session, who, alert_id, "resolve", request_id)
-    if alert.status == "resolved":
-        raise conflict("This alert is already resolved.", "alert_resolved")
+    alert, patient = await _unresolved(session, who, alert_id, "resolve", request_id)
     now = utcnow()
     alert.status = "resolved"
     alert.resolved_by = who.user_id
@@ -355,19 +374,15 @@ async def snooze(
     """Silence the alert's notifications for ``minutes`` (a worse severity still notifies)."""
     low, high = SNOOZE_MINUTES
     if not low <= minutes <= high:
-        raise ApiError(422, "validation_error", "Some fields are not valid.",
-                       fields={"minutes": f"Must be between {low} and {high}."})
-    alert, patient = await _for_action(session, who, alert_id, f"snooze {minutes} min",
+        raise invalid({"minutes": FieldError("minutes", "out_of_range",
+                                             "Must be between {min} and {max}.",
+                                             {"min": low, "max": high})})
+    alert, patient = await _unresolved(session, who, alert_id, f"snooze {minutes} min",
                                        request_id)
-    if alert.status == "resolved":
-        raise conflict("This alert is already resolved.", "alert_resolved")
     now = utcnow()
     alert.snoozed_until = now + timedelta(minutes=minutes)
     alert.updated_at = now
-    change = await _change(session, alert, "snoozed", False, patient)
-    record_event(session, change)
-    await session.commit()
-    return change
+    return await _settled(session, alert, patient, "snoozed")
 
 
 async def reset_rule_state(session: AsyncSession, patient_id: str, rule_key: str) -> None:
