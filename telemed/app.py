@@ -107,7 +107,7 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
         setup_live_channels(app)
         setup_notify(app)
         setup_alert_stream(app)
-        setup_fhir(app)
+        setup_fhir(app, after=security_headers_middleware)
         setup_signalling(app)
         setup_precall(app)
         setup_visit_pages(app)

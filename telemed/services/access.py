@@ -116,7 +116,7 @@ async def authorize_patient(
         raise not_found("Patient")
     emergency = False
     allowed = False
-    refusal = forbidden("You have no access to this patient's record.")
+    refusal = forbidden("You have no access to this patient's record.", key="no_access")
     if who.role == "patient":
         own_or_delegate = who.patient_id == patient_id or await is_delegate(
             session, patient_id, who.user_id

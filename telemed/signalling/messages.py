@@ -19,11 +19,11 @@ from typing import Any, ClassVar, Literal, TypeAlias, cast, get_args
 
 from telemed.domain.json_input import JsonInputError, parse_json
 from telemed.domain.text import describe, forbidden_character
+from telemed.domain.visit_wire import VISIT_ROLES, IceServer, MessageError, VisitRole
+from telemed.domain.visit_wire import fail as _fail
 
-VisitRole = Literal["clinician", "patient", "guest"]
 PeerState = Literal["waiting", "admitted"]
 Verdict = Literal["good", "fair", "poor", "failed"]
-VISIT_ROLES: tuple[VisitRole, ...] = get_args(VisitRole)
 VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
 MAX_ID = 64
@@ -35,19 +35,6 @@ MAX_TEXT = 500
 MAX_PARTICIPANTS = 16
 MAX_ICE_SERVERS = 8
 MAX_DEPTH = 32  # nesting of a frame (SDP and ICE candidates need 3)
-
-
-class MessageError(ValueError):
-    """A frame that is not a valid message; `code` is the snake_case error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _fail(message: str, code: str = "bad_message") -> MessageError:
-    return MessageError(code, message)
 
 
 def _check_id(value: object, name: str) -> None:
@@ -136,45 +123,6 @@ class PeerInfo:
         _only(raw, {"peer_id", "role", "name", "polite"}, "peer")
         return cls(peer_id=raw.get("peer_id"), role=raw.get("role"),  # type: ignore[arg-type]
                    name=raw.get("name", ""), polite=raw.get("polite"))
-
-
-@dataclass(frozen=True, slots=True)
-class IceServer:
-    """One RTCIceServer: STUN or TURN URLs, with credentials for TURN."""
-
-    urls: tuple[str, ...]
-    username: str | None = None
-    credential: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.urls, tuple) or not self.urls or not all(
-            isinstance(url, str) and url.startswith(("stun:", "stuns:", "turn:", "turns:"))
-            for url in self.urls
-        ):
-            raise _fail("ice server urls must be stun:/turn: URLs")
-        for name in ("username", "credential"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, str) or len(value) > 512):
-                raise _fail(f"ice server {name} must be a string")
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"urls": list(self.urls)}
-        if self.username is not None:
-            out["username"] = self.username
-        if self.credential is not None:
-            out["credential"] = self.credential
-        return out
-
-    @classmethod
-    def from_dict(cls, data: object) -> IceServer:
-        raw = _object(data, "ice server")
-        urls = raw.get("urls")
-        if isinstance(urls, str):
-            urls = [urls]
-        if not isinstance(urls, list):
-            raise _fail("ice server urls must be a list")
-        return cls(urls=tuple(urls), username=raw.get("username"),
-                   credential=raw.get("credential"))
 
 
 # Client → server ---------------------------------------------------------
