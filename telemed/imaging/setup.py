@@ -8,10 +8,13 @@ import aiohttp
 from aiohttp import web
 
 from telemed import keys
+from telemed.imaging.cache import StudyAccessCache
 from telemed.imaging.dicomweb import DicomWebClient
 
 # The PACS client of this process; None when TELEMED_DICOMWEB_URL is unset.
-IMAGING: web.AppKey[DicomWebClient | None] = web.AppKey("imaging", DicomWebClient)
+IMAGING: web.AppKey[DicomWebClient | None] = web.AppKey("imaging")
+# Authorized study reads of this process (frames ride on them for a short while).
+STUDY_ACCESS: web.AppKey[StudyAccessCache] = web.AppKey("study_access", StudyAccessCache)
 
 
 async def _imaging_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -29,4 +32,5 @@ async def _imaging_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def setup_imaging(app: web.Application) -> None:
     """Own the PACS client for the app's lifetime."""
+    app[STUDY_ACCESS] = StudyAccessCache()
     app.cleanup_ctx.append(_imaging_ctx)
