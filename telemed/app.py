@@ -56,6 +56,7 @@ from telemed.security import LoginGuard, RateLimiter
 from telemed.settings import Role, Settings
 from telemed.signalling.setup import setup_signalling
 from telemed.views import setup_views
+from telemed.views import teleconsults as teleconsult_pages
 from telemed.views.render import error_page
 from telemed.views.visits import setup_visit_pages
 
@@ -115,6 +116,7 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
         setup_signalling(app)
         setup_precall(app)
         setup_visit_pages(app)
+        app.router.add_routes(teleconsult_pages.routes)
         setup_views(app)
     setup_ingest(app)
     check_route_policies(app)

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Patient
-from telemed.db.teleconsults import Attachment
+from telemed.db.teleconsults import Attachment, Teleconsult
 from telemed.domain import attachments as rules
 from telemed.domain.teleconsults import OPEN
 from telemed.errors import ApiError, conflict, forbidden, not_found
@@ -84,9 +84,15 @@ def _new(target: Target, who: Principal, kind: str) -> Attachment:
 
 
 async def list_attachments(session: AsyncSession, target: Target) -> list[Attachment]:
-    column = Attachment.teleconsult_id if target.kind == "teleconsult" else Attachment.visit_id
+    """A request's attachments; a visit's, with those of the request it was scheduled for."""
+    if target.kind == "teleconsult":
+        where = col(Attachment.teleconsult_id) == target.id
+    else:
+        of_request = select(Teleconsult.id).where(Teleconsult.visit_id == target.id)
+        where = (col(Attachment.visit_id) == target.id) \
+            | col(Attachment.teleconsult_id).in_(of_request)
     return list((await session.exec(
-        select(Attachment).where(column == target.id)
+        select(Attachment).where(where)
         .order_by(col(Attachment.created_at), col(Attachment.id)))).all())
 
 

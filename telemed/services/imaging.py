@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Patient, Visit, VisitParticipant
-from telemed.db.teleconsults import Attachment
+from telemed.db.teleconsults import Attachment, Teleconsult
 from telemed.domain.imaging import valid_uid
 from telemed.errors import ApiError, forbidden, not_found
 from telemed.imaging import dicomweb as dw
@@ -122,13 +122,15 @@ async def study_patient(session: AsyncSession, client: dw.DicomWebClient, study_
 async def _invited_to_visit_with(session: AsyncSession, who: Principal, study_uid: str
                                  ) -> str | None:
     """A visit the caller is invited to (invitation still open) that has the study attached."""
-    return (await session.exec(
-        select(Attachment.visit_id)
-        .join(VisitParticipant, col(VisitParticipant.visit_id) == col(Attachment.visit_id))
-        .join(Visit, col(Visit.id) == col(Attachment.visit_id))
-        .where(Attachment.study_uid == study_uid)
+    mine = (select(VisitParticipant.visit_id).join(
+        Visit, col(Visit.id) == col(VisitParticipant.visit_id))
         .where(VisitParticipant.user_id == who.user_id)
-        .where(col(Visit.scheduled_start) >= invitation_horizon()).limit(1))).first()
+        .where(col(Visit.scheduled_start) >= invitation_horizon()))
+    requests = select(Teleconsult.id).where(col(Teleconsult.visit_id).in_(mine))
+    return (await session.exec(
+        select(Attachment.id).where(Attachment.study_uid == study_uid)
+        .where(col(Attachment.visit_id).in_(mine) | col(Attachment.teleconsult_id).in_(requests))
+        .limit(1))).first()
 
 
 def credential_of(who: Principal) -> str:
