@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Patient, Visit, VisitParticipant
 from telemed.db.teleconsults import Attachment, Teleconsult
+from telemed.domain.attachments import same_patient_id
 from telemed.domain.imaging import valid_uid
 from telemed.errors import ApiError, forbidden, not_found
 from telemed.imaging import dicomweb as dw
@@ -96,8 +97,9 @@ async def patient_studies(session: AsyncSession, who: Principal, patient_id: str
                                       resource="study", request_id=request_id)
     await session.commit()
     found = await _pacs(client_or_503(client).search_studies(patient.fiscal_code))
+    # Only exact matches: a PACS may match PatientID loosely (wildcards, case).
     return [summarize(item) for item in found
-            if dw.value(item, dw.TAG_PATIENT_ID) in (None, patient.fiscal_code)]
+            if same_patient_id(dw.value(item, dw.TAG_PATIENT_ID), patient.fiscal_code)]
 
 
 async def study_patient(session: AsyncSession, client: dw.DicomWebClient, study_uid: str,
