@@ -9,6 +9,7 @@ from aiohttp import web
 from telemed.api.common import listing, ok, query_int, request_id, sessions
 from telemed.domain.imaging import MAX_FRAME, parse_window
 from telemed.errors import ApiError
+from telemed.imaging.dicomweb import DicomWebClient
 from telemed.imaging.setup import IMAGING, STUDY_ACCESS
 from telemed.principal import Role, principal, requires
 from telemed.services import imaging as service
@@ -26,6 +27,14 @@ async def _authorized(request: web.Request, *, frames: bool = False) -> str:
                                       request.app[IMAGING], request.app[STUDY_ACCESS],
                                       frames=frames, request_id=request_id(request))
     return study_uid
+
+
+async def _member(request: web.Request, study_uid: str) -> DicomWebClient:
+    """The PACS client, once the path's instance is known to be in the study."""
+    client = service.client_or_503(request.app[IMAGING])
+    await service.check_member(client, request.app[STUDY_ACCESS], study_uid,
+                               request.match_info["series_uid"], request.match_info["sop_uid"])
+    return client
 
 
 @routes.get("/api/v1/patients/{patient_id}/studies")
@@ -46,7 +55,8 @@ async def study_get(request: web.Request) -> web.Response:
     study_uid = await _authorized(request)
     client = service.client_or_503(request.app[IMAGING])
     return ok({"study_instance_uid": study_uid,
-               "series": await service.study_series(client, study_uid)})
+               "series": await service.study_series(client, study_uid,
+                                                    request.app[STUDY_ACCESS])})
 
 
 @routes.get(INSTANCE + "/summary")
@@ -54,7 +64,7 @@ async def study_get(request: web.Request) -> web.Response:
 async def instance_summary(request: web.Request) -> web.Response:
     """A few header fields of one slice (the viewer's DICOM summary)."""
     study_uid = await _authorized(request, frames=True)
-    client = service.client_or_503(request.app[IMAGING])
+    client = await _member(request, study_uid)
     return ok(await service.header_summary(client, study_uid, request.match_info["series_uid"],
                                            request.match_info["sop_uid"]))
 
@@ -72,7 +82,7 @@ async def frame_rendered(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_window", str(exc).capitalize() + ".") from None
     query_int(request.query, "v", low=0, high=10**9)  # a cache-buster the viewer may add
     study_uid = await _authorized(request, frames=True)
-    client = service.client_or_503(request.app[IMAGING])
+    client = await _member(request, study_uid)
     image = await service.rendered(client, study_uid, request.match_info["series_uid"],
                                    request.match_info["sop_uid"], int(raw_frame), window)
     return web.Response(body=image.body, content_type=image.content_type.split(";")[0],

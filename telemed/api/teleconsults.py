@@ -202,11 +202,11 @@ async def _add(request: web.Request, kind: files.TargetKind, target_id: str) -> 
     settings = request.app[keys.SETTINGS]
     client = request.app[IMAGING]
     if request.content_type == "application/json":
-        ref = validate(StudyRef, parse_body(await request.read()))
         async with sessions(request)() as session:
             target = await files.authorize_target(session, who, kind, target_id,
                                                   action="create",
                                                   request_id=request_id(request))
+            ref = validate(StudyRef, parse_body(await request.read()))
             row = await files.add_study(session, who, target, ref.study_instance_uid, client,
                                         request_id=request_id(request))
         return ok(attachment_out(row), status=201)

@@ -18,6 +18,7 @@ class StudyAccessCache:
         self.size = size
         self._granted: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._patients: OrderedDict[str, str] = OrderedDict()
+        self._members: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
 
     def allowed(self, credential: str, study_uid: str, now: float | None = None) -> bool:
         until = self._granted.get((credential, study_uid))
@@ -33,6 +34,17 @@ class StudyAccessCache:
     def forget(self, credential: str) -> None:
         for key in [k for k in self._granted if k[0] == credential]:
             del self._granted[key]
+
+    def has_member(self, study_uid: str, series_uid: str, sop_uid: str) -> bool:
+        return (series_uid, sop_uid) in self._members.get(study_uid, ())
+
+    def remember_members(self, study_uid: str, pairs: set[tuple[str, str]]) -> None:
+        """Instances (series, SOP) known to be in the study (the proxy checks every frame's
+        path against them, whatever the PACS checks)."""
+        self._members.setdefault(study_uid, set()).update(pairs)
+        self._members.move_to_end(study_uid)
+        while len(self._members) > self.size // 10:
+            self._members.popitem(last=False)
 
     def patient_of(self, study_uid: str) -> str | None:
         return self._patients.get(study_uid)

@@ -60,10 +60,13 @@ async def authorize_target(session: AsyncSession, who: Principal, kind: TargetKi
         consult = await consults.load(session, target_id)
         role = await consults.authorize_consult(session, who, consult, action=action,
                                                 request_id=request_id)
-        if action == "create" and (role is None or consult.status not in OPEN):
+        if action == "create" and role not in ("requester", "specialist"):
             await session.commit()
-            raise conflict("Attachments are added by the requester or the specialist of an "
-                           "open teleconsult.", "teleconsult_state")
+            raise forbidden("Attachments are added by the requester or the specialist.")
+        if action == "create" and consult.status not in OPEN:
+            await session.commit()
+            raise conflict("Attachments are added to an open teleconsult.",
+                           "teleconsult_state")
         patient_id = consult.patient_id
     else:
         record = await load_visit(session, target_id)

@@ -102,15 +102,20 @@ async def patient_studies(session: AsyncSession, who: Principal, patient_id: str
             if same_patient_id(dw.value(item, dw.TAG_PATIENT_ID), patient.fiscal_code)]
 
 
-async def study_patient(session: AsyncSession, client: dw.DicomWebClient, study_uid: str,
-                        cache: StudyAccessCache) -> Patient:
-    """The patient a study belongs to (its PatientID is their fiscal code); 404 otherwise."""
-    patient_id = cache.patient_of(study_uid)
+async def study_patient(session: AsyncSession, client: dw.DicomWebClient | None,
+                        study_uid: str, cache: StudyAccessCache) -> Patient:
+    """The patient a study belongs to: known from its attachments (each checked against the
+    PACS's PatientID when attached), else its PatientID in the PACS (the fiscal code);
+    404 when neither names one of our patients, 503 when only the PACS could say."""
+    patient_id = cache.patient_of(study_uid) or (await session.exec(
+        select(Attachment.patient_id).where(Attachment.study_uid == study_uid).limit(1)
+    )).first()
     if patient_id is not None:
         patient = await session.get(Patient, patient_id)
         if patient is not None:
+            cache.remember_patient(study_uid, patient.id)
             return patient
-    study = await _pacs(client.find_study(study_uid))
+    study = await _pacs(client_or_503(client).find_study(study_uid))
     fiscal_code = dw.value(study, dw.TAG_PATIENT_ID) if study else None
     patient = (await session.exec(select(Patient).where(
         Patient.fiscal_code == str(fiscal_code).strip().upper()))).first() \
@@ -146,10 +151,9 @@ async def authorize_study(session: AsyncSession, who: Principal, study_uid: str,
     With `frames`, a recent authorized read of the same study by the same credential is
     enough (no new audit line)."""
     check_uid(study_uid)
-    pacs = client_or_503(client)
     if not who.is_clinician and who.role != "patient":
         raise forbidden("Administrators do not see clinical images.")
-    patient = await study_patient(session, pacs, study_uid, cache)
+    patient = await study_patient(session, client, study_uid, cache)
     credential = credential_of(who)
     if frames and cache.allowed(credential, study_uid):
         return patient
@@ -167,7 +171,23 @@ async def authorize_study(session: AsyncSession, who: Principal, study_uid: str,
     return patient
 
 
-async def study_series(client: dw.DicomWebClient, study_uid: str) -> list[dict[str, Any]]:
+async def check_member(client: dw.DicomWebClient, cache: StudyAccessCache, study_uid: str,
+                       series_uid: str, sop_uid: str) -> None:
+    """404 unless the instance is in that series of that study (asked of the PACS once):
+    an authorized study never opens another study's images, whatever the PACS checks."""
+    check_uid(series_uid, "series")
+    check_uid(sop_uid, "instance")
+    if cache.has_member(study_uid, series_uid, sop_uid):
+        return
+    found = await _pacs(client.search_instances(study_uid, series_uid))
+    cache.remember_members(study_uid, {(series_uid, str(dw.value(i, dw.TAG_SOP_UID)))
+                                       for i in found})
+    if not cache.has_member(study_uid, series_uid, sop_uid):
+        raise not_found("Image")
+
+
+async def study_series(client: dw.DicomWebClient, study_uid: str,
+                       cache: StudyAccessCache | None = None) -> list[dict[str, Any]]:
     """The study's series, each with its ordered instances (the viewer's slices)."""
     series = await _pacs(client.search_series(study_uid))
     out = []
@@ -187,6 +207,9 @@ async def study_series(client: dw.DicomWebClient, study_uid: str) -> list[dict[s
                           for i in ordered],
         })
     out.sort(key=lambda s: (int(s["number"] or 0), s["series_instance_uid"]))
+    if cache is not None:
+        cache.remember_members(study_uid, {(s["series_instance_uid"], i["sop_instance_uid"])
+                                           for s in out for i in s["instances"]})
     return out
 
 

@@ -39,6 +39,9 @@ from telemed.services.access import authorize_patient
 from telemed.services.visits import VisitRecord, schedule_visit
 
 REQUEST_READ = "teleconsult request"  # audit reason of an addressee reading the request
+# The caller's part in a request: who wrote it, who is asked (by name), a member of the
+# asked specialty while nobody took it, or a clinician of the patient's record (reads only).
+Part = Literal["requester", "specialist", "member", "team"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class ConsultView:
     names: dict[str, str]
     notes: tuple[TeleconsultNote, ...]
     answer: TeleconsultAnswer | None
-    role: rules.Actor | None  # the caller's part in it (None: a member of the specialty)
+    role: Part  # the caller's part in it
 
 
 # Specialties ---------------------------------------------------------------------
@@ -152,49 +155,45 @@ async def _in_specialty(session: AsyncSession, consult: Teleconsult, user_id: st
     return await session.get(UserSpecialty, (user_id, consult.specialty)) is not None
 
 
-async def part_of(session: AsyncSession, who: Principal, consult: Teleconsult
-                  ) -> rules.Actor | None:
-    """The caller's part in the request: requester, specialist, None (a specialty member)."""
-    if consult.requester_id == who.user_id:
-        return "requester"
-    if consult.specialist_id == who.user_id:
-        return "specialist"
-    return None
-
-
 async def authorize_consult(
     session: AsyncSession, who: Principal, consult: Teleconsult, *,
     action: Literal["read", "create", "update"] = "read", request_id: str | None = None,
-) -> rules.Actor | None:
-    """Who the caller is to the request, or 403 (audited either way)."""
-    if not who.is_clinician:
+) -> Part:
+    """The caller's part in the request, or 403 (audited either way). Clinicians of the
+    patient's record may read a request (`team`); only its people act on it."""
+    def denied() -> ApiError:
         audit.record(session, actor=who, action=action, resource="teleconsult",
                      patient_id=consult.patient_id, resource_id=consult.id,
                      outcome="denied", request_id=request_id)
+        return forbidden("You have no access to this teleconsult.")
+
+    if not who.is_clinician:
+        error = denied()
         await session.commit()
-        raise forbidden("You have no access to this teleconsult.")
-    role = await part_of(session, who, consult)
-    if role == "requester":
+        raise error
+    if consult.requester_id == who.user_id:
         await authorize_patient(session, who, consult.patient_id, action=action,
                                 resource="teleconsult", resource_id=consult.id,
                                 request_id=request_id)
-        return role
-    addressee = role == "specialist"
+        return "requester"
+    addressee = consult.specialist_id == who.user_id
     member = not addressee and await _in_specialty(session, consult, who.user_id)
     if rules.sees_request(consult.status, addressee, member, consult.specialist_id is not None):
         audit.record(session, actor=who, action=action, resource="teleconsult",
                      patient_id=consult.patient_id, resource_id=consult.id,
                      reason=REQUEST_READ, request_id=request_id)
-        return role
-    audit.record(session, actor=who, action=action, resource="teleconsult",
-                 patient_id=consult.patient_id, resource_id=consult.id, outcome="denied",
-                 request_id=request_id)
+        return "specialist" if addressee else "member"
+    if action == "read":
+        await authorize_patient(session, who, consult.patient_id, action="read",
+                                resource="teleconsult", resource_id=consult.id,
+                                request_id=request_id)
+        return "team"
+    error = denied()
     await session.commit()
-    raise forbidden("You have no access to this teleconsult.")
+    raise error
 
 
-async def _view(session: AsyncSession, consult: Teleconsult, role: rules.Actor | None
-                ) -> ConsultView:
+async def _view(session: AsyncSession, consult: Teleconsult, role: Part) -> ConsultView:
     patient = await session.get(Patient, consult.patient_id)
     assert patient is not None
     notes = (await session.exec(select(TeleconsultNote)
@@ -267,7 +266,7 @@ async def act(
         raise conflict(f"This teleconsult cannot be {action.replace('_', ' ')}ed now "
                        f"(it is {consult.status}).", "teleconsult_state")
     now = utcnow()
-    if role is None:  # a specialty member takes the request: it becomes theirs
+    if role == "member":  # a specialty member takes the request: it becomes theirs
         consult.specialist_id = who.user_id
     consult.status = status
     consult.updated_at = now
@@ -282,7 +281,7 @@ async def act(
                  patient_id=consult.patient_id, resource_id=consult.id, reason=action,
                  request_id=request_id)
     await session.commit()
-    return await _view(session, consult, role or "specialist")
+    return await _view(session, consult, "specialist" if role == "member" else role)
 
 
 async def schedule(

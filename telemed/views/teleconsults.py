@@ -86,10 +86,12 @@ async def teleconsult_page(request: web.Request) -> web.Response:
     consult = view.consult
     mine = view.role
     actions: list[str] = []
+    actor: rules.Actor = "requester" if mine == "requester" else "specialist"
     for action in ("accept", "more_info", "decline", "add_info", "cancel", "schedule",
                    "answer"):
-        actor: rules.Actor = "requester" if mine == "requester" else "specialist"
-        if rules.next_status(consult.status, action, actor, consult.mode) is not None:
+        if mine != "team" and rules.next_status(consult.status, action, actor,
+                                                consult.mode) is not None \
+                and (mine != "member" or action in ("accept", "more_info", "decline")):
             actions.append(action)
     return await render(request, "teleconsult.html", {
         "view": view, "consult": consult, "mine": mine, "actions": actions,
@@ -98,6 +100,6 @@ async def teleconsult_page(request: web.Request) -> web.Response:
         if consult.specialty else "",
         "notes": [(n, t(request, NOTE_LABELS.get(n.action, n.action))) for n in view.notes],
         "attachments": attached,
-        "can_attach": mine is not None and consult.status in rules.OPEN,
-        "can_see_images": mine == "requester" or rules.grants_access(consult.status),
+        "can_attach": mine in ("requester", "specialist") and consult.status in rules.OPEN,
+        "can_see_images": mine in ("requester", "team") or rules.grants_access(consult.status),
     })

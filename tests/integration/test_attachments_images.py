@@ -48,6 +48,17 @@ async def _consult(client: TestClient[Any, Any], world: World) -> dict[str, Any]
             "cardio": cardio}
 
 
+async def orthanc_sops(pacs: TestPacs, study: str, series_uid: str) -> list[str]:
+    import aiohttp
+
+    from telemed.imaging import dicomweb as dw
+
+    async with aiohttp.ClientSession() as http:
+        found = await dw.DicomWebClient(pacs.dicomweb_url, http).search_instances(study,
+                                                                                  series_uid)
+    return [str(dw.value(i, dw.TAG_SOP_UID)) for i in found]
+
+
 async def _audit_rows(world: World, resource: str) -> list[Any]:
     from sqlmodel import select
 
@@ -174,6 +185,11 @@ async def test_attach_pacs_study_and_view_it(client: TestClient[Any, Any], world
     theirs_frame = (f"/api/v1/studies/{theirs.study_uid}/series/{theirs.series_uid}/instances/"
                     f"1.2.3/frames/1/rendered")
     assert (await client.get(theirs_frame, headers=gp)).status == 403
+    # Their slice under our study's path: not found (the proxy checks the path itself).
+    [their_sop] = await orthanc_sops(orthanc, theirs.study_uid, theirs.series_uid)
+    for series_uid in (ct.series_uid, theirs.series_uid):
+        mixed = (f"{study_url}/series/{series_uid}/instances/{their_sop}/frames/1/rendered")
+        assert (await client.get(mixed, headers=c["h"]["cardio"])).status == 404
     # Frames of an opened study do not write one audit line each.
     before = len(await _audit_rows(world, "study"))
     for _ in range(3):
