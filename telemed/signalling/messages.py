@@ -289,25 +289,11 @@ def _check_number(value: object, name: str, low: float, high: float) -> None:
         raise _fail(f"{name} must be a number from {low:g} to {high:g}")
 
 
-def _check_view(view: Any) -> None:
-    _check_uid(view.study_uid, "study_uid")
-    _check_uid(view.series_uid, "series_uid")
-    _check_int(view.slice, "slice")
-    if view.slice > MAX_SLICE:
-        raise _fail(f"slice must be at most {MAX_SLICE}")
-    _check_number(view.zoom, "zoom", 0.1, 20.0)
-    _check_number(view.pan_x, "pan_x", -MAX_PAN, MAX_PAN)
-    _check_number(view.pan_y, "pan_y", -MAX_PAN, MAX_PAN)
-    _check_number(view.center, "center", -MAX_WINDOW, MAX_WINDOW)
-    _check_number(view.width, "width", 1.0, MAX_WINDOW)
-
-
 @dataclass(frozen=True, slots=True)
-class View:
-    """What a participant's image viewer shows (looking together, docs/teleconsult.md):
-    the leader's view is relayed to the others; `take_lead` makes the sender the leader."""
+class ViewState:
+    """An image viewer's state: study, series, slice, zoom, pan and window (the part of
+    `view` both directions share)."""
 
-    TYPE: ClassVar[str] = "view"
     study_uid: str
     series_uid: str
     slice: int
@@ -316,10 +302,30 @@ class View:
     pan_y: float = 0.0
     center: float = 40.0
     width: float = 400.0
+
+    def __post_init__(self) -> None:
+        _check_uid(self.study_uid, "study_uid")
+        _check_uid(self.series_uid, "series_uid")
+        _check_int(self.slice, "slice")
+        if self.slice > MAX_SLICE:
+            raise _fail(f"slice must be at most {MAX_SLICE}")
+        _check_number(self.zoom, "zoom", 0.1, 20.0)
+        _check_number(self.pan_x, "pan_x", -MAX_PAN, MAX_PAN)
+        _check_number(self.pan_y, "pan_y", -MAX_PAN, MAX_PAN)
+        _check_number(self.center, "center", -MAX_WINDOW, MAX_WINDOW)
+        _check_number(self.width, "width", 1.0, MAX_WINDOW)
+
+
+@dataclass(frozen=True, slots=True)
+class View(ViewState):
+    """What a participant's image viewer shows (looking together, docs/teleconsult.md):
+    the leader's view is relayed to the others; `take_lead` makes the sender the leader."""
+
+    TYPE: ClassVar[str] = "view"
     take_lead: bool = False
 
     def __post_init__(self) -> None:
-        _check_view(self)
+        ViewState.__post_init__(self)
         _check_bool(self.take_lead, "take_lead")
 
 
@@ -475,26 +481,18 @@ class Error:
 
 
 @dataclass(frozen=True, slots=True)
-class ViewFrom:
+class ViewFrom(ViewState):
     """The leader's view (`from` on the wire), relayed to the other admitted peers;
-    `lead` is the peer that leads now."""
+    `lead` is the peer that leads now (both required: their defaults are refused)."""
 
     TYPE: ClassVar[str] = "view"
-    from_: str
-    lead: str
-    study_uid: str
-    series_uid: str
-    slice: int
-    zoom: float = 1.0
-    pan_x: float = 0.0
-    pan_y: float = 0.0
-    center: float = 40.0
-    width: float = 400.0
+    from_: str = ""
+    lead: str = ""
 
     def __post_init__(self) -> None:
+        ViewState.__post_init__(self)
         _check_id(self.from_, "from")
         _check_id(self.lead, "lead")
-        _check_view(self)
 
 
 ServerMessage: TypeAlias = (
@@ -647,6 +645,7 @@ __all__ = [
     "Verdict",
     "View",
     "ViewFrom",
+    "ViewState",
     "VisitRole",
     "Welcome",
     "dump",

@@ -14,15 +14,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, Page, expect
 
-from telemed import keys
 from telemed.app import create_app
 from telemed.imaging.samples import series
-from telemed.services.teleconsults import set_specialties
 from telemed.settings import Settings, load_settings
-from tests.browser.conftest import ARTIFACTS
 from tests.conftest import World
-from tests.helpers.browser import log_in
+from tests.helpers.browser import log_in, separate_pages
 from tests.helpers.net import free_port
+from tests.helpers.teleconsults import specialist
 from tests.orthanc_fixture import TestPacs
 
 pytestmark = pytest.mark.browser
@@ -66,34 +64,15 @@ async def client(aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
 @pytest.fixture
 async def two_pages(browser: Browser, base_url: str, request: pytest.FixtureRequest
                     ) -> AsyncIterator[tuple[Page, Page]]:
-    contexts, pages = [], []
-    for _ in range(2):
-        context = await browser.new_context(base_url=base_url, locale="en-GB",
-                                            viewport={"width": 1200, "height": 1000})
-        context.set_default_timeout(15_000)
-        await context.add_init_script(WATCH)
-        contexts.append(context)
-        pages.append(await context.new_page())
-    try:
+    async with separate_pages(browser, base_url, ("leader", "follower"), request,
+                              prefix="teleconsult", height=1000, init_script=WATCH) as pages:
         yield pages[0], pages[1]
-    finally:
-        report = getattr(request.node, "report_call", None)
-        if report is not None and report.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            for name, page in zip(("leader", "follower"), pages, strict=True):
-                await page.screenshot(path=str(ARTIFACTS / f"teleconsult-{name}.png"),
-                                      full_page=True)
-        for context in contexts:
-            await context.close()
 
 
 async def _live_consult(client: TestClient[Any, Any], world: World, pacs: TestPacs
                         ) -> tuple[dict[str, str], dict[str, str], str, str]:
-    gp, cardio = await world.user("doctor"), await world.user("doctor")
+    gp, cardio = await world.user("doctor"), await specialist(world)
     patient = await world.patient(team=[gp["id"]])
-    async with world.app[keys.SESSIONS]() as session:
-        await set_specialties(session, cardio["id"], ["cardiology"])
-        await session.commit()
     ct = series(patient.fiscal_code, count=SLICES, description="Torace")
     pacs.upload(ct.files)
     h_gp, h_cardio = await world.token(gp["username"]), await world.token(cardio["username"])

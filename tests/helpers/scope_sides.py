@@ -14,6 +14,7 @@ from telemed import keys
 from telemed.db.models import AuditEvent
 from tests.conftest import World
 from tests.helpers.plans import PLAN
+from tests.helpers.teleconsults import specialist
 from tests.integration.monitoring import (
     add_device,
     add_plan,
@@ -156,15 +157,10 @@ class Side:
     async def teleconsult_id(self) -> str:
         """The team doctor's request to a cardiologist about this patient."""
         async def make() -> str:
-            from telemed.services.teleconsults import set_specialties
-
-            specialist = await self.world.user("doctor")
-            async with self.world.app[keys.SESSIONS]() as session:
-                await set_specialties(session, specialist["id"], ["cardiology"])
-                await session.commit()
+            asked = await specialist(self.world)
             resp = await self.world.client.post(
                 "/api/v1/teleconsults", headers=await self.headers(self.doctor),
-                json={"patient_id": self.patient.id, "specialist_id": specialist["id"],
+                json={"patient_id": self.patient.id, "specialist_id": asked["id"],
                       "question": "Soffio sistolico: ecocardio?", "mode": "live"})
             assert resp.status == 201, await resp.text()
             return str((await resp.json())["id"])

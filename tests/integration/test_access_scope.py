@@ -1,10 +1,11 @@
 """Access by set (`services.scope`) answers exactly as the per-patient checks of `access`.
 
 A random region (care teams with and without responsible doctors, consent decisions in
-every order and scope, delegations, revoked ones, teleconsults in every state) is built on SQLite and on PostgreSQL; for
-every person the SQL conditions select the same patients as an independent per-patient
-oracle (`domain.consent.may_consult` over each patient's decisions, care-team membership,
-`monitoring_clinicians`, delegations), and so do the id wrappers `access` keeps.
+every order and scope, delegations, revoked ones, teleconsults in every state) is built on
+SQLite and on PostgreSQL; for every person the SQL conditions select the same patients as an
+independent per-patient oracle (`domain.consent.may_consult` over each patient's decisions,
+care-team membership, `monitoring_clinicians`, delegations, an open consult), and so do the
+id wrappers `access` keeps.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ from telemed import keys
 from telemed.app import create_app
 from telemed.db.teleconsults import Attachment
 from telemed.imaging.samples import series
-from telemed.services.teleconsults import set_specialties
 from telemed.settings import Settings
 from tests.conftest import World
+from tests.helpers.teleconsults import specialist
 from tests.orthanc_fixture import TestPacs, down_pacs_url
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -31,13 +31,10 @@ def app(pacs_settings: Settings) -> web.Application:
 
 
 async def _consult(client: TestClient[Any, Any], world: World) -> dict[str, Any]:
-    gp, cardio, other = (await world.user("doctor"), await world.user("doctor"),
+    gp, cardio, other = (await world.user("doctor"), await specialist(world),
                          await world.user("doctor"))
     patient = await world.patient(team=[gp["id"]])
     stranger = await world.patient(team=[other["id"]])
-    async with world.app[keys.SESSIONS]() as session:
-        await set_specialties(session, cardio["id"], ["cardiology"])
-        await session.commit()
     h = {"gp": await world.token(gp["username"]), "cardio": await world.token(cardio["username"]),
          "other": await world.token(other["username"])}
     resp = await client.post("/api/v1/teleconsults", json={

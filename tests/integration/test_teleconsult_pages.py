@@ -6,20 +6,15 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from telemed import keys
-from telemed.services.teleconsults import set_specialties
 from tests.conftest import World
 from tests.helpers.pages import log_in, post_form, text_of
+from tests.helpers.teleconsults import specialist
 
 
 async def test_pages_in_italian_and_english(client: TestClient[Any, Any], world: World) -> None:
-    gp = await world.user("doctor")
-    cardio = await world.user("doctor")
-    other = await world.user("doctor")
+    gp, cardio, other = await world.user("doctor"), await specialist(world), \
+        await world.user("doctor")
     patient = await world.patient(team=[gp["id"]])
-    async with world.app[keys.SESSIONS]() as session:
-        await set_specialties(session, cardio["id"], ["cardiology"])
-        await session.commit()
     resp = await client.post("/api/v1/teleconsults", json={
         "patient_id": patient.id, "specialist_id": cardio["id"], "urgency": "urgent",
         "question": "Soffio sistolico di nuova insorgenza", "mode": "live"},

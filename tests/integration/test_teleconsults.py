@@ -8,20 +8,15 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from telemed import keys
-from telemed.services.teleconsults import set_specialties
 from tests.conftest import World
 from tests.helpers.plans import PLAN
+from tests.helpers.teleconsults import specialist
 
 
 async def _people(world: World) -> dict[str, Any]:
-    gp = await world.user("doctor")
-    cardio = await world.user("doctor")
-    other = await world.user("doctor")
+    gp, cardio, other = await world.user("doctor"), await specialist(world), \
+        await world.user("doctor")
     patient = await world.patient(team=[gp["id"]])
-    async with world.app[keys.SESSIONS]() as session:
-        await set_specialties(session, cardio["id"], ["cardiology"])
-        await session.commit()
     return {"gp": gp, "cardio": cardio, "other": other, "patient": patient,
             "h": {k: await world.token(v["username"]) for k, v in
                   (("gp", gp), ("cardio", cardio), ("other", other))}}
