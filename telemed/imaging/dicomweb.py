@@ -126,8 +126,9 @@ class DicomWebClient:
 
     async def find_study(self, study_uid: str) -> dict[str, Any] | None:
         """The study with this StudyInstanceUID (with its PatientID), or None."""
-        found = await self._json("/studies", {TAG_STUDY_UID: study_uid,
-                                              "includefield": TAG_PATIENT_ID})
+        found = await self._json("/studies", {
+            TAG_STUDY_UID: study_uid,
+            "includefield": f"{TAG_PATIENT_ID},{TAG_STUDY_DESCRIPTION},{TAG_MODALITIES}"})
         return found[0] if found else None
 
     async def search_series(self, study_uid: str) -> list[dict[str, Any]]:

@@ -44,7 +44,7 @@ def series(patient_id: str, *, modality: str = "CT", count: int = 1,
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.InstanceNumber = index + 1
         ds.StudyDescription = description
-        ds.SeriesDescription = f"{modality} {description}"
+        ds.SeriesDescription = description
         if "ImagePositionPatient" in ds:
             position = list(ds.ImagePositionPatient)
             position[2] = float(position[2]) + 5.0 * index

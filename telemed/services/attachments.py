@@ -224,6 +224,9 @@ async def add_study(
         return existing
     row = _new(target, who, "study")
     row.study_uid, row.media_type = study_uid, "application/dicom"
+    described = " ".join(str(part) for part in (
+        dw.value(study, dw.TAG_STUDY_DESCRIPTION), *dw.values(study, dw.TAG_MODALITIES)) if part)
+    row.filename = described[:200] or None
     session.add(row)
     await session.flush()
     audit.record(session, actor=who, action="create", resource="attachment",

@@ -17,6 +17,7 @@ from playwright.async_api import Browser, Page, expect
 from telemed.app import create_app
 from telemed.imaging.samples import series
 from telemed.settings import Settings, load_settings
+from tests.browser.conftest import snapshot
 from tests.conftest import World
 from tests.helpers.browser import log_in, separate_pages
 from tests.helpers.net import free_port
@@ -156,3 +157,11 @@ async def test_the_follower_follows_the_leaders_slice(
     await first.locator("#viewer-stage").press("ArrowDown")
     await first.wait_for_timeout(300)
     await expect(viewer_b).to_have_attribute("data-slice", now)
+    await snapshot(second, "teleconsult-room-desktop")
+    # On a phone-sized screen the room and its viewer fit the width.
+    await first.set_viewport_size({"width": 390, "height": 844})
+    await first.locator("#viewer-stage").scroll_into_view_if_needed()
+    await snapshot(first, "teleconsult-room-phone")
+    assert await first.evaluate("document.documentElement.scrollWidth") <= 390
+    box = await first.locator("#viewer-stage").bounding_box()
+    assert box is not None and box["width"] <= 390 and box["height"] > 200

@@ -64,7 +64,7 @@ export function attachmentItem(row, strings) {
   item.dataset.kind = row.kind;
   if (row.study_instance_uid) item.dataset.study = row.study_instance_uid;
   if (row.media_type) item.dataset.media = row.media_type;
-  item.textContent = row.kind === "study" ? `${row.filename || ""} ${row.study_instance_uid}` : row.filename;
+  item.textContent = row.kind === "study" ? `${strings.study}: ${row.filename || row.study_instance_uid}` : row.filename;
   const open = document.createElement("button");
   open.type = "button";
   open.className = "button button--quiet";
