@@ -4,6 +4,7 @@ attached, a study of a patient one may not see (403, audited), a PACS that is do
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -210,3 +211,18 @@ async def test_pacs_down_says_unavailable_and_the_consult_goes_on(
     resp = await client.post(f"/api/v1/teleconsults/{c['id']}/accept", json={},
                              headers=c["h"]["cardio"])
     assert resp.status == 200
+
+
+async def test_a_file_larger_than_a_json_body_streams_in(aiohttp_client: Any,
+                                                          settings: Settings) -> None:
+    """Uploads are read as a stream with their own limit, not the JSON body limit."""
+    app = create_app(settings.model_copy(update={"max_body_bytes": 64 * 1024}))
+    client = await aiohttp_client(app)
+    c = await _consult(client, World(app, client))
+    big = b"%PDF-1.4\n" + b"0" * (2 * 1024 * 1024) + b"\n%%EOF\n"
+    resp = await client.post(f"/api/v1/teleconsults/{c['id']}/attachments?filename=tac.pdf",
+                             data=io.BytesIO(big), headers={**c["h"]["gp"],
+                                                "Content-Type": "application/pdf"})
+    assert resp.status == 201, await resp.text()
+    got = await client.get((await resp.json())["url"], headers=c["h"]["gp"])
+    assert len(await got.read()) == len(big)
