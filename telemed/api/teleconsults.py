@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import Field
@@ -257,8 +258,10 @@ async def attachments_get(request: web.Request) -> web.Response:
         row = await files.get_file(session, principal(request),
                                    request.match_info["attachment_id"], request_id(request))
     assert row.data is not None and row.media_type is not None
+    name = row.filename or "attachment"
+    plain = name.encode("ascii", "replace").decode().replace("?", "_")
     return web.Response(body=row.data, content_type=row.media_type, headers={
-        "Content-Disposition": f'inline; filename="{row.filename or "attachment"}"',
+        "Content-Disposition": f"inline; filename=\"{plain}\"; filename*=UTF-8''{quote(name)}",
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
         # shown inside the platform's own pages (an iframe for PDFs), nowhere else

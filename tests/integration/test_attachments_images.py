@@ -87,9 +87,14 @@ async def test_files_checked_by_content(client: TestClient[Any, Any], world: Wor
     resp = await client.post(f"{url}?filename=big.pdf", data=PDF + b"0" * 300_000,
                              headers={**gp, "Content-Type": "application/pdf"})
     assert resp.status == 413
-    resp = await client.post(f"{url}?filename=x.png", data=PNG,
+    resp = await client.post(f"{url}?filename=%C3%A8co%22%0D%0Ax.png", data=PNG,
                              headers={**gp, "Content-Type": "application/octet-stream"})
     assert resp.status == 201
+    png = await resp.json()
+    got = await client.get(png["url"], headers=gp)  # a name with è, a quote, CR LF
+    assert got.status == 200 and await got.read() == PNG
+    assert got.headers["Content-Disposition"] == (
+        "inline; filename=\"_cox.png\"; filename*=UTF-8''%C3%A8cox.png")
     listed = await (await client.get(url, headers=c["h"]["cardio"])).json()
     assert [a["media_type"] for a in listed["items"]] == ["application/pdf", "image/png"]
     got = await client.get(pdf["url"], headers=c["h"]["cardio"])
