@@ -220,7 +220,64 @@ class Ping:
     TYPE: ClassVar[str] = "ping"
 
 
-ClientMessage: TypeAlias = Join | Signal | Chat | Admit | Deny | Leave | End | Ping
+MAX_SLICE = 10_000
+MAX_PAN = 100_000.0
+MAX_WINDOW = 65_536.0
+
+
+def _check_uid(value: object, name: str) -> None:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID or not all(
+            ch.isdigit() or ch == "." for ch in value):
+        raise _fail(f"{name} must be a DICOM UID (digits and dots, at most {MAX_ID})")
+
+
+def _check_number(value: object, name: str, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or not low <= value <= high:
+        raise _fail(f"{name} must be a number from {low:g} to {high:g}")
+
+
+@dataclass(frozen=True, slots=True)
+class ViewState:
+    """An image viewer's state: study, series, slice, zoom, pan and window (the part of
+    `view` both directions share)."""
+
+    study_uid: str
+    series_uid: str
+    slice: int
+    zoom: float = 1.0
+    pan_x: float = 0.0
+    pan_y: float = 0.0
+    center: float = 40.0
+    width: float = 400.0
+
+    def __post_init__(self) -> None:
+        _check_uid(self.study_uid, "study_uid")
+        _check_uid(self.series_uid, "series_uid")
+        _check_int(self.slice, "slice")
+        if self.slice > MAX_SLICE:
+            raise _fail(f"slice must be at most {MAX_SLICE}")
+        _check_number(self.zoom, "zoom", 0.1, 20.0)
+        _check_number(self.pan_x, "pan_x", -MAX_PAN, MAX_PAN)
+        _check_number(self.pan_y, "pan_y", -MAX_PAN, MAX_PAN)
+        _check_number(self.center, "center", -MAX_WINDOW, MAX_WINDOW)
+        _check_number(self.width, "width", 1.0, MAX_WINDOW)
+
+
+@dataclass(frozen=True, slots=True)
+class View(ViewState):
+    """What a participant's image viewer shows (looking together, docs/teleconsult.md):
+    the leader's view is relayed to the others; `take_lead` makes the sender the leader."""
+
+    TYPE: ClassVar[str] = "view"
+    take_lead: bool = False
+
+    def __post_init__(self) -> None:
+        ViewState.__post_init__(self)
+        _check_bool(self.take_lead, "take_lead")
+
+
+ClientMessage: TypeAlias = Join | Signal | Chat | Admit | Deny | Leave | End | Ping | View
 
 
 # Server → client ---------------------------------------------------------
@@ -371,9 +428,24 @@ class Error:
         _check_text(self.message, "message", MAX_TEXT)
 
 
+@dataclass(frozen=True, slots=True)
+class ViewFrom(ViewState):
+    """The leader's view (`from` on the wire), relayed to the other admitted peers;
+    `lead` is the peer that leads now (both required: their defaults are refused)."""
+
+    TYPE: ClassVar[str] = "view"
+    from_: str = ""
+    lead: str = ""
+
+    def __post_init__(self) -> None:
+        ViewState.__post_init__(self)
+        _check_id(self.from_, "from")
+        _check_id(self.lead, "lead")
+
+
 ServerMessage: TypeAlias = (
     Welcome | Knock | Admitted | Denied | PeerJoined | PeerLeft | SignalFrom | ChatFrom
-    | Ended | Pong | Error
+    | Ended | Pong | Error | ViewFrom
 )
 Message: TypeAlias = ClientMessage | ServerMessage
 
@@ -383,11 +455,11 @@ Message: TypeAlias = ClientMessage | ServerMessage
 _WIRE_NAMES = {"from_": "from"}
 _PY_NAMES = {v: k for k, v in _WIRE_NAMES.items()}
 _CLIENT: dict[str, type[Any]] = {
-    cls.TYPE: cls for cls in (Join, Signal, Chat, Admit, Deny, Leave, End, Ping)
+    cls.TYPE: cls for cls in (Join, Signal, Chat, Admit, Deny, Leave, End, Ping, View)
 }
 _SERVER: dict[str, type[Any]] = {
     cls.TYPE: cls for cls in (Welcome, Knock, Admitted, Denied, PeerJoined, PeerLeft,
-                              SignalFrom, ChatFrom, Ended, Pong, Error)
+                              SignalFrom, ChatFrom, Ended, Pong, Error, ViewFrom)
 }
 # Fields holding nested parts, and how to read them.
 _PARTS: dict[str, Any] = {
@@ -519,6 +591,9 @@ __all__ = [
     "Signal",
     "SignalFrom",
     "Verdict",
+    "View",
+    "ViewFrom",
+    "ViewState",
     "VisitRole",
     "Welcome",
     "dump",

@@ -84,6 +84,8 @@ def operate(room: Room, peer_id: str, message: m.ClientMessage, now: float) -> O
             return room.signal(peer_id, to, data)
         case m.Chat(text=text):
             return room.chat(peer_id, text, now=now)
+        case m.View():
+            return room.view(peer_id, message, now=now)
         case m.Admit(peer_id=target):
             return room.admit(peer_id, target)
         case m.Deny(peer_id=target):

@@ -53,6 +53,8 @@ READ_REASONS: dict[str, str] = {  # fixed audit reasons, in the page's language
     "command line": N_("Command line"),
     "guest revoked": N_("Guest invitation withdrawn"),
     "telemonitoring without record consent": N_("Telemonitoring without consent to the record"),
+    "teleconsult access": N_("Consulted specialist (teleconsult)"),
+    "dicom reconciliation": N_("Images of another patient ID attached after a check"),
 }
 REVIEW_OUTCOMES: dict[str, str] = {"confirmed": N_("confirmed"), "flagged": N_("flagged")}
 RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
@@ -64,7 +66,9 @@ RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
     "user": N_("user account"), "emergency_review": N_("emergency access review"),
     "fhir_appointment": N_("appointments (FHIR)"),
     "fhir_careplan": N_("care plans (FHIR)"), "fhir_flag": N_("alert flags (FHIR)"),
-    "fhir_observation": N_("measurements (FHIR)")}
+    "fhir_observation": N_("measurements (FHIR)"),
+    "teleconsult": N_("teleconsults"), "attachment": N_("attachments"),
+    "study": N_("diagnostic images")}
 
 
 def describe(request: web.Request, action: str, resource: str) -> str:

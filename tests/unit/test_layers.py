@@ -24,11 +24,12 @@ LAYERS: dict[str, int] = {
     "metrics": 1, "i18n": 1, "webroot": 1, "security": 1, "keys": 1, "readiness": 1,
     "mqtt_loop": 1,
     "bus": 1,  # the core's messenger: it needs only settings, tasks and the readiness registry
-    # adapters that own one outside resource: the database, the MQTT broker, the echo peer
-    "db": 2, "broker": 2, "precall": 2,
+    # adapters that own one outside resource: the database, the MQTT broker, the echo peer, the PACS
+    "db": 2, "broker": 2, "precall": 2, "imaging": 2,
     "services": 3, "live_channels": 3, "notify": 3,
     "api": 4, "views": 4, "ingest": 4, "signalling": 4, "middlewares": 4,
-    "app": 5, "commands": 5, "demo": 5, "demo_devices": 5, "cli": 6, "__main__": 7,
+    "app": 5, "commands": 5, "demo": 5, "demo_devices": 5, "demo_teleconsult": 5,
+    "cli": 6, "__main__": 7,
 }
 
 SHARED_LAYERS = frozenset({0, 1, 2, 3, 5})
