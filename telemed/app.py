@@ -34,6 +34,7 @@ from telemed.api.input_guard import input_guard_middleware
 from telemed.broker import setup_broker
 from telemed.bus import setup_bus
 from telemed.db.engine import database_ctx
+from telemed.identity.oidc import setup_oidc
 from telemed.ingest import http as readings
 from telemed.ingest.setup import setup_ingest
 from telemed.live_channels import setup_live_channels
@@ -105,6 +106,7 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
                        precall, population):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
+        setup_oidc(app)
         setup_notify(app)
         setup_alert_stream(app)
         setup_fhir(app)
