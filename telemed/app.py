@@ -17,6 +17,7 @@ from telemed.api import (
     consents,
     delegates,
     devices,
+    identity,
     notifications,
     observations,
     oncall,
@@ -103,7 +104,7 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
                        alerts, observations, readings, openapi, visits, notifications, oncall,
-                       precall, population):
+                       precall, population, identity):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
         setup_oidc(app)

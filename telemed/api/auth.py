@@ -9,11 +9,14 @@ checked, so parallel guesses cannot slip past it.
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
 from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.db.models import User
+from telemed.domain.identity import needs_second_factor
 from telemed.errors import ApiError
+from telemed.identity.totp import check_second_factor
 from telemed.live_channels import credentials_revoked
 from telemed.middlewares import client_of
 from telemed.principal import ROLES, principal, public, requires
@@ -27,6 +30,8 @@ routes = web.RouteTableDef()
 class TokenRequest(Body):
     username: str
     password: str
+    # A TOTP or recovery code: required for staff under TELEMED_REQUIRE_2FA=staff.
+    otp: str | None = Field(default=None, max_length=32)
 
 
 def too_many_attempts(wait: float) -> ApiError:
@@ -70,9 +75,21 @@ async def issue_token(request: web.Request) -> web.Response:
     data = await body(request, TokenRequest)
     user = await login(request, data.username, data.password)
     settings = request.app[keys.SETTINGS]
+    factor = None
+    if needs_second_factor(user.role, settings.require_2fa):
+        if not data.otp:
+            raise ApiError(401, "second_factor_required",
+                           "This account needs a second factor: send the code as otp.")
+        async with sessions(request)() as session:
+            if not await check_second_factor(session, user.id, data.otp):
+                raise ApiError(401, "wrong_second_factor",
+                               "The code is wrong, expired or already used.")
+        factor = "totp"
     async with sessions(request)() as session:
-        token = await issue_access_token(session, user, secret=settings.secret_key,
-                                         ttl_seconds=settings.token_ttl)
+        token = await issue_access_token(
+            session, user, secret=settings.secret_key, ttl_seconds=settings.token_ttl,
+            method="password", second_factor=factor, address=client_of(request)[:64],
+            user_agent=request.headers.get("User-Agent", "")[:255] or None)
     return ok({"access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl})
 
 

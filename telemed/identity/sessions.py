@@ -3,6 +3,12 @@ revocable; OIDC sessions included."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,3 +31,54 @@ async def open_sessions_of(db: AsyncSession, user_id: str) -> list[UserSession]:
         .where(col(UserSession.expires_at) > utcnow())
         .order_by(col(UserSession.last_used_at).desc(), col(UserSession.created_at).desc()))
     return list(rows.all())
+
+
+def handle_of(session_id: str) -> str:
+    """The public name of a session: the id itself (what a cookie or token names) is never
+    shown, even to its owner."""
+    return hashlib.sha256(f"session:{session_id}".encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """One open session as its owner sees it."""
+
+    handle: str
+    kind: str
+    method: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+    user_agent: str | None
+    address: str | None
+    second_factor: str | None
+    current: bool
+
+    def dump(self) -> dict[str, Any]:
+        return {"id": self.handle, "kind": self.kind, "method": self.method,
+                "created_at": self.created_at.isoformat(),
+                "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+                "expires_at": self.expires_at.isoformat(), "user_agent": self.user_agent,
+                "address": self.address, "second_factor": self.second_factor,
+                "current": self.current}
+
+
+async def my_sessions(db: AsyncSession, user_id: str, current: str | None) -> list[SessionView]:
+    """The user's open sessions (browsers and API tokens), most recently used first."""
+    return [SessionView(handle_of(r.id), r.kind, r.method or "password", r.created_at,
+                        r.last_used_at, r.expires_at, r.user_agent, r.address,
+                        r.second_factor, r.id == current)
+            for r in await open_sessions_of(db, user_id)]
+
+
+async def revoke_my_session(db: AsyncSession, user_id: str, handle: str) -> str | None:
+    """End one of the user's own open sessions by its handle (committed); its id, or None
+    when the user has no such open session (another person's session is "no such")."""
+    for row in await open_sessions_of(db, user_id):
+        if secrets.compare_digest(handle_of(row.id), handle):
+            row.revoked_at = utcnow()
+            row.revoked_reason = "revoked_by_user"
+            db.add(row)
+            await db.commit()
+            return row.id
+    return None

@@ -42,9 +42,9 @@ async def open_session(db: AsyncSession, user: User, *, kind: str, ttl_seconds: 
 
 
 async def issue_access_token(db: AsyncSession, user: User, *, secret: str,
-                             ttl_seconds: int) -> str:
-    """A bearer token backed by a new session row (committed)."""
-    row = await open_session(db, user, kind="bearer", ttl_seconds=ttl_seconds)
+                             ttl_seconds: int, **details: str | None) -> str:
+    """A bearer token backed by a new session row (committed); `details` as open_session."""
+    row = await open_session(db, user, kind="bearer", ttl_seconds=ttl_seconds, **details)
     await db.commit()
     return TokenSigner(secret).sign(ACCESS_PURPOSE, {"sub": user.id, "sid": row.id},
                                     ttl_seconds)

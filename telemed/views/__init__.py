@@ -6,6 +6,7 @@ from aiohttp import web
 
 from telemed.views import (
     account,
+    account_sessions,
     alerts,
     auth,
     careplans,
@@ -28,6 +29,6 @@ def setup_views(app: web.Application) -> None:
     """Templates, static files and the page routes."""
     setup_templates(app)
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
-    for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
+    for module in (home, auth, account, account_sessions, patients, careplans, devices, users, alerts, privacy,
                    emergency_reviews, notifications, oncall, population, sso):
         app.router.add_routes(module.routes)

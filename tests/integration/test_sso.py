@@ -101,6 +101,8 @@ async def test_patient_signs_in_with_spid_and_logs_out_at_the_provider(
     async with sso_client.server.app[keys.SESSIONS]() as db:
         row = (await db.exec(select(UserSession).where(UserSession.user_id == user_id))).one()
     assert row.method == "oidc" and row.id_token and row.address
+    listed = (await (await sso_client.get("/api/v1/users/me/sessions")).json())["items"]
+    assert [(i["method"], i["current"]) for i in listed] == [("oidc", True)]
     page = await (await sso_client.get("/my-record")).text()
     out = await sso_client.post("/logout", data={"csrf_token": _csrf(page)},
                                 allow_redirects=False)
