@@ -29,6 +29,7 @@ def setup_views(app: web.Application) -> None:
     """Templates, static files and the page routes."""
     setup_templates(app)
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
-    for module in (home, auth, account, account_sessions, patients, careplans, devices, users, alerts, privacy,
-                   emergency_reviews, notifications, oncall, population, sso):
+    for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
+                   emergency_reviews, notifications, oncall, population,
+                   sso, account_sessions):
         app.router.add_routes(module.routes)
