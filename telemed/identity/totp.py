@@ -38,9 +38,9 @@ class Enrolment:
     qr: str
 
 
-def new_enrolment(username: str) -> Enrolment:
-    """A fresh secret and the QR code an authenticator app scans."""
-    secret = pyotp.random_base32()
+def new_enrolment(username: str, secret: str | None = None) -> Enrolment:
+    """A secret (fresh unless given) and the QR code an authenticator app scans."""
+    secret = secret or pyotp.random_base32()
     uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
     return Enrolment(secret, uri, segno.make(uri, error="m").svg_data_uri(scale=5))
 

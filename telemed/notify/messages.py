@@ -28,6 +28,7 @@ TITLES: Final[Mapping[str, str]] = {
     "document_available": N_("A new document is available in your record"),
     "visit_reminder": N_("Reminder: you have a visit soon"),
     "visit_changed": N_("A visit of yours was scheduled or changed"),
+    "account_security": N_("The second factor of your account was reset"),
 }
 _OPEN = N_("Open this link to see it (you will be asked to log in first):")
 _PRIVACY = N_("For your privacy, this message contains no clinical details.")

@@ -18,6 +18,7 @@ from telemed.views import (
     patients,
     population,
     privacy,
+    second_factor,
     sso,
     users,
 )
@@ -31,5 +32,5 @@ def setup_views(app: web.Application) -> None:
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
     for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
                    emergency_reviews, notifications, oncall, population,
-                   sso, account_sessions):
+                   sso, account_sessions, second_factor):
         app.router.add_routes(module.routes)

@@ -1,4 +1,5 @@
-"""Pytest plugin: a real OpenID provider (oidc-provider run by node) and the app set up for it.
+"""Pytest plugin: identity. A real OpenID provider (oidc-provider run by node) and the app set
+up for it; an app that requires a second factor of staff (``client_2fa``, ``world_2fa``).
 
 Fixtures: ``oidc_provider`` (a started DevProvider with the accounts of ``CITIZENS``),
 ``sso_settings`` (the test settings pointing at it, on a fixed free port so the registered
@@ -19,7 +20,7 @@ from aiohttp.test_utils import TestClient
 from telemed.app import create_app
 from telemed.identity.dev_provider import Client, DevProvider, missing_reason
 from telemed.settings import Settings
-from tests.conftest import service_missing
+from tests.conftest import World, service_missing
 from tests.helpers.net import free_port
 from tests.helpers.sso import CITIZENS, CLIENT_ID, CLIENT_SECRET
 
@@ -63,3 +64,16 @@ async def sso_client(
 ) -> TestClient[Any, Any]:
     app: web.Application = create_app(sso_settings)
     return await aiohttp_client(app, server_kwargs={"port": sso_port})
+
+
+@pytest.fixture
+async def client_2fa(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]], settings: Settings,
+) -> TestClient[Any, Any]:
+    """The app under TELEMED_REQUIRE_2FA=staff."""
+    return await aiohttp_client(create_app(settings.model_copy(update={"require_2fa": "staff"})))
+
+
+@pytest.fixture
+def world_2fa(client_2fa: TestClient[Any, Any]) -> World:
+    return World(client_2fa.server.app, client_2fa)
