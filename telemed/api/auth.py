@@ -14,9 +14,9 @@ from pydantic import Field
 from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.db.models import User
-from telemed.domain.identity import needs_second_factor
+from telemed.domain.identity import second_factor_step
 from telemed.errors import ApiError
-from telemed.identity.totp import check_second_factor
+from telemed.identity.totp import check_second_factor, has_second_factor
 from telemed.live_channels import credentials_revoked
 from telemed.middlewares import client_of
 from telemed.principal import ROLES, principal, public, requires
@@ -76,7 +76,10 @@ async def issue_token(request: web.Request) -> web.Response:
     user = await login(request, data.username, data.password)
     settings = request.app[keys.SETTINGS]
     factor = None
-    if needs_second_factor(user.role, settings.require_2fa):
+    async with sessions(request)() as session:
+        step = second_factor_step(user.role, settings.require_2fa,
+                                  enrolled=await has_second_factor(session, user))
+    if step != "none":
         if not data.otp:
             raise ApiError(401, "second_factor_required",
                            "This account needs a second factor: send the code as otp.")

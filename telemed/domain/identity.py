@@ -76,3 +76,16 @@ def needs_second_factor(role: str, require: str, *, acr: object = None,
     if require != "staff" or role not in ("admin", "doctor", "nurse"):
         return False
     return not acr_satisfies(acr, min_acr)
+
+
+def second_factor_step(role: str, require: str, *, enrolled: bool, acr: object = None,
+                       min_acr: str = "") -> str:
+    """What a login needs after its first factor: "verify" (a code of the factor the user
+    has), "enrol" (required but none yet) or "none". A user who set up a factor is always
+    asked for it, required or not; an identity provider's level of assurance at or above
+    `min_acr` counts as the second factor."""
+    if acr_satisfies(acr, min_acr):
+        return "none"
+    if enrolled:
+        return "verify"
+    return "enrol" if needs_second_factor(role, require) else "none"

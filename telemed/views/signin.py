@@ -15,7 +15,7 @@ from aiohttp_session import get_session
 
 from telemed import keys
 from telemed.db.models import User
-from telemed.domain.identity import needs_second_factor
+from telemed.domain.identity import second_factor_step
 from telemed.i18n import LANGUAGES
 from telemed.identity.totp import has_second_factor
 from telemed.middlewares import client_of
@@ -42,14 +42,16 @@ async def complete_login(request: web.Request, user: User, *, method: str, next_
                          acr: str | None = None, id_token: str | None = None) -> NoReturn:
     """After the first factor: ask for the second when required, else open the session."""
     settings = request.app[keys.SETTINGS]
-    if needs_second_factor(user.role, settings.require_2fa, acr=acr,
-                           min_acr=settings.oidc_min_acr):
-        async with request.app[keys.SESSIONS]() as db:
-            enrolled = await has_second_factor(db, user)
+    async with request.app[keys.SESSIONS]() as db:
+        enrolled = await has_second_factor(db, user)
+    step = second_factor_step(user.role, settings.require_2fa, enrolled=enrolled, acr=acr,
+                              min_acr=settings.oidc_min_acr)
+    if step != "none":
         session = await _reset_cookie(request)
         session[PENDING] = {"uid": user.id, "method": method, "acr": acr, "id_token": id_token,
                             "next": next_path, "exp": int(time.time()) + PENDING_SECONDS}
-        raise see_other("/login/second-factor" if enrolled else "/login/second-factor/enrol")
+        raise see_other("/login/second-factor" if step == "verify"
+                        else "/login/second-factor/enrol")
     factor = "idp" if acr and settings.oidc_min_acr and method == "oidc" else None
     raise await open_login(request, user, method=method, next_path=next_path, acr=acr,
                            id_token=id_token, second_factor=factor)

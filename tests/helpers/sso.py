@@ -8,6 +8,7 @@ from urllib.parse import urljoin
 
 import aiohttp
 
+from telemed.demo_sso import demo_citizens
 from telemed.domain.fiscal_code import build_fiscal_code
 
 CLIENT_ID = "telemed-test"
@@ -25,6 +26,7 @@ CITIZENS: dict[str, dict[str, str]] = {
     "luca": {"fiscal_number": f"TINIT-{STRANGER_CODE}", "given_name": "Luca",
              "family_name": "Gialli"},
     "nocode": {"given_name": "Senza", "family_name": "Codice"},
+    **demo_citizens(),  # giuseppe.esposito, the demo patient
 }
 
 _FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')

@@ -3,21 +3,25 @@ and every refusal changes nothing."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, func, select
 
 from telemed import keys
 from telemed.db.models import IdentityEvent, Patient, User, UserSession
+from telemed.demo import DEMO_PASSWORD, seed_region
 from telemed.identity.dev_provider import DevProvider
 from telemed.identity.oidc import OIDC, OidcError
 from telemed.services.users import create_user
 from tests.conftest import PASSWORD
+from tests.helpers.pages import log_in, post_form
 from tests.helpers.sso import (
     CLIENT_ID,
     PATIENT_CODE,
@@ -218,3 +222,31 @@ async def test_provider_key_rotation_is_followed(sso_client: Client,
         count = (await db.exec(select(func.count()).select_from(UserSession)
                                .where(col(UserSession.method) == "oidc"))).one()
     assert count == 2
+
+
+async def test_demo_patient_signs_in_through_spid_cie_and_demo_doctor_with_totp(
+        sso_client: Client) -> None:
+    """The issue's "done": the demo citizen is the demo patient; the demo doctor sets up TOTP
+    and from then on logs in with the password and a code."""
+    async with sso_client.server.app[keys.SESSIONS]() as db:
+        await seed_region(db)
+    resp, _ = await _sign_in(sso_client, "giuseppe.esposito")
+    assert resp.status == 303 and resp.headers["Location"] == "/my-record"
+    me = await (await sso_client.get("/api/v1/users/me")).json()
+    assert me["username"] == "giuseppe.esposito"
+    sso_client.session.cookie_jar.clear()
+    resp = await log_in(sso_client, "dr.bianchi", DEMO_PASSWORD)
+    assert resp.status == 303 and resp.headers["Location"] == "/patients"
+    page = await (await sso_client.get("/account/second-factor")).text()
+    secret = re.search(r"data-totp-secret>([A-Z2-7]+)<", page)
+    assert secret
+    done = await post_form(sso_client, "/account/second-factor",
+                           {"code": pyotp.TOTP(secret[1]).now()}, page="/account/sessions")
+    assert done.status == 200 and "data-recovery-codes" in await done.text()
+    sso_client.session.cookie_jar.clear()
+    resp = await log_in(sso_client, "dr.bianchi", DEMO_PASSWORD)
+    assert resp.headers["Location"] == "/login/second-factor"  # asked, even not required
+    resp = await post_form(sso_client, "/login/second-factor",
+                           {"code": pyotp.TOTP(secret[1]).at(time.time() + 30)},
+                           page="/login/second-factor")
+    assert resp.status == 303 and resp.headers["Location"] == "/patients"

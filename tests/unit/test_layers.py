@@ -28,7 +28,7 @@ LAYERS: dict[str, int] = {
     "db": 2, "broker": 2,
     "services": 3, "live_channels": 3, "notify": 3, "identity": 3,
     "api": 4, "views": 4, "ingest": 4, "signalling": 4, "precall": 4, "middlewares": 4,
-    "app": 5, "commands": 5, "demo": 5, "demo_devices": 5, "cli": 6, "__main__": 7,
+    "app": 5, "commands": 5, "demo": 5, "demo_devices": 5, "demo_sso": 5, "cli": 6, "__main__": 7,
 }
 
 SHARED_LAYERS = frozenset({0, 1, 2, 3, 5})

@@ -10,6 +10,7 @@ from telemed.domain.identity import (
     choose_account,
     fiscal_number,
     needs_second_factor,
+    second_factor_step,
     totp_step_acceptable,
 )
 
@@ -63,3 +64,15 @@ def test_second_factor_rule() -> None:
     assert not needs_second_factor("doctor", "staff", acr=l2, min_acr=l2)
     assert not needs_second_factor("patient", "staff")
     assert not needs_second_factor("nurse", "none")
+
+
+def test_second_factor_step() -> None:
+    l2 = "https://www.spid.gov.it/SpidL2"
+    assert second_factor_step("doctor", "staff", enrolled=False) == "enrol"
+    assert second_factor_step("doctor", "staff", enrolled=True) == "verify"
+    assert second_factor_step("doctor", "none", enrolled=True) == "verify"  # set up = asked
+    assert second_factor_step("doctor", "none", enrolled=False) == "none"
+    assert second_factor_step("patient", "staff", enrolled=False) == "none"
+    assert second_factor_step("doctor", "staff", enrolled=True, acr=l2, min_acr=l2) == "none"
+    assert second_factor_step("doctor", "staff", enrolled=False,
+                              acr="https://www.spid.gov.it/SpidL1", min_acr=l2) == "enrol"
