@@ -9,11 +9,12 @@ from pydantic import Field
 from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.errors import conflict, not_found
+from telemed.identity.activation import activate
 from telemed.identity.sessions import my_sessions, revoke_my_session
 from telemed.identity.totp import reset_second_factor
 from telemed.live_channels import credentials_revoked
 from telemed.notify import outbox
-from telemed.principal import ROLES, principal, requires
+from telemed.principal import ROLES, principal, public, requires
 from telemed.services import audit
 from telemed.services.users import get_user
 
@@ -68,3 +69,20 @@ async def second_factor_reset(request: web.Request) -> web.Response:
                      reason="second factor reset")
         await db.commit()
     return ok({"status": "reset"})
+
+
+class Activation(Body):
+    token: str = Field(max_length=1024)
+    password: str = Field(max_length=1024)
+
+
+@routes.post("/api/v1/auth/activate")
+@public
+async def account_activate(request: web.Request) -> web.Response:
+    """The owner of a new portal account sets its first password with the activation link's
+    token: 400 for a used, expired or forged token, 422 for a refused password."""
+    data = await body(request, Activation)
+    async with sessions(request)() as db:
+        user = await activate(db, request.app[keys.SETTINGS].secret_key, data.token,
+                              data.password)
+    return ok({"status": "activated", "username": user.username})

@@ -12,7 +12,9 @@ from telemed import keys
 from telemed.api.auth import too_many_attempts
 from telemed.api.common import Body, body, listing, ok, sessions
 from telemed.api.shapes import user_out
+from telemed.db.models import User
 from telemed.errors import invalid
+from telemed.identity.activation import activation_token
 from telemed.live_channels import credentials_revoked
 from telemed.middlewares import client_of
 from telemed.principal import ROLES, Principal, principal, requires
@@ -31,9 +33,17 @@ from telemed.services.users import (
 routes = web.RouteTableDef()
 
 
+def activation_link(request: web.Request, user: User) -> str:
+    """The one-time link with which the owner of a new portal account sets its password."""
+    settings = request.app[keys.SETTINGS]
+    token = activation_token(settings.secret_key, user)
+    return f"{settings.effective_public_url}/activate?token={token}"
+
+
 class UserCreate(Body):
     username: str
-    password: str
+    # Staff only: a portal (patient) account's owner sets it with the activation link.
+    password: str | None = None
     role: str
     display_name: str
     patient_id: str | None = None
@@ -65,11 +75,14 @@ async def users_create(request: web.Request) -> web.Response:
     data = await body(request, UserCreate)
     who = principal(request)
     async with sessions(request)() as session:
-        user = await create_user(session, **data.model_dump())
+        user = await create_user(session, **data.model_dump(), by_admin=True)
         audit.record(session, actor=who, action="create", resource="user",
                      resource_id=user.id, patient_id=user.patient_id)
         await session.commit()
-    return ok(user_out(user), status=201)
+    out = user_out(user)
+    if data.password is None:  # shown once, to hand over (docs/identity.md)
+        out["activation_url"] = activation_link(request, user)
+    return ok(out, status=201)
 
 
 @routes.get("/api/v1/users/me")

@@ -7,6 +7,7 @@ from aiohttp import web
 from telemed.views import (
     account,
     account_sessions,
+    activation,
     alerts,
     auth,
     careplans,
@@ -32,5 +33,5 @@ def setup_views(app: web.Application) -> None:
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
     for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
                    emergency_reviews, notifications, oncall, population,
-                   sso, account_sessions, second_factor):
+                   sso, account_sessions, second_factor, activation):
         app.router.add_routes(module.routes)
