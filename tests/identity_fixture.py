@@ -77,3 +77,14 @@ async def client_2fa(
 @pytest.fixture
 def world_2fa(client_2fa: TestClient[Any, Any]) -> World:
     return World(client_2fa.server.app, client_2fa)
+
+
+@pytest.fixture
+async def localhost_client(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]], settings: Settings,
+) -> TestClient[Any, Any]:
+    """The app reached as http://localhost:PORT (WebAuthn refuses IP addresses as its
+    relying party id)."""
+    port = free_port()
+    app = create_app(settings.model_copy(update={"public_url": f"http://localhost:{port}"}))
+    return await aiohttp_client(app, server_kwargs={"port": port})

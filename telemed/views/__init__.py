@@ -20,6 +20,7 @@ from telemed.views import (
     population,
     privacy,
     second_factor,
+    security_keys,
     sso,
     users,
 )
@@ -33,5 +34,5 @@ def setup_views(app: web.Application) -> None:
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
     for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
                    emergency_reviews, notifications, oncall, population,
-                   sso, account_sessions, second_factor, activation):
+                   sso, account_sessions, second_factor, activation, security_keys):
         app.router.add_routes(module.routes)

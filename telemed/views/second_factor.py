@@ -14,6 +14,7 @@ from aiohttp_session import get_session
 
 from telemed import keys
 from telemed.db.models import User
+from telemed.identity.security_keys import keys_of
 from telemed.identity.totp import (
     check_second_factor,
     enrol,
@@ -41,18 +42,22 @@ def _no_pending(request: web.Request) -> NoReturn:
     raise see_other("/login")
 
 
-async def _code_page(request: web.Request, *, error: str | None = None,
+async def _code_page(request: web.Request, user: User, *, error: str | None = None,
                      status: int = 200) -> web.Response:
-    return await render(request, "second_factor.html", {"error": error}, status=status)
+    async with request.app[keys.SESSIONS]() as db:
+        has_keys = bool(await keys_of(db, user.id))
+    return await render(request, "second_factor.html", {"error": error, "has_keys": has_keys},
+                        status=status)
 
 
 @routes.get("/login/second-factor", name="second_factor")
 @public
 async def second_factor_form(request: web.Request) -> web.Response:
     await language_of(request)
-    if await pending_user(request) is None:
+    found = await pending_user(request)
+    if found is None:
         _no_pending(request)
-    return await _code_page(request)
+    return await _code_page(request, found[0])
 
 
 @routes.post("/login/second-factor")
@@ -68,14 +73,14 @@ async def second_factor_submit(request: web.Request) -> web.Response:
     address = client_of(request)
     wait = guard.reserve(address, _throttle_key(user))
     if wait > 0:
-        page = await _code_page(request, error=t(request, N_("Too many attempts. Try again "
+        page = await _code_page(request, user, error=t(request, N_("Too many attempts. Try again "
                                                             "in a minute.")), status=429)
         page.headers["Retry-After"] = str(int(wait) + 1)
         return page
     async with request.app[keys.SESSIONS]() as db:
         passed = await check_second_factor(db, user.id, form.get("code", "")[:32])
     if not passed:
-        return await _code_page(request, error=t(request, N_(
+        return await _code_page(request, user, error=t(request, N_(
             "The code is wrong, expired or already used. Enter the code your app shows now, "
             "or one of your recovery codes.")), status=401)
     guard.succeeded(address, _throttle_key(user))

@@ -40,6 +40,8 @@ PUBLIC_ROUTES = {
     ("POST", "/activate"): "first password of a portal account: one-time link checked",
     ("POST", "/api/v1/auth/activate"): "first password of a portal account: token checked",
     ("GET", "/login/second-factor/enrol"): "first enrolment: needs the pending login",
+    ("POST", "/login/second-factor/key/options"): "security key: needs the pending login",
+    ("POST", "/login/second-factor/key"): "security key: needs the pending login",
     ("POST", "/login/second-factor/enrol"): "first enrolment: needs the pending login",
     ("GET", "/"): "redirects by role",
     ("GET", "/fhir/R4/metadata"): "FHIR CapabilityStatement",

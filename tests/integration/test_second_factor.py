@@ -188,3 +188,23 @@ async def test_admin_resets_a_lost_factor_with_a_reason_and_the_user_is_told(
     assert [n.kind for n in told] == ["account_security"]
     resp = await log_in(client_2fa, doctor["username"])
     assert resp.headers["Location"] == "/login/second-factor/enrol"
+
+
+async def test_security_key_endpoints_refuse_without_login_or_challenge(
+        client_2fa: Client, world_2fa: World) -> None:
+    doctor = await world_2fa.user("doctor")
+    token = await csrf_of(client_2fa, "/login")
+    headers = {"X-CSRF-Token": token}
+    for path in ("/login/second-factor/key/options", "/login/second-factor/key"):
+        resp = await client_2fa.post(path, json={}, headers=headers)
+        assert resp.status == 401  # no first factor in this browser
+    await log_in(client_2fa, doctor["username"])
+    headers = {"X-CSRF-Token": await csrf_of(client_2fa, "/login/second-factor/enrol")}
+    resp = await client_2fa.post("/login/second-factor/key/options", json={}, headers=headers)
+    assert resp.status == 404  # no key registered
+    resp = await client_2fa.post("/login/second-factor/key", headers=headers,
+                                 json={"credential": {"id": "x", "response": {}}})
+    assert resp.status == 400  # no challenge issued
+    assert (await client_2fa.get("/api/v1/users/me")).status == 401
+    async with client_2fa.server.app[keys.SESSIONS]() as db:
+        assert not (await db.exec(select(UserSession))).all()
