@@ -33,15 +33,15 @@ async def sessions_list(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/users/me/sessions/{session}")
 @requires(*ROLES)
 async def sessions_revoke(request: web.Request) -> web.Response:
-    """End one of the caller's sessions (204); 404 for anything else, another person's
-    session included, and nothing changes."""
+    """End one of the caller's sessions; 404 for anything else, another person's session
+    included, and nothing changes."""
     who = principal(request)
     async with sessions(request)() as db:
         ended = await revoke_my_session(db, who.user_id, request.match_info["session"])
     if ended is None:
         raise not_found("Session")
     await credentials_revoked(request.app[keys.BUS], who.user_id, "revoked_by_user", ended)
-    return web.Response(status=204)
+    return ok({"status": "revoked"})
 
 
 class FactorReset(Body):

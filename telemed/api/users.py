@@ -44,6 +44,8 @@ class UserCreate(Body):
     username: str
     # Staff only: a portal (patient) account's owner sets it with the activation link.
     password: str | None = None
+    # The person's codice fiscale, for single sign-on (SPID / CIE) of staff and delegates.
+    fiscal_code: str | None = Field(default=None, max_length=32)
     role: str
     display_name: str
     patient_id: str | None = None

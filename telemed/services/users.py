@@ -14,6 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Patient, User
 from telemed.db.types import utcnow
+from telemed.domain.errors import DomainValidationError
+from telemed.domain.fiscal_code import validate_fiscal_code
 from telemed.errors import ApiError, conflict, invalid, not_found
 from telemed.identity.activation import unusable_password
 from telemed.notify import kinds
@@ -96,6 +98,7 @@ async def create_user(
     email: str | None = None,
     notify: dict[str, Any] | None = None,
     by_admin: bool = False,
+    fiscal_code: str | None = None,
 ) -> User:
     """Create a user after validating everything; 422/409 change nothing. Without a password
     (portal accounts only) the owner sets one with an activation link."""
@@ -111,6 +114,11 @@ async def create_user(
     )
     if email is not None and (problem := email_problem(email)):
         errors["email"] = problem
+    if fiscal_code:  # for single sign-on (telemed/identity); portal accounts use the patient's
+        try:
+            fiscal_code = validate_fiscal_code(fiscal_code)
+        except DomainValidationError as exc:
+            errors["fiscal_code"] = exc.errors[0].render()
     errors.update(kinds.preference_errors(notify or {}))
     if errors:
         raise invalid(errors)
@@ -131,6 +139,7 @@ async def create_user(
         patient_id=patient_id,
         email=email,
         notify_prefs=kinds.merged(None, notify) if notify else None,
+        fiscal_code=fiscal_code or None,
     )
     session.add(user)
     await session.flush()

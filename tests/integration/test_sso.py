@@ -250,3 +250,26 @@ async def test_demo_patient_signs_in_through_spid_cie_and_demo_doctor_with_totp(
                            {"code": pyotp.TOTP(secret[1]).at(time.time() + 30)},
                            page="/login/second-factor")
     assert resp.status == 303 and resp.headers["Location"] == "/patients"
+
+
+async def test_staff_account_created_with_a_fiscal_code_signs_in_with_spid(
+        sso_client: Client) -> None:
+    app = sso_client.server.app
+    async with app[keys.SESSIONS]() as db:
+        await create_user(db, username="admin.sso", password=PASSWORD, role="admin",
+                          display_name="Admin")
+        await db.commit()
+    token = await sso_client.post("/api/v1/auth/token",
+                                  json={"username": "admin.sso", "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {(await token.json())['access_token']}"}
+    bad = await sso_client.post("/api/v1/users", headers=headers, json={
+        "username": "nurse.neri", "password": "quiet-harbour-lantern-27", "role": "nurse",
+        "display_name": "Paolo Neri", "fiscal_code": "NOTACODE"})
+    assert bad.status == 422 and "fiscal_code" in (await bad.json())["error"]["fields"]
+    made = await sso_client.post("/api/v1/users", headers=headers, json={
+        "username": "nurse.neri", "password": "quiet-harbour-lantern-27", "role": "nurse",
+        "display_name": "Paolo Neri", "fiscal_code": TWOFOLD_CODE.lower()})
+    assert made.status == 201 and (await made.json())["fiscal_code"] == TWOFOLD_CODE
+    resp, _ = await _sign_in(sso_client, "paolo")
+    assert resp.status == 303 and resp.headers["Location"] == "/patients"
+    assert (await (await sso_client.get("/api/v1/users/me")).json())["username"] == "nurse.neri"
