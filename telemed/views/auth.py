@@ -17,11 +17,10 @@ from telemed.i18n import LANGUAGES
 from telemed.identity.oidc import oidc_client
 from telemed.live_channels import credentials_revoked
 from telemed.principal import PRINCIPAL, public
-from telemed.security import new_csrf_token
 from telemed.services.sessions import revoke_session
 from telemed.views.forms import read_form
 from telemed.views.render import current_user, language_of, local_or, render, see_other, t, tn
-from telemed.views.signin import complete_login
+from telemed.views.signin import complete_login, reset_cookie
 from telemed.views.sso import provider_logout_url
 
 routes = web.RouteTableDef()
@@ -94,12 +93,7 @@ async def logout(request: web.Request) -> web.Response:
             target = await provider_logout_url(request, db, who.session_id) or target
             await revoke_session(db, who.session_id, "logout")
         await credentials_revoked(request.app[keys.BUS], who.user_id, "logout", who.session_id)
-    session = await get_session(request)
-    lang = session.get("lang")
-    session.clear()
-    if lang in LANGUAGES:
-        session["lang"] = lang
-    session["csrf"] = new_csrf_token()
+    await reset_cookie(request)
     if target != "/login":  # the provider's logout: a navigation of its own (CSP form-action)
         return await render(request, "sso_logout.html", {"provider_logout": target})
     raise see_other(target)

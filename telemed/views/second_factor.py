@@ -7,7 +7,7 @@ code is accepted once.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 from aiohttp import web
 from aiohttp_session import get_session
@@ -37,9 +37,24 @@ def _throttle_key(user: User) -> str:
     return f"second-factor:{user.username}"
 
 
-def _no_pending(request: web.Request) -> NoReturn:
-    """No first factor passed in this browser (or it expired): back to the login page."""
-    raise see_other("/login")
+async def _pending(request: web.Request) -> tuple[User, dict[str, Any]]:
+    """The pending login of this browser; without one (no first factor passed, or it
+    expired) back to the login page."""
+    await language_of(request)
+    found = await pending_user(request)
+    if found is None:
+        raise see_other("/login")
+    return found
+
+
+async def _enrolling(request: web.Request) -> tuple[User, dict[str, Any]]:
+    """The pending login of a user without a second factor (a user with one never enrols
+    another at login: they prove the one they have)."""
+    user, pending = await _pending(request)
+    async with request.app[keys.SESSIONS]() as db:
+        if await has_second_factor(db, user):
+            raise see_other("/login/second-factor")
+    return user, pending
 
 
 async def _code_page(request: web.Request, user: User, *, error: str | None = None,
@@ -53,21 +68,14 @@ async def _code_page(request: web.Request, user: User, *, error: str | None = No
 @routes.get("/login/second-factor", name="second_factor")
 @public
 async def second_factor_form(request: web.Request) -> web.Response:
-    await language_of(request)
-    found = await pending_user(request)
-    if found is None:
-        _no_pending(request)
-    return await _code_page(request, found[0])
+    user, _ = await _pending(request)
+    return await _code_page(request, user)
 
 
 @routes.post("/login/second-factor")
 @public
 async def second_factor_submit(request: web.Request) -> web.Response:
-    await language_of(request)
-    found = await pending_user(request)
-    if found is None:
-        _no_pending(request)
-    user, pending = found
+    user, pending = await _pending(request)
     form = await read_form(request)
     guard = request.app[keys.LOGIN_THROTTLE]
     address = client_of(request)
@@ -121,27 +129,14 @@ _WRONG_ENROL = N_("That code does not match. Scan the QR code and enter the code
 @routes.get("/login/second-factor/enrol", name="second_factor_enrol")
 @public
 async def enrol_at_login_form(request: web.Request) -> web.Response:
-    await language_of(request)
-    found = await pending_user(request)
-    if found is None:
-        _no_pending(request)
-    async with request.app[keys.SESSIONS]() as db:
-        if await has_second_factor(db, found[0]):
-            raise see_other("/login/second-factor")  # never a second enrolment this way
-    return await _enrol_page(request, found[0], action="/login/second-factor/enrol")
+    user, _ = await _enrolling(request)
+    return await _enrol_page(request, user, action="/login/second-factor/enrol")
 
 
 @routes.post("/login/second-factor/enrol")
 @public
 async def enrol_at_login_submit(request: web.Request) -> web.Response:
-    await language_of(request)
-    found = await pending_user(request)
-    if found is None:
-        _no_pending(request)
-    user, pending = found
-    async with request.app[keys.SESSIONS]() as db:
-        if await has_second_factor(db, user):
-            raise see_other("/login/second-factor")
+    user, pending = await _enrolling(request)
     codes = await _enrol(request, user)
     if codes is None:
         return await _enrol_page(request, user, action="/login/second-factor/enrol",
@@ -155,30 +150,33 @@ async def _codes_page(request: web.Request, codes: list[str], next_path: Any) ->
                         {"codes": codes, "next": str(next_path)})
 
 
+async def _signed_in(request: web.Request) -> tuple[User, int | None]:
+    """The signed-in user, and their recovery codes left (None without a second factor)."""
+    await language_of(request)
+    async with request.app[keys.SESSIONS]() as db:
+        user = await db.get(User, principal(request).user_id)
+        if user is None:
+            raise web.HTTPUnauthorized()
+        if not await has_second_factor(db, user):
+            return user, None
+        return user, await recovery_codes_left(db, user.id)
+
+
 @routes.get("/account/second-factor", name="account_second_factor")
 @requires(*ROLES)
 async def account_factor_form(request: web.Request) -> web.Response:
-    await language_of(request)
-    who = principal(request)
-    async with request.app[keys.SESSIONS]() as db:
-        user = await db.get(User, who.user_id)
-        assert user is not None
-        if await has_second_factor(db, user):
-            left = await recovery_codes_left(db, user.id)
-            return await render(request, "second_factor_status.html", {"left": left})
+    user, left = await _signed_in(request)
+    if left is not None:
+        return await render(request, "second_factor_status.html", {"left": left})
     return await _enrol_page(request, user, action="/account/second-factor")
 
 
 @routes.post("/account/second-factor")
 @requires(*ROLES)
 async def account_factor_submit(request: web.Request) -> web.Response:
-    await language_of(request)
-    who = principal(request)
-    async with request.app[keys.SESSIONS]() as db:
-        user = await db.get(User, who.user_id)
-        assert user is not None
-        if await has_second_factor(db, user):
-            raise web.HTTPConflict(text="A second factor is already set up.")
+    user, left = await _signed_in(request)
+    if left is not None:
+        raise web.HTTPConflict(text="A second factor is already set up.")
     codes = await _enrol(request, user)
     if codes is None:
         return await _enrol_page(request, user, action="/account/second-factor",

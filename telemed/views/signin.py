@@ -28,7 +28,8 @@ PENDING = "pending_login"
 PENDING_SECONDS = 300
 
 
-async def _reset_cookie(request: web.Request) -> Any:
+async def reset_cookie(request: web.Request) -> Any:
+    """Empty the browser's session (keeping its language) with a fresh CSRF token."""
     session = await get_session(request)
     lang = session.get("lang")
     session.clear()
@@ -47,7 +48,7 @@ async def complete_login(request: web.Request, user: User, *, method: str, next_
     step = second_factor_step(user.role, settings.require_2fa, enrolled=enrolled, acr=acr,
                               min_acr=settings.oidc_min_acr)
     if step != "none":
-        session = await _reset_cookie(request)
+        session = await reset_cookie(request)
         session[PENDING] = {"uid": user.id, "method": method, "acr": acr, "id_token": id_token,
                             "next": next_path, "exp": int(time.time()) + PENDING_SECONDS}
         raise see_other("/login/second-factor" if step == "verify"
@@ -68,7 +69,7 @@ async def open_login(request: web.Request, user: User, *, method: str, next_path
             user_agent=request.headers.get("User-Agent", "")[:255] or None,
             address=client_of(request)[:64])
         await db.commit()
-    session = await _reset_cookie(request)
+    session = await reset_cookie(request)
     session["sid"] = row.id
     return see_other(next_path or home_of(user.role, user.patient_id))
 

@@ -3,30 +3,17 @@ the provider's login, back as the patient, logout at Telemed and at the provider
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, expect
 
-from telemed import keys
-from telemed.db.models import Patient
-from telemed.services.users import create_user
-from tests.conftest import PASSWORD
-from tests.helpers.sso import PATIENT_CODE
+from tests.helpers.sso import PATIENT_CODE, portal_patient
 
 
 async def test_patient_signs_in_with_spid_cie_in_chromium(
         browser: Browser, sso_client: TestClient[Any, Any]) -> None:
-    app = sso_client.server.app
-    async with app[keys.SESSIONS]() as db:
-        patient = Patient(fiscal_code=PATIENT_CODE, given_name="Anna", family_name="Verdi",
-                          birth_date=date(1948, 5, 4), sex="F")
-        db.add(patient)
-        await db.flush()
-        await create_user(db, username="anna.verdi", password=PASSWORD, role="patient",
-                          display_name="Anna Verdi", patient_id=patient.id)
-        await db.commit()
+    await portal_patient(sso_client.server.app, PATIENT_CODE, "anna.verdi")
     base = str(sso_client.make_url("/")).rstrip("/")
     context = await browser.new_context(base_url=base, locale="it-IT")
     context.set_default_timeout(15_000)

@@ -7,9 +7,14 @@ from datetime import date
 from urllib.parse import urljoin
 
 import aiohttp
+from aiohttp import web
 
+from telemed import keys
+from telemed.db.models import Patient
 from telemed.demo_sso import demo_citizens
 from telemed.domain.fiscal_code import build_fiscal_code
+from telemed.services.users import create_user
+from tests.conftest import PASSWORD
 
 CLIENT_ID = "telemed-test"
 CLIENT_SECRET = "telemed-test-client-secret-0123456789"
@@ -28,6 +33,19 @@ CITIZENS: dict[str, dict[str, str]] = {
     "nocode": {"given_name": "Senza", "family_name": "Codice"},
     **demo_citizens(),  # giuseppe.esposito, the demo patient
 }
+
+async def portal_patient(app: web.Application, code: str, username: str) -> str:
+    """A patient record with fiscal code `code` and its portal account; the user id."""
+    async with app[keys.SESSIONS]() as db:
+        patient = Patient(fiscal_code=code, given_name="Anna", family_name="Verdi",
+                          birth_date=date(1948, 5, 4), sex="F")
+        db.add(patient)
+        await db.flush()
+        user = await create_user(db, username=username, password=PASSWORD, role="patient",
+                                 display_name="Anna Verdi", patient_id=patient.id)
+        await db.commit()
+        return user.id
+
 
 _FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import col, func, select
 
 from telemed import keys
-from telemed.db.models import IdentityEvent, Patient, User, UserSession
+from telemed.db.models import IdentityEvent, User, UserSession
 from telemed.demo import DEMO_PASSWORD, seed_region
 from telemed.identity.dev_provider import DevProvider
 from telemed.identity.oidc import OIDC, OidcError
@@ -26,6 +25,7 @@ from tests.helpers.sso import (
     CLIENT_ID,
     PATIENT_CODE,
     TWOFOLD_CODE,
+    portal_patient,
     through_provider,
 )
 
@@ -33,16 +33,7 @@ Client = TestClient[Any, Any]
 
 
 async def _patient(client: Client, code: str, username: str) -> str:
-    app = client.server.app
-    async with app[keys.SESSIONS]() as db:
-        patient = Patient(fiscal_code=code, given_name="Anna", family_name="Verdi",
-                          birth_date=date(1948, 5, 4), sex="F")
-        db.add(patient)
-        await db.flush()
-        user = await create_user(db, username=username, password=PASSWORD, role="patient",
-                                 display_name="Anna Verdi", patient_id=patient.id)
-        await db.commit()
-        return user.id
+    return await portal_patient(client.server.app, code, username)
 
 
 async def _staff(client: Client, code: str, username: str, role: str = "doctor") -> str:
