@@ -88,3 +88,14 @@ async def localhost_client(
     port = free_port()
     app = create_app(settings.model_copy(update={"public_url": f"http://localhost:{port}"}))
     return await aiohttp_client(app, server_kwargs={"port": port})
+
+
+@pytest.fixture
+async def sso_client_2fa(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+    sso_settings: Settings, sso_port: int,
+) -> TestClient[Any, Any]:
+    """Single sign-on with TELEMED_REQUIRE_2FA=staff and OIDC_MIN_ACR=SPID level 2."""
+    settings = sso_settings.model_copy(update={
+        "require_2fa": "staff", "oidc_min_acr": "https://www.spid.gov.it/SpidL2"})
+    return await aiohttp_client(create_app(settings), server_kwargs={"port": sso_port})

@@ -31,6 +31,11 @@ CITIZENS: dict[str, dict[str, str]] = {
     "luca": {"fiscal_number": f"TINIT-{STRANGER_CODE}", "given_name": "Luca",
              "family_name": "Gialli"},
     "nocode": {"given_name": "Senza", "family_name": "Codice"},
+    # a clinician with SPID level 2 and one with level 1 (the same person as "paolo")
+    "paolo.l2": {"fiscal_number": TWOFOLD_CODE, "given_name": "Paolo", "family_name": "Neri",
+                 "acr": "https://www.spid.gov.it/SpidL2"},
+    "paolo.l1": {"fiscal_number": TWOFOLD_CODE, "given_name": "Paolo", "family_name": "Neri",
+                 "acr": "https://www.spid.gov.it/SpidL1"},
     **demo_citizens(),  # giuseppe.esposito, the demo patient
 }
 

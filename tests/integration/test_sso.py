@@ -264,3 +264,18 @@ async def test_staff_account_created_with_a_fiscal_code_signs_in_with_spid(
     resp, _ = await _sign_in(sso_client, "paolo")
     assert resp.status == 303 and resp.headers["Location"] == "/patients"
     assert (await (await sso_client.get("/api/v1/users/me")).json())["username"] == "nurse.neri"
+
+
+async def test_spid_level_2_counts_as_second_factor_level_1_does_not(
+        sso_client_2fa: Client) -> None:
+    doctor = await _staff(sso_client_2fa, TWOFOLD_CODE, "dr.neri")
+    resp, _ = await _sign_in(sso_client_2fa, "paolo.l1")
+    assert resp.status == 303 and resp.headers["Location"] == "/login/second-factor/enrol"
+    assert (await sso_client_2fa.get("/api/v1/users/me")).status == 401
+    assert await _count(sso_client_2fa, UserSession) == 0
+    sso_client_2fa.session.cookie_jar.clear()
+    resp, _ = await _sign_in(sso_client_2fa, "paolo.l2")
+    assert resp.status == 303 and resp.headers["Location"] == "/patients"
+    async with sso_client_2fa.server.app[keys.SESSIONS]() as db:
+        row = (await db.exec(select(UserSession).where(UserSession.user_id == doctor))).one()
+    assert (row.second_factor, row.acr) == ("idp", "https://www.spid.gov.it/SpidL2")
