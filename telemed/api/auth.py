@@ -83,10 +83,15 @@ async def issue_token(request: web.Request) -> web.Response:
         if not data.otp:
             raise ApiError(401, "second_factor_required",
                            "This account needs a second factor: send the code as otp.")
+        guard, key = request.app[keys.LOGIN_THROTTLE], f"second-factor:{user.username}"
+        wait = guard.reserve(client_of(request), key)  # codes are guessed no faster
+        if wait > 0:
+            raise too_many_attempts(wait)
         async with sessions(request)() as session:
             if not await check_second_factor(session, user.id, data.otp):
                 raise ApiError(401, "wrong_second_factor",
                                "The code is wrong, expired or already used.")
+        guard.succeeded(client_of(request), key)
         factor = "totp"
     async with sessions(request)() as session:
         token = await issue_access_token(

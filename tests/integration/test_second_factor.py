@@ -208,3 +208,17 @@ async def test_security_key_endpoints_refuse_without_login_or_challenge(
     assert (await client_2fa.get("/api/v1/users/me")).status == 401
     async with client_2fa.server.app[keys.SESSIONS]() as db:
         assert not (await db.exec(select(UserSession))).all()
+
+
+async def test_api_code_guessing_is_throttled(client_2fa: Client, world_2fa: World) -> None:
+    doctor = await world_2fa.user("doctor")
+    secret, _ = await _enrol(client_2fa, doctor["username"])
+    client_2fa.session.cookie_jar.clear()
+    body = {"username": doctor["username"], "password": PASSWORD}
+    statuses = [(await client_2fa.post("/api/v1/auth/token",
+                                       json={**body, "otp": f"{n:06d}"})).status
+                for n in range(12)]
+    assert 429 in statuses and statuses[0] == 401
+    good = pyotp.TOTP(secret).at(time.time() + 30)
+    resp = await client_2fa.post("/api/v1/auth/token", json={**body, "otp": good})
+    assert resp.status == 429  # even the right code waits: nothing is learnt by guessing

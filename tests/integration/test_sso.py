@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import col, func, select
 
 from telemed import keys
-from telemed.db.models import IdentityEvent, User, UserSession
+from telemed.db.models import Delegation, IdentityEvent, User, UserSession
 from telemed.demo import DEMO_PASSWORD, seed_region
 from telemed.identity.dev_provider import DevProvider
 from telemed.identity.oidc import OIDC, OidcError
@@ -279,3 +279,26 @@ async def test_spid_level_2_counts_as_second_factor_level_1_does_not(
     async with sso_client_2fa.server.app[keys.SESSIONS]() as db:
         row = (await db.exec(select(UserSession).where(UserSession.user_id == doctor))).one()
     assert (row.second_factor, row.acr) == ("idp", "https://www.spid.gov.it/SpidL2")
+
+
+async def test_delegate_signs_in_as_family_member(sso_client: Client) -> None:
+    app = sso_client.server.app
+    patient_user = await _patient(sso_client, PATIENT_CODE, "anna.verdi")
+    async with app[keys.SESSIONS]() as db:
+        owner = await db.get(User, patient_user)
+        assert owner is not None and owner.patient_id is not None
+        daughter = await create_user(db, username="figlia.neri", password=PASSWORD,
+                                     role="patient", display_name="Figlia",
+                                     fiscal_code=TWOFOLD_CODE)
+        db.add(Delegation(patient_id=owner.patient_id, delegate_id=daughter.id,
+                          relationship="caregiver", granted_by=owner.id))
+        await db.commit()
+    doctor = await _staff(sso_client, TWOFOLD_CODE, "dr.neri")
+    resp, _ = await _sign_in(sso_client, "paolo")
+    page = await resp.text()
+    assert "as a family member or carer" in page and "as a doctor" in page
+    chosen = await sso_client.post("/auth/oidc/choose", allow_redirects=False,
+                                   data={"csrf_token": _csrf(page), "account": daughter.id})
+    assert chosen.status == 303 and chosen.headers["Location"] == "/my-record"
+    me = await (await sso_client.get("/api/v1/users/me")).json()
+    assert me["id"] == daughter.id != doctor
