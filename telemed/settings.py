@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     mail_from: str = ""
     notify_urls: UrlList = ()
+    # Booking (docs/booking.md): patients book, move or cancel a visit until this many hours
+    # before its start.
+    booking_cutoff_hours: int = Field(default=24, ge=0, le=720)
 
     @field_validator("stun_urls", "turn_urls", "trusted_proxies", "notify_urls", mode="before")
     @classmethod

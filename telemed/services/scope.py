@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from telemed.db.models import CareTeamMember, Consent, Delegation, User
 from telemed.principal import Principal
+from telemed.services.delegates import in_force
 
 
 def _latest(patient: Any, grantee: str | None, column: Any) -> Any:
@@ -77,8 +78,7 @@ def monitors(patient: Any, who: Principal) -> ColumnElement[bool]:
 
 def _delegated(patient: Any, user_id: str) -> ColumnElement[bool]:
     return exists().where(col(Delegation.patient_id) == patient,
-                          col(Delegation.delegate_id) == user_id,
-                          col(Delegation.revoked_at).is_(None))
+                          col(Delegation.delegate_id) == user_id, in_force())
 
 
 def visible(patient: Any, who: Principal) -> ColumnElement[bool] | None:

@@ -14,11 +14,18 @@ from datetime import datetime, time, timedelta
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import tuple_
+from sqlalchemy import tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import ChatMessage, User, Visit, VisitGuest, VisitParticipant
+from telemed.db.models import (
+    Booking,
+    ChatMessage,
+    User,
+    Visit,
+    VisitGuest,
+    VisitParticipant,
+)
 from telemed.db.types import utcnow
 from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
@@ -297,6 +304,27 @@ async def schedule_visit(
     if errors:
         await session.commit()  # keep the audit event
         raise invalid(errors)
+    record = await add_visit(session, who, kind=kind, patient_id=patient_id,
+                             participant_ids=participant_ids, scheduled_start=scheduled_start,
+                             duration_minutes=duration_minutes, request_id=request_id)
+    await session.commit()
+    return record
+
+
+async def add_visit(
+    session: AsyncSession,
+    who: Principal,
+    *,
+    kind: str,
+    patient_id: str,
+    participant_ids: Sequence[str],
+    scheduled_start: datetime,
+    duration_minutes: int,
+    request_id: str | None = None,
+) -> VisitRecord:
+    """Add an authorized, checked visit to the session (flushed, not committed): its
+    participants, its audit event and its ``visit_changed`` notifications. Scheduling by a
+    clinician and booking by a patient (services/booking.py) both go through here."""
     visit = Visit(kind=kind, patient_id=patient_id, scheduled_start=scheduled_start,
                   duration_minutes=duration_minutes, created_by=who.user_id)
     session.add(visit)
@@ -307,25 +335,33 @@ async def schedule_visit(
     audit.record(session, actor=who, action="create", resource="visit",
                  patient_id=patient_id, resource_id=visit.id, request_id=request_id)
     await outbox.visit_changed(session, patient_id, visit.id, unique, who.user_id)
-    await session.commit()
+    await session.flush()
     return VisitRecord(visit, tuple(sorted(unique)))
 
 
 async def cancel_visit(
-    session: AsyncSession, who: Principal, visit_id: str, request_id: str | None = None
+    session: AsyncSession, who: Principal, visit_id: str, request_id: str | None = None,
+    *, cutoff: timedelta = timedelta(0), now: datetime | None = None,
 ) -> VisitRecord:
-    """Cancel a visit that has not started yet."""
-    if not who.is_clinician:
-        raise forbidden("Only doctors and nurses cancel visits.")
+    """Cancel a visit that has not started yet. The patient (or a delegate who acts) may
+    cancel their own until `cutoff` before its start; a booked slot is released."""
+    now = now or utcnow()
     record = await load_visit(session, visit_id)
     await authorize_visit(session, who, record, action="update", request_id=request_id)
     visit = record.visit
     if visit.status not in ("scheduled", "waiting"):
         await session.commit()
         raise conflict("This visit can no longer be cancelled.", "visit_not_cancellable")
+    if not who.is_clinician and now > visit.scheduled_start - cutoff:
+        await session.commit()
+        raise conflict("It is too late to change this visit online: call your care team.",
+                       "past_cutoff")
     visit.status = "cancelled"
-    visit.ended_at = utcnow()
+    visit.ended_at = now
     session.add(visit)
+    await session.exec(
+        update(Booking).where(col(Booking.visit_id) == visit.id)
+        .where(col(Booking.released_at).is_(None)).values(released_at=now))
     await outbox.visit_changed(session, visit.patient_id, visit.id, record.participant_ids,
                                who.user_id)
     await session.commit()

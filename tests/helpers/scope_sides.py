@@ -196,6 +196,10 @@ NOT_PATIENT_SCOPED: dict[str, str] = {
                        "(tests/integration/notify)",
     "delivery_id": "the admins' failed-delivery queue, which carries no patient data "
                    "(tests/integration/notify)",
+    "rule_id": "a clinician's own weekly availability; another's answers 404 "
+               "(tests/integration/test_booking_api.py)",
+    "exception_id": "a clinician's own day off; another's answers 404 "
+                    "(tests/integration/test_booking_api.py)",
 }
 
 
@@ -235,6 +239,8 @@ async def valid_body(method: str, path: str, side: Side) -> dict[str, Any] | Non
             return {"text": "Visita regolare, nessuna variazione della terapia."}
         case ("POST", "/api/v1/visits/{visit_id}/guests"):
             return {"name": "Luigi Verdi"}
+        case ("POST", "/api/v1/visits/{visit_id}/reschedule"):
+            return {"slot_id": f"{side.doctor['id']}-209901010900"}
         case ("POST", "/api/v1/emergency-accesses/{access_id}/review"):
             return {"outcome": "confirmed"}
     return {}
