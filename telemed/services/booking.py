@@ -372,3 +372,39 @@ async def patients_to_book_for(session: AsyncSession, who: Principal) -> list[st
     own = [who.patient_id] if who.patient_id else []
     return own + [p for p in await delegated_patient_ids(session, who.user_id, acting=True)
                   if p not in own]
+
+
+# FHIR Schedule and Slot ------------------------------------------------------------------
+
+
+async def schedule_of(session: AsyncSession, clinician_id: str
+                      ) -> tuple[User, list[Availability]] | None:
+    """A clinician who publishes hours, with the hours (a FHIR Schedule), or None."""
+    user = await session.get(User, clinician_id) if len(clinician_id) <= 32 else None
+    if user is None or not user.active or user.role not in CLINICIANS:
+        return None
+    hours, _ = await availability_of(session, clinician_id)
+    return (user, hours) if hours else None
+
+
+async def slot_status(session: AsyncSession, config: Settings, slot_id: str,
+                      now: datetime | None = None) -> tuple[FreeSlot, str] | None:
+    """A slot by id and whether it is ``free`` or ``busy`` (booked, taken by another visit
+    or past the cut-off); None when the clinician's hours make no such slot."""
+    parsed = rules.parse_slot_id(slot_id)
+    if parsed is None:
+        return None
+    clinician_id, start = parsed
+    found = await schedule_of(session, clinician_id)
+    if found is None:
+        return None
+    hours, off = await availability_of(session, clinician_id)
+    made = rules.candidate_slots(
+        [_rule(h) for h in hours], [rules.DayOff(o.first_day, o.last_day) for o in off],
+        config.timezone, start, start + timedelta(minutes=1))
+    if not made:
+        return None
+    slot = FreeSlot(slot_id, clinician_id, made[0])
+    free = await free_slots(session, config, since=start, until=start + timedelta(minutes=1),
+                            clinician_id=clinician_id, now=now)
+    return slot, "free" if free else "busy"
