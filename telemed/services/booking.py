@@ -23,6 +23,7 @@ from telemed.db.models import (
     Availability,
     AvailabilityException,
     Booking,
+    Patient,
     User,
     Visit,
     VisitParticipant,
@@ -354,17 +355,61 @@ async def reschedule(session: AsyncSession, who: Principal, config: Settings, vi
     return record
 
 
+@dataclass(frozen=True)
+class Booked:
+    """A visit with its booking in force (None: scheduled by a clinician) and patient."""
+
+    visit: Visit
+    booking: Booking | None
+    patient: Patient
+
+
 async def bookings_for(session: AsyncSession, who: Principal, *, since: datetime,
-                       until: datetime) -> list[tuple[Booking, Visit]]:
-    """A clinician's bookings in force with their visits, by start (the agenda)."""
+                       until: datetime, request_id: str | None = None) -> list[Booked]:
+    """A clinician's bookings in force with their visits and patients, by start (the
+    agenda); each shown patient is recorded in the access log."""
     if not who.is_clinician:
         raise forbidden("Only doctors and nurses have an agenda of bookings.")
     rows = (await session.exec(
-        select(Booking, Visit).join(Visit, col(Visit.id) == col(Booking.visit_id))
+        select(Booking, Visit, Patient).join(Visit, col(Visit.id) == col(Booking.visit_id))
+        .join(Patient, col(Patient.id) == col(Booking.patient_id))
         .where(Booking.clinician_id == who.user_id).where(col(Booking.released_at).is_(None))
+        .where(col(Visit.status).in_(visit_service.OPEN_STATUSES))
         .where(Booking.slot_start >= since).where(Booking.slot_start < until)
         .order_by(col(Booking.slot_start)).limit(200))).all()
-    return [(b, v) for b, v in rows]
+    await audit.record_reads(session, actor=who, resource="visit",
+                             reads=[(p.id, v.id) for _, v, p in rows],
+                             reason="agenda of bookings", request_id=request_id)
+    await session.commit()
+    return [Booked(v, b, p) for b, v, p in rows]
+
+
+async def upcoming_for_portal(session: AsyncSession, who: Principal,
+                              now: datetime | None = None) -> list[Booked]:
+    """The open visits still to come of the portal user's own record and of those they act
+    for, by start (their own visits; nothing to audit)."""
+    now = now or utcnow()
+    patients = await patients_to_book_for(session, who)
+    if not patients:
+        return []
+    rows = (await session.exec(
+        select(Visit, Patient).join(Patient, col(Patient.id) == col(Visit.patient_id))
+        .where(col(Visit.patient_id).in_(patients))
+        .where(col(Visit.status).in_(("scheduled", "waiting")))
+        .where(Visit.scheduled_start >= now - timedelta(hours=1))
+        .order_by(col(Visit.scheduled_start)).limit(50))).all()
+    bookings = {b.visit_id: b for b in (await session.exec(
+        select(Booking).where(col(Booking.visit_id).in_([v.id for v, _ in rows]))
+        .where(col(Booking.released_at).is_(None)))).all()}
+    return [Booked(v, bookings.get(v.id), p) for v, p in rows]
+
+
+async def portal_patients(session: AsyncSession, who: Principal) -> list[Patient]:
+    """The patients a portal user may book for, their own record first."""
+    ids = await patients_to_book_for(session, who)
+    found = {p.id: p for p in (await session.exec(
+        select(Patient).where(col(Patient.id).in_(ids)))).all()}
+    return [found[i] for i in ids if i in found]
 
 
 async def patients_to_book_for(session: AsyncSession, who: Principal) -> list[str]:

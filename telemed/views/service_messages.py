@@ -117,6 +117,21 @@ MESSAGES: tuple[str, ...] = (
     N_("breaths/min"),
     # telemed/domain/text.py: free text typed by people
     N_("Contains a character that is not allowed here ({character})."),
+    # booking (telemed/domain/booking.py, telemed/services/booking.py)
+    N_("Weekday must be from 0 (Monday) to 6 (Sunday)."),
+    N_("Give the time as HH:MM."),
+    N_("Slots last from 5 to 240 minutes."),
+    N_("Kind must be televisit or teleassistance."),
+    N_("The end must be at least one slot after the start."),
+    N_("These hours overlap hours you already published for that day."),
+    N_("The last day must not come before the first."),
+    N_("At most a year at a time."),
+    N_("These days are already past."),
+    N_("At most 200 characters."),
+    N_("At most 500 characters."),
+    N_("Say for whom the visit is."),
+    N_("Choose a slot of the same clinician."),
+    N_("Not a slot."),
 )
 
 # Placeholder values that are words (translated in the placeholder's context).

@@ -27,12 +27,14 @@ from telemed.principal import (
     public,
     requires,
 )
+from telemed.services import booking
 from telemed.services import patients as patient_service
 from telemed.services import visit_guests as guests
 from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.pagination import Page
 from telemed.signalling.turn import join_details
+from telemed.views import booking as booking_pages
 from telemed.views import visit_guests
 from telemed.views.forms import Form, FormErrors, api_errors, read_form
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
@@ -48,7 +50,9 @@ SCHEDULE_FIELDS = {"kind": N_("Kind of visit"), "patient_id": N_("Patient"),
 
 
 def setup_visit_pages(app: web.Application) -> None:
-    """The visit pages (templates and static files come from `setup_views`)."""
+    """The visit pages (templates and static files come from `setup_views`); the booking
+    pages first, so that /visits/book is not taken for a visit id."""
+    app.router.add_routes(booking_pages.routes)
     app.router.add_routes(routes)
     app.router.add_routes(visit_guests.routes)
 
@@ -107,10 +111,28 @@ async def agenda(request: web.Request) -> web.Response:
             if patient is not None:
                 patients[patient.id] = patient
         await session.commit()
+        now = utcnow()
+        if who.role == "patient":
+            upcoming = await booking.upcoming_for_portal(session, who, now)
+        else:
+            upcoming = await booking.bookings_for(session, who, since=now,
+                                                  until=now + timedelta(days=14),
+                                                  request_id=request[REQUEST_ID])
     names = await _names(request, sorted({u for r in records for u in r.participant_ids}))
     visits = [_visit_view(request, r, names, patients.get(r.visit.patient_id)) for r in records]
+    cutoff = timedelta(hours=settings.booking_cutoff_hours)
     return await render(request, "visit_agenda.html", {
         "visits": visits, "is_patient": who.role == "patient",
+        "upcoming": [{
+            "id": b.visit.id, "start": b.visit.scheduled_start,
+            "kind": t(request, KIND_LABELS.get(b.visit.kind, b.visit.kind)),
+            "patient": f"{b.patient.given_name} {b.patient.family_name}",
+            "own": b.patient.id == who.patient_id,
+            "reason": b.booking.reason if b.booking else None,
+            "movable": b.booking is not None and b.visit.status == "scheduled"
+            and b.visit.scheduled_start - cutoff >= now,
+            "cancellable": b.visit.scheduled_start - cutoff >= now,
+        } for b in upcoming],
     })
 
 

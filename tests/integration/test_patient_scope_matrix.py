@@ -84,12 +84,6 @@ OTHER_PATIENT_ALLOWED: dict[tuple[str, str, str], str] = {
     )},
 }
 
-# Published hours and free slots are no patient's data: every signed-in person reads them.
-OTHER_PATIENT_ALLOWED.update({
-    ("GET", f"/fhir/R4/{kind}/{{id}}", role):
-        "a clinician's published hours and free slots are not patient data (booking)"
-    for kind in ("Schedule", "Slot") for role in ("doctor", "nurse", "patient")})
-
 # (a) The caller may NOT act on its own team's patient here, by design.
 OWN_PATIENT_REFUSED: dict[tuple[str, str, str], str] = {
     ("GET", "/api/v1/visits/{visit_id}/join", "nurse"): NOT_INVITED,
