@@ -21,6 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import (
     Booking,
     ChatMessage,
+    Delegation,
+    Patient,
     User,
     Visit,
     VisitGuest,
@@ -33,6 +35,7 @@ from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit, scope
 from telemed.services.access import authorize_patient
 from telemed.services.audit import Resource
+from telemed.services.delegates import delegation_of
 from telemed.services.pagination import Page
 
 VisitKind = Literal["televisit", "teleconsult", "teleassistance"]
@@ -404,6 +407,26 @@ def join_role(who: Principal, record: VisitRecord) -> JoinRole:
     raise forbidden("You are not invited to this visit.")
 
 
+async def acting_delegation(session: AsyncSession, who: Principal,
+                            patient_id: str) -> Delegation | None:
+    """The caller's delegation in force with scope ``act`` for the patient (a parent, a
+    guardian or a caregiver who joins the patient's televisits), if any."""
+    if who.role != "patient" or who.patient_id == patient_id:
+        return None
+    held = await delegation_of(session, patient_id, who.user_id)
+    return held if held is not None and held.scope == "act" else None
+
+
+async def role_in(session: AsyncSession, who: Principal, record: VisitRecord) -> JoinRole:
+    """`join_role`, where a delegate who acts for the patient takes the patient's place."""
+    try:
+        return join_role(who, record)
+    except ApiError:
+        if await acting_delegation(session, who, record.visit.patient_id) is not None:
+            return "patient"
+        raise
+
+
 async def prepare_join(
     session: AsyncSession, who: Principal, visit_id: str, request_id: str | None = None
 ) -> tuple[VisitRecord, JoinRole]:
@@ -411,9 +434,32 @@ async def prepare_join(
     record = await load_visit(session, visit_id)
     await authorize_visit(session, who, record, action="read", request_id=request_id)
     await session.commit()
-    role = join_role(who, record)
+    role = await role_in(session, who, record)
     check_joinable(record.visit)
     return record, role
+
+
+@dataclass(frozen=True)
+class ActingFor:
+    """How a delegate in a visit is introduced: relationship, their sex when their own
+    record says it (F, M), and the patient's name."""
+
+    relationship: str
+    sex: str | None
+    patient_name: str
+
+
+async def acting_for(session: AsyncSession, user: User, patient_id: str) -> ActingFor | None:
+    """For a portal user in a visit of someone else's: who they are to the patient."""
+    if user.role != "patient" or user.patient_id == patient_id:
+        return None
+    held = await delegation_of(session, patient_id, user.id)
+    patient = await session.get(Patient, patient_id)
+    if held is None or patient is None:
+        return None
+    own = await session.get(Patient, user.patient_id) if user.patient_id else None
+    return ActingFor(held.relationship, own.sex if own is not None else None,
+                     f"{patient.given_name} {patient.family_name}")
 
 
 # Lifecycle (driven by the signalling rooms) ------------------------------------

@@ -132,6 +132,7 @@ async def agenda(request: web.Request) -> web.Response:
             "movable": b.booking is not None and b.visit.status == "scheduled"
             and b.visit.scheduled_start - cutoff >= now,
             "cancellable": b.visit.scheduled_start - cutoff >= now,
+            "open_now": service.join_window(b.visit)[0] <= now <= service.join_window(b.visit)[1],
         } for b in upcoming],
     })
 
@@ -239,7 +240,7 @@ async def _call_page(request: web.Request, template: str, expected: str) -> web.
     async with request.app[keys.SESSIONS]() as session:
         record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
         patient = await session.get(Patient, record.visit.patient_id)
-    role = service.join_role(who, record)
+        role = await service.role_in(session, who, record)
     if role != expected:
         raise web.HTTPFound(f"/visits/{visit_id}")
     problem = None
