@@ -248,12 +248,19 @@ async def _call_page(request: web.Request, template: str, expected: str) -> web.
         service.check_joinable(record.visit)
     except ApiError as exc:
         problem = t_error(request, exc.message)
+    ended = role == "patient" and record.visit.status == "completed"
+    has_report = False
+    if role == "patient":
+        async with request.app[keys.SESSIONS]() as session:
+            has_report = await reports.get_report(session, who, visit_id,
+                                                  request[REQUEST_ID]) is not None
     names = await _names(request, list(record.participant_ids))
     return await render(request, template, {
         "visit": _visit_view(request, record, names, patient),
         "problem": problem,
+        "ended": ended,
         "strings": call_strings(request),
-        "has_report": False,
+        "has_report": has_report,
         "guest_name": None,
         "join_url": None,
     })
@@ -312,6 +319,7 @@ async def guest_page(request: web.Request) -> web.StreamResponse:
     response = await render(request, "visit_checkin.html", {
         "visit": _visit_view(request, record, names),
         "problem": problem,
+        "ended": False,
         "strings": call_strings(request),
         "has_report": False,
         "guest_name": guest.name,
