@@ -132,6 +132,10 @@ MESSAGES: tuple[str, ...] = (
     N_("Say for whom the visit is."),
     N_("Choose a slot of the same clinician."),
     N_("Not a slot."),
+    # devices (telemed/services/devices.py)
+    N_("Serial must be 1 to 64 characters: letters, digits, '.', '_', ':' or '-'."),
+    N_("Kind must be one of: {choices}."),
+    N_("A device with this serial is already registered."),
 )
 
 # Placeholder values that are words (translated in the placeholder's context).
