@@ -4,6 +4,7 @@ works without JavaScript."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -97,31 +98,42 @@ async def hours_add(request: web.Request) -> web.Response:
         errors.add("slot_minutes", t(request, "Give the minutes as a whole number."))
     if not errors:
         assert weekday is not None and minutes is not None
-        try:
-            async with request.app[keys.SESSIONS]() as session:
-                await service.add_availability(
-                    session, principal(request), weekday=weekday,
-                    start=form.get("start", ""), end=form.get("end", ""),
-                    slot_minutes=minutes, kind=form.get("kind", ""))
-        except ApiError as exc:
-            if exc.status not in (409, 422):
-                raise
-            errors = api_errors(request, exc, simple_field(HOURS_FIELDS))
+        errors = await _attempt(request, HOURS_FIELDS, lambda session: service.add_availability(
+            session, principal(request), weekday=weekday, start=form.get("start", ""),
+            end=form.get("end", ""), slot_minutes=minutes, kind=form.get("kind", "")))
     if errors:
         return await _hours_page(request, hours_form=form, errors=errors, status=422)
     await flash(request, "Hours published.")
     raise see_other("/availability")
 
 
+async def _attempt(request: web.Request, fields: dict[str, str],
+                   change: Callable[[Any], Awaitable[object]]) -> FormErrors:
+    """Run a service change in a session; its 409/422 as the form's errors."""
+    try:
+        async with request.app[keys.SESSIONS]() as session:
+            await change(session)
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        return api_errors(request, exc, simple_field(fields))
+    return FormErrors()
+
+
+async def _withdraw(request: web.Request, remove: Callable[..., Awaitable[None]], key: str,
+                    message: str) -> web.Response:
+    await language_of(request)
+    async with request.app[keys.SESSIONS]() as session:
+        await remove(session, principal(request), request.match_info[key])
+    await flash(request, message)
+    raise see_other("/availability")
+
+
 @routes.post("/availability/{rule_id}/delete")
 @requires(*CLINICIANS)
 async def hours_delete(request: web.Request) -> web.Response:
-    await language_of(request)
-    async with request.app[keys.SESSIONS]() as session:
-        await service.delete_availability(session, principal(request),
-                                          request.match_info["rule_id"])
-    await flash(request, "Hours withdrawn.")
-    raise see_other("/availability")
+    return await _withdraw(request, service.delete_availability, "rule_id",
+                           N_("Hours withdrawn."))
 
 
 @routes.post("/availability/days-off")
@@ -137,15 +149,9 @@ async def day_off_add(request: web.Request) -> web.Response:
         errors.add("last_day", t(request, "Give a date."))
     if not errors:
         assert first is not None
-        try:
-            async with request.app[keys.SESSIONS]() as session:
-                await service.add_day_off(session, principal(request), first_day=first,
-                                          last_day=last or first, note=form.get("note"),
-                                          today=utcnow().astimezone(_zone(request)).date())
-        except ApiError as exc:
-            if exc.status != 422:
-                raise
-            errors = api_errors(request, exc, simple_field(DAY_OFF_FIELDS))
+        errors = await _attempt(request, DAY_OFF_FIELDS, lambda session: service.add_day_off(
+            session, principal(request), first_day=first, last_day=last or first,
+            note=form.get("note"), today=utcnow().astimezone(_zone(request)).date()))
     if errors:
         return await _hours_page(request, off_form=form, errors=errors, status=422)
     await flash(request, "Days off recorded.")
@@ -155,12 +161,8 @@ async def day_off_add(request: web.Request) -> web.Response:
 @routes.post("/availability/days-off/{exception_id}/delete")
 @requires(*CLINICIANS)
 async def day_off_delete(request: web.Request) -> web.Response:
-    await language_of(request)
-    async with request.app[keys.SESSIONS]() as session:
-        await service.delete_day_off(session, principal(request),
-                                     request.match_info["exception_id"])
-    await flash(request, "Days off withdrawn.")
-    raise see_other("/availability")
+    return await _withdraw(request, service.delete_day_off, "exception_id",
+                           N_("Days off withdrawn."))
 
 
 # Booking -----------------------------------------------------------------------------------
