@@ -13,7 +13,7 @@ from aiohttp import web
 
 from telemed import keys
 from telemed.db.types import utcnow
-from telemed.domain.booking import BOOKABLE_KINDS
+from telemed.domain.booking import BOOKABLE_KINDS, may_change
 from telemed.errors import ApiError
 from telemed.middlewares import ensure_csrf_token
 from telemed.principal import CLINICIANS, REQUEST_ID, principal, requires
@@ -306,9 +306,15 @@ async def cancel_form(request: web.Request) -> web.Response:
     await language_of(request)
     await ensure_csrf_token(request)
     record = await _visit(request)
+    visit = record.visit
+    late = principal(request).role == "patient" and not may_change(
+        visit.scheduled_start, utcnow(), settings_of(request).cutoff)
+    problem = None
+    if visit.status not in ("scheduled", "waiting") or late:
+        problem = t(request, "This visit can no longer be changed online: call your care team.")
     return await render(request, "visit_cancel.html", {
-        "visit": record.visit, "problem": None,
-        "kind": t(request, KIND_LABELS.get(record.visit.kind, record.visit.kind))})
+        "visit": visit, "problem": problem,
+        "kind": t(request, KIND_LABELS.get(visit.kind, visit.kind))})
 
 
 @routes.post(f"/visits/{VISIT_ID}/cancel")
