@@ -59,3 +59,10 @@ async def test_errors_are_operation_outcomes(client: TestClient[Any, Any], world
     await _get(client, f"{BASE}/Slot", await world.token(admin["username"]), expect=403)
     resp = await client.get(f"{BASE}/Schedule")
     assert resp.status == 401
+
+
+async def test_capability_statement_lists_schedule_and_slot(client: TestClient[Any, Any]) -> None:
+    body = await _get(client, f"{BASE}/metadata", {})
+    kinds = {r["type"]: r for r in body["rest"][0]["resource"]}
+    assert {"Schedule", "Slot", "Appointment"} <= set(kinds)
+    assert [p["name"] for p in kinds["Slot"]["searchParam"]] == ["schedule", "start", "status"]

@@ -33,6 +33,25 @@ KIND_TEXT = {"televisit": "Televisit", "teleassistance": "Teleassistance"}
 DEFAULT_SPAN = timedelta(days=14)
 
 
+def _capability(kind: str, documentation: str,
+                params: tuple[tuple[str, str, str], ...]) -> dict[str, Any]:
+    return {"type": kind, "documentation": documentation,
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "versioning": "no-version", "readHistory": False, "updateCreate": False,
+            "searchParam": [{"name": n, "type": t, "documentation": d} for n, t, d in params]}
+
+
+# Their entries in the CapabilityStatement (they are no ResourceSpec: no patient's data).
+CAPABILITIES = (
+    _capability("Schedule", "Clinicians who publish weekly hours for bookings.",
+                (("actor", "reference", "The clinician (Practitioner/ID)."),)),
+    _capability("Slot", "Free slots of the clinicians' hours (read: free or busy).",
+                (("schedule", "reference", "The clinician's Schedule (Schedule/ID)."),
+                 ("start", "date", "Start, with prefixes ge gt lt le (at most 62 days)."),
+                 ("status", "token", "free (the only status listed)."))),
+)
+
+
 def schedule_resource(user: User, hours: list[Availability]) -> dict[str, Any]:
     """A FHIR R4 Schedule of a clinician's weekly hours."""
     kinds = sorted({h.kind for h in hours})
