@@ -459,16 +459,19 @@ async def test_patient_books_joins_and_ends_a_visit_on_a_phone(
         await page.locator("[data-upcoming]").get_by_role(
             "link", name="Go to the check-in").click()
         await page.get_by_role("button", name="Start camera and microphone").click()
-        await expect(page.locator("#devices-status")).to_contain_text("working")
+        await expect(page.locator("#devices-status")).to_contain_text("working",
+                                                                     timeout=20_000)
         await page.get_by_role("button", name="Enter the waiting room").click()
-        await expect(page.locator("#visit")).to_have_attribute("data-state", "waiting")
+        await expect(page.locator("#visit")).to_have_attribute("data-state", "waiting",
+                                                               timeout=20_000)
         visit_id = await page.locator("#visit").get_attribute("data-visit-id")
 
         await _log_in(doctor_page, doctor["username"])
         await doctor_page.goto(f"/visits/{visit_id}/room")
         await doctor_page.get_by_role("button", name="Open the room").click()
         await doctor_page.locator("#knocks li").get_by_role("button", name="Admit").click()
-        await expect(page.locator("#visit")).to_have_attribute("data-state", "admitted")
+        await expect(page.locator("#visit")).to_have_attribute("data-state", "admitted",
+                                                               timeout=20_000)
         await _media_flowing(page)
         await page.wait_for_function(SELF_VIEW_LIVE)
         remote = await page.locator("#grid .tile[data-peer-id]").bounding_box()
@@ -480,7 +483,8 @@ async def test_patient_books_joins_and_ends_a_visit_on_a_phone(
         await snapshot(page, "visit-phone-call")
 
         await doctor_page.get_by_role("button", name="End the visit").click()
-        await expect(page.locator("#visit")).to_have_attribute("data-state", "ended")
+        await expect(page.locator("#visit")).to_have_attribute("data-state", "ended",
+                                                               timeout=20_000)
         over = page.locator("#call-over")
         await expect(over).to_be_visible()
         await expect(over).to_contain_text("The visit is over")
