@@ -458,6 +458,8 @@ async def test_patient_books_joins_and_ends_a_visit_on_a_phone(
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
         await page.locator("[data-upcoming]").get_by_role(
             "link", name="Go to the check-in").click()
+        await page.wait_for_url(re.compile(r"/check-in$"))
+        await page.wait_for_load_state("load")  # the page's module script listens by then
         await page.get_by_role("button", name="Start camera and microphone").click()
         await expect(page.locator("#devices-status")).to_contain_text("working",
                                                                      timeout=20_000)
