@@ -13,6 +13,7 @@ from telemed import keys
 from telemed.api import (
     alerts,
     auth,
+    booking,
     careplans,
     consents,
     delegates,
@@ -108,7 +109,7 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
                        alerts, observations, readings, openapi, visits, notifications, oncall,
-                       precall, population, teleconsults, imaging, identity):
+                       precall, population, teleconsults, imaging, identity, booking):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
         setup_imaging(app)

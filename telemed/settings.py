@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     dicomweb_user: str = ""
     dicomweb_password: str = ""
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    # Booking (docs/booking.md): patients book, move or cancel a visit until this many hours
+    # before its start.
+    booking_cutoff_hours: int = Field(default=24, ge=0, le=720)
     # Local night (TELEMED_TIMEZONE) during which warnings never page anyone unless the care
     # plan says so (telemed.domain.quiet).
     night_hours: str = "22:00-07:00"

@@ -16,6 +16,7 @@ from telemed import __version__
 from telemed.api import (
     alerts,
     auth,
+    booking,
     careplans,
     consents,
     delegates,
@@ -294,8 +295,30 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         media="text/event-stream",
         description="Each event is `event: alert` with `id` = the alert's `seq` and JSON data "
                     "= an Alert (components/schemas/Alert) plus `change` and `notify`."),
-    ("POST", "/api/v1/visits"): Operation("Schedule a visit", "visits", visits.VisitCreate,
-                                          success=201),
+    ("POST", "/api/v1/visits"): Operation(
+        "Book a free slot ({slot_id, reason}) or schedule a visit (clinicians)", "visits",
+        success=201, extra={"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"oneOf": [visits.BookingCreate.model_json_schema(),
+                                 visits.VisitCreate.model_json_schema()]}}}}}),
+    ("POST", "/api/v1/visits/{visit_id}/reschedule"): Operation(
+        "Move a booked visit to another free slot of the same clinician", "visits",
+        visits.Reschedule),
+    ("GET", "/api/v1/availability"): Operation(
+        "Weekly hours and days off of the caller (or of clinician=)", "booking",
+        query=("clinician",)),
+    ("POST", "/api/v1/availability"): Operation(
+        "Publish weekly hours (local time of the service)", "booking",
+        booking.AvailabilityCreate, success=201),
+    ("DELETE", "/api/v1/availability/{rule_id}"): Operation(
+        "Withdraw weekly hours", "booking", success=204),
+    ("GET", "/api/v1/availability/exceptions"): Operation("The caller's days off", "booking"),
+    ("POST", "/api/v1/availability/exceptions"): Operation(
+        "Take days off (no slots)", "booking", booking.DayOffCreate, success=201),
+    ("DELETE", "/api/v1/availability/exceptions/{exception_id}"): Operation(
+        "Withdraw days off", "booking", success=204),
+    ("GET", "/api/v1/slots"): Operation(
+        "Free slots (default: the next 14 days)", "booking",
+        query=("clinician", "kind", "from", "to")),
     ("GET", "/api/v1/visits"): Operation(
         "Visits of the caller, or of a patient with patient=", "visits",
         query=(*PAGE, "from", "to", "patient", "status")),

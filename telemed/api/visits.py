@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from pydantic import Field
 
 from telemed import keys
-from telemed.api.common import Body, body, listing, ok, request_id, sessions
+from telemed.api.common import (
+    Body,
+    body,
+    listing,
+    ok,
+    read_json,
+    request_id,
+    sessions,
+    validate,
+)
 from telemed.api.shapes import iso
 from telemed.db.models import VisitGuest, VisitReport
 from telemed.errors import ApiError
 from telemed.i18n import gettext, negotiate
 from telemed.live_channels import VISIT_ROOMS
 from telemed.principal import CLINICIANS, Role, principal, requires
+from telemed.services import booking
 from telemed.services import visit_guests as guests
 from telemed.services import visit_reports as reports
 from telemed.services import visits as service
@@ -37,6 +47,18 @@ class VisitCreate(Body):
     participant_ids: list[str] = Field(default_factory=list, max_length=12)
     scheduled_start: datetime
     duration_minutes: int
+
+
+class BookingCreate(Body):
+    """A patient's booking of a free slot (docs/booking.md)."""
+
+    slot_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(max_length=2000)
+    patient_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class Reschedule(Body):
+    slot_id: str = Field(min_length=1, max_length=64)
 
 
 class GuestCreate(Body):
@@ -92,7 +114,7 @@ def report_out(report: VisitReport) -> dict[str, Any]:
     }
 
 
-def _when(request: web.Request, name: str) -> datetime | None:
+def query_time(request: web.Request, name: str) -> datetime | None:
     raw = request.query.get(name)
     if raw is None:
         return None
@@ -105,10 +127,26 @@ def _when(request: web.Request, name: str) -> datetime | None:
     return value
 
 
+def booking_settings(request: web.Request) -> booking.Settings:
+    """The service's booking rules (time zone, the cut-off for patients' changes)."""
+    settings = request.app[keys.SETTINGS]
+    return booking.Settings(settings.timezone, timedelta(hours=settings.booking_cutoff_hours))
+
+
 @routes.post("/api/v1/visits")
-@requires(*CLINICIANS)
+@requires(*VISIT_ROLES)
 async def visits_create(request: web.Request) -> web.Response:
-    data = await body(request, VisitCreate)
+    """Book a free slot (`{slot_id, reason}`), or schedule a visit (clinicians)."""
+    raw = await read_json(request)
+    if isinstance(raw, dict) and "slot_id" in raw:
+        wanted = validate(BookingCreate, raw)
+        async with sessions(request)() as session:
+            booked = await booking.book(session, principal(request), booking_settings(request),
+                                        slot_id=wanted.slot_id, reason=wanted.reason,
+                                        patient_id=wanted.patient_id,
+                                        request_id=request_id(request))
+        return ok(visit_out(booked), status=201)
+    data = validate(VisitCreate, raw)
     async with sessions(request)() as session:
         record = await service.schedule_visit(
             session, principal(request), kind=data.kind, patient_id=data.patient_id,
@@ -127,8 +165,8 @@ async def visits_list(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_status", "Unknown visit status.")
     async with sessions(request)() as session:
         records = await service.list_visits(
-            session, principal(request), page, since=_when(request, "from"),
-            until=_when(request, "to"), patient_id=request.query.get("patient"),
+            session, principal(request), page, since=query_time(request, "from"),
+            until=query_time(request, "to"), patient_id=request.query.get("patient"),
             status=status, request_id=request_id(request),
         )
     next_cursor = None
@@ -171,11 +209,24 @@ async def visits_get(request: web.Request) -> web.Response:
 
 
 @routes.post(f"/api/v1/visits/{VISIT_ID}/cancel")
-@requires(*CLINICIANS)
+@requires(*VISIT_ROLES)
 async def visits_cancel(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         record = await service.cancel_visit(session, principal(request),
-                                            request.match_info["visit_id"], request_id(request))
+                                            request.match_info["visit_id"], request_id(request),
+                                            cutoff=booking_settings(request).cutoff)
+    return ok(visit_out(record))
+
+
+@routes.post(f"/api/v1/visits/{VISIT_ID}/reschedule")
+@requires(*VISIT_ROLES)
+async def visits_reschedule(request: web.Request) -> web.Response:
+    """Move a booked visit to another free slot of the same clinician."""
+    data = await body(request, Reschedule)
+    async with sessions(request)() as session:
+        record = await booking.reschedule(session, principal(request), booking_settings(request),
+                                          request.match_info["visit_id"], slot_id=data.slot_id,
+                                          request_id=request_id(request))
     return ok(visit_out(record))
 
 

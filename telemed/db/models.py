@@ -359,6 +359,10 @@ class Delegation(SQLModel, table=True):
     request_note: str | None = Field(default=None, max_length=1000)
     revoked_by: str | None = Field(default=None, max_length=32)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # "read" (see the portal) or "act" (also book, answer, enter readings, join visits).
+    scope: str = Field(default="read", max_length=8)
+    # The day it stops being in force (a parent's, for a minor: the 18th birthday).
+    valid_until: date | None = None
 
 
 class AuditEvent(SQLModel, table=True):
@@ -506,3 +510,56 @@ class IdentityEvent(SQLModel, table=True):
     actor_id: str | None = Field(default=None, max_length=32)
     kind: str = Field(max_length=32)
     detail: str | None = Field(default=None, max_length=1000)
+class Availability(SQLModel, table=True):
+    """A clinician's weekly bookable hours (local time of the service), in slots."""
+
+    __tablename__ = "availability"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    clinician_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    weekday: int  # Monday 0
+    start: str = Field(max_length=5)  # HH:MM
+    end: str = Field(max_length=5)
+    slot_minutes: int
+    kind: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AvailabilityException(SQLModel, table=True):
+    """Local days (first to last, inclusive) a clinician takes no bookings."""
+
+    __tablename__ = "availability_exceptions"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    clinician_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    first_day: date
+    last_day: date
+    note: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Booking(SQLModel, table=True):
+    """A slot of a clinician's availability taken by a visit.
+
+    At most one booking in force (``released_at`` NULL) per clinician and start: the unique
+    index decides between two patients who book the same slot at once. Moving or
+    cancelling the visit releases the row (kept as history).
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        Index("uq_bookings_slot_in_force", "clinician_id", "slot_start", unique=True,
+              sqlite_where=text("released_at IS NULL"),
+              postgresql_where=text("released_at IS NULL")),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    clinician_id: str = Field(foreign_key="users.id", max_length=32)
+    slot_start: datetime = Field(sa_type=UTCDateTime)
+    slot_minutes: int
+    visit_id: str = Field(foreign_key="visits.id", index=True, max_length=32)
+    patient_id: str = Field(foreign_key="patients.id", index=True, max_length=32)
+    reason: str = Field(max_length=500)
+    booked_by: str = Field(foreign_key="users.id", max_length=32)
+    booked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -34,6 +34,7 @@ from telemed.notify import kinds
 from telemed.notify.messages import initials, title
 from telemed.principal import Principal
 from telemed.services.access import authorize_patient
+from telemed.services.delegates import in_force as delegations_in_force
 from telemed.services.pagination import Page
 
 CLINICIANS = ("doctor", "nurse")
@@ -133,7 +134,7 @@ async def patient_and_delegates(session: AsyncSession, patient_id: str) -> list[
     own = (await session.exec(select(User.id).where(User.patient_id == patient_id))).all()
     delegates = (await session.exec(
         select(Delegation.delegate_id).where(Delegation.patient_id == patient_id)
-        .where(col(Delegation.revoked_at).is_(None)))).all()
+        .where(delegations_in_force()))).all()
     return sorted({*own, *delegates})
 
 

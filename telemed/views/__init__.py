@@ -11,6 +11,7 @@ from telemed.views import (
     alerts,
     auth,
     careplans,
+    device_admin,
     devices,
     emergency_reviews,
     home,
@@ -32,7 +33,7 @@ def setup_views(app: web.Application) -> None:
     """Templates, static files and the page routes."""
     setup_templates(app)
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
-    for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
-                   emergency_reviews, notifications, oncall, population,
+    for module in (home, auth, account, patients, careplans, device_admin, devices, users,
+                   alerts, privacy, emergency_reviews, notifications, oncall, population,
                    sso, account_sessions, second_factor, activation, security_keys):
         app.router.add_routes(module.routes)

@@ -43,6 +43,8 @@ READ_REASONS: dict[str, str] = {  # fixed audit reasons, in the page's language
     "population view": N_("Patients by need"),
     "consent withdrawn notice": N_("Notice of withdrawn consent"),
     "visit participant": N_("Invited to a visit"),
+    "agenda of bookings": N_("Agenda of booked visits"),
+    "rescheduled": N_("Visit moved"),
     "acknowledge page": N_("Alert acknowledgement page"),
     "notifications of the alert": N_("Who was told of an alert"),
     "password changed": N_("Password changed"),

@@ -183,12 +183,14 @@ def _navigation(who: Principal | None) -> list[tuple[str, str]]:
         return []
     if who.role == "admin":
         return [("/users", N_("Users")), ("/patients", N_("Patients")),
-                ("/oncall", N_("On call")), ("/notifications/failed", N_("Failed deliveries"))]
+                ("/devices", N_("Devices")), ("/oncall", N_("On call")),
+                ("/notifications/failed", N_("Failed deliveries"))]
     if who.role == "patient":
         return [("/my-record", N_("My record")), ("/visits", N_("Visits"))]
     return [("/patients", N_("Patients")), ("/alerts", N_("Alert board")),
             ("/visits", N_("Visits")), ("/teleconsults", N_("Teleconsults")),
-            ("/oncall", N_("On call")), ("/alarm-burden", N_("Alarm burden"))]
+            ("/devices", N_("Devices")), ("/oncall", N_("On call")),
+            ("/alarm-burden", N_("Alarm burden"))]
 
 
 async def render(

@@ -27,6 +27,7 @@ from telemed.principal import (
     public,
     requires,
 )
+from telemed.services import booking
 from telemed.services import patients as patient_service
 from telemed.services import visit_guests as guests
 from telemed.services import visit_reports as reports
@@ -34,6 +35,7 @@ from telemed.services import visits as service
 from telemed.services.pagination import Page
 from telemed.services.turn import join_details
 from telemed.services.users import users_by_id
+from telemed.views import booking as booking_pages
 from telemed.views import visit_guests
 from telemed.views.forms import Form, FormErrors, api_errors, read_form
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
@@ -49,7 +51,9 @@ SCHEDULE_FIELDS = {"kind": N_("Kind of visit"), "patient_id": N_("Patient"),
 
 
 def setup_visit_pages(app: web.Application) -> None:
-    """The visit pages (templates and static files come from `setup_views`)."""
+    """The visit pages (templates and static files come from `setup_views`); the booking
+    pages first, so that /visits/book is not taken for a visit id."""
+    app.router.add_routes(booking_pages.routes)
     app.router.add_routes(routes)
     app.router.add_routes(visit_guests.routes)
 
@@ -114,10 +118,29 @@ async def agenda(request: web.Request) -> web.Response:
                                           request_id=request[REQUEST_ID])
         patients = await service.patients_of(session, records)
         await session.commit()
+        now = utcnow()
+        if who.role == "patient":
+            upcoming = await booking.upcoming_for_portal(session, who, now)
+        else:
+            upcoming = await booking.bookings_for(session, who, since=now,
+                                                  until=now + timedelta(days=14),
+                                                  request_id=request[REQUEST_ID])
     names = await _names(request, sorted({u for r in records for u in r.participant_ids}))
     visits = [_visit_view(request, r, names, patients.get(r.visit.patient_id)) for r in records]
+    cutoff = timedelta(hours=settings.booking_cutoff_hours)
     return await render(request, "visit_agenda.html", {
         "visits": visits, "is_patient": who.role == "patient",
+        "upcoming": [{
+            "id": b.visit.id, "start": b.visit.scheduled_start,
+            "kind": t(request, KIND_LABELS.get(b.visit.kind, b.visit.kind)),
+            "patient": f"{b.patient.given_name} {b.patient.family_name}",
+            "own": b.patient.id == who.patient_id,
+            "reason": b.booking.reason if b.booking else None,
+            "movable": b.booking is not None and b.visit.status == "scheduled"
+            and b.visit.scheduled_start - cutoff >= now,
+            "cancellable": b.visit.scheduled_start - cutoff >= now,
+            "open_now": service.join_window(b.visit)[0] <= now <= service.join_window(b.visit)[1],
+        } for b in upcoming],
     })
 
 
@@ -224,16 +247,23 @@ async def _call_page(request: web.Request, template: str, expected: str) -> web.
     async with request.app[keys.SESSIONS]() as session:
         record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
         patient = await service.patient_of(session, record)
-    role = service.join_role(who, record)
+        role = await service.role_in(session, who, record)
     if role != expected:
         raise web.HTTPFound(f"/visits/{visit_id}")
     problem = _why_not_joinable(request, record)
+    ended = role == "patient" and record.visit.status == "completed"
+    has_report = False
+    if role == "patient":
+        async with request.app[keys.SESSIONS]() as session:
+            has_report = await reports.get_report(session, who, visit_id,
+                                                  request[REQUEST_ID]) is not None
     names = await _names(request, list(record.participant_ids))
     return await render(request, template, {
         "visit": _visit_view(request, record, names, patient),
         "problem": problem,
+        "ended": ended,
         "strings": call_strings(request),
-        "has_report": False,
+        "has_report": has_report,
         "guest_name": None,
         "join_url": None,
     })
@@ -288,6 +318,7 @@ async def guest_page(request: web.Request) -> web.StreamResponse:
     response = await render(request, "visit_checkin.html", {
         "visit": _visit_view(request, record, names),
         "problem": problem,
+        "ended": False,
         "strings": call_strings(request),
         "has_report": False,
         "guest_name": guest.name,

@@ -269,11 +269,22 @@ NOT_PATIENT_SCOPED: dict[str, str] = {
                    "(tests/integration/notify)",
     "session": "one of the caller's own sessions; anyone else's answers 404 "
                "(tests/integration/test_my_sessions.py)",
+    "rule_id": "a clinician's own weekly availability; another's answers 404 "
+               "(tests/integration/test_booking_api.py)",
+    "exception_id": "a clinician's own day off; another's answers 404 "
+                    "(tests/integration/test_booking_api.py)",
 }
+
+
+# FHIR types that are no patient's data (a clinician's published hours and free slots,
+# readable by every signed-in person; tests/integration/test_fhir_scheduling.py).
+NOT_PATIENT_FHIR = ("/fhir/R4/Schedule/", "/fhir/R4/Slot/")
 
 
 def patient_scoped(path: str) -> bool:
     """The route's path names patient data (not only a user's own things)."""
+    if path.startswith(NOT_PATIENT_FHIR):
+        return False
     return not set(PARAM.findall(path)) & NOT_PATIENT_SCOPED.keys()
 
 
@@ -310,6 +321,8 @@ async def valid_body(method: str, path: str, side: Side) -> dict[str, Any] | Non
             return {"text": "Visita regolare, nessuna variazione della terapia."}
         case ("POST", "/api/v1/visits/{visit_id}/guests"):
             return {"name": "Luigi Verdi"}
+        case ("POST", "/api/v1/visits/{visit_id}/reschedule"):
+            return {"slot_id": f"{side.doctor['id']}-209901010900"}
         case ("POST", "/api/v1/emergency-accesses/{access_id}/review"):
             return {"outcome": "confirmed"}
         case ("POST", "/api/v1/teleconsults/{teleconsult_id}/schedule"):

@@ -126,7 +126,9 @@ async def test_cancel(client: TestClient[Any, Any], world: World) -> None:
     doctor_headers = setup.headers[setup.doctor["username"]]
     patient_headers = setup.headers[setup.patient_user["username"]]
     url = f"/api/v1/visits/{setup.visit_id}"
-    assert (await client.post(f"{url}/cancel", headers=patient_headers)).status == 403
+    # A patient may cancel their own visit, but not within the cut-off (24 h by default).
+    late = await client.post(f"{url}/cancel", headers=patient_headers)
+    assert late.status == 409 and (await late.json())["error"]["code"] == "past_cutoff"
     resp = await client.post(f"{url}/cancel", headers=doctor_headers)
     assert resp.status == 200 and (await resp.json())["status"] == "cancelled"
     assert (await client.post(f"{url}/cancel", headers=doctor_headers)).status == 409
