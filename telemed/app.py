@@ -17,6 +17,7 @@ from telemed.api import (
     consents,
     delegates,
     devices,
+    documents,
     notifications,
     observations,
     oncall,
@@ -34,6 +35,7 @@ from telemed.api.input_guard import input_guard_middleware
 from telemed.broker import setup_broker
 from telemed.bus import setup_bus
 from telemed.db.engine import database_ctx
+from telemed.documents.setup import setup_documents
 from telemed.ingest import http as readings
 from telemed.ingest.setup import setup_ingest
 from telemed.live_channels import setup_live_channels
@@ -102,9 +104,10 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
                        alerts, observations, readings, openapi, visits, notifications, oncall,
-                       precall, population):
+                       precall, population, documents):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
+        setup_documents(app)
         setup_notify(app)
         setup_alert_stream(app)
         setup_fhir(app)

@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "mqtt_loop": 1,
     "bus": 1,  # the core's messenger: it needs only settings, tasks and the readiness registry
     "db": 2, "broker": 2,
-    "services": 3, "live_channels": 3, "notify": 3,
+    "services": 3, "live_channels": 3, "notify": 3, "documents": 3,
     "api": 4, "views": 4, "ingest": 4, "signalling": 4, "precall": 4, "middlewares": 4,
     "app": 5, "commands": 5, "demo": 5, "demo_devices": 5, "cli": 6, "__main__": 7,
 }
