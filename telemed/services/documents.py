@@ -43,6 +43,7 @@ from telemed.principal import Principal
 from telemed.services import audit
 from telemed.services.access import authorize_patient
 from telemed.services.users import LoginError, authenticate
+from telemed.services.visit_reports import content_hash_of
 from telemed.services.visits import authorize_visit, load_visit
 
 REPORTABLE_VISITS = ("in_progress", "completed")
@@ -417,6 +418,11 @@ async def sign_document(session: AsyncSession, who: Principal, doc_id: str, pass
             await session.rollback()
             raise conflict("The document to replace was replaced meanwhile.",
                            "replacement_not_signed")
+    if doc.visit_id:  # signing the referto completes a visit still marked in progress
+        visit = await session.get(Visit, doc.visit_id)
+        if visit is not None and visit.status == "in_progress":
+            visit.status, visit.ended_at = "completed", signed_at
+            session.add(visit)
     audit.record(session, actor=who, action="update", resource="document",
                  patient_id=doc.patient_id, resource_id=doc.id,
                  reason=f"signed by {who.username}", request_id=request_id)
@@ -447,8 +453,6 @@ async def document_pdf(session: AsyncSession, doc: Document, organisation: str) 
 
 def legacy_intact(doc: Document, visit_report_text: str | None) -> bool:
     """A migrated report: its text still matches the old unkeyed SHA-256."""
-    from telemed.services.visit_reports import content_hash_of
-
     if doc.legacy_hash is None or doc.signed_at is None or doc.visit_id is None:
         return False
     text = visit_report_text if visit_report_text is not None else \
