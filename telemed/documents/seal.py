@@ -6,8 +6,9 @@ Settings (docs/documents.md): ``TELEMED_SEAL_KEY`` (PEM private key), ``TELEMED_
 setting, when a file is unreadable, the certificate is expired or not yet valid, the key is
 not the certificate's, or the certificate does not chain to the anchor.
 
-Under ``TELEMED_ENV=development`` or ``test`` with no seal configured, a demo seal is made
-once in ``DATA_DIR/seal/`` (a self-made CA and a seal certificate it issues). Production
+Under ``TELEMED_ENV=development`` with no seal configured, a demo seal is made once in
+``DATA_DIR/seal/`` (a self-made CA and a seal certificate it issues; ``make run`` uses it);
+under ``test``, a throwaway one in memory. Production
 without a seal can draft documents but not sign them.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from telemed.settings import Settings, SettingsError
@@ -144,7 +145,9 @@ def load_seal(settings: Settings, now: dt.datetime | None = None) -> Seal | None
     if all(given):
         return load_seal_files(Path(settings.seal_key), Path(settings.seal_cert),
                                Path(settings.seal_trust_anchor), now)
-    if settings.env in ("development", "test"):
+    if settings.env == "test":  # a throwaway seal in memory, nothing written
+        return demo_seal()
+    if settings.env == "development":
         folder = settings.data_dir / DEMO_DIR
         paths = ensure_demo_seal(folder)
         try:
@@ -214,13 +217,7 @@ def pem_key(key: SealKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def ensure_demo_seal(folder: Path) -> tuple[Path, Path, Path]:
-    """Make (once) a demo CA and a seal it issues; return (key, cert, anchor) paths."""
-    key_path, cert_path, anchor_path = (folder / "seal-key.pem", folder / "seal.pem",
-                                        folder / "demo-ca.pem")
-    if key_path.exists() and cert_path.exists() and anchor_path.exists():
-        return key_path, cert_path, anchor_path
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+def _demo_pair() -> tuple[SealKey, x509.Certificate, x509.Certificate]:
     ca_key = new_key()
     ca = make_certificate(subject_key=ca_key, common_name="Telemed demo CA (not trusted)",
                           organisation="Telemed demo", ca=True)
@@ -228,23 +225,26 @@ def ensure_demo_seal(folder: Path) -> tuple[Path, Path, Path]:
     seal = make_certificate(subject_key=seal_key, common_name="Telemed demo seal",
                             organisation="Regione Demo - Servizio di Telemedicina",
                             issuer_key=ca_key, issuer=ca)
+    return seal_key, seal, ca
+
+
+def demo_seal() -> Seal:
+    """A demo seal in memory (its CA is its only trust anchor)."""
+    key, cert, ca = _demo_pair()
+    return Seal(key, cert, (ca,), (ca,), demo=True)
+
+
+def ensure_demo_seal(folder: Path) -> tuple[Path, Path, Path]:
+    """Make (once) a demo CA and a seal it issues; return (key, cert, anchor) paths."""
+    key_path, cert_path, anchor_path = (folder / "seal-key.pem", folder / "seal.pem",
+                                        folder / "demo-ca.pem")
+    if key_path.exists() and cert_path.exists() and anchor_path.exists():
+        return key_path, cert_path, anchor_path
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    seal_key, seal, ca = _demo_pair()
     key_path.write_bytes(pem_key(seal_key))
     key_path.chmod(0o600)
     cert_path.write_bytes(pem_cert(seal) + pem_cert(ca))
     anchor_path.write_bytes(pem_cert(ca))
     return key_path, cert_path, anchor_path
 
-
-def verify_raw(cert: x509.Certificate, signature: bytes, data: bytes) -> bool:
-    """Check a raw signature by ``cert``'s key over ``data`` (SHA-256)."""
-    public = cert.public_key()
-    try:
-        if isinstance(public, ec.EllipticCurvePublicKey):
-            public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-        elif isinstance(public, rsa.RSAPublicKey):
-            public.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            return False
-    except InvalidSignature:
-        return False
-    return True
