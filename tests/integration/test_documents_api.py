@@ -16,7 +16,8 @@ from tests.conftest import PASSWORD, World
 from tests.integration.visit_helpers import VisitSetup, make_visit
 from tests.unit.fhir.validation import validate
 
-FINDINGS = "Paziente stabile, pressione nei limiti.\n\nProseguire la terapia in atto.\nControllo tra 3 mesi."
+FINDINGS = ("Paziente stabile, pressione nei limiti.\n\n"
+            "Proseguire la terapia in atto.\nControllo tra 3 mesi.")
 
 
 async def _held_visit(world: World) -> VisitSetup:

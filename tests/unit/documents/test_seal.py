@@ -70,7 +70,7 @@ def test_wrong_certificate_or_key_or_anchor(tmp_path: Path) -> None:
     key, cert, anchor = _seal_files(tmp_path)
     other = tmp_path / "other"
     other.mkdir()
-    other_key, other_cert, other_anchor = _seal_files(other)
+    other_key, _other_cert, other_anchor = _seal_files(other)
     with pytest.raises(SettingsError, match="TELEMED_SEAL_CERT: the certificate is not the "
                                             "one of TELEMED_SEAL_KEY"):
         seals.load_seal(_settings(tmp_path, other_key, cert, anchor))
