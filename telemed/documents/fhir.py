@@ -133,7 +133,8 @@ def _metric_observation(item: Mapping[str, Any], patient_url: str,
                 "code": info.canonical_unit}
 
     return {
-        "resourceType": "Observation", "id": f"summary-{item['metric']}", "status": "final",
+        "resourceType": "Observation", "status": "final",
+        "id": f"summary-{str(item['metric']).replace('_', '-')}",
         "category": [{"coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/observation-category",
             "code": info.category}]}],

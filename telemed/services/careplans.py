@@ -14,7 +14,7 @@ from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.errors import DomainValidationError
 from telemed.errors import conflict, from_domain, invalid, not_found
 from telemed.principal import Principal
-from telemed.services import audit, free_text
+from telemed.services import audit, documents, free_text
 from telemed.services.access import authorize_patient
 from telemed.services.patients import add_to_care_team
 
@@ -222,7 +222,8 @@ async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str)
 
 
 async def complete_careplan(session: AsyncSession, who: Principal, plan_id: str) -> CarePlan:
-    """Active → completed."""
+    """Active → completed; with monitoring, its final report is drafted from the data
+    (a ``monitoring_final_report`` document by whoever completed it, to review and sign)."""
     plan = await _current(session, plan_id)
     await authorize_patient(session, who, plan.patient_id, action="update",
                             resource="careplan", resource_id=plan_id, reason="complete")
@@ -233,6 +234,10 @@ async def complete_careplan(session: AsyncSession, who: Principal, plan_id: str)
     plan.completed_at = utcnow()
     session.add(plan)
     await session.commit()
+    if who.is_clinician and plan.content.get("monitoring"):
+        # The final report (relazione finale), drafted from the data for the doctor to sign.
+        await documents.draft_monitoring_report(session, who, plan_id,
+                                                "monitoring_final_report")
     return plan
 
 

@@ -69,15 +69,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_documents_visit_id'), ['visit_id'])
         batch_op.create_index(batch_op.f('ix_documents_careplan_id'), ['careplan_id'])
 
+    _migrate_reports(documents)
+
+
+def _migrate_reports(documents: sa.Table | None = None) -> None:
+    """Each signed visit report without its document becomes one (idempotent)."""
+    if documents is None:
+        typed = {'sections': sa.JSON(), 'created_at': _T(timezone=True),
+                 'updated_at': _T(timezone=True), 'signed_at': _T(timezone=True)}
+        documents = sa.table('documents', *(sa.column(c, typed.get(c)) for c in (
+            'id', 'patient_id', 'kind', 'title', 'status', 'language', 'author_id',
+            'visit_id', 'careplan_id', 'sections', 'figures', 'created_at', 'updated_at',
+            'signed_at', 'signed_by', 'content_hash', 'legacy_hash', 'publication',
+            'publish_attempts')))
     bind = op.get_bind()
     reports = sa.table('visit_reports', sa.column('visit_id'), sa.column('author_id'),
                        sa.column('text'), sa.column('content_hash'),
                        sa.column('signed_at', _T(timezone=True)))
     visits = sa.table('visits', sa.column('id'), sa.column('patient_id'))
+    done = sa.table('documents', sa.column('visit_id'), sa.column('legacy_hash'))
     rows = bind.execute(
         sa.select(reports.c.visit_id, reports.c.author_id, reports.c.text,
                   reports.c.content_hash, reports.c.signed_at, visits.c.patient_id)
         .join(visits, visits.c.id == reports.c.visit_id)
+        .where(~sa.exists().where(done.c.visit_id == reports.c.visit_id,
+                                  done.c.legacy_hash.is_not(None)))
     ).all()
     if rows:
         op.bulk_insert(documents, [{
