@@ -236,3 +236,36 @@ async def test_bad_document_input(client: TestClient[Any, Any], world: World) ->
     draft_verify = await client.post(url + "/verify", headers=doctor)
     assert draft_verify.status == 409
     assert (await client.get(url + "/fhir", headers=doctor)).status == 409
+
+
+async def test_fhir_document_reference_and_bundle(client: TestClient[Any, Any],
+                                                  world: World) -> None:
+    setup = await _held_visit(world)
+    doctor = setup.headers[setup.doctor["username"]]
+    patient = setup.headers[setup.patient_user["username"]]
+    doc = await _draft(client, setup)
+    base = f"/fhir/R4/DocumentReference?patient={setup.patient_id}"
+    empty = await (await client.get(base, headers=doctor)).json()
+    assert empty.get("entry", []) == []  # a draft is not published
+    await client.post(f"/api/v1/documents/{doc['id']}/sign", headers=doctor,
+                      json={"password": PASSWORD})
+    found = await client.get(base, headers=patient)
+    assert found.status == 200
+    searchset = await found.json()
+    validate(searchset)
+    [entry] = searchset["entry"]
+    reference = entry["resource"]
+    assert reference["id"] == doc["id"] and reference["status"] == "current"
+    assert reference["type"]["coding"][0]["code"] == "75496-0"
+    for query, count in (("&type=http://loinc.org|75496-0", 1), ("&type=53576-5", 0),
+                         ("&date=ge2020-01-01", 1), ("&date=lt2020-01-01", 0)):
+        page = await (await client.get(base + query, headers=doctor)).json()
+        assert len(page.get("entry", [])) == count, query
+    bundle = await client.get(f"/fhir/R4/Bundle/{doc['id']}", headers=patient)
+    assert bundle.status == 200
+    stored = await (await client.get(f"/api/v1/documents/{doc['id']}/fhir",
+                                     headers=patient)).json()
+    assert await bundle.json() == stored
+    outsider = await world.token((await world.user("doctor"))["username"])
+    assert (await client.get(f"/fhir/R4/Bundle/{doc['id']}", headers=outsider)).status == 403
+    assert (await client.get(base, headers=outsider)).status == 403
