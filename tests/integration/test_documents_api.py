@@ -13,6 +13,7 @@ from telemed import keys
 from telemed.db.models import AuditEvent, Document, Notification
 from telemed.services import visits as visit_service
 from tests.conftest import PASSWORD, World
+from tests.helpers.node_fhir import medplum_validate, node_or_skip
 from tests.integration.visit_helpers import VisitSetup, make_visit
 from tests.unit.fhir.validation import validate
 
@@ -269,3 +270,24 @@ async def test_fhir_document_reference_and_bundle(client: TestClient[Any, Any],
     outsider = await world.token((await world.user("doctor"))["username"])
     assert (await client.get(f"/fhir/R4/Bundle/{doc['id']}", headers=outsider)).status == 403
     assert (await client.get(base, headers=outsider)).status == 403
+
+
+async def test_second_validator_accepts_the_signed_documents(client: TestClient[Any, Any],
+                                                             world: World) -> None:
+    """@medplum/core (run by Node) judges the same Bundle and DocumentReference."""
+    node_or_skip()
+    setup = await _held_visit(world)
+    doctor = setup.headers[setup.doctor["username"]]
+    doc = await _draft(client, setup)
+    await client.post(f"/api/v1/documents/{doc['id']}/sign", headers=doctor,
+                      json={"password": PASSWORD})
+    bundle = await (await client.get(f"/api/v1/documents/{doc['id']}/fhir",
+                                     headers=doctor)).json()
+    reference = await (await client.get(f"/fhir/R4/DocumentReference/{doc['id']}",
+                                        headers=doctor)).json()
+    broken = json.loads(json.dumps(bundle))
+    del broken["entry"][0]["resource"]["type"]
+    verdicts = medplum_validate(bundle, reference, broken)
+    assert verdicts[0]["ok"] is True, verdicts[0]["issues"]
+    assert verdicts[1]["ok"] is True, verdicts[1]["issues"]
+    assert verdicts[2]["ok"] is False  # the judge is not lenient: a Composition needs a type
