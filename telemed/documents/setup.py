@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from telemed import keys
+from telemed.documents.publish import publisher_ctx
 from telemed.documents.seal import load_seal
 from telemed.services.documents import Signing
 
@@ -25,3 +26,5 @@ def setup_documents(app: web.Application) -> None:
                     "TELEMED_SEAL_TRUST_ANCHOR): documents can be drafted, not signed")
     app[SIGNING] = Signing(seal=seal, service_name=settings.service_name,
                            publish=bool(settings.fse_url))
+    if settings.fse_url:
+        app.cleanup_ctx.append(publisher_ctx)

@@ -4,6 +4,7 @@ scripts/system-deps.sh; missing, the tests that need them skip (fail under CI=tr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -43,3 +44,28 @@ def medplum_validate(*resources: dict[str, Any]) -> list[dict[str, Any]]:
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == len(resources), done.stderr
     return lines
+
+
+class FhirServer:
+    """`server.mjs` (Medplum's FHIR router, in memory) on a fixed port, started and stopped
+    at will, so a test can take the regional record down and up."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}/fhir/R4"
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        node = node_or_skip()
+        self._process = await asyncio.create_subprocess_exec(
+            str(node), "server.mjs", str(self.port), cwd=TOOLS,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        assert self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), timeout=60)
+        assert line.startswith(b"listening"), line
+
+    async def stop(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.terminate()
+            await self._process.wait()
+        self._process = None

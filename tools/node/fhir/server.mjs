@@ -31,6 +31,7 @@ const server = createServer(async (req, res) => {
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
   const url = new URL(req.url, 'http://localhost');
+  const pathname = url.pathname.replace(/^\/fhir\/R4/, '') || '/';
   const text = Buffer.concat(chunks).toString('utf8');
   let body;
   try {
@@ -43,7 +44,7 @@ const server = createServer(async (req, res) => {
   const query = Object.fromEntries(url.searchParams.entries());
   try {
     const [outcome, resource] = await router.handleRequest(
-      { method: req.method, url: req.url, pathname: url.pathname, body, params: {}, query, headers: req.headers,
+      { method: req.method, url: pathname + url.search, pathname: '', body, params: {}, query, headers: req.headers,
         config: { transactions: true } },
       repo
     );
