@@ -10,7 +10,16 @@ from aiohttp import web
 from pydantic import Field
 
 from telemed import keys
-from telemed.api.common import Body, body, listing, ok, query_int, request_id, sessions
+from telemed.api.common import (
+    Body,
+    body,
+    listing,
+    ok,
+    query_int,
+    request_id,
+    sessions,
+    text_rule,
+)
 from telemed.db.models import Document
 from telemed.documents import signing
 from telemed.documents.setup import SIGNING
@@ -35,7 +44,8 @@ class SectionsBody(Body):
 
 class VisitReportBody(Body):
     sections: Sections = Field(default_factory=dict, max_length=16)
-    text: str | None = Field(default=None, max_length=20_000)
+    # The findings as one text (the body of the visit report API before documents).
+    text: Annotated[str, text_rule(20_000, multiline=True)] | None = None
 
 
 class MonitoringBody(Body):

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from telemed.domain.text import text_errors
+
 Status = Literal["draft", "signed", "replaced"]
 STATUSES: Final[tuple[Status, ...]] = ("draft", "signed", "replaced")
 MAX_SECTION_CHARS: Final = 20_000
@@ -150,15 +152,15 @@ def clean_sections(spec: KindSpec, sections: Mapping[str, Any]) -> tuple[dict[st
     for key, value in sections.items():
         if spec.section(key) is None:
             errors[f"sections.{key}"] = "Unknown section."
-        elif not isinstance(value, str):
-            errors[f"sections.{key}"] = "Must be text."
-        elif len(value) > MAX_SECTION_CHARS:
+        elif isinstance(value, str) and len(value) > MAX_SECTION_CHARS:
             errors[f"sections.{key}"] = "At most 20000 characters."
-        elif any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-            errors[f"sections.{key}"] = "Contains control characters."
         else:
-            text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
-            if text:
+            text, problems = text_errors(value, f"sections.{key}",
+                                         max_length=MAX_SECTION_CHARS, multiline=True,
+                                         required=False)
+            if problems:
+                errors[f"sections.{key}"] = problems[0].render()
+            elif text:
                 out[key] = text
     return out, errors
 

@@ -168,7 +168,7 @@ async def _call(client: TestClient[Any, Any], method: str, path: str, side: Side
     if body is not None:
         kwargs["json"] = body
     resp = await client.request(method, url, **kwargs)
-    text = await resp.text()
+    text = (await resp.read()).decode("utf-8", "replace")  # a PDF is bytes
     return resp.status, resp.headers.get("Location", ""), text[:300]
 
 

@@ -51,9 +51,10 @@ def test_clean_sections() -> None:
     spec = rules.kind_of("televisit_report")
     clean, errors = rules.clean_sections(spec, {"findings": "  testo \r\n", "reason": "",
                                                 "bogus": "x", "therapy": "a\x07b",
-                                                "conclusions": 3})
+                                                "conclusions": 3, "follow_up": "x\u202ey"})
     assert clean == {"findings": "testo"}
-    assert set(errors) == {"sections.bogus", "sections.therapy", "sections.conclusions"}
+    assert set(errors) == {"sections.bogus", "sections.therapy", "sections.conclusions",
+                           "sections.follow_up"}
     _, long = rules.clean_sections(spec, {"findings": "x" * 20_001})
     assert "sections.findings" in long
     assert rules.missing_sections(spec, {"reason": "r"}) == ["findings"]
