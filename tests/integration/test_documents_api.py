@@ -35,6 +35,15 @@ async def _row(world: World, doc_id: str) -> Document:
         return doc
 
 
+async def _referto(client: TestClient[Any, Any], world: World
+                   ) -> tuple[VisitSetup, dict[str, str], dict[str, str], dict[str, Any]]:
+    """A held visit, the doctor's and the patient's headers, and a draft referto."""
+    setup = await _held_visit(world)
+    doctor = setup.headers[setup.doctor["username"]]
+    patient = setup.headers[setup.patient_user["username"]]
+    return setup, doctor, patient, await _draft(client, setup)
+
+
 async def _draft(client: TestClient[Any, Any], setup: VisitSetup) -> dict[str, Any]:
     resp = await client.post(f"/api/v1/visits/{setup.visit_id}/report",
                              headers=setup.headers[setup.doctor["username"]],
@@ -47,10 +56,7 @@ async def _draft(client: TestClient[Any, Any], setup: VisitSetup) -> dict[str, A
 
 async def test_referto_draft_edit_sign_and_verify(client: TestClient[Any, Any],
                                                   world: World) -> None:
-    setup = await _held_visit(world)
-    doctor = setup.headers[setup.doctor["username"]]
-    patient = setup.headers[setup.patient_user["username"]]
-    doc = await _draft(client, setup)
+    setup, doctor, patient, doc = await _referto(client, world)
     assert doc["kind"] == "televisit_report" and doc["status"] == "draft"
     findings = next(s for s in doc["sections"] if s["key"] == "findings")
     assert findings["paragraphs"] == ["Paziente stabile, pressione nei limiti.",
@@ -241,10 +247,7 @@ async def test_bad_document_input(client: TestClient[Any, Any], world: World) ->
 
 async def test_fhir_document_reference_and_bundle(client: TestClient[Any, Any],
                                                   world: World) -> None:
-    setup = await _held_visit(world)
-    doctor = setup.headers[setup.doctor["username"]]
-    patient = setup.headers[setup.patient_user["username"]]
-    doc = await _draft(client, setup)
+    setup, doctor, patient, doc = await _referto(client, world)
     base = f"/fhir/R4/DocumentReference?patient={setup.patient_id}"
     empty = await (await client.get(base, headers=doctor)).json()
     assert empty.get("entry", []) == []  # a draft is not published

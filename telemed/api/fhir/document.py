@@ -52,18 +52,19 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
     return [Entry(row.patient_id, _reference(row), row) for row in rows]
 
 
-async def _load(session: AsyncSession, ident: str) -> Entry | None:
+async def _published(session: AsyncSession, ident: str) -> Document | None:
     doc = await session.get(Document, ident)
-    if doc is None or doc.bundle is None or doc.status == "draft":
-        return None
-    return Entry(doc.patient_id, _reference(doc), doc)
+    return None if doc is None or doc.bundle is None or doc.status == "draft" else doc
+
+
+async def _load(session: AsyncSession, ident: str) -> Entry | None:
+    doc = await _published(session, ident)
+    return Entry(doc.patient_id, _reference(doc), doc) if doc else None
 
 
 async def _load_bundle(session: AsyncSession, ident: str) -> Entry | None:
-    doc = await session.get(Document, ident)
-    if doc is None or doc.bundle is None or doc.status == "draft":
-        return None
-    return Entry(doc.patient_id, json.loads(doc.bundle), doc)
+    doc = await _published(session, ident)
+    return Entry(doc.patient_id, json.loads(doc.bundle or "{}"), doc) if doc else None
 
 
 async def _no_search(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
