@@ -105,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command in ("serve", "web", "ingest"):
+            if args.command != "ingest":
+                from telemed.documents.seal import load_seal
+
+                load_seal(settings)  # a bad seal stops the start, naming its setting
             commands.serve(settings, role=args.command)
             return 0
         if args.command == "db":

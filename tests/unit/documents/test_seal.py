@@ -144,3 +144,17 @@ def _cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TELEMED_ENV", "test")
     monkeypatch.setenv("TELEMED_SECRET_KEY", "s" * 40)
     monkeypatch.setenv("TELEMED_DATA_DIR", str(tmp_path))
+
+
+def test_the_command_refuses_to_start_naming_the_setting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    key, cert, anchor = _seal_files(tmp_path, not_before=NOW - dt.timedelta(days=30),
+                                    not_after=NOW - dt.timedelta(minutes=1))
+    monkeypatch.setenv("TELEMED_SEAL_KEY", str(key))
+    monkeypatch.setenv("TELEMED_SEAL_CERT", str(cert))
+    monkeypatch.setenv("TELEMED_SEAL_TRUST_ANCHOR", str(anchor))
+    assert cli.main(["web"]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("telemed: invalid setting TELEMED_SEAL_CERT: the certificate "
+                           "expired")
