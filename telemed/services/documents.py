@@ -497,6 +497,25 @@ async def index_pdf(session: AsyncSession, who: Principal, patient_id: str,
         fiscal_code=patient.fiscal_code, lang=lang, rows=rows, generated_at=utcnow())
 
 
+# --- for the FHIR API (DocumentReference, Bundle): signed documents only ---------------------
+
+PUBLISHED = (col(Document.status).in_(("signed", "replaced")), col(Document.bundle).is_not(None))
+PATIENT_COLUMN = col(Document.patient_id)
+SIGNED_AT = col(Document.signed_at)
+NEWEST_FIRST = (col(Document.signed_at), col(Document.id))
+
+
+def of_kinds(kinds: list[str]) -> Any:
+    """The condition "one of these kinds"."""
+    return col(Document.kind).in_(kinds)
+
+
+async def published(session: AsyncSession, doc_id: str) -> Document | None:
+    """A signed (or replaced) document; drafts do not exist outside the platform."""
+    doc = await session.get(Document, doc_id)
+    return None if doc is None or doc.bundle is None or doc.status == "draft" else doc
+
+
 def document_out(doc: Document, names: dict[str, str] | None = None) -> dict[str, Any]:
     """The public shape (CONTRACT §8)."""
     names = names or {}

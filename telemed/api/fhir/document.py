@@ -12,7 +12,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import LOINC
@@ -22,9 +21,7 @@ from telemed.db.models import Document
 from telemed.documents.fhir import document_reference
 from telemed.domain.documents import KINDS, kind_of
 from telemed.principal import CLINICIANS
-
-PUBLISHED = (col(Document.status).in_(("signed", "replaced")),
-             col(Document.bundle).is_not(None))
+from telemed.services import documents
 
 
 def _reference(doc: Document) -> dict[str, Any]:
@@ -42,9 +39,9 @@ def _kinds_for(values: Sequence[str]) -> list[str]:
 
 
 def _conditions(query: SearchQuery) -> list[Any]:
-    conditions: list[Any] = [col(Document.kind).in_(_kinds_for(alts))
+    conditions: list[Any] = [documents.of_kinds(_kinds_for(alts))
                              for alts in query.all_of("type")]
-    conditions += date_conditions(col(Document.signed_at), date_bounds(query))
+    conditions += date_conditions(documents.SIGNED_AT, date_bounds(query))
     return conditions
 
 
@@ -52,18 +49,13 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
     return [Entry(row.patient_id, _reference(row), row) for row in rows]
 
 
-async def _published(session: AsyncSession, ident: str) -> Document | None:
-    doc = await session.get(Document, ident)
-    return None if doc is None or doc.bundle is None or doc.status == "draft" else doc
-
-
 async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    doc = await _published(session, ident)
+    doc = await documents.published(session, ident)
     return Entry(doc.patient_id, _reference(doc), doc) if doc else None
 
 
 async def _load_bundle(session: AsyncSession, ident: str) -> Entry | None:
-    doc = await _published(session, ident)
+    doc = await documents.published(session, ident)
     return Entry(doc.patient_id, json.loads(doc.bundle or "{}"), doc) if doc else None
 
 
@@ -71,8 +63,8 @@ async def _no_search(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
     return [Entry(row.patient_id, json.loads(row.bundle), row) for row in rows]
 
 
-TABLE = Table(Document, col(Document.patient_id), (col(Document.signed_at), col(Document.id)),
-              base=PUBLISHED)
+TABLE = Table(Document, documents.PATIENT_COLUMN, documents.NEWEST_FIRST,
+              base=documents.PUBLISHED)
 
 SPEC = ResourceSpec(
     type="DocumentReference",
