@@ -153,3 +153,27 @@ async def test_migrated_visit_report_keeps_its_hash(client: TestClient[Any, Any]
     check = await (await client.post(url + "/verify", headers=headers)).json()
     assert check["legacy_intact"] is False
     assert json.dumps(check)  # plain JSON
+
+
+async def test_patient_page_drafts_a_monitoring_report(client: TestClient[Any, Any],
+                                                       world: World) -> None:
+    from tests.helpers.pages import csrf_of, log_in
+
+    doctor = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    headers = await world.token(doctor["username"])
+    plan_id = (await (await client.post(f"/api/v1/patients/{patient.id}/careplans",
+                                        headers=headers, json=PLAN)).json())["id"]
+    await client.post(f"/api/v1/careplans/{plan_id}/activate", headers=headers)
+    await log_in(client, doctor["username"])
+    page = await (await client.get(f"/patients/{patient.id}")).text()
+    assert f'action="/patients/{patient.id}/documents"' in page and plan_id in page
+    csrf = await csrf_of(client, f"/patients/{patient.id}")
+    made = await client.post(f"/patients/{patient.id}/documents", allow_redirects=False,
+                             data={"kind": "monitoring_report", "careplan_id": plan_id,
+                                   "csrf_token": csrf})
+    assert made.status == 303 and made.headers["Location"].startswith("/documents/")
+    draft = await (await client.get(made.headers["Location"])).text()
+    # No patient account: the page's language (English here) is the document's.
+    assert 'name="section_findings"' in draft
+    assert 'name="section_adherence"' in draft and "No readings." in draft

@@ -74,6 +74,12 @@ async def test_clinician_room_and_report(client: TestClient[Any, Any], world: Wo
     assert doc_url.startswith("/documents/")
     draft = await (await client.get(doc_url)).text()
     assert 'name="section_findings"' in draft and 'name="password"' in draft
+    saved = await client.post(doc_url, allow_redirects=False, data={
+        "section_conclusions": "Quadro stabile.", "csrf_token": csrf})
+    assert saved.status == 303 and saved.headers["Location"] == doc_url
+    assert "Quadro stabile." in await (await client.get(doc_url)).text()
+    bidi = await client.post(doc_url, data={"section_therapy": "x\u202ey", "csrf_token": csrf})
+    assert bidi.status == 422 and 'id="therapy-error"' in await bidi.text()
     wrong = await client.post(doc_url + "/sign", data={"password": "wrong", "csrf_token": csrf})
     assert wrong.status == 403 and 'name="password"' in await wrong.text()
     signed = await client.post(doc_url + "/sign",
