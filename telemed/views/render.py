@@ -173,7 +173,8 @@ def _navigation(who: Principal | None) -> list[tuple[str, str]]:
     if who.role == "patient":
         return [("/my-record", N_("My record")), ("/visits", N_("Visits"))]
     return [("/patients", N_("Patients")), ("/alerts", N_("Alert board")),
-            ("/visits", N_("Visits")), ("/oncall", N_("On call"))]
+            ("/visits", N_("Visits")), ("/oncall", N_("On call")),
+            ("/alarm-burden", N_("Alarm burden"))]
 
 
 async def render(
