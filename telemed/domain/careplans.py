@@ -31,7 +31,8 @@ from datetime import time
 from typing import Any, Literal, cast
 
 from telemed.domain.bands import BAND_KEYS, Bands, Severity
-from telemed.domain.errors import DomainValidationError, FieldError
+from telemed.domain.errors import N_, DomainValidationError, FieldError
+from telemed.domain.json_input import finite_number
 from telemed.domain.schedule import format_time, parse_time
 from telemed.domain.text import INVALID_CHARACTER, describe, forbidden_character
 from telemed.domain.units import CLINICAL_METRICS, METRICS, MetricInfo
@@ -137,6 +138,13 @@ class CarePlanContent:
     silence_hours: int | None = None
     escalate_after_minutes: int | None = None
     page_warnings: PageWarnings | None = None
+    _entries: dict[str, MonitoringEntry] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        entries: dict[str, MonitoringEntry] = {}
+        for entry in self.monitoring:
+            entries.setdefault(entry.metric, entry)  # the first entry of a metric, as before
+        object.__setattr__(self, "_entries", entries)
 
     @property
     def effective_silence_hours(self) -> int:
@@ -150,7 +158,7 @@ class CarePlanContent:
 
     def entry_for(self, metric: str) -> MonitoringEntry | None:
         """The monitoring entry of ``metric``, if any."""
-        return next((e for e in self.monitoring if e.metric == metric), None)
+        return self._entries.get(metric)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form; ``parse_careplan_content(c.to_dict()) == c``."""
@@ -189,10 +197,10 @@ def measurement_schedule(content: CarePlanContent) -> dict[str, list[str]]:
 
 # --- parsing ---------------------------------------------------------------------------
 
-_REQUIRED = "This field is required."
-_INVALID_TYPE = "Expected {expected}."
-_OUT_OF_RANGE = "Must be between {min} and {max}."
-_UNKNOWN_FIELD = 'Unknown field "{field}". Allowed fields: {allowed}.'
+_REQUIRED = N_("This field is required.")
+_INVALID_TYPE = N_("Expected {expected}.")
+_OUT_OF_RANGE = N_("Must be between {min} and {max}.")
+_UNKNOWN_FIELD = N_('Unknown field "{field}". Allowed fields: {allowed}.')
 
 
 class _Collector:
@@ -237,7 +245,7 @@ class _Collector:
         return value
 
     def number(self, data: object, path: str) -> float | None:
-        number = _as_float(data)
+        number = finite_number(data)
         if number is None:
             self.add(path, "invalid_type", _INVALID_TYPE, expected="a number")
         return number
@@ -283,17 +291,6 @@ class _Collector:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _as_float(value: object) -> float | None:
-    """A JSON number as a finite float (``None`` for others, NaN, ±inf, huge integers)."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _join(path: str, key: str) -> str:

@@ -13,8 +13,15 @@ from telemed.db.models import Document
 from telemed.documents.setup import SIGNING
 from telemed.domain import documents as rules
 from telemed.errors import ApiError
-from telemed.middlewares import ensure_csrf_token
-from telemed.principal import CLINICIANS, REQUEST_ID, Principal, Role, principal, requires
+from telemed.principal import (
+    CLINICIANS,
+    REQUEST_ID,
+    Principal,
+    Role,
+    ensure_csrf_token,
+    principal,
+    requires,
+)
 from telemed.services import documents as service
 from telemed.services.visits import user_names
 from telemed.views.forms import FormErrors, read_form

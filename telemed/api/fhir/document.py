@@ -16,12 +16,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import LOINC
 from telemed.api.fhir.search import SearchParam, SearchQuery, date_bounds, parse_token
-from telemed.api.fhir.spec import Entry, ResourceSpec, Table, date_conditions
+from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.models import Document
 from telemed.documents.fhir import document_reference
 from telemed.domain.documents import KINDS, kind_of
 from telemed.principal import CLINICIANS
 from telemed.services import documents
+from telemed.services.fhir_rows import Table, date_conditions
 
 
 def _reference(doc: Document) -> dict[str, Any]:
