@@ -328,7 +328,7 @@ async def report_page(request: web.Request) -> web.Response:
     async with request.app[keys.SESSIONS]() as session:
         record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
         doc = await documents.document_for_visit(session, who, visit_id, request[REQUEST_ID])
-        patient = await session.get(Patient, record.visit.patient_id)
+        patient = await service.patient_of(session, record)
     if doc is not None:
         raise see_other(f"/documents/{doc.id}")
     names = await _names(request, list(record.participant_ids))
