@@ -21,6 +21,7 @@ from telemed.api import (
     consents,
     delegates,
     devices,
+    documents,
     identity,
     oncall,
     patients,
@@ -328,8 +329,31 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/v1/visits/{visit_id}/join"): Operation(
         "Join details: ws_url, token, ice_servers, ice_transport_policy, role", "visits"),
     ("POST", "/api/v1/visits/{visit_id}/report"): Operation(
-        "Write and sign the visit report", "visits", visits.ReportCreate, success=201),
-    ("GET", "/api/v1/visits/{visit_id}/report"): Operation("The signed visit report", "visits"),
+        "Start the visit's report: a draft televisit_report document", "documents",
+        documents.VisitReportBody, success=201),
+    ("GET", "/api/v1/visits/{visit_id}/report"): Operation(
+        "The visit's report (a document; drafts only for the care team)", "documents"),
+    ("GET", "/api/v1/patients/{patient_id}/documents"): Operation(
+        "The patient's documents, newest first", "documents", query=("limit",)),
+    ("POST", "/api/v1/patients/{patient_id}/documents"): Operation(
+        "Draft a telemonitoring document from a care plan's data", "documents",
+        documents.MonitoringBody, success=201),
+    ("GET", "/api/v1/patients/{patient_id}/documents/index.pdf"): Operation(
+        "The index of the patient's documents", "documents", media="application/pdf"),
+    ("GET", "/api/v1/documents/{document_id}"): Operation("A document", "documents"),
+    ("PATCH", "/api/v1/documents/{document_id}"): Operation(
+        "Edit a draft's sections (its author only)", "documents", documents.SectionsBody),
+    ("POST", "/api/v1/documents/{document_id}/sign"): Operation(
+        "Sign a draft (the author's password again): seals its PDF and FHIR Bundle",
+        "documents", documents.SignBody),
+    ("POST", "/api/v1/documents/{document_id}/replace"): Operation(
+        "Start a draft that replaces a signed document", "documents", success=201),
+    ("GET", "/api/v1/documents/{document_id}/pdf"): Operation(
+        "The document's PDF (PAdES-sealed once signed)", "documents", media="application/pdf"),
+    ("GET", "/api/v1/documents/{document_id}/fhir"): Operation(
+        "The signed FHIR document Bundle", "documents", media="application/fhir+json"),
+    ("POST", "/api/v1/documents/{document_id}/verify"): Operation(
+        "Verify the stored document, or the PDF or Bundle sent as the body", "documents"),
     ("GET", "/api/v1/visits/{visit_id}/guests"): Operation(
         "The visit's guests (clinicians)", "visits"),
     ("POST", "/api/v1/visits/{visit_id}/guests"): Operation(

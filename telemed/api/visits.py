@@ -20,14 +20,13 @@ from telemed.api.common import (
     validate,
 )
 from telemed.api.shapes import iso
-from telemed.db.models import VisitGuest, VisitReport
+from telemed.db.models import VisitGuest
 from telemed.errors import ApiError
 from telemed.i18n import gettext, negotiate
 from telemed.live_channels import VISIT_ROOMS
 from telemed.principal import CLINICIANS, Role, principal, requires
 from telemed.services import booking
 from telemed.services import visit_guests as guests
-from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.pagination import encode_cursor, parse_page
 from telemed.services.turn import join_details
@@ -66,10 +65,6 @@ class GuestCreate(Body):
     email: str | None = Field(default=None, max_length=320)  # for the visit reminders
 
 
-class ReportCreate(Body):
-    text: str = Field(max_length=reports.MAX_REPORT + 1000)
-
-
 def visit_out(record: service.VisitRecord) -> dict[str, Any]:
     """The visit shape (docs/visits.md) with its join window."""
     visit = record.visit
@@ -100,17 +95,6 @@ def guest_out(guest: VisitGuest) -> dict[str, Any]:
         "created_at": iso(guest.created_at),
         "used": guest.used_at is not None,
         "revoked_at": iso(guest.revoked_at),
-    }
-
-
-def report_out(report: VisitReport) -> dict[str, Any]:
-    return {
-        "visit_id": report.visit_id,
-        "author_id": report.author_id,
-        "text": report.text,
-        "signed_at": iso(report.signed_at),
-        "content_hash": report.content_hash,
-        "intact": reports.is_intact(report),
     }
 
 
@@ -240,28 +224,6 @@ async def visits_join(request: web.Request) -> web.Response:
         _record, role = await service.prepare_join(session, who, visit_id, request_id(request))
     return ok(join_details(request.app[keys.SETTINGS], visit_id, who.user_id, role,
                            session_id=who.session_id))
-
-
-@routes.post(f"/api/v1/visits/{VISIT_ID}/report")
-@requires(*CLINICIANS)
-async def visits_report_sign(request: web.Request) -> web.Response:
-    data = await body(request, ReportCreate)
-    async with sessions(request)() as session:
-        report = await reports.sign_report(session, principal(request),
-                                           request.match_info["visit_id"], data.text,
-                                           request_id=request_id(request))
-    return ok(report_out(report), status=201)
-
-
-@routes.get(f"/api/v1/visits/{VISIT_ID}/report")
-@requires(*VISIT_ROLES)
-async def visits_report_get(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        report = await reports.get_report(session, principal(request),
-                                          request.match_info["visit_id"], request_id(request))
-    if report is None:
-        raise ApiError(404, "not_found", "This visit has no signed report yet.")
-    return ok(report_out(report))
 
 
 @routes.get(f"/api/v1/visits/{VISIT_ID}/guests")

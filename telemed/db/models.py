@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from telemed.db.types import UTCDateTime, new_id, utcnow
@@ -510,6 +510,8 @@ class IdentityEvent(SQLModel, table=True):
     actor_id: str | None = Field(default=None, max_length=32)
     kind: str = Field(max_length=32)
     detail: str | None = Field(default=None, max_length=1000)
+
+
 class Availability(SQLModel, table=True):
     """A clinician's weekly bookable hours (local time of the service), in slots."""
 
@@ -563,3 +565,48 @@ class Booking(SQLModel, table=True):
     booked_by: str = Field(foreign_key="users.id", max_length=32)
     booked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Document(SQLModel, table=True):
+    """A clinical document (CONTRACT §8): a draft its author edits, then signed and sealed.
+
+    Once signed, ``bundle`` (the FHIR document Bundle with its JWS) and ``pdf`` (PAdES) are
+    the document and never change; a correction is a new document that ``replaces`` it.
+    Rows migrated from the old visit reports carry ``legacy_hash`` (their unkeyed SHA-256)
+    and no seal. ``publication`` is the outbox state towards the regional record (FSE).
+    """
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_patient_created", "patient_id", "created_at"),
+                      Index("ix_documents_publication", "publication", "publish_next_at"))
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    patient_id: str = Field(foreign_key="patients.id", max_length=32)
+    kind: str = Field(max_length=32)
+    title: str = Field(max_length=200)
+    status: str = Field(default="draft", max_length=16)
+    language: str = Field(default="it", max_length=8)
+    author_id: str = Field(foreign_key="users.id", max_length=32)
+    visit_id: str | None = Field(default=None, foreign_key="visits.id", index=True,
+                                 max_length=32)
+    careplan_id: str | None = Field(default=None, max_length=32, index=True)
+    period_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    period_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sections: dict[str, Any] = Field(default_factory=dict,
+                                     sa_column=Column(JSON, nullable=False))
+    figures: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    signed_by: str | None = Field(default=None, max_length=32)
+    replaces_id: str | None = Field(default=None, max_length=32)
+    replaced_by_id: str | None = Field(default=None, max_length=32)
+    bundle: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    content_hash: str | None = Field(default=None, max_length=64)
+    legacy_hash: str | None = Field(default=None, max_length=64)
+    publication: str | None = Field(default=None, max_length=16)  # pending | sent | failed
+    publish_attempts: int = 0
+    publish_next_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    publish_error: str | None = Field(default=None, max_length=500)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -13,6 +13,7 @@ from telemed.views import (
     careplans,
     device_admin,
     devices,
+    documents,
     emergency_reviews,
     home,
     notifications,
@@ -35,5 +36,5 @@ def setup_views(app: web.Application) -> None:
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
     for module in (home, auth, account, patients, careplans, device_admin, devices, users,
                    alerts, privacy, emergency_reviews, notifications, oncall, population,
-                   sso, account_sessions, second_factor, activation, security_keys):
+                   sso, account_sessions, second_factor, activation, security_keys, documents):
         app.router.add_routes(module.routes)

@@ -15,6 +15,7 @@ from telemed.services import careplans as careplan_service
 from telemed.services import patients as patient_service
 from telemed.services.access import authorize_patient
 from telemed.views.careplan_form import fmt_number
+from telemed.views.documents import documents_panel
 from telemed.views.render import current_user, language_of, render, t
 from telemed.views.visits import visit_panel
 
@@ -107,8 +108,10 @@ async def my_record(request: web.Request) -> web.Response:
     active = next((plan for plan in plans if plan.status == "active"), None)
     # Visits stay the patient's own (delegates are not part of a visit's audience).
     visits = await visit_panel(request, patient.id) if target == who.patient_id else {}
+    docs = await documents_panel(request, patient.id)
     return await render(request, "my_record.html", {
         **visits,
+        **docs,
         "other_records": [p for p in records if p.id != target],
         "own_record": target == who.patient_id,
         "patient": patient,

@@ -16,6 +16,7 @@ from telemed.services import consent as consent_service
 from telemed.services import patients as service
 from telemed.services.access import authorize_patient
 from telemed.services.pagination import encode_cursor, parse_page
+from telemed.views.documents import documents_panel
 from telemed.views.forms import (
     N_,
     Form,
@@ -157,9 +158,11 @@ async def patient_page(request: web.Request) -> web.Response:
             await session.commit()
     vitals = await vitals_panel(request, patient) if who.role != "admin" else {}
     visits = await visit_panel(request, patient_id) if who.role != "admin" else {}
+    docs = await documents_panel(request, patient_id, plans) if who.role != "admin" else {}
     return await render(request, "patient.html", {
         **vitals,
         **visits,
+        **docs,
         "patient": patient,
         "age": service.age_on(patient.birth_date, date.today()),
         "plans": plans,

@@ -105,6 +105,26 @@ class Side:
             return str((await resp.json())["id"])
         return await self._once("visit", make)
 
+    async def document_id(self) -> str:
+        """A signed televisit report of this patient's visit."""
+        async def make() -> str:
+            from telemed.services import visits as visit_service
+            from tests.conftest import PASSWORD
+
+            visit = await self.visit_id()
+            async with self.world.app[keys.SESSIONS]() as session:
+                await visit_service.advance(session, visit, "in_progress")
+            headers = await self.headers(self.doctor)
+            resp = await self.world.client.post(f"/api/v1/visits/{visit}/report",
+                                                headers=headers, json={"text": "Referto."})
+            assert resp.status == 201, await resp.text()
+            doc = str((await resp.json())["id"])
+            signed = await self.world.client.post(f"/api/v1/documents/{doc}/sign",
+                                                  headers=headers, json={"password": PASSWORD})
+            assert signed.status == 200, await signed.text()
+            return doc
+        return await self._once("document", make)
+
     async def guest_id(self) -> str:
         async def make() -> str:
             visit = await self.visit_id()
@@ -225,6 +245,8 @@ class Side:
             "Appointment": self.visit_id,
             "Flag": self.alert_id,
             "AuditEvent": self.audit_event_id,
+            "DocumentReference": self.document_id,
+            "Bundle": self.document_id,
         }
         if fhir_type not in makers:
             pytest.fail(f"no fixture for path parameter id of FHIR type {fhir_type}")
@@ -255,10 +277,12 @@ FACTORIES: dict[str, Callable[[Side], Awaitable[str]]] = {
     "series_uid": Side.series_uid,
     "sop_uid": Side.sop_uid,
     "frame": Side.frame,
+    "document_id": Side.document_id,
 }
 
 
-FHIR_TYPES = {"Patient", "Observation", "CarePlan", "Appointment", "Flag", "AuditEvent"}
+FHIR_TYPES = {"Patient", "Observation", "CarePlan", "Appointment", "Flag", "AuditEvent",
+              "DocumentReference", "Bundle"}
 
 
 # Path parameters that name no patient's data: their routes are tested where they live.
@@ -319,6 +343,12 @@ async def valid_body(method: str, path: str, side: Side) -> dict[str, Any] | Non
             return {"minutes": 30}
         case ("POST", "/api/v1/visits/{visit_id}/report"):
             return {"text": "Visita regolare, nessuna variazione della terapia."}
+        case ("POST", "/api/v1/patients/{patient_id}/documents"):
+            return {"kind": "monitoring_report", "careplan_id": await side.plan_id()}
+        case ("PATCH", "/api/v1/documents/{document_id}"):
+            return {"sections": {"conclusions": "Rivisto."}}
+        case ("POST", "/api/v1/documents/{document_id}/sign"):
+            return {"password": "correct-horse-battery-9"}
         case ("POST", "/api/v1/visits/{visit_id}/guests"):
             return {"name": "Luigi Verdi"}
         case ("POST", "/api/v1/visits/{visit_id}/reschedule"):

@@ -19,6 +19,7 @@ from telemed.api.fhir import (
     appointment,
     auditevent,
     careplan,
+    document,
     flag,
     observation,
     patient,
@@ -50,6 +51,8 @@ SPECS: tuple[ResourceSpec, ...] = (
     appointment.SPEC,
     flag.SPEC,
     auditevent.SPEC,
+    document.SPEC,
+    document.BUNDLE_SPEC,
 )
 _ID = re.compile(rf"^{ID_PATTERN}$")
 
