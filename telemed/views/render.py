@@ -171,7 +171,8 @@ def _navigation(who: Principal | None) -> list[tuple[str, str]]:
         return [("/users", N_("Users")), ("/patients", N_("Patients")),
                 ("/oncall", N_("On call")), ("/notifications/failed", N_("Failed deliveries"))]
     if who.role == "patient":
-        return [("/my-record", N_("My record")), ("/visits", N_("Visits"))]
+        return [("/my-record", N_("My record")), ("/my-record/readings", N_("Enter a reading")),
+                ("/my-record/questionnaires", N_("Questionnaires")), ("/visits", N_("Visits"))]
     return [("/patients", N_("Patients")), ("/alerts", N_("Alert board")),
             ("/visits", N_("Visits")), ("/oncall", N_("On call"))]
 
