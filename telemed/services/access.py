@@ -30,10 +30,14 @@ from telemed.notify.oncall import ONCALL_ACCESS, has_oncall_access
 from telemed.principal import Principal
 from telemed.services import audit, scope
 from telemed.services.audit import Resource
-from telemed.services.delegates import is_delegate
+from telemed.services.delegates import is_delegate, may_act
 
 # Resources an administrator may see: demographics only, never clinical data.
 ADMIN_RESOURCES = frozenset({"patient", "consent", "access_log"})
+# What a person at home may add to their own record (CONTRACT §7): manual readings and
+# answers to questionnaires. A delegate may only when their delegation lets them act
+# (`delegates.may_act`).
+PATIENT_INPUTS = frozenset({"observation", "questionnaire_response"})
 
 
 async def in_care_team(session: AsyncSession, patient_id: str, user_id: str) -> bool:
@@ -118,10 +122,11 @@ async def authorize_patient(
     allowed = False
     refusal = forbidden("You have no access to this patient's record.")
     if who.role == "patient":
-        own_or_delegate = who.patient_id == patient_id or await is_delegate(
-            session, patient_id, who.user_id
-        )
-        allowed = own_or_delegate and action in ("read", "export")
+        own = who.patient_id == patient_id
+        if action in ("read", "export"):
+            allowed = own or await is_delegate(session, patient_id, who.user_id)
+        elif action == "create" and resource in PATIENT_INPUTS:
+            allowed = own or await may_act(session, patient_id, who.user_id)
     elif who.role == "admin":
         allowed = resource in ADMIN_RESOURCES
     elif who.is_clinician:

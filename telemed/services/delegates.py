@@ -35,6 +35,15 @@ async def is_delegate(session: AsyncSession, patient_id: str, user_id: str) -> b
     return patient_id in await delegated_patient_ids(session, user_id)
 
 
+async def may_act(session: AsyncSession, patient_id: str, user_id: str) -> bool:
+    """Whether a delegate may act for the patient (enter readings, answer questionnaires).
+
+    Delegations are read-only today: acting (`scope: act`, CONTRACT §7) comes with the
+    delegates' scope; until a delegation can say so, no delegate acts."""
+    del session, patient_id, user_id
+    return False
+
+
 def may_manage_record(who: Principal, patient_id: str) -> bool:
     """The patient themself, or an administrator acting on their written request."""
     return who.role == "admin" or (who.role == "patient" and who.patient_id == patient_id)

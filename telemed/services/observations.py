@@ -60,6 +60,7 @@ class NewReading:
     time: datetime
     received_at: datetime
     late: bool
+    entered_by: str | None = None  # a person's manual reading (None: a device's)
 
     @property
     def key(self) -> ReadingKey:
@@ -75,6 +76,7 @@ class NewReading:
             "time": self.time,
             "received_at": self.received_at,
             "late": self.late,
+            "entered_by": self.entered_by,
         }
 
 
@@ -99,7 +101,7 @@ def _insert_statement(dialect: str) -> Insert:
 
 
 _PG_COLUMNS = ("patient_id", "device_id", "metric", "value", "unit", "time", "received_at",
-               "late")
+               "late", "entered_by")
 _PG_TYPES: dict[str, Any] = {"value": Float(), "time": DateTime(timezone=True),
                              "received_at": DateTime(timezone=True), "late": Boolean()}
 _PG_INSERT = text(
@@ -185,6 +187,8 @@ def observation_out(obs: Observation) -> dict[str, Any]:
         "device_id": obs.device_id,
         "late": obs.late,
         "received_at": obs.received_at.isoformat(),
+        "source": "device" if obs.entered_by is None else "manual",
+        "entered_by": obs.entered_by,
     }
 
 

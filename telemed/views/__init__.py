@@ -17,6 +17,7 @@ from telemed.views import (
     patients,
     population,
     privacy,
+    readings,
     users,
 )
 from telemed.views.render import setup_templates
@@ -28,5 +29,5 @@ def setup_views(app: web.Application) -> None:
     setup_templates(app)
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
     for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
-                   emergency_reviews, notifications, oncall, population):
+                   emergency_reviews, notifications, oncall, population, readings):
         app.router.add_routes(module.routes)
