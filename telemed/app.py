@@ -24,6 +24,7 @@ from telemed.api import (
     patients,
     population,
     precall,
+    questionnaires,
     users,
     visits,
 )
@@ -102,7 +103,7 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
                        alerts, observations, readings, openapi, visits, notifications, oncall,
-                       precall, population):
+                       precall, population, questionnaires):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
         setup_notify(app)

@@ -28,6 +28,7 @@ from typing import Any, Literal, cast
 
 from telemed.domain.bands import BAND_KEYS, Bands, Severity
 from telemed.domain.errors import DomainValidationError, FieldError
+from telemed.domain.questionnaires import CATALOGUE as QUESTIONNAIRES
 from telemed.domain.schedule import format_time, parse_time
 from telemed.domain.text import INVALID_CHARACTER, describe, forbidden_character
 from telemed.domain.units import CLINICAL_METRICS, METRICS, MetricInfo
@@ -120,6 +121,23 @@ class News2Settings:
 
 
 @dataclass(frozen=True, slots=True)
+class QuestionnairePlan:
+    """A questionnaire of the catalogue the plan schedules every ``every_days`` days; a
+    response scoring ``alert_at`` or more (or carrying a flag) opens an alert."""
+
+    code: str
+    every_days: int = 1
+    alert_at: int | None = None
+    severity: Severity = "warning"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "schedule": {"every_days": self.every_days}}
+        if self.alert_at is not None:
+            out["alert"] = {"score_at_least": self.alert_at, "severity": self.severity}
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class CarePlanContent:
     """The validated content of one care plan version."""
 
@@ -130,6 +148,7 @@ class CarePlanContent:
     news2: News2Settings = field(default_factory=News2Settings)
     silence_hours: int | None = None
     escalate_after_minutes: int | None = None
+    questionnaires: tuple[QuestionnairePlan, ...] = ()
 
     @property
     def effective_silence_hours(self) -> int:
@@ -158,7 +177,13 @@ class CarePlanContent:
             out["silence_hours"] = self.silence_hours
         if self.escalate_after_minutes is not None:
             out["escalate_after_minutes"] = self.escalate_after_minutes
+        if self.questionnaires:
+            out["questionnaires"] = [q.to_dict() for q in self.questionnaires]
         return out
+
+    def questionnaire(self, code: str) -> QuestionnairePlan | None:
+        """The plan's entry for the questionnaire ``code``, if it schedules it."""
+        return next((q for q in self.questionnaires if q.code == code), None)
 
 
 def effective_bands(content: CarePlanContent | None, metric: str) -> Bands:
@@ -483,7 +508,38 @@ def _parse_news2(c: _Collector, data: object, path: str) -> News2Settings:
 
 
 CONTENT_FIELDS: tuple[str, ...] = ("goals", "care_team", "monitoring", "trends", "news2",
-                                   "silence_hours", "escalate_after_minutes")
+                                   "silence_hours", "escalate_after_minutes", "questionnaires")
+
+
+def _parse_questionnaire(c: _Collector, data: object, path: str) -> QuestionnairePlan | None:
+    before = len(c.errors)
+    fields = c.fields(data, path, ("code", "schedule", "alert"))
+    code = fields.get("code")
+    if not isinstance(code, str) or code not in QUESTIONNAIRES:
+        c.add(_join(path, "code"), "invalid_choice", "Must be one of: {choices}.",
+              choices=", ".join(QUESTIONNAIRES))
+        return None
+    every = 1
+    if "schedule" in fields:
+        schedule = c.fields(fields["schedule"], _join(path, "schedule"), ("every_days",))
+        if "every_days" in schedule:
+            every = c.integer(schedule["every_days"], _join(path, "schedule.every_days"),
+                              1, 90) or 1
+    alert_at = None
+    severity: Severity = "warning"
+    if "alert" in fields:
+        alert = c.fields(fields["alert"], _join(path, "alert"), ("score_at_least", "severity"))
+        if "score_at_least" in alert:
+            alert_at = c.integer(alert["score_at_least"], _join(path, "alert.score_at_least"),
+                                 1, QUESTIONNAIRES[code].max_score)
+        if alert.get("severity", "warning") not in ("warning", "critical"):
+            c.add(_join(path, "alert.severity"), "invalid_choice",
+                  "Must be one of: {choices}.", choices="warning, critical")
+        else:
+            severity = alert.get("severity", "warning")
+    if len(c.errors) > before:
+        return None
+    return QuestionnairePlan(code, every, alert_at, severity)
 
 
 def parse_careplan_content(data: Mapping[str, Any]) -> CarePlanContent:
@@ -542,6 +598,16 @@ def parse_careplan_content(data: Mapping[str, Any]) -> CarePlanContent:
     if "escalate_after_minutes" in fields:
         escalate = c.integer(fields["escalate_after_minutes"], "escalate_after_minutes", 1, 1440)
 
+    questionnaires: list[QuestionnairePlan] = []
+    for i, raw in enumerate(c.sequence(fields.get("questionnaires", []), "questionnaires",
+                                       "questionnaires", len(QUESTIONNAIRES))):
+        planned = _parse_questionnaire(c, raw, f"questionnaires[{i}]")
+        if planned is not None and any(q.code == planned.code for q in questionnaires):
+            c.add(f"questionnaires[{i}].code", "duplicate", '"{value}" is listed more than once.',
+                  value=planned.code)
+        elif planned is not None:
+            questionnaires.append(planned)
+
     if c.errors:
         raise DomainValidationError(c.errors)
     return CarePlanContent(
@@ -552,4 +618,5 @@ def parse_careplan_content(data: Mapping[str, Any]) -> CarePlanContent:
         news2=news2,
         silence_hours=silence,
         escalate_after_minutes=escalate,
+        questionnaires=tuple(questionnaires),
     )

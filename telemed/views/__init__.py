@@ -17,6 +17,7 @@ from telemed.views import (
     patients,
     population,
     privacy,
+    questionnaires,
     readings,
     users,
 )
@@ -29,5 +30,6 @@ def setup_views(app: web.Application) -> None:
     setup_templates(app)
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
     for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
-                   emergency_reviews, notifications, oncall, population, readings):
+                   emergency_reviews, notifications, oncall, population, readings,
+                   questionnaires):
         app.router.add_routes(module.routes)

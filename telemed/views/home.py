@@ -13,6 +13,7 @@ from telemed.errors import ApiError
 from telemed.principal import REQUEST_ID, principal, public, requires
 from telemed.services import careplans as careplan_service
 from telemed.services import my_record as my_record_service
+from telemed.services import questionnaires as questionnaire_service
 from telemed.services import patients as patient_service
 from telemed.services.access import authorize_patient
 from telemed.views.careplan_form import fmt_number
@@ -109,6 +110,8 @@ async def my_record(request: web.Request) -> web.Response:
         await session.commit()
         home = await my_record_service.load_home(session, who, target,
                                                  request_id=request[REQUEST_ID])
+        asked = await questionnaire_service.planned(session, who, target,
+                                                    request_id=request[REQUEST_ID])
     active = next((plan for plan in plans if plan.status == "active"), None)
     # Visits stay the patient's own (delegates are not part of a visit's audience).
     visits = await visit_panel(request, patient.id) if target == who.patient_id else {}
@@ -126,6 +129,9 @@ async def my_record(request: web.Request) -> web.Response:
         "next_visit": None if upcoming is None else {
             "id": upcoming.id, "start": upcoming.start, "join_open": upcoming.join_open,
             "opens": local_time(request, upcoming.join_opens, tz_name, "HH:mm")},
+        "questionnaires_due": [{"code": p.questionnaire.code,
+                                "title": t(request, p.questionnaire.title)}
+                               for p in asked if p.due],
         "record_query": "" if target == who.patient_id else f"?patient={target}",
         "other_records": [p for p in records if p.id != target],
         "own_record": target == who.patient_id,

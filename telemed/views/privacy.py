@@ -73,7 +73,9 @@ RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
     "user": N_("user account"), "emergency_review": N_("emergency access review"),
     "fhir_appointment": N_("appointments (FHIR)"),
     "fhir_careplan": N_("care plans (FHIR)"), "fhir_flag": N_("alert flags (FHIR)"),
-    "fhir_observation": N_("measurements (FHIR)")}
+    "fhir_observation": N_("measurements (FHIR)"),
+    "questionnaire_response": N_("questionnaire answers"),
+    "fhir_questionnaire_response": N_("questionnaire answers (FHIR)")}
 
 
 def describe(request: web.Request, action: str, resource: str) -> str:
