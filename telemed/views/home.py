@@ -13,8 +13,8 @@ from telemed.errors import ApiError
 from telemed.principal import REQUEST_ID, principal, public, requires
 from telemed.services import careplans as careplan_service
 from telemed.services import my_record as my_record_service
-from telemed.services import questionnaires as questionnaire_service
 from telemed.services import patients as patient_service
+from telemed.services import questionnaires as questionnaire_service
 from telemed.services.access import authorize_patient
 from telemed.views.careplan_form import fmt_number
 from telemed.views.patient_words import alert_text, due_row, summary_text

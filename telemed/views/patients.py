@@ -28,8 +28,8 @@ from telemed.views.forms import (
     read_form,
     simple_field,
 )
-from telemed.views.render import flash, language_of, render, see_other, t
 from telemed.views.questionnaires import response_row
+from telemed.views.render import flash, language_of, render, see_other, t
 from telemed.views.visits import visit_panel
 from telemed.views.vitals import vitals_panel
 

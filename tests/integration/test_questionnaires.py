@@ -142,3 +142,40 @@ async def test_nobody_answers_for_another_patient(client: Client, world: World) 
     assert (await client.get(f"/my-record/questionnaires?patient={ward.other.id}")).status \
         == 403
     assert await alerts_of(world.app, ward.other.id) == []
+
+
+async def test_responses_are_fhir_questionnaire_responses(client: Client, world: World) -> None:
+    from tests.unit.fhir.validation import validate
+
+    ward = await Ward(world).build()
+    await add_plan(world.app, ward.patient.id, ward.doctor["id"], PLAN)
+    mine = await world.token(ward.patient_user["username"])
+    body = {"questionnaire": "hf_diary",
+            "answers": [{"link_id": k, "value": int(v)} for k, v in WORSE.items()]}
+    created = await (await client.post(
+        f"/api/v1/patients/{ward.patient.id}/questionnaire-responses", json=body,
+        headers=mine)).json()
+    doctor = await world.token(ward.doctor["username"])
+    resp = await client.get(f"/fhir/R4/QuestionnaireResponse?patient={ward.patient.id}",
+                            headers=doctor)
+    assert resp.status == 200, await resp.text()
+    bundle = await resp.json(content_type=None)
+    validate(bundle)
+    [entry] = bundle["entry"]
+    resource = entry["resource"]
+    validate(resource)
+    assert resource["id"] == created["id"] and resource["status"] == "completed"
+    assert resource["questionnaire"].endswith("hf_diary")
+    score = next(i for i in resource["item"] if i["linkId"] == "score")
+    assert score["answer"] == [{"valueInteger": 6}]
+    one = await client.get(f"/fhir/R4/QuestionnaireResponse/{created['id']}", headers=doctor)
+    assert one.status == 200
+    validate(await one.json(content_type=None))
+    # another team's doctor reads nothing of it
+    stranger = await world.token(ward.stranger["username"])
+    other = await client.get(f"/fhir/R4/QuestionnaireResponse/{created['id']}",
+                             headers=stranger)
+    assert other.status in (403, 404)
+    listed = await client.get(f"/fhir/R4/QuestionnaireResponse?patient={ward.patient.id}",
+                              headers=stranger)
+    assert listed.status == 403 or not (await listed.json(content_type=None)).get("entry")

@@ -15,7 +15,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import __version__
 from telemed.api.common import request_id, sessions
-from telemed.api.fhir import appointment, auditevent, careplan, flag, observation, patient
+from telemed.api.fhir import (
+    appointment,
+    auditevent,
+    careplan,
+    flag,
+    observation,
+    patient,
+    questionnaireresponse,
+)
 from telemed.api.fhir.bundle import search_url, searchset
 from telemed.api.fhir.capability import capability_statement
 from telemed.api.fhir.common import BASE_PATH, ID_PATTERN, base_url, fhir_response
@@ -41,6 +49,7 @@ SPECS: tuple[ResourceSpec, ...] = (
     appointment.SPEC,
     flag.SPEC,
     auditevent.SPEC,
+    questionnaireresponse.SPEC,
 )
 _ID = re.compile(rf"^{ID_PATTERN}$")
 
