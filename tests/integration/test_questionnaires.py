@@ -179,3 +179,13 @@ async def test_responses_are_fhir_questionnaire_responses(client: Client, world:
     listed = await client.get(f"/fhir/R4/QuestionnaireResponse?patient={ward.patient.id}",
                               headers=stranger)
     assert listed.status == 403 or not (await listed.json(content_type=None)).get("entry")
+
+
+def test_the_demo_heart_failure_plan_schedules_the_diary() -> None:
+    from telemed.demo import HEART_FAILURE
+    from telemed.domain.careplans import parse_careplan_content
+
+    content = parse_careplan_content({k: v for k, v in HEART_FAILURE.items() if k != "title"})
+    diary = content.questionnaire("hf_diary")
+    assert diary is not None and diary.every_days == 1 and diary.alert_at == 4
+    assert [e.metric for e in content.monitoring][:1] == ["body_weight"]
