@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import Field
 
 from telemed import keys
-from telemed.api.common import Body, body, listing, ok, request_id, sessions
+from telemed.api.common import Body, listing, ok, read_json, request_id, sessions, validate
 from telemed.bus import ALERTS
 from telemed.db.models import QuestionnaireResponse
 from telemed.domain.questionnaires import CATALOGUE, Questionnaire
@@ -57,18 +57,21 @@ async def catalogue(request: web.Request) -> web.Response:
 @routes.post("/api/v1/patients/{patient_id}/questionnaire-responses")
 @requires(*CARE_READERS)
 async def respond(request: web.Request) -> web.Response:
-    data = await body(request, ResponseIn)
-    answers: dict[str, object] = {}
-    for answer in data.answers:
-        if answer.link_id in answers:
-            raise ApiError(422, "validation_error", "An item is answered more than once.",
-                           fields={f"answers.{answer.link_id}": "Answered more than once."})
-        answers[answer.link_id] = answer.value
+    raw = await read_json(request)
     async with sessions(request)() as session:
-        row, changes = await service.submit(session, principal(request),
-                                            request.match_info["patient_id"],
-                                            data.questionnaire, answers,
-                                            request_id=request_id(request))
+        # access first: a refusal never depends on what the body says
+        patient = await service.authorize_answer(session, principal(request),
+                                                 request.match_info["patient_id"],
+                                                 request_id=request_id(request))
+        data = validate(ResponseIn, raw)
+        answers: dict[str, object] = {}
+        for answer in data.answers:
+            if answer.link_id in answers:
+                raise ApiError(422, "validation_error", "An item is answered more than once.",
+                               fields={f"answers.{answer.link_id}": "Answered more than once."})
+            answers[answer.link_id] = answer.value
+        row, changes = await service.record(session, principal(request), patient,
+                                            data.questionnaire, answers)
     for change in changes:
         await request.app[keys.BUS].publish(ALERTS, change.event())
     return ok(response_out(row), status=201)

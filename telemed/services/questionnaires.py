@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import QuestionnaireResponse
+from telemed.db.models import Patient, QuestionnaireResponse
 from telemed.db.types import utcnow
 from telemed.domain import alert_detail
 from telemed.domain.careplans import QuestionnairePlan
@@ -95,8 +95,22 @@ async def submit(session: AsyncSession, who: Principal, patient_id: str, code: s
     422 for an unknown questionnaire or an incomplete or invalid answer set (nothing stored).
     The session is committed; publish the returned changes afterwards.
     """
-    patient = await authorize_patient(session, who, patient_id, action="create",
-                                      resource="questionnaire_response", request_id=request_id)
+    patient = await authorize_answer(session, who, patient_id, request_id=request_id)
+    return await record(session, who, patient, code, answers)
+
+
+async def authorize_answer(session: AsyncSession, who: Principal, patient_id: str, *,
+                           request_id: str | None = None) -> Patient:
+    """The patient, if ``who`` may answer for them (403 otherwise; audited)."""
+    return await authorize_patient(session, who, patient_id, action="create",
+                                   resource="questionnaire_response", request_id=request_id)
+
+
+async def record(session: AsyncSession, who: Principal, patient: Patient, code: str,
+                 answers: Mapping[str, object],
+                 ) -> tuple[QuestionnaireResponse, list[AlertChange]]:
+    """`submit` once access is checked (`authorize_answer` in the same session)."""
+    patient_id = patient.id
     try:
         scored = score(code, answers)
     except DomainValidationError as exc:

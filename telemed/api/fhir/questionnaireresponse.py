@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import instant, reference
@@ -72,8 +71,8 @@ SPEC = ResourceSpec(
     type="QuestionnaireResponse",
     audit_resource="fhir_questionnaire_response",
     roles=(*CLINICIANS, "patient"),
-    table=Table(QuestionnaireResponse, col(QuestionnaireResponse.patient_id),
-                (col(QuestionnaireResponse.authored_at), col(QuestionnaireResponse.id))),
+    table=Table(QuestionnaireResponse, QuestionnaireResponse.patient_id,
+                (QuestionnaireResponse.authored_at, QuestionnaireResponse.id)),
     key_types=("datetime", "str"),
     render=_render,
     load=_load,
