@@ -17,7 +17,7 @@ from telemed.services import patients as patient_service
 from telemed.services import questionnaires as questionnaire_service
 from telemed.services.access import authorize_patient
 from telemed.views.careplan_form import fmt_number
-from telemed.views.patient_words import alert_text, due_row, summary_text
+from telemed.views.patient_words import alert_text, due_row, record_query, summary_text
 from telemed.views.render import current_user, language_of, render, t
 from telemed.views.visits import visit_panel
 from telemed.views.vitals import local_time, vitals_panel
@@ -132,7 +132,7 @@ async def my_record(request: web.Request) -> web.Response:
         "questionnaires_due": [{"code": p.questionnaire.code,
                                 "title": t(request, p.questionnaire.title)}
                                for p in asked if p.due],
-        "record_query": "" if target == who.patient_id else f"?patient={target}",
+        "record_query": record_query(request, target),
         "other_records": [p for p in records if p.id != target],
         "own_record": target == who.patient_id,
         "patient": patient,

@@ -1,4 +1,5 @@
-"""The patient's side in words: codes of `telemed.domain.patient_view` translated here."""
+"""The patient's side in words: codes of `telemed.domain.patient_view` translated here, and
+the record a patient's page is about (their own, or a delegated one with ``?patient=``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from telemed.domain.patient_view import DueItem, PlainMessage
+from telemed.principal import principal
 from telemed.views.render import N_, t
 from telemed.views.vitals import local_time, metric_label, number, unit_of
 
@@ -83,3 +85,16 @@ def due_row(request: web.Request, item: DueItem, tz_name: str) -> dict[str, Any]
     return {"metric": item.metric, "name": metric_label(request, item.metric),
             "time": local_time(request, item.window.due, tz_name, "HH:mm"),
             "status": item.status, "status_text": status}
+
+
+def record_target(request: web.Request) -> str:
+    """The record a patient's page is about: ``?patient=`` (a delegate's) or their own."""
+    target = request.query.get("patient") or principal(request).patient_id
+    if not target:
+        raise web.HTTPFound("/my-record")
+    return target
+
+
+def record_query(request: web.Request, target: str) -> str:
+    """The query that keeps a delegate on the record they opened (empty for one's own)."""
+    return "" if target == principal(request).patient_id else f"?patient={target}"

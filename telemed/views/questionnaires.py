@@ -20,21 +20,10 @@ from telemed.principal import REQUEST_ID, principal, requires
 from telemed.services import questionnaires as service
 from telemed.views.alert_text import QUESTIONNAIRE_BANDS, QUESTIONNAIRE_FLAGS_WORDS
 from telemed.views.forms import FormErrors, read_form
+from telemed.views.patient_words import record_query, record_target
 from telemed.views.render import flash, language_of, render, see_other, t
 
 routes = web.RouteTableDef()
-
-
-def _target(request: web.Request) -> str:
-    who = principal(request)
-    target = request.query.get("patient") or who.patient_id
-    if not target:
-        raise web.HTTPFound("/my-record")
-    return target
-
-
-def _query(request: web.Request, target: str) -> str:
-    return "" if target == principal(request).patient_id else f"?patient={target}"
 
 
 def questionnaire_view(request: web.Request, q: Questionnaire) -> dict[str, Any]:
@@ -60,7 +49,7 @@ def response_row(request: web.Request, row: QuestionnaireResponse) -> dict[str, 
 @requires("patient")
 async def questionnaire_list(request: web.Request) -> web.Response:
     await language_of(request)
-    target = _target(request)
+    target = record_target(request)
     async with request.app[keys.SESSIONS]() as session:
         items = await service.planned(session, principal(request), target,
                                       request_id=request[REQUEST_ID])
@@ -68,14 +57,14 @@ async def questionnaire_list(request: web.Request) -> web.Response:
         "planned": [{"code": p.questionnaire.code, "title": t(request, p.questionnaire.title),
                      "due": p.due, "last": p.last.authored_at if p.last else None}
                     for p in items],
-        "query": _query(request, target)})
+        "query": record_query(request, target)})
 
 
 async def _form(request: web.Request, target: str, q: Questionnaire, chosen: dict[str, str],
                 errors: FormErrors, status: int = 200) -> web.Response:
     return await render(request, "questionnaire.html", {
         "q": questionnaire_view(request, q), "chosen": chosen, "errors": errors,
-        "query": _query(request, target)}, status=status)
+        "query": record_query(request, target)}, status=status)
 
 
 def _questionnaire(request: web.Request) -> Questionnaire:
@@ -89,7 +78,7 @@ def _questionnaire(request: web.Request) -> Questionnaire:
 @requires("patient")
 async def questionnaire_form(request: web.Request) -> web.Response:
     await language_of(request)
-    target = _target(request)
+    target = record_target(request)
     q = _questionnaire(request)
     async with request.app[keys.SESSIONS]() as session:  # may this person answer? (audited)
         await service.planned(session, principal(request), target,
@@ -101,7 +90,7 @@ async def questionnaire_form(request: web.Request) -> web.Response:
 @requires("patient")
 async def questionnaire_submit(request: web.Request) -> web.Response:
     await language_of(request)
-    target = _target(request)
+    target = record_target(request)
     q = _questionnaire(request)
     form = await read_form(request)
     chosen = {i.link_id: form[i.link_id] for i in q.items if i.link_id in form}
@@ -121,4 +110,4 @@ async def questionnaire_submit(request: web.Request) -> web.Response:
     for change in changes:
         await request.app[keys.BUS].publish(ALERTS, change.event())
     await flash(request, "Thank you: your answers reached your care team.")
-    raise see_other(f"/my-record{_query(request, target)}")
+    raise see_other(f"/my-record{record_query(request, target)}")

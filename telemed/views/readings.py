@@ -19,6 +19,7 @@ from telemed.domain.senml import Rejection
 from telemed.principal import REQUEST_ID, principal, requires
 from telemed.services import manual_readings as manual
 from telemed.views.forms import Form, FormErrors, read_form
+from telemed.views.patient_words import record_query, record_target
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
 
 routes = web.RouteTableDef()
@@ -96,14 +97,6 @@ def _field_id(form: ReadingForm, metric: str) -> str:
     return f"{form.key}-{metric}"
 
 
-async def _target(request: web.Request) -> str:
-    who = principal(request)
-    target = request.query.get("patient") or who.patient_id
-    if not target:
-        raise web.HTTPFound("/my-record")
-    return target
-
-
 async def _page(request: web.Request, target: str, form: Form, errors: FormErrors,
                 status: int = 200) -> web.Response:
     who = principal(request)
@@ -122,16 +115,16 @@ async def _page(request: web.Request, target: str, form: Form, errors: FormError
             or units[0][0],
             "example": item.example,
         })
-    query = "" if target == who.patient_id else f"?patient={target}"
     return await render(request, "readings.html", {
-        "forms": shown, "form": form, "errors": errors, "query": query}, status=status)
+        "forms": shown, "form": form, "errors": errors,
+        "query": record_query(request, target)}, status=status)
 
 
 @routes.get("/my-record/readings", name="readings")
 @requires("patient")
 async def readings_page(request: web.Request) -> web.Response:
     await language_of(request)
-    return await _page(request, await _target(request), {}, FormErrors())
+    return await _page(request, record_target(request), {}, FormErrors())
 
 
 def _rejection_text(request: web.Request, rejection: Rejection, example: str) -> str:
@@ -168,7 +161,7 @@ def _entries(request: web.Request, item: ReadingForm, form: Form,
 async def readings_submit(request: web.Request) -> web.Response:
     await language_of(request)
     who = principal(request)
-    target = await _target(request)
+    target = record_target(request)
     form = await read_form(request)
     item = FORMS.get(form.get("form", ""))
     if item is None:
@@ -191,5 +184,4 @@ async def readings_submit(request: web.Request) -> web.Response:
     session = await get_session(request)
     session[UNITS_KEY] = {**(session.get(UNITS_KEY) or {}), item.key: form[f"{item.key}-unit"]}
     await flash(request, "Saved: {what}. Thank you.", what=t(request, item.title))
-    query = "" if target == who.patient_id else f"?patient={target}"
-    raise see_other(f"/my-record{query}#today")
+    raise see_other(f"/my-record{record_query(request, target)}#today")
