@@ -6,7 +6,8 @@ each ``PlainMessage`` is a code and its parameters, translated by the page
 "outside your usual range", and whether the care team was told is said plainly.
 
 - ``due_today``: the measurements of the plan's schedule on the patient's local day, each
-  ``received`` (a reading inside its window), ``missing`` (the window closed without one),
+  ``received`` (a reading inside its window), ``late`` (none inside it, but one later the
+  same day that no later window of the metric holds), ``missing`` (the window closed without one),
   ``now`` (open, nothing yet) or ``later`` (not open yet).
 - ``metric_summary``: one sentence per monitored metric; for body weight the change over the
   period (first to last reading), else where the latest reading lies against the bands the
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 from telemed.domain.bands import Bands
 from telemed.domain.schedule import MeasurementWindow, measurement_windows
 
-DueStatus = Literal["received", "missing", "now", "later"]
+DueStatus = Literal["received", "late", "missing", "now", "later"]
 
 # Below this change (canonical unit) a weight is "about the same".
 STEADY_WEIGHT_KG = 0.5
@@ -73,10 +74,9 @@ def due_today(
     items: list[DueItem] = []
     for entry in schedule:
         times = sorted(readings.get(entry.metric, ()))
-        for window in measurement_windows(entry.times, entry.tolerance_minutes, zone,
-                                          start, end):
-            if window.local_date != today:
-                continue
+        windows = [w for w in measurement_windows(entry.times, entry.tolerance_minutes, zone,
+                                                  start, end) if w.local_date == today]
+        for n, window in enumerate(windows):
             i = bisect_left(times, window.start)
             hit = times[i] if i < len(times) and times[i] < window.end else None
             status: DueStatus
@@ -84,6 +84,10 @@ def due_today(
                 status = "received"
             elif window.end <= now:
                 status = "missing"
+                j = bisect_left(times, window.end)
+                later = times[j] if j < len(times) and times[j] < end else None
+                if later is not None and not any(w.contains(later) for w in windows[n + 1:]):
+                    status, hit = "late", later
             elif window.start <= now:
                 status = "now"
             else:

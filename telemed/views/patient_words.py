@@ -42,6 +42,7 @@ NOT_SEEN = N_("Your care team has been told and will contact you if needed.")
 
 DUE = {
     "received": N_("Received at {time}"),
+    "late": N_("Received later, at {time}"),
     "missing": N_("Not received"),
     "now": N_("To do now"),
     "later": N_("Later today"),

@@ -78,6 +78,7 @@ async def test_patient_enters_a_weight_on_a_phone_and_the_nurse_sees_the_alert_l
     await mobile.keyboard.press("Enter")
     await expect(mobile.get_by_role("heading", level=1)).to_have_text("Enter a reading")
     await assert_accessible(mobile)
+    await snapshot(mobile, "patient-readings-phone")
     await targets_are_large(mobile, "#form-body_weight input[type=text], "
                             "#form-body_weight .choice-list label, #form-body_weight button")
     weight = mobile.locator("#body_weight-body_weight")
@@ -91,6 +92,7 @@ async def test_patient_enters_a_weight_on_a_phone_and_the_nurse_sees_the_alert_l
     await expect(mobile.locator("main")).to_contain_text(
         "Your weight is 2.3 kg up this week. Your care team has been told.")
     await assert_accessible(mobile)
+    await snapshot(mobile, "patient-my-record-after-phone")
 
     # the board reacts without a reload
     [alert] = await alerts_of(ward.world.app, ward.patient.id)
@@ -114,6 +116,7 @@ async def test_patient_answers_the_heart_failure_diary_on_a_phone(
     await mobile.locator('[data-questionnaire-due="hf_diary"] a').click()
     await expect(mobile.get_by_role("heading", level=1)).to_have_text("Heart failure diary")
     await assert_accessible(mobile)
+    await snapshot(mobile, "patient-diary-phone")
     await targets_are_large(mobile, "main .choice-list label, main button[type=submit]")
     # sending with no answer says which questions are missing, then answer by tapping
     await mobile.get_by_role("button", name="Send my answers").click()

@@ -34,6 +34,9 @@ async def test_a_weight_in_pounds_is_stored_in_kg_by_the_patient_and_trips_the_t
     # the plan's measurements, each with its form; lb offered for the weight
     assert 'id="form-body_weight"' in page and 'id="form-bp"' in page
     assert 'value="[lb_av]"' in page
+    # the navigation marks this page, not its parent "My record"
+    assert 'href="/my-record/readings" aria-current="page"' in page
+    assert 'href="/my-record" aria-current' not in page
     resp = await post_form(client, FORM, {"form": "body_weight", "body_weight-body_weight":
                                           "181,0", "body_weight-unit": "[lb_av]"}, page=FORM)
     assert resp.status == 303, await resp.text()

@@ -45,7 +45,8 @@ def test_due_today_ignores_yesterdays_reading_and_other_days() -> None:
 def test_due_today_reading_at_window_end_does_not_count() -> None:
     # window [07:00, 09:00) Rome = [06:00, 08:00) UTC: 08:00 UTC is outside
     items = due_today([WEIGHT], {"body_weight": [at(8, 0)]}, ROME, at(12))
-    assert items[0].status == "missing"
+    assert items[0].status == "late"
+    assert due_today([WEIGHT], {}, ROME, at(12))[0].status == "missing"
 
 
 def test_weight_change_in_words() -> None:
@@ -84,3 +85,12 @@ def test_alert_messages_by_kind() -> None:
         "metric": "spo2", "seen": True}
     assert alert_message("questionnaire", None, acknowledged=False).code == "alert_answers"
     assert alert_message("something_new", None, acknowledged=False).code == "alert_other"
+
+
+def test_a_reading_after_its_window_is_received_late_unless_a_later_window_holds_it() -> None:
+    # 11:30 Rome, after the 07:00-09:00 window of the weight
+    items = due_today([WEIGHT], {"body_weight": [at(10, 30)]}, ROME, at(12))
+    assert items[0].status == "late" and items[0].reading_time == at(10, 30)
+    # a blood pressure at 19:30 Rome belongs to the evening window, not to the morning one
+    items = due_today([BP], {"bp_systolic": [at(18, 30)]}, ROME, at(20))
+    assert [i.status for i in items] == ["missing", "received"]
