@@ -55,11 +55,14 @@ async def test_the_heart_failure_diary_is_due_answered_scored_and_alerts(
     assert (alert.kind, alert.severity, alert.rule_key, alert.detail_code) == (
         "questionnaire", "warning", "questionnaire:hf_diary", "questionnaire")
     assert alert.detail_args["score"] == 6 and alert.detail_args["band"] == "worse"
-    # the team sees the responses on the patient page and through the API
+    # the team sees the responses on the patient page and through the API, and the plan
     client.session.cookie_jar.clear()
     await log_in(client, ward.nurse["username"])
     page = text_of(await (await client.get(f"/patients/{ward.patient.id}")).text())
     assert "Questionnaires answered" in page and "6 / 9" in page
+    plan = text_of(await (await client.get(f"/careplans/{alert.careplan_id}")).text())
+    assert "Heart failure diary: every day; alert from a score of 4" in plan
+    assert "Mood (PHQ-9): every 14 days" in plan
     client.session.cookie_jar.clear()
     got = await (await client.get(
         f"/api/v1/patients/{ward.patient.id}/questionnaire-responses", headers=doctor)).json()
