@@ -69,6 +69,7 @@ async def _editor(request: web.Request, *, patient: Patient, plan: CarePlan | No
         "summary": errors.summary(lambda field_id: cf.field_label(field_id, tr),
                                   cf.field_order),
         "metrics": cf.metric_rows(tr),
+        "questionnaire_rows": cf.questionnaire_rows(tr),
         "band_labels": {key: tr(label) for key, label in cf.BAND_LABELS.items()},
         "trend_rows": range(cf.trend_row_count(form)),
         "metric_options": [(name, tr(METRICS[name].display_name)) for name in CLINICAL_METRICS],

@@ -192,3 +192,36 @@ def test_the_demo_heart_failure_plan_schedules_the_diary() -> None:
     diary = content.questionnaire("hf_diary")
     assert diary is not None and diary.every_days == 1 and diary.alert_at == 4
     assert [e.metric for e in content.monitoring][:1] == ["body_weight"]
+
+
+async def test_the_doctor_schedules_a_questionnaire_in_the_care_plan_editor(
+    client: Client, world: World
+) -> None:
+    from sqlmodel import select
+
+    from telemed.db.models import CarePlan
+
+    doctor = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    await log_in(client, doctor["username"])
+    form = {"title": "Scompenso", "period_start": "2026-12-01", "period_end": "", "goals": "",
+            "m-body_weight-monitor": "on", "m-body_weight-schedule": "times",
+            "m-body_weight-times": "08:00", "m-body_weight-tolerance": "60",
+            "news2-spo2_scale": "1", "silence_hours": "", "escalate_after_minutes": "",
+            "q-hf_diary-on": "on", "q-hf_diary-every": "1", "q-hf_diary-alert": "99",
+            "q-phq9-every": "14", "q-phq9-alert": ""}
+    new = f"/patients/{patient.id}/careplans/new"
+    resp = await post_form(client, new, form, page=new)
+    assert resp.status == 422  # 99 is past the diary's 9 points: said at the field
+    assert "9" in field_error(await resp.text(), "q-hf_diary-alert")
+    resp = await post_form(client, new, {**form, "q-hf_diary-alert": "4"}, page=new)
+    assert resp.status == 303, await resp.text()
+    async with world.app[keys.SESSIONS]() as session:
+        plan = (await session.exec(select(CarePlan).where(
+            CarePlan.patient_id == patient.id))).one()
+    assert plan.content["questionnaires"] == [
+        {"code": "hf_diary", "schedule": {"every_days": 1}, "alert": {
+            "score_at_least": 4, "severity": "warning"}}]
+    edit = await (await client.get(f"/careplans/{plan.plan_id}/edit")).text()
+    assert 'name="q-hf_diary-on" value="on" checked' in edit
+    assert 'name="q-phq9-on" value="on">' in edit and 'value="4"' in edit
