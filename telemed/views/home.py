@@ -16,6 +16,7 @@ from telemed.services import my_record as my_record_service
 from telemed.services import patients as patient_service
 from telemed.services import questionnaires as questionnaire_service
 from telemed.services.access import authorize_patient
+from telemed.services.delegates import may_act
 from telemed.views.careplan_form import fmt_number
 from telemed.views.patient_words import alert_text, due_row, record_query, summary_text
 from telemed.views.render import current_user, language_of, render, t
@@ -112,6 +113,8 @@ async def my_record(request: web.Request) -> web.Response:
                                                  request_id=request[REQUEST_ID])
         asked = await questionnaire_service.planned(session, who, target,
                                                     request_id=request[REQUEST_ID])
+        # a delegate only reads until their delegation lets them act
+        can_act = target == who.patient_id or await may_act(session, target, who.user_id)
     active = next((plan for plan in plans if plan.status == "active"), None)
     # Visits stay the patient's own (delegates are not part of a visit's audience).
     visits = await visit_panel(request, patient.id) if target == who.patient_id else {}
@@ -133,6 +136,7 @@ async def my_record(request: web.Request) -> web.Response:
                                 "title": t(request, p.questionnaire.title)}
                                for p in asked if p.due],
         "record_query": record_query(request, target),
+        "can_act": can_act,
         "other_records": [p for p in records if p.id != target],
         "own_record": target == who.patient_id,
         "patient": patient,

@@ -97,6 +97,8 @@ async def test_nobody_sees_another_patients_record(client: Client, world: World)
                                relationship="caregiver", granted_by=other_user["id"]))
         await session.commit()
     await log_in(client, carer["username"])
-    assert ward.other.family_name in await (await client.get("/my-record")).text()
+    delegated = await (await client.get("/my-record")).text()
+    assert ward.other.family_name in delegated
+    assert "/my-record/readings?patient=" not in delegated  # read-only: nothing to enter
     resp = await client.get(f"/my-record?patient={ward.patient.id}")
     assert resp.status == 403
