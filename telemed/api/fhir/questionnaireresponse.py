@@ -20,6 +20,7 @@ from telemed.api.fhir.spec import Entry, ResourceSpec, Table
 from telemed.db.models import QuestionnaireResponse
 from telemed.domain.questionnaires import CATALOGUE
 from telemed.principal import CLINICIANS
+from telemed.services import questionnaires as questionnaire_service
 
 QUESTIONNAIRE_BASE = "urn:telemed:questionnaire:"
 ANSWER_SYSTEM = "urn:telemed:questionnaire-answer"
@@ -63,7 +64,7 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
 
 
 async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    row = await session.get(QuestionnaireResponse, ident)
+    row = await questionnaire_service.by_id(session, ident)
     return Entry(row.patient_id, response_resource(row), row) if row else None
 
 
