@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=["admin", "doctor", "nurse", "patient"])
     add.add_argument("--patient", dest="patient_id", help="patient id (role patient)")
     add.add_argument("--display-name", help="name shown in the UI (default: the username)")
+    add.add_argument("--email", help="where notifications are sent (the user can change it)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input")
     device = sub.add_parser("device", help="manage devices")
@@ -107,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             password = _read_password(args.password_stdin)
             user_id = asyncio.run(
                 commands.add_user(settings, args.username, password, args.role,
-                                  args.display_name or args.username, args.patient_id)
+                                  args.display_name or args.username, args.patient_id,
+                                  args.email)
             )
             print(user_id)
             return 0

@@ -90,6 +90,7 @@ async def add_user(
     role: str,
     display_name: str,
     patient_id: str | None,
+    email: str | None = None,
 ) -> str:
     """Create a user; return its id."""
     from telemed.services import audit
@@ -101,7 +102,7 @@ async def add_user(
             try:
                 user = await create_user(session, username=username, password=password,
                                          role=role, display_name=display_name,
-                                         patient_id=patient_id)
+                                         patient_id=patient_id, email=email)
             except ApiError as exc:
                 raise CommandError(_explain(exc)) from None
             audit.record(session, actor=None, action="create", resource="user",

@@ -143,7 +143,9 @@ POST_DISCHARGE = {
     "trends": [],
     "news2": {"enabled": True, "spo2_scale": 1, "on_oxygen": False},
     "silence_hours": 2,
-    "escalate_after_minutes": 10,
+    # Short, so the demo's critical alert (demo_devices.demo_emergency) reaches the on-call
+    # doctor by email about three minutes after `make run`.
+    "escalate_after_minutes": 1,
 }
 
 
@@ -250,6 +252,8 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
 
 
 DEMO_MAIL_DOMAIN = "asl-demo.example"
+# The post-discharge patient whose oximeter raises the demo's critical alert.
+EMERGENCY_PATIENT = "Romano"
 # The on-call rota of the demo week (local times): the family doctor by day, the cardiologist
 # by night, so a critical alert nobody acknowledges reaches a person at any hour.
 ROTA = (("dr.bianchi", time(8), 12), ("dr.conti", time(20), 12))
@@ -269,7 +273,7 @@ async def seed_rota(session: AsyncSession, staff: dict[str, User],
     existing = {(s.user_id, s.starts_at) for s in (await session.exec(
         select(OnCallShift).where(OnCallShift.ends_at > utcnow()))).all()}
     added = 0
-    for offset in range(ROTA_DAYS + 1):
+    for offset in range(ROTA_DAYS + 2):  # yesterday's night to a full week from now
         day = today + timedelta(days=offset)
         for username, start, hours in ROTA:
             user = staff[username]

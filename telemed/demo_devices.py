@@ -15,11 +15,14 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from devices.buffer import PackBuffer
+from devices.client import DeviceClient
+from devices.profiles import Reading
 from devices.simulator import DeviceCredentials, SimulationOptions, Simulator
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.db.models import Device, Patient
 from telemed.db.types import utcnow
-from telemed.demo import PATIENTS
+from telemed.demo import EMERGENCY_PATIENT, PATIENTS
 from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.settings import Settings
 
@@ -124,7 +127,37 @@ async def stream_demo_devices(settings: Settings, devices: list[DeviceCredential
     print(f"Replaying {BACKFILL_DAYS} days of {len(devices)} demo devices "
           f"in {BACKFILL_SECONDS:.0f} s…", flush=True)
     print((await Simulator(devices, backfill).run()).summary(), flush=True)
+    await demo_emergency(settings, devices)
     live = SimulationOptions(host=host, port=int(port), rate=LIVE_RATE, buffer_path=buffer,
                              seed=7)  # same seed: same patients as the replay
     print("Demo devices are streaming live (Ctrl-C stops them).", flush=True)
     await Simulator(devices, live).run()
+
+
+EMERGENCY_SPO2 = 86.0  # below the post-discharge plan's critical_low (91 %)
+
+
+async def demo_emergency(settings: Settings, devices: list[DeviceCredentials]) -> None:
+    """A critical demo alert nobody acknowledges: the post-discharge patient's oximeter sends
+    one SpO2 reading below the plan's critical band, through the broker like any reading.
+    The plan escalates after a short period, so within a few minutes the on-call doctor gets
+    the email in the mail catcher (docs/notifications.md, "With make run")."""
+    serial = f"DEMO-{EMERGENCY_PATIENT.upper()}-MULTI"
+    device = next((d for d in devices if d.serial == serial), None)
+    if device is None:
+        return
+    host, _, port = settings.mqtt_listen.rpartition(":")
+    buffer = PackBuffer(settings.data_dir / "demo-emergency-buffer.db")
+    await buffer.open()
+    client = DeviceClient(device.device_id, device.password, host, int(port), buffer=buffer)
+    try:
+        await client.start()
+        await client.send([Reading("spo2", EMERGENCY_SPO2, "%", utcnow())])
+        await client.wait_delivered(seconds=30)
+        print(f"A critical demo alert was raised ({EMERGENCY_PATIENT}): unacknowledged, it "
+              "escalates by email to the on-call doctor in a few minutes.", flush=True)
+    except TimeoutError:
+        log.warning("the demo emergency reading was not delivered")
+    finally:
+        await client.close(say_offline=False)
+        await buffer.close()

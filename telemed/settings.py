@@ -17,6 +17,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from telemed.domain.quiet import NightHours
+
 LANGUAGES = ("it", "en")
 Role = Literal["serve", "web", "ingest"]  # what one `telemed` process runs
 _DEV_SECRET_FILE = "secret_key"
@@ -97,6 +99,9 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     mail_from: str = ""
     notify_urls: UrlList = ()
+    # Local night (TELEMED_TIMEZONE) during which warnings never page anyone unless the care
+    # plan says so (telemed.domain.quiet).
+    night_hours: str = "22:00-07:00"
 
     @field_validator("stun_urls", "turn_urls", "trusted_proxies", "notify_urls", mode="before")
     @classmethod
@@ -178,6 +183,11 @@ class Settings(BaseSettings):
             raise ValueError("must be an email address, e.g. Telemed <telemed@example.org>")
         return value
 
+    @field_validator("night_hours")
+    @classmethod
+    def _check_night(cls, value: str) -> str:
+        return str(NightHours.parse(value))
+
     @field_validator("timezone")
     @classmethod
     def _check_tz(cls, value: str) -> str:
@@ -239,6 +249,11 @@ class Settings(BaseSettings):
     def effective_public_url(self) -> str:
         """Where users reach the site, used for Origin checks and links."""
         return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def night(self) -> NightHours:
+        """The night hours, parsed."""
+        return NightHours.parse(self.night_hours)
 
     @property
     def effective_mail_from(self) -> str:

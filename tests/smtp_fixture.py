@@ -28,6 +28,7 @@ from telemed.domain.units import METRICS
 from tests.helpers.net import free_port
 
 _URL = re.compile(r"https?://\S+")
+_FOLDED = re.compile(r"\(×\d+\)")  # how many duplicates a notification folded: not clinical
 _ALWAYS_FORBIDDEN = (
     *METRICS.keys(), "mmHg", "mm[Hg]", "mg/dL", "/min", "bpm", "kg", "SpO2", "%", "NEWS2",
     "saturazione", "saturation", "pressione", "pressure", "glicemia", "glucose", "weight",
@@ -116,7 +117,7 @@ def body_of(msg: EmailMessage) -> str:
 def clinical_leaks(msg: EmailMessage, forbidden: Iterable[str]) -> list[str]:
     """What of clinical nature a message says (empty when nothing)."""
     text = f"{msg['Subject']}\n{body_of(msg)}"
-    outside_links = _URL.sub(" ", text)
+    outside_links = _FOLDED.sub(" ", _URL.sub(" ", text))
     leaks = [f"digit {d!r}" for d in re.findall(r"\d+", outside_links)]
     lowered = outside_links.lower()
     words = dict.fromkeys([*_ALWAYS_FORBIDDEN, *forbidden])

@@ -27,6 +27,7 @@ class CarePlanContentIn(Body):
     silence_hours: Any = None
     escalate_after_minutes: Any = None
     questionnaires: list[Any] | None = None
+    page_warnings: Any = None
 
 
 class CarePlanCreate(CarePlanContentIn):

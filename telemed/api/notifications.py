@@ -19,7 +19,8 @@ from telemed.notify import outbox
 from telemed.notify.messages import language_for
 from telemed.notify.setup import STREAMS
 from telemed.notify.worker import NOTIFICATIONS
-from telemed.principal import ROLES, principal, requires
+from telemed.principal import CLINICIANS, ROLES, principal, requires
+from telemed.services import alarm_burden
 from telemed.services.pagination import encode_cursor, parse_page
 from telemed.services.users import get_user
 from telemed.tasks import cancel_and_wait
@@ -164,3 +165,15 @@ async def notifications_retry(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         await outbox.retry_delivery(session, request.match_info["delivery_id"])
     return ok({"status": "pending"})
+
+
+@routes.get("/api/v1/alarm-burden")
+@requires(*CLINICIANS)
+async def alarm_burden_get(request: web.Request) -> web.Response:
+    """The alarm burden of the caller's care team and of each of its patients
+    (``?days=`` 1–92, default 7; docs/notifications.md, "Alarm burden")."""
+    days = alarm_burden.check_days(request.query.get("days"))
+    async with sessions(request)() as session:
+        burden = await alarm_burden.team_burden(session, principal(request), days=days,
+                                                request_id=request_id(request))
+    return ok(burden.out())

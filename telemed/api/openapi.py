@@ -350,6 +350,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/v1/oncall"): Operation(
         "Who is on call at a time (at=), or the shifts of a span (from=, to=)", "oncall",
         query=("at", "from", "to")),
+    ("GET", "/api/v1/alarm-burden"): Operation(
+        "Alarm burden of your care team and its patients (doctors, nurses)", "notifications",
+        query=("days",),
+        description="Over the alerts opened in the last `days` days (1–92, default 7): alerts "
+                    "per patient-week, share recovered before anyone looked, median and p90 "
+                    "(nearest rank) time to acknowledge and to resolve in seconds, escalations, "
+                    "notifications per nurse per 8-hour shift; `team` and `patients` (the 200 "
+                    "most burdened first). See docs/notifications.md."),
 }
 
 ERROR_SCHEMA = {

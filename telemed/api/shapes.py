@@ -60,6 +60,7 @@ def careplan_out(plan: CarePlan) -> dict[str, Any]:
         "silence_hours": content.get("silence_hours"),
         "escalate_after_minutes": content.get("escalate_after_minutes"),
         "questionnaires": content.get("questionnaires", []),
+        "page_warnings": content.get("page_warnings"),
         "is_current": plan.is_current,
         "created_by": plan.created_by,
         "created_at": iso(plan.created_at),

@@ -41,6 +41,7 @@ class VisitCreate(Body):
 
 class GuestCreate(Body):
     name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320)  # for the visit reminders
 
 
 class ReportCreate(Body):
@@ -72,6 +73,7 @@ def guest_out(guest: VisitGuest) -> dict[str, Any]:
         "id": guest.id,
         "visit_id": guest.visit_id,
         "name": guest.name,
+        "email": guest.email,
         "invited_by": guest.invited_by,
         "created_at": iso(guest.created_at),
         "used": guest.used_at is not None,
@@ -230,7 +232,8 @@ async def visits_guests_invite(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         invitation = await guests.invite_guest(session, principal(request), visit_id, data.name,
                                                secret=settings.secret_key,
-                                               request_id=request_id(request))
+                                               request_id=request_id(request),
+                                               email=data.email)
     link = guests.invitation_link(settings.effective_public_url, visit_id, invitation.token)
     return ok({**guest_out(invitation.guest), "link": link,
                "expires_at": iso(invitation.expires_at)}, status=201)

@@ -199,6 +199,7 @@ class Alert(SQLModel, table=True):
         ),
         Index("ix_alerts_status_severity", "status", "severity"),
         Index("ix_alerts_status_severity_opened", "status", "severity", "opened_at"),
+        Index("ix_alerts_opened_patient", "opened_at", "patient_id"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
@@ -231,6 +232,8 @@ class Alert(SQLModel, table=True):
     resolve_note: str | None = Field(default=None, max_length=1000)
     snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     seq: int = Field(default=0, index=True)
+    # When the condition first cleared (the alarm burden's "recovered before anyone looked").
+    recovered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RuleState(SQLModel, table=True):
@@ -282,6 +285,8 @@ class VisitGuest(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     visit_id: str = Field(foreign_key="visits.id", index=True, max_length=32)
     name: str = Field(max_length=80)
+    # Where the visit reminders go (optional; the invitation link is handed over anyway).
+    email: str | None = Field(default=None, max_length=254)
     invited_by: str = Field(foreign_key="users.id", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -413,10 +418,13 @@ class Notification(SQLModel, table=True):
     """
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),)
+    __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),
+                      Index("ix_notifications_user_fold", "user_id", "fold_key", "created_at"))
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
-    user_id: str = Field(foreign_key="users.id", max_length=32)
+    # The recipient: a user, or (visit reminders) a guest of a visit without an account.
+    user_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+    guest_id: str | None = Field(default=None, foreign_key="visit_guests.id", max_length=32)
     kind: str = Field(max_length=32)
     title_code: str = Field(max_length=64)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -427,6 +435,10 @@ class Notification(SQLModel, table=True):
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Set when the delivery worker created this notification's deliveries.
     dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # Duplicates within the fold window are folded into this row (telemed.domain.quiet).
+    fold_key: str | None = Field(default=None, max_length=200)
+    fold_count: int = 1
+    folded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class NotificationDelivery(SQLModel, table=True):

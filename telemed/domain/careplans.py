@@ -1,7 +1,8 @@
 """Care plan (PAI) content: the monitoring rules of docs/telemonitoring.md ("Rules"), validated.
 
 ``parse_careplan_content`` reads the JSON-like content of a plan (``goals``, ``care_team``,
-``monitoring``, ``trends``, ``news2``, ``silence_hours``, ``escalate_after_minutes``) and
+``monitoring``, ``trends``, ``news2``, ``silence_hours``, ``escalate_after_minutes``,
+``page_warnings``) and
 reports *every* problem at once, each with a path such as ``monitoring[0].bands.warning_low``.
 Unknown keys are errors at every level (a misspelt band must not silently disable an alert).
 
@@ -15,6 +16,9 @@ Choices where the contract is silent:
 - ``hysteresis`` must leave room to recover: less than half the normal band's width when it
   has two sides, and less than the metric's plausible span otherwise.
 - ``silence_hours`` absent: 24 h; ``escalate_after_minutes`` absent: 15 min.
+- ``page_warnings`` absent: ``never`` (only critical alerts escalate to a person); ``day``:
+  unacknowledged warnings escalate too, outside the night hours; ``day_and_night``: at any
+  hour (``telemed.domain.quiet``).
 - ``trends[].severity`` defaults to ``warning``.
 """
 
@@ -43,6 +47,8 @@ MAX_USER_ID_LENGTH = 64
 MAX_TIMES_PER_DAY = 24
 MAX_TRENDS = 20
 MAX_CONFIRM_COUNT = 10
+PageWarnings = Literal["never", "day", "day_and_night"]
+PAGE_WARNINGS: tuple[str, ...] = ("never", "day", "day_and_night")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +155,7 @@ class CarePlanContent:
     silence_hours: int | None = None
     escalate_after_minutes: int | None = None
     questionnaires: tuple[QuestionnairePlan, ...] = ()
+    page_warnings: PageWarnings | None = None
 
     @property
     def effective_silence_hours(self) -> int:
@@ -179,6 +186,8 @@ class CarePlanContent:
             out["escalate_after_minutes"] = self.escalate_after_minutes
         if self.questionnaires:
             out["questionnaires"] = [q.to_dict() for q in self.questionnaires]
+        if self.page_warnings is not None:
+            out["page_warnings"] = self.page_warnings
         return out
 
     def questionnaire(self, code: str) -> QuestionnairePlan | None:
@@ -508,7 +517,8 @@ def _parse_news2(c: _Collector, data: object, path: str) -> News2Settings:
 
 
 CONTENT_FIELDS: tuple[str, ...] = ("goals", "care_team", "monitoring", "trends", "news2",
-                                   "silence_hours", "escalate_after_minutes", "questionnaires")
+                                   "silence_hours", "escalate_after_minutes", "page_warnings",
+                                   "questionnaires")
 
 
 def _parse_questionnaire(c: _Collector, data: object, path: str) -> QuestionnairePlan | None:
@@ -597,6 +607,13 @@ def parse_careplan_content(data: Mapping[str, Any]) -> CarePlanContent:
     escalate = None
     if "escalate_after_minutes" in fields:
         escalate = c.integer(fields["escalate_after_minutes"], "escalate_after_minutes", 1, 1440)
+    page_warnings: PageWarnings | None = None
+    if "page_warnings" in fields:
+        if fields["page_warnings"] in PAGE_WARNINGS:
+            page_warnings = cast(PageWarnings, fields["page_warnings"])
+        else:
+            c.add("page_warnings", "invalid_choice", "Must be one of: {choices}.",
+                  choices=", ".join(PAGE_WARNINGS))
 
     questionnaires: list[QuestionnairePlan] = []
     for i, raw in enumerate(c.sequence(fields.get("questionnaires", []), "questionnaires",
@@ -619,4 +636,5 @@ def parse_careplan_content(data: Mapping[str, Any]) -> CarePlanContent:
         silence_hours=silence,
         escalate_after_minutes=escalate,
         questionnaires=tuple(questionnaires),
+        page_warnings=page_warnings,
     )

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from telemed.bus import ALERTS, EventBus
 from telemed.db.engine import SessionFactory
 from telemed.db.types import utcnow
+from telemed.domain.quiet import NightHours
 from telemed.notify.reminders import visit_reminders
 from telemed.services import rules
 from telemed.services.plan_cache import PlanCache
@@ -26,7 +27,8 @@ _JOBS_LOCK = 7_242_612  # PostgreSQL advisory lock: one worker runs the jobs at 
 
 
 async def run_once(sessions: SessionFactory, bus: EventBus,
-                   cache: PlanCache | None = None) -> int:
+                   cache: PlanCache | None = None, night: NightHours | None = None,
+                   tz: str = "Europe/Rome") -> int:
     """One pass of every job; returns how many alert changes it made."""
     async with sessions() as session:
         conn = await session.connection()
@@ -35,7 +37,7 @@ async def run_once(sessions: SessionFactory, bus: EventBus,
                                      {"k": _JOBS_LOCK})
             if not got.scalar_one():
                 return 0
-        changes = await rules.run_jobs(session, cache=cache)
+        changes = await rules.run_jobs(session, cache=cache, night=night, tz=tz)
         await visit_reminders(session, utcnow())
         await session.commit()
     for change in changes:
@@ -44,13 +46,14 @@ async def run_once(sessions: SessionFactory, bus: EventBus,
 
 
 async def run_scheduler(
-    sessions: SessionFactory, bus: EventBus, interval: float
+    sessions: SessionFactory, bus: EventBus, interval: float,
+    night: NightHours | None = None, tz: str = "Europe/Rome",
 ) -> None:
     """Run the jobs every ``interval`` seconds until cancelled; a failing pass is logged."""
     cache = PlanCache()
     while True:
         try:
-            await run_once(sessions, bus, cache)
+            await run_once(sessions, bus, cache, night, tz)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -161,8 +161,8 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     for channel in (CAREPLANS, DEVICES):
         spawn(_follow(app, bus, channel, pipeline, client), f"ingest-follow-{channel}")
     if role != "web" and settings.scheduler_interval > 0:
-        spawn(run_scheduler(app[keys.SESSIONS], bus,
-                            settings.scheduler_interval), "rules-scheduler")
+        spawn(run_scheduler(app[keys.SESSIONS], bus, settings.scheduler_interval,
+                            settings.night, settings.timezone), "rules-scheduler")
     try:
         yield
     finally:

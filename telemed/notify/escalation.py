@@ -10,7 +10,8 @@ The first step is taken ``escalate_after_minutes`` after the alert opened, each 
 the same period after the previous one; past the end of the chain everyone in it is notified
 again, period after period, until a person acknowledges or resolves the alert. A snoozed alert
 takes no step while snoozed (a worse severity clears the snooze). Only critical alerts escalate,
-so a warning never pages anyone, by night or by day.
+unless the care plan's ``page_warnings`` lets warnings page by day (``day``: a step due in the
+night hours waits for the morning) or at any hour (``day_and_night``): ``telemed.domain.quiet``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Alert, CareTeamMember, Patient, User
+from telemed.domain.quiet import may_page
 from telemed.notify import outbox
 from telemed.notify.oncall import on_call_at
 from telemed.services import alerts
@@ -91,11 +93,13 @@ async def chain_levels_of(session: AsyncSession, patient_ids: Sequence[str],
 
 
 async def escalate_step(session: AsyncSession, alert: Alert, minutes: int,
-                        now: datetime, levels: list[list[str]] | None = None
+                        now: datetime, levels: list[list[str]] | None = None, *,
+                        page_warnings: str | None = None, at_night: bool = False
                         ) -> AlertChange | None:
     """Take the alert's next chain step when it is due; None when nothing is due
-    (``levels``: the patient's chain when the caller read it with `chain_levels_of`)."""
-    if alert.status != "open" or alert.severity != "critical":
+    (``levels``: the patient's chain when the caller read it with `chain_levels_of`;
+    ``page_warnings``: the plan's choice, ``at_night``: whether ``now`` is in the night)."""
+    if alert.status != "open" or not may_page(alert.severity, page_warnings, at_night):
         return None
     if alert.snoozed_until is not None and alert.snoozed_until > now:
         return None

@@ -27,12 +27,16 @@ TITLES: Final[Mapping[str, str]] = {
     "emergency_access": N_("Emergency access to your health record"),
     "document_available": N_("A new document is available in your record"),
     "visit_reminder": N_("Reminder: you have a visit soon"),
+    "visit_reminder_guest": N_("Reminder: a video visit you are invited to starts soon"),
     "visit_changed": N_("A visit of yours was scheduled or changed"),
 }
 _OPEN = N_("Open this link to see it (you will be asked to log in first):")
 _PRIVACY = N_("For your privacy, this message contains no clinical details.")
 _WHY = N_("You receive this message from Telemed because of your notification settings.")
 _FALLBACK_TITLE = N_("You have a new notification")
+_OPEN_GUEST = N_("Open this link to join the visit, shortly before it starts:")
+_WHY_GUEST = N_("You receive this message because a clinician invited you to this visit "
+                "with this address.")
 
 
 def language_for(preferred: str | None, default: str) -> str:
@@ -46,24 +50,28 @@ def initials(given_name: str, family_name: str) -> str:
     return " ".join(parts)
 
 
-def title(lang: str, title_code: str, params: Mapping[str, Any]) -> str:
-    """The notification's title in ``lang``."""
+def title(lang: str, title_code: str, params: Mapping[str, Any], count: int = 1) -> str:
+    """The notification's title in ``lang``; ``count`` > 1 (duplicates folded into it,
+    ``telemed.domain.quiet``) is said as "(×3)"."""
     template = gettext(lang, TITLES.get(title_code, _FALLBACK_TITLE))
     safe = {k: str(v) for k, v in params.items() if isinstance(v, str | int)}
     try:
-        return template.format(**safe)
+        heading = template.format(**safe)
     except (KeyError, IndexError, ValueError):
-        return gettext(lang, _FALLBACK_TITLE)
+        heading = gettext(lang, _FALLBACK_TITLE)
+    return f"{heading} (×{count})" if count > 1 else heading
 
 
-def plain_text(lang: str, heading: str, url: str) -> str:
-    """The body of an email or a page to the operators."""
-    return "\n".join([heading, "", gettext(lang, _OPEN), url, "", gettext(lang, _PRIVACY),
-                      gettext(lang, _WHY), ""])
+def plain_text(lang: str, heading: str, url: str, guest: bool = False) -> str:
+    """The body of an email or a page to the operators (``guest``: to a visit's guest,
+    who has no account to log in to)."""
+    return "\n".join([heading, "", gettext(lang, _OPEN_GUEST if guest else _OPEN), url, "",
+                      gettext(lang, _PRIVACY), gettext(lang, _WHY_GUEST if guest else _WHY),
+                      ""])
 
 
 def email_message(*, lang: str, heading: str, url: str, sender: str, recipient: str,
-                  message_id: str) -> EmailMessage:
+                  message_id: str, guest: bool = False) -> EmailMessage:
     """The email of one notification, with its stable Message-ID."""
     msg = EmailMessage()
     msg["Subject"] = f"Telemed: {heading}"
@@ -72,7 +80,7 @@ def email_message(*, lang: str, heading: str, url: str, sender: str, recipient: 
     msg["Message-ID"] = message_id
     msg["Date"] = email.utils.formatdate(localtime=False)
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(plain_text(lang, heading, url))
+    msg.set_content(plain_text(lang, heading, url, guest))
     msg["Content-Language"] = lang  # after set_content, which drops Content-* headers
     return msg
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,8 +25,10 @@ from telemed.db.models import (
     NotificationDelivery,
     Patient,
     User,
+    VisitGuest,
 )
 from telemed.db.types import utcnow
+from telemed.domain import quiet
 from telemed.errors import conflict, not_found
 from telemed.notify import kinds
 from telemed.notify.messages import initials, title
@@ -39,8 +42,11 @@ CLINICIANS = ("doctor", "nurse")
 async def record(
     session: AsyncSession, *, user_ids: Iterable[str], kind: str, params: dict[str, Any],
     link: str, cause_type: str, cause_id: str, now: datetime | None = None,
+    subject: str | None = None,
 ) -> list[Notification]:
-    """One notification per active user who wants ``kind`` (added to ``session``)."""
+    """One notification per active user who wants ``kind`` (added to ``session``); for a
+    user with an unread one of the same kind and ``subject`` (the patient, the visit) from
+    the fold window, that one says one more instead (``telemed.domain.quiet``)."""
     wanted = sorted(set(user_ids))
     if not wanted:
         return []
@@ -48,11 +54,45 @@ async def record(
         select(User.id, User.notify_prefs).where(col(User.id).in_(wanted))
         .where(col(User.active)))).all()
     now = now or utcnow()
-    made = [Notification(user_id=user_id, kind=kind, title_code=kind, params=dict(params),
-                         link=link, cause_type=cause_type, cause_id=cause_id, created_at=now)
-            for user_id, prefs in rows if kinds.wants(prefs, kind)]
+    key = quiet.fold_key(kind, subject)
+    folds = await _fold_targets(session, key, kind, wanted, cause_id, now)
+    made: list[Notification] = []
+    for user_id, prefs in rows:
+        if not kinds.wants(prefs, kind):
+            continue
+        earlier = folds.get(user_id)
+        if earlier is not None:
+            earlier.fold_count += 1
+            earlier.folded_at = now
+            if earlier.dispatched_at is not None:
+                earlier.dispatched_at = None  # announced again (its messages are not re-sent)
+            made.append(earlier)
+            continue
+        made.append(Notification(user_id=user_id, kind=kind, title_code=kind,
+                                 params=dict(params), link=link, cause_type=cause_type,
+                                 cause_id=cause_id, created_at=now, fold_key=key))
     session.add_all(made)
     return made
+
+
+async def _fold_targets(session: AsyncSession, key: str | None, kind: str, users: list[str],
+                        cause_id: str, now: datetime) -> dict[str, Notification]:
+    """Per user, the unread notification of the window a new one folds into (one query)."""
+    if key is None:
+        return {}
+    rows = (await session.exec(
+        select(Notification).where(col(Notification.user_id).in_(users))
+        .where(Notification.fold_key == key)
+        .where(col(Notification.created_at) > now - quiet.FOLD_WINDOW)
+        .where(col(Notification.read_at).is_(None))
+        .order_by(col(Notification.created_at).desc()))).all()
+    out: dict[str, Notification] = {}
+    for n in rows:
+        if n.user_id is not None and n.user_id not in out and quiet.folds_into(
+                kind=kind, existing_created_at=n.created_at, existing_read=False,
+                existing_cause_id=n.cause_id, cause_id=cause_id, now=now):
+            out[n.user_id] = n
+    return out
 
 
 def alert_link(alert_id: str) -> str:
@@ -61,7 +101,8 @@ def alert_link(alert_id: str) -> str:
 
 
 async def alert_critical(session: AsyncSession, alert: Alert,
-                         patient: Patient | None = None) -> list[Notification]:
+                         patient: Patient | None = None,
+                         now: datetime | None = None) -> list[Notification]:
     """``alert_critical`` for the care-team clinicians who opted in."""
     patient = patient or await session.get(Patient, alert.patient_id)
     if patient is None:
@@ -72,7 +113,8 @@ async def alert_critical(session: AsyncSession, alert: Alert,
         .where(col(User.role).in_(CLINICIANS)))).all()
     return await record(session, user_ids=team, kind="alert_critical",
                         params={"initials": initials(patient.given_name, patient.family_name)},
-                        link=alert_link(alert.id), cause_type="alert", cause_id=alert.id)
+                        link=alert_link(alert.id), cause_type="alert", cause_id=alert.id,
+                        now=now, subject=alert.patient_id)
 
 
 async def alert_escalated(session: AsyncSession, alert: Alert, patient: Patient,
@@ -83,7 +125,7 @@ async def alert_escalated(session: AsyncSession, alert: Alert, patient: Patient,
                         params={"initials": initials(patient.given_name, patient.family_name),
                                 "step": step},
                         link=alert_link(alert.id), cause_type="alert", cause_id=alert.id,
-                        now=now)
+                        now=now, subject=alert.patient_id)
 
 
 async def patient_and_delegates(session: AsyncSession, patient_id: str) -> list[str]:
@@ -95,13 +137,27 @@ async def patient_and_delegates(session: AsyncSession, patient_id: str) -> list[
     return sorted({*own, *delegates})
 
 
+async def record_guests(session: AsyncSession, *, guests: Sequence[VisitGuest], kind: str,
+                        params: dict[str, Any], cause_id: str,
+                        now: datetime | None = None) -> list[Notification]:
+    """One notification per guest with an address who was not revoked (visit reminders):
+    sent by email only (a guest has no notification centre), the link made when sent."""
+    now = now or utcnow()
+    made = [Notification(guest_id=g.id, kind=kind, title_code=f"{kind}_guest",
+                         params=dict(params), link=f"/visits/{g.visit_id}/guest",
+                         cause_type="visit", cause_id=cause_id, created_at=now)
+            for g in guests if g.email and g.revoked_at is None]
+    session.add_all(made)
+    return made
+
+
 async def emergency_access(session: AsyncSession, patient_id: str,
                            access_id: str) -> list[Notification]:
     """Hook for break-glass access: ``emergency_access`` to the patient and delegates."""
     return await record(session, user_ids=await patient_and_delegates(session, patient_id),
                         kind="emergency_access", params={},
                         link=f"/patients/{patient_id}/privacy",
-                        cause_type="emergency_access", cause_id=access_id)
+                        cause_type="emergency_access", cause_id=access_id, subject=patient_id)
 
 
 async def document_available(session: AsyncSession, patient_id: str, visit_id: str,
@@ -109,7 +165,7 @@ async def document_available(session: AsyncSession, patient_id: str, visit_id: s
     """``document_available`` (a signed visit report) to the patient and delegates."""
     return await record(session, user_ids=await patient_and_delegates(session, patient_id),
                         kind="document_available", params={}, link=link,
-                        cause_type="visit", cause_id=visit_id)
+                        cause_type="visit", cause_id=visit_id, subject=patient_id)
 
 
 async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,
@@ -119,7 +175,8 @@ async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,
     people = {*await patient_and_delegates(session, patient_id), *participant_ids}
     people.discard(actor_id)
     return await record(session, user_ids=people, kind="visit_changed", params={},
-                        link="/visits", cause_type="visit", cause_id=visit_id)
+                        link="/visits", cause_type="visit", cause_id=visit_id,
+                        subject=visit_id)
 
 
 # --- the owner's side -----------------------------------------------------------------
@@ -127,8 +184,9 @@ async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,
 
 def notification_out(n: Notification, lang: str) -> dict[str, Any]:
     """The notification's public shape (docs/notifications.md), the title in ``lang``."""
-    return {"id": n.id, "kind": n.kind, "title": title(lang, n.title_code, n.params),
-            "link": n.link, "created_at": n.created_at.isoformat(),
+    return {"id": n.id, "kind": n.kind,
+            "title": title(lang, n.title_code, n.params, n.fold_count),
+            "count": n.fold_count, "link": n.link, "created_at": n.created_at.isoformat(),
             "read_at": n.read_at.isoformat() if n.read_at else None}
 
 
@@ -210,10 +268,10 @@ async def sent_for_cause(session: AsyncSession, cause_id: str) -> list[Sent]:
     for n, name, delivery in rows:
         if n.id not in seen:
             seen.add(n.id)
-            out.append(Sent(n.user_id, name, n.kind, n.created_at, "app",
+            out.append(Sent(n.user_id or "", name, n.kind, n.created_at, "app",
                             "read" if n.read_at else "delivered", n.created_at))
         if delivery is not None:
-            out.append(Sent(n.user_id, name, n.kind, n.created_at, delivery.channel,
+            out.append(Sent(n.user_id or "", name, n.kind, n.created_at, delivery.channel,
                             delivery.status, delivery.sent_at))
     return out
 
@@ -260,11 +318,13 @@ class FailedDelivery:
 
 async def failed_deliveries(session: AsyncSession, page: Page) -> list[FailedDelivery]:
     """Deliveries that failed for good, died, or are retrying after an error; newest first."""
-    stmt = (select(NotificationDelivery, Notification.kind, Notification.user_id,
-                   User.display_name)
+    stmt: Any = (  # five columns: more than sqlmodel's typed select takes
+        sa_select(NotificationDelivery, col(Notification.kind), col(Notification.user_id),
+                  col(User.display_name), col(VisitGuest.name))
             .join(Notification,
                   col(Notification.id) == col(NotificationDelivery.notification_id))
-            .join(User, col(User.id) == col(Notification.user_id))
+            .outerjoin(User, col(User.id) == col(Notification.user_id))
+            .outerjoin(VisitGuest, col(VisitGuest.id) == col(Notification.guest_id))
             .where(col(NotificationDelivery.status).in_(("failed", "dead"))
                    | ((col(NotificationDelivery.status) == "pending")
                       & col(NotificationDelivery.last_error).is_not(None))))
@@ -276,9 +336,10 @@ async def failed_deliveries(session: AsyncSession, page: Page) -> list[FailedDel
                              & (col(NotificationDelivery.id) < str(last_id))))
     stmt = stmt.order_by(col(NotificationDelivery.created_at).desc(),
                          col(NotificationDelivery.id).desc()).limit(page.limit)
-    return [FailedDelivery(d.id, d.notification_id, kind, user_id, name, d.channel, d.address,
-                           d.status, d.attempts, d.last_error, d.created_at, d.next_attempt_at)
-            for d, kind, user_id, name in (await session.exec(stmt)).all()]
+    return [FailedDelivery(d.id, d.notification_id, kind, user_id or "",
+                           name or f"{guest_name} (guest)", d.channel, d.address, d.status,
+                           d.attempts, d.last_error, d.created_at, d.next_attempt_at)
+            for d, kind, user_id, name, guest_name in (await session.exec(stmt)).all()]
 
 
 async def retry_delivery(session: AsyncSession, delivery_id: str) -> None:

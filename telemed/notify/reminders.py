@@ -1,9 +1,12 @@
-"""Visit reminders (``visit_reminder``): 24 hours and 15 minutes before a visit, to the patient.
+"""Visit reminders (``visit_reminder``): 24 hours and 15 minutes before a visit, to the patient
+and to the visit's guests who left an email address.
 
 Run by the scheduler's pass. A reminder is recorded once per visit and lead (the notification
 itself is the memory: ``params.lead``). The 24-hour one is skipped for a visit booked less than
 24 hours ahead (``visit_changed`` told the patient already); the 15-minute one is sent until the
-visit starts. Guests without an account get no reminder (their invitation link is their note).
+visit starts. A guest's reminder is an email only (a guest has no account); its join link is
+made when it is sent (`guest_link`): a fresh one-time invitation link while the guest has not
+opened theirs, else the guest page their browser already holds.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from typing import Final
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import Notification, User, Visit
+from telemed.db.models import Notification, User, Visit, VisitGuest
 from telemed.notify import outbox
+from telemed.security import TokenSigner
+from telemed.services import visit_guests
+from telemed.services.visits import join_window
 
 DAY_BEFORE: Final = timedelta(hours=24)
 JUST_BEFORE: Final = timedelta(minutes=15)
@@ -54,5 +60,26 @@ async def visit_reminders(session: AsyncSession, now: datetime) -> int:
         made = await outbox.record(session, user_ids=patients, kind="visit_reminder",
                                    params={"lead": lead}, link="/visits",
                                    cause_type="visit", cause_id=visit.id, now=now)
+        guests = (await session.exec(
+            select(VisitGuest).where(VisitGuest.visit_id == visit.id)
+            .where(col(VisitGuest.email).is_not(None))
+            .where(col(VisitGuest.revoked_at).is_(None)))).all()
+        made += await outbox.record_guests(session, guests=guests, kind="visit_reminder",
+                                           params={"lead": lead}, cause_id=visit.id, now=now)
         recorded += len(made)
     return recorded
+
+
+def guest_link(*, secret: str, public_url: str, guest: VisitGuest, visit: Visit,
+               now: datetime) -> str | None:
+    """The join link of a guest's reminder; None when the guest may no longer join."""
+    closes = join_window(visit)[1]
+    if guest.revoked_at is not None or visit.status in ("cancelled", "completed") \
+            or closes <= now:
+        return None
+    if guest.used_at is not None:  # their browser holds the guest page's cookie
+        return f"{public_url}/visits/{visit.id}/guest"
+    token = TokenSigner(secret).sign(visit_guests.LINK_PURPOSE,
+                                     {"v": visit.id, "g": guest.id},
+                                     int((closes - now).total_seconds()))
+    return visit_guests.invitation_link(public_url, visit.id, token)

@@ -31,13 +31,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.bus import ALERTS, EventBus
 from telemed.db.engine import SessionFactory
-from telemed.db.models import Notification, NotificationDelivery, User
+from telemed.db.models import Notification, NotificationDelivery, User, Visit, VisitGuest
 from telemed.db.types import utcnow
 from telemed.notify import backoff, kinds
 from telemed.notify.channels import (
@@ -49,6 +50,7 @@ from telemed.notify.channels import (
 )
 from telemed.notify.messages import email_message, language_for, message_id, plain_text, title
 from telemed.notify.outbox import notification_out, unread_count
+from telemed.notify.reminders import guest_link
 from telemed.settings import Settings
 
 log = logging.getLogger("telemed.notify")
@@ -70,21 +72,24 @@ class Channels:
     apprise_urls: tuple[str, ...]
     public_url: str
     language: str
+    secret_key: str = ""  # signs the join links of guests' visit reminders
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Channels:
         return cls(smtp=SmtpServer.from_url(settings.smtp_url) if settings.smtp_url else None,
                    mail_from=settings.effective_mail_from,
                    apprise_urls=tuple(settings.notify_urls),
-                   public_url=settings.effective_public_url, language=settings.language)
+                   public_url=settings.effective_public_url, language=settings.language,
+                   secret_key=settings.secret_key)
 
 
 class DeliveryWorker:
     """Fans notifications out to channels and delivers them, with retries."""
 
     def __init__(self, sessions: SessionFactory, bus: EventBus | None, channels: Channels,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, on_outcome: Counter | None = None) -> None:
         self.sessions = sessions
+        self.on_outcome = on_outcome  # telemed_notification_deliveries{channel, result}
         self.bus = bus
         self.channels = channels
         self.clock = clock
@@ -110,18 +115,33 @@ class DeliveryWorker:
                     await session.rollback()
                     continue  # another worker has it
                 n = await session.get(Notification, notification_id)
+                if n is not None and n.user_id is None:  # a guest's: email only, no centre
+                    await self._guest_delivery(session, n)
+                    await session.commit()
+                    continue
                 user = await session.get(User, n.user_id) if n is not None else None
                 if n is None or user is None:
                     await session.commit()
                     continue
-                paged = await self._paged_already(session, n)
-                session.add_all(self._deliveries(n, user, self.clock(), page=not paged))
+                made = await session.exec(select(NotificationDelivery.id).where(
+                    NotificationDelivery.notification_id == n.id).limit(1))
+                if made.first() is None:  # else a fold announced again: nothing re-sent
+                    paged = await self._paged_already(session, n)
+                    session.add_all(self._deliveries(n, user, self.clock(), page=not paged))
                 await session.commit()
                 lang = language_for(user.language, self.channels.language)
                 announced.append((n, lang, await unread_count(session, user.id)))
         for n, lang, unread in announced:
             await self._announce(n, lang, unread)
         return len(announced)
+
+    async def _guest_delivery(self, session: AsyncSession, n: Notification) -> None:
+        guest = await session.get(VisitGuest, n.guest_id) if n.guest_id else None
+        if self.channels.smtp is None or guest is None or not guest.email:
+            return
+        session.add(NotificationDelivery(
+            notification_id=n.id, channel="email", address=guest.email,
+            message_id=message_id(n.id, self.channels.mail_from), next_attempt_at=self.clock()))
 
     async def _paged_already(self, session: AsyncSession, n: Notification) -> bool:
         """Whether the operators were paged for this step already: the notifications of one
@@ -210,23 +230,38 @@ class DeliveryWorker:
         async with self.sessions() as session:
             delivery = await session.get(NotificationDelivery, delivery_id)
             n = await session.get(Notification, delivery.notification_id) if delivery else None
-            user = await session.get(User, n.user_id) if n is not None else None
-        if delivery is None or n is None or user is None:
-            return
-        outcome = await self._send(delivery, n, user)
+            if delivery is None or n is None:
+                return
+            if n.user_id is None:
+                url = await self._guest_url(session, n)
+                lang = self.channels.language
+            else:
+                user = await session.get(User, n.user_id)
+                if user is None:
+                    return
+                url = self.channels.public_url + n.link
+                lang = language_for(user.language, self.channels.language)
+        outcome = (await self._send(delivery, n, lang, url) if url is not None
+                   else Outcome("permanent", "the guest can no longer join this visit"))
         await self._record(delivery_id, n.created_at, outcome)
 
-    async def _send(self, delivery: NotificationDelivery, n: Notification,
-                    user: User) -> Outcome:
-        lang = language_for(user.language, self.channels.language)
-        heading = title(lang, n.title_code, n.params)
-        url = self.channels.public_url + n.link
+    async def _guest_url(self, session: AsyncSession, n: Notification) -> str | None:
+        guest = await session.get(VisitGuest, n.guest_id) if n.guest_id else None
+        visit = await session.get(Visit, guest.visit_id) if guest is not None else None
+        if guest is None or visit is None:
+            return None
+        return guest_link(secret=self.channels.secret_key, public_url=self.channels.public_url,
+                          guest=guest, visit=visit, now=self.clock())
+
+    async def _send(self, delivery: NotificationDelivery, n: Notification, lang: str,
+                    url: str) -> Outcome:
+        heading = title(lang, n.title_code, n.params, n.fold_count)
         if delivery.channel == "email":
             if self.channels.smtp is None:
                 return Outcome("retry", "no mail server is configured (TELEMED_SMTP_URL)")
             msg = email_message(lang=lang, heading=heading, url=url,
                                 sender=self.channels.mail_from, recipient=delivery.address,
-                                message_id=delivery.message_id)
+                                message_id=delivery.message_id, guest=n.user_id is None)
             return await send_email(self.channels.smtp, msg)
         if delivery.channel == "apprise":
             target = self._apprise.get(delivery.address)
@@ -256,6 +291,11 @@ class DeliveryWorker:
                     delivery.next_attempt_at = retry_at
             session.add(delivery)
             await session.commit()
+        if self.on_outcome is not None:
+            result = {"permanent": "failed"}.get(outcome.result, outcome.result)
+            if delivery.status == "dead":
+                result = "dead"
+            self.on_outcome.labels(delivery.channel, result).inc()
         if outcome.result != "sent":
             log.warning("notification delivery %s (%s): %s", delivery_id, outcome.result,
                         outcome.error)

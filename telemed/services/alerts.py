@@ -197,7 +197,7 @@ async def raise_condition(
                      patient_id=alert.patient_id, resource_id=alert.id,
                      reason="opened")  # no clinical text in the audit (services.audit)
         if alert.severity == "critical":
-            await outbox.alert_critical(session, alert, patient)
+            await outbox.alert_critical(session, alert, patient, now)
         return await _change(session, alert, "opened", True, patient, condition.received_at)
     worse = is_worse(condition.severity, alert.severity)  # type: ignore[arg-type]
     if not worse and not alert.recovered and not condition.renotify:
@@ -219,7 +219,7 @@ async def raise_condition(
                  reason=change)
     notify = worse or not _snoozed(alert, now)
     if worse and alert.severity == "critical":
-        await outbox.alert_critical(session, alert, patient)
+        await outbox.alert_critical(session, alert, patient, now)
     return await _change(session, alert, change, notify, patient, condition.received_at)
 
 
@@ -235,6 +235,8 @@ async def mark_recovered(
         return None
     now = now or utcnow()
     alert.recovered = True
+    if alert.recovered_at is None:
+        alert.recovered_at = now  # the alarm burden's "recovered before anyone looked"
     if detail:
         set_detail(alert, detail)
     alert.updated_at = now

@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,6 +44,7 @@ from telemed.domain.careplans import (
     effective_bands,
 )
 from telemed.domain.device_kinds import MANUAL_KIND, last_seen_measuring
+from telemed.domain.quiet import DEFAULT_NIGHT, NightHours, may_page
 from telemed.domain.schedule import (
     MeasurementWindow,
     classify_miss,
@@ -454,13 +456,19 @@ def _parse_time(value: object) -> datetime | None:
 
 
 async def escalate_overdue(session: AsyncSession, now: datetime | None = None,
-                           cache: PlanCache | None = None) -> list[AlertChange]:
+                           cache: PlanCache | None = None,
+                           night: NightHours | None = None,
+                           tz: str = "Europe/Rome") -> list[AlertChange]:
     """Take the next escalation step of unacknowledged critical alerts (telemed.notify.escalation:
-    each plan period without acknowledgement notifies the next people of the chain). One query
-    for the open critical alerts (``ix_alerts_status_severity_opened``); only the alerts whose
-    step is due cost more."""
+    each plan period without acknowledgement notifies the next people of the chain), and of
+    warnings whose plan's ``page_warnings`` lets them page at this hour (``night``: the night
+    hours in ``tz``; telemed.domain.quiet). One query for the open critical alerts
+    (``ix_alerts_status_severity_opened``), one for the warnings of the few plans that page
+    them; only the alerts whose step is due cost more."""
     now = now or utcnow()
     cache = cache or PlanCache()
+    night = night or NightHours.parse(DEFAULT_NIGHT)
+    at_night = night.contains(now.astimezone(ZoneInfo(tz)).time())
     result = await session.exec(
         select(Alert)
         .where(Alert.status == "open")
@@ -468,28 +476,39 @@ async def escalate_overdue(session: AsyncSession, now: datetime | None = None,
         .where(col(Alert.opened_at) <= now - timedelta(minutes=1))
     )
     waiting = list(result.all())
+    plans = await cache.active_plans(session, now)
+    paging = sorted(pid for pid, plan in plans.items()
+                    if plan.content is not None
+                    and may_page("warning", plan.content.page_warnings, at_night))
+    for start in range(0, len(paging), 500):
+        warnings = await session.exec(
+            select(Alert).where(Alert.status == "open").where(Alert.severity == "warning")
+            .where(col(Alert.patient_id).in_(paging[start:start + 500]))
+            .where(col(Alert.opened_at) <= now - timedelta(minutes=1)))
+        waiting += warnings.all()
     if not waiting:
         return []
-    plans = await cache.active_plans(session, now)
-    due: list[tuple[Alert, int]] = []
+    due: list[tuple[Alert, int, str | None]] = []
     for alert in waiting:
         plan = plans.get(alert.patient_id)
-        minutes = (plan.content.effective_escalate_after_minutes
-                   if plan is not None and plan.content is not None
+        content = plan.content if plan is not None else None
+        minutes = (content.effective_escalate_after_minutes if content is not None
                    else DEFAULT_ESCALATE_AFTER_MINUTES)
         if escalation.step_due(alert.opened_at, alert.escalated_at, minutes, now):
-            due.append((alert, minutes))
+            due.append((alert, minutes, content.page_warnings if content else None))
     if not due:
         return []
     # The due alerts' patients and chains in a few queries (the patients stay in the
     # session: the steps below find them there).
-    ids = sorted({alert.patient_id for alert, _ in due})
+    ids = sorted({alert.patient_id for alert, _, _ in due})
     await _patients(session, ids)
     levels = await escalation.chain_levels_of(session, ids, now)
     changes: list[AlertChange] = []
-    for alert, minutes in due:
+    for alert, minutes, page_warnings in due:
         change = await escalation.escalate_step(session, alert, minutes, now,
-                                                levels.get(alert.patient_id))
+                                                levels.get(alert.patient_id),
+                                                page_warnings=page_warnings,
+                                                at_night=at_night)
         if change is not None:
             changes.append(change)
     return changes
@@ -571,7 +590,8 @@ async def silent_devices(session: AsyncSession, now: datetime | None = None,
 
 
 async def run_jobs(session: AsyncSession, now: datetime | None = None,
-                   cache: PlanCache | None = None) -> list[AlertChange]:
+                   cache: PlanCache | None = None, night: NightHours | None = None,
+                   tz: str = "Europe/Rome") -> list[AlertChange]:
     """Every periodic rule, in one transaction (the caller commits and publishes). Keep one
     ``cache`` across passes (the scheduler does): plan contents are then parsed once and
     schedules with nothing due are skipped."""
@@ -579,5 +599,5 @@ async def run_jobs(session: AsyncSession, now: datetime | None = None,
     cache = cache or PlanCache()
     changes = await missed_measurements(session, now, cache=cache)
     changes += await silent_devices(session, now, cache)
-    changes += await escalate_overdue(session, now, cache)
+    changes += await escalate_overdue(session, now, cache, night, tz)
     return changes

@@ -34,6 +34,7 @@ from telemed.principal import Principal
 from telemed.security import TokenError, TokenSigner
 from telemed.services import audit, free_text
 from telemed.services import visits as visit_service
+from telemed.services.users import clean_email, email_problem
 
 LINK_PURPOSE = "visit-guest-link"
 COOKIE_PURPOSE = "visit-guest"
@@ -147,10 +148,14 @@ async def list_guests(
 
 async def invite_guest(
     session: AsyncSession, who: Principal, visit_id: str, name: str, *, secret: str,
-    now: datetime | None = None, request_id: str | None = None,
+    now: datetime | None = None, request_id: str | None = None, email: str | None = None,
 ) -> Invitation:
-    """Invite a guest to an open visit; audited."""
+    """Invite a guest to an open visit; audited. ``email`` (optional): where the visit
+    reminders go (telemed.notify.reminders); an invalid one is a 422, nothing changed."""
     now = now or utcnow()
+    email = clean_email(email)
+    if email is not None and (problem := email_problem(email)):
+        raise invalid({"email": problem})
     record = await _clinician_record(session, who, visit_id, action="create",
                                      request_id=request_id)
     visit = record.visit
@@ -163,7 +168,8 @@ async def invite_guest(
     if len(await active_guests(session, visit_id)) >= guest_limit(record):
         await session.commit()
         raise conflict("This visit already has as many guests as it allows.", "guest_limit")
-    guest = VisitGuest(visit_id=visit_id, name=display, invited_by=who.user_id, created_at=now)
+    guest = VisitGuest(visit_id=visit_id, name=display, invited_by=who.user_id, created_at=now,
+                       email=email)
     session.add(guest)
     await session.flush()
     audit.record(session, actor=who, action="create", resource="visit_guest",

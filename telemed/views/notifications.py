@@ -11,6 +11,7 @@ from telemed import keys
 from telemed.errors import ApiError
 from telemed.notify import kinds, outbox
 from telemed.principal import CLINICIANS, REQUEST_ID, ROLES, principal, requires
+from telemed.services import alarm_burden
 from telemed.services.pagination import Page, encode_cursor, parse_page
 from telemed.services.users import get_user, update_me
 from telemed.views.forms import N_, FormErrors, read_form
@@ -177,3 +178,56 @@ async def settings_submit(request: web.Request) -> web.Response:
         return await _settings_page(request, errors, form, status=422)
     await flash(request, "Your notification settings are saved.")
     raise see_other("/settings/notifications")
+
+
+BURDEN_DAYS = (7, 30, 90)
+
+
+def _duration(seconds: float | None) -> str:
+    """A time to acknowledge or resolve, for a person: "45 s", "12 min", "3.5 h", "2.0 d"."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def _figures(b: dict[str, Any]) -> dict[str, str]:
+    def num(value: float | None, digits: int = 1) -> str:
+        return "—" if value is None else f"{value:.{digits}f}"
+
+    share = b["auto_recovered_share"]
+    return {
+        "alerts": str(b["alerts"]), "critical": str(b["critical"]),
+        "per_week": num(b["alerts_per_patient_week"], 2),
+        "auto": "—" if share is None else f"{share * 100:.0f} %",
+        "ack_median": _duration(b["time_to_acknowledge_s"]["median"]),
+        "ack_p90": _duration(b["time_to_acknowledge_s"]["p90"]),
+        "resolve_median": _duration(b["time_to_resolve_s"]["median"]),
+        "resolve_p90": _duration(b["time_to_resolve_s"]["p90"]),
+        "escalations": str(b["escalations"]),
+        "nurse_shift": num(b["notifications_per_nurse_shift"], 2),
+    }
+
+
+@routes.get("/alarm-burden", name="alarm_burden")
+@requires(*CLINICIANS)
+async def alarm_burden_page(request: web.Request) -> web.Response:
+    """The team lead's view of the alarm burden (works without JavaScript)."""
+    await language_of(request)
+    raw = request.query.get("days", "")
+    days = int(raw) if raw.isdigit() and int(raw) in BURDEN_DAYS else BURDEN_DAYS[0]
+    async with request.app[keys.SESSIONS]() as session:
+        burden = await alarm_burden.team_burden(session, principal(request), days=days,
+                                                request_id=request.get(REQUEST_ID))
+    data = burden.out()
+    return await render(request, "alarm_burden.html", {
+        "days": days, "choices": BURDEN_DAYS, "start": burden.start, "end": burden.end,
+        "team": _figures(data["team"]), "patients_count": data["team"]["patients"],
+        "patients": [{"id": p["patient_id"], "name": p["name"], **_figures(p)}
+                     for p in data["patients"]],
+    })

@@ -181,7 +181,8 @@ def _navigation(who: Principal | None) -> list[tuple[str, str]]:
         return [("/my-record", N_("My record")), ("/my-record/readings", N_("Enter a reading")),
                 ("/my-record/questionnaires", N_("Questionnaires")), ("/visits", N_("Visits"))]
     return [("/patients", N_("Patients")), ("/alerts", N_("Alert board")),
-            ("/visits", N_("Visits")), ("/oncall", N_("On call"))]
+            ("/visits", N_("Visits")), ("/oncall", N_("On call")),
+            ("/alarm-burden", N_("Alarm burden"))]
 
 
 async def render(

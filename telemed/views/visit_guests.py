@@ -33,7 +33,7 @@ routes = web.RouteTableDef()
 
 GUEST_ID = "{guest_id:[A-Za-z0-9_-]{1,64}}"
 NEW_LINK = "visit_guest_link"  # session key: the link just created, until it is shown
-FIELDS = {"name": N_("Guest's name")}
+FIELDS = {"name": N_("Guest's name"), "email": N_("Guest's email address (optional)")}
 STATE_LABELS: dict[str, str] = {
     "pending": N_("Not used yet"),
     "used": N_("Link used"),
@@ -76,7 +76,8 @@ def _guest_row(request: web.Request, guest: VisitGuest, record: service.VisitRec
 
 
 async def _page(request: web.Request, *, name: str = "", errors: FormErrors | None = None,
-                status: int = 200, show_new_link: bool = False) -> web.Response:
+                status: int = 200, show_new_link: bool = False,
+                email: str = "") -> web.Response:
     """The guests page; after a refused form, with its errors and what was typed."""
     await ensure_csrf_token(request)
     errors = errors if errors is not None else FormErrors()
@@ -107,6 +108,7 @@ async def _page(request: web.Request, *, name: str = "", errors: FormErrors | No
         "full": len(active) >= guests.guest_limit(record),
         "new_link": await _take_new_link(request, visit_id) if show_new_link else None,
         "name": name,
+        "email": email,
         "errors": errors,
         "summary": errors.summary(lambda key: labels.get(key, key)),
         "max_name": guests.MAX_NAME,
@@ -136,12 +138,14 @@ async def guests_invite(request: web.Request) -> web.Response:
         async with request.app[keys.SESSIONS]() as session:
             invitation = await guests.invite_guest(session, principal(request), visit_id, name,
                                                    secret=settings.secret_key,
-                                                   request_id=request[REQUEST_ID])
+                                                   request_id=request[REQUEST_ID],
+                                                   email=form.get("email") or None)
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
         errors = api_errors(request, exc, simple_field(FIELDS))
-        return await _page(request, name=name, errors=errors, status=exc.status)
+        return await _page(request, name=name, errors=errors, status=exc.status,
+                           email=form.get("email", ""))
     (await get_session(request))[NEW_LINK] = {
         "visit": visit_id,
         "name": invitation.guest.name,

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from telemed import keys
 from telemed.db.models import (
+    Alert,
     CareTeamMember,
     Notification,
     NotificationDelivery,
@@ -113,3 +114,44 @@ def app_of(settings: Any) -> web.Application:
     from telemed.app import create_app
 
     return create_app(settings)
+
+
+def _alert(patient_id: str, n: int, opened: datetime, **more: Any) -> Alert:
+    return Alert(patient_id=patient_id, rule_key=f"threshold:spo2:{n}", kind="threshold",
+                 metric="spo2", severity=more.pop("severity", "warning"),
+                 status=more.pop("status", "open"), opened_at=opened, updated_at=opened,
+                 **more)
+
+
+async def burden_ward(world: World) -> Ward:
+    """A ward with a week of alerts of known figures (and another team's patient)."""
+    ward = await Ward(world).build()
+    p, o = ward.patient.id, ward.other.id
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    day = timedelta(days=1)
+    rows = [
+        # acknowledged after 60 s, resolved after 600 s
+        _alert(p, 1, now - 3 * day, status="resolved", acknowledged_at=now - 3 * day
+               + timedelta(seconds=60), resolved_at=now - 3 * day + timedelta(seconds=600)),
+        # recovered after 30 s, before anyone looked; acknowledged after 120 s; escalated twice
+        _alert(p, 2, now - 2 * day, severity="critical", status="acknowledged",
+               recovered=True, recovered_at=now - 2 * day + timedelta(seconds=30),
+               acknowledged_at=now - 2 * day + timedelta(seconds=120), escalation_step=2,
+               escalated=True),
+        # acknowledged before it recovered: somebody looked
+        _alert(p, 3, now - day, recovered=True, recovered_at=now - day + timedelta(hours=1),
+               status="acknowledged", acknowledged_at=now - day + timedelta(seconds=300)),
+        # before the period: not counted
+        _alert(p, 4, now - 10 * day),
+        # another team's patient: never in this team's figures
+        *[_alert(o, 10 + i, now - day, severity="critical") for i in range(5)],
+    ]
+    async with world.app[keys.SESSIONS]() as session:
+        session.add_all(rows)
+        for hours in (1, 2, 3):  # notifications of the team's nurse
+            session.add(Notification(user_id=ward.nurse["id"], kind="alert_escalated",
+                                     title_code="alert_escalated", params={}, link="/alerts",
+                                     cause_type="alert", cause_id="x",
+                                     created_at=now - timedelta(hours=hours)))
+        await session.commit()
+    return ward

@@ -119,3 +119,12 @@ def test_settings_are_frozen() -> None:
     s = load_settings(secret_key=SECRET)
     with pytest.raises(ValidationError):
         s.http_port = 1  # type: ignore[misc]
+
+
+def test_night_hours(tmp_path: Path) -> None:
+    s = load_settings(secret_key=SECRET, data_dir=tmp_path, night_hours=" 23:30 - 6:00 ")
+    assert s.night_hours == "23:30-06:00" and str(s.night) == "23:30-06:00"
+    assert load_settings(secret_key=SECRET, data_dir=tmp_path).night_hours == "22:00-07:00"
+    for bad in ("22-07", "22:00-22:00", "night"):
+        with pytest.raises(SettingsError, match="TELEMED_NIGHT_HOURS"):
+            load_settings(secret_key=SECRET, data_dir=tmp_path, night_hours=bad)

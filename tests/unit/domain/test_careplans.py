@@ -571,3 +571,20 @@ def test_generated_schedules_round_trip_or_report_overlap(
         return
     assert all(g >= 2 * tolerance for g in gaps)
     assert parse_careplan_content(content.to_dict()) == content
+
+
+def test_page_warnings_is_one_of_three_choices_and_round_trips() -> None:
+    from telemed.domain.careplans import parse_careplan_content as parse
+    from telemed.domain.errors import DomainValidationError as Invalid
+
+    assert parse({}).page_warnings is None
+    for choice in ("never", "day", "day_and_night"):
+        content = parse({"page_warnings": choice})
+        assert content.page_warnings == choice and parse(content.to_dict()) == content
+    for bad in ("night", True, 1):
+        try:
+            parse({"page_warnings": bad})
+        except Invalid as exc:
+            assert [e.path for e in exc.errors] == ["page_warnings"]
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
