@@ -1,22 +1,28 @@
 """Ingest benchmark: prints figures, is not a test.
 
-    .venv/bin/python bench/ingest.py [--devices 50] [--messages 200] [--records 1]
-                                     [--postgres] [--probes 150] [--background-rate 1000]
+    .venv/bin/python bench/ingest.py [--sizes 50,5000] [--readings 30000] [--records 3]
+                                     [--postgres] [--phases backlog,bare,live,alerts]
+                                     [--probes 150] [--background-rate 1000]
 
-Starts a private Mosquitto (as `telemed serve` does) on a free port and a fresh database
-(SQLite in a temporary directory, or a new PostgreSQL database with --postgres), registers
-K devices of K patients with an active care plan, then measures:
+For each size K (devices, one patient each, every patient with an active care plan: two
+monitored metrics and a trend rule) it starts a private Mosquitto (as `telemed serve` does)
+on a free port and a fresh database (SQLite in a temporary directory, or a new PostgreSQL
+database with --postgres), and measures on the same readings (--readings in packs of
+--records records, spread over the K devices):
 
-1. throughput: K devices publish M packs each (R records a pack, QoS 1) while the worker's
-   persistent session is offline; the broker queues them; the worker (one process, the real
-   app in role `ingest`) then drains them: readings/s persisted *and* evaluated (rules run
-   in the batch transaction);
-2. the same messages, queued at the same time for a bare paho subscriber (QoS 1, auto-ack,
-   same receive maximum): the raw rate paho receives them at, and the ratio of the two;
-3. alert latency: the real app (role `serve`) with an SSE client of a doctor; background
-   devices publish in-band readings at --background-rate readings/s from another process
-   while probe devices publish out-of-band readings; the time from publish to the alert's
-   SSE event, p50 and p99.
+- backlog (always): the packs are queued while the worker's persistent session is offline;
+  one worker (the real app in role `ingest`) then drains them: readings/s persisted *and*
+  evaluated (rules run in the batch transaction), and the CPU seconds the process spent;
+- storage limit (always, in the same run): the same packs decoded and written into the same
+  schema through the same `insert_readings`, one transaction per batch of the worker's size,
+  without MQTT and without rules (their times are moved a day back, so they are new rows):
+  what storing alone costs; the worker's rate is printed as a fraction of it;
+- bare: the same messages drained by a bare paho subscriber (QoS 1, auto-ack, the same
+  receive maximum), and the ratio of the two;
+- live: publishers, the worker and a bare subscriber in its own process all at once;
+- alerts: the real app (role `serve`) with an SSE client of a doctor; background devices
+  publish in-band readings at --background-rate readings/s from another process while probe
+  devices publish out-of-band readings; the time from publish to the alert's SSE event.
 """
 
 from __future__ import annotations
@@ -54,13 +60,24 @@ from telemed.broker.dynsec import Acl
 from telemed.broker.info import derived_ingest_password
 from telemed.broker.runtime import BrokerHandle, open_broker
 from telemed.broker.topics import ALL_READINGS, INGEST_ROLE
+from telemed.commands import settle_heap
 from telemed.db import migrate
 from telemed.db.engine import SessionFactory, make_engine, make_session_factory
-from telemed.db.models import CarePlan, CareTeamMember, Consent, Observation, Patient
+from telemed.db.models import (
+    CarePlan,
+    CareTeamMember,
+    Consent,
+    DeviceAssignment,
+    Observation,
+    Patient,
+)
+from telemed.db.models import Device as DeviceRow
 from telemed.domain.careplans import parse_careplan_content
+from telemed.domain.senml import decode_pack
 from telemed.ingest.mqtt import RECEIVE_MAXIMUM
 from telemed.ingest.pipeline import PIPELINE
-from telemed.services.devices import register_device
+from telemed.security import hash_password
+from telemed.services.observations import NewReading, insert_readings
 from telemed.services.users import create_user
 from telemed.settings import Settings, load_settings
 from tests.helpers.net import free_port, running
@@ -121,35 +138,54 @@ async def drop_database(name: str) -> None:
 
 
 def fiscal_code(n: int) -> str:
+    """A valid fiscal code of the n-th bench patient (birth date and sex from n: no clash)."""
     from telemed.domain.fiscal_code import build_fiscal_code
 
     return build_fiscal_code(f"Bench{chr(65 + n % 26)}", f"Paziente{chr(65 + n // 26 % 26)}",
-                             date(1940 + n % 50, 1 + n % 12, 1 + n % 28), "F", "Roma")
+                             date(1900, 1, 1) + timedelta(days=n // 2), "MF"[n % 2], "Roma")
 
 
 async def populate(sessions: SessionFactory, broker: BrokerHandle, count: int,
                    doctor_id: str, start: int) -> list[Device]:
+    """K patients (care team, consent, active plan) with a registered device each.
+
+    Rows as `register_device` writes them (the device and its first assignment a day back),
+    in bulk, one hash for every bench device. The broker gets no client per device (creating
+    thousands through dynamic security takes minutes): the bench publishes every device's
+    packs as `PUBLISHER`, whose role may publish on every readings topic; the worker sees the
+    same messages.
+    """
+    secret_hash = await asyncio.to_thread(hash_password, PUBLISHER[1])
+    content = parse_careplan_content(PLAN).to_dict()
+    now = datetime.now(UTC)
     devices: list[Device] = []
-    for n in range(start, start + count):
+    for first in range(start, start + count, 1000):
+        numbers = range(first, min(first + 1000, start + count))
         async with sessions() as session:
-            code = fiscal_code(n)
-            patient = Patient(fiscal_code=code, given_name="Bench", family_name=f"P{n}",
-                              birth_date=date(1950, 1, 1), sex="F")
-            session.add(patient)
+            patients = [Patient(fiscal_code=fiscal_code(n), given_name="Bench",
+                                family_name=f"P{n}", birth_date=date(1950, 1, 1), sex="F")
+                        for n in numbers]
+            session.add_all(patients)
             await session.flush()
-            session.add(CareTeamMember(patient_id=patient.id, user_id=doctor_id,
-                                       responsible=True))
-            session.add(Consent(patient_id=patient.id, granted=True, recorded_by=doctor_id,
-                                note="bench"))
-            session.add(CarePlan(plan_id=f"plan{n:08d}", version=1, patient_id=patient.id,
-                                 status="active", title="Bench", period_start=date.today(),
-                                 content=parse_careplan_content(PLAN).to_dict(),
-                                 created_by=doctor_id, activated_at=datetime.now(UTC)))
+            rows: list[Any] = []
+            for n, patient in zip(numbers, patients, strict=True):
+                device = DeviceRow(serial=f"BENCH-{n}", kind="multi", patient_id=patient.id,
+                                   status="offline", secret_hash=secret_hash)
+                rows += [CareTeamMember(patient_id=patient.id, user_id=doctor_id,
+                                        responsible=True),
+                         Consent(patient_id=patient.id, granted=True, recorded_by=doctor_id,
+                                 note="bench"),
+                         CarePlan(plan_id=f"plan{n:08d}", version=1, patient_id=patient.id,
+                                  status="active", title="Bench", period_start=date.today(),
+                                  content=content, created_by=doctor_id, activated_at=now),
+                         device]
+                devices.append(Device(device.id, PUBLISHER[1], patient.id))
+            session.add_all(rows)
+            await session.flush()
+            session.add_all([DeviceAssignment(device_id=d.id, patient_id=d.patient_id,
+                                              valid_from=now - timedelta(days=1))
+                             for d in devices[-len(patients):]])
             await session.commit()
-            reg = await register_device(session, broker.dynsec, None, serial=f"BENCH-{n}",
-                                        kind="multi", patient_id=patient.id,
-                                        assigned_from=datetime.now(UTC) - timedelta(days=1))
-        devices.append(Device(reg.device.id, reg.password, patient.id))
     return devices
 
 
@@ -176,23 +212,42 @@ def pack(base: float, records: int) -> bytes:
     return json.dumps(out, separators=(",", ":")).encode()
 
 
+PUBLISHER = ("bench-publisher", "bench-publisher-password-0123456789")
+
+
+async def create_publisher(broker: BrokerHandle) -> None:
+    """The broker identity the bench publishes every device's packs with."""
+    await broker.dynsec.create_role("bench-publisher", [
+        Acl("publishClientSend", f"{PREFIX}/+/readings"),
+        Acl("publishClientSend", f"{PREFIX}/+/status")])
+    await broker.dynsec.create_client(PUBLISHER[0], PUBLISHER[1], roles=["bench-publisher"])
+
+
+def publisher(host: str, port: int, client_id: str) -> mqtt.Client:
+    """A connected publishing client (CONNACK received, network thread started)."""
+    connected = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.username_pw_set(*PUBLISHER)
+    client.max_inflight_messages_set(100)
+    client.max_queued_messages_set(0)
+    client.on_connect = lambda *args: connected.set()
+    client.connect(host, port)
+    client.loop_start()
+    if not connected.wait(10):
+        raise RuntimeError(f"{client_id} could not connect to the broker")
+    return client
+
+
 def publish_all(host: str, port: int, devices: list[tuple[str, str]], messages: int,
-                records: int, base: float) -> None:
+                records: int, base: float, connections: int = 4) -> None:
     """Each device publishes `messages` packs at QoS 1 as fast as the broker takes them."""
-    clients = []
-    for device_id, password in devices:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id)
-        client.username_pw_set(device_id, password)
-        client.max_inflight_messages_set(100)
-        client.max_queued_messages_set(0)
-        client.connect(host, port)
-        client.loop_start()
-        clients.append(client)
+    clients = [publisher(host, port, f"bench-pub-{os.getpid()}-{i}")
+               for i in range(connections)]
     infos = []
     for m in range(messages):
-        for client, (device_id, _) in zip(clients, devices, strict=True):
-            infos.append(client.publish(f"{PREFIX}/{device_id}/readings",
-                                        pack(base - messages + m, records), qos=1))
+        for n, (device_id, _) in enumerate(devices):
+            infos.append(clients[n % connections].publish(
+                f"{PREFIX}/{device_id}/readings", pack(base - messages + m, records), qos=1))
     for info in infos:
         info.wait_for_publish(60)
     for client in clients:
@@ -203,23 +258,15 @@ def publish_all(host: str, port: int, devices: list[tuple[str, str]], messages: 
 def background(host: str, port: int, devices: list[tuple[str, str]], rate: float,
                seconds: float) -> None:
     """In-band readings at `rate` readings/s in total (run in a separate process)."""
-    clients = []
-    for device_id, password in devices:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id)
-        client.username_pw_set(device_id, password)
-        client.max_inflight_messages_set(100)
-        client.connect(host, port)
-        client.loop_start()
-        clients.append(client)
+    clients = [publisher(host, port, f"bench-background-{i}") for i in range(4)]
     started = time.monotonic()
     sent = 0
     while (elapsed := time.monotonic() - started) < seconds:
         due = int(elapsed * rate)
         while sent < due:
-            i = sent % len(clients)
-            device_id = devices[i][0]
-            clients[i].publish(f"{PREFIX}/{device_id}/readings",
-                               pack(time.time() - 1 + sent * 1e-6, 1), qos=1)
+            device_id = devices[sent % len(devices)][0]
+            clients[sent % len(clients)].publish(f"{PREFIX}/{device_id}/readings",
+                                                 pack(time.time() - 1 + sent * 1e-6, 1), qos=1)
             sent += 1
         time.sleep(0.005)
     for client in clients:
@@ -280,54 +327,72 @@ async def stored(sessions: SessionFactory) -> int:
         return int((await session.exec(select(func.count()).select_from(Observation))).one())
 
 
+@dataclass
+class Backlog:
+    """What draining one backlog showed."""
+
+    readings: int
+    worker_rate: float  # readings/s persisted and evaluated
+    worker_cpu: float  # CPU seconds of this process (every thread) while draining
+    storage_rate: float = 0.0  # readings/s decoded and inserted, no MQTT, no rules
+    storage_cpu: float = 0.0
+    bare_rate: float | None = None
+
+
 async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: BrokerHandle,
-                     devices: list[Device]) -> tuple[float, float, int]:
-    """(worker readings/s, bare paho readings/s, readings)."""
-    total_messages = len(devices) * args.messages
+                     devices: list[Device], messages: int, base: float) -> Backlog:
+    """The worker draining a backlog (and a bare paho subscriber the same one, with `bare`)."""
+    total_messages = len(devices) * messages
     total = total_messages * args.records
     settings = settings_for(tmp, url, broker)
-    # Create both persistent sessions and their subscriptions, then go offline.
+    bare_wanted = "bare" in args.phases
+    # Create the persistent sessions and their subscriptions, then go offline.
     app = create_app(settings, "ingest")
     async with running(app, settings.http_port):
         await asyncio.sleep(0.5)
     bare = BareSubscriber(broker)
-    await asyncio.to_thread(bare.connect)
-    await asyncio.sleep(0.5)
-    await asyncio.to_thread(bare.disconnect)
+    if bare_wanted:
+        await asyncio.to_thread(bare.connect)
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(bare.disconnect)
 
     info = broker.info
     pairs = [(d.id, d.password) for d in devices]
     t0 = time.perf_counter()
-    await asyncio.to_thread(publish_all, info.host, info.port, pairs, args.messages,
-                            args.records, time.time())
+    await asyncio.to_thread(publish_all, info.host, info.port, pairs, messages,
+                            args.records, base)
     print(f"  queued {total_messages} messages ({total} readings) in the broker in "
           f"{time.perf_counter() - t0:.1f}s")
 
-    bare.expected = total_messages
-    started = time.perf_counter()
-    await asyncio.to_thread(bare.connect)
-    if not await asyncio.to_thread(bare.done.wait, 300):
-        raise RuntimeError(f"the bare subscriber got {bare.received} of {total_messages}")
-    bare_seconds = bare.last - started
-    await asyncio.to_thread(bare.disconnect)
-    bare_rate = bare.received * args.records / bare_seconds
+    bare_rate = None
+    if bare_wanted:
+        bare.expected = total_messages
+        started = time.perf_counter()
+        await asyncio.to_thread(bare.connect)
+        if not await asyncio.to_thread(bare.done.wait, 300):
+            raise RuntimeError(f"the bare subscriber got {bare.received} of {total_messages}")
+        bare_seconds = bare.last - started
+        await asyncio.to_thread(bare.disconnect)
+        bare_rate = bare.received * args.records / bare_seconds
+        print(f"  bare paho: {bare.received} messages in {bare_seconds:.2f}s")
 
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     before = await stored(sessions)
     app = create_app(settings, "ingest")
     profiler = None
-    if os.environ.get("BENCH_PROFILE"):
-        import cProfile
+    if os.environ.get("BENCH_PROFILE"):  # pyinstrument, installed by hand: not a dependency
+        import pyinstrument  # type: ignore[import-not-found]
 
-        profiler = cProfile.Profile()
-        profiler.enable()
+        profiler = pyinstrument.Profiler(interval=0.0005, async_mode="disabled")
+        profiler.start()
     async with running(app, settings.http_port):
         client = app[PIPELINE].mqtt
         assert client is not None
         await client.wait_connected(30)
         assert client.first_connected_at is not None
         started = client.first_connected_at
+        cpu = time.process_time()
         metrics = app[keys.METRICS]
         while True:
             accepted = sum(sample.value for metric in metrics.readings_accepted.collect()
@@ -336,23 +401,53 @@ async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: Brok
                 break
             if time.monotonic() - started > 600:
                 raise RuntimeError(f"only {accepted} of {total} readings stored")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
         worker_seconds = time.monotonic() - started
+        worker_cpu = time.process_time() - cpu
         if profiler is not None:
-            import pstats
-
-            profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False, show_all=False))
         batches = app[PIPELINE].writer.batches
         busy = app[PIPELINE].writer.busy_seconds
     after = await stored(sessions)
     await engine.dispose()
     if after - before != total:
         raise RuntimeError(f"stored {after - before}, expected {total}")
-    print(f"  worker: {total} readings in {worker_seconds:.2f}s, {batches} batches "
-          f"(mean {total / max(batches, 1):.0f} readings), {busy:.2f}s in transactions")
-    print(f"  bare paho: {bare.received} messages in {bare_seconds:.2f}s")
-    return total / worker_seconds, bare_rate, total
+    print(f"  worker: {total} readings in {worker_seconds:.2f}s ({worker_cpu:.2f} CPU s), "
+          f"{batches} batches (mean {total / max(batches, 1):.0f} readings), "
+          f"{busy:.2f}s in transactions")
+    return Backlog(total, total / worker_seconds, worker_cpu, bare_rate=bare_rate)
+
+
+async def storage_limit(url: str, devices: list[Device], messages: int, records: int,
+                        base: float, batch_size: int) -> tuple[float, float]:
+    """(readings/s, CPU s): the same packs decoded and inserted, no MQTT, no rules.
+
+    The packs are the worker's, moved a day back (new rows); one transaction per batch of
+    the worker's size, through the worker's own `insert_readings`."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    packs = [(device, pack(base - 86_400 - messages + m, records))
+             for m in range(messages) for device in devices]
+    per_batch = max(1, batch_size // records)
+    total = 0
+    started, cpu = time.perf_counter(), time.process_time()
+    for first in range(0, len(packs), per_batch):
+        received = datetime.now(UTC)
+        rows: list[NewReading] = []
+        for device, payload in packs[first:first + per_batch]:
+            decoded = decode_pack(payload, received)
+            rows += [NewReading(device.patient_id, device.id, r.metric, r.value, r.unit,
+                                r.time, received, r.late) for r in decoded.readings]
+        async with sessions() as session:
+            total += len(await insert_readings(session, rows))
+            await session.commit()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    await engine.dispose()
+    if total != len(packs) * records:
+        raise RuntimeError(f"storage limit stored {total} of {len(packs) * records}")
+    print(f"  storage limit: {total} readings in {seconds:.2f}s ({cpu:.2f} CPU s)")
+    return total / seconds, cpu
 
 
 def bare_process(host: str, port: int, password: str, expected: int, ready: Any,
@@ -392,9 +487,9 @@ def publisher_process(host: str, port: int, devices: list[tuple[str, str]], mess
 
 
 async def live(args: argparse.Namespace, tmp: Path, url: str, broker: BrokerHandle,
-               devices: list[Device]) -> tuple[float, float]:
+               devices: list[Device], messages: int) -> tuple[float, float]:
     """Publishers, the worker and a bare subscriber all at once, on the same messages."""
-    total_messages = len(devices) * args.messages
+    total_messages = len(devices) * messages
     total = total_messages * args.records
     settings = settings_for(tmp, url, broker)
     info = broker.info
@@ -403,7 +498,7 @@ async def live(args: argparse.Namespace, tmp: Path, url: str, broker: BrokerHand
     bare = context.Process(target=bare_process, args=(
         info.host, info.port, derived_ingest_password(SECRET), total_messages, ready, result))
     publisher = context.Process(target=publisher_process, args=(
-        info.host, info.port, [(d.id, d.password) for d in devices], args.messages,
+        info.host, info.port, [(d.id, d.password) for d in devices], messages,
         args.records, time.time() + 0.5, start))
     bare.start()
     publisher.start()
@@ -508,15 +603,8 @@ async def alert_latency(args: argparse.Namespace, tmp: Path, url: str, broker: B
 
 
 def connect_probe(host: str, port: int, device: Device) -> mqtt.Client:
-    """A connected device client (CONNACK received)."""
-    connected = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device.id)
-    client.username_pw_set(device.id, device.password)
-    client.on_connect = lambda *args: connected.set()
-    client.connect(host, port)
-    client.loop_start()
-    connected.wait(5)
-    return client
+    """A connected client publishing for the probe device."""
+    return publisher(host, port, f"bench-probe-{device.id}")
 
 
 async def bearer(port: int, doctor: dict[str, str]) -> dict[str, str]:
@@ -541,7 +629,8 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-async def main(args: argparse.Namespace) -> None:
+async def run_size(args: argparse.Namespace, size: int) -> Backlog:
+    """Every asked phase with `size` devices, on a fresh database and broker."""
     with tempfile.TemporaryDirectory(prefix="telemed-bench-") as raw_tmp:
         tmp = Path(raw_tmp)
         url, pg_name = await fresh_database(tmp, args.postgres)
@@ -552,6 +641,7 @@ async def main(args: argparse.Namespace) -> None:
             async with open_broker(broker_settings, private="start") as broker:
                 await broker.dynsec.add_role_acl(INGEST_ROLE,
                                                  Acl("subscribePattern", ALL_READINGS))
+                await create_publisher(broker)
                 engine = make_engine(url)
                 sessions = make_session_factory(engine)
                 async with sessions() as session:
@@ -561,58 +651,97 @@ async def main(args: argparse.Namespace) -> None:
                     await session.commit()
                 doctor = {"id": user.id, "username": "bench-doctor",
                           "password": "bench-password-123"}
-                print(f"Telemed ingest benchmark — {'PostgreSQL' if pg_name else 'SQLite'}, "
-                      f"{os.cpu_count()} CPUs, Mosquitto on {broker.info.address}")
-                print(f"setting up {args.devices} devices + {args.probes} probe devices ...")
-                devices = await populate(sessions, broker, args.devices, user.id, 0)
-                probes = await populate(sessions, broker, args.probes, user.id, 10_000)
+                probes_wanted = args.probes if "alerts" in args.phases else 0
+                messages = max(1, args.readings // (size * args.records))
+                print(f"\n== {size} devices × {messages} packs × {args.records} record(s) "
+                      f"({size * messages * args.records} readings), Mosquitto on "
+                      f"{broker.info.address}")
+                t0 = time.perf_counter()
+                devices = await populate(sessions, broker, size, user.id, 0)
+                probes = await populate(sessions, broker, probes_wanted, user.id, 60_000)
                 await engine.dispose()
-                # As `telemed serve|ingest` does before serving (telemed/commands.py).
-                gc.collect()
-                gc.freeze()
+                print(f"  set up {size} devices and patients in {time.perf_counter() - t0:.1f}s")
+                settle_heap()  # as `telemed serve|ingest` does before serving
 
-                if args.only_alerts:
-                    devices_for_load = devices
-                    latencies = await alert_latency(args, tmp, url, broker, devices_for_load,
-                                                    probes, doctor)
+                base = time.time()
+                result = await throughput(args, tmp, url, broker, devices, messages, base)
+                result.storage_rate, result.storage_cpu = await storage_limit(
+                    url, devices, messages, args.records, base, BATCH_SIZE)
+                print(f"  readings/s persisted and evaluated (one worker): "
+                      f"{result.worker_rate:,.0f}")
+                print(f"  readings/s stored by the storage limit:          "
+                      f"{result.storage_rate:,.0f}")
+                print(f"  worker / storage limit: {result.worker_rate / result.storage_rate:.2f}")
+                if result.bare_rate is not None:
+                    print(f"  readings/s a bare paho subscriber receives:      "
+                          f"{result.bare_rate:,.0f} (worker / bare "
+                          f"{result.worker_rate / result.bare_rate:.2f})")
+
+                if "live" in args.phases:
+                    print("  live: the devices publish the same amount again while the "
+                          "worker and a bare paho subscriber receive it")
+                    worker_live, bare_live = await live(args, tmp, url, broker, devices,
+                                                        messages)
+                    print(f"  readings/s persisted and evaluated (one worker): "
+                          f"{worker_live:,.0f}")
+                    print(f"  readings/s the bare paho subscriber receives:    "
+                          f"{bare_live:,.0f}")
+                    print(f"  ratio: {worker_live / bare_live:.2f}")
+
+                if "alerts" in args.phases:
+                    print(f"  alert latency: {args.probes} probes under "
+                          f"{args.background_rate:.0f} readings/s background")
+                    latencies = await alert_latency(args, tmp, url, broker, devices, probes,
+                                                     doctor)
                     print_latency(latencies)
-                    return
-                print(f"1-2. backlog: {args.devices} devices × {args.messages} packs × "
-                      f"{args.records} record(s)")
-                worker_rate, bare_rate, _total = await throughput(args, tmp, url, broker,
-                                                                  devices)
-                print(f"  readings/s persisted and evaluated (one worker): {worker_rate:,.0f}")
-                print(f"  readings/s a bare paho subscriber receives:      {bare_rate:,.0f}")
-                print(f"  ratio: {worker_rate / bare_rate:.2f}")
-
-                print("1-2 bis. live: the devices publish the same amount again while the "
-                      "worker and a bare paho subscriber receive it")
-                worker_live, bare_live = await live(args, tmp, url, broker, devices)
-                print(f"  readings/s persisted and evaluated (one worker): {worker_live:,.0f}")
-                print(f"  readings/s the bare paho subscriber receives:    {bare_live:,.0f}")
-                print(f"  ratio: {worker_live / bare_live:.2f}")
-
-                print(f"3. alert latency: {args.probes} probes under "
-                      f"{args.background_rate:.0f} readings/s background")
-                latencies = await alert_latency(args, tmp, url, broker, devices, probes,
-                                                 doctor)
-                print_latency(latencies)
+                gc.unfreeze()
+                return result
         finally:
             if pg_name:
                 await drop_database(pg_name)
 
 
+BATCH_SIZE = 500  # the worker's default TELEMED_INGEST_BATCH_SIZE
+
+
+async def main(args: argparse.Namespace) -> None:
+    print(f"Telemed ingest benchmark — {'PostgreSQL' if args.postgres else 'SQLite'}, "
+          f"{os.cpu_count()} CPUs, load average "
+          + " / ".join(f"{v:.1f}" for v in os.getloadavg()) + " at start")
+    results = [(size, await run_size(args, size)) for size in args.sizes]
+    print(f"\nsummary ({'PostgreSQL' if args.postgres else 'SQLite'}, {args.records} "
+          "record(s) a pack; load average " + " / ".join(f"{v:.1f}" for v in os.getloadavg())
+          + " at the end)")
+    print("| devices | readings | worker readings/s (CPU µs a reading) "
+          "| storage limit readings/s (CPU µs a reading) | worker / storage |")
+    print("|---|---|---|---|---|")
+    for size, r in results:
+        print(f"| {size:,} | {r.readings:,} | {r.worker_rate:,.0f} "
+              f"({r.worker_cpu / r.readings * 1e6:.0f}) | {r.storage_rate:,.0f} "
+              f"({r.storage_cpu / r.readings * 1e6:.0f}) "
+              f"| {r.worker_rate / r.storage_rate:.2f} |")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--devices", type=int, default=50)
-    parser.add_argument("--messages", type=int, default=200, help="packs per device")
-    parser.add_argument("--records", type=int, default=1, help="records per pack")
+    parser.add_argument("--sizes", default="50,5000",
+                        help="devices (one patient each) of each run, comma-separated")
+    parser.add_argument("--readings", type=int, default=30_000,
+                        help="readings of each backlog, spread over the devices")
+    parser.add_argument("--records", type=int, default=3, help="records per pack")
     parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database")
+    parser.add_argument("--phases", default="backlog",
+                        help="besides backlog and the storage limit: bare, live, alerts")
     parser.add_argument("--probes", type=int, default=150, help="alert latency probes")
     parser.add_argument("--probe-interval", type=float, default=0.1)
     parser.add_argument("--background-rate", type=float, default=1000.0)
-    parser.add_argument("--only-alerts", action="store_true", help="skip phases 1-2")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.sizes = [int(part) for part in args.sizes.split(",") if part]
+    args.phases = {part.strip() for part in args.phases.split(",") if part.strip()}
+    unknown = args.phases - {"backlog", "bare", "live", "alerts"}
+    if unknown:
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    return args
 
 
 if __name__ == "__main__":

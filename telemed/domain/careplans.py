@@ -156,6 +156,13 @@ class CarePlanContent:
     escalate_after_minutes: int | None = None
     questionnaires: tuple[QuestionnairePlan, ...] = ()
     page_warnings: PageWarnings | None = None
+    _entries: dict[str, MonitoringEntry] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        entries: dict[str, MonitoringEntry] = {}
+        for entry in self.monitoring:
+            entries.setdefault(entry.metric, entry)  # the first entry of a metric, as before
+        object.__setattr__(self, "_entries", entries)
 
     @property
     def effective_silence_hours(self) -> int:
@@ -169,7 +176,7 @@ class CarePlanContent:
 
     def entry_for(self, metric: str) -> MonitoringEntry | None:
         """The monitoring entry of ``metric``, if any."""
-        return next((e for e in self.monitoring if e.metric == metric), None)
+        return self._entries.get(metric)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form; ``parse_careplan_content(c.to_dict()) == c``."""

@@ -44,12 +44,15 @@ def _float(text: str) -> float:
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
             raise JsonInputError("duplicate_key", f"The key {key[:40]!r} appears twice.")
-        result[key] = value
-    return result
+        seen.add(key)
+    return result  # pragma: no cover - a shorter dict always has a repeated key
 
 
 def _encodable(text: str) -> bool:
@@ -94,6 +97,12 @@ def depth(data: object) -> int:
     return deepest
 
 
+# Built once: json.loads with keyword arguments builds a decoder at every call.
+_FINITE = json.JSONDecoder(parse_constant=_constant, parse_float=_float, object_pairs_hook=_pairs)
+_ANY_FLOAT = json.JSONDecoder(parse_constant=_constant, parse_float=float,
+                              object_pairs_hook=_pairs)
+
+
 def parse_json(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH,
                finite: bool = True) -> object:
     """The value of a JSON document, or :class:`JsonInputError`.
@@ -101,19 +110,24 @@ def parse_json(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH,
     ``finite=False`` lets a number too large for a double through as ±inf, for callers that
     reject it per item with a better reason (SenML records).
     """
+    from_bytes = isinstance(text, bytes)
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
-        data = json.loads(text, parse_constant=_constant, parse_float=_float if finite else float,
-                          object_pairs_hook=_pairs)
+        data = (_FINITE if finite else _ANY_FLOAT).decode(text)
     except JsonInputError:
         raise
     except RecursionError:
         raise JsonInputError("too_deep", f"JSON nested deeper than {max_depth} levels.") from None
     except (ValueError, UnicodeDecodeError):
         raise JsonInputError("invalid_json", "The text is not valid JSON.") from None
-    if depth(data) > max_depth:
+    # Fast paths, same answers: nesting cannot be deeper than the text has opening brackets,
+    # and a string holds a lone surrogate only through a \\u escape or a str that cannot be
+    # encoded (text decoded from UTF-8 bytes never holds one).
+    if (text.count("[") + text.count("{") > max_depth and depth(data) > max_depth):
         raise JsonInputError("too_deep", f"JSON nested deeper than {max_depth} levels.")
+    if "\\u" not in text and (from_bytes or _encodable(text)):
+        return data
     for where, value in walk_strings(data):
         if not _encodable(value):
             raise JsonInputError(

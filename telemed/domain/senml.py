@@ -17,6 +17,7 @@ the same time twice in one pack keeps the first record.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -28,7 +29,7 @@ from typing import Any
 
 from telemed.domain.errors import render_template
 from telemed.domain.json_input import JsonInputError, parse_json
-from telemed.domain.units import UnitError, metric_info, to_canonical
+from telemed.domain.units import MetricInfo, UnitError, metric_info, to_canonical
 
 SUPPORTED_VERSION = 10
 RELATIVE_TIME_LIMIT = 2**28
@@ -223,12 +224,18 @@ class _Base:
         self.value = float(record.get("bv", self.value))
 
 
-@dataclass(frozen=True, slots=True)
 class _Limits:
-    received_at: datetime
-    max_future: timedelta
-    max_age: timedelta
-    late_after: timedelta
+    """The acceptance window of one pack (plain slots: built for every pack)."""
+
+    __slots__ = ("late_after", "max_age_s", "max_future_s", "received_at", "received_ts")
+
+    def __init__(self, received_at: datetime, max_future: timedelta, max_age: timedelta,
+                 late_after: timedelta) -> None:
+        self.received_at = received_at
+        self.received_ts = received_at.timestamp()
+        self.max_future_s = max_future.total_seconds()
+        self.max_age_s = max_age.total_seconds()
+        self.late_after = late_after
 
 
 def _resolve_time(base: _Base, t: float, limits: _Limits) -> datetime:
@@ -236,15 +243,14 @@ def _resolve_time(base: _Base, t: float, limits: _Limits) -> datetime:
     if not math.isfinite(total):
         raise _reject("invalid_time", "The time is not a finite number.")
     relative = total < RELATIVE_TIME_LIMIT
-    offset = total if relative else total - limits.received_at.timestamp()
-    if offset > limits.max_future.total_seconds():
+    offset = total if relative else total - limits.received_ts
+    if offset > limits.max_future_s:
         raise _reject("future_time",
                       "The time is {seconds} s in the future; at most {max} s ahead is "
-                      "accepted.", seconds=round(offset), max=round(
-                          limits.max_future.total_seconds()))
-    if offset < -limits.max_age.total_seconds():
+                      "accepted.", seconds=round(offset), max=round(limits.max_future_s))
+    if offset < -limits.max_age_s:
         raise _reject("too_old", "The reading is older than {days} days.",
-                      days=limits.max_age.days)
+                      days=int(limits.max_age_s // 86_400))
     origin = limits.received_at if relative else _EPOCH
     try:
         return origin + timedelta(seconds=base.time) + timedelta(seconds=t)
@@ -252,20 +258,29 @@ def _resolve_time(base: _Base, t: float, limits: _Limits) -> datetime:
         raise _reject("invalid_time", "The time is not a finite number.") from None
 
 
-def _decode_record(record: object, base: _Base, limits: _Limits, index: int) -> Reading:
-    if not isinstance(record, dict):
-        raise _reject("record_not_object", "Each record must be a JSON object.")
-    for key, (expected, check) in _REGULAR_FIELDS.items():
-        if key in record and not check(record[key]):
-            raise _reject("invalid_field", 'The field "{field}" must be {expected}.',
-                          field=key, expected=expected)
-    name = base.name + record.get("n", "")
+@functools.lru_cache(maxsize=1024)
+def _metric_named(name: str) -> tuple[str, MetricInfo]:
+    """The metric a record name stands for and its description (names repeat: cached)."""
     if not _NAME_RE.match(name):
         raise _reject("invalid_name",
                       'The name "{name}" is not valid: use letters, digits and - : . / _, '
                       "starting with a letter or digit.", name=name)
     metric = metric_of(name)
-    info = metric_info(metric)  # UnitError unknown_metric
+    return metric, metric_info(metric)  # UnitError unknown_metric
+
+
+def _decode_record(record: object, base: _Base, limits: _Limits, index: int) -> Reading:
+    if not isinstance(record, dict):
+        raise _reject("record_not_object", "Each record must be a JSON object.")
+    for key, value in record.items():
+        check = _REGULAR_FIELDS.get(key)
+        if check is not None and not check[1](value):
+            # the first invalid field in the order of _REGULAR_FIELDS, as always
+            for key, (expected, test) in _REGULAR_FIELDS.items():
+                if key in record and not test(record[key]):
+                    raise _reject("invalid_field", 'The field "{field}" must be {expected}.',
+                                  field=key, expected=expected)
+    metric, info = _metric_named(base.name + record.get("n", ""))
     values = [key for key in _VALUE_FIELDS if key in record]
     if len(values) > 1:
         raise _reject("multiple_values", "A record carries only one of v, vs, vb, vd.")

@@ -243,18 +243,17 @@ def to_canonical(metric: str, value: float, unit: str | None) -> float:
     ``not_finite`` or ``implausible``.
     """
     info = metric_info(metric)
-    accepted = ", ".join(info.accepted_units)
     if unit is None:
         raise _fail(
             "unit", "missing_unit", "A unit is required for {metric}; use one of: {accepted}.",
-            metric=metric, accepted=accepted,
+            metric=metric, accepted=", ".join(info.accepted_units),
         )
     conversion = info.units.get(unit)
     if conversion is None:
         raise _fail(
             "unit", "unknown_unit",
             'Unit "{unit}" is not accepted for {metric}; use one of: {accepted}.',
-            unit=unit, metric=metric, accepted=accepted,
+            unit=unit, metric=metric, accepted=", ".join(info.accepted_units),
         )
     try:
         number = float(value) if _is_number(value) else math.nan

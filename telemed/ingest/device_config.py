@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import CarePlan, Device, Patient
 from telemed.domain.careplans import TimedSchedule
 from telemed.domain.device_kinds import MANUAL_KIND
-from telemed.services.context import PatientContext, plan_content
+from telemed.services.context import PatientContext, SharedContents
 
 
 def config_payload(ctx: PatientContext | None) -> dict[str, Any]:
@@ -56,13 +56,14 @@ async def device_configs(
     if patient_id is not None:
         stmt = stmt.where(Device.patient_id == patient_id)
     contents: dict[str, PatientContext] = {}
+    parsed = SharedContents()
     out: list[tuple[str, dict[str, Any]]] = []
     for target, patient, active in (await session.exec(stmt)).all():
         ctx = None
         if patient is not None:
             ctx = contents.get(patient.id)
             if ctx is None:
-                ctx = PatientContext(patient, active, plan_content(active))
+                ctx = PatientContext(patient, active, parsed.of(active))
                 contents[patient.id] = ctx
         out.append((target, config_payload(ctx)))
     return out

@@ -59,10 +59,7 @@ class Filing:
 
     owned: list[tuple[Reading, str]] = field(default_factory=list)
     refused: list[Rejection] = field(default_factory=list)
-
-    @property
-    def patients(self) -> set[str]:
-        return {patient_id for _, patient_id in self.owned}
+    patients: set[str] = field(default_factory=set)  # of `owned`
 
 
 def _device_rejection(code: str, message: str) -> Rejection:
@@ -82,6 +79,7 @@ def file_readings(readings: Sequence[Reading], history: History | None) -> Filin
                  "time": reading.time.isoformat(timespec="seconds")}))
         else:
             filing.owned.append((reading, owner))
+            filing.patients.add(owner)
     return filing
 
 

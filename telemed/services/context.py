@@ -14,6 +14,7 @@ to, so each batch reads the intervals of its devices afresh, in one query.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -77,6 +78,28 @@ def plan_content(plan: CarePlan | None) -> CarePlanContent | None:
         return None
 
 
+class SharedContents:
+    """Parsed plan contents, shared by the plans made from the same template.
+
+    A region's plans mostly come from a few templates: each distinct content is parsed once
+    (contents are immutable values), keyed by its canonical JSON text. Bounded: past
+    ``limit`` distinct contents it starts afresh."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._by_text: dict[str, CarePlanContent | None] = {}
+
+    def of(self, plan: CarePlan | None) -> CarePlanContent | None:
+        if plan is None:
+            return None
+        same = json.dumps(plan.content, sort_keys=True, default=str)
+        if same not in self._by_text:
+            if len(self._by_text) >= self._limit:
+                self._by_text.clear()
+            self._by_text[same] = plan_content(plan)
+        return self._by_text[same]
+
+
 async def load_patient_context(session: AsyncSession, patient_id: str) -> PatientContext | None:
     """Patient + active plan, straight from the database."""
     patient = await session.get(Patient, patient_id)
@@ -93,8 +116,11 @@ async def load_device(session: AsyncSession, device_id: str) -> DeviceInfo | Non
 def _device_info(device: Device | None) -> DeviceInfo | None:
     if device is None:
         return None
-    return DeviceInfo(device.id, device.patient_id,
-                      device.revoked_at is not None or device.status == "revoked")
+    return _info(device.id, device.patient_id, device.revoked_at, device.status)
+
+
+def _info(device_id: str, patient_id: str | None, revoked_at: object, status: str) -> DeviceInfo:
+    return DeviceInfo(device_id, patient_id, revoked_at is not None or status == "revoked")
 
 
 async def load_histories(session: AsyncSession,
@@ -170,6 +196,7 @@ class ContextCache:
     def __init__(self, ttl: float = DEFAULT_TTL) -> None:
         self.devices: TtlCache[str, DeviceInfo | None] = TtlCache(ttl)
         self.patients: TtlCache[str, PatientContext | None] = TtlCache(ttl)
+        self.contents = SharedContents()
 
     async def device(self, session: AsyncSession, device_id: str) -> DeviceInfo | None:
         hit, value = self.devices.get(device_id)
@@ -192,10 +219,12 @@ class ContextCache:
         wanted = set(device_ids)
         missing = [d for d in wanted if not self.devices.get(d)[0]]
         if missing:
-            found = {d.id: d for d in (await session.exec(
-                select(Device).where(col(Device.id).in_(missing)))).all()}
+            rows = await session.exec(
+                select(Device.id, Device.patient_id, Device.revoked_at, Device.status)
+                .where(col(Device.id).in_(missing)))  # columns, not ORM objects: hot path
+            found = {row[0]: _info(*row) for row in rows.all()}
             for device_id in missing:
-                self.devices.put(device_id, _device_info(found.get(device_id)))
+                self.devices.put(device_id, found.get(device_id))
         patient_ids = set()
         for device_id in wanted:
             info = self.devices.get(device_id)[1]
@@ -217,7 +246,7 @@ class ContextCache:
             patient = patients.get(patient_id)
             plan = plans.get(patient_id)
             self.patients.put(patient_id, None if patient is None else
-                              PatientContext(patient, plan, plan_content(plan)))
+                              PatientContext(patient, plan, self.contents.of(plan)))
 
     def invalidate_device(self, device_id: str | None = None) -> None:
         self.devices.invalidate(device_id)

@@ -9,7 +9,6 @@ per plan version, metric and time zone, the earliest time a scheduled window can
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import CarePlan, Patient
 from telemed.domain.careplans import CarePlanContent
-from telemed.services.context import plan_content
+from telemed.services.context import SharedContents
 
 CHUNK = 500  # ids per IN list: far below every engine's parameter limit
 
@@ -79,14 +78,11 @@ class PlanCache:
         missing = sorted({row[0] for row in rows} - self.contents.keys())
         # Plans made from the same template share their content: each distinct one is
         # parsed once (contents are immutable values).
-        parsed: dict[str, CarePlanContent | None] = {}
+        parsed = SharedContents()
         for part in chunks(missing):
             plans = await session.exec(select(CarePlan).where(col(CarePlan.row_id).in_(part)))
             for plan in plans.all():
-                same = json.dumps(plan.content, sort_keys=True, default=str)
-                if same not in parsed:
-                    parsed[same] = plan_content(plan)
-                self.contents[plan.row_id] = parsed[same]
+                self.contents[plan.row_id] = parsed.of(plan)
         live = {row[0] for row in rows}
         for gone in [r for r in self.contents if r not in live]:
             del self.contents[gone]
