@@ -4,6 +4,24 @@ set -euo pipefail
 PY=${PY:-.venv/bin/python}
 export TELEMED_ENV=${TELEMED_ENV:-development}
 "$PY" -m telemed db upgrade
+# The demo region's PACS: a private Orthanc with DICOMweb (docs/teleconsult.md), when
+# installed; without it the platform runs and the image viewer says images are unavailable.
+pacs=
+if [ -z "${TELEMED_DICOMWEB_URL:-}" ]; then
+  if "$PY" -c 'import sys; from telemed.imaging.orthanc import find_orthanc as o, find_dicomweb_plugin as p; sys.exit(0 if o() and p() else 1)'; then
+    pacs_port=${PACS_PORT:-18042}
+    "$PY" -m telemed.imaging.orthanc "${TELEMED_DATA_DIR:-./var}/orthanc" "$pacs_port" >/dev/null 2>&1 &
+    pacs=$!
+    trap 'kill $pacs 2>/dev/null' EXIT
+    export TELEMED_DICOMWEB_URL="http://127.0.0.1:$pacs_port/dicom-web"
+    for _ in $(seq 40); do
+      curl -fsS "$TELEMED_DICOMWEB_URL/studies?limit=1" >/dev/null 2>&1 && break
+      sleep 0.25
+    done
+  else
+    echo "Orthanc is not installed: teleconsult images are unavailable (as root: apt-get install orthanc orthanc-dicomweb)"
+  fi
+fi
 "$PY" -m telemed demo --seed-only
 # Emails go to a local mail catcher unless a real server is configured: every message is
 # stored under DATA_DIR/mail/ (.eml files, and one line each in index.log).
@@ -17,7 +35,7 @@ if [ -z "${TELEMED_SMTP_URL:-}" ]; then
 fi
 "$PY" -m telemed serve &
 server=$!
-trap 'kill $server ${catcher} 2>/dev/null; wait $server ${catcher} 2>/dev/null' EXIT INT TERM
+trap 'kill $server ${catcher} ${pacs} 2>/dev/null; wait $server ${catcher} ${pacs} 2>/dev/null' EXIT INT TERM
 url="http://${TELEMED_HTTP_HOST:-127.0.0.1}:${TELEMED_HTTP_PORT:-8080}"
 for _ in $(seq 60); do
   curl -fsS "$url/readyz" >/dev/null 2>&1 && break

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages Telemed needs, when missing: `run` needs the broker only,
-# `test` (the default) also Chromium, coturn, PostgreSQL and Redis.
+# `test` (the default) also Chromium, coturn, PostgreSQL, Redis and Orthanc with its DICOMweb
+# plugin (the teleconsult PACS; `run` starts one for the demo when it is installed).
 set -euo pipefail
 purpose=${1:-test}
 need=()
@@ -13,6 +14,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 command -v psql >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v Orthanc >/dev/null 2>&1 || [ -x /usr/sbin/Orthanc ] || need+=(orthanc)
+[ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 fi
 

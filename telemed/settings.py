@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     mail_from: str = ""
     notify_urls: UrlList = ()
+    # Teleconsult imaging (docs/teleconsult.md): the PACS's DICOMweb root (unset = no PACS)
+    # and optional basic-auth credentials; the size limit of one uploaded attachment.
+    dicomweb_url: str = ""
+    dicomweb_user: str = ""
+    dicomweb_password: str = ""
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
     # Local night (TELEMED_TIMEZONE) during which warnings never page anyone unless the care
     # plan says so (telemed.domain.quiet).
     night_hours: str = "22:00-07:00"
@@ -164,6 +170,15 @@ class Settings(BaseSettings):
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("dicomweb_url")
+    @classmethod
+    def _check_dicomweb(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("must be an http:// or https:// URL (the DICOMweb root)")
         return value.rstrip("/")
 
     @field_validator("smtp_url")

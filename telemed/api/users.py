@@ -9,18 +9,13 @@ from aiohttp import web
 from pydantic import AliasChoices, Field
 
 from telemed import keys
-from telemed.api.auth import too_many_attempts
 from telemed.api.common import Body, body, listing, ok, sessions
 from telemed.api.shapes import user_out
-from telemed.errors import invalid
 from telemed.live_channels import credentials_revoked
-from telemed.middlewares import client_of
-from telemed.principal import ROLES, Principal, principal, requires
-from telemed.services import audit
+from telemed.principal import ROLES, Principal, client_of, principal, requires
+from telemed.services import audit, sign_in
 from telemed.services.pagination import encode_cursor, parse_page
 from telemed.services.users import (
-    LoginError,
-    change_password,
     create_user,
     get_user,
     list_users,
@@ -91,31 +86,10 @@ class PasswordChange(Body):
 
 async def apply_password_change(request: web.Request, who: Principal, current: str,
                                 new: str) -> None:
-    """Change the caller's password; the current one is guessed no faster than at login.
-
-    Every other session and token of the caller ends (and the channels they opened); the
-    one making the change stays open. 422 names `current_password` or `new_password`.
-    """
-    guard = request.app[keys.LOGIN_THROTTLE]
-    address = client_of(request)
-    wait = guard.reserve(address, who.username)
-    if wait > 0:
-        raise too_many_attempts(wait)
-    async with sessions(request)() as session:
-        try:
-            await change_password(session, who.user_id, current=current, new=new,
-                                  keep_session=who.session_id)
-        except LoginError:
-            raise invalid({"current_password": "The current password is wrong."}) from None
-        except BaseException:
-            guard.release(address, who.username)  # the current password was right
-            raise
-        audit.record(session, actor=who, action="update", resource="user",
-                     resource_id=who.user_id, reason="password changed")
-        await session.commit()
-    guard.succeeded(address, who.username)
-    await credentials_revoked(request.app[keys.BUS], who.user_id, "password_changed",
-                              except_session=who.session_id)
+    """`services.sign_in.change_own_password` with this request's guard and address."""
+    await sign_in.change_own_password(sessions(request), request.app[keys.LOGIN_THROTTLE],
+                                      request.app[keys.BUS], client_of(request), who,
+                                      current, new)
 
 
 @routes.post("/api/v1/users/me/password")

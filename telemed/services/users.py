@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Patient, User
 from telemed.db.types import utcnow
-from telemed.errors import ApiError, conflict, invalid, not_found
+from telemed.errors import N_, ApiError, conflict, invalid, not_found
 from telemed.notify import kinds
 from telemed.principal import ROLES, Principal
 from telemed.security import hash_password, password_problem, verify_password
@@ -43,20 +43,20 @@ def check_new_user(
     """Field errors of a new user's data (English msgids), empty when valid."""
     errors: dict[str, str] = {}
     if not USERNAME_RE.match(username):
-        errors["username"] = (
+        errors["username"] = N_(
             "Username must be 3-64 characters: lowercase letters, digits, dot, dash, underscore."
         )
     problem = password_problem(password, username=username, context=(display_name,))
     if problem:
         errors["password"] = problem
     if role not in ROLES:
-        errors["role"] = "Role must be one of admin, doctor, nurse, patient."
+        errors["role"] = N_("Role must be one of admin, doctor, nurse, patient.")
     if not display_name.strip() or len(display_name) > 128:
-        errors["display_name"] = "Display name is required (at most 128 characters)."
+        errors["display_name"] = N_("Display name is required (at most 128 characters).")
     elif (bad := free_text.problem(display_name)) is not None:
         errors["display_name"] = bad
     if role != "patient" and patient_id:
-        errors["patient_id"] = "Only patient users are linked to a patient record."
+        errors["patient_id"] = N_("Only patient users are linked to a patient record.")
     return errors
 
 
@@ -99,7 +99,7 @@ async def create_user(
     if errors:
         raise invalid(errors)
     if patient_id and await session.get(Patient, patient_id) is None:
-        raise invalid({"patient_id": "No such patient."})
+        raise invalid({"patient_id": N_("No such patient.")})
     existing = await session.exec(select(User).where(User.username == username))
     if existing.first() is not None:
         raise conflict("That username is taken.", "username_taken")
@@ -232,7 +232,7 @@ async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, A
     errors.update(kinds.preference_errors(notify))
     language = changes.get("language", user.language)
     if language is not None and language not in ("it", "en"):
-        errors["language"] = "Language must be it or en."
+        errors["language"] = N_("Language must be it or en.")
     if errors:
         raise invalid(errors)
     user.email = email
@@ -242,6 +242,13 @@ async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, A
     session.add(user)
     await session.commit()
     return user
+
+
+async def end_all_sessions_of(session: AsyncSession, user_id: str) -> None:
+    """`end_all_sessions` of the user `user_id` (an existing user: the caller)."""
+    user = await session.get(User, user_id)
+    assert user is not None
+    await end_all_sessions(session, user)
 
 
 async def end_all_sessions(session: AsyncSession, user: User,
@@ -264,7 +271,7 @@ async def change_password(session: AsyncSession, user_id: str, *, current: str, 
         raise LoginError()
     problem = password_problem(new, username=user.username, context=(user.display_name,))
     if problem is None and new == current:
-        problem = "The new password must differ from the current one."
+        problem = N_("The new password must differ from the current one.")
     if problem:
         raise invalid({"new_password": problem})
     user.password_hash = await asyncio.to_thread(hash_password, new)

@@ -11,12 +11,12 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from telemed import keys
-from telemed.api.auth import login
 from telemed.errors import ApiError
 from telemed.i18n import LANGUAGES
 from telemed.live_channels import credentials_revoked
-from telemed.principal import PRINCIPAL, public
+from telemed.principal import PRINCIPAL, client_of, public
 from telemed.security import new_csrf_token
+from telemed.services import sign_in
 from telemed.services.sessions import open_session, revoke_session
 from telemed.views.forms import read_form
 from telemed.views.home import home_of
@@ -69,7 +69,8 @@ async def login_submit(request: web.Request) -> web.Response:
     username = form.get("username", "").strip()[:64]
     next_path = local_or(form.get("next"), "")
     try:
-        user = await login(request, username, form.get("password", ""))
+        user = await sign_in.login(request.app[keys.SESSIONS], request.app[keys.LOGIN_THROTTLE],
+                                   client_of(request), username, form.get("password", ""))
     except ApiError as exc:
         if exc.status not in (401, 429):
             raise

@@ -27,7 +27,7 @@ from telemed.views.forms import (
     read_form,
     simple_field,
 )
-from telemed.views.render import flash, language_of, render, see_other, t
+from telemed.views.render import flash, language_of, render, see_other, t, t_error
 
 routes = web.RouteTableDef()
 
@@ -129,7 +129,7 @@ async def user_new_submit(request: web.Request) -> web.Response:
     except ApiError as exc:
         if exc.status == 409 and exc.code in _CONFLICT_FIELDS:
             errors = FormErrors()
-            errors.add(_CONFLICT_FIELDS[exc.code], t(request, exc.message))
+            errors.add(_CONFLICT_FIELDS[exc.code], t_error(request, exc))
         elif exc.status == 422:
             errors = api_errors(request, exc, _field_of)
         else:

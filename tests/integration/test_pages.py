@@ -502,6 +502,7 @@ async def test_role_matrix(client: Client, world: World, role: str, path: str,
 
 def test_every_page_message_has_an_italian_translation() -> None:
     from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
     from babel.messages.pofile import read_po
 
     from telemed.i18n import CATALOGUE_DIR
@@ -509,10 +510,13 @@ def test_every_page_message_has_an_italian_translation() -> None:
 
     with (CATALOGUE_DIR / "it" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle)
-    method_map = [("telemed/views/**.py", "python"), ("web/templates/**.html", "jinja2")]
-    options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    with (CATALOGUE_DIR / "babel.cfg").open(encoding="utf-8") as handle:
+        method_map, options = parse_mapping_cfg(handle)
+    # the messages of pages, and those of services and domain rules where they are raised
     keywords = {**DEFAULT_KEYWORDS, "t": (2,), "tn": (2, 3), "N_": None,
-                "NC_": ((1, "c"), 2), "flash": (2,)}
+                "NC_": ((1, "c"), 2), "flash": (2,), "add": (3,), "_fail": (3,),
+                "FieldError": (3,), "single": (3,), "ApiError": (3,), "conflict": (1,),
+                "forbidden": (1,), "bad_request": (1,)}
     missing = []
     for _file, _line, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options, keywords=keywords
