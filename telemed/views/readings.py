@@ -181,7 +181,7 @@ async def readings_submit(request: web.Request) -> web.Response:
             errors.add(_field_id(item, metric) if metric else None,
                        _rejection_text(request, rejection, item.example))
         return await _page(request, target, form, errors, status=422)
-    session = await get_session(request)
-    session[UNITS_KEY] = {**(session.get(UNITS_KEY) or {}), item.key: form[f"{item.key}-unit"]}
+    browser = await get_session(request)  # the cookie session: remember the unit chosen
+    browser[UNITS_KEY] = {**(browser.get(UNITS_KEY) or {}), item.key: form[f"{item.key}-unit"]}
     await flash(request, "Saved: {what}. Thank you.", what=t(request, item.title))
     raise see_other(f"/my-record{record_query(request, target)}#today")
