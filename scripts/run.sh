@@ -33,10 +33,25 @@ if [ -z "${TELEMED_SMTP_URL:-}" ]; then
   export TELEMED_SMTP_URL="smtp://127.0.0.1:$mail_port"
   export TELEMED_MAIL_FROM=${TELEMED_MAIL_FROM:-"Telemed demo <telemed@asl-demo.example>"}
 fi
+url="http://${TELEMED_HTTP_HOST:-127.0.0.1}:${TELEMED_HTTP_PORT:-8080}"
+# The demo's "SPID / CIE": a development OpenID provider (node + oidc-provider), unless a
+# real provider is configured. The demo citizen giuseppe.esposito is the demo patient.
+sso=
+if [ -z "${TELEMED_OIDC_ISSUER:-}" ]; then
+  if "$PY" -m telemed.demo_sso --check; then
+    sso_port=${OIDC_DEMO_PORT:-18090}
+    "$PY" -m telemed.demo_sso --port "$sso_port" --public-url "${TELEMED_PUBLIC_URL:-$url}" &
+    sso=$!
+    export TELEMED_OIDC_ISSUER="http://127.0.0.1:$sso_port"
+    export TELEMED_OIDC_CLIENT_ID=telemed-demo
+    export TELEMED_OIDC_CLIENT_SECRET=telemed-demo-client-secret-not-for-production
+  else
+    echo "(to enable it: apt-get install nodejs npm, then make run again)" >&2
+  fi
+fi
 "$PY" -m telemed serve &
 server=$!
-trap 'kill $server ${catcher} ${pacs} 2>/dev/null; wait $server ${catcher} ${pacs} 2>/dev/null' EXIT INT TERM
-url="http://${TELEMED_HTTP_HOST:-127.0.0.1}:${TELEMED_HTTP_PORT:-8080}"
+trap 'kill $server ${catcher} ${pacs} ${sso} 2>/dev/null; wait $server ${catcher} ${pacs} ${sso} 2>/dev/null' EXIT INT TERM
 for _ in $(seq 60); do
   curl -fsS "$url/readyz" >/dev/null 2>&1 && break
   kill -0 $server 2>/dev/null || exit 1
@@ -44,6 +59,7 @@ for _ in $(seq 60); do
 done
 echo
 echo "Telemed is ready at $url/  (demo password: telemed-demo-2026; Ctrl-C stops it)"
+if [ -n "$sso" ]; then echo "Sign in with SPID / CIE as the demo patient: at the provider's page, giuseppe.esposito (any password)"; fi
 if [ -n "$catcher" ]; then echo "Emails are caught in ${TELEMED_DATA_DIR:-./var}/mail/ (index.log lists them)"; fi
 if "$PY" -m telemed demo --help 2>/dev/null | grep -q -- "--devices-only"; then
   "$PY" -m telemed demo --devices-only &

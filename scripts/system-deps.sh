@@ -16,9 +16,21 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v Orthanc >/dev/null 2>&1 || [ -x /usr/sbin/Orthanc ] || need+=(orthanc)
 [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
-command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 fi
-
+# The development OpenID provider (tools/node/oidc: oidc-provider from the npm registry, as
+# pinned by its package-lock.json) for the single sign-on tests and the demo's "SPID / CIE".
+oidc_provider() {
+  local dir; dir="$(dirname "$0")/../tools/node/oidc"
+  [ -d "$dir/node_modules/oidc-provider" ] && return 0
+  if command -v npm >/dev/null 2>&1; then
+    echo "installing the test OpenID provider (npm ci in tools/node/oidc)"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+  elif [ "$purpose" = "run" ]; then
+    echo "note: without node and npm the demo has no SPID / CIE sign-in (apt-get install nodejs npm)" >&2
+  fi
+}
 # axe-core for the browser tests' accessibility checks, from the npm registry, pinned by
 # tools/node/axe/package-lock.json (installed into its git-ignored node_modules).
 axe_deps() {
@@ -39,10 +51,8 @@ axe_deps() {
   }
 }
 
-if [ ${#need[@]} -eq 0 ]; then
-  axe_deps
-  exit 0
-fi
+trap 'oidc_provider; axe_deps' EXIT
+[ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ]; then
   echo "missing system packages: ${need[*]} (run as root or: sudo apt-get install -y ${need[*]})" >&2
   exit 1
@@ -51,4 +61,3 @@ echo "installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq "${need[@]}" >/dev/null
-axe_deps

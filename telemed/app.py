@@ -17,6 +17,7 @@ from telemed.api import (
     consents,
     delegates,
     devices,
+    identity,
     imaging,
     notifications,
     observations,
@@ -37,6 +38,7 @@ from telemed.api.input_guard import input_guard_middleware
 from telemed.broker import setup_broker
 from telemed.bus import setup_bus
 from telemed.db.engine import database_ctx
+from telemed.identity.oidc import setup_oidc
 from telemed.imaging.setup import setup_imaging
 from telemed.ingest import http as readings
 from telemed.ingest.setup import setup_ingest
@@ -107,10 +109,11 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
                        alerts, observations, readings, openapi, visits, notifications, oncall,
-                       precall, population, questionnaires, teleconsults, imaging):
+                       precall, population, questionnaires, teleconsults, imaging, identity):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
         setup_imaging(app)
+        setup_oidc(app)
         setup_notify(app)
         setup_alert_stream(app)
         setup_fhir(app, after=security_headers_middleware)

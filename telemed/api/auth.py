@@ -9,14 +9,19 @@ checked, so parallel guesses cannot slip past it.
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
 from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.db.models import User
+from telemed.domain.identity import second_factor_step
+from telemed.errors import ApiError
+from telemed.identity.totp import check_second_factor, has_second_factor
 from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, client_of, principal, public, requires
 from telemed.services import audit, sign_in
 from telemed.services.sessions import issue_access_token, revoke_session
+from telemed.services.sign_in import too_many_attempts
 from telemed.services.users import end_all_sessions_of
 
 routes = web.RouteTableDef()
@@ -25,6 +30,8 @@ routes = web.RouteTableDef()
 class TokenRequest(Body):
     username: str
     password: str
+    # A TOTP or recovery code: required for staff under TELEMED_REQUIRE_2FA=staff.
+    otp: str | None = Field(default=None, max_length=32)
 
 
 async def login(request: web.Request, username: str, password: str) -> User:
@@ -39,9 +46,29 @@ async def issue_token(request: web.Request) -> web.Response:
     data = await body(request, TokenRequest)
     user = await login(request, data.username, data.password)
     settings = request.app[keys.SETTINGS]
+    factor = None
     async with sessions(request)() as session:
-        token = await issue_access_token(session, user, secret=settings.secret_key,
-                                         ttl_seconds=settings.token_ttl)
+        step = second_factor_step(user.role, settings.require_2fa,
+                                  enrolled=await has_second_factor(session, user))
+    if step != "none":
+        if not data.otp:
+            raise ApiError(401, "second_factor_required",
+                           "This account needs a second factor: send the code as otp.")
+        guard, key = request.app[keys.LOGIN_THROTTLE], f"second-factor:{user.username}"
+        wait = guard.reserve(client_of(request), key)  # codes are guessed no faster
+        if wait > 0:
+            raise too_many_attempts(wait)
+        async with sessions(request)() as session:
+            if not await check_second_factor(session, user.id, data.otp):
+                raise ApiError(401, "wrong_second_factor",
+                               "The code is wrong, expired or already used.")
+        guard.succeeded(client_of(request), key)
+        factor = "totp"
+    async with sessions(request)() as session:
+        token = await issue_access_token(
+            session, user, secret=settings.secret_key, ttl_seconds=settings.token_ttl,
+            method="password", second_factor=factor, address=client_of(request)[:64],
+            user_agent=request.headers.get("User-Agent", "")[:255] or None)
     return ok({"access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl})
 
 

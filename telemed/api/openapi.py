@@ -20,6 +20,7 @@ from telemed.api import (
     consents,
     delegates,
     devices,
+    identity,
     oncall,
     patients,
     precall,
@@ -173,6 +174,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         users.PasswordChange),
     ("PATCH", "/api/v1/users/{user_id}"): Operation(
         "Deactivate or reactivate a user (admin)", "users", users.UserActivation),
+    ("GET", "/api/v1/users/me/sessions"): Operation(
+        "The caller's open sessions: device, address, last use (docs/identity.md)", "users"),
+    ("DELETE", "/api/v1/users/me/sessions/{session}"): Operation(
+        "End one of the caller's sessions", "users"),
+    ("POST", "/api/v1/users/{user_id}/second-factor/reset"): Operation(
+        "Reset a user's lost second factor, with the reason (admin)", "users",
+        identity.FactorReset),
+    ("POST", "/api/v1/auth/activate"): Operation(
+        "Set the first password of a portal account with its activation token", "auth",
+        identity.Activation, security="none"),
     ("GET", "/api/v1/patients"): Operation("Patients the caller may see", "patients",
                                            query=(*PAGE, "q"), response=PATIENT_PAGE),
     ("POST", "/api/v1/patients"): Operation("Register a patient", "patients",

@@ -11,6 +11,8 @@ from pydantic import AliasChoices, Field
 from telemed import keys
 from telemed.api.common import Body, body, listing, ok, sessions
 from telemed.api.shapes import user_out
+from telemed.db.models import User
+from telemed.identity.activation import activation_url
 from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, Principal, client_of, principal, requires
 from telemed.services import audit, sign_in
@@ -26,9 +28,18 @@ from telemed.services.users import (
 routes = web.RouteTableDef()
 
 
+def activation_link(request: web.Request, user: User) -> str:
+    """The one-time link with which the owner of a new portal account sets its password."""
+    settings = request.app[keys.SETTINGS]
+    return activation_url(settings.effective_public_url, settings.secret_key, user)
+
+
 class UserCreate(Body):
     username: str
-    password: str
+    # Staff only: a portal (patient) account's owner sets it with the activation link.
+    password: str | None = None
+    # The person's codice fiscale, for single sign-on (SPID / CIE) of staff and delegates.
+    fiscal_code: str | None = Field(default=None, max_length=32)
     role: str
     display_name: str
     patient_id: str | None = None
@@ -60,11 +71,14 @@ async def users_create(request: web.Request) -> web.Response:
     data = await body(request, UserCreate)
     who = principal(request)
     async with sessions(request)() as session:
-        user = await create_user(session, **data.model_dump())
+        user = await create_user(session, **data.model_dump(), by_admin=True)
         audit.record(session, actor=who, action="create", resource="user",
                      resource_id=user.id, patient_id=user.patient_id)
         await session.commit()
-    return ok(user_out(user), status=201)
+    out = user_out(user)
+    if data.password is None:  # shown once, to hand over (docs/identity.md)
+        out["activation_url"] = activation_link(request, user)
+    return ok(out, status=201)
 
 
 @routes.get("/api/v1/users/me")

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from telemed.views import (
     account,
+    account_sessions,
+    activation,
     alerts,
     auth,
     careplans,
@@ -19,6 +21,9 @@ from telemed.views import (
     privacy,
     questionnaires,
     readings,
+    second_factor,
+    security_keys,
+    sso,
     users,
 )
 from telemed.views.render import setup_templates
@@ -30,6 +35,7 @@ def setup_views(app: web.Application) -> None:
     setup_templates(app)
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
     for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
-                   emergency_reviews, notifications, oncall, population, readings,
-                   questionnaires):
+                   emergency_reviews, notifications, oncall, population,
+                   sso, account_sessions, second_factor, activation, security_keys,
+                   readings, questionnaires):
         app.router.add_routes(module.routes)

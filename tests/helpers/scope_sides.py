@@ -283,6 +283,8 @@ NOT_PATIENT_SCOPED: dict[str, str] = {
                    "(tests/integration/notify)",
     "code": "a questionnaire of the catalogue; the patient is the caller's own record or "
             "?patient= (tests/integration/test_questionnaires.py)",
+    "session": "one of the caller's own sessions; anyone else's answers 404 "
+               "(tests/integration/test_my_sessions.py)",
 }
 
 
@@ -312,6 +314,8 @@ async def valid_body(method: str, path: str, side: Side) -> dict[str, Any] | Non
             return {"delegate_username": caregiver["username"], "relationship": "caregiver"}
         case ("PATCH", "/api/v1/devices/{device_id}"):
             return {"patient_id": side.patient.id}
+        case ("POST", "/api/v1/users/{user_id}/second-factor/reset"):
+            return {"reason": "phone lost, confirmed by phone call"}
         case ("POST", "/api/v1/alerts/{alert_id}/ack"):
             return {"note": "seen"}
         case ("POST", "/api/v1/alerts/{alert_id}/resolve"):

@@ -57,6 +57,8 @@ OTHER_PATIENT_ALLOWED: dict[tuple[str, str, str], str] = {
         "administrators manage every user account; users are not patient data",
     ("PATCH", "/api/v1/users/{user_id}", "admin"):
         "administrators deactivate and reactivate every user account (no patient data)",
+    ("POST", "/api/v1/users/{user_id}/second-factor/reset", "admin"):
+        "administrators reset any user's lost second factor, with a reason (no patient data)",
     **{(m, p, "admin"): ADMIN_DEMOGRAPHICS for m, p in (
         ("GET", "/api/v1/patients/{patient_id}"),
         ("PATCH", "/api/v1/patients/{patient_id}"),

@@ -26,9 +26,9 @@ LAYERS: dict[str, int] = {
     "bus": 1,  # the core's messenger: it needs only settings, tasks and the readiness registry
     # adapters that own one outside resource: the database, the MQTT broker, the echo peer, the PACS
     "db": 2, "broker": 2, "precall": 2, "imaging": 2,
-    "services": 3, "live_channels": 3, "notify": 3,
+    "services": 3, "live_channels": 3, "notify": 3, "identity": 3,
     "api": 4, "views": 4, "ingest": 4, "signalling": 4, "middlewares": 4,
-    "app": 5, "commands": 5, "demo": 5, "demo_devices": 5, "demo_teleconsult": 5,
+    "app": 5, "commands": 5, "demo": 5, "demo_devices": 5, "demo_teleconsult": 5, "demo_sso": 5,
     "cli": 6, "__main__": 7,
 }
 
@@ -205,9 +205,14 @@ def _queries(node: ast.AST) -> bool:
         return node.module in {"sqlmodel", "sqlalchemy"} and bool(
             {a.name for a in node.names} & {"select", "col", "func", "or_", "and_"})
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name) and node.func.value.id == "session"
+            and isinstance(node.func.value, ast.Name) and node.func.value.id in {"session", "db"}
             and node.func.attr in SESSION_QUERIES
-            and not (node.args and isinstance(node.args[0], ast.Constant)))
+            and not (node.args and _web_session_key(node.args[0])))
+
+
+def _web_session_key(node: ast.expr) -> bool:
+    """A web session's key: a literal or a constant's NAME (``session.get(ENROL_SECRET)``)."""
+    return isinstance(node, ast.Constant) or (isinstance(node, ast.Name) and node.id.isupper())
 
 
 def querying_modules(root: Path) -> list[str]:
