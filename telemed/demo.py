@@ -77,6 +77,13 @@ HEART_FAILURE = {
     "news2": {"enabled": False, "spo2_scale": 1, "on_oxygen": False},
     "silence_hours": 26,
     "escalate_after_minutes": 15,
+    # the daily symptom diary (alerts from 4 of 9 or a warning sign) and PHQ-9 every 14 days
+    "questionnaires": [
+        {"code": "hf_diary", "schedule": {"every_days": 1},
+         "alert": {"score_at_least": 4, "severity": "warning"}},
+        {"code": "phq9", "schedule": {"every_days": 14},
+         "alert": {"score_at_least": 10, "severity": "warning"}},
+    ],
 }
 
 COPD = {
@@ -91,6 +98,9 @@ COPD = {
     "trends": [],
     "news2": {"enabled": True, "spo2_scale": 2, "on_oxygen": False},
     "silence_hours": 26,
+    # the Anthonisen diary: two cardinal symptoms (a type 2 exacerbation) alert
+    "questionnaires": [{"code": "copd_diary", "schedule": {"every_days": 1},
+                        "alert": {"score_at_least": 2, "severity": "warning"}}],
 }
 
 DIABETES = {
@@ -103,6 +113,8 @@ DIABETES = {
     ],
     "trends": [],
     "news2": {"enabled": False, "spo2_scale": 1, "on_oxygen": False},
+    "questionnaires": [{"code": "hypo_diary", "schedule": {"every_days": 7},
+                        "alert": {"score_at_least": 3, "severity": "warning"}}],
 }
 
 HYPERTENSION = {

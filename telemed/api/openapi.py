@@ -26,6 +26,7 @@ from telemed.api import (
     oncall,
     patients,
     precall,
+    questionnaires,
     teleconsults,
     users,
     visits,
@@ -255,6 +256,22 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         security="basic", extra={"requestBody": {"required": True, "content": {
             "application/senml+json": {"schema": {"type": "array", "items": {"type": "object"}}},
         }}}),
+    ("POST", "/api/v1/patients/{patient_id}/readings"): Operation(
+        "Manual readings: a SenML pack typed in by the patient, a delegate who may act or a "
+        "clinician", "observations",
+        extra={"requestBody": {"required": True, "content": {
+            "application/senml+json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        }}},
+        description="The devices' validation, rules and idempotency; the readings carry "
+                    "`source: manual` and `entered_by`. Answers `{accepted, duplicates, "
+                    "rejected}` (422 when nothing was accepted)."),
+    ("GET", "/api/v1/questionnaires"): Operation(
+        "The catalogue of questionnaires (FHIR Questionnaire shapes)", "questionnaires"),
+    ("POST", "/api/v1/patients/{patient_id}/questionnaire-responses"): Operation(
+        "Answer a questionnaire; scored, and alerting past the care plan's threshold",
+        "questionnaires", questionnaires.ResponseIn, success=201),
+    ("GET", "/api/v1/patients/{patient_id}/questionnaire-responses"): Operation(
+        "A patient's questionnaire responses, newest first", "questionnaires"),
     ("GET", "/api/v1/patients/{patient_id}/observations"): Operation(
         "Stored readings in canonical units", "observations",
         query=(*PAGE, "metric", "since", "until")),

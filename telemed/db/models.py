@@ -167,6 +167,26 @@ class Observation(SQLModel, table=True):
     time: datetime = Field(sa_type=UTCDateTime)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     late: bool = False
+    # The person who typed a manual reading in (patient, delegate, clinician); None: a device.
+    entered_by: str | None = Field(default=None, max_length=32)
+
+
+class QuestionnaireResponse(SQLModel, table=True):
+    """Answers to one of the platform's questionnaires, scored (`domain.questionnaires`)."""
+
+    __tablename__ = "questionnaire_responses"
+    __table_args__ = (Index("ix_questionnaire_responses_patient_at", "patient_id",
+                            "authored_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    patient_id: str = Field(foreign_key="patients.id", max_length=32)
+    questionnaire: str = Field(max_length=32)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    score: int
+    band: str | None = Field(default=None, max_length=32)
+    flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    entered_by: str = Field(foreign_key="users.id", max_length=32)
+    authored_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Alert(SQLModel, table=True):

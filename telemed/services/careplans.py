@@ -21,7 +21,7 @@ from telemed.services.access import authorize_patient
 from telemed.services.patients import add_to_care_team
 
 CONTENT_KEYS = ("goals", "care_team", "monitoring", "trends", "news2", "silence_hours",
-                "escalate_after_minutes", "page_warnings")
+                "escalate_after_minutes", "page_warnings", "questionnaires")
 
 
 def _check_header(title: str, period_start: date, period_end: date | None) -> dict[str, str]:

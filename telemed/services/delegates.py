@@ -70,6 +70,13 @@ async def acting_for(session: AsyncSession, user_id: str,
     return [(d, p) for d, p in rows]
 
 
+async def may_act(session: AsyncSession, patient_id: str, user_id: str) -> bool:
+    """Whether a delegate may act for the patient (enter readings, answer questionnaires,
+    book and join visits): a delegation in force with scope ``act`` (docs/patients.md)."""
+    held = await delegation_of(session, patient_id, user_id)
+    return held is not None and held.scope == "act"
+
+
 def may_manage_record(who: Principal, patient_id: str) -> bool:
     """The patient themself, or an administrator acting on their written request."""
     return who.role == "admin" or (who.role == "patient" and who.patient_id == patient_id)

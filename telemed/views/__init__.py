@@ -21,6 +21,8 @@ from telemed.views import (
     patients,
     population,
     privacy,
+    questionnaires,
+    readings,
     second_factor,
     security_keys,
     sso,
@@ -36,5 +38,6 @@ def setup_views(app: web.Application) -> None:
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
     for module in (home, auth, account, patients, careplans, device_admin, devices, users,
                    alerts, privacy, emergency_reviews, notifications, oncall, population,
-                   sso, account_sessions, second_factor, activation, security_keys, documents):
+                   sso, account_sessions, second_factor, activation, security_keys, documents,
+                   readings, questionnaires):
         app.router.add_routes(module.routes)

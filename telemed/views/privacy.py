@@ -70,6 +70,8 @@ RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
     "fhir_appointment": N_("appointments (FHIR)"),
     "fhir_careplan": N_("care plans (FHIR)"), "fhir_flag": N_("alert flags (FHIR)"),
     "fhir_observation": N_("measurements (FHIR)"),
+    "questionnaire_response": N_("questionnaire answers"),
+    "fhir_questionnaire_response": N_("questionnaire answers (FHIR)"),
     "teleconsult": N_("teleconsults"), "attachment": N_("attachments"),
     "study": N_("diagnostic images")}
 

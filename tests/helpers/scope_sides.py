@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import col, select
 
 from telemed import keys
-from telemed.db.models import AuditEvent
+from telemed.db.models import AuditEvent, QuestionnaireResponse
 from tests.conftest import World
 from tests.helpers.plans import PLAN
 from tests.helpers.teleconsults import specialist
@@ -173,6 +173,17 @@ class Side:
             return str(event.id)
         return await self._once("audit", make)
 
+    async def questionnaire_response_id(self) -> str:
+        async def make() -> str:
+            async with self.world.app[keys.SESSIONS]() as session:
+                row = QuestionnaireResponse(
+                    patient_id=self.patient.id, questionnaire="hf_diary",
+                    answers=HF_ANSWERS, score=0, band="stable",
+                    entered_by=self.patient_user["id"])
+                session.add(row)
+                await session.commit()
+                return row.id
+        return await self._once("questionnaire_response", make)
     # -- teleconsult and images (docs/teleconsult.md) --------------------------------------
     async def teleconsult_id(self) -> str:
         """The team doctor's request to a cardiologist about this patient."""
@@ -247,6 +258,7 @@ class Side:
             "AuditEvent": self.audit_event_id,
             "DocumentReference": self.document_id,
             "Bundle": self.document_id,
+            "QuestionnaireResponse": self.questionnaire_response_id,
         }
         if fhir_type not in makers:
             pytest.fail(f"no fixture for path parameter id of FHIR type {fhir_type}")
@@ -282,7 +294,8 @@ FACTORIES: dict[str, Callable[[Side], Awaitable[str]]] = {
 
 
 FHIR_TYPES = {"Patient", "Observation", "CarePlan", "Appointment", "Flag", "AuditEvent",
-              "DocumentReference", "Bundle"}
+              "DocumentReference", "Bundle", "QuestionnaireResponse"}
+HF_ANSWERS = {"breathlessness": 0, "orthopnoea": 0, "ankle_swelling": 0, "fatigue": 0}
 
 
 # Path parameters that name no patient's data: their routes are tested where they live.
@@ -291,6 +304,8 @@ NOT_PATIENT_SCOPED: dict[str, str] = {
                        "(tests/integration/notify)",
     "delivery_id": "the admins' failed-delivery queue, which carries no patient data "
                    "(tests/integration/notify)",
+    "code": "a questionnaire of the catalogue; the patient is the caller's own record or "
+            "?patient= (tests/integration/test_questionnaires.py)",
     "session": "one of the caller's own sessions; anyone else's answers 404 "
                "(tests/integration/test_my_sessions.py)",
     "rule_id": "a clinician's own weekly availability; another's answers 404 "
@@ -353,6 +368,9 @@ async def valid_body(method: str, path: str, side: Side) -> dict[str, Any] | Non
             return {"name": "Luigi Verdi"}
         case ("POST", "/api/v1/visits/{visit_id}/reschedule"):
             return {"slot_id": f"{side.doctor['id']}-209901010900"}
+        case ("POST", "/api/v1/patients/{patient_id}/questionnaire-responses"):
+            return {"questionnaire": "hf_diary",
+                    "answers": [{"link_id": k, "value": v} for k, v in HF_ANSWERS.items()]}
         case ("POST", "/api/v1/emergency-accesses/{access_id}/review"):
             return {"outcome": "confirmed"}
         case ("POST", "/api/v1/teleconsults/{teleconsult_id}/schedule"):

@@ -144,7 +144,8 @@ async def test_capability_statement_is_public(client: Client) -> None:
     assert body["implementation"]["url"] == PUBLIC + BASE
     types = {r["type"] for r in body["rest"][0]["resource"]}
     assert types == {"Patient", "Observation", "CarePlan", "Appointment", "Flag", "AuditEvent",
-                     "Schedule", "Slot", "DocumentReference", "Bundle"}
+                     "Schedule", "Slot", "DocumentReference", "Bundle",
+                     "QuestionnaireResponse"}
 
 
 async def test_errors_are_operation_outcomes(client: Client, world: World) -> None:

@@ -23,6 +23,7 @@ from telemed.api.fhir import (
     flag,
     observation,
     patient,
+    questionnaireresponse,
     scheduling,
 )
 from telemed.api.fhir.bundle import search_url, searchset
@@ -53,6 +54,7 @@ SPECS: tuple[ResourceSpec, ...] = (
     auditevent.SPEC,
     document.SPEC,
     document.BUNDLE_SPEC,
+    questionnaireresponse.SPEC,
 )
 _ID = re.compile(rf"^{ID_PATTERN}$")
 
