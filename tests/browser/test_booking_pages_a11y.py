@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 from sqlmodel import select
 
 from telemed import keys
@@ -15,11 +15,11 @@ from telemed.db.models import CareTeamMember, Device, Visit
 from tests.conftest import World
 from tests.helpers.axe import assert_accessible
 from tests.helpers.booking import open_clinic, patient_user, slots
-from tests.helpers.browser import log_in
+from tests.helpers.browser import PHONE, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 
-SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
+SIZES: dict[str, ViewportSize] = {"phone": PHONE, "desktop": {"width": 1280, "height": 900}}
 
 # The innermost elements that reach past the window's right edge (for the failure message).
 WIDE = """() => {

@@ -16,10 +16,10 @@ from sqlmodel import select
 from telemed import keys
 from telemed.db.models import CareTeamMember, Consent, Patient, QuestionnaireResponse
 from telemed.domain.fiscal_code import build_fiscal_code
-from tests.browser.test_patient_side import PLAN, phone
 from tests.conftest import World
 from tests.helpers.axe import assert_accessible
-from tests.helpers.browser import log_in
+from tests.helpers.browser import log_in, phone
+from tests.helpers.plans import DIARY_PLAN
 from tests.integration.monitoring import add_plan
 
 pytestmark = pytest.mark.browser
@@ -69,7 +69,7 @@ async def family(client: Client, world: World) -> dict[str, Any]:
     today = datetime.now(UTC).date()
     child = await _person(world, "Sofia", today.replace(year=today.year - 11) - timedelta(1),
                           [doctor["id"]])
-    await add_plan(world.app, child.id, doctor["id"], PLAN)
+    await add_plan(world.app, child.id, doctor["id"], DIARY_PLAN)
     mother = await _delegate(client, world, child, "Elena", date(1984, 2, 11), "act")
     father = await _delegate(client, world, child, "Marta", date(1983, 5, 3), "read")
     return {"doctor": doctor, "child": child, "mother": mother, "father": father}
