@@ -34,8 +34,7 @@ from telemed.notify import kinds
 from telemed.notify.messages import initials, title
 from telemed.principal import Principal
 from telemed.services.access import authorize_patient
-from telemed.services.pagination import Page
-from telemed.services.plan_cache import chunks
+from telemed.services.pagination import Page, chunks
 
 CLINICIANS = ("doctor", "nurse")
 

@@ -33,8 +33,7 @@ from telemed.principal import Principal
 from telemed.services import audit, scope
 from telemed.services.access import authorize_patient
 from telemed.services.audit import record_reads
-from telemed.services.pagination import Page
-from telemed.services.plan_cache import chunks
+from telemed.services.pagination import Page, chunks
 
 ALERTS: Table = Alert.__table__  # type: ignore[attr-defined]
 AlertKind = Literal["threshold", "trend", "missed_measurement", "device_silent", "news2"]

@@ -60,7 +60,8 @@ from telemed.services import alerts
 from telemed.services.alerts import AlertChange, Condition
 from telemed.services.context import PatientContext
 from telemed.services.observations import NewReading, latest_values
-from telemed.services.plan_cache import ActivePlan, PlanCache, chunks
+from telemed.services.pagination import chunks
+from telemed.services.plan_cache import ActivePlan, PlanCache
 
 log = logging.getLogger("telemed.rules")
 

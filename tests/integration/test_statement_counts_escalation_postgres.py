@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import World
-from tests.integration import test_statement_counts_escalation as on_sqlite
+from tests.helpers import escalation_backlog
 
 pytestmark = pytest.mark.postgres
 
@@ -19,9 +19,9 @@ def app(postgres_app: web.Application) -> web.Application:
 
 
 async def test_a_pass_does_not_grow_with_the_due_escalations(world: World) -> None:
-    await on_sqlite.test_a_pass_does_not_grow_with_the_due_escalations(world)
+    await escalation_backlog.pass_does_not_grow_with_the_due_escalations(world)
 
 
 async def test_steps_taken_together_fold_and_number_as_one_after_the_other(
         world: World) -> None:
-    await on_sqlite.test_steps_taken_together_fold_and_number_as_one_after_the_other(world)
+    await escalation_backlog.steps_fold_and_number_as_one_after_the_other(world)
