@@ -17,6 +17,8 @@ from telemed.api import (
     consents,
     delegates,
     devices,
+    identity,
+    imaging,
     notifications,
     observations,
     oncall,
@@ -24,6 +26,7 @@ from telemed.api import (
     patients,
     population,
     precall,
+    teleconsults,
     users,
     visits,
 )
@@ -34,6 +37,8 @@ from telemed.api.input_guard import input_guard_middleware
 from telemed.broker import setup_broker
 from telemed.bus import setup_bus
 from telemed.db.engine import database_ctx
+from telemed.identity.oidc import setup_oidc
+from telemed.imaging.setup import setup_imaging
 from telemed.ingest import http as readings
 from telemed.ingest.setup import setup_ingest
 from telemed.live_channels import setup_live_channels
@@ -53,6 +58,7 @@ from telemed.security import LoginGuard, RateLimiter
 from telemed.settings import Role, Settings
 from telemed.signalling.setup import setup_signalling
 from telemed.views import setup_views
+from telemed.views import teleconsults as teleconsult_pages
 from telemed.views.render import error_page
 from telemed.views.visits import setup_visit_pages
 
@@ -102,15 +108,18 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
                        alerts, observations, readings, openapi, visits, notifications, oncall,
-                       precall, population):
+                       precall, population, teleconsults, imaging, identity):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
+        setup_imaging(app)
+        setup_oidc(app)
         setup_notify(app)
         setup_alert_stream(app)
-        setup_fhir(app)
+        setup_fhir(app, after=security_headers_middleware)
         setup_signalling(app)
         setup_precall(app)
         setup_visit_pages(app)
+        app.router.add_routes(teleconsult_pages.routes)
         setup_views(app)
     setup_ingest(app)
     check_route_policies(app)

@@ -286,6 +286,9 @@ async def seed(settings: Settings) -> str:
     try:
         async with make_session_factory(engine)() as session:
             result = await seed_region(session)
+            from telemed.demo_teleconsult import seed_teleconsult
+
+            await seed_teleconsult(session, settings)
     finally:
         await engine.dispose()
     logins = ", ".join(p.username for p in STAFF) + ", giuseppe.esposito"

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aiohttp import web
 
@@ -195,3 +196,15 @@ def setup_live_channels(app: web.Application) -> None:
     """The registry of live channels and the tasks that end them (after the bus is set up)."""
     app[LIVE_CHANNELS] = LiveChannels()
     app.cleanup_ctx.append(_channels_ctx)
+
+
+class VisitRooms(Protocol):
+    """The visit rooms this process holds (the signalling hub), as pages and the API see
+    them: they may only remove a person whose access ended."""
+
+    async def remove_user(self, visit_id: str, user_id: str) -> bool:
+        """Disconnect a person from the visit's room when this process holds it."""
+        ...
+
+
+VISIT_ROOMS: web.AppKey[VisitRooms] = web.AppKey("visit_rooms")  # set by signalling.setup

@@ -16,15 +16,20 @@ from aiohttp_session import get_session
 from telemed import keys
 from telemed.errors import ApiError
 from telemed.logs import REQUEST_ID as LOG_REQUEST_ID
-from telemed.principal import CSRF_TOKEN, PRINCIPAL, REQUEST_ID, Handler, check_policy
+from telemed.principal import (  # client_of, ensure_csrf_token: importable here as before
+    CSRF_TOKEN,
+    PRINCIPAL,
+    REQUEST_ID,
+    Handler,
+    check_policy,
+    client_of,
+)
 from telemed.security import (
     VISIT_JOIN_PURPOSE,
     Backoff,
     FailedCredentials,
     TokenError,
     TokenSigner,
-    client_address,
-    new_csrf_token,
     same_token,
 )
 from telemed.services.sessions import ACCESS_PURPOSE, live_session
@@ -60,8 +65,8 @@ _HTTP_CODES = {
 }
 
 
-ErrorPage = Callable[[web.Request, int, str], Awaitable[web.StreamResponse]]
-"""Renders the HTML error page of a status and an English message (the views' renderer)."""
+ErrorPage = Callable[[web.Request, ApiError], Awaitable[web.StreamResponse]]
+"""Renders the HTML error page of an error (the views' renderer)."""
 
 
 def create_error_middleware(error_page: ErrorPage) -> Middleware:
@@ -90,23 +95,24 @@ async def _handle(request: web.Request, handler: Handler,
         if is_api(request):
             response = json_error(exc)
         else:
-            response = await error_page(request, exc.status, exc.message)
+            response = await error_page(request, exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
         message = exc.reason if exc.status != 413 else "Request body is too large."
+        error = ApiError(exc.status, code, message)
         if is_api(request):
-            response = json_error(ApiError(exc.status, code, message))
+            response = json_error(error)
         else:
-            response = await error_page(request, exc.status, message)
+            response = await error_page(request, error)
     except Exception:
         log.exception("unhandled error [request %s]", request[REQUEST_ID])
         error = ApiError(500, "internal_error", "Something went wrong on our side.")
         if is_api(request):
             response = json_error(error)
         else:
-            response = await error_page(request, 500, error.message)
+            response = await error_page(request, error)
     response.headers["X-Request-ID"] = request[REQUEST_ID]
     log.info(
         "%s %s %s %.1fms",
@@ -138,19 +144,6 @@ async def security_headers_middleware(
     if not request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "no-store")
     return response
-
-
-CLIENT: web.RequestKey[str] = web.RequestKey("client_address")
-
-
-def client_of(request: web.Request) -> str:
-    """The client's address: the peer, or behind a trusted proxy the one it forwarded for."""
-    address = request.get(CLIENT)
-    if address is None:
-        address = client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
-                                 request.app[keys.SETTINGS].trusted_proxies)
-        request[CLIENT] = address
-    return address
 
 
 def _invalid_token() -> ApiError:
@@ -200,17 +193,6 @@ async def _principal_from_session(request: web.Request) -> None:
     row, user = found
     request[PRINCIPAL] = to_principal(user, "session", session_id=row.id,
                                       expires_at=row.expires_at.timestamp())
-
-
-async def ensure_csrf_token(request: web.Request) -> str:
-    """The session's CSRF token, created on first need (pages with forms)."""
-    if request.get(CSRF_TOKEN):
-        return request[CSRF_TOKEN]
-    session = await get_session(request)
-    token = new_csrf_token()
-    session["csrf"] = token
-    request[CSRF_TOKEN] = token
-    return token
 
 
 async def _check_csrf(request: web.Request) -> None:

@@ -1,4 +1,5 @@
-"""Who is calling: the authenticated principal and per-route role policies."""
+"""Who is calling: the authenticated principal, per-route role policies, and what the request
+pipeline resolves once for the handlers (the client's address, the CSRF token)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from aiohttp import web
+from aiohttp_session import get_session
 
+from telemed import keys
 from telemed.errors import forbidden, unauthorized
+from telemed.security import client_address, new_csrf_token
 
 Role = Literal["admin", "doctor", "nurse", "patient"]
 ROLES: tuple[Role, ...] = ("admin", "doctor", "nurse", "patient")
@@ -86,3 +90,27 @@ def check_policy(handler: object, who: Principal | None) -> None:
         raise unauthorized()
     if policy is None or who.role not in policy:
         raise forbidden()
+
+
+CLIENT: web.RequestKey[str] = web.RequestKey("client_address")
+
+
+def client_of(request: web.Request) -> str:
+    """The client's address: the peer, or behind a trusted proxy the one it forwarded for."""
+    address = request.get(CLIENT)
+    if address is None:
+        address = client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
+                                 request.app[keys.SETTINGS].trusted_proxies)
+        request[CLIENT] = address
+    return address
+
+
+async def ensure_csrf_token(request: web.Request) -> str:
+    """The session's CSRF token, created on first need (pages with forms)."""
+    if request.get(CSRF_TOKEN):
+        return request[CSRF_TOKEN]
+    session = await get_session(request)
+    token = new_csrf_token()
+    session["csrf"] = token
+    request[CSRF_TOKEN] = token
+    return token

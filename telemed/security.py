@@ -19,6 +19,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
+from telemed.errors import N_
+
 _hasher = PasswordHasher()
 
 MIN_PASSWORD_LENGTH = 12
@@ -52,14 +54,14 @@ def password_problem(password: str, *, username: str = "",
     person's name) must rate it at least 3 of 4.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
-        return "Password must be at least 12 characters long."
+        return N_("Password must be at least 12 characters long.")
     if len(password) > MAX_PASSWORD_LENGTH:
-        return "Password is too long."
+        return N_("Password is too long.")
     if username and username.lower() in password.lower():
-        return "Password must not contain the username."
+        return N_("Password must not contain the username.")
     inputs = _personal_words((username, *context, "telemed"))
     if zxcvbn(password[:_ESTIMATOR_CHARS], user_inputs=inputs)["score"] < MIN_PASSWORD_SCORE:
-        return "Password is too common or too easy to guess."
+        return N_("Password is too common or too easy to guess.")
     return None
 
 

@@ -99,9 +99,41 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     mail_from: str = ""
     notify_urls: UrlList = ()
+    # Teleconsult imaging (docs/teleconsult.md): the PACS's DICOMweb root (unset = no PACS)
+    # and optional basic-auth credentials; the size limit of one uploaded attachment.
+    dicomweb_url: str = ""
+    dicomweb_user: str = ""
+    dicomweb_password: str = ""
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
     # Local night (TELEMED_TIMEZONE) during which warnings never page anyone unless the care
     # plan says so (telemed.domain.quiet).
     night_hours: str = "22:00-07:00"
+    # Identity (docs/identity.md): the region's OpenID provider (its SPID/CIE gateway), this
+    # client's registration, the level of assurance that counts as a second factor, and who
+    # must have a second factor ("staff": doctors, nurses and admins; "none").
+    oidc_issuer: str = ""
+    oidc_client_id: str = Field(default="", max_length=255)
+    oidc_client_secret: str = Field(default="", max_length=255)
+    oidc_scopes: str = Field(default="openid profile", max_length=255)
+    oidc_min_acr: str = Field(default="", max_length=128)
+    require_2fa: Literal["none", "staff"] = "none"
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _check_issuer(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+            if parts.scheme != "https" and not (parts.scheme == "http" and local):
+                raise ValueError("must be an https:// URL (http:// only on this machine)")
+        return value.rstrip("/")
+
+    @field_validator("oidc_scopes")
+    @classmethod
+    def _check_scopes(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError("must include openid")
+        return value
 
     @field_validator("stun_urls", "turn_urls", "trusted_proxies", "notify_urls", mode="before")
     @classmethod
@@ -166,6 +198,15 @@ class Settings(BaseSettings):
                 raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("dicomweb_url")
+    @classmethod
+    def _check_dicomweb(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("must be an http:// or https:// URL (the DICOMweb root)")
+        return value.rstrip("/")
+
     @field_validator("smtp_url")
     @classmethod
     def _check_smtp(cls, value: str) -> str:
@@ -219,6 +260,8 @@ class Settings(BaseSettings):
             raise ValueError("TELEMED_TURN_SECRET is required when TELEMED_TURN_URLS is set")
         if self.ice_transport_policy == "relay" and not self.turn_urls:
             raise ValueError("TELEMED_ICE_TRANSPORT_POLICY=relay needs TELEMED_TURN_URLS")
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("TELEMED_OIDC_CLIENT_ID is required when TELEMED_OIDC_ISSUER is set")
         return self
 
     @classmethod

@@ -20,7 +20,8 @@ from telemed.db.models import CareTeamMember, Consent, Patient
 from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.settings import Settings, load_settings
 
-pytest_plugins = ["tests.broker_fixture", "tests.turn_fixture", "tests.smtp_fixture"]
+pytest_plugins = ["tests.broker_fixture", "tests.turn_fixture", "tests.smtp_fixture",
+                  "tests.orthanc_fixture", "tests.identity_fixture"]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct-horse-battery-9"

@@ -1,7 +1,7 @@
 """GET /api/v1/alerts/stream: Server-Sent Events of alert changes for the caller's patients.
 
-Each event is ``event: alert``, ``id: <Alert.seq>``, JSON data = the alert (CONTRACT §2) with
-the patient's name, the kind of change and whether it should notify. A client that
+Each event is ``event: alert``, ``id: <Alert.seq>``, JSON data = the alert (docs/api.md,
+"Alerts") with the patient's name, the kind of change and whether it should notify. A client that
 reconnects with ``Last-Event-ID`` first gets every alert changed after that sequence number
 (from the database, so it survives restarts), then live changes from the bus; without it,
 every current non-resolved alert comes first (paged by sequence number, all of them). Comments

@@ -8,7 +8,6 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import WithJsonSchema
 
-from telemed import keys
 from telemed.api.common import (
     Body,
     body,
@@ -19,11 +18,10 @@ from telemed.api.common import (
     sessions,
     text_rule,
 )
-from telemed.bus import ALERTS
 from telemed.errors import ApiError
 from telemed.principal import CLINICIANS, Role, principal, requires
 from telemed.services import alerts as service
-from telemed.services.alerts import SEVERITIES, STATUSES, AlertChange, AlertFilter, alert_out
+from telemed.services.alerts import SEVERITIES, STATUSES, AlertFilter, alert_out
 from telemed.services.pagination import encode_cursor, parse_page
 
 routes = web.RouteTableDef()
@@ -103,11 +101,6 @@ async def alerts_get(request: web.Request) -> web.Response:
     return ok(alert_out(alert, patient))
 
 
-async def _publish(request: web.Request, change: AlertChange) -> web.Response:
-    await request.app[keys.BUS].publish(ALERTS, change.event())
-    return ok(change.alert)
-
-
 @routes.post("/api/v1/alerts/{alert_id}/ack")
 @requires(*CLINICIANS)
 async def alerts_ack(request: web.Request) -> web.Response:
@@ -116,7 +109,7 @@ async def alerts_ack(request: web.Request) -> web.Response:
         change = await service.acknowledge(session, principal(request),
                                            request.match_info["alert_id"], data.note,
                                            request_id(request))
-    return await _publish(request, change)
+    return ok(change.alert)
 
 
 @routes.post("/api/v1/alerts/{alert_id}/resolve")
@@ -130,7 +123,7 @@ async def alerts_resolve(request: web.Request) -> web.Response:
         change = await service.resolve(session, principal(request),
                                        request.match_info["alert_id"], data.note,
                                        request_id(request))
-    return await _publish(request, change)
+    return ok(change.alert)
 
 
 @routes.post("/api/v1/alerts/{alert_id}/snooze")
@@ -141,4 +134,4 @@ async def alerts_snooze(request: web.Request) -> web.Response:
         change = await service.snooze(session, principal(request),
                                       request.match_info["alert_id"], data.minutes,
                                       request_id(request))
-    return await _publish(request, change)
+    return ok(change.alert)

@@ -9,17 +9,20 @@ checked, so parallel guesses cannot slip past it.
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
 from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.db.models import User
+from telemed.domain.identity import second_factor_step
 from telemed.errors import ApiError
+from telemed.identity.totp import check_second_factor, has_second_factor
 from telemed.live_channels import credentials_revoked
-from telemed.middlewares import client_of
-from telemed.principal import ROLES, principal, public, requires
-from telemed.services import audit
+from telemed.principal import ROLES, client_of, principal, public, requires
+from telemed.services import audit, sign_in
 from telemed.services.sessions import issue_access_token, revoke_session
-from telemed.services.users import LoginError, authenticate, end_all_sessions
+from telemed.services.sign_in import too_many_attempts
+from telemed.services.users import end_all_sessions_of
 
 routes = web.RouteTableDef()
 
@@ -27,41 +30,14 @@ routes = web.RouteTableDef()
 class TokenRequest(Body):
     username: str
     password: str
-
-
-def too_many_attempts(wait: float) -> ApiError:
-    """429 with Retry-After for a refused (not evaluated) attempt."""
-    seconds = int(wait) + 1
-    return ApiError(429, "too_many_attempts",
-                    f"Too many attempts. Try again in {seconds} seconds.",
-                    headers={"Retry-After": str(seconds)})
-
-
-def wrong_credentials() -> ApiError:
-    return ApiError(401, "invalid_credentials", "Wrong username or password.")
+    # A TOTP or recovery code: required for staff under TELEMED_REQUIRE_2FA=staff.
+    otp: str | None = Field(default=None, max_length=32)
 
 
 async def login(request: web.Request, username: str, password: str) -> User:
-    """Check credentials with per-address, per-pair and per-account backoff; raise the right
-    ApiError when refused."""
-    guard = request.app[keys.LOGIN_THROTTLE]
-    address = client_of(request)
-    wait = guard.reserve(address, username)  # counted now: parallel attempts see it
-    if wait > 0:
-        raise too_many_attempts(wait)
-    async with sessions(request)() as session:
-        try:
-            user = await authenticate(session, username, password)
-        except LoginError as exc:
-            if exc.retry_after is not None:  # not evaluated: the account is backing off
-                guard.release(address, username)
-                raise too_many_attempts(exc.retry_after) from None
-            raise wrong_credentials() from None
-        except BaseException:  # the database failed us, not the caller
-            guard.release(address, username)
-            raise
-    guard.succeeded(address, username)
-    return user
+    """`services.sign_in.login` with this request's guard and client address."""
+    return await sign_in.login(sessions(request), request.app[keys.LOGIN_THROTTLE],
+                               client_of(request), username, password)
 
 
 @routes.post("/api/v1/auth/token")
@@ -70,9 +46,29 @@ async def issue_token(request: web.Request) -> web.Response:
     data = await body(request, TokenRequest)
     user = await login(request, data.username, data.password)
     settings = request.app[keys.SETTINGS]
+    factor = None
     async with sessions(request)() as session:
-        token = await issue_access_token(session, user, secret=settings.secret_key,
-                                         ttl_seconds=settings.token_ttl)
+        step = second_factor_step(user.role, settings.require_2fa,
+                                  enrolled=await has_second_factor(session, user))
+    if step != "none":
+        if not data.otp:
+            raise ApiError(401, "second_factor_required",
+                           "This account needs a second factor: send the code as otp.")
+        guard, key = request.app[keys.LOGIN_THROTTLE], f"second-factor:{user.username}"
+        wait = guard.reserve(client_of(request), key)  # codes are guessed no faster
+        if wait > 0:
+            raise too_many_attempts(wait)
+        async with sessions(request)() as session:
+            if not await check_second_factor(session, user.id, data.otp):
+                raise ApiError(401, "wrong_second_factor",
+                               "The code is wrong, expired or already used.")
+        guard.succeeded(client_of(request), key)
+        factor = "totp"
+    async with sessions(request)() as session:
+        token = await issue_access_token(
+            session, user, secret=settings.secret_key, ttl_seconds=settings.token_ttl,
+            method="password", second_factor=factor, address=client_of(request)[:64],
+            user_agent=request.headers.get("User-Agent", "")[:255] or None)
     return ok({"access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl})
 
 
@@ -93,10 +89,8 @@ async def logout(request: web.Request) -> web.Response:
 async def logout_everywhere(request: web.Request) -> web.Response:
     who = principal(request)
     async with sessions(request)() as session:
-        user = await session.get(User, who.user_id)
-        assert user is not None
         audit.record(session, actor=who, action="update", resource="user",
                      resource_id=who.user_id, reason="log out everywhere")
-        await end_all_sessions(session, user)
+        await end_all_sessions_of(session, who.user_id)
     await credentials_revoked(request.app[keys.BUS], who.user_id, "logout_everywhere")
     return ok({"status": "ok"})

@@ -7,10 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.api.shapes import careplan_out
-from telemed.bus.events import access_changed, careplan_changed
 from telemed.errors import ApiError
 from telemed.principal import CARE_READERS, CLINICIANS, principal, requires
 from telemed.services import careplans as service
@@ -67,7 +65,6 @@ async def careplans_create(request: web.Request) -> web.Response:
         plan = await service.create_careplan(session, principal(request),
                                              request.match_info["patient_id"],
                                              data.model_dump(exclude_none=True))
-    await access_changed(request.app[keys.BUS], plan.patient_id)  # its care team joined
     return ok(careplan_out(plan), status=201)
 
 
@@ -101,8 +98,6 @@ async def careplans_update(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         plan = await service.update_careplan(session, principal(request),
                                              request.match_info["plan_id"], changes)
-    await careplan_changed(request.app[keys.BUS], plan.patient_id, plan.plan_id,
-                           plan.version)
     return ok(careplan_out(plan))
 
 
@@ -112,8 +107,6 @@ async def careplans_activate(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         plan = await service.activate_careplan(session, principal(request),
                                                request.match_info["plan_id"])
-    await careplan_changed(request.app[keys.BUS], plan.patient_id, plan.plan_id,
-                           plan.version)
     return ok(careplan_out(plan))
 
 
@@ -123,6 +116,4 @@ async def careplans_complete(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         plan = await service.complete_careplan(session, principal(request),
                                                request.match_info["plan_id"])
-    await careplan_changed(request.app[keys.BUS], plan.patient_id, plan.plan_id,
-                           plan.version)
     return ok(careplan_out(plan))

@@ -8,10 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from telemed import keys
 from telemed.api.common import Body, body, ok, query_int, sessions
 from telemed.api.shapes import iso
-from telemed.bus.events import access_changed
 from telemed.db.models import Consent, EmergencyAccess
 from telemed.domain.text import spreadsheet_safe
 from telemed.principal import CLINICIANS, ROLES, principal, requires
@@ -69,7 +67,6 @@ async def consents_decide(request: web.Request) -> web.Response:
             session, principal(request), request.match_info["patient_id"],
             granted=data.granted, grantee_id=data.grantee_id, note=data.note,
         )
-    await access_changed(request.app[keys.BUS], consent.patient_id)
     return ok(consent_out(consent), status=201)
 
 

@@ -6,10 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.api.shapes import iso
-from telemed.bus.events import access_changed
 from telemed.db.models import Delegation, User
 from telemed.principal import principal, requires
 from telemed.services import delegates as service
@@ -60,7 +58,6 @@ async def delegates_grant(request: web.Request) -> web.Response:
                                          delegate_username=data.delegate_username,
                                          relationship=data.relationship,
                                          request_note=data.request_note)
-    await access_changed(request.app[keys.BUS], delegation.patient_id)
     return ok(delegation_out(delegation), status=201)
 
 
@@ -71,5 +68,4 @@ async def delegates_revoke(request: web.Request) -> web.Response:
         delegation = await service.revoke(session, principal(request),
                                           request.match_info["patient_id"],
                                           request.match_info["delegation_id"])
-    await access_changed(request.app[keys.BUS], delegation.patient_id)
     return ok(delegation_out(delegation))

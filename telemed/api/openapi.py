@@ -20,9 +20,11 @@ from telemed.api import (
     consents,
     delegates,
     devices,
+    identity,
     oncall,
     patients,
     precall,
+    teleconsults,
     users,
     visits,
 )
@@ -171,6 +173,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         users.PasswordChange),
     ("PATCH", "/api/v1/users/{user_id}"): Operation(
         "Deactivate or reactivate a user (admin)", "users", users.UserActivation),
+    ("GET", "/api/v1/users/me/sessions"): Operation(
+        "The caller's open sessions: device, address, last use (docs/identity.md)", "users"),
+    ("DELETE", "/api/v1/users/me/sessions/{session}"): Operation(
+        "End one of the caller's sessions", "users"),
+    ("POST", "/api/v1/users/{user_id}/second-factor/reset"): Operation(
+        "Reset a user's lost second factor, with the reason (admin)", "users",
+        identity.FactorReset),
+    ("POST", "/api/v1/auth/activate"): Operation(
+        "Set the first password of a portal account with its activation token", "auth",
+        identity.Activation, security="none"),
     ("GET", "/api/v1/patients"): Operation("Patients the caller may see", "patients",
                                            query=(*PAGE, "q"), response=PATIENT_PAGE),
     ("POST", "/api/v1/patients"): Operation("Register a patient", "patients",
@@ -304,6 +316,62 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Withdraw a guest's invitation and disconnect the guest", "visits"),
     ("GET", "/api/v1/visits/{visit_id}/calendar.ics"): Operation(
         "The visit as an iCalendar event", "visits", media="text/calendar"),
+    # Teleconsult (docs/teleconsult.md) -------------------------------------------------
+    ("POST", "/api/v1/teleconsults"): Operation(
+        "Ask a specialist (specialist_id) or a specialty a question about a patient",
+        "teleconsults", teleconsults.TeleconsultCreate, success=201),
+    ("GET", "/api/v1/teleconsults"): Operation(
+        "Your teleconsult inbox (box=inbox) or your requests (box=sent)", "teleconsults",
+        query=("box",)),
+    ("GET", "/api/v1/teleconsults/{teleconsult_id}"): Operation(
+        "A teleconsult request with its notes and answer", "teleconsults"),
+    ("POST", "/api/v1/teleconsults/{teleconsult_id}/accept"): Operation(
+        "Accept a request (the specialist; opens the record for the consult)", "teleconsults",
+        teleconsults.NoteIn),
+    ("POST", "/api/v1/teleconsults/{teleconsult_id}/decline"): Operation(
+        "Decline a request, saying why", "teleconsults", teleconsults.NoteIn),
+    ("POST", "/api/v1/teleconsults/{teleconsult_id}/more-info"): Operation(
+        "Ask the requester for more information", "teleconsults", teleconsults.NoteIn),
+    ("POST", "/api/v1/teleconsults/{teleconsult_id}/add-info"): Operation(
+        "Give the information asked for (the requester)", "teleconsults", teleconsults.NoteIn),
+    ("POST", "/api/v1/teleconsults/{teleconsult_id}/cancel"): Operation(
+        "Withdraw a request not yet accepted (the requester)", "teleconsults",
+        teleconsults.NoteIn),
+    ("POST", "/api/v1/teleconsults/{teleconsult_id}/schedule"): Operation(
+        "Schedule the teleconsult visit of an accepted live request", "teleconsults",
+        teleconsults.ScheduleIn),
+    ("POST", "/api/v1/teleconsults/{teleconsult_id}/answer"): Operation(
+        "Sign the written answer (ends the consult and its record access)", "teleconsults",
+        teleconsults.AnswerIn, success=201),
+    ("GET", "/api/v1/teleconsults/{teleconsult_id}/attachments"): Operation(
+        "The request's attachments", "teleconsults"),
+    ("POST", "/api/v1/teleconsults/{teleconsult_id}/attachments"): Operation(
+        "Attach a file (PDF, JPEG, PNG, DICOM; raw body, ?filename=, ?reconcile=confirm) or "
+        "a PACS study ({study_instance_uid})", "teleconsults", success=201,
+        query=("filename", "reconcile"), extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/StudyRef"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}),
+    ("GET", "/api/v1/visits/{visit_id}/attachments"): Operation(
+        "The visit's attachments", "teleconsults"),
+    ("POST", "/api/v1/visits/{visit_id}/attachments"): Operation(
+        "Attach a file or a PACS study to a visit (as for a teleconsult)", "teleconsults",
+        success=201, query=("filename", "reconcile"), extra={"requestBody": {
+            "required": True, "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/StudyRef"}},
+                "application/octet-stream": {"schema": {"type": "string",
+                                                        "format": "binary"}}}}}),
+    ("GET", "/api/v1/attachments/{attachment_id}"): Operation(
+        "An attached file, inline", "teleconsults", media="application/octet-stream"),
+    ("GET", "/api/v1/patients/{patient_id}/studies"): Operation(
+        "The patient's studies in the PACS (PatientID = fiscal code)", "images"),
+    ("GET", "/api/v1/studies/{study_uid}"): Operation(
+        "A study's series and their ordered slices", "images"),
+    ("GET", "/api/v1/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/summary"):
+        Operation("A slice's DICOM header summary", "images"),
+    ("GET", "/api/v1/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/frames/"
+            "{frame}/rendered"): Operation(
+        "A frame rendered as PNG (center=, width=: the window)", "images", media="image/png",
+        query=("center", "width", "v")),
     ("POST", "/api/v1/precall/offer"): Operation(
         "Pre-call test: the echo peer answers an SDP offer", "visits", precall.Offer),
     ("GET", "/api/v1/openapi.json"): Operation("This description", "meta", security="none"),
@@ -410,7 +478,8 @@ def build_spec(app: web.Application) -> dict[str, Any]:
     """The OpenAPI 3.1 document for the routes registered on `app`."""
     paths: dict[str, dict[str, Any]] = {}
     components: dict[str, Any] = {"Error": ERROR_SCHEMA, "Alert": ALERT_SCHEMA,
-                                  "Patient": PATIENT_SCHEMA}
+                                  "Patient": PATIENT_SCHEMA,
+                                  "StudyRef": teleconsults.StudyRef.model_json_schema()}
     for method, path in sorted(api_routes(app)):
         op = OPERATIONS[(method, path)]
         operation: dict[str, Any] = {

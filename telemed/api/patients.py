@@ -7,10 +7,8 @@ from datetime import date
 from aiohttp import web
 from pydantic import Field, JsonValue
 
-from telemed import keys
 from telemed.api.common import Body, body, listing, ok, request_id, sessions
 from telemed.api.shapes import patient_out, user_out
-from telemed.bus.events import access_changed
 from telemed.principal import CARE_READERS, ROLES, STAFF, principal, requires
 from telemed.services import patients as service
 from telemed.services.access import authorize_patient
@@ -71,7 +69,6 @@ async def patients_create(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         patient = await service.create_patient(session, principal(request), data.model_dump(),
                                                request_id(request))
-    await access_changed(request.app[keys.BUS], patient.id)
     return ok(patient_out(patient), status=201)
 
 

@@ -10,7 +10,7 @@ from telemed.api.common import Body, body, ok
 from telemed.errors import ApiError
 from telemed.precall.echo import ECHO, MAX_SDP, BadOffer, EchoBusy
 from telemed.principal import ROLES, principal, requires
-from telemed.signalling.turn import ice_servers, pseudonym
+from telemed.services.turn import ice_servers, pseudonym
 
 routes = web.RouteTableDef()
 

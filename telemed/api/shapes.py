@@ -26,6 +26,7 @@ def user_out(user: User) -> dict[str, Any]:
         "email": user.email,
         "language": user.language,
         "notify": kinds.effective(user.notify_prefs),
+        "fiscal_code": user.fiscal_code,
     }
 
 

@@ -9,18 +9,15 @@ from aiohttp import web
 from pydantic import AliasChoices, Field
 
 from telemed import keys
-from telemed.api.auth import too_many_attempts
 from telemed.api.common import Body, body, listing, ok, sessions
 from telemed.api.shapes import user_out
-from telemed.errors import invalid
+from telemed.db.models import User
+from telemed.identity.activation import activation_url
 from telemed.live_channels import credentials_revoked
-from telemed.middlewares import client_of
-from telemed.principal import ROLES, Principal, principal, requires
-from telemed.services import audit
+from telemed.principal import ROLES, Principal, client_of, principal, requires
+from telemed.services import audit, sign_in
 from telemed.services.pagination import encode_cursor, parse_page
 from telemed.services.users import (
-    LoginError,
-    change_password,
     create_user,
     get_user,
     list_users,
@@ -31,9 +28,18 @@ from telemed.services.users import (
 routes = web.RouteTableDef()
 
 
+def activation_link(request: web.Request, user: User) -> str:
+    """The one-time link with which the owner of a new portal account sets its password."""
+    settings = request.app[keys.SETTINGS]
+    return activation_url(settings.effective_public_url, settings.secret_key, user)
+
+
 class UserCreate(Body):
     username: str
-    password: str
+    # Staff only: a portal (patient) account's owner sets it with the activation link.
+    password: str | None = None
+    # The person's codice fiscale, for single sign-on (SPID / CIE) of staff and delegates.
+    fiscal_code: str | None = Field(default=None, max_length=32)
     role: str
     display_name: str
     patient_id: str | None = None
@@ -65,11 +71,14 @@ async def users_create(request: web.Request) -> web.Response:
     data = await body(request, UserCreate)
     who = principal(request)
     async with sessions(request)() as session:
-        user = await create_user(session, **data.model_dump())
+        user = await create_user(session, **data.model_dump(), by_admin=True)
         audit.record(session, actor=who, action="create", resource="user",
                      resource_id=user.id, patient_id=user.patient_id)
         await session.commit()
-    return ok(user_out(user), status=201)
+    out = user_out(user)
+    if data.password is None:  # shown once, to hand over (docs/identity.md)
+        out["activation_url"] = activation_link(request, user)
+    return ok(out, status=201)
 
 
 @routes.get("/api/v1/users/me")
@@ -91,31 +100,10 @@ class PasswordChange(Body):
 
 async def apply_password_change(request: web.Request, who: Principal, current: str,
                                 new: str) -> None:
-    """Change the caller's password; the current one is guessed no faster than at login.
-
-    Every other session and token of the caller ends (and the channels they opened); the
-    one making the change stays open. 422 names `current_password` or `new_password`.
-    """
-    guard = request.app[keys.LOGIN_THROTTLE]
-    address = client_of(request)
-    wait = guard.reserve(address, who.username)
-    if wait > 0:
-        raise too_many_attempts(wait)
-    async with sessions(request)() as session:
-        try:
-            await change_password(session, who.user_id, current=current, new=new,
-                                  keep_session=who.session_id)
-        except LoginError:
-            raise invalid({"current_password": "The current password is wrong."}) from None
-        except BaseException:
-            guard.release(address, who.username)  # the current password was right
-            raise
-        audit.record(session, actor=who, action="update", resource="user",
-                     resource_id=who.user_id, reason="password changed")
-        await session.commit()
-    guard.succeeded(address, who.username)
-    await credentials_revoked(request.app[keys.BUS], who.user_id, "password_changed",
-                              except_session=who.session_id)
+    """`services.sign_in.change_own_password` with this request's guard and address."""
+    await sign_in.change_own_password(sessions(request), request.app[keys.LOGIN_THROTTLE],
+                                      request.app[keys.BUS], client_of(request), who,
+                                      current, new)
 
 
 @routes.post("/api/v1/users/me/password")

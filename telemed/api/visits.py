@@ -14,14 +14,14 @@ from telemed.api.shapes import iso
 from telemed.db.models import VisitGuest, VisitReport
 from telemed.errors import ApiError
 from telemed.i18n import gettext, negotiate
+from telemed.live_channels import VISIT_ROOMS
 from telemed.principal import CLINICIANS, Role, principal, requires
 from telemed.services import visit_guests as guests
 from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.pagination import encode_cursor, parse_page
+from telemed.services.turn import join_details
 from telemed.services.visit_calendar import visit_ics
-from telemed.signalling.hub import HUB
-from telemed.signalling.turn import join_details
 
 routes = web.RouteTableDef()
 
@@ -247,5 +247,5 @@ async def visits_guests_revoke(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         guest = await guests.revoke_guest(session, principal(request), visit_id,
                                           request.match_info["guest_id"], request_id(request))
-    await request.app[HUB].remove_user(visit_id, guests.guest_user_id(guest.id))
+    await request.app[VISIT_ROOMS].remove_user(visit_id, guests.guest_user_id(guest.id))
     return ok(guest_out(guest))

@@ -7,11 +7,20 @@
 - ``access_changed`` after a patient is registered or their consent or delegates change:
   open alert streams re-read who may see what at once (care-team changes come with
   ``careplan_changed``).
+
+Use cases do not publish these by hand: they record a typed event (`AccessChanged`,
+`CareplanChanged`, or their own `Announcement` such as an alert change) on their database
+session (`telemed.db.events.record_event`), and the
+session publishes what was recorded once its transaction commits (`publish_events`), so no
+handler can forget it and nothing is announced for a change that was rolled back.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from telemed.bus.base import ACCESS, CAREPLANS, DEVICES, BusUnavailable, EventBus
 
@@ -34,3 +43,45 @@ async def access_changed(bus: EventBus, patient_id: str) -> None:
         await bus.publish(ACCESS, {"patient_id": patient_id})
     except BusUnavailable as exc:
         log.warning("could not announce an access change of patient %s: %s", patient_id, exc)
+
+
+@dataclass(frozen=True)
+class AccessChanged:
+    """Who may see the patient changed: registered, consent or delegates changed, a care
+    team joined."""
+
+    patient_id: str
+
+
+@dataclass(frozen=True)
+class CareplanChanged:
+    """A plan was activated, edited (a new version) or completed: ingest workers reload it
+    and republish the patient's devices' configuration."""
+
+    patient_id: str
+    plan_id: str
+    version: int
+
+
+class Announcement(Protocol):
+    """An event a use case defines itself (an alert change): its channel and its body."""
+
+    def announce(self) -> tuple[str, dict[str, Any]]: ...
+
+
+ChangeEvent = AccessChanged | CareplanChanged | Announcement
+
+
+async def publish_events(bus: EventBus, events: Iterable[ChangeEvent]) -> None:
+    """Announce committed changes, each distinct event once, in the order recorded."""
+    sent: list[ChangeEvent] = []
+    for event in events:
+        if event in sent:
+            continue
+        sent.append(event)
+        if isinstance(event, AccessChanged):
+            await access_changed(bus, event.patient_id)
+        elif isinstance(event, CareplanChanged):
+            await careplan_changed(bus, event.patient_id, event.plan_id, event.version)
+        else:
+            await bus.publish(*event.announce())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
+from telemed.bus import EventBus
+from telemed.db.events import BUS, EventSession
 from telemed.settings import Settings
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -70,9 +72,12 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def make_session_factory(engine: AsyncEngine) -> SessionFactory:
-    """Sessions that keep objects usable after commit."""
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def make_session_factory(engine: AsyncEngine,
+                         bus: Callable[[], EventBus] | None = None) -> SessionFactory:
+    """Sessions that keep objects usable after commit and, given the application's `bus`,
+    publish the events their use cases recorded once they commit (`telemed.db.events`)."""
+    return async_sessionmaker(engine, class_=EventSession, expire_on_commit=False,
+                              info={BUS: bus} if bus is not None else None)
 
 
 async def ping(engine: AsyncEngine) -> bool:
@@ -91,6 +96,6 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     secure_data_dir(settings)
     engine = make_engine(settings.effective_database_url)
     app[keys.ENGINE] = engine
-    app[keys.SESSIONS] = make_session_factory(engine)
+    app[keys.SESSIONS] = make_session_factory(engine, bus=lambda: app[keys.BUS])
     yield
     await engine.dispose()

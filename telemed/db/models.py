@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from telemed.db.types import UTCDateTime, new_id, utcnow
@@ -31,6 +31,11 @@ class User(SQLModel, table=True):
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sessions_valid_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Identity (telemed/identity): the fiscal code of a staff or delegate account (a portal
+    # account is matched through its patient), the TOTP secret and its last accepted step.
+    fiscal_code: str | None = Field(default=None, index=True, max_length=16)
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_last_step: int | None = None
 
 
 class Patient(SQLModel, table=True):
@@ -389,6 +394,15 @@ class UserSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_reason: str | None = Field(default=None, max_length=32)
+    # How the person logged in ("password", "oidc"), from which device and address, last use;
+    # an OIDC session keeps its ID token as the hint of the logout at the provider.
+    method: str | None = Field(default=None, max_length=16)
+    user_agent: str | None = Field(default=None, max_length=255)
+    address: str | None = Field(default=None, max_length=64)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    second_factor: str | None = Field(default=None, max_length=16)
+    acr: str | None = Field(default=None, max_length=128)
+    id_token: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Notification(SQLModel, table=True):
@@ -455,3 +469,40 @@ class OnCallShift(SQLModel, table=True):
     ends_at: datetime = Field(sa_type=UTCDateTime)
     created_by: str = Field(foreign_key="users.id", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time recovery code of a user's second factor (stored as its SHA-256)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    code_hash: str = Field(max_length=64)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebAuthnCredential(SQLModel, table=True):
+    """A security key or passkey registered as a user's second factor."""
+
+    __tablename__ = "webauthn_credentials"
+
+    id: str = Field(primary_key=True, max_length=255)  # the credential id, base64url
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    public_key: str = Field(sa_column=Column(Text, nullable=False))  # COSE key, base64url
+    sign_count: int = 0
+    name: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IdentityEvent(SQLModel, table=True):
+    """A recorded identity decision: an account chosen at SSO, a second factor reset, ..."""
+
+    __tablename__ = "identity_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    actor_id: str | None = Field(default=None, max_length=32)
+    kind: str = Field(max_length=32)
+    detail: str | None = Field(default=None, max_length=1000)

@@ -31,7 +31,8 @@ from datetime import time
 from typing import Any, Literal, cast
 
 from telemed.domain.bands import BAND_KEYS, Bands, Severity
-from telemed.domain.errors import DomainValidationError, FieldError
+from telemed.domain.errors import N_, DomainValidationError, FieldError
+from telemed.domain.json_input import finite_number
 from telemed.domain.schedule import format_time, parse_time
 from telemed.domain.text import INVALID_CHARACTER, describe, forbidden_character
 from telemed.domain.units import CLINICAL_METRICS, METRICS, MetricInfo
@@ -196,10 +197,10 @@ def measurement_schedule(content: CarePlanContent) -> dict[str, list[str]]:
 
 # --- parsing ---------------------------------------------------------------------------
 
-_REQUIRED = "This field is required."
-_INVALID_TYPE = "Expected {expected}."
-_OUT_OF_RANGE = "Must be between {min} and {max}."
-_UNKNOWN_FIELD = 'Unknown field "{field}". Allowed fields: {allowed}.'
+_REQUIRED = N_("This field is required.")
+_INVALID_TYPE = N_("Expected {expected}.")
+_OUT_OF_RANGE = N_("Must be between {min} and {max}.")
+_UNKNOWN_FIELD = N_('Unknown field "{field}". Allowed fields: {allowed}.')
 
 
 class _Collector:
@@ -244,7 +245,7 @@ class _Collector:
         return value
 
     def number(self, data: object, path: str) -> float | None:
-        number = _as_float(data)
+        number = finite_number(data)
         if number is None:
             self.add(path, "invalid_type", _INVALID_TYPE, expected="a number")
         return number
@@ -290,17 +291,6 @@ class _Collector:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _as_float(value: object) -> float | None:
-    """A JSON number as a finite float (``None`` for others, NaN, ±inf, huge integers)."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _join(path: str, key: str) -> str:

@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 
+def N_(message: str) -> str:
+    """Mark an English message template for the catalogue where it is written."""
+    return message
+
+
 class _KeepMissing(dict[str, object]):
     """Format mapping that leaves unknown placeholders as they are."""
 

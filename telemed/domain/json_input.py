@@ -32,6 +32,17 @@ class JsonInputError(ValueError):
         self.message = message
 
 
+def finite_number(value: object) -> float | None:
+    """A JSON number as a finite float (``None`` for others, NaN, ±inf, huge integers)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _constant(name: str) -> float:
     raise JsonInputError("invalid_json", f"{name} is not a JSON number.")
 

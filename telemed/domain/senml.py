@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any
 
 from telemed.domain.errors import render_template
-from telemed.domain.json_input import JsonInputError, parse_json
+from telemed.domain.json_input import JsonInputError, finite_number, parse_json
 from telemed.domain.units import MetricInfo, UnitError, metric_info, to_canonical
 
 SUPPORTED_VERSION = 10
@@ -137,17 +137,6 @@ def _reject(code: str, message: str, **params: object) -> _RecordError:
     return _RecordError(code, message, params)
 
 
-def _finite(value: object) -> float | None:
-    """A JSON number as a finite float, else ``None`` (huge integers included)."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def metric_of(name: str) -> str:
     """The metric a record name stands for: its last ``:``- or ``/``-separated segment."""
     return _SEGMENT_RE.split(name)[-1]
@@ -197,7 +186,7 @@ def _check_pack_fields(records: list[Any]) -> None:
                     "but is not supported.", record_index=index, field=key)
             if key in _BASE_FIELDS:
                 expected, check = _BASE_FIELDS[key]
-                if not check(value) or (check is _is_number and _finite(value) is None):
+                if not check(value) or (check is _is_number and finite_number(value) is None):
                     raise _PackError(
                         "invalid_base_field",
                         'Record {record_index}: the base field "{field}" must be {expected}.',
@@ -292,10 +281,10 @@ def _decode_record(record: object, base: _Base, limits: _Limits, index: int) -> 
                       '"{field}".', metric=metric, field=values[0])
     sent = record["v"]  # kept as sent when there is no bv, so messages show 97, not 97.0
     if base.value:
-        finite = _finite(sent)
+        finite = finite_number(sent)
         sent = finite + base.value if finite is not None else math.nan
     value = to_canonical(metric, sent, record.get("u", base.unit))
-    t = _finite(record.get("t", 0))
+    t = finite_number(record.get("t", 0))
     if t is None:
         raise _reject("invalid_time", "The time is not a finite number.")
     at = _resolve_time(base, t, limits)

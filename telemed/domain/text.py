@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from telemed.domain.errors import DomainValidationError, FieldError
+from telemed.domain.errors import N_, DomainValidationError, FieldError
 
 BIDI_CONTROLS = frozenset(
     {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
@@ -27,9 +27,9 @@ BIDI_CONTROLS = frozenset(
 _MULTILINE_ALLOWED = frozenset({"\n", "\t"})
 _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
-INVALID_CHARACTER = "Contains a character that is not allowed here ({character})."
-TOO_LONG = "At most {max} characters."
-EMPTY = "Must not be empty."
+INVALID_CHARACTER = N_("Contains a character that is not allowed here ({character}).")
+TOO_LONG = N_("At most {max} characters.")
+EMPTY = N_("Must not be empty.")
 
 
 def forbidden_character(text: str, *, multiline: bool = False) -> str | None:

@@ -55,7 +55,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from telemed.domain.bands import Bands
-from telemed.domain.errors import DomainValidationError, FieldError
+from telemed.domain.errors import N_, DomainValidationError, FieldError
 
 Category = Literal["vital-signs", "laboratory", "device"]
 
@@ -143,29 +143,29 @@ _MMHG = _units("mm[Hg]", {
 
 _TABLE = (
     MetricInfo(
-        name="heart_rate", display_name="Heart rate", canonical_unit="/min",
-        display_unit="bpm", loinc="8867-4", category="vital-signs",
+        name="heart_rate", display_name=N_("Heart rate"), canonical_unit="/min",
+        display_unit=N_("bpm"), loinc="8867-4", category="vital-signs",
         plausible_min=20, plausible_max=300, decimals=0,
         units=_units("/min", {"beat/min": IDENTITY, "1/min": IDENTITY}),
         default_bands=Bands(critical_low=41, warning_low=51, warning_high=110,
                             critical_high=130),
     ),
     MetricInfo(
-        name="resp_rate", display_name="Respiratory rate", canonical_unit="/min",
-        display_unit="breaths/min", loinc="9279-1", category="vital-signs",
+        name="resp_rate", display_name=N_("Respiratory rate"), canonical_unit="/min",
+        display_unit=N_("breaths/min"), loinc="9279-1", category="vital-signs",
         plausible_min=2, plausible_max=80, decimals=0,
         units=_units("/min", {"1/min": IDENTITY}),
         default_bands=Bands(critical_low=9, warning_low=12, warning_high=20, critical_high=24),
     ),
     MetricInfo(
-        name="spo2", display_name="Oxygen saturation", canonical_unit="%",
+        name="spo2", display_name=N_("Oxygen saturation"), canonical_unit="%",
         display_unit="%", loinc="2708-6", extra_loinc=("59408-5",), category="vital-signs",
         plausible_min=50, plausible_max=100, decimals=0,
         units=_units("%", {"/": Conversion(multiply=100.0)}),
         default_bands=Bands(critical_low=92, warning_low=94),
     ),
     MetricInfo(
-        name="body_temp", display_name="Body temperature", canonical_unit="Cel",
+        name="body_temp", display_name=N_("Body temperature"), canonical_unit="Cel",
         display_unit="°C", loinc="8310-5", category="vital-signs",
         plausible_min=25, plausible_max=45, decimals=1,
         units=_units("Cel", {
@@ -176,28 +176,28 @@ _TABLE = (
                             critical_high=39.9),
     ),
     MetricInfo(
-        name="bp_systolic", display_name="Systolic blood pressure", canonical_unit="mm[Hg]",
+        name="bp_systolic", display_name=N_("Systolic blood pressure"), canonical_unit="mm[Hg]",
         display_unit="mmHg", loinc="8480-6", panel_loinc="85354-9", category="vital-signs",
         plausible_min=40, plausible_max=300, decimals=0, units=_MMHG,
         default_bands=Bands(critical_low=91, warning_low=101, warning_high=179,
                             critical_high=219),
     ),
     MetricInfo(
-        name="bp_diastolic", display_name="Diastolic blood pressure", canonical_unit="mm[Hg]",
+        name="bp_diastolic", display_name=N_("Diastolic blood pressure"), canonical_unit="mm[Hg]",
         display_unit="mmHg", loinc="8462-4", panel_loinc="85354-9", category="vital-signs",
         plausible_min=20, plausible_max=200, decimals=0, units=_MMHG,
         default_bands=Bands(critical_low=40, warning_low=50, warning_high=109,
                             critical_high=119),
     ),
     MetricInfo(
-        name="body_weight", display_name="Body weight", canonical_unit="kg",
+        name="body_weight", display_name=N_("Body weight"), canonical_unit="kg",
         display_unit="kg", loinc="29463-7", category="vital-signs",
         plausible_min=1, plausible_max=400, decimals=1,
         units=_units("kg", {"g": Conversion(divide=1000.0),
                             "[lb_av]": Conversion(multiply=LB_IN_KG)}),
     ),
     MetricInfo(
-        name="blood_glucose", display_name="Blood glucose", canonical_unit="mg/dL",
+        name="blood_glucose", display_name=N_("Blood glucose"), canonical_unit="mg/dL",
         display_unit="mg/dL", loinc="2339-0", category="laboratory",
         plausible_min=10, plausible_max=1000, decimals=0,
         units=_units("mg/dL", {"mmol/L": Conversion(multiply=GLUCOSE_MMOL_TO_MGDL),
@@ -206,7 +206,7 @@ _TABLE = (
                             critical_high=400),
     ),
     MetricInfo(
-        name="battery", display_name="Battery level", canonical_unit="%EL",
+        name="battery", display_name=N_("Battery level"), canonical_unit="%EL",
         display_unit="%", loinc=None, category="device",
         plausible_min=0, plausible_max=100, decimals=0, units=_units("%EL"),
     ),

@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 Kind = Literal["alert_escalated", "alert_critical", "emergency_access", "document_available",
-               "visit_reminder", "visit_changed"]
+               "visit_reminder", "visit_changed", "account_security"]
 
 KINDS: Final[tuple[str, ...]] = ("alert_escalated", "alert_critical", "emergency_access",
-                                 "document_available", "visit_reminder", "visit_changed")
-MANDATORY: Final[frozenset[str]] = frozenset({"alert_escalated", "emergency_access"})
+                                 "document_available", "visit_reminder", "visit_changed",
+                                 "account_security")
+MANDATORY: Final[frozenset[str]] = frozenset({"alert_escalated", "emergency_access",
+                                              "account_security"})
 DEFAULTS: Final[Mapping[str, bool]] = {
     "alert_escalated": True,
     "alert_critical": False,
@@ -23,6 +25,7 @@ DEFAULTS: Final[Mapping[str, bool]] = {
     "document_available": True,
     "visit_reminder": True,
     "visit_changed": True,
+    "account_security": True,  # a second factor reset by an administrator (telemed/identity)
 }
 # Kinds that also page the operators' channels (TELEMED_NOTIFY_URLS).
 PAGING: Final[frozenset[str]] = frozenset({"alert_escalated"})

@@ -29,6 +29,7 @@ TITLES: Final[Mapping[str, str]] = {
     "visit_reminder": N_("Reminder: you have a visit soon"),
     "visit_reminder_guest": N_("Reminder: a video visit you are invited to starts soon"),
     "visit_changed": N_("A visit of yours was scheduled or changed"),
+    "account_security": N_("The second factor of your account was reset"),
 }
 _OPEN = N_("Open this link to see it (you will be asked to log in first):")
 _PRIVACY = N_("For your privacy, this message contains no clinical details.")

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Alert, Notification, OnCallShift, User
 from telemed.db.types import utcnow
-from telemed.errors import conflict, invalid
+from telemed.errors import N_, conflict, invalid
 
 CLINICIANS = ("doctor", "nurse")
 MAX_SHIFT = timedelta(days=7)
@@ -28,17 +28,17 @@ async def add_shift(session: AsyncSession, *, user_id: str, starts_at: datetime,
     errors: dict[str, str] = {}
     user = await session.get(User, user_id)
     if user is None or not user.active:
-        errors["user_id"] = "No such user."
+        errors["user_id"] = N_("No such user.")
     elif user.role not in CLINICIANS:
-        errors["user_id"] = "Only doctors and nurses can be on call."
+        errors["user_id"] = N_("Only doctors and nurses can be on call.")
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        errors["starts_at"] = "Times need a UTC offset."
+        errors["starts_at"] = N_("Times need a UTC offset.")
     elif ends_at <= starts_at:
-        errors["ends_at"] = "The shift must end after it starts."
+        errors["ends_at"] = N_("The shift must end after it starts.")
     elif ends_at <= now:
-        errors["ends_at"] = "The shift is in the past."
+        errors["ends_at"] = N_("The shift is in the past.")
     elif ends_at - starts_at > MAX_SHIFT:
-        errors["ends_at"] = "A shift lasts at most 7 days."
+        errors["ends_at"] = N_("A shift lasts at most 7 days.")
     if errors:
         raise invalid(errors)
     overlapping = await session.exec(

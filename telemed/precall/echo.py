@@ -29,7 +29,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from telemed.signalling.messages import IceServer
+from telemed.domain.visit_wire import IceServer
 
 log = logging.getLogger("telemed.precall")
 

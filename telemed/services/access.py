@@ -22,9 +22,11 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import CareTeamMember, Consent, EmergencyAccess, Patient, User
+from telemed.db.teleconsults import Teleconsult
 from telemed.db.types import utcnow
 from telemed.domain import emergency as emergency_rules
 from telemed.domain.consent import Decision, may_consult
+from telemed.domain.teleconsults import ACCESS_STATUSES
 from telemed.errors import ApiError, forbidden, not_found
 from telemed.notify.oncall import ONCALL_ACCESS, has_oncall_access
 from telemed.principal import Principal
@@ -34,6 +36,10 @@ from telemed.services.delegates import is_delegate
 
 # Resources an administrator may see: demographics only, never clinical data.
 ADMIN_RESOURCES = frozenset({"patient", "consent", "access_log"})
+# What a consulted specialist may do with the record for the consult's duration: read it,
+# and add what the consult needs (its visit, attachments, images); never lasting rights.
+CONSULT_CREATES = frozenset({"visit", "teleconsult", "attachment", "study"})
+CONSULT_ACCESS = "teleconsult access"  # the audit reason (shown on the patient's access log)
 
 
 async def in_care_team(session: AsyncSession, patient_id: str, user_id: str) -> bool:
@@ -99,6 +105,20 @@ async def active_emergency_access(
     return result.first()
 
 
+async def active_consult(session: AsyncSession, patient_id: str, user_id: str
+                         ) -> str | None:
+    """The id of an accepted, unanswered teleconsult about the patient addressed to the
+    user (the consult's access grant, `scope.consulting`), or None."""
+    return (await session.exec(
+        select(Teleconsult.id).where(Teleconsult.patient_id == patient_id)
+        .where(Teleconsult.specialist_id == user_id)
+        .where(col(Teleconsult.status).in_(ACCESS_STATUSES)).limit(1))).first()
+
+
+def consult_allows(action: str, resource: str) -> bool:
+    return action in ("read", "export") or (action == "create" and resource in CONSULT_CREATES)
+
+
 async def authorize_patient(
     session: AsyncSession,
     who: Principal,
@@ -116,7 +136,7 @@ async def authorize_patient(
         raise not_found("Patient")
     emergency = False
     allowed = False
-    refusal = forbidden("You have no access to this patient's record.")
+    refusal = forbidden("You have no access to this patient's record.", key="no_access")
     if who.role == "patient":
         own_or_delegate = who.patient_id == patient_id or await is_delegate(
             session, patient_id, who.user_id
@@ -142,6 +162,12 @@ async def authorize_patient(
             # reading and handling alerts only, so nothing outlives the shift.
             allowed = True
             reason = f"{ONCALL_ACCESS}: {reason}" if reason else ONCALL_ACCESS
+        if not allowed and not member and consult_allows(action, resource) \
+                and await has_consent(session, patient_id, who.user_id):
+            consult = await active_consult(session, patient_id, who.user_id)
+            if consult is not None:
+                allowed = True
+                reason = f"{CONSULT_ACCESS}: {reason}" if reason else CONSULT_ACCESS
         if not allowed:
             grant = await active_emergency_access(session, patient_id, who.user_id)
             if grant is not None:

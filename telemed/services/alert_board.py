@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import false
+from sqlalchemy import false, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +24,12 @@ from telemed.services.alerts import alerting
 from telemed.services.audit import record_reads
 from telemed.services.consent import WithdrawnNotice
 from telemed.services.context import plan_content
+
+
+async def last_seq(session: AsyncSession) -> int:
+    """The sequence number of the newest alert change (0 before any): a stream that resumes
+    after it misses nothing committed later."""
+    return (await session.exec(select(func.max(Alert.seq)))).one() or 0
 
 
 async def plan_contents(session: AsyncSession, patient_ids: Sequence[str]

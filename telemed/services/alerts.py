@@ -20,14 +20,23 @@ from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus import ALERTS as ALERT_CHANNEL
 from telemed.bus import Event
+from telemed.db.events import record_event
 from telemed.db.models import Alert, Patient, RuleState
 from telemed.db.types import utcnow
 from telemed.domain.alert_detail import AlertDetail
 from telemed.domain.bands import Severity, is_worse
 from telemed.domain.errors import DomainValidationError
 from telemed.domain.text import clean_text
-from telemed.errors import ApiError, conflict, forbidden, from_domain, not_found
+from telemed.errors import (
+    FieldError,
+    conflict,
+    forbidden,
+    from_domain,
+    invalid,
+    not_found,
+)
 from telemed.notify import outbox
 from telemed.principal import Principal
 from telemed.services import audit, scope
@@ -68,7 +77,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def alert_out(alert: Alert, patient: Patient | None = None) -> dict[str, Any]:
-    """CONTRACT §2 alert shape, with the lifecycle details and the patient's name."""
+    """The alert shape of docs/api.md ("Alerts"), with the lifecycle details and the
+    patient's name."""
     out: dict[str, Any] = {
         "id": alert.id,
         "patient_id": alert.patient_id,
@@ -117,6 +127,10 @@ class AlertChange:
         return {"type": "alert", "seq": self.seq, "patient_id": self.patient_id,
                 "change": self.change, "notify": self.notify, "alert": self.alert,
                 "reading_received_at": _iso(self.reading_received_at)}
+
+    def announce(self) -> tuple[str, Event]:
+        """The alert streams' channel and this change (published after the commit)."""
+        return ALERT_CHANNEL, self.event()
 
 
 def _snoozed(alert: Alert, now: datetime) -> bool:
@@ -324,6 +338,25 @@ async def _for_action(
     return alert, patient
 
 
+async def _unresolved(
+    session: AsyncSession, who: Principal, alert_id: str, reason: str, request_id: str | None
+) -> tuple[Alert, Patient]:
+    """`_for_action`, refused (409) when the alert is already resolved."""
+    alert, patient = await _for_action(session, who, alert_id, reason, request_id)
+    if alert.status == "resolved":
+        raise conflict("This alert is already resolved.", "alert_resolved")
+    return alert, patient
+
+
+async def _settled(session: AsyncSession, alert: Alert, patient: Patient,
+                   change_kind: str) -> AlertChange:
+    """Commit the alert's change; its event is published after the commit."""
+    change = await _change(session, alert, change_kind, False, patient)
+    record_event(session, change)
+    await session.commit()
+    return change
+
+
 def _note(note: str | None) -> str | None:
     """The note as typed (trimmed), None when blank; 422 when too long or holding control,
     bidi-override or invalid characters (never cut silently)."""
@@ -354,9 +387,7 @@ async def acknowledge(
 ) -> AlertChange:
     """open → acknowledged (who, when, note)."""
     clean_note = _note(note)
-    alert, patient = await _for_action(session, who, alert_id, "acknowledge", request_id)
-    if alert.status == "resolved":
-        raise conflict("This alert is already resolved.", "alert_resolved")
+    alert, patient = await _unresolved(session, who, alert_id, "acknowledge", request_id)
     if alert.status == "acknowledged":
         raise conflict("This alert is already acknowledged.", "alert_acknowledged")
     now = utcnow()
@@ -365,9 +396,7 @@ async def acknowledge(
     alert.acknowledged_at = now
     alert.ack_note = clean_note
     alert.updated_at = now
-    change = await _change(session, alert, "acknowledged", False, patient)
-    await session.commit()
-    return change
+    return await _settled(session, alert, patient, "acknowledged")
 
 
 async def resolve(
@@ -376,9 +405,7 @@ async def resolve(
 ) -> AlertChange:
     """open/acknowledged → resolved (who, when, note); the rule starts afresh."""
     clean_note = _note(note)
-    alert, patient = await _for_action(session, who, alert_id, "resolve", request_id)
-    if alert.status == "resolved":
-        raise conflict("This alert is already resolved.", "alert_resolved")
+    alert, patient = await _unresolved(session, who, alert_id, "resolve", request_id)
     now = utcnow()
     alert.status = "resolved"
     alert.resolved_by = who.user_id
@@ -387,6 +414,7 @@ async def resolve(
     alert.updated_at = now
     change = await _change(session, alert, "resolved", False, patient)
     await reset_rule_state(session, alert.patient_id, alert.rule_key)
+    record_event(session, change)
     await session.commit()
     return change
 
@@ -398,18 +426,15 @@ async def snooze(
     """Silence the alert's notifications for ``minutes`` (a worse severity still notifies)."""
     low, high = SNOOZE_MINUTES
     if not low <= minutes <= high:
-        raise ApiError(422, "validation_error", "Some fields are not valid.",
-                       fields={"minutes": f"Must be between {low} and {high}."})
-    alert, patient = await _for_action(session, who, alert_id, f"snooze {minutes} min",
+        raise invalid({"minutes": FieldError("minutes", "out_of_range",
+                                             "Must be between {min} and {max}.",
+                                             {"min": low, "max": high})})
+    alert, patient = await _unresolved(session, who, alert_id, f"snooze {minutes} min",
                                        request_id)
-    if alert.status == "resolved":
-        raise conflict("This alert is already resolved.", "alert_resolved")
     now = utcnow()
     alert.snoozed_until = now + timedelta(minutes=minutes)
     alert.updated_at = now
-    change = await _change(session, alert, "snoozed", False, patient)
-    await session.commit()
-    return change
+    return await _settled(session, alert, patient, "snoozed")
 
 
 async def reset_rule_state(session: AsyncSession, patient_id: str, rule_key: str) -> None:

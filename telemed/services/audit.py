@@ -26,6 +26,7 @@ Resource = Literal[
     "emergency_review",
     "fhir_appointment", "fhir_careplan", "fhir_flag", "fhir_observation", "observation",
     "patient", "user", "visit", "visit_guest", "visit_report",
+    "teleconsult", "attachment", "study",
 ]
 
 

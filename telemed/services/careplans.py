@@ -8,11 +8,13 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus.events import AccessChanged, CareplanChanged
+from telemed.db.events import record_event
 from telemed.db.models import CarePlan
 from telemed.db.types import new_id, utcnow
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.errors import DomainValidationError
-from telemed.errors import conflict, from_domain, invalid, not_found
+from telemed.errors import N_, ApiError, conflict, from_domain, invalid, not_found
 from telemed.principal import Principal
 from telemed.services import audit, free_text
 from telemed.services.access import authorize_patient
@@ -25,11 +27,11 @@ CONTENT_KEYS = ("goals", "care_team", "monitoring", "trends", "news2", "silence_
 def _check_header(title: str, period_start: date, period_end: date | None) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not title.strip() or len(title) > 200:
-        errors["title"] = "Title is required (at most 200 characters)."
+        errors["title"] = N_("Title is required (at most 200 characters).")
     elif (bad := free_text.problem(title)) is not None:
         errors["title"] = bad
     if period_end is not None and period_end < period_start:
-        errors["period_end"] = "The end of the period comes before its start."
+        errors["period_end"] = N_("The end of the period comes before its start.")
     return errors
 
 
@@ -80,6 +82,7 @@ async def create_careplan(
     await session.flush()
     audit.record(session, actor=who, action="create", resource="careplan",
                  patient_id=patient_id, resource_id=plan.plan_id)
+    record_event(session, AccessChanged(plan.patient_id))
     await session.commit()
     return plan
 
@@ -188,18 +191,35 @@ async def update_careplan(
     audit.record(session, actor=who, action="update", resource="careplan",
                  patient_id=plan.patient_id, resource_id=plan_id,
                  reason=f"version {result.version}")
+    return await _save_changed(session, result)
+
+
+async def _transition(session: AsyncSession, who: Principal, plan_id: str, *, reason: str,
+                      expected: str, refusal: tuple[str, str]) -> CarePlan:
+    """The current version of `plan_id`, authorised for `reason`, when its status is
+    `expected`; else 409 with the `refusal` (translation key, English template)."""
+    plan = await _current(session, plan_id)
+    await authorize_patient(session, who, plan.patient_id, action="update",
+                            resource="careplan", resource_id=plan_id, reason=reason)
+    if plan.status != expected:
+        key, message = refusal
+        raise ApiError(409, "invalid_status", message, params={"status": plan.status}, key=key)
+    return plan
+
+
+async def _save_changed(session: AsyncSession, plan: CarePlan) -> CarePlan:
+    """Store `plan`; ingest workers hear of it once the change is committed."""
+    session.add(plan)
+    record_event(session, CareplanChanged(plan.patient_id, plan.plan_id, plan.version))
     await session.commit()
-    return result
+    return plan
 
 
 async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str) -> CarePlan:
     """Draft → active; the patient's previously active plan is completed."""
-    plan = await _current(session, plan_id)
-    await authorize_patient(session, who, plan.patient_id, action="update",
-                            resource="careplan", resource_id=plan_id, reason="activate")
-    if plan.status != "draft":
-        raise conflict(f"Only a draft can be activated; this plan is {plan.status}.",
-                       "invalid_status")
+    plan = await _transition(session, who, plan_id, reason="activate", expected="draft",
+                             refusal=("careplan_not_draft", N_(
+                                 "Only a draft can be activated; this plan is {status}.")))
     now = utcnow()
     others = await session.exec(
         select(CarePlan)
@@ -216,24 +236,17 @@ async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str)
                      reason="completed: superseded by a newly activated plan")
     plan.status = "active"
     plan.activated_at = now
-    session.add(plan)
-    await session.commit()
-    return plan
+    return await _save_changed(session, plan)
 
 
 async def complete_careplan(session: AsyncSession, who: Principal, plan_id: str) -> CarePlan:
     """Active → completed."""
-    plan = await _current(session, plan_id)
-    await authorize_patient(session, who, plan.patient_id, action="update",
-                            resource="careplan", resource_id=plan_id, reason="complete")
-    if plan.status != "active":
-        raise conflict(f"Only an active plan can be completed; this plan is {plan.status}.",
-                       "invalid_status")
+    plan = await _transition(session, who, plan_id, reason="complete", expected="active",
+                             refusal=("careplan_not_active", N_(
+                                 "Only an active plan can be completed; this plan is {status}.")))
     plan.status = "completed"
     plan.completed_at = utcnow()
-    session.add(plan)
-    await session.commit()
-    return plan
+    return await _save_changed(session, plan)
 
 
 async def active_careplan(session: AsyncSession, patient_id: str) -> CarePlan | None:

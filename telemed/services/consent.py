@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus.events import AccessChanged
+from telemed.db.events import record_event
 from telemed.db.models import AuditEvent, Consent, EmergencyAccess, Patient, User
 from telemed.db.types import utcnow
 from telemed.domain.consent import ConsentState, Decision, consent_state
@@ -25,7 +27,7 @@ from telemed.domain.emergency import (
     REASON_CODES,
     REVIEW_OUTCOMES,
 )
-from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
+from telemed.errors import N_, ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit, free_text, scope
@@ -84,19 +86,20 @@ async def decide_consent(
     if grantee_id is not None:
         grantee = await session.get(User, grantee_id)
         if grantee is None or grantee.role not in CLINICIANS:
-            raise invalid({"grantee_id": "No such doctor or nurse."})
+            raise invalid({"grantee_id": N_("No such doctor or nurse.")})
     note = free_text.optional(note, "note", max_length=MAX_REASON_LENGTH, multiline=True)
     if note is not None and len(note) > MAX_REASON_LENGTH:
-        raise invalid({"note": "At most 1000 characters."})
+        raise invalid({"note": N_("At most 1000 characters.")})
     if who.role == "admin" and not (note or "").strip():
-        raise invalid({"note": "An administrator records the patient's written request "
-                               "(its reference) in the note."})
+        raise invalid({"note": N_("An administrator records the patient's written request "
+                                  "(its reference) in the note.")})
     consent = Consent(patient_id=patient_id, grantee_id=grantee_id, granted=granted,
                       recorded_by=who.user_id, note=note)
     session.add(consent)
     audit.record(session, actor=who, action="update", resource="consent",
                  patient_id=patient_id, resource_id=grantee_id,
                  reason="granted" if granted else "revoked")
+    record_event(session, AccessChanged(patient_id))
     await session.commit()
     return consent
 
@@ -120,11 +123,11 @@ async def break_glass(
     errors: dict[str, str] = {}
     reason_code = reason_code or DEFAULT_REASON_CODE
     if reason_code not in REASON_CODES:
-        errors["reason_code"] = "Unknown reason; choose one of the list."
+        errors["reason_code"] = N_("Unknown reason; choose one of the list.")
     if len(reason) < MIN_REASON_LENGTH:
-        errors["reason"] = "Write why you need emergency access (at least 15 characters)."
+        errors["reason"] = N_("Write why you need emergency access (at least 15 characters).")
     elif len(reason) > MAX_REASON_LENGTH:
-        errors["reason"] = "At most 1000 characters."
+        errors["reason"] = N_("At most 1000 characters.")
     if errors:
         raise ApiError(422, "validation_error", "Some fields are not valid.", fields=errors)
     if await session.get(Patient, patient_id) is None:
@@ -271,12 +274,12 @@ async def review_emergency(session: AsyncSession, who: Principal, access_id: str
                         "this emergency access.")
     errors: dict[str, str] = {}
     if outcome not in REVIEW_OUTCOMES:
-        errors["outcome"] = "Outcome must be confirmed or flagged."
+        errors["outcome"] = N_("Outcome must be confirmed or flagged.")
     note = note.strip() if note else None
     if note is not None and len(note) > MAX_REASON_LENGTH:
-        errors["note"] = "At most 1000 characters."
+        errors["note"] = N_("At most 1000 characters.")
     if outcome == "flagged" and not note:
-        errors["note"] = "Say why the emergency access is flagged."
+        errors["note"] = N_("Say why the emergency access is flagged.")
     if errors:
         raise invalid(errors)
     if grant.reviewed_at is not None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus.events import AccessChanged
+from telemed.db.events import record_event
 from telemed.db.models import Delegation, Patient, User
 from telemed.db.types import utcnow
-from telemed.errors import conflict, forbidden, invalid, not_found
+from telemed.errors import N_, conflict, forbidden, invalid, not_found
 from telemed.principal import Principal
 from telemed.services import audit
 
@@ -72,19 +74,20 @@ async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
         raise forbidden("Only the patient (or an administrator) manages delegates.")
     errors: dict[str, str] = {}
     if relationship not in RELATIONSHIPS:
-        errors["relationship"] = "Relationship must be caregiver, parent or guardian."
+        errors["relationship"] = N_("Relationship must be caregiver, parent or guardian.")
     delegate = (await session.exec(
         select(User).where(User.username == delegate_username.strip().lower()))).first()
     if delegate is None or delegate.role != "patient" or not delegate.active:
-        errors["delegate_username"] = "No patient-portal user with this username."
+        errors["delegate_username"] = N_("No patient-portal user with this username.")
     elif delegate.patient_id == patient_id:
-        errors["delegate_username"] = "A patient does not need a delegation to their own record."
+        errors["delegate_username"] = N_(
+            "A patient does not need a delegation to their own record.")
     request_note = " ".join(request_note.split()) if request_note else None
     if who.role == "admin" and not request_note:
-        errors["request_note"] = ("An administrator gives access only on the patient's "
-                                  "written request: record its reference.")
+        errors["request_note"] = N_("An administrator gives access only on the patient's "
+                                    "written request: record its reference.")
     elif request_note is not None and len(request_note) > MAX_NOTE_LENGTH:
-        errors["request_note"] = "At most 1000 characters."
+        errors["request_note"] = N_("At most 1000 characters.")
     if errors:
         raise invalid(errors)
     assert delegate is not None
@@ -99,6 +102,7 @@ async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
         reason += f" (written request: {request_note})"
     audit.record(session, actor=who, action="create", resource="delegation",
                  patient_id=patient_id, resource_id=delegation.id, reason=reason[:1000])
+    record_event(session, AccessChanged(patient_id))
     await session.commit()
     return delegation
 
@@ -118,5 +122,6 @@ async def revoke(session: AsyncSession, who: Principal, patient_id: str,
     session.add(delegation)
     audit.record(session, actor=who, action="delete", resource="delegation",
                  patient_id=patient_id, resource_id=delegation.id)
+    record_event(session, AccessChanged(patient_id))
     await session.commit()
     return delegation

@@ -31,7 +31,7 @@ from telemed.broker.errors import BrokerError
 from telemed.db.models import Device, DeviceAssignment, Patient
 from telemed.db.types import utcnow
 from telemed.domain import assignments as domain_assignments
-from telemed.errors import ApiError, conflict, invalid, not_found
+from telemed.errors import N_, ApiError, FieldError, conflict, invalid, not_found
 from telemed.principal import Principal
 from telemed.security import hash_password, verify_password
 from telemed.services import audit, scope
@@ -70,8 +70,8 @@ def new_device_password() -> str:
 def check_serial(serial: str) -> str:
     """The serial, or 422: 1-64 characters among letters, digits and `. _ : -`."""
     if not isinstance(serial, str) or not SERIAL_PATTERN.fullmatch(serial):
-        raise invalid({"serial": "Serial must be 1 to 64 characters: letters, digits, "
-                                 "'.', '_', ':' or '-'."})
+        raise invalid({"serial": N_("Serial must be 1 to 64 characters: letters, digits, "
+                                    "'.', '_', ':' or '-'.")})
     return serial
 
 
@@ -84,7 +84,7 @@ def check_kind(kind: str) -> str:
 
 async def _patient_exists(session: AsyncSession, patient_id: str) -> None:
     if not patient_id or await session.get(Patient, patient_id) is None:
-        raise invalid({"patient_id": "No such patient."})
+        raise invalid({"patient_id": N_("No such patient.")})
 
 
 async def _authorize(session: AsyncSession, who: Principal | None, patient_id: str, *,
@@ -149,18 +149,18 @@ async def register_device(
     (at most 30 days ago) when the patient has had it since before its registration:
     readings timed before the start are refused as ``before_assignment``.
     """
-    problems: dict[str, str] = {}
+    problems: dict[str, str | FieldError] = {}
     now = utcnow()
     if assigned_from is not None:
         if assigned_from.tzinfo is None or assigned_from.utcoffset() is None:
-            problems["assigned_from"] = "Give the time with its UTC offset."
+            problems["assigned_from"] = N_("Give the time with its UTC offset.")
         elif assigned_from > now or assigned_from < now - MAX_BACKDATE:
-            problems["assigned_from"] = "The time must lie within the last 30 days."
+            problems["assigned_from"] = N_("The time must lie within the last 30 days.")
     for name, check, value in (("serial", check_serial, serial), ("kind", check_kind, kind)):
         try:
             check(value)
         except ApiError as exc:
-            problems[name] = exc.fields[name]
+            problems[name] = exc.problems[name]
     if problems:
         raise invalid(problems)
     await _patient_exists(session, patient_id)

@@ -95,7 +95,8 @@ def parse_page(query: Mapping[str, str], *, key_length: int | None = None,
     raw_limit = query.get("limit", str(DEFAULT_LIMIT))
     if (not (raw_limit.isascii() and raw_limit.isdigit()) or len(raw_limit) > 6
             or not 1 <= int(raw_limit) <= MAX_LIMIT):
-        raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+        raise ApiError(400, "invalid_limit", "limit must be a whole number from 1 to {max}.",
+                       params={"max": MAX_LIMIT})
     cursor = query.get("cursor")
     after = decode_cursor(cursor, parts) if cursor else None
     return Page(limit=int(raw_limit), after=after)

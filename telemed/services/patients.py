@@ -11,9 +11,11 @@ from sqlalchemy.orm import Mapper
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus.events import AccessChanged
+from telemed.db.events import record_event
 from telemed.db.models import CareTeamMember, Patient, PatientSearchTerm, User
 from telemed.db.types import utcnow
-from telemed.domain.errors import DomainValidationError
+from telemed.domain.errors import DomainValidationError, FieldError
 from telemed.domain.fiscal_code import validate_demographics, validate_fiscal_code
 from telemed.domain.search_terms import patient_terms, prefix_end, query_words
 from telemed.errors import conflict, from_domain, invalid
@@ -98,6 +100,7 @@ async def create_patient(
         )
     audit.record(session, actor=who, action="create", resource="patient",
                  patient_id=patient.id, resource_id=patient.id, request_id=request_id)
+    record_event(session, AccessChanged(patient.id))
     await session.commit()
     return patient
 
@@ -220,7 +223,9 @@ async def add_to_care_team(
     for user_id in dict.fromkeys(user_ids):
         user = await session.get(User, user_id)
         if user is None or user.role not in CLINICIANS or not user.active:
-            raise invalid({"care_team": f"{user_id} is not an active doctor or nurse."})
+            raise invalid({"care_team": FieldError(
+                "care_team", "not_care_staff", "{user_id} is not an active doctor or nurse.",
+                {"user_id": user_id})})
         if await session.get(CareTeamMember, (patient_id, user_id)) is None:
             session.add(CareTeamMember(patient_id=patient_id, user_id=user_id,
                                        responsible=user.role == "doctor"))

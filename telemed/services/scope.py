@@ -17,6 +17,8 @@ from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_
 from sqlmodel import col
 
 from telemed.db.models import CareTeamMember, Consent, Delegation, User
+from telemed.db.teleconsults import Teleconsult
+from telemed.domain.teleconsults import ACCESS_STATUSES
 from telemed.principal import Principal
 
 
@@ -50,6 +52,14 @@ def on_team(patient: Any, user_id: str) -> ColumnElement[bool]:
     """`user_id` sits on the patient's care team (primary-key lookup)."""
     return exists().where(col(CareTeamMember.patient_id) == patient,
                           col(CareTeamMember.user_id) == user_id)
+
+
+def consulting(patient: Any, user_id: str) -> ColumnElement[bool]:
+    """`user_id` is the specialist of an accepted, not yet answered teleconsult about the
+    patient (`telemed.domain.teleconsults.grants_access`): the consult's access grant."""
+    return exists().where(col(Teleconsult.patient_id) == patient,
+                          col(Teleconsult.specialist_id) == user_id,
+                          col(Teleconsult.status).in_(ACCESS_STATUSES))
 
 
 def _team_doctor(patient: Any, *, responsible: bool) -> ColumnElement[bool]:
@@ -90,7 +100,8 @@ def visible(patient: Any, who: Principal) -> ColumnElement[bool] | None:
         own = patient == who.patient_id if who.patient_id else false()
         return or_(own, _delegated(patient, who.user_id))
     if who.is_clinician:
-        return and_(on_team(patient, who.user_id), consultable(patient, who.user_id))
+        return and_(or_(on_team(patient, who.user_id), consulting(patient, who.user_id)),
+                    consultable(patient, who.user_id))
     return false()
 
 

@@ -23,12 +23,18 @@ ACCESS_PURPOSE = "access"
 KEEP_EXPIRED = timedelta(days=1)  # expired rows are deleted a day later, at the next login
 
 
-async def open_session(db: AsyncSession, user: User, *, kind: str,
-                       ttl_seconds: int) -> UserSession:
-    """A new session row for `user` (not committed)."""
+TOUCH_EVERY = timedelta(seconds=60)  # how often a session's last use is written
+
+
+async def open_session(db: AsyncSession, user: User, *, kind: str, ttl_seconds: int,
+                       **details: str | None) -> UserSession:
+    """A new session row for `user` (not committed). `details`: how the person logged in
+    (`method`, `second_factor`, `acr`, `id_token`) and from where (`user_agent`, `address`)."""
     now = utcnow()
     row = UserSession(id=secrets.token_hex(16), user_id=user.id, kind=kind, created_at=now,
-                      expires_at=now + timedelta(seconds=ttl_seconds))
+                      expires_at=now + timedelta(seconds=ttl_seconds), last_used_at=now)
+    for name in ("method", "second_factor", "acr", "id_token", "user_agent", "address"):
+        setattr(row, name, details.get(name))
     db.add(row)
     await db.exec(delete(UserSession).where(
         col(UserSession.user_id) == user.id, col(UserSession.expires_at) < now - KEEP_EXPIRED))
@@ -36,9 +42,9 @@ async def open_session(db: AsyncSession, user: User, *, kind: str,
 
 
 async def issue_access_token(db: AsyncSession, user: User, *, secret: str,
-                             ttl_seconds: int) -> str:
-    """A bearer token backed by a new session row (committed)."""
-    row = await open_session(db, user, kind="bearer", ttl_seconds=ttl_seconds)
+                             ttl_seconds: int, **details: str | None) -> str:
+    """A bearer token backed by a new session row (committed); `details` as open_session."""
+    row = await open_session(db, user, kind="bearer", ttl_seconds=ttl_seconds, **details)
     await db.commit()
     return TokenSigner(secret).sign(ACCESS_PURPOSE, {"sub": user.id, "sid": row.id},
                                     ttl_seconds)
@@ -59,6 +65,10 @@ async def live_session(db: AsyncSession, session_id: str,
     row, user = found
     if row.revoked_at is not None or row.expires_at <= now or not user.active:
         return None
+    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
+        await db.exec(update(UserSession).where(col(UserSession.id) == row.id)
+                      .values(last_used_at=now))
+        await db.commit()
     return row, user
 
 

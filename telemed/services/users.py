@@ -14,7 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Patient, User
 from telemed.db.types import utcnow
-from telemed.errors import ApiError, conflict, invalid, not_found
+from telemed.domain.errors import DomainValidationError
+from telemed.domain.fiscal_code import validate_fiscal_code
+from telemed.errors import N_, ApiError, conflict, invalid, not_found
+from telemed.identity.activation import unusable_password
 from telemed.notify import kinds
 from telemed.principal import ROLES, Principal
 from telemed.security import hash_password, password_problem, verify_password
@@ -37,26 +40,38 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-
 _DUMMY_HASH = hash_password("telemed-dummy-password")
 
 
+PATIENT_SETS_PASSWORD = ("A patient sets their own password: leave this empty and give them "
+                         "the activation link.")
+
+
 def check_new_user(
-    *, username: str, password: str, role: str, display_name: str, patient_id: str | None
+    *, username: str, password: str | None, role: str, display_name: str,
+    patient_id: str | None, by_admin: bool = False,
 ) -> dict[str, str]:
-    """Field errors of a new user's data (English msgids), empty when valid."""
+    """Field errors of a new user's data (English msgids), empty when valid. `password` None:
+    a portal account whose owner sets it (activation link); `by_admin`: an administrator
+    creates it, who may not choose a portal account's password (docs/identity.md)."""
     errors: dict[str, str] = {}
     if not USERNAME_RE.match(username):
-        errors["username"] = (
+        errors["username"] = N_(
             "Username must be 3-64 characters: lowercase letters, digits, dot, dash, underscore."
         )
-    problem = password_problem(password, username=username, context=(display_name,))
-    if problem:
-        errors["password"] = problem
+    if by_admin and role == "patient" and password:
+        errors["password"] = PATIENT_SETS_PASSWORD
+    elif password is None and role != "patient":
+        errors["password"] = "Password must be at least 12 characters long."
+    elif password is not None:
+        problem = password_problem(password, username=username, context=(display_name,))
+        if problem:
+            errors["password"] = problem
     if role not in ROLES:
-        errors["role"] = "Role must be one of admin, doctor, nurse, patient."
+        errors["role"] = N_("Role must be one of admin, doctor, nurse, patient.")
     if not display_name.strip() or len(display_name) > 128:
-        errors["display_name"] = "Display name is required (at most 128 characters)."
+        errors["display_name"] = N_("Display name is required (at most 128 characters).")
     elif (bad := free_text.problem(display_name)) is not None:
         errors["display_name"] = bad
     if role != "patient" and patient_id:
-        errors["patient_id"] = "Only patient users are linked to a patient record."
+        errors["patient_id"] = N_("Only patient users are linked to a patient record.")
     return errors
 
 
@@ -76,14 +91,17 @@ async def create_user(
     session: AsyncSession,
     *,
     username: str,
-    password: str,
+    password: str | None,
     role: str,
     display_name: str,
     patient_id: str | None = None,
     email: str | None = None,
     notify: dict[str, Any] | None = None,
+    by_admin: bool = False,
+    fiscal_code: str | None = None,
 ) -> User:
-    """Create a user after validating everything; 422/409 change nothing."""
+    """Create a user after validating everything; 422/409 change nothing. Without a password
+    (portal accounts only) the owner sets one with an activation link."""
     username = username.strip().lower()
     email = clean_email(email)
     errors = check_new_user(
@@ -92,14 +110,20 @@ async def create_user(
         role=role,
         display_name=display_name,
         patient_id=patient_id,
+        by_admin=by_admin,
     )
     if email is not None and (problem := email_problem(email)):
         errors["email"] = problem
+    if fiscal_code:  # for single sign-on (telemed/identity); portal accounts use the patient's
+        try:
+            fiscal_code = validate_fiscal_code(fiscal_code)
+        except DomainValidationError as exc:
+            errors["fiscal_code"] = exc.errors[0].render()
     errors.update(kinds.preference_errors(notify or {}))
     if errors:
         raise invalid(errors)
     if patient_id and await session.get(Patient, patient_id) is None:
-        raise invalid({"patient_id": "No such patient."})
+        raise invalid({"patient_id": N_("No such patient.")})
     existing = await session.exec(select(User).where(User.username == username))
     if existing.first() is not None:
         raise conflict("That username is taken.", "username_taken")
@@ -109,12 +133,13 @@ async def create_user(
             raise conflict("That patient already has a user.", "patient_has_user")
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password) if password is not None else unusable_password(),
         role=role,
         display_name=display_name.strip(),
         patient_id=patient_id,
         email=email,
         notify_prefs=kinds.merged(None, notify) if notify else None,
+        fiscal_code=fiscal_code or None,
     )
     session.add(user)
     await session.flush()
@@ -200,9 +225,14 @@ def to_principal(user: User, via: str, *, session_id: str | None = None,
     )
 
 
+async def find_user(session: AsyncSession, user_id: str) -> User | None:
+    """A user by id, or None."""
+    return await session.get(User, user_id)
+
+
 async def get_user(session: AsyncSession, user_id: str) -> User:
     """A user by id, or 404."""
-    user = await session.get(User, user_id)
+    user = await find_user(session, user_id)
     if user is None:
         raise not_found("User")
     return user
@@ -232,7 +262,7 @@ async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, A
     errors.update(kinds.preference_errors(notify))
     language = changes.get("language", user.language)
     if language is not None and language not in ("it", "en"):
-        errors["language"] = "Language must be it or en."
+        errors["language"] = N_("Language must be it or en.")
     if errors:
         raise invalid(errors)
     user.email = email
@@ -242,6 +272,13 @@ async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, A
     session.add(user)
     await session.commit()
     return user
+
+
+async def end_all_sessions_of(session: AsyncSession, user_id: str) -> None:
+    """`end_all_sessions` of the user `user_id` (an existing user: the caller)."""
+    user = await session.get(User, user_id)
+    assert user is not None
+    await end_all_sessions(session, user)
 
 
 async def end_all_sessions(session: AsyncSession, user: User,
@@ -264,7 +301,7 @@ async def change_password(session: AsyncSession, user_id: str, *, current: str, 
         raise LoginError()
     problem = password_problem(new, username=user.username, context=(user.display_name,))
     if problem is None and new == current:
-        problem = "The new password must differ from the current one."
+        problem = N_("The new password must differ from the current one.")
     if problem:
         raise invalid({"new_password": problem})
     user.password_hash = await asyncio.to_thread(hash_password, new)

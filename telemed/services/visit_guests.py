@@ -29,7 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Visit, VisitGuest
 from telemed.db.types import utcnow
-from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
+from telemed.errors import N_, ApiError, conflict, forbidden, invalid, not_found
 from telemed.principal import Principal
 from telemed.security import TokenError, TokenSigner
 from telemed.services import audit, free_text
@@ -75,7 +75,7 @@ def clean_name(name: str) -> str:
     control, bidi-override or invalid characters (refused, never stripped silently)."""
     text = free_text.optional(name, "name", max_length=MAX_NAME, collapse=True)
     if not text:
-        raise invalid({"name": "Give the guest's name (at most 80 characters)."})
+        raise invalid({"name": N_("Give the guest's name (at most 80 characters).")})
     return text
 
 

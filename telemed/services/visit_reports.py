@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Visit, VisitReport
 from telemed.db.types import utcnow
-from telemed.errors import conflict, forbidden, invalid
+from telemed.errors import N_, conflict, forbidden, invalid
 from telemed.notify import outbox
 from telemed.principal import Principal
 from telemed.services import free_text
@@ -65,7 +65,7 @@ async def sign_report(
     await session.commit()
     clean = free_text.optional(text, "text", max_length=MAX_REPORT, multiline=True) or ""
     if not clean or len(clean) > MAX_REPORT:
-        raise invalid({"text": "Write the report (at most 20000 characters)."})
+        raise invalid({"text": N_("Write the report (at most 20000 characters).")})
     visit = record.visit
     if visit.status not in REPORTABLE:
         raise conflict("A report can be written only for a visit that took place.",

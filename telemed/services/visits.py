@@ -18,9 +18,9 @@ from sqlalchemy import tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import ChatMessage, User, Visit, VisitGuest, VisitParticipant
+from telemed.db.models import ChatMessage, Patient, User, Visit, VisitGuest, VisitParticipant
 from telemed.db.types import utcnow
-from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
+from telemed.errors import N_, ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit, scope
@@ -149,7 +149,7 @@ async def list_visits(
     query = select(Visit)
     if who.role == "patient":
         if who.patient_id is None or patient_id not in (None, who.patient_id):
-            raise forbidden("You have no access to this patient's record.")
+            raise forbidden("You have no access to this patient's record.", key="no_access")
         query = query.where(Visit.patient_id == who.patient_id)
     elif who.is_clinician:
         if patient_id is not None:
@@ -247,11 +247,11 @@ async def _check_participants(
     errors: dict[str, str] = {}
     unique = list(dict.fromkeys(participant_ids))
     if not unique:
-        errors["participant_ids"] = "Invite at least one clinician."
+        errors["participant_ids"] = N_("Invite at least one clinician.")
         return errors
     limit = MAX_CLINICIANS.get(kind)
     if limit is not None and len(unique) > limit:
-        errors["participant_ids"] = (
+        errors["participant_ids"] = N_(
             "A televisit or teleassistance has at most 2 clinicians, a teleconsult at most 6."
         )
         return errors
@@ -282,15 +282,15 @@ async def schedule_visit(
     now = now or utcnow()
     errors: dict[str, str] = {}
     if kind not in KINDS:
-        errors["kind"] = "Kind must be televisit, teleconsult or teleassistance."
+        errors["kind"] = N_("Kind must be televisit, teleconsult or teleassistance.")
     if not _aware(scheduled_start):
-        errors["scheduled_start"] = "Give the start time with its UTC offset."
+        errors["scheduled_start"] = N_("Give the start time with its UTC offset.")
     elif scheduled_start < now - PAST_GRACE:
-        errors["scheduled_start"] = "The start time is in the past."
+        errors["scheduled_start"] = N_("The start time is in the past.")
     elif scheduled_start > now + MAX_AHEAD:
-        errors["scheduled_start"] = "The start time is more than a year ahead."
+        errors["scheduled_start"] = N_("The start time is more than a year ahead.")
     if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
-        errors["duration_minutes"] = "Duration must be from 5 to 240 minutes."
+        errors["duration_minutes"] = N_("Duration must be from 5 to 240 minutes.")
     errors.update(await _check_participants(session, kind, participant_ids))
     await authorize_patient(session, who, patient_id, action="create", resource="visit",
                             request_id=request_id)
@@ -444,3 +444,17 @@ async def chat_history(
             select(VisitGuest).where(col(VisitGuest.id).in_(guest_ids)))).all()
         names.update({f"guest:{g.id}": g.name for g in guests})
     return [(row, names.get(row.sender_id, "")) for row in reversed(rows)]
+
+
+async def patients_of(session: AsyncSession, records: Sequence[VisitRecord]) -> dict[str, Patient]:
+    """The patients of the visits `records` (already authorised), by id, in one query."""
+    wanted = sorted({record.visit.patient_id for record in records})
+    if not wanted:
+        return {}
+    found = await session.exec(select(Patient).where(col(Patient.id).in_(wanted)))
+    return {patient.id: patient for patient in found.all()}
+
+
+async def patient_of(session: AsyncSession, record: VisitRecord) -> Patient | None:
+    """The patient of the visit `record` (already authorised)."""
+    return await session.get(Patient, record.visit.patient_id)

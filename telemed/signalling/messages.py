@@ -19,11 +19,11 @@ from typing import Any, ClassVar, Literal, TypeAlias, cast, get_args
 
 from telemed.domain.json_input import JsonInputError, parse_json
 from telemed.domain.text import describe, forbidden_character
+from telemed.domain.visit_wire import VISIT_ROLES, IceServer, MessageError, VisitRole
+from telemed.domain.visit_wire import fail as _fail
 
-VisitRole = Literal["clinician", "patient", "guest"]
 PeerState = Literal["waiting", "admitted"]
 Verdict = Literal["good", "fair", "poor", "failed"]
-VISIT_ROLES: tuple[VisitRole, ...] = get_args(VisitRole)
 VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
 MAX_ID = 64
@@ -35,19 +35,6 @@ MAX_TEXT = 500
 MAX_PARTICIPANTS = 16
 MAX_ICE_SERVERS = 8
 MAX_DEPTH = 32  # nesting of a frame (SDP and ICE candidates need 3)
-
-
-class MessageError(ValueError):
-    """A frame that is not a valid message; `code` is the snake_case error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _fail(message: str, code: str = "bad_message") -> MessageError:
-    return MessageError(code, message)
 
 
 def _check_id(value: object, name: str) -> None:
@@ -136,45 +123,6 @@ class PeerInfo:
         _only(raw, {"peer_id", "role", "name", "polite"}, "peer")
         return cls(peer_id=raw.get("peer_id"), role=raw.get("role"),  # type: ignore[arg-type]
                    name=raw.get("name", ""), polite=raw.get("polite"))
-
-
-@dataclass(frozen=True, slots=True)
-class IceServer:
-    """One RTCIceServer: STUN or TURN URLs, with credentials for TURN."""
-
-    urls: tuple[str, ...]
-    username: str | None = None
-    credential: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.urls, tuple) or not self.urls or not all(
-            isinstance(url, str) and url.startswith(("stun:", "stuns:", "turn:", "turns:"))
-            for url in self.urls
-        ):
-            raise _fail("ice server urls must be stun:/turn: URLs")
-        for name in ("username", "credential"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, str) or len(value) > 512):
-                raise _fail(f"ice server {name} must be a string")
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"urls": list(self.urls)}
-        if self.username is not None:
-            out["username"] = self.username
-        if self.credential is not None:
-            out["credential"] = self.credential
-        return out
-
-    @classmethod
-    def from_dict(cls, data: object) -> IceServer:
-        raw = _object(data, "ice server")
-        urls = raw.get("urls")
-        if isinstance(urls, str):
-            urls = [urls]
-        if not isinstance(urls, list):
-            raise _fail("ice server urls must be a list")
-        return cls(urls=tuple(urls), username=raw.get("username"),
-                   credential=raw.get("credential"))
 
 
 # Client → server ---------------------------------------------------------
@@ -272,7 +220,64 @@ class Ping:
     TYPE: ClassVar[str] = "ping"
 
 
-ClientMessage: TypeAlias = Join | Signal | Chat | Admit | Deny | Leave | End | Ping
+MAX_SLICE = 10_000
+MAX_PAN = 100_000.0
+MAX_WINDOW = 65_536.0
+
+
+def _check_uid(value: object, name: str) -> None:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID or not all(
+            ch.isdigit() or ch == "." for ch in value):
+        raise _fail(f"{name} must be a DICOM UID (digits and dots, at most {MAX_ID})")
+
+
+def _check_number(value: object, name: str, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or not low <= value <= high:
+        raise _fail(f"{name} must be a number from {low:g} to {high:g}")
+
+
+@dataclass(frozen=True, slots=True)
+class ViewState:
+    """An image viewer's state: study, series, slice, zoom, pan and window (the part of
+    `view` both directions share)."""
+
+    study_uid: str
+    series_uid: str
+    slice: int
+    zoom: float = 1.0
+    pan_x: float = 0.0
+    pan_y: float = 0.0
+    center: float = 40.0
+    width: float = 400.0
+
+    def __post_init__(self) -> None:
+        _check_uid(self.study_uid, "study_uid")
+        _check_uid(self.series_uid, "series_uid")
+        _check_int(self.slice, "slice")
+        if self.slice > MAX_SLICE:
+            raise _fail(f"slice must be at most {MAX_SLICE}")
+        _check_number(self.zoom, "zoom", 0.1, 20.0)
+        _check_number(self.pan_x, "pan_x", -MAX_PAN, MAX_PAN)
+        _check_number(self.pan_y, "pan_y", -MAX_PAN, MAX_PAN)
+        _check_number(self.center, "center", -MAX_WINDOW, MAX_WINDOW)
+        _check_number(self.width, "width", 1.0, MAX_WINDOW)
+
+
+@dataclass(frozen=True, slots=True)
+class View(ViewState):
+    """What a participant's image viewer shows (looking together, docs/teleconsult.md):
+    the leader's view is relayed to the others; `take_lead` makes the sender the leader."""
+
+    TYPE: ClassVar[str] = "view"
+    take_lead: bool = False
+
+    def __post_init__(self) -> None:
+        ViewState.__post_init__(self)
+        _check_bool(self.take_lead, "take_lead")
+
+
+ClientMessage: TypeAlias = Join | Signal | Chat | Admit | Deny | Leave | End | Ping | View
 
 
 # Server → client ---------------------------------------------------------
@@ -423,9 +428,24 @@ class Error:
         _check_text(self.message, "message", MAX_TEXT)
 
 
+@dataclass(frozen=True, slots=True)
+class ViewFrom(ViewState):
+    """The leader's view (`from` on the wire), relayed to the other admitted peers;
+    `lead` is the peer that leads now (both required: their defaults are refused)."""
+
+    TYPE: ClassVar[str] = "view"
+    from_: str = ""
+    lead: str = ""
+
+    def __post_init__(self) -> None:
+        ViewState.__post_init__(self)
+        _check_id(self.from_, "from")
+        _check_id(self.lead, "lead")
+
+
 ServerMessage: TypeAlias = (
     Welcome | Knock | Admitted | Denied | PeerJoined | PeerLeft | SignalFrom | ChatFrom
-    | Ended | Pong | Error
+    | Ended | Pong | Error | ViewFrom
 )
 Message: TypeAlias = ClientMessage | ServerMessage
 
@@ -435,11 +455,11 @@ Message: TypeAlias = ClientMessage | ServerMessage
 _WIRE_NAMES = {"from_": "from"}
 _PY_NAMES = {v: k for k, v in _WIRE_NAMES.items()}
 _CLIENT: dict[str, type[Any]] = {
-    cls.TYPE: cls for cls in (Join, Signal, Chat, Admit, Deny, Leave, End, Ping)
+    cls.TYPE: cls for cls in (Join, Signal, Chat, Admit, Deny, Leave, End, Ping, View)
 }
 _SERVER: dict[str, type[Any]] = {
     cls.TYPE: cls for cls in (Welcome, Knock, Admitted, Denied, PeerJoined, PeerLeft,
-                              SignalFrom, ChatFrom, Ended, Pong, Error)
+                              SignalFrom, ChatFrom, Ended, Pong, Error, ViewFrom)
 }
 # Fields holding nested parts, and how to read them.
 _PARTS: dict[str, Any] = {
@@ -571,6 +591,9 @@ __all__ = [
     "Signal",
     "SignalFrom",
     "Verdict",
+    "View",
+    "ViewFrom",
+    "ViewState",
     "VisitRole",
     "Welcome",
     "dump",

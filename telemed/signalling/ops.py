@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from telemed.security import TokenError
+from telemed.services.turn import ice_servers, pseudonym
+from telemed.services.visit_tokens import issue_resume_token, read_resume_token
 from telemed.settings import Settings
 from telemed.signalling import messages as m
 from telemed.signalling.hub import Hub
 from telemed.signalling.rooms import Joined, Outcome, Room, RoomError, VisitKind
-from telemed.signalling.tokens import issue_resume_token, read_resume_token
-from telemed.signalling.turn import ice_servers, pseudonym
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ def operate(room: Room, peer_id: str, message: m.ClientMessage, now: float) -> O
             return room.signal(peer_id, to, data)
         case m.Chat(text=text):
             return room.chat(peer_id, text, now=now)
+        case m.View():
+            return room.view(peer_id, message, now=now)
         case m.Admit(peer_id=target):
             return room.admit(peer_id, target)
         case m.Deny(peer_id=target):

@@ -40,6 +40,8 @@ from telemed.signalling.messages import (
     Precall,
     ServerMessage,
     SignalFrom,
+    View,
+    ViewFrom,
     VisitRole,
 )
 
@@ -50,6 +52,7 @@ PHASE_ORDER: dict[Phase, int] = {"waiting": 1, "in_progress": 2, "completed": 3}
 RESUME_SECONDS = 30.0
 CHAT_HISTORY = 200  # chat lines kept for replay after a resume
 PENDING_SIGNALS = 128  # signals kept for a dropped peer until it resumes
+VIEW_MIN_INTERVAL = 0.02  # views relayed per peer at most 50 a second (faster ones dropped)
 
 # WebSocket close codes used by the room.
 CLOSE_NORMAL = 1000
@@ -184,6 +187,8 @@ class Room:
         self.phase: Phase | None = None
         self._orders = 0
         self._new_peer_id = new_peer_id
+        self.lead: str | None = None  # the peer whose image view the others follow
+        self._last_view: dict[str, float] = {}
 
     # Queries ---------------------------------------------------------------
 
@@ -232,6 +237,9 @@ class Room:
     def _remove(self, out: Outcome, peer: Peer) -> None:
         """Drop a peer and tell whoever saw it."""
         del self.peers[peer.peer_id]
+        self._last_view.pop(peer.peer_id, None)
+        if self.lead == peer.peer_id:
+            self.lead = None  # the next participant to show a study leads
         viewers = (
             self.admitted()
             if peer.admitted
@@ -395,6 +403,28 @@ class Room:
         out = Outcome(chat=line)
         for peer in self.admitted():
             self._send(out, peer, line)
+        return out
+
+    def view(self, sender_id: str, view: View, *, now: float) -> Outcome:
+        """Looking together: the first admitted peer to show a study leads (or whoever
+        takes the lead); the leader's view goes to every other admitted peer. A view from
+        a follower that does not take the lead is refused."""
+        sender = self._require(sender_id)
+        if self.lead is not None and self.lead != sender.peer_id and not view.take_lead:
+            raise RoomError("not_leading", "Another participant leads; take the lead first.")
+        last = self._last_view.get(sender.peer_id)
+        out = Outcome()
+        changed = self.lead != sender.peer_id
+        if not changed and last is not None and now - last < VIEW_MIN_INTERVAL:
+            return out  # faster than any viewer repaints: dropped (the next one follows)
+        self._last_view[sender.peer_id] = now
+        self.lead = sender.peer_id
+        relayed = ViewFrom(from_=sender.peer_id, lead=sender.peer_id,
+                           study_uid=view.study_uid, series_uid=view.series_uid,
+                           slice=view.slice, zoom=view.zoom, pan_x=view.pan_x,
+                           pan_y=view.pan_y, center=view.center, width=view.width)
+        for peer in self.admitted(but=sender.peer_id):
+            self._send(out, peer, relayed)
         return out
 
     def admit(self, sender_id: str, peer_id: str) -> Outcome:

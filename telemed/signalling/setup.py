@@ -10,6 +10,7 @@ from aiohttp import web
 
 from telemed import keys
 from telemed.bus import redis_bus
+from telemed.live_channels import VISIT_ROOMS
 from telemed.signalling import ws
 from telemed.signalling.cluster import CLUSTER, Cluster
 from telemed.signalling.hub import HUB, Hub
@@ -27,6 +28,7 @@ async def _reaper(hub: Hub) -> None:
 async def _signalling_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = Hub(app[keys.SESSIONS], app[keys.METRICS])
     app[HUB] = hub
+    app[VISIT_ROOMS] = hub
     bus = redis_bus(app)
     if bus is not None:  # several processes: rooms are owned across them
         cluster = Cluster(hub, bus, bus.leases(), app[keys.SETTINGS])

@@ -40,6 +40,7 @@ from telemed.principal import public
 from telemed.security import TokenError
 from telemed.services.sessions import live_session
 from telemed.services.visit_guests import guest_id_of
+from telemed.services.visit_tokens import JoinClaims, read_join_token
 from telemed.services.visits import check_joinable
 from telemed.signalling import messages as m
 from telemed.signalling.cluster import CLOSE_REJOIN, CLUSTER, ClusterUnavailable, Moved, Seat
@@ -53,7 +54,6 @@ from telemed.signalling.guard import (
 from telemed.signalling.hub import HUB, Hub, Outbox
 from telemed.signalling.ops import Caller, join_room, operate
 from telemed.signalling.rooms import Outcome, Room, RoomError, VisitKind
-from telemed.signalling.tokens import JoinClaims, read_join_token
 
 log = logging.getLogger("telemed.signalling")
 

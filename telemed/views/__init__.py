@@ -6,6 +6,8 @@ from aiohttp import web
 
 from telemed.views import (
     account,
+    account_sessions,
+    activation,
     alerts,
     auth,
     careplans,
@@ -17,6 +19,9 @@ from telemed.views import (
     patients,
     population,
     privacy,
+    second_factor,
+    security_keys,
+    sso,
     users,
 )
 from telemed.views.render import setup_templates
@@ -28,5 +33,6 @@ def setup_views(app: web.Application) -> None:
     setup_templates(app)
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
     for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
-                   emergency_reviews, notifications, oncall, population):
+                   emergency_reviews, notifications, oncall, population,
+                   sso, account_sessions, second_factor, activation, security_keys):
         app.router.add_routes(module.routes)

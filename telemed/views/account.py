@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from telemed.api.users import apply_password_change
+from telemed import keys
 from telemed.errors import ApiError
-from telemed.principal import ROLES, principal, requires
+from telemed.principal import ROLES, client_of, principal, requires
+from telemed.services import sign_in
 from telemed.views.auth import refusal_message
 from telemed.views.forms import (
     N_,
@@ -60,8 +61,9 @@ async def password_submit(request: web.Request) -> web.Response:
         errors.add("confirm_password", t(request, "The two new passwords differ."))
         return await _page(request, errors, status=422)
     try:
-        await apply_password_change(request, principal(request),
-                                    form.get("current_password", ""), new)
+        await sign_in.change_own_password(
+            request.app[keys.SESSIONS], request.app[keys.LOGIN_THROTTLE], request.app[keys.BUS],
+            client_of(request), principal(request), form.get("current_password", ""), new)
     except ApiError as exc:
         if exc.status == 422:
             return await _page(request, api_errors(request, exc, _field_of), status=422)

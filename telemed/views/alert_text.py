@@ -24,7 +24,7 @@ from babel.numbers import format_decimal
 
 from telemed.domain.units import METRICS
 from telemed.i18n import translations
-from telemed.views.service_messages import N_, NC_
+from telemed.views.error_text import N_, NC_
 from telemed.views.vitals import DEVICE_KINDS, zone_of
 
 Args = Mapping[str, Any]

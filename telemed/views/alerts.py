@@ -29,12 +29,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import func
-from sqlmodel import select
 from yarl import URL
 
 from telemed import keys
-from telemed.bus import ALERTS
 from telemed.db.models import Alert, Patient
 from telemed.db.types import utcnow
 from telemed.domain.bands import classify
@@ -42,16 +39,23 @@ from telemed.domain.careplans import effective_bands
 from telemed.domain.units import METRICS
 from telemed.errors import ApiError
 from telemed.i18n import translations
-from telemed.middlewares import ensure_csrf_token
-from telemed.principal import CLINICIANS, REQUEST_ID, Principal, principal, requires
+from telemed.principal import (
+    CLINICIANS,
+    REQUEST_ID,
+    Principal,
+    ensure_csrf_token,
+    principal,
+    requires,
+)
 from telemed.services import alert_board
 from telemed.services import alerts as service
-from telemed.services.alerts import AlertChange, AlertFilter
+from telemed.services.alerts import AlertFilter
 from telemed.services.audit import record_reads
 from telemed.services.pagination import Page
 from telemed.services.users import display_names
 from telemed.views.alert_text import alert_sentence
 from telemed.views.forms import FormErrors, read_form
+from telemed.views.labels import msgids
 from telemed.views.render import (
     LANGUAGE,
     N_,
@@ -83,15 +87,9 @@ ACTIVE = ("open", "acknowledged")
 SNOOZE_CHOICES: tuple[tuple[int, str], ...] = (
     (15, N_("15 minutes")), (30, N_("30 minutes")), (60, N_("1 hour")), (120, N_("2 hours")),
 )
-SEVERITY_WORDS = {"critical": N_("Critical"), "warning": N_("Warning")}
+SEVERITY_WORDS = msgids("severity")  # the words are in telemed/views/labels.py
 SOUND_FILE = "sounds/critical-alert.wav"
 
-# Messages of the alerts service and the JSON API that reach these pages (translated by
-# `t_error`, so they must be in the catalogue).
-SERVICE_MESSAGES = (
-    N_("This alert is already resolved."),
-    N_("This alert is already acknowledged."),
-)
 
 # Words the board's script needs (keys are stable, values English msgids).
 BOARD_STRINGS: dict[str, str] = {
@@ -278,7 +276,7 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
         # The stream resumes after this number: a change committed after it reaches the
         # board live, one before it is in the page (both, at worst: the script keeps the
         # newer).
-        seq = (await session.exec(select(func.max(Alert.seq)))).one() or 0
+        seq = await alert_board.last_seq(session)
         rows = await service.list_alerts(session, who, AlertFilter(statuses=ACTIVE),
                                          Page(limit=BOARD_LIMIT, after=None),
                                          request[REQUEST_ID])
@@ -398,10 +396,6 @@ async def _fragment(request: web.Request, template: str,
 # --- the action forms (without JavaScript) --------------------------------------------------
 
 
-async def _publish(request: web.Request, change: AlertChange) -> None:
-    await request.app[keys.BUS].publish(ALERTS, change.event())
-
-
 def _target(form: dict[str, str]) -> str:
     target = local_or(form.get("next"), "/alerts")
     return target if urlsplit(target).path == "/alerts" else "/alerts"
@@ -429,22 +423,18 @@ async def _act(request: web.Request, action: str) -> web.Response:
     try:
         async with request.app[keys.SESSIONS]() as session:
             if action == "ack":
-                change = await service.acknowledge(session, who, alert_id, None,
-                                                   request[REQUEST_ID])
+                await service.acknowledge(session, who, alert_id, None, request[REQUEST_ID])
             elif action == "resolve":
-                change = await service.resolve(session, who, alert_id, note, request[REQUEST_ID])
+                await service.resolve(session, who, alert_id, note, request[REQUEST_ID])
             else:
-                change = await service.snooze(session, who, alert_id, minutes,
-                                              request[REQUEST_ID])
+                await service.snooze(session, who, alert_id, minutes, request[REQUEST_ID])
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        for path, message in exc.fields.items():  # the note's own error goes next to it
-            errors.add(f"note-{alert_id}" if path == "note" else None, t_error(request, message))
-        if not exc.fields:
-            errors.add(None, t_error(request, exc.message))
+        for problem in exc.messages():  # the note's own error goes next to it
+            errors.add(f"note-{alert_id}" if problem.path == "note" else None,
+                       t_error(request, problem))
         return await _board(request, filters, errors, {alert_id: note}, status=exc.status)
-    await _publish(request, change)
     if action == "ack":
         await flash(request, "Alert acknowledged.")
     elif action == "resolve":

@@ -11,16 +11,17 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from telemed import keys
-from telemed.api.auth import login
 from telemed.errors import ApiError
 from telemed.i18n import LANGUAGES
+from telemed.identity.oidc import oidc_client
 from telemed.live_channels import credentials_revoked
-from telemed.principal import PRINCIPAL, public
-from telemed.security import new_csrf_token
-from telemed.services.sessions import open_session, revoke_session
+from telemed.principal import PRINCIPAL, client_of, public
+from telemed.services import sign_in
+from telemed.services.sessions import revoke_session
 from telemed.views.forms import read_form
-from telemed.views.home import home_of
 from telemed.views.render import current_user, language_of, local_or, render, see_other, t, tn
+from telemed.views.signin import complete_login, reset_cookie
+from telemed.views.sso import provider_logout_url
 
 routes = web.RouteTableDef()
 
@@ -48,7 +49,8 @@ def refusal_message(request: web.Request, exc: ApiError) -> str:
 async def _login_page(request: web.Request, *, username: str = "", next_path: str = "",
                       error: str | None = None, status: int = 200) -> web.Response:
     return await render(request, "login.html",
-                        {"username": username, "next": next_path, "error": error},
+                        {"username": username, "next": next_path, "error": error,
+                         "sso": oidc_client(request.app) is not None},
                         status=status)
 
 
@@ -69,7 +71,8 @@ async def login_submit(request: web.Request) -> web.Response:
     username = form.get("username", "").strip()[:64]
     next_path = local_or(form.get("next"), "")
     try:
-        user = await login(request, username, form.get("password", ""))
+        user = await sign_in.login(request.app[keys.SESSIONS], request.app[keys.LOGIN_THROTTLE],
+                                   client_of(request), username, form.get("password", ""))
     except ApiError as exc:
         if exc.status not in (401, 429):
             raise
@@ -78,35 +81,23 @@ async def login_submit(request: web.Request) -> web.Response:
         if "Retry-After" in exc.headers:
             page.headers["Retry-After"] = exc.headers["Retry-After"]
         return page
-    async with request.app[keys.SESSIONS]() as db:
-        row = await open_session(db, user, kind="cookie",
-                                 ttl_seconds=request.app[keys.SETTINGS].session_max_age)
-        await db.commit()
-    session = await get_session(request)
-    lang = session.get("lang")
-    session.clear()
-    if lang in LANGUAGES:
-        session["lang"] = lang
-    session["sid"] = row.id
-    session["csrf"] = new_csrf_token()
-    raise see_other(next_path or home_of(user.role, user.patient_id))
+    await complete_login(request, user, method="password", next_path=next_path)
 
 
 @routes.post("/logout", name="logout")
 @public
 async def logout(request: web.Request) -> web.Response:
     who = request.get(PRINCIPAL)
+    target = "/login"
     if who is not None and who.via == "session" and who.session_id is not None:
         async with request.app[keys.SESSIONS]() as db:
+            target = await provider_logout_url(request, db, who.session_id) or target
             await revoke_session(db, who.session_id, "logout")
         await credentials_revoked(request.app[keys.BUS], who.user_id, "logout", who.session_id)
-    session = await get_session(request)
-    lang = session.get("lang")
-    session.clear()
-    if lang in LANGUAGES:
-        session["lang"] = lang
-    session["csrf"] = new_csrf_token()
-    raise see_other("/login")
+    await reset_cookie(request)
+    if target != "/login":  # the provider's logout: a navigation of its own (CSP form-action)
+        return await render(request, "sso_logout.html", {"provider_logout": target})
+    raise see_other(target)
 
 
 @routes.post("/language", name="language")

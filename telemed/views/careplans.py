@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
-from telemed.bus.events import access_changed, careplan_changed
 from telemed.db.models import CarePlan, Patient, User
 from telemed.domain.careplans import parse_careplan_content
-from telemed.domain.errors import DomainValidationError
+from telemed.domain.errors import DomainValidationError, FieldError
 from telemed.domain.units import CLINICAL_METRICS, METRICS
 from telemed.errors import ApiError, conflict, from_domain
 from telemed.principal import CARE_READERS, CLINICIANS, REQUEST_ID, principal, requires
@@ -29,7 +29,7 @@ routes = web.RouteTableDef()
 # --- the editor ------------------------------------------------------------------------
 
 
-def _collect(request: web.Request, sub: cf.Submission, fields: Mapping[str, str],
+def _collect(request: web.Request, sub: cf.Submission, fields: Mapping[str, str | FieldError],
              errors: FormErrors) -> None:
     for path, message in fields.items():
         text = t_error(request, message)
@@ -43,14 +43,14 @@ def _local_errors(request: web.Request, sub: cf.Submission) -> FormErrors:
     """Errors of a form whose dates cannot be read: the service cannot be asked, so the
     content is checked by the same domain rules without saving anything."""
     errors = FormErrors()
-    fields: dict[str, str] = dict(sub.local_errors)
+    fields: dict[str, str | FieldError] = dict(sub.local_errors)
     if not str(sub.data.get("title", "")).strip():
         fields["title"] = "Title is required (at most 200 characters)."
     content = {k: sub.data[k] for k in service.CONTENT_KEYS if sub.data.get(k) is not None}
     try:
         parse_careplan_content(content)
     except DomainValidationError as exc:
-        fields.update(from_domain(exc).fields)
+        fields.update(from_domain(exc).problems)
     _collect(request, sub, fields, errors)
     return errors
 
@@ -101,6 +101,25 @@ async def careplan_new_form(request: web.Request) -> web.Response:
                          errors=FormErrors())
 
 
+async def _saved(request: web.Request, *, patient: Patient, plan: CarePlan | None, form: Form,
+                 sub: cf.Submission,
+                 save: Callable[[AsyncSession], Awaitable[CarePlan]]) -> CarePlan | web.Response:
+    """The plan `save` stored, or the editor again with what is wrong (422)."""
+    if sub.local_errors:
+        return await _editor(request, patient=patient, plan=plan, form=form,
+                             errors=_local_errors(request, sub), status=422)
+    try:
+        async with request.app[keys.SESSIONS]() as session:
+            return await save(session)
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        errors = FormErrors()
+        _collect(request, sub, {p.path: p for p in exc.messages()}, errors)
+        return await _editor(request, patient=patient, plan=plan, form=form, errors=errors,
+                             status=422)
+
+
 @routes.post("/patients/{patient_id}/careplans/new")
 @requires(*CLINICIANS)
 async def careplan_new_submit(request: web.Request) -> web.Response:
@@ -108,21 +127,11 @@ async def careplan_new_submit(request: web.Request) -> web.Response:
     patient = await _patient(request, request.match_info["patient_id"])
     form = await read_form(request)
     sub = cf.read_submission(form)
-    if sub.local_errors:
-        return await _editor(request, patient=patient, plan=None, form=form,
-                             errors=_local_errors(request, sub), status=422)
-    try:
-        async with request.app[keys.SESSIONS]() as session:
-            plan = await service.create_careplan(session, principal(request), patient.id,
-                                                 sub.data)
-    except ApiError as exc:
-        if exc.status != 422:
-            raise
-        errors = FormErrors()
-        _collect(request, sub, exc.fields or {"": exc.message}, errors)
-        return await _editor(request, patient=patient, plan=None, form=form, errors=errors,
-                             status=422)
-    await access_changed(request.app[keys.BUS], patient.id)  # its care team joined
+    plan = await _saved(request, patient=patient, plan=None, form=form, sub=sub,
+                        save=lambda session: service.create_careplan(
+                            session, principal(request), patient.id, sub.data))
+    if isinstance(plan, web.Response):
+        return plan
     await flash(request, "Care plan saved as a draft.")
     raise see_other(f"/careplans/{plan.plan_id}")
 
@@ -151,22 +160,11 @@ async def careplan_edit_submit(request: web.Request) -> web.Response:
         form["base_version"] = str(plan.version)
         return await _editor(request, patient=patient, plan=plan, form=form, errors=errors,
                              status=409)
-    if sub.local_errors:
-        return await _editor(request, patient=patient, plan=plan, form=form,
-                             errors=_local_errors(request, sub), status=422)
-    try:
-        async with request.app[keys.SESSIONS]() as session:
-            saved = await service.update_careplan(session, principal(request), plan.plan_id,
-                                                  sub.data)
-        await careplan_changed(request.app[keys.BUS], saved.patient_id, saved.plan_id,
-                               saved.version)
-    except ApiError as exc:
-        if exc.status != 422:
-            raise
-        errors = FormErrors()
-        _collect(request, sub, exc.fields or {"": exc.message}, errors)
-        return await _editor(request, patient=patient, plan=plan, form=form, errors=errors,
-                             status=422)
+    saved = await _saved(request, patient=patient, plan=plan, form=form, sub=sub,
+                         save=lambda session: service.update_careplan(
+                             session, principal(request), plan.plan_id, sub.data))
+    if isinstance(saved, web.Response):
+        return saved
     if saved.version > plan.version:
         await flash(request, "Saved as version {version}.", version=saved.version)
     else:
@@ -260,12 +258,11 @@ async def _change_status(request: web.Request, action: str) -> web.Response:
     plan_id = request.match_info["plan_id"]
     async with request.app[keys.SESSIONS]() as session:
         if action == "activate":
-            plan = await service.activate_careplan(session, who, plan_id)
+            await service.activate_careplan(session, who, plan_id)
             await flash(request, "Care plan activated.")
         else:
-            plan = await service.complete_careplan(session, who, plan_id)
+            await service.complete_careplan(session, who, plan_id)
             await flash(request, "Care plan completed.")
-    await careplan_changed(request.app[keys.BUS], plan.patient_id, plan.plan_id, plan.version)
     raise see_other(f"/careplans/{plan_id}")
 
 

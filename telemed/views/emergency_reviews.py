@@ -15,16 +15,11 @@ from telemed.principal import principal, requires
 from telemed.services import consent as service
 from telemed.views.forms import read_form
 from telemed.views.privacy import REVIEW_OUTCOMES, reason_label
-from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
+from telemed.views.render import N_, flash, flash_problems, language_of, render, see_other, t
 
 routes = web.RouteTableDef()
 
 ACCESS_ID = "{access_id:[A-Za-z0-9_-]{1,64}}"
-SERVICE_MESSAGES = (  # messages of the service that reach this page (translated by t_error)
-    N_("Outcome must be confirmed or flagged."),
-    N_("Say why the emergency access is flagged."),
-    N_("This emergency access was already reviewed."),
-)
 
 
 @routes.get("/emergency-reviews", name="emergency_reviews")
@@ -61,9 +56,6 @@ async def review_submit(request: web.Request) -> web.Response:
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        problems = list(exc.fields.values()) or [exc.message]
-        said = " ".join(t_error(request, p) for p in problems)
-        await flash(request, said)
-        raise see_other("/emergency-reviews") from None
+        raise await flash_problems(request, exc, "/emergency-reviews") from None
     await flash(request, N_("Review recorded."))
     raise see_other("/emergency-reviews")

@@ -80,11 +80,8 @@ def api_errors(
 ) -> FormErrors:
     """The translated field errors of a service's ApiError, placed by `field_of(path)`."""
     errors = errors if errors is not None else FormErrors()
-    if not exc.fields:
-        errors.add(None, t_error(request, exc.message))
-        return errors
-    for path, message in exc.fields.items():
-        errors.add(field_of(path), t_error(request, message))
+    for problem in exc.messages():
+        errors.add(field_of(problem.path) if problem.path else None, t_error(request, problem))
     return errors
 
 

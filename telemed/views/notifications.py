@@ -173,7 +173,7 @@ async def settings_submit(request: web.Request) -> web.Response:
         if exc.status != 422:
             raise
         errors = FormErrors()
-        for field, message in exc.fields.items():
+        for field, message in exc.problems.items():
             errors.add("email" if field == "email" else None, t_error(request, message))
         return await _settings_page(request, errors, form, status=422)
     await flash(request, "Your notification settings are saved.")

@@ -108,11 +108,9 @@ async def oncall_submit(request: web.Request) -> web.Response:
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        if exc.fields:
-            for field, message in exc.fields.items():
-                errors.add(field if field in _FIELDS else None, t_error(request, message))
-        else:
-            errors.add(None, t_error(request, exc.message))
+        for problem in exc.messages():
+            field = problem.path
+            errors.add(field if field in _FIELDS else None, t_error(request, problem))
         return await _page(request, form, errors, status=exc.status)
     await flash(request, "On-call shift added.")
     week = starts.astimezone(tz).date().isoformat()

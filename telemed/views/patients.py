@@ -9,7 +9,6 @@ from aiohttp import web
 from yarl import URL
 
 from telemed import keys
-from telemed.bus.events import access_changed
 from telemed.errors import ApiError
 from telemed.principal import CLINICIANS, REQUEST_ID, ROLES, STAFF, principal, requires
 from telemed.services import careplans as careplan_service
@@ -27,7 +26,7 @@ from telemed.views.forms import (
     read_form,
     simple_field,
 )
-from telemed.views.render import flash, language_of, render, see_other, t
+from telemed.views.render import flash, language_of, render, see_other, t, t_error
 from telemed.views.visits import visit_panel
 from telemed.views.vitals import vitals_panel
 
@@ -119,13 +118,12 @@ async def patient_new_submit(request: web.Request) -> web.Response:
     except ApiError as exc:
         if exc.status == 409 and exc.code == "fiscal_code_taken":
             errors = FormErrors()
-            errors.add("fiscal_code", t(request, exc.message))
+            errors.add("fiscal_code", t_error(request, exc))
         elif exc.status == 422:
             errors = api_errors(request, exc, simple_field(FIELDS))
         else:
             raise
         return await _new_patient_page(request, form, errors, status=exc.status)
-    await access_changed(request.app[keys.BUS], patient.id)
     await flash(request, "Patient registered.")
     raise see_other(f"/patients/{patient.id}")
 

@@ -7,16 +7,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from telemed import keys
-from telemed.bus.events import access_changed
-from telemed.db.models import User
 from telemed.errors import ApiError
 from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, principal, requires
 from telemed.services import consent as service
 from telemed.services import delegates as delegate_service
 from telemed.services.access import monitoring_clinicians
-from telemed.services.users import end_all_sessions, users_by_id
-from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
+from telemed.services.users import end_all_sessions_of, users_by_id
+from telemed.views.render import N_, flash, flash_problems, language_of, render, see_other, t
 
 routes = web.RouteTableDef()
 
@@ -55,15 +53,10 @@ READ_REASONS: dict[str, str] = {  # fixed audit reasons, in the page's language
     "command line": N_("Command line"),
     "guest revoked": N_("Guest invitation withdrawn"),
     "telemonitoring without record consent": N_("Telemonitoring without consent to the record"),
+    "teleconsult access": N_("Consulted specialist (teleconsult)"),
+    "dicom reconciliation": N_("Images of another patient ID attached after a check"),
 }
 REVIEW_OUTCOMES: dict[str, str] = {"confirmed": N_("confirmed"), "flagged": N_("flagged")}
-SERVICE_MESSAGES = (  # messages of the services that reach this page (translated by t_error)
-    N_("An administrator records the patient's written request (its reference) in the note."),
-    N_("An administrator gives access only on the patient's written request: record its "
-       "reference."),
-    N_("Emergency access lets you read the record and handle its alerts, not change it."),
-    N_("The patient withdrew consent to the consultation of their record."),
-)
 RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
     "patient": N_("personal details"), "careplan": N_("care plan"),
     "careteam": N_("care team"), "consent": N_("consent"), "access_log": N_("access log"),
@@ -73,7 +66,9 @@ RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
     "user": N_("user account"), "emergency_review": N_("emergency access review"),
     "fhir_appointment": N_("appointments (FHIR)"),
     "fhir_careplan": N_("care plans (FHIR)"), "fhir_flag": N_("alert flags (FHIR)"),
-    "fhir_observation": N_("measurements (FHIR)")}
+    "fhir_observation": N_("measurements (FHIR)"),
+    "teleconsult": N_("teleconsults"), "attachment": N_("attachments"),
+    "study": N_("diagnostic images")}
 
 
 def describe(request: web.Request, action: str, resource: str) -> str:
@@ -182,11 +177,7 @@ async def privacy_consent(request: web.Request) -> web.Response:
         except ApiError as exc:
             if exc.status != 422:
                 raise
-            problems = list(exc.fields.values()) or [exc.message]
-            said = " ".join(t_error(request, p) for p in problems)
-            await flash(request, said)
-            raise see_other(f"/patients/{patient_id}/privacy") from None
-    await access_changed(request.app[keys.BUS], patient_id)
+            raise await flash_problems(request, exc, f"/patients/{patient_id}/privacy") from None
     granted_msg = N_("Your choice has been recorded.")
     refused_msg = N_("Your choice has been recorded: your care team can no longer open "
                      "your record. Your responsible doctor still receives the alerts of "
@@ -215,11 +206,7 @@ async def privacy_add_delegate(request: web.Request) -> web.Response:
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise
-            problems = list(exc.fields.values()) or [exc.message]
-            message = " ".join(t_error(request, p) for p in problems)
-            await flash(request, message)
-            raise see_other(f"/patients/{patient_id}/privacy") from None
-    await access_changed(request.app[keys.BUS], patient_id)
+            raise await flash_problems(request, exc, f"/patients/{patient_id}/privacy") from None
     await flash(request, N_("The person you chose can now see this record."))
     raise see_other(f"/patients/{patient_id}/privacy")
 
@@ -231,7 +218,6 @@ async def privacy_revoke_delegate(request: web.Request) -> web.Response:
     async with request.app[keys.SESSIONS]() as session:
         await delegate_service.revoke(session, principal(request), patient_id,
                                       request.match_info["delegation_id"])
-    await access_changed(request.app[keys.BUS], patient_id)
     await flash(request, N_("That person can no longer see this record."))
     raise see_other(f"/patients/{patient_id}/privacy")
 
@@ -241,8 +227,6 @@ async def privacy_revoke_delegate(request: web.Request) -> web.Response:
 async def logout_everywhere(request: web.Request) -> web.Response:
     who = principal(request)
     async with request.app[keys.SESSIONS]() as session:
-        user = await session.get(User, who.user_id)
-        assert user is not None
-        await end_all_sessions(session, user)
+        await end_all_sessions_of(session, who.user_id)
     await credentials_revoked(request.app[keys.BUS], who.user_id, "logout_everywhere")
     raise see_other("/login")

@@ -14,11 +14,12 @@ from babel.dates import format_date, format_datetime
 from yarl import URL
 
 from telemed import keys
+from telemed.errors import ApiError, FieldError
 from telemed.i18n import LANGUAGES, gettext, negotiate, translations
-from telemed.middlewares import ensure_csrf_token
-from telemed.principal import PRINCIPAL, Principal
+from telemed.principal import PRINCIPAL, Principal, ensure_csrf_token
 from telemed.views.bell import unread_for_header
-from telemed.views.messages import translate_message
+from telemed.views.error_text import say
+from telemed.views.labels import label_global
 from telemed.webroot import web_root
 
 LANGUAGE: web.RequestKey[str] = web.RequestKey("language")
@@ -41,6 +42,7 @@ def setup_templates(app: web.Application) -> None:
         lstrip_blocks=True,
     )
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.globals["label"] = label_global
     env.filters["date"] = _date_filter
     env.filters["datetime"] = _datetime_filter
 
@@ -97,9 +99,12 @@ def tn(request: web.Request, singular: str, plural: str, n: int, /, **params: An
     return text.format(n=n, **params)
 
 
-def t_error(request: web.Request, message: str) -> str:
-    """Translate an English message from a service or the domain (templates with params)."""
-    return translate_message(_lang(request), message)
+def t_error(request: web.Request, message: ApiError | FieldError | str) -> str:
+    """Say an error of a service or the domain (its code, template and parameters), or a
+    plain English message, in the request's language."""
+    if isinstance(message, ApiError):
+        message = message.said
+    return say(_lang(request), message)
 
 
 def is_local_path(target: str | None) -> bool:
@@ -131,6 +136,15 @@ FLASH = "flash"
 async def flash(request: web.Request, message: str, /, **params: str | int) -> None:
     """A one-time notice (English msgid and its params) shown on the next page."""
     (await get_session(request))[FLASH] = [message, params]
+
+
+async def flash_problems(request: web.Request, error: ApiError,
+                         location: str) -> web.HTTPSeeOther:
+    """Flash what is wrong (`error`'s problems, said in the request's language) and give the
+    redirect back to `location` for the caller to raise."""
+    said = " ".join(t_error(request, p) for p in error.messages())  # already translated
+    await flash(request, said)
+    return see_other(location)
 
 
 async def _take_flash(request: web.Request) -> str | None:
@@ -173,8 +187,8 @@ def _navigation(who: Principal | None) -> list[tuple[str, str]]:
     if who.role == "patient":
         return [("/my-record", N_("My record")), ("/visits", N_("Visits"))]
     return [("/patients", N_("Patients")), ("/alerts", N_("Alert board")),
-            ("/visits", N_("Visits")), ("/oncall", N_("On call")),
-            ("/alarm-burden", N_("Alarm burden"))]
+            ("/visits", N_("Visits")), ("/teleconsults", N_("Teleconsults")),
+            ("/oncall", N_("On call")), ("/alarm-burden", N_("Alarm burden"))]
 
 
 async def render(
@@ -198,13 +212,14 @@ _PLAIN_REASONS = {
 }
 
 
-async def error_page(request: web.Request, status: int, message: str) -> web.Response:
+async def error_page(request: web.Request, error: ApiError) -> web.Response:
     """A plain error page in the user's language (anonymous callers go to the login page)."""
+    status = error.status
     if status == 401:
         target = request.path_qs if request.method == "GET" else "/"
         raise web.HTTPFound(str(URL("/login").with_query(next=target)))
-    message = _PLAIN_REASONS.get(message, message)
+    plain = _PLAIN_REASONS.get(error.message)
     await language_of(request)
     return await render(request, "error.html",
-                        {"status": status, "message": t_error(request, message)},
+                        {"status": status, "message": t_error(request, plain or error)},
                         status=status)

@@ -12,6 +12,7 @@ from yarl import URL
 
 from telemed import keys
 from telemed.errors import ApiError, invalid
+from telemed.identity.activation import activation_url
 from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, Principal, principal, requires
 from telemed.services import audit
@@ -27,7 +28,7 @@ from telemed.views.forms import (
     read_form,
     simple_field,
 )
-from telemed.views.render import flash, language_of, render, see_other, t
+from telemed.views.render import flash, language_of, render, see_other, t, t_error
 
 routes = web.RouteTableDef()
 
@@ -93,10 +94,11 @@ async def _patient_id(session: AsyncSession, who: Principal, form: Form) -> str 
     if match is None:
         problems = check_new_user(
             username=form.get("username", "").strip().lower(),
-            password=form.get("password", ""),
+            password=form.get("password") or None,
             role=form.get("role", ""),
             display_name=form.get("display_name", ""),
             patient_id=code,
+            by_admin=True,
         )
         raise invalid({**problems, "patient_id": _NO_PATIENT})
     return match.id
@@ -117,11 +119,12 @@ async def user_new_submit(request: web.Request) -> web.Response:
             user = await create_user(
                 session,
                 username=form.get("username", ""),
-                password=form.get("password", ""),
+                password=form.get("password") or (None if role == "patient" else ""),
                 role=role,
                 display_name=form.get("display_name", ""),
                 patient_id=patient_id,
                 email=form.get("email") or None,
+                by_admin=True,
             )
             audit.record(session, actor=who, action="create", resource="user",
                          resource_id=user.id, patient_id=user.patient_id)
@@ -129,14 +132,21 @@ async def user_new_submit(request: web.Request) -> web.Response:
     except ApiError as exc:
         if exc.status == 409 and exc.code in _CONFLICT_FIELDS:
             errors = FormErrors()
-            errors.add(_CONFLICT_FIELDS[exc.code], t(request, exc.message))
+            errors.add(_CONFLICT_FIELDS[exc.code], t_error(request, exc))
         elif exc.status == 422:
             errors = api_errors(request, exc, _field_of)
         else:
             raise
         form.pop("password", None)  # never sent back to the browser
         return await _new_user_page(request, form, errors, status=exc.status)
-    await flash(request, "User {username} created.", username=user.username)
+    if role == "patient":  # the owner sets the password: the link is shown once, here
+        await flash(request, N_("User {username} created. Give this activation link to the "
+                                "person (it works once, for 7 days): {link}"),
+                    username=user.username, link=activation_url(
+                        request.app[keys.SETTINGS].effective_public_url,
+                        request.app[keys.SETTINGS].secret_key, user))
+    else:
+        await flash(request, "User {username} created.", username=user.username)
     raise see_other("/users")
 
 

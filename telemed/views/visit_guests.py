@@ -17,14 +17,13 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from telemed import keys
-from telemed.db.models import Patient, VisitGuest
+from telemed.db.models import VisitGuest
 from telemed.db.types import utcnow
 from telemed.errors import ApiError
-from telemed.middlewares import ensure_csrf_token
-from telemed.principal import CLINICIANS, REQUEST_ID, principal, requires
+from telemed.live_channels import VISIT_ROOMS
+from telemed.principal import CLINICIANS, REQUEST_ID, ensure_csrf_token, principal, requires
 from telemed.services import visit_guests as guests
 from telemed.services import visits as service
-from telemed.signalling.hub import HUB
 from telemed.views.forms import FormErrors, api_errors, read_form, simple_field
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
 from telemed.views.visit_labels import KIND_LABELS, VISIT_ID
@@ -87,14 +86,14 @@ async def _page(request: web.Request, *, name: str = "", errors: FormErrors | No
         found = await guests.list_guests(session, who, visit_id, request[REQUEST_ID])
         record = await service.load_visit(session, visit_id)
         active = await guests.active_guests(session, visit_id)
-        patient = await session.get(Patient, record.visit.patient_id)
+        patient = await service.patient_of(session, record)
         names = await service.user_names(session, sorted({g.invited_by for g in found}))
     now = utcnow()
     closed = None
     try:
         guests.check_invitable(record.visit, now)
     except ApiError as exc:
-        closed = t_error(request, exc.message)
+        closed = t_error(request, exc)
     labels = {key: t(request, label) for key, label in FIELDS.items()}
     response = await render(request, "visit_guests.html", {
         "visit": {"id": visit_id, "kind": t(request, KIND_LABELS.get(record.visit.kind,
@@ -173,8 +172,8 @@ async def guests_revoke(request: web.Request) -> web.Response:
         if exc.code not in ("not_found", "already_revoked"):
             raise
         errors = FormErrors()
-        errors.add(None, t_error(request, exc.message))
+        errors.add(None, t_error(request, exc))
         return await _page(request, errors=errors, status=exc.status)
-    await request.app[HUB].remove_user(visit_id, guests.guest_user_id(guest.id))
+    await request.app[VISIT_ROOMS].remove_user(visit_id, guests.guest_user_id(guest.id))
     await flash(request, "The invitation of {name} was revoked.", name=guest.name)
     raise see_other(guests_path(visit_id))

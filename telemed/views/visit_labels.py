@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from telemed.views.render import N_
+from telemed.views.labels import msgids
 
 VISIT_ID = "{visit_id:[A-Za-z0-9_-]{1,64}}"
-KIND_LABELS = {"televisit": N_("Televisit"), "teleconsult": N_("Teleconsult"),
-               "teleassistance": N_("Teleassistance")}
-STATUS_LABELS = {"scheduled": N_("Scheduled"), "waiting": N_("Waiting room open"),
-                 "in_progress": N_("In progress"), "completed": N_("Completed"),
-                 "cancelled": N_("Cancelled")}
+KIND_LABELS = msgids("visit_kind")  # the words are in telemed/views/labels.py
+STATUS_LABELS = msgids("visit_status")

@@ -72,38 +72,3 @@ def call_strings(request: web.Request) -> dict[str, str]:
     return {key: t(request, message) for key, message in CALL_STRINGS.items()}
 
 
-# English messages of the visit services that can reach a page (msgids of the catalogue).
-# The lead appends them to `telemed.views.service_messages.MESSAGES` so `t_error` finds them.
-SERVICE_MESSAGES: tuple[str, ...] = (
-    N_("Visit not found."),
-    N_("Administrators do not see visits."),
-    N_("Only doctors and nurses schedule visits."),
-    N_("Only doctors and nurses cancel visits."),
-    N_("Only doctors and nurses write visit reports."),
-    N_("Invite at least one clinician."),
-    N_("A televisit or teleassistance has at most 2 clinicians, a teleconsult at most 6."),
-    N_("Participants must be active doctors or nurses."),
-    N_("Kind must be televisit, teleconsult or teleassistance."),
-    N_("Give the start time with its UTC offset."),
-    N_("The start time is in the past."),
-    N_("The start time is more than a year ahead."),
-    N_("Duration must be from 5 to 240 minutes."),
-    N_("This visit can no longer be cancelled."),
-    N_("This visit was cancelled."),
-    N_("This visit has ended."),
-    N_("The visit opens 15 minutes before its start time."),
-    N_("The time to join this visit is over."),
-    N_("You are not invited to this visit."),
-    N_("Write the report (at most 20000 characters)."),
-    N_("A report can be written only for a visit that took place."),
-    N_("The report of this visit is already signed and cannot change."),
-    N_("Join from the visit page:"),
-    N_("Only doctors and nurses invite guests."),
-    N_("Give the guest's name (at most 80 characters)."),
-    N_("This visit already has as many guests as it allows."),
-    N_("Guest not found."),
-    N_("This invitation link is not valid or has expired."),
-    N_("This invitation was withdrawn."),
-    N_("This invitation link was already used."),
-    N_("This guest's invitation was already revoked."),
-)

@@ -14,15 +14,15 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from telemed import keys
-from telemed.db.models import Patient, User
+from telemed.db.models import Patient
 from telemed.db.types import utcnow
 from telemed.errors import ApiError
-from telemed.middlewares import ensure_csrf_token
 from telemed.principal import (
     CLINICIANS,
     REQUEST_ID,
     Principal,
     Role,
+    ensure_csrf_token,
     principal,
     public,
     requires,
@@ -32,7 +32,8 @@ from telemed.services import visit_guests as guests
 from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.pagination import Page
-from telemed.signalling.turn import join_details
+from telemed.services.turn import join_details
+from telemed.services.users import users_by_id
 from telemed.views import visit_guests
 from telemed.views.forms import Form, FormErrors, api_errors, read_form
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
@@ -78,6 +79,15 @@ def _visit_view(request: web.Request, record: service.VisitRecord,
     }
 
 
+def _why_not_joinable(request: web.Request, record: service.VisitRecord) -> str | None:
+    """Why the visit cannot be joined now (in the request's language), or None."""
+    try:
+        service.check_joinable(record.visit)
+    except ApiError as exc:
+        return t_error(request, exc)
+    return None
+
+
 async def _names(request: web.Request, user_ids: list[str]) -> dict[str, str]:
     async with request.app[keys.SESSIONS]() as session:
         return await service.user_names(session, user_ids)
@@ -99,13 +109,10 @@ async def agenda(request: web.Request) -> web.Response:
             records = [found] if found else []
         else:
             records = await service.todays_visits(session, who, timezone=settings.timezone)
-        patients: dict[str, Patient] = {}
         for record in records:
             await service.authorize_visit(session, who, record, action="read",
                                           request_id=request[REQUEST_ID])
-            patient = await session.get(Patient, record.visit.patient_id)
-            if patient is not None:
-                patients[patient.id] = patient
+        patients = await service.patients_of(session, records)
         await session.commit()
     names = await _names(request, sorted({u for r in records for u in r.participant_ids}))
     visits = [_visit_view(request, r, names, patients.get(r.visit.patient_id)) for r in records]
@@ -216,15 +223,11 @@ async def _call_page(request: web.Request, template: str, expected: str) -> web.
     visit_id = request.match_info["visit_id"]
     async with request.app[keys.SESSIONS]() as session:
         record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
-        patient = await session.get(Patient, record.visit.patient_id)
+        patient = await service.patient_of(session, record)
     role = service.join_role(who, record)
     if role != expected:
         raise web.HTTPFound(f"/visits/{visit_id}")
-    problem = None
-    try:
-        service.check_joinable(record.visit)
-    except ApiError as exc:
-        problem = t_error(request, exc.message)
+    problem = _why_not_joinable(request, record)
     names = await _names(request, list(record.participant_ids))
     return await render(request, template, {
         "visit": _visit_view(request, record, names, patient),
@@ -280,11 +283,7 @@ async def guest_page(request: web.Request) -> web.StreamResponse:
             return moved
         guest = await guests.guest_of_cookie(session, settings.secret_key, visit_id, cookie)
         record = await service.load_visit(session, visit_id)
-    problem = None
-    try:
-        service.check_joinable(record.visit)
-    except ApiError as exc:
-        problem = t_error(request, exc.message)
+    problem = _why_not_joinable(request, record)
     names = await _names(request, list(record.participant_ids))
     response = await render(request, "visit_checkin.html", {
         "visit": _visit_view(request, record, names),
@@ -325,8 +324,9 @@ async def _report_page(request: web.Request, text: str, errors: FormErrors,
     async with request.app[keys.SESSIONS]() as session:
         record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
         report = await reports.get_report(session, who, visit_id, request[REQUEST_ID])
-        patient = await session.get(Patient, record.visit.patient_id)
-        author = await session.get(User, report.author_id) if report else None
+        patient = await service.patient_of(session, record)
+        authors = await users_by_id(session, {report.author_id} if report else set())
+    author = authors.get(report.author_id) if report else None
     names = await _names(request, list(record.participant_ids))
     can_write = (report is None and who.is_clinician
                  and record.visit.status in reports.REPORTABLE)
@@ -361,7 +361,7 @@ async def report_submit(request: web.Request) -> web.Response:
         if exc.status not in (409, 422):
             raise
         errors = FormErrors()
-        message = exc.fields.get("text", exc.message)
+        message = exc.problems.get("text", exc.said)
         errors.add("text" if exc.status == 422 else None, t_error(request, message))
         return await _report_page(request, text, errors, status=exc.status)
     await flash(request, "Report signed.")

@@ -24,8 +24,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import web
 from babel.dates import format_datetime, format_timedelta
 from babel.numbers import format_decimal
-from sqlalchemy import func
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
@@ -37,16 +35,13 @@ from telemed.domain.units import METRICS
 from telemed.i18n import translations
 from telemed.principal import REQUEST_ID, principal
 from telemed.services import devices as device_service
-from telemed.services.access import authorize_patient
-from telemed.services.context import load_patient_context
+from telemed.services import vitals_panel as panel_service
 from telemed.services.observations import latest_values
 from telemed.services.pagination import Page
+from telemed.services.vitals_panel import VITAL_ORDER, chart_metrics
+from telemed.views.labels import msgids
 from telemed.views.render import LANGUAGE, N_, language_of, t
 
-# The order vitals are listed in; blood pressure is one item of two metrics.
-VITAL_ORDER: tuple[str, ...] = ("heart_rate", "bp", "spo2", "resp_rate", "body_temp",
-                                "blood_glucose", "body_weight")
-BP_METRICS: tuple[str, str] = ("bp_systolic", "bp_diastolic")
 BP_LABEL = N_("Blood pressure")
 ZONE_LABELS: dict[str, str] = {
     "critical_low": N_("Very low"), "warning_low": N_("Low"),
@@ -58,14 +53,8 @@ ZONE_SEVERITY: dict[str, str] = {
 }
 ZONE_RANK = {"normal": 0, "warning_low": 1, "warning_high": 1, "critical_low": 2,
              "critical_high": 2}
-DEVICE_KINDS: dict[str, str] = {
-    "bp_cuff": N_("Blood pressure monitor"), "pulse_oximeter": N_("Pulse oximeter"),
-    "scale": N_("Scale"), "thermometer": N_("Thermometer"), "glucometer": N_("Glucose meter"),
-    "multi": N_("Multi-parameter monitor"),
-}
-DEVICE_STATUSES: dict[str, str] = {
-    "online": N_("Online"), "offline": N_("Offline"), "revoked": N_("Revoked"),
-}
+DEVICE_KINDS = msgids("device_kind")  # the words are in telemed/views/labels.py
+DEVICE_STATUSES = msgids("device_status")
 LOW_BATTERY = 20.0
 RANGES: dict[str, tuple[timedelta, str]] = {
     "24h": (timedelta(hours=24), N_("24 hours")),
@@ -195,7 +184,7 @@ def latest_items(request: web.Request, latest: Mapping[str, Observation],
     now = now or utcnow()
     items: list[VitalItem] = []
     for key in VITAL_ORDER:
-        metrics = BP_METRICS if key == "bp" else (key,)
+        metrics = chart_metrics(key)
         found = [latest[m] for m in metrics if m in latest]
         if not found:
             continue
@@ -215,16 +204,6 @@ def latest_items(request: web.Request, latest: Mapping[str, Observation],
             metrics=metrics,
         ))
     return items
-
-
-async def plan_contents(session: AsyncSession, patients: Sequence[Patient]
-                        ) -> dict[str, CarePlanContent | None]:
-    """patient id → the content of the active care plan (None: platform defaults)."""
-    out: dict[str, CarePlanContent | None] = {}
-    for patient in patients:
-        context = await load_patient_context(session, patient.id)
-        out[patient.id] = context.content if context is not None else None
-    return out
 
 
 async def patient_vitals(session: AsyncSession, request: web.Request,
@@ -307,34 +286,6 @@ def _range_key(request: web.Request) -> str:
     return key if key in RANGES else DEFAULT_RANGE
 
 
-async def _stats(session: AsyncSession, patient_id: str, metrics: Sequence[str],
-                 since: datetime) -> dict[str, tuple[int, float, float]]:
-    stmt = (
-        select(Observation.metric, func.count(), func.min(Observation.value),
-               func.max(Observation.value))
-        .where(Observation.patient_id == patient_id)
-        .where(col(Observation.metric).in_(metrics))
-        .where(col(Observation.time) >= since)
-        .group_by(col(Observation.metric))
-    )
-    if not metrics:
-        return {}
-    return {m: (int(n), float(lo), float(hi)) for m, n, lo, hi in (await session.exec(stmt)).all()}
-
-
-async def _recent(session: AsyncSession, patient_id: str, metrics: Sequence[str],
-                  since: datetime, limit: int) -> list[Observation]:
-    stmt = (
-        select(Observation)
-        .where(Observation.patient_id == patient_id)
-        .where(col(Observation.metric).in_(metrics))
-        .where(col(Observation.time) >= since)
-        .order_by(col(Observation.time).desc(), col(Observation.id).desc())
-        .limit(limit)
-    )
-    return list((await session.exec(stmt)).all())
-
-
 def series_summary(request: web.Request, n: int) -> str:
     """The template "{n} readings, from {low} to {high} {unit}" in the right plural form."""
     return translations(_lang(request)).ngettext(
@@ -400,50 +351,41 @@ async def vitals_panel(request: web.Request, patient: Patient) -> dict[str, Any]
     now = utcnow()
     since = now - span
     async with request.app[keys.SESSIONS]() as session:
-        await authorize_patient(session, who, patient.id, action="read", resource="observation",
-                                reason="vitals charts", request_id=request[REQUEST_ID])
-        context = await load_patient_context(session, patient.id)
-        content = context.content if context is not None else None
-        latest = (await latest_values(session, [patient.id])).get(patient.id, {})
-        monitored = {e.metric for e in content.monitoring} if content is not None else set()
-        shown = monitored | set(latest)
-        items = {i.key: i for i in latest_items(request, latest, content, patient.timezone, now)}
-        charts: list[Chart] = []
-        # One statement for the period's count, minimum and maximum of every chart.
-        stats = await _stats(session, patient.id, [m for m in METRICS if m in shown], since)
-        for key in VITAL_ORDER:
-            metrics = BP_METRICS if key == "bp" else (key,)
-            if not shown.intersection(metrics):
-                continue
-            series = [Series(m, t(request, "Systolic") if m == "bp_systolic" else
-                             t(request, "Diastolic") if m == "bp_diastolic" else
-                             metric_label(request, m), effective_bands(content, m))
-                      for m in metrics]
-            chart = Chart(key=key, title=metric_label(request, key),
-                          unit=unit_of(request, metrics[0]), series=series,
-                          monitored=bool(monitored.intersection(metrics)),
-                          latest=items.get(key))
-            for s in series:
-                if s.metric in stats:
-                    s.count, s.low, s.high = stats[s.metric]
-            chart.summary = _summary(request, chart, period)
-            chart.bands_text = [
-                (f"{s.label}: " if len(series) > 1 else "") + bands_text(request, s.metric, s.bands)
-                for s in series
-            ]
-            recent = await _recent(session, patient.id, metrics, since,
-                                   TABLE_ROWS * len(metrics))
-            _table(request, chart, recent, patient.timezone, TABLE_ROWS)
-            chart.config = json.dumps({
-                "patient": patient.id, "key": key, "title": chart.title, "unit": chart.unit,
-                "series": [{"metric": s.metric, "label": s.label,
-                            "decimals": METRICS[s.metric].decimals,
-                            "bands": {k: getattr(s.bands, k) for k in BAND_KEYS
-                                      if getattr(s.bands, k) is not None}}
-                           for s in series],
-            }, ensure_ascii=False)
-            charts.append(chart)
+        data = await panel_service.vitals_panel(session, who, patient.id, since=since,
+                                                rows_per_metric=TABLE_ROWS,
+                                                request_id=request[REQUEST_ID])
         await session.commit()
+    content, monitored, stats = data.content, data.monitored, data.stats
+    items = {i.key: i for i in latest_items(request, data.latest, content, patient.timezone, now)}
+    charts: list[Chart] = []
+    for key in data.charts:
+        metrics = chart_metrics(key)
+        series = [Series(m, t(request, "Systolic") if m == "bp_systolic" else
+                         t(request, "Diastolic") if m == "bp_diastolic" else
+                         metric_label(request, m), effective_bands(content, m))
+                  for m in metrics]
+        chart = Chart(key=key, title=metric_label(request, key),
+                      unit=unit_of(request, metrics[0]), series=series,
+                      monitored=bool(monitored.intersection(metrics)),
+                      latest=items.get(key))
+        for s in series:
+            if s.metric in stats:
+                s.count, s.low, s.high = stats[s.metric]
+        chart.summary = _summary(request, chart, period)
+        chart.bands_text = [
+            (f"{s.label}: " if len(series) > 1 else "") + bands_text(request, s.metric, s.bands)
+            for s in series
+        ]
+        _table(request, chart, data.recent[key], patient.timezone, TABLE_ROWS)
+        chart.config = json.dumps({
+            "patient": patient.id, "key": key, "title": chart.title, "unit": chart.unit,
+            "series": [{"metric": s.metric, "label": s.label,
+                        "decimals": METRICS[s.metric].decimals,
+                        "bands": {k: getattr(s.bands, k) for k in BAND_KEYS
+                                  if getattr(s.bands, k) is not None}}
+                       for s in series],
+        }, ensure_ascii=False)
+        charts.append(chart)
     async with request.app[keys.SESSIONS]() as session:
         devices = await device_service.list_devices(session, who, Page(limit=50, after=None),
                                                     patient_id=patient.id,

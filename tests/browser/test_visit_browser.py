@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,8 +14,9 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, Page, expect
 
 from telemed.settings import Settings, load_settings
-from tests.browser.conftest import ARTIFACTS, snapshot
+from tests.browser.conftest import snapshot
 from tests.conftest import PASSWORD, World
+from tests.helpers.browser import separate_pages
 from tests.helpers.net import free_port
 from tests.integration.visit_helpers import VisitSetup, make_visit
 from tests.turn_fixture import SECRET, TurnServer
@@ -54,27 +54,9 @@ async def client(
 @pytest.fixture
 async def two_pages(browser: Browser, base_url: str,
                     request: pytest.FixtureRequest) -> AsyncIterator[tuple[Page, Page]]:
-    pages = []
-    contexts = []
-    for _ in range(2):
-        context = await browser.new_context(base_url=base_url, locale="en-GB",
-                                            viewport={"width": 1200, "height": 900})
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = await context.new_page()
-        page.on("dialog", lambda dialog: dialog.accept())
-        pages.append(page)
-    try:
+    async with separate_pages(browser, base_url, ("doctor", "patient"), request,
+                              prefix="visit") as pages:
         yield pages[0], pages[1]
-    finally:
-        report = getattr(request.node, "report_call", None)
-        if report is not None and report.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            for name, page in zip(("doctor", "patient"), pages, strict=True):
-                await page.screenshot(path=str(Path(ARTIFACTS) / f"visit-{name}.png"),
-                                      full_page=True)
-        for context in contexts:
-            await context.close()
 
 
 async def _log_in(page: Page, username: str) -> None:

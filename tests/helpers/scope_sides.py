@@ -14,6 +14,7 @@ from telemed import keys
 from telemed.db.models import AuditEvent
 from tests.conftest import World
 from tests.helpers.plans import PLAN
+from tests.helpers.teleconsults import specialist
 from tests.integration.monitoring import (
     add_device,
     add_plan,
@@ -152,6 +153,70 @@ class Side:
             return str(event.id)
         return await self._once("audit", make)
 
+    # -- teleconsult and images (docs/teleconsult.md) --------------------------------------
+    async def teleconsult_id(self) -> str:
+        """The team doctor's request to a cardiologist about this patient."""
+        async def make() -> str:
+            asked = await specialist(self.world)
+            resp = await self.world.client.post(
+                "/api/v1/teleconsults", headers=await self.headers(self.doctor),
+                json={"patient_id": self.patient.id, "specialist_id": asked["id"],
+                      "question": "Soffio sistolico: ecocardio?", "mode": "live"})
+            assert resp.status == 201, await resp.text()
+            return str((await resp.json())["id"])
+        return await self._once("teleconsult", make)
+
+    async def attachment_id(self) -> str:
+        """A PDF attached to the patient's visit (the patient reads it too)."""
+        async def make() -> str:
+            visit = await self.visit_id()
+            resp = await self.world.client.post(
+                f"/api/v1/visits/{visit}/attachments?filename=referto.pdf",
+                data=b"%PDF-1.4\n%%EOF\n",
+                headers={**await self.headers(self.doctor), "Content-Type": "application/pdf"})
+            assert resp.status == 201, await resp.text()
+            return str((await resp.json())["id"])
+        return await self._once("attachment", make)
+
+    async def _study(self) -> tuple[str, str, str]:
+        """A CT study of this patient attached to its teleconsult: stored in the app's PACS
+        when it has one, else known from its attachment only (the proxy authorizes by it)."""
+        key = "study"
+        if key not in self._cache:
+            from telemed.db.teleconsults import Attachment
+            from telemed.imaging import dicomweb as dw
+            from telemed.imaging.samples import series
+            from telemed.imaging.setup import IMAGING
+
+            sample = series(self.patient.fiscal_code)
+            consult = await self.teleconsult_id()
+            pacs = self.world.app[IMAGING]
+            sop = "1.2.826.0.1.3680043.8.498.1"
+            if pacs is not None:
+                await pacs.store(sample.files[0])
+                found = await pacs.search_instances(sample.study_uid, sample.series_uid)
+                sop = str(dw.value(found[0], dw.TAG_SOP_UID))
+            async with self.world.app[keys.SESSIONS]() as session:
+                session.add(Attachment(patient_id=self.patient.id, teleconsult_id=consult,
+                                       kind="study", study_uid=sample.study_uid,
+                                       created_by=self.doctor["id"]))
+                await session.commit()
+            self._cache[key] = "|".join((sample.study_uid, sample.series_uid, sop))
+        study, series_uid, sop = self._cache[key].split("|")
+        return study, series_uid, sop
+
+    async def study_uid(self) -> str:
+        return (await self._study())[0]
+
+    async def series_uid(self) -> str:
+        return (await self._study())[1]
+
+    async def sop_uid(self) -> str:
+        return (await self._study())[2]
+
+    async def frame(self) -> str:
+        return "1"
+
     async def fhir_id(self, fhir_type: str) -> str:
         makers: dict[str, Callable[[], Awaitable[str]]] = {
             "Patient": self.patient_id,
@@ -184,6 +249,12 @@ FACTORIES: dict[str, Callable[[Side], Awaitable[str]]] = {
     "guest_id": Side.guest_id,
     "delegation_id": Side.delegation_id,
     "access_id": Side.access_id,
+    "teleconsult_id": Side.teleconsult_id,
+    "attachment_id": Side.attachment_id,
+    "study_uid": Side.study_uid,
+    "series_uid": Side.series_uid,
+    "sop_uid": Side.sop_uid,
+    "frame": Side.frame,
 }
 
 
@@ -196,6 +267,8 @@ NOT_PATIENT_SCOPED: dict[str, str] = {
                        "(tests/integration/notify)",
     "delivery_id": "the admins' failed-delivery queue, which carries no patient data "
                    "(tests/integration/notify)",
+    "session": "one of the caller's own sessions; anyone else's answers 404 "
+               "(tests/integration/test_my_sessions.py)",
 }
 
 
@@ -225,6 +298,8 @@ async def valid_body(method: str, path: str, side: Side) -> dict[str, Any] | Non
             return {"delegate_username": caregiver["username"], "relationship": "caregiver"}
         case ("PATCH", "/api/v1/devices/{device_id}"):
             return {"patient_id": side.patient.id}
+        case ("POST", "/api/v1/users/{user_id}/second-factor/reset"):
+            return {"reason": "phone lost, confirmed by phone call"}
         case ("POST", "/api/v1/alerts/{alert_id}/ack"):
             return {"note": "seen"}
         case ("POST", "/api/v1/alerts/{alert_id}/resolve"):
@@ -237,4 +312,11 @@ async def valid_body(method: str, path: str, side: Side) -> dict[str, Any] | Non
             return {"name": "Luigi Verdi"}
         case ("POST", "/api/v1/emergency-accesses/{access_id}/review"):
             return {"outcome": "confirmed"}
+        case ("POST", "/api/v1/teleconsults/{teleconsult_id}/schedule"):
+            return {"scheduled_start": soon(5), "duration_minutes": 30}
+        case ("POST", "/api/v1/teleconsults/{teleconsult_id}/answer"):
+            return {"text": "Ecocardiogramma entro 7 giorni."}
+        case ("POST", "/api/v1/teleconsults/{teleconsult_id}/attachments") | \
+                ("POST", "/api/v1/visits/{visit_id}/attachments"):
+            return {"study_instance_uid": await side.study_uid()}
     return {}

@@ -82,6 +82,25 @@ CASES = [
     Case("POST", "/api/v1/patients/{other}/delegates",
          {"delegate_username": "nobody", "relationship": "caregiver"},
          {"doctor": 403, "nurse": 403, "patient": 403, "admin": 422, "anon": 401}),
+    # Teleconsult and images (no PACS configured here: an authorized read answers 503)
+    Case("GET", "/api/v1/patients/{own}/studies", None,
+         {"doctor": 503, "nurse": 503, "patient": 503, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/patients/{other}/studies", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("POST", "/api/v1/teleconsults",
+         {"patient_id": "{own}", "specialty": "cardiology", "question": "?"},
+         {"doctor": 422, "nurse": 422, "patient": 403, "admin": 403, "anon": 401}),
+    Case("POST", "/api/v1/teleconsults",
+         {"patient_id": "{other}", "specialty": "cardiology", "question": "?"},
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/teleconsults", None,
+         {"doctor": 200, "nurse": 200, "patient": 403, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/teleconsults/0000", None,
+         {"doctor": 404, "nurse": 404, "patient": 403, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/attachments/0000", None,
+         {"doctor": 404, "nurse": 404, "patient": 404, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/studies/1.2.3", None,
+         {"doctor": 503, "nurse": 503, "patient": 503, "admin": 403, "anon": 401}),
     Case("GET", "/api/v1/patients/0000", None,
          {"doctor": 404, "nurse": 404, "patient": 404, "admin": 404, "anon": 401}),
     Case("GET", "/api/v1/careplans/0000", None,
@@ -120,7 +139,10 @@ async def test_matrix(client: TestClient[Any, Any], world: World, case: Case,
              "patient": await world.user("patient", patient_id=own.id)}
     headers = {} if caller == "anon" else await world.token(users[caller]["username"])
     path = case.path.format(own=own.id, other=other.id, **plans)
-    resp = await client.request(case.method, path, json=case.body, headers=headers)
+    body = case.body
+    if body is not None and body.get("patient_id") in ("{own}", "{other}"):
+        body = {**body, "patient_id": {"{own}": own.id, "{other}": other.id}[body["patient_id"]]}
+    resp = await client.request(case.method, path, json=body, headers=headers)
     assert resp.status == case.expected[caller], await resp.text()
     if resp.status >= 400:
         assert "error" in await resp.json()

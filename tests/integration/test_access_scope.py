@@ -1,10 +1,11 @@
 """Access by set (`services.scope`) answers exactly as the per-patient checks of `access`.
 
 A random region (care teams with and without responsible doctors, consent decisions in
-every order and scope, delegations, revoked ones) is built on SQLite and on PostgreSQL; for
-every person the SQL conditions select the same patients as an independent per-patient
-oracle (`domain.consent.may_consult` over each patient's decisions, care-team membership,
-`monitoring_clinicians`, delegations), and so do the id wrappers `access` keeps.
+every order and scope, delegations, revoked ones, teleconsults in every state) is built on
+SQLite and on PostgreSQL; for every person the SQL conditions select the same patients as an
+independent per-patient oracle (`domain.consent.may_consult` over each patient's decisions,
+care-team membership, `monitoring_clinicians`, delegations, an open consult), and so do the
+id wrappers `access` keeps.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db import migrate
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.db.models import CareTeamMember, Consent, Delegation, Patient, User
+from telemed.db.teleconsults import Teleconsult
 from telemed.db.types import utcnow
 from telemed.domain.consent import consent_state, may_consult
 from telemed.domain.fiscal_code import build_fiscal_code
@@ -65,6 +67,12 @@ async def _region(session: AsyncSession, seed: int) -> list[User]:
             session.add(Consent(patient_id=patient.id, grantee_id=grantee,
                                 granted=rng.random() < 0.6, recorded_by=clinicians[0].id,
                                 recorded_at=at))
+        if n % 3 == 0:  # a teleconsult: its specialist sees the record while it is open
+            session.add(Teleconsult(
+                patient_id=patient.id, requester_id=clinicians[0].id,
+                specialist_id=rng.choice(clinicians).id, question="?", urgency="routine",
+                mode="async", status=rng.choice(["requested", "accepted", "scheduled",
+                                                 "answered", "declined"])))
         if n % 7 == 0:
             portal = User(username=f"p{seed}_{n}", password_hash="-", role="patient",
                           display_name="P", patient_id=patient.id)
@@ -110,11 +118,15 @@ async def _oracle(session: AsyncSession, who: Principal, everyone: set[str]) -> 
             if pid == who.patient_id or await is_delegate(session, pid, who.user_id):
                 visible.add(pid)
             continue
-        if not await access.in_care_team(session, pid, who.user_id):
+        member = await access.in_care_team(session, pid, who.user_id)
+        consulted = await access.active_consult(session, pid, who.user_id) is not None
+        if not member and not consulted:
             continue
         mine = await access.consent_decisions(session, pid, who.user_id)
         if may_consult(mine, who.user_id):
             visible.add(pid)
+            continue
+        if not member:
             continue
         if who.user_id in await access.monitoring_clinicians(session, pid):
             alerting.add(pid)

@@ -99,9 +99,11 @@ async def schedule(http: aiohttp.ClientSession, web1: TelemedProcess, web2: Tele
     patient_id = await doctor_api.create_patient(7)  # the doctor joins its care team
     admin_api = Api(http, web2.url)
     await admin_api.login("admin.televisit")
-    await admin_api.post("/api/v1/users", {
-        "username": "pt.televisit", "password": PASSWORD, "role": "patient",
+    created = await admin_api.post("/api/v1/users", {
+        "username": "pt.televisit", "role": "patient",
         "display_name": "Pt Televisit", "patient_id": patient_id})
+    token = str(created["activation_url"]).split("token=", 1)[1]
+    await admin_api.post("/api/v1/auth/activate", {"token": token, "password": PASSWORD})
     patient_api = Api(http, web2.url)
     await patient_api.login("pt.televisit")
     start = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()

@@ -11,11 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
+from telemed.services.visit_tokens import issue_join_token
 from telemed.signalling import messages as m
 from telemed.signalling.guard import MAX_FRAME_BYTES, RATE_BURST
 from telemed.signalling.hub import HUB
 from telemed.signalling.rooms import RESUME_SECONDS
-from telemed.signalling.tokens import issue_join_token
 from tests.conftest import World
 from tests.integration.visit_helpers import connect, join_info, make_visit, status_becomes
 

@@ -6,7 +6,7 @@ import asyncio
 
 import aioice
 
-from telemed.signalling.turn import pseudonym, turn_password, turn_username
+from telemed.services.turn import pseudonym, turn_password, turn_username
 from tests.turn_fixture import SECRET, TurnServer
 
 

@@ -188,7 +188,7 @@ async def test_join_window_closes_30_minutes_after_the_end() -> None:
 async def test_join_carries_turn_credentials(tmp_path: Any, settings: Any,
                                              aiohttp_client: Any) -> None:
     from telemed.app import create_app
-    from telemed.signalling.turn import turn_password
+    from telemed.services.turn import turn_password
 
     with_turn = load_settings(**{**settings.model_dump(include={
         "env", "data_dir", "database_url", "secret_key", "public_url", "language"}),

@@ -59,3 +59,22 @@ async def test_buckets_latest_values_and_api_on_postgres(client: TestClient[Any,
 
 async def test_bucket_edges_with_fractions_of_a_second_on_postgres(world: World) -> None:
     await check_bucket_edges(world)
+
+
+async def test_each_charts_newest_readings_come_in_one_statement_on_postgres(
+        world: World) -> None:
+    """The vitals panel's tables: per chart the newest readings (rows × metrics), newest
+    first, as the former one-query-per-chart code gave them."""
+    from telemed.services.vitals_panel import recent_by_chart
+
+    wearer = await Wearer().build(world, days=1)
+    since = wearer.until - timedelta(hours=6)
+    async with world.app[keys.SESSIONS]() as session:
+        found = await recent_by_chart(session, wearer.patient.id, ["spo2", "heart_rate", "bp"],
+                                      since, 7)
+    for key in ("spo2", "heart_rate"):
+        expected = sorted((r for r in wearer.rows if r["metric"] == key and r["time"] >= since),
+                          key=lambda r: r["time"], reverse=True)[:7]
+        assert [(o.metric, o.time) for o in found[key]] == [
+            (r["metric"], r["time"]) for r in expected]
+    assert found["bp"] == [] and len(found["spo2"]) == 7

@@ -8,19 +8,19 @@ handler runs). See docs/fhir.md.
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from telemed.api.fhir.errors import fhir_error_middleware
 from telemed.api.fhir.handlers import routes
-from telemed.middlewares import security_headers_middleware
 
 __all__ = ["routes", "setup_fhir"]
 
 
-def setup_fhir(app: web.Application) -> None:
-    """Serve /fhir/R4: routes, and OperationOutcome errors inside the global error handler."""
+def setup_fhir(app: web.Application, *, after: Middleware | None = None) -> None:
+    """Serve /fhir/R4: routes, and OperationOutcome errors inside the global error handler,
+    placed just after the middleware `after` (the app passes its security headers, so error
+    responses get them too; authentication comes later)."""
     app.router.add_routes(routes)
     middlewares = list(app.middlewares)
-    # After the security headers (so error responses get them too), before authentication.
-    position = (middlewares.index(security_headers_middleware) + 1
-                if security_headers_middleware in middlewares else 0)
+    position = middlewares.index(after) + 1 if after in middlewares else 0
     app.middlewares.insert(position, fhir_error_middleware)

@@ -20,14 +20,19 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import instant, reference
 from telemed.api.fhir.search import SearchParam, SearchQuery, date_bounds, token_codes
-from telemed.api.fhir.spec import Entry, ResourceSpec, Table, date_conditions, in_any
-from telemed.db.models import User, Visit, VisitParticipant
+from telemed.api.fhir.spec import Entry, ResourceSpec
+from telemed.db.models import Visit
 from telemed.principal import CLINICIANS, Principal
+from telemed.services.fhir_rows import (
+    APPOINTMENTS,
+    appointment_conditions,
+    by_id,
+    visit_practitioners,
+)
 from telemed.services.visits import VisitRecord, authorize_visit, invited_scope
 
 STATUS = {
@@ -82,31 +87,13 @@ def appointment_resource(
 
 
 def _conditions(query: SearchQuery) -> list[Any]:
-    conditions = date_conditions(col(Visit.scheduled_start), date_bounds(query))
     statuses = [[v for code in token_codes(alts) for v in visit_statuses(code)]
                 for alts in query.all_of("status")]
-    return conditions + in_any(col(Visit.status), statuses)
-
-
-async def _practitioners(
-    session: AsyncSession, visit_ids: Sequence[str]
-) -> dict[str, list[tuple[str, str]]]:
-    if not visit_ids:
-        return {}
-    found = await session.exec(
-        select(VisitParticipant.visit_id, User.id, User.display_name)
-        .join(User, col(User.id) == col(VisitParticipant.user_id))
-        .where(col(VisitParticipant.visit_id).in_(list(visit_ids)))
-        .order_by(col(User.display_name), col(User.id))
-    )
-    by_visit: dict[str, list[tuple[str, str]]] = {}
-    for visit_id, user_id, name in found.all():
-        by_visit.setdefault(visit_id, []).append((user_id, name))
-    return by_visit
+    return appointment_conditions(date_bounds(query), statuses)
 
 
 async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
-    people = await _practitioners(session, [v.id for v in rows])
+    people = await visit_practitioners(session, [v.id for v in rows])
     entries = []
     for visit in rows:
         invited = people.get(visit.id, [])
@@ -116,7 +103,7 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
 
 
 async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    visit = await session.get(Visit, ident)
+    visit = await by_id(session, Visit, ident)
     return (await _render(session, [visit]))[0] if visit else None
 
 
@@ -140,7 +127,7 @@ SPEC = ResourceSpec(
     type="Appointment",
     audit_resource="fhir_appointment",
     roles=(*CLINICIANS, "patient"),
-    table=Table(Visit, col(Visit.patient_id), (col(Visit.scheduled_start), col(Visit.id))),
+    table=APPOINTMENTS,
     key_types=("datetime", "str"),
     render=_render,
     load=_load,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import (
@@ -19,8 +18,10 @@ from telemed.api.fhir.common import (
     reference,
 )
 from telemed.api.fhir.search import SearchParam, SearchQuery, date_bounds
-from telemed.api.fhir.spec import Entry, ResourceSpec, Table, date_conditions
+from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.models import AuditEvent, User
+from telemed.services.fhir_rows import AUDIT_EVENTS, audit_event_conditions, by_id
+from telemed.services.users import users_by_id
 
 # Telemed action → AuditEventAction (C create, R read/view/print, U update, D delete,
 # E execute: log-in, break-glass and other functions).
@@ -101,15 +102,11 @@ def audit_event_resource(event: AuditEvent, actor: User | None = None) -> dict[s
 
 
 def _conditions(query: SearchQuery) -> list[Any]:
-    return date_conditions(col(AuditEvent.at), date_bounds(query))
+    return audit_event_conditions(date_bounds(query))
 
 
 async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
-    actor_ids = {row.actor_id for row in rows if row.actor_id}
-    users: dict[str, User] = {}
-    if actor_ids:
-        found = await session.exec(select(User).where(col(User.id).in_(actor_ids)))
-        users = {u.id: u for u in found.all()}
+    users = await users_by_id(session, {row.actor_id for row in rows if row.actor_id})
     return [Entry(row.patient_id, audit_event_resource(row, users.get(row.actor_id or "")), row)
             for row in rows]
 
@@ -117,7 +114,7 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
 async def _load(session: AsyncSession, ident: str) -> Entry | None:
     if not ident.isdigit() or len(ident) > 18:
         return None
-    event = await session.get(AuditEvent, int(ident))
+    event = await by_id(session, AuditEvent, int(ident))
     if event is None or event.patient_id is None:
         return None
     return (await _render(session, [event]))[0]
@@ -127,8 +124,7 @@ SPEC = ResourceSpec(
     type="AuditEvent",
     audit_resource="access_log",  # the patient's access log: the patient and administrators
     roles=("patient", "admin"),
-    table=Table(AuditEvent, col(AuditEvent.patient_id), (col(AuditEvent.id),),
-                base=(col(AuditEvent.patient_id).is_not(None),)),
+    table=AUDIT_EVENTS,
     key_types=("int",),
     render=_render,
     load=_load,

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import LOINC, coding, fhir_date, instant, reference
 from telemed.api.fhir.search import SearchParam, SearchQuery, token_codes
-from telemed.api.fhir.spec import Entry, ResourceSpec, Table, in_any
+from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.models import CarePlan
 from telemed.domain.bands import Bands
 from telemed.domain.careplans import (
@@ -24,6 +23,7 @@ from telemed.domain.errors import DomainValidationError
 from telemed.domain.schedule import format_time
 from telemed.domain.units import METRICS
 from telemed.principal import CLINICIANS
+from telemed.services.fhir_rows import CAREPLANS, careplan_conditions, current_careplan
 
 STATUSES = frozenset({"draft", "active", "completed"})
 ACTIVITY_STATUS = {"draft": "not-started", "active": "in-progress", "completed": "completed"}
@@ -136,7 +136,7 @@ def careplan_resource(plan: CarePlan) -> dict[str, Any]:
 
 
 def _conditions(query: SearchQuery) -> list[Any]:
-    return in_any(col(CarePlan.status), [token_codes(alts) for alts in query.all_of("status")])
+    return careplan_conditions([token_codes(alts) for alts in query.all_of("status")])
 
 
 async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
@@ -144,10 +144,7 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
 
 
 async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    plan = (await session.exec(
-        select(CarePlan).where(CarePlan.plan_id == ident)
-        .where(col(CarePlan.is_current).is_(True))
-    )).first()
+    plan = await current_careplan(session, ident)
     return Entry(plan.patient_id, careplan_resource(plan), plan) if plan else None
 
 
@@ -155,9 +152,7 @@ SPEC = ResourceSpec(
     type="CarePlan",
     audit_resource="fhir_careplan",
     roles=(*CLINICIANS, "patient"),
-    table=Table(CarePlan, col(CarePlan.patient_id),
-                (col(CarePlan.period_start), col(CarePlan.plan_id)),
-                base=(col(CarePlan.is_current).is_(True),)),
+    table=CAREPLANS,
     key_types=("date", "str"),
     render=_render,
     load=_load,

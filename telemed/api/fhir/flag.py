@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import (
@@ -17,12 +16,13 @@ from telemed.api.fhir.common import (
     reference,
 )
 from telemed.api.fhir.search import SearchParam
-from telemed.api.fhir.spec import Entry, ResourceSpec, Table
+from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.models import Alert
 from telemed.domain.units import METRICS
 from telemed.principal import CLINICIANS
+from telemed.services.fhir_rows import FLAG_STATUSES, FLAGS, by_id
 
-ACTIVE_STATUSES = ("open", "acknowledged")
+ACTIVE_STATUSES = FLAG_STATUSES
 PRIORITY = {"warning": ("PM", "Medium priority"), "critical": ("PH", "High priority")}
 KIND_TEXT = {
     "threshold": "Out-of-range reading",
@@ -79,7 +79,7 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
 
 
 async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    alert = await session.get(Alert, ident)
+    alert = await by_id(session, Alert, ident)
     return Entry(alert.patient_id, flag_resource(alert), alert) if alert else None
 
 
@@ -87,8 +87,7 @@ SPEC = ResourceSpec(
     type="Flag",
     audit_resource="fhir_flag",
     roles=(*CLINICIANS, "patient"),
-    table=Table(Alert, col(Alert.patient_id), (col(Alert.opened_at), col(Alert.id)),
-                base=(col(Alert.status).in_(ACTIVE_STATUSES),)),
+    table=FLAGS,
     key_types=("datetime", "str"),
     render=_render,
     load=_load,

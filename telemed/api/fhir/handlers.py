@@ -27,12 +27,13 @@ from telemed.api.fhir.search import (
     prefers_strict,
     reference_ids,
 )
-from telemed.api.fhir.spec import Entry, ResourceSpec, find
+from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.types import utcnow
 from telemed.errors import ApiError, not_found
 from telemed.principal import Handler, Principal, principal, public, requires
 from telemed.services import audit, scope
 from telemed.services.access import authorize_patient
+from telemed.services.fhir_rows import find
 
 SPECS: tuple[ResourceSpec, ...] = (
     patient.SPEC,

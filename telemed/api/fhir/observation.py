@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, exists, or_
-from sqlalchemy.orm import aliased
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import (
@@ -28,16 +24,25 @@ from telemed.api.fhir.common import (
     reference,
 )
 from telemed.api.fhir.search import SearchParam, SearchQuery, Token, date_bounds, parse_token
-from telemed.api.fhir.spec import Entry, ResourceSpec, Table, date_conditions
+from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.models import Observation
 from telemed.domain.units import METRICS, MetricInfo
 from telemed.principal import CLINICIANS
+from telemed.services.fhir_rows import (
+    DIASTOLIC,
+    EXPORTED_METRICS,
+    NOT_EXPORTED,
+    OBSERVATIONS,
+    SYSTOLIC,
+    by_id,
+    diastolic_partners,
+    has_systolic_partner,
+    observation_conditions,
+    pair_key,
+)
 
-SYSTOLIC, DIASTOLIC = "bp_systolic", "bp_diastolic"
 BP_METRICS = frozenset({SYSTOLIC, DIASTOLIC})
 BP_PANEL = "85354-9"
-NOT_EXPORTED = frozenset(name for name, info in METRICS.items() if info.loinc is None)
-EXPORTED_METRICS = tuple(name for name in METRICS if name not in NOT_EXPORTED)
 
 LOINC_DISPLAY = {
     "8867-4": "Heart rate",
@@ -196,61 +201,17 @@ def observation_resource(row: Observation, partner: Observation | None = None) -
 
 # --- search and read ----------------------------------------------------------------------
 
-PairKey = tuple[str, str, datetime]
-
-
-def _pair_key(row: Observation) -> PairKey:
-    return (row.patient_id, row.device_id, row.time)
-
-
-def _same_measurement(other: Any) -> Any:
-    return and_(col(other.patient_id) == col(Observation.patient_id),
-                col(other.device_id) == col(Observation.device_id),
-                col(other.time) == col(Observation.time))
-
-
-_SYSTOLIC_ROW = aliased(Observation)
-# Rows exported as one Observation each: everything but battery, and a diastolic reading only
-# when no systolic reading of the same measurement carries it in its panel.
-ANCHOR = and_(
-    col(Observation.metric).in_(EXPORTED_METRICS),
-    or_(col(Observation.metric) != DIASTOLIC,
-        ~exists().where(col(_SYSTOLIC_ROW.metric) == SYSTOLIC,
-                        _same_measurement(_SYSTOLIC_ROW))),
-)
-
-
 def _conditions(query: SearchQuery) -> list[Any]:
-    conditions: list[Any] = [
-        col(Observation.metric).in_(metrics_for_codes(parse_token(v) for v in alts))
-        for alts in query.all_of("code")
-    ]
-    conditions += [
-        col(Observation.metric).in_(metrics_for_categories(parse_token(v) for v in alts))
-        for alts in query.all_of("category")
-    ]
-    conditions += date_conditions(col(Observation.time), date_bounds(query))
-    return conditions
-
-
-async def _diastolic_partners(
-    session: AsyncSession, systolic: Sequence[Observation]
-) -> dict[PairKey, Observation]:
-    if not systolic:
-        return {}
-    found = await session.exec(
-        select(Observation).where(Observation.metric == DIASTOLIC).where(or_(*(
-            and_(col(Observation.patient_id) == r.patient_id,
-                 col(Observation.device_id) == r.device_id, col(Observation.time) == r.time)
-            for r in systolic
-        )))
-    )
-    return {_pair_key(row): row for row in found.all()}
+    metric_sets = [metrics_for_codes(parse_token(v) for v in alts)
+                   for alts in query.all_of("code")]
+    metric_sets += [metrics_for_categories(parse_token(v) for v in alts)
+                    for alts in query.all_of("category")]
+    return observation_conditions(metric_sets, date_bounds(query))
 
 
 async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
-    partners = await _diastolic_partners(session, [r for r in rows if r.metric == SYSTOLIC])
-    return [Entry(r.patient_id, observation_resource(r, partners.get(_pair_key(r))), r)
+    partners = await diastolic_partners(session, [r for r in rows if r.metric == SYSTOLIC])
+    return [Entry(r.patient_id, observation_resource(r, partners.get(pair_key(r))), r)
             for r in rows]
 
 
@@ -259,21 +220,18 @@ async def _load(session: AsyncSession, ident: str) -> Entry | None:
     if parsed is None:
         return None
     kind, row_id = parsed
-    row = await session.get(Observation, row_id)
+    row = await by_id(session, Observation, row_id)
     if row is None or row.metric in NOT_EXPORTED:
         return None
     if kind == "single" and row.metric not in BP_METRICS:
         return Entry(row.patient_id, single_observation(row), row)
     if kind == "bp" and row.metric == SYSTOLIC:
-        partner = (await _diastolic_partners(session, [row])).get(_pair_key(row))
+        partner = (await diastolic_partners(session, [row])).get(pair_key(row))
         return Entry(row.patient_id, blood_pressure_panel(row, partner), row)
     if kind == "bpd" and row.metric == DIASTOLIC:
-        systolic = (await session.exec(
-            select(Observation.id).where(Observation.metric == SYSTOLIC)
-            .where(Observation.patient_id == row.patient_id)
-            .where(Observation.device_id == row.device_id).where(Observation.time == row.time)
-        )).first()
-        return None if systolic else Entry(row.patient_id, blood_pressure_panel(None, row), row)
+        if await has_systolic_partner(session, row):
+            return None
+        return Entry(row.patient_id, blood_pressure_panel(None, row), row)
     return None
 
 
@@ -281,8 +239,7 @@ SPEC = ResourceSpec(
     type="Observation",
     audit_resource="fhir_observation",
     roles=(*CLINICIANS, "patient"),
-    table=Table(Observation, col(Observation.patient_id),
-                (col(Observation.time), col(Observation.id)), base=(ANCHOR,)),
+    table=OBSERVATIONS,
     key_types=("datetime", "int"),
     render=_render,
     load=_load,

@@ -5,17 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import false, or_
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import FISCAL_CODE, fhir_date, instant
 from telemed.api.fhir.search import SearchParam, SearchQuery, parse_token
-from telemed.api.fhir.spec import Entry, ResourceSpec, Table, in_any
+from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.models import Patient
 from telemed.domain.fiscal_code import fhir_gender
 from telemed.principal import ROLES
-from telemed.services.patients import search_condition
+from telemed.services.fhir_rows import PATIENTS, by_id, patient_conditions
 
 
 def patient_resource(patient: Patient) -> dict[str, Any]:
@@ -44,17 +42,15 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
 
 
 def _conditions(query: SearchQuery) -> list[Any]:
-    conditions = in_any(col(Patient.id), query.all_of("_id"))
+    fiscal_codes = []
     for alternatives in query.all_of("identifier"):
         tokens = [parse_token(v) for v in alternatives]
         if any(t.code is None and t.system == FISCAL_CODE for t in tokens):
             continue  # every patient has a fiscal code
-        codes = [t.code.upper() for t in tokens if t.code and t.system in (None, FISCAL_CODE)]
-        conditions.append(col(Patient.fiscal_code).in_(codes))
-    for alternatives in query.all_of("name"):  # starts-with, any case and accent (FHIR string)
-        matches = [found for found in map(search_condition, alternatives) if found is not None]
-        conditions.append(or_(*matches) if matches else false())
-    return conditions
+        fiscal_codes.append([t.code.upper() for t in tokens
+                             if t.code and t.system in (None, FISCAL_CODE)])
+    # names: starts-with, any case and accent (FHIR string)
+    return patient_conditions(query.all_of("_id"), fiscal_codes, query.all_of("name"))
 
 
 async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
@@ -62,7 +58,7 @@ async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
 
 
 async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    patient = await session.get(Patient, ident)
+    patient = await by_id(session, Patient, ident)
     return Entry(patient.id, patient_resource(patient), patient) if patient else None
 
 
@@ -70,9 +66,7 @@ SPEC = ResourceSpec(
     type="Patient",
     audit_resource="patient",  # demographics, as in the JSON API (administrators may read them)
     roles=ROLES,
-    table=Table(Patient, col(Patient.id),
-                (col(Patient.family_name), col(Patient.given_name), col(Patient.id)),
-                descending=False),
+    table=PATIENTS,
     key_types=("str", "str", "str"),
     render=_render,
     load=_load,

@@ -29,16 +29,17 @@ from telemed.api.fhir.common import ID_PATTERN
 from telemed.domain.json_input import parse_json
 from telemed.domain.text import describe, forbidden_character
 from telemed.errors import ApiError
+from telemed.services.fhir_rows import DateBound as DateBound  # parsed here, used there
+from telemed.services.fhir_rows import DatePrefix
+from telemed.services.fhir_rows import TotalMode as TotalMode
 
 ParamType = Literal["reference", "token", "date", "string"]
-DatePrefix = Literal["eq", "ne", "gt", "ge", "lt", "le", "sa", "eb"]
 KeyType = Literal["datetime", "date", "int", "str"]
 
 DEFAULT_COUNT = 50
 MAX_VALUE_LENGTH = 1000
 MAX_COUNT = 100
 CONTROL = frozenset({"_count", "_cursor", "_format", "_pretty", "_total"})
-TotalMode = Literal["none", "estimate", "accurate"]
 TOTAL_MODES: tuple[TotalMode, ...] = ("none", "estimate", "accurate")
 JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 DATE_PREFIXES: tuple[DatePrefix, ...] = ("eq", "ne", "gt", "ge", "lt", "le", "sa", "eb")
@@ -230,15 +231,6 @@ def token_codes(alternatives: Sequence[str]) -> list[str]:
 
 
 # --- dates --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DateBound:
-    """One date search value: a prefix and the range [start, end) its precision covers."""
-
-    prefix: DatePrefix
-    start: datetime
-    end: datetime
 
 
 def _add_months(value: datetime, months: int) -> datetime:

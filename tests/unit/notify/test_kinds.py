@@ -8,7 +8,8 @@ from telemed.notify import kinds
 def test_defaults_follow_the_contract() -> None:
     assert kinds.effective(None) == {
         "alert_escalated": True, "alert_critical": False, "emergency_access": True,
-        "document_available": True, "visit_reminder": True, "visit_changed": True}
+        "document_available": True, "visit_reminder": True, "visit_changed": True,
+        "account_security": True}
 
 
 def test_opting_in_and_out() -> None:

@@ -6,9 +6,9 @@ import base64
 import hashlib
 import hmac
 
+from telemed.services.turn import ice_servers, pseudonym, turn_password, turn_username
 from telemed.settings import load_settings
 from telemed.signalling.guard import Strikes, TokenBucket, frame_too_large
-from telemed.signalling.turn import ice_servers, pseudonym, turn_password, turn_username
 from telemed.signalling.ws import origin_allowed
 
 

@@ -65,6 +65,8 @@ async function open() {
     return;
   }
   const call = new Call({ visitId: page.dataset.visitId, media: new LocalMedia(stream) });
+  // Other parts of the room (the image viewer's "looking together") ride on this call.
+  page.dispatchEvent(new CustomEvent("call-created", { detail: call }));
   call.addEventListener("knock", (event) => addKnock(call, event.detail));
   call.addEventListener("peer-joined", (event) => removeKnock(event.detail.peer.peer_id));
   call.addEventListener("peer-left", (event) => removeKnock(event.detail.peer_id));

@@ -1,0 +1,88 @@
+"""/api/v1/users/me/sessions: a person's open sessions (browsers, apps, single sign-on),
+each revocable on its own; an administrator's reset of a lost second factor."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import Field
+
+from telemed import keys
+from telemed.api.common import Body, body, ok, sessions
+from telemed.errors import conflict, not_found
+from telemed.identity.activation import activate
+from telemed.identity.sessions import my_sessions, revoke_my_session
+from telemed.identity.totp import reset_second_factor
+from telemed.live_channels import credentials_revoked
+from telemed.notify import outbox
+from telemed.principal import ROLES, principal, public, requires
+from telemed.services import audit
+from telemed.services.users import get_user
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/users/me/sessions")
+@requires(*ROLES)
+async def sessions_list(request: web.Request) -> web.Response:
+    who = principal(request)
+    async with sessions(request)() as db:
+        found = await my_sessions(db, who.user_id, who.session_id)
+    return ok({"items": [s.dump() for s in found]})
+
+
+@routes.delete("/api/v1/users/me/sessions/{session}")
+@requires(*ROLES)
+async def sessions_revoke(request: web.Request) -> web.Response:
+    """End one of the caller's sessions; 404 for anything else, another person's session
+    included, and nothing changes."""
+    who = principal(request)
+    async with sessions(request)() as db:
+        ended = await revoke_my_session(db, who.user_id, request.match_info["session"])
+    if ended is None:
+        raise not_found("Session")
+    await credentials_revoked(request.app[keys.BUS], who.user_id, "revoked_by_user", ended)
+    return ok({"status": "revoked"})
+
+
+class FactorReset(Body):
+    reason: str = Field(min_length=10, max_length=1000)
+
+
+@routes.post("/api/v1/users/{user_id}/second-factor/reset")
+@requires("admin")
+async def second_factor_reset(request: web.Request) -> web.Response:
+    """An administrator removes a user's lost second factor, with the reason; the user is
+    told (notification centre, and email when they have an address) and sets it up again
+    at the next login."""
+    data = await body(request, FactorReset)
+    who = principal(request)
+    async with sessions(request)() as db:
+        user = await get_user(db, request.match_info["user_id"])
+        if user.id == who.user_id:
+            raise conflict("Another administrator must reset your own second factor.",
+                           "cannot_reset_self")
+        await reset_second_factor(db, user, actor_id=who.user_id, reason=data.reason.strip())
+        await outbox.record(db, user_ids=[user.id], kind="account_security", params={},
+                            link="/account/second-factor", cause_type="user",
+                            cause_id=user.id)
+        audit.record(db, actor=who, action="update", resource="user", resource_id=user.id,
+                     reason="second factor reset")
+        await db.commit()
+    return ok({"status": "reset"})
+
+
+class Activation(Body):
+    token: str = Field(max_length=1024)
+    password: str = Field(max_length=1024)
+
+
+@routes.post("/api/v1/auth/activate")
+@public
+async def account_activate(request: web.Request) -> web.Response:
+    """The owner of a new portal account sets its first password with the activation link's
+    token: 400 for a used, expired or forged token, 422 for a refused password."""
+    data = await body(request, Activation)
+    async with sessions(request)() as db:
+        user = await activate(db, request.app[keys.SETTINGS].secret_key, data.token,
+                              data.password)
+    return ok({"status": "activated", "username": user.username})

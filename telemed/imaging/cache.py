@@ -1,0 +1,56 @@
+"""A short memory of authorized study reads, so the frames of a study being scrolled do not
+each write an audit line: the first read of a study by a person (its series, a frame) is
+authorized and audited in full; the frames that follow within `ttl` seconds ride on it.
+Also the PatientID of each study (it does not change), so frames need no QIDO round trip.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+
+class StudyAccessCache:
+    """(credential, study) → until when frames are allowed; study → patient id."""
+
+    def __init__(self, ttl: float = 120.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._granted: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._patients: OrderedDict[str, str] = OrderedDict()
+        self._members: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
+
+    def allowed(self, credential: str, study_uid: str, now: float | None = None) -> bool:
+        until = self._granted.get((credential, study_uid))
+        return until is not None and until > (now if now is not None else time.monotonic())
+
+    def grant(self, credential: str, study_uid: str, now: float | None = None) -> None:
+        key = (credential, study_uid)
+        self._granted[key] = (now if now is not None else time.monotonic()) + self.ttl
+        self._granted.move_to_end(key)
+        while len(self._granted) > self.size:
+            self._granted.popitem(last=False)
+
+    def forget(self, credential: str) -> None:
+        for key in [k for k in self._granted if k[0] == credential]:
+            del self._granted[key]
+
+    def has_member(self, study_uid: str, series_uid: str, sop_uid: str) -> bool:
+        return (series_uid, sop_uid) in self._members.get(study_uid, ())
+
+    def remember_members(self, study_uid: str, pairs: set[tuple[str, str]]) -> None:
+        """Instances (series, SOP) known to be in the study (the proxy checks every frame's
+        path against them, whatever the PACS checks)."""
+        self._members.setdefault(study_uid, set()).update(pairs)
+        self._members.move_to_end(study_uid)
+        while len(self._members) > self.size // 10:
+            self._members.popitem(last=False)
+
+    def patient_of(self, study_uid: str) -> str | None:
+        return self._patients.get(study_uid)
+
+    def remember_patient(self, study_uid: str, patient_id: str) -> None:
+        self._patients[study_uid] = patient_id
+        self._patients.move_to_end(study_uid)
+        while len(self._patients) > self.size:
+            self._patients.popitem(last=False)

@@ -1,0 +1,80 @@
+"""WebAuthn in Chromium with a virtual authenticator (DevTools protocol): a doctor adds a
+security key, then logs in with password + key; a replayed assertion is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from playwright.async_api import Browser, expect
+from sqlmodel import col, select
+
+from telemed import keys
+from telemed.db.models import UserSession, WebAuthnCredential
+from telemed.services.users import create_user
+from tests.conftest import PASSWORD
+
+
+async def _log_in(page: Any, username: str) -> None:
+    await page.goto("/login")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+
+
+async def test_doctor_adds_a_security_key_and_logs_in_with_it(
+        browser: Browser, localhost_client: TestClient[Any, Any]) -> None:
+    app = localhost_client.server.app
+    async with app[keys.SESSIONS]() as db:
+        doctor = await create_user(db, username="dr.chiave", password=PASSWORD, role="doctor",
+                                   display_name="Dr Chiave")
+        await db.commit()
+    base = f"http://localhost:{localhost_client.port}"
+    context = await browser.new_context(base_url=base, locale="en-GB")
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    try:
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("WebAuthn.enable")
+        await cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+            "protocol": "ctap2", "transport": "usb", "hasResidentKey": False,
+            "hasUserVerification": False, "automaticPresenceSimulation": True}})
+        await _log_in(page, "dr.chiave")
+        await page.wait_for_url(f"{base}/patients")
+        await page.goto("/account/second-factor")
+        await page.get_by_label("Name of the key").fill("Chiave USB")
+        await page.get_by_role("button", name="Add a security key").click()
+        await expect(page.get_by_text("Security key added.")).to_be_visible()
+        async with app[keys.SESSIONS]() as db:
+            stored = (await db.exec(select(WebAuthnCredential))).all()
+        assert [(k.user_id, k.name) for k in stored] == [(doctor.id, "Chiave USB")]
+
+        await page.locator("form[action='/logout'] button").click()
+        await _log_in(page, "dr.chiave")
+        await page.wait_for_url(f"{base}/login/second-factor")
+        async with page.expect_request("**/login/second-factor/key") as sent:
+            await page.get_by_role("button", name="Use my security key").click()
+        assertion = (await sent.value).post_data_json
+        await page.wait_for_url(f"{base}/patients")
+        async with app[keys.SESSIONS]() as db:
+            rows = (await db.exec(select(UserSession)
+                                  .where(col(UserSession.revoked_at).is_(None)))).all()
+        assert [r.second_factor for r in rows] == ["webauthn"]
+
+        # the same assertion replayed in a new login: refused, nothing opened
+        await page.locator("form[action='/logout'] button").click()
+        await _log_in(page, "dr.chiave")
+        await page.wait_for_url(f"{base}/login/second-factor")
+        status = await page.evaluate("""async (body) => {
+            const token = document.querySelector('meta[name="csrf-token"]').content;
+            const headers = {"Content-Type": "application/json", "X-CSRF-Token": token};
+            await fetch("/login/second-factor/key/options", {method: "POST", headers});
+            const resp = await fetch("/login/second-factor/key",
+                                     {method: "POST", headers, body: JSON.stringify(body)});
+            return resp.status;
+        }""", assertion)
+        assert status == 401
+        me = await page.request.get(f"{base}/api/v1/users/me")
+        assert me.status == 401
+    finally:
+        await context.close()

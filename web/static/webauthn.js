@@ -1,0 +1,70 @@
+// Security keys and passkeys (WebAuthn): adding one on the account page, using one as the
+// second factor at login. The server's options arrive as JSON with base64url strings.
+import { csrfToken } from "./lib/page.js";
+
+const toBytes = (text) => {
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(text.length / 4) * 4, "=");
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+};
+const toText = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)))
+  .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+async function post(path, body) {
+  const resp = await fetch(path, {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: JSON.stringify(body ?? {}),
+  });
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(data?.error?.code ?? String(resp.status));
+  return data;
+}
+
+function credentialJSON(cred) {
+  const r = cred.response;
+  const response = { clientDataJSON: toText(r.clientDataJSON) };
+  if (r.attestationObject) {
+    response.attestationObject = toText(r.attestationObject);
+    response.transports = r.getTransports ? r.getTransports() : [];
+  } else {
+    response.authenticatorData = toText(r.authenticatorData);
+    response.signature = toText(r.signature);
+    response.userHandle = r.userHandle ? toText(r.userHandle) : null;
+  }
+  return { id: cred.id, rawId: toText(cred.rawId), type: cred.type, response,
+           clientExtensionResults: cred.getClientExtensionResults() };
+}
+
+async function addKey(button) {
+  const options = await post("/account/security-keys/options");
+  options.challenge = toBytes(options.challenge);
+  options.user.id = toBytes(options.user.id);
+  for (const c of options.excludeCredentials ?? []) c.id = toBytes(c.id);
+  const cred = await navigator.credentials.create({ publicKey: options });
+  const name = document.getElementById("key-name")?.value ?? "";
+  await post("/account/security-keys", { credential: credentialJSON(cred), name });
+  button.closest("[data-security-keys]").querySelector("[data-key-status]").hidden = false;
+}
+
+async function useKey() {
+  const options = await post("/login/second-factor/key/options");
+  options.challenge = toBytes(options.challenge);
+  for (const c of options.allowCredentials ?? []) c.id = toBytes(c.id);
+  const cred = await navigator.credentials.get({ publicKey: options });
+  const { next } = await post("/login/second-factor/key", { credential: credentialJSON(cred) });
+  window.location.assign(next);
+}
+
+for (const button of document.querySelectorAll("[data-key-action]")) {
+  button.hidden = !window.PublicKeyCredential;
+  button.addEventListener("click", async () => {
+    const error = document.querySelector("[data-key-error]");
+    if (error) error.hidden = true;
+    try {
+      await (button.dataset.keyAction === "add" ? addKey(button) : useKey());
+    } catch (exc) {
+      if (error) { error.hidden = false; }
+      console.warn("security key", exc);
+    }
+  });
+}
