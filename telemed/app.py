@@ -13,10 +13,12 @@ from telemed import keys
 from telemed.api import (
     alerts,
     auth,
+    booking,
     careplans,
     consents,
     delegates,
     devices,
+    documents,
     identity,
     imaging,
     notifications,
@@ -26,6 +28,7 @@ from telemed.api import (
     patients,
     population,
     precall,
+    questionnaires,
     teleconsults,
     users,
     visits,
@@ -37,6 +40,7 @@ from telemed.api.input_guard import input_guard_middleware
 from telemed.broker import setup_broker
 from telemed.bus import setup_bus
 from telemed.db.engine import database_ctx
+from telemed.documents.setup import setup_documents
 from telemed.identity.oidc import setup_oidc
 from telemed.imaging.setup import setup_imaging
 from telemed.ingest import http as readings
@@ -108,9 +112,11 @@ def create_app(settings: Settings, role: Role = "serve") -> web.Application:
     if role != "ingest":  # an ingest worker serves only /healthz, /readyz and /metrics
         for module in (auth, users, patients, careplans, consents, delegates, devices,
                        alerts, observations, readings, openapi, visits, notifications, oncall,
-                       precall, population, teleconsults, imaging, identity):
+                       precall, population, questionnaires, teleconsults, imaging, identity,
+                       booking, documents):
             app.router.add_routes(module.routes)
         setup_live_channels(app)
+        setup_documents(app)
         setup_imaging(app)
         setup_oidc(app)
         setup_notify(app)

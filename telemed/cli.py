@@ -1,4 +1,4 @@
-"""Command line: `telemed serve|web|ingest|db upgrade|user add|device add|demo`."""
+"""Command line: `telemed serve|web|ingest|db upgrade|user add|device add|document verify|demo`."""
 
 from __future__ import annotations
 
@@ -62,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
                       help="the patient has had the device since this ISO 8601 time with its "
                            "offset (at most 30 days ago; default: now); its readings from "
                            "before it are refused")
+    document = sub.add_parser("document", help="clinical documents")
+    doc_sub = document.add_subparsers(dest="document_command", required=True, metavar="ACTION")
+    verify = doc_sub.add_parser("verify", help="check that a signed PDF or FHIR Bundle is "
+                                "intact and who sealed it (exit 0 only when it is)")
+    verify.add_argument("file", type=Path)
+    verify.add_argument("--anchor", type=Path, default=None,
+                        help="PEM file of the trusted CA certificates (default: "
+                             "TELEMED_SEAL_TRUST_ANCHOR, or the demo seal's CA)")
     demo = sub.add_parser("demo", help="seed the demo region and run simulated devices")
     only = demo.add_mutually_exclusive_group()
     only.add_argument("--seed-only", action="store_true", help="seed data, start no devices")
@@ -98,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command in ("serve", "web", "ingest"):
+            if args.command != "ingest":
+                from telemed.documents.seal import load_seal
+
+                load_seal(settings)  # a bad seal stops the start, naming its setting
             commands.serve(settings, role=args.command)
             return 0
         if args.command == "db":
@@ -117,10 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(asyncio.run(commands.add_device(settings, args.serial, args.kind,
                                                   args.patient_id, args.assigned_from)))
             return 0
+        if args.command == "document":
+            intact, report = commands.verify_document(settings, args.file, args.anchor)
+            print(report)
+            return 0 if intact else 1
         if args.command == "demo":
             commands.demo(settings, seed_only=args.seed_only, devices_only=args.devices_only)
             return 0
-    except commands.CommandError as exc:
+    except (commands.CommandError, SettingsError) as exc:
         return _fail(str(exc))
     except ValueError as exc:
         return _fail(str(exc))

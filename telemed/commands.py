@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 from datetime import datetime
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import text
@@ -186,3 +187,44 @@ def demo(settings: Settings, *, seed_only: bool = False, devices_only: bool = Fa
         asyncio.run(run())
     except BrokerError as exc:
         raise CommandError(f"broker: {exc} (is `telemed serve` running?)") from None
+
+
+def verify_document(settings: Settings, path: Path, anchor: Path | None = None) -> tuple[bool, str]:
+    """`telemed document verify FILE`: is a PDF or FHIR Bundle intact, and who sealed it?
+
+    Checked against ``anchor`` (PEM), else TELEMED_SEAL_TRUST_ANCHOR, else the seal in use
+    (the demo seal under development). Returns (ok, the lines to print)."""
+    from cryptography import x509
+
+    from telemed.documents.seal import load_seal
+    from telemed.documents.signing import verify_any
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    source = anchor or (Path(settings.seal_trust_anchor) if settings.seal_trust_anchor
+                        else None)
+    if source is not None:
+        try:
+            anchors = tuple(x509.load_pem_x509_certificates(source.read_bytes()))
+        except (OSError, ValueError):
+            raise CommandError(f"cannot read the trust anchor {source}") from None
+    else:
+        seal = load_seal(settings)
+        if seal is None:
+            raise CommandError("no trust anchor: give --anchor FILE or set "
+                               "TELEMED_SEAL_TRUST_ANCHOR")
+        anchors = seal.anchors
+    verdict = verify_any(data, anchors)
+    lines = [f"{path}: {'INTACT' if verdict.intact else 'NOT INTACT'}, "
+             f"{'trusted' if verdict.trusted else 'NOT trusted'} ({verdict.format})"]
+    if verdict.seal:
+        lines.append(f"seal: {verdict.seal}")
+    if verdict.signed_by:
+        lines.append(f"signed by: {verdict.signed_by}")
+    if verdict.signed_at:
+        lines.append(f"signed at: {verdict.signed_at}")
+    if verdict.reason:
+        lines.append(f"reason: {verdict.reason}")
+    return verdict.ok, "\n".join(lines)

@@ -15,9 +15,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.db.models import (
+    Availability,
     CarePlan,
     CareTeamMember,
     Consent,
+    Delegation,
     OnCallShift,
     Patient,
     User,
@@ -25,6 +27,7 @@ from telemed.db.models import (
     VisitParticipant,
 )
 from telemed.db.types import new_id, utcnow
+from telemed.domain import delegation as delegation_rules
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.security import hash_password
@@ -74,6 +77,13 @@ HEART_FAILURE = {
     "news2": {"enabled": False, "spo2_scale": 1, "on_oxygen": False},
     "silence_hours": 26,
     "escalate_after_minutes": 15,
+    # the daily symptom diary (alerts from 4 of 9 or a warning sign) and PHQ-9 every 14 days
+    "questionnaires": [
+        {"code": "hf_diary", "schedule": {"every_days": 1},
+         "alert": {"score_at_least": 4, "severity": "warning"}},
+        {"code": "phq9", "schedule": {"every_days": 14},
+         "alert": {"score_at_least": 10, "severity": "warning"}},
+    ],
 }
 
 COPD = {
@@ -88,6 +98,9 @@ COPD = {
     "trends": [],
     "news2": {"enabled": True, "spo2_scale": 2, "on_oxygen": False},
     "silence_hours": 26,
+    # the Anthonisen diary: two cardinal symptoms (a type 2 exacerbation) alert
+    "questionnaires": [{"code": "copd_diary", "schedule": {"every_days": 1},
+                        "alert": {"score_at_least": 2, "severity": "warning"}}],
 }
 
 DIABETES = {
@@ -100,6 +113,8 @@ DIABETES = {
     ],
     "trends": [],
     "news2": {"enabled": False, "spo2_scale": 1, "on_oxygen": False},
+    "questionnaires": [{"code": "hypo_diary", "schedule": {"every_days": 7},
+                        "alert": {"score_at_least": 3, "severity": "warning"}}],
 }
 
 HYPERTENSION = {
@@ -137,6 +152,18 @@ POST_DISCHARGE = {
 }
 
 
+PEDIATRIC_ASTHMA = {
+    "title": "Asma in età pediatrica — saturimetria a domicilio",
+    "goals": ["Nessuna riacutizzazione che richieda il pronto soccorso"],
+    "monitoring": [
+        _entry("spo2", ["08:00", "20:00"], {"critical_low": 91, "warning_low": 94}),
+        _entry("resp_rate", ["08:00", "20:00"], {"warning_high": 28, "critical_high": 35}),
+    ],
+    "trends": [],
+    "news2": {"enabled": False, "spo2_scale": 1, "on_oxygen": False},
+}
+
+
 @dataclass(frozen=True)
 class DemoPatient:
     given: str
@@ -170,7 +197,21 @@ PATIENTS = (
                 ("dr.bianchi", "dr.conti")),
     DemoPatient("Lucia", "Romano", date(1939, 12, 19), "F", "Roma", POST_DISCHARGE,
                 ("dr.conti", "nurse.ferrari")),
+    DemoPatient("Sofia", "Rinaldi", date(2015, 4, 21), "F", "Roma", PEDIATRIC_ASTHMA,
+                ("dr.bianchi", "nurse.ferrari")),
 )
+
+# A minor's mother, who acts for her daughter (books, answers, enters readings, joins the
+# televisit): a portal user with a record of her own, under no care plan.
+PARENT = DemoPatient("Elena", "Rinaldi", date(1984, 2, 11), "F", "Roma", {}, (),
+                     username="elena.rinaldi")
+CHILD = "Rinaldi"
+
+# Weekly hours for bookings (docs/booking.md): (weekday, start, end, minutes per visit).
+HOURS = {
+    "dr.bianchi": [(day, "09:00", "12:00", 20) for day in range(5)],
+    "dr.conti": [(1, "14:00", "17:00", 30), (3, "14:00", "17:00", 30)],
+}
 
 
 async def _user(session: AsyncSession, username: str, role: str, display: str,
@@ -222,6 +263,8 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
             await _user(session, demo.username, "patient", f"{demo.given} {demo.family}",
                         patient.id)
     await seed_rota(session, staff)
+    await seed_parent(session, staff, patients[CHILD])
+    await seed_hours(session, staff)
     first = PATIENTS[0]
     patient = patients[first.family]
     has_visit = (await session.exec(
@@ -237,6 +280,42 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
         session.add(VisitParticipant(visit_id=visit.id, user_id=staff["dr.bianchi"].id))
     await session.commit()
     return {"created": created, "patients": len(patients)}
+
+
+async def seed_parent(session: AsyncSession, staff: dict[str, User], child: Patient) -> None:
+    """The mother of the demo minor, with a delegation that acts and ends at 18."""
+    demo = PARENT
+    code = build_fiscal_code(demo.given, demo.family, demo.birth, demo.sex, demo.birthplace)
+    own = (await session.exec(select(Patient).where(Patient.fiscal_code == code))).first()
+    if own is None:
+        own = Patient(fiscal_code=code, given_name=demo.given, family_name=demo.family,
+                      birth_date=demo.birth, sex=demo.sex)
+        session.add(own)
+        await session.flush()
+    assert demo.username is not None
+    user, _ = await _user(session, demo.username, "patient", f"{demo.given} {demo.family}",
+                          own.id)
+    held = (await session.exec(select(Delegation).where(Delegation.patient_id == child.id)
+                               .where(Delegation.delegate_id == user.id))).first()
+    if held is None:
+        session.add(Delegation(
+            patient_id=child.id, delegate_id=user.id, relationship="parent", scope="act",
+            granted_by=staff["admin"].id, request_note="Modulo di delega del genitore (demo)",
+            valid_until=delegation_rules.ends_on("parent", child.birth_date, date.today())))
+        await session.flush()
+
+
+async def seed_hours(session: AsyncSession, staff: dict[str, User]) -> None:
+    """The doctors' weekly hours for bookings (once: a doctor with hours keeps them)."""
+    for username, hours in HOURS.items():
+        user = staff[username]
+        if (await session.exec(select(Availability)
+                               .where(Availability.clinician_id == user.id))).first():
+            continue
+        for weekday, start, end, minutes in hours:
+            session.add(Availability(clinician_id=user.id, weekday=weekday, start=start,
+                                     end=end, slot_minutes=minutes, kind="televisit"))
+    await session.flush()
 
 
 DEMO_MAIL_DOMAIN = "asl-demo.example"
@@ -291,7 +370,7 @@ async def seed(settings: Settings) -> str:
             await seed_teleconsult(session, settings)
     finally:
         await engine.dispose()
-    logins = ", ".join(p.username for p in STAFF) + ", giuseppe.esposito"
+    logins = ", ".join(p.username for p in STAFF) + ", giuseppe.esposito, elena.rinaldi"
     return (
         f"Demo region ready ({result['patients']} patients).\n"
         f"Demo logins (password {DEMO_PASSWORD}): {logins}"

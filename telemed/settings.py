@@ -99,12 +99,24 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     mail_from: str = ""
     notify_urls: UrlList = ()
+    # Clinical documents (docs/documents.md): the organisation's seal (PEM files: private key,
+    # certificate with its intermediates, the CA certificates a verifier trusts), the name on
+    # the documents' header, and the FHIR endpoint of the regional record (unset = no
+    # publishing).
+    seal_key: str = ""
+    seal_cert: str = ""
+    seal_trust_anchor: str = ""
+    service_name: str = Field(default="Servizio di Telemedicina", min_length=1, max_length=120)
+    fse_url: str = ""
     # Teleconsult imaging (docs/teleconsult.md): the PACS's DICOMweb root (unset = no PACS)
     # and optional basic-auth credentials; the size limit of one uploaded attachment.
     dicomweb_url: str = ""
     dicomweb_user: str = ""
     dicomweb_password: str = ""
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    # Booking (docs/booking.md): patients book, move or cancel a visit until this many hours
+    # before its start.
+    booking_cutoff_hours: int = Field(default=24, ge=0, le=720)
     # Local night (TELEMED_TIMEZONE) during which warnings never page anyone unless the care
     # plan says so (telemed.domain.quiet).
     night_hours: str = "22:00-07:00"
@@ -216,6 +228,15 @@ class Settings(BaseSettings):
                 raise ValueError("must look like smtp://[USER:PASSWORD@]HOST:PORT, smtps://... "
                                  "or smtp+starttls://...")
         return value
+
+    @field_validator("fse_url")
+    @classmethod
+    def _check_fse(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("must be the http:// or https:// base URL of a FHIR server")
+        return value.rstrip("/")
 
     @field_validator("mail_from")
     @classmethod

@@ -24,6 +24,7 @@ class CarePlanContentIn(Body):
     news2: dict[str, Any] | None = None
     silence_hours: Any = None
     escalate_after_minutes: Any = None
+    questionnaires: list[Any] | None = None
     page_warnings: Any = None
 
 

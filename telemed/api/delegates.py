@@ -18,6 +18,7 @@ routes = web.RouteTableDef()
 class DelegateCreate(Body):
     delegate_username: str
     relationship: str
+    scope: str = "read"  # "act": also book, answer, enter readings, join visits
     request_note: str | None = None  # required of administrators: the written request
 
 
@@ -27,6 +28,8 @@ def delegation_out(delegation: Delegation, user: User | None = None) -> dict[str
         "patient_id": delegation.patient_id,
         "delegate_id": delegation.delegate_id,
         "relationship": delegation.relationship,
+        "scope": delegation.scope,
+        "valid_until": delegation.valid_until.isoformat() if delegation.valid_until else None,
         "granted_by": delegation.granted_by,
         "request_note": delegation.request_note,
         "granted_at": iso(delegation.granted_at),
@@ -56,7 +59,7 @@ async def delegates_grant(request: web.Request) -> web.Response:
         delegation = await service.grant(session, principal(request),
                                          request.match_info["patient_id"],
                                          delegate_username=data.delegate_username,
-                                         relationship=data.relationship,
+                                         relationship=data.relationship, scope=data.scope,
                                          request_note=data.request_note)
     return ok(delegation_out(delegation), status=201)
 

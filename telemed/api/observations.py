@@ -12,6 +12,7 @@ from telemed.domain import downsample
 from telemed.domain.units import CLINICAL_METRICS
 from telemed.errors import ApiError
 from telemed.principal import CARE_READERS, principal, requires
+from telemed.services import manual_readings as manual
 from telemed.services import observations as service
 from telemed.services.pagination import encode_cursor, parse_page
 
@@ -55,6 +56,26 @@ async def observations_list(request: web.Request) -> web.Response:
     if len(rows) == page.limit:
         cursor = encode_cursor([rows[-1].time.isoformat(), rows[-1].id])
     return listing([service.observation_out(o) for o in rows], cursor)
+
+
+@routes.post("/api/v1/patients/{patient_id}/readings")
+@requires(*CARE_READERS)
+async def readings_post(request: web.Request) -> web.Response:
+    """Manual readings (CONTRACT §7): a SenML pack typed in by the patient, a delegate who may
+    act or a clinician; the devices' validation, rules and idempotency."""
+    if request.content_type not in ("application/senml+json", "application/json"):
+        raise ApiError(415, "unsupported_media_type",
+                       "Send the SenML pack as application/senml+json.")
+    payload = await request.read()
+    result = await manual.enter(sessions(request), request.app[manual.READING_SINK],
+                                principal(request), request.match_info["patient_id"], payload,
+                                request_id=request_id(request))
+    data = manual.result_out(result)
+    if result.accepted == 0 and result.duplicates == 0 and result.rejections:
+        first = result.rejections[0]
+        return web.json_response({"error": {"code": first.code, "message": first.render()},
+                                  **data}, status=422)
+    return ok(data)
 
 
 @routes.get("/api/v1/patients/{patient_id}/vitals/latest")

@@ -16,14 +16,17 @@ from telemed import __version__
 from telemed.api import (
     alerts,
     auth,
+    booking,
     careplans,
     consents,
     delegates,
     devices,
+    documents,
     identity,
     oncall,
     patients,
     precall,
+    questionnaires,
     teleconsults,
     users,
     visits,
@@ -253,6 +256,22 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         security="basic", extra={"requestBody": {"required": True, "content": {
             "application/senml+json": {"schema": {"type": "array", "items": {"type": "object"}}},
         }}}),
+    ("POST", "/api/v1/patients/{patient_id}/readings"): Operation(
+        "Manual readings: a SenML pack typed in by the patient, a delegate who may act or a "
+        "clinician", "observations",
+        extra={"requestBody": {"required": True, "content": {
+            "application/senml+json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        }}},
+        description="The devices' validation, rules and idempotency; the readings carry "
+                    "`source: manual` and `entered_by`. Answers `{accepted, duplicates, "
+                    "rejected}` (422 when nothing was accepted)."),
+    ("GET", "/api/v1/questionnaires"): Operation(
+        "The catalogue of questionnaires (FHIR Questionnaire shapes)", "questionnaires"),
+    ("POST", "/api/v1/patients/{patient_id}/questionnaire-responses"): Operation(
+        "Answer a questionnaire; scored, and alerting past the care plan's threshold",
+        "questionnaires", questionnaires.ResponseIn, success=201),
+    ("GET", "/api/v1/patients/{patient_id}/questionnaire-responses"): Operation(
+        "A patient's questionnaire responses, newest first", "questionnaires"),
     ("GET", "/api/v1/patients/{patient_id}/observations"): Operation(
         "Stored readings in canonical units", "observations",
         query=(*PAGE, "metric", "since", "until")),
@@ -294,8 +313,30 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         media="text/event-stream",
         description="Each event is `event: alert` with `id` = the alert's `seq` and JSON data "
                     "= an Alert (components/schemas/Alert) plus `change` and `notify`."),
-    ("POST", "/api/v1/visits"): Operation("Schedule a visit", "visits", visits.VisitCreate,
-                                          success=201),
+    ("POST", "/api/v1/visits"): Operation(
+        "Book a free slot ({slot_id, reason}) or schedule a visit (clinicians)", "visits",
+        success=201, extra={"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"oneOf": [visits.BookingCreate.model_json_schema(),
+                                 visits.VisitCreate.model_json_schema()]}}}}}),
+    ("POST", "/api/v1/visits/{visit_id}/reschedule"): Operation(
+        "Move a booked visit to another free slot of the same clinician", "visits",
+        visits.Reschedule),
+    ("GET", "/api/v1/availability"): Operation(
+        "Weekly hours and days off of the caller (or of clinician=)", "booking",
+        query=("clinician",)),
+    ("POST", "/api/v1/availability"): Operation(
+        "Publish weekly hours (local time of the service)", "booking",
+        booking.AvailabilityCreate, success=201),
+    ("DELETE", "/api/v1/availability/{rule_id}"): Operation(
+        "Withdraw weekly hours", "booking", success=204),
+    ("GET", "/api/v1/availability/exceptions"): Operation("The caller's days off", "booking"),
+    ("POST", "/api/v1/availability/exceptions"): Operation(
+        "Take days off (no slots)", "booking", booking.DayOffCreate, success=201),
+    ("DELETE", "/api/v1/availability/exceptions/{exception_id}"): Operation(
+        "Withdraw days off", "booking", success=204),
+    ("GET", "/api/v1/slots"): Operation(
+        "Free slots (default: the next 14 days)", "booking",
+        query=("clinician", "kind", "from", "to")),
     ("GET", "/api/v1/visits"): Operation(
         "Visits of the caller, or of a patient with patient=", "visits",
         query=(*PAGE, "from", "to", "patient", "status")),
@@ -305,8 +346,31 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/v1/visits/{visit_id}/join"): Operation(
         "Join details: ws_url, token, ice_servers, ice_transport_policy, role", "visits"),
     ("POST", "/api/v1/visits/{visit_id}/report"): Operation(
-        "Write and sign the visit report", "visits", visits.ReportCreate, success=201),
-    ("GET", "/api/v1/visits/{visit_id}/report"): Operation("The signed visit report", "visits"),
+        "Start the visit's report: a draft televisit_report document", "documents",
+        documents.VisitReportBody, success=201),
+    ("GET", "/api/v1/visits/{visit_id}/report"): Operation(
+        "The visit's report (a document; drafts only for the care team)", "documents"),
+    ("GET", "/api/v1/patients/{patient_id}/documents"): Operation(
+        "The patient's documents, newest first", "documents", query=("limit",)),
+    ("POST", "/api/v1/patients/{patient_id}/documents"): Operation(
+        "Draft a telemonitoring document from a care plan's data", "documents",
+        documents.MonitoringBody, success=201),
+    ("GET", "/api/v1/patients/{patient_id}/documents/index.pdf"): Operation(
+        "The index of the patient's documents", "documents", media="application/pdf"),
+    ("GET", "/api/v1/documents/{document_id}"): Operation("A document", "documents"),
+    ("PATCH", "/api/v1/documents/{document_id}"): Operation(
+        "Edit a draft's sections (its author only)", "documents", documents.SectionsBody),
+    ("POST", "/api/v1/documents/{document_id}/sign"): Operation(
+        "Sign a draft (the author's password again): seals its PDF and FHIR Bundle",
+        "documents", documents.SignBody),
+    ("POST", "/api/v1/documents/{document_id}/replace"): Operation(
+        "Start a draft that replaces a signed document", "documents", success=201),
+    ("GET", "/api/v1/documents/{document_id}/pdf"): Operation(
+        "The document's PDF (PAdES-sealed once signed)", "documents", media="application/pdf"),
+    ("GET", "/api/v1/documents/{document_id}/fhir"): Operation(
+        "The signed FHIR document Bundle", "documents", media="application/fhir+json"),
+    ("POST", "/api/v1/documents/{document_id}/verify"): Operation(
+        "Verify the stored document, or the PDF or Bundle sent as the body", "documents"),
     ("GET", "/api/v1/visits/{visit_id}/guests"): Operation(
         "The visit's guests (clinicians)", "visits"),
     ("POST", "/api/v1/visits/{visit_id}/guests"): Operation(

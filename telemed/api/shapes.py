@@ -60,6 +60,7 @@ def careplan_out(plan: CarePlan) -> dict[str, Any]:
         "news2": content.get("news2", {"enabled": False, "spo2_scale": 1, "on_oxygen": False}),
         "silence_hours": content.get("silence_hours"),
         "escalate_after_minutes": content.get("escalate_after_minutes"),
+        "questionnaires": content.get("questionnaires", []),
         "page_warnings": content.get("page_warnings"),
         "is_current": plan.is_current,
         "created_by": plan.created_by,

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from pydantic import Field
 
 from telemed import keys
-from telemed.api.common import Body, body, listing, ok, request_id, sessions
+from telemed.api.common import (
+    Body,
+    body,
+    listing,
+    ok,
+    read_json,
+    request_id,
+    sessions,
+    validate,
+)
 from telemed.api.shapes import iso
-from telemed.db.models import VisitGuest, VisitReport
+from telemed.db.models import VisitGuest
 from telemed.errors import ApiError
 from telemed.i18n import gettext, negotiate
 from telemed.live_channels import VISIT_ROOMS
 from telemed.principal import CLINICIANS, Role, principal, requires
+from telemed.services import booking
 from telemed.services import visit_guests as guests
-from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.pagination import encode_cursor, parse_page
 from telemed.services.turn import join_details
@@ -39,13 +48,21 @@ class VisitCreate(Body):
     duration_minutes: int
 
 
+class BookingCreate(Body):
+    """A patient's booking of a free slot (docs/booking.md)."""
+
+    slot_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(max_length=2000)
+    patient_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class Reschedule(Body):
+    slot_id: str = Field(min_length=1, max_length=64)
+
+
 class GuestCreate(Body):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320)  # for the visit reminders
-
-
-class ReportCreate(Body):
-    text: str = Field(max_length=reports.MAX_REPORT + 1000)
 
 
 def visit_out(record: service.VisitRecord) -> dict[str, Any]:
@@ -81,18 +98,7 @@ def guest_out(guest: VisitGuest) -> dict[str, Any]:
     }
 
 
-def report_out(report: VisitReport) -> dict[str, Any]:
-    return {
-        "visit_id": report.visit_id,
-        "author_id": report.author_id,
-        "text": report.text,
-        "signed_at": iso(report.signed_at),
-        "content_hash": report.content_hash,
-        "intact": reports.is_intact(report),
-    }
-
-
-def _when(request: web.Request, name: str) -> datetime | None:
+def query_time(request: web.Request, name: str) -> datetime | None:
     raw = request.query.get(name)
     if raw is None:
         return None
@@ -105,10 +111,26 @@ def _when(request: web.Request, name: str) -> datetime | None:
     return value
 
 
+def booking_settings(request: web.Request) -> booking.Settings:
+    """The service's booking rules (time zone, the cut-off for patients' changes)."""
+    settings = request.app[keys.SETTINGS]
+    return booking.Settings(settings.timezone, timedelta(hours=settings.booking_cutoff_hours))
+
+
 @routes.post("/api/v1/visits")
-@requires(*CLINICIANS)
+@requires(*VISIT_ROLES)
 async def visits_create(request: web.Request) -> web.Response:
-    data = await body(request, VisitCreate)
+    """Book a free slot (`{slot_id, reason}`), or schedule a visit (clinicians)."""
+    raw = await read_json(request)
+    if isinstance(raw, dict) and "slot_id" in raw:
+        wanted = validate(BookingCreate, raw)
+        async with sessions(request)() as session:
+            booked = await booking.book(session, principal(request), booking_settings(request),
+                                        slot_id=wanted.slot_id, reason=wanted.reason,
+                                        patient_id=wanted.patient_id,
+                                        request_id=request_id(request))
+        return ok(visit_out(booked), status=201)
+    data = validate(VisitCreate, raw)
     async with sessions(request)() as session:
         record = await service.schedule_visit(
             session, principal(request), kind=data.kind, patient_id=data.patient_id,
@@ -127,8 +149,8 @@ async def visits_list(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_status", "Unknown visit status.")
     async with sessions(request)() as session:
         records = await service.list_visits(
-            session, principal(request), page, since=_when(request, "from"),
-            until=_when(request, "to"), patient_id=request.query.get("patient"),
+            session, principal(request), page, since=query_time(request, "from"),
+            until=query_time(request, "to"), patient_id=request.query.get("patient"),
             status=status, request_id=request_id(request),
         )
     next_cursor = None
@@ -171,11 +193,24 @@ async def visits_get(request: web.Request) -> web.Response:
 
 
 @routes.post(f"/api/v1/visits/{VISIT_ID}/cancel")
-@requires(*CLINICIANS)
+@requires(*VISIT_ROLES)
 async def visits_cancel(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         record = await service.cancel_visit(session, principal(request),
-                                            request.match_info["visit_id"], request_id(request))
+                                            request.match_info["visit_id"], request_id(request),
+                                            cutoff=booking_settings(request).cutoff)
+    return ok(visit_out(record))
+
+
+@routes.post(f"/api/v1/visits/{VISIT_ID}/reschedule")
+@requires(*VISIT_ROLES)
+async def visits_reschedule(request: web.Request) -> web.Response:
+    """Move a booked visit to another free slot of the same clinician."""
+    data = await body(request, Reschedule)
+    async with sessions(request)() as session:
+        record = await booking.reschedule(session, principal(request), booking_settings(request),
+                                          request.match_info["visit_id"], slot_id=data.slot_id,
+                                          request_id=request_id(request))
     return ok(visit_out(record))
 
 
@@ -189,28 +224,6 @@ async def visits_join(request: web.Request) -> web.Response:
         _record, role = await service.prepare_join(session, who, visit_id, request_id(request))
     return ok(join_details(request.app[keys.SETTINGS], visit_id, who.user_id, role,
                            session_id=who.session_id))
-
-
-@routes.post(f"/api/v1/visits/{VISIT_ID}/report")
-@requires(*CLINICIANS)
-async def visits_report_sign(request: web.Request) -> web.Response:
-    data = await body(request, ReportCreate)
-    async with sessions(request)() as session:
-        report = await reports.sign_report(session, principal(request),
-                                           request.match_info["visit_id"], data.text,
-                                           request_id=request_id(request))
-    return ok(report_out(report), status=201)
-
-
-@routes.get(f"/api/v1/visits/{VISIT_ID}/report")
-@requires(*VISIT_ROLES)
-async def visits_report_get(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        report = await reports.get_report(session, principal(request),
-                                          request.match_info["visit_id"], request_id(request))
-    if report is None:
-        raise ApiError(404, "not_found", "This visit has no signed report yet.")
-    return ok(report_out(report))
 
 
 @routes.get(f"/api/v1/visits/{VISIT_ID}/guests")

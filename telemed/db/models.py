@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from telemed.db.types import UTCDateTime, new_id, utcnow
@@ -167,6 +167,26 @@ class Observation(SQLModel, table=True):
     time: datetime = Field(sa_type=UTCDateTime)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     late: bool = False
+    # The person who typed a manual reading in (patient, delegate, clinician); None: a device.
+    entered_by: str | None = Field(default=None, max_length=32)
+
+
+class QuestionnaireResponse(SQLModel, table=True):
+    """Answers to one of the platform's questionnaires, scored (`domain.questionnaires`)."""
+
+    __tablename__ = "questionnaire_responses"
+    __table_args__ = (Index("ix_questionnaire_responses_patient_at", "patient_id",
+                            "authored_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    patient_id: str = Field(foreign_key="patients.id", max_length=32)
+    questionnaire: str = Field(max_length=32)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    score: int
+    band: str | None = Field(default=None, max_length=32)
+    flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    entered_by: str = Field(foreign_key="users.id", max_length=32)
+    authored_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Alert(SQLModel, table=True):
@@ -359,6 +379,10 @@ class Delegation(SQLModel, table=True):
     request_note: str | None = Field(default=None, max_length=1000)
     revoked_by: str | None = Field(default=None, max_length=32)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # "read" (see the portal) or "act" (also book, answer, enter readings, join visits).
+    scope: str = Field(default="read", max_length=8)
+    # The day it stops being in force (a parent's, for a minor: the 18th birthday).
+    valid_until: date | None = None
 
 
 class AuditEvent(SQLModel, table=True):
@@ -506,3 +530,103 @@ class IdentityEvent(SQLModel, table=True):
     actor_id: str | None = Field(default=None, max_length=32)
     kind: str = Field(max_length=32)
     detail: str | None = Field(default=None, max_length=1000)
+
+
+class Availability(SQLModel, table=True):
+    """A clinician's weekly bookable hours (local time of the service), in slots."""
+
+    __tablename__ = "availability"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    clinician_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    weekday: int  # Monday 0
+    start: str = Field(max_length=5)  # HH:MM
+    end: str = Field(max_length=5)
+    slot_minutes: int
+    kind: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AvailabilityException(SQLModel, table=True):
+    """Local days (first to last, inclusive) a clinician takes no bookings."""
+
+    __tablename__ = "availability_exceptions"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    clinician_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    first_day: date
+    last_day: date
+    note: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Booking(SQLModel, table=True):
+    """A slot of a clinician's availability taken by a visit.
+
+    At most one booking in force (``released_at`` NULL) per clinician and start: the unique
+    index decides between two patients who book the same slot at once. Moving or
+    cancelling the visit releases the row (kept as history).
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        Index("uq_bookings_slot_in_force", "clinician_id", "slot_start", unique=True,
+              sqlite_where=text("released_at IS NULL"),
+              postgresql_where=text("released_at IS NULL")),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    clinician_id: str = Field(foreign_key="users.id", max_length=32)
+    slot_start: datetime = Field(sa_type=UTCDateTime)
+    slot_minutes: int
+    visit_id: str = Field(foreign_key="visits.id", index=True, max_length=32)
+    patient_id: str = Field(foreign_key="patients.id", index=True, max_length=32)
+    reason: str = Field(max_length=500)
+    booked_by: str = Field(foreign_key="users.id", max_length=32)
+    booked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Document(SQLModel, table=True):
+    """A clinical document (CONTRACT §8): a draft its author edits, then signed and sealed.
+
+    Once signed, ``bundle`` (the FHIR document Bundle with its JWS) and ``pdf`` (PAdES) are
+    the document and never change; a correction is a new document that ``replaces`` it.
+    Rows migrated from the old visit reports carry ``legacy_hash`` (their unkeyed SHA-256)
+    and no seal. ``publication`` is the outbox state towards the regional record (FSE).
+    """
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_patient_created", "patient_id", "created_at"),
+                      Index("ix_documents_publication", "publication", "publish_next_at"))
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    patient_id: str = Field(foreign_key="patients.id", max_length=32)
+    kind: str = Field(max_length=32)
+    title: str = Field(max_length=200)
+    status: str = Field(default="draft", max_length=16)
+    language: str = Field(default="it", max_length=8)
+    author_id: str = Field(foreign_key="users.id", max_length=32)
+    visit_id: str | None = Field(default=None, foreign_key="visits.id", index=True,
+                                 max_length=32)
+    careplan_id: str | None = Field(default=None, max_length=32, index=True)
+    period_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    period_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sections: dict[str, Any] = Field(default_factory=dict,
+                                     sa_column=Column(JSON, nullable=False))
+    figures: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    signed_by: str | None = Field(default=None, max_length=32)
+    replaces_id: str | None = Field(default=None, max_length=32)
+    replaced_by_id: str | None = Field(default=None, max_length=32)
+    bundle: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    content_hash: str | None = Field(default=None, max_length=64)
+    legacy_hash: str | None = Field(default=None, max_length=64)
+    publication: str | None = Field(default=None, max_length=16)  # pending | sent | failed
+    publish_attempts: int = 0
+    publish_next_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    publish_error: str | None = Field(default=None, max_length=500)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -43,6 +43,7 @@ from telemed.domain.units import METRICS
 DetailCode = Literal[
     "threshold", "threshold_recovered", "trend", "news2", "news2_recovered",
     "missed_measurement", "device_silent", "device_heard_again",
+    "questionnaire", "questionnaire_recovered",
 ]
 DETAIL_CODES: tuple[str, ...] = get_args(DetailCode)
 
@@ -162,3 +163,22 @@ def device_heard_again(device_id: str, serial: str, kind: str, at: datetime) -> 
         "device_heard_again",
         {"device_id": device_id, "serial": serial, "kind": kind, "at": iso(at)},
         f"Device {serial} heard again at {iso(at, 'minutes')}")
+
+
+def questionnaire(code: str, score: int, max_score: int, band: str,
+                  flags: tuple[str, ...], at: datetime) -> AlertDetail:
+    """A questionnaire response past the plan's threshold, or with a flag."""
+    flagged = f"; flags: {', '.join(flags)}" if flags else ""
+    return AlertDetail(
+        "questionnaire",
+        {"questionnaire": code, "score": score, "max_score": max_score, "band": band,
+         "flags": list(flags), "at": iso(at)},
+        f"{code} score {score}/{max_score} ({band.replace('_', ' ')}{flagged}) at {iso(at)}")
+
+
+def questionnaire_recovered(code: str, score: int, max_score: int, at: datetime) -> AlertDetail:
+    """A later response of the same questionnaire below the threshold, without flags."""
+    return AlertDetail(
+        "questionnaire_recovered",
+        {"questionnaire": code, "score": score, "max_score": max_score, "at": iso(at)},
+        f"{code} score {score}/{max_score} at {iso(at)}")

@@ -33,6 +33,7 @@ from typing import Any, Literal, cast
 from telemed.domain.bands import BAND_KEYS, Bands, Severity
 from telemed.domain.errors import N_, DomainValidationError, FieldError
 from telemed.domain.json_input import finite_number
+from telemed.domain.questionnaires import CATALOGUE as QUESTIONNAIRES
 from telemed.domain.schedule import format_time, parse_time
 from telemed.domain.text import INVALID_CHARACTER, describe, forbidden_character
 from telemed.domain.units import CLINICAL_METRICS, METRICS, MetricInfo
@@ -127,6 +128,23 @@ class News2Settings:
 
 
 @dataclass(frozen=True, slots=True)
+class QuestionnairePlan:
+    """A questionnaire of the catalogue the plan schedules every ``every_days`` days; a
+    response scoring ``alert_at`` or more (or carrying a flag) opens an alert."""
+
+    code: str
+    every_days: int = 1
+    alert_at: int | None = None
+    severity: Severity = "warning"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "schedule": {"every_days": self.every_days}}
+        if self.alert_at is not None:
+            out["alert"] = {"score_at_least": self.alert_at, "severity": self.severity}
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class CarePlanContent:
     """The validated content of one care plan version."""
 
@@ -137,6 +155,7 @@ class CarePlanContent:
     news2: News2Settings = field(default_factory=News2Settings)
     silence_hours: int | None = None
     escalate_after_minutes: int | None = None
+    questionnaires: tuple[QuestionnairePlan, ...] = ()
     page_warnings: PageWarnings | None = None
     _entries: dict[str, MonitoringEntry] = field(init=False, repr=False, compare=False)
 
@@ -173,9 +192,15 @@ class CarePlanContent:
             out["silence_hours"] = self.silence_hours
         if self.escalate_after_minutes is not None:
             out["escalate_after_minutes"] = self.escalate_after_minutes
+        if self.questionnaires:
+            out["questionnaires"] = [q.to_dict() for q in self.questionnaires]
         if self.page_warnings is not None:
             out["page_warnings"] = self.page_warnings
         return out
+
+    def questionnaire(self, code: str) -> QuestionnairePlan | None:
+        """The plan's entry for the questionnaire ``code``, if it schedules it."""
+        return next((q for q in self.questionnaires if q.code == code), None)
 
 
 def effective_bands(content: CarePlanContent | None, metric: str) -> Bands:
@@ -489,7 +514,39 @@ def _parse_news2(c: _Collector, data: object, path: str) -> News2Settings:
 
 
 CONTENT_FIELDS: tuple[str, ...] = ("goals", "care_team", "monitoring", "trends", "news2",
-                                   "silence_hours", "escalate_after_minutes", "page_warnings")
+                                   "silence_hours", "escalate_after_minutes", "page_warnings",
+                                   "questionnaires")
+
+
+def _parse_questionnaire(c: _Collector, data: object, path: str) -> QuestionnairePlan | None:
+    before = len(c.errors)
+    fields = c.fields(data, path, ("code", "schedule", "alert"))
+    code = fields.get("code")
+    if not isinstance(code, str) or code not in QUESTIONNAIRES:
+        c.add(_join(path, "code"), "invalid_choice", "Must be one of: {choices}.",
+              choices=", ".join(QUESTIONNAIRES))
+        return None
+    every = 1
+    if "schedule" in fields:
+        schedule = c.fields(fields["schedule"], _join(path, "schedule"), ("every_days",))
+        if "every_days" in schedule:
+            every = c.integer(schedule["every_days"], _join(path, "schedule.every_days"),
+                              1, 90) or 1
+    alert_at = None
+    severity: Severity = "warning"
+    if "alert" in fields:
+        alert = c.fields(fields["alert"], _join(path, "alert"), ("score_at_least", "severity"))
+        if "score_at_least" in alert:
+            alert_at = c.integer(alert["score_at_least"], _join(path, "alert.score_at_least"),
+                                 1, QUESTIONNAIRES[code].max_score)
+        if alert.get("severity", "warning") not in ("warning", "critical"):
+            c.add(_join(path, "alert.severity"), "invalid_choice",
+                  "Must be one of: {choices}.", choices="warning, critical")
+        else:
+            severity = alert.get("severity", "warning")
+    if len(c.errors) > before:
+        return None
+    return QuestionnairePlan(code, every, alert_at, severity)
 
 
 def parse_careplan_content(data: Mapping[str, Any]) -> CarePlanContent:
@@ -555,6 +612,16 @@ def parse_careplan_content(data: Mapping[str, Any]) -> CarePlanContent:
             c.add("page_warnings", "invalid_choice", "Must be one of: {choices}.",
                   choices=", ".join(PAGE_WARNINGS))
 
+    questionnaires: list[QuestionnairePlan] = []
+    for i, raw in enumerate(c.sequence(fields.get("questionnaires", []), "questionnaires",
+                                       "questionnaires", len(QUESTIONNAIRES))):
+        planned = _parse_questionnaire(c, raw, f"questionnaires[{i}]")
+        if planned is not None and any(q.code == planned.code for q in questionnaires):
+            c.add(f"questionnaires[{i}].code", "duplicate", '"{value}" is listed more than once.',
+                  value=planned.code)
+        elif planned is not None:
+            questionnaires.append(planned)
+
     if c.errors:
         raise DomainValidationError(c.errors)
     return CarePlanContent(
@@ -565,5 +632,6 @@ def parse_careplan_content(data: Mapping[str, Any]) -> CarePlanContent:
         news2=news2,
         silence_hours=silence,
         escalate_after_minutes=escalate,
+        questionnaires=tuple(questionnaires),
         page_warnings=page_warnings,
     )

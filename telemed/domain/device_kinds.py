@@ -15,6 +15,11 @@ from types import MappingProxyType
 
 from telemed.domain.units import CLINICAL_METRICS
 
+# The kind of the one virtual "device" per patient that manual readings are filed under
+# (`telemed.services.manual_readings`): never registered on the broker, never silent, not
+# listed among the patient's devices, and it measures nothing for the missed-measurement rule.
+MANUAL_KIND = "manual"
+
 KIND_METRICS: Mapping[str, frozenset[str]] = MappingProxyType({
     "bp_cuff": frozenset({"bp_systolic", "bp_diastolic", "heart_rate"}),
     "pulse_oximeter": frozenset({"spo2", "heart_rate"}),

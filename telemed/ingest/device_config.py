@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import CarePlan, Device, Patient
 from telemed.domain.careplans import TimedSchedule
+from telemed.domain.device_kinds import MANUAL_KIND
 from telemed.services.context import PatientContext, SharedContents
 
 
@@ -48,6 +49,7 @@ async def device_configs(
         .outerjoin(Patient, col(Patient.id) == col(Device.patient_id))
         .outerjoin(plan, col(plan.patient_id) == col(Device.patient_id))
         .where(col(Device.revoked_at).is_(None))
+        .where(Device.kind != MANUAL_KIND)
     )
     if device_id is not None:
         stmt = stmt.where(Device.id == device_id)

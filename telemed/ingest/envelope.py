@@ -42,6 +42,7 @@ class Envelope:
     decoded: DecodedPack | None = None
     outcome: Outcome = field(default_factory=Outcome)
     deferrals: int = 0  # batches that left it for later (its patient was busy elsewhere)
+    entered_by: str | None = None  # the person who typed the readings in (manual readings)
 
     @property
     def size(self) -> int:

@@ -86,20 +86,23 @@ class Pipeline:
             settle()
 
     def submit_readings(self, device_id: str, payload: bytes, received_at: datetime,
-                        on_done: Callable[[Outcome], None]) -> None:
+                        on_done: Callable[[Outcome], None],
+                        entered_by: str | None = None) -> None:
         decoded = decode_pack(payload, received_at)
         self.writer.submit(Envelope("readings", device_id, payload, received_at, on_done,
-                                    decoded))
+                                    decoded, entered_by=entered_by))
 
-    async def ingest(self, device_id: str, payload: bytes) -> Outcome:
-        """Submit a pack and wait until it is committed (the HTTP path)."""
+    async def ingest(self, device_id: str, payload: bytes,
+                     entered_by: str | None = None) -> Outcome:
+        """Submit a pack and wait until it is committed (the HTTP path; ``entered_by``: the
+        person who typed manual readings in, `telemed.services.manual_readings`)."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
         def done(outcome: Outcome) -> None:
             if not future.done():
                 future.set_result(outcome)
 
-        self.submit_readings(device_id, payload, datetime.now(UTC), done)
+        self.submit_readings(device_id, payload, datetime.now(UTC), done, entered_by)
         return await future
 
     # --- after commit ----------------------------------------------------------------

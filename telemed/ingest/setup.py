@@ -32,6 +32,7 @@ from telemed.ingest.mqtt import (
 from telemed.ingest.pipeline import PIPELINE, Pipeline
 from telemed.ingest.scheduler import run_scheduler
 from telemed.readiness import add_readiness_check
+from telemed.services.manual_readings import READING_SINK
 from telemed.tasks import cancel_and_wait
 
 log = logging.getLogger("telemed.ingest")
@@ -133,6 +134,7 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
                         max_readings=settings.ingest_batch_size,
                         max_delay=settings.ingest_batch_ms / 1000)
     app[PIPELINE] = pipeline
+    app[READING_SINK] = pipeline.ingest
     pipeline.start()
     tasks: list[asyncio.Task[None]] = []
 

@@ -130,7 +130,7 @@ async def store_batch(
                 battery = reading.value
             candidates.append(NewReading(
                 patient_id, device.id, reading.metric, reading.value, reading.unit,
-                reading.time, envelope.received_at, reading.late))
+                reading.time, envelope.received_at, reading.late, envelope.entered_by))
             owners.append(envelope)
         seen[device.id] = DeviceSeen(device.id, last_seen, status, battery)
 

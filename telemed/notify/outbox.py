@@ -34,6 +34,7 @@ from telemed.notify import kinds
 from telemed.notify.messages import initials, title
 from telemed.principal import Principal
 from telemed.services.access import authorize_patient
+from telemed.services.delegates import in_force as delegations_in_force
 from telemed.services.pagination import Page, chunks
 
 CLINICIANS = ("doctor", "nurse")
@@ -174,7 +175,7 @@ async def patient_and_delegates(session: AsyncSession, patient_id: str) -> list[
     own = (await session.exec(select(User.id).where(User.patient_id == patient_id))).all()
     delegates = (await session.exec(
         select(Delegation.delegate_id).where(Delegation.patient_id == patient_id)
-        .where(col(Delegation.revoked_at).is_(None)))).all()
+        .where(delegations_in_force()))).all()
     return sorted({*own, *delegates})
 
 
@@ -201,12 +202,13 @@ async def emergency_access(session: AsyncSession, patient_id: str,
                         cause_type="emergency_access", cause_id=access_id, subject=patient_id)
 
 
-async def document_available(session: AsyncSession, patient_id: str, visit_id: str,
-                             link: str) -> list[Notification]:
-    """``document_available`` (a signed visit report) to the patient and delegates."""
+async def document_available(session: AsyncSession, patient_id: str, cause_id: str,
+                             link: str, cause_type: str = "visit") -> list[Notification]:
+    """``document_available`` (a signed document: ``cause_type`` "document", or a visit's
+    report) to the patient and delegates."""
     return await record(session, user_ids=await patient_and_delegates(session, patient_id),
                         kind="document_available", params={}, link=link,
-                        cause_type="visit", cause_id=visit_id, subject=patient_id)
+                        cause_type=cause_type, cause_id=cause_id, subject=patient_id)
 
 
 async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,

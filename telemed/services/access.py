@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import CareTeamMember, Consent, EmergencyAccess, Patient, User
 from telemed.db.teleconsults import Teleconsult
 from telemed.db.types import utcnow
+from telemed.domain import delegation as delegation_rules
 from telemed.domain import emergency as emergency_rules
 from telemed.domain.consent import Decision, may_consult
 from telemed.domain.teleconsults import ACCESS_STATUSES
@@ -32,7 +33,7 @@ from telemed.notify.oncall import ONCALL_ACCESS, has_oncall_access
 from telemed.principal import Principal
 from telemed.services import audit, scope
 from telemed.services.audit import Resource
-from telemed.services.delegates import is_delegate
+from telemed.services.delegates import delegation_of
 
 # Resources an administrator may see: demographics only, never clinical data.
 ADMIN_RESOURCES = frozenset({"patient", "consent", "access_log"})
@@ -138,10 +139,12 @@ async def authorize_patient(
     allowed = False
     refusal = forbidden("You have no access to this patient's record.", key="no_access")
     if who.role == "patient":
-        own_or_delegate = who.patient_id == patient_id or await is_delegate(
-            session, patient_id, who.user_id
-        )
-        allowed = own_or_delegate and action in ("read", "export")
+        if who.patient_id == patient_id:
+            allowed = delegation_rules.owner_allows(action, resource)
+        else:
+            held = await delegation_of(session, patient_id, who.user_id)
+            allowed = held is not None and delegation_rules.allows(held.scope, action,
+                                                                   resource)
     elif who.role == "admin":
         allowed = resource in ADMIN_RESOURCES
     elif who.is_clinician:

@@ -45,7 +45,8 @@ from telemed.services.audit import record_reads
 from telemed.services.pagination import Page, chunks
 
 ALERTS: Table = Alert.__table__  # type: ignore[attr-defined]
-AlertKind = Literal["threshold", "trend", "missed_measurement", "device_silent", "news2"]
+AlertKind = Literal["threshold", "trend", "missed_measurement", "device_silent", "news2",
+                    "questionnaire"]
 STATUSES = ("open", "acknowledged", "resolved")
 SEVERITIES = ("warning", "critical")
 SNOOZE_MINUTES = (1, 1440)

@@ -22,10 +22,11 @@ from telemed.principal import Principal
 Action = Literal["read", "create", "update", "delete", "login", "export", "emergency"]
 # What was read or changed; the patient's privacy page names each one (views/privacy.py).
 Resource = Literal[
-    "access_log", "alert", "careplan", "careteam", "consent", "delegation", "device",
+    "access_log", "alert", "careplan", "careteam", "consent", "delegation", "device", "document",
     "emergency_review",
     "fhir_appointment", "fhir_careplan", "fhir_flag", "fhir_observation", "observation",
     "patient", "user", "visit", "visit_guest", "visit_report",
+    "questionnaire_response", "fhir_questionnaire_response",
     "teleconsult", "attachment", "study",
 ]
 

@@ -16,12 +16,12 @@ from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.errors import DomainValidationError
 from telemed.errors import N_, ApiError, conflict, from_domain, invalid, not_found
 from telemed.principal import Principal
-from telemed.services import audit, free_text
+from telemed.services import audit, documents, free_text
 from telemed.services.access import authorize_patient
 from telemed.services.patients import add_to_care_team
 
 CONTENT_KEYS = ("goals", "care_team", "monitoring", "trends", "news2", "silence_hours",
-                "escalate_after_minutes", "page_warnings")
+                "escalate_after_minutes", "page_warnings", "questionnaires")
 
 
 def _check_header(title: str, period_start: date, period_end: date | None) -> dict[str, str]:
@@ -240,13 +240,19 @@ async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str)
 
 
 async def complete_careplan(session: AsyncSession, who: Principal, plan_id: str) -> CarePlan:
-    """Active → completed."""
+    """Active → completed; with monitoring, its final report is drafted from the data
+    (a ``monitoring_final_report`` document by whoever completed it, to review and sign)."""
     plan = await _transition(session, who, plan_id, reason="complete", expected="active",
                              refusal=("careplan_not_active", N_(
                                  "Only an active plan can be completed; this plan is {status}.")))
     plan.status = "completed"
     plan.completed_at = utcnow()
-    return await _save_changed(session, plan)
+    saved = await _save_changed(session, plan)
+    if who.is_clinician and saved.content.get("monitoring"):
+        # The final report (relazione finale), drafted from the data for the doctor to sign.
+        await documents.draft_monitoring_report(session, who, plan_id,
+                                                "monitoring_final_report")
+    return saved
 
 
 async def active_careplan(session: AsyncSession, patient_id: str) -> CarePlan | None:

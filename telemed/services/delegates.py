@@ -7,13 +7,17 @@ that reference and shown to the patient as a notice on their privacy page.
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from datetime import date
+
+from sqlalchemy import ColumnElement
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.bus.events import AccessChanged
 from telemed.db.events import record_event
 from telemed.db.models import Delegation, Patient, User
 from telemed.db.types import utcnow
+from telemed.domain import delegation as rules
 from telemed.errors import N_, conflict, forbidden, invalid, not_found
 from telemed.principal import Principal
 from telemed.services import audit
@@ -22,19 +26,55 @@ RELATIONSHIPS = ("caregiver", "parent", "guardian")
 MAX_NOTE_LENGTH = 1000
 
 
-async def delegated_patient_ids(session: AsyncSession, user_id: str) -> list[str]:
-    """Patients whose portal this user may read as a delegate."""
-    result = await session.exec(
-        select(Delegation.patient_id)
-        .where(Delegation.delegate_id == user_id)
-        .where(col(Delegation.revoked_at).is_(None))
-    )
-    return list(result.all())
+def in_force(today: date | None = None) -> ColumnElement[bool]:
+    """SQL condition: the delegation is neither revoked nor past its end
+    (`telemed.domain.delegation.in_force`)."""
+    today = today or utcnow().date()
+    return col(Delegation.revoked_at).is_(None) & or_(
+        col(Delegation.valid_until).is_(None), col(Delegation.valid_until) > today)
+
+
+async def delegated_patient_ids(session: AsyncSession, user_id: str, *,
+                                acting: bool = False, today: date | None = None) -> list[str]:
+    """Patients whose portal this user may read as a delegate (`acting`: act in)."""
+    query = select(Delegation.patient_id).where(Delegation.delegate_id == user_id) \
+        .where(in_force(today))
+    if acting:
+        query = query.where(Delegation.scope == "act")
+    return list((await session.exec(query)).all())
+
+
+async def delegation_of(session: AsyncSession, patient_id: str, user_id: str,
+                        today: date | None = None) -> Delegation | None:
+    """The user's delegation in force for the patient, if any."""
+    return (await session.exec(
+        select(Delegation).where(Delegation.patient_id == patient_id)
+        .where(Delegation.delegate_id == user_id).where(in_force(today))
+        .order_by(col(Delegation.scope))  # "act" before "read"
+    )).first()
 
 
 async def is_delegate(session: AsyncSession, patient_id: str, user_id: str) -> bool:
-    """True when the user holds an unrevoked delegation for the patient."""
-    return patient_id in await delegated_patient_ids(session, user_id)
+    """True when the user holds a delegation in force for the patient."""
+    return await delegation_of(session, patient_id, user_id) is not None
+
+
+async def acting_for(session: AsyncSession, user_id: str,
+                     today: date | None = None) -> list[tuple[Delegation, Patient]]:
+    """The delegations in force with scope ``act`` the user holds, with their patients."""
+    rows = (await session.exec(
+        select(Delegation, Patient).join(Patient, col(Patient.id) == col(Delegation.patient_id))
+        .where(Delegation.delegate_id == user_id).where(Delegation.scope == "act")
+        .where(in_force(today)).order_by(col(Patient.given_name))
+    )).all()
+    return [(d, p) for d, p in rows]
+
+
+async def may_act(session: AsyncSession, patient_id: str, user_id: str) -> bool:
+    """Whether a delegate may act for the patient (enter readings, answer questionnaires,
+    book and join visits): a delegation in force with scope ``act`` (docs/patients.md)."""
+    held = await delegation_of(session, patient_id, user_id)
+    return held is not None and held.scope == "act"
 
 
 def may_manage_record(who: Principal, patient_id: str) -> bool:
@@ -61,11 +101,12 @@ async def list_delegations(session: AsyncSession, who: Principal,
 
 
 async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
-                delegate_username: str, relationship: str,
-                request_note: str | None = None) -> Delegation:
+                delegate_username: str, relationship: str, scope: str = "read",
+                request_note: str | None = None, today: date | None = None) -> Delegation:
     """Give a portal user read access to the patient's portal (an administrator: only with
     the reference of the patient's written request in `request_note`)."""
-    if await session.get(Patient, patient_id) is None:
+    patient = await session.get(Patient, patient_id)
+    if patient is None:
         raise not_found("Patient")
     if not may_manage_record(who, patient_id):
         audit.record(session, actor=who, action="create", resource="delegation",
@@ -75,6 +116,8 @@ async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
     errors: dict[str, str] = {}
     if relationship not in RELATIONSHIPS:
         errors["relationship"] = N_("Relationship must be caregiver, parent or guardian.")
+    if scope not in rules.SCOPES:
+        errors["scope"] = N_("Scope must be read or act.")
     delegate = (await session.exec(
         select(User).where(User.username == delegate_username.strip().lower()))).first()
     if delegate is None or delegate.role != "patient" or not delegate.active:
@@ -94,10 +137,12 @@ async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
     if await is_delegate(session, patient_id, delegate.id):
         raise conflict("This person is already a delegate.", "already_delegate")
     delegation = Delegation(patient_id=patient_id, delegate_id=delegate.id,
-                            relationship=relationship, granted_by=who.user_id,
+                            relationship=relationship, granted_by=who.user_id, scope=scope,
+                            valid_until=rules.ends_on(relationship, patient.birth_date,
+                                                      today or utcnow().date()),
                             request_note=request_note if who.role == "admin" else None)
     session.add(delegation)
-    reason = f"{relationship}: {delegate.display_name}"
+    reason = f"{relationship} ({scope}): {delegate.display_name}"
     if who.role == "admin":
         reason += f" (written request: {request_note})"
     audit.record(session, actor=who, action="create", resource="delegation",

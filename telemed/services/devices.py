@@ -31,6 +31,7 @@ from telemed.broker.errors import BrokerError
 from telemed.db.models import Device, DeviceAssignment, Patient
 from telemed.db.types import utcnow
 from telemed.domain import assignments as domain_assignments
+from telemed.domain.device_kinds import MANUAL_KIND
 from telemed.errors import N_, ApiError, FieldError, conflict, invalid, not_found
 from telemed.principal import Principal
 from telemed.security import hash_password, verify_password
@@ -205,7 +206,7 @@ async def list_devices(
     request_id: str | None = None,
 ) -> list[Device]:
     """The devices of the patients `who` may see, by serial (audited per patient)."""
-    query = select(Device).order_by(Device.serial)
+    query = select(Device).where(Device.kind != MANUAL_KIND).order_by(Device.serial)
     if patient_id is not None:
         await _authorize(session, who, patient_id, action="read", device_id=None,
                          request_id=request_id)

@@ -61,6 +61,7 @@ class NewReading:
     time: datetime
     received_at: datetime
     late: bool
+    entered_by: str | None = None  # a person's manual reading (None: a device's)
 
     @property
     def key(self) -> ReadingKey:
@@ -76,11 +77,12 @@ class NewReading:
             "time": self.time,
             "received_at": self.received_at,
             "late": self.late,
+            "entered_by": self.entered_by,
         }
 
 
 _PG_COLUMNS = ("patient_id", "device_id", "metric", "value", "unit", "time", "received_at",
-               "late")
+               "late", "entered_by")
 _PG_TYPES: dict[str, Any] = {"value": Float(), "time": DateTime(timezone=True),
                              "received_at": DateTime(timezone=True), "late": Boolean()}
 _PG_INSERT = text(
@@ -109,7 +111,7 @@ async def insert_readings(session: AsyncSession, readings: Sequence[NewReading])
     return {(row[0], row[1], row[2]) for row in result.all()}
 
 
-_SQLITE_ROWS = 120  # rows a statement: 960 parameters, within any SQLite's limit of 999
+_SQLITE_ROWS = 110  # rows a statement: 990 parameters, within any SQLite's limit of 999
 _SQLITE_INSERT = (
     f"INSERT INTO observations ({', '.join(_PG_COLUMNS)}) VALUES {{values}} "
     "ON CONFLICT (device_id, metric, time) DO NOTHING RETURNING device_id, metric, time")
@@ -135,8 +137,9 @@ async def _insert_sqlite(conn: AsyncConnection, readings: list[NewReading]) -> s
             at = _sqlite_time(r.time)
             keys[(r.device_id, r.metric, at)] = r.key
             params += (r.patient_id, r.device_id, r.metric, float(r.value), r.unit, at,
-                       _sqlite_time(r.received_at), int(r.late))
-        sql = _SQLITE_INSERT.format(values=", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(part)))
+                       _sqlite_time(r.received_at), int(r.late), r.entered_by)
+        row = "(" + ", ".join("?" * len(_PG_COLUMNS)) + ")"
+        sql = _SQLITE_INSERT.format(values=", ".join([row] * len(part)))
         returned: list[Any] = list((await conn.exec_driver_sql(sql, tuple(params))).all())
         stored.update(keys[(row[0], row[1], row[2])] for row in returned)
     return stored
@@ -199,6 +202,8 @@ def observation_out(obs: Observation) -> dict[str, Any]:
         "device_id": obs.device_id,
         "late": obs.late,
         "received_at": obs.received_at.isoformat(),
+        "source": "device" if obs.entered_by is None else "manual",
+        "entered_by": obs.entered_by,
     }
 
 

@@ -43,7 +43,7 @@ from telemed.domain.careplans import (
     TrendRule,
     effective_bands,
 )
-from telemed.domain.device_kinds import last_seen_measuring
+from telemed.domain.device_kinds import MANUAL_KIND, last_seen_measuring
 from telemed.domain.quiet import DEFAULT_NIGHT, NightHours, may_page
 from telemed.domain.schedule import (
     MeasurementWindow,
@@ -526,6 +526,7 @@ async def silent_devices(session: AsyncSession, now: datetime | None = None,
         .where(col(Device.patient_id).is_not(None))
         .where(col(Device.revoked_at).is_(None))
         .where(Device.status != "revoked")
+        .where(Device.kind != MANUAL_KIND)
         .where((heard < quiet_since) | with_alert)
     )
     devices = list(result.all())

@@ -20,6 +20,7 @@ from telemed.db.models import CareTeamMember, Consent, Delegation, User
 from telemed.db.teleconsults import Teleconsult
 from telemed.domain.teleconsults import ACCESS_STATUSES
 from telemed.principal import Principal
+from telemed.services.delegates import in_force
 
 
 def _latest(patient: Any, grantee: str | None, column: Any) -> Any:
@@ -87,8 +88,7 @@ def monitors(patient: Any, who: Principal) -> ColumnElement[bool]:
 
 def _delegated(patient: Any, user_id: str) -> ColumnElement[bool]:
     return exists().where(col(Delegation.patient_id) == patient,
-                          col(Delegation.delegate_id) == user_id,
-                          col(Delegation.revoked_at).is_(None))
+                          col(Delegation.delegate_id) == user_id, in_force())
 
 
 def visible(patient: Any, who: Principal) -> ColumnElement[bool] | None:

@@ -14,11 +14,20 @@ from datetime import datetime, time, timedelta
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import tuple_
+from sqlalchemy import tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import ChatMessage, Patient, User, Visit, VisitGuest, VisitParticipant
+from telemed.db.models import (
+    Booking,
+    ChatMessage,
+    Delegation,
+    Patient,
+    User,
+    Visit,
+    VisitGuest,
+    VisitParticipant,
+)
 from telemed.db.types import utcnow
 from telemed.errors import N_, ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
@@ -26,6 +35,7 @@ from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit, scope
 from telemed.services.access import authorize_patient
 from telemed.services.audit import Resource
+from telemed.services.delegates import delegation_of
 from telemed.services.pagination import Page
 
 VisitKind = Literal["televisit", "teleconsult", "teleassistance"]
@@ -297,6 +307,27 @@ async def schedule_visit(
     if errors:
         await session.commit()  # keep the audit event
         raise invalid(errors)
+    record = await add_visit(session, who, kind=kind, patient_id=patient_id,
+                             participant_ids=participant_ids, scheduled_start=scheduled_start,
+                             duration_minutes=duration_minutes, request_id=request_id)
+    await session.commit()
+    return record
+
+
+async def add_visit(
+    session: AsyncSession,
+    who: Principal,
+    *,
+    kind: str,
+    patient_id: str,
+    participant_ids: Sequence[str],
+    scheduled_start: datetime,
+    duration_minutes: int,
+    request_id: str | None = None,
+) -> VisitRecord:
+    """Add an authorized, checked visit to the session (flushed, not committed): its
+    participants, its audit event and its ``visit_changed`` notifications. Scheduling by a
+    clinician and booking by a patient (services/booking.py) both go through here."""
     visit = Visit(kind=kind, patient_id=patient_id, scheduled_start=scheduled_start,
                   duration_minutes=duration_minutes, created_by=who.user_id)
     session.add(visit)
@@ -307,25 +338,33 @@ async def schedule_visit(
     audit.record(session, actor=who, action="create", resource="visit",
                  patient_id=patient_id, resource_id=visit.id, request_id=request_id)
     await outbox.visit_changed(session, patient_id, visit.id, unique, who.user_id)
-    await session.commit()
+    await session.flush()
     return VisitRecord(visit, tuple(sorted(unique)))
 
 
 async def cancel_visit(
-    session: AsyncSession, who: Principal, visit_id: str, request_id: str | None = None
+    session: AsyncSession, who: Principal, visit_id: str, request_id: str | None = None,
+    *, cutoff: timedelta = timedelta(0), now: datetime | None = None,
 ) -> VisitRecord:
-    """Cancel a visit that has not started yet."""
-    if not who.is_clinician:
-        raise forbidden("Only doctors and nurses cancel visits.")
+    """Cancel a visit that has not started yet. The patient (or a delegate who acts) may
+    cancel their own until `cutoff` before its start; a booked slot is released."""
+    now = now or utcnow()
     record = await load_visit(session, visit_id)
     await authorize_visit(session, who, record, action="update", request_id=request_id)
     visit = record.visit
     if visit.status not in ("scheduled", "waiting"):
         await session.commit()
         raise conflict("This visit can no longer be cancelled.", "visit_not_cancellable")
+    if not who.is_clinician and now > visit.scheduled_start - cutoff:
+        await session.commit()
+        raise conflict("It is too late to change this visit online: call your care team.",
+                       "past_cutoff")
     visit.status = "cancelled"
-    visit.ended_at = utcnow()
+    visit.ended_at = now
     session.add(visit)
+    await session.exec(
+        update(Booking).where(col(Booking.visit_id) == visit.id)
+        .where(col(Booking.released_at).is_(None)).values(released_at=now))
     await outbox.visit_changed(session, visit.patient_id, visit.id, record.participant_ids,
                                who.user_id)
     await session.commit()
@@ -368,6 +407,26 @@ def join_role(who: Principal, record: VisitRecord) -> JoinRole:
     raise forbidden("You are not invited to this visit.")
 
 
+async def acting_delegation(session: AsyncSession, who: Principal,
+                            patient_id: str) -> Delegation | None:
+    """The caller's delegation in force with scope ``act`` for the patient (a parent, a
+    guardian or a caregiver who joins the patient's televisits), if any."""
+    if who.role != "patient" or who.patient_id == patient_id:
+        return None
+    held = await delegation_of(session, patient_id, who.user_id)
+    return held if held is not None and held.scope == "act" else None
+
+
+async def role_in(session: AsyncSession, who: Principal, record: VisitRecord) -> JoinRole:
+    """`join_role`, where a delegate who acts for the patient takes the patient's place."""
+    try:
+        return join_role(who, record)
+    except ApiError:
+        if await acting_delegation(session, who, record.visit.patient_id) is not None:
+            return "patient"
+        raise
+
+
 async def prepare_join(
     session: AsyncSession, who: Principal, visit_id: str, request_id: str | None = None
 ) -> tuple[VisitRecord, JoinRole]:
@@ -375,9 +434,32 @@ async def prepare_join(
     record = await load_visit(session, visit_id)
     await authorize_visit(session, who, record, action="read", request_id=request_id)
     await session.commit()
-    role = join_role(who, record)
+    role = await role_in(session, who, record)
     check_joinable(record.visit)
     return record, role
+
+
+@dataclass(frozen=True)
+class ActingFor:
+    """How a delegate in a visit is introduced: relationship, their sex when their own
+    record says it (F, M), and the patient's name."""
+
+    relationship: str
+    sex: str | None
+    patient_name: str
+
+
+async def acting_for(session: AsyncSession, user: User, patient_id: str) -> ActingFor | None:
+    """For a portal user in a visit of someone else's: who they are to the patient."""
+    if user.role != "patient" or user.patient_id == patient_id:
+        return None
+    held = await delegation_of(session, patient_id, user.id)
+    patient = await session.get(Patient, patient_id)
+    if held is None or patient is None:
+        return None
+    own = await session.get(Patient, user.patient_id) if user.patient_id else None
+    return ActingFor(held.relationship, own.sex if own is not None else None,
+                     f"{patient.given_name} {patient.family_name}")
 
 
 # Lifecycle (driven by the signalling rooms) ------------------------------------

@@ -41,7 +41,7 @@ from telemed.security import TokenError
 from telemed.services.sessions import live_session
 from telemed.services.visit_guests import guest_id_of
 from telemed.services.visit_tokens import JoinClaims, read_join_token
-from telemed.services.visits import check_joinable
+from telemed.services.visits import acting_for, check_joinable
 from telemed.signalling import messages as m
 from telemed.signalling.cluster import CLOSE_REJOIN, CLUSTER, ClusterUnavailable, Moved, Seat
 from telemed.signalling.guard import (
@@ -52,6 +52,7 @@ from telemed.signalling.guard import (
     frame_too_large,
 )
 from telemed.signalling.hub import HUB, Hub, Outbox
+from telemed.signalling.names import delegate_name
 from telemed.signalling.ops import Caller, join_room, operate
 from telemed.signalling.rooms import Outcome, Room, RoomError, VisitKind
 
@@ -130,6 +131,10 @@ async def _authenticate(request: web.Request) -> tuple[Caller, Login | None]:
                 raise _invalid_token()  # its session ended (or it names none)
             row, user = found
             name = user.display_name
+            if claims.role == "patient" and visit is not None:
+                acting = await acting_for(session, user, visit.patient_id)
+                if acting is not None:
+                    name = delegate_name(settings.language, name, acting)
             login = Login(row.id, row.expires_at.timestamp())
     if visit is None:
         raise not_found("Visit")

@@ -11,7 +11,9 @@ from telemed.views import (
     alerts,
     auth,
     careplans,
+    device_admin,
     devices,
+    documents,
     emergency_reviews,
     home,
     notifications,
@@ -19,6 +21,8 @@ from telemed.views import (
     patients,
     population,
     privacy,
+    questionnaires,
+    readings,
     second_factor,
     security_keys,
     sso,
@@ -32,7 +36,8 @@ def setup_views(app: web.Application) -> None:
     """Templates, static files and the page routes."""
     setup_templates(app)
     app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
-    for module in (home, auth, account, patients, careplans, devices, users, alerts, privacy,
-                   emergency_reviews, notifications, oncall, population,
-                   sso, account_sessions, second_factor, activation, security_keys):
+    for module in (home, auth, account, patients, careplans, device_admin, devices, users,
+                   alerts, privacy, emergency_reviews, notifications, oncall, population,
+                   sso, account_sessions, second_factor, activation, security_keys, documents,
+                   readings, questionnaires):
         app.router.add_routes(module.routes)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 
+from telemed.domain.questionnaires import CATALOGUE as QUESTIONNAIRES
 from telemed.domain.units import METRICS
 from telemed.i18n import translations
 from telemed.views.error_text import N_, NC_
@@ -41,6 +42,9 @@ MISSED_SKIPPED = N_("{metric} due at {time} was not received: the device was onl
                     "patient did not measure.")
 DEVICE_SILENT = N_("Device {serial} ({kind}) silent since {time} (more than {hours} h)")
 DEVICE_HEARD_AGAIN = N_("Device {serial} ({kind}) heard again at {time}")
+QUESTIONNAIRE = N_("{questionnaire}: score {score} of {max_score} ({band}) at {time}")
+QUESTIONNAIRE_FLAGS = N_("{sentence}; needs attention: {flags}")
+QUESTIONNAIRE_RECOVERED = N_("{questionnaire}: score {score} of {max_score} at {time}")
 # A time with its day ("14:32 on 29 Mar"): boards stay open for days.
 WHEN = N_("{time} on {date}")
 
@@ -55,6 +59,21 @@ RISKS: dict[str, tuple[str, str]] = {
     "low_medium": NC_("NEWS2 risk", "low-medium"),
     "medium": NC_("NEWS2 risk", "medium"),
     "high": NC_("NEWS2 risk", "high"),
+}
+# The bands and flags of `telemed.domain.questionnaires`, in words.
+QUESTIONNAIRE_BANDS: dict[str, str] = {
+    "minimal": N_("minimal"), "mild": N_("mild"), "moderate": N_("moderate"),
+    "moderately_severe": N_("moderately severe"), "severe": N_("severe"),
+    "stable": N_("stable"), "watch": N_("to watch"), "worse": N_("worse"),
+    "none": N_("no exacerbation"), "type1": N_("Anthonisen type 1"),
+    "type2": N_("Anthonisen type 2"), "type3": N_("Anthonisen type 3"),
+    "some": N_("some symptoms"), "many": N_("many symptoms"),
+}
+QUESTIONNAIRE_FLAGS_WORDS: dict[str, str] = {
+    "item9": N_("thoughts of self-harm (item 9)"),
+    "breathless_at_rest": N_("breathless at rest"),
+    "orthopnoea": N_("cannot lie flat"),
+    "severe_hypo": N_("severe low blood sugar (needed help)"),
 }
 MISS_REASONS: dict[str, str] = {
     "device_offline": MISSED_OFFLINE,
@@ -167,7 +186,29 @@ def _device_heard_again(w: _Writer, args: Args) -> str:
                  time=w.time(args["at"]))
 
 
+def _questionnaire_name(w: _Writer, args: Args) -> str:
+    found = QUESTIONNAIRES.get(str(args["questionnaire"]))
+    return w.word(found.title) if found is not None else str(args["questionnaire"])
+
+
+def _questionnaire(w: _Writer, args: Args) -> str:
+    band = str(args["band"])
+    text = w.say(QUESTIONNAIRE, questionnaire=_questionnaire_name(w, args),
+                 score=w.number(args["score"], 0), max_score=w.number(args["max_score"], 0),
+                 band=w.word(QUESTIONNAIRE_BANDS.get(band, band)), time=w.time(args["at"]))
+    flags = [w.word(QUESTIONNAIRE_FLAGS_WORDS.get(str(f), str(f))) for f in args["flags"]]
+    return w.say(QUESTIONNAIRE_FLAGS, sentence=text, flags=", ".join(flags)) if flags else text
+
+
+def _questionnaire_recovered(w: _Writer, args: Args) -> str:
+    return w.say(QUESTIONNAIRE_RECOVERED, questionnaire=_questionnaire_name(w, args),
+                 score=w.number(args["score"], 0), max_score=w.number(args["max_score"], 0),
+                 time=w.time(args["at"]))
+
+
 SENTENCES: dict[str, Callable[[_Writer, Args], str]] = {
+    "questionnaire": _questionnaire,
+    "questionnaire_recovered": _questionnaire_recovered,
     "threshold": _threshold,
     "threshold_recovered": _threshold_recovered,
     "trend": _trend,

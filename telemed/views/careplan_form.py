@@ -17,6 +17,7 @@ from typing import Any
 
 from telemed.db.models import CarePlan
 from telemed.domain.bands import BAND_KEYS
+from telemed.domain.questionnaires import CATALOGUE as QUESTIONNAIRES
 from telemed.domain.units import CLINICAL_METRICS, METRICS
 from telemed.views.forms import N_, Form, parse_date
 
@@ -60,6 +61,12 @@ _PLAIN_LABELS: dict[str, str] = {
     "escalate_after_minutes": N_("Escalate after (minutes)"),
 }
 
+_QUESTIONNAIRE_LABELS: dict[str, str] = {
+    "on": N_("ask"),
+    "every": N_("every (days)"),
+    "alert": N_("alert from a score of"),
+}
+
 _TREND_RULE = N_("Trend rule {n}")
 _DATE_FORMAT = N_("Enter a date as DD/MM/YYYY.")
 _REQUIRED = N_("This field is required.")
@@ -67,12 +74,18 @@ _REQUIRED = N_("This field is required.")
 _ENTRY_PATH = re.compile(r"^monitoring\[(\d+)\](?:\.(.+))?$")
 _TREND_PATH = re.compile(r"^trends\[(\d+)\](?:\.(.+))?$")
 _TREND_ID = re.compile(r"^trend-(\d+)-(\w+)$")
+_QUESTIONNAIRE_PATH = re.compile(r"^questionnaires\[(\d+)\](?:\.(.+))?$")
 _SPLIT_TIMES = re.compile(r"[\s,;]+")
 
 
 def mid(metric: str, key: str) -> str:
     """The id (and name) of a monitoring field."""
     return f"m-{metric}-{key}"
+
+
+def qid(code: str, key: str) -> str:
+    """The id (and name) of a questionnaire field (``on``, ``every``, ``alert``)."""
+    return f"q-{code}-{key}"
 
 
 def tid(row: int, key: str) -> str:
@@ -97,6 +110,8 @@ def new_form(today: date) -> Form:
     for metric in CLINICAL_METRICS:
         form.update({mid(metric, "schedule"): "times", mid(metric, "tolerance"): DEFAULT_TOLERANCE,
                      mid(metric, "confirm_count"): "1", mid(metric, "hysteresis"): "0"})
+    for code in QUESTIONNAIRES:
+        form[qid(code, "every")] = "1"
     return form
 
 
@@ -138,6 +153,11 @@ def form_from_plan(plan: CarePlan) -> Form:
     if news2.get("on_oxygen"):
         form["news2-on_oxygen"] = "on"
     form["news2-spo2_scale"] = str(news2.get("spo2_scale", 1))
+    for entry in content.get("questionnaires", []):
+        code = entry["code"]
+        form[qid(code, "on")] = "on"
+        form[qid(code, "every")] = fmt_number(entry.get("schedule", {}).get("every_days", 1))
+        form[qid(code, "alert")] = fmt_number(entry.get("alert", {}).get("score_at_least"))
     return form
 
 
@@ -189,6 +209,7 @@ class Submission:
     local_errors: dict[str, str] = field(default_factory=dict)
     monitoring_order: list[str] = field(default_factory=list)
     trend_rows: list[int] = field(default_factory=list)
+    questionnaire_order: list[str] = field(default_factory=list)
 
 
 def read_submission(form: Form) -> Submission:
@@ -233,6 +254,19 @@ def read_submission(form: Form) -> Submission:
     }
     sub.data["silence_hours"] = _whole(form.get("silence_hours"))
     sub.data["escalate_after_minutes"] = _whole(form.get("escalate_after_minutes"))
+    asked = []
+    for code in QUESTIONNAIRES:
+        if not _checked(form, qid(code, "on")):
+            continue
+        entry: dict[str, Any] = {"code": code,
+                                 "schedule": {"every_days": _whole(form.get(qid(code, "every")))
+                                              or 1}}
+        alert = _whole(form.get(qid(code, "alert")))
+        if alert is not None:
+            entry["alert"] = {"score_at_least": alert}
+        asked.append(entry)
+        sub.questionnaire_order.append(code)
+    sub.data["questionnaires"] = asked
     return sub
 
 
@@ -278,6 +312,14 @@ def field_for_path(sub: Submission, path: str) -> str | None:
             return None
         key = (trend[2] or "metric").split(".")[0]
         return tid(sub.trend_rows[index], key if key in _TREND_LABELS else "metric")
+    if asked := _QUESTIONNAIRE_PATH.match(path):
+        index = int(asked[1])
+        if index >= len(sub.questionnaire_order):
+            return None
+        rest = asked[2] or ""
+        key = "every" if rest.startswith("schedule") else "alert" if rest.startswith(
+            "alert") else "on"
+        return qid(sub.questionnaire_order[index], key)
     head = path.split("[", 1)[0]
     if head.startswith("news2"):
         return {"news2.spo2_scale": "news2-spo2_scale-1",
@@ -329,6 +371,10 @@ def field_order(field_id: str) -> tuple[int, ...]:
         return (1, _position(CLINICAL_METRICS, metric), _position(_ENTRY_ORDER, key))
     if match := _TREND_ID.match(field_id):
         return (2, int(match[1]), _position(_TREND_ORDER, match[2]))
+    if field_id.startswith("q-"):
+        code, _, key = field_id[2:].rpartition("-")
+        return (3, -1, _position(tuple(QUESTIONNAIRES), code),
+                _position(tuple(_QUESTIONNAIRE_LABELS), key))
     return (3, _position(_TAIL_ORDER, field_id))
 
 
@@ -343,7 +389,17 @@ def field_label(field_id: str, tr: Callable[[str], str]) -> str:
     if match := _TREND_ID.match(field_id):
         return tr(_TREND_RULE).format(n=int(match[1]) + 1) + " – " + tr(
             _TREND_LABELS.get(match[2], match[2]))
+    if field_id.startswith("q-"):
+        code, _, key = field_id[2:].rpartition("-")
+        found = QUESTIONNAIRES.get(code)
+        return f"{tr(found.title) if found else code} – {tr(_QUESTIONNAIRE_LABELS.get(key, key))}"
     return field_id
+
+
+def questionnaire_rows(tr: Callable[[str], str]) -> list[dict[str, Any]]:
+    """What the editor shows for each questionnaire of the catalogue."""
+    return [{"code": q.code, "title": tr(q.title), "max_score": q.max_score}
+            for q in QUESTIONNAIRES.values()]
 
 
 def metric_rows(tr: Callable[[str], str]) -> list[dict[str, Any]]:

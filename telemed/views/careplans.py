@@ -13,6 +13,7 @@ from telemed import keys
 from telemed.db.models import CarePlan, Patient, User
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.errors import DomainValidationError, FieldError
+from telemed.domain.questionnaires import CATALOGUE as QUESTIONNAIRES
 from telemed.domain.units import CLINICAL_METRICS, METRICS
 from telemed.errors import ApiError, conflict, from_domain
 from telemed.principal import CARE_READERS, CLINICIANS, REQUEST_ID, principal, requires
@@ -21,7 +22,7 @@ from telemed.services import patients as patient_service
 from telemed.services.access import authorize_patient
 from telemed.views import careplan_form as cf
 from telemed.views.forms import Form, FormErrors, read_form
-from telemed.views.render import flash, language_of, render, see_other, t, t_error
+from telemed.views.render import flash, language_of, render, see_other, t, t_error, tn
 
 routes = web.RouteTableDef()
 
@@ -68,6 +69,7 @@ async def _editor(request: web.Request, *, patient: Patient, plan: CarePlan | No
         "summary": errors.summary(lambda field_id: cf.field_label(field_id, tr),
                                   cf.field_order),
         "metrics": cf.metric_rows(tr),
+        "questionnaire_rows": cf.questionnaire_rows(tr),
         "band_labels": {key: tr(label) for key, label in cf.BAND_LABELS.items()},
         "trend_rows": range(cf.trend_row_count(form)),
         "metric_options": [(name, tr(METRICS[name].display_name)) for name in CLINICAL_METRICS],
@@ -220,7 +222,22 @@ def plan_view(request: web.Request, plan: CarePlan) -> dict[str, Any]:
         "silence_hours": content.get("silence_hours"),
         "escalate_after_minutes": content.get("escalate_after_minutes"),
         "team_ids": content.get("care_team", []),
+        "questionnaires": [questionnaire_line(request, q)
+                           for q in content.get("questionnaires", [])],
     }
+
+
+def questionnaire_line(request: web.Request, entry: dict[str, Any]) -> str:
+    """"Heart failure diary: every day; alert from a score of 4" in the page's language."""
+    found = QUESTIONNAIRES.get(entry["code"])
+    title = t(request, found.title) if found is not None else entry["code"]
+    every = entry.get("schedule", {}).get("every_days", 1)
+    text = tn(request, "{title}: every day", "{title}: every {n} days", every, title=title)
+    alert = entry.get("alert", {}).get("score_at_least")
+    if alert is not None:
+        text = t(request, "{text}; alert from a score of {score} (and on any warning sign)",
+                 text=text, score=alert)
+    return text
 
 
 @routes.get("/careplans/{plan_id}", name="careplan")

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from telemed import keys
-from telemed.principal import REQUEST_ID, ROLES, principal, requires
+from telemed.principal import REQUEST_ID, ROLES, STAFF, ensure_csrf_token, principal, requires
 from telemed.services import devices as service
+from telemed.views.device_admin import patient_choices
 from telemed.views.render import language_of, render, t
 from telemed.views.vitals import device_row, local_time
 
@@ -39,9 +40,15 @@ async def device_page(request: web.Request) -> web.Response:
             if interval.end is not None else None,
             "until_iso": interval.end.isoformat() if interval.end is not None else None,
         })
+    manage = who.role in STAFF and device.revoked_at is None
+    if manage:
+        await ensure_csrf_token(request)
     return await render(request, "device.html", {
         "device": device_row(request, device, tz_name, datetime.now(UTC)),
         "patient": current,
         "history": history,
         "revoked": device.revoked_at is not None,
+        "manage": manage,
+        "choices": await patient_choices(request) if manage else [],
+        "current_id": device.patient_id or "",
     })

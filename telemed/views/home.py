@@ -12,11 +12,17 @@ from telemed.domain.units import METRICS
 from telemed.errors import ApiError
 from telemed.principal import REQUEST_ID, principal, public, requires
 from telemed.services import careplans as careplan_service
+from telemed.services import my_record as my_record_service
 from telemed.services import patients as patient_service
+from telemed.services import questionnaires as questionnaire_service
 from telemed.services.access import authorize_patient
+from telemed.services.delegates import may_act
 from telemed.views.careplan_form import fmt_number
+from telemed.views.documents import documents_panel
+from telemed.views.patient_words import alert_text, due_row, record_query, summary_text
 from telemed.views.render import current_user, language_of, render, t
 from telemed.views.visits import visit_panel
+from telemed.views.vitals import local_time, vitals_panel
 
 routes = web.RouteTableDef()
 
@@ -104,11 +110,36 @@ async def my_record(request: web.Request) -> web.Response:
                                 resource="careteam", request_id=request[REQUEST_ID])
         team = await patient_service.care_team(session, target)
         await session.commit()
+        home = await my_record_service.load_home(session, who, target,
+                                                 request_id=request[REQUEST_ID])
+        asked = await questionnaire_service.planned(session, who, target,
+                                                    request_id=request[REQUEST_ID])
+        # a delegate only reads until their delegation lets them act
+        can_act = target == who.patient_id or await may_act(session, target, who.user_id)
     active = next((plan for plan in plans if plan.status == "active"), None)
     # Visits stay the patient's own (delegates are not part of a visit's audience).
     visits = await visit_panel(request, patient.id) if target == who.patient_id else {}
+    docs = await documents_panel(request, patient.id)
+    charts = await vitals_panel(request, patient)
+    tz_name = patient.timezone
+    upcoming = home.next_visit
     return await render(request, "my_record.html", {
         **visits,
+        **docs,
+        **charts,
+        "due": [due_row(request, item, tz_name) for item in home.due],
+        "summaries": [summary_text(request, m) for m in home.summaries],
+        "patient_alerts": [{"text": alert_text(request, a.message),
+                            "when": local_time(request, a.opened_at, tz_name)}
+                           for a in home.alerts],
+        "next_visit": None if upcoming is None else {
+            "id": upcoming.id, "start": upcoming.start, "join_open": upcoming.join_open,
+            "opens": local_time(request, upcoming.join_opens, tz_name, "HH:mm")},
+        "questionnaires_due": [{"code": p.questionnaire.code,
+                                "title": t(request, p.questionnaire.title)}
+                               for p in asked if p.due],
+        "record_query": record_query(request, target),
+        "can_act": can_act,
         "other_records": [p for p in records if p.id != target],
         "own_record": target == who.patient_id,
         "patient": patient,

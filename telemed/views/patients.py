@@ -14,8 +14,10 @@ from telemed.principal import CLINICIANS, REQUEST_ID, ROLES, STAFF, principal, r
 from telemed.services import careplans as careplan_service
 from telemed.services import consent as consent_service
 from telemed.services import patients as service
+from telemed.services import questionnaires as questionnaire_service
 from telemed.services.access import authorize_patient
 from telemed.services.pagination import encode_cursor, parse_page
+from telemed.views.documents import documents_panel
 from telemed.views.forms import (
     N_,
     Form,
@@ -26,6 +28,7 @@ from telemed.views.forms import (
     read_form,
     simple_field,
 )
+from telemed.views.questionnaires import response_row
 from telemed.views.render import flash, language_of, render, see_other, t, t_error
 from telemed.views.visits import visit_panel
 from telemed.views.vitals import vitals_panel
@@ -149,21 +152,28 @@ async def patient_page(request: web.Request) -> web.Response:
                                 status=403)
         plans: list[Any] = []
         team: list[Any] = []
+        answered: list[Any] = []
         if who.role != "admin":  # administrators see demographics only
             plans = await careplan_service.list_careplans(session, who, patient_id)
             await authorize_patient(session, who, patient_id, action="read",
                                     resource="careteam", request_id=request[REQUEST_ID])
             team = await service.care_team(session, patient_id)
             await session.commit()
+            answered = await questionnaire_service.responses(
+                session, who, patient_id, limit=10, request_id=request[REQUEST_ID])
     vitals = await vitals_panel(request, patient) if who.role != "admin" else {}
     visits = await visit_panel(request, patient_id) if who.role != "admin" else {}
+    docs = await documents_panel(request, patient_id, plans) if who.role != "admin" else {}
     return await render(request, "patient.html", {
         **vitals,
         **visits,
+        **docs,
         "patient": patient,
         "age": service.age_on(patient.birth_date, date.today()),
         "plans": plans,
         "team": team,
         "can_plan": who.role in CLINICIANS,
         "clinical": who.role != "admin",
+        "questionnaire_responses": [response_row(request, r) for r in answered]
+        if who.role != "admin" else [],
     })

@@ -171,10 +171,17 @@ async def base_context(request: web.Request) -> dict[str, Any]:
         "request_path": request.path_qs if request.method == "GET" else "/",
         "timezone": settings.timezone,
         "nav": _navigation(who),
+        "nav_current": _nav_current(_navigation(who), request.path),
         "current_path": request.path,
         "notice": await _take_flash(request),
         "bell": await unread_for_header(request),
     }
+
+
+def _nav_current(nav: list[tuple[str, str]], path: str) -> str | None:
+    """The navigation entry a page belongs to: the longest one it is or lies below."""
+    found = [p for p, _ in nav if path == p or path.startswith(p + "/")]
+    return max(found, key=len, default=None)
 
 
 def _navigation(who: Principal | None) -> list[tuple[str, str]]:
@@ -183,12 +190,15 @@ def _navigation(who: Principal | None) -> list[tuple[str, str]]:
         return []
     if who.role == "admin":
         return [("/users", N_("Users")), ("/patients", N_("Patients")),
-                ("/oncall", N_("On call")), ("/notifications/failed", N_("Failed deliveries"))]
+                ("/devices", N_("Devices")), ("/oncall", N_("On call")),
+                ("/notifications/failed", N_("Failed deliveries"))]
     if who.role == "patient":
-        return [("/my-record", N_("My record")), ("/visits", N_("Visits"))]
+        return [("/my-record", N_("My record")), ("/my-record/readings", N_("Enter a reading")),
+                ("/my-record/questionnaires", N_("Questionnaires")), ("/visits", N_("Visits"))]
     return [("/patients", N_("Patients")), ("/alerts", N_("Alert board")),
             ("/visits", N_("Visits")), ("/teleconsults", N_("Teleconsults")),
-            ("/oncall", N_("On call")), ("/alarm-burden", N_("Alarm burden"))]
+            ("/devices", N_("Devices")), ("/oncall", N_("On call")),
+            ("/alarm-burden", N_("Alarm burden"))]
 
 
 async def render(

@@ -16,6 +16,7 @@ from aiohttp import web
 from telemed import keys
 from telemed.db.models import Patient
 from telemed.db.types import utcnow
+from telemed.domain.documents import kind_of
 from telemed.errors import ApiError
 from telemed.principal import (
     CLINICIANS,
@@ -27,13 +28,13 @@ from telemed.principal import (
     public,
     requires,
 )
+from telemed.services import booking, documents
 from telemed.services import patients as patient_service
 from telemed.services import visit_guests as guests
-from telemed.services import visit_reports as reports
 from telemed.services import visits as service
 from telemed.services.pagination import Page
 from telemed.services.turn import join_details
-from telemed.services.users import users_by_id
+from telemed.views import booking as booking_pages
 from telemed.views import visit_guests
 from telemed.views.forms import Form, FormErrors, api_errors, read_form
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
@@ -49,7 +50,9 @@ SCHEDULE_FIELDS = {"kind": N_("Kind of visit"), "patient_id": N_("Patient"),
 
 
 def setup_visit_pages(app: web.Application) -> None:
-    """The visit pages (templates and static files come from `setup_views`)."""
+    """The visit pages (templates and static files come from `setup_views`); the booking
+    pages first, so that /visits/book is not taken for a visit id."""
+    app.router.add_routes(booking_pages.routes)
     app.router.add_routes(routes)
     app.router.add_routes(visit_guests.routes)
 
@@ -114,10 +117,29 @@ async def agenda(request: web.Request) -> web.Response:
                                           request_id=request[REQUEST_ID])
         patients = await service.patients_of(session, records)
         await session.commit()
+        now = utcnow()
+        if who.role == "patient":
+            upcoming = await booking.upcoming_for_portal(session, who, now)
+        else:
+            upcoming = await booking.bookings_for(session, who, since=now,
+                                                  until=now + timedelta(days=14),
+                                                  request_id=request[REQUEST_ID])
     names = await _names(request, sorted({u for r in records for u in r.participant_ids}))
     visits = [_visit_view(request, r, names, patients.get(r.visit.patient_id)) for r in records]
+    cutoff = timedelta(hours=settings.booking_cutoff_hours)
     return await render(request, "visit_agenda.html", {
         "visits": visits, "is_patient": who.role == "patient",
+        "upcoming": [{
+            "id": b.visit.id, "start": b.visit.scheduled_start,
+            "kind": t(request, KIND_LABELS.get(b.visit.kind, b.visit.kind)),
+            "patient": f"{b.patient.given_name} {b.patient.family_name}",
+            "own": b.patient.id == who.patient_id,
+            "reason": b.booking.reason if b.booking else None,
+            "movable": b.booking is not None and b.visit.status == "scheduled"
+            and b.visit.scheduled_start - cutoff >= now,
+            "cancellable": b.visit.scheduled_start - cutoff >= now,
+            "open_now": service.join_window(b.visit)[0] <= now <= service.join_window(b.visit)[1],
+        } for b in upcoming],
     })
 
 
@@ -224,16 +246,24 @@ async def _call_page(request: web.Request, template: str, expected: str) -> web.
     async with request.app[keys.SESSIONS]() as session:
         record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
         patient = await service.patient_of(session, record)
-    role = service.join_role(who, record)
+        role = await service.role_in(session, who, record)
     if role != expected:
         raise web.HTTPFound(f"/visits/{visit_id}")
     problem = _why_not_joinable(request, record)
+    ended = role == "patient" and record.visit.status == "completed"
+    has_report = False
+    if role == "patient":
+        async with request.app[keys.SESSIONS]() as session:
+            report = await documents.document_for_visit(session, who, visit_id,
+                                                        request[REQUEST_ID])
+            has_report = report is not None and report.status != "draft"
     names = await _names(request, list(record.participant_ids))
     return await render(request, template, {
         "visit": _visit_view(request, record, names, patient),
         "problem": problem,
+        "ended": ended,
         "strings": call_strings(request),
-        "has_report": False,
+        "has_report": has_report,
         "guest_name": None,
         "join_url": None,
     })
@@ -288,6 +318,7 @@ async def guest_page(request: web.Request) -> web.StreamResponse:
     response = await render(request, "visit_checkin.html", {
         "visit": _visit_view(request, record, names),
         "problem": problem,
+        "ended": False,
         "strings": call_strings(request),
         "has_report": False,
         "guest_name": guest.name,
@@ -313,84 +344,63 @@ async def guest_join(request: web.Request) -> web.Response:
     return web.json_response(details, headers={"Cache-Control": "no-store"})
 
 
-# The report --------------------------------------------------------------------
-
-
-async def _report_page(request: web.Request, text: str, errors: FormErrors,
-                       status: int = 200) -> web.Response:
-    await ensure_csrf_token(request)
-    who = principal(request)
-    visit_id = request.match_info["visit_id"]
-    async with request.app[keys.SESSIONS]() as session:
-        record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
-        report = await reports.get_report(session, who, visit_id, request[REQUEST_ID])
-        patient = await service.patient_of(session, record)
-        authors = await users_by_id(session, {report.author_id} if report else set())
-    author = authors.get(report.author_id) if report else None
-    names = await _names(request, list(record.participant_ids))
-    can_write = (report is None and who.is_clinician
-                 and record.visit.status in reports.REPORTABLE)
-    return await render(request, "visit_report.html", {
-        "visit": _visit_view(request, record, names, patient),
-        "report": report, "author": author.display_name if author else "",
-        "intact": reports.is_intact(report) if report else True,
-        "can_write": can_write, "text": text, "errors": errors,
-        "summary": errors.summary(lambda key: t(request, "Report")),
-        "is_patient": who.role == "patient",
-    }, status=status)
+# The report: a televisit_report document (telemed.views.documents has its page) -------
 
 
 @routes.get(f"/visits/{VISIT_ID}/report", name="visit_report")
 @requires(*PEOPLE)
 async def report_page(request: web.Request) -> web.Response:
+    """The visit's report: its document, or (a clinician, a held visit) the form that starts
+    it."""
     await language_of(request)
-    return await _report_page(request, "", FormErrors())
+    await ensure_csrf_token(request)
+    who = principal(request)
+    visit_id = request.match_info["visit_id"]
+    async with request.app[keys.SESSIONS]() as session:
+        record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
+        doc = await documents.document_for_visit(session, who, visit_id, request[REQUEST_ID])
+        patient = await service.patient_of(session, record)
+    if doc is not None:
+        raise see_other(f"/documents/{doc.id}")
+    names = await _names(request, list(record.participant_ids))
+    return await render(request, "visit_report.html", {
+        "visit": _visit_view(request, record, names, patient),
+        "can_write": who.is_clinician and record.visit.status in documents.REPORTABLE_VISITS,
+        "sections": [{"key": s.key, "title": s.title(await language_of(request)),
+                      "required": s.required}
+                     for s in kind_of("televisit_report").sections],
+    })
 
 
 @routes.post(f"/visits/{VISIT_ID}/report")
 @requires(*CLINICIANS)
 async def report_submit(request: web.Request) -> web.Response:
+    """Start the report as a draft with what was written; it is signed on its page."""
     await language_of(request)
     form = await read_form(request)
-    text = form.get("text", "")
-    try:
-        async with request.app[keys.SESSIONS]() as session:
-            await reports.sign_report(session, principal(request), request.match_info["visit_id"],
-                                      text, request_id=request[REQUEST_ID])
-    except ApiError as exc:
-        if exc.status not in (409, 422):
-            raise
-        errors = FormErrors()
-        message = exc.problems.get("text", exc.said)
-        errors.add("text" if exc.status == 422 else None, t_error(request, message))
-        return await _report_page(request, text, errors, status=exc.status)
-    await flash(request, "Report signed.")
-    raise see_other(f"/visits/{request.match_info['visit_id']}/report")
+    sections = {k.removeprefix("section_"): v for k, v in form.items()
+                if k.startswith("section_")}
+    async with request.app[keys.SESSIONS]() as session:
+        doc = await documents.draft_visit_report(
+            session, principal(request), request.match_info["visit_id"], sections,
+            language=await language_of(request), request_id=request[REQUEST_ID])
+    raise see_other(f"/documents/{doc.id}")
 
 
 # For the patient's page (see docs/visits.md: the lead includes visit_panel.html) ---------
 
 
 async def visit_panel(request: web.Request, patient_id: str) -> dict[str, Any]:
-    """Context for `visit_panel.html`: the patient's open visits and signed reports."""
+    """Context for `visit_panel.html`: the patient's open visits."""
     who = principal(request)
     async with request.app[keys.SESSIONS]() as session:
-        signed = await reports.reports_for_patient(session, who, patient_id, limit=20,
-                                                   request_id=request[REQUEST_ID])
         page = Page(limit=20, after=None)
         upcoming = await service.list_visits(session, who, page, patient_id=patient_id,
                                              since=utcnow() - timedelta(hours=5),
                                              request_id=request[REQUEST_ID])
         names = await service.user_names(
-            session, sorted({r.author_id for _, r in signed}
-                            | {u for rec in upcoming for u in rec.participant_ids}))
+            session, sorted({u for rec in upcoming for u in rec.participant_ids}))
     return {
-        "visit_reports": [
-            {"visit_id": visit.id, "kind": t(request, KIND_LABELS.get(visit.kind, visit.kind)),
-             "date": visit.started_at or visit.scheduled_start, "author": names.get(
-                 report.author_id, ""), "signed_at": report.signed_at, "text": report.text}
-            for visit, report in signed
-        ],
         "upcoming_visits": [
             _visit_view(request, rec, names) for rec in upcoming
             if rec.visit.status in service.OPEN_STATUSES

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -40,7 +42,9 @@ def settings(settings: Settings, port: int, request: pytest.FixtureRequest) -> S
     if request.node.get_closest_marker("relay") is not None:
         turn: TurnServer = request.getfixturevalue("coturn")
         values.update(turn_urls=turn.url, turn_secret=SECRET, ice_transport_policy="relay")
-    return load_settings(**values, public_url=f"http://127.0.0.1:{port}")
+    # booking_cutoff_hours=0: a slot a few minutes ahead can be booked, then joined
+    return load_settings(**values, public_url=f"http://127.0.0.1:{port}",
+                         booking_cutoff_hours=0)
 
 
 @pytest.fixture
@@ -370,3 +374,120 @@ RELAY_PAIR = """async () => {
   }
   return null;
 }"""
+
+
+async def _hours_starting_soon(world: World, doctor: dict[str, str]) -> None:
+    """The doctor publishes one 20-minute televisit slot starting in 5 to 10 minutes."""
+    zone = ZoneInfo("Europe/Rome")
+    start = (datetime.now(zone) + timedelta(minutes=10)).replace(second=0, microsecond=0)
+    start -= timedelta(minutes=start.minute % 5)
+    if start.date() != datetime.now(zone).date() or (start.hour == 23 and start.minute > 35):
+        pytest.skip("too close to midnight in Rome for a same-day slot")
+    resp = await world.client.post("/api/v1/availability",
+                                   headers=await world.token(doctor["username"]),
+                                   json={"weekday": start.weekday(),
+                                         "start": start.strftime("%H:%M"),
+                                         "end": (start + timedelta(minutes=20)).strftime("%H:%M"),
+                                         "slot_minutes": 20})
+    assert resp.status == 201, await resp.text()
+
+
+SELF_VIEW_LIVE = """
+() => {
+  const video = document.getElementById("self-video");
+  const stream = video.srcObject;
+  return Boolean(stream) && stream.getVideoTracks().some((t) => t.readyState === "live")
+    && video.videoWidth > 0;
+}
+"""
+MEDIA_STOPPED = """
+() => {
+  const stream = document.getElementById("preview").srcObject;
+  return Boolean(stream) && stream.getTracks().every((t) => t.readyState === "ended");
+}
+"""
+
+
+async def test_patient_books_joins_and_ends_a_visit_on_a_phone(
+    browser: Browser, two_pages: tuple[Page, Page], world: World
+) -> None:
+    """On a 390×844 phone: book a slot, check in, be admitted (the doctor's picture on top,
+    the self-view small and live), and after the doctor ends, a calm end screen that offers
+    the report once it is signed."""
+    doctor_page, _desktop = two_pages
+    doctor = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    patient_user = await world.user("patient", patient_id=patient.id)
+    await _hours_starting_soon(world, doctor)
+
+    base = str(world.client.make_url("/")).rstrip("/")
+    phone = await browser.new_context(base_url=base, locale="en-GB",
+                                      viewport={"width": 390, "height": 844},
+                                      is_mobile=True, has_touch=True)
+    phone.set_default_timeout(15_000)
+    page = await phone.new_page()
+    try:
+        await page.goto("/login")
+        await page.get_by_label("Username").fill(patient_user["username"])
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Log in").click()
+        await page.goto("/visits")
+        await page.get_by_role("link", name="Book a visit").click()
+        await page.locator(".slot-choice").first.click()
+        await page.get_by_label("Reason for the visit").fill("Affanno salendo le scale")
+        await page.get_by_role("button", name="Book the visit").click()
+        await expect(page.locator("[data-upcoming]")).to_contain_text("Affanno")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+        await page.locator("[data-upcoming]").get_by_role(
+            "link", name="Go to the check-in").click()
+        await page.wait_for_url(re.compile(r"/check-in$"))
+        await page.wait_for_load_state("load")  # the page's module script listens by then
+        await page.get_by_role("button", name="Start camera and microphone").click()
+        await expect(page.locator("#devices-status")).to_contain_text("working",
+                                                                     timeout=20_000)
+        await page.get_by_role("button", name="Enter the waiting room").click()
+        await expect(page.locator("#visit")).to_have_attribute("data-state", "waiting",
+                                                               timeout=20_000)
+        visit_id = await page.locator("#visit").get_attribute("data-visit-id")
+
+        await _log_in(doctor_page, doctor["username"])
+        await doctor_page.goto(f"/visits/{visit_id}/room")
+        await doctor_page.get_by_role("button", name="Open the room").click()
+        await doctor_page.locator("#knocks li").get_by_role("button", name="Admit").click()
+        await expect(page.locator("#visit")).to_have_attribute("data-state", "admitted",
+                                                               timeout=20_000)
+        await _media_flowing(page)
+        await page.wait_for_function(SELF_VIEW_LIVE)
+        remote = await page.locator("#grid .tile[data-peer-id]").bounding_box()
+        own = await page.locator("#tile-self").bounding_box()
+        assert remote is not None and own is not None
+        assert remote["y"] <= own["y"] and remote["width"] > 340, (remote, own)
+        assert own["width"] < remote["width"] / 2, (remote, own)
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+        await snapshot(page, "visit-phone-call")
+
+        await doctor_page.get_by_role("button", name="End the visit").click()
+        await expect(page.locator("#visit")).to_have_attribute("data-state", "ended",
+                                                               timeout=20_000)
+        over = page.locator("#call-over")
+        await expect(over).to_be_visible()
+        await expect(over).to_contain_text("The visit is over")
+        await expect(page.locator("#call")).to_be_hidden()
+        await expect(page.get_by_role("button", name="Leave the visit")).to_be_hidden()
+        await page.wait_for_function(MEDIA_STOPPED)
+        await expect(page.locator("#report-pending")).to_be_visible()
+        await expect(over.get_by_role("link", name="Back to my record")).to_have_attribute(
+            "href", "/my-record")
+        await snapshot(page, "visit-phone-over")
+
+        await doctor_page.goto(f"/visits/{visit_id}/report")
+        await doctor_page.get_by_label("Report").fill("Visita regolare. Nessuna variazione.")
+        await doctor_page.get_by_role("button", name="Sign the report").click()
+        await expect(over.get_by_role("link", name="Read the visit report")).to_be_visible(
+            timeout=15_000)
+        # Reloaded (or without JavaScript), the page is the same calm end screen.
+        await page.reload()
+        await expect(page.locator("#call-over")).to_be_visible()
+        await expect(page.get_by_role("link", name="Read the visit report")).to_be_visible()
+    finally:
+        await phone.close()

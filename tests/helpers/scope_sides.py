@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import col, select
 
 from telemed import keys
-from telemed.db.models import AuditEvent
+from telemed.db.models import AuditEvent, QuestionnaireResponse
 from tests.conftest import World
 from tests.helpers.plans import PLAN
 from tests.helpers.teleconsults import specialist
@@ -105,6 +105,26 @@ class Side:
             return str((await resp.json())["id"])
         return await self._once("visit", make)
 
+    async def document_id(self) -> str:
+        """A signed televisit report of this patient's visit."""
+        async def make() -> str:
+            from telemed.services import visits as visit_service
+            from tests.conftest import PASSWORD
+
+            visit = await self.visit_id()
+            async with self.world.app[keys.SESSIONS]() as session:
+                await visit_service.advance(session, visit, "in_progress")
+            headers = await self.headers(self.doctor)
+            resp = await self.world.client.post(f"/api/v1/visits/{visit}/report",
+                                                headers=headers, json={"text": "Referto."})
+            assert resp.status == 201, await resp.text()
+            doc = str((await resp.json())["id"])
+            signed = await self.world.client.post(f"/api/v1/documents/{doc}/sign",
+                                                  headers=headers, json={"password": PASSWORD})
+            assert signed.status == 200, await signed.text()
+            return doc
+        return await self._once("document", make)
+
     async def guest_id(self) -> str:
         async def make() -> str:
             visit = await self.visit_id()
@@ -153,6 +173,17 @@ class Side:
             return str(event.id)
         return await self._once("audit", make)
 
+    async def questionnaire_response_id(self) -> str:
+        async def make() -> str:
+            async with self.world.app[keys.SESSIONS]() as session:
+                row = QuestionnaireResponse(
+                    patient_id=self.patient.id, questionnaire="hf_diary",
+                    answers=HF_ANSWERS, score=0, band="stable",
+                    entered_by=self.patient_user["id"])
+                session.add(row)
+                await session.commit()
+                return row.id
+        return await self._once("questionnaire_response", make)
     # -- teleconsult and images (docs/teleconsult.md) --------------------------------------
     async def teleconsult_id(self) -> str:
         """The team doctor's request to a cardiologist about this patient."""
@@ -225,6 +256,9 @@ class Side:
             "Appointment": self.visit_id,
             "Flag": self.alert_id,
             "AuditEvent": self.audit_event_id,
+            "DocumentReference": self.document_id,
+            "Bundle": self.document_id,
+            "QuestionnaireResponse": self.questionnaire_response_id,
         }
         if fhir_type not in makers:
             pytest.fail(f"no fixture for path parameter id of FHIR type {fhir_type}")
@@ -255,10 +289,13 @@ FACTORIES: dict[str, Callable[[Side], Awaitable[str]]] = {
     "series_uid": Side.series_uid,
     "sop_uid": Side.sop_uid,
     "frame": Side.frame,
+    "document_id": Side.document_id,
 }
 
 
-FHIR_TYPES = {"Patient", "Observation", "CarePlan", "Appointment", "Flag", "AuditEvent"}
+FHIR_TYPES = {"Patient", "Observation", "CarePlan", "Appointment", "Flag", "AuditEvent",
+              "DocumentReference", "Bundle", "QuestionnaireResponse"}
+HF_ANSWERS = {"breathlessness": 0, "orthopnoea": 0, "ankle_swelling": 0, "fatigue": 0}
 
 
 # Path parameters that name no patient's data: their routes are tested where they live.
@@ -267,13 +304,26 @@ NOT_PATIENT_SCOPED: dict[str, str] = {
                        "(tests/integration/notify)",
     "delivery_id": "the admins' failed-delivery queue, which carries no patient data "
                    "(tests/integration/notify)",
+    "code": "a questionnaire of the catalogue; the patient is the caller's own record or "
+            "?patient= (tests/integration/test_questionnaires.py)",
     "session": "one of the caller's own sessions; anyone else's answers 404 "
                "(tests/integration/test_my_sessions.py)",
+    "rule_id": "a clinician's own weekly availability; another's answers 404 "
+               "(tests/integration/test_booking_api.py)",
+    "exception_id": "a clinician's own day off; another's answers 404 "
+                    "(tests/integration/test_booking_api.py)",
 }
+
+
+# FHIR types that are no patient's data (a clinician's published hours and free slots,
+# readable by every signed-in person; tests/integration/test_fhir_scheduling.py).
+NOT_PATIENT_FHIR = ("/fhir/R4/Schedule/", "/fhir/R4/Slot/")
 
 
 def patient_scoped(path: str) -> bool:
     """The route's path names patient data (not only a user's own things)."""
+    if path.startswith(NOT_PATIENT_FHIR):
+        return False
     return not set(PARAM.findall(path)) & NOT_PATIENT_SCOPED.keys()
 
 
@@ -308,8 +358,19 @@ async def valid_body(method: str, path: str, side: Side) -> dict[str, Any] | Non
             return {"minutes": 30}
         case ("POST", "/api/v1/visits/{visit_id}/report"):
             return {"text": "Visita regolare, nessuna variazione della terapia."}
+        case ("POST", "/api/v1/patients/{patient_id}/documents"):
+            return {"kind": "monitoring_report", "careplan_id": await side.plan_id()}
+        case ("PATCH", "/api/v1/documents/{document_id}"):
+            return {"sections": {"conclusions": "Rivisto."}}
+        case ("POST", "/api/v1/documents/{document_id}/sign"):
+            return {"password": "correct-horse-battery-9"}
         case ("POST", "/api/v1/visits/{visit_id}/guests"):
             return {"name": "Luigi Verdi"}
+        case ("POST", "/api/v1/visits/{visit_id}/reschedule"):
+            return {"slot_id": f"{side.doctor['id']}-209901010900"}
+        case ("POST", "/api/v1/patients/{patient_id}/questionnaire-responses"):
+            return {"questionnaire": "hf_diary",
+                    "answers": [{"link_id": k, "value": v} for k, v in HF_ANSWERS.items()]}
         case ("POST", "/api/v1/emergency-accesses/{access_id}/review"):
             return {"outcome": "confirmed"}
         case ("POST", "/api/v1/teleconsults/{teleconsult_id}/schedule"):

@@ -14,6 +14,8 @@ from telemed.app import create_app
 from telemed.db import migrate
 from telemed.settings import Settings, load_settings
 from tests.broker_fixture import TestBroker
+from tests.helpers.net import free_port
+from tests.helpers.node_fhir import FhirServer
 from tests.helpers.redis import REDIS_URL, redis_available
 from tests.integration.cluster import Cluster
 
@@ -42,3 +44,14 @@ async def cluster(tmp_path: Path, postgres_url: str,
         yield made
     finally:
         await made.close()
+
+
+@pytest.fixture
+async def fhir_server() -> AsyncIterator[FhirServer]:
+    """A real FHIR server (Medplum's router, in memory) on a free port, not yet started: the
+    test starts (and may stop) it; it is stopped afterwards."""
+    server = FhirServer(free_port())
+    try:
+        yield server
+    finally:
+        await server.stop()

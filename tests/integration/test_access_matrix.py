@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,28 @@ CASES = [
     Case("POST", "/api/v1/patients/{other}/delegates",
          {"delegate_username": "nobody", "relationship": "caregiver"},
          {"doctor": 403, "nurse": 403, "patient": 403, "admin": 422, "anon": 401}),
+    # Clinical documents (CONTRACT §8): {own_doc}, {other_doc} are drafts of the teams' doctors.
+    Case("GET", "/api/v1/patients/{own}/documents", None,
+         {"doctor": 200, "nurse": 200, "patient": 200, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/patients/{other}/documents", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/patients/{other}/documents/index.pdf", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("POST", "/api/v1/patients/{other}/documents",
+         {"kind": "monitoring_report", "careplan_id": "{other_plan}"},
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/documents/{own_doc}", None,
+         {"doctor": 200, "nurse": 200, "patient": 404, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/documents/{other_doc}", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("GET", "/api/v1/documents/{other_doc}/pdf", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("PATCH", "/api/v1/documents/{own_doc}", {"sections": {"findings": "Rivisto."}},
+         {"doctor": 200, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("POST", "/api/v1/documents/{own_doc}/sign", {"password": "wrong-password"},
+         {"doctor": 422, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
+    Case("POST", "/api/v1/documents/{other_doc}/replace", None,
+         {"doctor": 403, "nurse": 403, "patient": 403, "admin": 403, "anon": 401}),
     # Teleconsult and images (no PACS configured here: an authorized read answers 503)
     Case("GET", "/api/v1/patients/{own}/studies", None,
          {"doctor": 503, "nurse": 503, "patient": 503, "admin": 403, "anon": 401}),
@@ -135,11 +158,18 @@ async def test_matrix(client: TestClient[Any, Any], world: World, case: Case,
         resp = await client.post(f"/api/v1/patients/{patient.id}/careplans", json=PLAN,
                                  headers=await world.token(who["username"]))
         plans[key] = (await resp.json())["id"]
+    for key, patient, who in (("own_doc", own, doctor), ("other_doc", other, other_doctor)):
+        plan = plans["own_plan" if key == "own_doc" else "other_plan"]
+        resp = await client.post(f"/api/v1/patients/{patient.id}/documents",
+                                 json={"kind": "monitoring_report", "careplan_id": plan},
+                                 headers=await world.token(who["username"]))
+        assert resp.status == 201, await resp.text()
+        plans[key] = (await resp.json())["id"]
     users = {"doctor": doctor, "nurse": nurse, "admin": await world.user("admin"),
              "patient": await world.user("patient", patient_id=own.id)}
     headers = {} if caller == "anon" else await world.token(users[caller]["username"])
     path = case.path.format(own=own.id, other=other.id, **plans)
-    body = case.body
+    body = json.loads(json.dumps(case.body).replace("{other_plan}", plans["other_plan"]))
     if body is not None and body.get("patient_id") in ("{own}", "{other}"):
         body = {**body, "patient_id": {"{own}": own.id, "{other}": other.id}[body["patient_id"]]}
     resp = await client.request(case.method, path, json=body, headers=headers)

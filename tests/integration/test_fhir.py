@@ -143,7 +143,9 @@ async def test_capability_statement_is_public(client: Client) -> None:
     assert body["fhirVersion"] == "4.0.1"
     assert body["implementation"]["url"] == PUBLIC + BASE
     types = {r["type"] for r in body["rest"][0]["resource"]}
-    assert types == {"Patient", "Observation", "CarePlan", "Appointment", "Flag", "AuditEvent"}
+    assert types == {"Patient", "Observation", "CarePlan", "Appointment", "Flag", "AuditEvent",
+                     "Schedule", "Slot", "DocumentReference", "Bundle",
+                     "QuestionnaireResponse"}
 
 
 async def test_errors_are_operation_outcomes(client: Client, world: World) -> None:

@@ -1,4 +1,5 @@
-"""The signed visit report appears on the patient's own page and on the clinician's view."""
+"""The signed visit report (a document) appears on the patient's own page and on the
+clinician's view of the patient, with its paragraphs; a draft does not reach the patient."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from telemed import keys
 from telemed.db.models import Visit
-from tests.conftest import World
+from tests.conftest import PASSWORD, World
 from tests.helpers.pages import log_in
 
 
@@ -36,6 +37,17 @@ async def test_signed_report_shows_on_my_record(
     signed = await client.post(f"/api/v1/visits/{visit['id']}/report", headers=headers,
                                json={"text": text})
     assert signed.status == 201, await signed.text()
+    doc = await signed.json()
     await log_in(client, me["username"])
+    assert f"/documents/{doc['id']}" not in await (await client.get("/my-record")).text()
+    sealed = await client.post(f"/api/v1/documents/{doc['id']}/sign", headers=headers,
+                               json={"password": PASSWORD})
+    assert sealed.status == 200, await sealed.text()
     html = await (await client.get("/my-record")).text()
-    assert text in html
+    assert f"/documents/{doc['id']}" in html and 'id="documents"' in html
+    assert f"/api/v1/documents/{doc['id']}/pdf" in html
+    page = await (await client.get(f"/documents/{doc['id']}")).text()
+    assert text in page
+    await log_in(client, doctor["username"])
+    clinician = await (await client.get(f"/patients/{patient.id}")).text()
+    assert f"/documents/{doc['id']}" in clinician

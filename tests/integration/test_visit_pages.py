@@ -66,17 +66,33 @@ async def test_clinician_room_and_report(client: TestClient[Any, Any], world: Wo
     csrf = await _csrf(client, f"/visits/{setup.visit_id}/report")
     form = await client.get(f"/visits/{setup.visit_id}/report")
     assert "<textarea" in await form.text()
-    empty = await client.post(f"/visits/{setup.visit_id}/report",
-                              data={"text": " ", "csrf_token": csrf})
-    assert empty.status == 422
-    signed = await client.post(f"/visits/{setup.visit_id}/report",
-                               data={"text": "Tutto bene.\nControllo tra un mese.",
-                                     "csrf_token": csrf})
+    started = await client.post(f"/visits/{setup.visit_id}/report", allow_redirects=False,
+                                data={"section_findings": "Tutto bene.\n\nControllo tra un mese.",
+                                      "section_reason": "Controllo", "csrf_token": csrf})
+    assert started.status == 303, await started.text()
+    doc_url = started.headers["Location"]
+    assert doc_url.startswith("/documents/")
+    draft = await (await client.get(doc_url)).text()
+    assert 'name="section_findings"' in draft and 'name="password"' in draft
+    saved = await client.post(doc_url, allow_redirects=False, data={
+        "section_conclusions": "Quadro stabile.", "csrf_token": csrf})
+    assert saved.status == 303 and saved.headers["Location"] == doc_url
+    assert "Quadro stabile." in await (await client.get(doc_url)).text()
+    bidi = await client.post(doc_url, data={"section_therapy": "x\u202ey", "csrf_token": csrf})
+    assert bidi.status == 422 and 'id="therapy-error"' in await bidi.text()
+    wrong = await client.post(doc_url + "/sign", data={"password": "wrong", "csrf_token": csrf})
+    assert wrong.status == 403 and 'name="password"' in await wrong.text()
+    signed = await client.post(doc_url + "/sign",
+                               data={"password": PASSWORD, "csrf_token": csrf})
     assert signed.status == 200
     html = await signed.text()
-    assert "Tutto bene." in html and "<textarea" not in html
+    assert "<p class=\"report__text\">Controllo tra un mese.</p>" in html
+    assert "<textarea" not in html
+    # The visit's report page now leads to the document; a second report is refused.
+    moved = await client.get(f"/visits/{setup.visit_id}/report", allow_redirects=False)
+    assert moved.status == 303 and moved.headers["Location"] == doc_url
     again = await client.post(f"/visits/{setup.visit_id}/report",
-                              data={"text": "changed", "csrf_token": csrf})
+                              data={"section_findings": "changed", "csrf_token": csrf})
     assert again.status == 409
 
 
@@ -116,9 +132,6 @@ async def test_visit_panel_partial(client: TestClient[Any, Any], world: World) -
     setup = await make_visit(world)
     async with world.app[keys.SESSIONS]() as session:
         await visit_service.advance(session, setup.visit_id, "in_progress")
-    await client.post(f"/api/v1/visits/{setup.visit_id}/report",
-                      headers=setup.headers[setup.doctor["username"]],
-                      json={"text": "Referto di prova."})
     from aiohttp.test_utils import make_mocked_request
 
     from telemed.db.models import User
@@ -133,9 +146,10 @@ async def test_visit_panel_partial(client: TestClient[Any, Any], world: World) -
     request[REQUEST_ID] = "test"
     request[LANGUAGE] = "en"
     context = await visit_panel(request, setup.patient_id)
-    assert [r["text"] for r in context["visit_reports"]] == ["Referto di prova."]
+    assert [v["id"] for v in context["upcoming_visits"]] == [setup.visit_id]
+    assert "visit_reports" not in context  # reports are documents now (documents_panel)
     env = aiohttp_jinja2.get_env(world.app)
     html = env.get_template("visit_panel.html").render(
         **context, lang="en", timezone="Europe/Rome", url=lambda *a, **k: "")
-    assert "Referto di prova." in html and f"/visits/{setup.visit_id}/report" in html
+    assert f"/visits/{setup.visit_id}" in html
     assert isinstance(request, web.BaseRequest)

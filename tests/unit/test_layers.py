@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "bus": 1,  # the core's messenger: it needs only settings, tasks and the readiness registry
     # adapters that own one outside resource: the database, the MQTT broker, the echo peer, the PACS
     "db": 2, "broker": 2, "precall": 2, "imaging": 2,
-    "services": 3, "live_channels": 3, "notify": 3, "identity": 3,
+    "services": 3, "live_channels": 3, "notify": 3, "identity": 3, "documents": 3,
     "api": 4, "views": 4, "ingest": 4, "signalling": 4, "middlewares": 4,
     "app": 5, "commands": 5, "demo": 5, "demo_devices": 5, "demo_teleconsult": 5, "demo_sso": 5,
     "cli": 6, "__main__": 7,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from telemed.api.fhir import scheduling
 from telemed.api.fhir.errors import fhir_error_middleware
 from telemed.api.fhir.handlers import routes
 
@@ -21,6 +22,7 @@ def setup_fhir(app: web.Application, *, after: Middleware | None = None) -> None
     placed just after the middleware `after` (the app passes its security headers, so error
     responses get them too; authentication comes later)."""
     app.router.add_routes(routes)
+    app.router.add_routes(scheduling.routes)
     middlewares = list(app.middlewares)
     position = middlewares.index(after) + 1 if after in middlewares else 0
     app.middlewares.insert(position, fhir_error_middleware)

@@ -45,7 +45,8 @@ def _resource(spec: ResourceSpec) -> dict[str, Any]:
 
 
 def capability_statement(
-    specs: Sequence[ResourceSpec], *, base: str, version: str, date: datetime
+    specs: Sequence[ResourceSpec], *, base: str, version: str, date: datetime,
+    extra: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """What this server does: FHIR R4, JSON, read and search of each resource type."""
     return {
@@ -68,6 +69,6 @@ def capability_statement(
             "mode": "server",
             "documentation": PAGING,
             "security": {"cors": False, "description": SECURITY},
-            "resource": [_resource(spec) for spec in specs],
+            "resource": [*(_resource(spec) for spec in specs), *extra],
         }],
     }

@@ -15,7 +15,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import __version__
 from telemed.api.common import request_id, sessions
-from telemed.api.fhir import appointment, auditevent, careplan, flag, observation, patient
+from telemed.api.fhir import (
+    appointment,
+    auditevent,
+    careplan,
+    document,
+    flag,
+    observation,
+    patient,
+    questionnaireresponse,
+    scheduling,
+)
 from telemed.api.fhir.bundle import search_url, searchset
 from telemed.api.fhir.capability import capability_statement
 from telemed.api.fhir.common import BASE_PATH, ID_PATTERN, base_url, fhir_response
@@ -42,6 +52,9 @@ SPECS: tuple[ResourceSpec, ...] = (
     appointment.SPEC,
     flag.SPEC,
     auditevent.SPEC,
+    document.SPEC,
+    document.BUNDLE_SPEC,
+    questionnaireresponse.SPEC,
 )
 _ID = re.compile(rf"^{ID_PATTERN}$")
 
@@ -53,7 +66,8 @@ routes = web.RouteTableDef()
 async def metadata(request: web.Request) -> web.Response:
     """The CapabilityStatement (open to anonymous clients, as FHIR expects)."""
     return fhir_response(capability_statement(SPECS, base=base_url(request),
-                                              version=__version__, date=utcnow()))
+                                              version=__version__, date=utcnow(),
+                                              extra=scheduling.CAPABILITIES))
 
 
 async def _authorized_entry(

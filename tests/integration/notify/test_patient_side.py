@@ -13,7 +13,7 @@ from telemed.db.models import User
 from telemed.notify.setup import NOTIFIER
 from telemed.services import visits as visit_service
 from telemed.settings import Settings
-from tests.conftest import World
+from tests.conftest import PASSWORD, World
 from tests.integration.notify.clinic import with_mail
 from tests.integration.visit_helpers import make_visit
 from tests.smtp_fixture import MailCatcher
@@ -64,6 +64,10 @@ async def test_signed_report_and_visit_changes_reach_patient_and_delegate(
     resp = await client.post(f"/api/v1/visits/{setup.visit_id}/report", headers=doctor_h,
                              json={"text": REPORT})
     assert resp.status == 201
+    assert await _kinds(client, patient_h) == ["visit_changed"]  # a draft tells nobody
+    signed = await client.post(f"/api/v1/documents/{(await resp.json())['id']}/sign",
+                               headers=doctor_h, json={"password": PASSWORD})
+    assert signed.status == 200
     assert await _kinds(client, patient_h) == ["document_available", "visit_changed"]
     assert await _kinds(client, care_h) == ["document_available"]
 

@@ -31,6 +31,8 @@ def every_detail() -> list[d.AlertDetail]:
         d.missed_measurement("body_weight", window, "Europe/Rome", "device_offline"),
         d.device_silent("dev1", "SN-1", "scale", AT, 24),
         d.device_heard_again("dev1", "SN-1", "scale", AT),
+        d.questionnaire("phq9", 12, 27, "moderate", ("item9",), AT),
+        d.questionnaire_recovered("hf_diary", 1, 9, AT),
     ]
 
 
@@ -55,11 +57,13 @@ def test_the_english_text_is_the_api_sentence_with_utc_times() -> None:
         "was offline [device_offline]",
         "Device SN-1 (scale) silent since 2026-07-29T12:32+00:00 (more than 24 h)",
         "Device SN-1 heard again at 2026-07-29T12:32+00:00",
+        "phq9 score 12/27 (moderate; flags: item9) at 2026-07-29T12:32:05+00:00",
+        "hf_diary score 1/9 at 2026-07-29T12:32:05+00:00",
     ]
 
 
 def test_args_hold_the_values_and_times_with_their_offset() -> None:
-    threshold, _, trend, news2, _, missed, silent, _ = every_detail()
+    threshold, _, trend, news2, _, missed, silent, *_ = every_detail()
     assert threshold.args == {"metric": "heart_rate", "value": 150.0, "unit": "/min",
                               "zone": "critical_high", "at": "2026-07-29T12:32:05+00:00"}
     assert trend.args["start_time"] == "2026-07-27T12:32:05+00:00"

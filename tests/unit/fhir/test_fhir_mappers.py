@@ -430,7 +430,8 @@ def test_capability_statement_lists_every_resource_and_parameter() -> None:
     assert "application/fhir+json" in resource["format"]
     served = {r["type"]: r for r in resource["rest"][0]["resource"]}
     assert set(served) == {"Patient", "Observation", "CarePlan", "Appointment", "Flag",
-                           "AuditEvent"}
+                           "AuditEvent", "DocumentReference", "Bundle",
+                           "QuestionnaireResponse"}
     params = {name: {p["name"] for p in r["searchParam"]} for name, r in served.items()}
     assert {"_id", "identifier"} <= params["Patient"]
     assert {"patient", "code", "date"} <= params["Observation"]

@@ -87,6 +87,17 @@ CASES: list[tuple[d.AlertDetail, str, str]] = [
     (d.device_heard_again("dev1", "SN-42", "scale", SUMMER),
      "Device SN-42 (Scale) heard again at 14:32 on 29 Jul",
      "Dispositivo SN-42 (Bilancia) di nuovo attivo alle 14:32 del 29 lug"),
+    (d.questionnaire("phq9", 12, 27, "moderate", ("item9",), SUMMER),
+     "Mood (PHQ-9): score 12 of 27 (moderate) at 14:32 on 29 Jul; needs attention: "
+     "thoughts of self-harm (item 9)",
+     "Umore (PHQ-9): punteggio 12 su 27 (moderata) alle 14:32 del 29 lug; da valutare: "
+     "pensieri di autolesionismo (domanda 9)"),
+    (d.questionnaire("hf_diary", 6, 9, "worse", (), SUMMER),
+     "Heart failure diary: score 6 of 9 (worse) at 14:32 on 29 Jul",
+     "Diario dello scompenso cardiaco: punteggio 6 su 9 (peggiorato) alle 14:32 del 29 lug"),
+    (d.questionnaire_recovered("hf_diary", 1, 9, SUMMER),
+     "Heart failure diary: score 1 of 9 at 14:32 on 29 Jul",
+     "Diario dello scompenso cardiaco: punteggio 1 su 9 alle 14:32 del 29 lug"),
 ]
 
 

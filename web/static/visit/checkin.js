@@ -65,6 +65,7 @@ async function enter() {
   call.addEventListener("finished", (event) => {
     page.dataset.state = event.detail;
     $("wait-status").textContent = t(event.detail);
+    if (event.detail === "ended" || event.detail === "left") showEnd(event.detail);
   });
   try {
     await call.start();
@@ -74,7 +75,41 @@ async function enter() {
   }
 }
 
-if (page) {
+const REPORT_POLL_MS = 5_000;
+
+/** The calm end screen: the call and its controls gone (media already stopped by the
+ * call), a way home and, once the doctor signs it, the report. */
+function showEnd(reason) {
+  const over = $("call-over");
+  if (!over) return;
+  $("steps").hidden = true;
+  $("call").hidden = true;
+  for (const id of ["over-title", "over-text"]) {
+    const node = $(id);
+    node.textContent = reason === "left" ? node.dataset.left : node.dataset.ended;
+  }
+  $("over-again").hidden = reason !== "left";
+  over.hidden = false;
+  over.focus();
+  if ($("report-ready") && $("report-ready").hidden) pollReport();
+}
+
+async function pollReport() {
+  try {
+    const response = await fetch(`/api/v1/visits/${page.dataset.visitId}/report`,
+                                 { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (response.ok) {
+      $("report-ready").hidden = false;
+      $("report-pending").hidden = true;
+      return;
+    }
+  } catch (error) {
+    console.warn("report check failed", error);
+  }
+  setTimeout(pollReport, REPORT_POLL_MS);
+}
+
+if (page && $("btn-devices")) {
   $("btn-devices").addEventListener("click", startDevices);
   $("btn-test")?.addEventListener("click", test);
   $("btn-enter").addEventListener("click", enter);

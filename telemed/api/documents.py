@@ -1,0 +1,224 @@
+"""Clinical documents (CONTRACT §8, docs/documents.md): list, read, draft, edit, sign, replace,
+the PDF and FHIR renderings, the patient's index PDF, and verification."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import Field
+
+from telemed import keys
+from telemed.api.common import (
+    Body,
+    body,
+    listing,
+    ok,
+    query_int,
+    request_id,
+    sessions,
+    text_rule,
+)
+from telemed.db.models import Document
+from telemed.documents import signing
+from telemed.documents.setup import SIGNING
+from telemed.errors import ApiError
+from telemed.i18n import negotiate
+from telemed.principal import CLINICIANS, Role, principal, requires
+from telemed.services import documents as service
+from telemed.services.visits import user_names
+
+routes = web.RouteTableDef()
+
+READERS: tuple[Role, ...] = ("doctor", "nurse", "patient")  # never administrators
+DOC = "/api/v1/documents/{document_id}"
+MAX_UPLOAD = 20 * 1024 * 1024
+Sections = dict[str, Annotated[str, Field(max_length=20_000)]]
+
+
+class SectionsBody(Body):
+    sections: Sections = Field(default_factory=dict, max_length=16)
+    title: str | None = Field(default=None, max_length=200)
+
+
+class VisitReportBody(Body):
+    sections: Sections = Field(default_factory=dict, max_length=16)
+    # The findings as one text (the body of the visit report API before documents).
+    text: Annotated[str, text_rule(20_000, multiline=True)] | None = None
+
+
+class MonitoringBody(Body):
+    kind: Literal["monitoring_report", "monitoring_final_report", "monitoring_plan"]
+    careplan_id: str = Field(min_length=1, max_length=64)
+
+
+class SignBody(Body):
+    password: str = Field(min_length=1, max_length=1024)
+
+
+def _lang(request: web.Request) -> str:
+    return negotiate(request.headers.get("Accept-Language", ""),
+                     request.app[keys.SETTINGS].language)
+
+
+async def _out(request: web.Request, docs: list[Document]) -> list[dict[str, Any]]:
+    ids = sorted({d.author_id for d in docs} | {d.signed_by for d in docs if d.signed_by})
+    async with sessions(request)() as session:
+        names = await user_names(session, ids)
+    return [service.document_out(d, names) for d in docs]
+
+
+@routes.get("/api/v1/patients/{patient_id}/documents")
+@requires(*READERS)
+async def documents_list(request: web.Request) -> web.Response:
+    limit = query_int(request.query, "limit", low=1, high=200, default=50) or 50
+    async with sessions(request)() as session:
+        docs = await service.list_documents(session, principal(request),
+                                            request.match_info["patient_id"], limit=limit,
+                                            request_id=request_id(request))
+    return listing(await _out(request, docs), None)
+
+
+@routes.post("/api/v1/patients/{patient_id}/documents")
+@requires(*CLINICIANS)
+async def documents_draft(request: web.Request) -> web.Response:
+    """Draft a telemonitoring document from a care plan's data."""
+    data = await body(request, MonitoringBody)
+    async with sessions(request)() as session:
+        doc = await service.draft_monitoring_report(
+            session, principal(request), data.careplan_id, data.kind,
+            language=_lang(request), request_id=request_id(request),
+            patient_id=request.match_info["patient_id"])
+    return ok((await _out(request, [doc]))[0], status=201)
+
+
+@routes.get("/api/v1/patients/{patient_id}/documents/index.pdf")
+@requires(*READERS)
+async def documents_index(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        pdf = await service.index_pdf(session, principal(request),
+                                      request.match_info["patient_id"],
+                                      request.app[SIGNING].service_name, _lang(request),
+                                      request_id=request_id(request))
+    return _pdf(pdf, "index.pdf")
+
+
+@routes.get(DOC)
+@requires(*READERS)
+async def documents_get(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        doc = await service.get_document(session, principal(request),
+                                         request.match_info["document_id"],
+                                         request_id=request_id(request))
+    return ok((await _out(request, [doc]))[0])
+
+
+@routes.patch(DOC)
+@requires(*CLINICIANS)
+async def documents_edit(request: web.Request) -> web.Response:
+    data = await body(request, SectionsBody)
+    async with sessions(request)() as session:
+        doc = await service.update_draft(session, principal(request),
+                                         request.match_info["document_id"], data.sections,
+                                         data.title, request_id=request_id(request))
+    return ok((await _out(request, [doc]))[0])
+
+
+@routes.post(DOC + "/sign")
+@requires(*CLINICIANS)
+async def documents_sign(request: web.Request) -> web.Response:
+    data = await body(request, SignBody)
+    async with sessions(request)() as session:
+        doc = await service.sign_document(session, principal(request),
+                                          request.match_info["document_id"], data.password,
+                                          request.app[SIGNING], request_id=request_id(request))
+    return ok((await _out(request, [doc]))[0])
+
+
+@routes.post(DOC + "/replace")
+@requires(*CLINICIANS)
+async def documents_replace(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        doc = await service.replace_document(session, principal(request),
+                                             request.match_info["document_id"],
+                                             request_id=request_id(request))
+    return ok((await _out(request, [doc]))[0], status=201)
+
+
+def _pdf(data: bytes, name: str) -> web.Response:
+    return web.Response(body=data, content_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store"})
+
+
+@routes.get(DOC + "/pdf")
+@requires(*READERS)
+async def documents_pdf(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        doc = await service.get_document(session, principal(request),
+                                         request.match_info["document_id"], action="export",
+                                         request_id=request_id(request))
+        data = await service.document_pdf(session, doc, request.app[SIGNING].service_name)
+    return _pdf(data, f"{doc.kind}-{doc.id}.pdf")
+
+
+@routes.get(DOC + "/fhir")
+@requires(*READERS)
+async def documents_fhir(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        doc = await service.get_document(session, principal(request),
+                                         request.match_info["document_id"], action="export",
+                                         request_id=request_id(request))
+    if doc.bundle is None:
+        raise ApiError(409, "document_not_signed",
+                       "Only a sealed document has a FHIR Bundle.")
+    return web.Response(text=doc.bundle, content_type="application/fhir+json",
+                        headers={"Cache-Control": "no-store"})
+
+
+@routes.post(DOC + "/verify")
+@requires(*READERS)
+async def documents_verify(request: web.Request) -> web.Response:
+    """Verify the stored document, or (with a body: a PDF or a Bundle) the file sent."""
+    signing_with = request.app[SIGNING]
+    anchors = signing_with.seal.anchors if signing_with.seal else ()
+    async with sessions(request)() as session:
+        result = await service.verify_stored(session, principal(request),
+                                             request.match_info["document_id"],
+                                             signing_with.seal, request_id=request_id(request))
+    if request.can_read_body:
+        data = await request.read()
+        if len(data) > MAX_UPLOAD:
+            raise ApiError(413, "too_large", "The file is too large.")
+        verdict = await asyncio.to_thread(signing.verify_any, data, anchors)
+        result = {"id": result["id"], "ok": verdict.ok, "file": verdict.to_dict()}
+    return ok(result)
+
+
+@routes.post("/api/v1/visits/{visit_id}/report")
+@requires(*CLINICIANS)
+async def visit_report_draft(request: web.Request) -> web.Response:
+    """Start the televisit report (a draft ``televisit_report`` document)."""
+    data = await body(request, VisitReportBody)
+    sections = dict(data.sections)
+    if data.text is not None:
+        sections.setdefault("findings", data.text)
+    async with sessions(request)() as session:
+        doc = await service.draft_visit_report(session, principal(request),
+                                               request.match_info["visit_id"], sections,
+                                               language=_lang(request),
+                                               request_id=request_id(request))
+    return ok((await _out(request, [doc]))[0], status=201)
+
+
+@routes.get("/api/v1/visits/{visit_id}/report")
+@requires(*READERS)
+async def visit_report_get(request: web.Request) -> web.Response:
+    async with sessions(request)() as session:
+        doc = await service.document_for_visit(session, principal(request),
+                                               request.match_info["visit_id"],
+                                               request_id(request))
+    if doc is None:
+        raise ApiError(404, "not_found", "This visit has no report yet.")
+    return ok((await _out(request, [doc]))[0])

@@ -1,0 +1,237 @@
+"""The PDF rendering of a document (ReportLab), in the patient's language.
+
+Every page has the service's header and "page N of M"; the first page the patient's
+identifiers; a monitoring report has its figures as a table and one chart per metric. Fonts
+are the Bitstream Vera TrueType fonts shipped with ReportLab, embedded in the file. Blocking
+(CPU): call it off the event loop.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.graphics.charts.lineplots import LinePlot
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from telemed.documents.fhir import DocumentFacts
+from telemed.domain.documents import paragraphs
+from telemed.domain.units import METRICS
+
+FONT, BOLD = "TelemedVera", "TelemedVera-Bold"
+
+LABELS: Mapping[str, Mapping[str, str]] = {
+    "it": {"patient": "Assistito", "fiscal_code": "Codice fiscale", "born": "Nato/a il",
+           "author": "Redatto da", "date": "Data", "page": "Pagina {n} di {m}",
+           "signed": "Firmato da {who} il {when}, con il sigillo elettronico di {org}.",
+           "legacy": "Firmato da {who} il {when}, prima dell'introduzione dei sigilli: "
+                     "l'integrità si verifica con l'impronta SHA-256 {hash}.",
+           "draft": "BOZZA - non firmata", "period": "Periodo", "metric": "Parametro",
+           "count": "N.", "median": "Mediana", "unit": "Unità",
+           "replaces": "Sostituisce il documento {id}.", "document": "Documento",
+           "index": "Indice dei documenti", "kind": "Tipo", "status": "Stato"},
+    "en": {"patient": "Patient", "fiscal_code": "Fiscal code", "born": "Born on",
+           "author": "Written by", "date": "Date", "page": "Page {n} of {m}",
+           "signed": "Signed by {who} on {when}, with the electronic seal of {org}.",
+           "legacy": "Signed by {who} on {when}, before seals existed: its integrity is "
+                     "checked with the SHA-256 fingerprint {hash}.",
+           "draft": "DRAFT - not signed", "period": "Period", "metric": "Metric",
+           "count": "N", "median": "Median", "unit": "Unit",
+           "replaces": "Replaces document {id}.", "document": "Document",
+           "index": "Index of documents", "kind": "Kind", "status": "Status"},
+}
+
+
+def _fonts() -> None:
+    if FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    pdfmetrics.registerFont(TTFont(FONT, "Vera.ttf"))
+    pdfmetrics.registerFont(TTFont(BOLD, "VeraBd.ttf"))
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=14, spaceAfter=6)
+    return {"body": base,
+            "title": ParagraphStyle("title", parent=base, fontName=BOLD, fontSize=16,
+                                    leading=20, spaceAfter=10),
+            "h2": ParagraphStyle("h2", parent=base, fontName=BOLD, fontSize=12, leading=16,
+                                 spaceBefore=8, spaceAfter=4),
+            "small": ParagraphStyle("small", parent=base, fontSize=8, leading=10,
+                                    textColor=colors.grey)}
+
+
+def _text(value: str) -> str:
+    return escape(value).replace("\n", "<br/>")
+
+
+def _when(value: datetime, lang: str) -> str:
+    return value.strftime("%d/%m/%Y %H:%M" if lang == "it" else "%Y-%m-%d %H:%M")
+
+
+class _Pages(Canvas):  # type: ignore[misc]
+    """A canvas that writes the header and "page N of M" once the page count is known."""
+
+    header = ""
+    title = ""
+    page_label = "{n}/{m}"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._saved: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._saved.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._saved)
+        for state in self._saved:
+            self.__dict__.update(state)
+            width, height = A4
+            self.setFont(BOLD, 9)
+            self.drawString(20 * mm, height - 12 * mm, self.header)
+            self.setFont(FONT, 9)
+            self.drawRightString(width - 20 * mm, height - 12 * mm, self.title)
+            self.line(20 * mm, height - 14 * mm, width - 20 * mm, height - 14 * mm)
+            self.drawRightString(width - 20 * mm, 10 * mm,
+                                 self.page_label.format(n=self._pageNumber, m=total))
+            super().showPage()
+        super().save()
+
+
+def _canvas(header: str, title: str, page_label: str) -> type[_Pages]:
+    return type("Pages", (_Pages,), {"header": header, "title": title,
+                                     "page_label": page_label})
+
+
+def _chart(metric: str, points: Sequence[Sequence[Any]], lang: str) -> Drawing | None:
+    values = [(i, float(p[1])) for i, p in enumerate(points)]
+    if len(values) < 2:
+        return None
+    drawing = Drawing(170 * mm, 45 * mm)
+    plot = LinePlot()
+    plot.x, plot.y, plot.width, plot.height = 12 * mm, 8 * mm, 150 * mm, 30 * mm
+    plot.data = [values]
+    plot.lines[0].strokeColor = colors.HexColor("#1f5f8b")
+    plot.xValueAxis.visibleLabels = False
+    plot.yValueAxis.labels.fontName = FONT
+    plot.yValueAxis.labels.fontSize = 7
+    drawing.add(plot)
+    info = METRICS.get(metric)
+    label = f"{info.display_name if info else metric} ({info.canonical_unit if info else ''})"
+    drawing.add(String(12 * mm, 41 * mm, label, fontName=BOLD, fontSize=8))
+    if points:
+        span = f"{str(points[0][0])[:10]} - {str(points[-1][0])[:10]}"
+        drawing.add(String(12 * mm, 2 * mm, span, fontName=FONT, fontSize=7))
+    del lang
+    return drawing
+
+
+def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = None) -> bytes:
+    """The PDF of a document (``status`` draft shows a draft mark)."""
+    _fonts()
+    lang = f.language if f.language in LABELS else "it"
+    words, styles = LABELS[lang], _styles()
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, topMargin=22 * mm, bottomMargin=18 * mm,
+                            leftMargin=20 * mm, rightMargin=20 * mm, title=f.title,
+                            author=f.organisation, subject=f.spec.title(lang), lang=lang)
+    story: list[Any] = [Paragraph(_text(f.title), styles["title"])]
+    if status == "draft":
+        story.append(Paragraph(f'<font color="#b00020">{words["draft"]}</font>', styles["h2"]))
+    p = f.patient
+    facts = [[words["patient"], f"{p.family_name} {p.given_name}"],
+             [words["fiscal_code"], p.fiscal_code],
+             [words["born"], p.birth_date.strftime("%d/%m/%Y")],
+             [words["author"], f.author.name],
+             [words["date"], _when(f.signed_at, lang)]]
+    if f.period:
+        facts.append([words["period"], f"{f.period[0]:%d/%m/%Y} - {f.period[1]:%d/%m/%Y}"])
+    table = Table(facts, colWidths=[40 * mm, 120 * mm])
+    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT),
+                               ("FONTNAME", (0, 0), (0, -1), BOLD),
+                               ("FONTSIZE", (0, 0), (-1, -1), 9)]))
+    story += [table, Spacer(1, 6 * mm)]
+    for spec in f.spec.sections:
+        text = f.sections.get(spec.key, "")
+        if not text:
+            continue
+        story.append(Paragraph(_text(spec.title(lang)), styles["h2"]))
+        story += [Paragraph(_text(par), styles["body"]) for par in paragraphs(text)]
+        if spec.key == "readings" and f.figures:
+            story += _figures(f.figures, lang, styles)
+    if f.replaces:
+        story.append(Paragraph(_text(words["replaces"].format(id=f.replaces)), styles["small"]))
+    story.append(Spacer(1, 8 * mm))
+    if legacy_hash:
+        sign_line = words["legacy"].format(who=f.signer.name, when=_when(f.signed_at, lang),
+                                           hash=legacy_hash)
+    elif status != "draft":
+        sign_line = words["signed"].format(who=f.signer.name, when=_when(f.signed_at, lang),
+                                           org=f.organisation)
+    else:
+        sign_line = ""
+    if sign_line:
+        story.append(Paragraph(_text(sign_line), styles["body"]))
+    story.append(Paragraph(_text(f"{words['document']} {f.id}"), styles["small"]))
+    doc.build(story, canvasmaker=_canvas(f.organisation, f.spec.title(lang), words["page"]))
+    return out.getvalue()
+
+
+def _figures(figures: Mapping[str, Any], lang: str,
+             styles: Mapping[str, ParagraphStyle]) -> list[Any]:
+    words = LABELS[lang]
+    rows: list[list[str]] = [[words["metric"], words["count"], "min", words["median"], "max",
+                              words["unit"]]]
+    for m in figures.get("metrics", []):
+        info = METRICS.get(str(m["metric"]))
+        rows.append([info.display_name if info else str(m["metric"]), str(m["count"]),
+                     f"{m['min']:g}", f"{m['median']:g}", f"{m['max']:g}", str(m["unit"])])
+    out: list[Any] = []
+    if len(rows) > 1:
+        table = Table(rows, repeatRows=1)
+        table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT),
+                                   ("FONTNAME", (0, 0), (-1, 0), BOLD),
+                                   ("FONTSIZE", (0, 0), (-1, -1), 8),
+                                   ("GRID", (0, 0), (-1, -1), 0.25, colors.grey)]))
+        out += [table, Spacer(1, 4 * mm)]
+    for metric, points in sorted(figures.get("series", {}).items()):
+        chart = _chart(metric, points, lang)
+        if chart is not None:
+            out.append(chart)
+    del styles
+    return out
+
+
+def render_index(*, organisation: str, patient_name: str, fiscal_code: str, lang: str,
+                 rows: Sequence[tuple[str, str, str, str]], generated_at: datetime) -> bytes:
+    """The index of a patient's documents: (date, kind, title, status) rows."""
+    _fonts()
+    lang = lang if lang in LABELS else "it"
+    words, styles = LABELS[lang], _styles()
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, topMargin=22 * mm, bottomMargin=18 * mm,
+                            leftMargin=20 * mm, rightMargin=20 * mm, title=words["index"],
+                            author=organisation, lang=lang)
+    data = [[words["date"], words["kind"], words["document"], words["status"]], *rows]
+    table = Table([[Paragraph(_text(c), styles["body"]) for c in row] for row in data],
+                  colWidths=[30 * mm, 45 * mm, 65 * mm, 25 * mm], repeatRows=1)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey)]))
+    story = [Paragraph(_text(words["index"]), styles["title"]),
+             Paragraph(_text(f"{words['patient']}: {patient_name} · {words['fiscal_code']}: "
+                             f"{fiscal_code}"), styles["body"]),
+             Paragraph(_text(f"{words['date']}: {_when(generated_at, lang)}"), styles["small"]),
+             Spacer(1, 4 * mm), table]
+    doc.build(story, canvasmaker=_canvas(organisation, words["index"], words["page"]))
+    return out.getvalue()

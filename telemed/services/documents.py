@@ -1,0 +1,542 @@
+"""Clinical documents (CONTRACT §8, docs/documents.md): draft, edit, sign, replace, read.
+
+Rules live in `telemed.domain.documents`; sealing, FHIR and PDF in `telemed.documents`.
+Every read or change goes through `authorize_patient` (resource "document", audited).
+Patients and their delegates see signed documents only; the care team also sees drafts;
+administrators never see documents. Signing asks the author's password again, seals the
+FHIR Bundle (JWS) and the PDF (PAdES) with the organisation's seal, names the clinician in
+both and in the audit line, notifies the patient, and queues the publication to the
+regional record when ``TELEMED_FSE_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from telemed.db.models import Alert, CarePlan, Document, Observation, Patient, User, Visit
+from telemed.db.types import utcnow
+from telemed.documents import signing
+from telemed.documents.fhir import (
+    DocumentFacts,
+    EncounterInfo,
+    PatientInfo,
+    PersonInfo,
+    build_bundle,
+)
+from telemed.documents.pdf import render_document, render_index
+from telemed.documents.seal import Seal
+from telemed.domain import documents as rules
+from telemed.domain.careplans import TimedSchedule, parse_careplan_content
+from telemed.domain.fiscal_code import fhir_gender
+from telemed.domain.schedule import measurement_windows, missed_windows
+from telemed.errors import ApiError, conflict, not_found
+from telemed.notify import outbox
+from telemed.principal import Principal
+from telemed.services import audit
+from telemed.services.access import authorize_patient
+from telemed.services.users import LoginError, authenticate
+from telemed.services.visit_reports import content_hash_of
+from telemed.services.visits import authorize_visit, load_visit
+
+REPORTABLE_VISITS = ("in_progress", "completed")
+MONITORING_KINDS = ("monitoring_plan", "monitoring_report", "monitoring_final_report")
+DEFAULT_REPORT_DAYS = 30
+MAX_SERIES_POINTS = 240
+LEGACY_NOTE = "signed before seals existed"
+
+
+@dataclass(frozen=True)
+class Signing:
+    """What signing needs beyond the request: the seal, the service's name, publishing."""
+
+    seal: Seal | None
+    service_name: str
+    publish: bool
+
+
+def _rule(exc: rules.DocumentRuleError) -> ApiError:
+    return ApiError(exc.status, exc.code, exc.message)
+
+
+def visible_to(who: Principal, doc: Document) -> bool:
+    """Patients (and delegates) see signed documents only; drafts stay with the team."""
+    return who.role != "patient" or doc.status != "draft"
+
+
+async def _load(session: AsyncSession, doc_id: str) -> Document:
+    doc = await session.get(Document, doc_id)
+    if doc is None:
+        raise not_found("Document")
+    return doc
+
+
+async def get_document(session: AsyncSession, who: Principal, doc_id: str, *,
+                       action: str = "read", request_id: str | None = None) -> Document:
+    """A document the caller may read (404 for a patient's look at a draft)."""
+    doc = await _load(session, doc_id)
+    await authorize_patient(session, who, doc.patient_id, action="read" if action == "read"
+                            else "export", resource="document", resource_id=doc.id,
+                            request_id=request_id)
+    await session.commit()
+    if not visible_to(who, doc):
+        raise not_found("Document")
+    return doc
+
+
+async def list_documents(session: AsyncSession, who: Principal, patient_id: str, *,
+                         limit: int = 50, request_id: str | None = None) -> list[Document]:
+    """The patient's documents, newest first (signed ones only for the patient's side)."""
+    await authorize_patient(session, who, patient_id, action="read", resource="document",
+                            request_id=request_id)
+    await session.commit()
+    query = select(Document).where(Document.patient_id == patient_id)
+    if who.role == "patient":
+        query = query.where(Document.status != "draft")
+    rows = (await session.exec(query.order_by(col(Document.created_at).desc(),
+                                              col(Document.id).desc()).limit(limit))).all()
+    return list(rows)
+
+
+async def document_for_visit(session: AsyncSession, who: Principal,
+                             visit_id: str, request_id: str | None = None) -> Document | None:
+    """The visit's televisit report in force (draft or signed), if any."""
+    record = await load_visit(session, visit_id)
+    await authorize_visit(session, who, record, action="read", resource="document",
+                          request_id=request_id)
+    await session.commit()
+    doc = await _visit_report(session, visit_id)
+    return doc if doc is not None and visible_to(who, doc) else None
+
+
+async def _visit_report(session: AsyncSession, visit_id: str) -> Document | None:
+    return (await session.exec(
+        select(Document).where(Document.visit_id == visit_id,
+                               Document.kind == "televisit_report",
+                               col(Document.replaced_by_id).is_(None))
+        .order_by(col(Document.created_at).desc()))).first()
+
+
+async def _language(session: AsyncSession, patient_id: str, default: str) -> str:
+    lang = (await session.exec(select(User.language).where(
+        User.patient_id == patient_id, User.role == "patient"))).first()
+    return lang if lang in ("it", "en") else default
+
+
+def _sections(spec: rules.KindSpec, given: dict[str, Any]) -> dict[str, str]:
+    clean, errors = rules.clean_sections(spec, given)
+    if errors:
+        raise ApiError(422, "validation_error", "Some sections are not valid.", fields=errors)
+    return clean
+
+
+async def draft_visit_report(session: AsyncSession, who: Principal, visit_id: str,
+                             sections: dict[str, Any], *, language: str = "it",
+                             request_id: str | None = None) -> Document:
+    """Start the televisit report (referto) of a held visit, as a draft of its author."""
+    if not who.is_clinician:
+        raise ApiError(403, "forbidden", "Only doctors and nurses write visit reports.")
+    record = await load_visit(session, visit_id)
+    await authorize_visit(session, who, record, action="create", resource="document",
+                          request_id=request_id)
+    await session.commit()
+    spec = rules.kind_of("televisit_report")
+    clean = _sections(spec, sections)
+    if record.visit.status not in REPORTABLE_VISITS:
+        raise conflict("A report can be written only for a visit that took place.",
+                       "visit_not_held")
+    if await _visit_report(session, visit_id) is not None:
+        raise conflict("This visit has a report already: edit its draft or replace it.",
+                       "report_exists")
+    doc = Document(patient_id=record.visit.patient_id, kind=spec.key,
+                   title=spec.title_it, author_id=who.user_id, visit_id=visit_id,
+                   sections=clean,
+                   language=await _language(session, record.visit.patient_id, language))
+    session.add(doc)
+    await session.commit()
+    await session.refresh(doc)
+    return doc
+
+
+async def update_draft(session: AsyncSession, who: Principal, doc_id: str,
+                       sections: dict[str, Any], title: str | None = None,
+                       request_id: str | None = None) -> Document:
+    """Change a draft's sections (only its author, only while a draft)."""
+    doc = await _load(session, doc_id)
+    await authorize_patient(session, who, doc.patient_id, action="update", resource="document",
+                            resource_id=doc.id, request_id=request_id)
+    await session.commit()
+    try:
+        rules.check_editable(doc.status, doc.author_id, who.user_id)
+    except rules.DocumentRuleError as exc:
+        raise _rule(exc) from None
+    spec = rules.kind_of(doc.kind)
+    merged = {**doc.sections, **_sections(spec, sections)}
+    for key, value in sections.items():  # an emptied section goes away
+        if isinstance(value, str) and not value.strip():
+            merged.pop(key, None)
+    if title is not None:
+        title = title.strip()
+        if not title or len(title) > rules.MAX_TITLE_CHARS:
+            raise ApiError(422, "validation_error", "Some fields are not valid.",
+                           fields={"title": "Between 1 and 200 characters."})
+        doc.title = title
+    doc.sections = merged
+    doc.updated_at = utcnow()
+    session.add(doc)
+    await session.commit()
+    await session.refresh(doc)
+    return doc
+
+
+async def replace_document(session: AsyncSession, who: Principal, doc_id: str,
+                           patient_id: str | None = None,
+                           request_id: str | None = None) -> Document:
+    """A draft that will replace a signed document (same patient, same kind) once signed."""
+    old = await _load(session, doc_id)
+    await authorize_patient(session, who, old.patient_id, action="create", resource="document",
+                            resource_id=old.id, request_id=request_id)
+    await session.commit()
+    if not who.is_clinician:
+        raise ApiError(403, "forbidden", "Only clinicians write documents.")
+    try:
+        rules.check_replaceable(old.status, old.patient_id, patient_id or old.patient_id,
+                                old.kind, old.kind)
+    except rules.DocumentRuleError as exc:
+        raise _rule(exc) from None
+    pending = (await session.exec(select(Document.id).where(
+        Document.replaces_id == old.id, Document.status == "draft"))).first()
+    if pending is not None:
+        raise conflict("A replacement of this document is already being written.",
+                       "replacement_pending")
+    doc = Document(patient_id=old.patient_id, kind=old.kind, title=old.title,
+                   author_id=who.user_id, visit_id=old.visit_id, careplan_id=old.careplan_id,
+                   period_start=old.period_start, period_end=old.period_end,
+                   sections=dict(old.sections), figures=old.figures, language=old.language,
+                   replaces_id=old.id)
+    session.add(doc)
+    await session.commit()
+    await session.refresh(doc)
+    return doc
+
+
+# --- monitoring reports: drafted from the data --------------------------------------------
+
+
+async def _figures(session: AsyncSession, plan: CarePlan, patient: Patient, start: datetime,
+                   end: datetime) -> rules.MonitoringFigures:
+    content = parse_careplan_content(plan.content)
+    obs = (await session.exec(
+        select(Observation.metric, Observation.value, Observation.unit, Observation.time)
+        .where(Observation.patient_id == patient.id, col(Observation.time) >= start,
+               col(Observation.time) < end)
+        .order_by(col(Observation.time)))).all()
+    by_metric: dict[str, tuple[str, list[float]]] = {}
+    times: dict[str, list[datetime]] = {}
+    points: dict[str, list[tuple[str, float]]] = {}
+    for metric, value, unit, at in obs:
+        by_metric.setdefault(metric, (unit, []))[1].append(value)
+        times.setdefault(metric, []).append(at)
+        points.setdefault(metric, []).append((at.isoformat(), value))
+    expected = taken = 0
+    for entry in content.monitoring:
+        if not isinstance(entry.schedule, TimedSchedule):
+            continue
+        windows = [w for w in measurement_windows(entry.schedule.times,
+                                                  entry.schedule.tolerance_minutes,
+                                                  patient.timezone, start, end)
+                   if w.start >= start and w.end <= end]
+        missed = missed_windows(windows, times.get(entry.metric, []), end)
+        expected += len(windows)
+        taken += len(windows) - len(missed)
+    alerts = (await session.exec(
+        select(Alert).where(Alert.patient_id == patient.id, col(Alert.opened_at) >= start,
+                            col(Alert.opened_at) < end))).all()
+    lines = [rules.AlertLine(a.kind, a.metric, a.severity, a.opened_at, a.status,
+                             a.acknowledged_at or a.resolved_at,
+                             a.resolve_note or a.ack_note) for a in alerts]
+    series = {m: _thin(p) for m, p in points.items()}
+    return rules.monitoring_figures(period_start=start, period_end=end, expected=expected,
+                                    taken=taken, readings=by_metric, alerts=lines,
+                                    series=series)
+
+
+def _thin(points: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    step = max(1, -(-len(points) // MAX_SERIES_POINTS))
+    return points[::step]
+
+
+async def draft_monitoring_report(session: AsyncSession, who: Principal, plan_id: str,
+                                  kind: str = "monitoring_report", *,
+                                  now: datetime | None = None, language: str = "it",
+                                  patient_id: str | None = None,
+                                  request_id: str | None = None) -> Document:
+    """A monitoring report (periodic, or final at completion) drafted from the plan's data."""
+    if kind not in MONITORING_KINDS:
+        raise ApiError(422, "unknown_document_kind", f"Unknown monitoring document {kind!r}.")
+    plan = (await session.exec(select(CarePlan).where(
+        CarePlan.plan_id == plan_id, col(CarePlan.is_current)))).first()
+    if plan is None or (patient_id is not None and plan.patient_id != patient_id):
+        raise not_found("Care plan")
+    patient = await authorize_patient(session, who, plan.patient_id, action="create",
+                                      resource="document", resource_id=plan_id,
+                                      request_id=request_id)
+    await session.commit()
+    if not who.is_clinician:
+        raise ApiError(403, "forbidden", "Only clinicians write documents.")
+    end = (now or utcnow()).replace(microsecond=0)
+    started = plan.activated_at or datetime.combine(plan.period_start, datetime.min.time(),
+                                                    tzinfo=UTC)
+    if kind == "monitoring_final_report":
+        if plan.status != "completed":
+            raise conflict("The final report is drafted when the plan is completed.",
+                           "plan_not_completed")
+        end = plan.completed_at or end
+        start = started
+    else:
+        days = int(plan.content.get("report_every_days", DEFAULT_REPORT_DAYS) or
+                   DEFAULT_REPORT_DAYS)
+        start = max(started, end - timedelta(days=days))
+    spec = rules.kind_of(kind)
+    lang = await _language(session, patient.id, language)
+    figures = await _figures(session, plan, patient, start, end)
+    sections = rules.monitoring_text(figures, lang)
+    doc = Document(patient_id=patient.id, kind=kind, title=spec.title(lang),
+                   author_id=who.user_id, careplan_id=plan_id, period_start=start,
+                   period_end=end, sections=sections, figures=figures.to_dict(),
+                   language=lang)
+    session.add(doc)
+    await session.commit()
+    await session.refresh(doc)
+    return doc
+
+
+# --- signing ------------------------------------------------------------------------------
+
+
+async def _person(session: AsyncSession, user_id: str) -> PersonInfo:
+    user = await session.get(User, user_id)
+    return PersonInfo(user_id, user.display_name if user else user_id,
+                      user.role if user else "doctor")
+
+
+async def facts_of(session: AsyncSession, doc: Document, organisation: str, *,
+                   signer_id: str | None = None,
+                   signed_at: datetime | None = None) -> DocumentFacts:
+    """What the document states, for its Bundle and PDF."""
+    patient = await session.get(Patient, doc.patient_id)
+    if patient is None:
+        raise not_found("Patient")
+    encounter = None
+    if doc.visit_id:
+        visit = await session.get(Visit, doc.visit_id)
+        if visit is not None:
+            encounter = EncounterInfo(visit.id, visit.status,
+                                      visit.started_at or visit.scheduled_start,
+                                      visit.ended_at)
+    period = ((doc.period_start, doc.period_end)
+              if doc.period_start and doc.period_end else None)
+    return DocumentFacts(
+        id=doc.id, spec=rules.kind_of(doc.kind), title=doc.title, language=doc.language,
+        patient=PatientInfo(patient.id, patient.fiscal_code, patient.given_name,
+                            patient.family_name, patient.birth_date,
+                            fhir_gender(patient.sex)),
+        author=await _person(session, doc.author_id),
+        signer=await _person(session, signer_id or doc.signed_by or doc.author_id),
+        organisation=organisation, sections=dict(doc.sections),
+        signed_at=signed_at or doc.signed_at or doc.updated_at, encounter=encounter,
+        period=period, figures=doc.figures, replaces=doc.replaces_id)
+
+
+async def _reauthenticate(session: AsyncSession, who: Principal, password: str) -> None:
+    try:
+        await authenticate(session, who.username, password)
+    except LoginError as exc:
+        if exc.retry_after:
+            raise ApiError(429, "too_many_attempts",
+                           "Too many wrong passwords: wait and try again.") from None
+        raise ApiError(403, "password_wrong",
+                       "Signing needs your password: the one given is wrong.") from None
+
+
+async def sign_document(session: AsyncSession, who: Principal, doc_id: str, password: str,
+                        signing_with: Signing, *, request_id: str | None = None) -> Document:
+    """Seal a draft in its author's name; it never changes afterwards."""
+    doc = await _load(session, doc_id)
+    await authorize_patient(session, who, doc.patient_id, action="update", resource="document",
+                            resource_id=doc.id, reason="sign", request_id=request_id)
+    await session.commit()
+    spec = rules.kind_of(doc.kind)
+    try:
+        rules.check_signable(doc.status, doc.author_id, who.user_id, spec, doc.sections)
+    except rules.DocumentRuleError as exc:
+        raise _rule(exc) from None
+    seal = signing_with.seal
+    if seal is None:
+        raise ApiError(503, "seal_not_configured",
+                       "Documents cannot be signed: the organisation's seal is not set up.")
+    await _reauthenticate(session, who, password)
+    replaced: Document | None = None
+    if doc.replaces_id:
+        replaced = await _load(session, doc.replaces_id)
+        try:
+            rules.check_replaceable(replaced.status, replaced.patient_id, doc.patient_id,
+                                    replaced.kind, doc.kind)
+        except rules.DocumentRuleError as exc:
+            raise _rule(exc) from None
+    signed_at = utcnow().replace(microsecond=0)
+    facts = await facts_of(session, doc, signing_with.service_name, signer_id=who.user_id,
+                           signed_at=signed_at)
+    bundle = signing.seal_bundle(seal, build_bundle(facts), signer_name=facts.signer.name,
+                                 who_reference=facts.signer.id, when=signed_at)
+    pdf = await asyncio.to_thread(_sealed_pdf, seal, facts)
+    won = await session.exec(
+        update(Document).where(col(Document.id) == doc.id, col(Document.status) == "draft")
+        .values(status="signed", signed_at=signed_at, signed_by=who.user_id,
+                bundle=json.dumps(bundle, ensure_ascii=False), pdf=pdf,
+                content_hash=rules.content_digest(
+                    {k: v for k, v in bundle.items() if k != "signature"}),
+                updated_at=signed_at,
+                publication="pending" if signing_with.publish else None,
+                publish_next_at=signed_at if signing_with.publish else None))
+    if won.rowcount != 1:
+        await session.rollback()
+        raise conflict("This document is already signed.", "already_signed")
+    if replaced is not None:
+        moved = await session.exec(
+            update(Document).where(col(Document.id) == replaced.id,
+                                   col(Document.status) == "signed")
+            .values(status="replaced", replaced_by_id=doc.id, updated_at=signed_at))
+        if moved.rowcount != 1:
+            await session.rollback()
+            raise conflict("The document to replace was replaced meanwhile.",
+                           "replacement_not_signed")
+    if doc.visit_id:  # signing the referto completes a visit still marked in progress
+        visit = await session.get(Visit, doc.visit_id)
+        if visit is not None and visit.status == "in_progress":
+            visit.status, visit.ended_at = "completed", signed_at
+            session.add(visit)
+    audit.record(session, actor=who, action="update", resource="document",
+                 patient_id=doc.patient_id, resource_id=doc.id,
+                 reason=f"signed by {who.username}", request_id=request_id)
+    await outbox.document_available(session, doc.patient_id, doc.id, f"/documents/{doc.id}",
+                                    cause_type="document")
+    await session.commit()
+    await session.refresh(doc)
+    return doc
+
+
+def _sealed_pdf(seal: Seal, facts: DocumentFacts) -> bytes:
+    pdf = render_document(facts, status="signed")
+    return signing.seal_pdf(seal, pdf, signer_name=facts.signer.name,
+                            reason=f"{facts.spec.title_it} - firmato da {facts.signer.name}")
+
+
+async def document_pdf(session: AsyncSession, doc: Document, organisation: str) -> bytes:
+    """The stored sealed PDF, or (a draft, a migrated report) a rendering of it."""
+    if doc.pdf is not None:
+        return doc.pdf
+    facts = await facts_of(session, doc, organisation)
+    return await asyncio.to_thread(render_document, facts, status=doc.status,
+                                   legacy_hash=doc.legacy_hash)
+
+
+# --- verification -------------------------------------------------------------------------
+
+
+def legacy_intact(doc: Document, visit_report_text: str | None) -> bool:
+    """A migrated report: its text still matches the old unkeyed SHA-256."""
+    if doc.legacy_hash is None or doc.signed_at is None or doc.visit_id is None:
+        return False
+    text = visit_report_text if visit_report_text is not None else \
+        doc.sections.get("findings", "")
+    return doc.legacy_hash == content_hash_of(visit_id=doc.visit_id, author_id=doc.author_id,
+                                              signed_at=doc.signed_at, text=text)
+
+
+async def verify_stored(session: AsyncSession, who: Principal, doc_id: str,
+                        seal: Seal | None, request_id: str | None = None) -> dict[str, Any]:
+    """Whether the stored PDF and Bundle of a document are intact, and who signed them."""
+    doc = await get_document(session, who, doc_id, request_id=request_id)
+    anchors = seal.anchors if seal else ()
+    if doc.legacy_hash is not None:
+        intact = legacy_intact(doc, None)
+        return {"id": doc.id, "ok": False, "legacy": True, "note": LEGACY_NOTE,
+                "legacy_hash": doc.legacy_hash, "legacy_intact": intact}
+    if doc.status == "draft" or doc.pdf is None or doc.bundle is None:
+        raise conflict("A draft is not signed yet.", "document_not_signed")
+    pdf = await asyncio.to_thread(signing.verify_pdf, doc.pdf, anchors)
+    bundle = signing.verify_bundle(doc.bundle.encode(), anchors)
+    return {"id": doc.id, "ok": pdf.ok and bundle.ok, "legacy": False,
+            "pdf": pdf.to_dict(), "bundle": bundle.to_dict()}
+
+
+async def index_pdf(session: AsyncSession, who: Principal, patient_id: str,
+                    organisation: str, language: str,
+                    request_id: str | None = None) -> bytes:
+    """The index of the patient's documents as a PDF (in the patient's language)."""
+    docs = await list_documents(session, who, patient_id, limit=500, request_id=request_id)
+    patient = await session.get(Patient, patient_id)
+    assert patient is not None  # authorize_patient found it
+    lang = await _language(session, patient_id, language)
+    status_words = {"it": {"draft": "bozza", "signed": "firmato", "replaced": "sostituito"},
+                    "en": {"draft": "draft", "signed": "signed", "replaced": "replaced"}}[lang]
+    rows = [((d.signed_at or d.created_at).strftime("%d/%m/%Y"),
+             rules.kind_of(d.kind).title(lang), d.title,
+             status_words.get(d.status, d.status)) for d in docs]
+    return await asyncio.to_thread(
+        render_index, organisation=organisation,
+        patient_name=f"{patient.family_name} {patient.given_name}",
+        fiscal_code=patient.fiscal_code, lang=lang, rows=rows, generated_at=utcnow())
+
+
+# --- for the FHIR API (DocumentReference, Bundle): signed documents only ---------------------
+
+PUBLISHED = (col(Document.status).in_(("signed", "replaced")), col(Document.bundle).is_not(None))
+PATIENT_COLUMN = col(Document.patient_id)
+SIGNED_AT = col(Document.signed_at)
+NEWEST_FIRST = (col(Document.signed_at), col(Document.id))
+
+
+def of_kinds(kinds: list[str]) -> Any:
+    """The condition "one of these kinds"."""
+    return col(Document.kind).in_(kinds)
+
+
+async def published(session: AsyncSession, doc_id: str) -> Document | None:
+    """A signed (or replaced) document; drafts do not exist outside the platform."""
+    doc = await session.get(Document, doc_id)
+    return None if doc is None or doc.bundle is None or doc.status == "draft" else doc
+
+
+def document_out(doc: Document, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The public shape (CONTRACT §8)."""
+    names = names or {}
+    out: dict[str, Any] = {
+        "id": doc.id, "kind": doc.kind, "title": doc.title, "status": doc.status,
+        "patient_id": doc.patient_id, "language": doc.language,
+        "author_id": doc.author_id, "author": names.get(doc.author_id),
+        "created_at": doc.created_at.isoformat(),
+        "signed_at": doc.signed_at.isoformat() if doc.signed_at else None,
+        "signed_by": doc.signed_by, "signed_by_name": names.get(doc.signed_by or ""),
+        "replaces": doc.replaces_id, "replaced_by": doc.replaced_by_id,
+        "visit_id": doc.visit_id, "careplan_id": doc.careplan_id,
+        "sections": [{"key": s.key, "title": s.title(doc.language),
+                      "text": doc.sections.get(s.key, ""),
+                      "paragraphs": rules.paragraphs(doc.sections.get(s.key, "")),
+                      "required": s.required}
+                     for s in rules.kind_of(doc.kind).sections],
+        "figures": doc.figures,
+        "sealed": doc.bundle is not None,
+        "publication": doc.publication,
+    }
+    if doc.legacy_hash is not None:
+        out["legacy"] = {"note": LEGACY_NOTE, "sha256": doc.legacy_hash}
+    return out

@@ -1,0 +1,202 @@
+"""Document pages: read a document, edit and sign a draft (the clinician), start a
+replacement or a monitoring report, and the Documents panel of a patient's pages
+(`documents_panel.html`, included by My record and by the clinician's patient page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from telemed import keys
+from telemed.db.models import Document
+from telemed.documents.setup import SIGNING
+from telemed.domain import documents as rules
+from telemed.errors import ApiError
+from telemed.principal import (
+    CLINICIANS,
+    REQUEST_ID,
+    Principal,
+    Role,
+    ensure_csrf_token,
+    principal,
+    requires,
+)
+from telemed.services import documents as service
+from telemed.services.visits import user_names
+from telemed.views.forms import FormErrors, read_form
+from telemed.views.render import LANGUAGE, N_, flash, language_of, render, see_other, t, t_error
+
+routes = web.RouteTableDef()
+
+READERS: tuple[Role, ...] = ("doctor", "nurse", "patient")
+DOC = "/documents/{document_id}"
+STATUS_LABELS = {"draft": N_("Draft"), "signed": N_("Signed"), "replaced": N_("Replaced")}
+MONITORING_CHOICES = (("monitoring_report", N_("Telemonitoring report")),
+                      ("monitoring_final_report", N_("Telemonitoring final report")))
+
+
+def _row(request: web.Request, doc: Document, names: dict[str, str]) -> dict[str, Any]:
+    spec = rules.kind_of(doc.kind)
+    return {"id": doc.id, "title": doc.title, "kind": spec.title(_page_lang(request)),
+            "status": doc.status, "status_label": t(request, STATUS_LABELS[doc.status]),
+            "date": doc.signed_at or doc.created_at,
+            "author": names.get(doc.signed_by or doc.author_id, ""),
+            "legacy": doc.legacy_hash is not None}
+
+
+def _page_lang(request: web.Request) -> str:
+    lang = request.get(LANGUAGE) or request.app[keys.SETTINGS].language
+    return str(lang) if lang in ("it", "en") else "it"
+
+
+async def documents_panel(request: web.Request, patient_id: str,
+                          plans: list[Any] | None = None) -> dict[str, Any]:
+    """Context for `documents_panel.html`: the patient's documents, newest first."""
+    who = principal(request)
+    async with request.app[keys.SESSIONS]() as session:
+        docs = await service.list_documents(session, who, patient_id, limit=50,
+                                            request_id=request[REQUEST_ID])
+        names = await user_names(session, sorted({d.signed_by or d.author_id for d in docs}))
+    return {"documents_panel": {
+        "patient_id": patient_id,
+        "items": [_row(request, d, names) for d in docs],
+        "can_draft": who.is_clinician,
+        "plans": [{"id": p.plan_id, "title": p.title} for p in (plans or [])
+                  if p.status in ("active", "completed")],
+        "kinds": [(key, t(request, label)) for key, label in MONITORING_CHOICES],
+    }}
+
+
+async def _page(request: web.Request, doc: Document, errors: FormErrors | None = None,
+                status: int = 200, verdict: dict[str, Any] | None = None) -> web.Response:
+    await ensure_csrf_token(request)
+    who: Principal = principal(request)
+    async with request.app[keys.SESSIONS]() as session:
+        names = await user_names(session, sorted({doc.author_id, doc.signed_by or ""} - {""}))
+    spec = rules.kind_of(doc.kind)
+    lang = _page_lang(request)
+    sections = [{"key": s.key, "title": s.title(lang), "required": s.required,
+                 "text": doc.sections.get(s.key, ""),
+                 "paragraphs": rules.paragraphs(doc.sections.get(s.key, ""))}
+                for s in spec.sections]
+    editable = doc.status == "draft" and doc.author_id == who.user_id
+    return await render(request, "document.html", {
+        "doc": doc, "kind": spec.title(lang), "sections": sections, "editable": editable,
+        "status_label": t(request, STATUS_LABELS[doc.status]),
+        "author": names.get(doc.author_id, ""), "signer": names.get(doc.signed_by or "", ""),
+        "can_replace": who.is_clinician and doc.status == "signed",
+        "errors": errors or FormErrors(),
+        "summary": (errors or FormErrors()).summary(lambda key: key),
+        "verdict": verdict, "legacy_note": service.LEGACY_NOTE,
+    }, status=status)
+
+
+@routes.get(DOC, name="document")
+@requires(*READERS)
+async def document_page(request: web.Request) -> web.Response:
+    await language_of(request)
+    async with request.app[keys.SESSIONS]() as session:
+        doc = await service.get_document(session, principal(request),
+                                         request.match_info["document_id"],
+                                         request_id=request[REQUEST_ID])
+    return await _page(request, doc)
+
+
+async def _form_error(request: web.Request, exc: ApiError, field: str | None) -> web.Response:
+    if exc.status not in (403, 409, 422, 429, 503):
+        raise exc
+    async with request.app[keys.SESSIONS]() as session:
+        doc = await service.get_document(session, principal(request),
+                                         request.match_info["document_id"],
+                                         request_id=request[REQUEST_ID])
+    errors = FormErrors()
+    for key, message in exc.fields.items():
+        errors.add(key.removeprefix("sections."), t_error(request, message))
+    if not exc.fields:
+        errors.add(field, t_error(request, exc.message))
+    return await _page(request, doc, errors, status=exc.status)
+
+
+@routes.post(DOC)
+@requires(*CLINICIANS)
+async def document_save(request: web.Request) -> web.Response:
+    await language_of(request)
+    form = await read_form(request)
+    doc_id = request.match_info["document_id"]
+    sections = {k.removeprefix("section_"): v for k, v in form.items()
+                if k.startswith("section_")}
+    try:
+        async with request.app[keys.SESSIONS]() as session:
+            await service.update_draft(session, principal(request), doc_id, sections,
+                                       request_id=request[REQUEST_ID])
+    except ApiError as exc:
+        return await _form_error(request, exc, None)
+    await flash(request, "Draft saved.")
+    raise see_other(f"/documents/{doc_id}")
+
+
+@routes.post(DOC + "/sign")
+@requires(*CLINICIANS)
+async def document_sign(request: web.Request) -> web.Response:
+    await language_of(request)
+    form = await read_form(request)
+    doc_id = request.match_info["document_id"]
+    try:
+        async with request.app[keys.SESSIONS]() as session:
+            await service.sign_document(session, principal(request), doc_id,
+                                        form.get("password", ""), request.app[SIGNING],
+                                        request_id=request[REQUEST_ID])
+    except ApiError as exc:
+        return await _form_error(request, exc, "password")
+    await flash(request, "Document signed.")
+    raise see_other(f"/documents/{doc_id}")
+
+
+@routes.post(DOC + "/replace")
+@requires(*CLINICIANS)
+async def document_replace(request: web.Request) -> web.Response:
+    await language_of(request)
+    try:
+        async with request.app[keys.SESSIONS]() as session:
+            doc = await service.replace_document(session, principal(request),
+                                                 request.match_info["document_id"],
+                                                 request_id=request[REQUEST_ID])
+    except ApiError as exc:
+        return await _form_error(request, exc, None)
+    raise see_other(f"/documents/{doc.id}")
+
+
+@routes.post(DOC + "/verify")
+@requires(*READERS)
+async def document_verify(request: web.Request) -> web.Response:
+    await language_of(request)
+    async with request.app[keys.SESSIONS]() as session:
+        doc = await service.get_document(session, principal(request),
+                                         request.match_info["document_id"],
+                                         request_id=request[REQUEST_ID])
+        try:
+            verdict = await service.verify_stored(session, principal(request), doc.id,
+                                                  request.app[SIGNING].seal,
+                                                  request_id=request[REQUEST_ID])
+        except ApiError as exc:
+            return await _form_error(request, exc, None)
+    return await _page(request, doc, verdict=verdict)
+
+
+@routes.post("/patients/{patient_id}/documents")
+@requires(*CLINICIANS)
+async def monitoring_draft(request: web.Request) -> web.Response:
+    """Draft a telemonitoring report from a care plan's data (the patient's page form)."""
+    await language_of(request)
+    form = await read_form(request)
+    patient_id = request.match_info["patient_id"]
+    kind = form.get("kind", "")
+    if kind not in dict(MONITORING_CHOICES):
+        raise ApiError(422, "unknown_document_kind", "Choose the kind of report.")
+    async with request.app[keys.SESSIONS]() as session:
+        doc = await service.draft_monitoring_report(
+            session, principal(request), form.get("careplan_id", ""), kind,
+            language=_page_lang(request), patient_id=patient_id,
+            request_id=request[REQUEST_ID])
+    raise see_other(f"/documents/{doc.id}")

@@ -1,0 +1,126 @@
+"""Document rules: kinds and sections, states, replacement, and the monitoring figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from telemed.domain import documents as rules
+
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+def test_kinds_follow_hl7_italia_codes() -> None:
+    assert rules.kind_of("televisit_report").loinc == "75496-0"
+    assert rules.kind_of("teleconsult_report").loinc == "85208-7"
+    assert rules.kind_of("teleconsult_report").signers == 2
+    assert rules.kind_of("monitoring_report").loinc == "64296-7"
+    assert rules.kind_of("monitoring_final_report").loinc == "53576-5"
+    referto = rules.kind_of("televisit_report")
+    assert [(s.key, s.loinc) for s in referto.sections] == [
+        ("reason", "29299-5"), ("findings", "47045-0"), ("conclusions", "55110-1"),
+        ("therapy", "93341-6"), ("follow_up", "80615-8")]
+    assert [s.key for s in referto.sections if s.required] == ["findings"]
+    with pytest.raises(rules.DocumentRuleError) as err:
+        rules.kind_of("prescription")
+    assert err.value.code == "unknown_document_kind"
+
+
+def test_kinds_are_extensible_but_unique() -> None:
+    spec = rules.KindSpec("test_kind_x", "11488-4", "Consult note", "Prova", "Test",
+                          (rules.FINDINGS,))
+    try:
+        assert rules.register_kind(spec) is spec and rules.kind_of("test_kind_x") is spec
+        with pytest.raises(ValueError):
+            rules.register_kind(spec)
+    finally:
+        rules.KINDS.pop("test_kind_x")
+    with pytest.raises(ValueError):
+        rules.register_kind(rules.KindSpec("dup_sections", "1-1", "x", "x", "x",
+                                           (rules.FINDINGS, rules.FINDINGS)))
+
+
+def test_paragraphs_keep_line_breaks_inside() -> None:
+    text = "Primo paragrafo.\r\nStessa riga dopo a capo.\n\n\n  \nSecondo.\n"
+    assert rules.paragraphs(text) == ["Primo paragrafo.\nStessa riga dopo a capo.", "Secondo."]
+    assert rules.paragraphs("   \n\n ") == []
+
+
+def test_clean_sections() -> None:
+    spec = rules.kind_of("televisit_report")
+    clean, errors = rules.clean_sections(spec, {"findings": "  testo \r\n", "reason": "",
+                                                "bogus": "x", "therapy": "a\x07b",
+                                                "conclusions": 3, "follow_up": "x\u202ey"})
+    assert clean == {"findings": "testo"}
+    assert set(errors) == {"sections.bogus", "sections.therapy", "sections.conclusions",
+                           "sections.follow_up"}
+    _, long = rules.clean_sections(spec, {"findings": "x" * 20_001})
+    assert "sections.findings" in long
+    assert rules.missing_sections(spec, {"reason": "r"}) == ["findings"]
+
+
+@pytest.mark.parametrize(("status", "author", "who", "code"), [
+    ("signed", "a", "a", "document_signed"), ("replaced", "a", "a", "document_signed"),
+    ("draft", "a", "b", "not_author")])
+def test_editing_refused(status: str, author: str, who: str, code: str) -> None:
+    with pytest.raises(rules.DocumentRuleError) as err:
+        rules.check_editable(status, author, who)
+    assert err.value.code == code
+
+
+def test_signing_rules() -> None:
+    spec = rules.kind_of("televisit_report")
+    rules.check_signable("draft", "a", "a", spec, {"findings": "x"})
+    cases = [("signed", "a", {"findings": "x"}, "already_signed"),
+             ("draft", "b", {"findings": "x"}, "not_author"),
+             ("draft", "a", {"reason": "x"}, "sections_missing")]
+    for status, signer, sections, code in cases:
+        with pytest.raises(rules.DocumentRuleError) as err:
+            rules.check_signable(status, "a", signer, spec, sections)
+        assert err.value.code == code
+
+
+def test_replacement_rules() -> None:
+    rules.check_replaceable("signed", "p1", "p1", "televisit_report", "televisit_report")
+    for args, code in [(("signed", "p1", "p2", "k", "k"), "replacement_other_patient"),
+                       (("signed", "p1", "p1", "k", "j"), "replacement_other_kind"),
+                       (("draft", "p1", "p1", "k", "k"), "replacement_not_signed"),
+                       (("replaced", "p1", "p1", "k", "k"), "replacement_not_signed")]:
+        with pytest.raises(rules.DocumentRuleError) as err:
+            rules.check_replaceable(*args)
+        assert err.value.code == code
+
+
+def test_canonical_digest_ignores_key_order() -> None:
+    assert rules.content_digest({"b": 1, "a": "è"}) == rules.content_digest({"a": "è", "b": 1})
+    assert rules.content_digest({"a": 1}) != rules.content_digest({"a": 2})
+
+
+def test_monitoring_figures_and_text() -> None:
+    alert = rules.AlertLine("threshold", "spo2", "critical", T0 + timedelta(hours=5),
+                            "resolved", T0 + timedelta(hours=5, minutes=12), "Chiamato")
+    figures = rules.monitoring_figures(
+        period_start=T0, period_end=T0 + timedelta(days=30), expected=60, taken=45,
+        readings={"spo2": ("%", [91.0, 95.0, 97.0, 93.0]), "body_weight": ("kg", [])},
+        alerts=[alert])
+    assert figures.adherence == 0.75
+    [spo2] = figures.metrics
+    assert (spo2.count, spo2.minimum, spo2.median, spo2.maximum) == (4, 91.0, 94.0, 97.0)
+    data = figures.to_dict()
+    assert data["alerts"][0]["minutes_to_handle"] == 12
+    text = rules.monitoring_text(figures, "it")
+    assert text["adherence"] == "Misurazioni eseguite: 45 su 60 programmate (75 %)."
+    assert text["readings"] == "spo2: n=4, min 91, mediana 94, max 97 %"
+    assert "critical threshold spo2: resolved" in text["alerts"] and "Chiamato" in text["alerts"]
+    english = rules.monitoring_text(figures, "en")
+    assert english["adherence"].startswith("Measurements taken: 45 of 60")
+    over = rules.monitoring_figures(period_start=T0, period_end=T0, expected=2, taken=5,
+                                    readings={}, alerts=[])
+    assert over.adherence == 1.0
+    none = rules.monitoring_figures(period_start=T0, period_end=T0, expected=0, taken=0,
+                                    readings={}, alerts=[])
+    assert none.adherence is None
+    assert rules.monitoring_text(none, "en") == {
+        "adherence": "No measurement was scheduled in the period.",
+        "readings": "No readings.", "alerts": "No alerts."}
