@@ -75,6 +75,16 @@ async def family(client: Client, world: World) -> dict[str, Any]:
     return {"doctor": doctor, "child": child, "mother": mother, "father": father}
 
 
+async def _childs_record(browser: Browser, base_url: str, delegate: dict[str, str],
+                         child: Patient) -> Page:
+    """The delegate, logged in on a phone, on the child's record."""
+    mobile = await phone(browser, base_url)
+    await log_in(mobile, delegate["username"])
+    await mobile.goto(f"/my-record?patient={child.id}")
+    await expect(mobile.locator("main")).to_contain_text("Sofia")
+    return mobile
+
+
 async def _answer_diary(page: Page) -> None:
     for group, label in (("1. Breathlessness", "More than usual when I move"),
                          ("2. Breathing when lying down", "As usual"),
@@ -87,10 +97,7 @@ async def test_a_mother_answers_her_daughters_diary_on_a_phone(
     browser: Browser, base_url: str, client: Client, world: World, family: dict[str, Any],
 ) -> None:
     child, mother = family["child"], family["mother"]
-    mobile = await phone(browser, base_url)
-    await log_in(mobile, mother["username"])
-    await mobile.goto(f"/my-record?patient={child.id}")
-    await expect(mobile.locator("main")).to_contain_text("Sofia")
+    mobile = await _childs_record(browser, base_url, mother, child)
     due = mobile.locator('[data-questionnaire-due="hf_diary"] a')
     await expect(due).to_be_visible()
     await due.click()
@@ -121,10 +128,7 @@ async def test_a_delegate_who_only_reads_gets_no_form_and_a_post_is_refused(
     browser: Browser, base_url: str, world: World, family: dict[str, Any],
 ) -> None:
     child, father = family["child"], family["father"]
-    mobile = await phone(browser, base_url)
-    await log_in(mobile, father["username"])
-    await mobile.goto(f"/my-record?patient={child.id}")
-    await expect(mobile.locator("main")).to_contain_text("Sofia")
+    mobile = await _childs_record(browser, base_url, father, child)
     await expect(mobile.locator("[data-questionnaire-due]")).to_have_count(0)
     await expect(mobile.locator(f'main a[href="/my-record/readings?patient={child.id}"]')
                  ).to_have_count(0)
