@@ -196,17 +196,26 @@ class _Tally:
     acks: list[float] = field(default_factory=list)
     resolves: list[float] = field(default_factory=list)
 
-    def add(self, row: Any) -> None:
-        _, _, critical, auto, steps, to_ack, to_resolve = row
+    def add(self, critical: Any, auto: Any, steps: Any, to_ack: Any, to_resolve: Any) -> None:
         self.alerts += 1
-        self.critical += int(critical or 0)
-        self.auto_recovered += int(auto or 0)
-        self.escalations += int(steps or 0)
-        self.escalated_alerts += int(steps or 0) > 0
+        self.critical += critical or 0
+        self.auto_recovered += auto or 0
+        if steps:
+            self.escalations += steps
+            self.escalated_alerts += 1
         if to_ack is not None:
             self.acks.append(max(0.0, round(float(to_ack), 1)))
         if to_resolve is not None:
             self.resolves.append(max(0.0, round(float(to_resolve), 1)))
+
+    def merge(self, other: _Tally) -> None:
+        self.alerts += other.alerts
+        self.critical += other.critical
+        self.auto_recovered += other.auto_recovered
+        self.escalations += other.escalations
+        self.escalated_alerts += other.escalated_alerts
+        self.acks.extend(other.acks)
+        self.resolves.extend(other.resolves)
 
     def burden(self, patients: int, days: float,
                nurse_load: float | None = None) -> rules.Burden:
@@ -231,15 +240,18 @@ async def team_burden(session: AsyncSession, who: Principal, *, days: int,
     start = end - timedelta(days=days)
     team = scope.alerting(col(Patient.id), who)
     assert team is not None  # a clinician's team is a condition, never "everyone"
-    rows = await _team_alerts(session, team, start, end)
     members: set[str] = set()
-    total = _Tally()
     by_patient: dict[str, _Tally] = {}
-    for row in rows:
-        members.add(row[0])
-        if row[1] is not None:
-            total.add(row)
-            by_patient.setdefault(row[0], _Tally()).add(row)
+    for pid, alert_id, *figures_of_alert in await _team_alerts(session, team, start, end):
+        members.add(pid)
+        if alert_id is not None:
+            tally = by_patient.get(pid)
+            if tally is None:
+                tally = by_patient[pid] = _Tally()
+            tally.add(*figures_of_alert)
+    total = _Tally()
+    for tally in by_patient.values():
+        total.merge(tally)
     nurse_team = condition_on(col(CareTeamMember.patient_id), team_of=team)
     period = (end - start) / timedelta(days=1)
     figures = total.burden(len(members), period,
