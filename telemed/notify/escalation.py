@@ -17,6 +17,7 @@ night hours waits for the morning) or at any hour (``day_and_night``): ``telemed
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -92,26 +93,68 @@ async def chain_levels_of(session: AsyncSession, patient_ids: Sequence[str],
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """An alert that may take its next step: the plan's period and ``page_warnings``."""
+
+    alert: Alert
+    minutes: int
+    page_warnings: str | None = None
+
+
+def takes_step(waiting: Waiting, now: datetime, at_night: bool) -> bool:
+    """Whether the alert's next chain step is due now (open, may page at this hour, not
+    snoozed, a period after the opening or the previous step)."""
+    alert = waiting.alert
+    if alert.status != "open" or not may_page(alert.severity, waiting.page_warnings, at_night):
+        return False
+    if alert.snoozed_until is not None and alert.snoozed_until > now:
+        return False
+    return step_due(alert.opened_at, alert.escalated_at, waiting.minutes, now)
+
+
+async def escalate_steps(session: AsyncSession, waiting: Sequence[Waiting], now: datetime,
+                         levels: dict[str, list[list[str]]] | None = None, *,
+                         at_night: bool = False) -> list[AlertChange]:
+    """Take the next chain step of each alert whose step is due, in order, as if one after
+    the other: the patients and chains (``levels``: when the caller read them with
+    `chain_levels_of`), the recipients' preferences and foldable notifications read a few
+    hundred at a time, the notifications, alert updates, audit rows and sequence numbers
+    written together. The statements do not grow with the number of steps taken."""
+    due = [w.alert for w in waiting if takes_step(w, now, at_night)]
+    if not due:
+        return []
+    ids = sorted({alert.patient_id for alert in due})
+    patients = await alerts.patients_by_id(session, ids)
+    if levels is None:
+        levels = await chain_levels_of(session, ids, now)
+    taken: list[tuple[Alert, Patient, list[str]]] = []
+    for alert in due:
+        patient = patients.get(alert.patient_id)
+        if patient is not None:
+            taken.append((alert, patient,
+                          step_targets(alert.escalation_step, levels.get(alert.patient_id, []))))
+    # The notifications first, the alerts untouched (nothing of theirs flushed early), then
+    # every alert's change in one write with its sequence number.
+    await outbox.record_many(session, [
+        outbox.escalated_ask(alert, patient, targets, alert.escalation_step + 1)
+        for alert, patient, targets in taken], now)
+    for alert, _, _ in taken:
+        alert.escalation_step += 1
+        alert.escalated_at = now
+    return await alerts.escalate_many(
+        session, [(alert, patient, ",".join(targets) or None)
+                  for alert, patient, targets in taken], now)
+
+
 async def escalate_step(session: AsyncSession, alert: Alert, minutes: int,
                         now: datetime, levels: list[list[str]] | None = None, *,
                         page_warnings: str | None = None, at_night: bool = False
                         ) -> AlertChange | None:
     """Take the alert's next chain step when it is due; None when nothing is due
-    (``levels``: the patient's chain when the caller read it with `chain_levels_of`;
+    (`escalate_steps` of one alert; ``levels``: the patient's chain, when read already;
     ``page_warnings``: the plan's choice, ``at_night``: whether ``now`` is in the night)."""
-    if alert.status != "open" or not may_page(alert.severity, page_warnings, at_night):
-        return None
-    if alert.snoozed_until is not None and alert.snoozed_until > now:
-        return None
-    if not step_due(alert.opened_at, alert.escalated_at, minutes, now):
-        return None
-    patient = await session.get(Patient, alert.patient_id)
-    if patient is None:
-        return None
-    if levels is None:
-        levels = await chain_levels(session, alert.patient_id, now)
-    targets = step_targets(alert.escalation_step, levels)
-    alert.escalation_step += 1
-    alert.escalated_at = now
-    await outbox.alert_escalated(session, alert, patient, targets, alert.escalation_step, now)
-    return await alerts.escalate(session, alert, ",".join(targets) or None, now)
+    changes = await escalate_steps(
+        session, [Waiting(alert, minutes, page_warnings)], now,
+        {alert.patient_id: levels} if levels is not None else None, at_night=at_night)
+    return changes[0] if changes else None

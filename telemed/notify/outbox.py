@@ -35,9 +35,22 @@ from telemed.notify.messages import initials, title
 from telemed.principal import Principal
 from telemed.services.access import authorize_patient
 from telemed.services.delegates import in_force as delegations_in_force
-from telemed.services.pagination import Page
+from telemed.services.pagination import Page, chunks
 
 CLINICIANS = ("doctor", "nurse")
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """The notifications of one cause: ``kind`` for ``user_ids`` (see `record`)."""
+
+    user_ids: Sequence[str]
+    kind: str
+    params: dict[str, Any]
+    link: str
+    cause_type: str
+    cause_id: str
+    subject: str | None = None
 
 
 async def record(
@@ -48,51 +61,75 @@ async def record(
     """One notification per active user who wants ``kind`` (added to ``session``); for a
     user with an unread one of the same kind and ``subject`` (the patient, the visit) from
     the fold window, that one says one more instead (``telemed.domain.quiet``)."""
-    wanted = sorted(set(user_ids))
-    if not wanted:
-        return []
-    rows = (await session.exec(
-        select(User.id, User.notify_prefs).where(col(User.id).in_(wanted))
-        .where(col(User.active)))).all()
-    now = now or utcnow()
-    key = quiet.fold_key(kind, subject)
-    folds = await _fold_targets(session, key, kind, wanted, cause_id, now)
-    made: list[Notification] = []
-    for user_id, prefs in rows:
-        if not kinds.wants(prefs, kind):
-            continue
-        earlier = folds.get(user_id)
-        if earlier is not None:
-            earlier.fold_count += 1
-            earlier.folded_at = now
-            if earlier.dispatched_at is not None:
-                earlier.dispatched_at = None  # announced again (its messages are not re-sent)
-            made.append(earlier)
-            continue
-        made.append(Notification(user_id=user_id, kind=kind, title_code=kind,
-                                 params=dict(params), link=link, cause_type=cause_type,
-                                 cause_id=cause_id, created_at=now, fold_key=key))
-    session.add_all(made)
+    [made] = await record_many(session, [Ask(sorted(set(user_ids)), kind, params, link,
+                                             cause_type, cause_id, subject)], now)
     return made
 
 
-async def _fold_targets(session: AsyncSession, key: str | None, kind: str, users: list[str],
-                        cause_id: str, now: datetime) -> dict[str, Notification]:
-    """Per user, the unread notification of the window a new one folds into (one query)."""
-    if key is None:
-        return {}
-    rows = (await session.exec(
-        select(Notification).where(col(Notification.user_id).in_(users))
-        .where(Notification.fold_key == key)
-        .where(col(Notification.created_at) > now - quiet.FOLD_WINDOW)
-        .where(col(Notification.read_at).is_(None))
-        .order_by(col(Notification.created_at).desc()))).all()
-    out: dict[str, Notification] = {}
-    for n in rows:
-        if n.user_id is not None and n.user_id not in out and quiet.folds_into(
-                kind=kind, existing_created_at=n.created_at, existing_read=False,
-                existing_cause_id=n.cause_id, cause_id=cause_id, now=now):
-            out[n.user_id] = n
+async def record_many(session: AsyncSession, asks: Sequence[Ask],
+                      now: datetime | None = None) -> list[list[Notification]]:
+    """`record` of many causes in order, as if recorded one after the other: the users'
+    preferences and the notifications they may fold into read once (a few hundred ids per
+    query), a later ask folding into what an earlier one made. Per ask, what it made or
+    folded into."""
+    wanted = sorted({u for ask in asks for u in ask.user_ids})
+    if not wanted:
+        return [[] for _ in asks]
+    prefs: dict[str, Any] = {}
+    for part in chunks(wanted):
+        rows = await session.exec(select(User.id, User.notify_prefs)
+                                  .where(col(User.id).in_(part)).where(col(User.active)))
+        prefs.update(rows.all())
+    now = now or utcnow()
+    keys = sorted({k for ask in asks if (k := quiet.fold_key(ask.kind, ask.subject))})
+    earlier = await _fold_candidates(session, keys, wanted, now)
+    out: list[list[Notification]] = []
+    for ask in asks:
+        key = quiet.fold_key(ask.kind, ask.subject)
+        made: list[Notification] = []
+        for user_id in sorted(set(ask.user_ids)):
+            if user_id not in prefs or not kinds.wants(prefs[user_id], ask.kind):
+                continue
+            standing = earlier.get((user_id, key), []) if key is not None else []
+            into = next((n for n in standing if quiet.folds_into(
+                kind=ask.kind, existing_created_at=n.created_at, existing_read=False,
+                existing_cause_id=n.cause_id, cause_id=ask.cause_id, now=now)), None)
+            if into is not None:
+                into.fold_count += 1
+                into.folded_at = now
+                if into.dispatched_at is not None:
+                    into.dispatched_at = None  # announced again (its messages are not re-sent)
+                made.append(into)
+                continue
+            made.append(Notification(user_id=user_id, kind=ask.kind, title_code=ask.kind,
+                                     params=dict(ask.params), link=ask.link,
+                                     cause_type=ask.cause_type, cause_id=ask.cause_id,
+                                     created_at=now, fold_key=key))
+            if key is not None:  # the newest: a later ask of this pass folds into it first
+                standing.insert(0, made[-1])
+                earlier[(user_id, key)] = standing
+        session.add_all(made)
+        out.append(made)
+    return out
+
+
+async def _fold_candidates(session: AsyncSession, keys: Sequence[str], users: Sequence[str],
+                           now: datetime) -> dict[tuple[str, str], list[Notification]]:
+    """Per (user, fold key), the unread notifications of the fold window, newest first
+    (a few hundred users and keys per query, through ``ix_notifications_user_fold``)."""
+    out: dict[tuple[str, str], list[Notification]] = {}
+    for user_part in chunks(users) if keys else []:
+        for key_part in chunks(keys):
+            rows = (await session.exec(
+                select(Notification).where(col(Notification.user_id).in_(user_part))
+                .where(col(Notification.fold_key).in_(key_part))
+                .where(col(Notification.created_at) > now - quiet.FOLD_WINDOW)
+                .where(col(Notification.read_at).is_(None)))).all()
+            for n in rows:
+                if n.user_id is not None and n.fold_key is not None:
+                    out.setdefault((n.user_id, n.fold_key), []).append(n)
+    for standing in out.values():
+        standing.sort(key=lambda n: n.created_at, reverse=True)
     return out
 
 
@@ -122,11 +159,15 @@ async def alert_escalated(session: AsyncSession, alert: Alert, patient: Patient,
                           user_ids: Sequence[str], step: int,
                           now: datetime | None = None) -> list[Notification]:
     """``alert_escalated`` (step ``step`` of the chain) for ``user_ids``."""
-    return await record(session, user_ids=user_ids, kind="alert_escalated",
-                        params={"initials": initials(patient.given_name, patient.family_name),
-                                "step": step},
-                        link=alert_link(alert.id), cause_type="alert", cause_id=alert.id,
-                        now=now, subject=alert.patient_id)
+    [made] = await record_many(session, [escalated_ask(alert, patient, user_ids, step)], now)
+    return made
+
+
+def escalated_ask(alert: Alert, patient: Patient, user_ids: Sequence[str], step: int) -> Ask:
+    """What `alert_escalated` records, for `record_many` (a pass's steps together)."""
+    return Ask(user_ids, "alert_escalated",
+               {"initials": initials(patient.given_name, patient.family_name), "step": step},
+               alert_link(alert.id), "alert", alert.id, alert.patient_id)
 
 
 async def patient_and_delegates(session: AsyncSession, patient_id: str) -> list[str]:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Table, delete, func, text
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,7 +42,7 @@ from telemed.principal import Principal
 from telemed.services import audit, scope
 from telemed.services.access import authorize_patient
 from telemed.services.audit import record_reads
-from telemed.services.pagination import Page
+from telemed.services.pagination import Page, chunks
 
 ALERTS: Table = Alert.__table__  # type: ignore[attr-defined]
 AlertKind = Literal["threshold", "trend", "missed_measurement", "device_silent", "news2",
@@ -57,6 +57,8 @@ _NEXT_SEQ = text(
     "UPDATE alerts SET seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM alerts) "
     "WHERE id = :id RETURNING seq"
 )
+_LAST_SEQ = text("SELECT COALESCE(MAX(seq), 0) FROM alerts")
+_SET_SEQ = text("UPDATE alerts SET seq = :seq WHERE id = :id")
 
 
 async def assign_seq(session: AsyncSession, alert: Alert) -> int:
@@ -263,15 +265,63 @@ async def escalate(
     session: AsyncSession, alert: Alert, to_user_id: str | None, now: datetime | None = None
 ) -> AlertChange:
     """Mark an unacknowledged critical alert escalated to the responsible doctor."""
-    alert.escalated = True
-    alert.updated_at = now or utcnow()
-    audit.record(session, actor=None, action="update", resource="alert",
-                 patient_id=alert.patient_id, resource_id=alert.id,
-                 reason=f"escalated to {to_user_id or 'nobody (no clinician in the chain)'}"[:1000])
     patient = await session.get(Patient, alert.patient_id)
-    change = await _change(session, alert, "escalated", True, patient)
-    change.alert["escalated_to"] = to_user_id
+    [change] = await escalate_many(session, [(alert, patient, to_user_id)], now)
     return change
+
+
+async def escalate_many(
+    session: AsyncSession, steps: Sequence[tuple[Alert, Patient | None, str | None]],
+    now: datetime | None = None,
+) -> list[AlertChange]:
+    """`escalate` of many alerts (alert, its patient, to whom) in order: their updates and
+    audit rows written together, their sequence numbers assigned in one statement."""
+    now = now or utcnow()
+    for alert, _, _ in steps:
+        alert.escalated = True
+        flag_modified(alert, "escalated")  # the same columns for every row: one executemany
+        alert.updated_at = now
+    await audit.record_rule_updates(session, resource="alert", changes=[
+        (alert.patient_id, alert.id,
+         f"escalated to {to_user_id or 'nobody (no clinician in the chain)'}"[:1000])
+        for alert, _, to_user_id in steps])
+    seqs = await assign_seqs(session, [alert for alert, _, _ in steps])
+    changes: list[AlertChange] = []
+    for (alert, patient, to_user_id), seq in zip(steps, seqs, strict=True):
+        change = AlertChange(alert_out(alert, patient), seq, alert.patient_id, "escalated",
+                             True)
+        change.alert["escalated_to"] = to_user_id
+        changes.append(change)
+    return changes
+
+
+async def assign_seqs(session: AsyncSession, changed: Sequence[Alert]) -> list[int]:
+    """`assign_seq` of many alerts, in order: the changes flushed (on SQLite that takes the
+    write lock), the sequence's end read under the lock, the numbers written in one
+    executemany."""
+    if len(changed) < 2:
+        return [await assign_seq(session, alert) for alert in changed]
+    session.add_all(changed)
+    await session.flush()
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SEQ_LOCK})
+    last = int((await conn.execute(_LAST_SEQ)).scalar_one())
+    seqs = list(range(last + 1, last + 1 + len(changed)))
+    await conn.execute(_SET_SEQ, [{"id": a.id, "seq": n} for a, n in zip(changed, seqs,
+                                                                          strict=True)])
+    for alert, seq in zip(changed, seqs, strict=True):
+        set_committed_value(alert, "seq", seq)
+    return seqs
+
+
+async def patients_by_id(session: AsyncSession, patient_ids: Sequence[str]) -> dict[str, Patient]:
+    """The patients of these ids, a few hundred per query (they stay in the session)."""
+    found: dict[str, Patient] = {}
+    for part in chunks(sorted(set(patient_ids))):
+        rows = await session.exec(select(Patient).where(col(Patient.id).in_(part)))
+        found.update((p.id, p) for p in rows.all())
+    return found
 
 
 # --- people ---------------------------------------------------------------------------

@@ -84,14 +84,30 @@ async def record_reads(
     """One ``read`` row per (patient id, resource id or None) a page shows (what is shown,
     never the population), in sorted order, written in one statement with the caller's
     transaction: a page of 200 patients costs one statement, not 200."""
-    at = utcnow()
-    rows = [
-        {"at": at, "actor_id": actor.user_id, "actor_role": actor.role, "patient_id": pid,
-         "action": "read", "resource": resource, "resource_id": resource_id,
-         "reason": fit_reason(reason), "emergency": False, "outcome": "success",
-         "request_id": request_id}
+    await _insert(session, actor, "read", resource, [
+        (pid, resource_id, reason)
         for pid, resource_id in sorted(set(reads), key=lambda r: (r[0], r[1] or ""))
+    ], request_id)
+
+
+async def record_rule_updates(session: AsyncSession, *, resource: Resource,
+                              changes: Iterable[tuple[str, str, str]]) -> None:
+    """`record` of many updates made by the rules (actor ``None``), one row per
+    (patient id, resource id, reason) in the order given, written in one statement."""
+    await _insert(session, None, "update", resource, list(changes), None)
+
+
+async def _insert(session: AsyncSession, actor: Principal | None, action: Action,
+                  resource: Resource, rows: list[tuple[str, str | None, str | None]],
+                  request_id: str | None) -> None:
+    at = utcnow()
+    values = [
+        {"at": at, "actor_id": actor.user_id if actor else None,
+         "actor_role": actor.role if actor else None, "patient_id": pid, "action": action,
+         "resource": resource, "resource_id": resource_id, "reason": fit_reason(reason),
+         "emergency": False, "outcome": "success", "request_id": request_id}
+        for pid, resource_id, reason in rows
     ]
-    if rows:
+    if values:
         conn = await session.connection()
-        await conn.execute(insert(AuditEvent), rows)
+        await conn.execute(insert(AuditEvent), values)

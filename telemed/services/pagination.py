@@ -19,6 +19,13 @@ from telemed.domain.json_input import JsonInputError, parse_json
 from telemed.domain.text import forbidden_character
 from telemed.errors import ApiError
 
+CHUNK = 500  # ids per IN list: far below every engine's parameter limit
+
+
+def chunks(ids: Sequence[str]) -> list[Sequence[str]]:
+    """``ids`` a few hundred at a time, for ``IN`` lists."""
+    return [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_CURSOR_LENGTH = 2048

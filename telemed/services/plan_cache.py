@@ -9,7 +9,6 @@ per plan version, metric and time zone, the earliest time a scheduled window can
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,12 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import CarePlan, Patient
 from telemed.domain.careplans import CarePlanContent
 from telemed.services.context import SharedContents
-
-CHUNK = 500  # ids per IN list: far below every engine's parameter limit
-
-
-def chunks(ids: Sequence[str]) -> list[Sequence[str]]:
-    return [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+from telemed.services.pagination import chunks
 
 
 @dataclass(frozen=True, slots=True)

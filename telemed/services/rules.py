@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import Alert, Device, Observation, Patient, RuleState
+from telemed.db.models import Alert, Device, Observation, RuleState
 from telemed.db.types import utcnow
 from telemed.domain import alert_detail, news2
 from telemed.domain.careplans import (
@@ -60,7 +60,8 @@ from telemed.services import alerts
 from telemed.services.alerts import AlertChange, Condition
 from telemed.services.context import PatientContext
 from telemed.services.observations import NewReading, latest_values
-from telemed.services.plan_cache import ActivePlan, PlanCache, chunks
+from telemed.services.pagination import chunks
+from telemed.services.plan_cache import ActivePlan, PlanCache
 
 log = logging.getLogger("telemed.rules")
 
@@ -324,14 +325,6 @@ async def _devices_of(session: AsyncSession, patient_ids: Sequence[str]
     return found
 
 
-async def _patients(session: AsyncSession, patient_ids: Sequence[str]) -> dict[str, Patient]:
-    found: dict[str, Patient] = {}
-    for part in chunks(sorted(set(patient_ids))):
-        rows = await session.exec(select(Patient).where(col(Patient.id).in_(part)))
-        found.update((p.id, p) for p in rows.all())
-    return found
-
-
 async def missed_measurements(
     session: AsyncSession, now: datetime | None = None, lookback: timedelta = timedelta(hours=24),
     cache: PlanCache | None = None,
@@ -398,7 +391,7 @@ async def missed_measurements(
             if (found := missed_windows(windows, times.get(key, []), now))
         }
         devices = await _devices_of(session, sorted({pid for pid, _ in missed}))
-        people = await _patients(session, sorted({pid for pid, _ in missed}))
+        people = await alerts.patients_by_id(session, sorted({pid for pid, _ in missed}))
         for (patient_id, metric), found in sorted(missed.items()):
             plan = plans[patient_id]
             patient = people.get(patient_id)
@@ -488,30 +481,22 @@ async def escalate_overdue(session: AsyncSession, now: datetime | None = None,
         waiting += warnings.all()
     if not waiting:
         return []
-    due: list[tuple[Alert, int, str | None]] = []
+    due: list[escalation.Waiting] = []
     for alert in waiting:
         plan = plans.get(alert.patient_id)
         content = plan.content if plan is not None else None
         minutes = (content.effective_escalate_after_minutes if content is not None
                    else DEFAULT_ESCALATE_AFTER_MINUTES)
-        if escalation.step_due(alert.opened_at, alert.escalated_at, minutes, now):
-            due.append((alert, minutes, content.page_warnings if content else None))
+        waits = escalation.Waiting(alert, minutes, content.page_warnings if content else None)
+        if escalation.takes_step(waits, now, at_night):
+            due.append(waits)
     if not due:
         return []
-    # The due alerts' patients and chains in a few queries (the patients stay in the
-    # session: the steps below find them there).
-    ids = sorted({alert.patient_id for alert, _, _ in due})
-    await _patients(session, ids)
-    levels = await escalation.chain_levels_of(session, ids, now)
-    changes: list[AlertChange] = []
-    for alert, minutes, page_warnings in due:
-        change = await escalation.escalate_step(session, alert, minutes, now,
-                                                levels.get(alert.patient_id),
-                                                page_warnings=page_warnings,
-                                                at_night=at_night)
-        if change is not None:
-            changes.append(change)
-    return changes
+    # The due alerts' chains in a few queries; the steps taken together (their statements
+    # do not grow with how many fall due at once).
+    levels = await escalation.chain_levels_of(
+        session, sorted({w.alert.patient_id for w in due}), now)
+    return await escalation.escalate_steps(session, due, now, levels, at_night=at_night)
 
 
 async def silent_devices(session: AsyncSession, now: datetime | None = None,
@@ -561,7 +546,7 @@ async def silent_devices(session: AsyncSession, now: datetime | None = None,
         todo.append((device, silent, hours))
     if not todo:
         return []
-    people = await _patients(session, sorted({str(d.patient_id) for d, _, _ in todo}))
+    people = await alerts.patients_by_id(session, sorted({str(d.patient_id) for d, _, _ in todo}))
     changes: list[AlertChange] = []
     for device, silent, hours in todo:
         patient_id = str(device.patient_id)

@@ -18,6 +18,7 @@ from telemed.domain.questionnaires import CATALOGUE, Questionnaire
 from telemed.errors import ApiError
 from telemed.principal import REQUEST_ID, principal, requires
 from telemed.services import questionnaires as service
+from telemed.services.delegates import may_act
 from telemed.views.alert_text import QUESTIONNAIRE_BANDS, QUESTIONNAIRE_FLAGS_WORDS
 from telemed.views.forms import FormErrors, read_form
 from telemed.views.patient_words import record_query, record_target
@@ -50,10 +51,13 @@ def response_row(request: web.Request, row: QuestionnaireResponse) -> dict[str, 
 async def questionnaire_list(request: web.Request) -> web.Response:
     await language_of(request)
     target = record_target(request)
+    who = principal(request)
     async with request.app[keys.SESSIONS]() as session:
-        items = await service.planned(session, principal(request), target,
-                                      request_id=request[REQUEST_ID])
+        items = await service.planned(session, who, target, request_id=request[REQUEST_ID])
+        # a delegate who may only read sees what is asked, with nothing to answer
+        can_act = target == who.patient_id or await may_act(session, target, who.user_id)
     return await render(request, "questionnaires.html", {
+        "can_act": can_act,
         "planned": [{"code": p.questionnaire.code, "title": t(request, p.questionnaire.title),
                      "due": p.due, "last": p.last.authored_at if p.last else None}
                     for p in items],
@@ -81,8 +85,9 @@ async def questionnaire_form(request: web.Request) -> web.Response:
     target = record_target(request)
     q = _questionnaire(request)
     async with request.app[keys.SESSIONS]() as session:  # may this person answer? (audited)
-        await service.planned(session, principal(request), target,
-                              request_id=request[REQUEST_ID])
+        await service.authorize_answer(session, principal(request), target,
+                                       request_id=request[REQUEST_ID])
+        await session.commit()
     return await _form(request, target, q, {}, FormErrors())
 
 

@@ -14,17 +14,13 @@ from playwright.async_api import Browser, Page, expect
 from tests.browser.conftest import snapshot
 from tests.conftest import PASSWORD, World
 from tests.helpers.axe import assert_accessible, violations
-from tests.helpers.browser import log_in
-from tests.helpers.plans import PLAN as FULL_PLAN
+from tests.helpers.browser import log_in, phone
+from tests.helpers.plans import DIARY_PLAN as PLAN
 from tests.helpers.ward import Ward
 from tests.integration.monitoring import add_plan, alerts_of, now_s
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
-PLAN = {**{k: v for k, v in FULL_PLAN.items() if k not in ("title", "period_start")},
-        "questionnaires": [{"code": "hf_diary", "schedule": {"every_days": 1},
-                            "alert": {"score_at_least": 4}}]}
 MIN_TARGET = 44  # CSS pixels (WCAG 2.5.5)
 
 
@@ -33,13 +29,6 @@ async def ward(world: World) -> Ward:
     ward = await Ward(world).build()
     await add_plan(world.app, ward.patient.id, ward.doctor["id"], PLAN)
     return ward
-
-
-async def phone(browser: Browser, base_url: str, locale: str = "en-GB") -> Page:
-    context = await browser.new_context(base_url=base_url, locale=locale, viewport=PHONE,
-                                        has_touch=True, is_mobile=True)
-    context.set_default_timeout(10_000)
-    return await context.new_page()
 
 
 async def no_horizontal_scroll(page: Page) -> None:

@@ -481,8 +481,11 @@ async def test_patient_books_joins_and_ends_a_visit_on_a_phone(
         await snapshot(page, "visit-phone-over")
 
         await doctor_page.goto(f"/visits/{visit_id}/report")
-        await doctor_page.get_by_label("Report").fill("Visita regolare. Nessuna variazione.")
-        await doctor_page.get_by_role("button", name="Sign the report").click()
+        # the referto: a draft with its sections, then signed with the password again
+        await doctor_page.get_by_label("Findings").fill("Visita regolare. Nessuna variazione.")
+        await doctor_page.get_by_role("button", name="Save the draft").click()
+        await doctor_page.get_by_label("Your password").fill(PASSWORD)
+        await doctor_page.get_by_role("button", name="Sign the document").click()
         await expect(over.get_by_role("link", name="Read the visit report")).to_be_visible(
             timeout=15_000)
         # Reloaded (or without JavaScript), the page is the same calm end screen.

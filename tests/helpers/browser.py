@@ -6,10 +6,20 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
 from tests.conftest import PASSWORD
 from tests.helpers.paths import ROOT
+
+PHONE: ViewportSize = {"width": 390, "height": 844}
+
+
+async def phone(browser: Browser, base_url: str, locale: str = "en-GB") -> Page:
+    """A page in a phone-sized (390 × 844), touch browser context of its own."""
+    context = await browser.new_context(base_url=base_url, locale=locale, viewport=PHONE,
+                                        has_touch=True, is_mobile=True)
+    context.set_default_timeout(10_000)
+    return await context.new_page()
 
 
 async def log_in(page: Page, username: str) -> None:

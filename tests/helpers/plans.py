@@ -15,3 +15,8 @@ PLAN = {
     "trends": [{"metric": "body_weight", "delta": 2, "window_hours": 72, "severity": "warning"}],
     "news2": {"enabled": False, "spo2_scale": 1, "on_oxygen": False},
 }
+
+# The plan as stored directly (no title or start), with the heart-failure diary every day.
+DIARY_PLAN = {**{k: v for k, v in PLAN.items() if k not in ("title", "period_start")},
+              "questionnaires": [{"code": "hf_diary", "schedule": {"every_days": 1},
+                                  "alert": {"score_at_least": 4}}]}

@@ -165,7 +165,7 @@ async def test_the_withdrawn_notice_names_twenty_and_says_more(client: Client,
 
 async def test_fhir_total_is_counted_up_to_the_cap_or_all_when_asked(
         client: Client, world: World, monkeypatch: Any) -> None:
-    from telemed.api.fhir import spec
+    from telemed.services import fhir_rows as spec
 
     monkeypatch.setattr(spec, "TOTAL_CAP", 3)
     doctor = await world.user("doctor")

@@ -11,14 +11,13 @@ audit row per visible patient per connect, one plan lookup per row).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import event, func
+from sqlalchemy import func
 from sqlmodel import select
 
 from telemed import keys
@@ -30,27 +29,12 @@ from telemed.ingest import scheduler
 from telemed.services.plan_cache import PlanCache
 from tests.conftest import World
 from tests.helpers.pages import log_in
+from tests.helpers.statements import counting
 from tests.integration.sse import next_event
 
 Client = TestClient[Any, Any]
 PLAN = {"monitoring": [{"metric": "spo2", "schedule": {"times": ["08:00", "20:00"],
                                                        "tolerance_minutes": 60}}]}
-
-
-@contextmanager
-def counting(app: Any) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine runs inside the block."""
-    statements: list[str] = []
-    engine = app[keys.ENGINE].sync_engine
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
 
 async def region(world: World, size: int, *, first: int) -> dict[str, Any]:
