@@ -99,7 +99,7 @@ async def test_the_team_condition_is_evaluated_by_two_statements(ward: Ward) -> 
     statements (the team's alerts, its nurses' load), not one per figure."""
     from telemed.principal import Principal
     from telemed.services.alarm_burden import team_burden
-    from tests.integration.test_statement_counts_alerts import counting
+    from tests.helpers.statements import counting
 
     app = ward.world.app
     who = Principal(user_id=ward.doctor["id"], username=ward.doctor["username"], role="doctor",
