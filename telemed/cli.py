@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--patient", dest="patient_id", help="patient id (role patient)")
     add.add_argument("--display-name", help="name shown in the UI (default: the username)")
     add.add_argument("--email", help="where notifications are sent (the user can change it)")
+    add.add_argument("--phone", help="phone number in international form, e.g. +39 333 1234567")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input")
     device = sub.add_parser("device", help="manage devices")
@@ -121,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             user_id = asyncio.run(
                 commands.add_user(settings, args.username, password, args.role,
                                   args.display_name or args.username, args.patient_id,
-                                  args.email)
+                                  args.email, args.phone)
             )
             print(user_id)
             return 0

@@ -103,6 +103,7 @@ async def add_user(
     display_name: str,
     patient_id: str | None,
     email: str | None = None,
+    phone: str | None = None,
 ) -> str:
     """Create a user; return its id."""
     from telemed.services import audit
@@ -114,7 +115,8 @@ async def add_user(
             try:
                 user = await create_user(session, username=username, password=password,
                                          role=role, display_name=display_name,
-                                         patient_id=patient_id, email=email)
+                                         patient_id=patient_id, email=email,
+                                         phone=phone)
             except ApiError as exc:
                 raise CommandError(_explain(exc)) from None
             audit.record(session, actor=None, action="create", resource="user",

@@ -24,6 +24,7 @@ def user_out(user: User) -> dict[str, Any]:
         "active": user.active,
         "created_at": iso(user.created_at),
         "email": user.email,
+        "phone": user.phone,
         "language": user.language,
         "notify": kinds.effective(user.notify_prefs),
         "fiscal_code": user.fiscal_code,

@@ -44,6 +44,7 @@ class UserCreate(Body):
     display_name: str
     patient_id: str | None = None
     email: str | None = None
+    phone: str | None = Field(default=None, max_length=64)
     notify: dict[str, Any] | None = None
 
 
@@ -51,6 +52,7 @@ class UserUpdate(Body):
     """What users change about themselves (PATCH /users/me)."""
 
     email: str | None = None
+    phone: str | None = Field(default=None, max_length=64)
     notify: dict[str, Any] | None = None
     language: str | None = None
 

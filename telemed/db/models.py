@@ -25,6 +25,7 @@ class User(SQLModel, table=True):
     active: bool = True
     language: str | None = Field(default=None, max_length=8)
     email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=16)  # E.164 (telemed.domain.phone)
     # Per-kind notification choices {"kind": bool} (telemed.notify.kinds has the rules).
     notify_prefs: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     failed_logins: int = 0

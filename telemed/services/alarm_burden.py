@@ -2,17 +2,18 @@
 (docs/notifications.md, "Alarm burden"; the definitions are in `telemed.domain.alarm_burden`).
 
 A clinician's *care team* is the set of patients whose alerts it receives
-(`telemed.services.scope.alerting`: its care teams, with the patients' consent). Everything
-is aggregated in SQL over the alerts opened in the period (``ix_alerts_opened_patient``):
-one grouped query for the counts, the team's median and p90 times (on PostgreSQL picked by the
-database at the ranks the domain names, `median_ranks` and `nearest_rank_index`; on SQLite
-from the durations the database computed), the times of the patients shown (at most 200),
-the team's size and its nurses' notifications; no query per patient, whatever the population.
+(`telemed.services.scope.alerting`: its care teams, with the patients' consent), one SQL
+condition read by two statements whatever the population: the team (a CTE) with its alerts of
+the period (``ix_alerts_opened_patient``; the figures are added up from these rows by the
+domain's definitions), and its nurses' notifications; then the names of the patients shown
+(at most 200). The platform's figures (no team) are aggregated in SQL: the counts, the median
+and p90 times (on PostgreSQL picked by the database at the ranks the domain names,
+`median_ranks` and `nearest_rank_index`; on SQLite from the durations the database computed).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -103,42 +104,22 @@ def _counts(patients: int, row: Any) -> rules.Counts:
                         auto_recovered=auto, escalations=steps, escalated_alerts=escalated)
 
 
-async def _times(session: AsyncSession, where: list[Any]
-                 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Seconds to acknowledge and to resolve, by patient (to a tenth: SQLite's julianday
-    arithmetic is off by microseconds)."""
-    ack = _seconds(session, col(Alert.acknowledged_at), col(Alert.opened_at))
-    res = _seconds(session, col(Alert.resolved_at), col(Alert.opened_at))
-    rows = (await _run(
-        session,
-        select(col(Alert.patient_id), ack, res).where(*where)
-        .where(or_(col(Alert.acknowledged_at).is_not(None),
-                   col(Alert.resolved_at).is_not(None))))).all()
-    acks: dict[str, list[float]] = {}
-    resolves: dict[str, list[float]] = {}
-    for patient_id, to_ack, to_resolve in rows:
-        if to_ack is not None:
-            acks.setdefault(patient_id, []).append(max(0.0, round(float(to_ack), 1)))
-        if to_resolve is not None:
-            resolves.setdefault(patient_id, []).append(max(0.0, round(float(to_resolve), 1)))
-    return acks, resolves
-
-
 async def _nurse_load(session: AsyncSession, team: ColumnElement[bool] | None,
                       start: datetime, end: datetime) -> float | None:
-    """Notifications recorded for the team's nurses per nurse per shift."""
-    nurses: Any = select(col(User.id)).where(col(User.role) == "nurse").where(col(User.active))
+    """Notifications recorded for the team's nurses per nurse per shift (one statement: the
+    nurses are a CTE read twice, so ``team`` is evaluated once)."""
+    query: Any = select(col(User.id).label("id")).where(col(User.role) == "nurse").where(
+        col(User.active))
     if team is not None:
-        nurses = nurses.where(col(User.id).in_(
-            select(col(CareTeamMember.user_id)).where(team)))
-    count = int((await _run(session,
-        select(func.count()).select_from(nurses.subquery()))).scalar_one())
-    sent = int((await _run(session,
+        query = query.where(col(User.id).in_(select(col(CareTeamMember.user_id)).where(team)))
+    nurses = query.cte("nurses")
+    count, sent = (await _run(session, select(
+        select(func.count()).select_from(nurses).scalar_subquery(),
         select(func.count(col(Notification.id)))
-        .where(col(Notification.user_id).in_(nurses))
+        .where(col(Notification.user_id).in_(select(nurses.c.id)))
         .where(col(Notification.created_at) >= start)
-        .where(col(Notification.created_at) < end))).scalar_one())
-    return rules.per_nurse_shift(sent, count, end - start)
+        .where(col(Notification.created_at) < end).scalar_subquery()))).one()
+    return rules.per_nurse_shift(int(sent), int(count), end - start)
 
 
 async def _order_stats(session: AsyncSession, duration: Any, where: list[Any]
@@ -165,36 +146,18 @@ async def _order_stats(session: AsyncSession, duration: Any, where: list[Any]
     return (middle[0] + middle[-1]) / 2, (await at(rules.nearest_rank_index(n, 90)))[0]
 
 
-async def _figures(session: AsyncSession, condition: Any, team: Any, start: datetime,
-                   end: datetime, per_patient: bool = True
-                   ) -> tuple[rules.Burden, list[Any]]:
-    """The figures of the patients matching ``condition`` (None: everyone), and the counts
-    of each patient when ``per_patient``."""
+async def _figures(session: AsyncSession, start: datetime, end: datetime) -> rules.Burden:
+    """The whole platform's figures over the alerts opened in the period."""
     where: list[Any] = [col(Alert.opened_at) >= start, col(Alert.opened_at) < end]
-    if condition is not None:
-        where.append(condition)
-    size_q: Any = select(func.count(col(Patient.id)))
-    if team is not None:
-        size_q = size_q.where(team)
-    size = int((await _run(session, size_q)).scalar_one())
-    if per_patient:  # the team's totals are the sums of its patients' rows: one scan
-        rows = list((await _run(session, select(col(Alert.patient_id), *_counts_columns())
-                                .where(*where).group_by(col(Alert.patient_id)))).all())
-        total: Any = [sum(int(r[i] or 0) for r in rows) for i in range(1, 6)]
-    else:
-        rows = []
-        total = (await _run(session, select(*_counts_columns()).where(*where))).one()
+    size = int((await _run(session, select(func.count(col(Patient.id))))).scalar_one())
+    total = (await _run(session, select(*_counts_columns()).where(*where))).one()
     ack = await _order_stats(
         session, _seconds(session, col(Alert.acknowledged_at), col(Alert.opened_at)), where)
     resolve = await _order_stats(
         session, _seconds(session, col(Alert.resolved_at), col(Alert.opened_at)), where)
-    nurse_team = None
-    if team is not None:
-        nurse_team = condition_on(col(CareTeamMember.patient_id), team_of=team)
     days = (end - start) / timedelta(days=1)
-    figures = rules.burden(_counts(size, total), days, ack, resolve,
-                           await _nurse_load(session, nurse_team, start, end))
-    return figures, rows
+    return rules.burden(_counts(size, total), days, ack, resolve,
+                        await _nurse_load(session, None, start, end))
 
 
 def condition_on(column: Any, *, team_of: Any) -> Any:
@@ -202,30 +165,104 @@ def condition_on(column: Any, *, team_of: Any) -> Any:
     return column.in_(select(col(Patient.id)).where(team_of))
 
 
+async def _team_alerts(session: AsyncSession, team: ColumnElement[bool], start: datetime,
+                       end: datetime) -> list[Any]:
+    """One statement: every patient of the team (``team``, a condition on ``Patient.id``,
+    evaluated once, in a CTE) with each of its alerts opened in the period (NULLs for a
+    patient without any): ``(patient_id, alert_id, critical, auto_recovered, steps,
+    seconds to acknowledge, seconds to resolve)``."""
+    members = select(col(Patient.id).label("pid")).where(team).cte("team")
+    opened = and_(col(Alert.patient_id) == members.c.pid,
+                  col(Alert.opened_at) >= start, col(Alert.opened_at) < end)
+    return list((await _run(session, select(
+        members.c.pid, col(Alert.id),
+        case((col(Alert.severity) == "critical", 1), else_=0),
+        case((_auto_recovered(), 1), else_=0),
+        col(Alert.escalation_step),
+        _seconds(session, col(Alert.acknowledged_at), col(Alert.opened_at)),
+        _seconds(session, col(Alert.resolved_at), col(Alert.opened_at)),
+    ).select_from(members.outerjoin(Alert, opened)))).all())
+
+
+@dataclass(slots=True)
+class _Tally:
+    """One patient's (or the team's) alerts, added up in Python from `_team_alerts`."""
+
+    alerts: int = 0
+    critical: int = 0
+    auto_recovered: int = 0
+    escalations: int = 0
+    escalated_alerts: int = 0
+    acks: list[float] = field(default_factory=list)
+    resolves: list[float] = field(default_factory=list)
+
+    def add(self, critical: Any, auto: Any, steps: Any, to_ack: Any, to_resolve: Any) -> None:
+        self.alerts += 1
+        self.critical += critical or 0
+        self.auto_recovered += auto or 0
+        if steps:
+            self.escalations += steps
+            self.escalated_alerts += 1
+        if to_ack is not None:
+            self.acks.append(max(0.0, round(float(to_ack), 1)))
+        if to_resolve is not None:
+            self.resolves.append(max(0.0, round(float(to_resolve), 1)))
+
+    def merge(self, other: _Tally) -> None:
+        self.alerts += other.alerts
+        self.critical += other.critical
+        self.auto_recovered += other.auto_recovered
+        self.escalations += other.escalations
+        self.escalated_alerts += other.escalated_alerts
+        self.acks.extend(other.acks)
+        self.resolves.extend(other.resolves)
+
+    def burden(self, patients: int, days: float,
+               nurse_load: float | None = None) -> rules.Burden:
+        counts = rules.Counts(patients=patients, alerts=self.alerts, critical=self.critical,
+                              auto_recovered=self.auto_recovered,
+                              escalations=self.escalations,
+                              escalated_alerts=self.escalated_alerts)
+        return rules.burden(counts, days, rules.stats(self.acks), rules.stats(self.resolves),
+                            nurse_load)
+
+
 async def team_burden(session: AsyncSession, who: Principal, *, days: int,
                       now: datetime | None = None,
                       request_id: str | None = None) -> TeamBurden:
     """The alarm burden of ``who``'s care team over the last ``days`` days (clinicians;
-    the patients shown are audited as an alert read)."""
+    the patients shown are audited as an alert read). The team's condition is evaluated by
+    two statements (its alerts, its nurses' load), whatever the population; then the names
+    of the patients shown."""
     if not who.is_clinician:
         raise forbidden("Only doctors and nurses see the alarm burden of their care team.")
     end = now or utcnow()
     start = end - timedelta(days=days)
     team = scope.alerting(col(Patient.id), who)
-    in_team = condition_on(col(Alert.patient_id), team_of=team)
-    figures, per_patient = await _figures(session, in_team, team, start, end)
-    ranked = sorted(per_patient, key=lambda r: (-int(r[1] or 0), r[0]))[:MAX_PATIENT_ROWS]
-    acks, resolves = await _times(session, [
-        col(Alert.opened_at) >= start, col(Alert.opened_at) < end,
-        col(Alert.patient_id).in_([r[0] for r in ranked])])
+    assert team is not None  # a clinician's team is a condition, never "everyone"
+    members: set[str] = set()
+    by_patient: dict[str, _Tally] = {}
+    for pid, alert_id, *figures_of_alert in await _team_alerts(session, team, start, end):
+        members.add(pid)
+        if alert_id is not None:
+            tally = by_patient.get(pid)
+            if tally is None:
+                tally = by_patient[pid] = _Tally()
+            tally.add(*figures_of_alert)
+    total = _Tally()
+    for tally in by_patient.values():
+        total.merge(tally)
+    nurse_team = condition_on(col(CareTeamMember.patient_id), team_of=team)
+    period = (end - start) / timedelta(days=1)
+    figures = total.burden(len(members), period,
+                           await _nurse_load(session, nurse_team, start, end))
+    ranked = sorted(by_patient.items(),
+                    key=lambda item: (-item[1].alerts, item[0]))[:MAX_PATIENT_ROWS]
     names = {pid: f"{family} {given}" for pid, family, given in (await _run(session,
         select(col(Patient.id), col(Patient.family_name), col(Patient.given_name))
-        .where(col(Patient.id).in_([r[0] for r in ranked])))).all()}
-    patients = [PatientBurden(row[0], names.get(row[0], ""),
-                              rules.burden(_counts(1, row[1:]), figures.days,
-                                           rules.stats(acks.get(row[0], [])),
-                                           rules.stats(resolves.get(row[0], []))))
-                for row in ranked]
+        .where(col(Patient.id).in_([pid for pid, _ in ranked])))).all()}
+    patients = [PatientBurden(pid, names.get(pid, ""), tally.burden(1, figures.days))
+                for pid, tally in ranked]
     await record_reads(session, actor=who, resource="alert",
                        reads=[(p.patient_id, None) for p in patients],
                        reason="alarm burden", request_id=request_id)
@@ -238,6 +275,5 @@ async def platform_burden(session: AsyncSession, *, days: int = rules.DEFAULT_DA
     """The whole platform's figures (the operators' metrics: no patient named)."""
     end = now or utcnow()
     start = end - timedelta(days=days)
-    figures, _ = await _figures(session, None, None, start, end, per_patient=False)
-    return figures
+    return await _figures(session, start, end)
 

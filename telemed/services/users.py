@@ -16,6 +16,7 @@ from telemed.db.models import Patient, User
 from telemed.db.types import utcnow
 from telemed.domain.errors import DomainValidationError
 from telemed.domain.fiscal_code import validate_fiscal_code
+from telemed.domain.phone import PHONE_PROBLEM, normalize_phone
 from telemed.errors import N_, ApiError, conflict, invalid, not_found
 from telemed.identity.activation import unusable_password
 from telemed.notify import kinds
@@ -87,6 +88,16 @@ def clean_email(email: str | None) -> str | None:
     return email.strip() or None if email is not None else None
 
 
+def clean_phone(phone: str | None, errors: dict[str, str]) -> str | None:
+    """A phone number as stored (E.164), None when empty; a bad one goes into `errors`."""
+    if phone is None or not phone.strip():
+        return None
+    normal = normalize_phone(phone)
+    if normal is None:
+        errors["phone"] = PHONE_PROBLEM
+    return normal
+
+
 async def create_user(
     session: AsyncSession,
     *,
@@ -96,6 +107,7 @@ async def create_user(
     display_name: str,
     patient_id: str | None = None,
     email: str | None = None,
+    phone: str | None = None,
     notify: dict[str, Any] | None = None,
     by_admin: bool = False,
     fiscal_code: str | None = None,
@@ -114,6 +126,7 @@ async def create_user(
     )
     if email is not None and (problem := email_problem(email)):
         errors["email"] = problem
+    phone = clean_phone(phone, errors)
     if fiscal_code:  # for single sign-on (telemed/identity); portal accounts use the patient's
         try:
             fiscal_code = validate_fiscal_code(fiscal_code)
@@ -138,6 +151,7 @@ async def create_user(
         display_name=display_name.strip(),
         patient_id=patient_id,
         email=email,
+        phone=phone,
         notify_prefs=kinds.merged(None, notify) if notify else None,
         fiscal_code=fiscal_code or None,
     )
@@ -251,13 +265,14 @@ async def list_users(session: AsyncSession, page: Page, role: str | None = None)
 
 
 async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, Any]) -> User:
-    """The user's own contact details and notification choices (``email``, ``notify``,
-    ``language``); 422 changes nothing."""
+    """The user's own contact details and notification choices (``email``, ``phone``,
+    ``notify``, ``language``); 422 changes nothing."""
     user = await get_user(session, user_id)
     errors: dict[str, str] = {}
     email = clean_email(changes["email"]) if "email" in changes else user.email
     if "email" in changes and email is not None and (problem := email_problem(email)):
         errors["email"] = problem
+    phone = clean_phone(changes["phone"], errors) if "phone" in changes else user.phone
     notify = changes.get("notify") or {}
     errors.update(kinds.preference_errors(notify))
     language = changes.get("language", user.language)
@@ -266,6 +281,7 @@ async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, A
     if errors:
         raise invalid(errors)
     user.email = email
+    user.phone = phone
     user.language = language
     if notify:
         user.notify_prefs = kinds.merged(user.notify_prefs, notify)

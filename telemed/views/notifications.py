@@ -147,6 +147,7 @@ async def _settings_page(request: web.Request, errors: FormErrors,
                 "mandatory": k in kinds.MANDATORY} for k in KINDS_OF_ROLE.get(who.role, ())]
     return await render(request, "notification_settings.html", {
         "options": options, "email": (form or {}).get("email", user.email or ""),
+        "phone": (form or {}).get("phone", user.phone or ""),
         "errors": errors}, status=status)
 
 
@@ -168,13 +169,14 @@ async def settings_submit(request: web.Request) -> web.Response:
     try:
         async with request.app[keys.SESSIONS]() as session:
             await update_me(session, who.user_id,
-                            changes={"email": form.get("email", ""), "notify": notify})
+                            changes={"email": form.get("email", ""),
+                                     "phone": form.get("phone", ""), "notify": notify})
     except ApiError as exc:
         if exc.status != 422:
             raise
         errors = FormErrors()
         for field, message in exc.problems.items():
-            errors.add("email" if field == "email" else None, t_error(request, message))
+            errors.add(field if field in ("email", "phone") else None, t_error(request, message))
         return await _settings_page(request, errors, form, status=422)
     await flash(request, "Your notification settings are saved.")
     raise see_other("/settings/notifications")

@@ -39,6 +39,7 @@ FIELDS: dict[str, str] = {  # in the order of the form
     "role": N_("Role"),
     "password": N_("Password"),
     "email": N_("Email address"),
+    "phone": N_("Phone number"),
     "patient_fiscal_code": N_("Patient's fiscal code"),
 }
 _NO_PATIENT = N_("No patient has this fiscal code.")
@@ -124,6 +125,7 @@ async def user_new_submit(request: web.Request) -> web.Response:
                 display_name=form.get("display_name", ""),
                 patient_id=patient_id,
                 email=form.get("email") or None,
+                phone=form.get("phone") or None,
                 by_admin=True,
             )
             audit.record(session, actor=who, action="create", resource="user",

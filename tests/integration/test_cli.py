@@ -80,3 +80,19 @@ def test_demo_seed_is_idempotent(migrated: Path) -> None:
     assert "dr.bianchi" in first.stdout
     second = run(["demo", "--seed-only"], migrated)
     assert second.returncode == 0, second.stderr
+
+
+def test_user_add_takes_a_phone_number(migrated: Path) -> None:
+    bad = run(["user", "add", "dr.neri", "--role", "doctor", "--phone", "333 123",
+               "--password-stdin"], migrated, stdin="Una-password-sicura-7\n")
+    assert bad.returncode == 2
+    assert "phone" in bad.stderr
+    good = run(["user", "add", "dr.neri", "--role", "doctor", "--phone", "+39 333-123 4567",
+                "--password-stdin"], migrated, stdin="Una-password-sicura-7\n")
+    assert good.returncode == 0, good.stderr
+    import sqlite3
+
+    [db] = migrated.glob("*.db")
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT username, phone FROM users").fetchall()
+    assert rows == [("dr.neri", "+393331234567")]

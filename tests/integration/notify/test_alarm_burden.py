@@ -92,3 +92,24 @@ async def test_the_operators_metrics(client: Client, ward: Ward) -> None:
     assert 'telemed_alarm_alerts{severity="critical"} 6.0' in body
     assert "telemed_alarm_escalations 2.0" in body
     assert ward.patient.family_name not in body
+
+
+async def test_the_team_condition_is_evaluated_by_two_statements(ward: Ward) -> None:
+    """The team (care teams with the patients' consent) is one SQL condition, read by two
+    statements (the team's alerts, its nurses' load), not one per figure."""
+    from telemed.principal import Principal
+    from telemed.services.alarm_burden import team_burden
+    from tests.helpers.statements import counting
+
+    app = ward.world.app
+    who = Principal(user_id=ward.doctor["id"], username=ward.doctor["username"], role="doctor",
+                    display_name="Dr", patient_id=None, via="bearer")
+    with counting(app) as statements:
+        async with app[keys.SESSIONS]() as session:
+            result = await team_burden(session, who, days=7)
+    assert result.team.alerts == 3 and result.team.patients == 1
+    assert result.team.ack_p90_s == 300.0
+    consent_checks = [s for s in statements if "consents" in s.lower()]
+    assert len(consent_checks) == 2, consent_checks
+    selects = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+    assert len(selects) == 3, selects  # + the names of the patients shown

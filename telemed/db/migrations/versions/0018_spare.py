@@ -1,10 +1,14 @@
-"""Reserved slot for spare (filled by the branch that owns it; empty is a no-op)
+"""The user's optional phone number (E.164), for SMS and the like
 
 Revision ID: 0018
 Revises: 0017
 """
 
 from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
 
 revision = '0018'
 down_revision = '0017'
@@ -13,8 +17,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=16),
+                                      nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('phone')
