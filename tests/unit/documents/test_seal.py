@@ -108,7 +108,8 @@ def test_bundle_and_pdf_signatures(tmp_path: Path, capsys: pytest.CaptureFixture
     bundle = {"resourceType": "Bundle", "id": "b1", "type": "document",
               "timestamp": NOW.isoformat(), "entry": []}
     signed = signing.seal_bundle(seal, bundle, signer_name="Dr. Anna Verdi",
-                                 who_reference="urn:uuid:x", when=NOW)
+                                 who_reference="urn:uuid:x",
+                                 when=dt.datetime.now(dt.UTC))  # within the seal's validity
     data = json.dumps(signed).encode()
     good = signing.verify_bundle(data, seal.anchors)
     assert good.ok and good.signed_by == "Dr. Anna Verdi" and "ASL Test seal" in good.seal
