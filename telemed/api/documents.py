@@ -27,7 +27,7 @@ from telemed.errors import ApiError
 from telemed.i18n import negotiate
 from telemed.principal import CLINICIANS, Role, principal, requires
 from telemed.services import documents as service
-from telemed.services.visits import user_names
+from telemed.services.users import display_names
 
 routes = web.RouteTableDef()
 
@@ -65,7 +65,7 @@ def _lang(request: web.Request) -> str:
 async def _out(request: web.Request, docs: list[Document]) -> list[dict[str, Any]]:
     ids = sorted({d.author_id for d in docs} | {d.signed_by for d in docs if d.signed_by})
     async with sessions(request)() as session:
-        names = await user_names(session, ids)
+        names = await display_names(session, ids)
     return [service.document_out(d, names) for d in docs]
 
 

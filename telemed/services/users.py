@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -357,6 +358,11 @@ async def users_by_id(session: AsyncSession, user_ids: set[str]) -> dict[str, Us
     return {u.id: u for u in found.all()}
 
 
-async def display_names(session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
+async def display_names(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, str]:
     """The display names of the users of `user_ids` that exist, by id, in one query."""
-    return {uid: user.display_name for uid, user in (await users_by_id(session, user_ids)).items()}
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    rows = (await session.exec(
+        select(User.id, User.display_name).where(col(User.id).in_(wanted)))).all()
+    return {user_id: name for user_id, name in rows}

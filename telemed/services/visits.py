@@ -21,7 +21,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import (
     Booking,
     ChatMessage,
-    Delegation,
     Patient,
     User,
     Visit,
@@ -35,8 +34,9 @@ from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit, scope
 from telemed.services.access import authorize_patient
 from telemed.services.audit import Resource
-from telemed.services.delegates import delegation_of
+from telemed.services.delegates import delegation_of, may_act
 from telemed.services.pagination import Page
+from telemed.services.users import display_names
 
 VisitKind = Literal["televisit", "teleconsult", "teleassistance"]
 VisitStatus = Literal["scheduled", "waiting", "in_progress", "completed", "cancelled"]
@@ -407,22 +407,14 @@ def join_role(who: Principal, record: VisitRecord) -> JoinRole:
     raise forbidden("You are not invited to this visit.")
 
 
-async def acting_delegation(session: AsyncSession, who: Principal,
-                            patient_id: str) -> Delegation | None:
-    """The caller's delegation in force with scope ``act`` for the patient (a parent, a
-    guardian or a caregiver who joins the patient's televisits), if any."""
-    if who.role != "patient" or who.patient_id == patient_id:
-        return None
-    held = await delegation_of(session, patient_id, who.user_id)
-    return held if held is not None and held.scope == "act" else None
-
-
 async def role_in(session: AsyncSession, who: Principal, record: VisitRecord) -> JoinRole:
     """`join_role`, where a delegate who acts for the patient takes the patient's place."""
     try:
         return join_role(who, record)
     except ApiError:
-        if await acting_delegation(session, who, record.visit.patient_id) is not None:
+        patient_id = record.visit.patient_id  # a parent, guardian or caregiver who acts
+        if who.role == "patient" and who.patient_id != patient_id \
+                and await may_act(session, patient_id, who.user_id):
             return "patient"
         raise
 
@@ -489,16 +481,6 @@ async def advance(
     return visit
 
 
-async def user_names(session: AsyncSession, user_ids: Sequence[str]) -> dict[str, str]:
-    """Display names of users by id."""
-    if not user_ids:
-        return {}
-    rows = (await session.exec(
-        select(User.id, User.display_name).where(col(User.id).in_(list(user_ids)))
-    )).all()
-    return {row[0]: row[1] for row in rows}
-
-
 # Chat -------------------------------------------------------------------------
 
 
@@ -519,7 +501,7 @@ async def chat_history(
         .order_by(col(ChatMessage.seq).desc()).limit(limit)
     )).all()
     senders = {row.sender_id for row in rows}
-    names = await user_names(session, list(senders))
+    names = await display_names(session, list(senders))
     guest_ids = [s[len("guest:"):] for s in senders if s.startswith("guest:")]
     if guest_ids:  # guests (visit_guests.py) chat as "guest:<id>"
         guests = (await session.exec(

@@ -23,7 +23,7 @@ from telemed.principal import (
     requires,
 )
 from telemed.services import documents as service
-from telemed.services.visits import user_names
+from telemed.services.users import display_names
 from telemed.views.forms import FormErrors, read_form
 from telemed.views.render import LANGUAGE, N_, flash, language_of, render, see_other, t, t_error
 
@@ -57,7 +57,7 @@ async def documents_panel(request: web.Request, patient_id: str,
     async with request.app[keys.SESSIONS]() as session:
         docs = await service.list_documents(session, who, patient_id, limit=50,
                                             request_id=request[REQUEST_ID])
-        names = await user_names(session, sorted({d.signed_by or d.author_id for d in docs}))
+        names = await display_names(session, sorted({d.signed_by or d.author_id for d in docs}))
     return {"documents_panel": {
         "patient_id": patient_id,
         "items": [_row(request, d, names) for d in docs],
@@ -73,7 +73,7 @@ async def _page(request: web.Request, doc: Document, errors: FormErrors | None =
     await ensure_csrf_token(request)
     who: Principal = principal(request)
     async with request.app[keys.SESSIONS]() as session:
-        names = await user_names(session, sorted({doc.author_id, doc.signed_by or ""} - {""}))
+        names = await display_names(session, sorted({doc.author_id, doc.signed_by or ""} - {""}))
     spec = rules.kind_of(doc.kind)
     lang = _page_lang(request)
     sections = [{"key": s.key, "title": s.title(lang), "required": s.required,

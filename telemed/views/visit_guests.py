@@ -24,6 +24,7 @@ from telemed.live_channels import VISIT_ROOMS
 from telemed.principal import CLINICIANS, REQUEST_ID, ensure_csrf_token, principal, requires
 from telemed.services import visit_guests as guests
 from telemed.services import visits as service
+from telemed.services.users import display_names
 from telemed.views.forms import FormErrors, api_errors, read_form, simple_field
 from telemed.views.render import N_, flash, language_of, render, see_other, t, t_error
 from telemed.views.visit_labels import KIND_LABELS, VISIT_ID
@@ -87,7 +88,7 @@ async def _page(request: web.Request, *, name: str = "", errors: FormErrors | No
         record = await service.load_visit(session, visit_id)
         active = await guests.active_guests(session, visit_id)
         patient = await service.patient_of(session, record)
-        names = await service.user_names(session, sorted({g.invited_by for g in found}))
+        names = await display_names(session, sorted({g.invited_by for g in found}))
     now = utcnow()
     closed = None
     try:

@@ -34,6 +34,7 @@ from telemed.services import visit_guests as guests
 from telemed.services import visits as service
 from telemed.services.pagination import Page
 from telemed.services.turn import join_details
+from telemed.services.users import display_names
 from telemed.views import booking as booking_pages
 from telemed.views import visit_guests
 from telemed.views.forms import Form, FormErrors, api_errors, read_form
@@ -93,7 +94,7 @@ def _why_not_joinable(request: web.Request, record: service.VisitRecord) -> str 
 
 async def _names(request: web.Request, user_ids: list[str]) -> dict[str, str]:
     async with request.app[keys.SESSIONS]() as session:
-        return await service.user_names(session, user_ids)
+        return await display_names(session, user_ids)
 
 
 # Agenda ------------------------------------------------------------------------
@@ -247,16 +248,13 @@ async def _call_page(request: web.Request, template: str, expected: str) -> web.
         record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
         patient = await service.patient_of(session, record)
         role = await service.role_in(session, who, record)
-    if role != expected:
-        raise web.HTTPFound(f"/visits/{visit_id}")
+        if role != expected:
+            raise web.HTTPFound(f"/visits/{visit_id}")
+        report = None if role != "patient" else await documents.document_for_visit(
+            session, who, visit_id, request[REQUEST_ID])
+    has_report = report is not None and report.status != "draft"
     problem = _why_not_joinable(request, record)
     ended = role == "patient" and record.visit.status == "completed"
-    has_report = False
-    if role == "patient":
-        async with request.app[keys.SESSIONS]() as session:
-            report = await documents.document_for_visit(session, who, visit_id,
-                                                        request[REQUEST_ID])
-            has_report = report is not None and report.status != "draft"
     names = await _names(request, list(record.participant_ids))
     return await render(request, template, {
         "visit": _visit_view(request, record, names, patient),
@@ -398,7 +396,7 @@ async def visit_panel(request: web.Request, patient_id: str) -> dict[str, Any]:
         upcoming = await service.list_visits(session, who, page, patient_id=patient_id,
                                              since=utcnow() - timedelta(hours=5),
                                              request_id=request[REQUEST_ID])
-        names = await service.user_names(
+        names = await display_names(
             session, sorted({u for rec in upcoming for u in rec.participant_ids}))
     return {
         "upcoming_visits": [
