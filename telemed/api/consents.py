@@ -138,7 +138,9 @@ async def access_log(request: web.Request) -> web.StreamResponse:
     rows = [
         {"at": iso(e.at), "actor_id": e.actor_id, "actor_name": e.actor_name,
          "actor_role": e.actor_role, "action": e.action, "resource": e.resource,
-         "resource_id": e.resource_id, "reason": e.reason, "emergency": e.emergency,
+         "resource_id": e.resource_id, "reason": e.reason.text() if e.reason else None,
+         "reason_code": e.reason.code if e.reason else None,
+         "reason_params": dict(e.reason.params) if e.reason else None, "emergency": e.emergency,
          "outcome": e.outcome}
         for e in entries
     ]

@@ -12,13 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from telemed import keys
 from telemed.api.common import Body, body, listing, ok, request_id, sessions
 from telemed.api.shapes import iso
 from telemed.broker import BROKER
 from telemed.broker.dynsec import DynSecClient
 from telemed.broker.topics import DeviceTopics
-from telemed.bus.events import device_changed
 from telemed.db.models import Device
 from telemed.principal import ROLES, STAFF, principal, requires
 from telemed.services import devices as service
@@ -82,11 +80,6 @@ def _dynsec(request: web.Request) -> DynSecClient | None:
     return handle.dynsec if handle is not None else None
 
 
-async def _changed(request: web.Request, device: Device) -> None:
-    """Tell ingest workers (cache, retained config) that a device changed."""
-    await device_changed(request.app[keys.BUS], device.id, device.patient_id)
-
-
 @routes.post("/api/v1/devices")
 @requires(*STAFF)
 async def devices_create(request: web.Request) -> web.Response:
@@ -96,7 +89,6 @@ async def devices_create(request: web.Request) -> web.Response:
             session, _dynsec(request), principal(request), serial=data.serial, kind=data.kind,
             patient_id=data.patient_id, assigned_from=data.assigned_from,
             request_id=request_id(request))
-    await _changed(request, registration.device)
     return ok(credentials_out(request, registration), status=201)
 
 
@@ -131,7 +123,6 @@ async def devices_update(request: web.Request) -> web.Response:
                                                request.match_info["device_id"], data.patient_id,
                                                request_id(request))
         history = await service.device_history(session, principal(request), device)
-    await _changed(request, device)
     return ok({**device_out(device), "assignments": assignments_out(history)})
 
 
@@ -142,7 +133,6 @@ async def devices_revoke(request: web.Request) -> web.Response:
         device = await service.revoke_device(session, _dynsec(request), principal(request),
                                              request.match_info["device_id"],
                                              request_id(request))
-    await _changed(request, device)
     return ok(device_out(device))
 
 
@@ -153,5 +143,4 @@ async def devices_rotate(request: web.Request) -> web.Response:
         registration = await service.rotate_credentials(
             session, _dynsec(request), principal(request), request.match_info["device_id"],
             request_id(request))
-    await _changed(request, registration.device)
     return ok(credentials_out(request, registration))

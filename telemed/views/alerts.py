@@ -34,6 +34,7 @@ from yarl import URL
 from telemed import keys
 from telemed.db.models import Alert, Patient
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import because
 from telemed.domain.bands import classify
 from telemed.domain.careplans import effective_bands
 from telemed.domain.units import METRICS
@@ -248,7 +249,7 @@ async def _audit_vitals(session: Any, who: Principal, patient_ids: set[str],
                         request_id: str) -> None:
     await record_reads(session, actor=who, resource="observation",
                        reads={(pid, None) for pid in patient_ids},
-                       reason="alert board: latest vitals", request_id=request_id)
+                       reason=because("alert_board_vitals"), request_id=request_id)
 
 
 def _snooze_options(request: web.Request) -> list[tuple[int, str]]:
@@ -353,7 +354,7 @@ async def board_rows(request: web.Request) -> web.Response:
         found = [(alert, patient) for alert, patient, _ in rows]
         await record_reads(session, actor=who, resource="alert",
                            reads={(alert.patient_id, alert.id) for alert, _ in found},
-                           reason="alert board", request_id=request[REQUEST_ID])
+                           reason=because("alert_board"), request_id=request[REQUEST_ID])
         patients = [p for p in {p.id: p for _, p, consulted in rows if consulted}.values()]
         await _audit_vitals(session, who, {p.id for p in patients}, request[REQUEST_ID])
         withdrawn = await alert_board.withdrawn_since(
