@@ -402,8 +402,8 @@ class AuditEvent(SQLModel, table=True):
     resource_id: str | None = Field(default=None, max_length=64)
     # Why (telemed.domain.audit_reasons): a code and the text parameters of its template.
     reason_code: str | None = Field(default=None, max_length=32)
-    reason_params: dict[str, Any] | None = Field(default=None,
-                                                 sa_column=Column(JSON, nullable=True))
+    reason_params: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     emergency: bool = False
     outcome: str = Field(default="success", max_length=16)
     request_id: str | None = Field(default=None, max_length=64)

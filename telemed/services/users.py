@@ -310,9 +310,10 @@ async def end_all_sessions(session: AsyncSession, user: User,
 
 async def change_password(session: AsyncSession, user_id: str, *, current: str, new: str,
                           keep_session: str | None) -> User:
-    """Set a new password (committed): LoginError when `current` is wrong, 422 when `new`
-    breaks the policy. Every other session and token of the user is revoked; the one that
-    made the change (`keep_session`) stays open."""
+    """Set a new password (not committed: the caller commits it with its audit row):
+    LoginError when `current` is wrong, 422 when `new` breaks the policy. Every other
+    session and token of the user is revoked; the one that made the change (`keep_session`)
+    stays open."""
     user = await get_user(session, user_id)
     if not await asyncio.to_thread(verify_password, user.password_hash, current):
         raise LoginError()
@@ -325,7 +326,6 @@ async def change_password(session: AsyncSession, user_id: str, *, current: str, 
     user.sessions_valid_after = utcnow()
     session.add(user)
     await revoke_user_sessions(session, user.id, "password_changed", keep=keep_session)
-    await session.commit()
     return user
 
 

@@ -16,7 +16,16 @@ from telemed.services import delegates as delegate_service
 from telemed.services.access import monitoring_clinicians
 from telemed.services.users import end_all_sessions_of, users_by_id
 from telemed.views.labels import LABELS, label
-from telemed.views.render import LANGUAGE, N_, flash, flash_problems, language_of, render, see_other, t
+from telemed.views.render import (
+    LANGUAGE,
+    N_,
+    flash,
+    flash_problems,
+    language_of,
+    render,
+    see_other,
+    t,
+)
 
 routes = web.RouteTableDef()
 

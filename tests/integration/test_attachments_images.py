@@ -136,7 +136,7 @@ async def test_dicom_upload_patient_id_check_and_reconciliation(
                                       headers=gp)).json()
     assert foreign.study_uid in [s["study_instance_uid"] for s in studies["items"]]
     rows = await _audit_rows(world, "attachment")
-    assert [r.reason for r in rows if r.reason] == ["dicom reconciliation"]
+    assert [r.reason_code for r in rows if r.reason_code] == ["dicom_reconciliation"]
     async with world.app[keys.SESSIONS]() as session:
         from sqlmodel import select
         found = (await session.exec(select(Attachment).where(

@@ -119,7 +119,7 @@ def to_text(code: str, params: dict[str, Any] | None) -> str:
 
 AUDIT = sa.table("audit_events", sa.column("id", sa.Integer), sa.column("resource", sa.String),
                  sa.column("reason", sa.String), sa.column("reason_code", sa.String),
-                 sa.column("reason_params", sa.JSON))
+                 sa.column("reason_params", sa.JSON(none_as_null=True)))
 BATCH = 5000
 
 

@@ -1,0 +1,87 @@
+"""Migration 0019 (audit reasons as codes) on SQLite and PostgreSQL, with rows of the old text."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import JSON, Integer, String, column, inspect, select, table, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
+
+from telemed.db import migrate
+
+AUDIT = table("audit_events", column("id", Integer), column("reason_code", String),
+              column("reason_params", JSON))
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+STAMP = "2026-03-01T09:00:00+00:00"
+# (resource, reason as the 0018 schema's versions wrote it) → (code, params) after 0019
+OLD_ROWS: list[tuple[str, str | None, str | None, dict[str, Any] | None]] = [
+    ("alert", "acknowledge", "alert_acknowledge", None),
+    ("patient", "emergency: on_call_cover", "emergency", {"grounds": "on_call_cover"}),
+    ("careplan", "version 3", "careplan_version", {"version": "3"}),
+    ("alert", "on-call access: resolve", "oncall_access_for", {"for": "alert_resolve"}),
+    ("device", f"command line: device SN-1 taken from this patient at {STAMP}",
+     "command_line_for", {"for": "device_taken", "serial": "SN-1", "at": STAMP}),
+    ("delegation", "parent (read): Anna Bianchi (written request: prot. 77/2026)",
+     "delegation_requested", {"relationship": "parent", "scope": "read",
+                              "delegate": "Anna Bianchi", "note": "prot. 77/2026"}),
+    ("teleconsult", "accept", "legacy", {"text": "accept"}),  # a text of no known code
+    ("patient", None, None, None),
+]
+
+
+def _columns(conn: Connection) -> set[str]:
+    return {c["name"] for c in inspect(conn).get_columns("audit_events")}
+
+
+def _schema_differences(conn: Connection) -> list[Any]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return list(compare_metadata(context, SQLModel.metadata))
+
+
+async def _check(url: str) -> None:
+    await asyncio.to_thread(migrate.upgrade, url, "0018")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for number, (resource, reason, _, _) in enumerate(OLD_ROWS, start=1):
+                await conn.execute(text(
+                    "INSERT INTO audit_events (id, at, patient_id, action, resource, reason, "
+                    "emergency, outcome) VALUES (:id, :at, 'p1', 'read', :resource, :reason, "
+                    "false, 'success')"),
+                    {"id": number, "at": T0, "resource": resource, "reason": reason})
+        await asyncio.to_thread(migrate.upgrade, url)
+        async with engine.connect() as conn:
+            assert {"reason_code", "reason_params"} <= await conn.run_sync(_columns)
+            assert "reason" not in await conn.run_sync(_columns)
+            assert await conn.run_sync(_schema_differences) == []  # models == migrations
+            rows = (await conn.execute(select(AUDIT.c.reason_code, AUDIT.c.reason_params)
+                                       .order_by(AUDIT.c.id))).all()
+        assert [(code, params) for code, params in rows] == [
+            (code, params) for _, _, code, params in OLD_ROWS]
+        await asyncio.to_thread(command.downgrade, migrate.alembic_config(url), "0018")
+        async with engine.connect() as conn:
+            assert not {"reason_code", "reason_params"} & await conn.run_sync(_columns)
+            back = (await conn.execute(text(
+                "SELECT reason FROM audit_events ORDER BY id"))).scalars().all()
+        assert back == [reason for _, reason, _, _ in OLD_ROWS]  # the same texts again
+        await asyncio.to_thread(migrate.upgrade, url)
+    finally:
+        await engine.dispose()
+
+
+async def test_0019_on_sqlite(tmp_path: Path) -> None:
+    await _check(f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}")
+
+
+@pytest.mark.postgres
+async def test_0019_on_postgres(postgres_url: str) -> None:
+    await _check(postgres_url)
