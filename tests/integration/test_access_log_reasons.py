@@ -17,12 +17,11 @@ from tests.helpers.pages import log_in
 async def test_the_log_says_coded_reasons_in_italian_and_english(
     client: TestClient[Any, Any], world: World
 ) -> None:
-    doctor = await world.user("doctor")
-    er = await world.user("doctor")
-    patient = await world.patient(team=[doctor["id"]])
+    patient = await world.patient()
     me = await world.user("patient", patient_id=patient.id)
+    er_headers = await world.token((await world.user("doctor"))["username"])
     opened = await client.post(f"/api/v1/patients/{patient.id}/emergency-access",
-                               headers=await world.token(er["username"]),
+                               headers=er_headers,
                                json={"reason": "Ricovero urgente", "reason_code": "on_call_cover"})
     assert opened.status == 201, await opened.text()
     async with world.app[keys.SESSIONS]() as session:

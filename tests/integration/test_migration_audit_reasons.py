@@ -9,14 +9,10 @@ from typing import Any
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import JSON, Integer, String, column, inspect, select, table, text
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlmodel import SQLModel
+from sqlalchemy import JSON, Integer, String, column, select, table, text
 
 from telemed.db import migrate
+from tests.helpers.migrations import columns, database_at, schema_differences
 
 AUDIT = table("audit_events", column("id", Integer), column("reason_code", String),
               column("reason_params", JSON))
@@ -38,19 +34,8 @@ OLD_ROWS: list[tuple[str, str | None, str | None, dict[str, Any] | None]] = [
 ]
 
 
-def _columns(conn: Connection) -> set[str]:
-    return {c["name"] for c in inspect(conn).get_columns("audit_events")}
-
-
-def _schema_differences(conn: Connection) -> list[Any]:
-    context = MigrationContext.configure(conn, opts={"compare_type": True})
-    return list(compare_metadata(context, SQLModel.metadata))
-
-
 async def _check(url: str) -> None:
-    await asyncio.to_thread(migrate.upgrade, url, "0018")
-    engine = create_async_engine(url)
-    try:
+    async with database_at(url, "0018") as engine:
         async with engine.begin() as conn:
             for number, (resource, reason, _, _) in enumerate(OLD_ROWS, start=1):
                 await conn.execute(text(
@@ -60,22 +45,19 @@ async def _check(url: str) -> None:
                     {"id": number, "at": T0, "resource": resource, "reason": reason})
         await asyncio.to_thread(migrate.upgrade, url)
         async with engine.connect() as conn:
-            assert {"reason_code", "reason_params"} <= await conn.run_sync(_columns)
-            assert "reason" not in await conn.run_sync(_columns)
-            assert await conn.run_sync(_schema_differences) == []  # models == migrations
+            names = await conn.run_sync(columns, "audit_events")
+            assert {"reason_code", "reason_params"} <= names and "reason" not in names
+            assert await conn.run_sync(schema_differences) == []  # models == migrations
             rows = (await conn.execute(select(AUDIT.c.reason_code, AUDIT.c.reason_params)
                                        .order_by(AUDIT.c.id))).all()
-        assert [(code, params) for code, params in rows] == [
-            (code, params) for _, _, code, params in OLD_ROWS]
+        assert [tuple(row) for row in rows] == [(code, params) for *_, code, params in OLD_ROWS]
         await asyncio.to_thread(command.downgrade, migrate.alembic_config(url), "0018")
         async with engine.connect() as conn:
-            assert not {"reason_code", "reason_params"} & await conn.run_sync(_columns)
+            assert not {"reason_code", "reason_params"} & await conn.run_sync(
+                columns, "audit_events")
             back = (await conn.execute(text(
                 "SELECT reason FROM audit_events ORDER BY id"))).scalars().all()
         assert back == [reason for _, reason, _, _ in OLD_ROWS]  # the same texts again
-        await asyncio.to_thread(migrate.upgrade, url)
-    finally:
-        await engine.dispose()
 
 
 async def test_0019_on_sqlite(tmp_path: Path) -> None:

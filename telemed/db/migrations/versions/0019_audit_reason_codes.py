@@ -24,36 +24,27 @@ down_revision = '0018'
 branch_labels = None
 depends_on = None
 
-# The texts of the versions before codes, by code (scoped: only on rows of that resource).
-FIXED: dict[str, str] = {
-    "list": "list", "search": "search", "alert stream": "alert_stream",
-    "alert board": "alert_board", "alert board: latest vitals": "alert_board_vitals",
-    "latest vitals": "latest_vitals", "vitals charts": "vitals_charts",
-    "vitals series": "vitals_series", "population view": "population_view",
-    "alarm burden": "alarm_burden", "consent withdrawn notice": "consent_withdrawn_notice",
-    "visit participant": "visit_participant", "agenda of bookings": "booking_agenda",
-    "rescheduled": "rescheduled", "acknowledge page": "acknowledge_page",
-    "notifications of the alert": "alert_notifications", "password changed": "password_changed",
-    "log out everywhere": "logout_everywhere", "second factor reset": "second_factor_reset",
-    "command line": "command_line", "telemonitoring without record consent": "telemonitoring",
-    "teleconsult access": "teleconsult_access", "on-call access": "oncall_access",
-    "dicom reconciliation": "dicom_reconciliation", "manual reading": "manual_reading",
-    "manual reading form": "manual_reading_form", "my record": "my_record",
-    "questionnaires due": "questionnaires_due", "guest revoked": "guest_revoked",
-    "device reassigned: no change": "device_unchanged",
-}
+# The texts of the versions before codes: most are their code in words ("latest vitals");
+# words of one resource only are scoped to it ("acknowledge" of an alert).
+FIXED: dict[str, str] = {code.replace("_", " "): code for code in (
+    "list", "search", "alert_stream", "alert_board", "latest_vitals", "vitals_charts",
+    "vitals_series", "population_view", "alarm_burden", "consent_withdrawn_notice",
+    "visit_participant", "rescheduled", "acknowledge_page", "password_changed", "command_line",
+    "second_factor_reset", "teleconsult_access", "dicom_reconciliation", "manual_reading",
+    "manual_reading_form", "my_record", "questionnaires_due", "guest_revoked")} | {
+    "alert board: latest vitals": "alert_board_vitals", "agenda of bookings": "booking_agenda",
+    "notifications of the alert": "alert_notifications", "log out everywhere":
+    "logout_everywhere", "telemonitoring without record consent": "telemonitoring",
+    "on-call access": "oncall_access", "device reassigned: no change": "device_unchanged"}
+_WORDS_OF = {"alert": "opened updated escalated recovered acknowledge resolve",
+             "consent": "granted revoked", "emergency_review": "confirmed flagged",
+             "careplan": "activate complete", "user": "activated deactivated"}
+_PREFIX = {"emergency_review": "review"}
 SCOPED: dict[tuple[str, str], str] = {
-    ("alert", "opened"): "alert_opened", ("alert", "updated"): "alert_updated",
-    ("alert", "escalated"): "alert_escalated", ("alert", "recovered"): "alert_recovered",
+    (resource, word): f"{_PREFIX.get(resource, resource)}_{word}"
+    for resource, words in _WORDS_OF.items() for word in words.split(" ")} | {
     ("alert", "escalated to nobody (no clinician in the chain)"): "alert_escalated_nobody",
-    ("alert", "acknowledge"): "alert_acknowledge", ("alert", "resolve"): "alert_resolve",
-    ("consent", "granted"): "consent_granted", ("consent", "revoked"): "consent_revoked",
-    ("emergency_review", "confirmed"): "review_confirmed",
-    ("emergency_review", "flagged"): "review_flagged",
-    ("careplan", "activate"): "careplan_activate", ("careplan", "complete"): "careplan_complete",
-    ("careplan", "completed: superseded by a newly activated plan"): "careplan_superseded",
-    ("user", "activated"): "user_activated", ("user", "deactivated"): "user_deactivated",
-}
+    ("careplan", "completed: superseded by a newly activated plan"): "careplan_superseded"}
 # Texts with parameters: (code, old template); a ``{for}`` is an inner reason's text.
 PATTERNS: tuple[tuple[str, str], ...] = (
     ("emergency", "emergency: {grounds}"),
