@@ -445,6 +445,29 @@ def _check(status: int, what: str) -> None:
         raise RuntimeError(f"{what}: HTTP {status}")
 
 
+def probe(http: aiohttp.ClientSession, url: str, said: Callable[[str], str], *,
+          what: str | None = None, **kwargs: Any) -> Callable[[], Awaitable[str]]:
+    """A measured step: GET `url` (``kwargs``: params, headers), refuse anything but 200
+    (naming `what`, default the url), and say the body with `said`."""
+    async def step() -> str:
+        status, body = await fetch_text(http, url, **kwargs)
+        _check(status, what or url)
+        return said(body)
+    return step
+
+
+def _rows(body: str) -> int:
+    return body.count("<tr") - 1
+
+
+def _kb(body: str) -> str:
+    return f"{len(body) / 1024:.0f} KB"
+
+
+def _items(body: str) -> str:
+    return f"({len(json.loads(body)['items'])} items)"
+
+
 async def page_to_end(http: aiohttp.ClientSession, headers: dict[str, str], size: int,
                       budget: float) -> tuple[float, int, bool, int]:
     """Page /api/v1/patients?limit=200 to the end within ``budget`` seconds.
@@ -586,12 +609,9 @@ async def measure_size(args: argparse.Namespace, tmp: Path, size: int) -> list[R
                 if wanted("alerts"):
                     await run_alerts(bench, nurse, api, nurse_h, seeded, base)
                 if wanted("fhir"):
-                    async def fhir() -> str:
-                        status, body = await fetch_text(api, "/fhir/R4/Patient",
-                                                        params={"_count": "100"},
-                                                        headers=doc_h)
-                        _check(status, "FHIR search")
-                        return f"({len(json.loads(body).get('entry', []))} entries)"
+                    fhir = probe(api, "/fhir/R4/Patient", lambda body: (
+                        f"({len(json.loads(body).get('entry', []))} entries)"),
+                        what="FHIR search", params={"_count": "100"}, headers=doc_h)
                     await bench.measure("GET /fhir/R4/Patient?_count=100", fhir)
                 if wanted("vitals"):
                     await run_vitals(bench, doctor, api, doc_h, seeded)
@@ -614,25 +634,13 @@ async def measure_size(args: argparse.Namespace, tmp: Path, size: int) -> list[R
 
 async def run_patients(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp.ClientSession,
                        headers: dict[str, str], seeded: Seeded, args: argparse.Namespace) -> None:
-    async def page() -> str:
-        status, body = await fetch_text(doctor, "/patients")
-        _check(status, "/patients")
-        return f"({body.count('<tr') - 1} rows, {len(body) / 1024:.0f} KB)"
-
-    async def search() -> str:
-        status, body = await fetch_text(doctor, "/patients", params={"q": seeded.search})
-        _check(status, "/patients?q=")
-        return f"(q={seeded.search}: {body.count('<tr') - 1} rows)"
-
-    async def api_page() -> str:
-        status, body = await fetch_text(api, "/api/v1/patients", params={"limit": "200"},
-                                        headers=headers)
-        _check(status, "/api/v1/patients")
-        return f"({len(json.loads(body)['items'])} items)"
-
-    await bench.measure("/patients page (50 rows)", page)
-    await bench.measure("/patients?q= search", search)
-    await bench.measure("GET /api/v1/patients?limit=200", api_page)
+    await bench.measure("/patients page (50 rows)", probe(
+        doctor, "/patients", lambda body: f"({_rows(body)} rows, {_kb(body)})"))
+    await bench.measure("/patients?q= search", probe(
+        doctor, "/patients", lambda body: f"(q={seeded.search}: {_rows(body)} rows)",
+        what="/patients?q=", params={"q": seeded.search}))
+    await bench.measure("GET /api/v1/patients?limit=200", probe(
+        api, "/api/v1/patients", _items, params={"limit": "200"}, headers=headers))
     seconds, pages, extrapolated, items = await page_to_end(api, headers, seeded.size,
                                                             args.paging_budget)
     row = Row("  paging to the end", [seconds], [], cut=extrapolated)
@@ -644,25 +652,13 @@ async def run_patients(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp
 
 async def run_alerts(bench: Bench, nurse: aiohttp.ClientSession, api: aiohttp.ClientSession,
                      headers: dict[str, str], seeded: Seeded, base: str) -> None:
-    async def board() -> str:
-        status, body = await fetch_text(nurse, "/alerts")
-        _check(status, "/alerts")
-        return f"({len(body) / 1024:.0f} KB)"
-
-    async def rows() -> str:
-        status, body = await fetch_text(nurse, "/alerts/rows", params={"id": seeded.alert_id})
-        _check(status, "/alerts/rows")
-        return f"({len(body) / 1024:.1f} KB)"
-
-    async def api_list() -> str:
-        status, body = await fetch_text(api, "/api/v1/alerts", params={"limit": "200"},
-                                        headers=headers)
-        _check(status, "/api/v1/alerts")
-        return f"({len(json.loads(body)['items'])} items)"
-
-    await bench.measure("nurse's /alerts board", board)
-    await bench.measure("/alerts/rows?id= (one row)", rows)
-    await bench.measure("GET /api/v1/alerts?limit=200", api_list)
+    await bench.measure("nurse's /alerts board", probe(
+        nurse, "/alerts", lambda body: f"({_kb(body)})"))
+    await bench.measure("/alerts/rows?id= (one row)", probe(
+        nurse, "/alerts/rows", lambda body: f"({len(body) / 1024:.1f} KB)",
+        params={"id": seeded.alert_id}))
+    await bench.measure("GET /api/v1/alerts?limit=200", probe(
+        api, "/api/v1/alerts", _items, params={"limit": "200"}, headers=headers))
     # Timed to the first event; the replay is read to its end (outside the time).
     row = Row("GET /api/v1/alerts/stream first event")
     for _ in range(min(bench.samples, 3)):
@@ -685,11 +681,8 @@ async def run_vitals(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp.C
                      headers: dict[str, str], seeded: Seeded) -> None:
     for key, span in (("24h", timedelta(hours=24)), ("7d", timedelta(days=7)),
                       ("30d", timedelta(days=30))):
-        async def page(key: str = key) -> str:
-            status, body = await fetch_text(doctor, f"/patients/{seeded.wearer}",
-                                            params={"vitals": key})
-            _check(status, "patient page")
-            return f"({len(body) / 1024:.0f} KB)"
+        page = probe(doctor, f"/patients/{seeded.wearer}", lambda body: f"({_kb(body)})",
+                     what="patient page", params={"vitals": key})
 
         async def chart(span: timedelta = span) -> str:
             points, hours, how = await chart_data(api, headers, seeded.wearer, span)

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from telemed.api.common import Body, body, listing, ok, request_id, sessions
+from telemed.api.common import Body, body, call, listing, ok, request_id, sessions
 from telemed.api.shapes import iso
 from telemed.broker import BROKER
 from telemed.broker.dynsec import DynSecClient
@@ -96,10 +96,8 @@ async def devices_create(request: web.Request) -> web.Response:
 @requires(*ROLES)
 async def devices_list(request: web.Request) -> web.Response:
     page = parse_page(request.query, key_length=1)
-    async with sessions(request)() as session:
-        found = await service.list_devices(session, principal(request), page,
-                                           patient_id=request.query.get("patient"),
-                                           request_id=request_id(request))
+    found = await call(request, service.list_devices, page, patient_id=request.query.get("patient"),
+                       request_id=request_id(request))
     cursor = encode_cursor([found[-1].serial]) if len(found) == page.limit else None
     return listing([device_out(d) for d in found], cursor)
 
