@@ -18,6 +18,7 @@ from telemed.bus.memory import InProcessBus
 from telemed.db.engine import SessionFactory, make_engine, make_session_factory
 from telemed.db.models import Device, DeviceAssignment, Patient, User, UserSession
 from telemed.db.types import utcnow
+from telemed.identity.sessions import handle_of, revoke_my_session
 from telemed.services.devices import reassign_device
 from telemed.services.sessions import revoke_session, revoke_user_sessions
 
@@ -95,6 +96,20 @@ async def test_a_device_given_to_another_patient_is_announced_after_the_commit(
         assert await _next(subscription) == {"device_id": "d1", "patient_id": "pb"}
         async with scene.sessions() as session:  # no change: nothing to announce
             await reassign_device(session, None, "d1", "pb")
+        await _nothing(subscription)
+    finally:
+        await subscription.close()
+
+
+async def test_ending_ones_own_session_by_handle_is_announced_and_a_bad_handle_ends_none(
+        scene: Scene) -> None:
+    subscription = scene.bus.subscribe(CREDENTIALS)
+    try:
+        async with scene.sessions() as session:
+            assert await revoke_my_session(session, "u1", "sessionè") is None  # not a 500
+            assert await revoke_my_session(session, "u1", handle_of("s1")) == "s1"
+        assert await _next(subscription) == {"user_id": "u1", "session_id": "s1",
+                                             "except": None, "reason": "revoked_by_user"}
         await _nothing(subscription)
     finally:
         await subscription.close()
