@@ -212,11 +212,10 @@ async def add_study(
         raise not_found("Study")
     if not rules.same_patient_id(dw.value(study, dw.TAG_PATIENT_ID),
                                  target.patient.fiscal_code):
-        audit.record(session, actor=who, action="create", resource="study",
-                     patient_id=target.patient.id, resource_id=study_uid, outcome="denied",
-                     request_id=request_id)
-        await session.commit()
-        raise forbidden("That study is not this patient's.")
+        raise await audit.refused(session, forbidden("That study is not this patient's."),
+                                  actor=who, action="create", resource="study",
+                                  patient_id=target.patient.id, resource_id=study_uid,
+                                  request_id=request_id)
     existing = (await session.exec(select(Attachment).where(
         Attachment.study_uid == study_uid).where(
         (Attachment.teleconsult_id == target.id) if target.kind == "teleconsult"

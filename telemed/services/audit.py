@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import AuditEvent
 from telemed.db.types import utcnow
 from telemed.domain.audit_reasons import Reason, ReasonCode, legacy
+from telemed.errors import ApiError
 from telemed.principal import Principal
 
 Action = Literal["read", "create", "update", "delete", "login", "export", "emergency"]
@@ -85,6 +86,26 @@ def record(
     event.reason_code, event.reason_params = reason_columns(reason)
     session.add(event)
     return event
+
+
+async def refused(
+    session: AsyncSession,
+    error: ApiError,
+    *,
+    actor: Principal,
+    action: Action,
+    resource: Resource,
+    patient_id: str | None = None,
+    resource_id: str | None = None,
+    request_id: str | None = None,
+) -> ApiError:
+    """Record a refused request and commit it (the refusal stays in the log, the request
+    changes nothing); `error` to raise: ``raise await audit.refused(session, forbidden(...),
+    ...)``."""
+    record(session, actor=actor, action=action, resource=resource, patient_id=patient_id,
+           resource_id=resource_id, outcome="denied", request_id=request_id)
+    await session.commit()
+    return error
 
 
 async def record_reads(

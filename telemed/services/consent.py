@@ -80,10 +80,9 @@ async def decide_consent(
     if await session.get(Patient, patient_id) is None:
         raise not_found("Patient")
     if not may_manage_record(who, patient_id):
-        audit.record(session, actor=who, action="update", resource="consent",
-                     patient_id=patient_id, outcome="denied")
-        await session.commit()
-        raise forbidden("Only the patient can change their consent.")
+        raise await audit.refused(session, forbidden("Only the patient can change their consent."),
+                                  actor=who, action="update", resource="consent",
+                                  patient_id=patient_id)
     if grantee_id is not None:
         grantee = await session.get(User, grantee_id)
         if grantee is None or grantee.role not in CLINICIANS:
@@ -268,11 +267,11 @@ async def review_emergency(session: AsyncSession, who: Principal, access_id: str
     if grant is None:
         raise not_found("Emergency access")
     if not await _may_review(session, who, grant):
-        audit.record(session, actor=who, action="update", resource="emergency_review",
-                     patient_id=grant.patient_id, resource_id=grant.id, outcome="denied")
-        await session.commit()
-        raise forbidden("Only the patient's responsible doctor or an administrator reviews "
-                        "this emergency access.")
+        raise await audit.refused(
+            session, forbidden("Only the patient's responsible doctor or an administrator "
+                               "reviews this emergency access."),
+            actor=who, action="update", resource="emergency_review",
+            patient_id=grant.patient_id, resource_id=grant.id)
     errors: dict[str, str] = {}
     if outcome not in REVIEW_OUTCOMES:
         errors["outcome"] = N_("Outcome must be confirmed or flagged.")

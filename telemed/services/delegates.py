@@ -110,10 +110,9 @@ async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
     if patient is None:
         raise not_found("Patient")
     if not may_manage_record(who, patient_id):
-        audit.record(session, actor=who, action="create", resource="delegation",
-                     patient_id=patient_id, outcome="denied")
-        await session.commit()
-        raise forbidden("Only the patient (or an administrator) manages delegates.")
+        raise await audit.refused(
+            session, forbidden("Only the patient (or an administrator) manages delegates."),
+            actor=who, action="create", resource="delegation", patient_id=patient_id)
     errors: dict[str, str] = {}
     if relationship not in RELATIONSHIPS:
         errors["relationship"] = N_("Relationship must be caregiver, parent or guardian.")
