@@ -88,17 +88,9 @@ def record(
     return event
 
 
-async def refused(
-    session: AsyncSession,
-    error: ApiError,
-    *,
-    actor: Principal,
-    action: Action,
-    resource: Resource,
-    patient_id: str | None = None,
-    resource_id: str | None = None,
-    request_id: str | None = None,
-) -> ApiError:
+async def refused(session: AsyncSession, error: ApiError, *, actor: Principal, action: Action,
+                  resource: Resource, patient_id: str | None = None,
+                  resource_id: str | None = None, request_id: str | None = None) -> ApiError:
     """Record a refused request and commit it (the refusal stays in the log, the request
     changes nothing); `error` to raise: ``raise await audit.refused(session, forbidden(...),
     ...)``."""

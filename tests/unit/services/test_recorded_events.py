@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,6 +32,15 @@ class Scene:
 
 async def _next(subscription: Subscription, seconds: float = 2) -> Event:
     return await asyncio.wait_for(anext(aiter(subscription)), seconds)
+
+
+@asynccontextmanager
+async def _listening(scene: Scene, channel: str) -> AsyncIterator[Subscription]:
+    subscription = scene.bus.subscribe(channel)
+    try:
+        yield subscription
+    finally:
+        await subscription.close()
 
 
 async def _nothing(subscription: Subscription) -> None:
@@ -67,8 +77,7 @@ async def scene(tmp_path: Path) -> AsyncIterator[Scene]:
 
 
 async def test_a_rolled_back_revocation_publishes_nothing(scene: Scene) -> None:
-    subscription = scene.bus.subscribe(CREDENTIALS)
-    try:
+    async with _listening(scene, CREDENTIALS) as subscription:
         async with scene.sessions() as session:
             await revoke_user_sessions(session, "u1", "deactivated", keep="s2")
             await session.rollback()
@@ -82,14 +91,11 @@ async def test_a_rolled_back_revocation_publishes_nothing(scene: Scene) -> None:
             await session.commit()
         assert await _next(subscription) == {"user_id": "u1", "session_id": None,
                                              "except": "s2", "reason": "password_changed"}
-    finally:
-        await subscription.close()
 
 
 async def test_a_device_given_to_another_patient_is_announced_after_the_commit(
         scene: Scene) -> None:
-    subscription = scene.bus.subscribe(DEVICES)
-    try:
+    async with _listening(scene, DEVICES) as subscription:
         async with scene.sessions() as session:  # the operator (who=None) at the command line
             moved = await reassign_device(session, None, "d1", "pb")
         assert moved.patient_id == "pb"
@@ -97,19 +103,14 @@ async def test_a_device_given_to_another_patient_is_announced_after_the_commit(
         async with scene.sessions() as session:  # no change: nothing to announce
             await reassign_device(session, None, "d1", "pb")
         await _nothing(subscription)
-    finally:
-        await subscription.close()
 
 
 async def test_ending_ones_own_session_by_handle_is_announced_and_a_bad_handle_ends_none(
         scene: Scene) -> None:
-    subscription = scene.bus.subscribe(CREDENTIALS)
-    try:
+    async with _listening(scene, CREDENTIALS) as subscription:
         async with scene.sessions() as session:
             assert await revoke_my_session(session, "u1", "sessionè") is None  # not a 500
             assert await revoke_my_session(session, "u1", handle_of("s1")) == "s1"
         assert await _next(subscription) == {"user_id": "u1", "session_id": "s1",
                                              "except": None, "reason": "revoked_by_user"}
         await _nothing(subscription)
-    finally:
-        await subscription.close()
