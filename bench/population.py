@@ -49,9 +49,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.databases import postgres_database, sqlite_database
 from telemed import keys
 from telemed.app import create_app
-from telemed.db import migrate
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.db.models import (
     Alert,
@@ -78,7 +78,6 @@ from tests.helpers.net import free_port, running
 
 SECRET = "bench-population-secret-0123456789abcdef"
 PASSWORD = "bench-password-123456"
-PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 OPEN_ALERTS = 2_000
 DAYS = 30
 CHUNK = 2_000
@@ -135,30 +134,10 @@ def percentile(values: Sequence[float], p: float) -> float:
 async def fresh_database(tmp: Path, postgres: bool, size: int) -> AsyncIterator[str]:
     """A migrated, empty database URL, dropped (PostgreSQL) or deleted afterwards."""
     if not postgres:
-        url = f"sqlite+aiosqlite:///{tmp / f'population-{size}.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        yield url
+        yield await sqlite_database(tmp / f"population-{size}.db")
         return
-    import asyncpg  # type: ignore[import-untyped]
-
-    name = f"telemed_population_{os.getpid()}_{size}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    try:
-        await asyncio.to_thread(migrate.upgrade, url)
+    async with postgres_database(f"telemed_population_{os.getpid()}_{size}") as url:
         yield url
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 # --- seeding -----------------------------------------------------------------------------
