@@ -111,7 +111,7 @@ async def emergency_review(request: web.Request) -> web.Response:
 
 
 LOG_FIELDS = ("at", "actor_name", "actor_role", "action", "resource", "resource_id", "reason",
-              "emergency", "outcome")
+              "reason_code", "emergency", "outcome")
 
 
 @routes.get("/api/v1/patients/{patient_id}/access-log")
