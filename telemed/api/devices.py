@@ -6,11 +6,12 @@ who had the device when (``patient_id`` null for a patient the caller may not se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.common import Body, body, call, listing, ok, request_id, sessions
 from telemed.api.shapes import iso
@@ -18,9 +19,11 @@ from telemed.broker import BROKER
 from telemed.broker.dynsec import DynSecClient
 from telemed.broker.topics import DeviceTopics
 from telemed.db.models import Device
-from telemed.principal import ROLES, STAFF, principal, requires
+from telemed.principal import ROLES, STAFF, Principal, principal, requires
 from telemed.services import devices as service
 from telemed.services.pagination import encode_cursor, parse_page
+
+P = ParamSpec("P")
 
 routes = web.RouteTableDef()
 
@@ -102,26 +105,32 @@ async def devices_list(request: web.Request) -> web.Response:
     return listing([device_out(d) for d in found], cursor)
 
 
+async def _with_history(
+    request: web.Request,
+    use_case: Callable[Concatenate[AsyncSession, Principal, P], Awaitable[Device]],
+    *args: P.args, **kwargs: P.kwargs,
+) -> web.Response:
+    """The device `use_case` gives, with its history as the caller may see it."""
+    async with sessions(request)() as session:
+        device = await use_case(session, principal(request), *args, **kwargs)
+        history = await service.device_history(session, principal(request), device)
+    return ok({**device_out(device), "assignments": assignments_out(history)})
+
+
 @routes.get("/api/v1/devices/{device_id}")
 @requires(*ROLES)
 async def devices_get(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        device = await service.get_device(session, principal(request),
-                                          request.match_info["device_id"], request_id(request))
-        history = await service.device_history(session, principal(request), device)
-    return ok({**device_out(device), "assignments": assignments_out(history)})
+    return await _with_history(request, service.get_device, request.match_info["device_id"],
+                               request_id(request))
 
 
 @routes.patch("/api/v1/devices/{device_id}")
 @requires(*STAFF)
 async def devices_update(request: web.Request) -> web.Response:
     data = await body(request, DeviceUpdate)
-    async with sessions(request)() as session:
-        device = await service.reassign_device(session, principal(request),
-                                               request.match_info["device_id"], data.patient_id,
-                                               request_id(request))
-        history = await service.device_history(session, principal(request), device)
-    return ok({**device_out(device), "assignments": assignments_out(history)})
+    return await _with_history(request, service.reassign_device,
+                               request.match_info["device_id"], data.patient_id,
+                               request_id(request))
 
 
 @routes.delete("/api/v1/devices/{device_id}")
