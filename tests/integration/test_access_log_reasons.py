@@ -27,13 +27,18 @@ async def test_the_log_says_coded_reasons_in_italian_and_english(
     async with world.app[keys.SESSIONS]() as session:
         audit.record(session, actor=None, action="update", resource="careplan",
                      patient_id=patient.id, reason=because("careplan_version", version=3))
+        audit.record(session, actor=None, action="create", resource="delegation",
+                     patient_id=patient.id, reason=because(
+                         "delegation_granted", relationship="parent", scope="read",
+                         delegate="Anna Bianchi"))
         await session.commit()
     assert (await log_in(client, me["username"])).status in (302, 303)
     english = await (await client.get(f"/patients/{patient.id}/privacy")).text()
-    assert "Care plan version 3" in english
+    assert "Care plan version 3" in english and "parent (read): Anna Bianchi" in english
     italian = await (await client.get(f"/patients/{patient.id}/privacy",
                                       headers={"Accept-Language": "it"})).text()
     assert "Piano di cura, versione 3" in italian and "Care plan version" not in italian
+    assert "genitore (read): Anna Bianchi" in italian  # the relationship as a word
     log = await (await client.get(f"/api/v1/patients/{patient.id}/access-log",
                                   headers={"Accept-Language": "it"})).json()
     lines = {(e["reason_code"], e["reason"]) for e in log["items"]}
