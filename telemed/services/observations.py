@@ -133,6 +133,7 @@ async def _insert_sqlite(conn: AsyncConnection, readings: list[NewReading]) -> s
     per-value bind processing: the ingest hot path's largest cost after decoding. The times
     returned are the stored text, mapped back to the readings' keys."""
     stored: set[ReadingKey] = set()
+    received: dict[datetime, str] = {}  # a message's readings share their receive time
     for first in range(0, len(readings), _SQLITE_ROWS):
         part = readings[first:first + _SQLITE_ROWS]
         keys: dict[tuple[str, str, str], ReadingKey] = {}
@@ -140,8 +141,11 @@ async def _insert_sqlite(conn: AsyncConnection, readings: list[NewReading]) -> s
         for r in part:
             at = _sqlite_time(r.time)
             keys[(r.device_id, r.metric, at)] = r.key
+            received_text = received.get(r.received_at)
+            if received_text is None:
+                received_text = received[r.received_at] = _sqlite_time(r.received_at)
             params += (r.patient_id, r.device_id, r.metric, float(r.value), r.unit, at,
-                       _sqlite_time(r.received_at), int(r.late), r.entered_by)
+                       received_text, int(r.late), r.entered_by)
         row = "(" + ", ".join("?" * len(_PG_COLUMNS)) + ")"
         sql = _SQLITE_INSERT.format(values=", ".join([row] * len(part)))
         returned: list[Any] = list((await conn.exec_driver_sql(sql, tuple(params))).all())
