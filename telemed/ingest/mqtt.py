@@ -238,7 +238,7 @@ class IngestMqttClient:
         self._generation += 1
         driver = PahoLoop(client, on_message=lambda msg: self._on_message(client, None, msg),
                           on_failure=self._disconnected.set,
-                          reads_per_wakeup=MAX_READS_PER_WAKEUP)
+                          reads_per_wakeup=MAX_READS_PER_WAKEUP, join_acks=True)
         driver.paused = self._paused
         self._driver = driver
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
