@@ -24,7 +24,7 @@ from babel.numbers import format_decimal
 
 from telemed.domain.questionnaires import CATALOGUE as QUESTIONNAIRES
 from telemed.domain.units import METRICS
-from telemed.i18n import translations
+from telemed.i18n import locale_of, translations
 from telemed.views.error_text import N_, NC_
 from telemed.views.vitals import DEVICE_KINDS, zone_of
 
@@ -85,7 +85,7 @@ class _Writer:
     """Words, numbers and times in one language and one time zone."""
 
     def __init__(self, lang: str, timezone: str | None, name_zone: bool) -> None:
-        self.lang = lang
+        self.lang = locale_of(lang)
         self.zone: ZoneInfo = zone_of(timezone)
         self.zone_suffix = f" ({self.zone.key})" if name_zone else ""
         self._catalogue = translations(lang)
