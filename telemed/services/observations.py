@@ -16,17 +16,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
-    Integer,
     String,
     Table,
     and_,
     bindparam,
     func,
     literal,
-    literal_column,
     text,
     true,
     union_all,
@@ -331,55 +330,43 @@ class MetricSeries:
         return max((b.max for b in self.buckets), default=None)
 
 
-def _aggregates(number: Any) -> list[Any]:
+def _grouped_by_ranges(dialect: str, patient_id: str, metrics: Sequence[str],
+                       since: datetime, until: datetime, width: int) -> Any:
+    """The period's bucket edges (a recursive CTE, one row per bucket, the edges clipped to
+    ``[since, until]``), each bucket's readings read as one range of the (patient, metric,
+    time, value) index and aggregated by bucket.
+
+    Nothing is computed per reading: turning each of 86,400 readings' time into epoch seconds
+    (text on SQLite, a numeric on PostgreSQL) and sorting the rows by it was most of a 30-day
+    chart's cost. A bucket includes its start, as ``floor(epoch / width)`` says; ``until``
+    is inclusive, and readings are stored to the microsecond, so the last edge is ``until``
+    plus one microsecond. SQLite stores the UTC time as text, ``YYYY-MM-DD HH:MM:SS.ffffff``,
+    which sorts as the time does: an edge written ``YYYY-MM-DD HH:MM:SS`` sorts before every
+    reading of that second."""
     c = OBSERVATIONS.c
-    return [c.metric, number, func.count(), func.min(c.value), func.max(c.value),
-            func.sum(c.value), func.min(c.time), func.max(c.time)]
-
-
-def _grouped_by_epoch(patient_id: str, metrics: Sequence[str], since: datetime,
-                      until: datetime, width: int) -> Any:
-    """PostgreSQL: the bucket number of each row, ``floor(epoch / width)``, grouped on."""
-    c = OBSERVATIONS.c
-    number = literal_column(
-        f"CAST(floor(extract(epoch FROM observations.time) / {int(width)}) AS BIGINT)",
-        Integer())
-    return (sa_select(*_aggregates(number.label("bucket")))
-            .where(c.patient_id == patient_id).where(c.metric.in_(metrics))
-            .where(c.time >= since).where(c.time <= until)
-            .group_by(c.metric, number).order_by(c.metric, number))
-
-
-def _grouped_by_ranges(patient_id: str, metrics: Sequence[str], since: datetime,
-                       until: datetime, width: int) -> Any:
-    """SQLite: the period's bucket edges (a recursive CTE, one row per bucket, the edges
-    clipped to ``[since, until]``), each bucket's readings read as one range of the
-    (patient, metric, time) index.
-
-    SQLite stores the UTC time as text, ``YYYY-MM-DD HH:MM:SS.ffffff``, which sorts as the
-    time does: an edge written ``YYYY-MM-DD HH:MM:SS`` sorts before every reading of that
-    second, so ``lo <= time < hi`` puts a reading where ``floor(epoch / width)`` does,
-    without computing it for each of the period's rows (turning 86,400 texts into epoch
-    seconds was most of a 30-day chart's cost). ``until`` is inclusive: readings are stored
-    to the microsecond, so the last edge is ``until`` plus one."""
-    c = OBSERVATIONS.c
-    numbers = sa_select(literal(bucket_number(since, width), Integer()).label("n")).cte(
+    numbers = sa_select(literal(bucket_number(since, width), BigInteger()).label("n")).cte(
         "numbers", recursive=True)
     numbers = numbers.union_all(
         sa_select(numbers.c.n + 1).where(numbers.c.n < bucket_number(until, width)))
+    postgres = dialect == "postgresql"
 
     def edge(number: Any) -> Any:
+        if postgres:
+            return func.to_timestamp(number * int(width))
         return func.strftime("%Y-%m-%d %H:%M:%S", number * int(width), "unixepoch")
 
-    edges = sa_select(
+    start, end = literal(since, UTCDateTime), literal(until + timedelta(microseconds=1),
+                                                      UTCDateTime)
+    edges = sa_select(  # SQLite's max(a, b) and min(a, b) of two values
         numbers.c.n.label("n"),
-        func.max(edge(numbers.c.n), literal(since, UTCDateTime)).label("lo"),
-        func.min(edge(numbers.c.n + 1),
-                 literal(until + timedelta(microseconds=1), UTCDateTime)).label("hi"),
+        (func.greatest if postgres else func.max)(edge(numbers.c.n), start).label("lo"),
+        (func.least if postgres else func.min)(edge(numbers.c.n + 1), end).label("hi"),
     ).cte("edges")
     found = and_(c.patient_id == patient_id, c.metric.in_(metrics),
                  c.time >= edges.c.lo, c.time < edges.c.hi)
-    return (sa_select(*_aggregates(edges.c.n)).select_from(edges.join(OBSERVATIONS, found))
+    return (sa_select(c.metric, edges.c.n, func.count(), func.min(c.value), func.max(c.value),
+                      func.sum(c.value), func.min(c.time), func.max(c.time))
+            .select_from(edges.join(OBSERVATIONS, found))
             .group_by(c.metric, edges.c.n).order_by(c.metric, edges.c.n))
 
 
@@ -388,13 +375,12 @@ async def bucketed(
     until: datetime, width: int,
 ) -> dict[str, list[Bucket]]:
     """metric → its buckets of ``width`` seconds in ``[since, until]``, in one statement
-    (grouped by metric and bucket number, served by the (patient, metric, time) index).
+    (a range of the (patient, metric, time, value) index per bucket, `_grouped_by_ranges`).
     No audit: callers audit."""
     if not metrics:
         return {}
     conn = await session.connection()
-    grouped = (_grouped_by_epoch if conn.dialect.name == "postgresql" else _grouped_by_ranges)
-    stmt = grouped(patient_id, metrics, since, until, width)
+    stmt = _grouped_by_ranges(conn.dialect.name, patient_id, metrics, since, until, width)
     out: dict[str, list[Bucket]] = {m: [] for m in metrics}
     for metric, bucket, count, low, high, total, first, last in (await conn.execute(stmt)).all():
         out[metric].append(from_aggregates(int(bucket), width, int(count), float(low),
