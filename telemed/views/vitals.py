@@ -33,7 +33,7 @@ from telemed.db.types import utcnow
 from telemed.domain.bands import BAND_KEYS, Bands, Zone, classify
 from telemed.domain.careplans import CarePlanContent, effective_bands
 from telemed.domain.units import METRICS
-from telemed.i18n import locale_of, translations
+from telemed.i18n import decimal_text, locale_of, translations
 from telemed.principal import REQUEST_ID, principal
 from telemed.services import devices as device_service
 from telemed.services import vitals_panel as panel_service
@@ -133,7 +133,7 @@ def number(request: web.Request, metric: str, value: float) -> str:
     """A reading with the metric's usual number of decimals, in the page's locale."""
     decimals = METRICS[metric].decimals if metric in METRICS else 1
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, pattern, locale=_locale(request))
+    return decimal_text(value, pattern, _lang(request))
 
 
 def unit_of(request: web.Request, metric: str) -> str:
