@@ -362,12 +362,17 @@ def _grouped_by_ranges(dialect: str, patient_id: str, metrics: Sequence[str],
         (func.greatest if postgres else func.max)(edge(numbers.c.n), start).label("lo"),
         (func.least if postgres else func.min)(edge(numbers.c.n + 1), end).label("hi"),
     ).cte("edges")
-    found = and_(c.patient_id == patient_id, c.metric.in_(metrics),
-                 c.time >= edges.c.lo, c.time < edges.c.hi)
-    return (sa_select(c.metric, edges.c.n, func.count(), func.min(c.value), func.max(c.value),
-                      func.sum(c.value), func.min(c.time), func.max(c.time))
-            .select_from(edges.join(OBSERVATIONS, found))
-            .group_by(c.metric, edges.c.n).order_by(c.metric, edges.c.n))
+
+    def one(metric: str) -> Any:  # one arm per metric: each bucket one range of the index
+        found = and_(c.patient_id == patient_id, c.metric == metric,
+                     c.time >= edges.c.lo, c.time < edges.c.hi)
+        return (sa_select(literal(metric, String()).label("metric"), edges.c.n.label("n"),
+                          func.count(), func.min(c.value), func.max(c.value),
+                          func.sum(c.value), func.min(c.time), func.max(c.time))
+                .select_from(edges.join(OBSERVATIONS, found)).group_by(edges.c.n))
+
+    arms = union_all(*(one(m) for m in sorted(set(metrics)))).subquery("buckets")
+    return sa_select(arms).order_by(arms.c.metric, arms.c.n)
 
 
 async def bucketed(
