@@ -1,7 +1,10 @@
 """A short memory of authorized study reads, so the frames of a study being scrolled do not
 each write an audit line: the first read of a study by a person (its series, a frame) is
 authorized and audited in full; the frames that follow within `ttl` seconds ride on it.
-Also the PatientID of each study (it does not change), so frames need no QIDO round trip.
+The series a person opened are remembered for `series_window` seconds (a session window):
+the first frame of a series audits it once ("series"), the next frames of that series in
+the window do not. Also the PatientID of each study (it does not change), so frames need
+no QIDO round trip. Per process: several processes may each write a series' line once.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from collections import OrderedDict
 class StudyAccessCache:
     """(credential, study) → until when frames are allowed; study → patient id."""
 
-    def __init__(self, ttl: float = 120.0, size: int = 10_000) -> None:
+    def __init__(self, ttl: float = 120.0, size: int = 10_000,
+                 series_window: float = 1800.0) -> None:
         self.ttl = ttl
         self.size = size
+        self.series_window = series_window
         self._granted: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._series: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._patients: OrderedDict[str, str] = OrderedDict()
         self._members: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
 
@@ -31,9 +37,25 @@ class StudyAccessCache:
         while len(self._granted) > self.size:
             self._granted.popitem(last=False)
 
+    def series_audited(self, credential: str, series_uid: str,
+                       now: float | None = None) -> bool:
+        """Whether this credential's opening of the series was audited within the window."""
+        until = self._series.get((credential, series_uid))
+        return until is not None and until > (now if now is not None else time.monotonic())
+
+    def audit_series(self, credential: str, series_uid: str, now: float | None = None) -> None:
+        """Remember that the series' opening was audited (for `series_window` seconds)."""
+        key = (credential, series_uid)
+        self._series[key] = (now if now is not None else time.monotonic()) + self.series_window
+        self._series.move_to_end(key)
+        while len(self._series) > self.size:
+            self._series.popitem(last=False)
+
     def forget(self, credential: str) -> None:
         for key in [k for k in self._granted if k[0] == credential]:
             del self._granted[key]
+        for key in [k for k in self._series if k[0] == credential]:
+            del self._series[key]
 
     def has_member(self, study_uid: str, series_uid: str, sop_uid: str) -> bool:
         return (series_uid, sop_uid) in self._members.get(study_uid, ())
