@@ -168,3 +168,47 @@ async def test_consult_access_respects_withdrawn_consent(client: TestClient[Any,
     assert resp.status == 201, await resp.text()
     assert (await client.get(f"/api/v1/patients/{p['patient'].id}",
                              headers=p["h"]["cardio"])).status == 403
+
+
+async def test_a_live_consult_invites_the_patient_only_when_asked(
+        client: TestClient[Any, Any], world: World) -> None:
+    from telemed import keys
+    from telemed.notify.reminders import visit_reminders
+
+    p = await _people(world)
+    patient_h = await world.token((await world.user("patient",
+                                                    patient_id=p["patient"].id))["username"])
+    assert (await client.post("/api/v1/teleconsults", headers=p["h"]["gp"], json={
+        "patient_id": p["patient"].id, "question": "?", "specialist_id": p["cardio"]["id"],
+        "mode": "async", "include_patient": True})).status == 422  # only a live one can
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    visits: dict[bool, str] = {}
+    for include in (False, True):
+        consult = await _ask(client, p, mode="live", include_patient=include)
+        assert consult["include_patient"] is include
+        base = f"/api/v1/teleconsults/{consult['id']}"
+        await client.post(f"{base}/accept", json={}, headers=p["h"]["cardio"])
+        resp = await client.post(f"{base}/schedule", headers=p["h"]["cardio"], json={
+            "scheduled_start": start.isoformat(), "duration_minutes": 30})
+        assert resp.status == 200, await resp.text()
+        visits[include] = (await resp.json())["visit_id"]
+    # Without the flag the patient cannot join, does not list it, and is not told of it.
+    resp = await client.get(f"/api/v1/visits/{visits[False]}/join", headers=patient_h)
+    assert resp.status == 403, await resp.text()
+    assert (await client.get(f"/visits/{visits[False]}/check-in",
+                             headers=patient_h)).status == 403
+    # With it: joins as the patient (the signalling's waiting room holds them), lists it,
+    # and gets the visit's news and reminders like any visit.
+    joined = await client.get(f"/api/v1/visits/{visits[True]}/join", headers=patient_h)
+    assert joined.status == 200 and (await joined.json())["role"] == "patient"
+    assert (await client.get(f"/visits/{visits[True]}/check-in",
+                             headers=patient_h)).status == 200
+    mine = await (await client.get("/api/v1/visits", headers=patient_h)).json()
+    assert [v["id"] for v in mine["items"]] == [visits[True]]
+    async with world.app[keys.SESSIONS]() as session:
+        await visit_reminders(session, start - timedelta(minutes=10))
+        await session.commit()
+    told = await (await client.get("/api/v1/notifications", headers=patient_h)).json()
+    assert sorted(n["kind"] for n in told["items"]) == ["visit_changed", "visit_reminder"]
+    assert (await client.get(f"/api/v1/visits/{visits[True]}/join",
+                             headers=p["h"]["other"])).status == 403  # nor a stranger
