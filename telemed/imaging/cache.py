@@ -51,6 +51,10 @@ class StudyAccessCache:
         while len(self._series) > self.size:
             self._series.popitem(last=False)
 
+    def unaudit_series(self, credential: str, series_uid: str) -> None:
+        """Undo `audit_series` (the access it claimed was refused, or failed)."""
+        self._series.pop((credential, series_uid), None)
+
     def forget(self, credential: str) -> None:
         for key in [k for k in self._granted if k[0] == credential]:
             del self._granted[key]

@@ -166,9 +166,29 @@ async def authorize_study(session: AsyncSession, who: Principal, study_uid: str,
     seen = series_uid is not None and cache.series_audited(credential, series_uid)
     if frames and (seen or series_uid is None) and cache.allowed(credential, study_uid):
         return patient
-    opened = series_uid is not None and not seen
+    if series_uid is not None and not seen:
+        # Claimed before the first await: the viewer asks for several frames of a series at
+        # once (thumbnail, slice, neighbours), and only one of them writes the series' line.
+        cache.audit_series(credential, series_uid)
+        try:
+            return await _check_study(session, who, study_uid, client, cache, patient,
+                                      credential, opened=instance, request_id=request_id)
+        except BaseException:
+            cache.unaudit_series(credential, series_uid)
+            raise
+    return await _check_study(session, who, study_uid, client, cache, patient, credential,
+                              recheck=seen, request_id=request_id)
+
+
+async def _check_study(session: AsyncSession, who: Principal, study_uid: str,
+                       client: dw.DicomWebClient | None, cache: StudyAccessCache,
+                       patient: Patient, credential: str, *,
+                       opened: tuple[str, str] | None = None, recheck: bool = False,
+                       request_id: str | None = None) -> Patient:
+    """`authorize_study`'s check: audited for the study, or for the series `opened` (once
+    its instance is known to be in the study); a `recheck` writes no line when allowed."""
     resource: Resource = "series" if opened else "study"
-    resource_id = series_uid if opened else study_uid
+    resource_id = opened[0] if opened else study_uid
     visit_id = await _invited_to_visit_with(session, who, study_uid) if who.is_clinician \
         else None
     if visit_id is not None:
@@ -178,15 +198,13 @@ async def authorize_study(session: AsyncSession, who: Principal, study_uid: str,
     else:
         await authorize_patient(session, who, patient.id, action="read", resource=resource,
                                 resource_id=resource_id, request_id=request_id)
-    if opened and instance is not None:  # no line for a series that is not in the study
-        await check_member(client_or_503(client), cache, study_uid, *instance)
-    if seen:
+    if opened:  # no line for a series that is not in the study
+        await check_member(client_or_503(client), cache, study_uid, *opened)
+    if recheck:
         await session.rollback()  # allowed again: this window's line of the series stands
     else:
         await session.commit()
     cache.grant(credential, study_uid)
-    if opened and series_uid is not None:
-        cache.audit_series(credential, series_uid)
     return patient
 
 

@@ -4,6 +4,7 @@ attached, a study of a patient one may not see (403, audited), a PACS that is do
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
@@ -173,6 +174,10 @@ async def test_attach_pacs_study_and_view_it(client: TestClient[Any, Any], world
     assert only["series_instance_uid"] == ct.series_uid and len(only["instances"]) == 3
     sop = only["instances"][1]["sop_instance_uid"]
     frame = f"{study_url}/series/{ct.series_uid}/instances/{sop}/frames/1/rendered"
+    # The viewer asks for a series' frames together (thumbnail, slice, neighbours).
+    together = await asyncio.gather(*(client.get(f"{frame}?center={n}&width=400",
+                                                 headers=c["h"]["cardio"]) for n in range(4)))
+    assert [r.status for r in together] == [200] * 4
     resp = await client.get(f"{frame}?center=-600&width=1500", headers=c["h"]["cardio"])
     assert resp.status == 200 and resp.content_type == "image/png"
     assert (await resp.read()).startswith(b"\x89PNG")

@@ -14,7 +14,10 @@ def test_a_series_is_audited_once_per_credential_and_window() -> None:
     assert not cache.series_audited("u1:s1", "1.2.3", now=1800)  # the window is over
     assert not cache.series_audited("u1:s2", "1.2.3", now=10)  # another login
     assert not cache.series_audited("u1:s1", "1.2.4", now=10)  # another series
-    cache.forget("u1:s1")
+    cache.unaudit_series("u1:s1", "1.2.3")  # the access it claimed was refused
+    assert not cache.series_audited("u1:s1", "1.2.3", now=10)
+    cache.audit_series("u1:s1", "1.2.3", now=0)
+    cache.forget("u1:s1")  # logged out
     assert not cache.series_audited("u1:s1", "1.2.3", now=10)
 
 
