@@ -27,29 +27,19 @@ class StudyAccessCache:
         self._members: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
 
     def allowed(self, credential: str, study_uid: str, now: float | None = None) -> bool:
-        until = self._granted.get((credential, study_uid))
-        return until is not None and until > (now if now is not None else time.monotonic())
+        return _live(self._granted, (credential, study_uid), now)
 
     def grant(self, credential: str, study_uid: str, now: float | None = None) -> None:
-        key = (credential, study_uid)
-        self._granted[key] = (now if now is not None else time.monotonic()) + self.ttl
-        self._granted.move_to_end(key)
-        while len(self._granted) > self.size:
-            self._granted.popitem(last=False)
+        _until(self._granted, (credential, study_uid), self.ttl, self.size, now)
 
     def series_audited(self, credential: str, series_uid: str,
                        now: float | None = None) -> bool:
         """Whether this credential's opening of the series was audited within the window."""
-        until = self._series.get((credential, series_uid))
-        return until is not None and until > (now if now is not None else time.monotonic())
+        return _live(self._series, (credential, series_uid), now)
 
     def audit_series(self, credential: str, series_uid: str, now: float | None = None) -> None:
         """Remember that the series' opening was audited (for `series_window` seconds)."""
-        key = (credential, series_uid)
-        self._series[key] = (now if now is not None else time.monotonic()) + self.series_window
-        self._series.move_to_end(key)
-        while len(self._series) > self.size:
-            self._series.popitem(last=False)
+        _until(self._series, (credential, series_uid), self.series_window, self.size, now)
 
     def unaudit_series(self, credential: str, series_uid: str) -> None:
         """Undo `audit_series` (the access it claimed was refused, or failed)."""
@@ -80,3 +70,18 @@ class StudyAccessCache:
         self._patients.move_to_end(study_uid)
         while len(self._patients) > self.size:
             self._patients.popitem(last=False)
+
+
+def _live(expiries: OrderedDict[tuple[str, str], float], key: tuple[str, str],
+          now: float | None) -> bool:
+    until = expiries.get(key)
+    return until is not None and until > (now if now is not None else time.monotonic())
+
+
+def _until(expiries: OrderedDict[tuple[str, str], float], key: tuple[str, str], seconds: float,
+           size: int, now: float | None) -> None:
+    """`key` lives `seconds` from now (the newest; the oldest go beyond `size`)."""
+    expiries[key] = (now if now is not None else time.monotonic()) + seconds
+    expiries.move_to_end(key)
+    while len(expiries) > size:
+        expiries.popitem(last=False)
