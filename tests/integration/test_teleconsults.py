@@ -8,7 +8,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from telemed.signalling import messages as m
+from telemed.signalling.client import SignallingClient
 from tests.conftest import World
+from tests.integration.visit_helpers import ORIGIN
 from tests.helpers.plans import PLAN
 from tests.helpers.teleconsults import specialist
 
@@ -178,6 +181,11 @@ async def test_a_live_consult_invites_the_patient_only_when_asked(
     p = await _people(world)
     patient_h = await world.token((await world.user("patient",
                                                     patient_id=p["patient"].id))["username"])
+    daughter = await world.user("patient")  # a delegate who acts for the patient
+    assert (await client.post(f"/api/v1/patients/{p['patient'].id}/delegates", headers=patient_h,
+                              json={"delegate_username": daughter["username"],
+                                    "relationship": "caregiver", "scope": "act"})).status == 201
+    daughter_h = await world.token(daughter["username"])
     assert (await client.post("/api/v1/teleconsults", headers=p["h"]["gp"], json={
         "patient_id": p["patient"].id, "question": "?", "specialist_id": p["cardio"]["id"],
         "mode": "async", "include_patient": True})).status == 422  # only a live one can
@@ -197,9 +205,22 @@ async def test_a_live_consult_invites_the_patient_only_when_asked(
     assert resp.status == 403, await resp.text()
     assert (await client.get(f"/visits/{visits[False]}/check-in",
                              headers=patient_h)).status == 403
+    assert (await client.get(f"/api/v1/visits/{visits[False]}/join",
+                             headers=daughter_h)).status == 403
     # With it: joins as the patient (the signalling's waiting room holds them), lists it,
     # and gets the visit's news and reminders like any visit.
     joined = await client.get(f"/api/v1/visits/{visits[True]}/join", headers=patient_h)
+    assert joined.status == 200 and (await joined.json())["role"] == "patient"
+    peer = await SignallingClient(client.session,
+                                  str(client.make_url(f"/ws/visits/{visits[True]}")),
+                                  (await joined.json())["token"], origin=ORIGIN).connect()
+    try:
+        await peer.send(m.Join())
+        welcome = await peer.expect(m.Welcome)
+        assert welcome.state == "waiting" and welcome.role == "patient"
+    finally:
+        await peer.close()
+    joined = await client.get(f"/api/v1/visits/{visits[True]}/join", headers=daughter_h)
     assert joined.status == 200 and (await joined.json())["role"] == "patient"
     assert (await client.get(f"/visits/{visits[True]}/check-in",
                              headers=patient_h)).status == 200
