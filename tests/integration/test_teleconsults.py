@@ -8,12 +8,14 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from telemed import keys
+from telemed.notify.reminders import visit_reminders
 from telemed.signalling import messages as m
 from telemed.signalling.client import SignallingClient
 from tests.conftest import World
-from tests.integration.visit_helpers import ORIGIN
 from tests.helpers.plans import PLAN
 from tests.helpers.teleconsults import specialist
+from tests.integration.visit_helpers import ORIGIN
 
 
 async def _people(world: World) -> dict[str, Any]:
@@ -175,9 +177,6 @@ async def test_consult_access_respects_withdrawn_consent(client: TestClient[Any,
 
 async def test_a_live_consult_invites_the_patient_only_when_asked(
         client: TestClient[Any, Any], world: World) -> None:
-    from telemed import keys
-    from telemed.notify.reminders import visit_reminders
-
     p = await _people(world)
     patient_h = await world.token((await world.user("patient",
                                                     patient_id=p["patient"].id))["username"])
