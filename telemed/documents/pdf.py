@@ -144,6 +144,23 @@ def _chart(metric: str, points: Sequence[Sequence[Any]], lang: str) -> Drawing |
     return drawing
 
 
+def signature_line(f: DocumentFacts, *, status: str, lang: str,
+                   legacy_hash: str | None = None) -> str:
+    """Who signed (and co-signed) the document, when, under whose seal ("" unsigned)."""
+    words = LABELS[lang]
+    if legacy_hash:
+        return words["legacy"].format(who=f.signer.name, when=_when(f.signed_at, lang),
+                                      hash=legacy_hash)
+    if status in ("draft", "partially_signed"):
+        return ""
+    if f.cosigner is not None and f.cosigned_at is not None:
+        return words["cosigned"].format(who=f.signer.name, when=_when(f.signed_at, lang),
+                                        co=f.cosigner.name, co_when=_when(f.cosigned_at, lang),
+                                        org=f.organisation)
+    return words["signed"].format(who=f.signer.name, when=_when(f.signed_at, lang),
+                                  org=f.organisation)
+
+
 def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = None) -> bytes:
     """The PDF of a document (``status`` draft shows a draft mark)."""
     _fonts()
@@ -182,19 +199,7 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
     if f.replaces:
         story.append(Paragraph(_text(words["replaces"].format(id=f.replaces)), styles["small"]))
     story.append(Spacer(1, 8 * mm))
-    if legacy_hash:
-        sign_line = words["legacy"].format(who=f.signer.name, when=_when(f.signed_at, lang),
-                                           hash=legacy_hash)
-    elif f.cosigner is not None and f.cosigned_at is not None:
-        sign_line = words["cosigned"].format(who=f.signer.name, when=_when(f.signed_at, lang),
-                                             co=f.cosigner.name,
-                                             co_when=_when(f.cosigned_at, lang),
-                                             org=f.organisation)
-    elif status not in ("draft", "partially_signed"):
-        sign_line = words["signed"].format(who=f.signer.name, when=_when(f.signed_at, lang),
-                                           org=f.organisation)
-    else:
-        sign_line = ""
+    sign_line = signature_line(f, status=status, lang=lang, legacy_hash=legacy_hash)
     if sign_line:
         story.append(Paragraph(_text(sign_line), styles["body"]))
     story.append(Paragraph(_text(f"{words['document']} {f.id}"), styles["small"]))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from telemed.domain.errors import N_
 from telemed.domain.text import text_errors
 
 Status = Literal["draft", "partially_signed", "signed", "replaced"]
@@ -182,8 +183,8 @@ def check_editable(status: str, author_id: str, editor_id: str) -> None:
     """Only a draft, only by its author."""
     if status == "partially_signed":
         raise DocumentRuleError(409, "document_being_signed",
-                                "Signed by its author and awaiting co-signature: it no longer "
-                                "changes.")
+                                N_("Signed by its author and awaiting co-signature: it no longer "
+                                "changes."))
     if status != "draft":
         raise DocumentRuleError(409, "document_signed",
                                 "A signed document never changes: write a replacement.")
@@ -201,17 +202,17 @@ def check_signable(status: str, author_id: str, signer_id: str, spec: KindSpec,
     Nobody signs twice, nobody else co-signs, and a replaced document is never signed."""
     if status == "replaced":
         raise DocumentRuleError(409, "document_replaced",
-                                "This document was replaced: it can no longer be signed.")
+                                N_("This document was replaced: it can no longer be signed."))
     if status == "signed":
         raise DocumentRuleError(409, "already_signed", "This document is already signed.")
     if status == "partially_signed":
         if signer_id == author_id:
             raise DocumentRuleError(409, "already_signed_by_you",
-                                    "You have signed this document already: it waits for "
-                                    "its co-signer.")
+                                    N_("You have signed this document already: it waits for "
+                                    "its co-signer."))
         if cosigner_id is None or signer_id != cosigner_id:
             raise DocumentRuleError(403, "not_cosigner",
-                                    "Only the named co-signer may co-sign this document.")
+                                    N_("Only the named co-signer may co-sign this document."))
         return "signed"
     if status != "draft":
         raise DocumentRuleError(409, "already_signed", "This document is already signed.")
@@ -227,7 +228,7 @@ def check_signable(status: str, author_id: str, signer_id: str, spec: KindSpec,
         return "signed"
     if cosigner_id is None or cosigner_id == author_id:
         raise DocumentRuleError(409, "cosigner_missing",
-                                "This document needs a co-signer other than its author.")
+                                N_("This document needs a co-signer other than its author."))
     return "partially_signed"
 
 
@@ -237,17 +238,17 @@ def check_cosigner(spec: KindSpec, author_id: str, cosigner_id: str | None,
     if spec.signers < 2:
         if cosigner_id is not None:
             raise DocumentRuleError(422, "cosigner_not_needed",
-                                    "This kind of document has a single signer.")
+                                    N_("This kind of document has a single signer."))
         return
     if cosigner_id is None:
         raise DocumentRuleError(422, "cosigner_missing",
-                                "This document needs a co-signer other than its author.")
+                                N_("This document needs a co-signer other than its author."))
     if cosigner_id == author_id:
         raise DocumentRuleError(422, "cosigner_is_author",
-                                "The co-signer must be another person than the author.")
+                                N_("The co-signer must be another person than the author."))
     if cosigner_role not in CLINICAL_ROLES or not cosigner_active:
         raise DocumentRuleError(422, "cosigner_not_clinician",
-                                "The co-signer must be an active doctor or nurse.")
+                                N_("The co-signer must be an active doctor or nurse."))
 
 
 def replacement_signers(spec: KindSpec, author_id: str, cosigner_id: str | None,
@@ -261,7 +262,7 @@ def replacement_signers(spec: KindSpec, author_id: str, cosigner_id: str | None,
     if replacer_id == cosigner_id:
         return author_id
     raise DocumentRuleError(403, "not_signer",
-                            "Only the signers of a co-signed document may correct it.")
+                            N_("Only the signers of a co-signed document may correct it."))
 
 
 def check_replaceable(old_status: str, old_patient_id: str, new_patient_id: str,
