@@ -27,17 +27,8 @@ from telemed.principal import (
 from telemed.services import documents as service
 from telemed.services.users import display_names
 from telemed.views.forms import FormErrors, read_form
-from telemed.views.render import (
-    LANGUAGE,
-    N_,
-    flash,
-    language_of,
-    local_or,
-    render,
-    see_other,
-    t,
-    t_error,
-)
+from telemed.views.render import LANGUAGE, N_, flash, language_of, render, see_other, t, t_error
+from telemed.views.render import local_or as local_path_or
 
 routes = web.RouteTableDef()
 
@@ -186,7 +177,7 @@ async def document_sign(request: web.Request) -> web.Response:
         await flash(request, "Signed: the co-signer signs next.")
     else:
         await flash(request, "Document signed.")
-    raise see_other(local_or(form.get("next"), f"/documents/{doc_id}"))
+    raise see_other(local_path_or(form.get("next"), f"/documents/{doc_id}"))
 
 
 @routes.post(DOC + "/replace")
