@@ -5,6 +5,7 @@ not sign, when, and the identity confirmed again by password or second-factor co
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -20,13 +21,16 @@ from tests.helpers.pages import log_in, post_form, text_of
 from tests.helpers.teleconsults import specialist
 from tests.unit.fhir.validation import validate
 
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 QUESTION = "Dispnea da sforzo di nuova insorgenza: serve un ecocardiogramma?"
 ANSWER = "Ecocardiogramma entro 7 giorni.\n\nNel frattempo proseguire la terapia."
 
 
-async def _answered(client: TestClient[Any, Any], world: World) -> dict[str, Any]:
-    """A GP's async request answered by the cardiologist: the people, their headers, and
-    the answer's response (with the drafted report's id)."""
+async def _answered(client: TestClient[Any, Any], world: World, mode: str = "async"
+                    ) -> dict[str, Any]:
+    """A GP's request (a live one: scheduled, with a PDF attached) answered by the
+    cardiologist: the people, their headers, and the answer's response (with the drafted
+    report's id)."""
     gp, cardio, colleague, stranger = (await world.user("doctor"), await specialist(world),
                                        await world.user("nurse"), await world.user("doctor"))
     patient = await world.patient(team=[gp["id"], colleague["id"]])
@@ -36,10 +40,16 @@ async def _answered(client: TestClient[Any, Any], world: World) -> dict[str, Any
         ("patient", portal))}
     resp = await client.post("/api/v1/teleconsults", headers=h["gp"], json={
         "patient_id": patient.id, "specialist_id": cardio["id"], "question": QUESTION,
-        "urgency": "urgent", "mode": "async"})
+        "urgency": "urgent", "mode": mode})
     consult = await resp.json()
     base = f"/api/v1/teleconsults/{consult['id']}"
     assert (await client.post(f"{base}/accept", json={}, headers=h["cardio"])).status == 200
+    if mode == "live":
+        start = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+        assert (await client.post(f"{base}/schedule", headers=h["cardio"], json={
+            "scheduled_start": start, "duration_minutes": 30})).status == 200
+        assert (await client.post(f"{base}/attachments?filename=ecg.pdf", data=PDF, headers={
+            **h["gp"], "Content-Type": "application/pdf"})).status == 201
     resp = await client.post(f"{base}/answer", json={"text": ANSWER}, headers=h["cardio"])
     assert resp.status == 201, await resp.text()
     answered = await resp.json()
@@ -175,13 +185,18 @@ async def _enrol(world: World, user_id: str) -> str:
     return offer.secret
 
 
+def _codes(secret: str) -> tuple[str, str]:
+    """A fresh code (the next step: enrolling spent the current one) and a wrong one."""
+    fresh = pyotp.TOTP(secret).at(time.time() + 30)
+    return fresh, str((int(fresh) + 1) % 1_000_000).zfill(6)
+
+
 async def test_signing_with_a_second_factor_code(client: TestClient[Any, Any],
                                                  world: World) -> None:
     w = await _answered(client, world)
     h, url = w["h"], w["url"]
     secret = await _enrol(world, w["cardio"]["id"])
-    fresh = pyotp.TOTP(secret).at(time.time() + 30)  # the enrolment spent the current step
-    wrong = str((int(fresh) + 1) % 1_000_000).zfill(6)
+    fresh, wrong = _codes(secret)
     resp = await _sign(client, url, h["cardio"], code=wrong)
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "code_wrong"
     assert (await _row(world, w["consult"]["document_id"])).status == "draft"
@@ -204,8 +219,7 @@ async def test_wrong_codes_are_limited_like_sign_in(client: TestClient[Any, Any]
                                                     world: World) -> None:
     w = await _answered(client, world)
     secret = await _enrol(world, w["cardio"]["id"])
-    fresh = pyotp.TOTP(secret).at(time.time() + 30)
-    wrong = str((int(fresh) + 1) % 1_000_000).zfill(6)
+    fresh, wrong = _codes(secret)
     statuses = [(await _sign(client, w["url"], w["h"]["cardio"], code=wrong)).status
                 for _ in range(6)]
     assert statuses[:5] == [403] * 5 and statuses[5] == 429
@@ -224,8 +238,16 @@ async def test_request_page_shows_the_report_and_co_signs(client: TestClient[Any
     assert 'id="awaiting-cosignature"' in page and 'data-report-status="partially_signed"' \
         in page
     assert "Co-sign the document" in page and 'name="code"' not in page  # no second factor
-    resp = await post_form(client, f"/documents/{w['consult']['document_id']}/sign",
-                           {"password": PASSWORD, "next": consult_page}, page=consult_page)
+    secret = await _enrol(world, w["gp"]["id"])
+    page = await (await client.get(consult_page)).text()
+    assert 'name="code"' in page  # now the form offers the authenticator's code
+    sign = f"/documents/{w['consult']['document_id']}/sign"
+    fresh, wrong = _codes(secret)
+    resp = await post_form(client, sign, {"code": wrong, "next": consult_page},
+                           page=consult_page)
+    assert resp.status == 403 and "second factor" in text_of(await resp.text())
+    resp = await post_form(client, sign, {"password": "", "code": fresh,
+                                          "next": consult_page}, page=consult_page)
     assert resp.status == 303 and resp.headers["Location"] == consult_page
     page = await (await client.get(consult_page)).text()
     assert 'data-report-status="signed"' in page and "awaiting-cosignature" not in page
@@ -234,3 +256,12 @@ async def test_request_page_shows_the_report_and_co_signs(client: TestClient[Any
     await post_form(client, "/language", {"lang": "it", "next": consult_page})
     italian = text_of(await (await client.get(consult_page)).text())
     assert "Relazione di teleconsulto" in italian and "controfirmato da" in italian
+
+
+async def test_a_live_consult_report_cites_its_visit_and_attachments(
+        client: TestClient[Any, Any], world: World) -> None:
+    w = await _answered(client, world, mode="live")
+    doc = await (await client.get(w["url"], headers=w["h"]["cardio"])).json()
+    assert doc["visit_id"] == w["consult"]["visit_id"] is not None
+    question = next(s["text"] for s in doc["sections"] if s["key"] == "question")
+    assert "Mode: live video teleconsult" in question and "- ecg.pdf" in question
