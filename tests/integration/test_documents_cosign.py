@@ -162,9 +162,14 @@ async def test_the_answer_is_a_report_sealed_only_when_co_signed(
     assert (await fix.json())["cosigner_id"] == w["cardio"]["id"]
 
 
-async def test_co_signing_needs_access_to_the_patient(client: TestClient[Any, Any],
-                                                      world: World) -> None:
-    w = await _answered(client, world)
+async def test_a_live_consults_report_and_co_signing_needs_access(
+        client: TestClient[Any, Any], world: World) -> None:
+    w = await _answered(client, world, mode="live")
+    # The report of a live consult names its visit and cites what was attached.
+    doc = await (await client.get(w["url"], headers=w["h"]["cardio"])).json()
+    assert doc["visit_id"] == w["consult"]["visit_id"] is not None
+    question = next(s["text"] for s in doc["sections"] if s["key"] == "question")
+    assert "Mode: live video teleconsult" in question and "- ecg.pdf" in question
     assert (await _sign(client, w["url"], w["h"]["cardio"])).status == 200
     async with world.app[keys.SESSIONS]() as session:  # the GP left the care team
         await session.exec(delete(CareTeamMember).where(
@@ -257,11 +262,3 @@ async def test_request_page_shows_the_report_and_co_signs(client: TestClient[Any
     italian = text_of(await (await client.get(consult_page)).text())
     assert "Relazione di teleconsulto" in italian and "controfirmato da" in italian
 
-
-async def test_a_live_consult_report_cites_its_visit_and_attachments(
-        client: TestClient[Any, Any], world: World) -> None:
-    w = await _answered(client, world, mode="live")
-    doc = await (await client.get(w["url"], headers=w["h"]["cardio"])).json()
-    assert doc["visit_id"] == w["consult"]["visit_id"] is not None
-    question = next(s["text"] for s in doc["sections"] if s["key"] == "question")
-    assert "Mode: live video teleconsult" in question and "- ecg.pdf" in question
