@@ -159,7 +159,18 @@ async def test_the_answer_is_a_report_sealed_only_when_co_signed(
     assert (await client.post(url + "/replace", headers=h["colleague"])).status == 403
     fix = await client.post(url + "/replace", headers=h["gp"])
     assert fix.status == 201, await fix.text()
-    assert (await fix.json())["cosigner_id"] == w["cardio"]["id"]
+    correction = await fix.json()
+    assert correction["cosigner_id"] == w["cardio"]["id"]
+    fix_url = f"/api/v1/documents/{correction['id']}"
+    assert (await _sign(client, fix_url, h["gp"])).status == 200
+    assert (await _sign(client, fix_url, h["cardio"])).status == 200
+    # The correction is in force: the request links it; the old report is never signed again.
+    async with world.app[keys.SESSIONS]() as session:
+        consult = await session.get(Teleconsult, w["consult"]["id"])
+        assert consult is not None and consult.document_id == correction["id"]
+    assert (await _row(world, draft["id"])).status == "replaced"
+    late = await _sign(client, url, h["gp"])
+    assert late.status == 409 and (await late.json())["error"]["code"] == "document_replaced"
 
 
 async def test_a_live_consults_report_and_co_signing_needs_access(
