@@ -22,7 +22,7 @@ from telemed.services import patients as patient_service
 from telemed.services.pagination import Page
 from telemed.views.forms import Form, FormErrors, api_errors, read_form, simple_field
 from telemed.views.render import N_, flash, language_of, render, see_other, t
-from telemed.views.vitals import DEVICE_KINDS, device_row
+from telemed.views.vitals.devices import DEVICE_KINDS, device_row
 
 routes = web.RouteTableDef()
 

@@ -30,8 +30,8 @@ from telemed.views.forms import (
 )
 from telemed.views.questionnaires import response_row
 from telemed.views.render import flash, language_of, render, see_other, t, t_error
-from telemed.views.visits import visit_panel
-from telemed.views.vitals import vitals_panel
+from telemed.views.visits.panel import visit_panel
+from telemed.views.vitals.panel import vitals_panel
 
 routes = web.RouteTableDef()
 

@@ -78,7 +78,7 @@ async def language_of(request: web.Request) -> str:
     return lang
 
 
-def _lang(request: web.Request) -> str:
+def page_language(request: web.Request) -> str:
     return request.get(LANGUAGE) or request.app[keys.SETTINGS].language
 
 
@@ -89,13 +89,13 @@ def current_user(request: web.Request) -> Principal | None:
 
 def t(request: web.Request, message: str, /, **params: Any) -> str:
     """Translate an English msgid for this request (language must be resolved)."""
-    text = gettext(_lang(request), message)
+    text = gettext(page_language(request), message)
     return text.format(**params) if params else text
 
 
 def tn(request: web.Request, singular: str, plural: str, n: int, /, **params: Any) -> str:
     """Translate a message with a plural form; `{n}` and `params` are filled in."""
-    text = translations(_lang(request)).ngettext(singular, plural, n)
+    text = translations(page_language(request)).ngettext(singular, plural, n)
     return text.format(n=n, **params)
 
 
@@ -104,7 +104,7 @@ def t_error(request: web.Request, message: ApiError | FieldError | str) -> str:
     plain English message, in the request's language."""
     if isinstance(message, ApiError):
         message = message.said
-    return say(_lang(request), message)
+    return say(page_language(request), message)
 
 
 def is_local_path(target: str | None) -> bool:
