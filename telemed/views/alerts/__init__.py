@@ -7,7 +7,7 @@ are query parameters (``severity``, ``status``, ``q`` for the patient's name); e
 alert is rendered and those the filters leave out are ``hidden``, so the board's script can
 filter in the browser without asking the server again.
 
-``web/static/alert-board.js`` then follows ``GET /api/v1/alerts/stream`` from the sequence
+``web/static/alert-board/`` then follows ``GET /api/v1/alerts/stream`` from the sequence
 number the page was rendered at (nothing changed in between is missed) and fetches the
 changed alerts' rows from ``GET /alerts/rows?id=…`` — the same template as the page, so the
 markup, the words and the times are the server's. A row says the alert's detail in the page's

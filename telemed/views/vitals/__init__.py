@@ -4,7 +4,7 @@ Values are shown in each metric's display unit with the patient's care-plan band
 platform defaults when the plan has no entry), and the zone a value falls in is said in
 words ("High", "Very low"), never by colour alone. Times are the patient's local times.
 
-The charts themselves are drawn by ``web/static/vitals-chart.js`` from the downsampled series
+The charts themselves are drawn by ``web/static/vitals/`` from the downsampled series
 API (``/observations/series``: per time bucket the lowest, highest and mean reading, so a
 chart covers the whole period asked for); the server renders for each chart a text summary
 (the period's exact count, lowest and highest reading) and a table of the latest raw readings,
