@@ -20,7 +20,7 @@ from telemed.principal import REQUEST_ID, STAFF, ensure_csrf_token, principal, r
 from telemed.services import devices as service
 from telemed.services import patients as patient_service
 from telemed.services.pagination import Page
-from telemed.views.forms import Form, FormErrors, api_errors, read_form, simple_field
+from telemed.views.forms import Form, FormErrors, api_errors, form_context, read_form, simple_field
 from telemed.views.render import N_, flash, language_of, render, see_other, t
 from telemed.views.vitals.devices import DEVICE_KINDS, device_row
 
@@ -62,8 +62,7 @@ async def _list_page(request: web.Request, form: Form, errors: FormErrors,
         "full": len(devices) == LISTED,
         "patients": patients,
         "kinds": [(k, t(request, v)) for k, v in DEVICE_KINDS.items()],
-        "form": form, "errors": errors, "labels": labels,
-        "summary": errors.summary(lambda key: labels.get(key, key)),
+        **form_context(form, errors, labels),
     }, status=status)
 
 

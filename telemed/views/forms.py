@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from aiohttp import web
 
@@ -70,6 +71,13 @@ class FormErrors:
             items.extend((field_id, f"{label_of(field_id)}: {message}")
                          for message in self.fields[field_id])
         return items
+
+
+def form_context(form: Form, errors: FormErrors, labels: Mapping[str, str]) -> dict[str, Any]:
+    """What a form page's template needs of the form: the values, the errors, the fields'
+    labels and the error summary (a field without a label is named by its id)."""
+    return {"form": form, "errors": errors, "labels": labels,
+            "summary": errors.summary(lambda key: labels.get(key, key))}
 
 
 def api_errors(

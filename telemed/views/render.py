@@ -16,7 +16,7 @@ from yarl import URL
 from telemed import keys
 from telemed.errors import ApiError, FieldError
 from telemed.i18n import LANGUAGES, gettext, negotiate, translations
-from telemed.principal import PRINCIPAL, Principal, ensure_csrf_token
+from telemed.principal import PRINCIPAL, Principal, ensure_csrf_token, principal
 from telemed.views.bell import unread_for_header
 from telemed.views.error_text import say
 from telemed.views.labels import label_global
@@ -76,6 +76,12 @@ async def language_of(request: web.Request) -> str:
     )
     request[LANGUAGE] = lang
     return lang
+
+
+async def page_user(request: web.Request) -> Principal:
+    """The signed-in caller of a page, with the page's language resolved (for `t`)."""
+    await language_of(request)
+    return principal(request)
 
 
 def page_language(request: web.Request) -> str:

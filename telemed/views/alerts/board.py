@@ -9,15 +9,16 @@ from aiohttp import web
 
 from telemed import keys
 from telemed.db.types import utcnow
-from telemed.principal import CLINICIANS, REQUEST_ID, principal, requires
+from telemed.principal import CLINICIANS, REQUEST_ID, requires
 from telemed.services import alert_board
 from telemed.services import alerts as service
 from telemed.services.alerts import AlertFilter
 from telemed.services.pagination import Page
 from telemed.views.alerts.filters import ACTIVE, BoardFilter, patient_name
 from telemed.views.alerts.rows import by_patient, row_data, snooze_options
+from telemed.views.alerts.strings import BOARD_STRINGS
 from telemed.views.forms import FormErrors
-from telemed.views.render import N_, language_of, render, t
+from telemed.views.render import page_user, render, t
 from telemed.views.times import local_time
 
 routes = web.RouteTableDef()
@@ -26,34 +27,11 @@ BOARD_LIMIT = 200
 SOUND_FILE = "sounds/critical-alert.wav"
 
 
-# Words the board's script needs (keys are stable, values English msgids).
-BOARD_STRINGS: dict[str, str] = {
-    "connecting": N_("Connecting…"),
-    "live": N_("Live: new alerts appear by themselves."),
-    "reconnecting": N_("Reconnecting… the board may be out of date."),
-    "count": N_("Alerts shown: {shown} of {total}."),
-    "just_now": N_("just now"),
-    "announce_new": N_("New alert. {summary}"),
-    "announce_worse": N_("Alert now critical. {summary}"),
-    "announce_escalated": N_("Alert escalated to the doctor. {summary}"),
-    "acknowledged": N_("Alert acknowledged."),
-    "resolved": N_("Alert resolved."),
-    "snoozed": N_("Alert snoozed."),
-    "note_required": N_("Say how the alert was resolved."),
-    "already_acknowledged": N_("This alert is already acknowledged."),
-    "already_resolved": N_("This alert is already resolved."),
-    "session_expired": N_("Your session has expired. Reload the page and log in again."),
-    "no_access": N_("You have no access to this patient's record."),
-    "failed": N_("That did not work. Check the connection and try again."),
-    "sound_blocked": N_("The browser blocked the sound. Click anywhere on the page to allow it."),
-    "error_prefix": N_("Error:"),
-}
-
-
 async def board_page(request: web.Request, filters: BoardFilter, errors: FormErrors,
-                 notes: dict[str, str] | None = None, status: int = 200) -> web.Response:
-    await language_of(request)
-    who = principal(request)
+                     notes: dict[str, str] | None = None, status: int = 200) -> web.Response:
+    """The board with `filters`, and the errors of a form that came back (`notes`: the
+    resolution notes typed, by alert id)."""
+    who = await page_user(request)
     now = utcnow()
     async with request.app[keys.SESSIONS]() as session:
         # The stream resumes after this number: a change committed after it reaches the

@@ -17,7 +17,7 @@ from telemed.services import alert_board
 from telemed.services.audit import record_reads
 from telemed.views.alerts.rows import row_data, snooze_options
 from telemed.views.forms import FormErrors
-from telemed.views.render import language_of, local_or
+from telemed.views.render import language_of, local_or, page_user
 
 routes = web.RouteTableDef()
 
@@ -30,8 +30,7 @@ async def board_rows(request: web.Request) -> web.Response:
     """The board's rows of the alerts ``?id=…&id=…`` (at most 50; the board's script asks
     for them after changes). Alerts of patients the caller cannot see are left out, so a row
     missing from the answer is a row to remove."""
-    await language_of(request)
-    who = principal(request)
+    who = await page_user(request)
     now = utcnow()
     ids = sorted({i for i in request.query.getall("id", []) if 0 < len(i) <= 64})
     if len(ids) > ROWS_LIMIT:

@@ -8,10 +8,10 @@ from aiohttp import web
 
 from telemed import keys
 from telemed.db.types import utcnow
-from telemed.principal import REQUEST_ID, principal, requires
+from telemed.principal import REQUEST_ID, requires
 from telemed.services import booking
 from telemed.services import visits as service
-from telemed.views.render import language_of, render, t
+from telemed.views.render import page_user, render, t
 from telemed.views.visit_labels import KIND_LABELS
 from telemed.views.visits.visit_view import PEOPLE, names_of, visit_view
 
@@ -22,8 +22,7 @@ routes = web.RouteTableDef()
 @requires(*PEOPLE)
 async def agenda(request: web.Request) -> web.Response:
     """Today's visits for a clinician; the next visit for a patient."""
-    await language_of(request)
-    who = principal(request)
+    who = await page_user(request)
     settings = request.app[keys.SETTINGS]
     async with request.app[keys.SESSIONS]() as session:
         if who.role == "patient":

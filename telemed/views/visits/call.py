@@ -6,15 +6,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from telemed import keys
-from telemed.principal import CLINICIANS, REQUEST_ID, ensure_csrf_token, principal, requires
+from telemed.principal import CLINICIANS, REQUEST_ID, principal, requires
 from telemed.services import documents
 from telemed.services import visits as service
-from telemed.views.render import language_of, render
+from telemed.views.render import render
 from telemed.views.visit_labels import VISIT_ID
 from telemed.views.visits.visit_view import (
     PEOPLE,
     call_context,
     names_of,
+    opened_visit,
     visit_view,
     why_not_joinable,
 )
@@ -41,12 +42,8 @@ async def visit_entry(request: web.Request) -> web.Response:
 
 
 async def _call_page(request: web.Request, template: str, expected: str) -> web.Response:
-    await language_of(request)
-    await ensure_csrf_token(request)
-    who = principal(request)
-    visit_id = request.match_info["visit_id"]
     async with request.app[keys.SESSIONS]() as session:
-        record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
+        who, visit_id, record = await opened_visit(request, session)
         patient = await service.patient_of(session, record)
         role = await service.role_in(session, who, record)
         if role != expected:

@@ -6,13 +6,13 @@ from aiohttp import web
 
 from telemed import keys
 from telemed.domain.documents import kind_of
-from telemed.principal import CLINICIANS, REQUEST_ID, ensure_csrf_token, principal, requires
+from telemed.principal import CLINICIANS, REQUEST_ID, principal, requires
 from telemed.services import documents
 from telemed.services import visits as service
 from telemed.views.forms import read_form
 from telemed.views.render import language_of, render, see_other
 from telemed.views.visit_labels import VISIT_ID
-from telemed.views.visits.visit_view import PEOPLE, names_of, visit_view
+from telemed.views.visits.visit_view import PEOPLE, names_of, opened_visit, visit_view
 
 routes = web.RouteTableDef()
 
@@ -22,12 +22,8 @@ routes = web.RouteTableDef()
 async def report_page(request: web.Request) -> web.Response:
     """The visit's report: its document, or (a clinician, a held visit) the form that starts
     it."""
-    await language_of(request)
-    await ensure_csrf_token(request)
-    who = principal(request)
-    visit_id = request.match_info["visit_id"]
     async with request.app[keys.SESSIONS]() as session:
-        record = await service.get_visit(session, who, visit_id, request[REQUEST_ID])
+        who, visit_id, record = await opened_visit(request, session)
         doc = await documents.document_for_visit(session, who, visit_id, request[REQUEST_ID])
         patient = await service.patient_of(session, record)
     if doc is not None:

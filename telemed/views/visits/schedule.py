@@ -21,7 +21,7 @@ from telemed.principal import (
 )
 from telemed.services import patients as patient_service
 from telemed.services import visits as service
-from telemed.views.forms import Form, FormErrors, api_errors
+from telemed.views.forms import Form, FormErrors, api_errors, form_context
 from telemed.views.render import N_, flash, language_of, render, see_other, t
 from telemed.views.visit_labels import KIND_LABELS
 
@@ -49,8 +49,7 @@ async def _schedule_page(request: web.Request, form: Form, errors: FormErrors,
     await ensure_csrf_token(request)
     labels = {key: t(request, label) for key, label in SCHEDULE_FIELDS.items()}
     return await render(request, "visit_new.html", {
-        "form": form, "errors": errors, "labels": labels,
-        "summary": errors.summary(lambda key: labels.get(key, key)),
+        **form_context(form, errors, labels),
         **await _schedule_choices(request, principal(request)),
     }, status=status)
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
 from telemed.db.models import Patient
 from telemed.db.types import utcnow
 from telemed.errors import ApiError
-from telemed.principal import Role
+from telemed.principal import REQUEST_ID, Principal, Role, ensure_csrf_token, principal
 from telemed.services import visits as service
 from telemed.services.users import display_names
-from telemed.views.render import t, t_error
+from telemed.views.render import language_of, t, t_error
 from telemed.views.visit_labels import KIND_LABELS, STATUS_LABELS
 from telemed.views.visit_strings import call_strings
 
@@ -53,6 +54,17 @@ def why_not_joinable(request: web.Request, record: service.VisitRecord) -> str |
 async def names_of(request: web.Request, user_ids: list[str]) -> dict[str, str]:
     async with request.app[keys.SESSIONS]() as session:
         return await display_names(session, user_ids)
+
+
+async def opened_visit(request: web.Request, session: AsyncSession
+                       ) -> tuple[Principal, str, service.VisitRecord]:
+    """The caller, the visit id of the path and the visit, which the caller may read (a page
+    with a form: the language and the CSRF token are set)."""
+    await language_of(request)
+    await ensure_csrf_token(request)
+    who = principal(request)
+    visit_id = request.match_info["visit_id"]
+    return who, visit_id, await service.get_visit(session, who, visit_id, request[REQUEST_ID])
 
 
 def call_context(request: web.Request, visit: dict[str, Any], problem: str | None, *,
