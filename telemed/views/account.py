@@ -18,7 +18,7 @@ from telemed.views.forms import (
     Form,
     FormErrors,
     api_errors,
-    form_order,
+    form_context,
     read_form,
     simple_field,
 )
@@ -38,8 +38,7 @@ async def _page(request: web.Request, errors: FormErrors, status: int = 200) -> 
     labels = {key: t(request, label) for key, label in FIELDS.items()}
     form: Form = {}  # passwords are never sent back to the browser
     return await render(request, "account_password.html", {
-        "form": form, "errors": errors, "labels": labels,
-        "summary": errors.summary(lambda key: labels.get(key, key), form_order(FIELDS)),
+        **form_context(form, errors, labels, FIELDS),
     }, status=status)
 
 

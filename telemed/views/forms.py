@@ -73,11 +73,14 @@ class FormErrors:
         return items
 
 
-def form_context(form: Form, errors: FormErrors, labels: Mapping[str, str]) -> dict[str, Any]:
+def form_context(form: Form, errors: FormErrors, labels: Mapping[str, str],
+                 order: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What a form page's template needs of the form: the values, the errors, the fields'
-    labels and the error summary (a field without a label is named by its id)."""
+    labels and the error summary (a field without a label is named by its id; `order`: the
+    fields in the order the form shows them, else the order the errors were found)."""
     return {"form": form, "errors": errors, "labels": labels,
-            "summary": errors.summary(lambda key: labels.get(key, key))}
+            "summary": errors.summary(lambda key: labels.get(key, key),
+                                      form_order(order) if order is not None else None)}
 
 
 def api_errors(
@@ -107,3 +110,16 @@ def simple_field(known: Mapping[str, str]) -> Callable[[str], str | None]:
         return head if head in known else None
 
     return field_of
+
+
+def refusal_errors(request: web.Request, exc: ApiError, field_of: Callable[[str], str | None],
+                   conflicts: Mapping[str, str]) -> FormErrors:
+    """The form's errors of a refused change: a conflict (409) whose code `conflicts` names
+    said next to that field, invalid fields (422) next to theirs; anything else is raised."""
+    if exc.status == 409 and exc.code in conflicts:
+        errors = FormErrors()
+        errors.add(conflicts[exc.code], t_error(request, exc))
+        return errors
+    if exc.status == 422:
+        return api_errors(request, exc, field_of)
+    raise exc
