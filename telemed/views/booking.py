@@ -207,9 +207,8 @@ async def _book_page(request: web.Request, form: Form, errors: FormErrors, *,
         slots = await service.free_slots(session, settings_of(request), since=now,
                                          until=now + SPAN, clinician_id=clinician)
     names = {p.id: p.display_name for p in people}
-    labels = {k: t(request, v) for k, v in BOOK_FIELDS.items()}
     return await render(request, "visit_book.html", {
-        **form_context(form, errors, labels),
+        **form_context(request, form, errors, BOOK_FIELDS),
         "clinicians": [(p.id, p.display_name) for p in people],
         "clinician": clinician or "",
         "patients": [(p.id, f"{p.given_name} {p.family_name}") for p in patients],

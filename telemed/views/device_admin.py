@@ -54,7 +54,6 @@ async def _list_page(request: web.Request, form: Form, errors: FormErrors,
     patients = await patient_choices(request)
     names = dict(patients)
     now = datetime.now(UTC)
-    labels = {k: t(request, v) for k, v in FIELDS.items()}
     return await render(request, "devices.html", {
         "devices": [{**device_row(request, d, None, now),
                      "patient": names.get(d.patient_id or "", ""),
@@ -62,7 +61,7 @@ async def _list_page(request: web.Request, form: Form, errors: FormErrors,
         "full": len(devices) == LISTED,
         "patients": patients,
         "kinds": [(k, t(request, v)) for k, v in DEVICE_KINDS.items()],
-        **form_context(form, errors, labels),
+        **form_context(request, form, errors, FIELDS),
     }, status=status)
 
 

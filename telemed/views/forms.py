@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from telemed.errors import ApiError
-from telemed.views.render import N_, t_error
+from telemed.views.render import N_, t, t_error
 
 __all__ = ["N_", "Form", "FormErrors", "api_errors", "form_order", "parse_date", "read_form",
            "simple_field"]
@@ -73,14 +73,15 @@ class FormErrors:
         return items
 
 
-def form_context(form: Form, errors: FormErrors, labels: Mapping[str, str],
-                 order: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """What a form page's template needs of the form: the values, the errors, the fields'
-    labels and the error summary (a field without a label is named by its id; `order`: the
-    fields in the order the form shows them, else the order the errors were found)."""
+def form_context(request: web.Request, form: Form, errors: FormErrors,
+                 fields: Mapping[str, str], *, ordered: bool = False) -> dict[str, Any]:
+    """What a form page's template needs of the form: the values, the errors, the labels of
+    `fields` (field id → English label) translated, and the error summary (a field without a
+    label is named by its id; `ordered`: in the order of `fields`, else as found)."""
+    labels = {key: t(request, label) for key, label in fields.items()}
     return {"form": form, "errors": errors, "labels": labels,
             "summary": errors.summary(lambda key: labels.get(key, key),
-                                      form_order(order) if order is not None else None)}
+                                      form_order(fields) if ordered else None)}
 
 
 def api_errors(

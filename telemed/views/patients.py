@@ -29,7 +29,7 @@ from telemed.views.forms import (
     simple_field,
 )
 from telemed.views.questionnaires import response_row
-from telemed.views.render import flash, language_of, render, see_other, t
+from telemed.views.render import flash, language_of, render, see_other
 from telemed.views.visits.panel import visit_panel
 from telemed.views.vitals.panel import vitals_panel
 
@@ -81,10 +81,8 @@ async def patients_list(request: web.Request) -> web.Response:
 
 async def _new_patient_page(request: web.Request, form: Form, errors: FormErrors,
                             status: int = 200) -> web.Response:
-    labels = {key: t(request, label) for key, label in FIELDS.items()}
-    return await render(request, "patient_new.html", {
-        **form_context(form, errors, labels, FIELDS),
-    }, status=status)
+    return await render(request, "patient_new.html",
+                        form_context(request, form, errors, FIELDS, ordered=True), status=status)
 
 
 @routes.get("/patients/new", name="patient_new")

@@ -28,7 +28,7 @@ from telemed.views.forms import (
     refusal_errors,
     simple_field,
 )
-from telemed.views.render import flash, language_of, render, see_other, t
+from telemed.views.render import flash, language_of, render, see_other
 
 routes = web.RouteTableDef()
 
@@ -68,9 +68,8 @@ async def users_list(request: web.Request) -> web.Response:
 
 async def _new_user_page(request: web.Request, form: Form, errors: FormErrors,
                          status: int = 200) -> web.Response:
-    labels = {key: t(request, label) for key, label in FIELDS.items()}
     return await render(request, "user_new.html", {
-        **form_context(form, errors, labels, FIELDS), "roles": ROLES,
+        **form_context(request, form, errors, FIELDS, ordered=True), "roles": ROLES,
     }, status=status)
 
 

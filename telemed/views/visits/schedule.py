@@ -47,9 +47,8 @@ async def _schedule_choices(request: web.Request, who: Principal) -> dict[str, A
 async def _schedule_page(request: web.Request, form: Form, errors: FormErrors,
                          status: int = 200) -> web.Response:
     await ensure_csrf_token(request)
-    labels = {key: t(request, label) for key, label in SCHEDULE_FIELDS.items()}
     return await render(request, "visit_new.html", {
-        **form_context(form, errors, labels),
+        **form_context(request, form, errors, SCHEDULE_FIELDS),
         **await _schedule_choices(request, principal(request)),
     }, status=status)
 
