@@ -10,12 +10,13 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp_session import get_session
+from babel.core import Locale
 from babel.dates import format_date, format_datetime
 from yarl import URL
 
 from telemed import keys
 from telemed.errors import ApiError, FieldError
-from telemed.i18n import LANGUAGES, gettext, negotiate, translations
+from telemed.i18n import LANGUAGES, gettext, locale_of, negotiate, translations
 from telemed.principal import PRINCIPAL, Principal, ensure_csrf_token, principal
 from telemed.views.bell import unread_for_header
 from telemed.views.error_text import say
@@ -86,6 +87,11 @@ async def page_user(request: web.Request) -> Principal:
 
 def page_language(request: web.Request) -> str:
     return request.get(LANGUAGE) or request.app[keys.SETTINGS].language
+
+
+def page_locale(request: web.Request) -> Locale:
+    """Babel's locale of the page's language (parsed once, see `telemed.i18n.locale_of`)."""
+    return locale_of(page_language(request))
 
 
 def current_user(request: web.Request) -> Principal | None:

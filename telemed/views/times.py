@@ -10,7 +10,7 @@ from babel.dates import format_datetime, format_timedelta
 
 from telemed import keys
 from telemed.db.types import utcnow
-from telemed.views.render import page_language, t
+from telemed.views.render import page_locale, t
 
 
 def zone_of(tz_name: str | None) -> ZoneInfo:
@@ -24,7 +24,7 @@ def zone_of(tz_name: str | None) -> ZoneInfo:
 def local_time(request: web.Request, value: datetime, tz_name: str | None,
                pattern: str = "d MMM, HH:mm") -> str:
     """``value`` in the patient's time zone; the zone is named when it is not the site's."""
-    text = format_datetime(value, pattern, tzinfo=zone_of(tz_name), locale=page_language(request))
+    text = format_datetime(value, pattern, tzinfo=zone_of(tz_name), locale=page_locale(request))
     site = request.app[keys.SETTINGS].timezone
     if tz_name and tz_name != site:
         text = f"{text} ({tz_name})"
@@ -36,4 +36,4 @@ def relative_time(request: web.Request, value: datetime, now: datetime | None = 
     delta = value - (now or utcnow())
     if abs(delta.total_seconds()) < 60:
         return t(request, "just now")
-    return format_timedelta(delta, add_direction=True, threshold=1, locale=page_language(request))
+    return format_timedelta(delta, add_direction=True, threshold=1, locale=page_locale(request))

@@ -3,8 +3,6 @@ patient, with the filters, the notices of withdrawn consent and the script's dat
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from telemed import keys
@@ -15,7 +13,7 @@ from telemed.services import alerts as service
 from telemed.services.alerts import AlertFilter
 from telemed.services.pagination import Page
 from telemed.views.alerts.filters import ACTIVE, BoardFilter, patient_name
-from telemed.views.alerts.rows import by_patient, row_data, snooze_options
+from telemed.views.alerts.rows import RowView, by_patient, row_data, snooze_options
 from telemed.views.alerts.strings import BOARD_STRINGS
 from telemed.views.forms import FormErrors
 from telemed.views.render import page_user, render, t
@@ -48,7 +46,7 @@ async def board_page(request: web.Request, filters: BoardFilter, errors: FormErr
         patients = [p for p in {p.id: p for _, p in rows}.values() if p.id not in withdrawn]
         data = await row_data(session, request, who, patients, (a for a, _ in rows), now)
         await session.commit()
-    alerts: list[dict[str, Any]] = []
+    alerts: list[RowView] = []
     for alert, patient in by_patient(rows):
         view = data.view(request, alert, patient, now, withdrawn.get(patient.id))
         view["hidden"] = not filters.matches(alert, patient)

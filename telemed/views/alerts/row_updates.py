@@ -15,7 +15,7 @@ from telemed.i18n import translations
 from telemed.principal import CLINICIANS, REQUEST_ID, ensure_csrf_token, principal, requires
 from telemed.services import alert_board
 from telemed.services.audit import record_reads
-from telemed.views.alerts.rows import row_data, snooze_options
+from telemed.views.alerts.rows import RowView, row_data, snooze_options
 from telemed.views.forms import FormErrors
 from telemed.views.render import language_of, local_or, page_user
 
@@ -35,7 +35,7 @@ async def board_rows(request: web.Request) -> web.Response:
     ids = sorted({i for i in request.query.getall("id", []) if 0 < len(i) <= 64})
     if len(ids) > ROWS_LIMIT:
         raise ApiError(400, "too_many_ids", f"Ask for at most {ROWS_LIMIT} alerts at once.")
-    views: list[dict[str, Any]] = []
+    views: list[RowView] = []
     async with request.app[keys.SESSIONS]() as session:
         rows = await alert_board.rows_by_id(session, who, ids)
         found = [(alert, patient) for alert, patient, _ in rows]

@@ -71,9 +71,20 @@ def detail_text(request: web.Request, alert: Alert, patient: Patient) -> str:
                           name_zone=patient.timezone != settings.timezone)
 
 
+class RowView(dict[str, Any]):
+    """One row's values for `_alert_row.html`. Jinja reads ``a.name`` as an attribute first:
+    a plain dict answers each read with an AttributeError (a board reads 10,000)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: list[VitalItem],
                names: dict[str, str], content: Any, now: datetime,
-               withdrawn: datetime | None = None) -> dict[str, Any]:
+               withdrawn: datetime | None = None) -> RowView:
     """What `_alert_row.html` shows of one alert (`withdrawn`: when the patient withdrew
     consent, for an alert that reaches the caller through telemonitoring only)."""
     tz = patient.timezone
@@ -87,7 +98,7 @@ def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: lis
                "text": local_time(request, alert.acknowledged_at, tz),
                "relative": relative_time(request, alert.acknowledged_at, now),
                "note": alert.ack_note}
-    return {
+    return RowView({
         "id": alert.id,
         "patient_id": patient.id,
         "patient_name": patient_name(patient),
@@ -112,7 +123,7 @@ def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: lis
         if withdrawn is not None else None,
         "summary": f"{severity_word}: {patient_name(patient)}, {what}.",
         "same_patient": False,  # the page sets it: joins the card of the patient's first alert
-    }
+    })
 
 
 
@@ -138,7 +149,7 @@ class RowData:
     names: dict[str, str]
 
     def view(self, request: web.Request, alert: Alert, patient: Patient, now: datetime,
-             withdrawn: datetime | None) -> dict[str, Any]:
+             withdrawn: datetime | None) -> RowView:
         return alert_view(request, alert, patient, self.vitals.get(patient.id, []),
                           self.names, self.contents.get(patient.id), now, withdrawn)
 

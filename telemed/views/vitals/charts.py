@@ -12,7 +12,7 @@ from babel.numbers import format_decimal
 from telemed.db.models import Observation
 from telemed.domain.bands import Bands
 from telemed.i18n import translations
-from telemed.views.render import N_, page_language, t
+from telemed.views.render import N_, page_language, page_locale, t
 from telemed.views.times import local_time
 from telemed.views.vitals.latest import VitalItem
 from telemed.views.vitals.values import number, sentence, unit_of, value_zone, zone_label
@@ -133,7 +133,7 @@ def summary(request: web.Request, chart: Chart, period: str) -> str:
             parts.append(f"{s.label}: {text}" if len(chart.series) > 1 else text)
             continue
         text = series_summary(request, s.count).format(
-            n=format_decimal(s.count, "#,##0", locale=page_language(request)),
+            n=format_decimal(s.count, "#,##0", locale=page_locale(request)),
             low=number(request, s.metric, s.low),
             high=number(request, s.metric, s.high), unit=chart.unit)
         parts.append(f"{s.label}: {text}" if len(chart.series) > 1 else text)

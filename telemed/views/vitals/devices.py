@@ -10,7 +10,7 @@ from babel.numbers import format_decimal
 
 from telemed.db.models import Device
 from telemed.views.labels import msgids
-from telemed.views.render import page_language, t
+from telemed.views.render import page_locale, t
 from telemed.views.times import local_time, relative_time
 
 DEVICE_KINDS = msgids("device_kind")  # the words are in telemed/views/labels.py
@@ -33,7 +33,7 @@ def device_row(request: web.Request, device: Device, tz_name: str | None,
         "last_seen_iso": device.last_seen.isoformat() if device.last_seen else None,
         "last_seen_relative": relative_time(request, device.last_seen, now)
         if device.last_seen else None,
-        "battery": format_decimal(battery, "#,##0", locale=page_language(request))
+        "battery": format_decimal(battery, "#,##0", locale=page_locale(request))
         if battery is not None else None,
         "battery_low": battery is not None and battery < LOW_BATTERY,
     }

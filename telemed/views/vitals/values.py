@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiohttp import web
-from babel.numbers import format_decimal
 
 from telemed.domain.bands import Bands, Zone, classify
 from telemed.domain.units import METRICS
+from telemed.i18n import decimal_text
 from telemed.views.render import N_, page_language, t
 
 BP_LABEL = N_("Blood pressure")
@@ -28,7 +28,7 @@ def number(request: web.Request, metric: str, value: float) -> str:
     """A reading with the metric's usual number of decimals, in the page's locale."""
     decimals = METRICS[metric].decimals if metric in METRICS else 1
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, pattern, locale=page_language(request))
+    return decimal_text(value, pattern, page_language(request))
 
 
 def unit_of(request: web.Request, metric: str) -> str:
