@@ -27,6 +27,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from telemed.documents.fhir import DocumentFacts
 from telemed.domain.documents import paragraphs
+from telemed.domain.score_report import band_word, title_of, trend_word
 from telemed.domain.units import METRICS
 
 FONT, BOLD = "TelemedVera", "TelemedVera-Bold"
@@ -40,7 +41,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
            "draft": "BOZZA - non firmata", "period": "Periodo", "metric": "Parametro",
            "count": "N.", "median": "Mediana", "unit": "Unità",
            "replaces": "Sostituisce il documento {id}.", "document": "Documento",
-           "index": "Indice dei documenti", "kind": "Tipo", "status": "Stato"},
+           "index": "Indice dei documenti", "kind": "Tipo", "status": "Stato",
+           "questionnaire": "Questionario", "last": "Ultima", "score": "Punteggio",
+           "band": "Fascia", "trend": "Andamento", "score_of": "punteggio"},
     "en": {"patient": "Patient", "fiscal_code": "Fiscal code", "born": "Born on",
            "author": "Written by", "date": "Date", "page": "Page {n} of {m}",
            "signed": "Signed by {who} on {when}, with the electronic seal of {org}.",
@@ -49,7 +52,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
            "draft": "DRAFT - not signed", "period": "Period", "metric": "Metric",
            "count": "N", "median": "Median", "unit": "Unit",
            "replaces": "Replaces document {id}.", "document": "Document",
-           "index": "Index of documents", "kind": "Kind", "status": "Status"},
+           "index": "Index of documents", "kind": "Kind", "status": "Status",
+           "questionnaire": "Questionnaire", "last": "Last", "score": "Score",
+           "band": "Band", "trend": "Trend", "score_of": "score"},
 }
 
 
@@ -115,27 +120,32 @@ def _canvas(header: str, title: str, page_label: str) -> type[_Pages]:
                                      "page_label": page_label})
 
 
-def _chart(metric: str, points: Sequence[Sequence[Any]], lang: str) -> Drawing | None:
+def _chart(label: str, points: Sequence[Sequence[Any]], height: float = 45 * mm,
+           y_range: tuple[float, float] | None = None) -> Drawing | None:
+    """A line chart of (time, value) points over their order, titled ``label``."""
     values = [(i, float(p[1])) for i, p in enumerate(points)]
     if len(values) < 2:
         return None
-    drawing = Drawing(170 * mm, 45 * mm)
+    drawing = Drawing(170 * mm, height)
     plot = LinePlot()
-    plot.x, plot.y, plot.width, plot.height = 12 * mm, 8 * mm, 150 * mm, 30 * mm
+    plot.x, plot.y, plot.width, plot.height = 12 * mm, 8 * mm, 150 * mm, height - 15 * mm
     plot.data = [values]
     plot.lines[0].strokeColor = colors.HexColor("#1f5f8b")
     plot.xValueAxis.visibleLabels = False
     plot.yValueAxis.labels.fontName = FONT
     plot.yValueAxis.labels.fontSize = 7
+    if y_range is not None:
+        plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = y_range
     drawing.add(plot)
-    info = METRICS.get(metric)
-    label = f"{info.display_name if info else metric} ({info.canonical_unit if info else ''})"
-    drawing.add(String(12 * mm, 41 * mm, label, fontName=BOLD, fontSize=8))
-    if points:
-        span = f"{str(points[0][0])[:10]} - {str(points[-1][0])[:10]}"
-        drawing.add(String(12 * mm, 2 * mm, span, fontName=FONT, fontSize=7))
-    del lang
+    drawing.add(String(12 * mm, height - 4 * mm, label, fontName=BOLD, fontSize=8))
+    span = f"{str(points[0][0])[:10]} - {str(points[-1][0])[:10]}"
+    drawing.add(String(12 * mm, 2 * mm, span, fontName=FONT, fontSize=7))
     return drawing
+
+
+def _metric_label(metric: str) -> str:
+    info = METRICS.get(metric)
+    return f"{info.display_name if info else metric} ({info.canonical_unit if info else ''})"
 
 
 def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = None) -> bytes:
@@ -170,7 +180,9 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
         story.append(Paragraph(_text(spec.title(lang)), styles["h2"]))
         story += [Paragraph(_text(par), styles["body"]) for par in paragraphs(text)]
         if spec.key == "readings" and f.figures:
-            story += _figures(f.figures, lang, styles)
+            story += _figures(f.figures, lang)
+        if spec.key == "questionnaires" and f.figures:
+            story += _scores(f.figures.get("questionnaires", []), lang)
     if f.replaces:
         story.append(Paragraph(_text(words["replaces"].format(id=f.replaces)), styles["small"]))
     story.append(Spacer(1, 8 * mm))
@@ -189,8 +201,16 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
     return out.getvalue()
 
 
-def _figures(figures: Mapping[str, Any], lang: str,
-             styles: Mapping[str, ParagraphStyle]) -> list[Any]:
+def _grid(rows: list[list[str]]) -> Table:
+    table = Table(rows, repeatRows=1)
+    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT),
+                               ("FONTNAME", (0, 0), (-1, 0), BOLD),
+                               ("FONTSIZE", (0, 0), (-1, -1), 8),
+                               ("GRID", (0, 0), (-1, -1), 0.25, colors.grey)]))
+    return table
+
+
+def _figures(figures: Mapping[str, Any], lang: str) -> list[Any]:
     words = LABELS[lang]
     rows: list[list[str]] = [[words["metric"], words["count"], "min", words["median"], "max",
                               words["unit"]]]
@@ -200,18 +220,35 @@ def _figures(figures: Mapping[str, Any], lang: str,
                      f"{m['min']:g}", f"{m['median']:g}", f"{m['max']:g}", str(m["unit"])])
     out: list[Any] = []
     if len(rows) > 1:
-        table = Table(rows, repeatRows=1)
-        table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT),
-                                   ("FONTNAME", (0, 0), (-1, 0), BOLD),
-                                   ("FONTSIZE", (0, 0), (-1, -1), 8),
-                                   ("GRID", (0, 0), (-1, -1), 0.25, colors.grey)]))
-        out += [table, Spacer(1, 4 * mm)]
+        out += [_grid(rows), Spacer(1, 4 * mm)]
     for metric, points in sorted(figures.get("series", {}).items()):
-        chart = _chart(metric, points, lang)
+        chart = _chart(_metric_label(metric), points)
         if chart is not None:
             out.append(chart)
-    del styles
     return out
+
+
+def _scores(summaries: Sequence[Mapping[str, Any]], lang: str) -> list[Any]:
+    """The questionnaires of the period: a table (last score, band, trend) and a small
+    chart of the scores of each questionnaire answered more than once."""
+    if not summaries:
+        return []
+    words = LABELS[lang]
+    rows = [[words["questionnaire"], words["count"], words["last"], words["score"],
+             words["band"], words["trend"]]]
+    charts = []
+    for s in summaries:
+        code, last = str(s["code"]), s["last"]
+        when = datetime.fromisoformat(str(last["at"]))
+        rows.append([title_of(code, lang), str(s["count"]), _when(when, lang)[:10],
+                     f"{last['score']}/{s['max_score']}", band_word(code, str(last["band"]), lang),
+                     trend_word(str(s["trend"]), lang)])
+        chart = _chart(f"{title_of(code, lang)} ({words['score_of']} 0-{s['max_score']})",
+                       s.get("points", []), height=35 * mm,
+                       y_range=(0, float(s["max_score"])))
+        if chart is not None:
+            charts.append(chart)
+    return [_grid(rows), Spacer(1, 4 * mm), *charts]
 
 
 def render_index(*, organisation: str, patient_name: str, fiscal_code: str, lang: str,

@@ -104,7 +104,9 @@ def score_trend(code: str, first: ScoreLine, last: ScoreLine, count: int) -> Tre
     """How the last response compares with the first (see the module's docstring)."""
     if count < 2:
         return "single"
-    moved = band_rank(code, last.band) - band_rank(code, first.band)
+    bands = CATALOGUE[code].bands
+    moved = (band_rank(code, last.band) - band_rank(code, first.band)
+             if first.band in bands and last.band in bands else 0)
     if moved == 0:
         change = MIN_IMPORTANT_CHANGE.get(code)
         delta = last.score - first.score

@@ -85,3 +85,47 @@ def test_bundle_and_transaction_shapes() -> None:
     validate(transaction)
     assert [e["request"]["ifNoneExist"].split("|")[0] for e in transaction["entry"]] == \
         ["identifier=urn:ietf:rfc:3986"] * 2
+
+
+def _score_figures() -> dict[str, object]:
+    from telemed.domain.score_report import ScoreLine, summarize_scores
+
+    lines = [ScoreLine("phq9", T0 - timedelta(days=d), s, b)
+             for d, s, b in ((28, 6, "mild"), (14, 9, "mild"), (0, 13, "moderate"))]
+    lines.append(ScoreLine("hf_diary", T0, 2, "stable"))
+    return {"metrics": [], "series": {},
+            "questionnaires": [s.to_dict() for s in summarize_scores(lines)]}
+
+
+def test_questionnaire_scores_in_the_pdf_table_and_the_bundle() -> None:
+    from telemed.documents.pdf import _scores
+
+    figures = _score_figures()
+    table, _, chart = _scores(figures["questionnaires"], "it")  # type: ignore[arg-type]
+    assert table._cellvalues == [
+        ["Questionario", "N.", "Ultima", "Punteggio", "Fascia", "Andamento"],
+        ["Umore (PHQ-9)", "3", "30/11/2026", "13/27", "moderata", "in peggioramento"],
+        ["Diario dello scompenso", "1", "30/11/2026", "2/9", "stabile", "una sola risposta"]]
+    assert chart.width > 0  # PHQ-9 answered three times: a chart; the diary once: none
+    facts = _facts("it", "monitoring_final_report", figures=figures, encounter=None,
+                   period=(T0 - timedelta(days=30), T0),
+                   sections={"questionnaires": "Umore (PHQ-9): 3 risposte",
+                             "findings": "Stabile."})
+    assert len(render_document(facts, status="draft")) > len(render_document(
+        _facts("it", "monitoring_final_report", encounter=None, sections=facts.sections),
+        status="draft"))
+    bundle = build_bundle(facts)
+    validate(bundle)
+    by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    [section] = [s for s in bundle["entry"][0]["resource"]["section"]
+                 if s["code"]["coding"][0]["code"] == "51848-0"]
+    phq, hf = (by_url[e["reference"]] for e in section["entry"])
+    assert phq["code"]["coding"][0] == {
+        "system": "http://loinc.org", "code": "44261-6",
+        "display": "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]"}
+    assert (phq["valueInteger"], phq["interpretation"][0]["text"]) == (13, "moderata")
+    assert phq["effectiveDateTime"] == T0.isoformat()
+    assert "andamento: in peggioramento" in phq["note"][0]["text"]
+    assert hf["code"]["coding"][0] == {"system": "urn:telemed:questionnaire",
+                                       "code": "hf_diary-total"}
+    assert {c["code"] for c in phq["category"][0]["coding"]} == {"survey"}
