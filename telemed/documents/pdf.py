@@ -1,16 +1,24 @@
-"""The PDF rendering of a document (ReportLab), in the patient's language.
+"""The PDF rendering of a document (ReportLab), in the patient's language, as PDF/A-2b.
 
 Every page has the service's header and "page N of M"; the first page the patient's
-identifiers; a monitoring report has its figures as a table and one chart per metric. Fonts
-are the Bitstream Vera TrueType fonts shipped with ReportLab, embedded in the file. Blocking
-(CPU): call it off the event loop.
+identifiers; a monitoring report has its figures as a table and one chart per metric, and the
+questionnaires' scores as a table and one small chart each. Fonts are the Bitstream Vera
+TrueType fonts shipped with ReportLab, embedded in the file (the canvas starts with them, so no
+standard font is ever referenced). ReportLab writes the pages; pyHanko then rewrites the file
+as PDF/A-2b (ISO 19005-2, level B): an sRGB OutputIntent whose ICC profile is LittleCMS's
+built-in sRGB (through Pillow), XMP metadata only (no Info dictionary to keep in step) with
+``pdfaid:part`` 2 and ``pdfaid:conformance`` B, a document ID in the trailer. The seal is
+then added as an incremental update, which PDF/A allows and pyHanko keeps conformant (it
+updates the XMP dates, never the pages). docs/documents.md says what is and is not checked.
+Blocking (CPU): call it off the event loop.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -31,6 +39,9 @@ from telemed.domain.score_report import band_word, title_of, trend_word
 from telemed.domain.units import METRICS
 
 FONT, BOLD = "TelemedVera", "TelemedVera-Bold"
+CREATOR = "Telemed"
+SRGB = "sRGB IEC61966-2.1"
+PDFA_PART, PDFA_CONFORMANCE = "2", "B"
 
 LABELS: Mapping[str, Mapping[str, str]] = {
     "it": {"patient": "Assistito", "fiscal_code": "Codice fiscale", "born": "Nato/a il",
@@ -92,6 +103,7 @@ class _Pages(Canvas):  # type: ignore[misc]
     page_label = "{n}/{m}"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["initialFontName"] = FONT  # never the standard (unembedded) Helvetica
         super().__init__(*args, **kwargs)
         self._saved: list[dict[str, Any]] = []
 
@@ -126,7 +138,7 @@ def _chart(label: str, points: Sequence[Sequence[Any]], height: float = 45 * mm,
     values = [(i, float(p[1])) for i, p in enumerate(points)]
     if len(values) < 2:
         return None
-    drawing = Drawing(170 * mm, height)
+    drawing = Drawing(170 * mm, height, initialFontName=FONT)  # not the standard Helvetica
     plot = LinePlot()
     plot.x, plot.y, plot.width, plot.height = 12 * mm, 8 * mm, 150 * mm, height - 15 * mm
     plot.data = [values]
@@ -198,7 +210,8 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
         story.append(Paragraph(_text(sign_line), styles["body"]))
     story.append(Paragraph(_text(f"{words['document']} {f.id}"), styles["small"]))
     doc.build(story, canvasmaker=_canvas(f.organisation, f.spec.title(lang), words["page"]))
-    return out.getvalue()
+    return as_pdfa(out.getvalue(), title=f.title, author=f.organisation,
+                   subject=f.spec.title(lang))
 
 
 def _grid(rows: list[list[str]]) -> Table:
@@ -264,11 +277,56 @@ def render_index(*, organisation: str, patient_name: str, fiscal_code: str, lang
     data = [[words["date"], words["kind"], words["document"], words["status"]], *rows]
     table = Table([[Paragraph(_text(c), styles["body"]) for c in row] for row in data],
                   colWidths=[30 * mm, 45 * mm, 65 * mm, 25 * mm], repeatRows=1)
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey)]))
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                               ("FONTNAME", (0, 0), (-1, -1), FONT)]))
     story = [Paragraph(_text(words["index"]), styles["title"]),
              Paragraph(_text(f"{words['patient']}: {patient_name} · {words['fiscal_code']}: "
                              f"{fiscal_code}"), styles["body"]),
              Paragraph(_text(f"{words['date']}: {_when(generated_at, lang)}"), styles["small"]),
              Spacer(1, 4 * mm), table]
     doc.build(story, canvasmaker=_canvas(organisation, words["index"], words["page"]))
+    return as_pdfa(out.getvalue(), title=words["index"], author=organisation,
+                   subject=f"{patient_name} - {fiscal_code}")
+
+
+@cache
+def srgb_profile() -> bytes:
+    """An sRGB ICC profile (a display profile, class ``mntr``), made by LittleCMS."""
+    from PIL import ImageCms
+
+    return bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+
+
+def as_pdfa(pdf: bytes, *, title: str, author: str, subject: str,
+            created: datetime | None = None) -> bytes:
+    """ReportLab's ``pdf`` rewritten as PDF/A-2b: the same objects, plus the sRGB
+    OutputIntent and the XMP metadata (with the PDF/A identification), without Info."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.metadata import model
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(pdf)), {"info": None})
+    name = generic.pdf_name
+    components = generic.NumberObject(3)  # type: ignore[no-untyped-call]
+    profile = generic.StreamObject({name("/N"): components}, stream_data=srgb_profile())
+    profile.compress()  # type: ignore[no-untyped-call]
+    intent = generic.DictionaryObject({  # type: ignore[no-untyped-call]
+        name("/Type"): name("/OutputIntent"), name("/S"): name("/GTS_PDFA1"),
+        name("/OutputConditionIdentifier"): generic.TextStringObject(SRGB),
+        name("/Info"): generic.TextStringObject(SRGB),
+        name("/RegistryName"): generic.TextStringObject("http://www.color.org"),
+        name("/DestOutputProfile"): writer.add_object(profile)})
+    writer.root[name("/OutputIntents")] = generic.ArrayObject([writer.add_object(intent)])
+    writer.update_root()  # type: ignore[no-untyped-call]
+    pdfaid = model.NS["pdfaid"]
+    meta = writer.document_meta
+    meta.title, meta.author, meta.subject, meta.creator = title, author, subject, CREATOR
+    meta.created = created or datetime.now(UTC).replace(microsecond=0)
+    meta.xmp_extra = [model.XmpStructure.of(
+        (model.ExpandedName(ns=pdfaid, local_name="part"), model.XmpValue(PDFA_PART)),
+        (model.ExpandedName(ns=pdfaid, local_name="conformance"),
+         model.XmpValue(PDFA_CONFORMANCE)))]
+    out = io.BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
     return out.getvalue()
