@@ -28,13 +28,14 @@ SCORE_LOINC: Final[Mapping[str, tuple[str, str]]] = {
 MAX_POINTS: Final = 120
 
 # The bands and trends in the two languages of the documents (the report's text is written
-# once, in the patient's language, like the rest of `domain.documents.monitoring_text`).
+# once, in the patient's language, like the rest of `domain.documents.monitoring_text`); the
+# same words as the pages' catalogue (views.alert_text.QUESTIONNAIRE_BANDS).
 BAND_WORDS: Final[Mapping[str, Mapping[str, str]]] = {
     "it": {"minimal": "minima", "mild": "lieve", "moderate": "moderata",
            "moderately_severe": "moderatamente grave", "severe": "grave",
-           "stable": "stabile", "watch": "da osservare", "worse": "peggiorato",
-           "type1": "tipo 1 di Anthonisen", "type2": "tipo 2 di Anthonisen",
-           "type3": "tipo 3 di Anthonisen", "some": "alcuni sintomi",
+           "stable": "stabile", "watch": "da tenere d'occhio", "worse": "peggiorato",
+           "type1": "Anthonisen tipo 1", "type2": "Anthonisen tipo 2",
+           "type3": "Anthonisen tipo 3", "some": "alcuni sintomi",
            "many": "molti sintomi"},
     "en": {"minimal": "minimal", "mild": "mild", "moderate": "moderate",
            "moderately_severe": "moderately severe", "severe": "severe",
@@ -54,8 +55,8 @@ TREND_WORDS: Final[Mapping[str, Mapping[str, str]]] = {
            "worse": "worsening"},
 }
 TITLES: Final[Mapping[str, Mapping[str, str]]] = {
-    "it": {"phq9": "Umore (PHQ-9)", "hf_diary": "Diario dello scompenso",
-           "copd_diary": "Diario BPCO", "hypo_diary": "Diario delle ipoglicemie"},
+    "it": {"phq9": "Umore (PHQ-9)", "hf_diary": "Diario dello scompenso cardiaco",
+           "copd_diary": "Diario della BPCO", "hypo_diary": "Diario delle ipoglicemie"},
     "en": {code: q.title for code, q in CATALOGUE.items()},
 }
 

@@ -105,7 +105,8 @@ def test_questionnaire_scores_in_the_pdf_table_and_the_bundle() -> None:
     assert table._cellvalues == [
         ["Questionario", "N.", "Ultima", "Punteggio", "Fascia", "Andamento"],
         ["Umore (PHQ-9)", "3", "30/11/2026", "13/27", "moderata", "in peggioramento"],
-        ["Diario dello scompenso", "1", "30/11/2026", "2/9", "stabile", "una sola risposta"]]
+        ["Diario dello scompenso cardiaco", "1", "30/11/2026", "2/9", "stabile",
+         "una sola risposta"]]
     assert chart.width > 0  # PHQ-9 answered three times: a chart; the diary once: none
     facts = _facts("it", "monitoring_final_report", figures=figures, encounter=None,
                    period=(T0 - timedelta(days=30), T0),

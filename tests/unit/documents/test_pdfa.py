@@ -127,6 +127,9 @@ def test_sealing_keeps_pdfa_as_an_incremental_update() -> None:
     assert sealed.startswith(rendered)  # the original bytes untouched: an incremental update
     reader = _check_pdfa(sealed)
     assert _xmp(reader)[f"{PDFAID}part"] == "2"  # pyHanko updated the XMP, kept the id
+    # PDF/A-2 is PDF 1.7: an ECDSA seal must not turn the file into PDF 2.0 (ISO 32002)
+    assert str(reader.root.get("/Version", "/1.7")) == "/1.7"
+    assert "/ESIC" in reader.root["/Extensions"]  # PAdES in a PDF 1.7 file
     acroform = reader.root["/AcroForm"]
     assert not acroform.get("/NeedAppearances", False)
     widgets = [a.get_object() for p in reader.root["/Pages"]["/Kids"]

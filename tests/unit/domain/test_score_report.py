@@ -57,7 +57,7 @@ def test_text_in_both_languages() -> None:
     assert italian == [
         "Umore (PHQ-9): 2 risposte; ultima 2026-11-15: 14/27, moderata (prima 6, min 6, "
         "max 14); andamento: in peggioramento; risposte con un segnale d'allarme: 1",
-        "Diario BPCO: 1 risposta; ultima 2026-11-01: 0/3, nessuna riacutizzazione"]
+        "Diario della BPCO: 1 risposta; ultima 2026-11-01: 0/3, nessuna riacutizzazione"]
     english = scores_text(summaries, "en").splitlines()
     assert english[0].startswith("Mood (PHQ-9): 2 responses; last 2026-11-15: 14/27, moderate")
     assert "trend: worsening" in english[0]
