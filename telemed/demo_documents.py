@@ -13,7 +13,6 @@ and sign. Idempotent: a plan already completed is left alone.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -46,25 +45,17 @@ PHQ9_DAYS = ((1, (2, 2, 1, 2, 1, 1, 1, 1, 0)), (14, (1, 1, 1, 2, 1, 1, 0, 1, 0))
              (27, (1, 0, 1, 1, 0, 1, 0, 0, 0)))
 
 
-@dataclass(frozen=True)
-class DemoPeople:
-    doctor: Principal
-    nurse: Principal
-    patient: Principal
+DOCTOR, NURSE = "dr.bianchi", "nurse.ferrari"
+People = dict[str, Principal]  # by username: the doctor, the nurse and the patient
 
 
-def _as_principal(user: User) -> Principal:
-    return Principal(user.id, user.username, user.role,  # type: ignore[arg-type]
-                     user.display_name, user.patient_id, via="session")
-
-
-async def _people(session: AsyncSession, patient_user: str) -> DemoPeople | None:
-    users = {u.username: u for u in (await session.exec(select(User).where(
-        col(User.username).in_(("dr.bianchi", "nurse.ferrari", patient_user))))).all()}
-    if len(users) < 3:
-        return None
-    return DemoPeople(_as_principal(users["dr.bianchi"]), _as_principal(users["nurse.ferrari"]),
-                      _as_principal(users[patient_user]))
+async def _people(session: AsyncSession, patient_user: str) -> People | None:
+    users = (await session.exec(select(User).where(
+        col(User.username).in_((DOCTOR, NURSE, patient_user))))).all()
+    people = {u.username: Principal(u.id, u.username, u.role,  # type: ignore[arg-type]
+                                    u.display_name, u.patient_id, via="session")
+              for u in users}
+    return people if len(people) == 3 else None
 
 
 def _diary(day: int) -> dict[str, int]:
@@ -103,7 +94,7 @@ async def _readings(session: AsyncSession, patient: Patient, entered_by: str,
     await session.commit()
 
 
-async def _handled_alerts(session: AsyncSession, people: DemoPeople, patient: Patient,
+async def _handled_alerts(session: AsyncSession, people: People, patient: Patient,
                           plan: CarePlan, start: datetime) -> None:
     """The readings that alerted: opened when entered, acknowledged by the nurse, resolved by
     the doctor after the televisit."""
@@ -121,19 +112,19 @@ async def _handled_alerts(session: AsyncSession, people: DemoPeople, patient: Pa
         if change is None:
             continue
         alert_id = str(change.alert["id"])
-        await alerts.acknowledge(session, people.nurse, alert_id, ACK_NOTE,
+        await alerts.acknowledge(session, people[NURSE], alert_id, ACK_NOTE,
                                  now=when + timedelta(minutes=14))
-        await alerts.resolve(session, people.doctor, alert_id, RESOLVE_NOTE,
+        await alerts.resolve(session, people[DOCTOR], alert_id, RESOLVE_NOTE,
                              now=when + timedelta(days=2, hours=3))
 
 
-async def _answers(session: AsyncSession, people: DemoPeople, patient: Patient,
+async def _answers(session: AsyncSession, people: People, patient: Patient,
                    start: datetime) -> None:
     """The daily COPD diary (a few days skipped) and the PHQ-9 every two weeks; the diary's
     exacerbation alerts, and the doctor resolves that alert once treated."""
     zone = ZoneInfo(patient.timezone)
     first_day = start.astimezone(zone).date() + timedelta(days=1)
-    who = people.patient
+    who = next(p for p in people.values() if p.role == "patient")
     await questionnaires.authorize_answer(session, who, patient.id)
     rng = random.Random(13)
     diary_alert: str | None = None
@@ -152,7 +143,7 @@ async def _answers(session: AsyncSession, people: DemoPeople, patient: Patient,
                 await questionnaires.record(session, who, patient, "phq9", answers,
                                             at=when + timedelta(minutes=5))
         if diary_alert and day == 9:
-            await alerts.resolve(session, people.doctor, diary_alert, DIARY_NOTE,
+            await alerts.resolve(session, people[DOCTOR], diary_alert, DIARY_NOTE,
                                  now=when + timedelta(hours=14))
 
 
@@ -169,10 +160,11 @@ async def seed_completed_plan(session: AsyncSession, family: str, username: str)
     if plan is None or plan.activated_at is None:
         return None  # completed already (or never seeded)
     start = plan.activated_at
-    await _readings(session, patient, people.patient.user_id, start)
+    entered_by = next(p.user_id for p in people.values() if p.role == "patient")
+    await _readings(session, patient, entered_by, start)
     await _answers(session, people, patient, start)
     await _handled_alerts(session, people, patient, plan, start)
-    await careplans.complete_careplan(session, people.doctor, plan.plan_id)
+    await careplans.complete_careplan(session, people[DOCTOR], plan.plan_id)
     report = (await session.exec(select(Document.id).where(
         Document.careplan_id == plan.plan_id,
         Document.kind == "monitoring_final_report"))).first()

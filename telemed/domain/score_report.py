@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from telemed.domain.questionnaires import CATALOGUE, band_rank
+from telemed.domain.questionnaires import CATALOGUE, Scored, band_rank
 
 Trend = Literal["single", "better", "stable", "worse"]
 TRENDS: Final[tuple[Trend, ...]] = ("single", "better", "stable", "worse")
@@ -63,13 +63,11 @@ TITLES: Final[Mapping[str, Mapping[str, str]]] = {
 
 @dataclass(frozen=True, slots=True)
 class ScoreLine:
-    """One scored response: its questionnaire, time, total, band and flags."""
+    """One scored response: its questionnaire, time and score (total, band, flags)."""
 
     code: str
     at: datetime
-    score: int
-    band: str
-    flags: tuple[str, ...] = ()
+    scored: Scored
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +95,8 @@ class ScoreSummary:
 
 
 def _line(line: ScoreLine) -> dict[str, Any]:
-    return {"at": line.at.isoformat(), "score": line.score, "band": line.band,
-            "flags": list(line.flags)}
+    return {"at": line.at.isoformat(), "score": line.scored.score, "band": line.scored.band,
+            "flags": list(line.scored.flags)}
 
 
 def score_trend(code: str, first: ScoreLine, last: ScoreLine, count: int) -> Trend:
@@ -106,11 +104,12 @@ def score_trend(code: str, first: ScoreLine, last: ScoreLine, count: int) -> Tre
     if count < 2:
         return "single"
     bands = CATALOGUE[code].bands
-    moved = (band_rank(code, last.band) - band_rank(code, first.band)
-             if first.band in bands and last.band in bands else 0)
+    before, after = first.scored, last.scored
+    moved = (band_rank(code, after.band) - band_rank(code, before.band)
+             if before.band in bands and after.band in bands else 0)
     if moved == 0:
         change = MIN_IMPORTANT_CHANGE.get(code)
-        delta = last.score - first.score
+        delta = after.score - before.score
         moved = 0 if change is None or abs(delta) < change else delta
     return "worse" if moved > 0 else "better" if moved < 0 else "stable"
 
@@ -138,12 +137,12 @@ def summarize_scores(lines: Iterable[ScoreLine], *,
         rows = sorted(by_code.get(code, ()), key=lambda r: r.at)
         if not rows:
             continue
-        scores = [r.score for r in rows]
+        scores = [r.scored.score for r in rows]
         out.append(ScoreSummary(
             code, CATALOGUE[code].max_score, len(rows), rows[0], rows[-1], min(scores),
             max(scores), score_trend(code, rows[0], rows[-1], len(rows)),
-            sum(1 for r in rows if r.flags),
-            _thin([(r.at.isoformat(), r.score) for r in rows], max_points)))
+            sum(1 for r in rows if r.scored.flags),
+            _thin([(r.at.isoformat(), r.scored.score) for r in rows], max_points)))
     return tuple(out)
 
 

@@ -45,6 +45,7 @@ from telemed.documents.seal import Seal
 from telemed.domain import documents as rules
 from telemed.domain.careplans import TimedSchedule, parse_careplan_content
 from telemed.domain.fiscal_code import fhir_gender
+from telemed.domain.questionnaires import Scored
 from telemed.domain.schedule import measurement_windows, missed_windows
 from telemed.domain.score_report import ScoreLine
 from telemed.errors import ApiError, conflict, not_found
@@ -278,9 +279,8 @@ async def _figures(session: AsyncSession, plan: CarePlan, patient: Patient, star
             QuestionnaireResponse.patient_id == patient.id,
             col(QuestionnaireResponse.authored_at) >= start,
             col(QuestionnaireResponse.authored_at) < end))).all()
-    scores = [ScoreLine(r.questionnaire, r.authored_at, r.score, r.band or "",
-                        tuple(r.flags))
-              for r in answered]
+    scores = [ScoreLine(r.questionnaire, r.authored_at,
+                        Scored(r.score, r.band or "", tuple(r.flags))) for r in answered]
     return rules.monitoring_figures(period_start=start, period_end=end, expected=expected,
                                     taken=taken, readings=by_metric, alerts=lines,
                                     series=series, scores=scores)

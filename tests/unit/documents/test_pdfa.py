@@ -16,7 +16,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from telemed.documents import signing
 from telemed.documents.pdf import render_document, render_index
 from telemed.documents.seal import demo_seal
-from tests.unit.documents.test_pdf_fhir import T0, _facts, _score_figures
+from tests.helpers.documents import T0, doc_facts, score_figures
 
 PDFAID = "{http://www.aiim.org/pdfa/ns/id/}"
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
@@ -25,9 +25,9 @@ TEXT_FONT = re.compile(rb"/([^\s/\[\]()<>]+)\s+[\d.]+\s+Tf")
 
 def _monitoring_pdf() -> bytes:
     series = {"spo2": [((T0 + timedelta(hours=h)).isoformat(), 94 + h % 3) for h in range(30)]}
-    figures = {**_score_figures(), "series": series, "metrics": [
+    figures = {**score_figures(), "series": series, "metrics": [
         {"metric": "spo2", "unit": "%", "count": 30, "min": 94, "median": 95, "max": 96}]}
-    return render_document(_facts("en", "monitoring_report", figures=figures, encounter=None,
+    return render_document(doc_facts("en", "monitoring_report", figures=figures, encounter=None,
                                   period=(T0 - timedelta(days=30), T0),
                                   sections={"readings": "spo2", "questionnaires": "PHQ-9",
                                             "findings": "Stable."}), status="draft")
@@ -112,7 +112,7 @@ def _check_pdfa(pdf: bytes) -> PdfFileReader:
 
 def test_rendered_documents_are_pdfa_2b() -> None:
     _check_pdfa(_monitoring_pdf())
-    _check_pdfa(render_document(_facts("it"), status="signed"))
+    _check_pdfa(render_document(doc_facts("it"), status="signed"))
     _check_pdfa(render_index(organisation="ASL Demo", patient_name="Rossi Mario",
                              fiscal_code="RSSMRA50A01H501U", lang="it",
                              rows=[("30/11/2026", "Referto", "Referto", "firmato")],

@@ -5,20 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from telemed.domain import documents as rules
+from telemed.domain.questionnaires import Scored
 from telemed.domain.score_report import ScoreLine, score_trend, scores_text, summarize_scores
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
 
 def _phq(day: int, score: int, band: str, flags: tuple[str, ...] = ()) -> ScoreLine:
-    return ScoreLine("phq9", T0 + timedelta(days=day), score, band, flags)
+    return _line("phq9", day, score, band, flags)
+
+
+def _line(code: str, day: int, score: int, band: str,
+          flags: tuple[str, ...] = ()) -> ScoreLine:
+    return ScoreLine(code, T0 + timedelta(days=day), Scored(score, band, flags))
 
 
 def test_summary_per_questionnaire_in_catalogue_order() -> None:
     lines = [_phq(28, 14, "moderate", ("item9",)), _phq(0, 6, "mild"), _phq(14, 9, "mild"),
-             ScoreLine("hf_diary", T0, 1, "stable"), ScoreLine("retired", T0, 3, "x")]
+             _line("hf_diary", 0, 1, "stable"), _line("retired", 0, 3, "x")]
     phq, hf = summarize_scores(lines)
-    assert (phq.code, phq.count, phq.first.score, phq.last.score) == ("phq9", 3, 6, 14)
+    assert (phq.code, phq.count, phq.first.scored.score,
+            phq.last.scored.score) == ("phq9", 3, 6, 14)
     assert (phq.minimum, phq.maximum, phq.max_score, phq.flagged) == (6, 14, 27, 1)
     assert phq.trend == "worse"
     assert [p[1] for p in phq.points] == [6, 9, 14]
@@ -37,13 +44,13 @@ def test_trend_by_band_then_by_the_phq9_minimal_important_change() -> None:
     assert score_trend("phq9", _phq(0, 20, "severe"), _phq(1, 27, "severe"), 2) == "worse"
     assert score_trend("phq9", _phq(0, 27, "severe"), _phq(1, 22, "severe"), 2) == "better"
     assert score_trend("phq9", _phq(0, 20, "severe"), _phq(1, 24, "severe"), 2) == "stable"
-    hf = [ScoreLine("hf_diary", T0, 0, "stable"), ScoreLine("hf_diary", T0, 2, "stable")]
+    hf = [_line("hf_diary", 0, 0, "stable"), _line("hf_diary", 0, 2, "stable")]
     assert score_trend("hf_diary", hf[0], hf[1], 2) == "stable"  # no MID: band only
     assert score_trend("phq9", _phq(0, 6, "mild"), _phq(0, 6, "mild"), 1) == "single"
 
 
 def test_long_series_are_thinned_keeping_the_last() -> None:
-    lines = [ScoreLine("hf_diary", T0 + timedelta(days=d), d % 4, "stable") for d in range(95)]
+    lines = [_line("hf_diary", d, d % 4, "stable") for d in range(95)]
     [hf] = summarize_scores(lines, max_points=10)
     assert hf.count == 95 and len(hf.points) <= 11
     assert hf.points[-1] == ((T0 + timedelta(days=94)).isoformat(), 94 % 4)
@@ -52,7 +59,7 @@ def test_long_series_are_thinned_keeping_the_last() -> None:
 def test_text_in_both_languages() -> None:
     summaries = [s.to_dict() for s in summarize_scores(
         [_phq(0, 6, "mild"), _phq(14, 14, "moderate", ("item9",)),
-         ScoreLine("copd_diary", T0, 0, "none")])]
+         _line("copd_diary", 0, 0, "none")])]
     italian = scores_text(summaries, "it").splitlines()
     assert italian == [
         "Umore (PHQ-9): 2 risposte; ultima 2026-11-15: 14/27, moderata (prima 6, min 6, "
