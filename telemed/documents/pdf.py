@@ -37,6 +37,7 @@ from telemed.documents.fhir import DocumentFacts
 from telemed.domain.documents import paragraphs
 from telemed.domain.score_report import band_word, title_of, trend_word
 from telemed.domain.units import METRICS
+from telemed.i18n import gettext
 
 FONT, BOLD = "TelemedVera", "TelemedVera-Bold"
 CREATOR = "Telemed"
@@ -155,9 +156,15 @@ def _chart(label: str, points: Sequence[Sequence[Any]], height: float = 45 * mm,
     return drawing
 
 
-def _metric_label(metric: str) -> str:
+def _metric_name(metric: str, lang: str) -> str:
+    """A metric's name in the document's language (the pages' catalogue)."""
     info = METRICS.get(metric)
-    return f"{info.display_name if info else metric} ({info.canonical_unit if info else ''})"
+    return gettext(lang, info.display_name) if info else metric
+
+
+def _metric_label(metric: str, lang: str) -> str:
+    info = METRICS.get(metric)
+    return f"{_metric_name(metric, lang)} ({info.canonical_unit if info else ''})"
 
 
 def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = None) -> bytes:
@@ -228,14 +235,13 @@ def _figures(figures: Mapping[str, Any], lang: str) -> list[Any]:
     rows: list[list[str]] = [[words["metric"], words["count"], "min", words["median"], "max",
                               words["unit"]]]
     for m in figures.get("metrics", []):
-        info = METRICS.get(str(m["metric"]))
-        rows.append([info.display_name if info else str(m["metric"]), str(m["count"]),
+        rows.append([_metric_name(str(m["metric"]), lang), str(m["count"]),
                      f"{m['min']:g}", f"{m['median']:g}", f"{m['max']:g}", str(m["unit"])])
     out: list[Any] = []
     if len(rows) > 1:
         out += [_grid(rows), Spacer(1, 4 * mm)]
     for metric, points in sorted(figures.get("series", {}).items()):
-        chart = _chart(_metric_label(metric), points)
+        chart = _chart(_metric_label(metric, lang), points)
         if chart is not None:
             out.append(chart)
     return out

@@ -101,3 +101,13 @@ def test_questionnaire_scores_in_the_pdf_table_and_the_bundle() -> None:
     assert hf["code"]["coding"][0] == {"system": "urn:telemed:questionnaire",
                                        "code": "hf_diary-total"}
     assert {c["code"] for c in phq["category"][0]["coding"]} == {"survey"}
+
+
+def test_readings_table_names_metrics_in_the_documents_language() -> None:
+    from telemed.documents.pdf import _figures
+
+    figures = {"metrics": [{"metric": "spo2", "unit": "%", "count": 2, "min": 94,
+                            "median": 95, "max": 96}], "series": {}}
+    italian = _figures(figures, "it")[0]._cellvalues
+    assert italian[1][0] == "Saturazione di ossigeno (SpO2)"
+    assert _figures(figures, "en")[0]._cellvalues[1][0] == "Oxygen saturation"
