@@ -15,9 +15,11 @@ from telemed.api.shapes import iso
 from telemed.db.teleconsults import Attachment, Teleconsult
 from telemed.domain import teleconsults as rules
 from telemed.errors import ApiError
+from telemed.i18n import negotiate
 from telemed.imaging.setup import IMAGING
 from telemed.principal import CLINICIANS, Role, principal, requires
 from telemed.services import attachments as files
+from telemed.services import teleconsult_reports as reports
 from telemed.services import teleconsults as service
 
 routes = web.RouteTableDef()
@@ -32,6 +34,7 @@ class TeleconsultCreate(Body):
     question: str = Field(max_length=rules.MAX_QUESTION + 100)
     urgency: Literal["routine", "urgent"] = "routine"
     mode: Literal["live", "async"] = "async"
+    include_patient: bool = False  # a live consult: the visit invites the patient too
 
 
 class NoteIn(Body):
@@ -57,6 +60,7 @@ def consult_brief(consult: Teleconsult) -> dict[str, Any]:
         "requester_id": consult.requester_id, "specialist_id": consult.specialist_id,
         "specialty": consult.specialty, "question": consult.question,
         "urgency": consult.urgency, "mode": consult.mode, "status": consult.status,
+        "include_patient": consult.include_patient,
         "visit_id": consult.visit_id, "document_id": consult.document_id,
         "created_at": iso(consult.created_at), "updated_at": iso(consult.updated_at),
         "accepted_at": iso(consult.accepted_at), "closed_at": iso(consult.closed_at),
@@ -99,7 +103,8 @@ async def teleconsults_create(request: web.Request) -> web.Response:
         consult = await service.create_request(
             session, principal(request), patient_id=data.patient_id, question=data.question,
             urgency=data.urgency, mode=data.mode, specialist_id=data.specialist_id,
-            specialty=data.specialty, request_id=request_id(request))
+            specialty=data.specialty, include_patient=data.include_patient,
+            request_id=request_id(request))
         view = await service.get_request(session, principal(request), consult.id,
                                          request_id(request))
     return ok(consult_out(view), status=201)
@@ -166,7 +171,13 @@ async def teleconsults_answer(request: web.Request) -> web.Response:
         view = await service.answer(session, principal(request),
                                     request.match_info["teleconsult_id"], data.text,
                                     request_id=request_id(request))
-    return ok(consult_out(view), status=201)
+        # The answer becomes a co-signed report: drafted now, signed by the specialist,
+        # co-signed by the requester (docs/teleconsult.md).
+        report = await reports.draft_report(
+            session, principal(request), view.consult.id, request_id=request_id(request),
+            language=negotiate(request.headers.get("Accept-Language", ""),
+                               request.app[keys.SETTINGS].language))
+    return ok({**consult_out(view), "document_id": report.id}, status=201)
 
 
 # Attachments ---------------------------------------------------------------------

@@ -7,11 +7,8 @@ from datetime import timedelta
 
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from telemed.documents.fhir import (
-    as_transaction,
-    build_bundle,
-)
-from telemed.documents.pdf import render_document, render_index
+from telemed.documents.fhir import PersonInfo, as_transaction, build_bundle
+from telemed.documents.pdf import render_document, render_index, signature_line
 from tests.helpers.documents import T0, doc_facts, score_figures
 from tests.unit.fhir.validation import validate
 
@@ -111,3 +108,31 @@ def test_readings_table_names_metrics_in_the_documents_language() -> None:
     italian = _figures(figures, "it")[0]._cellvalues
     assert italian[1][0] == "Saturazione di ossigeno (SpO2)"
     assert _figures(figures, "en")[0]._cellvalues[1][0] == "Oxygen saturation"
+
+
+def test_a_co_signed_report_names_both_signers() -> None:
+    specialist = PersonInfo("u2", "Dr. Carlo Verdi", "doctor")
+    gp = PersonInfo("u3", "Dr. Lucia Neri", "doctor")
+    facts = doc_facts("it", "teleconsult_report", title="Relazione di teleconsulto",
+                   author=specialist, signer=specialist, cosigner=gp,
+                   cosigned_at=T0 + timedelta(hours=2), encounter=None,
+                   sections={"question": "Ecocardio?", "findings": "Entro 7 giorni."})
+    bundle = build_bundle(facts)
+    validate(bundle)
+    composition = bundle["entry"][0]["resource"]
+    practitioners = {e["fullUrl"]: e["resource"] for e in bundle["entry"]
+                     if e["resource"]["resourceType"] == "Practitioner"}
+    assert [(a["mode"], practitioners[a["party"]["reference"]]["id"], a["time"])
+            for a in composition["attester"]] == [
+        ("legal", "u2", "2026-11-30T09:00:00+00:00"),
+        ("professional", "u3", "2026-11-30T11:00:00+00:00")]
+    assert composition["date"] == bundle["timestamp"] == "2026-11-30T11:00:00+00:00"
+    assert len(practitioners) == 2  # the author is not repeated as a signer
+    assert signature_line(facts, status="signed", lang="it") == (
+        "Firmato da Dr. Carlo Verdi il 30/11/2026 09:00 e controfirmato da Dr. Lucia Neri il "
+        "30/11/2026 11:00, con il sigillo elettronico di ASL Demo.")
+    awaiting = doc_facts("en", "teleconsult_report", author=specialist, signer=specialist,
+                      encounter=None, sections={"question": "Q", "findings": "F"})
+    assert signature_line(awaiting, status="partially_signed", lang="en") == ""
+    for status, fact in (("signed", facts), ("partially_signed", awaiting)):
+        assert render_document(fact, status=status).startswith(b"%PDF")
