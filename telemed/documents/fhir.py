@@ -1,7 +1,8 @@
 """A signed document as a FHIR R4 ``document`` Bundle (docs/fhir.md, "Documents").
 
 The Composition comes first, then the resources it cites: the Patient, the Practitioners
-(author, legal authenticator), the Organization (custodian: the seal's holder), the
+(author, legal authenticator, and a co-signed document's co-signer as a professional
+attester), the Organization (custodian: the seal's holder), the
 Encounter (a televisit) and the Observations (a monitoring report: one per metric, the
 median with min and max as components over the period). Entries are addressed by
 ``urn:uuid:`` full URLs so the Bundle stands alone; the same resources become a
@@ -18,10 +19,13 @@ from datetime import date, datetime
 from typing import Any
 
 from telemed.domain.documents import LOINC, KindSpec, paragraphs
+from telemed.domain.score_report import SCORE_LOINC, band_word, title_of, trend_word
 from telemed.domain.units import METRICS
 
 FISCAL_CODE = "http://hl7.it/sid/codiceFiscale"
 UCUM = "http://unitsofmeasure.org"
+QUESTIONNAIRE_SYSTEM = "urn:telemed:questionnaire"  # the platform's own score codes
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 DOC_ID_SYSTEM = "urn:ietf:rfc:3986"
 XHTML = "http://www.w3.org/1999/xhtml"
 _NS = uuid.UUID("6f1c3c1e-5b9a-4d0e-9a53-2a4d1c7e0b11")  # stable urn:uuid per resource
@@ -70,6 +74,19 @@ class DocumentFacts:
     period: tuple[datetime, datetime] | None = None
     figures: Mapping[str, Any] | None = None
     replaces: str | None = None
+    # A co-signed document (two signers): the co-signer and when they signed (then the
+    # document's date); ``signer`` and ``signed_at`` are the first signature.
+    cosigner: PersonInfo | None = None
+    cosigned_at: datetime | None = None
+
+    @property
+    def completed_at(self) -> datetime:
+        """When the document became signed: its last signature."""
+        return self.cosigned_at or self.signed_at
+
+    @property
+    def signers(self) -> tuple[PersonInfo, ...]:
+        return (self.signer,) if self.cosigner is None else (self.signer, self.cosigner)
 
 
 def urn(kind: str, ident: str) -> str:
@@ -135,9 +152,7 @@ def _metric_observation(item: Mapping[str, Any], patient_url: str,
     return {
         "resourceType": "Observation", "status": "final",
         "id": f"summary-{str(item['metric']).replace('_', '-')}",
-        "category": [{"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-            "code": info.category}]}],
+        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": info.category}]}],
         "code": {"coding": [{"system": LOINC, "code": info.loinc}],
                  "text": f"{info.display_name} (median of {item['count']} readings)"},
         "subject": {"reference": patient_url},
@@ -149,15 +164,51 @@ def _metric_observation(item: Mapping[str, Any], patient_url: str,
     }
 
 
+def _score_observation(item: Mapping[str, Any], patient_url: str,
+                       lang: str) -> dict[str, Any]:
+    """The last score of a questionnaire in the period (LOINC where the score has a code,
+    the platform's own code otherwise), its band as interpretation, the rest as a note."""
+    code, last = str(item["code"]), item["last"]
+    loinc = SCORE_LOINC.get(code)
+    coding = ({"system": LOINC, "code": loinc[0], "display": loinc[1]} if loinc
+              else {"system": QUESTIONNAIRE_SYSTEM, "code": f"{code}-total"})
+    it = lang == "it"
+    note = (f"{'risposte nel periodo' if it else 'responses in the period'}: {item['count']}; "
+            f"{'prima' if it else 'first'} {item['first']['score']}, min {item['min']}, "
+            f"max {item['max']} / {item['max_score']}; {'andamento' if it else 'trend'}: "
+            f"{trend_word(str(item['trend']), lang)}")
+    return {
+        "resourceType": "Observation", "status": "final",
+        "id": f"score-{code.replace('_', '-')}",
+        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey"}]}],
+        "code": {"coding": [coding], "text": title_of(code, lang)},
+        "subject": {"reference": patient_url},
+        "effectiveDateTime": str(last["at"]),
+        "valueInteger": int(last["score"]),
+        "interpretation": [{"text": band_word(code, str(last["band"]), lang)}],
+        "note": [{"text": note}],
+    }
+
+
+def _attesters(f: DocumentFacts) -> list[dict[str, Any]]:
+    """The signer as the legal attester; a co-signer as a professional one, at its time."""
+    out = [{"mode": "legal", "time": _iso(f.signed_at),
+            "party": {"reference": urn("Practitioner", f.signer.id)}}]
+    if f.cosigner is not None:
+        out.append({"mode": "professional", "time": _iso(f.completed_at),
+                    "party": {"reference": urn("Practitioner", f.cosigner.id)}})
+    return out
+
+
 def build_bundle(f: DocumentFacts) -> dict[str, Any]:
     """The document Bundle (unsigned) of ``f``."""
     urls = {"patient": urn("Patient", f.patient.id), "author": urn("Practitioner", f.author.id),
-            "signer": urn("Practitioner", f.signer.id),
             "org": urn("Organization", "custodian"), "composition": urn("Composition", f.id)}
     resources: list[tuple[str, dict[str, Any]]] = [
         (urls["patient"], _patient(f.patient)), (urls["author"], _practitioner(f.author))]
-    if f.signer.id != f.author.id:
-        resources.append((urls["signer"], _practitioner(f.signer)))
+    for person in f.signers:
+        if urn("Practitioner", person.id) not in {u for u, _ in resources}:
+            resources.append((urn("Practitioner", person.id), _practitioner(person)))
     resources.append((urls["org"], _organisation(f.organisation)))
     enc_url = None
     if f.encounter is not None:
@@ -171,17 +222,23 @@ def build_bundle(f: DocumentFacts) -> dict[str, Any]:
                 url = urn("Observation", f"{f.id}/{item['metric']}")
                 observation_urls.append(url)
                 resources.append((url, obs))
+    cited: dict[str, list[str]] = {"readings": observation_urls, "questionnaires": []}
+    for item in (f.figures or {}).get("questionnaires", []):
+        url = urn("Observation", f"{f.id}/score/{item['code']}")
+        cited["questionnaires"].append(url)
+        resources.append((url, _score_observation(item, urls["patient"], f.language)))
     sections = []
     for spec in f.spec.sections:
         text = f.sections.get(spec.key, "")
-        if not text and not (spec.key == "readings" and observation_urls):
+        cites = cited.get(spec.key, [])
+        if not text and not cites:
             continue
         section: dict[str, Any] = {
             "title": spec.title(f.language),
             "code": {"coding": [{"system": LOINC, "code": spec.loinc}]},
             "text": _narrative(text or spec.title(f.language))}
-        if spec.key == "readings" and observation_urls:
-            section["entry"] = [{"reference": u} for u in observation_urls]
+        if cites:
+            section["entry"] = [{"reference": u} for u in cites]
         sections.append(section)
     composition: dict[str, Any] = {
         "resourceType": "Composition", "id": f.id,
@@ -191,12 +248,11 @@ def build_bundle(f: DocumentFacts) -> dict[str, Any]:
         "type": {"coding": [{"system": LOINC, "code": f.spec.loinc,
                              "display": f.spec.loinc_display}], "text": f.spec.title_it},
         "subject": {"reference": urls["patient"]},
-        "date": _iso(f.signed_at),
+        "date": _iso(f.completed_at),
         "author": [{"reference": urls["author"]}],
         "title": f.title,
         "confidentiality": "N",
-        "attester": [{"mode": "legal", "time": _iso(f.signed_at),
-                      "party": {"reference": urls["signer"]}}],
+        "attester": _attesters(f),
         "custodian": {"reference": urls["org"]},
         "section": sections,
     }
@@ -212,7 +268,7 @@ def build_bundle(f: DocumentFacts) -> dict[str, Any]:
     entries += [{"fullUrl": url, "resource": res} for url, res in resources]
     return {"resourceType": "Bundle", "id": f.id,
             "identifier": {"system": DOC_ID_SYSTEM, "value": urn("Document", f.id)},
-            "type": "document", "timestamp": _iso(f.signed_at), "entry": entries}
+            "type": "document", "timestamp": _iso(f.completed_at), "entry": entries}
 
 
 def as_transaction(bundle: Mapping[str, Any]) -> dict[str, Any]:

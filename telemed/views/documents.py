@@ -4,34 +4,45 @@ replacement or a monitoring report, and the Documents panel of a patient's pages
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
 from telemed.db.models import Document
 from telemed.documents.setup import SIGNING
 from telemed.domain import documents as rules
+from telemed.domain.questionnaires import CATALOGUE
 from telemed.errors import ApiError
 from telemed.principal import (
     CLINICIANS,
     REQUEST_ID,
     Principal,
     Role,
+    client_of,
     ensure_csrf_token,
     principal,
     requires,
 )
 from telemed.services import documents as service
 from telemed.services.users import display_names
+from telemed.views.alert_text import QUESTIONNAIRE_BANDS
 from telemed.views.forms import FormErrors, read_form
 from telemed.views.render import LANGUAGE, N_, flash, language_of, render, see_other, t, t_error
+from telemed.views.render import local_or as local_path_or
 
 routes = web.RouteTableDef()
 
 READERS: tuple[Role, ...] = ("doctor", "nurse", "patient")
 DOC = "/documents/{document_id}"
-STATUS_LABELS = {"draft": N_("Draft"), "signed": N_("Signed"), "replaced": N_("Replaced")}
+STATUS_LABELS = {"draft": N_("Draft"), "partially_signed": N_("Awaiting co-signature"),
+                 "signed": N_("Signed"), "replaced": N_("Replaced")}
+TREND_LABELS = {"single": N_("one response only"), "better": N_("improving"),
+                "stable": N_("stable"), "worse": N_("worsening")}
+NO_SYMPTOMS = N_("no symptoms")  # the hypoglycaemia diary's "none"
 MONITORING_CHOICES = (("monitoring_report", N_("Telemonitoring report")),
                       ("monitoring_final_report", N_("Telemonitoring final report")))
 
@@ -68,12 +79,46 @@ async def documents_panel(request: web.Request, patient_id: str,
     }}
 
 
+def score_rows(request: web.Request,
+               figures: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The questionnaire scores of a monitoring report's figures, in the page's words."""
+    rows = []
+    for s in (figures or {}).get("questionnaires", []):
+        code, last = str(s["code"]), s["last"]
+        q = CATALOGUE.get(code)
+        band = str(last["band"])
+        word = (NO_SYMPTOMS if code == "hypo_diary" and band == "none"
+                else QUESTIONNAIRE_BANDS.get(band, band))
+        rows.append({"code": code, "title": t(request, q.title) if q else code,
+                     "count": s["count"], "at": datetime.fromisoformat(str(last["at"])),
+                     "score": last["score"], "max_score": s["max_score"],
+                     "band": t(request, word) if band else "",
+                     "trend": t(request, TREND_LABELS.get(str(s["trend"]), str(s["trend"]))),
+                     "flagged": s["flagged"]})
+    return rows
+
+
+async def signing_context(session: AsyncSession, who: Principal, doc: Document
+                          ) -> dict[str, Any] | None:
+    """What the signing form (`_document_sign.html`) needs, when the caller may sign now:
+    the author a draft, the named co-signer a document its author signed."""
+    first = doc.status == "draft" and doc.author_id == who.user_id
+    cosign = doc.status == "partially_signed" and doc.cosigner_id == who.user_id
+    if not (first or cosign):
+        return None
+    return {"doc_id": doc.id, "cosign": cosign,
+            "two_signers": rules.kind_of(doc.kind).signers > 1,
+            "totp": await service.signs_with_code(session, who.user_id)}
+
+
 async def _page(request: web.Request, doc: Document, errors: FormErrors | None = None,
                 status: int = 200, verdict: dict[str, Any] | None = None) -> web.Response:
     await ensure_csrf_token(request)
     who: Principal = principal(request)
     async with request.app[keys.SESSIONS]() as session:
-        names = await display_names(session, sorted({doc.author_id, doc.signed_by or ""} - {""}))
+        names = await display_names(session, sorted(
+            {doc.author_id, doc.signed_by or "", doc.cosigner_id or ""} - {""}))
+        signing = await signing_context(session, who, doc)
     spec = rules.kind_of(doc.kind)
     lang = _page_lang(request)
     sections = [{"key": s.key, "title": s.title(lang), "required": s.required,
@@ -85,10 +130,12 @@ async def _page(request: web.Request, doc: Document, errors: FormErrors | None =
         "doc": doc, "kind": spec.title(lang), "sections": sections, "editable": editable,
         "status_label": t(request, STATUS_LABELS[doc.status]),
         "author": names.get(doc.author_id, ""), "signer": names.get(doc.signed_by or "", ""),
+        "cosigner": names.get(doc.cosigner_id or "", ""), "signing": signing,
         "can_replace": who.is_clinician and doc.status == "signed",
         "errors": errors or FormErrors(),
         "summary": (errors or FormErrors()).summary(lambda key: key),
         "verdict": verdict, "legacy_note": service.LEGACY_NOTE,
+        "scores": score_rows(request, doc.figures),
     }, status=status)
 
 
@@ -142,15 +189,22 @@ async def document_sign(request: web.Request) -> web.Response:
     await language_of(request)
     form = await read_form(request)
     doc_id = request.match_info["document_id"]
+    code = form.get("code", "").strip()
+    proof = service.Confirmation(password=None if code else form.get("password", ""),
+                                 code=code or None, address=client_of(request),
+                                 guard=request.app[keys.LOGIN_THROTTLE])
     try:
         async with request.app[keys.SESSIONS]() as session:
-            await service.sign_document(session, principal(request), doc_id,
-                                        form.get("password", ""), request.app[SIGNING],
-                                        request_id=request[REQUEST_ID])
+            doc = await service.sign_document(session, principal(request), doc_id, proof,
+                                              request.app[SIGNING],
+                                              request_id=request[REQUEST_ID])
     except ApiError as exc:
-        return await _form_error(request, exc, "password")
-    await flash(request, "Document signed.")
-    raise see_other(f"/documents/{doc_id}")
+        return await _form_error(request, exc, "code" if code else "password")
+    if doc.status == "partially_signed":
+        await flash(request, "Signed: the co-signer signs next.")
+    else:
+        await flash(request, "Document signed.")
+    raise see_other(local_path_or(form.get("next"), f"/documents/{doc_id}"))
 
 
 @routes.post(DOC + "/replace")
