@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
+import zoneinfo
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from pathlib import Path
@@ -41,6 +43,22 @@ def _cheap_password_hashing() -> None:
     telemed.security._hasher = PasswordHasher.from_parameters(CHEAPEST)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _time_zones_listed_once() -> None:
+    """Settings check their time zone against the zones installed; listing them reads the
+    disk (tens of milliseconds), and every test loads settings at least once."""
+    import telemed.settings
+
+    telemed.settings.available_timezones = functools.cache(zoneinfo.available_timezones)
+
+
+# Patients' names and birth dates repeat every 676 patients (no test makes that many in one
+# database), so each fiscal code is computed once: the library takes tens of milliseconds.
+PATIENT_CYCLE = 26 * 26
+_fiscal_code = functools.cache(build_fiscal_code)
+_patients = itertools.count(1)
+
+
 def _migrated_template(tmp_root: Path) -> Path:
     """Migrate one SQLite database per test session and copy it for each test."""
     if "path" not in _TEMPLATE_DB:
@@ -50,15 +68,14 @@ def _migrated_template(tmp_root: Path) -> Path:
     return _TEMPLATE_DB["path"]
 
 
-@pytest.fixture
-def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Test settings on a fresh, migrated SQLite database."""
+def fresh_settings(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Test settings on a fresh, migrated SQLite database in `data_dir`."""
     template = _migrated_template(tmp_path_factory.getbasetemp())
-    db = tmp_path / "telemed.db"
+    db = data_dir / "telemed.db"
     db.write_bytes(template.read_bytes())
     return load_settings(
         env="test",
-        data_dir=tmp_path,
+        data_dir=data_dir,
         database_url=f"sqlite+aiosqlite:///{db}",
         secret_key="test-secret-key-0123456789-abcdefghij",
         public_url="http://127.0.0.1:8080",
@@ -66,6 +83,12 @@ def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settin
         api_rate_per_minute=1_000_000,
         scheduler_interval=0,  # tests drive the rules scheduler explicitly
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Test settings on a fresh, migrated SQLite database."""
+    return fresh_settings(tmp_path, tmp_path_factory)
 
 
 @pytest.fixture
@@ -100,10 +123,10 @@ class World:
         return {"id": user.id, "username": username, "role": role}
 
     async def patient(self, *, team: list[str] = ()) -> Patient:  # type: ignore[assignment]
-        n = next(_counter)
+        n = next(_patients) % PATIENT_CYCLE
         given, family = f"Mario{chr(65 + n % 26)}", f"Rossi{chr(65 + (n // 26) % 26)}"
         birth = date(1950, 1 + n % 12, 1 + n % 28)
-        code = build_fiscal_code(given, family, birth, "M", "Roma")
+        code = _fiscal_code(given, family, birth, "M", "Roma")
         async with self.app[keys.SESSIONS]() as session:
             patient = Patient(fiscal_code=code, given_name=given, family_name=family,
                               birth_date=birth, sex="M")
