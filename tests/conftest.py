@@ -68,9 +68,11 @@ def _migrated_template(tmp_root: Path) -> Path:
     return _TEMPLATE_DB["path"]
 
 
-def fresh_settings(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Test settings on a fresh, migrated SQLite database in `data_dir`."""
-    template = _migrated_template(tmp_path_factory.getbasetemp())
+def fresh_settings(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, *,
+                   template: Path | None = None) -> Settings:
+    """Test settings on a copy in `data_dir` of the migrated SQLite database (or of
+    `template`, a database seeded for a module: tests/helpers/seeded.py)."""
+    template = template or _migrated_template(tmp_path_factory.getbasetemp())
     db = data_dir / "telemed.db"
     db.write_bytes(template.read_bytes())
     return load_settings(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import World
+from telemed.settings import Settings
+from tests.conftest import World, fresh_settings
 from tests.helpers.plans import PLAN
+from tests.helpers.seeded import Seed, seed
 
 PATIENT_PATCH = {"phone": "+390612345678"}
 
@@ -144,35 +147,55 @@ CASES = [
 CALLERS = ("doctor", "nurse", "patient", "admin", "anon")
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.path}")
-@pytest.mark.parametrize("caller", CALLERS)
-async def test_matrix(client: TestClient[Any, Any], world: World, case: Case,
-                      caller: str) -> None:
+async def _scene(world: World) -> dict[str, Any]:
+    """Two teams' patients, each with a care plan and a draft document; a header per caller."""
+    client = world.client
     doctor = await world.user("doctor")
     nurse = await world.user("nurse")
     other_doctor = await world.user("doctor")
     own = await world.patient(team=[doctor["id"], nurse["id"]])
     other = await world.patient(team=[other_doctor["id"]])
-    plans = {}
+    ids = {"own": own.id, "other": other.id}
     for key, patient, who in (("own_plan", own, doctor), ("other_plan", other, other_doctor)):
         resp = await client.post(f"/api/v1/patients/{patient.id}/careplans", json=PLAN,
                                  headers=await world.token(who["username"]))
-        plans[key] = (await resp.json())["id"]
+        ids[key] = (await resp.json())["id"]
     for key, patient, who in (("own_doc", own, doctor), ("other_doc", other, other_doctor)):
-        plan = plans["own_plan" if key == "own_doc" else "other_plan"]
+        plan = ids["own_plan" if key == "own_doc" else "other_plan"]
         resp = await client.post(f"/api/v1/patients/{patient.id}/documents",
                                  json={"kind": "monitoring_report", "careplan_id": plan},
                                  headers=await world.token(who["username"]))
         assert resp.status == 201, await resp.text()
-        plans[key] = (await resp.json())["id"]
+        ids[key] = (await resp.json())["id"]
     users = {"doctor": doctor, "nurse": nurse, "admin": await world.user("admin"),
              "patient": await world.user("patient", patient_id=own.id)}
-    headers = {} if caller == "anon" else await world.token(users[caller]["username"])
-    path = case.path.format(own=own.id, other=other.id, **plans)
-    body = json.loads(json.dumps(case.body).replace("{other_plan}", plans["other_plan"]))
+    headers = {caller: await world.token(user["username"]) for caller, user in users.items()}
+    return {"ids": ids, "headers": {**headers, "anon": {}}}
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Seed[dict[str, Any]]:
+    """Built once; every case gets its own copy of the database (the calls change it)."""
+    return seed(tmp_path_factory, _scene)
+
+
+@pytest.fixture
+def settings(scene: Seed[dict[str, Any]], tmp_path: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return fresh_settings(tmp_path, tmp_path_factory, template=scene.database)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.path}")
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_matrix(client: TestClient[Any, Any], scene: Seed[dict[str, Any]], case: Case,
+                      caller: str) -> None:
+    ids = scene.data["ids"]
+    path = case.path.format(**ids)
+    body = json.loads(json.dumps(case.body).replace("{other_plan}", ids["other_plan"]))
     if body is not None and body.get("patient_id") in ("{own}", "{other}"):
-        body = {**body, "patient_id": {"{own}": own.id, "{other}": other.id}[body["patient_id"]]}
-    resp = await client.request(case.method, path, json=body, headers=headers)
+        body = {**body, "patient_id": ids[body["patient_id"].strip("{}")]}
+    resp = await client.request(case.method, path, json=body,
+                                headers=scene.data["headers"][caller])
     assert resp.status == case.expected[caller], await resp.text()
     if resp.status >= 400:
         assert "error" in await resp.json()
