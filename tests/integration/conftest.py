@@ -55,3 +55,11 @@ async def fhir_server() -> AsyncIterator[FhirServer]:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, once SQLite and once PostgreSQL (for migration tests)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}"
+    return str(request.getfixturevalue("postgres_url"))
