@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -23,11 +23,16 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 @contextlib.asynccontextmanager
-async def at_revision(url: str, revision: str) -> AsyncIterator[AsyncEngine]:
-    """The database migrated up to `revision`, and an engine on it (disposed afterwards)."""
-    await upgrade(url, revision)
+async def upgraded_over(url: str, rows: Callable[[AsyncConnection], Awaitable[None]], *,
+                        before: str, after: str = "head") -> AsyncIterator[AsyncEngine]:
+    """`rows` written by the schema at revision `before`, then the database upgraded to
+    `after`; an engine on it for the checks (disposed afterwards)."""
+    await upgrade(url, before)
     engine = create_async_engine(url)
     try:
+        async with engine.begin() as conn:
+            await rows(conn)
+        await upgrade(url, after)
         yield engine
     finally:
         await engine.dispose()

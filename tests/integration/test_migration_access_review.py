@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.helpers.migrations import T0, at_revision, columns, downgrade, old_patient, upgrade
+from tests.helpers.migrations import T0, columns, downgrade, old_patient, upgraded_over
 
 OLD_REASONS = {  # audit reasons of the older code → what is left of them
     ("alert", None, "create", "threshold critical: Oxygen saturation 84 % (critical low)"):
@@ -44,10 +44,7 @@ async def _old_rows(conn: AsyncConnection) -> None:
 
 async def test_0006(database_url: str) -> None:
     url = database_url
-    async with at_revision(url, "0005") as engine:
-        async with engine.begin() as conn:
-            await _old_rows(conn)
-        await upgrade(url, "0006")
+    async with upgraded_over(url, _old_rows, before="0005", after="0006") as engine:
         async with engine.connect() as conn:
             rows = (await conn.execute(text(
                 "SELECT id, reason FROM audit_events ORDER BY id"))).all()

@@ -10,13 +10,13 @@ from telemed.db.models import Alert
 from telemed.domain import alert_detail
 from tests.helpers.migrations import (
     T0,
-    at_revision,
     columns,
     downgrade,
     indexes,
     old_patient,
     schema_differences,
     upgrade,
+    upgraded_over,
 )
 
 OLD_DETAIL = "Heart rate 150 bpm (critical high) at 2026-03-01T09:00:00+00:00"
@@ -34,10 +34,7 @@ async def _old_alert(conn: AsyncConnection) -> None:
 
 async def test_0004(database_url: str) -> None:
     url = database_url
-    async with at_revision(url, "0003") as engine:
-        async with engine.begin() as conn:
-            await _old_alert(conn)
-        await upgrade(url)
+    async with upgraded_over(url, _old_alert, before="0003") as engine:
         async with engine.connect() as conn:
             assert {"detail_code", "detail_args"} <= await conn.run_sync(columns, "alerts")
             assert await conn.run_sync(schema_differences) == []  # models == migrations

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.helpers.migrations import T0, at_revision, downgrade, old_patient, tables, upgrade
+from tests.helpers.migrations import T0, downgrade, old_patient, tables, upgrade, upgraded_over
 
 
 async def _old_rows(conn: AsyncConnection) -> None:
@@ -36,10 +36,7 @@ async def _old_rows(conn: AsyncConnection) -> None:
 
 async def test_0005(database_url: str) -> None:
     url = database_url
-    async with at_revision(url, "0004") as engine:
-        async with engine.begin() as conn:
-            await _old_rows(conn)
-        await upgrade(url, "0005")
+    async with upgraded_over(url, _old_rows, before="0004", after="0005") as engine:
         from telemed.db.types import UTCDateTime
 
         kind = UTCDateTime()

@@ -5,24 +5,26 @@ and the downgrade removes what it added."""
 from __future__ import annotations
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.helpers.migrations import (
-    at_revision,
     downgrade,
     indexes,
     old_patient,
     schema_differences,
     tables,
     upgrade,
+    upgraded_over,
 )
+
+
+async def _old_patient(conn: AsyncConnection) -> None:
+    await old_patient(conn, code="DMCNCL50A01H501U", given="Niccolò", family="D'Amico")
 
 
 async def test_0009(database_url: str) -> None:
     url = database_url
-    async with at_revision(url, "0008") as engine:
-        async with engine.begin() as conn:
-            await old_patient(conn, code="DMCNCL50A01H501U", given="Niccolò", family="D'Amico")
-        await upgrade(url)
+    async with upgraded_over(url, _old_patient, before="0008") as engine:
         async with engine.connect() as conn:
             terms = (await conn.execute(text(
                 "SELECT term FROM patient_search_terms WHERE patient_id = 'p1'"))).scalars()
