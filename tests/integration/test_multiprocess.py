@@ -31,7 +31,7 @@ from telemed.signalling.hub import HUB
 from tests.conftest import World
 from tests.helpers.redis import REDIS_URL, redis_available
 from tests.integration.sse import next_event
-from tests.integration.visit_helpers import VisitSetup, connect, make_visit, status_becomes
+from tests.integration.visit_helpers import VisitSetup, connect, joined, make_visit, status_becomes
 
 pytestmark = pytest.mark.postgres
 
@@ -189,12 +189,8 @@ async def _knocking(pair: Clients, world: World) -> tuple[VisitSetup, Any, Any]:
     """A visit whose waiting patient is on process one (the owner), the doctor on two."""
     one, two = pair
     setup = await make_visit(world)
-    patient = await connect(one, setup, setup.patient_user)
-    await patient.send(m.Join())
-    await patient.expect(m.Welcome)
-    doctor = await connect(two, setup, setup.doctor)
-    await doctor.send(m.Join())
-    await doctor.expect(m.Welcome)
+    patient, _ = await joined(one, setup, setup.patient_user)
+    doctor, _ = await joined(two, setup, setup.doctor)
     await doctor.expect(m.Knock)
     return setup, patient, doctor
 
