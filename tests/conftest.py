@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import os
 import zoneinfo
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -165,25 +167,69 @@ def service_missing(what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+async def _pg_admin() -> Any:
     import asyncpg
 
-    name = f"telemed_test_{os.getpid()}_{next(_counter)}"
     try:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+        return await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
         service_missing(f"PostgreSQL ({exc})")
+
+
+def _pg_url(name: str) -> str:
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+async def _pg_database(template: str | None = None) -> str:
+    """A new database (empty, or a copy of `template`); its name."""
+    name = f"telemed_test_{os.getpid()}_{next(_counter)}"
+    admin = await _pg_admin()
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await admin.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    return name
+
+
+async def _pg_drop(name: str) -> None:
+    admin = await _pg_admin()
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+_PG_TEMPLATE: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def _pg_template_dropped() -> Iterator[None]:
+    """Drops the migrated PostgreSQL template at the end of the session, if one was made."""
+    yield
+    if "name" in _PG_TEMPLATE:
+        with ThreadPoolExecutor(1) as pool:  # no event loop runs between sessions' fixtures
+            pool.submit(asyncio.run, _pg_drop(_PG_TEMPLATE["name"])).result()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = await _pg_database()
+    yield _pg_url(name)
+    await _pg_drop(name)
+
+
+@pytest.fixture
+async def migrated_postgres_url(_pg_template_dropped: None) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database with the current schema, dropped afterwards: a copy
+    (CREATE DATABASE ... TEMPLATE) of one database migrated once per session."""
+    if "name" not in _PG_TEMPLATE:
+        template = await _pg_database()
+        await asyncio.to_thread(migrate.upgrade, _pg_url(template))
+        _PG_TEMPLATE["name"] = template
+    name = await _pg_database(template=_PG_TEMPLATE["name"])
+    yield _pg_url(name)
+    await _pg_drop(name)

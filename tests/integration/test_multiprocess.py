@@ -22,7 +22,6 @@ from aiohttp.test_utils import TestClient
 from telemed import keys
 from telemed.app import create_app
 from telemed.bus import ALERTS, RedisBus
-from telemed.db import migrate
 from telemed.settings import Settings, load_settings
 from telemed.signalling import messages as m
 from telemed.signalling.client import MeshPeer
@@ -50,11 +49,11 @@ def _settings(tmp_path: Path, database_url: str, prefix: str, name: str) -> Sett
 
 @pytest.fixture
 async def pair(
-    tmp_path: Path, postgres_url: str,
+    tmp_path: Path, migrated_postgres_url: str,
     aiohttp_client: Callable[[web.Application], Awaitable[TestClient[Any, Any]]],
 ) -> AsyncIterator[Clients]:
     await redis_available()
-    await asyncio.to_thread(migrate.upgrade, postgres_url)
+    postgres_url = migrated_postgres_url
     prefix = f"telemed-test:{secrets.token_hex(6)}:"
     one = await aiohttp_client(create_app(_settings(tmp_path, postgres_url, prefix, "a"), "web"))
     two = await aiohttp_client(create_app(_settings(tmp_path, postgres_url, prefix, "b"), "web"))
