@@ -23,6 +23,7 @@ from telemed import keys
 from telemed.app import create_app
 from telemed.bus import ALERTS, RedisBus
 from telemed.settings import Settings, load_settings
+from telemed.signalling import cluster as cluster_module
 from telemed.signalling import messages as m
 from telemed.signalling.client import MeshPeer
 from telemed.signalling.cluster import CLUSTER
@@ -49,10 +50,13 @@ def _settings(tmp_path: Path, database_url: str, prefix: str, name: str) -> Sett
 
 @pytest.fixture
 async def pair(
-    tmp_path: Path, migrated_postgres_url: str,
+    tmp_path: Path, migrated_postgres_url: str, monkeypatch: pytest.MonkeyPatch,
     aiohttp_client: Callable[[web.Application], Awaitable[TestClient[Any, Any]]],
 ) -> AsyncIterator[Clients]:
     await redis_available()
+    # Leases renewed every 0.3 s rather than 3 s (still well within their 10 s): what the
+    # tests wait for happens on a renewal.
+    monkeypatch.setattr(cluster_module, "RENEW_SECONDS", 0.3)
     postgres_url = migrated_postgres_url
     prefix = f"telemed-test:{secrets.token_hex(6)}:"
     one = await aiohttp_client(create_app(_settings(tmp_path, postgres_url, prefix, "a"), "web"))
