@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -340,6 +341,31 @@ def settings_for(tmp: Path, url: str, port: int) -> Settings:
                          api_rate_per_minute=1_000_000, scheduler_interval=0)
 
 
+class CpuMeter:
+    """CPU seconds of this process (every thread: the handler and SQLite's) spent inside the
+    app's request handlers, added up: a ``process_time`` around each request, the first
+    middleware. Wall times on a shared machine measure its load as much as the code; this
+    measures the code (not the PostgreSQL server's work: another process)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.seconds = 0.0
+        self.requests = 0
+        app.middlewares.insert(0, self._middleware)
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.endswith("/stream"):  # lives on: its time is the whole process's
+            stream: web.StreamResponse = await handler(request)
+            return stream
+        started = time.process_time()
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        finally:
+            self.seconds += time.process_time() - started
+            self.requests += 1
+
+
 class StatementCounter:
     """SQL statements the app's engine sent, via ``before_cursor_execute``."""
 
@@ -385,6 +411,7 @@ class Row:
     label: str
     times: list[float] = field(default_factory=list)  # seconds
     statements: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # seconds inside the handlers
     note: str = ""
     cut: bool = False  # fewer samples than asked, the budget ran out
 
@@ -396,6 +423,10 @@ class Row:
         stmts = max(self.statements) if self.statements else 0
         return _secs(p50), _secs(p95) + ("*" if self.cut else ""), f"{stmts:,}"
 
+    def cpu_cell(self) -> str:
+        """The median CPU time in the app per request ("–" where not measured)."""
+        return f"{statistics.median(self.cpu) * 1000:.0f} ms" if self.cpu else "–"
+
 
 def _secs(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
@@ -404,8 +435,10 @@ def _secs(value: float) -> str:
 class Bench:
     """Times requests against the running app within an overall budget."""
 
-    def __init__(self, counter: StatementCounter, samples: int, budget: float) -> None:
+    def __init__(self, counter: StatementCounter, cpu: CpuMeter, samples: int,
+                 budget: float) -> None:
         self.counter = counter
+        self.cpu = cpu
         self.samples = samples
         self.deadline = time.monotonic() + budget
         self.rows: list[Row] = []
@@ -420,18 +453,22 @@ class Bench:
         row = Row(label)
         wanted = samples or self.samples
         while len(row.times) < wanted:
-            before = self.counter.count
-            started = time.perf_counter()
+            before, cpu, requests = self.counter.count, self.cpu.seconds, self.cpu.requests
+            started, process = time.perf_counter(), time.process_time()
             row.note = await call()
             row.times.append(time.perf_counter() - started)
             row.statements.append(self.counter.count - before)
+            # Not a request (the scheduler's pass): the CPU of the call itself.
+            row.cpu.append(self.cpu.seconds - cpu if self.cpu.requests > requests
+                           else time.process_time() - process)
             slowest = max(row.times)
             if (slowest > 10 or (slowest > 2 and len(row.times) >= 2)
                     or self.over_budget) and len(row.times) < wanted:
                 row.cut = True
                 break
         self.rows.append(row)
-        print(f"  {label}: {' / '.join(row.cells())} {row.note}", flush=True)
+        print(f"  {label}: {' / '.join(row.cells())}, CPU {row.cpu_cell()} {row.note}",
+              flush=True)
         return row
 
 
@@ -573,8 +610,9 @@ async def measure_size(args: argparse.Namespace, tmp: Path, size: int) -> list[R
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         app = create_app(settings_for(tmp / f"data-{size}", url, port), "web")
+        cpu = CpuMeter(app)
         async with running(app, port):
-            bench = Bench(StatementCounter(app[keys.ENGINE]), args.samples, args.budget)
+            bench = Bench(StatementCounter(app[keys.ENGINE]), cpu, args.samples, args.budget)
             doctor = await cookie_session(base, seeded.doctor)
             nurse = await cookie_session(base, seeded.nurse)
             api = aiohttp.ClientSession(base_url=base)
@@ -701,7 +739,7 @@ async def run_vitals(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp.C
 
 def print_table(results: dict[int, list[Row]], engine: str) -> None:
     sizes = sorted(results)
-    print(f"\n## {engine}: p50 / p95 / SQL statements per request")
+    print(f"\n## {engine}: p50 / p95 / SQL statements / app CPU per request")
     header = "| request | " + " | ".join(f"{s:,} patients" for s in sizes) + " |"
     print(header)
     print("|---|" + "---|" * len(sizes))
@@ -721,7 +759,8 @@ def print_table(results: dict[int, list[Row]], engine: str) -> None:
             if label.strip().startswith("paging"):
                 cells.append(f"{p50}{'*' if found.cut else ''} {found.note}")
             else:
-                cells.append(f"{p50} / {p95} / {stmts} stmts {found.note}".strip())
+                cells.append(f"{p50} / {p95} / {stmts} stmts / CPU {found.cpu_cell()} "
+                             f"{found.note}".strip())
         print(f"| {label.strip()} | " + " | ".join(cells) + " |")
     print("\n* fewer samples than asked (slow request or budget), or an extrapolated total.")
 

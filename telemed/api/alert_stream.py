@@ -65,6 +65,9 @@ PING_INTERVAL = 15.0
 REFRESH_VISIBLE = 300.0  # seconds between safety-net checks without access events
 REFRESH_DEBOUNCE = 0.2  # a burst of access events is checked in one query
 REPLAY_PAGE = 500
+REPLAY_FIRST_PAGE = 50  # the first events leave after 50 rows are read, not 500
+SEP = "\r\n"  # between an event's lines (aiohttp_sse's default, given to the response)
+SEND_TIMEOUT = 120.0  # seconds a write may wait on a stalled client (aiohttp_sse's default)
 STREAMS: web.AppKey[dict[int, Subscription]] = web.AppKey("alert_streams")
 
 
@@ -95,30 +98,56 @@ class _Seen:
         self.audited |= new
 
 
+def _event(seq: int, data: dict[str, Any]) -> str:
+    """One ``event: alert`` as ``EventSourceResponse.send`` writes it (the stream is opened
+    with the same line separator): ``id``, ``event``, a ``data`` line per line of the JSON."""
+    body = json.dumps(data, ensure_ascii=False, default=str)
+    return SEP.join([f"id: {seq}", "event: alert",
+                     *(f"data: {line}" for line in EventSourceResponse.LINE_SEP_EXPR.split(body)),
+                     "", ""])
+
+
+async def _write(resp: EventSourceResponse, events: list[str]) -> None:
+    """Events in one write (a replay page: one system call, not one per alert); a client
+    that stalls past ``SEND_TIMEOUT`` ends the stream, as ``send`` does."""
+    if not events:
+        return
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT):
+            await resp.write("".join(events).encode("utf-8"))
+    except (ConnectionResetError, TimeoutError):
+        resp.stop_streaming()
+        raise
+
+
 async def _send(resp: EventSourceResponse, seq: int, data: dict[str, Any]) -> None:
-    await resp.send(json.dumps(data, ensure_ascii=False, default=str), id=str(seq),
-                    event="alert")
+    await _write(resp, [_event(seq, data)])
 
 
 async def _replay(resp: EventSourceResponse, seen: _Seen, after: int, *, current: bool,
                   patient_ids: Sequence[str] | None = None) -> int:
     """Send every alert changed after ``after`` (``current``: every non-resolved one), page
-    by page; return the last seq sent (``after`` when none)."""
+    by page, each page in one write; return the last seq sent (``after`` when none). The
+    first page is short, so the first events leave before the rest are read."""
     cursor = after
+    limit = REPLAY_FIRST_PAGE
     while True:
         async with sessions(seen.request)() as session:
             rows = await alerts_after(session, seen.who, cursor, current=current,
-                                      patient_ids=patient_ids, limit=REPLAY_PAGE)
+                                      patient_ids=patient_ids, limit=limit)
             await seen.audit(session, {alert.patient_id for alert, _ in rows})
             await session.commit()
+        events = []
         for alert, patient in rows:
             seen.known[patient.id] = True
             data = alert_out(alert, patient)
             data["change"] = "replay"
-            await _send(resp, alert.seq, data)
+            events.append(_event(alert.seq, data))
             cursor = max(cursor, alert.seq)
-        if len(rows) < REPLAY_PAGE:
+        await _write(resp, events)
+        if len(rows) < limit:
             return cursor
+        limit = REPLAY_PAGE
 
 
 @routes.get("/api/v1/alerts/stream")
@@ -151,7 +180,8 @@ async def _stream(request: web.Request, who: Principal,
         # With Redis, the subscription is effective once the server confirmed it; a bus that
         # is down only delays live events (the replay and Last-Event-ID cover the gap).
         await subscription.ready(within=2.0)
-        async with sse_response(request, ping_interval=PING_INTERVAL,
+        async with sse_response(request, ping_interval=PING_INTERVAL, sep=SEP,
+                                send_timeout=SEND_TIMEOUT,
                                 headers={"X-Accel-Buffering": "no"}) as resp:
             # A client that went away while an event was on its way: the stream just ends.
             with contextlib.suppress(ConnectionResetError):

@@ -156,7 +156,9 @@ class Observation(SQLModel, table=True):
     __tablename__ = "observations"
     __table_args__ = (
         UniqueConstraint("device_id", "metric", "time", name="uq_observation_reading"),
-        Index("ix_observations_patient_metric_time", "patient_id", "metric", "time"),
+        # Covers the charts' aggregates: count, min, max, sum of a period (migration 0023).
+        Index("ix_observations_patient_metric_time_value", "patient_id", "metric", "time",
+              "value"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -3,12 +3,13 @@
 
 A clinician's *care team* is the set of patients whose alerts it receives
 (`telemed.services.scope.alerting`: its care teams, with the patients' consent), one SQL
-condition read by two statements whatever the population: the team (a CTE) with its alerts of
-the period (``ix_alerts_opened_patient``; the figures are added up from these rows by the
-domain's definitions), and its nurses' notifications; then the names of the patients shown
-(at most 200). The platform's figures (no team) are aggregated in SQL: the counts, the median
-and p90 times (on PostgreSQL picked by the database at the ranks the domain names,
-`median_ranks` and `nearest_rank_index`; on SQLite from the durations the database computed).
+condition read by two statements whatever the population: the team's figures (the team and
+its alerts of the period are CTEs, over ``ix_alerts_opened_patient``; the database adds up
+each patient's counts and sorts the team's times), and its nurses' notifications; then the
+names and times of the patients shown (at most 200). The medians and p90s are picked by the
+database at the ranks the domain names (`median_ranks`, `nearest_rank_index`): a window
+function numbers the sorted durations and the few values around those ranks come back
+(`_ranked`), on both engines; the platform's figures (no team) the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -124,26 +138,9 @@ async def _nurse_load(session: AsyncSession, team: ColumnElement[bool] | None,
 
 async def _order_stats(session: AsyncSession, duration: Any, where: list[Any]
                        ) -> rules.Stats:
-    """The median and p90 of a duration over the matching alerts. PostgreSQL sorts and picks
-    the values at the ranks the domain names (three small queries, no rows shipped); SQLite
-    is faster handing the durations over (one query; measured at 62,000 alerts)."""
-    present = [*where, duration.is_not(None)]
-    if session.bind is None or session.bind.dialect.name != "postgresql":
-        values = (await _run(session, select(duration).where(*present))).scalars().all()
-        return rules.stats([max(0.0, round(float(v), 1)) for v in values])
-    n = int((await _run(session, select(func.count()).select_from(Alert).where(*present)))
-            .scalar_one())
-    if n == 0:
-        return None, None
-    ordered = select(duration).select_from(Alert).where(*present).order_by(duration)
-
-    async def at(position: int, count: int = 1) -> list[float]:
-        found = (await _run(session, ordered.offset(position).limit(count))).scalars().all()
-        return [max(0.0, round(float(v), 1)) for v in found]
-
-    lo, hi = rules.median_ranks(n)
-    middle = await at(lo, hi - lo + 1)
-    return (middle[0] + middle[-1]) / 2, (await at(rules.nearest_rank_index(n, 90)))[0]
+    """The median and p90 of a duration over the matching alerts: the database sorts and
+    returns the few values around the domain's ranks (`_ranked`), on both engines."""
+    return _order_stats_of(list((await _run(session, _ranked("d", duration, *where))).all()))
 
 
 async def _figures(session: AsyncSession, start: datetime, end: datetime) -> rules.Burden:
@@ -165,66 +162,115 @@ def condition_on(column: Any, *, team_of: Any) -> Any:
     return column.in_(select(col(Patient.id)).where(team_of))
 
 
-async def _team_alerts(session: AsyncSession, team: ColumnElement[bool], start: datetime,
-                       end: datetime) -> list[Any]:
-    """One statement: every patient of the team (``team``, a condition on ``Patient.id``,
-    evaluated once, in a CTE) with each of its alerts opened in the period (NULLs for a
-    patient without any): ``(patient_id, alert_id, critical, auto_recovered, steps,
-    seconds to acknowledge, seconds to resolve)``."""
+def _ranked(name: str, duration: Any, *where: Any) -> Any:
+    """The values of ``duration`` (none missing) around the ranks the domain picks the
+    median and the p90 at (0-based ``(n-1)//2``, ``n//2``; ``ceil(0.9 n) - 1`` with a rank
+    either side), each with its rank and ``n``: a few rows whatever the team's alerts. The
+    domain's functions then pick among them (`_order_stats_of`)."""
+    ranked = select(duration.label("v"),
+                    (func.row_number().over(order_by=duration) - 1).label("i"),
+                    func.count().over().label("n")).where(duration.is_not(None), *where
+                                                          ).subquery(name)
+    i, n = ranked.c.i, ranked.c.n
+    around = or_(and_(i >= (n - 1) // 2, i <= n // 2),
+                 and_(i >= (9 * n) // 10 - 1, i <= (9 * n) // 10 + 1))
+    return select(literal(name), cast(i, String()), n, *[null()] * 4,
+                  cast(ranked.c.v, Float())).where(around)
+
+
+def _order_stats_of(rows: list[Any]) -> rules.Stats:
+    """The median and p90 from `_ranked`'s rows, at the positions the domain names, each
+    duration rounded as the domain's samples are (`_duration`)."""
+    if not rows:
+        return None, None
+    n = int(rows[0][2])
+    value = {int(row[1]): _duration(row[7]) for row in rows}
+    lo, hi = rules.median_ranks(n)
+    return (value[lo] + value[hi]) / 2, value[rules.nearest_rank_index(n, 90)]
+
+
+def _duration(seconds: Any) -> float:
+    """A duration the database computed, as the figures use it (0.1 s, never negative)."""
+    return max(0.0, round(float(seconds), 1))
+
+
+@dataclass(frozen=True, slots=True)
+class _TeamFigures:
+    size: int
+    counts: dict[str, rules.Counts]  # patient id → its alerts' counts (patients with alerts)
+    ack: rules.Stats
+    resolve: rules.Stats
+
+
+async def _team_figures(session: AsyncSession, team: ColumnElement[bool], start: datetime,
+                        end: datetime) -> _TeamFigures:
+    """One statement; the team (``team``, a condition on ``Patient.id``) is evaluated once,
+    in a CTE, and its alerts of the period are another: the team's size, each patient's
+    counts, and the rows of the team's times around the median and p90 ranks. The database
+    adds up and sorts; one row per patient with alerts travels, not one per alert."""
     members = select(col(Patient.id).label("pid")).where(team).cte("team")
-    opened = and_(col(Alert.patient_id) == members.c.pid,
-                  col(Alert.opened_at) >= start, col(Alert.opened_at) < end)
-    return list((await _run(session, select(
-        members.c.pid, col(Alert.id),
-        case((col(Alert.severity) == "critical", 1), else_=0),
-        case((_auto_recovered(), 1), else_=0),
-        col(Alert.escalation_step),
+    alerts = (select(
+        col(Alert.patient_id).label("pid"),
+        case((col(Alert.severity) == "critical", 1), else_=0).label("critical"),
+        case((_auto_recovered(), 1), else_=0).label("auto"),
+        col(Alert.escalation_step).label("steps"),
+        _seconds(session, col(Alert.acknowledged_at), col(Alert.opened_at)).label("ack"),
+        _seconds(session, col(Alert.resolved_at), col(Alert.opened_at)).label("resolve"),
+    ).where(col(Alert.patient_id).in_(select(members.c.pid)))
+        .where(col(Alert.opened_at) >= start, col(Alert.opened_at) < end)).cte("team_alerts")
+    c = alerts.c
+    per_patient = select(
+        literal("patient"), c.pid, func.count(), func.sum(c.critical), func.sum(c.auto),
+        func.sum(c.steps), func.sum(case((c.steps > 0, 1), else_=0)),
+        cast(null(), Float())).group_by(c.pid)
+    size = select(literal("members"), cast(null(), String()),
+                  select(func.count()).select_from(members).scalar_subquery(),
+                  *[null()] * 4, cast(null(), Float()))
+    rows = (await _run(session, union_all(per_patient, _ranked("ack", c.ack),
+                                          _ranked("resolve", c.resolve), size))).all()
+    by_kind: dict[str, list[Any]] = {"patient": [], "ack": [], "resolve": [], "members": []}
+    for row in rows:
+        by_kind[row[0]].append(row)
+    counts = {}
+    for _, pid, *figures in by_kind["patient"]:
+        alerts_, critical, auto, steps, escalated = (int(v or 0) for v in figures[:5])
+        counts[str(pid)] = rules.Counts(patients=1, alerts=alerts_, critical=critical,
+                                        auto_recovered=auto, escalations=steps,
+                                        escalated_alerts=escalated)
+    return _TeamFigures(int(by_kind["members"][0][2]), counts,
+                        _order_stats_of(by_kind["ack"]), _order_stats_of(by_kind["resolve"]))
+
+
+async def _patients_shown(session: AsyncSession, patient_ids: list[str], start: datetime,
+                          end: datetime) -> tuple[dict[str, str], dict[str, _Times]]:
+    """The names of the patients shown and their times (one statement: their alerts of the
+    period, a few per patient of at most 200)."""
+    rows = (await _run(session, select(
+        col(Patient.id), col(Patient.family_name), col(Patient.given_name),
         _seconds(session, col(Alert.acknowledged_at), col(Alert.opened_at)),
         _seconds(session, col(Alert.resolved_at), col(Alert.opened_at)),
-    ).select_from(members.outerjoin(Alert, opened)))).all())
+    ).select_from(Patient).outerjoin(Alert, and_(
+        col(Alert.patient_id) == col(Patient.id), col(Alert.opened_at) >= start,
+        col(Alert.opened_at) < end))
+        .where(col(Patient.id).in_(patient_ids)))).all()
+    names: dict[str, str] = {}
+    times: dict[str, _Times] = {}
+    for pid, family, given, to_ack, to_resolve in rows:
+        names[pid] = f"{family} {given}"
+        found = times.setdefault(pid, _Times())
+        if to_ack is not None:
+            found.acks.append(_duration(to_ack))
+        if to_resolve is not None:
+            found.resolves.append(_duration(to_resolve))
+    return names, times
 
 
 @dataclass(slots=True)
-class _Tally:
-    """One patient's (or the team's) alerts, added up in Python from `_team_alerts`."""
+class _Times:
+    """One patient's times to acknowledge and to resolve (the domain's samples)."""
 
-    alerts: int = 0
-    critical: int = 0
-    auto_recovered: int = 0
-    escalations: int = 0
-    escalated_alerts: int = 0
     acks: list[float] = field(default_factory=list)
     resolves: list[float] = field(default_factory=list)
-
-    def add(self, critical: Any, auto: Any, steps: Any, to_ack: Any, to_resolve: Any) -> None:
-        self.alerts += 1
-        self.critical += critical or 0
-        self.auto_recovered += auto or 0
-        if steps:
-            self.escalations += steps
-            self.escalated_alerts += 1
-        if to_ack is not None:
-            self.acks.append(max(0.0, round(float(to_ack), 1)))
-        if to_resolve is not None:
-            self.resolves.append(max(0.0, round(float(to_resolve), 1)))
-
-    def merge(self, other: _Tally) -> None:
-        self.alerts += other.alerts
-        self.critical += other.critical
-        self.auto_recovered += other.auto_recovered
-        self.escalations += other.escalations
-        self.escalated_alerts += other.escalated_alerts
-        self.acks.extend(other.acks)
-        self.resolves.extend(other.resolves)
-
-    def burden(self, patients: int, days: float,
-               nurse_load: float | None = None) -> rules.Burden:
-        counts = rules.Counts(patients=patients, alerts=self.alerts, critical=self.critical,
-                              auto_recovered=self.auto_recovered,
-                              escalations=self.escalations,
-                              escalated_alerts=self.escalated_alerts)
-        return rules.burden(counts, days, rules.stats(self.acks), rules.stats(self.resolves),
-                            nurse_load)
 
 
 async def team_burden(session: AsyncSession, who: Principal, *, days: int,
@@ -232,37 +278,31 @@ async def team_burden(session: AsyncSession, who: Principal, *, days: int,
                       request_id: str | None = None) -> TeamBurden:
     """The alarm burden of ``who``'s care team over the last ``days`` days (clinicians;
     the patients shown are audited as an alert read). The team's condition is evaluated by
-    two statements (its alerts, its nurses' load), whatever the population; then the names
-    of the patients shown."""
+    two statements (its figures, its nurses' load), whatever the population; then the
+    names and times of the patients shown."""
     if not who.is_clinician:
         raise forbidden("Only doctors and nurses see the alarm burden of their care team.")
     end = now or utcnow()
     start = end - timedelta(days=days)
     team = scope.alerting(col(Patient.id), who)
     assert team is not None  # a clinician's team is a condition, never "everyone"
-    members: set[str] = set()
-    by_patient: dict[str, _Tally] = {}
-    for pid, alert_id, *figures_of_alert in await _team_alerts(session, team, start, end):
-        members.add(pid)
-        if alert_id is not None:
-            tally = by_patient.get(pid)
-            if tally is None:
-                tally = by_patient[pid] = _Tally()
-            tally.add(*figures_of_alert)
-    total = _Tally()
-    for tally in by_patient.values():
-        total.merge(tally)
+    found = await _team_figures(session, team, start, end)
+    total = rules.Counts(patients=found.size, **{
+        name: sum(getattr(c, name) for c in found.counts.values())
+        for name in ("alerts", "critical", "auto_recovered", "escalations",
+                     "escalated_alerts")})
     nurse_team = condition_on(col(CareTeamMember.patient_id), team_of=team)
     period = (end - start) / timedelta(days=1)
-    figures = total.burden(len(members), period,
+    figures = rules.burden(total, period, found.ack, found.resolve,
                            await _nurse_load(session, nurse_team, start, end))
-    ranked = sorted(by_patient.items(),
+    ranked = sorted(found.counts.items(),
                     key=lambda item: (-item[1].alerts, item[0]))[:MAX_PATIENT_ROWS]
-    names = {pid: f"{family} {given}" for pid, family, given in (await _run(session,
-        select(col(Patient.id), col(Patient.family_name), col(Patient.given_name))
-        .where(col(Patient.id).in_([pid for pid, _ in ranked])))).all()}
-    patients = [PatientBurden(pid, names.get(pid, ""), tally.burden(1, figures.days))
-                for pid, tally in ranked]
+    names, times = await _patients_shown(session, [pid for pid, _ in ranked], start, end)
+    patients = []
+    for pid, counts in ranked:
+        mine = times.get(pid, _Times())
+        patients.append(PatientBurden(pid, names.get(pid, ""), rules.burden(
+            counts, figures.days, rules.stats(mine.acks), rules.stats(mine.resolves))))
     await record_reads(session, actor=who, resource="alert",
                        reads=[(p.patient_id, None) for p in patients],
                        reason="alarm burden", request_id=request_id)

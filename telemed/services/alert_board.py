@@ -23,7 +23,7 @@ from telemed.services import scope
 from telemed.services.alerts import alerting
 from telemed.services.audit import record_reads
 from telemed.services.consent import WithdrawnNotice
-from telemed.services.context import plan_content
+from telemed.services.context import SharedContents
 
 
 async def last_seq(session: AsyncSession) -> int:
@@ -35,14 +35,16 @@ async def last_seq(session: AsyncSession) -> int:
 async def plan_contents(session: AsyncSession, patient_ids: Sequence[str]
                         ) -> dict[str, CarePlanContent | None]:
     """patient id → the content of its active care plan (absent: platform defaults), in one
-    query served by ``ix_careplans_patient_current``."""
+    query served by ``ix_careplans_patient_current``; each distinct content is parsed once
+    (a board's 200 patients mostly share a few templates' contents)."""
     wanted = sorted(set(patient_ids))
     if not wanted:
         return {}
     plans = await session.exec(
         select(CarePlan).where(col(CarePlan.patient_id).in_(wanted))
         .where(CarePlan.status == "active").where(col(CarePlan.is_current)))
-    return {plan.patient_id: plan_content(plan) for plan in plans.all()}
+    parsed = SharedContents()
+    return {plan.patient_id: parsed.of(plan) for plan in plans.all()}
 
 
 def _since(decisions: list[Decision]) -> datetime | None:

@@ -334,7 +334,7 @@ async def missed_measurements(
     A pass costs what is due: the active plans in one query, then only the schedules whose
     next window has ended since the last pass (``PlanCache.next_due``) are looked at, their
     states, devices and readings a few hundred patients per query (readings through
-    ``ix_observations_patient_metric_time``), and the states written in one upsert."""
+    ``ix_observations_patient_metric_time_value``), and the states written in one upsert."""
     now = now or utcnow()
     cache = cache or PlanCache()
     plans = await cache.active_plans(session, now)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func
+from sqlalchemy import func, union_all
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -85,31 +85,25 @@ async def recent_by_chart(session: AsyncSession, patient_id: str, charts: Sequen
                           since: datetime, rows_per_metric: int
                           ) -> dict[str, list[Observation]]:
     """chart → its newest readings since `since`, newest first: at most `rows_per_metric`
-    times the chart's number of metrics, in one statement for every chart."""
-    chart_of = {metric: key for key in charts for metric in chart_metrics(key)}
-    if not chart_of:
+    times the chart's number of metrics, in one statement for every chart.
+
+    One ``ORDER BY time DESC LIMIT`` arm per chart, joined by ``UNION ALL``: each arm reads
+    its newest rows from the (patient, metric, time) index and stops, whatever the period
+    holds (a window over the period's rows read all 86,400 of 30 days of a wearable)."""
+    if not charts:
         return {}
-    group = case(chart_of, value=col(Observation.metric))
-    cap = case({metric: rows_per_metric * len(chart_metrics(key))
-                for metric, key in chart_of.items()}, value=col(Observation.metric))
-    ranked = (
-        select(col(Observation.id).label("id"),
-               func.row_number().over(
-                   partition_by=group,
-                   order_by=(col(Observation.time).desc(), col(Observation.id).desc()),
-               ).label("position"),
-               cap.label("cap"))
-        .where(Observation.patient_id == patient_id)
-        .where(col(Observation.metric).in_(list(chart_of)))
+    newest = (col(Observation.time).desc(), col(Observation.id).desc())
+    arms = [
+        select(col(Observation.id)).where(Observation.patient_id == patient_id)
+        .where(col(Observation.metric).in_(chart_metrics(key)))
         .where(col(Observation.time) >= since)
-        .subquery("ranked")
-    )
-    stmt = (
-        select(Observation)
-        .join(ranked, col(Observation.id) == ranked.c.id)
-        .where(ranked.c.position <= ranked.c.cap)
-        .order_by(col(Observation.time).desc(), col(Observation.id).desc())
-    )
+        .order_by(*newest).limit(rows_per_metric * len(chart_metrics(key)))
+        .subquery(f"chart_{n}")
+        for n, key in enumerate(charts)
+    ]
+    ids = union_all(*(select(arm.c.id) for arm in arms)).subquery("recent")
+    stmt = select(Observation).where(col(Observation.id).in_(select(ids.c.id))).order_by(*newest)
+    chart_of = {metric: key for key in charts for metric in chart_metrics(key)}
     out: dict[str, list[Observation]] = {key: [] for key in charts}
     for obs in (await session.exec(stmt)).all():
         out[chart_of[obs.metric]].append(obs)

@@ -20,11 +20,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from babel.numbers import format_decimal
 
 from telemed.domain.questionnaires import CATALOGUE as QUESTIONNAIRES
 from telemed.domain.units import METRICS
-from telemed.i18n import translations
+from telemed.i18n import decimal_text, locale_of, translations
 from telemed.views.error_text import N_, NC_
 from telemed.views.vitals import DEVICE_KINDS, zone_of
 
@@ -85,7 +84,8 @@ class _Writer:
     """Words, numbers and times in one language and one time zone."""
 
     def __init__(self, lang: str, timezone: str | None, name_zone: bool) -> None:
-        self.lang = lang
+        self.language = lang
+        self.lang = locale_of(lang)
         self.zone: ZoneInfo = zone_of(timezone)
         self.zone_suffix = f" ({self.zone.key})" if name_zone else ""
         self._catalogue = translations(lang)
@@ -113,7 +113,7 @@ class _Writer:
             raise TypeError(f"not a number: {value!r}")
         body = "#,##0" + ("." + ("0" if exact else "#") * decimals if decimals else "")
         pattern = f"+{body};-{body}" if signed else body
-        return format_decimal(value, pattern, locale=self.lang)
+        return decimal_text(float(value), pattern, self.language)
 
     def quantity(self, args: Args, key: str, signed: bool = False) -> str:
         """``args[key]`` in the metric's unit, with the metric's decimals."""

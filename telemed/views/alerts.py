@@ -200,9 +200,20 @@ def detail_text(request: web.Request, alert: Alert, patient: Patient) -> str:
                           name_zone=patient.timezone != settings.timezone)
 
 
+class RowView(dict[str, Any]):
+    """One row's values for `_alert_row.html`. Jinja reads ``a.name`` as an attribute first:
+    a plain dict answers each read with an AttributeError (a board reads 10,000)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: list[VitalItem],
                names: dict[str, str], content: Any, now: datetime,
-               withdrawn: datetime | None = None) -> dict[str, Any]:
+               withdrawn: datetime | None = None) -> RowView:
     """What `_alert_row.html` shows of one alert (`withdrawn`: when the patient withdrew
     consent, for an alert that reaches the caller through telemonitoring only)."""
     tz = patient.timezone
@@ -216,7 +227,7 @@ def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: lis
                "text": local_time(request, alert.acknowledged_at, tz),
                "relative": relative_time(request, alert.acknowledged_at, now),
                "note": alert.ack_note}
-    return {
+    return RowView({
         "id": alert.id,
         "patient_id": patient.id,
         "patient_name": patient_name(patient),
@@ -241,7 +252,7 @@ def alert_view(request: web.Request, alert: Alert, patient: Patient, vitals: lis
         if withdrawn is not None else None,
         "summary": f"{severity_word}: {patient_name(patient)}, {what}.",
         "same_patient": False,  # the page sets it: joins the card of the patient's first alert
-    }
+    })
 
 
 async def _audit_vitals(session: Any, who: Principal, patient_ids: set[str],
@@ -291,7 +302,7 @@ async def _board(request: web.Request, filters: BoardFilter, errors: FormErrors,
         names = await display_names(
             session, {a.acknowledged_by for a, _ in rows if a.acknowledged_by})
         await session.commit()
-    alerts: list[dict[str, Any]] = []
+    alerts: list[RowView] = []
     for alert, patient in by_patient(rows):
         view = alert_view(request, alert, patient, vitals.get(patient.id, []), names,
                           contents.get(patient.id), now, withdrawn.get(patient.id))
@@ -347,7 +358,7 @@ async def board_rows(request: web.Request) -> web.Response:
     ids = sorted({i for i in request.query.getall("id", []) if 0 < len(i) <= 64})
     if len(ids) > ROWS_LIMIT:
         raise ApiError(400, "too_many_ids", f"Ask for at most {ROWS_LIMIT} alerts at once.")
-    views: list[dict[str, Any]] = []
+    views: list[RowView] = []
     async with request.app[keys.SESSIONS]() as session:
         rows = await alert_board.rows_by_id(session, who, ids)
         found = [(alert, patient) for alert, patient, _ in rows]

@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
+from babel.core import Locale
 from babel.dates import format_datetime, format_timedelta
 from babel.numbers import format_decimal
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,7 +33,7 @@ from telemed.db.types import utcnow
 from telemed.domain.bands import BAND_KEYS, Bands, Zone, classify
 from telemed.domain.careplans import CarePlanContent, effective_bands
 from telemed.domain.units import METRICS
-from telemed.i18n import translations
+from telemed.i18n import decimal_text, locale_of, translations
 from telemed.principal import REQUEST_ID, principal
 from telemed.services import devices as device_service
 from telemed.services import vitals_panel as panel_service
@@ -98,6 +99,10 @@ def _lang(request: web.Request) -> str:
     return request.get(LANGUAGE) or request.app[keys.SETTINGS].language
 
 
+def _locale(request: web.Request) -> Locale:
+    return locale_of(_lang(request))
+
+
 def zone_of(tz_name: str | None) -> ZoneInfo:
     """A patient's time zone (Europe/Rome when unknown or invalid)."""
     try:
@@ -109,7 +114,7 @@ def zone_of(tz_name: str | None) -> ZoneInfo:
 def local_time(request: web.Request, value: datetime, tz_name: str | None,
                pattern: str = "d MMM, HH:mm") -> str:
     """``value`` in the patient's time zone; the zone is named when it is not the site's."""
-    text = format_datetime(value, pattern, tzinfo=zone_of(tz_name), locale=_lang(request))
+    text = format_datetime(value, pattern, tzinfo=zone_of(tz_name), locale=_locale(request))
     site = request.app[keys.SETTINGS].timezone
     if tz_name and tz_name != site:
         text = f"{text} ({tz_name})"
@@ -121,14 +126,14 @@ def relative_time(request: web.Request, value: datetime, now: datetime | None = 
     delta = value - (now or utcnow())
     if abs(delta.total_seconds()) < 60:
         return t(request, "just now")
-    return format_timedelta(delta, add_direction=True, threshold=1, locale=_lang(request))
+    return format_timedelta(delta, add_direction=True, threshold=1, locale=_locale(request))
 
 
 def number(request: web.Request, metric: str, value: float) -> str:
     """A reading with the metric's usual number of decimals, in the page's locale."""
     decimals = METRICS[metric].decimals if metric in METRICS else 1
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, pattern, locale=_lang(request))
+    return decimal_text(value, pattern, _lang(request))
 
 
 def unit_of(request: web.Request, metric: str) -> str:
@@ -308,7 +313,7 @@ def _summary(request: web.Request, chart: Chart, period: str) -> str:
             parts.append(f"{s.label}: {text}" if len(chart.series) > 1 else text)
             continue
         text = series_summary(request, s.count).format(
-            n=format_decimal(s.count, "#,##0", locale=_lang(request)),
+            n=format_decimal(s.count, "#,##0", locale=_locale(request)),
             low=number(request, s.metric, s.low),
             high=number(request, s.metric, s.high), unit=chart.unit)
         parts.append(f"{s.label}: {text}" if len(chart.series) > 1 else text)
@@ -424,7 +429,7 @@ def device_row(request: web.Request, device: Device, tz_name: str | None,
         "last_seen_iso": device.last_seen.isoformat() if device.last_seen else None,
         "last_seen_relative": relative_time(request, device.last_seen, now)
         if device.last_seen else None,
-        "battery": format_decimal(battery, "#,##0", locale=_lang(request))
+        "battery": format_decimal(battery, "#,##0", locale=_locale(request))
         if battery is not None else None,
         "battery_low": battery is not None and battery < LOW_BATTERY,
     }

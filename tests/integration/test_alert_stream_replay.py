@@ -38,6 +38,7 @@ async def _ward(world: World) -> tuple[dict[str, str], list[Patient], list[Alert
 
 @pytest.fixture(autouse=True)
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alert_stream, "REPLAY_FIRST_PAGE", 2)  # then pages of 3
     monkeypatch.setattr(alert_stream, "REPLAY_PAGE", 3)
 
 

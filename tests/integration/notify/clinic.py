@@ -17,9 +17,11 @@ from telemed.db.models import (
     OnCallShift,
     User,
 )
+from telemed.domain import alarm_burden as burden_rules
 from telemed.notify.setup import NOTIFIER
 from telemed.notify.worker import DeliveryWorker
 from telemed.services import rules
+from telemed.services.alarm_burden import platform_burden
 from tests.conftest import World
 from tests.helpers.ward import Ward
 from tests.integration.monitoring import add_plan, alerts_of, now_s
@@ -155,3 +157,29 @@ async def burden_ward(world: World) -> Ward:
                                      created_at=now - timedelta(hours=hours)))
         await session.commit()
     return ward
+
+
+ORDER_SIZES = [1, 2, 3, 4, 7, 10, 30, 31]
+
+
+async def check_order_statistics(world: World, count: int) -> None:
+    """The median and p90 the database picks (the values around the domain's ranks, sorted
+    by a window) are `domain.alarm_burden.stats` of the same durations, for odd and even
+    samples and for sizes where 0.9 × n is whole (30) or not (31)."""
+    patient = await world.patient()
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    waits = [(37 * k) % 101 + 0.2 * (k % 3) for k in range(count)]  # seconds, with ties
+    async with world.app[keys.SESSIONS]() as session:
+        for k, wait in enumerate(waits):
+            opened = now - timedelta(hours=1, minutes=k)
+            session.add(Alert(patient_id=patient.id, rule_key=f"r{k}", kind="threshold",
+                              metric="spo2", severity="warning", status="resolved", value=90,
+                              detail="-", opened_at=opened,
+                              acknowledged_at=opened + timedelta(seconds=wait),
+                              resolved_at=opened + timedelta(seconds=2 * wait), seq=k + 1))
+        await session.commit()
+        found = await platform_burden(session, days=1, now=now)
+    assert (found.ack_median_s, found.ack_p90_s) == burden_rules.stats(
+        [max(0.0, round(w, 1)) for w in waits])
+    assert (found.resolve_median_s, found.resolve_p90_s) == burden_rules.stats(
+        [max(0.0, round(2 * w, 1)) for w in waits])

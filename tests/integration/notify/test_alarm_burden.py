@@ -15,7 +15,7 @@ from telemed.notify.setup import NOTIFY_METRICS
 from tests.conftest import World
 from tests.helpers.pages import log_in, post_form, text_of
 from tests.helpers.ward import Ward
-from tests.integration.notify.clinic import burden_ward
+from tests.integration.notify.clinic import ORDER_SIZES, burden_ward, check_order_statistics
 
 Client = TestClient[Any, Any]
 
@@ -113,3 +113,9 @@ async def test_the_team_condition_is_evaluated_by_two_statements(ward: Ward) -> 
     assert len(consent_checks) == 2, consent_checks
     selects = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
     assert len(selects) == 3, selects  # + the names of the patients shown
+
+
+
+@pytest.mark.parametrize("count", ORDER_SIZES)
+async def test_sql_order_statistics_are_the_domains(world: World, count: int) -> None:
+    await check_order_statistics(world, count)

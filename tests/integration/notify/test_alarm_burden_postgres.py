@@ -1,16 +1,12 @@
-"""The alarm burden on PostgreSQL: the durations computed by the database (epoch arithmetic),
-the same figures as on SQLite."""
+"""The alarm burden's order statistics picked by PostgreSQL equal the domain's."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from tests.conftest import World
-from tests.integration.notify.clinic import burden_ward
+from tests.integration.notify.clinic import ORDER_SIZES, check_order_statistics
 
 pytestmark = pytest.mark.postgres
 
@@ -20,13 +16,7 @@ def app(postgres_app: web.Application) -> web.Application:
     return postgres_app
 
 
-async def test_the_same_figures_on_postgresql(client: TestClient[Any, Any], world: World) -> None:
-    ward = await burden_ward(world)
-    resp = await client.get("/api/v1/alarm-burden?days=7",
-                            headers=await ward.headers(ward.doctor))
-    assert resp.status == 200, await resp.text()
-    team = (await resp.json())["team"]
-    assert team["alerts"] == 3 and team["auto_recovered_share"] == 0.333
-    assert team["time_to_acknowledge_s"] == {"median": 120.0, "p90": 300.0}
-    assert team["time_to_resolve_s"] == {"median": 600.0, "p90": 600.0}
-    assert team["escalations"] == 2
+@pytest.mark.parametrize("count", ORDER_SIZES)
+async def test_sql_order_statistics_are_the_domains_on_postgres(world: World,
+                                                                count: int) -> None:
+    await check_order_statistics(world, count)
