@@ -19,14 +19,15 @@ When a person resolves the alert while the condition is still open, start again 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from telemed.domain.bands import Bands, Severity, Zone, classify, is_worse, severity_of
 
-__all__ = ["Action", "Decision", "ThresholdState", "classify", "evaluate_threshold", "replay"]
+__all__ = ["Action", "Decision", "ThresholdState", "classify", "evaluate_run",
+           "evaluate_threshold", "replay"]
 
 Action = Literal["none", "open", "update", "escalate", "recovered"]
 
@@ -88,6 +89,13 @@ class Decision:
     out_of_order: bool = False
 
 
+def _check_options(confirm_count: int, hysteresis: float) -> None:
+    if confirm_count < 1:
+        raise ValueError("confirm_count must be at least 1")
+    if not hysteresis >= 0 or not math.isfinite(hysteresis):
+        raise ValueError("hysteresis must be a finite number >= 0")
+
+
 def _recovered(value: float, bands: Bands, hysteresis: float) -> bool:
     low, high = bands.normal_low, bands.normal_high
     return (low is None or value >= low + hysteresis) and (
@@ -104,10 +112,7 @@ def evaluate_threshold(
     at: datetime | None = None,
 ) -> tuple[ThresholdState, Decision]:
     """The rule's next state and the decision for one reading (canonical unit)."""
-    if confirm_count < 1:
-        raise ValueError("confirm_count must be at least 1")
-    if not hysteresis >= 0 or not math.isfinite(hysteresis):
-        raise ValueError("hysteresis must be a finite number >= 0")
+    _check_options(confirm_count, hysteresis)
     zone = classify(value, bands)
     previous = state.severity
     if at is not None and state.last_at is not None and at < state.last_at:
@@ -137,6 +142,45 @@ def evaluate_threshold(
         action = "update"
     new_state = ThresholdState(severity, warning_streak, critical_streak, last_at)
     return new_state, Decision(action, severity, zone, previous)
+
+
+def evaluate_run(
+    state: ThresholdState,
+    readings: Sequence[tuple[datetime, float]],
+    bands: Bands,
+    confirm_count: int = 1,
+    hysteresis: float = 0.0,
+) -> tuple[ThresholdState, list[tuple[int, Decision]]]:
+    """``evaluate_threshold`` over one patient's new readings of a metric, ``(time, value)``
+    in time order: the final state and the decisions other than ``none``, with the index of
+    the reading that took each. The same answers as folding ``evaluate_threshold``
+    reading by reading (tests/unit/domain/test_thresholds.py says so on generated runs).
+
+    The ingest worker's common case, in-band readings with no open condition, takes a fast
+    path: no objects per reading, only the time of the last one is kept."""
+    if readings:
+        _check_options(confirm_count, hysteresis)
+    lowest = max((b for b in (bands.critical_low, bands.warning_low) if b is not None),
+                 default=-math.inf)
+    highest = min((b for b in (bands.critical_high, bands.warning_high) if b is not None),
+                  default=math.inf)
+    severity, warning_streak, critical_streak, last_at = (
+        state.severity, state.warning_streak, state.critical_streak, state.last_at)
+    decisions: list[tuple[int, Decision]] = []
+    for index, (at, value) in enumerate(readings):
+        if severity is None and lowest <= value <= highest:  # in band, nothing open (no NaN)
+            if last_at is None or at >= last_at:
+                warning_streak = critical_streak = 0
+                last_at = at
+            continue
+        current, decision = evaluate_threshold(
+            ThresholdState(severity, warning_streak, critical_streak, last_at), value, bands,
+            confirm_count, hysteresis, at=at)
+        severity, warning_streak, critical_streak, last_at = (
+            current.severity, current.warning_streak, current.critical_streak, current.last_at)
+        if decision.action != "none":
+            decisions.append((index, decision))
+    return ThresholdState(severity, warning_streak, critical_streak, last_at), decisions
 
 
 def replay(

@@ -32,7 +32,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +59,8 @@ KEEPALIVE = 30
 BACKOFF = (0.1, 15.0)
 MAX_READS_PER_WAKEUP = 256
 MAX_ERRORS_PER_MESSAGE_DEFAULT = 50  # answers on the errors topic for one pack, at most
+MAX_INFLIGHT = 1000  # our QoS 1 publishes awaiting their PUBACK, at most (paho queues more)
+PUBLISH_WINDOW = 100  # publishes of a bulk send (`publish_paced`) in flight at once
 
 
 def readings_options() -> SubscribeOptions:
@@ -105,6 +107,7 @@ class IngestMqttClient:
         self._generation = 0
         self._connected = asyncio.Event()
         self._disconnected = asyncio.Event()
+        self._published = asyncio.Event()  # set on every PUBACK of ours
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
         self._paused = False
@@ -146,18 +149,47 @@ class IngestMqttClient:
             self._driver.set_paused(paused)
 
     def publish(self, topic: str, payload: bytes | str, *, qos: int = 1,
-                retain: bool = False) -> None:
+                retain: bool = False) -> mqtt.MQTTMessageInfo | None:
         """Publish (queued by paho while disconnected for QoS 1)."""
         client = self._client
         if client is None:
             log.warning("dropping publish to %s: no MQTT client", topic)
-            return
+            return None
         info = client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             log.warning("publish to %s failed: %s", topic, info.rc)
+        return info
 
     def publish_json(self, topic: str, data: object, *, retain: bool = False) -> None:
         self.publish(topic, json.dumps(data, separators=(",", ":")), retain=retain)
+
+    async def publish_paced(self, messages: Iterable[tuple[str, object]], *,
+                            retain: bool = False, window: int = PUBLISH_WINDOW) -> int:
+        """Publish many JSON messages (QoS 1), at most ``window`` awaiting their PUBACK.
+
+        paho walks every message it holds on each PUBACK (to send the next queued one): a
+        bulk send of thousands at once (every device's config at start) costs the square of
+        their number, on the loop that also drains the readings. Sent a window at a time it
+        costs ``window`` per message. While disconnected paho queues them as ``publish``."""
+        sent = 0
+        waiting: list[mqtt.MQTTMessageInfo] = []
+        for topic, data in messages:
+            info = self.publish(topic, json.dumps(data, separators=(",", ":")), retain=retain)
+            sent += 1
+            if info is not None:
+                waiting.append(info)
+            if len(waiting) >= window:
+                await self._acknowledged(waiting)
+                waiting = []
+        return sent
+
+    async def _acknowledged(self, infos: list[mqtt.MQTTMessageInfo]) -> None:
+        """Until the broker acknowledged ``infos`` (or the connection is lost: paho keeps
+        them for the next one)."""
+        while self.connected and not all(info.is_published() for info in infos):
+            self._published.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._published.wait(), 1.0)
 
     # --- connection lifecycle --------------------------------------------------------
 
@@ -169,10 +201,11 @@ class IngestMqttClient:
         if self._address.tls:
             client.tls_set_context(ssl.create_default_context())
         client.max_queued_messages_set(0)
-        client.max_inflight_messages_set(1000)
+        client.max_inflight_messages_set(MAX_INFLIGHT)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_publish = self._on_publish
         return client
 
     async def _supervise(self) -> None:
@@ -205,7 +238,7 @@ class IngestMqttClient:
         self._generation += 1
         driver = PahoLoop(client, on_message=lambda msg: self._on_message(client, None, msg),
                           on_failure=self._disconnected.set,
-                          reads_per_wakeup=MAX_READS_PER_WAKEUP)
+                          reads_per_wakeup=MAX_READS_PER_WAKEUP, join_acks=True)
         driver.paused = self._paused
         self._driver = driver
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -263,6 +296,10 @@ class IngestMqttClient:
         else:
             log.error("the broker refused the ingest subscription %s: %s",
                       self._readings_filter, reasons[0])
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
+                    properties: Any) -> None:
+        self._threadsafe(self._published.set)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason: ReasonCode, properties: Any) -> None:

@@ -75,9 +75,8 @@ async def publish_configs(app: web.Application, client: IngestMqttClient, *,
     """Publish the retained config of the matching devices; returns how many."""
     async with app[keys.SESSIONS]() as session:
         configs = await device_configs(session, device_id=device_id, patient_id=patient_id)
-    for target, payload in configs:
-        client.publish_json(config_topic(target), payload, retain=True)
-    return len(configs)
+    return await client.publish_paced(
+        ((config_topic(target), payload) for target, payload in configs), retain=True)
 
 
 async def _publish_configs_when_connected(app: web.Application,

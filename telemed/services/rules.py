@@ -52,7 +52,7 @@ from telemed.domain.schedule import (
     measurement_windows,
     missed_windows,
 )
-from telemed.domain.thresholds import ThresholdState, evaluate_threshold
+from telemed.domain.thresholds import ThresholdState, evaluate_run
 from telemed.domain.trends import evaluate_trend
 from telemed.domain.units import METRICS
 from telemed.notify import escalation
@@ -66,6 +66,10 @@ from telemed.services.plan_cache import ActivePlan, PlanCache
 log = logging.getLogger("telemed.rules")
 
 NEWS2_WINDOW = timedelta(minutes=60)
+
+
+def _time_of(reading: NewReading) -> datetime:
+    return reading.time
 
 
 def threshold_key(metric: str) -> str:
@@ -144,9 +148,11 @@ async def _thresholds(
         hysteresis = entry.hysteresis if entry is not None else 0.0
         key = threshold_key(metric)
         state = ThresholdState.from_dict(states.get(ctx.patient_id, key))
-        for reading in sorted(items, key=lambda r: r.time):
-            state, decision = evaluate_threshold(state, reading.value, bands, confirm,
-                                                 hysteresis, at=reading.time)
+        items.sort(key=_time_of)
+        state, decisions = evaluate_run(state, [(r.time, r.value) for r in items], bands,
+                                        confirm, hysteresis)
+        for index, decision in decisions:
+            reading = items[index]
             if decision.action in ("open", "escalate") and decision.severity is not None:
                 change = await alerts.raise_condition(session, Condition(
                     patient_id=ctx.patient_id, rule_key=key, kind="threshold",

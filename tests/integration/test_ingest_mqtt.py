@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from telemed import keys
 from telemed.bus import DEVICES
 from telemed.db.models import Device
+from telemed.ingest.pipeline import PIPELINE
 from tests.broker_fixture import MqttFactory, TestMqttClient
 from tests.conftest import World
 from tests.helpers.waiting import eventually
@@ -212,3 +213,34 @@ async def test_a_new_device_whose_clock_runs_behind_keeps_its_first_readings(
     assert (error["code"], error["record_index"]) == ("before_assignment", 0)
     stored = await observations(home.world.app, home.patient.id)
     assert [o.value for o in stored] == [71.0]
+
+
+async def test_a_bulk_send_keeps_one_window_in_flight(client: TestClient[Any, Any],
+                                                      world: World) -> None:
+    """Every device's config at start goes a window at a time: paho walks every message it
+    holds on each PUBACK, so thousands at once cost the square of their number."""
+    ingest = world.app[PIPELINE].mqtt
+    assert ingest is not None and await ingest.wait_connected(10)
+    infos: list[Any] = []
+    publish = ingest.publish
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        infos.append(publish(*args, **kwargs))
+        return infos[-1]
+
+    ingest.publish = recording  # type: ignore[method-assign]
+    most = 0
+
+    def configs() -> Any:
+        nonlocal most
+        for n in range(250):
+            most = max(most, sum(not info.is_published() for info in infos))
+            yield f"{PREFIX}/bulk-{n}/config", {"n": n}
+
+    assert await ingest.publish_paced(configs(), window=100) == 250
+    assert len(infos) == 250 and 0 < most < 100
+
+    async def all_acknowledged() -> bool:
+        return all(info.is_published() for info in infos)
+
+    await eventually(all_acknowledged)

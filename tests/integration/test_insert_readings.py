@@ -15,8 +15,10 @@ from sqlmodel import col, select
 
 from telemed import keys
 from telemed.db.models import Observation
+from telemed.ingest.writer import DEFAULT_MAX_READINGS
 from telemed.services.observations import NewReading, insert_readings
 from tests.conftest import World
+from tests.helpers.statements import counting
 from tests.integration.monitoring import add_device
 
 
@@ -70,10 +72,29 @@ async def test_a_batch_longer_than_one_statement(client: TestClient[Any, Any],
     device = await add_device(world.app, patient.id)
     start = datetime.now(UTC) - timedelta(hours=1)
     batch = [_reading(patient.id, device, "heart_rate", 60 + n % 30,
-                      start + timedelta(seconds=n, microseconds=n)) for n in range(613)]
+                      start + timedelta(seconds=n, microseconds=n)) for n in range(2_013)]
     async with world.app[keys.SESSIONS]() as session:
-        stored = await insert_readings(session, batch)
+        with counting(world.app) as statements:
+            stored = await insert_readings(session, batch)
         await session.commit()
         count = len((await session.exec(select(Observation.id))).all())
     assert stored == {r.key for r in batch}
-    assert count == 613
+    assert count == 2_013
+    assert 1 <= len(statements) <= 3  # 1,000 rows a statement on SQLite, one on PostgreSQL
+
+
+async def test_a_workers_batch_is_one_statement(client: TestClient[Any, Any],
+                                                world: World) -> None:
+    """The worker's default batch (500 readings) costs one INSERT, one round trip to the
+    driver's thread (it took five of 110 rows)."""
+    patient = await world.patient()
+    device = await add_device(world.app, patient.id)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    batch = [_reading(patient.id, device, "spo2", 90 + n % 8, start + timedelta(seconds=n))
+             for n in range(DEFAULT_MAX_READINGS)]
+    async with world.app[keys.SESSIONS]() as session:
+        with counting(world.app) as statements:
+            stored = await insert_readings(session, batch)
+        await session.commit()
+    assert len(stored) == DEFAULT_MAX_READINGS
+    assert [s.split()[0] for s in statements] == ["INSERT"]

@@ -9,6 +9,7 @@ from telemed.domain.thresholds import (
     Decision,
     ThresholdState,
     classify,
+    evaluate_run,
     evaluate_threshold,
     replay,
 )
@@ -185,3 +186,48 @@ def test_matches_brute_force_model(values: list[float], n: int, h: float) -> Non
             assert before is None and after.severity is not None
         if after.action == "recovered":
             assert before is not None and after.severity is None
+
+
+_T0 = datetime(2025, 1, 1, 8, tzinfo=UTC)
+_BANDS = st.sampled_from([HR, Bands(warning_high=37.5, critical_high=39),
+                          Bands(critical_low=85, warning_low=90), Bands(critical_low=30),
+                          Bands()])
+_STATES = st.builds(
+    ThresholdState, st.sampled_from([None, "warning", "critical"]), st.integers(0, 5),
+    st.integers(0, 5), st.one_of(st.none(), st.integers(-5, 40).map(
+        lambda m: _T0 + timedelta(minutes=m))))
+
+
+@given(
+    _STATES,
+    # minutes after _T0 (sorted: a run is in time order, times may repeat and may precede
+    # the state's last one) and values in and out of every band
+    st.lists(st.tuples(st.integers(0, 30), st.floats(20, 200) | st.sampled_from(
+        [40, 50, 110, 130, 37.5, 39, 85, 90])), max_size=25),
+    _BANDS,
+    st.integers(1, 4),
+    st.floats(0, 20),
+)
+def test_a_run_decides_as_reading_by_reading(state: ThresholdState,
+                                             readings: list[tuple[int, float]], bands: Bands,
+                                             confirm: int, hysteresis: float) -> None:
+    run = [(_T0 + timedelta(minutes=m), v) for m, v in sorted(readings, key=lambda r: r[0])]
+    expected: list[tuple[int, Decision]] = []
+    current = state
+    for index, (at, value) in enumerate(run):
+        current, decision = evaluate_threshold(current, value, bands, confirm, hysteresis,
+                                               at=at)
+        if decision.action != "none":
+            expected.append((index, decision))
+    assert evaluate_run(state, run, bands, confirm, hysteresis) == (current, expected)
+
+
+def test_a_run_refuses_what_a_reading_refuses() -> None:
+    run = [(_T0, 70.0)]
+    with pytest.raises(ValueError):
+        evaluate_run(ThresholdState(), run, HR, confirm_count=0)
+    with pytest.raises(ValueError):
+        evaluate_run(ThresholdState(), run, HR, hysteresis=float("nan"))
+    with pytest.raises(ValueError):
+        evaluate_run(ThresholdState(), [(_T0, float("nan"))], HR)
+    assert evaluate_run(ThresholdState(), [], HR, confirm_count=0) == (ThresholdState(), [])
