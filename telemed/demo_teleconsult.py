@@ -17,6 +17,7 @@ from telemed.db.models import Patient, User
 from telemed.db.teleconsults import Attachment, Teleconsult
 from telemed.imaging import dicomweb as dw
 from telemed.imaging.samples import series
+from telemed.notify import outbox
 from telemed.services.teleconsults import set_specialties
 from telemed.settings import Settings
 
@@ -70,6 +71,9 @@ async def seed_teleconsult(session: AsyncSession, settings: Settings) -> str | N
                               mode="live")
         session.add(consult)
         await session.flush()
+        # As a request made in the page would: the cardiologist's bell and email.
+        await outbox.teleconsult(session, consult_id=consult.id, patient=patient,
+                                 user_ids=[cardio.id], event="requested", urgent=True)
     if study_uid is not None and (await session.exec(select(Attachment).where(
             Attachment.teleconsult_id == consult.id)
             .where(Attachment.study_uid == study_uid))).first() is None:

@@ -20,20 +20,25 @@ STUDY = "/api/v1/studies/{study_uid}"
 INSTANCE = STUDY + "/series/{series_uid}/instances/{sop_uid}"
 
 
+def _instance(request: web.Request) -> tuple[str, str]:
+    return request.match_info["series_uid"], request.match_info["sop_uid"]
+
+
 async def _authorized(request: web.Request, *, frames: bool = False) -> str:
     study_uid = request.match_info["study_uid"]
     async with sessions(request)() as session:
         await service.authorize_study(session, principal(request), study_uid,
                                       request.app[IMAGING], request.app[STUDY_ACCESS],
-                                      frames=frames, request_id=request_id(request))
+                                      frames=frames,
+                                      instance=_instance(request) if frames else None,
+                                      request_id=request_id(request))
     return study_uid
 
 
 async def _member(request: web.Request, study_uid: str) -> DicomWebClient:
     """The PACS client, once the path's instance is known to be in the study."""
     client = service.client_or_503(request.app[IMAGING])
-    await service.check_member(client, request.app[STUDY_ACCESS], study_uid,
-                               request.match_info["series_uid"], request.match_info["sop_uid"])
+    await service.check_member(client, request.app[STUDY_ACCESS], study_uid, *_instance(request))
     return client
 
 

@@ -32,6 +32,7 @@ class TeleconsultCreate(Body):
     question: str = Field(max_length=rules.MAX_QUESTION + 100)
     urgency: Literal["routine", "urgent"] = "routine"
     mode: Literal["live", "async"] = "async"
+    include_patient: bool = False  # a live consult: the visit invites the patient too
 
 
 class NoteIn(Body):
@@ -57,6 +58,7 @@ def consult_brief(consult: Teleconsult) -> dict[str, Any]:
         "requester_id": consult.requester_id, "specialist_id": consult.specialist_id,
         "specialty": consult.specialty, "question": consult.question,
         "urgency": consult.urgency, "mode": consult.mode, "status": consult.status,
+        "include_patient": consult.include_patient,
         "visit_id": consult.visit_id, "document_id": consult.document_id,
         "created_at": iso(consult.created_at), "updated_at": iso(consult.updated_at),
         "accepted_at": iso(consult.accepted_at), "closed_at": iso(consult.closed_at),
@@ -99,7 +101,8 @@ async def teleconsults_create(request: web.Request) -> web.Response:
         consult = await service.create_request(
             session, principal(request), patient_id=data.patient_id, question=data.question,
             urgency=data.urgency, mode=data.mode, specialist_id=data.specialist_id,
-            specialty=data.specialty, request_id=request_id(request))
+            specialty=data.specialty, include_patient=data.include_patient,
+            request_id=request_id(request))
         view = await service.get_request(session, principal(request), consult.id,
                                          request_id(request))
     return ok(consult_out(view), status=201)

@@ -80,6 +80,7 @@ def visit_out(record: service.VisitRecord) -> dict[str, Any]:
         "started_at": iso(visit.started_at),
         "ended_at": iso(visit.ended_at),
         "created_by": visit.created_by,
+        "patient_invited": visit.patient_invited,
         "join_opens_at": iso(opens),
         "join_closes_at": iso(closes),
     }

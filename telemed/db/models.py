@@ -270,6 +270,9 @@ class Visit(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_by: str = Field(foreign_key="users.id", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # False: a clinicians-only visit (a live teleconsult without the patient): the patient
+    # and delegates neither join it, see it, nor are told of it.
+    patient_invited: bool = True
 
 
 class VisitParticipant(SQLModel, table=True):

@@ -34,6 +34,8 @@ class Teleconsult(SQLModel, table=True):
     question: str
     urgency: str = Field(max_length=16)
     mode: str = Field(max_length=16)
+    # A live consult whose visit invites the patient too (the requester's choice).
+    include_patient: bool = False
     status: str = Field(default="requested", max_length=16)
     visit_id: str | None = Field(default=None, foreign_key="visits.id", max_length=32)
     # The co-signed `teleconsult_report` document, once the documents service writes one.

@@ -1,7 +1,10 @@
 """A short memory of authorized study reads, so the frames of a study being scrolled do not
 each write an audit line: the first read of a study by a person (its series, a frame) is
 authorized and audited in full; the frames that follow within `ttl` seconds ride on it.
-Also the PatientID of each study (it does not change), so frames need no QIDO round trip.
+The series a person opened are remembered for `series_window` seconds (a session window):
+the first frame of a series audits it once ("series"), the next frames of that series in
+the window do not. Also the PatientID of each study (it does not change), so frames need
+no QIDO round trip. Per process: several processes may each write a series' line once.
 """
 
 from __future__ import annotations
@@ -13,27 +16,40 @@ from collections import OrderedDict
 class StudyAccessCache:
     """(credential, study) → until when frames are allowed; study → patient id."""
 
-    def __init__(self, ttl: float = 120.0, size: int = 10_000) -> None:
+    def __init__(self, ttl: float = 120.0, size: int = 10_000,
+                 series_window: float = 1800.0) -> None:
         self.ttl = ttl
         self.size = size
+        self.series_window = series_window
         self._granted: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._series: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._patients: OrderedDict[str, str] = OrderedDict()
         self._members: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
 
     def allowed(self, credential: str, study_uid: str, now: float | None = None) -> bool:
-        until = self._granted.get((credential, study_uid))
-        return until is not None and until > (now if now is not None else time.monotonic())
+        return _live(self._granted, (credential, study_uid), now)
 
     def grant(self, credential: str, study_uid: str, now: float | None = None) -> None:
-        key = (credential, study_uid)
-        self._granted[key] = (now if now is not None else time.monotonic()) + self.ttl
-        self._granted.move_to_end(key)
-        while len(self._granted) > self.size:
-            self._granted.popitem(last=False)
+        _until(self._granted, (credential, study_uid), self.ttl, self.size, now)
+
+    def series_audited(self, credential: str, series_uid: str,
+                       now: float | None = None) -> bool:
+        """Whether this credential's opening of the series was audited within the window."""
+        return _live(self._series, (credential, series_uid), now)
+
+    def audit_series(self, credential: str, series_uid: str, now: float | None = None) -> None:
+        """Remember that the series' opening was audited (for `series_window` seconds)."""
+        _until(self._series, (credential, series_uid), self.series_window, self.size, now)
+
+    def unaudit_series(self, credential: str, series_uid: str) -> None:
+        """Undo `audit_series` (the access it claimed was refused, or failed)."""
+        self._series.pop((credential, series_uid), None)
 
     def forget(self, credential: str) -> None:
         for key in [k for k in self._granted if k[0] == credential]:
             del self._granted[key]
+        for key in [k for k in self._series if k[0] == credential]:
+            del self._series[key]
 
     def has_member(self, study_uid: str, series_uid: str, sop_uid: str) -> bool:
         return (series_uid, sop_uid) in self._members.get(study_uid, ())
@@ -54,3 +70,18 @@ class StudyAccessCache:
         self._patients.move_to_end(study_uid)
         while len(self._patients) > self.size:
             self._patients.popitem(last=False)
+
+
+def _live(expiries: OrderedDict[tuple[str, str], float], key: tuple[str, str],
+          now: float | None) -> bool:
+    until = expiries.get(key)
+    return until is not None and until > (now if now is not None else time.monotonic())
+
+
+def _until(expiries: OrderedDict[tuple[str, str], float], key: tuple[str, str], seconds: float,
+           size: int, now: float | None) -> None:
+    """`key` lives `seconds` from now (the newest; the oldest go beyond `size`)."""
+    expiries[key] = (now if now is not None else time.monotonic()) + seconds
+    expiries.move_to_end(key)
+    while len(expiries) > size:
+        expiries.popitem(last=False)

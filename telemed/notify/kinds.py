@@ -11,13 +11,16 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 Kind = Literal["alert_escalated", "alert_critical", "emergency_access", "document_available",
-               "visit_reminder", "visit_changed", "account_security"]
+               "visit_reminder", "visit_changed", "account_security", "teleconsult_request",
+               "teleconsult_urgent", "teleconsult_update"]
 
 KINDS: Final[tuple[str, ...]] = ("alert_escalated", "alert_critical", "emergency_access",
                                  "document_available", "visit_reminder", "visit_changed",
-                                 "account_security")
+                                 "account_security", "teleconsult_request",
+                                 "teleconsult_urgent", "teleconsult_update")
+# An urgent teleconsult request reaches its specialists whatever they chose.
 MANDATORY: Final[frozenset[str]] = frozenset({"alert_escalated", "emergency_access",
-                                              "account_security"})
+                                              "account_security", "teleconsult_urgent"})
 DEFAULTS: Final[Mapping[str, bool]] = {
     "alert_escalated": True,
     "alert_critical": False,
@@ -26,6 +29,9 @@ DEFAULTS: Final[Mapping[str, bool]] = {
     "visit_reminder": True,
     "visit_changed": True,
     "account_security": True,  # a second factor reset by an administrator (telemed/identity)
+    "teleconsult_request": True,  # a new routine request (services/teleconsults.py)
+    "teleconsult_urgent": True,  # a new urgent request
+    "teleconsult_update": True,  # the other side of a request moved it
 }
 # Kinds that also page the operators' channels (TELEMED_NOTIFY_URLS).
 PAGING: Final[frozenset[str]] = frozenset({"alert_escalated"})

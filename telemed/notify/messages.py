@@ -30,6 +30,16 @@ TITLES: Final[Mapping[str, str]] = {
     "visit_reminder_guest": N_("Reminder: a video visit you are invited to starts soon"),
     "visit_changed": N_("A visit of yours was scheduled or changed"),
     "account_security": N_("The second factor of your account was reset"),
+    "teleconsult_request": N_("New teleconsult request (patient {initials})"),
+    "teleconsult_urgent": N_("URGENT teleconsult request (patient {initials})"),
+    "teleconsult_accepted": N_("Your teleconsult request was accepted (patient {initials})"),
+    "teleconsult_declined": N_("Your teleconsult request was declined (patient {initials})"),
+    "teleconsult_more_info": N_("The specialist asks for more information about a "
+                                "teleconsult request (patient {initials})"),
+    "teleconsult_add_info": N_("More information was added to a teleconsult request "
+                               "(patient {initials})"),
+    "teleconsult_answered": N_("Your teleconsult request was answered (patient {initials})"),
+    "teleconsult_cancelled": N_("A teleconsult request was withdrawn (patient {initials})"),
 }
 _OPEN = N_("Open this link to see it (you will be asked to log in first):")
 _PRIVACY = N_("For your privacy, this message contains no clinical details.")

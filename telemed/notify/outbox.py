@@ -51,18 +51,19 @@ class Ask:
     cause_type: str
     cause_id: str
     subject: str | None = None
+    title_code: str | None = None  # the title, when not the kind's own (messages.TITLES)
 
 
 async def record(
     session: AsyncSession, *, user_ids: Iterable[str], kind: str, params: dict[str, Any],
     link: str, cause_type: str, cause_id: str, now: datetime | None = None,
-    subject: str | None = None,
+    subject: str | None = None, title_code: str | None = None,
 ) -> list[Notification]:
     """One notification per active user who wants ``kind`` (added to ``session``); for a
     user with an unread one of the same kind and ``subject`` (the patient, the visit) from
     the fold window, that one says one more instead (``telemed.domain.quiet``)."""
     [made] = await record_many(session, [Ask(sorted(set(user_ids)), kind, params, link,
-                                             cause_type, cause_id, subject)], now)
+                                             cause_type, cause_id, subject, title_code)], now)
     return made
 
 
@@ -101,7 +102,8 @@ async def record_many(session: AsyncSession, asks: Sequence[Ask],
                     into.dispatched_at = None  # announced again (its messages are not re-sent)
                 made.append(into)
                 continue
-            made.append(Notification(user_id=user_id, kind=ask.kind, title_code=ask.kind,
+            made.append(Notification(user_id=user_id, kind=ask.kind,
+                                     title_code=ask.title_code or ask.kind,
                                      params=dict(ask.params), link=ask.link,
                                      cause_type=ask.cause_type, cause_id=ask.cause_id,
                                      created_at=now, fold_key=key))
@@ -212,14 +214,36 @@ async def document_available(session: AsyncSession, patient_id: str, cause_id: s
 
 
 async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,
-                        participant_ids: Iterable[str], actor_id: str) -> list[Notification]:
-    """``visit_changed`` (scheduled, moved or cancelled) to the patient, delegates and the
-    participants, except the person who made the change."""
-    people = {*await patient_and_delegates(session, patient_id), *participant_ids}
+                        participant_ids: Iterable[str], actor_id: str,
+                        patient: bool = True) -> list[Notification]:
+    """``visit_changed`` (scheduled, moved or cancelled) to the patient and delegates (unless
+    the visit does not invite them: ``patient`` False) and the participants, except the
+    person who made the change."""
+    people = {*(await patient_and_delegates(session, patient_id) if patient else ()),
+              *participant_ids}
     people.discard(actor_id)
     return await record(session, user_ids=people, kind="visit_changed", params={},
                         link="/visits", cause_type="visit", cause_id=visit_id,
                         subject=visit_id)
+
+
+async def teleconsult(session: AsyncSession, *, consult_id: str, patient: Patient,
+                      user_ids: Iterable[str], event: str, urgent: bool = False
+                      ) -> list[Notification]:
+    """A teleconsult request's news for the other side (docs/notifications.md): a new
+    request (``event`` "requested": ``teleconsult_urgent`` or ``teleconsult_request`` to the
+    specialist or the specialty's members), else ``teleconsult_update`` titled by the move
+    ("accepted", "declined", "more_info", "add_info", "answered", "cancelled"). The patient's
+    initials and a link to the request only."""
+    if event == "requested":
+        kind = "teleconsult_urgent" if urgent else "teleconsult_request"
+    else:
+        kind = "teleconsult_update"
+    return await record(session, user_ids=user_ids, kind=kind,
+                        params={"initials": initials(patient.given_name, patient.family_name)},
+                        link=f"/teleconsults/{consult_id}", cause_type="teleconsult",
+                        cause_id=consult_id, title_code=kind if event == "requested"
+                        else f"teleconsult_{event}")
 
 
 # --- the owner's side -----------------------------------------------------------------

@@ -56,7 +56,8 @@ async def visit_reminders(session: AsyncSession, now: datetime) -> int:
         if lead is None or (visit.id, lead) in sent:
             continue
         patients = (await session.exec(
-            select(User.id).where(User.patient_id == visit.patient_id))).all()
+            select(User.id).where(User.patient_id == visit.patient_id))).all() \
+            if visit.patient_invited else []
         made = await outbox.record(session, user_ids=patients, kind="visit_reminder",
                                    params={"lead": lead}, link="/visits",
                                    cause_type="visit", cause_id=visit.id, now=now)

@@ -27,7 +27,7 @@ Resource = Literal[
     "fhir_appointment", "fhir_careplan", "fhir_flag", "fhir_observation", "observation",
     "patient", "user", "visit", "visit_guest", "visit_report",
     "questionnaire_response", "fhir_questionnaire_response",
-    "teleconsult", "attachment", "study",
+    "teleconsult", "attachment", "study", "series",
 ]
 
 

@@ -4,8 +4,9 @@ A study belongs to the patient whose fiscal code is its PatientID. Reading it ne
 to that patient (`authorize_patient`, resource "study": care team with consent, the
 consulted specialist during the consult, emergency access), or an invitation to a visit the
 study is attached to ("visit participant"). A study of a patient one may not see answers
-403 and the refusal is audited. The first read of a study by a credential is audited; the
-frames that follow for `StudyAccessCache.ttl` seconds are not audited one by one.
+403 and the refusal is audited. The first read of a study by a credential is audited, and
+the first frame of each series it opens ("series", once per `StudyAccessCache.series_window`);
+the frames that follow are not audited one by one.
 
 A PACS that is down answers 503 `pacs_unavailable`: the viewer says images are unavailable
 and the teleconsult goes on.
@@ -29,6 +30,7 @@ from telemed.imaging.cache import StudyAccessCache
 from telemed.principal import Principal
 from telemed.services import audit
 from telemed.services.access import authorize_patient
+from telemed.services.audit import Resource
 from telemed.services.visits import invitation_horizon
 
 # Header fields shown in the viewer's summary (never the whole header: it may carry notes).
@@ -146,27 +148,62 @@ def credential_of(who: Principal) -> str:
 
 async def authorize_study(session: AsyncSession, who: Principal, study_uid: str,
                           client: dw.DicomWebClient | None, cache: StudyAccessCache, *,
-                          frames: bool = False, request_id: str | None = None) -> Patient:
+                          frames: bool = False, instance: tuple[str, str] | None = None,
+                          request_id: str | None = None) -> Patient:
     """The study's patient when the caller may see it (audited); 403 audited otherwise.
-    With `frames`, a recent authorized read of the same study by the same credential is
-    enough (no new audit line)."""
+    With `frames` (a frame or header of `instance`, its series and SOP UIDs), a recent
+    authorized read of the same study by the same credential is enough, and the series is
+    audited once per credential and `cache.series_window` (resource "series": opened),
+    once the instance is known to be in the study; a re-check of access after the study's
+    grant ran out, for a series already audited in the window, writes no line (a refusal
+    still does)."""
     check_uid(study_uid)
     if not who.is_clinician and who.role != "patient":
         raise forbidden("Administrators do not see clinical images.")
     patient = await study_patient(session, client, study_uid, cache)
     credential = credential_of(who)
-    if frames and cache.allowed(credential, study_uid):
+    series_uid = check_uid(instance[0], "series") if frames and instance else None
+    seen = series_uid is not None and cache.series_audited(credential, series_uid)
+    if frames and (seen or series_uid is None) and cache.allowed(credential, study_uid):
         return patient
+    if series_uid is not None and not seen:
+        # Claimed before the first await: the viewer asks for several frames of a series at
+        # once (thumbnail, slice, neighbours), and only one of them writes the series' line.
+        cache.audit_series(credential, series_uid)
+        try:
+            return await _check_study(session, who, study_uid, client, cache, patient,
+                                      credential, opened=instance, request_id=request_id)
+        except BaseException:
+            cache.unaudit_series(credential, series_uid)
+            raise
+    return await _check_study(session, who, study_uid, client, cache, patient, credential,
+                              recheck=seen, request_id=request_id)
+
+
+async def _check_study(session: AsyncSession, who: Principal, study_uid: str,
+                       client: dw.DicomWebClient | None, cache: StudyAccessCache,
+                       patient: Patient, credential: str, *,
+                       opened: tuple[str, str] | None = None, recheck: bool = False,
+                       request_id: str | None = None) -> Patient:
+    """`authorize_study`'s check: audited for the study, or for the series `opened` (once
+    its instance is known to be in the study); a `recheck` writes no line when allowed."""
+    resource: Resource = "series" if opened else "study"
+    resource_id = opened[0] if opened else study_uid
     visit_id = await _invited_to_visit_with(session, who, study_uid) if who.is_clinician \
         else None
     if visit_id is not None:
-        audit.record(session, actor=who, action="read", resource="study",
-                     patient_id=patient.id, resource_id=study_uid, reason="visit participant",
+        audit.record(session, actor=who, action="read", resource=resource,
+                     patient_id=patient.id, resource_id=resource_id, reason="visit participant",
                      request_id=request_id)
     else:
-        await authorize_patient(session, who, patient.id, action="read", resource="study",
-                                resource_id=study_uid, request_id=request_id)
-    await session.commit()
+        await authorize_patient(session, who, patient.id, action="read", resource=resource,
+                                resource_id=resource_id, request_id=request_id)
+    if opened:  # no line for a series that is not in the study
+        await check_member(client_or_503(client), cache, study_uid, *opened)
+    if recheck:
+        await session.rollback()  # allowed again: this window's line of the series stands
+    else:
+        await session.commit()
     cache.grant(credential, study_uid)
     return patient
 

@@ -32,7 +32,8 @@ from telemed.db.models import Patient, User
 from telemed.db.teleconsults import Teleconsult, TeleconsultAnswer, TeleconsultNote, UserSpecialty
 from telemed.db.types import utcnow
 from telemed.domain import teleconsults as rules
-from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
+from telemed.errors import N_, ApiError, conflict, forbidden, invalid, not_found
+from telemed.notify import outbox
 from telemed.principal import Principal
 from telemed.services import audit, free_text
 from telemed.services.access import authorize_patient
@@ -97,9 +98,10 @@ async def specialists(session: AsyncSession, *, limit: int = 200
 async def create_request(
     session: AsyncSession, who: Principal, *, patient_id: str, question: str, urgency: str,
     mode: str, specialist_id: str | None = None, specialty: str | None = None,
-    request_id: str | None = None,
+    include_patient: bool = False, request_id: str | None = None,
 ) -> Teleconsult:
-    """A clinician with access to the patient asks a specialist or a specialty."""
+    """A clinician with access to the patient asks a specialist or a specialty (a live
+    consult may invite the patient to its visit: `include_patient`)."""
     if not who.is_clinician:
         raise forbidden("Only doctors and nurses ask for a teleconsult.")
     await authorize_patient(session, who, patient_id, action="create", resource="teleconsult",
@@ -112,6 +114,8 @@ async def create_request(
         errors["urgency"] = "Urgency must be routine or urgent."
     if mode not in rules.MODES:
         errors["mode"] = "Mode must be live or async."
+    elif include_patient and mode != "live":
+        errors["include_patient"] = N_("Only a live teleconsult can include the patient.")
     if (specialist_id is None) == (specialty is None):
         errors["specialist_id"] = "Name either a specialist or a specialty."
     elif specialist_id is not None:
@@ -130,13 +134,43 @@ async def create_request(
         raise invalid(errors)
     consult = Teleconsult(patient_id=patient_id, requester_id=who.user_id,
                           specialist_id=specialist_id, specialty=specialty, question=text,
-                          urgency=urgency, mode=mode)
+                          urgency=urgency, mode=mode, include_patient=include_patient)
     session.add(consult)
     await session.flush()
     audit.record(session, actor=who, action="create", resource="teleconsult",
                  patient_id=patient_id, resource_id=consult.id, request_id=request_id)
+    await _notify(session, consult, "requested")
     await session.commit()
     return consult
+
+
+# Notifications (docs/notifications.md): each move tells the other side ------------------
+
+# The notification of each move (`outbox.teleconsult`'s event), told to the other side.
+NOTIFIED: dict[str, str] = {"accept": "accepted", "decline": "declined",
+                            "more_info": "more_info", "add_info": "add_info",
+                            "cancel": "cancelled", "answer": "answered"}
+
+
+async def _addressees(session: AsyncSession, consult: Teleconsult) -> list[str]:
+    """The specialist, or while nobody took it, every member of the asked specialty."""
+    if consult.specialist_id is not None:
+        return [consult.specialist_id]
+    rows = await session.exec(select(UserSpecialty.user_id)
+                              .where(UserSpecialty.specialty == consult.specialty))
+    return [u for u in rows.all() if u != consult.requester_id]
+
+
+async def _notify(session: AsyncSession, consult: Teleconsult, event: str) -> None:
+    """Record the notification of `event` in the transaction of the move: a new request
+    or the requester's move to the addressees, the specialist's move to the requester."""
+    patient = await session.get(Patient, consult.patient_id)
+    if patient is None:
+        return
+    to_specialist = event in ("requested", "add_info", "cancelled")
+    people = await _addressees(session, consult) if to_specialist else [consult.requester_id]
+    await outbox.teleconsult(session, consult_id=consult.id, patient=patient, user_ids=people,
+                             event=event, urgent=consult.urgency == "urgent")
 
 
 # Reading -------------------------------------------------------------------------
@@ -280,6 +314,8 @@ async def act(
     audit.record(session, actor=who, action="update", resource="teleconsult",
                  patient_id=consult.patient_id, resource_id=consult.id, reason=action,
                  request_id=request_id)
+    if action in NOTIFIED:
+        await _notify(session, consult, NOTIFIED[action])
     await session.commit()
     return await _view(session, consult, "specialist" if role == "member" else role)
 
@@ -288,8 +324,9 @@ async def schedule(
     session: AsyncSession, who: Principal, consult_id: str, *, scheduled_start: datetime,
     duration_minutes: int, request_id: str | None = None,
 ) -> tuple[ConsultView, VisitRecord]:
-    """A live consult: the specialist schedules the teleconsult visit with the requester
-    (the patient may join it from the waiting room when the clinicians admit them)."""
+    """A live consult: the specialist schedules the teleconsult visit with the requester;
+    when the request includes the patient, the visit invites them (they join from the
+    waiting room when the clinicians admit them), else the patient cannot join it."""
     consult = await load(session, consult_id)
     role = await authorize_consult(session, who, consult, action="update",
                                    request_id=request_id)
@@ -302,7 +339,8 @@ async def schedule(
     record = await schedule_visit(
         session, who, kind="teleconsult", patient_id=consult.patient_id,
         participant_ids=[who.user_id, consult.requester_id], scheduled_start=scheduled_start,
-        duration_minutes=duration_minutes, request_id=request_id)
+        duration_minutes=duration_minutes, request_id=request_id,
+        patient_invited=consult.include_patient)
     consult = await load(session, consult_id)
     consult.status = "scheduled"
     consult.visit_id = record.visit.id
@@ -350,6 +388,7 @@ async def answer(session: AsyncSession, who: Principal, consult_id: str, text: s
     audit.record(session, actor=who, action="create", resource="teleconsult",
                  patient_id=consult.patient_id, resource_id=consult.id, reason="answer",
                  request_id=request_id)
+    await _notify(session, consult, NOTIFIED["answer"])
     try:
         await session.commit()
     except IntegrityError:

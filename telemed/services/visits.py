@@ -160,7 +160,7 @@ async def list_visits(
     if who.role == "patient":
         if who.patient_id is None or patient_id not in (None, who.patient_id):
             raise forbidden("You have no access to this patient's record.", key="no_access")
-        query = query.where(Visit.patient_id == who.patient_id)
+        query = query.where(Visit.patient_id == who.patient_id).where(col(Visit.patient_invited))
     elif who.is_clinician:
         if patient_id is not None:
             await authorize_patient(session, who, patient_id, action="read", resource="visit",
@@ -233,7 +233,7 @@ async def next_visit(
     now = now or utcnow()
     candidates = (await session.exec(
         select(Visit).where(Visit.patient_id == who.patient_id)
-        .where(col(Visit.status).in_(OPEN_STATUSES))
+        .where(col(Visit.patient_invited)).where(col(Visit.status).in_(OPEN_STATUSES))
         .where(Visit.scheduled_start >= now - timedelta(minutes=MAX_DURATION) - JOIN_CLOSES_AFTER)
         .order_by(col(Visit.scheduled_start))
         .limit(20)
@@ -285,8 +285,11 @@ async def schedule_visit(
     duration_minutes: int,
     now: datetime | None = None,
     request_id: str | None = None,
+    patient_invited: bool = True,
 ) -> VisitRecord:
-    """Schedule a visit; only a clinician with access to the patient may do it."""
+    """Schedule a visit; only a clinician with access to the patient may do it.
+    `patient_invited` False: a clinicians-only visit (a live teleconsult without the
+    patient), which the patient and delegates neither join, list, nor are told of."""
     if not who.is_clinician:
         raise forbidden("Only doctors and nurses schedule visits.")
     now = now or utcnow()
@@ -309,7 +312,8 @@ async def schedule_visit(
         raise invalid(errors)
     record = await add_visit(session, who, kind=kind, patient_id=patient_id,
                              participant_ids=participant_ids, scheduled_start=scheduled_start,
-                             duration_minutes=duration_minutes, request_id=request_id)
+                             duration_minutes=duration_minutes, request_id=request_id,
+                             patient_invited=patient_invited)
     await session.commit()
     return record
 
@@ -324,12 +328,14 @@ async def add_visit(
     scheduled_start: datetime,
     duration_minutes: int,
     request_id: str | None = None,
+    patient_invited: bool = True,
 ) -> VisitRecord:
     """Add an authorized, checked visit to the session (flushed, not committed): its
     participants, its audit event and its ``visit_changed`` notifications. Scheduling by a
     clinician and booking by a patient (services/booking.py) both go through here."""
     visit = Visit(kind=kind, patient_id=patient_id, scheduled_start=scheduled_start,
-                  duration_minutes=duration_minutes, created_by=who.user_id)
+                  duration_minutes=duration_minutes, created_by=who.user_id,
+                  patient_invited=patient_invited)
     session.add(visit)
     await session.flush()
     unique = tuple(dict.fromkeys(participant_ids))
@@ -337,7 +343,8 @@ async def add_visit(
         session.add(VisitParticipant(visit_id=visit.id, user_id=user_id))
     audit.record(session, actor=who, action="create", resource="visit",
                  patient_id=patient_id, resource_id=visit.id, request_id=request_id)
-    await outbox.visit_changed(session, patient_id, visit.id, unique, who.user_id)
+    await outbox.visit_changed(session, patient_id, visit.id, unique, who.user_id,
+                               patient=patient_invited)
     await session.flush()
     return VisitRecord(visit, tuple(sorted(unique)))
 
@@ -366,7 +373,7 @@ async def cancel_visit(
         update(Booking).where(col(Booking.visit_id) == visit.id)
         .where(col(Booking.released_at).is_(None)).values(released_at=now))
     await outbox.visit_changed(session, visit.patient_id, visit.id, record.participant_ids,
-                               who.user_id)
+                               who.user_id, patient=visit.patient_invited)
     await session.commit()
     return record
 
@@ -399,10 +406,12 @@ def check_joinable(visit: Visit, now: datetime | None = None) -> None:
 
 
 def join_role(who: Principal, record: VisitRecord) -> JoinRole:
-    """How the caller takes part: an invited clinician, or the patient; 403 otherwise."""
+    """How the caller takes part: an invited clinician, or the patient when the visit invites
+    them; 403 otherwise."""
     if who.is_clinician and who.user_id in record.participant_ids:
         return "clinician"
-    if who.role == "patient" and who.patient_id == record.visit.patient_id:
+    if who.role == "patient" and who.patient_id == record.visit.patient_id \
+            and record.visit.patient_invited:
         return "patient"
     raise forbidden("You are not invited to this visit.")
 
@@ -414,6 +423,7 @@ async def role_in(session: AsyncSession, who: Principal, record: VisitRecord) ->
     except ApiError:
         patient_id = record.visit.patient_id  # a parent, guardian or caregiver who acts
         if who.role == "patient" and who.patient_id != patient_id \
+                and record.visit.patient_invited \
                 and await may_act(session, patient_id, who.user_id):
             return "patient"
         raise

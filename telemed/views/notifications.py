@@ -35,11 +35,17 @@ KIND_LABELS: dict[str, str] = {
     "document_available": N_("A new document is in my record"),
     "visit_reminder": N_("Reminders before my visits"),
     "visit_changed": N_("A visit of mine is scheduled, moved or cancelled"),
+    "teleconsult_urgent": N_("An urgent teleconsult request for me or my specialty"),
+    "teleconsult_request": N_("A routine teleconsult request for me or my specialty"),
+    "teleconsult_update": N_("A teleconsult I asked for or took is accepted, declined, "
+                             "answered or needs something"),
 }
 # Which kinds each role can receive (the settings page shows only those).
 KINDS_OF_ROLE: dict[str, tuple[str, ...]] = {
-    "doctor": ("alert_escalated", "alert_critical", "visit_changed"),
-    "nurse": ("alert_escalated", "alert_critical", "visit_changed"),
+    "doctor": ("alert_escalated", "alert_critical", "visit_changed", "teleconsult_urgent",
+               "teleconsult_request", "teleconsult_update"),
+    "nurse": ("alert_escalated", "alert_critical", "visit_changed", "teleconsult_urgent",
+              "teleconsult_request", "teleconsult_update"),
     "patient": ("emergency_access", "document_available", "visit_reminder", "visit_changed"),
     "admin": (),
 }

@@ -73,7 +73,7 @@ RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
     "questionnaire_response": N_("questionnaire answers"),
     "fhir_questionnaire_response": N_("questionnaire answers (FHIR)"),
     "teleconsult": N_("teleconsults"), "attachment": N_("attachments"),
-    "study": N_("diagnostic images")}
+    "study": N_("diagnostic images"), "series": N_("a series of diagnostic images")}
 
 
 def describe(request: web.Request, action: str, resource: str) -> str:

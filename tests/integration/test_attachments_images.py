@@ -4,6 +4,7 @@ attached, a study of a patient one may not see (403, audited), a PACS that is do
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
@@ -15,6 +16,7 @@ from telemed import keys
 from telemed.app import create_app
 from telemed.db.teleconsults import Attachment
 from telemed.imaging.samples import series
+from telemed.imaging.setup import STUDY_ACCESS
 from telemed.settings import Settings
 from tests.conftest import World
 from tests.helpers.teleconsults import specialist
@@ -147,6 +149,7 @@ async def test_dicom_upload_patient_id_check_and_reconciliation(
 async def test_attach_pacs_study_and_view_it(client: TestClient[Any, Any], world: World,
                                              orthanc: TestPacs) -> None:
     c = await _consult(client, world)
+    world.app[STUDY_ACCESS].ttl = 0.0  # every request checks access again
     ct = series(c["patient"].fiscal_code, count=3)
     orthanc.upload(ct.files)
     theirs = series(c["stranger"].fiscal_code)
@@ -171,6 +174,10 @@ async def test_attach_pacs_study_and_view_it(client: TestClient[Any, Any], world
     assert only["series_instance_uid"] == ct.series_uid and len(only["instances"]) == 3
     sop = only["instances"][1]["sop_instance_uid"]
     frame = f"{study_url}/series/{ct.series_uid}/instances/{sop}/frames/1/rendered"
+    # The viewer asks for a series' frames together (thumbnail, slice, neighbours).
+    together = await asyncio.gather(*(client.get(f"{frame}?center={n}&width=400",
+                                                 headers=c["h"]["cardio"]) for n in range(4)))
+    assert [r.status for r in together] == [200] * 4
     resp = await client.get(f"{frame}?center=-600&width=1500", headers=c["h"]["cardio"])
     assert resp.status == 200 and resp.content_type == "image/png"
     assert (await resp.read()).startswith(b"\x89PNG")
@@ -193,11 +200,23 @@ async def test_attach_pacs_study_and_view_it(client: TestClient[Any, Any], world
     for series_uid in (ct.series_uid, theirs.series_uid):
         mixed = (f"{study_url}/series/{series_uid}/instances/{their_sop}/frames/1/rendered")
         assert (await client.get(mixed, headers=c["h"]["cardio"])).status == 404
-    # Frames of an opened study do not write one audit line each.
+    # Frames of an opened study do not write one audit line each, though each checks access.
     before = len(await _audit_rows(world, "study"))
     for _ in range(3):
         assert (await client.get(frame, headers=c["h"]["cardio"])).status == 200
     assert len(await _audit_rows(world, "study")) == before
+    # The series opened is audited once for this login and window, with the reason of the
+    # access, and shows on the patient's access log; their series under our path, never.
+    rows = await _audit_rows(world, "series")
+    assert [(r.actor_id, r.resource_id, r.reason, r.patient_id) for r in rows
+            if r.outcome == "success"] == [
+        (c["cardio"]["id"], ct.series_uid, "teleconsult access", c["patient"].id)]
+    assert [r.patient_id for r in rows if r.outcome == "denied"] == [c["stranger"].id]
+    admin = await world.token((await world.user("admin"))["username"])
+    log = await (await client.get(f"/api/v1/patients/{c['patient'].id}/access-log",
+                                  headers=admin)).json()
+    assert [e["resource_id"] for e in log["items"] if e["resource"] == "series"] == [
+        ct.series_uid]
 
 
 async def test_pacs_down_says_unavailable_and_the_consult_goes_on(

@@ -8,9 +8,14 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from telemed import keys
+from telemed.notify.reminders import visit_reminders
+from telemed.signalling import messages as m
+from telemed.signalling.client import SignallingClient
 from tests.conftest import World
 from tests.helpers.plans import PLAN
 from tests.helpers.teleconsults import specialist
+from tests.integration.visit_helpers import ORIGIN
 
 
 async def _people(world: World) -> dict[str, Any]:
@@ -168,3 +173,62 @@ async def test_consult_access_respects_withdrawn_consent(client: TestClient[Any,
     assert resp.status == 201, await resp.text()
     assert (await client.get(f"/api/v1/patients/{p['patient'].id}",
                              headers=p["h"]["cardio"])).status == 403
+
+
+async def test_a_live_consult_invites_the_patient_only_when_asked(
+        client: TestClient[Any, Any], world: World) -> None:
+    p = await _people(world)
+    patient_h = await world.token((await world.user("patient",
+                                                    patient_id=p["patient"].id))["username"])
+    daughter = await world.user("patient")  # a delegate who acts for the patient
+    assert (await client.post(f"/api/v1/patients/{p['patient'].id}/delegates", headers=patient_h,
+                              json={"delegate_username": daughter["username"],
+                                    "relationship": "caregiver", "scope": "act"})).status == 201
+    daughter_h = await world.token(daughter["username"])
+    assert (await client.post("/api/v1/teleconsults", headers=p["h"]["gp"], json={
+        "patient_id": p["patient"].id, "question": "?", "specialist_id": p["cardio"]["id"],
+        "mode": "async", "include_patient": True})).status == 422  # only a live one can
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    visits: dict[bool, str] = {}
+    for include in (False, True):
+        consult = await _ask(client, p, mode="live", include_patient=include)
+        assert consult["include_patient"] is include
+        base = f"/api/v1/teleconsults/{consult['id']}"
+        await client.post(f"{base}/accept", json={}, headers=p["h"]["cardio"])
+        resp = await client.post(f"{base}/schedule", headers=p["h"]["cardio"], json={
+            "scheduled_start": start.isoformat(), "duration_minutes": 30})
+        assert resp.status == 200, await resp.text()
+        visits[include] = (await resp.json())["visit_id"]
+    # Without the flag the patient cannot join, does not list it, and is not told of it.
+    resp = await client.get(f"/api/v1/visits/{visits[False]}/join", headers=patient_h)
+    assert resp.status == 403, await resp.text()
+    assert (await client.get(f"/visits/{visits[False]}/check-in",
+                             headers=patient_h)).status == 403
+    assert (await client.get(f"/api/v1/visits/{visits[False]}/join",
+                             headers=daughter_h)).status == 403
+    # With it: joins as the patient (the signalling's waiting room holds them), lists it,
+    # and gets the visit's news and reminders like any visit.
+    joined = await client.get(f"/api/v1/visits/{visits[True]}/join", headers=patient_h)
+    assert joined.status == 200 and (await joined.json())["role"] == "patient"
+    peer = await SignallingClient(client.session,
+                                  str(client.make_url(f"/ws/visits/{visits[True]}")),
+                                  (await joined.json())["token"], origin=ORIGIN).connect()
+    try:
+        await peer.send(m.Join())
+        welcome = await peer.expect(m.Welcome)
+        assert welcome.state == "waiting" and welcome.role == "patient"
+    finally:
+        await peer.close()
+    joined = await client.get(f"/api/v1/visits/{visits[True]}/join", headers=daughter_h)
+    assert joined.status == 200 and (await joined.json())["role"] == "patient"
+    assert (await client.get(f"/visits/{visits[True]}/check-in",
+                             headers=patient_h)).status == 200
+    mine = await (await client.get("/api/v1/visits", headers=patient_h)).json()
+    assert [v["id"] for v in mine["items"]] == [visits[True]]
+    async with world.app[keys.SESSIONS]() as session:
+        await visit_reminders(session, start - timedelta(minutes=10))
+        await session.commit()
+    told = await (await client.get("/api/v1/notifications", headers=patient_h)).json()
+    assert sorted(n["kind"] for n in told["items"]) == ["visit_changed", "visit_reminder"]
+    assert (await client.get(f"/api/v1/visits/{visits[True]}/join",
+                             headers=p["h"]["other"])).status == 403  # nor a stranger

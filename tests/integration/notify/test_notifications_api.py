@@ -285,7 +285,8 @@ async def test_settings_page_saves_email_and_choices_but_not_mandatory_ones(
         user = await session.get(User, nurse["id"])
         assert user is not None
     assert user.email == "n@asl.example"
-    assert user.notify_prefs == {"alert_critical": True, "visit_changed": False}
+    assert user.notify_prefs == {"alert_critical": True, "visit_changed": False,
+                                 "teleconsult_request": False, "teleconsult_update": False}
 
 
 async def test_without_a_mail_server_everything_is_recorded_and_nothing_sent(

@@ -9,7 +9,17 @@ def test_defaults_follow_the_contract() -> None:
     assert kinds.effective(None) == {
         "alert_escalated": True, "alert_critical": False, "emergency_access": True,
         "document_available": True, "visit_reminder": True, "visit_changed": True,
-        "account_security": True}
+        "account_security": True, "teleconsult_request": True, "teleconsult_urgent": True,
+        "teleconsult_update": True}
+
+
+def test_an_urgent_teleconsult_request_cannot_be_turned_off() -> None:
+    assert kinds.preference_errors({"teleconsult_urgent": False}) == {
+        "notify.teleconsult_urgent": "This notification cannot be turned off."}
+    assert kinds.preference_errors({"teleconsult_request": False,
+                                    "teleconsult_update": False}) == {}
+    assert kinds.wants({"teleconsult_urgent": False}, "teleconsult_urgent")
+    assert not kinds.wants({"teleconsult_request": False}, "teleconsult_request")
 
 
 def test_opting_in_and_out() -> None:

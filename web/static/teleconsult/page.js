@@ -18,6 +18,7 @@ function newRequestForm(form) {
     const data = new FormData(form);
     const body = { patient_id: data.get("patient_id"), question: data.get("question"),
       urgency: data.get("urgency"), mode: data.get("mode") };
+    if (data.get("mode") === "live" && data.get("include_patient")) body.include_patient = true;
     if (data.get("to") === "specialty") body.specialty = data.get("specialty");
     else body.specialist_id = data.get("specialist_id");
     const result = await api("POST", "/api/v1/teleconsults", body);
