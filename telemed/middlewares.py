@@ -143,6 +143,12 @@ async def security_headers_middleware(
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if not request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "no-store")
+    elif "v" in request.query:
+        headers.setdefault("Cache-Control", "public, max-age=31536000, immutable")
+    else:
+        # a module imported by another (alert-board/, vitals/, visit/) has no version stamp:
+        # the browser revalidates it, so a deploy never runs a new main.js on old modules
+        headers.setdefault("Cache-Control", "no-cache")
     return response
 
 

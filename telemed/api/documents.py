@@ -25,7 +25,7 @@ from telemed.documents import signing
 from telemed.documents.setup import SIGNING
 from telemed.errors import ApiError
 from telemed.i18n import negotiate
-from telemed.principal import CLINICIANS, Role, principal, requires
+from telemed.principal import CLINICIANS, Role, client_of, principal, requires
 from telemed.services import documents as service
 from telemed.services.users import display_names
 
@@ -54,7 +54,10 @@ class MonitoringBody(Body):
 
 
 class SignBody(Body):
-    password: str = Field(min_length=1, max_length=1024)
+    """The signer's password again, or a code of their second factor (TOTP)."""
+
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    code: str | None = Field(default=None, pattern=r"^\s*\d{3}\s?\d{3}\s*$")
 
 
 def _lang(request: web.Request) -> str:
@@ -67,6 +70,11 @@ async def _out(request: web.Request, docs: list[Document]) -> list[dict[str, Any
     async with sessions(request)() as session:
         names = await display_names(session, ids)
     return [service.document_out(d, names) for d in docs]
+
+
+async def _one(request: web.Request, doc: Document, status: int = 200) -> web.Response:
+    """One document in its public shape."""
+    return ok((await _out(request, [doc]))[0], status=status)
 
 
 @routes.get("/api/v1/patients/{patient_id}/documents")
@@ -90,7 +98,7 @@ async def documents_draft(request: web.Request) -> web.Response:
             session, principal(request), data.careplan_id, data.kind,
             language=_lang(request), request_id=request_id(request),
             patient_id=request.match_info["patient_id"])
-    return ok((await _out(request, [doc]))[0], status=201)
+    return await _one(request, doc, 201)
 
 
 @routes.get("/api/v1/patients/{patient_id}/documents/index.pdf")
@@ -111,7 +119,7 @@ async def documents_get(request: web.Request) -> web.Response:
         doc = await service.get_document(session, principal(request),
                                          request.match_info["document_id"],
                                          request_id=request_id(request))
-    return ok((await _out(request, [doc]))[0])
+    return await _one(request, doc)
 
 
 @routes.patch(DOC)
@@ -122,7 +130,7 @@ async def documents_edit(request: web.Request) -> web.Response:
         doc = await service.update_draft(session, principal(request),
                                          request.match_info["document_id"], data.sections,
                                          data.title, request_id=request_id(request))
-    return ok((await _out(request, [doc]))[0])
+    return await _one(request, doc)
 
 
 @routes.post(DOC + "/sign")
@@ -130,10 +138,13 @@ async def documents_edit(request: web.Request) -> web.Response:
 async def documents_sign(request: web.Request) -> web.Response:
     data = await body(request, SignBody)
     async with sessions(request)() as session:
-        doc = await service.sign_document(session, principal(request),
-                                          request.match_info["document_id"], data.password,
-                                          request.app[SIGNING], request_id=request_id(request))
-    return ok((await _out(request, [doc]))[0])
+        doc = await service.sign_document(
+            session, principal(request), request.match_info["document_id"],
+            service.Confirmation(password=data.password, code=data.code,
+                                 address=client_of(request),
+                                 guard=request.app[keys.LOGIN_THROTTLE]),
+            request.app[SIGNING], request_id=request_id(request))
+    return await _one(request, doc)
 
 
 @routes.post(DOC + "/replace")
@@ -143,7 +154,7 @@ async def documents_replace(request: web.Request) -> web.Response:
         doc = await service.replace_document(session, principal(request),
                                              request.match_info["document_id"],
                                              request_id=request_id(request))
-    return ok((await _out(request, [doc]))[0], status=201)
+    return await _one(request, doc, 201)
 
 
 def _pdf(data: bytes, name: str) -> web.Response:
@@ -209,7 +220,7 @@ async def visit_report_draft(request: web.Request) -> web.Response:
                                                request.match_info["visit_id"], sections,
                                                language=_lang(request),
                                                request_id=request_id(request))
-    return ok((await _out(request, [doc]))[0], status=201)
+    return await _one(request, doc, 201)
 
 
 @routes.get("/api/v1/visits/{visit_id}/report")
@@ -221,4 +232,4 @@ async def visit_report_get(request: web.Request) -> web.Response:
                                                request_id(request))
     if doc is None:
         raise ApiError(404, "not_found", "This visit has no report yet.")
-    return ok((await _out(request, [doc]))[0])
+    return await _one(request, doc)

@@ -361,7 +361,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("PATCH", "/api/v1/documents/{document_id}"): Operation(
         "Edit a draft's sections (its author only)", "documents", documents.SectionsBody),
     ("POST", "/api/v1/documents/{document_id}/sign"): Operation(
-        "Sign a draft (the author's password again): seals its PDF and FHIR Bundle",
+        "Sign (password or second-factor code again): the author, then a co-signer where "
+        "the kind needs two; the last signature seals the PDF and FHIR Bundle",
         "documents", documents.SignBody),
     ("POST", "/api/v1/documents/{document_id}/replace"): Operation(
         "Start a draft that replaces a signed document", "documents", success=201),

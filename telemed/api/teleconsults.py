@@ -15,9 +15,11 @@ from telemed.api.shapes import iso
 from telemed.db.teleconsults import Attachment, Teleconsult
 from telemed.domain import teleconsults as rules
 from telemed.errors import ApiError
+from telemed.i18n import negotiate
 from telemed.imaging.setup import IMAGING
 from telemed.principal import CLINICIANS, Role, principal, requires
 from telemed.services import attachments as files
+from telemed.services import teleconsult_reports as reports
 from telemed.services import teleconsults as service
 
 routes = web.RouteTableDef()
@@ -169,7 +171,13 @@ async def teleconsults_answer(request: web.Request) -> web.Response:
         view = await service.answer(session, principal(request),
                                     request.match_info["teleconsult_id"], data.text,
                                     request_id=request_id(request))
-    return ok(consult_out(view), status=201)
+        # The answer becomes a co-signed report: drafted now, signed by the specialist,
+        # co-signed by the requester (docs/teleconsult.md).
+        report = await reports.draft_report(
+            session, principal(request), view.consult.id, request_id=request_id(request),
+            language=negotiate(request.headers.get("Accept-Language", ""),
+                               request.app[keys.SETTINGS].language))
+    return ok({**consult_out(view), "document_id": report.id}, status=201)
 
 
 # Attachments ---------------------------------------------------------------------

@@ -625,6 +625,11 @@ class Document(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     signed_by: str | None = Field(default=None, max_length=32)
+    # A kind with two signers (CONTRACT §8): the named co-signer and when they co-signed
+    # (``signed_at``/``signed_by`` are the author's signature), and the teleconsult it reports.
+    cosigner_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+    cosigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    teleconsult_id: str | None = Field(default=None, index=True, max_length=32)
     replaces_id: str | None = Field(default=None, max_length=32)
     replaced_by_id: str | None = Field(default=None, max_length=32)
     bundle: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -1,7 +1,8 @@
 """A signed document as a FHIR R4 ``document`` Bundle (docs/fhir.md, "Documents").
 
 The Composition comes first, then the resources it cites: the Patient, the Practitioners
-(author, legal authenticator), the Organization (custodian: the seal's holder), the
+(author, legal authenticator, and a co-signed document's co-signer as a professional
+attester), the Organization (custodian: the seal's holder), the
 Encounter (a televisit) and the Observations (a monitoring report: one per metric, the
 median with min and max as components over the period). Entries are addressed by
 ``urn:uuid:`` full URLs so the Bundle stands alone; the same resources become a
@@ -70,6 +71,19 @@ class DocumentFacts:
     period: tuple[datetime, datetime] | None = None
     figures: Mapping[str, Any] | None = None
     replaces: str | None = None
+    # A co-signed document (two signers): the co-signer and when they signed (then the
+    # document's date); ``signer`` and ``signed_at`` are the first signature.
+    cosigner: PersonInfo | None = None
+    cosigned_at: datetime | None = None
+
+    @property
+    def completed_at(self) -> datetime:
+        """When the document became signed: its last signature."""
+        return self.cosigned_at or self.signed_at
+
+    @property
+    def signers(self) -> tuple[PersonInfo, ...]:
+        return (self.signer,) if self.cosigner is None else (self.signer, self.cosigner)
 
 
 def urn(kind: str, ident: str) -> str:
@@ -149,15 +163,25 @@ def _metric_observation(item: Mapping[str, Any], patient_url: str,
     }
 
 
+def _attesters(f: DocumentFacts) -> list[dict[str, Any]]:
+    """The signer as the legal attester; a co-signer as a professional one, at its time."""
+    out = [{"mode": "legal", "time": _iso(f.signed_at),
+            "party": {"reference": urn("Practitioner", f.signer.id)}}]
+    if f.cosigner is not None:
+        out.append({"mode": "professional", "time": _iso(f.completed_at),
+                    "party": {"reference": urn("Practitioner", f.cosigner.id)}})
+    return out
+
+
 def build_bundle(f: DocumentFacts) -> dict[str, Any]:
     """The document Bundle (unsigned) of ``f``."""
     urls = {"patient": urn("Patient", f.patient.id), "author": urn("Practitioner", f.author.id),
-            "signer": urn("Practitioner", f.signer.id),
             "org": urn("Organization", "custodian"), "composition": urn("Composition", f.id)}
     resources: list[tuple[str, dict[str, Any]]] = [
         (urls["patient"], _patient(f.patient)), (urls["author"], _practitioner(f.author))]
-    if f.signer.id != f.author.id:
-        resources.append((urls["signer"], _practitioner(f.signer)))
+    for person in f.signers:
+        if urn("Practitioner", person.id) not in {u for u, _ in resources}:
+            resources.append((urn("Practitioner", person.id), _practitioner(person)))
     resources.append((urls["org"], _organisation(f.organisation)))
     enc_url = None
     if f.encounter is not None:
@@ -191,12 +215,11 @@ def build_bundle(f: DocumentFacts) -> dict[str, Any]:
         "type": {"coding": [{"system": LOINC, "code": f.spec.loinc,
                              "display": f.spec.loinc_display}], "text": f.spec.title_it},
         "subject": {"reference": urls["patient"]},
-        "date": _iso(f.signed_at),
+        "date": _iso(f.completed_at),
         "author": [{"reference": urls["author"]}],
         "title": f.title,
         "confidentiality": "N",
-        "attester": [{"mode": "legal", "time": _iso(f.signed_at),
-                      "party": {"reference": urls["signer"]}}],
+        "attester": _attesters(f),
         "custodian": {"reference": urls["org"]},
         "section": sections,
     }
@@ -212,7 +235,7 @@ def build_bundle(f: DocumentFacts) -> dict[str, Any]:
     entries += [{"fullUrl": url, "resource": res} for url, res in resources]
     return {"resourceType": "Bundle", "id": f.id,
             "identifier": {"system": DOC_ID_SYSTEM, "value": urn("Document", f.id)},
-            "type": "document", "timestamp": _iso(f.signed_at), "entry": entries}
+            "type": "document", "timestamp": _iso(f.completed_at), "entry": entries}
 
 
 def as_transaction(bundle: Mapping[str, Any]) -> dict[str, Any]:

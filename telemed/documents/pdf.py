@@ -37,6 +37,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
            "signed": "Firmato da {who} il {when}, con il sigillo elettronico di {org}.",
            "legacy": "Firmato da {who} il {when}, prima dell'introduzione dei sigilli: "
                      "l'integrità si verifica con l'impronta SHA-256 {hash}.",
+           "cosigned": "Firmato da {who} il {when} e controfirmato da {co} il {co_when}, "
+                       "con il sigillo elettronico di {org}.",
+           "partial": "IN ATTESA DI CONTROFIRMA - firmato da {who}, non ancora sigillato",
            "draft": "BOZZA - non firmata", "period": "Periodo", "metric": "Parametro",
            "count": "N.", "median": "Mediana", "unit": "Unità",
            "replaces": "Sostituisce il documento {id}.", "document": "Documento",
@@ -46,6 +49,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
            "signed": "Signed by {who} on {when}, with the electronic seal of {org}.",
            "legacy": "Signed by {who} on {when}, before seals existed: its integrity is "
                      "checked with the SHA-256 fingerprint {hash}.",
+           "cosigned": "Signed by {who} on {when} and co-signed by {co} on {co_when}, with "
+                       "the electronic seal of {org}.",
+           "partial": "AWAITING CO-SIGNATURE - signed by {who}, not sealed yet",
            "draft": "DRAFT - not signed", "period": "Period", "metric": "Metric",
            "count": "N", "median": "Median", "unit": "Unit",
            "replaces": "Replaces document {id}.", "document": "Document",
@@ -138,6 +144,23 @@ def _chart(metric: str, points: Sequence[Sequence[Any]], lang: str) -> Drawing |
     return drawing
 
 
+def signature_line(f: DocumentFacts, *, status: str, lang: str,
+                   legacy_hash: str | None = None) -> str:
+    """Who signed (and co-signed) the document, when, under whose seal ("" unsigned)."""
+    words = LABELS[lang]
+    if legacy_hash:
+        return words["legacy"].format(who=f.signer.name, when=_when(f.signed_at, lang),
+                                      hash=legacy_hash)
+    if status in ("draft", "partially_signed"):
+        return ""
+    if f.cosigner is not None and f.cosigned_at is not None:
+        return words["cosigned"].format(who=f.signer.name, when=_when(f.signed_at, lang),
+                                        co=f.cosigner.name, co_when=_when(f.cosigned_at, lang),
+                                        org=f.organisation)
+    return words["signed"].format(who=f.signer.name, when=_when(f.signed_at, lang),
+                                  org=f.organisation)
+
+
 def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = None) -> bytes:
     """The PDF of a document (``status`` draft shows a draft mark)."""
     _fonts()
@@ -148,14 +171,16 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
                             leftMargin=20 * mm, rightMargin=20 * mm, title=f.title,
                             author=f.organisation, subject=f.spec.title(lang), lang=lang)
     story: list[Any] = [Paragraph(_text(f.title), styles["title"])]
-    if status == "draft":
-        story.append(Paragraph(f'<font color="#b00020">{words["draft"]}</font>', styles["h2"]))
+    if status in ("draft", "partially_signed"):
+        mark = words["draft"] if status == "draft" else words["partial"].format(
+            who=_text(f.signer.name))
+        story.append(Paragraph(f'<font color="#b00020">{mark}</font>', styles["h2"]))
     p = f.patient
     facts = [[words["patient"], f"{p.family_name} {p.given_name}"],
              [words["fiscal_code"], p.fiscal_code],
              [words["born"], p.birth_date.strftime("%d/%m/%Y")],
              [words["author"], f.author.name],
-             [words["date"], _when(f.signed_at, lang)]]
+             [words["date"], _when(f.completed_at, lang)]]
     if f.period:
         facts.append([words["period"], f"{f.period[0]:%d/%m/%Y} - {f.period[1]:%d/%m/%Y}"])
     table = Table(facts, colWidths=[40 * mm, 120 * mm])
@@ -174,14 +199,7 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
     if f.replaces:
         story.append(Paragraph(_text(words["replaces"].format(id=f.replaces)), styles["small"]))
     story.append(Spacer(1, 8 * mm))
-    if legacy_hash:
-        sign_line = words["legacy"].format(who=f.signer.name, when=_when(f.signed_at, lang),
-                                           hash=legacy_hash)
-    elif status != "draft":
-        sign_line = words["signed"].format(who=f.signer.name, when=_when(f.signed_at, lang),
-                                           org=f.organisation)
-    else:
-        sign_line = ""
+    sign_line = signature_line(f, status=status, lang=lang, legacy_hash=legacy_hash)
     if sign_line:
         story.append(Paragraph(_text(sign_line), styles["body"]))
     story.append(Paragraph(_text(f"{words['document']} {f.id}"), styles["small"]))

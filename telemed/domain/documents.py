@@ -7,7 +7,9 @@ each with its LOINC section code. More kinds (a co-signed teleconsult report, fo
 added with :func:`register_kind`; the services and the renderers only read the registry.
 
 A document's life: ``draft`` (its author may edit it) → ``signed`` (immutable, sealed) →
-``replaced`` (a newer signed document of the same patient corrects it).
+``replaced`` (a newer signed document of the same patient corrects it). A kind that needs two
+signers (the teleconsult report) passes through ``partially_signed``: its author signed it,
+it no longer changes, and it waits for its named co-signer; only the second signature seals it.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from telemed.domain.errors import N_
 from telemed.domain.text import text_errors
 
-Status = Literal["draft", "signed", "replaced"]
-STATUSES: Final[tuple[Status, ...]] = ("draft", "signed", "replaced")
+Status = Literal["draft", "partially_signed", "signed", "replaced"]
+STATUSES: Final[tuple[Status, ...]] = ("draft", "partially_signed", "signed", "replaced")
+# What the patient's side sees (and what leaves the platform): sealed documents only.
+SEALED: Final[tuple[Status, ...]] = ("signed", "replaced")
+CLINICAL_ROLES: Final = ("doctor", "nurse")
 MAX_SECTION_CHARS: Final = 20_000
 MAX_TITLE_CHARS: Final = 200
 LOINC: Final = "http://loinc.org"
@@ -175,6 +181,10 @@ def missing_sections(spec: KindSpec, sections: Mapping[str, str]) -> list[str]:
 
 def check_editable(status: str, author_id: str, editor_id: str) -> None:
     """Only a draft, only by its author."""
+    if status == "partially_signed":
+        raise DocumentRuleError(409, "document_being_signed",
+                                N_("Signed by its author and awaiting co-signature: it no longer "
+                                "changes."))
     if status != "draft":
         raise DocumentRuleError(409, "document_signed",
                                 "A signed document never changes: write a replacement.")
@@ -183,8 +193,27 @@ def check_editable(status: str, author_id: str, editor_id: str) -> None:
 
 
 def check_signable(status: str, author_id: str, signer_id: str, spec: KindSpec,
-                   sections: Mapping[str, str]) -> None:
-    """A draft, signed by its author, with every required section written."""
+                   sections: Mapping[str, str], *, cosigner_id: str | None = None) -> Status:
+    """Who may sign now, and the status the signature leads to.
+
+    A draft is signed first by its author, with every required section written: a kind with
+    one signer is then ``signed``; a kind with two is ``partially_signed`` and waits for its
+    named co-signer (another person than the author), whose signature makes it ``signed``.
+    Nobody signs twice, nobody else co-signs, and a replaced document is never signed."""
+    if status == "replaced":
+        raise DocumentRuleError(409, "document_replaced",
+                                N_("This document was replaced: it can no longer be signed."))
+    if status == "signed":
+        raise DocumentRuleError(409, "already_signed", "This document is already signed.")
+    if status == "partially_signed":
+        if signer_id == author_id:
+            raise DocumentRuleError(409, "already_signed_by_you",
+                                    N_("You have signed this document already: it waits for "
+                                    "its co-signer."))
+        if cosigner_id is None or signer_id != cosigner_id:
+            raise DocumentRuleError(403, "not_cosigner",
+                                    N_("Only the named co-signer may co-sign this document."))
+        return "signed"
     if status != "draft":
         raise DocumentRuleError(409, "already_signed", "This document is already signed.")
     if author_id != signer_id:
@@ -195,6 +224,45 @@ def check_signable(status: str, author_id: str, signer_id: str, spec: KindSpec,
         raise DocumentRuleError(422, "sections_missing",
                                 "Write the required sections before signing: "
                                 + ", ".join(missing) + ".")
+    if spec.signers < 2:
+        return "signed"
+    if cosigner_id is None or cosigner_id == author_id:
+        raise DocumentRuleError(409, "cosigner_missing",
+                                N_("This document needs a co-signer other than its author."))
+    return "partially_signed"
+
+
+def check_cosigner(spec: KindSpec, author_id: str, cosigner_id: str | None,
+                   cosigner_role: str | None, cosigner_active: bool = True) -> None:
+    """The co-signer a kind with two signers names: an active clinician, not the author."""
+    if spec.signers < 2:
+        if cosigner_id is not None:
+            raise DocumentRuleError(422, "cosigner_not_needed",
+                                    N_("This kind of document has a single signer."))
+        return
+    if cosigner_id is None:
+        raise DocumentRuleError(422, "cosigner_missing",
+                                N_("This document needs a co-signer other than its author."))
+    if cosigner_id == author_id:
+        raise DocumentRuleError(422, "cosigner_is_author",
+                                N_("The co-signer must be another person than the author."))
+    if cosigner_role not in CLINICAL_ROLES or not cosigner_active:
+        raise DocumentRuleError(422, "cosigner_not_clinician",
+                                N_("The co-signer must be an active doctor or nurse."))
+
+
+def replacement_signers(spec: KindSpec, author_id: str, cosigner_id: str | None,
+                        replacer_id: str) -> str | None:
+    """The co-signer of a replacement written by ``replacer_id``: for a co-signed kind, one
+    of the two signers writes it and the other co-signs it again; nobody else replaces it."""
+    if spec.signers < 2:
+        return None
+    if replacer_id == author_id and cosigner_id is not None:
+        return cosigner_id
+    if replacer_id == cosigner_id:
+        return author_id
+    raise DocumentRuleError(403, "not_signer",
+                            N_("Only the signers of a co-signed document may correct it."))
 
 
 def check_replaceable(old_status: str, old_patient_id: str, new_patient_id: str,
@@ -338,3 +406,25 @@ def monitoring_text(figures: MonitoringFigures, lang: str) -> dict[str, str]:
                            f"{a.status}, {handled}{' · ' + a.note if a.note else ''}")
     alerts = "\n".join(alert_lines) or ("Nessun allarme." if it else "No alerts.")
     return {"adherence": adherence, "readings": readings, "alerts": alerts}
+
+
+# --- the teleconsult report: drafted from the request and its answer ----------------------
+
+
+def teleconsult_report_text(*, question: str, urgency: str, mode: str, cited: Sequence[str],
+                            answer: str, lang: str) -> dict[str, str]:
+    """The drafted sections of a teleconsult report (relazione di teleconsulto): the
+    question with its urgency, its mode and the attachments and studies it cites, and the
+    specialist's answer as the findings."""
+    it = lang == "it"
+    urgent = urgency == "urgent"
+    context = [(("Urgenza: urgente" if urgent else "Urgenza: ordinaria") if it else
+                ("Urgency: urgent" if urgent else "Urgency: routine")),
+               (("Modalità: teleconsulto in video" if mode == "live" else
+                 "Modalità: per iscritto") if it else
+                ("Mode: live video teleconsult" if mode == "live" else "Mode: in writing"))]
+    if cited:
+        context.append(("Allegati e studi citati:" if it else "Attachments and studies cited:")
+                       + "".join(f"\n- {item}" for item in cited))
+    return {"question": question.strip() + "\n\n" + "\n".join(context),
+            "findings": answer.strip()}

@@ -3,10 +3,14 @@
 Rules live in `telemed.domain.documents`; sealing, FHIR and PDF in `telemed.documents`.
 Every read or change goes through `authorize_patient` (resource "document", audited).
 Patients and their delegates see signed documents only; the care team also sees drafts;
-administrators never see documents. Signing asks the author's password again, seals the
-FHIR Bundle (JWS) and the PDF (PAdES) with the organisation's seal, names the clinician in
-both and in the audit line, notifies the patient, and queues the publication to the
-regional record when ``TELEMED_FSE_URL`` is set.
+administrators never see documents. Signing asks the signer's password again or a code of
+their second factor (guessed no faster than at sign-in), seals the FHIR Bundle (JWS) and the
+PDF (PAdES) with the organisation's seal, names the clinician in both and in the audit line,
+notifies the patient, and queues the publication to the regional record when
+``TELEMED_FSE_URL`` is set. A kind with two signers (the teleconsult report) is sealed only
+at the co-signer's signature; until then it is ``partially_signed`` and stays with the team.
+The consulted specialist, whose access to the record ended with the answer, reads, signs
+and corrects the report of that teleconsult (audited as "teleconsult report").
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Alert, CarePlan, Document, Observation, Patient, User, Visit
+from telemed.db.teleconsults import Teleconsult
 from telemed.db.types import utcnow
 from telemed.documents import signing
 from telemed.documents.fhir import (
@@ -37,11 +42,15 @@ from telemed.domain import documents as rules
 from telemed.domain.careplans import TimedSchedule, parse_careplan_content
 from telemed.domain.fiscal_code import fhir_gender
 from telemed.domain.schedule import measurement_windows, missed_windows
-from telemed.errors import ApiError, conflict, not_found
+from telemed.errors import N_, ApiError, conflict, not_found
+from telemed.identity.confirm import confirm_identity
 from telemed.notify import outbox
 from telemed.principal import Principal
+from telemed.security import LoginGuard
 from telemed.services import audit
-from telemed.services.access import authorize_patient
+from telemed.services.access import authorize_patient, has_consent
+from telemed.services.sign_in import too_many_attempts
+from telemed.services.teleconsults import link_document
 from telemed.services.users import LoginError, authenticate
 from telemed.services.visit_reports import content_hash_of
 from telemed.services.visits import authorize_visit, load_visit
@@ -51,6 +60,7 @@ MONITORING_KINDS = ("monitoring_plan", "monitoring_report", "monitoring_final_re
 DEFAULT_REPORT_DAYS = 30
 MAX_SERIES_POINTS = 240
 LEGACY_NOTE = "signed before seals existed"
+REPORT_ACCESS = "teleconsult report"  # audit reason of the specialist acting on its report
 
 
 @dataclass(frozen=True)
@@ -62,13 +72,44 @@ class Signing:
     publish: bool
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """The signer proves again who they are: their password, or a code of their second factor
+    (TOTP). ``guard`` and ``address`` limit the guesses as at sign-in."""
+
+    password: str | None = None
+    code: str | None = None
+    address: str = ""
+    guard: LoginGuard | None = None
+
+
 def _rule(exc: rules.DocumentRuleError) -> ApiError:
     return ApiError(exc.status, exc.code, exc.message)
 
 
 def visible_to(who: Principal, doc: Document) -> bool:
-    """Patients (and delegates) see signed documents only; drafts stay with the team."""
-    return who.role != "patient" or doc.status != "draft"
+    """Patients (and delegates) see sealed documents only; drafts stay with the team."""
+    return who.role != "patient" or doc.status in rules.SEALED
+
+
+async def _authorize(session: AsyncSession, who: Principal, doc: Document, *,
+                     action: Literal["read", "create", "update", "export"],
+                     reason: str | None = None, request_id: str | None = None) -> None:
+    """`authorize_patient` for the document; the consulted specialist, whose access to the
+    record ended with the answer, still acts on the report of that teleconsult."""
+    if doc.teleconsult_id is not None and who.is_clinician and who.user_id in (
+            doc.author_id, doc.cosigner_id):
+        consult = await session.get(Teleconsult, doc.teleconsult_id)
+        if consult is not None and consult.patient_id == doc.patient_id \
+                and consult.specialist_id == who.user_id \
+                and await has_consent(session, doc.patient_id, who.user_id):
+            audit.record(session, actor=who, action=action, resource="document",
+                         patient_id=doc.patient_id, resource_id=doc.id,
+                         reason=f"{REPORT_ACCESS}: {reason}" if reason else REPORT_ACCESS,
+                         request_id=request_id)
+            return
+    await authorize_patient(session, who, doc.patient_id, action=action, resource="document",
+                            resource_id=doc.id, reason=reason, request_id=request_id)
 
 
 async def _load(session: AsyncSession, doc_id: str) -> Document:
@@ -82,9 +123,8 @@ async def get_document(session: AsyncSession, who: Principal, doc_id: str, *,
                        action: str = "read", request_id: str | None = None) -> Document:
     """A document the caller may read (404 for a patient's look at a draft)."""
     doc = await _load(session, doc_id)
-    await authorize_patient(session, who, doc.patient_id, action="read" if action == "read"
-                            else "export", resource="document", resource_id=doc.id,
-                            request_id=request_id)
+    await _authorize(session, who, doc, action="read" if action == "read" else "export",
+                     request_id=request_id)
     await session.commit()
     if not visible_to(who, doc):
         raise not_found("Document")
@@ -99,7 +139,7 @@ async def list_documents(session: AsyncSession, who: Principal, patient_id: str,
     await session.commit()
     query = select(Document).where(Document.patient_id == patient_id)
     if who.role == "patient":
-        query = query.where(Document.status != "draft")
+        query = query.where(col(Document.status).in_(rules.SEALED))
     rows = (await session.exec(query.order_by(col(Document.created_at).desc(),
                                               col(Document.id).desc()).limit(limit))).all()
     return list(rows)
@@ -128,6 +168,9 @@ async def _language(session: AsyncSession, patient_id: str, default: str) -> str
     lang = (await session.exec(select(User.language).where(
         User.patient_id == patient_id, User.role == "patient"))).first()
     return lang if lang in ("it", "en") else default
+
+
+patient_language = _language  # the patient's language (documents are written in it)
 
 
 def _sections(spec: rules.KindSpec, given: dict[str, Any]) -> dict[str, str]:
@@ -170,8 +213,7 @@ async def update_draft(session: AsyncSession, who: Principal, doc_id: str,
                        request_id: str | None = None) -> Document:
     """Change a draft's sections (only its author, only while a draft)."""
     doc = await _load(session, doc_id)
-    await authorize_patient(session, who, doc.patient_id, action="update", resource="document",
-                            resource_id=doc.id, request_id=request_id)
+    await _authorize(session, who, doc, action="update", request_id=request_id)
     await session.commit()
     try:
         rules.check_editable(doc.status, doc.author_id, who.user_id)
@@ -201,14 +243,15 @@ async def replace_document(session: AsyncSession, who: Principal, doc_id: str,
                            request_id: str | None = None) -> Document:
     """A draft that will replace a signed document (same patient, same kind) once signed."""
     old = await _load(session, doc_id)
-    await authorize_patient(session, who, old.patient_id, action="create", resource="document",
-                            resource_id=old.id, request_id=request_id)
+    await _authorize(session, who, old, action="create", request_id=request_id)
     await session.commit()
     if not who.is_clinician:
         raise ApiError(403, "forbidden", "Only clinicians write documents.")
     try:
         rules.check_replaceable(old.status, old.patient_id, patient_id or old.patient_id,
                                 old.kind, old.kind)
+        cosigner = rules.replacement_signers(rules.kind_of(old.kind), old.author_id,
+                                             old.cosigner_id, who.user_id)
     except rules.DocumentRuleError as exc:
         raise _rule(exc) from None
     pending = (await session.exec(select(Document.id).where(
@@ -220,7 +263,7 @@ async def replace_document(session: AsyncSession, who: Principal, doc_id: str,
                    author_id=who.user_id, visit_id=old.visit_id, careplan_id=old.careplan_id,
                    period_start=old.period_start, period_end=old.period_end,
                    sections=dict(old.sections), figures=old.figures, language=old.language,
-                   replaces_id=old.id)
+                   replaces_id=old.id, cosigner_id=cosigner, teleconsult_id=old.teleconsult_id)
     session.add(doc)
     await session.commit()
     await session.refresh(doc)
@@ -328,9 +371,10 @@ async def _person(session: AsyncSession, user_id: str) -> PersonInfo:
 
 
 async def facts_of(session: AsyncSession, doc: Document, organisation: str, *,
-                   signer_id: str | None = None,
-                   signed_at: datetime | None = None) -> DocumentFacts:
-    """What the document states, for its Bundle and PDF."""
+                   signer_id: str | None = None, signed_at: datetime | None = None,
+                   cosigned_at: datetime | None = None) -> DocumentFacts:
+    """What the document states, for its Bundle and PDF (``cosigned_at``: the co-signature
+    being made; a co-signed document's stored one otherwise)."""
     patient = await session.get(Patient, doc.patient_id)
     if patient is None:
         raise not_found("Patient")
@@ -343,6 +387,7 @@ async def facts_of(session: AsyncSession, doc: Document, organisation: str, *,
                                       visit.ended_at)
     period = ((doc.period_start, doc.period_end)
               if doc.period_start and doc.period_end else None)
+    cosigned_at = cosigned_at or doc.cosigned_at
     return DocumentFacts(
         id=doc.id, spec=rules.kind_of(doc.kind), title=doc.title, language=doc.language,
         patient=PatientInfo(patient.id, patient.fiscal_code, patient.given_name,
@@ -352,37 +397,95 @@ async def facts_of(session: AsyncSession, doc: Document, organisation: str, *,
         signer=await _person(session, signer_id or doc.signed_by or doc.author_id),
         organisation=organisation, sections=dict(doc.sections),
         signed_at=signed_at or doc.signed_at or doc.updated_at, encounter=encounter,
-        period=period, figures=doc.figures, replaces=doc.replaces_id)
+        period=period, figures=doc.figures, replaces=doc.replaces_id,
+        cosigner=(await _person(session, doc.cosigner_id)
+                  if doc.cosigner_id and cosigned_at else None),
+        cosigned_at=cosigned_at)
 
 
-async def _reauthenticate(session: AsyncSession, who: Principal, password: str) -> None:
+async def signs_with_code(session: AsyncSession, user_id: str) -> bool:
+    """Whether the user may confirm a signature with a second-factor (TOTP) code."""
+    user = await session.get(User, user_id)
+    return user is not None and user.totp_secret is not None
+
+
+def _refused(session: AsyncSession, who: Principal, doc: Document, why: str,
+             request_id: str | None) -> None:
+    audit.record(session, actor=who, action="update", resource="document",
+                 patient_id=doc.patient_id, resource_id=doc.id, outcome="denied",
+                 reason=f"signature not confirmed: {why}", request_id=request_id)
+
+
+async def _confirm(session: AsyncSession, who: Principal, doc: Document, proof: Confirmation,
+                   request_id: str | None) -> None:
+    """The signer's password or second-factor code, limited as at sign-in; a wrong one is
+    audited and signs nothing."""
+    if not proof.password and not proof.code:
+        raise ApiError(422, "confirmation_missing", N_(
+            "Signing needs your password or a code from your authenticator app."))
+    key = f"second-factor:{who.username}" if proof.code else who.username
+    wait = proof.guard.reserve(proof.address, key) if proof.guard else 0.0
+    if wait > 0:
+        _refused(session, who, doc, "too many attempts", request_id)
+        await session.commit()
+        raise too_many_attempts(wait)
     try:
-        await authenticate(session, who.username, password)
-    except LoginError as exc:
-        if exc.retry_after:
-            raise ApiError(429, "too_many_attempts",
-                           "Too many wrong passwords: wait and try again.") from None
-        raise ApiError(403, "password_wrong",
-                       "Signing needs your password: the one given is wrong.") from None
+        if proof.code:
+            confirmed = await confirm_identity(session, who.user_id, code=proof.code)
+            error = ApiError(403, "code_wrong", N_(
+                "Signing needs a code of your second factor: the one given is wrong, expired "
+                "or already used."))
+        else:
+            error = ApiError(403, "password_wrong", N_(
+                "Signing needs your password: the one given is wrong."))
+            try:
+                await authenticate(session, who.username, proof.password or "")
+                confirmed = True
+            except LoginError as exc:
+                if exc.retry_after:  # the account is backing off: not evaluated
+                    if proof.guard:
+                        proof.guard.release(proof.address, key)
+                    raise too_many_attempts(exc.retry_after) from None
+                confirmed = False
+    except ApiError:
+        raise
+    except BaseException:
+        if proof.guard:  # the database failed us, not the signer
+            proof.guard.release(proof.address, key)
+        raise
+    if not confirmed:
+        _refused(session, who, doc, "wrong code" if proof.code else "wrong password",
+                 request_id)
+        await session.commit()
+        raise error
+    if proof.guard:
+        proof.guard.succeeded(proof.address, key)
 
 
-async def sign_document(session: AsyncSession, who: Principal, doc_id: str, password: str,
-                        signing_with: Signing, *, request_id: str | None = None) -> Document:
-    """Seal a draft in its author's name; it never changes afterwards."""
+async def sign_document(session: AsyncSession, who: Principal, doc_id: str,
+                        proof: Confirmation, signing_with: Signing, *,
+                        request_id: str | None = None) -> Document:
+    """Sign a document: its author signs the draft; a kind with two signers then waits for
+    its co-signer, whose signature seals it. Once sealed it never changes."""
     doc = await _load(session, doc_id)
-    await authorize_patient(session, who, doc.patient_id, action="update", resource="document",
-                            resource_id=doc.id, reason="sign", request_id=request_id)
+    await _authorize(session, who, doc, action="update", reason="sign", request_id=request_id)
     await session.commit()
     spec = rules.kind_of(doc.kind)
     try:
-        rules.check_signable(doc.status, doc.author_id, who.user_id, spec, doc.sections)
+        after = rules.check_signable(doc.status, doc.author_id, who.user_id, spec,
+                                     doc.sections, cosigner_id=doc.cosigner_id)
+        if doc.status == "draft" and spec.signers > 1:
+            cosigner = await session.get(User, doc.cosigner_id) if doc.cosigner_id else None
+            rules.check_cosigner(spec, doc.author_id, doc.cosigner_id,
+                                 cosigner.role if cosigner else None,
+                                 bool(cosigner and cosigner.active))
     except rules.DocumentRuleError as exc:
         raise _rule(exc) from None
     seal = signing_with.seal
     if seal is None:
         raise ApiError(503, "seal_not_configured",
                        "Documents cannot be signed: the organisation's seal is not set up.")
-    await _reauthenticate(session, who, password)
+    await _confirm(session, who, doc, proof, request_id)
     replaced: Document | None = None
     if doc.replaces_id:
         replaced = await _load(session, doc.replaces_id)
@@ -391,21 +494,30 @@ async def sign_document(session: AsyncSession, who: Principal, doc_id: str, pass
                                     replaced.kind, doc.kind)
         except rules.DocumentRuleError as exc:
             raise _rule(exc) from None
-    signed_at = utcnow().replace(microsecond=0)
-    facts = await facts_of(session, doc, signing_with.service_name, signer_id=who.user_id,
-                           signed_at=signed_at)
-    bundle = signing.seal_bundle(seal, build_bundle(facts), signer_name=facts.signer.name,
-                                 who_reference=facts.signer.id, when=signed_at)
-    pdf = await asyncio.to_thread(_sealed_pdf, seal, facts)
+    now = utcnow().replace(microsecond=0)
+    if after == "partially_signed":
+        return await _first_signature(session, who, doc, now, request_id)
+    cosigning = doc.status == "partially_signed"
+    if cosigning:
+        facts = await facts_of(session, doc, signing_with.service_name, cosigned_at=now)
+    else:
+        facts = await facts_of(session, doc, signing_with.service_name, signer_id=who.user_id,
+                               signed_at=now)
+    names = ", ".join(person.name for person in facts.signers)
+    bundle = signing.seal_bundle(seal, build_bundle(facts), signer_name=names,
+                                 who_reference=who.user_id, when=now)
+    pdf = await asyncio.to_thread(_sealed_pdf, seal, facts, names)
+    sealed: dict[str, Any] = {
+        "status": "signed", "bundle": json.dumps(bundle, ensure_ascii=False), "pdf": pdf,
+        "content_hash": rules.content_digest({k: v for k, v in bundle.items()
+                                              if k != "signature"}),
+        "updated_at": now, "publication": "pending" if signing_with.publish else None,
+        "publish_next_at": now if signing_with.publish else None}
+    sealed.update({"cosigned_at": now} if cosigning else {"signed_at": now,
+                                                           "signed_by": who.user_id})
     won = await session.exec(
-        update(Document).where(col(Document.id) == doc.id, col(Document.status) == "draft")
-        .values(status="signed", signed_at=signed_at, signed_by=who.user_id,
-                bundle=json.dumps(bundle, ensure_ascii=False), pdf=pdf,
-                content_hash=rules.content_digest(
-                    {k: v for k, v in bundle.items() if k != "signature"}),
-                updated_at=signed_at,
-                publication="pending" if signing_with.publish else None,
-                publish_next_at=signed_at if signing_with.publish else None))
+        update(Document).where(col(Document.id) == doc.id,
+                               col(Document.status) == doc.status).values(**sealed))
     if won.rowcount != 1:
         await session.rollback()
         raise conflict("This document is already signed.", "already_signed")
@@ -413,19 +525,22 @@ async def sign_document(session: AsyncSession, who: Principal, doc_id: str, pass
         moved = await session.exec(
             update(Document).where(col(Document.id) == replaced.id,
                                    col(Document.status) == "signed")
-            .values(status="replaced", replaced_by_id=doc.id, updated_at=signed_at))
+            .values(status="replaced", replaced_by_id=doc.id, updated_at=now))
         if moved.rowcount != 1:
             await session.rollback()
             raise conflict("The document to replace was replaced meanwhile.",
                            "replacement_not_signed")
+        if doc.teleconsult_id:  # the teleconsult's report in force is the correction
+            await link_document(session, doc.teleconsult_id, doc.id)
     if doc.visit_id:  # signing the referto completes a visit still marked in progress
         visit = await session.get(Visit, doc.visit_id)
         if visit is not None and visit.status == "in_progress":
-            visit.status, visit.ended_at = "completed", signed_at
+            visit.status, visit.ended_at = "completed", now
             session.add(visit)
     audit.record(session, actor=who, action="update", resource="document",
                  patient_id=doc.patient_id, resource_id=doc.id,
-                 reason=f"signed by {who.username}", request_id=request_id)
+                 reason=f"{'co-signed' if cosigning else 'signed'} by {who.username}",
+                 request_id=request_id)
     await outbox.document_available(session, doc.patient_id, doc.id, f"/documents/{doc.id}",
                                     cause_type="document")
     await session.commit()
@@ -433,10 +548,29 @@ async def sign_document(session: AsyncSession, who: Principal, doc_id: str, pass
     return doc
 
 
-def _sealed_pdf(seal: Seal, facts: DocumentFacts) -> bytes:
+async def _first_signature(session: AsyncSession, who: Principal, doc: Document,
+                           now: datetime, request_id: str | None) -> Document:
+    """The author signs a document that needs a co-signer: it stops changing and waits."""
+    won = await session.exec(
+        update(Document).where(col(Document.id) == doc.id, col(Document.status) == "draft")
+        .values(status="partially_signed", signed_at=now, signed_by=who.user_id,
+                updated_at=now))
+    if won.rowcount != 1:
+        await session.rollback()
+        raise conflict("This document is already signed.", "already_signed")
+    audit.record(session, actor=who, action="update", resource="document",
+                 patient_id=doc.patient_id, resource_id=doc.id,
+                 reason=f"signed by {who.username}, awaiting co-signature",
+                 request_id=request_id)
+    await session.commit()
+    await session.refresh(doc)
+    return doc
+
+
+def _sealed_pdf(seal: Seal, facts: DocumentFacts, names: str) -> bytes:
     pdf = render_document(facts, status="signed")
-    return signing.seal_pdf(seal, pdf, signer_name=facts.signer.name,
-                            reason=f"{facts.spec.title_it} - firmato da {facts.signer.name}")
+    return signing.seal_pdf(seal, pdf, signer_name=names,
+                            reason=f"{facts.spec.title_it} - firmato da {names}")
 
 
 async def document_pdf(session: AsyncSession, doc: Document, organisation: str) -> bytes:
@@ -486,8 +620,10 @@ async def index_pdf(session: AsyncSession, who: Principal, patient_id: str,
     patient = await session.get(Patient, patient_id)
     assert patient is not None  # authorize_patient found it
     lang = await _language(session, patient_id, language)
-    status_words = {"it": {"draft": "bozza", "signed": "firmato", "replaced": "sostituito"},
-                    "en": {"draft": "draft", "signed": "signed", "replaced": "replaced"}}[lang]
+    status_words = {"it": {"draft": "bozza", "partially_signed": "in attesa di controfirma",
+                           "signed": "firmato", "replaced": "sostituito"},
+                    "en": {"draft": "draft", "partially_signed": "awaiting co-signature",
+                           "signed": "signed", "replaced": "replaced"}}[lang]
     rows = [((d.signed_at or d.created_at).strftime("%d/%m/%Y"),
              rules.kind_of(d.kind).title(lang), d.title,
              status_words.get(d.status, d.status)) for d in docs]
@@ -526,6 +662,9 @@ def document_out(doc: Document, names: dict[str, str] | None = None) -> dict[str
         "created_at": doc.created_at.isoformat(),
         "signed_at": doc.signed_at.isoformat() if doc.signed_at else None,
         "signed_by": doc.signed_by, "signed_by_name": names.get(doc.signed_by or ""),
+        "cosigner_id": doc.cosigner_id, "cosigner": names.get(doc.cosigner_id or ""),
+        "cosigned_at": doc.cosigned_at.isoformat() if doc.cosigned_at else None,
+        "teleconsult_id": doc.teleconsult_id,
         "replaces": doc.replaces_id, "replaced_by": doc.replaced_by_id,
         "visit_id": doc.visit_id, "careplan_id": doc.careplan_id,
         "sections": [{"key": s.key, "title": s.title(doc.language),

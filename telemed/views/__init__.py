@@ -1,4 +1,5 @@
-"""HTML pages (aiohttp-jinja2), one module per page type."""
+"""HTML pages (aiohttp-jinja2): one module per page type, a package of small modules for a page
+type of several parts (alerts/, visits/, vitals/)."""
 
 from __future__ import annotations
 

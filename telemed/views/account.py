@@ -18,7 +18,7 @@ from telemed.views.forms import (
     Form,
     FormErrors,
     api_errors,
-    form_order,
+    form_context,
     read_form,
     simple_field,
 )
@@ -35,12 +35,9 @@ _field_of = simple_field(FIELDS)
 
 
 async def _page(request: web.Request, errors: FormErrors, status: int = 200) -> web.Response:
-    labels = {key: t(request, label) for key, label in FIELDS.items()}
     form: Form = {}  # passwords are never sent back to the browser
-    return await render(request, "account_password.html", {
-        "form": form, "errors": errors, "labels": labels,
-        "summary": errors.summary(lambda key: labels.get(key, key), form_order(FIELDS)),
-    }, status=status)
+    return await render(request, "account_password.html",
+                        form_context(request, form, errors, FIELDS, ordered=True), status=status)
 
 
 @routes.get("/account/password", name="account_password")

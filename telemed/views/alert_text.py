@@ -25,7 +25,8 @@ from telemed.domain.questionnaires import CATALOGUE as QUESTIONNAIRES
 from telemed.domain.units import METRICS
 from telemed.i18n import decimal_text, locale_of, translations
 from telemed.views.error_text import N_, NC_
-from telemed.views.vitals import DEVICE_KINDS, zone_of
+from telemed.views.times import zone_of
+from telemed.views.vitals.devices import DEVICE_KINDS
 
 Args = Mapping[str, Any]
 

@@ -18,7 +18,15 @@ from telemed.errors import ApiError
 from telemed.principal import CLINICIANS, REQUEST_ID, ensure_csrf_token, principal, requires
 from telemed.services import booking as service
 from telemed.services import visits as visit_service
-from telemed.views.forms import Form, FormErrors, api_errors, parse_date, read_form, simple_field
+from telemed.views.forms import (
+    Form,
+    FormErrors,
+    api_errors,
+    form_context,
+    parse_date,
+    read_form,
+    simple_field,
+)
 from telemed.views.render import N_, flash, language_of, render, see_other, t
 from telemed.views.visit_labels import KIND_LABELS, VISIT_ID
 
@@ -199,10 +207,8 @@ async def _book_page(request: web.Request, form: Form, errors: FormErrors, *,
         slots = await service.free_slots(session, settings_of(request), since=now,
                                          until=now + SPAN, clinician_id=clinician)
     names = {p.id: p.display_name for p in people}
-    labels = {k: t(request, v) for k, v in BOOK_FIELDS.items()}
     return await render(request, "visit_book.html", {
-        "form": form, "errors": errors, "labels": labels,
-        "summary": errors.summary(lambda key: labels.get(key, key)),
+        **form_context(request, form, errors, BOOK_FIELDS),
         "clinicians": [(p.id, p.display_name) for p in people],
         "clinician": clinician or "",
         "patients": [(p.id, f"{p.given_name} {p.family_name}") for p in patients],

@@ -20,9 +20,9 @@ from telemed.principal import REQUEST_ID, STAFF, ensure_csrf_token, principal, r
 from telemed.services import devices as service
 from telemed.services import patients as patient_service
 from telemed.services.pagination import Page
-from telemed.views.forms import Form, FormErrors, api_errors, read_form, simple_field
+from telemed.views.forms import Form, FormErrors, api_errors, form_context, read_form, simple_field
 from telemed.views.render import N_, flash, language_of, render, see_other, t
-from telemed.views.vitals import DEVICE_KINDS, device_row
+from telemed.views.vitals.devices import DEVICE_KINDS, device_row
 
 routes = web.RouteTableDef()
 
@@ -54,7 +54,6 @@ async def _list_page(request: web.Request, form: Form, errors: FormErrors,
     patients = await patient_choices(request)
     names = dict(patients)
     now = datetime.now(UTC)
-    labels = {k: t(request, v) for k, v in FIELDS.items()}
     return await render(request, "devices.html", {
         "devices": [{**device_row(request, d, None, now),
                      "patient": names.get(d.patient_id or "", ""),
@@ -62,8 +61,7 @@ async def _list_page(request: web.Request, form: Form, errors: FormErrors,
         "full": len(devices) == LISTED,
         "patients": patients,
         "kinds": [(k, t(request, v)) for k, v in DEVICE_KINDS.items()],
-        "form": form, "errors": errors, "labels": labels,
-        "summary": errors.summary(lambda key: labels.get(key, key)),
+        **form_context(request, form, errors, FIELDS),
     }, status=status)
 
 

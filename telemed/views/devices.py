@@ -11,7 +11,8 @@ from telemed.principal import REQUEST_ID, ROLES, STAFF, ensure_csrf_token, princ
 from telemed.services import devices as service
 from telemed.views.device_admin import patient_choices
 from telemed.views.render import language_of, render, t
-from telemed.views.vitals import device_row, local_time
+from telemed.views.times import local_time
+from telemed.views.vitals.devices import device_row
 
 routes = web.RouteTableDef()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
 from telemed.db.models import Document
@@ -18,6 +19,7 @@ from telemed.principal import (
     REQUEST_ID,
     Principal,
     Role,
+    client_of,
     ensure_csrf_token,
     principal,
     requires,
@@ -26,12 +28,14 @@ from telemed.services import documents as service
 from telemed.services.users import display_names
 from telemed.views.forms import FormErrors, read_form
 from telemed.views.render import LANGUAGE, N_, flash, language_of, render, see_other, t, t_error
+from telemed.views.render import local_or as local_path_or
 
 routes = web.RouteTableDef()
 
 READERS: tuple[Role, ...] = ("doctor", "nurse", "patient")
 DOC = "/documents/{document_id}"
-STATUS_LABELS = {"draft": N_("Draft"), "signed": N_("Signed"), "replaced": N_("Replaced")}
+STATUS_LABELS = {"draft": N_("Draft"), "partially_signed": N_("Awaiting co-signature"),
+                 "signed": N_("Signed"), "replaced": N_("Replaced")}
 MONITORING_CHOICES = (("monitoring_report", N_("Telemonitoring report")),
                       ("monitoring_final_report", N_("Telemonitoring final report")))
 
@@ -68,12 +72,27 @@ async def documents_panel(request: web.Request, patient_id: str,
     }}
 
 
+async def signing_context(session: AsyncSession, who: Principal, doc: Document
+                          ) -> dict[str, Any] | None:
+    """What the signing form (`_document_sign.html`) needs, when the caller may sign now:
+    the author a draft, the named co-signer a document its author signed."""
+    first = doc.status == "draft" and doc.author_id == who.user_id
+    cosign = doc.status == "partially_signed" and doc.cosigner_id == who.user_id
+    if not (first or cosign):
+        return None
+    return {"doc_id": doc.id, "cosign": cosign,
+            "two_signers": rules.kind_of(doc.kind).signers > 1,
+            "totp": await service.signs_with_code(session, who.user_id)}
+
+
 async def _page(request: web.Request, doc: Document, errors: FormErrors | None = None,
                 status: int = 200, verdict: dict[str, Any] | None = None) -> web.Response:
     await ensure_csrf_token(request)
     who: Principal = principal(request)
     async with request.app[keys.SESSIONS]() as session:
-        names = await display_names(session, sorted({doc.author_id, doc.signed_by or ""} - {""}))
+        names = await display_names(session, sorted(
+            {doc.author_id, doc.signed_by or "", doc.cosigner_id or ""} - {""}))
+        signing = await signing_context(session, who, doc)
     spec = rules.kind_of(doc.kind)
     lang = _page_lang(request)
     sections = [{"key": s.key, "title": s.title(lang), "required": s.required,
@@ -85,6 +104,7 @@ async def _page(request: web.Request, doc: Document, errors: FormErrors | None =
         "doc": doc, "kind": spec.title(lang), "sections": sections, "editable": editable,
         "status_label": t(request, STATUS_LABELS[doc.status]),
         "author": names.get(doc.author_id, ""), "signer": names.get(doc.signed_by or "", ""),
+        "cosigner": names.get(doc.cosigner_id or "", ""), "signing": signing,
         "can_replace": who.is_clinician and doc.status == "signed",
         "errors": errors or FormErrors(),
         "summary": (errors or FormErrors()).summary(lambda key: key),
@@ -142,15 +162,22 @@ async def document_sign(request: web.Request) -> web.Response:
     await language_of(request)
     form = await read_form(request)
     doc_id = request.match_info["document_id"]
+    code = form.get("code", "").strip()
+    proof = service.Confirmation(password=None if code else form.get("password", ""),
+                                 code=code or None, address=client_of(request),
+                                 guard=request.app[keys.LOGIN_THROTTLE])
     try:
         async with request.app[keys.SESSIONS]() as session:
-            await service.sign_document(session, principal(request), doc_id,
-                                        form.get("password", ""), request.app[SIGNING],
-                                        request_id=request[REQUEST_ID])
+            doc = await service.sign_document(session, principal(request), doc_id, proof,
+                                              request.app[SIGNING],
+                                              request_id=request[REQUEST_ID])
     except ApiError as exc:
-        return await _form_error(request, exc, "password")
-    await flash(request, "Document signed.")
-    raise see_other(f"/documents/{doc_id}")
+        return await _form_error(request, exc, "code" if code else "password")
+    if doc.status == "partially_signed":
+        await flash(request, "Signed: the co-signer signs next.")
+    else:
+        await flash(request, "Document signed.")
+    raise see_other(local_path_or(form.get("next"), f"/documents/{doc_id}"))
 
 
 @routes.post(DOC + "/replace")

@@ -6,11 +6,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from aiohttp import web
 
 from telemed.errors import ApiError
-from telemed.views.render import N_, t_error
+from telemed.views.render import N_, t, t_error
 
 __all__ = ["N_", "Form", "FormErrors", "api_errors", "form_order", "parse_date", "read_form",
            "simple_field"]
@@ -72,6 +73,17 @@ class FormErrors:
         return items
 
 
+def form_context(request: web.Request, form: Form, errors: FormErrors,
+                 fields: Mapping[str, str], *, ordered: bool = False) -> dict[str, Any]:
+    """What a form page's template needs of the form: the values, the errors, the labels of
+    `fields` (field id → English label) translated, and the error summary (a field without a
+    label is named by its id; `ordered`: in the order of `fields`, else as found)."""
+    labels = {key: t(request, label) for key, label in fields.items()}
+    return {"form": form, "errors": errors, "labels": labels,
+            "summary": errors.summary(lambda key: labels.get(key, key),
+                                      form_order(fields) if ordered else None)}
+
+
 def api_errors(
     request: web.Request,
     exc: ApiError,
@@ -99,3 +111,16 @@ def simple_field(known: Mapping[str, str]) -> Callable[[str], str | None]:
         return head if head in known else None
 
     return field_of
+
+
+def refusal_errors(request: web.Request, exc: ApiError, field_of: Callable[[str], str | None],
+                   conflicts: Mapping[str, str]) -> FormErrors:
+    """The form's errors of a refused change: a conflict (409) whose code `conflicts` names
+    said next to that field, invalid fields (422) next to theirs; anything else is raised."""
+    if exc.status == 409 and exc.code in conflicts:
+        errors = FormErrors()
+        errors.add(conflicts[exc.code], t_error(request, exc))
+        return errors
+    if exc.status == 422:
+        return api_errors(request, exc, field_of)
+    raise exc

@@ -21,8 +21,9 @@ from telemed.views.careplan_form import fmt_number
 from telemed.views.documents import documents_panel
 from telemed.views.patient_words import alert_text, due_row, record_query, summary_text
 from telemed.views.render import current_user, language_of, render, t
-from telemed.views.visits import visit_panel
-from telemed.views.vitals import local_time, vitals_panel
+from telemed.views.times import local_time
+from telemed.views.visits.panel import visit_panel
+from telemed.views.vitals.panel import vitals_panel
 
 routes = web.RouteTableDef()
 

@@ -10,7 +10,8 @@ from aiohttp import web
 from telemed.domain.patient_view import DueItem, PlainMessage
 from telemed.principal import principal
 from telemed.views.render import N_, t
-from telemed.views.vitals import local_time, metric_label, number, unit_of
+from telemed.views.times import local_time
+from telemed.views.vitals.values import metric_label, number, unit_of
 
 # {metric} is the metric's name in lower case, {delta}/{value} with its unit.
 SUMMARIES = {

@@ -22,16 +22,16 @@ from telemed.views.forms import (
     N_,
     Form,
     FormErrors,
-    api_errors,
-    form_order,
+    form_context,
     parse_date,
     read_form,
+    refusal_errors,
     simple_field,
 )
 from telemed.views.questionnaires import response_row
-from telemed.views.render import flash, language_of, render, see_other, t, t_error
-from telemed.views.visits import visit_panel
-from telemed.views.vitals import vitals_panel
+from telemed.views.render import flash, language_of, render, see_other
+from telemed.views.visits.panel import visit_panel
+from telemed.views.vitals.panel import vitals_panel
 
 routes = web.RouteTableDef()
 
@@ -81,11 +81,8 @@ async def patients_list(request: web.Request) -> web.Response:
 
 async def _new_patient_page(request: web.Request, form: Form, errors: FormErrors,
                             status: int = 200) -> web.Response:
-    labels = {key: t(request, label) for key, label in FIELDS.items()}
-    return await render(request, "patient_new.html", {
-        "form": form, "errors": errors, "labels": labels,
-        "summary": errors.summary(lambda key: labels.get(key, key), form_order(FIELDS)),
-    }, status=status)
+    return await render(request, "patient_new.html",
+                        form_context(request, form, errors, FIELDS, ordered=True), status=status)
 
 
 @routes.get("/patients/new", name="patient_new")
@@ -119,13 +116,8 @@ async def patient_new_submit(request: web.Request) -> web.Response:
             patient = await service.create_patient(session, principal(request),
                                                    _patient_data(form), request[REQUEST_ID])
     except ApiError as exc:
-        if exc.status == 409 and exc.code == "fiscal_code_taken":
-            errors = FormErrors()
-            errors.add("fiscal_code", t_error(request, exc))
-        elif exc.status == 422:
-            errors = api_errors(request, exc, simple_field(FIELDS))
-        else:
-            raise
+        errors = refusal_errors(request, exc, simple_field(FIELDS),
+                                {"fiscal_code_taken": "fiscal_code"})
         return await _new_patient_page(request, form, errors, status=exc.status)
     await flash(request, "Patient registered.")
     raise see_other(f"/patients/{patient.id}")

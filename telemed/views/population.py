@@ -13,7 +13,7 @@ from telemed.db.types import utcnow
 from telemed.principal import CLINICIANS, REQUEST_ID, principal, requires
 from telemed.services.population import NEEDS, PopulationFilter, population
 from telemed.views.render import N_, language_of, render, t
-from telemed.views.vitals import local_time, relative_time
+from telemed.views.times import local_time, relative_time
 
 routes = web.RouteTableDef()
 

@@ -10,13 +10,14 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp_session import get_session
+from babel.core import Locale
 from babel.dates import format_date, format_datetime
 from yarl import URL
 
 from telemed import keys
 from telemed.errors import ApiError, FieldError
-from telemed.i18n import LANGUAGES, gettext, negotiate, translations
-from telemed.principal import PRINCIPAL, Principal, ensure_csrf_token
+from telemed.i18n import LANGUAGES, gettext, locale_of, negotiate, translations
+from telemed.principal import PRINCIPAL, Principal, ensure_csrf_token, principal
 from telemed.views.bell import unread_for_header
 from telemed.views.error_text import say
 from telemed.views.labels import label_global
@@ -78,8 +79,19 @@ async def language_of(request: web.Request) -> str:
     return lang
 
 
-def _lang(request: web.Request) -> str:
+async def page_user(request: web.Request) -> Principal:
+    """The signed-in caller of a page, with the page's language resolved (for `t`)."""
+    await language_of(request)
+    return principal(request)
+
+
+def page_language(request: web.Request) -> str:
     return request.get(LANGUAGE) or request.app[keys.SETTINGS].language
+
+
+def page_locale(request: web.Request) -> Locale:
+    """Babel's locale of the page's language (parsed once, see `telemed.i18n.locale_of`)."""
+    return locale_of(page_language(request))
 
 
 def current_user(request: web.Request) -> Principal | None:
@@ -89,13 +101,13 @@ def current_user(request: web.Request) -> Principal | None:
 
 def t(request: web.Request, message: str, /, **params: Any) -> str:
     """Translate an English msgid for this request (language must be resolved)."""
-    text = gettext(_lang(request), message)
+    text = gettext(page_language(request), message)
     return text.format(**params) if params else text
 
 
 def tn(request: web.Request, singular: str, plural: str, n: int, /, **params: Any) -> str:
     """Translate a message with a plural form; `{n}` and `params` are filled in."""
-    text = translations(_lang(request)).ngettext(singular, plural, n)
+    text = translations(page_language(request)).ngettext(singular, plural, n)
     return text.format(n=n, **params)
 
 
@@ -104,7 +116,7 @@ def t_error(request: web.Request, message: ApiError | FieldError | str) -> str:
     plain English message, in the request's language."""
     if isinstance(message, ApiError):
         message = message.said
-    return say(_lang(request), message)
+    return say(page_language(request), message)
 
 
 def is_local_path(target: str | None) -> bool:

@@ -13,8 +13,11 @@ from telemed.db.teleconsults import Teleconsult
 from telemed.domain import teleconsults as rules
 from telemed.principal import CLINICIANS, principal, requires
 from telemed.services import patients as patient_service
+from telemed.services import teleconsult_reports as reports
 from telemed.services import teleconsults as service
 from telemed.services.attachments import authorize_target, list_attachments
+from telemed.views.documents import STATUS_LABELS as DOCUMENT_STATUS
+from telemed.views.documents import signing_context
 from telemed.views.render import N_, language_of, render, t
 
 routes = web.RouteTableDef()
@@ -83,6 +86,8 @@ async def teleconsult_page(request: web.Request) -> web.Response:
         target = await authorize_target(session, who, "teleconsult", consult_id,
                                         action="read")
         attached = await list_attachments(session, target)
+        report = await reports.report_of(session, who, view.consult.document_id)
+        signing = await signing_context(session, who, report) if report else None
     consult = view.consult
     mine = view.role
     actions: list[str] = []
@@ -102,4 +107,6 @@ async def teleconsult_page(request: web.Request) -> web.Response:
         "attachments": attached,
         "can_attach": mine in ("requester", "specialist") and consult.status in rules.OPEN,
         "can_see_images": mine in ("requester", "team") or rules.grants_access(consult.status),
+        "report": report, "signing": signing, "next_url": f"/teleconsults/{consult.id}#report",
+        "report_status": t(request, DOCUMENT_STATUS[report.status]) if report else "",
     })

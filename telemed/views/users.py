@@ -23,12 +23,12 @@ from telemed.views.forms import (
     N_,
     Form,
     FormErrors,
-    api_errors,
-    form_order,
+    form_context,
     read_form,
+    refusal_errors,
     simple_field,
 )
-from telemed.views.render import flash, language_of, render, see_other, t, t_error
+from telemed.views.render import flash, language_of, render, see_other
 
 routes = web.RouteTableDef()
 
@@ -68,10 +68,8 @@ async def users_list(request: web.Request) -> web.Response:
 
 async def _new_user_page(request: web.Request, form: Form, errors: FormErrors,
                          status: int = 200) -> web.Response:
-    labels = {key: t(request, label) for key, label in FIELDS.items()}
     return await render(request, "user_new.html", {
-        "form": form, "errors": errors, "labels": labels, "roles": ROLES,
-        "summary": errors.summary(lambda key: labels.get(key, key), form_order(FIELDS)),
+        **form_context(request, form, errors, FIELDS, ordered=True), "roles": ROLES,
     }, status=status)
 
 
@@ -132,13 +130,7 @@ async def user_new_submit(request: web.Request) -> web.Response:
                          resource_id=user.id, patient_id=user.patient_id)
             await session.commit()
     except ApiError as exc:
-        if exc.status == 409 and exc.code in _CONFLICT_FIELDS:
-            errors = FormErrors()
-            errors.add(_CONFLICT_FIELDS[exc.code], t_error(request, exc))
-        elif exc.status == 422:
-            errors = api_errors(request, exc, _field_of)
-        else:
-            raise
+        errors = refusal_errors(request, exc, _field_of, _CONFLICT_FIELDS)
         form.pop("password", None)  # never sent back to the browser
         return await _new_user_page(request, form, errors, status=exc.status)
     if role == "patient":  # the owner sets the password: the link is shown once, here

@@ -22,6 +22,15 @@ async def test_security_headers(client: TestClient[Any, Any]) -> None:
     assert resp.headers["X-Request-ID"]
 
 
+async def test_static_files_are_cached_by_version(client: TestClient[Any, Any]) -> None:
+    stamped = await client.get("/static/alert-board/main.js", params={"v": "1"})
+    assert stamped.status == 200
+    assert "immutable" in stamped.headers["Cache-Control"]
+    module = await client.get("/static/alert-board/rows.js")
+    assert module.status == 200
+    assert module.headers["Cache-Control"] == "no-cache"
+
+
 async def test_api_rate_limit_answers_429(
     aiohttp_client: Any, settings: Settings
 ) -> None:

@@ -109,7 +109,7 @@ async def test_visit_panel_partial(client: TestClient[Any, Any], world: World) -
 
     from telemed.principal import PRINCIPAL
     from telemed.views.render import LANGUAGE
-    from telemed.views.visits import visit_panel
+    from telemed.views.visits.panel import visit_panel
 
     setup = await make_visit(world)
     async with world.app[keys.SESSIONS]() as session:

@@ -1,6 +1,6 @@
 // Security keys and passkeys (WebAuthn): adding one on the account page, using one as the
 // second factor at login. The server's options arrive as JSON with base64url strings.
-import { csrfToken } from "./lib/page.js";
+import { sendJson } from "./lib/page.js";
 
 const toBytes = (text) => {
   const b64 = text.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(text.length / 4) * 4, "=");
@@ -10,11 +10,7 @@ const toText = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)))
   .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
 async function post(path, body) {
-  const resp = await fetch(path, {
-    method: "POST", credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-    body: JSON.stringify(body ?? {}),
-  });
+  const resp = await sendJson(path, body);
   const data = await resp.json().catch(() => ({}));
   if (!resp.ok) throw new Error(data?.error?.code ?? String(resp.status));
   return data;

@@ -15,7 +15,7 @@ from telemed.documents.fhir import (
     as_transaction,
     build_bundle,
 )
-from telemed.documents.pdf import render_document, render_index
+from telemed.documents.pdf import render_document, render_index, signature_line
 from telemed.domain.documents import kind_of
 from tests.unit.fhir.validation import validate
 
@@ -85,3 +85,31 @@ def test_bundle_and_transaction_shapes() -> None:
     validate(transaction)
     assert [e["request"]["ifNoneExist"].split("|")[0] for e in transaction["entry"]] == \
         ["identifier=urn:ietf:rfc:3986"] * 2
+
+
+def test_a_co_signed_report_names_both_signers() -> None:
+    specialist = PersonInfo("u2", "Dr. Carlo Verdi", "doctor")
+    gp = PersonInfo("u3", "Dr. Lucia Neri", "doctor")
+    facts = _facts("it", "teleconsult_report", title="Relazione di teleconsulto",
+                   author=specialist, signer=specialist, cosigner=gp,
+                   cosigned_at=T0 + timedelta(hours=2), encounter=None,
+                   sections={"question": "Ecocardio?", "findings": "Entro 7 giorni."})
+    bundle = build_bundle(facts)
+    validate(bundle)
+    composition = bundle["entry"][0]["resource"]
+    practitioners = {e["fullUrl"]: e["resource"] for e in bundle["entry"]
+                     if e["resource"]["resourceType"] == "Practitioner"}
+    assert [(a["mode"], practitioners[a["party"]["reference"]]["id"], a["time"])
+            for a in composition["attester"]] == [
+        ("legal", "u2", "2026-11-30T09:00:00+00:00"),
+        ("professional", "u3", "2026-11-30T11:00:00+00:00")]
+    assert composition["date"] == bundle["timestamp"] == "2026-11-30T11:00:00+00:00"
+    assert len(practitioners) == 2  # the author is not repeated as a signer
+    assert signature_line(facts, status="signed", lang="it") == (
+        "Firmato da Dr. Carlo Verdi il 30/11/2026 09:00 e controfirmato da Dr. Lucia Neri il "
+        "30/11/2026 11:00, con il sigillo elettronico di ASL Demo.")
+    awaiting = _facts("en", "teleconsult_report", author=specialist, signer=specialist,
+                      encounter=None, sections={"question": "Q", "findings": "F"})
+    assert signature_line(awaiting, status="partially_signed", lang="en") == ""
+    for status, fact in (("signed", facts), ("partially_signed", awaiting)):
+        assert render_document(fact, status=status).startswith(b"%PDF")

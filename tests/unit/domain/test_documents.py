@@ -62,6 +62,7 @@ def test_clean_sections() -> None:
 
 @pytest.mark.parametrize(("status", "author", "who", "code"), [
     ("signed", "a", "a", "document_signed"), ("replaced", "a", "a", "document_signed"),
+    ("partially_signed", "a", "a", "document_being_signed"),
     ("draft", "a", "b", "not_author")])
 def test_editing_refused(status: str, author: str, who: str, code: str) -> None:
     with pytest.raises(rules.DocumentRuleError) as err:
@@ -79,6 +80,80 @@ def test_signing_rules() -> None:
         with pytest.raises(rules.DocumentRuleError) as err:
             rules.check_signable(status, "a", signer, spec, sections)
         assert err.value.code == code
+
+
+def test_a_co_signed_kind_waits_for_its_co_signer() -> None:
+    spec = rules.kind_of("teleconsult_report")
+    sections = {"question": "q", "findings": "f"}
+    # The author signs first: the document waits, unsealed.
+    assert rules.check_signable("draft", "spec", "spec", spec, sections,
+                                cosigner_id="gp") == "partially_signed"
+    # Only the named co-signer completes it.
+    assert rules.check_signable("partially_signed", "spec", "gp", spec, sections,
+                                cosigner_id="gp") == "signed"
+    # A single signer's kind is signed at once.
+    assert rules.check_signable("draft", "a", "a", rules.kind_of("televisit_report"),
+                                {"findings": "x"}) == "signed"
+
+
+@pytest.mark.parametrize(("status", "signer", "cosigner", "code"), [
+    ("partially_signed", "spec", "gp", "already_signed_by_you"),  # the author twice
+    ("partially_signed", "stranger", "gp", "not_cosigner"),  # a third party
+    ("partially_signed", "gp", None, "not_cosigner"),  # nobody named
+    ("draft", "gp", "gp", "not_author"),  # the co-signer before the author
+    ("draft", "spec", None, "cosigner_missing"),
+    ("draft", "spec", "spec", "cosigner_missing"),  # the author as its own co-signer
+    ("signed", "gp", "gp", "already_signed"),  # the co-signer twice
+    ("replaced", "gp", "gp", "document_replaced"),  # after replacement
+])
+def test_co_signing_refused(status: str, signer: str, cosigner: str | None,
+                            code: str) -> None:
+    spec = rules.kind_of("teleconsult_report")
+    with pytest.raises(rules.DocumentRuleError) as err:
+        rules.check_signable(status, "spec", signer, spec, {"question": "q", "findings": "f"},
+                             cosigner_id=cosigner)
+    assert err.value.code == code
+
+
+@pytest.mark.parametrize(("cosigner", "role", "active", "code"), [
+    (None, None, True, "cosigner_missing"), ("a", "doctor", True, "cosigner_is_author"),
+    ("p", "patient", True, "cosigner_not_clinician"), ("x", "admin", True,
+                                                         "cosigner_not_clinician"),
+    ("n", "nurse", False, "cosigner_not_clinician")])
+def test_who_may_be_named_co_signer(cosigner: str | None, role: str | None, active: bool,
+                                    code: str) -> None:
+    spec = rules.kind_of("teleconsult_report")
+    rules.check_cosigner(spec, "a", "b", "nurse")
+    with pytest.raises(rules.DocumentRuleError) as err:
+        rules.check_cosigner(spec, "a", cosigner, role, active)
+    assert err.value.code == code
+    with pytest.raises(rules.DocumentRuleError):
+        rules.check_cosigner(rules.kind_of("televisit_report"), "a", "b", "doctor")
+
+
+def test_a_co_signed_document_is_corrected_by_its_signers() -> None:
+    spec = rules.kind_of("teleconsult_report")
+    assert rules.replacement_signers(spec, "spec", "gp", "spec") == "gp"
+    assert rules.replacement_signers(spec, "spec", "gp", "gp") == "spec"
+    assert rules.replacement_signers(rules.kind_of("televisit_report"), "a", None, "b") is None
+    with pytest.raises(rules.DocumentRuleError) as err:
+        rules.replacement_signers(spec, "spec", "gp", "stranger")
+    assert err.value.code == "not_signer"
+
+
+def test_teleconsult_report_text() -> None:
+    it = rules.teleconsult_report_text(question="Dispnea: ecocardio?", urgency="urgent",
+                                       mode="async", cited=["ecg.pdf", "TC torace (1.2.3)"],
+                                       answer="  Ecocardio entro 7 giorni.\n\nRivalutare. ",
+                                       lang="it")
+    assert it == {"question": "Dispnea: ecocardio?\n\nUrgenza: urgente\nModalità: per "
+                              "iscritto\nAllegati e studi citati:\n- ecg.pdf\n- TC torace "
+                              "(1.2.3)",
+                  "findings": "Ecocardio entro 7 giorni.\n\nRivalutare."}
+    en = rules.teleconsult_report_text(question="Q", urgency="routine", mode="live", cited=[],
+                                       answer="A", lang="en")
+    assert en["question"] == "Q\n\nUrgency: routine\nMode: live video teleconsult"
+    assert not rules.missing_sections(rules.kind_of("teleconsult_report"), it)
 
 
 def test_replacement_rules() -> None:

@@ -1,5 +1,6 @@
-// What every page script needs from its page: the CSRF token, JSON data blocks, and
-// translated strings with `{name}` placeholders. Plain ES module, no build step.
+// What every page script needs from its page: the CSRF token, JSON data blocks, translated
+// strings with `{name}` placeholders, and fetch with the session cookie (and the CSRF token when
+// sending). Plain ES module, no build step.
 
 /** `template` with each `{name}` replaced by `params[name]` (unknown names stay as they are). */
 export function fill(template, params = {}) {
@@ -15,4 +16,19 @@ export function dataBlock(id, fallback = null) {
 /** The CSRF token of the page (for cookie-authenticated POSTs). */
 export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+}
+
+/** GET `url` as JSON with the session cookie (the response, for the caller to check). */
+export function getJson(url) {
+  return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+}
+
+/** Send `body` as JSON to `url` with the session cookie and the page's CSRF token. */
+export function sendJson(url, body = {}, method = "POST") {
+  return fetch(url, {
+    method,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrfToken() },
+    body: JSON.stringify(body ?? {}),
+  });
 }

@@ -7,7 +7,7 @@
 // "opened" (detail = the study UID). `apply(view)` shows a view without emitting "change"
 // (a follower following its leader).
 
-import { fill } from "../lib/page.js";
+import { fill, getJson } from "../lib/page.js";
 
 export const PRESETS = {
   soft_tissue: [40, 400],
@@ -69,8 +69,7 @@ export class Viewer extends EventTarget {
     this.status(this.t.loading);
     let resp;
     try {
-      resp = await fetch(`/api/v1/studies/${encodeURIComponent(studyUid)}`,
-        { credentials: "same-origin", headers: { Accept: "application/json" } });
+      resp = await getJson(`/api/v1/studies/${encodeURIComponent(studyUid)}`);
     } catch {
       resp = null;
     }

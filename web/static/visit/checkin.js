@@ -1,6 +1,7 @@
 // The check-in of the patient (or of a guest, who has no pre-call test): camera and
 // microphone preview, the pre-call test, the waiting room, then the call.
 
+import { getJson } from "../lib/page.js";
 import { Call } from "./call.js";
 import { LocalMedia, micLevel, openCamera } from "./media.js";
 import { runPrecall } from "./precall.js";
@@ -96,8 +97,7 @@ function showEnd(reason) {
 
 async function pollReport() {
   try {
-    const response = await fetch(`/api/v1/visits/${page.dataset.visitId}/report`,
-                                 { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const response = await getJson(`/api/v1/visits/${page.dataset.visitId}/report`);
     if (response.ok) {
       $("report-ready").hidden = false;
       $("report-pending").hidden = true;

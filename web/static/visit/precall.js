@@ -1,7 +1,7 @@
 // The pre-call test against the server's echo peer: media goes out and comes back, and
 // data-channel pings measure the round-trip time. The result travels with the knock.
 
-import { csrfToken } from "../lib/page.js";
+import { sendJson } from "../lib/page.js";
 
 const PINGS = 5;
 
@@ -62,12 +62,8 @@ export async function runPrecall(stream, echoVideo) {
   try {
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc, 3000);
-    const resp = await fetch("/api/v1/precall/offer", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-      body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type }),
-    });
+    const resp = await sendJson("/api/v1/precall/offer",
+      { sdp: pc.localDescription.sdp, type: pc.localDescription.type });
     if (!resp.ok) throw new Error(`echo refused (${resp.status})`);
     await pc.setRemoteDescription(await resp.json());
     await waitFor(() => channel.readyState === "open", 10000);

@@ -32,23 +32,19 @@ function addKnock(call, message) {
   name.textContent = message.peer.name;
   const what = document.createElement("span");
   what.textContent = ` ${t("knocking")} · ${precallText(message.precall)}`;
-  const admit = document.createElement("button");
-  admit.type = "button";
-  admit.className = "button button--primary";
-  admit.textContent = t("admit");
-  admit.addEventListener("click", () => {
-    call.signalling.send({ type: "admit", peer_id: message.peer.peer_id });
-    removeKnock(message.peer.peer_id);
-  });
-  const deny = document.createElement("button");
-  deny.type = "button";
-  deny.className = "button button--quiet";
-  deny.textContent = t("deny");
-  deny.addEventListener("click", () => {
-    call.signalling.send({ type: "deny", peer_id: message.peer.peer_id });
-    removeKnock(message.peer.peer_id);
-  });
-  item.append(name, what, admit, deny);
+  // Admit or deny: the answer goes to the server, and the knock leaves the list.
+  const answer = (type, className) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = className;
+    button.textContent = t(type);
+    button.addEventListener("click", () => {
+      call.signalling.send({ type, peer_id: message.peer.peer_id });
+      removeKnock(message.peer.peer_id);
+    });
+    return button;
+  };
+  item.append(name, what, answer("admit", "button button--primary"), answer("deny", "button button--quiet"));
   $("knocks").append(item);
   $("knocks-empty").hidden = true;
 }

@@ -10,6 +10,8 @@
 // when the browser comes back online — and resumes the same peer with its resume token.
 // Chat lines typed meanwhile are queued and sent after the resume.
 
+import { getJson } from "../lib/page.js";
+
 const FINAL_CODES = new Set([1003, 1008, 4001, 4003]);
 const PING_MS = 10000;
 const SILENCE_MS = 5000;
@@ -42,9 +44,7 @@ export class Signalling extends EventTarget {
   }
 
   async #joinInfo() {
-    const resp = await fetch(this.joinUrl, {
-      credentials: "same-origin", headers: { Accept: "application/json" },
-    });
+    const resp = await getJson(this.joinUrl);
     const body = await resp.json().catch(() => ({}));
     if (!resp.ok) {
       const error = new Error(body?.error?.message || `join refused (${resp.status})`);

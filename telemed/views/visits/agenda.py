@@ -1,0 +1,61 @@
+"""The agenda (``GET /visits``): today's visits for a clinician, the next one for a patient."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from telemed import keys
+from telemed.db.types import utcnow
+from telemed.principal import REQUEST_ID, requires
+from telemed.services import booking
+from telemed.services import visits as service
+from telemed.views.render import page_user, render, t
+from telemed.views.visit_labels import KIND_LABELS
+from telemed.views.visits.visit_view import PEOPLE, names_of, visit_view
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/visits", name="visits")
+@requires(*PEOPLE)
+async def agenda(request: web.Request) -> web.Response:
+    """Today's visits for a clinician; the next visit for a patient."""
+    who = await page_user(request)
+    settings = request.app[keys.SETTINGS]
+    async with request.app[keys.SESSIONS]() as session:
+        if who.role == "patient":
+            found = await service.next_visit(session, who)
+            records = [found] if found else []
+        else:
+            records = await service.todays_visits(session, who, timezone=settings.timezone)
+        for record in records:
+            await service.authorize_visit(session, who, record, action="read",
+                                          request_id=request[REQUEST_ID])
+        patients = await service.patients_of(session, records)
+        await session.commit()
+        now = utcnow()
+        if who.role == "patient":
+            upcoming = await booking.upcoming_for_portal(session, who, now)
+        else:
+            upcoming = await booking.bookings_for(session, who, since=now,
+                                                  until=now + timedelta(days=14),
+                                                  request_id=request[REQUEST_ID])
+    names = await names_of(request, sorted({u for r in records for u in r.participant_ids}))
+    visits = [visit_view(request, r, names, patients.get(r.visit.patient_id)) for r in records]
+    cutoff = timedelta(hours=settings.booking_cutoff_hours)
+    return await render(request, "visit_agenda.html", {
+        "visits": visits, "is_patient": who.role == "patient",
+        "upcoming": [{
+            "id": b.visit.id, "start": b.visit.scheduled_start,
+            "kind": t(request, KIND_LABELS.get(b.visit.kind, b.visit.kind)),
+            "patient": f"{b.patient.given_name} {b.patient.family_name}",
+            "own": b.patient.id == who.patient_id,
+            "reason": b.booking.reason if b.booking else None,
+            "movable": b.booking is not None and b.visit.status == "scheduled"
+            and b.visit.scheduled_start - cutoff >= now,
+            "cancellable": b.visit.scheduled_start - cutoff >= now,
+            "open_now": service.join_window(b.visit)[0] <= now <= service.join_window(b.visit)[1],
+        } for b in upcoming],
+    })
