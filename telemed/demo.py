@@ -103,6 +103,22 @@ COPD = {
                         "alert": {"score_at_least": 2, "severity": "warning"}}],
 }
 
+# Thirty days after a COPD exacerbation: the oximeter twice a day, the diary, the PHQ-9 (a
+# depression screen is part of the follow-up). It ends today in the demo, with its final report
+# drafted for the family doctor to sign (`telemed.demo_documents`).
+COPD_FOLLOW_UP = {
+    **COPD,
+    "title": "BPCO — 30 giorni dopo la riacutizzazione",
+    "goals": ["SpO2 nel target 88–92 %", "Nessun nuovo ricovero dopo la dimissione"],
+    "questionnaires": [{"code": "copd_diary", "schedule": {"every_days": 1},
+                        "alert": {"score_at_least": 2, "severity": "warning"}},
+                       {"code": "phq9", "schedule": {"every_days": 14},
+                        "alert": {"score_at_least": 15, "severity": "warning"}}],
+}
+# The patient whose plan the demo completes (after PLAN_DAYS days), and their login.
+COMPLETED_PLAN = "Marino"
+COMPLETED_PLAN_DAYS = 30
+
 DIABETES = {
     "title": "Diabete tipo 2 — glicemia capillare",
     "goals": ["Glicemia a digiuno 80–130 mg/dL", "Nessuna ipoglicemia grave"],
@@ -187,8 +203,8 @@ PATIENTS = (
                 ("dr.conti", "nurse.ferrari")),
     DemoPatient("Antonio", "Ricci", date(1947, 11, 23), "M", "Torino", COPD,
                 ("dr.bianchi", "nurse.ferrari"), scenario="copd_falling_spo2"),
-    DemoPatient("Rosa", "Marino", date(1956, 1, 30), "F", "Bari", COPD,
-                ("dr.bianchi", "nurse.ferrari")),
+    DemoPatient("Rosa", "Marino", date(1956, 1, 30), "F", "Bari", COPD_FOLLOW_UP,
+                ("dr.bianchi", "nurse.ferrari"), username="rosa.marino"),
     DemoPatient("Francesco", "Greco", date(1961, 5, 17), "M", "Palermo", DIABETES,
                 ("dr.bianchi", "nurse.ferrari")),
     DemoPatient("Anna", "Bruno", date(1958, 9, 8), "F", "Bologna", HYPERTENSION,
@@ -255,7 +271,9 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
             session.add(CarePlan(
                 plan_id=new_id(), version=1, patient_id=patient.id, status="active",
                 title=title, period_start=date.today() - timedelta(days=30),
-                content=content, created_by=team[0], activated_at=utcnow(),
+                content=content, created_by=team[0],
+                activated_at=utcnow() - timedelta(
+                    days=COMPLETED_PLAN_DAYS if demo.family == COMPLETED_PLAN else 0),
             ))
             created += 1
         patients[demo.family] = patient
@@ -365,12 +383,16 @@ async def seed(settings: Settings) -> str:
     try:
         async with make_session_factory(engine)() as session:
             result = await seed_region(session)
+            from telemed.demo_documents import seed_completed_plan, seed_held_visit
             from telemed.demo_teleconsult import seed_teleconsult
 
             await seed_teleconsult(session, settings)
+            await seed_completed_plan(session, COMPLETED_PLAN, "rosa.marino")
+            await seed_held_visit(session, PATIENTS[0].family)
     finally:
         await engine.dispose()
-    logins = ", ".join(p.username for p in STAFF) + ", giuseppe.esposito, elena.rinaldi"
+    logins = (", ".join(p.username for p in STAFF)
+              + ", giuseppe.esposito, rosa.marino, elena.rinaldi")
     return (
         f"Demo region ready ({result['patients']} patients).\n"
         f"Demo logins (password {DEMO_PASSWORD}): {logins}"

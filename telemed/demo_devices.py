@@ -22,7 +22,7 @@ from devices.simulator import DeviceCredentials, SimulationOptions, Simulator
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.db.models import Device, Patient
 from telemed.db.types import utcnow
-from telemed.demo import EMERGENCY_PATIENT, PATIENTS
+from telemed.demo import COMPLETED_PLAN, EMERGENCY_PATIENT, PATIENTS
 from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.settings import Settings
 
@@ -84,8 +84,8 @@ async def ensure_demo_devices(settings: Settings) -> list[DeviceCredentials]:
                                          demo.birthplace)
                 patient = (await session.exec(
                     select(Patient).where(Patient.fiscal_code == code))).first()
-                if patient is None:
-                    continue
+                if patient is None or demo.family == COMPLETED_PLAN:
+                    continue  # (a completed plan measures nothing more)
                 metrics = [m["metric"] for m in demo.plan["monitoring"]]
                 kinds = sorted({KINDS_BY_METRIC[m] for m in metrics if m in KINDS_BY_METRIC})
                 for kind in kinds:

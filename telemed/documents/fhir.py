@@ -19,10 +19,13 @@ from datetime import date, datetime
 from typing import Any
 
 from telemed.domain.documents import LOINC, KindSpec, paragraphs
+from telemed.domain.score_report import SCORE_LOINC, band_word, title_of, trend_word
 from telemed.domain.units import METRICS
 
 FISCAL_CODE = "http://hl7.it/sid/codiceFiscale"
 UCUM = "http://unitsofmeasure.org"
+QUESTIONNAIRE_SYSTEM = "urn:telemed:questionnaire"  # the platform's own score codes
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 DOC_ID_SYSTEM = "urn:ietf:rfc:3986"
 XHTML = "http://www.w3.org/1999/xhtml"
 _NS = uuid.UUID("6f1c3c1e-5b9a-4d0e-9a53-2a4d1c7e0b11")  # stable urn:uuid per resource
@@ -149,9 +152,7 @@ def _metric_observation(item: Mapping[str, Any], patient_url: str,
     return {
         "resourceType": "Observation", "status": "final",
         "id": f"summary-{str(item['metric']).replace('_', '-')}",
-        "category": [{"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-            "code": info.category}]}],
+        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": info.category}]}],
         "code": {"coding": [{"system": LOINC, "code": info.loinc}],
                  "text": f"{info.display_name} (median of {item['count']} readings)"},
         "subject": {"reference": patient_url},
@@ -160,6 +161,32 @@ def _metric_observation(item: Mapping[str, Any], patient_url: str,
         "referenceRange": [{"low": qty(float(item["min"])), "high": qty(float(item["max"])),
                             "text": "observed min-max"}],
         "note": [{"text": f"n={item['count']}"}],
+    }
+
+
+def _score_observation(item: Mapping[str, Any], patient_url: str,
+                       lang: str) -> dict[str, Any]:
+    """The last score of a questionnaire in the period (LOINC where the score has a code,
+    the platform's own code otherwise), its band as interpretation, the rest as a note."""
+    code, last = str(item["code"]), item["last"]
+    loinc = SCORE_LOINC.get(code)
+    coding = ({"system": LOINC, "code": loinc[0], "display": loinc[1]} if loinc
+              else {"system": QUESTIONNAIRE_SYSTEM, "code": f"{code}-total"})
+    it = lang == "it"
+    note = (f"{'risposte nel periodo' if it else 'responses in the period'}: {item['count']}; "
+            f"{'prima' if it else 'first'} {item['first']['score']}, min {item['min']}, "
+            f"max {item['max']} / {item['max_score']}; {'andamento' if it else 'trend'}: "
+            f"{trend_word(str(item['trend']), lang)}")
+    return {
+        "resourceType": "Observation", "status": "final",
+        "id": f"score-{code.replace('_', '-')}",
+        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey"}]}],
+        "code": {"coding": [coding], "text": title_of(code, lang)},
+        "subject": {"reference": patient_url},
+        "effectiveDateTime": str(last["at"]),
+        "valueInteger": int(last["score"]),
+        "interpretation": [{"text": band_word(code, str(last["band"]), lang)}],
+        "note": [{"text": note}],
     }
 
 
@@ -195,17 +222,23 @@ def build_bundle(f: DocumentFacts) -> dict[str, Any]:
                 url = urn("Observation", f"{f.id}/{item['metric']}")
                 observation_urls.append(url)
                 resources.append((url, obs))
+    cited: dict[str, list[str]] = {"readings": observation_urls, "questionnaires": []}
+    for item in (f.figures or {}).get("questionnaires", []):
+        url = urn("Observation", f"{f.id}/score/{item['code']}")
+        cited["questionnaires"].append(url)
+        resources.append((url, _score_observation(item, urls["patient"], f.language)))
     sections = []
     for spec in f.spec.sections:
         text = f.sections.get(spec.key, "")
-        if not text and not (spec.key == "readings" and observation_urls):
+        cites = cited.get(spec.key, [])
+        if not text and not cites:
             continue
         section: dict[str, Any] = {
             "title": spec.title(f.language),
             "code": {"coding": [{"system": LOINC, "code": spec.loinc}]},
             "text": _narrative(text or spec.title(f.language))}
-        if spec.key == "readings" and observation_urls:
-            section["entry"] = [{"reference": u} for u in observation_urls]
+        if cites:
+            section["entry"] = [{"reference": u} for u in cites]
         sections.append(section)
     composition: dict[str, Any] = {
         "resourceType": "Composition", "id": f.id,

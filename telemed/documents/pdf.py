@@ -1,16 +1,24 @@
-"""The PDF rendering of a document (ReportLab), in the patient's language.
+"""The PDF rendering of a document (ReportLab), in the patient's language, as PDF/A-2b.
 
 Every page has the service's header and "page N of M"; the first page the patient's
-identifiers; a monitoring report has its figures as a table and one chart per metric. Fonts
-are the Bitstream Vera TrueType fonts shipped with ReportLab, embedded in the file. Blocking
-(CPU): call it off the event loop.
+identifiers; a monitoring report has its figures as a table and one chart per metric, and the
+questionnaires' scores as a table and one small chart each. Fonts are the Bitstream Vera
+TrueType fonts shipped with ReportLab, embedded in the file (the canvas starts with them, so no
+standard font is ever referenced). ReportLab writes the pages; pyHanko then rewrites the file
+as PDF/A-2b (ISO 19005-2, level B): an sRGB OutputIntent whose ICC profile is LittleCMS's
+built-in sRGB (through Pillow), XMP metadata only (no Info dictionary to keep in step) with
+``pdfaid:part`` 2 and ``pdfaid:conformance`` B, a document ID in the trailer. The seal is
+then added as an incremental update, which PDF/A allows and pyHanko keeps conformant (it
+updates the XMP dates, never the pages). docs/documents.md says what is and is not checked.
+Blocking (CPU): call it off the event loop.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -27,9 +35,14 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from telemed.documents.fhir import DocumentFacts
 from telemed.domain.documents import paragraphs
+from telemed.domain.score_report import band_word, title_of, trend_word
 from telemed.domain.units import METRICS
+from telemed.i18n import gettext
 
 FONT, BOLD = "TelemedVera", "TelemedVera-Bold"
+CREATOR = "Telemed"
+SRGB = "sRGB IEC61966-2.1"
+PDFA_PART, PDFA_CONFORMANCE = "2", "B"
 
 LABELS: Mapping[str, Mapping[str, str]] = {
     "it": {"patient": "Assistito", "fiscal_code": "Codice fiscale", "born": "Nato/a il",
@@ -43,7 +56,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
            "draft": "BOZZA - non firmata", "period": "Periodo", "metric": "Parametro",
            "count": "N.", "median": "Mediana", "unit": "Unità",
            "replaces": "Sostituisce il documento {id}.", "document": "Documento",
-           "index": "Indice dei documenti", "kind": "Tipo", "status": "Stato"},
+           "index": "Indice dei documenti", "kind": "Tipo", "status": "Stato",
+           "questionnaire": "Questionario", "last": "Ultima", "score": "Punteggio",
+           "band": "Fascia", "trend": "Andamento", "score_of": "punteggio"},
     "en": {"patient": "Patient", "fiscal_code": "Fiscal code", "born": "Born on",
            "author": "Written by", "date": "Date", "page": "Page {n} of {m}",
            "signed": "Signed by {who} on {when}, with the electronic seal of {org}.",
@@ -55,7 +70,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
            "draft": "DRAFT - not signed", "period": "Period", "metric": "Metric",
            "count": "N", "median": "Median", "unit": "Unit",
            "replaces": "Replaces document {id}.", "document": "Document",
-           "index": "Index of documents", "kind": "Kind", "status": "Status"},
+           "index": "Index of documents", "kind": "Kind", "status": "Status",
+           "questionnaire": "Questionnaire", "last": "Last", "score": "Score",
+           "band": "Band", "trend": "Trend", "score_of": "score"},
 }
 
 
@@ -93,6 +110,7 @@ class _Pages(Canvas):  # type: ignore[misc]
     page_label = "{n}/{m}"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["initialFontName"] = FONT  # never the standard (unembedded) Helvetica
         super().__init__(*args, **kwargs)
         self._saved: list[dict[str, Any]] = []
 
@@ -121,27 +139,38 @@ def _canvas(header: str, title: str, page_label: str) -> type[_Pages]:
                                      "page_label": page_label})
 
 
-def _chart(metric: str, points: Sequence[Sequence[Any]], lang: str) -> Drawing | None:
+def _chart(label: str, points: Sequence[Sequence[Any]], height: float = 45 * mm,
+           y_range: tuple[float, float] | None = None) -> Drawing | None:
+    """A line chart of (time, value) points over their order, titled ``label``."""
     values = [(i, float(p[1])) for i, p in enumerate(points)]
     if len(values) < 2:
         return None
-    drawing = Drawing(170 * mm, 45 * mm)
+    drawing = Drawing(170 * mm, height, initialFontName=FONT)  # not the standard Helvetica
     plot = LinePlot()
-    plot.x, plot.y, plot.width, plot.height = 12 * mm, 8 * mm, 150 * mm, 30 * mm
+    plot.x, plot.y, plot.width, plot.height = 12 * mm, 8 * mm, 150 * mm, height - 15 * mm
     plot.data = [values]
     plot.lines[0].strokeColor = colors.HexColor("#1f5f8b")
     plot.xValueAxis.visibleLabels = False
     plot.yValueAxis.labels.fontName = FONT
     plot.yValueAxis.labels.fontSize = 7
+    if y_range is not None:
+        plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = y_range
     drawing.add(plot)
-    info = METRICS.get(metric)
-    label = f"{info.display_name if info else metric} ({info.canonical_unit if info else ''})"
-    drawing.add(String(12 * mm, 41 * mm, label, fontName=BOLD, fontSize=8))
-    if points:
-        span = f"{str(points[0][0])[:10]} - {str(points[-1][0])[:10]}"
-        drawing.add(String(12 * mm, 2 * mm, span, fontName=FONT, fontSize=7))
-    del lang
+    drawing.add(String(12 * mm, height - 4 * mm, label, fontName=BOLD, fontSize=8))
+    span = f"{str(points[0][0])[:10]} - {str(points[-1][0])[:10]}"
+    drawing.add(String(12 * mm, 2 * mm, span, fontName=FONT, fontSize=7))
     return drawing
+
+
+def _metric_name(metric: str, lang: str) -> str:
+    """A metric's name in the document's language (the pages' catalogue)."""
+    info = METRICS.get(metric)
+    return gettext(lang, info.display_name) if info else metric
+
+
+def _metric_label(metric: str, lang: str) -> str:
+    info = METRICS.get(metric)
+    return f"{_metric_name(metric, lang)} ({info.canonical_unit if info else ''})"
 
 
 def signature_line(f: DocumentFacts, *, status: str, lang: str,
@@ -195,7 +224,9 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
         story.append(Paragraph(_text(spec.title(lang)), styles["h2"]))
         story += [Paragraph(_text(par), styles["body"]) for par in paragraphs(text)]
         if spec.key == "readings" and f.figures:
-            story += _figures(f.figures, lang, styles)
+            story += _figures(f.figures, lang)
+        if spec.key == "questionnaires" and f.figures:
+            story += _scores(f.figures.get("questionnaires", []), lang)
     if f.replaces:
         story.append(Paragraph(_text(words["replaces"].format(id=f.replaces)), styles["small"]))
     story.append(Spacer(1, 8 * mm))
@@ -204,32 +235,57 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
         story.append(Paragraph(_text(sign_line), styles["body"]))
     story.append(Paragraph(_text(f"{words['document']} {f.id}"), styles["small"]))
     doc.build(story, canvasmaker=_canvas(f.organisation, f.spec.title(lang), words["page"]))
-    return out.getvalue()
+    return as_pdfa(out.getvalue(), title=f.title, author=f.organisation,
+                   subject=f.spec.title(lang))
 
 
-def _figures(figures: Mapping[str, Any], lang: str,
-             styles: Mapping[str, ParagraphStyle]) -> list[Any]:
+def _grid(rows: list[list[str]]) -> Table:
+    table = Table(rows, repeatRows=1)
+    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT),
+                               ("FONTNAME", (0, 0), (-1, 0), BOLD),
+                               ("FONTSIZE", (0, 0), (-1, -1), 8),
+                               ("GRID", (0, 0), (-1, -1), 0.25, colors.grey)]))
+    return table
+
+
+def _figures(figures: Mapping[str, Any], lang: str) -> list[Any]:
     words = LABELS[lang]
     rows: list[list[str]] = [[words["metric"], words["count"], "min", words["median"], "max",
                               words["unit"]]]
     for m in figures.get("metrics", []):
-        info = METRICS.get(str(m["metric"]))
-        rows.append([info.display_name if info else str(m["metric"]), str(m["count"]),
+        rows.append([_metric_name(str(m["metric"]), lang), str(m["count"]),
                      f"{m['min']:g}", f"{m['median']:g}", f"{m['max']:g}", str(m["unit"])])
     out: list[Any] = []
     if len(rows) > 1:
-        table = Table(rows, repeatRows=1)
-        table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT),
-                                   ("FONTNAME", (0, 0), (-1, 0), BOLD),
-                                   ("FONTSIZE", (0, 0), (-1, -1), 8),
-                                   ("GRID", (0, 0), (-1, -1), 0.25, colors.grey)]))
-        out += [table, Spacer(1, 4 * mm)]
+        out += [_grid(rows), Spacer(1, 4 * mm)]
     for metric, points in sorted(figures.get("series", {}).items()):
-        chart = _chart(metric, points, lang)
+        chart = _chart(_metric_label(metric, lang), points)
         if chart is not None:
             out.append(chart)
-    del styles
     return out
+
+
+def _scores(summaries: Sequence[Mapping[str, Any]], lang: str) -> list[Any]:
+    """The questionnaires of the period: a table (last score, band, trend) and a small
+    chart of the scores of each questionnaire answered more than once."""
+    if not summaries:
+        return []
+    words = LABELS[lang]
+    rows = [[words["questionnaire"], words["count"], words["last"], words["score"],
+             words["band"], words["trend"]]]
+    charts = []
+    for s in summaries:
+        code, last = str(s["code"]), s["last"]
+        when = datetime.fromisoformat(str(last["at"]))
+        rows.append([title_of(code, lang), str(s["count"]), _when(when, lang)[:10],
+                     f"{last['score']}/{s['max_score']}", band_word(code, str(last["band"]), lang),
+                     trend_word(str(s["trend"]), lang)])
+        chart = _chart(f"{title_of(code, lang)} ({words['score_of']} 0-{s['max_score']})",
+                       s.get("points", []), height=35 * mm,
+                       y_range=(0, float(s["max_score"])))
+        if chart is not None:
+            charts.append(chart)
+    return [_grid(rows), Spacer(1, 4 * mm), *charts]
 
 
 def render_index(*, organisation: str, patient_name: str, fiscal_code: str, lang: str,
@@ -245,11 +301,56 @@ def render_index(*, organisation: str, patient_name: str, fiscal_code: str, lang
     data = [[words["date"], words["kind"], words["document"], words["status"]], *rows]
     table = Table([[Paragraph(_text(c), styles["body"]) for c in row] for row in data],
                   colWidths=[30 * mm, 45 * mm, 65 * mm, 25 * mm], repeatRows=1)
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey)]))
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                               ("FONTNAME", (0, 0), (-1, -1), FONT)]))
     story = [Paragraph(_text(words["index"]), styles["title"]),
              Paragraph(_text(f"{words['patient']}: {patient_name} · {words['fiscal_code']}: "
                              f"{fiscal_code}"), styles["body"]),
              Paragraph(_text(f"{words['date']}: {_when(generated_at, lang)}"), styles["small"]),
              Spacer(1, 4 * mm), table]
     doc.build(story, canvasmaker=_canvas(organisation, words["index"], words["page"]))
+    return as_pdfa(out.getvalue(), title=words["index"], author=organisation,
+                   subject=f"{patient_name} - {fiscal_code}")
+
+
+@cache
+def srgb_profile() -> bytes:
+    """An sRGB ICC profile (a display profile, class ``mntr``), made by LittleCMS."""
+    from PIL import ImageCms
+
+    return bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+
+
+def as_pdfa(pdf: bytes, *, title: str, author: str, subject: str,
+            created: datetime | None = None) -> bytes:
+    """ReportLab's ``pdf`` rewritten as PDF/A-2b: the same objects, plus the sRGB
+    OutputIntent and the XMP metadata (with the PDF/A identification), without Info."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.metadata import model
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(pdf)), {"info": None})
+    name = generic.pdf_name
+    components = generic.NumberObject(3)  # type: ignore[no-untyped-call]
+    profile = generic.StreamObject({name("/N"): components}, stream_data=srgb_profile())
+    profile.compress()  # type: ignore[no-untyped-call]
+    intent = generic.DictionaryObject({  # type: ignore[no-untyped-call]
+        name("/Type"): name("/OutputIntent"), name("/S"): name("/GTS_PDFA1"),
+        name("/OutputConditionIdentifier"): generic.TextStringObject(SRGB),
+        name("/Info"): generic.TextStringObject(SRGB),
+        name("/RegistryName"): generic.TextStringObject("http://www.color.org"),
+        name("/DestOutputProfile"): writer.add_object(profile)})
+    writer.root[name("/OutputIntents")] = generic.ArrayObject([writer.add_object(intent)])
+    writer.update_root()  # type: ignore[no-untyped-call]
+    pdfaid = model.NS["pdfaid"]
+    meta = writer.document_meta
+    meta.title, meta.author, meta.subject, meta.creator = title, author, subject, CREATOR
+    meta.created = created or datetime.now(UTC).replace(microsecond=0)
+    meta.xmp_extra = [model.XmpStructure.of(
+        (model.ExpandedName(ns=pdfaid, local_name="part"), model.XmpValue(PDFA_PART)),
+        (model.ExpandedName(ns=pdfaid, local_name="conformance"),
+         model.XmpValue(PDFA_CONFORMANCE)))]
+    out = io.BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
     return out.getvalue()

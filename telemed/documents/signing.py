@@ -170,9 +170,24 @@ def seal_pdf(seal: Seal, pdf: bytes, *, signer_name: str, reason: str) -> bytes:
                                         subfilter=fields.SigSeedSubFilter.PADES,
                                         reason=reason, name=signer_name)
     out = io.BytesIO()
-    signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer,
-                     output=out)
+    _pdf_17_signer(meta, signer).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out)
     return out.getvalue()
+
+
+def _pdf_17_signer(meta: Any, signer: Any) -> Any:
+    """A pyHanko signer that keeps the file at PDF 1.7, so a PDF/A-2 document stays one
+    (docs/documents.md, "PDF/A-2b"): PAdES with the ESIC extension, as ETSI EN 319 142-1
+    has it for PDF 1.7, also with an ECDSA seal, for which pyHanko would otherwise declare
+    PDF 2.0 and ISO 32002 (our signatures are SHA-256, never SHA-3, EdDSA or a PDF MAC)."""
+    from pyhanko.sign import signers
+    from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
+
+    class Pdf17Signer(signers.PdfSigner):
+        def register_extensions(self, pdf_out: Any, *, md_algorithm: str) -> None:
+            pdf_out.ensure_output_version(version=(1, 7))
+            pdf_out.register_extension(ESIC_EXTENSION_1)
+
+    return Pdf17Signer(meta, signer=signer)
 
 
 def verify_pdf(data: bytes, anchors: tuple[x509.Certificate, ...]) -> Verdict:

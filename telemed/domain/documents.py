@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from telemed.domain.errors import N_
+from telemed.domain.score_report import ScoreLine, ScoreSummary, scores_text, summarize_scores
 from telemed.domain.text import text_errors
 
 Status = Literal["draft", "partially_signed", "signed", "replaced"]
@@ -85,9 +86,12 @@ PLAN = SectionSpec("plan", "18776-5", "Piano di cura", "Plan of care")
 ADHERENCE = SectionSpec("adherence", "18776-5", "Aderenza al piano", "Adherence to the plan")
 READINGS = SectionSpec("readings", "8716-3", "Parametri rilevati", "Readings")
 ALERTS = SectionSpec("alerts", "75310-3", "Allarmi e loro gestione", "Alerts and handling")
+# C-CDA's Assessment section code: the questionnaires' scores are the patient's assessments.
+QUESTIONNAIRES = SectionSpec("questionnaires", "51848-0", "Questionari e punteggi",
+                             "Questionnaires and scores")
 QUESTION = SectionSpec("question", "29299-5", "Quesito", "Question", required=True)
 
-_MONITORING_SECTIONS = (ADHERENCE, READINGS, ALERTS, FINDINGS, CONCLUSIONS)
+_MONITORING_SECTIONS = (ADHERENCE, READINGS, ALERTS, QUESTIONNAIRES, FINDINGS, CONCLUSIONS)
 
 KINDS: dict[str, KindSpec] = {}
 
@@ -341,6 +345,7 @@ class MonitoringFigures:
     metrics: tuple[MetricSummary, ...] = ()
     alerts: tuple[AlertLine, ...] = ()
     series: Mapping[str, Sequence[tuple[str, float]]] = field(default_factory=dict)
+    questionnaires: tuple[ScoreSummary, ...] = ()
 
     @property
     def adherence(self) -> float | None:
@@ -353,7 +358,8 @@ class MonitoringFigures:
                 "expected": self.expected, "taken": self.taken, "adherence": self.adherence,
                 "metrics": [m.to_dict() for m in self.metrics],
                 "alerts": [a.to_dict() for a in self.alerts],
-                "series": {k: [list(p) for p in v] for k, v in self.series.items()}}
+                "series": {k: [list(p) for p in v] for k, v in self.series.items()},
+                "questionnaires": [q.to_dict() for q in self.questionnaires]}
 
 
 def summarize_metric(metric: str, unit: str, values: Sequence[float]) -> MetricSummary | None:
@@ -368,8 +374,10 @@ def monitoring_figures(*, period_start: datetime, period_end: datetime, expected
                        taken: int, readings: Mapping[str, tuple[str, Sequence[float]]],
                        alerts: Iterable[AlertLine],
                        series: Mapping[str, Sequence[tuple[str, float]]] | None = None,
+                       scores: Iterable[ScoreLine] = (),
                        ) -> MonitoringFigures:
-    """The figures of a monitoring report (``readings``: metric → (unit, values))."""
+    """The figures of a monitoring report (``readings``: metric → (unit, values);
+    ``scores``: the questionnaire responses of the period)."""
     if taken > expected:
         taken = expected  # extra readings do not make adherence exceed 100 %
     summaries = [summarize_metric(metric, unit, values)
@@ -377,7 +385,7 @@ def monitoring_figures(*, period_start: datetime, period_end: datetime, expected
     return MonitoringFigures(period_start, period_end, expected, taken,
                              tuple(s for s in summaries if s is not None),
                              tuple(sorted(alerts, key=lambda a: a.opened_at)),
-                             dict(series or {}))
+                             dict(series or {}), summarize_scores(scores))
 
 
 def monitoring_text(figures: MonitoringFigures, lang: str) -> dict[str, str]:
@@ -405,7 +413,11 @@ def monitoring_text(figures: MonitoringFigures, lang: str) -> dict[str, str]:
         alert_lines.append(f"{a.opened_at.strftime('%Y-%m-%d %H:%M')} {a.severity} {what}: "
                            f"{a.status}, {handled}{' · ' + a.note if a.note else ''}")
     alerts = "\n".join(alert_lines) or ("Nessun allarme." if it else "No alerts.")
-    return {"adherence": adherence, "readings": readings, "alerts": alerts}
+    out = {"adherence": adherence, "readings": readings, "alerts": alerts}
+    if figures.questionnaires:  # a plan without questionnaires has no such section
+        out["questionnaires"] = scores_text([q.to_dict() for q in figures.questionnaires],
+                                            lang)
+    return out
 
 
 # --- the teleconsult report: drafted from the request and its answer ----------------------

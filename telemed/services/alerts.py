@@ -384,14 +384,15 @@ async def get_alert(
 
 async def acknowledge(
     session: AsyncSession, who: Principal, alert_id: str, note: str | None,
-    request_id: str | None = None,
+    request_id: str | None = None, now: datetime | None = None,
 ) -> AlertChange:
-    """open → acknowledged (who, when, note)."""
+    """open → acknowledged (who, when, note); ``now`` only for recorded history (the
+    demo's past)."""
     clean_note = _note(note)
     alert, patient = await _unresolved(session, who, alert_id, "acknowledge", request_id)
     if alert.status == "acknowledged":
         raise conflict("This alert is already acknowledged.", "alert_acknowledged")
-    now = utcnow()
+    now = now or utcnow()
     alert.status = "acknowledged"
     alert.acknowledged_by = who.user_id
     alert.acknowledged_at = now
@@ -402,12 +403,12 @@ async def acknowledge(
 
 async def resolve(
     session: AsyncSession, who: Principal, alert_id: str, note: str,
-    request_id: str | None = None,
+    request_id: str | None = None, now: datetime | None = None,
 ) -> AlertChange:
     """open/acknowledged → resolved (who, when, note); the rule starts afresh."""
     clean_note = _note(note)
     alert, patient = await _unresolved(session, who, alert_id, "resolve", request_id)
-    now = utcnow()
+    now = now or utcnow()
     alert.status = "resolved"
     alert.resolved_by = who.user_id
     alert.resolved_at = now

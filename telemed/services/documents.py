@@ -25,7 +25,16 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import Alert, CarePlan, Document, Observation, Patient, User, Visit
+from telemed.db.models import (
+    Alert,
+    CarePlan,
+    Document,
+    Observation,
+    Patient,
+    QuestionnaireResponse,
+    User,
+    Visit,
+)
 from telemed.db.teleconsults import Teleconsult
 from telemed.db.types import utcnow
 from telemed.documents import signing
@@ -41,7 +50,9 @@ from telemed.documents.seal import Seal
 from telemed.domain import documents as rules
 from telemed.domain.careplans import TimedSchedule, parse_careplan_content
 from telemed.domain.fiscal_code import fhir_gender
+from telemed.domain.questionnaires import Scored
 from telemed.domain.schedule import measurement_windows, missed_windows
+from telemed.domain.score_report import ScoreLine
 from telemed.errors import N_, ApiError, conflict, not_found
 from telemed.identity.confirm import confirm_identity
 from telemed.notify import outbox
@@ -306,9 +317,16 @@ async def _figures(session: AsyncSession, plan: CarePlan, patient: Patient, star
                              a.acknowledged_at or a.resolved_at,
                              a.resolve_note or a.ack_note) for a in alerts]
     series = {m: _thin(p) for m, p in points.items()}
+    answered = (await session.exec(
+        select(QuestionnaireResponse).where(
+            QuestionnaireResponse.patient_id == patient.id,
+            col(QuestionnaireResponse.authored_at) >= start,
+            col(QuestionnaireResponse.authored_at) < end))).all()
+    scores = [ScoreLine(r.questionnaire, r.authored_at,
+                        Scored(r.score, r.band or "", tuple(r.flags))) for r in answered]
     return rules.monitoring_figures(period_start=start, period_end=end, expected=expected,
                                     taken=taken, readings=by_metric, alerts=lines,
-                                    series=series)
+                                    series=series, scores=scores)
 
 
 def _thin(points: list[tuple[str, float]]) -> list[tuple[str, float]]:

@@ -107,15 +107,16 @@ async def authorize_answer(session: AsyncSession, who: Principal, patient_id: st
 
 
 async def record(session: AsyncSession, who: Principal, patient: Patient, code: str,
-                 answers: Mapping[str, object],
+                 answers: Mapping[str, object], *, at: datetime | None = None,
                  ) -> tuple[QuestionnaireResponse, list[AlertChange]]:
-    """`submit` once access is checked (`authorize_answer` in the same session)."""
+    """`submit` once access is checked (`authorize_answer` in the same session); ``at``
+    only for recorded history (the demo's past), else now."""
     patient_id = patient.id
     try:
         scored = score(code, answers)
     except DomainValidationError as exc:
         raise from_domain(exc) from None
-    now = utcnow()
+    now = at or utcnow()
     response = QuestionnaireResponse(
         patient_id=patient_id, questionnaire=code,
         answers={k: answers[k] for k in sorted(answers)}, score=scored.score,
@@ -136,13 +137,13 @@ async def record(session: AsyncSession, who: Principal, patient: Patient, code: 
                 detail=alert_detail.questionnaire(code, scored.score, questionnaire.max_score,
                                                   scored.band, scored.flags, now),
                 careplan_id=context.plan_id, careplan_version=context.plan_version,
-                received_at=now), patient)
+                received_at=now), patient, now=now)
         else:
             change = await alerts.mark_recovered(
                 session, patient_id, rule_key(code),
                 alert_detail.questionnaire_recovered(code, scored.score,
                                                      questionnaire.max_score, now),
-                patient, received_at=now)
+                patient, now=now, received_at=now)
         if change is not None:
             changes.append(change)
     await session.commit()

@@ -4,6 +4,8 @@ replacement or a monitoring report, and the Documents panel of a patient's pages
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +15,7 @@ from telemed import keys
 from telemed.db.models import Document
 from telemed.documents.setup import SIGNING
 from telemed.domain import documents as rules
+from telemed.domain.questionnaires import CATALOGUE
 from telemed.errors import ApiError
 from telemed.principal import (
     CLINICIANS,
@@ -26,6 +29,7 @@ from telemed.principal import (
 )
 from telemed.services import documents as service
 from telemed.services.users import display_names
+from telemed.views.alert_text import QUESTIONNAIRE_BANDS
 from telemed.views.forms import FormErrors, read_form
 from telemed.views.render import LANGUAGE, N_, flash, language_of, render, see_other, t, t_error
 from telemed.views.render import local_or as local_path_or
@@ -36,6 +40,9 @@ READERS: tuple[Role, ...] = ("doctor", "nurse", "patient")
 DOC = "/documents/{document_id}"
 STATUS_LABELS = {"draft": N_("Draft"), "partially_signed": N_("Awaiting co-signature"),
                  "signed": N_("Signed"), "replaced": N_("Replaced")}
+TREND_LABELS = {"single": N_("one response only"), "better": N_("improving"),
+                "stable": N_("stable"), "worse": N_("worsening")}
+NO_SYMPTOMS = N_("no symptoms")  # the hypoglycaemia diary's "none"
 MONITORING_CHOICES = (("monitoring_report", N_("Telemonitoring report")),
                       ("monitoring_final_report", N_("Telemonitoring final report")))
 
@@ -70,6 +77,25 @@ async def documents_panel(request: web.Request, patient_id: str,
                   if p.status in ("active", "completed")],
         "kinds": [(key, t(request, label)) for key, label in MONITORING_CHOICES],
     }}
+
+
+def score_rows(request: web.Request,
+               figures: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The questionnaire scores of a monitoring report's figures, in the page's words."""
+    rows = []
+    for s in (figures or {}).get("questionnaires", []):
+        code, last = str(s["code"]), s["last"]
+        q = CATALOGUE.get(code)
+        band = str(last["band"])
+        word = (NO_SYMPTOMS if code == "hypo_diary" and band == "none"
+                else QUESTIONNAIRE_BANDS.get(band, band))
+        rows.append({"code": code, "title": t(request, q.title) if q else code,
+                     "count": s["count"], "at": datetime.fromisoformat(str(last["at"])),
+                     "score": last["score"], "max_score": s["max_score"],
+                     "band": t(request, word) if band else "",
+                     "trend": t(request, TREND_LABELS.get(str(s["trend"]), str(s["trend"]))),
+                     "flagged": s["flagged"]})
+    return rows
 
 
 async def signing_context(session: AsyncSession, who: Principal, doc: Document
@@ -109,6 +135,7 @@ async def _page(request: web.Request, doc: Document, errors: FormErrors | None =
         "errors": errors or FormErrors(),
         "summary": (errors or FormErrors()).summary(lambda key: key),
         "verdict": verdict, "legacy_note": service.LEGACY_NOTE,
+        "scores": score_rows(request, doc.figures),
     }, status=status)
 
 

@@ -1,6 +1,7 @@
 """The telemonitoring final report drafts itself when a plan is completed: adherence to the
 schedule, readings per metric (min/median/max, charted in the PDF), alerts and how they were
-handled; the doctor signs it; its Bundle carries one Observation per metric. And the signed
+handled, the questionnaires' scores with their band and trend; the doctor signs it; its Bundle
+carries one Observation per metric and one per questionnaire score. And the signed
 visit reports of before 0012 became documents whose old hash stays checkable."""
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
-from telemed.db.models import Alert, Device, Document, Observation
+from telemed.db.models import Alert, Device, Document, Observation, QuestionnaireResponse
 from tests.conftest import PASSWORD, World
+from tests.helpers.pages import log_in, text_of
 from tests.helpers.plans import PLAN
 from tests.unit.fhir.validation import validate
 
@@ -60,6 +62,13 @@ async def test_final_report_drafted_from_data(client: TestClient[Any, Any],
                           acknowledged_at=start + timedelta(hours=22, minutes=9),
                           resolved_at=start + timedelta(hours=23),
                           resolve_note="Terapia adeguata"))
+        # PHQ-9 twice in the period (mild, then moderate: worse), once before it (left out)
+        for hours, score, band in ((-30, 22, "severe"), (5, 7, "mild"), (50, 12, "moderate")):
+            session.add(QuestionnaireResponse(
+                patient_id=patient.id, questionnaire="phq9", answers={}, score=score,
+                band=band, flags=["item9"] if score == 12 else [],
+                entered_by=doctor["id"],
+                authored_at=start + timedelta(hours=hours)))
         await session.commit()
     done = await client.post(f"/api/v1/careplans/{plan_id}/complete", headers=headers)
     assert done.status == 200
@@ -76,6 +85,18 @@ async def test_final_report_drafted_from_data(client: TestClient[Any, Any],
     sections = {s["key"]: s["text"] for s in doc["sections"]}
     assert "bp_systolic: n=4, min 120, mediana 135, max 185 mmHg" in sections["readings"]
     assert "Terapia adeguata" in sections["alerts"]
+    [phq] = figures["questionnaires"]
+    assert (phq["code"], phq["count"], phq["first"]["score"], phq["last"]["score"],
+            phq["last"]["band"], phq["trend"], phq["flagged"]) == \
+        ("phq9", 2, 7, 12, "moderate", "worse", 1)
+    assert sections["questionnaires"].startswith("Umore (PHQ-9): 2 risposte; ultima ")
+    assert "12/27, moderata (prima 7, min 7, max 12); andamento: in peggioramento" in \
+        sections["questionnaires"]
+    await log_in(client, doctor["username"])
+    page = text_of(await (await client.get(f"/documents/{doc['id']}",
+                                         headers={"Accept-Language": "it"})).text())
+    assert "Punteggi dei questionari nel periodo" in page
+    assert "12/27 moderata in peggioramento" in page and "1 con un segnale d'allarme" in page
     url = f"/api/v1/documents/{doc['id']}"
     await client.patch(url, headers=headers, json={"sections": {
         "findings": "Buona aderenza; un episodio ipertensivo gestito.",
@@ -88,10 +109,16 @@ async def test_final_report_drafted_from_data(client: TestClient[Any, Any],
     assert composition["type"]["coding"][0]["code"] == "53576-5"
     observations = [e["resource"] for e in bundle["entry"]
                     if e["resource"]["resourceType"] == "Observation"]
-    assert {o["code"]["coding"][0]["code"] for o in observations} == {"8480-6", "29463-7"}
+    assert {o["code"]["coding"][0]["code"] for o in observations} == {"8480-6", "29463-7",
+                                                                       "44261-6"}
     readings = next(s for s in composition["section"] if s["code"]["coding"][0]["code"]
                     == "8716-3")
     assert len(readings["entry"]) == 2
+    scores = next(s for s in composition["section"] if s["code"]["coding"][0]["code"]
+                  == "51848-0")
+    [score] = [e["resource"] for e in bundle["entry"]
+               if e["fullUrl"] == scores["entry"][0]["reference"]]
+    assert (score["valueInteger"], score["interpretation"][0]["text"]) == (12, "moderata")
     pdf = await (await client.get(url + "/pdf", headers=headers)).read()
     assert pdf.startswith(b"%PDF")
     assert (await (await client.post(url + "/verify", headers=headers)).json())["ok"] is True

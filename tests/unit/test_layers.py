@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "services": 3, "live_channels": 3, "notify": 3, "identity": 3, "documents": 3,
     "api": 4, "views": 4, "ingest": 4, "signalling": 4, "middlewares": 4,
     "app": 5, "commands": 5, "demo": 5, "demo_devices": 5, "demo_teleconsult": 5, "demo_sso": 5,
+    "demo_documents": 5,
     "cli": 6, "__main__": 7,
 }
 

@@ -1,0 +1,33 @@
+"""Document facts and figures for the PDF and Bundle tests (no database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from telemed.documents.fhir import DocumentFacts, EncounterInfo, PatientInfo, PersonInfo
+from telemed.domain.documents import kind_of
+from telemed.domain.questionnaires import Scored
+from telemed.domain.score_report import ScoreLine, summarize_scores
+
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def doc_facts(lang: str, kind: str = "televisit_report", **more: object) -> DocumentFacts:
+    values: dict[str, object] = dict(
+        id="d1", spec=kind_of(kind), title="Referto di Televisita", language=lang,
+        patient=PatientInfo("p1", "RSSMRA50A01H501U", "Mario", "Rossi", date(1950, 1, 1),
+                            "male"),
+        author=PersonInfo("u1", "Dr. Anna Bianchi", "doctor"),
+        signer=PersonInfo("u1", "Dr. Anna Bianchi", "doctor"), organisation="ASL Demo",
+        sections={"findings": "Primo.\n\nSecondo " + "lungo " * 900, "reason": "Controllo"},
+        signed_at=T0, encounter=EncounterInfo("v1", "completed", T0, T0 + timedelta(minutes=20)))
+    values.update(more)
+    return DocumentFacts(**values)  # type: ignore[arg-type]
+
+
+def score_figures() -> dict[str, object]:
+    lines = [ScoreLine("phq9", T0 - timedelta(days=d), Scored(s, b))
+             for d, s, b in ((28, 6, "mild"), (14, 9, "mild"), (0, 13, "moderate"))]
+    lines.append(ScoreLine("hf_diary", T0, Scored(2, "stable")))
+    return {"metrics": [], "series": {},
+            "questionnaires": [s.to_dict() for s in summarize_scores(lines)]}
