@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
-from alembic import command
 from sqlalchemy import JSON, Integer, String, column, select, table, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from telemed.db import migrate
-from tests.helpers.migrations import columns, database_at, schema_differences
+from tests.helpers.migrations import (
+    T0,
+    columns,
+    downgrade,
+    schema_differences,
+    upgrade,
+    upgraded_over,
+)
 
 AUDIT = table("audit_events", column("id", Integer), column("reason_code", String),
               column("reason_params", JSON))
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 STAMP = "2026-03-01T09:00:00+00:00"
 # (resource, reason as the 0018 schema's versions wrote it) → (code, params) after 0019
 OLD_ROWS: list[tuple[str, str | None, str | None, dict[str, Any] | None]] = [
@@ -34,16 +35,17 @@ OLD_ROWS: list[tuple[str, str | None, str | None, dict[str, Any] | None]] = [
 ]
 
 
-async def _check(url: str) -> None:
-    async with database_at(url, "0018") as engine:
-        async with engine.begin() as conn:
-            for number, (resource, reason, _, _) in enumerate(OLD_ROWS, start=1):
-                await conn.execute(text(
-                    "INSERT INTO audit_events (id, at, patient_id, action, resource, reason, "
-                    "emergency, outcome) VALUES (:id, :at, 'p1', 'read', :resource, :reason, "
-                    "false, 'success')"),
-                    {"id": number, "at": T0, "resource": resource, "reason": reason})
-        await asyncio.to_thread(migrate.upgrade, url)
+async def _old_rows(conn: AsyncConnection) -> None:
+    for number, (resource, reason, _, _) in enumerate(OLD_ROWS, start=1):
+        await conn.execute(text(
+            "INSERT INTO audit_events (id, at, patient_id, action, resource, reason, "
+            "emergency, outcome) VALUES (:id, :at, 'p1', 'read', :resource, :reason, "
+            "false, 'success')"), {"id": number, "at": T0, "resource": resource, "reason": reason})
+
+
+async def test_0019(database_url: str) -> None:
+    url = database_url
+    async with upgraded_over(url, _old_rows, before="0018") as engine:
         async with engine.connect() as conn:
             names = await conn.run_sync(columns, "audit_events")
             assert {"reason_code", "reason_params"} <= names and "reason" not in names
@@ -51,19 +53,11 @@ async def _check(url: str) -> None:
             rows = (await conn.execute(select(AUDIT.c.reason_code, AUDIT.c.reason_params)
                                        .order_by(AUDIT.c.id))).all()
         assert [tuple(row) for row in rows] == [(code, params) for *_, code, params in OLD_ROWS]
-        await asyncio.to_thread(command.downgrade, migrate.alembic_config(url), "0018")
+        await downgrade(url, "0018")
         async with engine.connect() as conn:
             assert not {"reason_code", "reason_params"} & await conn.run_sync(
                 columns, "audit_events")
             back = (await conn.execute(text(
                 "SELECT reason FROM audit_events ORDER BY id"))).scalars().all()
         assert back == [reason for _, reason, _, _ in OLD_ROWS]  # the same texts again
-
-
-async def test_0019_on_sqlite(tmp_path: Path) -> None:
-    await _check(f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}")
-
-
-@pytest.mark.postgres
-async def test_0019_on_postgres(postgres_url: str) -> None:
-    await _check(postgres_url)
+        await upgrade(url)
