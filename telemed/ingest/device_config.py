@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import CarePlan, Device, Patient
 from telemed.domain.careplans import TimedSchedule
 from telemed.domain.device_kinds import MANUAL_KIND
-from telemed.services.context import PatientContext, SharedContents
+from telemed.services.context import PatientContext, PlanRef, SharedContents
 
 
 def config_payload(ctx: PatientContext | None) -> dict[str, Any]:
@@ -63,7 +63,7 @@ async def device_configs(
         if patient is not None:
             ctx = contents.get(patient.id)
             if ctx is None:
-                ctx = PatientContext(patient, active, parsed.of(active))
+                ctx = PatientContext(patient, PlanRef.of(active), parsed.of(active))
                 contents[patient.id] = ctx
         out.append((target, config_payload(ctx)))
     return out
