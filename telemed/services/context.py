@@ -113,12 +113,15 @@ class SharedContents:
     def of(self, plan: CarePlan | None) -> CarePlanContent | None:
         if plan is None:
             return None
-        same = json.dumps(plan.content, sort_keys=True, default=str)
-        return self._lookup(same, lambda: plan_content(plan))
+        return self.of_stored(plan.plan_id, plan.version, plan.content)
 
-    def of_stored(self, plan_id: str, version: int, stored: str) -> CarePlanContent | None:
+    def of_stored(self, plan_id: str, version: int, stored: Any) -> CarePlanContent | None:
         """The content of a plan read as its column's stored JSON text (no parse, no dump
-        when that text was seen before; the same content written alike is the same text)."""
+        when that text was seen before; the same content written alike is the same text).
+        A driver that hands back the parsed value instead: keyed by its canonical text."""
+        if not isinstance(stored, str):
+            same = json.dumps(stored, sort_keys=True, default=str)
+            return self._lookup(same, lambda: _parsed(plan_id, version, stored))
         return self._lookup(stored, lambda: _parsed(plan_id, version, json.loads(stored)))
 
     def _lookup(self, key: str, parse: Callable[[], CarePlanContent | None]
@@ -321,9 +324,7 @@ class ContextCache:
             if plan_id is None:
                 found[patient.id] = PatientContext(patient, None, None)
                 continue
-            content = (self.contents.of_stored(plan_id, version, stored)
-                       if isinstance(stored, str)
-                       else _parsed(plan_id, version, stored))
+            content = self.contents.of_stored(plan_id, version, stored)
             found[patient.id] = PatientContext(patient, PlanRef(plan_id, version), content)
         for patient_id in absent:
             self.patients.put(patient_id, found.get(patient_id))
