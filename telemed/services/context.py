@@ -5,7 +5,7 @@ keep them for ``ttl`` seconds and are invalidated at once by bus events (``devic
 ``careplans``) so a revoked device or a new plan version takes effect on the next batch.
 The TTL bounds staleness when an event is missed (another process without a shared bus).
 A region's devices each send now and then, so most lookups of a batch miss: `prefetch`
-loads every missing device, patient and active plan of a batch in three queries instead of
+loads every missing device, patient and active plan of a batch in two queries instead of
 three per message.
 
 Who had a device when (`histories`) decides whose record a reading goes to. The histories
@@ -287,7 +287,7 @@ class ContextCache:
         return out
 
     async def prefetch(self, session: AsyncSession, device_ids: Iterable[str]) -> None:
-        """Load what the cache lacks for these devices and their patients, in three queries."""
+        """Load what the cache lacks for these devices and their patients, in two queries."""
         wanted = set(device_ids)
         missing = [d for d in wanted if not self.devices.get(d)[0]]
         if missing:
