@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -142,7 +143,7 @@ async def sqlite_rows(conn: AsyncConnection, template: str, rows: Sequence[tuple
     for first in range(0, len(rows), step):
         part = rows[first:first + step]
         sql = template.format(values=", ".join([row] * len(part)))
-        result = await conn.exec_driver_sql(sql, tuple(v for r in part for v in r))
+        result = await conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
         if result.returns_rows:
             returned += result.all()
     return returned
