@@ -48,6 +48,7 @@ from telemed.documents.fhir import (
 from telemed.documents.pdf import render_document, render_index
 from telemed.documents.seal import Seal
 from telemed.domain import documents as rules
+from telemed.domain.audit_reasons import Reason, ReasonCode, because
 from telemed.domain.careplans import TimedSchedule, parse_careplan_content
 from telemed.domain.fiscal_code import fhir_gender
 from telemed.domain.questionnaires import Scored
@@ -71,7 +72,6 @@ MONITORING_KINDS = ("monitoring_plan", "monitoring_report", "monitoring_final_re
 DEFAULT_REPORT_DAYS = 30
 MAX_SERIES_POINTS = 240
 LEGACY_NOTE = "signed before seals existed"
-REPORT_ACCESS = "teleconsult report"  # audit reason of the specialist acting on its report
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def visible_to(who: Principal, doc: Document) -> bool:
 
 async def _authorize(session: AsyncSession, who: Principal, doc: Document, *,
                      action: Literal["read", "create", "update", "export"],
-                     reason: str | None = None, request_id: str | None = None) -> None:
+                     reason: Reason | None = None, request_id: str | None = None) -> None:
     """`authorize_patient` for the document; the consulted specialist, whose access to the
     record ended with the answer, still acts on the report of that teleconsult."""
     if doc.teleconsult_id is not None and who.is_clinician and who.user_id in (
@@ -116,7 +116,8 @@ async def _authorize(session: AsyncSession, who: Principal, doc: Document, *,
                 and await has_consent(session, doc.patient_id, who.user_id):
             audit.record(session, actor=who, action=action, resource="document",
                          patient_id=doc.patient_id, resource_id=doc.id,
-                         reason=f"{REPORT_ACCESS}: {reason}" if reason else REPORT_ACCESS,
+                         reason=(reason.within("teleconsult_report_for") if reason
+                                 else because("teleconsult_report")),
                          request_id=request_id)
             return
     await authorize_patient(session, who, doc.patient_id, action=action, resource="document",
@@ -427,11 +428,11 @@ async def signs_with_code(session: AsyncSession, user_id: str) -> bool:
     return user is not None and user.totp_secret is not None
 
 
-def _refused(session: AsyncSession, who: Principal, doc: Document, why: str,
+def _refused(session: AsyncSession, who: Principal, doc: Document, why: ReasonCode,
              request_id: str | None) -> None:
     audit.record(session, actor=who, action="update", resource="document",
                  patient_id=doc.patient_id, resource_id=doc.id, outcome="denied",
-                 reason=f"signature not confirmed: {why}", request_id=request_id)
+                 reason=because(why), request_id=request_id)
 
 
 async def _confirm(session: AsyncSession, who: Principal, doc: Document, proof: Confirmation,
@@ -444,7 +445,7 @@ async def _confirm(session: AsyncSession, who: Principal, doc: Document, proof: 
     key = f"second-factor:{who.username}" if proof.code else who.username
     wait = proof.guard.reserve(proof.address, key) if proof.guard else 0.0
     if wait > 0:
-        _refused(session, who, doc, "too many attempts", request_id)
+        _refused(session, who, doc, "signature_too_many_attempts", request_id)
         await session.commit()
         raise too_many_attempts(wait)
     try:
@@ -472,8 +473,8 @@ async def _confirm(session: AsyncSession, who: Principal, doc: Document, proof: 
             proof.guard.release(proof.address, key)
         raise
     if not confirmed:
-        _refused(session, who, doc, "wrong code" if proof.code else "wrong password",
-                 request_id)
+        _refused(session, who, doc, "signature_wrong_code" if proof.code
+                 else "signature_wrong_password", request_id)
         await session.commit()
         raise error
     if proof.guard:
@@ -486,7 +487,8 @@ async def sign_document(session: AsyncSession, who: Principal, doc_id: str,
     """Sign a document: its author signs the draft; a kind with two signers then waits for
     its co-signer, whose signature seals it. Once sealed it never changes."""
     doc = await _load(session, doc_id)
-    await _authorize(session, who, doc, action="update", reason="sign", request_id=request_id)
+    await _authorize(session, who, doc, action="update", reason=because("document_sign"),
+                     request_id=request_id)
     await session.commit()
     spec = rules.kind_of(doc.kind)
     try:
@@ -557,7 +559,8 @@ async def sign_document(session: AsyncSession, who: Principal, doc_id: str,
             session.add(visit)
     audit.record(session, actor=who, action="update", resource="document",
                  patient_id=doc.patient_id, resource_id=doc.id,
-                 reason=f"{'co-signed' if cosigning else 'signed'} by {who.username}",
+                 reason=because("document_cosigned" if cosigning else "document_signed",
+                                user=who.username),
                  request_id=request_id)
     await outbox.document_available(session, doc.patient_id, doc.id, f"/documents/{doc.id}",
                                     cause_type="document")
@@ -578,7 +581,7 @@ async def _first_signature(session: AsyncSession, who: Principal, doc: Document,
         raise conflict("This document is already signed.", "already_signed")
     audit.record(session, actor=who, action="update", resource="document",
                  patient_id=doc.patient_id, resource_id=doc.id,
-                 reason=f"signed by {who.username}, awaiting co-signature",
+                 reason=because("document_signed_awaiting", user=who.username),
                  request_id=request_id)
     await session.commit()
     await session.refresh(doc)

@@ -54,6 +54,7 @@ async def _answered(client: TestClient[Any, Any], world: World, mode: str = "asy
     assert resp.status == 201, await resp.text()
     answered = await resp.json()
     return {"gp": gp, "cardio": cardio, "colleague": colleague, "patient": patient, "h": h,
+            "portal": portal,
             "consult": answered, "url": f"/api/v1/documents/{answered['document_id']}"}
 
 
@@ -68,6 +69,23 @@ async def _sign(client: TestClient[Any, Any], url: str, headers: dict[str, str],
                 **proof: str) -> Any:
     return await client.post(url + "/sign", headers=headers, json=proof or
                              {"password": PASSWORD})
+
+
+async def test_the_patients_access_log_says_a_signing_and_a_request_read_in_italian(
+        client: TestClient[Any, Any], world: World) -> None:
+    w = await _answered(client, world)
+    consult = f"/api/v1/teleconsults/{w['consult']['id']}"
+    assert (await client.get(consult, headers=w["h"]["cardio"])).status == 200
+    assert (await _sign(client, w["url"], w["h"]["cardio"])).status == 200
+    assert (await log_in(client, w["portal"]["username"])).status in (302, 303)
+    page = await client.get(f"/patients/{w['patient'].id}/privacy",
+                            headers={"Accept-Language": "it"})
+    italian = text_of(await page.text())
+    signer = w["cardio"]["username"]
+    assert f"Firmato da {signer}, in attesa della controfirma" in italian
+    assert "Relazione di teleconsulto: Firma" in italian  # the report's access around signing
+    assert "Richiesta di teleconsulto" in italian and "Teleconsult request" not in italian
+    assert "awaiting co-signature" not in italian
 
 
 async def test_the_answer_is_a_report_sealed_only_when_co_signed(
@@ -125,8 +143,8 @@ async def test_the_answer_is_a_report_sealed_only_when_co_signed(
             AuditEvent.resource_id == draft["id"], AuditEvent.outcome == "denied",
             AuditEvent.actor_id == w["gp"]["id"]))).all()
     assert notes == []
-    assert [e.reason_params for e in refused] == [  # services/documents: text, not yet coded
-        {"text": "signature not confirmed: wrong password"}]
+    assert [(e.reason_code, e.reason_params) for e in refused] == [
+        ("signature_wrong_password", None)]
     # The requester co-signs: sealed in both names, published, the patient notified.
     done = await _sign(client, url, h["gp"])
     assert done.status == 200, await done.text()
@@ -149,13 +167,15 @@ async def test_the_answer_is_a_report_sealed_only_when_co_signed(
     async with world.app[keys.SESSIONS]() as session:
         notes = (await session.exec(select(Notification).where(
             Notification.cause_id == draft["id"]))).all()
-        lines = [text for params in (await session.exec(select(AuditEvent.reason_params).where(
-            AuditEvent.resource_id == draft["id"], AuditEvent.action == "update",
-            AuditEvent.outcome == "success"))).all()
-            if "signed by" in (text := (params or {}).get("text", ""))]
+        lines = (await session.exec(select(AuditEvent.reason_code, AuditEvent.reason_params)
+                                    .where(AuditEvent.resource_id == draft["id"],
+                                           AuditEvent.action == "update",
+                                           AuditEvent.outcome == "success"))).all()
     assert [n.kind for n in notes] == ["document_available"]
-    assert sorted(lines) == [f"co-signed by {w['gp']['username']}",
-                             f"signed by {w['cardio']['username']}, awaiting co-signature"]
+    signed = sorted((code, params) for code, params in lines
+                    if code in ("document_cosigned", "document_signed_awaiting"))
+    assert signed == [("document_cosigned", {"user": w["gp"]["username"]}),
+                      ("document_signed_awaiting", {"user": w["cardio"]["username"]})]
     # A correction is written by one signer and co-signed by the other; nobody else.
     assert (await client.post(url + "/replace", headers=h["colleague"])).status == 403
     fix = await client.post(url + "/replace", headers=h["gp"])
@@ -226,10 +246,10 @@ async def test_signing_with_a_second_factor_code(client: TestClient[Any, Any],
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["status"] == "partially_signed"
     async with world.app[keys.SESSIONS]() as session:
-        refused = (await session.exec(select(AuditEvent.reason_params).where(
+        refused = (await session.exec(select(AuditEvent.reason_code).where(
             AuditEvent.resource_id == w["consult"]["document_id"],
             AuditEvent.outcome == "denied", AuditEvent.actor_id == w["cardio"]["id"]))).all()
-    assert refused == [{"text": "signature not confirmed: wrong code"}]
+    assert refused == ["signature_wrong_code"]
 
 
 async def test_wrong_codes_are_limited_like_sign_in(client: TestClient[Any, Any],
