@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.api.shapes import careplan_out
 from telemed.errors import ApiError
@@ -116,5 +117,6 @@ async def careplans_activate(request: web.Request) -> web.Response:
 async def careplans_complete(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         plan = await service.complete_careplan(session, principal(request),
-                                               request.match_info["plan_id"])
+                                               request.match_info["plan_id"],
+                                               timezone=request.app[keys.SETTINGS].timezone)
     return ok(careplan_out(plan))
