@@ -3,7 +3,6 @@ shown (the JSON API, the `/patients` page and FHIR `Patient?name=`)."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,10 +13,10 @@ from telemed import keys
 from telemed.db.models import AuditEvent, CareTeamMember, Consent, Patient, PatientSearchTerm
 from telemed.db.types import utcnow
 from telemed.domain.fiscal_code import build_fiscal_code
-from tests.conftest import PASSWORD, World
+from tests.conftest import World
+from tests.helpers.pages import logged_in
 
 Client = TestClient[Any, Any]
-CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 async def _patient(world: World, given: str, family: str, team: list[str], *,
@@ -117,7 +116,8 @@ async def test_the_list_audits_the_patients_shown_not_the_others(client: Client,
     resp = await client.get("/api/v1/patients", params={"limit": "3"}, headers=h)
     shown = [p["id"] for p in (await resp.json())["items"]]
     async with world.app[keys.SESSIONS]() as session:
-        rows = (await session.exec(select(AuditEvent).where(AuditEvent.reason == "list"))).all()
+        rows = (await session.exec(select(AuditEvent)
+                                   .where(AuditEvent.reason_code == "list"))).all()
     assert sorted(r.patient_id for r in rows) == sorted(shown) and len(shown) == 3
     assert all(r.actor_id == doctor["id"] and r.resource == "patient"
                and r.resource_id == r.patient_id and r.request_id for r in rows)
@@ -148,16 +148,13 @@ async def test_the_withdrawn_notice_names_twenty_and_says_more(client: Client,
     for i in range(22):
         await _patient(world, f"Paola{chr(65 + i)}", "Neri", [doctor["id"]], withdrawn=True,
                        n=i)
-    match = CSRF_RE.search(await (await client.get("/login")).text())
-    assert match
-    await client.post("/login", data={"username": doctor["username"], "password": PASSWORD,
-                                      "csrf_token": match[1]}, allow_redirects=False)
+    await logged_in(client, doctor["username"])
     page = await (await client.get("/patients")).text()
     assert page.count("<li data-patient-id=") == 20 and 'id="withdrawn-more"' in page
     # What the notice shows is audited, and only that.
     async with world.app[keys.SESSIONS]() as session:
         noticed = (await session.exec(select(AuditEvent.patient_id).where(
-            AuditEvent.reason == "consent withdrawn notice"))).all()
+            AuditEvent.reason_code == "consent_withdrawn_notice"))).all()
         names = (await session.exec(select(Patient.id).where(
             col(Patient.given_name).in_([f"Paola{chr(65 + i)}" for i in range(20)])))).all()
     assert sorted(noticed) == sorted(names)
