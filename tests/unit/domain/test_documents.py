@@ -199,3 +199,11 @@ def test_monitoring_figures_and_text() -> None:
     assert rules.monitoring_text(none, "en") == {
         "adherence": "No measurement was scheduled in the period.",
         "readings": "No readings.", "alerts": "No alerts."}
+
+
+def test_the_co_signer_is_sent_where_the_co_sign_form_is() -> None:
+    # A teleconsult's report: on the request's page, which shows the report it links.
+    assert rules.cosign_page("d1", "t1", None) == "/teleconsults/t1"
+    # Its correction (linked by the request only once sealed), any other kind: its own page.
+    assert rules.cosign_page("d2", "t1", "d1") == "/documents/d2"
+    assert rules.cosign_page("d3", None, None) == "/documents/d3"
