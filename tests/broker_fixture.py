@@ -30,7 +30,7 @@ from urllib.parse import quote
 import paho.mqtt.client as mqtt
 import pytest
 from aiohttp import web
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from telemed.app import create_app
@@ -240,15 +240,19 @@ MqttFactory = Callable[..., Awaitable[TestMqttClient]]
 
 @pytest.fixture
 async def mqtt_client(broker: TestBroker) -> AsyncIterator[MqttFactory]:
-    """Make connected test clients; `expect_refusal=True` returns the refused one."""
+    """Make connected test clients (MQTT 3.1.1, or 5 with `mqtt5=True`);
+    `expect_refusal=True` returns the refused one."""
     made: list[TestMqttClient] = []
     loop = asyncio.get_running_loop()
 
     async def make(username: str, password: str, *, client_id: str | None = None,
                    clean: bool = True, expect_refusal: bool = False,
-                   reconnect: bool = False) -> TestMqttClient:
+                   reconnect: bool = False, mqtt5: bool = False) -> TestMqttClient:
+        # MQTT 5 has no clean session flag (its clean start is given on connecting)
+        version: dict[str, Any] = ({"protocol": MQTTProtocolVersion.MQTTv5} if mqtt5
+                                   else {"clean_session": clean})
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or username,
-                             clean_session=clean, reconnect_on_failure=reconnect)
+                             reconnect_on_failure=reconnect, **version)
         client.username_pw_set(username, password)
         wrapper = TestMqttClient(client, loop)
         wrapper.install()

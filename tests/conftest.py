@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import itertools
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+import zoneinfo
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,22 @@ def _cheap_password_hashing() -> None:
     telemed.security._hasher = PasswordHasher.from_parameters(CHEAPEST)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _time_zones_listed_once() -> None:
+    """Settings check their time zone against the zones installed; listing them reads the
+    disk (tens of milliseconds), and every test loads settings at least once."""
+    import telemed.settings
+
+    telemed.settings.available_timezones = functools.cache(zoneinfo.available_timezones)
+
+
+# Patients' names and birth dates repeat every 676 patients (no test makes that many in one
+# database), so each fiscal code is computed once: the library takes tens of milliseconds.
+PATIENT_CYCLE = 26 * 26
+_fiscal_code = functools.cache(build_fiscal_code)
+_patients = itertools.count(1)
+
+
 def _migrated_template(tmp_root: Path) -> Path:
     """Migrate one SQLite database per test session and copy it for each test."""
     if "path" not in _TEMPLATE_DB:
@@ -50,15 +70,16 @@ def _migrated_template(tmp_root: Path) -> Path:
     return _TEMPLATE_DB["path"]
 
 
-@pytest.fixture
-def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Test settings on a fresh, migrated SQLite database."""
-    template = _migrated_template(tmp_path_factory.getbasetemp())
-    db = tmp_path / "telemed.db"
+def fresh_settings(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, *,
+                   template: Path | None = None) -> Settings:
+    """Test settings on a copy in `data_dir` of the migrated SQLite database (or of
+    `template`, a database seeded for a module: tests/helpers/seeded.py)."""
+    template = template or _migrated_template(tmp_path_factory.getbasetemp())
+    db = data_dir / "telemed.db"
     db.write_bytes(template.read_bytes())
     return load_settings(
         env="test",
-        data_dir=tmp_path,
+        data_dir=data_dir,
         database_url=f"sqlite+aiosqlite:///{db}",
         secret_key="test-secret-key-0123456789-abcdefghij",
         public_url="http://127.0.0.1:8080",
@@ -66,6 +87,12 @@ def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settin
         api_rate_per_minute=1_000_000,
         scheduler_interval=0,  # tests drive the rules scheduler explicitly
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Test settings on a fresh, migrated SQLite database."""
+    return fresh_settings(tmp_path, tmp_path_factory)
 
 
 @pytest.fixture
@@ -100,10 +127,10 @@ class World:
         return {"id": user.id, "username": username, "role": role}
 
     async def patient(self, *, team: list[str] = ()) -> Patient:  # type: ignore[assignment]
-        n = next(_counter)
+        n = next(_patients) % PATIENT_CYCLE
         given, family = f"Mario{chr(65 + n % 26)}", f"Rossi{chr(65 + (n // 26) % 26)}"
         birth = date(1950, 1 + n % 12, 1 + n % 28)
-        code = build_fiscal_code(given, family, birth, "M", "Roma")
+        code = _fiscal_code(given, family, birth, "M", "Roma")
         async with self.app[keys.SESSIONS]() as session:
             patient = Patient(fiscal_code=code, given_name=given, family_name=family,
                               birth_date=birth, sex="M")
@@ -140,25 +167,69 @@ def service_missing(what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+async def _pg_admin() -> Any:
     import asyncpg
 
-    name = f"telemed_test_{os.getpid()}_{next(_counter)}"
     try:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+        return await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
         service_missing(f"PostgreSQL ({exc})")
+
+
+def _pg_url(name: str) -> str:
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+async def _pg_database(template: str | None = None) -> str:
+    """A new database (empty, or a copy of `template`); its name."""
+    name = f"telemed_test_{os.getpid()}_{next(_counter)}"
+    admin = await _pg_admin()
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await admin.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    return name
+
+
+async def _pg_drop(name: str) -> None:
+    admin = await _pg_admin()
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+_PG_TEMPLATE: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def _pg_template_dropped() -> Iterator[None]:
+    """Drops the migrated PostgreSQL template at the end of the session, if one was made."""
+    yield
+    if "name" in _PG_TEMPLATE:
+        with ThreadPoolExecutor(1) as pool:  # no event loop runs between sessions' fixtures
+            pool.submit(asyncio.run, _pg_drop(_PG_TEMPLATE["name"])).result()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = await _pg_database()
+    yield _pg_url(name)
+    await _pg_drop(name)
+
+
+@pytest.fixture
+async def migrated_postgres_url(_pg_template_dropped: None) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database with the current schema, dropped afterwards: a copy
+    (CREATE DATABASE ... TEMPLATE) of one database migrated once per session."""
+    if "name" not in _PG_TEMPLATE:
+        template = await _pg_database()
+        await asyncio.to_thread(migrate.upgrade, _pg_url(template))
+        _PG_TEMPLATE["name"] = template
+    name = await _pg_database(template=_PG_TEMPLATE["name"])
+    yield _pg_url(name)
+    await _pg_drop(name)

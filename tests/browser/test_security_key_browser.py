@@ -13,13 +13,7 @@ from telemed import keys
 from telemed.db.models import UserSession, WebAuthnCredential
 from telemed.services.users import create_user
 from tests.conftest import PASSWORD
-
-
-async def _log_in(page: Any, username: str) -> None:
-    await page.goto("/login")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
+from tests.helpers.browser import log_in
 
 
 async def test_doctor_adds_a_security_key_and_logs_in_with_it(
@@ -39,7 +33,7 @@ async def test_doctor_adds_a_security_key_and_logs_in_with_it(
         await cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
             "protocol": "ctap2", "transport": "usb", "hasResidentKey": False,
             "hasUserVerification": False, "automaticPresenceSimulation": True}})
-        await _log_in(page, "dr.chiave")
+        await log_in(page, "dr.chiave")
         await page.wait_for_url(f"{base}/patients")
         await page.goto("/account/second-factor")
         await page.get_by_label("Name of the key").fill("Chiave USB")
@@ -50,7 +44,7 @@ async def test_doctor_adds_a_security_key_and_logs_in_with_it(
         assert [(k.user_id, k.name) for k in stored] == [(doctor.id, "Chiave USB")]
 
         await page.locator("form[action='/logout'] button").click()
-        await _log_in(page, "dr.chiave")
+        await log_in(page, "dr.chiave")
         await page.wait_for_url(f"{base}/login/second-factor")
         async with page.expect_request("**/login/second-factor/key") as sent:
             await page.get_by_role("button", name="Use my security key").click()
@@ -63,7 +57,7 @@ async def test_doctor_adds_a_security_key_and_logs_in_with_it(
 
         # the same assertion replayed in a new login: refused, nothing opened
         await page.locator("form[action='/logout'] button").click()
-        await _log_in(page, "dr.chiave")
+        await log_in(page, "dr.chiave")
         await page.wait_for_url(f"{base}/login/second-factor")
         status = await page.evaluate("""async (body) => {
             const token = document.querySelector('meta[name="csrf-token"]').content;

@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page, expect
 from telemed.settings import Settings, load_settings
 from tests.browser.conftest import snapshot
 from tests.conftest import PASSWORD, World
-from tests.helpers.browser import separate_pages
+from tests.helpers.browser import log_in, separate_pages
 from tests.helpers.net import free_port
 from tests.integration.visit_helpers import VisitSetup, make_visit
 from tests.turn_fixture import SECRET, TurnServer
@@ -64,10 +64,8 @@ async def two_pages(browser: Browser, base_url: str,
 
 
 async def _log_in(page: Page, username: str) -> None:
-    await page.goto("/login")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
+    """Log in and wait until the login page is left."""
+    await log_in(page, username)
     await expect(page).not_to_have_url(re.compile(r"/login"))
 
 

@@ -13,16 +13,8 @@ from telemed import keys
 from telemed.db.models import Observation
 from tests.browser.conftest import snapshot
 from tests.conftest import World
+from tests.helpers.browser import log_in
 from tests.integration.monitoring import add_device, add_plan
-
-PASSWORD = "correct-horse-battery-9"
-
-
-async def log_in(page: Page, username: str) -> None:
-    await page.goto("/login")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
 
 
 async def test_thirty_days_of_a_wearable_are_drawn_as_thirty_days(page: Page,

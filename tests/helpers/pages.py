@@ -31,6 +31,15 @@ async def log_in(client: Client, username: str, password: str = PASSWORD) -> Any
                                              "csrf_token": token}, allow_redirects=False)
 
 
+async def logged_in(client: Client, username: str) -> str:
+    """Log in through the form, which must send the browser on; the CSRF token it used."""
+    token = await csrf_of(client)
+    resp = await client.post("/login", data={"username": username, "password": PASSWORD,
+                                             "csrf_token": token}, allow_redirects=False)
+    assert resp.status in (302, 303), await resp.text()
+    return token
+
+
 async def post_form(client: Client, path: str, data: dict[str, str] | MultiDict[str],
                     page: str | None = None) -> Any:
     token = await csrf_of(client, page or "/")

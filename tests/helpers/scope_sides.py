@@ -48,6 +48,15 @@ class Side:
         self.patient_user = await w.user("patient", patient_id=self.patient.id)
         return self
 
+    def copy_to(self, world: World) -> Side:
+        """This side's people and their tokens, in `world` on a copy of the database they were
+        made in (tests/helpers/seeded.py); its other resources are made again on demand."""
+        copy = Side(world, self.name)
+        copy.doctor, copy.nurse = self.doctor, self.nurse
+        copy.patient, copy.patient_user = self.patient, self.patient_user
+        copy._cache = {k: v for k, v in self._cache.items() if k.startswith("token:")}
+        return copy
+
     async def headers(self, who: dict[str, str]) -> dict[str, str]:
         key = f"token:{who['username']}"
         if key not in self._cache:

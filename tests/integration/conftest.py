@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +10,6 @@ import pytest
 from aiohttp import web
 
 from telemed.app import create_app
-from telemed.db import migrate
 from telemed.settings import Settings, load_settings
 from tests.broker_fixture import TestBroker
 from tests.helpers.net import free_port
@@ -21,26 +19,24 @@ from tests.integration.cluster import Cluster
 
 
 @pytest.fixture
-async def postgres_app(settings: Settings, postgres_url: str,
+async def postgres_app(settings: Settings, migrated_postgres_url: str,
                        tmp_path: Path) -> web.Application:
     """The test app on a fresh, migrated PostgreSQL database (a module uses it as `app`)."""
-    await asyncio.to_thread(migrate.upgrade, postgres_url)
     values = settings.model_dump()
-    values.update(database_url=postgres_url, data_dir=tmp_path)
+    values.update(database_url=migrated_postgres_url, data_dir=tmp_path)
     return create_app(load_settings(**values))
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path, postgres_url: str,
+async def cluster(tmp_path: Path, migrated_postgres_url: str,
                   broker: TestBroker) -> AsyncIterator[Cluster]:
     """A fresh migrated database, a Redis key prefix of its own and the broker fixture;
     every process started through it is terminated afterwards."""
     await redis_available()
-    made = Cluster(root=tmp_path, database_url=postgres_url, redis_url=REDIS_URL,
+    made = Cluster(root=tmp_path, database_url=migrated_postgres_url, redis_url=REDIS_URL,
                    redis_prefix=f"telemed-test:{secrets.token_hex(6)}:",
                    mqtt_url=broker.admin_url)
     try:
-        await made.cli("db", "upgrade")
         yield made
     finally:
         await made.close()
@@ -55,3 +51,11 @@ async def fhir_server() -> AsyncIterator[FhirServer]:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, once SQLite and once PostgreSQL (for migration tests)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}"
+    return str(request.getfixturevalue("postgres_url"))

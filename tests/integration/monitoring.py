@@ -18,6 +18,19 @@ from telemed.security import hash_password
 DEVICE_PASSWORD = "device-secret-0123456789"
 
 
+async def register_on_broker(app: web.Application, patient_id: str, *,
+                             assigned_from: datetime | None = None) -> tuple[str, str]:
+    """A device registered through the service, with its broker account: (id, password)."""
+    from telemed.broker import BROKER
+    from telemed.services.devices import register_device
+
+    async with app[keys.SESSIONS]() as session:
+        reg = await register_device(session, app[BROKER].dynsec, None,
+                                    serial=f"SN-{new_id()[:12]}", kind="multi",
+                                    patient_id=patient_id, assigned_from=assigned_from)
+    return reg.device.id, reg.password
+
+
 async def add_device(app: web.Application, patient_id: str | None, *, kind: str = "multi",
                      password: str = DEVICE_PASSWORD,
                      assigned_from: datetime | None = None) -> str:

@@ -10,7 +10,6 @@ id wrappers `access` keeps.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,7 +18,6 @@ import pytest
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db import migrate
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.db.models import CareTeamMember, Consent, Delegation, Patient, User
 from telemed.db.teleconsults import Teleconsult
@@ -188,6 +186,6 @@ async def test_scope_matches_the_per_patient_rules_on_sqlite(settings: Settings,
 
 
 @pytest.mark.postgres
-async def test_scope_matches_the_per_patient_rules_on_postgres(postgres_url: str) -> None:
-    await asyncio.to_thread(migrate.upgrade, postgres_url)
-    assert await _check(postgres_url, 4) > 6
+async def test_scope_matches_the_per_patient_rules_on_postgres(
+        migrated_postgres_url: str) -> None:
+    assert await _check(migrated_postgres_url, 4) > 6

@@ -17,6 +17,7 @@ from telemed.errors import ApiError
 from telemed.services import alerts as alert_service
 from telemed.services.users import create_user, to_principal
 from tests.conftest import PASSWORD, World
+from tests.helpers.pages import logged_in
 from tests.integration.monitoring import add_device, basic, now_s, pack
 from tests.integration.visit_helpers import soon
 
@@ -387,21 +388,13 @@ async def test_careplan_version_with_unicode_digits(client: TestClient[Any, Any]
         assert resp.status in (400, 404), await resp.text()
 
 
-async def _login(client: TestClient[Any, Any], username: str) -> None:
-    page = await client.get("/login")
-    token = (await page.text()).split('name="csrf-token" content="')[1].split('"')[0]
-    resp = await client.post("/login", data={"username": username, "password": PASSWORD,
-                                             "csrf_token": token}, allow_redirects=False)
-    assert resp.status in (302, 303), await resp.text()
-
-
 @pytest.mark.parametrize("query", [
     {"cursor": b64(b'["a",["b"],"c"]')}, {"cursor": b64(b"[" * 5000 + b"]" * 5000)},
     {"cursor": "%%%"}, {"version": "²"}, {"version": "9" * 40},
 ])
 async def test_pages_with_malformed_query_strings(client: TestClient[Any, Any], team: Team,
                                                   query: dict[str, str]) -> None:
-    await _login(client, team.doctor["username"])
+    await logged_in(client, team.doctor["username"])
     plan_id = await team.plan()
     for path in ("/patients", f"/careplans/{plan_id}"):
         resp = await client.get(path, params=query)
@@ -425,7 +418,7 @@ async def test_nul_in_the_address_is_refused_before_any_handler(
         assert body["resourceType"] == "OperationOutcome"
     else:
         assert body["error"]["code"] == code
-    await _login(client, team.doctor["username"])
+    await logged_in(client, team.doctor["username"])
     page = await client.get("/patients/%00")
     assert page.status == 400 and "text/html" in page.content_type
 
@@ -445,7 +438,7 @@ async def test_no_page_answers_5xx_to_garbage_query_strings(client: TestClient[A
              "/visits/new", "/login"]
     for who in (team.doctor, team.admin, team.patient_user):
         client.session.cookie_jar.clear()
-        await _login(client, who["username"])
+        await logged_in(client, who["username"])
         for page in pages:
             for key, value in GARBAGE.items():
                 resp = await client.get(page, params={key: value})

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import fresh_settings
+
 
 def run(
     args: list[str], tmp_path: Path, stdin: str = "", **env: str
@@ -19,36 +21,44 @@ def run(
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture
-def migrated(tmp_path: Path) -> Path:
+def user_add(data_dir: Path, *args: str,
+             password: str = "Una-password-sicura-7") -> subprocess.CompletedProcess[str]:
+    """`telemed user add ARGS --password-stdin` with `password` on its input."""
+    return run(["user", "add", *args, "--password-stdin"], data_dir, stdin=f"{password}\n")
+
+
+def test_db_upgrade_migrates_an_empty_data_directory(tmp_path: Path) -> None:
     result = run(["db", "upgrade"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
+    assert (tmp_path / "telemed.db").exists()
+
+
+@pytest.fixture
+def migrated(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with a migrated database: a copy of the session's migrated template
+    (`telemed db upgrade` itself is the test above)."""
+    fresh_settings(tmp_path, tmp_path_factory)
     return tmp_path
 
 
 def test_user_add_prints_id(migrated: Path) -> None:
-    result = run(["user", "add", "dr.neri", "--role", "doctor", "--password-stdin"], migrated,
-                 stdin="Una-password-sicura-7\n")
+    result = user_add(migrated, "dr.neri", "--role", "doctor")
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.strip()) == 32
-    again = run(["user", "add", "dr.neri", "--role", "doctor", "--password-stdin"], migrated,
-                stdin="Una-password-sicura-7\n")
+    again = user_add(migrated, "dr.neri", "--role", "doctor")
     assert again.returncode == 2
     assert "username is taken" in again.stderr
 
 
 def test_user_add_rejects_bad_input(migrated: Path) -> None:
-    weak = run(["user", "add", "dr.neri", "--role", "doctor", "--password-stdin"], migrated,
-               stdin="short\n")
+    weak = user_add(migrated, "dr.neri", "--role", "doctor", password="short")
     assert weak.returncode == 2
     assert "password" in weak.stderr
-    doctor_with_record = run(["user", "add", "doc", "--role", "doctor", "--patient", "x",
-                              "--password-stdin"], migrated, stdin="Una-password-sicura-7\n")
+    doctor_with_record = user_add(migrated, "doc", "--role", "doctor", "--patient", "x")
     assert doctor_with_record.returncode == 2
     assert "patient" in doctor_with_record.stderr
-    ghost = run(["user", "add", "pat", "--role", "patient", "--patient", "nope",
-                 "--password-stdin"], migrated, stdin="Una-password-sicura-7\n")
+    ghost = user_add(migrated, "pat", "--role", "patient", "--patient", "nope")
     assert ghost.returncode == 2
     bad_role = run(["user", "add", "x", "--role", "wizard"], migrated)
     assert bad_role.returncode == 2
@@ -83,12 +93,10 @@ def test_demo_seed_is_idempotent(migrated: Path) -> None:
 
 
 def test_user_add_takes_a_phone_number(migrated: Path) -> None:
-    bad = run(["user", "add", "dr.neri", "--role", "doctor", "--phone", "333 123",
-               "--password-stdin"], migrated, stdin="Una-password-sicura-7\n")
+    bad = user_add(migrated, "dr.neri", "--role", "doctor", "--phone", "333 123")
     assert bad.returncode == 2
     assert "phone" in bad.stderr
-    good = run(["user", "add", "dr.neri", "--role", "doctor", "--phone", "+39 333-123 4567",
-                "--password-stdin"], migrated, stdin="Una-password-sicura-7\n")
+    good = user_add(migrated, "dr.neri", "--role", "doctor", "--phone", "+39 333-123 4567")
     assert good.returncode == 0, good.stderr
     import sqlite3
 

@@ -14,7 +14,6 @@ from sqlmodel import select
 
 from telemed import keys
 from telemed.app import create_app
-from telemed.db import migrate
 from telemed.db.models import User
 from telemed.settings import Settings, load_settings
 from tests.conftest import PASSWORD, World
@@ -24,10 +23,10 @@ TOKEN = "/api/v1/auth/token"
 
 
 @pytest.fixture
-async def app(settings: Settings, postgres_url: str, tmp_path: Path) -> web.Application:
-    await asyncio.to_thread(migrate.upgrade, postgres_url)
+async def app(settings: Settings, migrated_postgres_url: str,
+              tmp_path: Path) -> web.Application:
     values = settings.model_dump()
-    values.update(database_url=postgres_url, data_dir=tmp_path,
+    values.update(database_url=migrated_postgres_url, data_dir=tmp_path,
                   trusted_proxies="127.0.0.1,::1")
     return create_app(load_settings(**values))
 

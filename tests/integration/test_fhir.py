@@ -3,7 +3,6 @@ access rules (care team, consent, own record, roles) and OperationOutcome errors
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,6 @@ from sqlmodel import col, select
 
 from telemed import keys
 from telemed.app import create_app
-from telemed.db import migrate
 from telemed.db.models import (
     Alert,
     AuditEvent,
@@ -560,11 +558,10 @@ async def test_audit_events_for_the_patient_and_admins_only(
 @pytest.mark.postgres
 async def test_searches_on_postgresql(
     aiohttp_client: Callable[[web.Application], Awaitable[Client]],
-    postgres_url: str,
+    migrated_postgres_url: str,
     tmp_path: Path,
 ) -> None:
-    await asyncio.to_thread(migrate.upgrade, postgres_url)
-    settings = load_settings(env="test", data_dir=tmp_path, database_url=postgres_url,
+    settings = load_settings(env="test", data_dir=tmp_path, database_url=migrated_postgres_url,
                              secret_key="test-secret-key-0123456789-abcdefghij",
                              public_url=PUBLIC, language="en")
     client = await aiohttp_client(create_app(settings))

@@ -14,15 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from telemed import keys
-from telemed.broker import BROKER
 from telemed.bus import DEVICES
 from telemed.db.models import Device
 from telemed.ingest.pipeline import PIPELINE
-from telemed.services.devices import register_device
 from tests.broker_fixture import MqttFactory, TestMqttClient
 from tests.conftest import World
 from tests.helpers.waiting import eventually
-from tests.integration.monitoring import alerts_of, now_s, observations, pack
+from tests.integration.monitoring import alerts_of, now_s, observations, pack, register_on_broker
 from tests.integration.sse import next_event
 
 pytestmark = pytest.mark.broker
@@ -48,12 +46,7 @@ class Home:
         return self
 
     async def register(self) -> tuple[str, str]:
-        app = self.world.app
-        async with app[keys.SESSIONS]() as session:
-            reg = await register_device(session, app[BROKER].dynsec, None,
-                                        serial=f"SN-{now_s()}", kind="multi",
-                                        patient_id=self.patient.id)
-        return reg.device.id, reg.password
+        return await register_on_broker(self.world.app, self.patient.id)
 
     def topic(self, leaf: str, device_id: str | None = None) -> str:
         return f"{PREFIX}/{device_id or self.device_id}/{leaf}"

@@ -10,12 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from telemed import keys
-from telemed.broker import BROKER
-from telemed.services.devices import register_device
 from tests.broker_fixture import MqttFactory
 from tests.conftest import World
-from tests.integration.monitoring import now_s, observations, pack
+from tests.integration.monitoring import now_s, observations, pack, register_on_broker
 
 pytestmark = pytest.mark.broker
 
@@ -32,12 +29,9 @@ async def test_deep_surrogate_and_duplicate_packs_get_a_reason(
 ) -> None:
     doctor = await world.user("doctor")
     patient = await world.patient(team=[doctor["id"]])
-    async with world.app[keys.SESSIONS]() as session:
-        reg = await register_device(session, world.app[BROKER].dynsec, None,
-                                    serial=f"SN-H-{now_s()}", kind="multi",
-                                    patient_id=patient.id)
-    device = await mqtt_client(reg.device.id, reg.password)
-    base = f"{PREFIX}/{reg.device.id}"
+    device_id, password = await register_on_broker(world.app, patient.id)
+    device = await mqtt_client(device_id, password)
+    base = f"{PREFIX}/{device_id}"
     assert not (await device.subscribe(f"{base}/errors")).is_failure
     for payload, code in (
         (b"[" * 50_000 + b"]" * 50_000, "invalid_json"),

@@ -3,18 +3,13 @@ text) on SQLite and PostgreSQL, with rows written by the older schema."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
-from alembic import command
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from telemed.db import migrate
+from tests.helpers.migrations import T0, columns, downgrade, old_patient, upgraded_over
 
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 OLD_REASONS = {  # audit reasons of the older code → what is left of them
     ("alert", None, "create", "threshold critical: Oxygen saturation 84 % (critical low)"):
         "opened",
@@ -28,39 +23,28 @@ OLD_REASONS = {  # audit reasons of the older code → what is left of them
 }
 
 
-async def _old_rows(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
+async def _old_rows(conn: AsyncConnection) -> None:
+    await old_patient(conn)
+    await conn.execute(text(
+        "INSERT INTO users (id, username, password_hash, role, display_name, active, "
+        "failed_logins, created_at) VALUES ('u1', 'er', 'x', 'doctor', 'Er', true, 0, :t)"),
+        {"t": T0})
+    await conn.execute(text(
+        "INSERT INTO emergency_accesses (id, patient_id, user_id, reason, granted_at, "
+        "expires_at) VALUES ('e1', 'p1', 'u1', 'Paziente incosciente', :t, :end)"),
+        {"t": T0, "end": T0 + timedelta(hours=1)})
+    for i, ((resource, actor, action, reason), _) in enumerate(OLD_REASONS.items()):
         await conn.execute(text(
-            "INSERT INTO patients (id, fiscal_code, given_name, family_name, birth_date, sex, "
-            "timezone, created_at, updated_at) VALUES ('p1', 'RSSMRA50A01H501U', 'Mario', "
-            "'Rossi', :birth, 'M', 'Europe/Rome', :t, :t)"), {"birth": date(1950, 1, 1), "t": T0})
-        await conn.execute(text(
-            "INSERT INTO users (id, username, password_hash, role, display_name, active, "
-            "failed_logins, created_at) VALUES ('u1', 'er', 'x', 'doctor', 'Er', true, 0, :t)"),
-            {"t": T0})
-        await conn.execute(text(
-            "INSERT INTO emergency_accesses (id, patient_id, user_id, reason, granted_at, "
-            "expires_at) VALUES ('e1', 'p1', 'u1', 'Paziente incosciente', :t, :end)"),
-            {"t": T0, "end": T0 + timedelta(hours=1)})
-        for i, ((resource, actor, action, reason), _) in enumerate(OLD_REASONS.items()):
-            await conn.execute(text(
-                "INSERT INTO audit_events (id, at, actor_id, patient_id, action, resource, "
-                "reason, emergency, outcome) VALUES (:id, :t, :actor, 'p1', :action, "
-                ":resource, :reason, false, 'success')"),
-                {"id": i + 1, "t": T0, "actor": actor, "action": action, "resource": resource,
-                 "reason": reason})
+            "INSERT INTO audit_events (id, at, actor_id, patient_id, action, resource, "
+            "reason, emergency, outcome) VALUES (:id, :t, :actor, 'p1', :action, "
+            ":resource, :reason, false, 'success')"),
+            {"id": i + 1, "t": T0, "actor": actor, "action": action, "resource": resource,
+             "reason": reason})
 
 
-def _columns(conn: Connection, table: str) -> set[str]:
-    return {c["name"] for c in inspect(conn).get_columns(table)}
-
-
-async def _check(url: str) -> None:
-    await asyncio.to_thread(migrate.upgrade, url, "0005")
-    engine = create_async_engine(url)
-    try:
-        await _old_rows(engine)
-        await asyncio.to_thread(migrate.upgrade, url, "0006")
+async def test_0006(database_url: str) -> None:
+    url = database_url
+    async with upgraded_over(url, _old_rows, before="0005", after="0006") as engine:
         async with engine.connect() as conn:
             rows = (await conn.execute(text(
                 "SELECT id, reason FROM audit_events ORDER BY id"))).all()
@@ -69,17 +53,7 @@ async def _check(url: str) -> None:
                 "SELECT reason_code, reviewed_at, review_outcome FROM emergency_accesses"
             ))).one()
             assert tuple(grant) == ("unspecified", None, None)
-        await asyncio.to_thread(command.downgrade, migrate.alembic_config(url), "0005")
+        await downgrade(url, "0005")
         async with engine.connect() as conn:
-            assert "reason_code" not in await conn.run_sync(_columns, "emergency_accesses")
-            assert "request_note" not in await conn.run_sync(_columns, "delegations")
-    finally:
-        await engine.dispose()
-
-
-async def test_0006_on_sqlite(tmp_path: Path) -> None:
-    await _check(f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}")
-
-
-async def test_0006_on_postgresql(postgres_url: str) -> None:
-    await _check(postgres_url)
+            assert "reason_code" not in await conn.run_sync(columns, "emergency_accesses")
+            assert "request_note" not in await conn.run_sync(columns, "delegations")

@@ -22,8 +22,8 @@ from aiohttp.test_utils import TestClient
 from telemed import keys
 from telemed.app import create_app
 from telemed.bus import ALERTS, RedisBus
-from telemed.db import migrate
 from telemed.settings import Settings, load_settings
+from telemed.signalling import cluster as cluster_module
 from telemed.signalling import messages as m
 from telemed.signalling.client import MeshPeer
 from telemed.signalling.cluster import CLUSTER
@@ -31,7 +31,7 @@ from telemed.signalling.hub import HUB
 from tests.conftest import World
 from tests.helpers.redis import REDIS_URL, redis_available
 from tests.integration.sse import next_event
-from tests.integration.visit_helpers import VisitSetup, connect, make_visit, status_becomes
+from tests.integration.visit_helpers import VisitSetup, connect, joined, make_visit, status_becomes
 
 pytestmark = pytest.mark.postgres
 
@@ -50,11 +50,14 @@ def _settings(tmp_path: Path, database_url: str, prefix: str, name: str) -> Sett
 
 @pytest.fixture
 async def pair(
-    tmp_path: Path, postgres_url: str,
+    tmp_path: Path, migrated_postgres_url: str, monkeypatch: pytest.MonkeyPatch,
     aiohttp_client: Callable[[web.Application], Awaitable[TestClient[Any, Any]]],
 ) -> AsyncIterator[Clients]:
     await redis_available()
-    await asyncio.to_thread(migrate.upgrade, postgres_url)
+    # Leases renewed every 0.3 s rather than 3 s (still well within their 10 s): what the
+    # tests wait for happens on a renewal.
+    monkeypatch.setattr(cluster_module, "RENEW_SECONDS", 0.3)
+    postgres_url = migrated_postgres_url
     prefix = f"telemed-test:{secrets.token_hex(6)}:"
     one = await aiohttp_client(create_app(_settings(tmp_path, postgres_url, prefix, "a"), "web"))
     two = await aiohttp_client(create_app(_settings(tmp_path, postgres_url, prefix, "b"), "web"))
@@ -189,12 +192,8 @@ async def _knocking(pair: Clients, world: World) -> tuple[VisitSetup, Any, Any]:
     """A visit whose waiting patient is on process one (the owner), the doctor on two."""
     one, two = pair
     setup = await make_visit(world)
-    patient = await connect(one, setup, setup.patient_user)
-    await patient.send(m.Join())
-    await patient.expect(m.Welcome)
-    doctor = await connect(two, setup, setup.doctor)
-    await doctor.send(m.Join())
-    await doctor.expect(m.Welcome)
+    patient, _ = await joined(one, setup, setup.patient_user)
+    doctor, _ = await joined(two, setup, setup.doctor)
     await doctor.expect(m.Knock)
     return setup, patient, doctor
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from telemed import keys
-from telemed.db.models import CarePlan
+from telemed.db.models import CarePlan, Patient
 from tests.conftest import PASSWORD, World
 from tests.helpers.pages import Client, csrf_of, field_error, log_in, post_form, text_of
 
@@ -60,6 +60,14 @@ async def plans_of(world: World, patient_id: str) -> list[CarePlan]:
 
 
 # --- login, logout, CSRF, language -----------------------------------------------------
+
+
+async def doctor_in(client: Client, world: World) -> tuple[dict[str, str], Patient]:
+    """A doctor logged in to the pages, and a patient of the doctor's team."""
+    doctor = await world.user("doctor")
+    patient = await world.patient(team=[doctor["id"]])
+    assert (await log_in(client, doctor["username"])).status == 303
+    return doctor, patient
 
 
 async def test_login_page_is_a_form_with_csrf(client: Client) -> None:
@@ -166,9 +174,7 @@ async def test_language_switch_renders_italian(client: Client) -> None:
 
 
 async def test_italian_errors_from_the_service(client: Client, world: World) -> None:
-    doctor = await world.user("doctor")
-    patient = await world.patient(team=[doctor["id"]])
-    await log_in(client, doctor["username"])
+    _, patient = await doctor_in(client, world)
     await post_form(client, "/language", {"lang": "it", "next": "/"})
     resp = await post_form(client, f"/patients/{patient.id}/careplans/new",
                            plan_form(**{"m-bp_systolic-warning_low": "160"}))
@@ -212,9 +218,7 @@ async def test_another_teams_patient_page_is_forbidden(client: Client, world: Wo
 
 
 async def test_patient_page_shows_team_and_plans(client: Client, world: World) -> None:
-    doctor = await world.user("doctor")
-    patient = await world.patient(team=[doctor["id"]])
-    await log_in(client, doctor["username"])
+    doctor, patient = await doctor_in(client, world)
     page = text_of(await (await client.get(f"/patients/{patient.id}")).text())
     assert patient.fiscal_code in page
     assert doctor["username"].title() in page  # care team
@@ -267,9 +271,7 @@ async def test_new_patient_is_registered(client: Client, world: World) -> None:
 async def test_bad_band_order_is_shown_next_to_the_field_and_saves_nothing(
     client: Client, world: World
 ) -> None:
-    doctor = await world.user("doctor")
-    patient = await world.patient(team=[doctor["id"]])
-    await log_in(client, doctor["username"])
+    _, patient = await doctor_in(client, world)
     resp = await post_form(client, f"/patients/{patient.id}/careplans/new",
                            plan_form(**{"m-body_weight-monitor": "",
                                         "trend-0-metric": "", "trend-0-delta": "",
@@ -287,9 +289,7 @@ async def test_bad_band_order_is_shown_next_to_the_field_and_saves_nothing(
 
 
 async def test_several_errors_each_at_their_field(client: Client, world: World) -> None:
-    doctor = await world.user("doctor")
-    patient = await world.patient(team=[doctor["id"]])
-    await log_in(client, doctor["username"])
+    _, patient = await doctor_in(client, world)
     resp = await post_form(client, f"/patients/{patient.id}/careplans/new", plan_form(**{
         "title": "",
         "m-body_weight-times": "7",
@@ -310,9 +310,7 @@ async def test_several_errors_each_at_their_field(client: Client, world: World) 
 async def test_unreadable_date_is_reported_with_the_content_errors(
     client: Client, world: World
 ) -> None:
-    doctor = await world.user("doctor")
-    patient = await world.patient(team=[doctor["id"]])
-    await log_in(client, doctor["username"])
+    _, patient = await doctor_in(client, world)
     resp = await post_form(client, f"/patients/{patient.id}/careplans/new",
                            plan_form(period_start="soon", **{"m-bp_systolic-times": "25:00"}))
     page = await resp.text()
@@ -323,9 +321,7 @@ async def test_unreadable_date_is_reported_with_the_content_errors(
 
 
 async def test_care_plan_lifecycle_through_the_pages(client: Client, world: World) -> None:
-    doctor = await world.user("doctor")
-    patient = await world.patient(team=[doctor["id"]])
-    await log_in(client, doctor["username"])
+    doctor, patient = await doctor_in(client, world)
 
     resp = await post_form(client, f"/patients/{patient.id}/careplans/new", plan_form())
     assert resp.status == 303, await resp.text()
@@ -371,9 +367,7 @@ async def test_care_plan_lifecycle_through_the_pages(client: Client, world: Worl
 
 
 async def test_editing_a_draft_keeps_version_one(client: Client, world: World) -> None:
-    doctor = await world.user("doctor")
-    patient = await world.patient(team=[doctor["id"]])
-    await log_in(client, doctor["username"])
+    _, patient = await doctor_in(client, world)
     resp = await post_form(client, f"/patients/{patient.id}/careplans/new", plan_form())
     plan_url = resp.headers["Location"]
     edit = await (await client.get(f"{plan_url}/edit")).text()
@@ -388,9 +382,7 @@ async def test_editing_a_draft_keeps_version_one(client: Client, world: World) -
 
 
 async def test_no_threshold_alerts_is_kept_through_an_edit(client: Client, world: World) -> None:
-    doctor = await world.user("doctor")
-    patient = await world.patient(team=[doctor["id"]])
-    await log_in(client, doctor["username"])
+    _, patient = await doctor_in(client, world)
     form = plan_form(**{"m-body_weight-no_bands": "on", "m-body_weight-warning_high": "90"})
     resp = await post_form(client, f"/patients/{patient.id}/careplans/new", form)
     [stored] = await plans_of(world, patient.id)

@@ -15,6 +15,7 @@ test_every_path_parameter_has_a_fixture with "no fixture for path parameter X".
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from aiohttp.test_utils import TestClient
 
 from telemed.principal import PUBLIC, policy_of
 from telemed.settings import Settings
-from tests.conftest import World
+from tests.conftest import World, fresh_settings
 from tests.helpers.routes import all_routes
 from tests.helpers.scope_sides import (
     FACTORIES,
@@ -32,6 +33,7 @@ from tests.helpers.scope_sides import (
     patient_scoped,
     valid_body,
 )
+from tests.helpers.seeded import Seed, seed
 
 Route = tuple[str, str]
 
@@ -118,9 +120,40 @@ def _pacs_down(method: str, path: str, status: int, text: str) -> bool:
     return needs and status == 503 and "pacs_unavailable" in text
 
 
+async def _people(world: World) -> dict[str, Any]:
+    """Both teams and an administrator, with their tokens."""
+    mine = await Side(world, "mine").build()
+    other = await Side(world, "other").build()
+    admin = await world.user("admin")
+    for who in (mine.doctor, mine.nurse, mine.patient_user, admin):
+        await mine.headers(who)
+    return {"mine": mine, "other": other, "admin": admin}
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory: pytest.TempPathFactory) -> Seed[dict[str, Any]]:
+    """Made once; each case has its own copy of the database."""
+    return seed(tmp_path_factory, _people)
+
+
 @pytest.fixture
-def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
-    """The test settings with the test PACS when Orthanc is there (required under CI)."""
+def sides(people: Seed[dict[str, Any]], world: World) -> tuple[Side, Side]:
+    """(mine, other): the two teams, in this test's copy of the database."""
+    return people.data["mine"].copy_to(world), people.data["other"].copy_to(world)
+
+
+def _caller(role: str, mine: Side, people: Seed[dict[str, Any]]) -> dict[str, str]:
+    return {"doctor": mine.doctor, "nurse": mine.nurse, "patient": mine.patient_user,
+            "admin": people.data["admin"]}[role]
+
+
+@pytest.fixture
+def settings(people: Seed[dict[str, Any]], tmp_path: Path,
+             tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+             ) -> Settings:
+    """A copy of the people's database, with the test PACS when Orthanc is there (required
+    under CI)."""
+    settings = fresh_settings(tmp_path, tmp_path_factory, template=people.database)
     try:
         pacs = request.getfixturevalue("orthanc")
     except pytest.skip.Exception:
@@ -203,15 +236,12 @@ async def _call(client: TestClient[Any, Any], method: str, path: str, side: Side
     return resp.status, resp.headers.get("Location", ""), text[:300]
 
 
-async def test_patient_scope(client: TestClient[Any, Any], world: World,
+async def test_patient_scope(client: TestClient[Any, Any], sides: tuple[Side, Side],
+                             people: Seed[dict[str, Any]],
                              scope_case: tuple[str, str, str]) -> None:
     method, path, role = scope_case
-    mine = await Side(world, "mine").build()
-    other = await Side(world, "other").build()
-    caller = {"doctor": mine.doctor, "nurse": mine.nurse, "patient": mine.patient_user}.get(role)
-    if caller is None:
-        caller = await world.user(role)
-    headers = await mine.headers(caller)
+    mine, other = sides
+    headers = await mine.headers(_caller(role, mine, people))
 
     # (b) another team's patient — called first, so (a) cannot disturb it.
     status, location, text = await _call(client, method, path, other, headers)
@@ -249,17 +279,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 async def test_child_id_of_another_patient_under_own_parent(
-    client: TestClient[Any, Any], world: World, mixed_case: tuple[str, str, str]
+    client: TestClient[Any, Any], sides: tuple[Side, Side], people: Seed[dict[str, Any]],
+    mixed_case: tuple[str, str, str]
 ) -> None:
     """/parent/{own id}/child/{another patient's child id}: refused, never acted on."""
     method, path, role = mixed_case
-    mine = await Side(world, "mine").build()
-    other = await Side(world, "other").build()
-    caller = {"doctor": mine.doctor, "nurse": mine.nurse, "patient": mine.patient_user}.get(role)
-    if caller is None:
-        caller = await world.user(role)
+    mine, other = sides
     status, _location, text = await _call(client, method, path, mine,
-                                          await mine.headers(caller), rest=other)
+                                          await mine.headers(_caller(role, mine, people)),
+                                          rest=other)
     if _pacs_down(method, path, status, text):
         pytest.skip("no PACS here: the image path is checked against the PACS")
     assert status in (403, 404), \

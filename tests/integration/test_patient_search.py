@@ -3,7 +3,6 @@ shown (the JSON API, the `/patients` page and FHIR `Patient?name=`)."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,10 +13,10 @@ from telemed import keys
 from telemed.db.models import AuditEvent, CareTeamMember, Consent, Patient, PatientSearchTerm
 from telemed.db.types import utcnow
 from telemed.domain.fiscal_code import build_fiscal_code
-from tests.conftest import PASSWORD, World
+from tests.conftest import World
+from tests.helpers.pages import logged_in
 
 Client = TestClient[Any, Any]
-CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 async def _patient(world: World, given: str, family: str, team: list[str], *,
@@ -148,10 +147,7 @@ async def test_the_withdrawn_notice_names_twenty_and_says_more(client: Client,
     for i in range(22):
         await _patient(world, f"Paola{chr(65 + i)}", "Neri", [doctor["id"]], withdrawn=True,
                        n=i)
-    match = CSRF_RE.search(await (await client.get("/login")).text())
-    assert match
-    await client.post("/login", data={"username": doctor["username"], "password": PASSWORD,
-                                      "csrf_token": match[1]}, allow_redirects=False)
+    await logged_in(client, doctor["username"])
     page = await (await client.get("/patients")).text()
     assert page.count("<li data-patient-id=") == 20 and 'id="withdrawn-more"' in page
     # What the notice shows is audited, and only that.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
@@ -24,15 +25,22 @@ PLAN = {**PLAN, "questionnaires": [
     {"code": "phq9", "schedule": {"every_days": 14}, "alert": {"score_at_least": 10}},
 ]}
 HF = "/my-record/questionnaires/hf_diary"
+
 CALM = {"breathlessness": "0", "orthopnoea": "0", "ankle_swelling": "1", "fatigue": "1"}
 WORSE = {"breathlessness": "2", "orthopnoea": "1", "ankle_swelling": "2", "fatigue": "1"}
 
 
-async def test_the_heart_failure_diary_is_due_answered_scored_and_alerts(
-    client: Client, world: World
-) -> None:
+@pytest.fixture
+async def ward(world: World) -> Ward:
+    """The ward, its patient following PLAN."""
     ward = await Ward(world).build()
     await add_plan(world.app, ward.patient.id, ward.doctor["id"], PLAN)
+    return ward
+
+
+async def test_the_heart_failure_diary_is_due_answered_scored_and_alerts(
+    client: Client, world: World, ward: Ward
+) -> None:
     doctor = await world.token(ward.doctor["username"])
     await log_in(client, ward.patient_user["username"])
     home = await (await client.get("/my-record")).text()
@@ -71,10 +79,8 @@ async def test_the_heart_failure_diary_is_due_answered_scored_and_alerts(
 
 
 async def test_phq9_item9_opens_a_critical_alert_through_the_api(
-    client: Client, world: World
+    client: Client, world: World, ward: Ward
 ) -> None:
-    ward = await Ward(world).build()
-    await add_plan(world.app, ward.patient.id, ward.doctor["id"], PLAN)
     headers = await world.token(ward.patient_user["username"])
     answers = [{"link_id": f"phq9-{n}", "value": 0} for n in range(1, 9)]
     answers.append({"link_id": "phq9-9", "value": 1})
@@ -92,10 +98,8 @@ async def test_phq9_item9_opens_a_critical_alert_through_the_api(
 
 
 async def test_bad_answers_are_refused_and_nothing_is_stored(
-    client: Client, world: World
+    client: Client, world: World, ward: Ward
 ) -> None:
-    ward = await Ward(world).build()
-    await add_plan(world.app, ward.patient.id, ward.doctor["id"], PLAN)
     headers = await world.token(ward.patient_user["username"])
     url = f"/api/v1/patients/{ward.patient.id}/questionnaire-responses"
     bad_bodies: list[Any] = [
@@ -147,11 +151,10 @@ async def test_nobody_answers_for_another_patient(client: Client, world: World) 
     assert await alerts_of(world.app, ward.other.id) == []
 
 
-async def test_responses_are_fhir_questionnaire_responses(client: Client, world: World) -> None:
+async def test_responses_are_fhir_questionnaire_responses(client: Client, world: World,
+                                                          ward: Ward) -> None:
     from tests.unit.fhir.validation import validate
 
-    ward = await Ward(world).build()
-    await add_plan(world.app, ward.patient.id, ward.doctor["id"], PLAN)
     mine = await world.token(ward.patient_user["username"])
     body = {"questionnaire": "hf_diary",
             "answers": [{"link_id": k, "value": int(v)} for k, v in WORSE.items()]}

@@ -13,31 +13,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from devices.buffer import PackBuffer
 from devices.client import DeviceClient
 from devices.profiles import Reading
 from telemed import keys
-from telemed.broker import BROKER
 from telemed.db.models import Patient
 from telemed.ingest.mqtt import IngestMqttClient
 from telemed.ingest.pipeline import PIPELINE
 from telemed.ingest.setup import broker_address
-from telemed.services.devices import register_device
-from tests.broker_fixture import MqttFactory, TestBroker, TestMqttClient
+from tests.broker_fixture import MqttFactory, TestBroker
 from tests.conftest import World
 from tests.helpers.waiting import eventually
-from tests.integration.monitoring import observations
+from tests.integration.monitoring import observations, register_on_broker
 
 pytestmark = pytest.mark.broker
 
@@ -63,13 +58,7 @@ class Homes:
         return self
 
     async def register(self, since: datetime | None) -> tuple[str, str]:
-        app = self.world.app
-        async with app[keys.SESSIONS]() as session:
-            reg = await register_device(session, app[BROKER].dynsec, None,
-                                        serial=f"SN-{datetime.now(UTC).timestamp()}",
-                                        kind="multi", patient_id=self.a.id,
-                                        assigned_from=since)
-        return reg.device.id, reg.password
+        return await register_on_broker(self.world.app, self.a.id, assigned_from=since)
 
     async def move(self, patient: Patient) -> None:
         resp = await self.world.client.patch(f"/api/v1/devices/{self.device}",
@@ -165,32 +154,6 @@ async def _count(homes: Homes, patient: Patient, count: int) -> bool:
     return len(await observations(homes.world.app, patient.id)) >= count
 
 
-@pytest.fixture
-async def device_v5(broker: TestBroker) -> AsyncIterator[Callable[[str, str],
-                                                                  Awaitable[TestMqttClient]]]:
-    """An MQTT 5 device client (the shared factory speaks 3.1.1)."""
-    made: list[TestMqttClient] = []
-    loop = asyncio.get_running_loop()
-
-    async def make(username: str, password: str) -> TestMqttClient:
-        paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username,
-                           protocol=MQTTProtocolVersion.MQTTv5)
-        paho.username_pw_set(username, password)
-        wrapper = TestMqttClient(paho, loop)
-        wrapper.install()
-        wrapper.connack = loop.create_future()
-        paho.connect_async(broker.info.host, broker.info.port, keepalive=30)
-        paho.loop_start()
-        made.append(wrapper)
-        async with asyncio.timeout(5):
-            assert not (await wrapper.connack).is_failure
-        return wrapper
-
-    yield make
-    for wrapper in made:
-        await asyncio.to_thread(wrapper.stop)
-
-
 async def _restart_ingest(app: web.Application) -> IngestMqttClient:
     """Stop the worker's MQTT client and start a new one with the same persistent session."""
     pipeline = app[PIPELINE]
@@ -211,10 +174,9 @@ async def _restart_ingest(app: web.Application) -> IngestMqttClient:
 @pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 async def test_a_retained_reading_is_stored_once_across_ingest_restarts(
         client: TestClient[Any, Any], homes: Homes, mqtt_client: MqttFactory,
-        device_v5: Callable[[str, str], Awaitable[TestMqttClient]], protocol: str) -> None:
+        protocol: str) -> None:
     app = homes.world.app
-    device = (await mqtt_client(homes.device, homes.password) if protocol == "3.1.1"
-              else await device_v5(homes.device, homes.password))
+    device = await mqtt_client(homes.device, homes.password, mqtt5=protocol == "5")
     # a relative time: "now" for whoever receives it, so a replay would get a new time
     body = json.dumps([{"n": "heart_rate", "u": "/min", "v": 77, "t": 0}]).encode()
     await device.publish(homes.topic("readings"), body, retain=True)

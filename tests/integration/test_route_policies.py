@@ -7,16 +7,18 @@ according to its declared policy, so a new route cannot slip through unguarded.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from telemed.app import create_app
 from telemed.principal import PUBLIC, ROLES, policy_of
 from telemed.settings import Settings
-from tests.conftest import World
+from tests.conftest import World, fresh_settings
 from tests.helpers.routes import all_routes
 
 # Public routes, each with the reason it is public.
@@ -87,19 +89,41 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("route_case", cases, ids=[f"{m} {p} as {r}" for m, p, r in cases])
 
 
+class Callers:
+    """One app for the whole module (a refused call changes nothing) and one signed-in user
+    per role, made when a case first needs it."""
+
+    def __init__(self, client: TestClient[Any, Any]) -> None:
+        self.client = client
+        self.world = World(client.app, client)
+        self._headers: dict[str, dict[str, str]] = {"anon": {}}
+
+    async def headers(self, role: str) -> dict[str, str]:
+        if role not in self._headers:
+            extra: dict[str, Any] = {}
+            if role == "patient":
+                extra["patient_id"] = (await self.world.patient()).id
+            user = await self.world.user(role, **extra)
+            self._headers[role] = await self.world.token(user["username"])
+        return self._headers[role]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def callers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Callers]:
+    app = create_app(fresh_settings(tmp_path_factory.mktemp("routes"), tmp_path_factory))
+    async with TestClient(TestServer(app)) as client:
+        yield Callers(client)
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_route_refuses_callers_outside_its_policy(
-    client: TestClient[Any, Any], world: World, route_case: tuple[str, str, str]
+    callers: Callers, route_case: tuple[str, str, str]
 ) -> None:
     method, path, role = route_case
-    headers: dict[str, str] = {}
-    if role != "anon":
-        extra: dict[str, Any] = {}
-        if role == "patient":
-            extra["patient_id"] = (await world.patient()).id
-        user = await world.user(role, **extra)
-        headers = await world.token(user["username"])
-    resp = await client.request(method, _concrete(path), headers=headers, json={},
-                                allow_redirects=False)
+    headers = await callers.headers(role)
+    callers.client.session.cookie_jar.clear()  # only the bearer token speaks for the caller
+    resp = await callers.client.request(method, _concrete(path), headers=headers, json={},
+                                        allow_redirects=False)
     expected = 401 if role == "anon" else 403
     if path.startswith(("/api/", "/fhir/", "/ws/")):
         assert resp.status == expected, (method, path, role, await resp.text())

@@ -17,29 +17,22 @@ from telemed.signalling.guard import MAX_FRAME_BYTES, RATE_BURST
 from telemed.signalling.hub import HUB
 from telemed.signalling.rooms import RESUME_SECONDS
 from tests.conftest import World
-from tests.integration.visit_helpers import connect, join_info, make_visit, status_becomes
+from tests.integration.visit_helpers import (
+    close_code,
+    connect,
+    join_info,
+    joined,
+    make_visit,
+    status_becomes,
+)
 
 PRECALL = m.Precall(verdict="good", rtt_ms=42.0, audio=True, video=True)
 
 
-async def _closed(client: Any, within: float = 5.0) -> int | None:
-    """Read until the server closes the socket; its close code."""
-    async with asyncio.timeout(within):
-        while True:
-            frame = await client.ws.receive()
-            if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                              aiohttp.WSMsgType.CLOSING):
-                return int(client.ws.close_code or 0)
-
-
 async def _admitted_pair(client: TestClient[Any, Any], world: World) -> tuple[Any, ...]:
     setup = await make_visit(world)
-    doctor = await connect(client, setup, setup.doctor)
-    await doctor.send(m.Join())
-    d_welcome = await doctor.expect(m.Welcome)
-    patient = await connect(client, setup, setup.patient_user)
-    await patient.send(m.Join(precall=PRECALL))
-    p_welcome = await patient.expect(m.Welcome)
+    doctor, d_welcome = await joined(client, setup, setup.doctor)
+    patient, p_welcome = await joined(client, setup, setup.patient_user, m.Join(precall=PRECALL))
     await doctor.expect(m.Knock)
     await doctor.send(m.Admit(peer_id=p_welcome.peer_id))
     await patient.expect(m.Admitted)
@@ -211,16 +204,12 @@ async def test_resume_after_30_s_is_a_fresh_join(
 
 async def test_deny_and_end(client: TestClient[Any, Any], world: World) -> None:
     setup = await make_visit(world)
-    doctor = await connect(client, setup, setup.doctor)
-    await doctor.send(m.Join())
-    await doctor.expect(m.Welcome)
-    patient = await connect(client, setup, setup.patient_user)
-    await patient.send(m.Join())
-    p_welcome = await patient.expect(m.Welcome)
+    doctor, _ = await joined(client, setup, setup.doctor)
+    patient, p_welcome = await joined(client, setup, setup.patient_user)
     await doctor.expect(m.Knock)
     await doctor.send(m.Deny(peer_id=p_welcome.peer_id))
     await patient.expect(m.Denied)
-    assert await _closed(patient) == 1000
+    assert await close_code(patient) == 1000
     assert (await doctor.expect(m.PeerLeft)).peer_id == p_welcome.peer_id
 
     patient = await connect(client, setup, setup.patient_user)
@@ -233,7 +222,7 @@ async def test_deny_and_end(client: TestClient[Any, Any], world: World) -> None:
     await doctor.send(m.End())
     await doctor.expect(m.Ended)
     await patient.expect(m.Ended)
-    assert await _closed(patient) == 1000
+    assert await close_code(patient) == 1000
     visit = await status_becomes(world, setup.visit_id, "completed")
     assert visit.started_at and visit.ended_at
     # An ended visit cannot be joined again.
@@ -279,7 +268,7 @@ async def test_oversized_messages_refused_then_1008(
     await patient.expect(m.Pong)
     for _ in range(5):
         await patient.send_raw(big)
-    assert await _closed(patient) == 1008
+    assert await close_code(patient) == 1008
     await doctor.close()
 
 
@@ -319,7 +308,7 @@ async def test_bad_json_errors_then_1003(client: TestClient[Any, Any], world: Wo
     await doctor.send_raw("nope")
     await doctor.expect(m.Error)
     await doctor.send_raw("[")
-    assert await _closed(doctor) == 1003
+    assert await close_code(doctor) == 1003
 
 
 async def test_messages_before_join_and_join_timeout(
@@ -334,7 +323,7 @@ async def test_messages_before_join_and_join_timeout(
     await doctor.close()
     monkeypatch.setattr(ws_module, "JOIN_TIMEOUT", 0.3)
     silent = await connect(client, setup, setup.doctor)
-    assert await _closed(silent) == 1008
+    assert await close_code(silent) == 1008
 
 
 async def test_participant_limits(client: TestClient[Any, Any], world: World) -> None:
@@ -348,7 +337,7 @@ async def test_participant_limits(client: TestClient[Any, Any], world: World) ->
     seventh = await connect(client, setup, setup.patient_user)
     await seventh.send(m.Join())
     assert (await seventh.expect(m.Error)).code == "room_full"
-    assert await _closed(seventh) == 1008
+    assert await close_code(seventh) == 1008
     for peer in peers:
         await peer.close()
 
@@ -363,7 +352,7 @@ async def test_same_person_twice_replaces_the_older_socket(
     second = await connect(client, setup, setup.patient_user)
     await second.send(m.Join())
     assert (await second.expect(m.Welcome)).state == "waiting"
-    assert await _closed(first) == 4001
+    assert await close_code(first) == 4001
     await second.close()
 
 
@@ -390,6 +379,6 @@ async def test_shutdown_closes_sockets_with_1001(
     await doctor.expect(m.Welcome)
     closer = asyncio.ensure_future(client.server.close())
     try:
-        assert await _closed(doctor, within=10) == 1001
+        assert await close_code(doctor, within=10) == 1001
     finally:
         await closer

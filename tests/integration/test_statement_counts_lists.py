@@ -25,10 +25,10 @@ from telemed import keys
 from telemed.db.models import CareTeamMember, Consent, Patient
 from telemed.db.types import utcnow
 from telemed.domain.fiscal_code import build_fiscal_code
-from tests.conftest import PASSWORD, World
+from tests.conftest import World
+from tests.helpers.pages import logged_in
 
 Client = TestClient[Any, Any]
-CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 FAMILIES = ["Rossi", "Bianchi", "Esposito", "Colombo", "Ricci", "Marino", "Greco", "Bruno"]
 GIVEN = ["Mario", "Lucia", "Nicolò", "Anna", "Giuseppe", "Rosa", "Andrea", "Chiara"]
 
@@ -86,14 +86,6 @@ async def _region(app: web.Application, doctor_id: str, other_id: str,
                     session.add(Consent(patient_id=patient.id, granted=False,
                                         recorded_by=team, recorded_at=start + timedelta(days=1)))
         await session.commit()
-
-
-async def _log_in(client: Client, username: str) -> None:
-    match = CSRF_RE.search(await (await client.get("/login")).text())
-    assert match
-    resp = await client.post("/login", data={"username": username, "password": PASSWORD,
-                                             "csrf_token": match[1]}, allow_redirects=False)
-    assert resp.status == 303, await resp.text()
 
 
 @dataclass(frozen=True)
@@ -157,7 +149,7 @@ async def test_statements_do_not_grow_with_the_patients(client: Client, world: W
     doctor = await world.user("doctor")
     other = await world.user("doctor")
     bearer = await world.token(doctor["username"])
-    await _log_in(client, doctor["username"])
+    await logged_in(client, doctor["username"])
 
     await _region(client.app, doctor["id"], other["id"], range(10))
     small = await _measure(client, bearer)

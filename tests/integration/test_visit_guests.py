@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +14,7 @@ from telemed.db.models import AuditEvent
 from telemed.signalling import messages as m
 from telemed.signalling.client import SignallingClient
 from tests.conftest import World
-from tests.integration.visit_helpers import ORIGIN, VisitSetup, connect, make_visit
+from tests.integration.visit_helpers import ORIGIN, VisitSetup, close_code, connect, make_visit
 
 
 async def _invite(client: TestClient[Any, Any], setup: VisitSetup, name: str = "Maria Rossi",
@@ -56,15 +55,6 @@ async def _guest_socket(client: TestClient[Any, Any], setup: VisitSetup,
     assert info["role"] == "guest"
     url = str(client.make_url(f"/ws/visits/{setup.visit_id}"))
     return await SignallingClient(client.session, url, info["token"], origin=ORIGIN).connect()
-
-
-async def _closed(peer: SignallingClient, within: float = 5.0) -> int:
-    async with asyncio.timeout(within):
-        while True:
-            frame = await peer.ws.receive()
-            if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                              aiohttp.WSMsgType.CLOSING):
-                return int(peer.ws.close_code or 0)
 
 
 async def test_clinician_invites_a_guest_and_the_invitation_is_audited(
@@ -198,7 +188,7 @@ async def test_guest_waits_is_admitted_and_is_disconnected_when_revoked(
     resp = await client.delete(f"/api/v1/visits/{setup.visit_id}/guests/{guest['id']}",
                                headers=setup.headers[setup.doctor["username"]])
     assert resp.status == 200
-    assert await _closed(visitor) == 4003
+    assert await close_code(visitor) == 4003
     left = await doctor.expect(m.PeerLeft)
     assert left.peer_id == g_welcome.peer_id
     # Revoked: no join details, no page, no socket with a token issued before.

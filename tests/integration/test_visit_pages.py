@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,30 +10,13 @@ from aiohttp.test_utils import TestClient
 from telemed import keys
 from telemed.services import visits as visit_service
 from tests.conftest import PASSWORD, World
+from tests.helpers.pages import csrf_of, logged_in
 from tests.integration.visit_helpers import make_visit
-
-CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
-
-
-async def _log_in(client: TestClient[Any, Any], username: str) -> str:
-    page = await (await client.get("/login")).text()
-    match = CSRF_RE.search(page)
-    assert match
-    resp = await client.post("/login", data={"username": username, "password": PASSWORD,
-                                             "csrf_token": match[1]}, allow_redirects=False)
-    assert resp.status in (302, 303), await resp.text()
-    return match[1]
-
-
-async def _csrf(client: TestClient[Any, Any], path: str) -> str:
-    match = CSRF_RE.search(await (await client.get(path)).text())
-    assert match and match[1]
-    return match[1]
 
 
 async def test_patient_check_in_page(client: TestClient[Any, Any], world: World) -> None:
     setup = await make_visit(world)
-    await _log_in(client, setup.patient_user["username"])
+    await logged_in(client, setup.patient_user["username"])
     agenda = await client.get("/visits")
     assert agenda.status == 200
     assert f"/visits/{setup.visit_id}/check-in" in await agenda.text()
@@ -53,7 +35,7 @@ async def test_patient_check_in_page(client: TestClient[Any, Any], world: World)
 
 async def test_clinician_room_and_report(client: TestClient[Any, Any], world: World) -> None:
     setup = await make_visit(world)
-    await _log_in(client, setup.doctor["username"])
+    await logged_in(client, setup.doctor["username"])
     agenda = await (await client.get("/visits")).text()
     assert f"/visits/{setup.visit_id}/room" in agenda or "No visits today" in agenda
     page = await client.get(f"/visits/{setup.visit_id}/room")
@@ -63,7 +45,7 @@ async def test_clinician_room_and_report(client: TestClient[Any, Any], world: Wo
     assert "<textarea" not in report  # not held yet
     async with world.app[keys.SESSIONS]() as session:
         await visit_service.advance(session, setup.visit_id, "in_progress")
-    csrf = await _csrf(client, f"/visits/{setup.visit_id}/report")
+    csrf = await csrf_of(client, f"/visits/{setup.visit_id}/report")
     form = await client.get(f"/visits/{setup.visit_id}/report")
     assert "<textarea" in await form.text()
     started = await client.post(f"/visits/{setup.visit_id}/report", allow_redirects=False,
@@ -99,10 +81,10 @@ async def test_clinician_room_and_report(client: TestClient[Any, Any], world: Wo
 async def test_schedule_form(client: TestClient[Any, Any], world: World) -> None:
     doctor = await world.user("doctor")
     patient = await world.patient(team=[doctor["id"]])
-    await _log_in(client, doctor["username"])
+    await logged_in(client, doctor["username"])
     form = await client.get(f"/visits/new?patient={patient.id}")
     assert form.status == 200
-    csrf = await _csrf(client, "/visits/new")
+    csrf = await csrf_of(client, "/visits/new")
     start = datetime.now(UTC).astimezone() + timedelta(days=1)
     from zoneinfo import ZoneInfo
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
 from telemed.db.models import Visit
+from telemed.signalling import messages as m
 from telemed.signalling.client import SignallingClient
 from tests.conftest import World
 
@@ -70,6 +73,24 @@ async def connect(client: TestClient[Any, Any], setup: VisitSetup, person: dict[
         token = (await join_info(client, setup, person))["token"]
     url = str(client.make_url(f"/ws/visits/{visit_id or setup.visit_id}"))
     return await SignallingClient(client.session, url, token, origin=origin).connect()
+
+
+async def joined(client: TestClient[Any, Any], setup: VisitSetup, person: dict[str, str],
+                 join: m.Join | None = None) -> tuple[SignallingClient, m.Welcome]:
+    """`person` connected and joined (`join` message, default a plain Join): its welcome."""
+    peer = await connect(client, setup, person)
+    await peer.send(join or m.Join())
+    return peer, await peer.expect(m.Welcome)
+
+
+async def close_code(peer: SignallingClient, within: float = 5.0) -> int:
+    """Read until the server closes the socket; its close code."""
+    async with asyncio.timeout(within):
+        while True:
+            frame = await peer.ws.receive()
+            if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                              aiohttp.WSMsgType.CLOSING):
+                return int(peer.ws.close_code or 0)
 
 
 async def visit_row(world: World, visit_id: str) -> Visit:

@@ -14,7 +14,6 @@ from aiohttp.test_utils import TestClient
 
 from telemed import keys
 from telemed.app import create_app
-from telemed.db import migrate
 from telemed.db.models import User
 from telemed.notify import outbox
 from telemed.notify.worker import Channels, DeliveryWorker
@@ -27,11 +26,10 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def app(settings: Settings, postgres_url: str, tmp_path: Path,
+async def app(settings: Settings, migrated_postgres_url: str, tmp_path: Path,
               smtp_server: MailCatcher) -> web.Application:
-    await asyncio.to_thread(migrate.upgrade, postgres_url)
     values = with_mail(settings, smtp_server.url).model_dump()
-    values["database_url"] = postgres_url
+    values["database_url"] = migrated_postgres_url
     return create_app(load_settings(**values))
 
 
