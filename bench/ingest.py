@@ -54,6 +54,7 @@ from sqlmodel import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.databases import create_database, drop_database, sqlite_database
 from telemed import keys
 from telemed.app import create_app
 from telemed.broker.dynsec import Acl
@@ -61,7 +62,6 @@ from telemed.broker.info import derived_ingest_password
 from telemed.broker.runtime import BrokerHandle, open_broker
 from telemed.broker.topics import ALL_READINGS, INGEST_ROLE
 from telemed.commands import settle_heap
-from telemed.db import migrate
 from telemed.db.engine import SessionFactory, make_engine, make_session_factory
 from telemed.db.models import (
     CarePlan,
@@ -107,34 +107,9 @@ class Device:
 async def fresh_database(tmp: Path, postgres: bool) -> tuple[str, str | None]:
     """A migrated database URL (and the PostgreSQL database name to drop afterwards)."""
     if not postgres:
-        url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        return url, None
-    import asyncpg  # type: ignore[import-untyped]
-
-    admin_dsn = os.environ.get("TELEMED_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+        return await sqlite_database(tmp / "bench.db"), None
     name = f"telemed_bench_{os.getpid()}"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    await asyncio.to_thread(migrate.upgrade, url)
-    return url, name
-
-
-async def drop_database(name: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(os.environ.get(
-        "TELEMED_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    return await create_database(name), name
 
 
 def fiscal_code(n: int) -> str:

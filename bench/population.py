@@ -50,9 +50,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.databases import postgres_database, sqlite_database
 from telemed import keys
 from telemed.app import create_app
-from telemed.db import migrate
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.db.models import (
     Alert,
@@ -79,7 +79,6 @@ from tests.helpers.net import free_port, running
 
 SECRET = "bench-population-secret-0123456789abcdef"
 PASSWORD = "bench-password-123456"
-PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 OPEN_ALERTS = 2_000
 DAYS = 30
 CHUNK = 2_000
@@ -136,30 +135,10 @@ def percentile(values: Sequence[float], p: float) -> float:
 async def fresh_database(tmp: Path, postgres: bool, size: int) -> AsyncIterator[str]:
     """A migrated, empty database URL, dropped (PostgreSQL) or deleted afterwards."""
     if not postgres:
-        url = f"sqlite+aiosqlite:///{tmp / f'population-{size}.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        yield url
+        yield await sqlite_database(tmp / f"population-{size}.db")
         return
-    import asyncpg  # type: ignore[import-untyped]
-
-    name = f"telemed_population_{os.getpid()}_{size}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    try:
-        await asyncio.to_thread(migrate.upgrade, url)
+    async with postgres_database(f"telemed_population_{os.getpid()}_{size}") as url:
         yield url
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 # --- seeding -----------------------------------------------------------------------------
@@ -482,6 +461,29 @@ def _check(status: int, what: str) -> None:
         raise RuntimeError(f"{what}: HTTP {status}")
 
 
+def probe(http: aiohttp.ClientSession, url: str, said: Callable[[str], str], *,
+          what: str | None = None, **kwargs: Any) -> Callable[[], Awaitable[str]]:
+    """A measured step: GET `url` (``kwargs``: params, headers), refuse anything but 200
+    (naming `what`, default the url), and say the body with `said`."""
+    async def step() -> str:
+        status, body = await fetch_text(http, url, **kwargs)
+        _check(status, what or url)
+        return said(body)
+    return step
+
+
+def _rows(body: str) -> int:
+    return body.count("<tr") - 1
+
+
+def _kb(body: str) -> str:
+    return f"{len(body) / 1024:.0f} KB"
+
+
+def _items(body: str) -> str:
+    return f"({len(json.loads(body)['items'])} items)"
+
+
 async def page_to_end(http: aiohttp.ClientSession, headers: dict[str, str], size: int,
                       budget: float) -> tuple[float, int, bool, int]:
     """Page /api/v1/patients?limit=200 to the end within ``budget`` seconds.
@@ -624,12 +626,9 @@ async def measure_size(args: argparse.Namespace, tmp: Path, size: int) -> list[R
                 if wanted("alerts"):
                     await run_alerts(bench, nurse, api, nurse_h, seeded, base)
                 if wanted("fhir"):
-                    async def fhir() -> str:
-                        status, body = await fetch_text(api, "/fhir/R4/Patient",
-                                                        params={"_count": "100"},
-                                                        headers=doc_h)
-                        _check(status, "FHIR search")
-                        return f"({len(json.loads(body).get('entry', []))} entries)"
+                    fhir = probe(api, "/fhir/R4/Patient", lambda body: (
+                        f"({len(json.loads(body).get('entry', []))} entries)"),
+                        what="FHIR search", params={"_count": "100"}, headers=doc_h)
                     await bench.measure("GET /fhir/R4/Patient?_count=100", fhir)
                 if wanted("vitals"):
                     await run_vitals(bench, doctor, api, doc_h, seeded)
@@ -652,25 +651,13 @@ async def measure_size(args: argparse.Namespace, tmp: Path, size: int) -> list[R
 
 async def run_patients(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp.ClientSession,
                        headers: dict[str, str], seeded: Seeded, args: argparse.Namespace) -> None:
-    async def page() -> str:
-        status, body = await fetch_text(doctor, "/patients")
-        _check(status, "/patients")
-        return f"({body.count('<tr') - 1} rows, {len(body) / 1024:.0f} KB)"
-
-    async def search() -> str:
-        status, body = await fetch_text(doctor, "/patients", params={"q": seeded.search})
-        _check(status, "/patients?q=")
-        return f"(q={seeded.search}: {body.count('<tr') - 1} rows)"
-
-    async def api_page() -> str:
-        status, body = await fetch_text(api, "/api/v1/patients", params={"limit": "200"},
-                                        headers=headers)
-        _check(status, "/api/v1/patients")
-        return f"({len(json.loads(body)['items'])} items)"
-
-    await bench.measure("/patients page (50 rows)", page)
-    await bench.measure("/patients?q= search", search)
-    await bench.measure("GET /api/v1/patients?limit=200", api_page)
+    await bench.measure("/patients page (50 rows)", probe(
+        doctor, "/patients", lambda body: f"({_rows(body)} rows, {_kb(body)})"))
+    await bench.measure("/patients?q= search", probe(
+        doctor, "/patients", lambda body: f"(q={seeded.search}: {_rows(body)} rows)",
+        what="/patients?q=", params={"q": seeded.search}))
+    await bench.measure("GET /api/v1/patients?limit=200", probe(
+        api, "/api/v1/patients", _items, params={"limit": "200"}, headers=headers))
     seconds, pages, extrapolated, items = await page_to_end(api, headers, seeded.size,
                                                             args.paging_budget)
     row = Row("  paging to the end", [seconds], [], cut=extrapolated)
@@ -682,25 +669,13 @@ async def run_patients(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp
 
 async def run_alerts(bench: Bench, nurse: aiohttp.ClientSession, api: aiohttp.ClientSession,
                      headers: dict[str, str], seeded: Seeded, base: str) -> None:
-    async def board() -> str:
-        status, body = await fetch_text(nurse, "/alerts")
-        _check(status, "/alerts")
-        return f"({len(body) / 1024:.0f} KB)"
-
-    async def rows() -> str:
-        status, body = await fetch_text(nurse, "/alerts/rows", params={"id": seeded.alert_id})
-        _check(status, "/alerts/rows")
-        return f"({len(body) / 1024:.1f} KB)"
-
-    async def api_list() -> str:
-        status, body = await fetch_text(api, "/api/v1/alerts", params={"limit": "200"},
-                                        headers=headers)
-        _check(status, "/api/v1/alerts")
-        return f"({len(json.loads(body)['items'])} items)"
-
-    await bench.measure("nurse's /alerts board", board)
-    await bench.measure("/alerts/rows?id= (one row)", rows)
-    await bench.measure("GET /api/v1/alerts?limit=200", api_list)
+    await bench.measure("nurse's /alerts board", probe(
+        nurse, "/alerts", lambda body: f"({_kb(body)})"))
+    await bench.measure("/alerts/rows?id= (one row)", probe(
+        nurse, "/alerts/rows", lambda body: f"({len(body) / 1024:.1f} KB)",
+        params={"id": seeded.alert_id}))
+    await bench.measure("GET /api/v1/alerts?limit=200", probe(
+        api, "/api/v1/alerts", _items, params={"limit": "200"}, headers=headers))
     # Timed to the first event; the replay is read to its end (outside the time).
     row = Row("GET /api/v1/alerts/stream first event")
     for _ in range(min(bench.samples, 3)):
@@ -723,11 +698,8 @@ async def run_vitals(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp.C
                      headers: dict[str, str], seeded: Seeded) -> None:
     for key, span in (("24h", timedelta(hours=24)), ("7d", timedelta(days=7)),
                       ("30d", timedelta(days=30))):
-        async def page(key: str = key) -> str:
-            status, body = await fetch_text(doctor, f"/patients/{seeded.wearer}",
-                                            params={"vitals": key})
-            _check(status, "patient page")
-            return f"({len(body) / 1024:.0f} KB)"
+        page = probe(doctor, f"/patients/{seeded.wearer}", lambda body: f"({_kb(body)})",
+                     what="patient page", params={"vitals": key})
 
         async def chart(span: timedelta = span) -> str:
             points, hours, how = await chart_data(api, headers, seeded.wearer, span)

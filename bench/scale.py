@@ -47,6 +47,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bench.databases import postgres_database
 from telemed.broker.runtime import BrokerHandle, open_broker
 from telemed.settings import load_settings
 from tests.integration.cluster import (
@@ -62,7 +63,6 @@ from tests.integration.cluster import (
 )
 from tests.integration.sse import next_event
 
-PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -88,23 +88,9 @@ def admin_url(handle: BrokerHandle) -> str:
 
 @contextlib.asynccontextmanager
 async def fresh_database() -> AsyncIterator[str]:
-    import asyncpg  # type: ignore[import-untyped]
-
     name = f"telemed_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with postgres_database(name, migrated=False) as url:
+        yield url
 
 
 def _cpu_of_pid(pid: int) -> float:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from telemed.app import create_app
 from telemed.db import migrate
 from telemed.db.engine import make_engine, make_session_factory
+from telemed.domain.audit_reasons import because
 from telemed.errors import ApiError
 from telemed.settings import Role, Settings
 
@@ -120,7 +121,7 @@ async def add_user(
             except ApiError as exc:
                 raise CommandError(_explain(exc)) from None
             audit.record(session, actor=None, action="create", resource="user",
-                         resource_id=user.id, patient_id=patient_id, reason="command line")
+                         resource_id=user.id, patient_id=patient_id, reason=because("command_line"))
             await session.commit()
             return user.id
     finally:

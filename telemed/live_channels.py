@@ -6,7 +6,8 @@ of the cookie or token that opened it, and with that credential's expiry. It is 
 - at the expiry, by a timer;
 - at once when the session or the user's sessions are revoked: logging out, "log out
   everywhere", a password change (the user's other sessions) and an administrator
-  deactivating the user publish ``credentials`` events on the bus, which every process
+  deactivating the user publish ``credentials`` events on the bus (the services record a
+  `telemed.bus.events.CredentialsRevoked`, published after the commit), which every process
   follows (so a channel on another process ends too);
 - within ``CHECK_INTERVAL`` seconds in any case: the open session ids of this process's
   channels are read again from the database, in case an event was lost.
@@ -24,30 +25,15 @@ from typing import Protocol
 from aiohttp import web
 
 from telemed import keys
-from telemed.bus import BusOverflow, BusUnavailable, EventBus
+from telemed.bus import BusOverflow
+from telemed.bus.base import CREDENTIALS
 from telemed.principal import Principal
 from telemed.services.sessions import open_session_ids
 from telemed.tasks import cancel_and_wait
 
 log = logging.getLogger("telemed.sessions")
 
-CREDENTIALS = "credentials"  # bus channel: {"user_id", "session_id"?, "reason"}
 CHECK_INTERVAL = 30.0
-
-
-async def credentials_revoked(bus: EventBus, user_id: str, reason: str,
-                              session_id: str | None = None, *,
-                              except_session: str | None = None) -> None:
-    """Announce that one session (or every session of the user but `except_session`) ended.
-
-    Best effort: the revocation is already stored, and channels re-check it periodically.
-    """
-    event = {"user_id": user_id, "session_id": session_id, "except": except_session,
-             "reason": reason}
-    try:
-        await bus.publish(CREDENTIALS, event)
-    except BusUnavailable as exc:
-        log.warning("could not announce ended sessions of user %s: %s", user_id, exc)
 
 
 @dataclass(eq=False)

@@ -45,6 +45,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed import keys
 from telemed.api.common import request_id, sessions
 from telemed.bus import ACCESS, ALERTS, CAREPLANS, BusOverflow, Subscription
+from telemed.domain.audit_reasons import because
 from telemed.errors import ApiError
 from telemed.live_channels import live_channels
 from telemed.principal import Principal, principal, requires
@@ -93,7 +94,7 @@ class _Seen:
     async def audit(self, session: AsyncSession, patient_ids: set[str]) -> None:
         new = patient_ids - self.audited
         await record_reads(session, actor=self.who, resource="alert",
-                           reads={(pid, None) for pid in new}, reason="alert stream",
+                           reads={(pid, None) for pid in new}, reason=because("alert_stream"),
                            request_id=request_id(self.request))
         self.audited |= new
 

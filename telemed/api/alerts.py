@@ -8,18 +8,9 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import WithJsonSchema
 
-from telemed.api.common import (
-    Body,
-    body,
-    listing,
-    ok,
-    query_text,
-    request_id,
-    sessions,
-    text_rule,
-)
+from telemed.api.common import Body, body, call, listing, ok, query_text, request_id, text_rule
 from telemed.errors import ApiError
-from telemed.principal import CLINICIANS, Role, principal, requires
+from telemed.principal import CLINICIANS, Role, requires
 from telemed.services import alerts as service
 from telemed.services.alerts import SEVERITIES, STATUSES, AlertFilter, alert_out
 from telemed.services.pagination import encode_cursor, parse_page
@@ -76,9 +67,7 @@ async def alerts_list(request: web.Request) -> web.Response:
     """Alerts of the caller's patients, critical first, then oldest first."""
     filters = parse_filter(request.query)
     page = parse_page(request.query, key=("str", "datetime", "str"))
-    async with sessions(request)() as session:
-        rows = await service.list_alerts(session, principal(request), filters, page,
-                                         request_id(request))
+    rows = await call(request, service.list_alerts, filters, page, request_id(request))
     cursor = None
     if len(rows) == page.limit:
         last = rows[-1][0]
@@ -94,10 +83,8 @@ ALERT_ID = "{alert_id:(?!stream$)[^/]+}"
 @requires(*READERS)
 async def alerts_get(request: web.Request) -> web.Response:
     """One alert of a patient the caller may see (404 unknown, 403 another's patient)."""
-    async with sessions(request)() as session:
-        alert, patient = await service.get_alert(session, principal(request),
-                                                 request.match_info["alert_id"],
-                                                 request_id(request))
+    alert, patient = await call(request, service.get_alert, request.match_info["alert_id"],
+                                request_id(request))
     return ok(alert_out(alert, patient))
 
 
@@ -105,10 +92,8 @@ async def alerts_get(request: web.Request) -> web.Response:
 @requires(*CLINICIANS)
 async def alerts_ack(request: web.Request) -> web.Response:
     data = await body(request, AckIn) if request.can_read_body else AckIn()
-    async with sessions(request)() as session:
-        change = await service.acknowledge(session, principal(request),
-                                           request.match_info["alert_id"], data.note,
-                                           request_id(request))
+    change = await call(request, service.acknowledge, request.match_info["alert_id"], data.note,
+                        request_id(request))
     return ok(change.alert)
 
 
@@ -119,10 +104,8 @@ async def alerts_resolve(request: web.Request) -> web.Response:
     if not data.note.strip():
         raise ApiError(422, "validation_error", "Some fields are not valid.",
                        fields={"note": "Say how the alert was resolved."})
-    async with sessions(request)() as session:
-        change = await service.resolve(session, principal(request),
-                                       request.match_info["alert_id"], data.note,
-                                       request_id(request))
+    change = await call(request, service.resolve, request.match_info["alert_id"], data.note,
+                        request_id(request))
     return ok(change.alert)
 
 
@@ -130,8 +113,6 @@ async def alerts_resolve(request: web.Request) -> web.Response:
 @requires(*CLINICIANS)
 async def alerts_snooze(request: web.Request) -> web.Response:
     data = await body(request, SnoozeIn)
-    async with sessions(request)() as session:
-        change = await service.snooze(session, principal(request),
-                                      request.match_info["alert_id"], data.minutes,
-                                      request_id(request))
+    change = await call(request, service.snooze, request.match_info["alert_id"], data.minutes,
+                        request_id(request))
     return ok(change.alert)

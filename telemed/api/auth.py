@@ -14,10 +14,10 @@ from pydantic import Field
 from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
 from telemed.db.models import User
+from telemed.domain.audit_reasons import because
 from telemed.domain.identity import second_factor_step
 from telemed.errors import ApiError
 from telemed.identity.totp import check_second_factor, has_second_factor
-from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, client_of, principal, public, requires
 from telemed.services import audit, sign_in
 from telemed.services.sessions import issue_access_token, revoke_session
@@ -80,7 +80,6 @@ async def logout(request: web.Request) -> web.Response:
     if who.session_id is not None:
         async with sessions(request)() as session:
             await revoke_session(session, who.session_id, "logout")
-        await credentials_revoked(request.app[keys.BUS], who.user_id, "logout", who.session_id)
     return ok({"status": "ok"})
 
 
@@ -90,7 +89,6 @@ async def logout_everywhere(request: web.Request) -> web.Response:
     who = principal(request)
     async with sessions(request)() as session:
         audit.record(session, actor=who, action="update", resource="user",
-                     resource_id=who.user_id, reason="log out everywhere")
+                     resource_id=who.user_id, reason=because("logout_everywhere"))
         await end_all_sessions_of(session, who.user_id)
-    await credentials_revoked(request.app[keys.BUS], who.user_id, "logout_everywhere")
     return ok({"status": "ok"})

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
-from telemed.api.common import Body, body, listing, ok, query_text, sessions
+from telemed.api.common import Body, body, call, listing, ok, query_text, sessions
 from telemed.api.shapes import iso
 from telemed.api.visits import booking_settings, query_time
 from telemed.db.models import Availability, AvailabilityException
@@ -75,19 +75,15 @@ async def availability_list(request: web.Request) -> web.Response:
 @requires(*CLINICIANS)
 async def availability_create(request: web.Request) -> web.Response:
     data = await body(request, AvailabilityCreate)
-    async with sessions(request)() as session:
-        row = await service.add_availability(session, principal(request), weekday=data.weekday,
-                                             start=data.start, end=data.end,
-                                             slot_minutes=data.slot_minutes, kind=data.kind)
+    row = await call(request, service.add_availability, weekday=data.weekday, start=data.start,
+                     end=data.end, slot_minutes=data.slot_minutes, kind=data.kind)
     return ok(availability_out(row), status=201)
 
 
 @routes.delete("/api/v1/availability/{rule_id}")
 @requires(*CLINICIANS)
 async def availability_delete(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        await service.delete_availability(session, principal(request),
-                                          request.match_info["rule_id"])
+    await call(request, service.delete_availability, request.match_info["rule_id"])
     return web.Response(status=204)
 
 
@@ -103,19 +99,15 @@ async def day_off_list(request: web.Request) -> web.Response:
 @requires(*CLINICIANS)
 async def day_off_create(request: web.Request) -> web.Response:
     data = await body(request, DayOffCreate)
-    async with sessions(request)() as session:
-        row = await service.add_day_off(session, principal(request), first_day=data.first_day,
-                                        last_day=data.last_day, note=data.note,
-                                        today=utcnow().date())
+    row = await call(request, service.add_day_off, first_day=data.first_day, last_day=data.last_day,
+                     note=data.note, today=utcnow().date())
     return ok(day_off_out(row), status=201)
 
 
 @routes.delete("/api/v1/availability/exceptions/{exception_id}")
 @requires(*CLINICIANS)
 async def day_off_delete(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        await service.delete_day_off(session, principal(request),
-                                     request.match_info["exception_id"])
+    await call(request, service.delete_day_off, request.match_info["exception_id"])
     return web.Response(status=204)
 
 

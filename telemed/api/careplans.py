@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
-from telemed.api.common import Body, body, ok, sessions
+from telemed.api.common import Body, body, call, listing, ok
 from telemed.api.shapes import careplan_out
 from telemed.errors import ApiError
-from telemed.principal import CARE_READERS, CLINICIANS, principal, requires
+from telemed.principal import CARE_READERS, CLINICIANS, requires
 from telemed.services import careplans as service
 
 routes = web.RouteTableDef()
@@ -52,39 +52,32 @@ def _version(request: web.Request) -> int | None:
 @routes.get("/api/v1/patients/{patient_id}/careplans")
 @requires(*CARE_READERS)
 async def careplans_list(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        plans = await service.list_careplans(session, principal(request),
-                                             request.match_info["patient_id"])
-    return ok({"items": [careplan_out(p) for p in plans], "next_cursor": None})
+    plans = await call(request, service.list_careplans, request.match_info["patient_id"])
+    return listing([careplan_out(p) for p in plans], None)
 
 
 @routes.post("/api/v1/patients/{patient_id}/careplans")
 @requires(*CLINICIANS)
 async def careplans_create(request: web.Request) -> web.Response:
     data = await body(request, CarePlanCreate)
-    async with sessions(request)() as session:
-        plan = await service.create_careplan(session, principal(request),
-                                             request.match_info["patient_id"],
-                                             data.model_dump(exclude_none=True))
+    plan = await call(request, service.create_careplan, request.match_info["patient_id"],
+                      data.model_dump(exclude_none=True))
     return ok(careplan_out(plan), status=201)
 
 
 @routes.get("/api/v1/careplans/{plan_id}")
 @requires(*CARE_READERS)
 async def careplans_get(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        plan = await service.get_careplan(session, principal(request),
-                                          request.match_info["plan_id"], _version(request))
+    plan = await call(request, service.get_careplan, request.match_info["plan_id"],
+                      _version(request))
     return ok(careplan_out(plan))
 
 
 @routes.get("/api/v1/careplans/{plan_id}/versions")
 @requires(*CARE_READERS)
 async def careplans_versions(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        plans = await service.list_versions(session, principal(request),
-                                            request.match_info["plan_id"])
-    return ok({"items": [careplan_out(p) for p in plans], "next_cursor": None})
+    plans = await call(request, service.list_versions, request.match_info["plan_id"])
+    return listing([careplan_out(p) for p in plans], None)
 
 
 @routes.patch("/api/v1/careplans/{plan_id}")
@@ -96,25 +89,19 @@ async def careplans_update(request: web.Request) -> web.Response:
         if key in changes and changes[key] is None:
             raise ApiError(422, "validation_error", "Some fields are not valid.",
                            fields={key: "This field cannot be empty."})
-    async with sessions(request)() as session:
-        plan = await service.update_careplan(session, principal(request),
-                                             request.match_info["plan_id"], changes)
+    plan = await call(request, service.update_careplan, request.match_info["plan_id"], changes)
     return ok(careplan_out(plan))
 
 
 @routes.post("/api/v1/careplans/{plan_id}/activate")
 @requires(*CLINICIANS)
 async def careplans_activate(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        plan = await service.activate_careplan(session, principal(request),
-                                               request.match_info["plan_id"])
+    plan = await call(request, service.activate_careplan, request.match_info["plan_id"])
     return ok(careplan_out(plan))
 
 
 @routes.post("/api/v1/careplans/{plan_id}/complete")
 @requires(*CLINICIANS)
 async def careplans_complete(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        plan = await service.complete_careplan(session, principal(request),
-                                               request.match_info["plan_id"])
+    plan = await call(request, service.complete_careplan, request.match_info["plan_id"])
     return ok(careplan_out(plan))

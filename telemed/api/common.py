@@ -10,20 +10,23 @@ taken as a number (``"minutes": true``) and a number never as a string or the re
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
 from telemed.db.engine import SessionFactory
 from telemed.domain.json_input import JsonInputError, parse_json, walk_strings
 from telemed.domain.text import describe, forbidden_character, text_errors
 from telemed.errors import ApiError, invalid
-from telemed.principal import REQUEST_ID
+from telemed.principal import REQUEST_ID, Principal, principal
 
 M = TypeVar("M", bound=BaseModel)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 MAX_BODY_DEPTH = 32
 
@@ -133,6 +136,15 @@ def query_text(query: Mapping[str, str], name: str, *, max_length: int = 200) ->
 def sessions(request: web.Request) -> SessionFactory:
     """The database session factory."""
     return request.app[keys.SESSIONS]
+
+
+async def call(request: web.Request,
+               use_case: Callable[Concatenate[AsyncSession, Principal, P], Awaitable[T]],
+               *args: P.args, **kwargs: P.kwargs) -> T:
+    """`use_case` of a service for the caller, on a session of its own: the one shape of
+    a handler's database work (``await call(request, service.get_alert, alert_id)``)."""
+    async with sessions(request)() as session:
+        return await use_case(session, principal(request), *args, **kwargs)
 
 
 def request_id(request: web.Request) -> str:

@@ -8,11 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from telemed.api.common import Body, body, ok, query_int, sessions
+from telemed.api.common import Body, body, call, listing, ok, query_int
 from telemed.api.shapes import iso
 from telemed.db.models import Consent, EmergencyAccess
 from telemed.domain.text import spreadsheet_safe
-from telemed.principal import CLINICIANS, ROLES, principal, requires
+from telemed.principal import CLINICIANS, ROLES, requires
 from telemed.services import consent as service
 
 routes = web.RouteTableDef()
@@ -52,21 +52,16 @@ def consent_out(consent: Consent) -> dict[str, Any]:
 @routes.get("/api/v1/patients/{patient_id}/consents")
 @requires(*ROLES)
 async def consents_list(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        items = await service.list_consents(session, principal(request),
-                                            request.match_info["patient_id"])
-    return ok({"items": [consent_out(c) for c in items], "next_cursor": None})
+    items = await call(request, service.list_consents, request.match_info["patient_id"])
+    return listing([consent_out(c) for c in items], None)
 
 
 @routes.post("/api/v1/patients/{patient_id}/consents")
 @requires("patient", "admin")
 async def consents_decide(request: web.Request) -> web.Response:
     data = await body(request, ConsentDecision)
-    async with sessions(request)() as session:
-        consent = await service.decide_consent(
-            session, principal(request), request.match_info["patient_id"],
-            granted=data.granted, grantee_id=data.grantee_id, note=data.note,
-        )
+    consent = await call(request, service.decide_consent, request.match_info["patient_id"],
+                         granted=data.granted, grantee_id=data.grantee_id, note=data.note)
     return ok(consent_out(consent), status=201)
 
 
@@ -82,10 +77,8 @@ def emergency_out(grant: EmergencyAccess) -> dict[str, Any]:
 @requires(*CLINICIANS)
 async def emergency_access(request: web.Request) -> web.Response:
     data = await body(request, EmergencyRequest)
-    async with sessions(request)() as session:
-        grant = await service.break_glass(session, principal(request),
-                                          request.match_info["patient_id"], data.reason,
-                                          data.reason_code)
+    grant = await call(request, service.break_glass, request.match_info["patient_id"], data.reason,
+                       data.reason_code)
     return ok(emergency_out(grant), status=201)
 
 
@@ -96,8 +89,7 @@ async def emergency_queue(request: web.Request) -> web.Response:
     code, the patient's name — no free text), a doctor those to patients it is responsible
     for. ``?pending=true``: only those still to review."""
     pending = request.query.get("pending", "") in ("1", "true")
-    async with sessions(request)() as session:
-        items = await service.review_queue(session, principal(request), pending_only=pending)
+    items = await call(request, service.review_queue, pending_only=pending)
     out = []
     for item in items:
         row = emergency_out(item.grant)
@@ -113,15 +105,13 @@ async def emergency_queue(request: web.Request) -> web.Response:
 @requires("admin", "doctor")
 async def emergency_review(request: web.Request) -> web.Response:
     data = await body(request, EmergencyReview)
-    async with sessions(request)() as session:
-        grant = await service.review_emergency(session, principal(request),
-                                               request.match_info["access_id"],
-                                               outcome=data.outcome, note=data.note)
+    grant = await call(request, service.review_emergency, request.match_info["access_id"],
+                       outcome=data.outcome, note=data.note)
     return ok(emergency_out(grant))
 
 
 LOG_FIELDS = ("at", "actor_name", "actor_role", "action", "resource", "resource_id", "reason",
-              "emergency", "outcome")
+              "reason_code", "emergency", "outcome")
 
 
 @routes.get("/api/v1/patients/{patient_id}/access-log")
@@ -130,15 +120,14 @@ async def access_log(request: web.Request) -> web.StreamResponse:
     cursor = query_int(request.query, "cursor", low=1, high=2**63 - 1)
     limit = query_int(request.query, "limit", low=1, high=1000, default=200)
     assert limit is not None
-    async with sessions(request)() as session:
-        entries, next_cursor = await service.access_log(
-            session, principal(request), request.match_info["patient_id"],
-            limit=limit, before_id=cursor,
-        )
+    entries, next_cursor = await call(request, service.access_log, request.match_info["patient_id"],
+                                      limit=limit, before_id=cursor)
     rows = [
         {"at": iso(e.at), "actor_id": e.actor_id, "actor_name": e.actor_name,
          "actor_role": e.actor_role, "action": e.action, "resource": e.resource,
-         "resource_id": e.resource_id, "reason": e.reason, "emergency": e.emergency,
+         "resource_id": e.resource_id, "reason": e.reason.text() if e.reason else None,
+         "reason_code": e.reason.code if e.reason else None,
+         "reason_params": dict(e.reason.params) if e.reason else None, "emergency": e.emergency,
          "outcome": e.outcome}
         for e in entries
     ]

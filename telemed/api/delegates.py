@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from telemed.api.common import Body, body, ok, sessions
+from telemed.api.common import Body, body, call, listing, ok
 from telemed.api.shapes import iso
 from telemed.db.models import Delegation, User
-from telemed.principal import principal, requires
+from telemed.principal import requires
 from telemed.services import delegates as service
 
 routes = web.RouteTableDef()
@@ -45,30 +45,24 @@ def delegation_out(delegation: Delegation, user: User | None = None) -> dict[str
 @routes.get("/api/v1/patients/{patient_id}/delegates")
 @requires("patient", "admin")
 async def delegates_list(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        rows = await service.list_delegations(session, principal(request),
-                                              request.match_info["patient_id"])
-    return ok({"items": [delegation_out(d, u) for d, u in rows], "next_cursor": None})
+    rows = await call(request, service.list_delegations, request.match_info["patient_id"])
+    return listing([delegation_out(d, u) for d, u in rows], None)
 
 
 @routes.post("/api/v1/patients/{patient_id}/delegates")
 @requires("patient", "admin")
 async def delegates_grant(request: web.Request) -> web.Response:
     data = await body(request, DelegateCreate)
-    async with sessions(request)() as session:
-        delegation = await service.grant(session, principal(request),
-                                         request.match_info["patient_id"],
-                                         delegate_username=data.delegate_username,
-                                         relationship=data.relationship, scope=data.scope,
-                                         request_note=data.request_note)
+    delegation = await call(request, service.grant, request.match_info["patient_id"],
+                            delegate_username=data.delegate_username,
+                            relationship=data.relationship, scope=data.scope,
+                            request_note=data.request_note)
     return ok(delegation_out(delegation), status=201)
 
 
 @routes.delete("/api/v1/patients/{patient_id}/delegates/{delegation_id}")
 @requires("patient", "admin")
 async def delegates_revoke(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        delegation = await service.revoke(session, principal(request),
-                                          request.match_info["patient_id"],
-                                          request.match_info["delegation_id"])
+    delegation = await call(request, service.revoke, request.match_info["patient_id"],
+                            request.match_info["delegation_id"])
     return ok(delegation_out(delegation))

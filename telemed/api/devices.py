@@ -6,23 +6,24 @@ who had the device when (``patient_id`` null for a patient the caller may not se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed import keys
-from telemed.api.common import Body, body, listing, ok, request_id, sessions
+from telemed.api.common import Body, body, call, listing, ok, request_id, sessions
 from telemed.api.shapes import iso
 from telemed.broker import BROKER
 from telemed.broker.dynsec import DynSecClient
 from telemed.broker.topics import DeviceTopics
-from telemed.bus.events import device_changed
 from telemed.db.models import Device
-from telemed.principal import ROLES, STAFF, principal, requires
+from telemed.principal import ROLES, STAFF, Principal, principal, requires
 from telemed.services import devices as service
 from telemed.services.pagination import encode_cursor, parse_page
+
+P = ParamSpec("P")
 
 routes = web.RouteTableDef()
 
@@ -82,11 +83,6 @@ def _dynsec(request: web.Request) -> DynSecClient | None:
     return handle.dynsec if handle is not None else None
 
 
-async def _changed(request: web.Request, device: Device) -> None:
-    """Tell ingest workers (cache, retained config) that a device changed."""
-    await device_changed(request.app[keys.BUS], device.id, device.patient_id)
-
-
 @routes.post("/api/v1/devices")
 @requires(*STAFF)
 async def devices_create(request: web.Request) -> web.Response:
@@ -96,7 +92,6 @@ async def devices_create(request: web.Request) -> web.Response:
             session, _dynsec(request), principal(request), serial=data.serial, kind=data.kind,
             patient_id=data.patient_id, assigned_from=data.assigned_from,
             request_id=request_id(request))
-    await _changed(request, registration.device)
     return ok(credentials_out(request, registration), status=201)
 
 
@@ -104,35 +99,38 @@ async def devices_create(request: web.Request) -> web.Response:
 @requires(*ROLES)
 async def devices_list(request: web.Request) -> web.Response:
     page = parse_page(request.query, key_length=1)
-    async with sessions(request)() as session:
-        found = await service.list_devices(session, principal(request), page,
-                                           patient_id=request.query.get("patient"),
-                                           request_id=request_id(request))
+    found = await call(request, service.list_devices, page, patient_id=request.query.get("patient"),
+                       request_id=request_id(request))
     cursor = encode_cursor([found[-1].serial]) if len(found) == page.limit else None
     return listing([device_out(d) for d in found], cursor)
+
+
+async def _with_history(
+    request: web.Request,
+    use_case: Callable[Concatenate[AsyncSession, Principal, P], Awaitable[Device]],
+    *args: P.args, **kwargs: P.kwargs,
+) -> web.Response:
+    """The device `use_case` gives, with its history as the caller may see it."""
+    async with sessions(request)() as session:
+        device = await use_case(session, principal(request), *args, **kwargs)
+        history = await service.device_history(session, principal(request), device)
+    return ok({**device_out(device), "assignments": assignments_out(history)})
 
 
 @routes.get("/api/v1/devices/{device_id}")
 @requires(*ROLES)
 async def devices_get(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        device = await service.get_device(session, principal(request),
-                                          request.match_info["device_id"], request_id(request))
-        history = await service.device_history(session, principal(request), device)
-    return ok({**device_out(device), "assignments": assignments_out(history)})
+    return await _with_history(request, service.get_device, request.match_info["device_id"],
+                               request_id(request))
 
 
 @routes.patch("/api/v1/devices/{device_id}")
 @requires(*STAFF)
 async def devices_update(request: web.Request) -> web.Response:
     data = await body(request, DeviceUpdate)
-    async with sessions(request)() as session:
-        device = await service.reassign_device(session, principal(request),
-                                               request.match_info["device_id"], data.patient_id,
-                                               request_id(request))
-        history = await service.device_history(session, principal(request), device)
-    await _changed(request, device)
-    return ok({**device_out(device), "assignments": assignments_out(history)})
+    return await _with_history(request, service.reassign_device,
+                               request.match_info["device_id"], data.patient_id,
+                               request_id(request))
 
 
 @routes.delete("/api/v1/devices/{device_id}")
@@ -142,7 +140,6 @@ async def devices_revoke(request: web.Request) -> web.Response:
         device = await service.revoke_device(session, _dynsec(request), principal(request),
                                              request.match_info["device_id"],
                                              request_id(request))
-    await _changed(request, device)
     return ok(device_out(device))
 
 
@@ -153,5 +150,4 @@ async def devices_rotate(request: web.Request) -> web.Response:
         registration = await service.rotate_credentials(
             session, _dynsec(request), principal(request), request.match_info["device_id"],
             request_id(request))
-    await _changed(request, registration.device)
     return ok(credentials_out(request, registration))

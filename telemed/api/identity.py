@@ -8,11 +8,11 @@ from pydantic import Field
 
 from telemed import keys
 from telemed.api.common import Body, body, ok, sessions
+from telemed.domain.audit_reasons import because
 from telemed.errors import conflict, not_found
 from telemed.identity.activation import activate
 from telemed.identity.sessions import my_sessions, revoke_my_session
 from telemed.identity.totp import reset_second_factor
-from telemed.live_channels import credentials_revoked
 from telemed.notify import outbox
 from telemed.principal import ROLES, principal, public, requires
 from telemed.services import audit
@@ -40,7 +40,6 @@ async def sessions_revoke(request: web.Request) -> web.Response:
         ended = await revoke_my_session(db, who.user_id, request.match_info["session"])
     if ended is None:
         raise not_found("Session")
-    await credentials_revoked(request.app[keys.BUS], who.user_id, "revoked_by_user", ended)
     return ok({"status": "revoked"})
 
 
@@ -66,7 +65,7 @@ async def second_factor_reset(request: web.Request) -> web.Response:
                             link="/account/second-factor", cause_type="user",
                             cause_id=user.id)
         audit.record(db, actor=who, action="update", resource="user", resource_id=user.id,
-                     reason="second factor reset")
+                     reason=because("second_factor_reset"))
         await db.commit()
     return ok({"status": "reset"})
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from telemed.api.common import listing, ok, query_int, request_id, sessions
+from telemed.api.common import call, listing, ok, query_int, request_id
 from telemed.domain.imaging import MAX_FRAME, parse_window
 from telemed.errors import ApiError
 from telemed.imaging.dicomweb import DicomWebClient
 from telemed.imaging.setup import IMAGING, STUDY_ACCESS
-from telemed.principal import Role, principal, requires
+from telemed.principal import Role, requires
 from telemed.services import imaging as service
 
 routes = web.RouteTableDef()
@@ -26,12 +26,9 @@ def _instance(request: web.Request) -> tuple[str, str]:
 
 async def _authorized(request: web.Request, *, frames: bool = False) -> str:
     study_uid = request.match_info["study_uid"]
-    async with sessions(request)() as session:
-        await service.authorize_study(session, principal(request), study_uid,
-                                      request.app[IMAGING], request.app[STUDY_ACCESS],
-                                      frames=frames,
-                                      instance=_instance(request) if frames else None,
-                                      request_id=request_id(request))
+    await call(request, service.authorize_study, study_uid, request.app[IMAGING],
+               request.app[STUDY_ACCESS], frames=frames,
+               instance=_instance(request) if frames else None, request_id=request_id(request))
     return study_uid
 
 
@@ -46,10 +43,8 @@ async def _member(request: web.Request, study_uid: str) -> DicomWebClient:
 @requires(*IMAGE_ROLES)
 async def patient_studies(request: web.Request) -> web.Response:
     """The patient's studies found in the PACS by their fiscal code as PatientID."""
-    async with sessions(request)() as session:
-        found = await service.patient_studies(session, principal(request),
-                                              request.match_info["patient_id"],
-                                              request.app[IMAGING], request_id=request_id(request))
+    found = await call(request, service.patient_studies, request.match_info["patient_id"],
+                       request.app[IMAGING], request_id=request_id(request))
     return listing([s.to_dict() for s in found], None)
 
 

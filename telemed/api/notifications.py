@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from telemed import keys
-from telemed.api.common import ok, request_id, sessions
+from telemed.api.common import call, ok, request_id, sessions
 from telemed.bus import BusOverflow, Subscription
 from telemed.i18n import negotiate
 from telemed.live_channels import live_channels
@@ -173,7 +173,6 @@ async def alarm_burden_get(request: web.Request) -> web.Response:
     """The alarm burden of the caller's care team and of each of its patients
     (``?days=`` 1–92, default 7; docs/notifications.md, "Alarm burden")."""
     days = alarm_burden.check_days(request.query.get("days"))
-    async with sessions(request)() as session:
-        burden = await alarm_burden.team_burden(session, principal(request), days=days,
-                                                request_id=request_id(request))
+    burden = await call(request, alarm_burden.team_burden, days=days,
+                        request_id=request_id(request))
     return ok(burden.out())

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from telemed.api.common import listing, ok, request_id, sessions
+from telemed.api.common import call, listing, ok, request_id, sessions
 from telemed.db.types import utcnow
 from telemed.domain import downsample
 from telemed.domain.units import CLINICAL_METRICS
@@ -48,10 +48,8 @@ async def observations_list(request: web.Request) -> web.Response:
             int(page.after[1])
         except (TypeError, ValueError):
             raise ApiError(400, "invalid_cursor", "cursor is not valid.") from None
-    async with sessions(request)() as session:
-        rows = await service.list_observations(session, principal(request),
-                                               request.match_info["patient_id"], query, page,
-                                               request_id(request))
+    rows = await call(request, service.list_observations, request.match_info["patient_id"], query,
+                      page, request_id(request))
     cursor = None
     if len(rows) == page.limit:
         cursor = encode_cursor([rows[-1].time.isoformat(), rows[-1].id])
@@ -82,10 +80,8 @@ async def readings_post(request: web.Request) -> web.Response:
 @requires(*CARE_READERS)
 async def vitals_latest(request: web.Request) -> web.Response:
     """The latest reading of every metric of a patient."""
-    async with sessions(request)() as session:
-        data = await service.latest_vitals(session, principal(request),
-                                           request.match_info["patient_id"],
-                                           request_id(request))
+    data = await call(request, service.latest_vitals, request.match_info["patient_id"],
+                      request_id(request))
     return ok(data)
 
 
@@ -129,10 +125,8 @@ def _series_query(request: web.Request) -> service.SeriesQuery:
 async def observations_series(request: web.Request) -> web.Response:
     """A patient's readings downsampled for a chart: per time bucket min, max, mean, count."""
     query = _series_query(request)
-    async with sessions(request)() as session:
-        width, found = await service.series(session, principal(request),
-                                            request.match_info["patient_id"], query,
-                                            request_id(request))
+    width, found = await call(request, service.series, request.match_info["patient_id"], query,
+                              request_id(request))
     return ok({
         "patient_id": request.match_info["patient_id"],
         "since": query.since.isoformat(),

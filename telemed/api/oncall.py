@@ -11,6 +11,7 @@ from pydantic import AwareDatetime
 from telemed.api.common import Body, body, ok, sessions
 from telemed.db.models import OnCallShift
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import because
 from telemed.errors import ApiError
 from telemed.notify import oncall
 from telemed.principal import principal, requires
@@ -55,7 +56,7 @@ async def oncall_create(request: web.Request) -> web.Response:
         shift = await oncall.add_shift(session, user_id=data.user_id, starts_at=data.starts_at,
                                        ends_at=data.ends_at, created_by=who.user_id)
         audit.record(session, actor=who, action="create", resource="user",
-                     resource_id=data.user_id, reason=f"on-call shift {shift.id}")
+                     resource_id=data.user_id, reason=because("oncall_shift", shift=shift.id))
         await session.commit()
     return ok(shift_out(shift), status=201)
 

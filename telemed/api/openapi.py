@@ -60,6 +60,17 @@ def _nullable(kind: str, **more: Any) -> dict[str, Any]:
     return {"type": [kind, "null"], **more}
 
 
+def _ref(name: str) -> dict[str, Any]:
+    """A reference to the component schema `name`."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _page(items: dict[str, Any]) -> dict[str, Any]:
+    """A page of a list endpoint whose items are `items`."""
+    return {"type": "object", "required": ["items", "next_cursor"], "properties": {
+        "items": {"type": "array", "items": items}, "next_cursor": _nullable("string")}}
+
+
 _TIME = {"type": "string", "format": "date-time"}
 DEVICE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -129,11 +140,8 @@ ALERT_SCHEMA: dict[str, Any] = {
             "family_name": {"type": "string"}}},
     },
 }
-ALERT_REF = {"$ref": "#/components/schemas/Alert"}
-ALERT_PAGE = {"type": "object", "required": ["items", "next_cursor"], "properties": {
-    "items": {"type": "array", "items": ALERT_REF},
-    "next_cursor": _nullable("string"),
-}}
+ALERT_REF = _ref("Alert")
+ALERT_PAGE = _page(ALERT_REF)
 
 PATIENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -152,11 +160,12 @@ PATIENT_SCHEMA: dict[str, Any] = {
         "timezone": {"type": "string"},
     },
 }
-PATIENT_REF = {"$ref": "#/components/schemas/Patient"}
-PATIENT_PAGE = {"type": "object", "required": ["items", "next_cursor"], "properties": {
-    "items": {"type": "array", "items": PATIENT_REF},
-    "next_cursor": _nullable("string"),
-}}
+PATIENT_REF = _ref("Patient")
+PATIENT_PAGE = _page(PATIENT_REF)
+# An attachment: a raw file, or a PACS study named in JSON.
+ATTACHMENT = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": _ref("StudyRef")},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/auth/token"): Operation(
@@ -413,18 +422,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/teleconsults/{teleconsult_id}/attachments"): Operation(
         "Attach a file (PDF, JPEG, PNG, DICOM; raw body, ?filename=, ?reconcile=confirm) or "
         "a PACS study ({study_instance_uid})", "teleconsults", success=201,
-        query=("filename", "reconcile"), extra={"requestBody": {"required": True, "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/StudyRef"}},
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}),
+        query=("filename", "reconcile"), extra=ATTACHMENT),
     ("GET", "/api/v1/visits/{visit_id}/attachments"): Operation(
         "The visit's attachments", "teleconsults"),
     ("POST", "/api/v1/visits/{visit_id}/attachments"): Operation(
         "Attach a file or a PACS study to a visit (as for a teleconsult)", "teleconsults",
-        success=201, query=("filename", "reconcile"), extra={"requestBody": {
-            "required": True, "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/StudyRef"}},
-                "application/octet-stream": {"schema": {"type": "string",
-                                                        "format": "binary"}}}}}),
+        success=201, query=("filename", "reconcile"), extra=ATTACHMENT),
     ("GET", "/api/v1/attachments/{attachment_id}"): Operation(
         "An attached file, inline", "teleconsults", media="application/octet-stream"),
     ("GET", "/api/v1/patients/{patient_id}/studies"): Operation(
@@ -515,7 +518,7 @@ def _body(op: Operation, components: dict[str, Any]) -> dict[str, Any] | None:
     components.update(schema.pop("$defs", {}))
     components[op.body.__name__] = schema
     return {"required": True, "content": {
-        "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+        "application/json": {"schema": _ref(op.body.__name__)}}}
 
 
 SSE_EVENT = {"type": "object", "properties": {"event": {"type": "string"},
@@ -571,7 +574,7 @@ def build_spec(app: web.Application) -> dict[str, Any]:
         "components": {
             "schemas": components,
             "responses": {"Error": {"description": "Error", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+                "application/json": {"schema": _ref("Error")}}}},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "basic": {"type": "http", "scheme": "basic"},

@@ -7,7 +7,7 @@ from datetime import date
 from aiohttp import web
 from pydantic import Field, JsonValue
 
-from telemed.api.common import Body, body, listing, ok, request_id, sessions
+from telemed.api.common import Body, body, call, listing, ok, request_id, sessions
 from telemed.api.shapes import patient_out, user_out
 from telemed.principal import CARE_READERS, ROLES, STAFF, principal, requires
 from telemed.services import patients as service
@@ -51,10 +51,8 @@ class PatientUpdate(Body):
 @requires(*ROLES)
 async def patients_list(request: web.Request) -> web.Response:
     page = parse_page(request.query, key=("str", "str", "str"))
-    async with sessions(request)() as session:
-        found = await service.list_patients(session, principal(request), page,
-                                            request.query.get("q", "")[:100] or None,
-                                            request_id(request))
+    found = await call(request, service.list_patients, page,
+                       request.query.get("q", "")[:100] or None, request_id(request))
     cursor = None
     if len(found) == page.limit:
         last = found[-1]
@@ -66,18 +64,15 @@ async def patients_list(request: web.Request) -> web.Response:
 @requires(*STAFF)
 async def patients_create(request: web.Request) -> web.Response:
     data = await body(request, PatientCreate)
-    async with sessions(request)() as session:
-        patient = await service.create_patient(session, principal(request), data.model_dump(),
-                                               request_id(request))
+    patient = await call(request, service.create_patient, data.model_dump(), request_id(request))
     return ok(patient_out(patient), status=201)
 
 
 @routes.get("/api/v1/patients/{patient_id}")
 @requires(*ROLES)
 async def patients_get(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        patient = await service.get_patient(session, principal(request),
-                                            request.match_info["patient_id"], request_id(request))
+    patient = await call(request, service.get_patient, request.match_info["patient_id"],
+                         request_id(request))
     return ok(patient_out(patient))
 
 
@@ -85,13 +80,10 @@ async def patients_get(request: web.Request) -> web.Response:
 @requires(*STAFF)
 async def patients_update(request: web.Request) -> web.Response:
     data = await body(request, PatientUpdate)
-    async with sessions(request)() as session:
-        patient = await service.update_patient(
-            session, principal(request), request.match_info["patient_id"],
-            {k: v for k, v in data.model_dump(exclude_unset=True).items()
-             if v is not None or k == "phone"},
-            request_id(request),
-        )
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items()
+               if v is not None or k == "phone"}
+    patient = await call(request, service.update_patient, request.match_info["patient_id"],
+                         changes, request_id(request))
     return ok(patient_out(patient))
 
 

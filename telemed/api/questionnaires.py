@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import Field
 
 from telemed import keys
-from telemed.api.common import Body, listing, ok, read_json, request_id, sessions, validate
+from telemed.api.common import Body, call, listing, ok, read_json, request_id, sessions, validate
 from telemed.bus import ALERTS
 from telemed.db.models import QuestionnaireResponse
 from telemed.domain.questionnaires import CATALOGUE, Questionnaire
@@ -80,8 +80,6 @@ async def respond(request: web.Request) -> web.Response:
 @routes.get("/api/v1/patients/{patient_id}/questionnaire-responses")
 @requires(*CARE_READERS)
 async def responses(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        rows = await service.responses(session, principal(request),
-                                       request.match_info["patient_id"],
-                                       request_id=request_id(request))
+    rows = await call(request, service.responses, request.match_info["patient_id"],
+                      request_id=request_id(request))
     return listing([response_out(r) for r in rows], None)

@@ -13,7 +13,6 @@ from telemed.api.common import Body, body, listing, ok, sessions
 from telemed.api.shapes import user_out
 from telemed.db.models import User
 from telemed.identity.activation import activation_url
-from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, Principal, client_of, principal, requires
 from telemed.services import audit, sign_in
 from telemed.services.pagination import encode_cursor, parse_page
@@ -104,8 +103,7 @@ async def apply_password_change(request: web.Request, who: Principal, current: s
                                 new: str) -> None:
     """`services.sign_in.change_own_password` with this request's guard and address."""
     await sign_in.change_own_password(sessions(request), request.app[keys.LOGIN_THROTTLE],
-                                      request.app[keys.BUS], client_of(request), who,
-                                      current, new)
+                                      client_of(request), who, current, new)
 
 
 @routes.post("/api/v1/users/me/password")
@@ -132,12 +130,6 @@ async def users_update(request: web.Request) -> web.Response:
     who = principal(request)
     async with sessions(request)() as session:
         user = await set_active(session, who, request.match_info["user_id"], data.active)
-        audit.record(session, actor=who, action="update", resource="user",
-                     resource_id=user.id, patient_id=user.patient_id,
-                     reason="activated" if data.active else "deactivated")
-        await session.commit()
-    if not data.active:
-        await credentials_revoked(request.app[keys.BUS], user.id, "deactivated")
     return ok(user_out(user))
 
 

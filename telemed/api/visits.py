@@ -12,6 +12,7 @@ from telemed import keys
 from telemed.api.common import (
     Body,
     body,
+    call,
     listing,
     ok,
     read_json,
@@ -125,19 +126,14 @@ async def visits_create(request: web.Request) -> web.Response:
     raw = await read_json(request)
     if isinstance(raw, dict) and "slot_id" in raw:
         wanted = validate(BookingCreate, raw)
-        async with sessions(request)() as session:
-            booked = await booking.book(session, principal(request), booking_settings(request),
-                                        slot_id=wanted.slot_id, reason=wanted.reason,
-                                        patient_id=wanted.patient_id,
-                                        request_id=request_id(request))
+        booked = await call(request, booking.book, booking_settings(request),
+                            slot_id=wanted.slot_id, reason=wanted.reason,
+                            patient_id=wanted.patient_id, request_id=request_id(request))
         return ok(visit_out(booked), status=201)
     data = validate(VisitCreate, raw)
-    async with sessions(request)() as session:
-        record = await service.schedule_visit(
-            session, principal(request), kind=data.kind, patient_id=data.patient_id,
-            participant_ids=data.participant_ids, scheduled_start=data.scheduled_start,
-            duration_minutes=data.duration_minutes, request_id=request_id(request),
-        )
+    record = await call(request, service.schedule_visit, kind=data.kind, patient_id=data.patient_id,
+                        participant_ids=data.participant_ids, scheduled_start=data.scheduled_start,
+                        duration_minutes=data.duration_minutes, request_id=request_id(request))
     return ok(visit_out(record), status=201)
 
 
@@ -148,12 +144,9 @@ async def visits_list(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status is not None and status not in (*service.OPEN_STATUSES, "completed", "cancelled"):
         raise ApiError(400, "invalid_status", "Unknown visit status.")
-    async with sessions(request)() as session:
-        records = await service.list_visits(
-            session, principal(request), page, since=query_time(request, "from"),
-            until=query_time(request, "to"), patient_id=request.query.get("patient"),
-            status=status, request_id=request_id(request),
-        )
+    records = await call(request, service.list_visits, page, since=query_time(request, "from"),
+                         until=query_time(request, "to"), patient_id=request.query.get("patient"),
+                         status=status, request_id=request_id(request))
     next_cursor = None
     if len(records) == page.limit:
         last = records[-1].visit
@@ -187,19 +180,16 @@ async def visits_calendar(request: web.Request) -> web.Response:
 @routes.get(f"/api/v1/visits/{VISIT_ID}")
 @requires(*VISIT_ROLES)
 async def visits_get(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        record = await service.get_visit(session, principal(request),
-                                         request.match_info["visit_id"], request_id(request))
+    record = await call(request, service.get_visit, request.match_info["visit_id"],
+                        request_id(request))
     return ok(visit_out(record))
 
 
 @routes.post(f"/api/v1/visits/{VISIT_ID}/cancel")
 @requires(*VISIT_ROLES)
 async def visits_cancel(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        record = await service.cancel_visit(session, principal(request),
-                                            request.match_info["visit_id"], request_id(request),
-                                            cutoff=booking_settings(request).cutoff)
+    record = await call(request, service.cancel_visit, request.match_info["visit_id"],
+                        request_id(request), cutoff=booking_settings(request).cutoff)
     return ok(visit_out(record))
 
 
@@ -208,10 +198,9 @@ async def visits_cancel(request: web.Request) -> web.Response:
 async def visits_reschedule(request: web.Request) -> web.Response:
     """Move a booked visit to another free slot of the same clinician."""
     data = await body(request, Reschedule)
-    async with sessions(request)() as session:
-        record = await booking.reschedule(session, principal(request), booking_settings(request),
-                                          request.match_info["visit_id"], slot_id=data.slot_id,
-                                          request_id=request_id(request))
+    record = await call(request, booking.reschedule, booking_settings(request),
+                        request.match_info["visit_id"], slot_id=data.slot_id,
+                        request_id=request_id(request))
     return ok(visit_out(record))
 
 
@@ -230,9 +219,8 @@ async def visits_join(request: web.Request) -> web.Response:
 @routes.get(f"/api/v1/visits/{VISIT_ID}/guests")
 @requires(*CLINICIANS)
 async def visits_guests_list(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        found = await guests.list_guests(session, principal(request),
-                                         request.match_info["visit_id"], request_id(request))
+    found = await call(request, guests.list_guests, request.match_info["visit_id"],
+                       request_id(request))
     return listing([guest_out(g) for g in found], None)
 
 
@@ -243,11 +231,9 @@ async def visits_guests_invite(request: web.Request) -> web.Response:
     data = await body(request, GuestCreate)
     visit_id = request.match_info["visit_id"]
     settings = request.app[keys.SETTINGS]
-    async with sessions(request)() as session:
-        invitation = await guests.invite_guest(session, principal(request), visit_id, data.name,
-                                               secret=settings.secret_key,
-                                               request_id=request_id(request),
-                                               email=data.email)
+    invitation = await call(request, guests.invite_guest, visit_id, data.name,
+                            secret=settings.secret_key, request_id=request_id(request),
+                            email=data.email)
     link = guests.invitation_link(settings.effective_public_url, visit_id, invitation.token)
     return ok({**guest_out(invitation.guest), "link": link,
                "expires_at": iso(invitation.expires_at)}, status=201)
@@ -258,8 +244,7 @@ async def visits_guests_invite(request: web.Request) -> web.Response:
 async def visits_guests_revoke(request: web.Request) -> web.Response:
     """Withdraw a guest's invitation and disconnect the guest from the call."""
     visit_id = request.match_info["visit_id"]
-    async with sessions(request)() as session:
-        guest = await guests.revoke_guest(session, principal(request), visit_id,
-                                          request.match_info["guest_id"], request_id(request))
+    guest = await call(request, guests.revoke_guest, visit_id, request.match_info["guest_id"],
+                       request_id(request))
     await request.app[VISIT_ROOMS].remove_user(visit_id, guests.guest_user_id(guest.id))
     return ok(guest_out(guest))

@@ -17,6 +17,7 @@ Event = dict[str, Any]
 ALERTS = "alerts"
 CAREPLANS = "careplans"
 DEVICES = "devices"
+CREDENTIALS = "credentials"  # sessions ended: {"user_id", "session_id", "except", "reason"}
 ACCESS = "access"  # who may see a patient changed (care team, consent, delegates)
 
 

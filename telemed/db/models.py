@@ -405,7 +405,10 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=16)
     resource: str = Field(max_length=32)
     resource_id: str | None = Field(default=None, max_length=64)
-    reason: str | None = Field(default=None, max_length=1000)
+    # Why (telemed.domain.audit_reasons): a code and the text parameters of its template.
+    reason_code: str | None = Field(default=None, max_length=32)
+    reason_params: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     emergency: bool = False
     outcome: str = Field(default="success", max_length=16)
     request_id: str | None = Field(default=None, max_length=64)

@@ -12,6 +12,8 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus.events import CredentialsRevoked
+from telemed.db.events import record_event
 from telemed.db.models import UserSession
 from telemed.db.types import utcnow
 
@@ -72,13 +74,17 @@ async def my_sessions(db: AsyncSession, user_id: str, current: str | None) -> li
 
 
 async def revoke_my_session(db: AsyncSession, user_id: str, handle: str) -> str | None:
-    """End one of the user's own open sessions by its handle (committed); its id, or None
-    when the user has no such open session (another person's session is "no such")."""
+    """End one of the user's own open sessions by its handle (committed; its live channels
+    end); its id, or None when the user has no such open session (another person's session,
+    or a handle that is not one, is "no such")."""
+    if not handle.isascii():  # no handle is; compare_digest refuses to compare one
+        return None
     for row in await open_sessions_of(db, user_id):
         if secrets.compare_digest(handle_of(row.id), handle):
             row.revoked_at = utcnow()
             row.revoked_reason = "revoked_by_user"
             db.add(row)
+            record_event(db, CredentialsRevoked(user_id, "revoked_by_user", session_id=row.id))
             await db.commit()
             return row.id
     return None

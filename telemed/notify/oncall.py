@@ -74,9 +74,6 @@ async def shifts_between(session: AsyncSession, start: datetime,
     return [(shift, name) for shift, name in rows.all()]
 
 
-ONCALL_ACCESS = "on-call access"  # the audit reason prefix of an on-call clinician's access
-
-
 async def has_oncall_access(session: AsyncSession, patient_id: str, user_id: str,
                             now: datetime | None = None) -> bool:
     """Whether an alert of the patient escalated to the user during the user's shift that is

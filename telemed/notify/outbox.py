@@ -30,6 +30,7 @@ from telemed.db.models import (
 )
 from telemed.db.types import utcnow
 from telemed.domain import quiet
+from telemed.domain.audit_reasons import because
 from telemed.domain.documents import cosign_page
 from telemed.errors import conflict, not_found
 from telemed.notify import kinds
@@ -364,7 +365,7 @@ async def alert_notifications(session: AsyncSession, who: Principal, alert_id: s
     if alert is None:
         raise not_found("Alert")
     await authorize_patient(session, who, alert.patient_id, action="read", resource="alert",
-                            resource_id=alert_id, reason="notifications of the alert",
+                            resource_id=alert_id, reason=because("alert_notifications"),
                             request_id=request_id)
     sent = await sent_for_cause(session, alert_id)
     await session.commit()
@@ -445,7 +446,7 @@ async def alert_for_ack_page(session: AsyncSession, who: Principal, alert_id: st
         raise not_found("Alert")
     patient = await authorize_patient(session, who, alert.patient_id, action="read",
                                       resource="alert", resource_id=alert_id,
-                                      reason="acknowledge page", request_id=request_id)
+                                      reason=because("acknowledge_page"), request_id=request_id)
     sent = await sent_for_cause(session, alert_id)
     await session.commit()
     return alert, patient, sent

@@ -26,10 +26,11 @@ from telemed.db.teleconsults import Teleconsult
 from telemed.db.types import utcnow
 from telemed.domain import delegation as delegation_rules
 from telemed.domain import emergency as emergency_rules
+from telemed.domain.audit_reasons import because
 from telemed.domain.consent import Decision, may_consult
 from telemed.domain.teleconsults import ACCESS_STATUSES
 from telemed.errors import ApiError, forbidden, not_found
-from telemed.notify.oncall import ONCALL_ACCESS, has_oncall_access
+from telemed.notify.oncall import has_oncall_access
 from telemed.principal import Principal
 from telemed.services import audit, scope
 from telemed.services.audit import Resource
@@ -40,7 +41,6 @@ ADMIN_RESOURCES = frozenset({"patient", "consent", "access_log"})
 # What a consulted specialist may do with the record for the consult's duration: read it,
 # and add what the consult needs (its visit, attachments, images); never lasting rights.
 CONSULT_CREATES = frozenset({"visit", "teleconsult", "attachment", "study"})
-CONSULT_ACCESS = "teleconsult access"  # the audit reason (shown on the patient's access log)
 
 
 async def in_care_team(session: AsyncSession, patient_id: str, user_id: str) -> bool:
@@ -128,7 +128,7 @@ async def authorize_patient(
     action: Literal["read", "create", "update", "delete", "export"],
     resource: Resource,
     resource_id: str | None = None,
-    reason: str | None = None,
+    reason: audit.ReasonArg = None,
     request_id: str | None = None,
 ) -> Patient:
     """The patient if `who` may act on its `resource`; audits success and refusal alike."""
@@ -137,6 +137,7 @@ async def authorize_patient(
         raise not_found("Patient")
     emergency = False
     allowed = False
+    given = audit.coded(reason)
     refusal = forbidden("You have no access to this patient's record.", key="no_access")
     if who.role == "patient":
         if who.patient_id == patient_id:
@@ -157,26 +158,27 @@ async def authorize_patient(
         if not allowed and member and resource == "alert" and action in ("read", "update") \
                 and who.user_id in await monitoring_clinicians(session, patient_id):
             allowed = True
-            reason = reason or "telemonitoring without record consent"
+            reason = given or because("telemonitoring")
         if not allowed and not member and emergency_rules.allows(action, resource) \
                 and await has_consent(session, patient_id, who.user_id) \
                 and await has_oncall_access(session, patient_id, who.user_id):
             # An alert escalated to them during their on-call shift: like emergency access,
             # reading and handling alerts only, so nothing outlives the shift.
             allowed = True
-            reason = f"{ONCALL_ACCESS}: {reason}" if reason else ONCALL_ACCESS
+            reason = given.within("oncall_access_for") if given else because("oncall_access")
         if not allowed and not member and consult_allows(action, resource) \
                 and await has_consent(session, patient_id, who.user_id):
             consult = await active_consult(session, patient_id, who.user_id)
             if consult is not None:
                 allowed = True
-                reason = f"{CONSULT_ACCESS}: {reason}" if reason else CONSULT_ACCESS
+                reason = (given.within("teleconsult_access_for") if given
+                          else because("teleconsult_access"))
         if not allowed:
             grant = await active_emergency_access(session, patient_id, who.user_id)
             if grant is not None:
                 emergency = True
                 allowed = emergency_rules.allows(action, resource)
-                reason = reason or f"emergency: {grant.reason_code}"
+                reason = given or because("emergency", grounds=grant.reason_code)
                 if not allowed:
                     refusal = ApiError(
                         403, "emergency_access_read_only",

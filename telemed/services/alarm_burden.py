@@ -38,6 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import Alert, CareTeamMember, Notification, Patient, User
 from telemed.db.types import utcnow
 from telemed.domain import alarm_burden as rules
+from telemed.domain.audit_reasons import because
 from telemed.errors import ApiError, forbidden
 from telemed.principal import Principal
 from telemed.services import scope
@@ -305,7 +306,7 @@ async def team_burden(session: AsyncSession, who: Principal, *, days: int,
             counts, figures.days, rules.stats(mine.acks), rules.stats(mine.resolves))))
     await record_reads(session, actor=who, resource="alert",
                        reads=[(p.patient_id, None) for p in patients],
-                       reason="alarm burden", request_id=request_id)
+                       reason=because("alarm_burden"), request_id=request_id)
     await session.commit()
     return TeamBurden(start, end, figures, patients)
 

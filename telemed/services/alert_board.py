@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Alert, CarePlan, Consent, Patient
+from telemed.domain.audit_reasons import because
 from telemed.domain.careplans import CarePlanContent
 from telemed.domain.consent import Decision, consent_state
 from telemed.principal import Principal
@@ -112,7 +113,7 @@ async def withdrawn_notices(session: AsyncSession, who: Principal) -> list[Withd
             notices.append(WithdrawnNotice(patient, since, bool(monitoring)))
     await record_reads(session, actor=who, resource="patient",
                        reads={(n.patient.id, n.patient.id) for n in notices},
-                       reason="consent withdrawn notice")
+                       reason=because("consent_withdrawn_notice"))
     await session.commit()
     return notices
 

@@ -26,6 +26,7 @@ from telemed.db.events import record_event
 from telemed.db.models import Alert, Patient, RuleState
 from telemed.db.types import utcnow
 from telemed.domain.alert_detail import AlertDetail
+from telemed.domain.audit_reasons import Reason, because
 from telemed.domain.bands import Severity, is_worse
 from telemed.domain.errors import DomainValidationError
 from telemed.domain.text import clean_text
@@ -211,7 +212,7 @@ async def raise_condition(
         await session.flush()
         audit.record(session, actor=None, action="create", resource="alert",
                      patient_id=alert.patient_id, resource_id=alert.id,
-                     reason="opened")  # no clinical text in the audit (services.audit)
+                     reason=because("alert_opened"))  # no clinical text (services.audit)
         if alert.severity == "critical":
             await outbox.alert_critical(session, alert, patient, now)
         return await _change(session, alert, "opened", True, patient, condition.received_at)
@@ -232,7 +233,7 @@ async def raise_condition(
     alert.updated_at = now
     audit.record(session, actor=None, action="update", resource="alert",
                  patient_id=alert.patient_id, resource_id=alert.id,
-                 reason=change)
+                 reason=because("alert_escalated" if worse else "alert_updated"))
     notify = worse or not _snoozed(alert, now)
     if worse and alert.severity == "critical":
         await outbox.alert_critical(session, alert, patient, now)
@@ -257,7 +258,7 @@ async def mark_recovered(
         set_detail(alert, detail)
     alert.updated_at = now
     audit.record(session, actor=None, action="update", resource="alert", patient_id=patient_id,
-                 resource_id=alert.id, reason="recovered")
+                 resource_id=alert.id, reason=because("alert_recovered"))
     return await _change(session, alert, "recovered", False, patient, received_at)
 
 
@@ -283,7 +284,8 @@ async def escalate_many(
         alert.updated_at = now
     await audit.record_rule_updates(session, resource="alert", changes=[
         (alert.patient_id, alert.id,
-         f"escalated to {to_user_id or 'nobody (no clinician in the chain)'}"[:1000])
+         because("alert_escalated_to", user=to_user_id) if to_user_id
+         else because("alert_escalated_nobody"))
         for alert, _, to_user_id in steps])
     seqs = await assign_seqs(session, [alert for alert, _, _ in steps])
     changes: list[AlertChange] = []
@@ -328,7 +330,7 @@ async def patients_by_id(session: AsyncSession, patient_ids: Sequence[str]) -> d
 
 
 async def _for_action(
-    session: AsyncSession, who: Principal, alert_id: str, reason: str, request_id: str | None
+    session: AsyncSession, who: Principal, alert_id: str, reason: Reason, request_id: str | None
 ) -> tuple[Alert, Patient]:
     alert = await session.get(Alert, alert_id)
     if alert is None:
@@ -340,7 +342,7 @@ async def _for_action(
 
 
 async def _unresolved(
-    session: AsyncSession, who: Principal, alert_id: str, reason: str, request_id: str | None
+    session: AsyncSession, who: Principal, alert_id: str, reason: Reason, request_id: str | None
 ) -> tuple[Alert, Patient]:
     """`_for_action`, refused (409) when the alert is already resolved."""
     alert, patient = await _for_action(session, who, alert_id, reason, request_id)
@@ -389,7 +391,8 @@ async def acknowledge(
     """open → acknowledged (who, when, note); ``now`` only for recorded history (the
     demo's past)."""
     clean_note = _note(note)
-    alert, patient = await _unresolved(session, who, alert_id, "acknowledge", request_id)
+    alert, patient = await _unresolved(session, who, alert_id, because("alert_acknowledge"),
+                                       request_id)
     if alert.status == "acknowledged":
         raise conflict("This alert is already acknowledged.", "alert_acknowledged")
     now = now or utcnow()
@@ -407,7 +410,7 @@ async def resolve(
 ) -> AlertChange:
     """open/acknowledged → resolved (who, when, note); the rule starts afresh."""
     clean_note = _note(note)
-    alert, patient = await _unresolved(session, who, alert_id, "resolve", request_id)
+    alert, patient = await _unresolved(session, who, alert_id, because("alert_resolve"), request_id)
     now = now or utcnow()
     alert.status = "resolved"
     alert.resolved_by = who.user_id
@@ -431,8 +434,8 @@ async def snooze(
         raise invalid({"minutes": FieldError("minutes", "out_of_range",
                                              "Must be between {min} and {max}.",
                                              {"min": low, "max": high})})
-    alert, patient = await _unresolved(session, who, alert_id, f"snooze {minutes} min",
-                                       request_id)
+    alert, patient = await _unresolved(session, who, alert_id,
+                                       because("alert_snooze", minutes=minutes), request_id)
     now = utcnow()
     alert.snoozed_until = now + timedelta(minutes=minutes)
     alert.updated_at = now

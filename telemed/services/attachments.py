@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import Patient
 from telemed.db.teleconsults import Attachment, Teleconsult
 from telemed.domain import attachments as rules
+from telemed.domain.audit_reasons import Reason, because
 from telemed.domain.teleconsults import OPEN
 from telemed.errors import ApiError, conflict, forbidden, not_found
 from telemed.imaging import dicomweb as dw
@@ -34,7 +35,7 @@ from telemed.services.imaging import check_uid, client_or_503, pacs_unavailable
 from telemed.services.visits import authorize_visit, load_visit
 
 TargetKind = Literal["teleconsult", "visit"]
-RECONCILIATION = "dicom reconciliation"
+RECONCILIATION = because("dicom_reconciliation")
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ async def add_file(
     row = _new(target, who, "file")
     row.media_type, row.filename, row.size = media, name, len(data)
     row.sha256 = hashlib.sha256(data).hexdigest()
-    reason: str | None = None
+    reason: Reason | None = None
     if media == "application/dicom":
         facts = await asyncio.to_thread(_read_dicom, data)
         if facts.study_uid is None or not rules.same_patient_id(facts.patient_id,
@@ -211,11 +212,10 @@ async def add_study(
         raise not_found("Study")
     if not rules.same_patient_id(dw.value(study, dw.TAG_PATIENT_ID),
                                  target.patient.fiscal_code):
-        audit.record(session, actor=who, action="create", resource="study",
-                     patient_id=target.patient.id, resource_id=study_uid, outcome="denied",
-                     request_id=request_id)
-        await session.commit()
-        raise forbidden("That study is not this patient's.")
+        raise await audit.refused(session, forbidden("That study is not this patient's."),
+                                  actor=who, action="create", resource="study",
+                                  patient_id=target.patient.id, resource_id=study_uid,
+                                  request_id=request_id)
     existing = (await session.exec(select(Attachment).where(
         Attachment.study_uid == study_uid).where(
         (Attachment.teleconsult_id == target.id) if target.kind == "teleconsult"

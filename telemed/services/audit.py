@@ -1,22 +1,24 @@
 """The one place that records who read or changed which patient's data, when and why.
 
 An audit line describes the action and the kind of resource, never clinical values:
-administrators read the access log and the FHIR AuditEvents. A `reason` is a short,
-non-clinical word or code ("acknowledge", "version 3", "emergency: on_call_cover"); notes,
-alert details, readings and free-text emergency reasons stay in their own rows, behind the
-clinical access rules.
+administrators read the access log and the FHIR AuditEvents. A `reason` is a code with
+parameters (`telemed.domain.audit_reasons.Reason`: ``reason("careplan_version", version=3)``),
+said in the reader's language where it is shown; notes, alert details, readings and free-text
+emergency reasons stay in their own rows, behind the clinical access rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import AuditEvent
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import Reason, ReasonCode, legacy
+from telemed.errors import ApiError
 from telemed.principal import Principal
 
 Action = Literal["read", "create", "update", "delete", "login", "export", "emergency"]
@@ -31,15 +33,29 @@ Resource = Literal[
 ]
 
 
-MAX_REASON = 1000  # the column's length
+# A reason as given: coded, or (from a service not yet coded) free text stored as ``legacy``.
+ReasonArg = Reason | str | None
 
 
-def fit_reason(reason: str | None) -> str | None:
-    """A reason that fits the column: a longer one (composed, like ``granted: <the note>``,
-    whose full text is stored with its own record) ends with an ellipsis, visibly shortened."""
-    if reason is None or len(reason) <= MAX_REASON:
-        return reason
-    return reason[:MAX_REASON - 1] + "…"
+def coded(reason: ReasonArg) -> Reason | None:
+    """`reason` as a code with parameters."""
+    return legacy(reason) if isinstance(reason, str) else reason
+
+
+def reason_of(event: AuditEvent) -> Reason | None:
+    """The reason of a stored audit row (a code this version does not know is kept as is)."""
+    if event.reason_code is None:
+        return None
+    params = {name: str(value) for name, value in (event.reason_params or {}).items()}
+    return Reason(cast(ReasonCode, event.reason_code), params)
+
+
+def reason_columns(reason: ReasonArg) -> tuple[str | None, dict[str, Any] | None]:
+    """The ``reason_code`` and ``reason_params`` column values of `reason`."""
+    found = coded(reason)
+    if found is None:
+        return None, None
+    return found.code, dict(found.params) or None
 
 
 def record(
@@ -50,7 +66,7 @@ def record(
     resource: Resource,
     patient_id: str | None = None,
     resource_id: str | None = None,
-    reason: str | None = None,
+    reason: ReasonArg = None,
     emergency: bool = False,
     outcome: Literal["success", "denied"] = "success",
     request_id: str | None = None,
@@ -63,13 +79,25 @@ def record(
         action=action,
         resource=resource,
         resource_id=resource_id,
-        reason=fit_reason(reason),
         emergency=emergency,
         outcome=outcome,
         request_id=request_id,
     )
+    event.reason_code, event.reason_params = reason_columns(reason)
     session.add(event)
     return event
+
+
+async def refused(session: AsyncSession, error: ApiError, *, actor: Principal, action: Action,
+                  resource: Resource, patient_id: str | None = None,
+                  resource_id: str | None = None, request_id: str | None = None) -> ApiError:
+    """Record a refused request and commit it (the refusal stays in the log, the request
+    changes nothing); `error` to raise: ``raise await audit.refused(session, forbidden(...),
+    ...)``."""
+    record(session, actor=actor, action=action, resource=resource, patient_id=patient_id,
+           resource_id=resource_id, outcome="denied", request_id=request_id)
+    await session.commit()
+    return error
 
 
 async def record_reads(
@@ -78,7 +106,7 @@ async def record_reads(
     actor: Principal,
     resource: Resource,
     reads: Iterable[tuple[str, str | None]],
-    reason: str | None = None,
+    reason: Reason | None = None,
     request_id: str | None = None,
 ) -> None:
     """One ``read`` row per (patient id, resource id or None) a page shows (what is shown,
@@ -91,20 +119,21 @@ async def record_reads(
 
 
 async def record_rule_updates(session: AsyncSession, *, resource: Resource,
-                              changes: Iterable[tuple[str, str, str]]) -> None:
+                              changes: Iterable[tuple[str, str, Reason]]) -> None:
     """`record` of many updates made by the rules (actor ``None``), one row per
     (patient id, resource id, reason) in the order given, written in one statement."""
     await _insert(session, None, "update", resource, list(changes), None)
 
 
 async def _insert(session: AsyncSession, actor: Principal | None, action: Action,
-                  resource: Resource, rows: list[tuple[str, str | None, str | None]],
+                  resource: Resource, rows: list[tuple[str, str | None, Reason | None]],
                   request_id: str | None) -> None:
     at = utcnow()
     values = [
         {"at": at, "actor_id": actor.user_id if actor else None,
          "actor_role": actor.role if actor else None, "patient_id": pid, "action": action,
-         "resource": resource, "resource_id": resource_id, "reason": fit_reason(reason),
+         "resource": resource, "resource_id": resource_id,
+         **dict(zip(("reason_code", "reason_params"), reason_columns(reason), strict=True)),
          "emergency": False, "outcome": "success", "request_id": request_id}
         for pid, resource_id, reason in rows
     ]

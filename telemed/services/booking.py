@@ -30,6 +30,7 @@ from telemed.db.models import (
 )
 from telemed.db.types import utcnow
 from telemed.domain import booking as rules
+from telemed.domain.audit_reasons import because
 from telemed.errors import ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
@@ -347,7 +348,7 @@ async def reschedule(session: AsyncSession, who: Principal, config: Settings, vi
     visit.duration_minutes = minutes
     session.add(visit)
     audit.record(session, actor=who, action="update", resource="visit",
-                 patient_id=visit.patient_id, resource_id=visit.id, reason="rescheduled",
+                 patient_id=visit.patient_id, resource_id=visit.id, reason=because("rescheduled"),
                  request_id=request_id)
     await outbox.visit_changed(session, visit.patient_id, visit.id, record.participant_ids,
                                who.user_id)
@@ -379,7 +380,7 @@ async def bookings_for(session: AsyncSession, who: Principal, *, since: datetime
         .order_by(col(Booking.slot_start)).limit(200))).all()
     await audit.record_reads(session, actor=who, resource="visit",
                              reads=[(p.id, v.id) for _, v, p in rows],
-                             reason="agenda of bookings", request_id=request_id)
+                             reason=because("booking_agenda"), request_id=request_id)
     await session.commit()
     return [Booked(v, b, p) for b, v, p in rows]
 

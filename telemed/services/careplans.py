@@ -12,6 +12,7 @@ from telemed.bus.events import AccessChanged, CareplanChanged
 from telemed.db.events import record_event
 from telemed.db.models import CarePlan
 from telemed.db.types import new_id, utcnow
+from telemed.domain.audit_reasons import Reason, because
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.errors import DomainValidationError
 from telemed.errors import N_, ApiError, conflict, from_domain, invalid, not_found
@@ -190,11 +191,11 @@ async def update_careplan(
         session.add(result)
     audit.record(session, actor=who, action="update", resource="careplan",
                  patient_id=plan.patient_id, resource_id=plan_id,
-                 reason=f"version {result.version}")
+                 reason=because("careplan_version", version=result.version))
     return await _save_changed(session, result)
 
 
-async def _transition(session: AsyncSession, who: Principal, plan_id: str, *, reason: str,
+async def _transition(session: AsyncSession, who: Principal, plan_id: str, *, reason: Reason,
                       expected: str, refusal: tuple[str, str]) -> CarePlan:
     """The current version of `plan_id`, authorised for `reason`, when its status is
     `expected`; else 409 with the `refusal` (translation key, English template)."""
@@ -217,7 +218,8 @@ async def _save_changed(session: AsyncSession, plan: CarePlan) -> CarePlan:
 
 async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str) -> CarePlan:
     """Draft → active; the patient's previously active plan is completed."""
-    plan = await _transition(session, who, plan_id, reason="activate", expected="draft",
+    plan = await _transition(session, who, plan_id, reason=because("careplan_activate"),
+                             expected="draft",
                              refusal=("careplan_not_draft", N_(
                                  "Only a draft can be activated; this plan is {status}.")))
     now = utcnow()
@@ -233,7 +235,7 @@ async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str)
         session.add(other)
         audit.record(session, actor=who, action="update", resource="careplan",
                      patient_id=plan.patient_id, resource_id=other.plan_id,
-                     reason="completed: superseded by a newly activated plan")
+                     reason=because("careplan_superseded"))
     plan.status = "active"
     plan.activated_at = now
     return await _save_changed(session, plan)
@@ -242,7 +244,8 @@ async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str)
 async def complete_careplan(session: AsyncSession, who: Principal, plan_id: str) -> CarePlan:
     """Active → completed; with monitoring, its final report is drafted from the data
     (a ``monitoring_final_report`` document by whoever completed it, to review and sign)."""
-    plan = await _transition(session, who, plan_id, reason="complete", expected="active",
+    plan = await _transition(session, who, plan_id, reason=because("careplan_complete"),
+                             expected="active",
                              refusal=("careplan_not_active", N_(
                                  "Only an active plan can be completed; this plan is {status}.")))
     plan.status = "completed"

@@ -19,6 +19,7 @@ from telemed.bus.events import AccessChanged
 from telemed.db.events import record_event
 from telemed.db.models import AuditEvent, Consent, EmergencyAccess, Patient, User
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import Reason, because
 from telemed.domain.consent import ConsentState, Decision, consent_state
 from telemed.domain.emergency import (
     DEFAULT_REASON_CODE,
@@ -79,10 +80,9 @@ async def decide_consent(
     if await session.get(Patient, patient_id) is None:
         raise not_found("Patient")
     if not may_manage_record(who, patient_id):
-        audit.record(session, actor=who, action="update", resource="consent",
-                     patient_id=patient_id, outcome="denied")
-        await session.commit()
-        raise forbidden("Only the patient can change their consent.")
+        raise await audit.refused(session, forbidden("Only the patient can change their consent."),
+                                  actor=who, action="update", resource="consent",
+                                  patient_id=patient_id)
     if grantee_id is not None:
         grantee = await session.get(User, grantee_id)
         if grantee is None or grantee.role not in CLINICIANS:
@@ -98,7 +98,7 @@ async def decide_consent(
     session.add(consent)
     audit.record(session, actor=who, action="update", resource="consent",
                  patient_id=patient_id, resource_id=grantee_id,
-                 reason="granted" if granted else "revoked")
+                 reason=because("consent_granted" if granted else "consent_revoked"))
     record_event(session, AccessChanged(patient_id))
     await session.commit()
     return consent
@@ -138,7 +138,7 @@ async def break_glass(
     session.add(grant)
     audit.record(session, actor=who, action="emergency", resource="patient",
                  patient_id=patient_id, resource_id=grant.id,
-                 reason=f"emergency: {reason_code}", emergency=True)
+                 reason=because("emergency", grounds=reason_code), emergency=True)
     await outbox.emergency_access(session, patient_id, grant.id)  # same transaction
     await session.commit()
     return grant
@@ -155,7 +155,7 @@ class AccessLogEntry:
     action: str
     resource: str
     resource_id: str | None
-    reason: str | None
+    reason: Reason | None
     emergency: bool
     outcome: str
 
@@ -186,7 +186,7 @@ async def access_log(
             at=event.at, actor_id=event.actor_id,
             actor_name=user.display_name if user else "Telemed",
             actor_role=event.actor_role, action=event.action, resource=event.resource,
-            resource_id=event.resource_id, reason=event.reason, emergency=event.emergency,
+            resource_id=event.resource_id, reason=audit.reason_of(event), emergency=event.emergency,
             outcome=event.outcome,
         )
         for event, user in rows
@@ -267,11 +267,11 @@ async def review_emergency(session: AsyncSession, who: Principal, access_id: str
     if grant is None:
         raise not_found("Emergency access")
     if not await _may_review(session, who, grant):
-        audit.record(session, actor=who, action="update", resource="emergency_review",
-                     patient_id=grant.patient_id, resource_id=grant.id, outcome="denied")
-        await session.commit()
-        raise forbidden("Only the patient's responsible doctor or an administrator reviews "
-                        "this emergency access.")
+        raise await audit.refused(
+            session, forbidden("Only the patient's responsible doctor or an administrator "
+                               "reviews this emergency access."),
+            actor=who, action="update", resource="emergency_review",
+            patient_id=grant.patient_id, resource_id=grant.id)
     errors: dict[str, str] = {}
     if outcome not in REVIEW_OUTCOMES:
         errors["outcome"] = N_("Outcome must be confirmed or flagged.")
@@ -290,7 +290,8 @@ async def review_emergency(session: AsyncSession, who: Principal, access_id: str
     grant.review_note = note
     session.add(grant)
     audit.record(session, actor=who, action="update", resource="emergency_review",
-                 patient_id=grant.patient_id, resource_id=grant.id, reason=outcome)
+                 patient_id=grant.patient_id, resource_id=grant.id,
+                 reason=because("review_flagged" if outcome == "flagged" else "review_confirmed"))
     await session.commit()
     return grant
 
@@ -340,6 +341,6 @@ async def withdrawn_page(session: AsyncSession, who: Principal, *,
     notices = notices[:limit] if limit is not None else notices
     await audit.record_reads(session, actor=who, resource="patient",
                              reads=[(n.patient.id, n.patient.id) for n in notices],
-                             reason="consent withdrawn notice")
+                             reason=because("consent_withdrawn_notice"))
     await session.commit()
     return notices, more

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -178,6 +178,15 @@ class TtlCache(Generic[K, V]):
             return False, None
         return True, hit[1]
 
+    async def through(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """The value of `key`: the cached one, else `load()`'s, cached."""
+        found = self._data.get(key)
+        if found is not None and found[0] >= self._clock():
+            return found[1]
+        value = await load()
+        self.put(key, value)
+        return value
+
     def put(self, key: K, value: V) -> None:
         if len(self._data) > 100_000:
             self._data.clear()
@@ -199,20 +208,11 @@ class ContextCache:
         self.contents = SharedContents()
 
     async def device(self, session: AsyncSession, device_id: str) -> DeviceInfo | None:
-        hit, value = self.devices.get(device_id)
-        if hit:
-            return value
-        info = await load_device(session, device_id)
-        self.devices.put(device_id, info)
-        return info
+        return await self.devices.through(device_id, lambda: load_device(session, device_id))
 
     async def patient(self, session: AsyncSession, patient_id: str) -> PatientContext | None:
-        hit, value = self.patients.get(patient_id)
-        if hit:
-            return value
-        context = await load_patient_context(session, patient_id)
-        self.patients.put(patient_id, context)
-        return context
+        return await self.patients.through(
+            patient_id, lambda: load_patient_context(session, patient_id))
 
     async def prefetch(self, session: AsyncSession, device_ids: Iterable[str]) -> None:
         """Load what the cache lacks for these devices and their patients, in three queries."""

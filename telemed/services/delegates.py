@@ -18,6 +18,7 @@ from telemed.db.events import record_event
 from telemed.db.models import Delegation, Patient, User
 from telemed.db.types import utcnow
 from telemed.domain import delegation as rules
+from telemed.domain.audit_reasons import because
 from telemed.errors import N_, conflict, forbidden, invalid, not_found
 from telemed.principal import Principal
 from telemed.services import audit
@@ -109,10 +110,9 @@ async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
     if patient is None:
         raise not_found("Patient")
     if not may_manage_record(who, patient_id):
-        audit.record(session, actor=who, action="create", resource="delegation",
-                     patient_id=patient_id, outcome="denied")
-        await session.commit()
-        raise forbidden("Only the patient (or an administrator) manages delegates.")
+        raise await audit.refused(
+            session, forbidden("Only the patient (or an administrator) manages delegates."),
+            actor=who, action="create", resource="delegation", patient_id=patient_id)
     errors: dict[str, str] = {}
     if relationship not in RELATIONSHIPS:
         errors["relationship"] = N_("Relationship must be caregiver, parent or guardian.")
@@ -142,11 +142,13 @@ async def grant(session: AsyncSession, who: Principal, patient_id: str, *,
                                                       today or utcnow().date()),
                             request_note=request_note if who.role == "admin" else None)
     session.add(delegation)
-    reason = f"{relationship} ({scope}): {delegate.display_name}"
-    if who.role == "admin":
-        reason += f" (written request: {request_note})"
+    reason = (because("delegation_requested", relationship=relationship, scope=scope,
+                      delegate=delegate.display_name, note=request_note)
+              if who.role == "admin"
+              else because("delegation_granted", relationship=relationship, scope=scope,
+                           delegate=delegate.display_name))
     audit.record(session, actor=who, action="create", resource="delegation",
-                 patient_id=patient_id, resource_id=delegation.id, reason=reason[:1000])
+                 patient_id=patient_id, resource_id=delegation.id, reason=reason)
     record_event(session, AccessChanged(patient_id))
     await session.commit()
     return delegation

@@ -28,9 +28,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.broker import identities
 from telemed.broker.dynsec import DynSecClient
 from telemed.broker.errors import BrokerError
+from telemed.bus.events import DeviceChanged
+from telemed.db.events import record_event
 from telemed.db.models import Device, DeviceAssignment, Patient
 from telemed.db.types import utcnow
 from telemed.domain import assignments as domain_assignments
+from telemed.domain.audit_reasons import Reason, because
 from telemed.domain.device_kinds import MANUAL_KIND
 from telemed.errors import N_, ApiError, FieldError, conflict, invalid, not_found
 from telemed.principal import Principal
@@ -90,7 +93,7 @@ async def _patient_exists(session: AsyncSession, patient_id: str) -> None:
 
 async def _authorize(session: AsyncSession, who: Principal | None, patient_id: str, *,
                      action: Action, device_id: str | None,
-                     request_id: str | None, reason: str | None = None) -> None:
+                     request_id: str | None, reason: Reason | None = None) -> None:
     """Audit and check access to a patient's devices.
 
     Care-team clinicians (and break-glass access) go through `authorize_patient`. Admins
@@ -104,7 +107,7 @@ async def _authorize(session: AsyncSession, who: Principal | None, patient_id: s
     if await session.get(Patient, patient_id) is None:
         raise not_found("Patient")
     if who is None:
-        reason = f"command line: {reason}" if reason else "command line"
+        reason = reason.within("command_line_for") if reason else because("command_line")
     audit.record(session, actor=who, action=action, resource="device", patient_id=patient_id,
                  resource_id=device_id, request_id=request_id, reason=reason)
 
@@ -185,6 +188,7 @@ async def register_device(
         session.add(DeviceAssignment(device_id=device.id, patient_id=patient_id,
                                      valid_from=assigned_from or now - CLOCK_GRACE,
                                      assigned_by=who.user_id if who else None))
+        record_event(session, DeviceChanged(device.id, patient_id))
         await session.commit()
     except IntegrityError:
         await session.rollback()
@@ -221,7 +225,7 @@ async def list_devices(
     if patient_id is None:
         await audit.record_reads(session, actor=who, resource="device",
                                  reads=[(d.patient_id, None) for d in devices if d.patient_id],
-                                 reason="list", request_id=request_id)
+                                 reason=because("list"), request_id=request_id)
     await session.commit()
     return devices
 
@@ -333,7 +337,7 @@ async def reassign_device(session: AsyncSession, who: Principal | None, device_i
     if patient_id == device.patient_id:
         if patient_id is not None:
             await _authorize(session, who, patient_id, action="update", device_id=device.id,
-                             request_id=request_id, reason="device reassigned: no change")
+                             request_id=request_id, reason=because("device_unchanged"))
         else:
             _require_admin_or_operator(who)
         await session.commit()
@@ -343,15 +347,16 @@ async def reassign_device(session: AsyncSession, who: Principal | None, device_i
     if device.patient_id:
         await _authorize(session, who, device.patient_id, action="update",
                          device_id=device.id, request_id=request_id,
-                         reason=f"device {device.serial} taken from this patient at {stamp}")
+                         reason=because("device_taken", serial=device.serial, at=stamp))
     if patient_id is not None:
         await _authorize(session, who, patient_id, action="update", device_id=device.id,
                          request_id=request_id,
-                         reason=f"device {device.serial} given to this patient at {stamp}")
+                         reason=because("device_given", serial=device.serial, at=stamp))
     try:
         await _move(session, who, device, patient_id, at)
         device.patient_id = patient_id
         session.add(device)
+        record_event(session, DeviceChanged(device.id, patient_id))
         await session.commit()
     except IntegrityError:  # another change of this device won the race
         await session.rollback()
@@ -382,6 +387,7 @@ async def revoke_device(session: AsyncSession, dynsec: DynSecClient | None,
             if row.valid_until is None:
                 row.valid_until, row.ended_by = device.revoked_at, who.user_id if who else None
                 session.add(row)
+        record_event(session, DeviceChanged(device.id, device.patient_id))
     await session.commit()
     return device
 
@@ -404,6 +410,7 @@ async def rotate_credentials(session: AsyncSession, dynsec: DynSecClient | None,
         raise broker_unavailable() from None
     device.secret_hash = new_hash
     session.add(device)
+    record_event(session, DeviceChanged(device.id, device.patient_id))
     await session.commit()
     return Registration(device, password)
 

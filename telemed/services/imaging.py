@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import Patient, Visit, VisitParticipant
 from telemed.db.teleconsults import Attachment, Teleconsult
 from telemed.domain.attachments import same_patient_id
+from telemed.domain.audit_reasons import because
 from telemed.domain.imaging import valid_uid
 from telemed.errors import ApiError, forbidden, not_found
 from telemed.imaging import dicomweb as dw
@@ -193,8 +194,8 @@ async def _check_study(session: AsyncSession, who: Principal, study_uid: str,
         else None
     if visit_id is not None:
         audit.record(session, actor=who, action="read", resource=resource,
-                     patient_id=patient.id, resource_id=resource_id, reason="visit participant",
-                     request_id=request_id)
+                     patient_id=patient.id, resource_id=resource_id,
+                     reason=because("visit_participant"), request_id=request_id)
     else:
         await authorize_patient(session, who, patient.id, action="read", resource=resource,
                                 resource_id=resource_id, request_id=request_id)

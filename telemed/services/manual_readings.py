@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.engine import SessionFactory
 from telemed.db.models import Device, DeviceAssignment
+from telemed.domain.audit_reasons import because
 from telemed.domain.device_kinds import MANUAL_KIND
 from telemed.domain.senml import Rejection
 from telemed.principal import Principal
@@ -91,7 +92,7 @@ async def prepare(session: AsyncSession, who: Principal, patient_id: str, *,
     """Check that ``who`` may enter readings for the patient (audited) and return the
     manual source's device id; commits."""
     await authorize_patient(session, who, patient_id, action="create", resource="observation",
-                            reason="manual reading", request_id=request_id)
+                            reason=because("manual_reading"), request_id=request_id)
     device_id = await manual_source(session, patient_id)
     await session.commit()
     return device_id
@@ -105,7 +106,7 @@ async def form_metrics(session: AsyncSession, who: Principal, patient_id: str, *
             who.role == "patient" and await may_act(session, patient_id, who.user_id)):
         # not theirs to fill in: the same check, refused and audited, as the post would be
         await authorize_patient(session, who, patient_id, action="create",
-                                resource="observation", reason="manual reading form",
+                                resource="observation", reason=because("manual_reading_form"),
                                 request_id=request_id)
     context = await load_patient_context(session, patient_id)
     await session.commit()

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Alert, Observation, Patient
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import because
 from telemed.domain.careplans import CarePlanContent, TimedSchedule, effective_bands
 from telemed.domain.patient_view import (
     DueItem,
@@ -105,10 +106,10 @@ async def load_home(session: AsyncSession, who: Principal, patient_id: str, *,
     """The top of the patient's "My record" (audited reads of observations and alerts)."""
     now = now or utcnow()
     patient = await authorize_patient(session, who, patient_id, action="read",
-                                      resource="observation", reason="my record",
+                                      resource="observation", reason=because("my_record"),
                                       request_id=request_id)
     await authorize_patient(session, who, patient_id, action="read", resource="alert",
-                            reason="my record", request_id=request_id)
+                            reason=because("my_record"), request_id=request_id)
     context = await load_patient_context(session, patient_id)
     content = context.content if context is not None else None
     home = Home(patient=patient, has_plan=content is not None)

@@ -39,6 +39,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Observation, Patient
 from telemed.db.types import UTCDateTime
+from telemed.domain.audit_reasons import because
 from telemed.domain.downsample import Bucket, bucket_number, bucket_width, from_aggregates
 from telemed.domain.units import CLINICAL_METRICS, METRICS
 from telemed.principal import Principal
@@ -283,7 +284,7 @@ async def latest_vitals(
 ) -> dict[str, Any]:
     """The compact latest-vitals view of one patient (audited)."""
     await authorize_patient(session, who, patient_id, action="read", resource="observation",
-                            reason="latest vitals", request_id=request_id)
+                            reason=because("latest_vitals"), request_id=request_id)
     latest = (await latest_values(session, [patient_id])).get(patient_id, {})
     await session.commit()
     return {
@@ -410,7 +411,7 @@ async def series(
 ) -> tuple[int, list[MetricSeries]]:
     """(bucket width in seconds, one downsampled series per metric) of a patient (audited)."""
     await authorize_patient(session, who, patient_id, action="read", resource="observation",
-                            reason="vitals series", request_id=request_id)
+                            reason=because("vitals_series"), request_id=request_id)
     width = bucket_width(query.since, query.until, query.points)
     found = await bucketed(session, patient_id, query.metrics, query.since, query.until, width)
     await session.commit()

@@ -15,6 +15,7 @@ from telemed.bus.events import AccessChanged
 from telemed.db.events import record_event
 from telemed.db.models import CareTeamMember, Patient, PatientSearchTerm, User
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import because
 from telemed.domain.errors import DomainValidationError, FieldError
 from telemed.domain.fiscal_code import validate_demographics, validate_fiscal_code
 from telemed.domain.search_terms import patient_terms, prefix_end, query_words
@@ -175,7 +176,7 @@ async def list_patients(
             > tuple_(*(str(v) for v in page.after)))
     patients = list((await session.exec(query.limit(page.limit))).all())
     await audit.record_reads(session, actor=who, resource="patient",
-                             reads=[(p.id, p.id) for p in patients], reason="list",
+                             reads=[(p.id, p.id) for p in patients], reason=because("list"),
                              request_id=request_id)
     await session.commit()
     return patients

@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Alert, Device, Patient
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import because
 from telemed.errors import forbidden
 from telemed.principal import Principal
 from telemed.services import scope
@@ -163,6 +164,6 @@ async def population(session: AsyncSession, who: Principal, filters: PopulationF
     items = shown[:limit]
     await record_reads(session, actor=who, resource="patient",
                        reads={(p.patient.id, None) for p in items},
-                       reason="population view", request_id=request_id)
+                       reason=because("population_view"), request_id=request_id)
     await session.commit()
     return Population(items, counts, len(shown) > limit)

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import Patient, QuestionnaireResponse
 from telemed.db.types import utcnow
 from telemed.domain import alert_detail
+from telemed.domain.audit_reasons import because
 from telemed.domain.careplans import QuestionnairePlan
 from telemed.domain.errors import DomainValidationError
 from telemed.domain.questionnaires import CATALOGUE, Questionnaire, past_threshold, score
@@ -71,7 +72,7 @@ async def planned(session: AsyncSession, who: Principal, patient_id: str, *,
     """The questionnaires of the patient's active plan, with what is due (audited read)."""
     patient = await authorize_patient(session, who, patient_id, action="read",
                                       resource="questionnaire_response",
-                                      reason="questionnaires due", request_id=request_id)
+                                      reason=because("questionnaires_due"), request_id=request_id)
     context = await load_patient_context(session, patient_id)
     latest = await _latest(session, patient_id)
     await session.commit()

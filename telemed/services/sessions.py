@@ -15,6 +15,8 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemed.bus.events import CredentialsRevoked
+from telemed.db.events import record_event
 from telemed.db.models import User, UserSession
 from telemed.db.types import utcnow
 from telemed.security import TokenSigner
@@ -87,23 +89,27 @@ async def open_session_ids(db: AsyncSession, session_ids: set[str]) -> set[str]:
 
 
 async def revoke_session(db: AsyncSession, session_id: str, reason: str) -> str | None:
-    """Revoke one session; the id of its user, or None when it was not open (committed)."""
+    """Revoke one session (committed; its live channels end): the id of its user, or None
+    when it was not open."""
     row = await db.get(UserSession, session_id)
     if row is None or row.revoked_at is not None:
         return None
     row.revoked_at = utcnow()
     row.revoked_reason = reason
     db.add(row)
+    record_event(db, CredentialsRevoked(row.user_id, reason, session_id=session_id))
     await db.commit()
     return row.user_id
 
 
 async def revoke_user_sessions(db: AsyncSession, user_id: str, reason: str, *,
                                keep: str | None = None) -> None:
-    """Revoke every open session of a user except `keep` (not committed)."""
+    """Revoke every open session of a user except `keep` (not committed; their live
+    channels end once it is)."""
     query = (update(UserSession)
              .where(col(UserSession.user_id) == user_id)
              .where(col(UserSession.revoked_at).is_(None)))
     if keep is not None:
         query = query.where(col(UserSession.id) != keep)
     await db.exec(query.values(revoked_at=utcnow(), revoked_reason=reason))
+    record_event(db, CredentialsRevoked(user_id, reason, except_session=keep))

@@ -8,11 +8,10 @@ JSON API and the pages call the same functions; they pass the guard, the client'
 
 from __future__ import annotations
 
-from telemed.bus import EventBus
 from telemed.db.engine import SessionFactory
 from telemed.db.models import User
+from telemed.domain.audit_reasons import because
 from telemed.errors import N_, ApiError, FieldError, invalid
-from telemed.live_channels import credentials_revoked
 from telemed.principal import Principal
 from telemed.security import LoginGuard
 from telemed.services import audit
@@ -52,8 +51,8 @@ async def login(sessions: SessionFactory, guard: LoginGuard, address: str, usern
     return user
 
 
-async def change_own_password(sessions: SessionFactory, guard: LoginGuard, bus: EventBus,
-                              address: str, who: Principal, current: str, new: str) -> None:
+async def change_own_password(sessions: SessionFactory, guard: LoginGuard, address: str,
+                              who: Principal, current: str, new: str) -> None:
     """Change the caller's password; the current one is guessed no faster than at login.
 
     Every other session and token of the caller ends (and the channels they opened); the
@@ -74,8 +73,6 @@ async def change_own_password(sessions: SessionFactory, guard: LoginGuard, bus: 
             guard.release(address, who.username)  # the current password was right
             raise
         audit.record(session, actor=who, action="update", resource="user",
-                     resource_id=who.user_id, reason="password changed")
+                     resource_id=who.user_id, reason=because("password_changed"))
         await session.commit()
     guard.succeeded(address, who.username)
-    await credentials_revoked(bus, who.user_id, "password_changed",
-                              except_session=who.session_id)

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Patient, User
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import because
 from telemed.domain.errors import DomainValidationError
 from telemed.domain.fiscal_code import validate_fiscal_code
 from telemed.domain.phone import PHONE_PROBLEM, normalize_phone
@@ -23,7 +24,7 @@ from telemed.identity.activation import unusable_password
 from telemed.notify import kinds
 from telemed.principal import ROLES, Principal
 from telemed.security import hash_password, password_problem, verify_password
-from telemed.services import free_text
+from telemed.services import audit, free_text
 from telemed.services.pagination import Page
 from telemed.services.sessions import revoke_user_sessions
 
@@ -300,8 +301,7 @@ async def end_all_sessions_of(session: AsyncSession, user_id: str) -> None:
 
 async def end_all_sessions(session: AsyncSession, user: User,
                            reason: str = "logout_everywhere") -> None:
-    """Revoke every session and token of the user (committed). Announce it on the bus
-    (``telemed.live_channels.credentials_revoked``) so live channels close at once."""
+    """Revoke every session and token of the user (committed; their live channels end)."""
     user.sessions_valid_after = utcnow()
     session.add(user)
     await revoke_user_sessions(session, user.id, reason)
@@ -310,9 +310,10 @@ async def end_all_sessions(session: AsyncSession, user: User,
 
 async def change_password(session: AsyncSession, user_id: str, *, current: str, new: str,
                           keep_session: str | None) -> User:
-    """Set a new password (committed): LoginError when `current` is wrong, 422 when `new`
-    breaks the policy. Every other session and token of the user is revoked; the one that
-    made the change (`keep_session`) stays open."""
+    """Set a new password (not committed: the caller commits it with its audit row):
+    LoginError when `current` is wrong, 422 when `new` breaks the policy. Every other
+    session and token of the user is revoked; the one that made the change (`keep_session`)
+    stays open."""
     user = await get_user(session, user_id)
     if not await asyncio.to_thread(verify_password, user.password_hash, current):
         raise LoginError()
@@ -325,14 +326,13 @@ async def change_password(session: AsyncSession, user_id: str, *, current: str, 
     user.sessions_valid_after = utcnow()
     session.add(user)
     await revoke_user_sessions(session, user.id, "password_changed", keep=keep_session)
-    await session.commit()
     return user
 
 
 async def set_active(session: AsyncSession, actor: Principal, user_id: str,
                      active: bool) -> User:
-    """Activate or deactivate a user (not oneself); deactivating revokes every session and
-    token (committed). Announce deactivations on the bus."""
+    """Activate or deactivate a user (not oneself), audited; deactivating revokes every
+    session and token and ends their live channels (`CredentialsRevoked`). Committed."""
     user = await get_user(session, user_id)
     if user.id == actor.user_id and not active:
         raise conflict("You cannot deactivate your own account.", "cannot_deactivate_self")
@@ -341,6 +341,9 @@ async def set_active(session: AsyncSession, actor: Principal, user_id: str,
         user.sessions_valid_after = utcnow()
         await revoke_user_sessions(session, user.id, "deactivated")
     session.add(user)
+    audit.record(session, actor=actor, action="update", resource="user", resource_id=user.id,
+                 patient_id=user.patient_id,
+                 reason=because("user_activated" if active else "user_deactivated"))
     await session.commit()
     return user
 

@@ -29,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Visit, VisitGuest
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import because
 from telemed.errors import N_, ApiError, conflict, forbidden, invalid, not_found
 from telemed.principal import Principal
 from telemed.security import TokenError, TokenSigner
@@ -174,7 +175,7 @@ async def invite_guest(
     await session.flush()
     audit.record(session, actor=who, action="create", resource="visit_guest",
                  patient_id=visit.patient_id, resource_id=guest.id,
-                 reason="guest invited to visit " + visit_id, request_id=request_id)
+                 reason=because("guest_invited", visit=visit_id), request_id=request_id)
     await session.commit()
     ttl = _ttl(visit, now)
     token = TokenSigner(secret).sign(LINK_PURPOSE, {"v": visit_id, "g": guest.id}, ttl)
@@ -205,7 +206,7 @@ async def revoke_guest(
         session.add(guest)
         audit.record(session, actor=who, action="delete", resource="visit_guest",
                      patient_id=record.visit.patient_id, resource_id=guest.id,
-                     reason="guest revoked", request_id=request_id)
+                     reason=because("guest_revoked"), request_id=request_id)
     await session.commit()
     return guest
 

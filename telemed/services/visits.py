@@ -28,6 +28,7 @@ from telemed.db.models import (
     VisitParticipant,
 )
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import because
 from telemed.errors import N_, ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
@@ -104,7 +105,7 @@ async def authorize_visit(
             and visit.scheduled_start >= invitation_horizon():
         audit.record(session, actor=who, action=action, resource=resource,
                      patient_id=visit.patient_id, resource_id=visit.id,
-                     reason="visit participant", request_id=request_id)
+                     reason=because("visit_participant"), request_id=request_id)
         return
     await authorize_patient(session, who, visit.patient_id, action=action, resource=resource,
                             resource_id=visit.id, request_id=request_id)

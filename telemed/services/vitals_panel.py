@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Observation
+from telemed.domain.audit_reasons import because
 from telemed.domain.careplans import CarePlanContent
 from telemed.domain.units import METRICS
 from telemed.principal import Principal
@@ -52,7 +53,7 @@ async def vitals_panel(session: AsyncSession, who: Principal, patient_id: str, *
                        request_id: str | None = None) -> VitalsPanel:
     """The panel's data, after `authorize_patient` (which audits the read)."""
     await authorize_patient(session, who, patient_id, action="read", resource="observation",
-                            reason="vitals charts", request_id=request_id)
+                            reason=because("vitals_charts"), request_id=request_id)
     context = await load_patient_context(session, patient_id)
     content = context.content if context is not None else None
     latest = (await latest_values(session, [patient_id])).get(patient_id, {})

@@ -294,11 +294,8 @@ class Cluster:
             if node is None:
                 continue
             if isinstance(effect, Send):
-                key = id(effect.message)
-                frame = dumped.get(key)
-                if frame is None:
-                    frame = dumped[key] = m.dump(effect.message)
-                frames.setdefault(node, []).append([effect.peer_id, frame, None, None])
+                frames.setdefault(node, []).append(
+                    [effect.peer_id, m.dump_once(effect.message, dumped), None, None])
             elif isinstance(effect, Close):
                 frames.setdefault(node, []).append([effect.peer_id, None, effect.code,
                                                     effect.reason])

@@ -27,7 +27,7 @@ from aiohttp import web
 from telemed.db.engine import SessionFactory
 from telemed.metrics import Metrics
 from telemed.services import visits as visit_service
-from telemed.signalling.messages import ChatFrom, ServerMessage, dump
+from telemed.signalling.messages import ChatFrom, ServerMessage, dump, dump_once
 from telemed.signalling.rooms import CHAT_HISTORY, Close, Outcome, Room, Send, VisitKind
 
 log = logging.getLogger("telemed.signalling")
@@ -174,11 +174,7 @@ class Hub:
             if outbox is None:
                 continue
             if isinstance(effect, Send):
-                key = id(effect.message)
-                frame = frames.get(key)
-                if frame is None:
-                    frame = frames[key] = dump(effect.message)
-                outbox.push(frame)
+                outbox.push(dump_once(effect.message, frames))
             elif isinstance(effect, Close):
                 outbox.close(effect.code, effect.reason)
 

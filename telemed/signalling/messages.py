@@ -561,6 +561,15 @@ def dump(message: Message) -> str:
     return json.dumps(to_dict(message), ensure_ascii=False, separators=(",", ":"))
 
 
+def dump_once(message: Message, dumped: dict[int, str]) -> str:
+    """`dump(message)`, once for each message object of a delivery (`dumped` keeps them):
+    a message sent to every peer of a room is encoded once."""
+    frame = dumped.get(id(message))
+    if frame is None:
+        frame = dumped[id(message)] = dump(message)
+    return frame
+
+
 __all__ = [
     "VERDICTS",
     "VISIT_ROLES",
@@ -597,6 +606,7 @@ __all__ = [
     "VisitRole",
     "Welcome",
     "dump",
+    "dump_once",
     "parse_client",
     "parse_server",
     "to_dict",

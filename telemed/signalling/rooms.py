@@ -427,12 +427,17 @@ class Room:
             self._send(out, peer, relayed)
         return out
 
-    def admit(self, sender_id: str, peer_id: str) -> Outcome:
-        """A clinician lets a waiting peer in."""
+    def _waiting(self, sender_id: str, peer_id: str) -> Peer:
+        """The peer `peer_id` waiting for a clinician, `sender_id`, to let in or turn away."""
         self._require(sender_id, clinician=True)
         target = self.peers.get(peer_id)
         if target is None or target.admitted:
             raise RoomError("unknown_peer", "Nobody with this id is waiting.")
+        return target
+
+    def admit(self, sender_id: str, peer_id: str) -> Outcome:
+        """A clinician lets a waiting peer in."""
+        target = self._waiting(sender_id, peer_id)
         target.state = "admitted"
         out = Outcome()
         self._send(out, target, Admitted(participants=self._visible(target)))
@@ -442,10 +447,7 @@ class Room:
 
     def deny(self, sender_id: str, peer_id: str) -> Outcome:
         """A clinician turns a waiting peer away."""
-        self._require(sender_id, clinician=True)
-        target = self.peers.get(peer_id)
-        if target is None or target.admitted:
-            raise RoomError("unknown_peer", "Nobody with this id is waiting.")
+        target = self._waiting(sender_id, peer_id)
         out = Outcome()
         self._send(out, target, Denied())
         out.close(target.peer_id, CLOSE_NORMAL, "denied")

@@ -59,8 +59,8 @@ async def password_submit(request: web.Request) -> web.Response:
         return await _page(request, errors, status=422)
     try:
         await sign_in.change_own_password(
-            request.app[keys.SESSIONS], request.app[keys.LOGIN_THROTTLE], request.app[keys.BUS],
-            client_of(request), principal(request), form.get("current_password", ""), new)
+            request.app[keys.SESSIONS], request.app[keys.LOGIN_THROTTLE], client_of(request),
+            principal(request), form.get("current_password", ""), new)
     except ApiError as exc:
         if exc.status == 422:
             return await _page(request, api_errors(request, exc, _field_of), status=422)

@@ -7,7 +7,6 @@ from aiohttp import web
 
 from telemed import keys
 from telemed.identity.sessions import my_sessions, revoke_my_session
-from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, principal, requires
 from telemed.views.forms import N_
 from telemed.views.render import flash, language_of, render, see_other
@@ -33,7 +32,6 @@ async def sessions_revoke(request: web.Request) -> web.Response:
         ended = await revoke_my_session(db, who.user_id, request.match_info["session"])
     if ended is None:
         raise web.HTTPNotFound(text="There is no such session.")
-    await credentials_revoked(request.app[keys.BUS], who.user_id, "revoked_by_user", ended)
     if ended == who.session_id:
         raise see_other("/login")
     await flash(request, N_("The session was ended."))

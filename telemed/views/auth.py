@@ -14,7 +14,6 @@ from telemed import keys
 from telemed.errors import ApiError
 from telemed.i18n import LANGUAGES
 from telemed.identity.oidc import oidc_client
-from telemed.live_channels import credentials_revoked
 from telemed.principal import PRINCIPAL, client_of, public
 from telemed.services import sign_in
 from telemed.services.sessions import revoke_session
@@ -93,7 +92,6 @@ async def logout(request: web.Request) -> web.Response:
         async with request.app[keys.SESSIONS]() as db:
             target = await provider_logout_url(request, db, who.session_id) or target
             await revoke_session(db, who.session_id, "logout")
-        await credentials_revoked(request.app[keys.BUS], who.user_id, "logout", who.session_id)
     await reset_cookie(request)
     if target != "/login":  # the provider's logout: a navigation of its own (CSP form-action)
         return await render(request, "sso_logout.html", {"provider_logout": target})

@@ -14,7 +14,6 @@ from telemed import keys
 from telemed.broker import BROKER
 from telemed.broker.dynsec import DynSecClient
 from telemed.broker.topics import DeviceTopics
-from telemed.bus.events import device_changed
 from telemed.errors import ApiError
 from telemed.principal import REQUEST_ID, STAFF, ensure_csrf_token, principal, requires
 from telemed.services import devices as service
@@ -127,8 +126,6 @@ async def register(request: web.Request) -> web.Response:
             raise
         errors = api_errors(request, exc, simple_field(FIELDS))
         return await _list_page(request, form, errors, status=exc.status)
-    await device_changed(request.app[keys.BUS], registration.device.id,
-                         registration.device.patient_id)
     return await _credentials(request, registration, fresh=True)
 
 
@@ -149,9 +146,8 @@ async def revoke(request: web.Request) -> web.Response:
     await language_of(request)
     device_id = request.match_info["device_id"]
     async with request.app[keys.SESSIONS]() as session:
-        device = await service.revoke_device(session, _dynsec(request), principal(request),
-                                             device_id, request_id=request[REQUEST_ID])
-    await device_changed(request.app[keys.BUS], device.id, device.patient_id)
+        await service.revoke_device(session, _dynsec(request), principal(request), device_id,
+                                    request_id=request[REQUEST_ID])
     await flash(request, "Device revoked: it can no longer send readings.")
     raise see_other(f"/devices/{device_id}")
 
@@ -163,9 +159,8 @@ async def reassign(request: web.Request) -> web.Response:
     device_id = request.match_info["device_id"]
     form = await read_form(request)
     async with request.app[keys.SESSIONS]() as session:
-        device = await service.reassign_device(session, principal(request), device_id,
-                                               form.get("patient_id") or None,
-                                               request_id=request[REQUEST_ID])
-    await device_changed(request.app[keys.BUS], device.id, device.patient_id)
+        await service.reassign_device(session, principal(request), device_id,
+                                      form.get("patient_id") or None,
+                                      request_id=request[REQUEST_ID])
     await flash(request, "Device given to another patient.")
     raise see_other(f"/devices/{device_id}")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from telemed import keys
+from telemed.domain.audit_reasons import because
 from telemed.errors import ApiError
 from telemed.notify import oncall
 from telemed.principal import principal, requires
@@ -103,7 +104,7 @@ async def oncall_submit(request: web.Request) -> web.Response:
                                            starts_at=starts, ends_at=ends,
                                            created_by=who.user_id)
             audit.record(session, actor=who, action="create", resource="user",
-                         resource_id=shift.user_id, reason=f"on-call shift {shift.id}")
+                         resource_id=shift.user_id, reason=because("oncall_shift", shift=shift.id))
             await session.commit()
     except ApiError as exc:
         if exc.status not in (409, 422):

@@ -7,14 +7,25 @@ from __future__ import annotations
 from aiohttp import web
 
 from telemed import keys
+from telemed.domain import audit_reasons
+from telemed.domain.audit_reasons import Reason
 from telemed.errors import ApiError
-from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, principal, requires
 from telemed.services import consent as service
 from telemed.services import delegates as delegate_service
 from telemed.services.access import monitoring_clinicians
 from telemed.services.users import end_all_sessions_of, users_by_id
-from telemed.views.render import N_, flash, flash_problems, language_of, render, see_other, t
+from telemed.views.labels import LABELS, label
+from telemed.views.render import (
+    LANGUAGE,
+    N_,
+    flash,
+    flash_problems,
+    language_of,
+    render,
+    see_other,
+    t,
+)
 
 routes = web.RouteTableDef()
 
@@ -25,39 +36,7 @@ ACTIONS: dict[str, str] = {  # every audit.Action (a unit test checks)
     "delete": N_("Deleted"), "export": N_("Downloaded"), "login": N_("Logged in"),
     "emergency": N_("Opened in an emergency")}
 EMERGENCY_REASONS: dict[str, str] = {  # every domain.emergency.ReasonCode (a unit test checks)
-    "unable_to_consent": N_("Patient unconscious or unable to consent"),
-    "urgent_clinical_need": N_("Urgent clinical need"),
-    "on_call_cover": N_("On-call cover"),
-    "continuity_of_care": N_("Continuity of care"),
-    "other": N_("Other (see the reason)"),
-}
-READ_REASONS: dict[str, str] = {  # fixed audit reasons, in the page's language
-    "list": N_("In a list"),
-    "search": N_("In a search"),
-    "alert stream": N_("Live alert board"),
-    "alert board": N_("Alert board"),
-    "alert board: latest vitals": N_("Alert board: latest vitals"),
-    "latest vitals": N_("Latest vitals"),
-    "vitals charts": N_("Vital-sign charts"),
-    "vitals series": N_("Vital-sign charts"),
-    "population view": N_("Patients by need"),
-    "consent withdrawn notice": N_("Notice of withdrawn consent"),
-    "visit participant": N_("Invited to a visit"),
-    "agenda of bookings": N_("Agenda of booked visits"),
-    "rescheduled": N_("Visit moved"),
-    "acknowledge page": N_("Alert acknowledgement page"),
-    "notifications of the alert": N_("Who was told of an alert"),
-    "password changed": N_("Password changed"),
-    "log out everywhere": N_("Logged out everywhere"),
-    "opened": N_("Opened"),
-    "recovered": N_("Back in range"),
-    "granted": N_("Granted"),
-    "command line": N_("Command line"),
-    "guest revoked": N_("Guest invitation withdrawn"),
-    "telemonitoring without record consent": N_("Telemonitoring without consent to the record"),
-    "teleconsult access": N_("Consulted specialist (teleconsult)"),
-    "dicom reconciliation": N_("Images of another patient ID attached after a check"),
-}
+    code: word for (name, code), word in audit_reasons.WORDS.items() if name == "grounds"}
 REVIEW_OUTCOMES: dict[str, str] = {"confirmed": N_("confirmed"), "flagged": N_("flagged")}
 RESOURCES: dict[str, str] = {  # every audit.Resource (a unit test checks)
     "patient": N_("personal details"), "careplan": N_("care plan"),
@@ -83,15 +62,13 @@ def describe(request: web.Request, action: str, resource: str) -> str:
             f"{t(request, thing) if thing else resource.replace('_', ' ')}")
 
 
-def why(request: web.Request, reason: str | None) -> str:
-    """An audit reason for the page: emergency reason codes in words, others as stored."""
-    if reason and reason.startswith("emergency: "):
-        code = reason.removeprefix("emergency: ")
-        if code in EMERGENCY_REASONS:
-            return reason_label(request, code)
-    if reason in READ_REASONS:
-        return t(request, READ_REASONS[reason])
-    return reason or ""
+def why(request: web.Request, reason: Reason | None) -> str:
+    """An audit reason (a code and its parameters) said in the page's language."""
+    if reason is None:
+        return ""
+    params = {name: label(request[LANGUAGE], name, value) if name in LABELS else value
+              for name, value in reason.params.items()}  # a relationship, as a word
+    return audit_reasons.say(reason.code, params, lambda msgid: t(request, msgid))
 
 
 def reason_label(request: web.Request, code: str) -> str:
@@ -233,5 +210,4 @@ async def logout_everywhere(request: web.Request) -> web.Response:
     who = principal(request)
     async with request.app[keys.SESSIONS]() as session:
         await end_all_sessions_of(session, who.user_id)
-    await credentials_revoked(request.app[keys.BUS], who.user_id, "logout_everywhere")
     raise see_other("/login")

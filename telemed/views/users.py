@@ -13,7 +13,6 @@ from yarl import URL
 from telemed import keys
 from telemed.errors import ApiError, invalid
 from telemed.identity.activation import activation_url
-from telemed.live_channels import credentials_revoked
 from telemed.principal import ROLES, Principal, principal, requires
 from telemed.services import audit
 from telemed.services import patients as patient_service
@@ -154,12 +153,6 @@ async def user_set_active(request: web.Request) -> web.Response:
     active = form.get("active") == "true"
     async with request.app[keys.SESSIONS]() as session:
         user = await set_active(session, who, request.match_info["user_id"], active)
-        audit.record(session, actor=who, action="update", resource="user",
-                     resource_id=user.id, patient_id=user.patient_id,
-                     reason="activated" if active else "deactivated")
-        await session.commit()
-    if not active:
-        await credentials_revoked(request.app[keys.BUS], user.id, "deactivated")
     await flash(request, N_("{username} can log in again.") if active
                 else N_("{username} can no longer log in; their sessions were ended."),
                 username=user.username)

@@ -53,7 +53,7 @@ async def test_every_open_alert_is_replayed_page_after_page(world: World) -> Non
     async with world.app[keys.SESSIONS]() as session:
         audited = (await session.exec(
             select(AuditEvent.patient_id).where(AuditEvent.actor_id == doctor["id"])
-            .where(AuditEvent.reason == "alert stream"))).all()
+            .where(AuditEvent.reason_code == "alert_stream"))).all()
     # one row per patient shown, none for the patients the stream showed nothing of
     assert sorted(audited) == sorted(p.id for p in patients[:OPEN])
 
@@ -75,7 +75,7 @@ async def test_an_administrator_gets_no_stream(world: World) -> None:
     assert resp.status == 403
     async with world.app[keys.SESSIONS]() as session:
         rows = (await session.exec(select(AuditEvent).where(
-            col(AuditEvent.reason) == "alert stream"))).all()
+            col(AuditEvent.reason_code) == "alert_stream"))).all()
     assert rows == []
 
 

@@ -76,10 +76,11 @@ async def test_ack_resolve_lifecycle_is_audited(client: TestClient[Any, Any],
     assert (await listed.json())["items"] == []
     resolved = await client.get("/api/v1/alerts?status=resolved", headers=nurse)
     assert [a["id"] for a in (await resolved.json())["items"]] == [alert.id]
-    trail = [(e.actor_id, e.action, e.reason) for e in await audit_of(ward.world.app, alert.id)]
+    trail = [(e.actor_id, e.action, e.reason_code)
+             for e in await audit_of(ward.world.app, alert.id)]
     assert trail[0][0] is None and trail[0][1] == "create"  # opened by the system
-    assert (ward.nurse["id"], "update", "acknowledge") in trail
-    assert (ward.nurse["id"], "update", "resolve") in trail
+    assert (ward.nurse["id"], "update", "alert_acknowledge") in trail
+    assert (ward.nurse["id"], "update", "alert_resolve") in trail
 
 
 async def test_reading_after_resolution_opens_a_new_alert(client: TestClient[Any, Any],

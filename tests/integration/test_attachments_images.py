@@ -138,7 +138,7 @@ async def test_dicom_upload_patient_id_check_and_reconciliation(
                                       headers=gp)).json()
     assert foreign.study_uid in [s["study_instance_uid"] for s in studies["items"]]
     rows = await _audit_rows(world, "attachment")
-    assert [r.reason for r in rows if r.reason] == ["dicom reconciliation"]
+    assert [r.reason_code for r in rows if r.reason_code] == ["dicom_reconciliation"]
     async with world.app[keys.SESSIONS]() as session:
         from sqlmodel import select
         found = (await session.exec(select(Attachment).where(
@@ -208,9 +208,9 @@ async def test_attach_pacs_study_and_view_it(client: TestClient[Any, Any], world
     # The series opened is audited once for this login and window, with the reason of the
     # access, and shows on the patient's access log; their series under our path, never.
     rows = await _audit_rows(world, "series")
-    assert [(r.actor_id, r.resource_id, r.reason, r.patient_id) for r in rows
+    assert [(r.actor_id, r.resource_id, r.reason_code, r.patient_id) for r in rows
             if r.outcome == "success"] == [
-        (c["cardio"]["id"], ct.series_uid, "teleconsult access", c["patient"].id)]
+        (c["cardio"]["id"], ct.series_uid, "teleconsult_access", c["patient"].id)]
     assert [r.patient_id for r in rows if r.outcome == "denied"] == [c["stranger"].id]
     admin = await world.token((await world.user("admin"))["username"])
     log = await (await client.get(f"/api/v1/patients/{c['patient'].id}/access-log",

@@ -85,7 +85,8 @@ async def test_the_answer_is_a_report_sealed_only_when_co_signed(
             AuditEvent.resource_id == draft["id"], AuditEvent.outcome == "denied",
             AuditEvent.actor_id == w["gp"]["id"]))).all()
     assert [(n.user_id, n.kind) for n in notes] == [(w["gp"]["id"], "document_cosign")]
-    assert [e.reason for e in refused] == ["signature not confirmed: wrong password"]
+    assert [e.reason_params for e in refused] == [  # services/documents: text, not yet coded
+        {"text": "signature not confirmed: wrong password"}]
     # The requester co-signs: sealed in both names, published, the patient notified.
     done = await _sign(client, url, h["gp"])
     assert done.status == 200, await done.text()
@@ -108,10 +109,10 @@ async def test_the_answer_is_a_report_sealed_only_when_co_signed(
     async with world.app[keys.SESSIONS]() as session:
         notes = (await session.exec(select(Notification).where(
             Notification.cause_id == draft["id"]))).all()
-        lines = (await session.exec(select(AuditEvent.reason).where(
+        lines = [text for params in (await session.exec(select(AuditEvent.reason_params).where(
             AuditEvent.resource_id == draft["id"], AuditEvent.action == "update",
-            AuditEvent.outcome == "success", col(AuditEvent.reason).contains("signed by"))
-        )).all()
+            AuditEvent.outcome == "success"))).all()
+            if "signed by" in (text := (params or {}).get("text", ""))]
     assert sorted(n.kind for n in notes) == ["document_available", "document_cosign"]
     assert sorted(lines) == [f"co-signed by {w['gp']['username']}",
                              f"signed by {w['cardio']['username']}, awaiting co-signature"]
@@ -185,10 +186,10 @@ async def test_signing_with_a_second_factor_code(client: TestClient[Any, Any],
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["status"] == "partially_signed"
     async with world.app[keys.SESSIONS]() as session:
-        refused = (await session.exec(select(AuditEvent.reason).where(
+        refused = (await session.exec(select(AuditEvent.reason_params).where(
             AuditEvent.resource_id == w["consult"]["document_id"],
             AuditEvent.outcome == "denied", AuditEvent.actor_id == w["cardio"]["id"]))).all()
-    assert refused == ["signature not confirmed: wrong code"]
+    assert refused == [{"text": "signature not confirmed: wrong code"}]
 
 
 async def test_wrong_codes_are_limited_like_sign_in(client: TestClient[Any, Any],

@@ -108,8 +108,11 @@ async def cluster(can_restart_postgres: None, cluster: Cluster) -> AsyncIterator
             await ensure_pg_up()
 
 
-async def _publish(publisher: DevicePublisher, start: float) -> None:
+async def _publish(publisher: DevicePublisher, start: float, outage: asyncio.Event) -> None:
+    """A quarter of the packs, then (once the database is down) the rest."""
     for n in range(PACKS):
+        if n == PACKS // 4:
+            await outage.wait()  # however slowly PostgreSQL stops, the outage is mid-stream
         publisher.publish(heart_rate_pack(start + n * READINGS_PER_PACK, READINGS_PER_PACK))
         await asyncio.sleep(1 / RATE)
 
@@ -134,7 +137,8 @@ async def test_postgres_restart_during_ingest(cluster: Cluster, broker: TestBrok
             publisher = DevicePublisher(broker.info.host, broker.info.port, device_id,
                                         password)
             await publisher.wait_connected()
-            stream = asyncio.create_task(_publish(publisher, time.time() - 2 * TOTAL))
+            outage = asyncio.Event()
+            stream = asyncio.create_task(_publish(publisher, time.time() - 2 * TOTAL, outage))
             while publisher.acked < PACKS // 4:  # noqa: ASYNC110 - paho's thread counts
                 await asyncio.sleep(0.02)
 
@@ -142,10 +146,12 @@ async def test_postgres_restart_during_ingest(cluster: Cluster, broker: TestBrok
             stored_while_down = (-1, -1)
             try:
                 await web.readyz_reports("database", "down", 10)
+                outage.set()
                 status, _ = await web.get("/healthz")
                 assert status == 200  # the process itself keeps serving
                 await asyncio.sleep(2)  # the workers hold messages and retry meanwhile
             finally:
+                outage.set()
                 await pg_ctl("start")
                 await ensure_pg_up()
             stored_while_down = await count_observations(cluster.database_url)

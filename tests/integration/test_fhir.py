@@ -341,7 +341,7 @@ async def test_consent_and_care_team_rules(client: Client, world: World) -> None
     assert {e["resource"]["subject"]["reference"] for e in mine["entry"]} == {
         f"Patient/{s.patient.id}"}
     searched = await audit_rows(client.app, s.patient.id, "fhir_observation")
-    assert searched[-1].reason == "search"
+    assert searched[-1].reason_code == "search"
     # An unknown patient matches nothing.
     assert (await fhir(client, f"{BASE}/Observation?patient=nobody", s.doctor_h))["total"] == 0
 

@@ -116,7 +116,8 @@ async def test_the_list_audits_the_patients_shown_not_the_others(client: Client,
     resp = await client.get("/api/v1/patients", params={"limit": "3"}, headers=h)
     shown = [p["id"] for p in (await resp.json())["items"]]
     async with world.app[keys.SESSIONS]() as session:
-        rows = (await session.exec(select(AuditEvent).where(AuditEvent.reason == "list"))).all()
+        rows = (await session.exec(select(AuditEvent)
+                                   .where(AuditEvent.reason_code == "list"))).all()
     assert sorted(r.patient_id for r in rows) == sorted(shown) and len(shown) == 3
     assert all(r.actor_id == doctor["id"] and r.resource == "patient"
                and r.resource_id == r.patient_id and r.request_id for r in rows)
@@ -153,7 +154,7 @@ async def test_the_withdrawn_notice_names_twenty_and_says_more(client: Client,
     # What the notice shows is audited, and only that.
     async with world.app[keys.SESSIONS]() as session:
         noticed = (await session.exec(select(AuditEvent.patient_id).where(
-            AuditEvent.reason == "consent withdrawn notice"))).all()
+            AuditEvent.reason_code == "consent_withdrawn_notice"))).all()
         names = (await session.exec(select(Patient.id).where(
             col(Patient.given_name).in_([f"Paola{chr(65 + i)}" for i in range(20)])))).all()
     assert sorted(noticed) == sorted(names)

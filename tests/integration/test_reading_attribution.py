@@ -213,10 +213,11 @@ async def test_history_in_the_api_and_the_audit_for_both_patients(
             select(AuditEvent).where(AuditEvent.resource == "device")
             .where(AuditEvent.action == "update")
             .order_by(col(AuditEvent.id)))).all()
-    reasons = {e.patient_id: e.reason or "" for e in events}
-    assert "taken from this patient" in reasons[homes.a.id]
-    assert "given to this patient" in reasons[homes.b.id]
-    assert homes.b.id not in reasons[homes.a.id] and homes.a.id not in reasons[homes.b.id]
+    reasons = {e.patient_id: (e.reason_code, e.reason_params or {}) for e in events}
+    assert reasons[homes.a.id][0] == "device_taken"
+    assert reasons[homes.b.id][0] == "device_given"
+    assert homes.b.id not in str(reasons[homes.a.id]) and homes.a.id not in str(
+        reasons[homes.b.id])
     assert all(e.actor_id == homes.doctor["id"] for e in events)
     # B's own nurse, who may not see A, learns the device was someone else's, not whose
     nurse = await world.user("nurse")

@@ -79,8 +79,10 @@ async def test_async_consult_grants_access_only_while_open(
     admin = await world.user("admin")
     log = await (await client.get(f"{record}/access-log",
                                   headers=await world.token(admin["username"]))).json()
-    reasons = [e.get("reason") for e in log["items"] if e["actor_id"] == p["cardio"]["id"]]
-    assert "teleconsult access" in reasons and "teleconsult request" in reasons
+    reasons = [(e["reason_code"], e["reason"]) for e in log["items"]
+               if e["actor_id"] == p["cardio"]["id"]]
+    assert ("teleconsult_access", "Consulted specialist (teleconsult)") in reasons
+    assert ("legacy", "teleconsult request") in reasons  # services/teleconsults: not yet coded
 
 
 async def test_more_info_decline_and_bad_input(client: TestClient[Any, Any],

@@ -53,7 +53,7 @@ async def test_schedule_and_read_back(client: TestClient[Any, Any], world: World
     async with world.app[keys.SESSIONS]() as session:
         events = (await session.exec(select(AuditEvent).where(
             AuditEvent.resource_id == visit["id"]))).all()
-    assert any(e.actor_id == nurse["id"] and e.reason == "visit participant" for e in events)
+    assert any(e.actor_id == nurse["id"] and e.reason_code == "visit_participant" for e in events)
     assert any(e.actor_id == doctor["id"] and e.action == "create" for e in events)
 
 

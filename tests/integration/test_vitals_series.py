@@ -135,7 +135,7 @@ async def test_series_follows_the_observation_access_rules_and_is_audited(
     async with w.app[keys.SESSIONS]() as session:
         rows = (await session.exec(
             select(AuditEvent).where(AuditEvent.patient_id == wearer.patient.id)
-            .where(AuditEvent.reason == "vitals series").order_by(col(AuditEvent.id)))).all()
+            .where(AuditEvent.reason_code == "vitals_series").order_by(col(AuditEvent.id)))).all()
     assert [(r.actor_id, r.outcome) for r in rows] == [
         (wearer.doctor["id"], "success"), (wearer.patient_user["id"], "success"),
         (wearer.stranger["id"], "denied")]

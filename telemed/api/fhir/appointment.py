@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import instant, reference
 from telemed.api.fhir.search import SearchParam, SearchQuery, date_bounds, token_codes
-from telemed.api.fhir.spec import Entry, ResourceSpec
+from telemed.api.fhir.spec import PATIENT, Entry, ResourceSpec
 from telemed.db.models import Visit
 from telemed.principal import CLINICIANS, Principal
 from telemed.services.fhir_rows import (
@@ -132,7 +132,7 @@ SPEC = ResourceSpec(
     render=_render,
     load=_load,
     params=(
-        SearchParam("patient", "reference", "The patient (Patient/ID or ID)."),
+        PATIENT,
         SearchParam("date", "date", "Scheduled start, with prefixes eq ne gt ge lt le sa eb."),
         SearchParam("status", "token", "booked, arrived, fulfilled or cancelled."),
     ),

@@ -20,6 +20,7 @@ from telemed.api.fhir.common import (
 from telemed.api.fhir.search import SearchParam, SearchQuery, date_bounds
 from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.models import AuditEvent, User
+from telemed.services.audit import reason_of
 from telemed.services.fhir_rows import AUDIT_EVENTS, audit_event_conditions, by_id
 from telemed.services.users import users_by_id
 
@@ -60,8 +61,10 @@ def _entities(event: AuditEvent) -> list[dict[str, Any]]:
     }
     if event.resource_id:
         touched["what"] = {"identifier": {"value": event.resource_id}}
-    if event.reason:
-        touched["detail"] = [{"type": "reason", "valueString": event.reason}]
+    reason = reason_of(event)
+    if reason is not None:  # the English text, and the stable code it says
+        touched["detail"] = [{"type": "reason", "valueString": reason.text()},
+                             {"type": "reason_code", "valueString": reason.code}]
     if event.patient_id is None:
         return [touched]
     patient: dict[str, Any] = {

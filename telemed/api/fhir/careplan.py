@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
-
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import LOINC, coding, fhir_date, instant, reference
 from telemed.api.fhir.search import SearchParam, SearchQuery, token_codes
-from telemed.api.fhir.spec import Entry, ResourceSpec
+from telemed.api.fhir.spec import loaded, record_spec, rendered
 from telemed.db.models import CarePlan
 from telemed.domain.bands import Bands
 from telemed.domain.careplans import (
@@ -22,7 +19,6 @@ from telemed.domain.careplans import (
 from telemed.domain.errors import DomainValidationError
 from telemed.domain.schedule import format_time
 from telemed.domain.units import METRICS
-from telemed.principal import CLINICIANS
 from telemed.services.fhir_rows import CAREPLANS, careplan_conditions, current_careplan
 
 STATUSES = frozenset({"draft", "active", "completed"})
@@ -139,29 +135,14 @@ def _conditions(query: SearchQuery) -> list[Any]:
     return careplan_conditions([token_codes(alts) for alts in query.all_of("status")])
 
 
-async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
-    return [Entry(row.patient_id, careplan_resource(row), row) for row in rows]
-
-
-async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    plan = await current_careplan(session, ident)
-    return Entry(plan.patient_id, careplan_resource(plan), plan) if plan else None
-
-
-SPEC = ResourceSpec(
+SPEC = record_spec(
     type="CarePlan",
     audit_resource="fhir_careplan",
-    roles=(*CLINICIANS, "patient"),
     table=CAREPLANS,
     key_types=("date", "str"),
-    render=_render,
-    load=_load,
-    params=(
-        SearchParam("patient", "reference", "The patient (Patient/ID or ID)."),
-        SearchParam("subject", "reference", "Same as patient."),
-        SearchParam("status", "token", "draft, active or completed."),
-    ),
+    render=rendered(careplan_resource),
+    load=loaded(current_careplan, careplan_resource),
+    params=(SearchParam("status", "token", "draft, active or completed."),),
     conditions=_conditions,
-    patient_params=("patient", "subject"),
     documentation="The current version of each care plan (meta.versionId is the version).",
 )

@@ -12,11 +12,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from telemed.api.fhir.common import LOINC
 from telemed.api.fhir.search import SearchParam, SearchQuery, date_bounds, parse_token
-from telemed.api.fhir.spec import Entry, ResourceSpec
+from telemed.api.fhir.spec import PATIENT, ResourceSpec, loaded, record_spec, rendered
 from telemed.db.models import Document
 from telemed.documents.fhir import document_reference
 from telemed.domain.documents import KINDS, kind_of
@@ -46,43 +44,25 @@ def _conditions(query: SearchQuery) -> list[Any]:
     return conditions
 
 
-async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
-    return [Entry(row.patient_id, _reference(row), row) for row in rows]
-
-
-async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    doc = await documents.published(session, ident)
-    return Entry(doc.patient_id, _reference(doc), doc) if doc else None
-
-
-async def _load_bundle(session: AsyncSession, ident: str) -> Entry | None:
-    doc = await documents.published(session, ident)
-    return Entry(doc.patient_id, json.loads(doc.bundle or "{}"), doc) if doc else None
-
-
-async def _no_search(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
-    return [Entry(row.patient_id, json.loads(row.bundle), row) for row in rows]
+def _bundle(doc: Document) -> dict[str, Any]:
+    return dict(json.loads(doc.bundle or "{}"))
 
 
 TABLE = Table(Document, documents.PATIENT_COLUMN, documents.NEWEST_FIRST,
               base=documents.PUBLISHED)
 
-SPEC = ResourceSpec(
+SPEC = record_spec(
     type="DocumentReference",
     audit_resource="document",
-    roles=(*CLINICIANS, "patient"),
     table=TABLE,
     key_types=("datetime", "str"),
-    render=_render,
-    load=_load,
+    render=rendered(_reference),
+    load=loaded(documents.published, _reference),
     params=(
-        SearchParam("patient", "reference", "The patient (Patient/ID or ID)."),
-        SearchParam("subject", "reference", "Same as patient."),
         SearchParam("type", "token", "The LOINC document type (e.g. http://loinc.org|75496-0)."),
         SearchParam("date", "date", "When the document was signed."),
     ),
     conditions=_conditions,
-    patient_params=("patient", "subject"),
     documentation="Signed clinical documents, newest first; each points at its sealed FHIR "
                   "document (Bundle) and its PAdES PDF.",
 )
@@ -93,8 +73,8 @@ BUNDLE_SPEC = ResourceSpec(
     roles=(*CLINICIANS, "patient"),
     table=TABLE,
     key_types=("datetime", "str"),
-    render=_no_search,
-    load=_load_bundle,
-    params=(SearchParam("patient", "reference", "The patient (Patient/ID or ID)."),),
+    render=rendered(_bundle),
+    load=loaded(documents.published, _bundle),
+    params=(PATIENT,),
     documentation="The signed FHIR documents (type document, with their JWS signature).",
 )

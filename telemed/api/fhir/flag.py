@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
-
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import (
     FLAG_CATEGORY,
@@ -15,11 +12,9 @@ from telemed.api.fhir.common import (
     instant,
     reference,
 )
-from telemed.api.fhir.search import SearchParam
-from telemed.api.fhir.spec import Entry, ResourceSpec
+from telemed.api.fhir.spec import loaded, record_spec, rendered
 from telemed.db.models import Alert
 from telemed.domain.units import METRICS
-from telemed.principal import CLINICIANS
 from telemed.services.fhir_rows import FLAG_STATUSES, FLAGS, by_id
 
 ACTIVE_STATUSES = FLAG_STATUSES
@@ -74,28 +69,13 @@ def flag_resource(alert: Alert) -> dict[str, Any]:
 # --- search and read ----------------------------------------------------------------------
 
 
-async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
-    return [Entry(row.patient_id, flag_resource(row), row) for row in rows]
-
-
-async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    alert = await by_id(session, Alert, ident)
-    return Entry(alert.patient_id, flag_resource(alert), alert) if alert else None
-
-
-SPEC = ResourceSpec(
+SPEC = record_spec(
     type="Flag",
     audit_resource="fhir_flag",
-    roles=(*CLINICIANS, "patient"),
     table=FLAGS,
     key_types=("datetime", "str"),
-    render=_render,
-    load=_load,
-    params=(
-        SearchParam("patient", "reference", "The patient (Patient/ID or ID)."),
-        SearchParam("subject", "reference", "Same as patient."),
-    ),
-    patient_params=("patient", "subject"),
+    render=rendered(flag_resource),
+    load=loaded(lambda session, ident: by_id(session, Alert, ident), flag_resource),
     documentation="Alerts that need attention (open or acknowledged), newest first; a "
                   "resolved alert read by id is an inactive Flag.",
 )

@@ -39,6 +39,7 @@ from telemed.api.fhir.search import (
 )
 from telemed.api.fhir.spec import Entry, ResourceSpec
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import because
 from telemed.errors import ApiError, not_found
 from telemed.principal import Handler, Principal, principal, public, requires
 from telemed.services import audit, scope
@@ -149,7 +150,7 @@ def _search_handler(spec: ResourceSpec) -> Handler:
             if named is None:
                 await audit.record_reads(session, actor=who, resource=spec.audit_resource,
                                          reads=[(e.patient_id, None) for e in entries],
-                                         reason="search", request_id=rid)
+                                         reason=because("search"), request_id=rid)
             await session.commit()
         base = base_url(request)
         next_url = None

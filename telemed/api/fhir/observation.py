@@ -24,10 +24,9 @@ from telemed.api.fhir.common import (
     reference,
 )
 from telemed.api.fhir.search import SearchParam, SearchQuery, Token, date_bounds, parse_token
-from telemed.api.fhir.spec import Entry, ResourceSpec
+from telemed.api.fhir.spec import Entry, record_spec
 from telemed.db.models import Observation
 from telemed.domain.units import METRICS, MetricInfo
-from telemed.principal import CLINICIANS
 from telemed.services.fhir_rows import (
     DIASTOLIC,
     EXPORTED_METRICS,
@@ -235,24 +234,21 @@ async def _load(session: AsyncSession, ident: str) -> Entry | None:
     return None
 
 
-SPEC = ResourceSpec(
+SPEC = record_spec(
     type="Observation",
     audit_resource="fhir_observation",
-    roles=(*CLINICIANS, "patient"),
     table=OBSERVATIONS,
     key_types=("datetime", "int"),
     render=_render,
     load=_load,
+    subject="Same as patient (only Patient subjects).",
     params=(
-        SearchParam("patient", "reference", "The patient (Patient/ID or ID)."),
-        SearchParam("subject", "reference", "Same as patient (only Patient subjects)."),
         SearchParam("code", "token", "LOINC code, optionally as http://loinc.org|CODE; "
                     "blood pressure is the panel 85354-9."),
         SearchParam("category", "token", "vital-signs or laboratory (blood glucose)."),
         SearchParam("date", "date", "Effective time, with prefixes eq ne gt ge lt le sa eb."),
     ),
     conditions=_conditions,
-    patient_params=("patient", "subject"),
     profile="http://hl7.org/fhir/StructureDefinition/Observation",
     supported_profiles=(VITALSIGNS_PROFILE, *sorted({PROFILE + p for p in PROFILES.values()})),
     documentation="Readings in canonical UCUM units, newest first; battery is not exported.",

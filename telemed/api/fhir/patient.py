@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
-
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.common import FISCAL_CODE, fhir_date, instant
 from telemed.api.fhir.search import SearchParam, SearchQuery, parse_token
-from telemed.api.fhir.spec import Entry, ResourceSpec
+from telemed.api.fhir.spec import ResourceSpec, loaded, rendered
 from telemed.db.models import Patient
 from telemed.domain.fiscal_code import fhir_gender
 from telemed.principal import ROLES
@@ -53,23 +50,15 @@ def _conditions(query: SearchQuery) -> list[Any]:
     return patient_conditions(query.all_of("_id"), fiscal_codes, query.all_of("name"))
 
 
-async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
-    return [Entry(row.id, patient_resource(row), row) for row in rows]
-
-
-async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    patient = await by_id(session, Patient, ident)
-    return Entry(patient.id, patient_resource(patient), patient) if patient else None
-
-
 SPEC = ResourceSpec(
     type="Patient",
     audit_resource="patient",  # demographics, as in the JSON API (administrators may read them)
     roles=ROLES,
     table=PATIENTS,
     key_types=("str", "str", "str"),
-    render=_render,
-    load=_load,
+    render=rendered(patient_resource, patient="id"),
+    load=loaded(lambda session, ident: by_id(session, Patient, ident), patient_resource,
+                patient="id"),
     params=(
         SearchParam("_id", "token", "Logical id of the patient."),
         SearchParam("identifier", "token",

@@ -9,17 +9,12 @@ as display); the total score is a ``valueInteger`` item ``score`` and the band a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from telemed.api.fhir.common import instant, reference
-from telemed.api.fhir.search import SearchParam
-from telemed.api.fhir.spec import Entry, ResourceSpec, Table
+from telemed.api.fhir.spec import Table, loaded, record_spec, rendered
 from telemed.db.models import QuestionnaireResponse
 from telemed.domain.questionnaires import CATALOGUE
-from telemed.principal import CLINICIANS
 from telemed.services import questionnaires as questionnaire_service
 
 QUESTIONNAIRE_BASE = "urn:telemed:questionnaire:"
@@ -59,28 +54,13 @@ def response_resource(row: QuestionnaireResponse) -> dict[str, Any]:
     }
 
 
-async def _render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
-    return [Entry(row.patient_id, response_resource(row), row) for row in rows]
-
-
-async def _load(session: AsyncSession, ident: str) -> Entry | None:
-    row = await questionnaire_service.by_id(session, ident)
-    return Entry(row.patient_id, response_resource(row), row) if row else None
-
-
-SPEC = ResourceSpec(
+SPEC = record_spec(
     type="QuestionnaireResponse",
     audit_resource="fhir_questionnaire_response",
-    roles=(*CLINICIANS, "patient"),
     table=Table(QuestionnaireResponse, QuestionnaireResponse.patient_id,
                 (QuestionnaireResponse.authored_at, QuestionnaireResponse.id)),
     key_types=("datetime", "str"),
-    render=_render,
-    load=_load,
-    params=(
-        SearchParam("patient", "reference", "The patient (Patient/ID or ID)."),
-        SearchParam("subject", "reference", "Same as patient."),
-    ),
-    patient_params=("patient", "subject"),
+    render=rendered(response_resource),
+    load=loaded(questionnaire_service.by_id, response_resource),
     documentation="Answers to the platform's questionnaires with their score, newest first.",
 )

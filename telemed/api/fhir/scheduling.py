@@ -10,7 +10,7 @@ signed-in clinician or patient may read them (the booking page shows them too). 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -25,6 +25,8 @@ from telemed.domain.booking import MAX_RANGE
 from telemed.errors import not_found
 from telemed.principal import CARE_READERS, requires
 from telemed.services import booking as service
+
+T = TypeVar("T")
 
 routes = web.RouteTableDef()
 
@@ -88,6 +90,19 @@ def _only(request: web.Request, allowed: set[str]) -> None:
             raise bad_parameter(f"Search parameter {name!r} is not supported.")
 
 
+def _every(request: web.Request, resources: list[dict[str, Any]]) -> web.Response:
+    """A searchset of every match (these searches are not paged)."""
+    return fhir_response(searchset(base_url(request), resources, total=len(resources),
+                                   self_url=str(request.url)))
+
+
+def _found(kind: str, ident: str, found: T | None) -> T:
+    """`found`, or 404 naming ``kind/ident``."""
+    if found is None:
+        raise not_found(f"{kind}/{ident}")
+    return found
+
+
 @routes.get(f"{BASE_PATH}/Schedule")
 @requires(*CARE_READERS)
 async def schedule_search(request: web.Request) -> web.Response:
@@ -103,10 +118,7 @@ async def schedule_search(request: web.Request) -> web.Response:
                 one = await service.schedule_of(session, user.id)
                 if one is not None:
                     people.append(one)
-    base = base_url(request)
-    resources = [schedule_resource(user, hours) for user, hours in people]
-    return fhir_response(searchset(base, resources, total=len(resources),
-                                   self_url=str(request.url)))
+    return _every(request, [schedule_resource(user, hours) for user, hours in people])
 
 
 @routes.get(f"{BASE_PATH}/Schedule/{{id}}")
@@ -115,9 +127,7 @@ async def schedule_read(request: web.Request) -> web.Response:
     ident = request.match_info["id"]
     async with sessions(request)() as session:
         found = await service.schedule_of(session, ident)
-    if found is None:
-        raise not_found(f"Schedule/{ident}")
-    return fhir_response(schedule_resource(*found))
+    return fhir_response(schedule_resource(*_found("Schedule", ident, found)))
 
 
 @routes.get(f"{BASE_PATH}/Slot")
@@ -142,9 +152,7 @@ async def slot_search(request: web.Request) -> web.Response:
         found = await service.free_slots(session, booking_settings(request), since=since,
                                          until=until or since + DEFAULT_SPAN,
                                          clinician_id=clinician)
-    resources = [slot_resource(s, "free") for s in found]
-    return fhir_response(searchset(base_url(request), resources, total=len(resources),
-                                   self_url=str(request.url)))
+    return _every(request, [slot_resource(s, "free") for s in found])
 
 
 @routes.get(f"{BASE_PATH}/Slot/{{id}}")
@@ -153,6 +161,4 @@ async def slot_read(request: web.Request) -> web.Response:
     ident = request.match_info["id"]
     async with sessions(request)() as session:
         found = await service.slot_status(session, booking_settings(request), ident)
-    if found is None:
-        raise not_found(f"Slot/{ident}")
-    return fhir_response(slot_resource(*found))
+    return fhir_response(slot_resource(*_found("Slot", ident, found)))

@@ -14,11 +14,12 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.api.fhir.search import KeyType, SearchParam, SearchQuery
-from telemed.principal import Principal, Role
+from telemed.principal import CLINICIANS, Principal, Role
 from telemed.services.audit import Resource
 from telemed.services.fhir_rows import Table
 
-__all__ = ["Authorize", "Entry", "Load", "Render", "ResourceSpec", "Table", "no_conditions"]
+__all__ = ["PATIENT", "Authorize", "Entry", "Load", "Render", "ResourceSpec", "Table",
+           "loaded", "no_conditions", "record_spec", "rendered"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,29 @@ Authorize = Callable[[AsyncSession, Principal, Entry, str | None], Awaitable[Non
 
 def no_conditions(query: SearchQuery) -> list[Any]:
     return []
+
+
+Mapper = Callable[[Any], dict[str, Any]]  # one row → its FHIR resource
+Fetch = Callable[[AsyncSession, str], Awaitable[Any]]  # a row by id, or None
+
+
+def rendered(mapper: Mapper, patient: str = "patient_id") -> Render:
+    """The `Render` of a resource that is one row each: `mapper` of every row of the page,
+    belonging to the patient of the row's `patient` attribute."""
+    async def render(session: AsyncSession, rows: Sequence[Any]) -> list[Entry]:
+        return [Entry(getattr(row, patient), mapper(row), row) for row in rows]
+    return render
+
+
+def loaded(fetch: Fetch, mapper: Mapper, patient: str = "patient_id") -> Load:
+    """The `Load` of a resource that is one row: the row `fetch` finds, through `mapper`."""
+    async def load(session: AsyncSession, ident: str) -> Entry | None:
+        row = await fetch(session, ident)
+        return Entry(getattr(row, patient), mapper(row), row) if row is not None else None
+    return load
+
+
+PATIENT = SearchParam("patient", "reference", "The patient (Patient/ID or ID).")
 
 
 @dataclass(frozen=True)
@@ -64,3 +88,28 @@ class ResourceSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "param_map", {p.name: p for p in self.params})
+
+
+def record_spec(
+    *,
+    type: str,
+    audit_resource: Resource,
+    table: Table,
+    key_types: tuple[KeyType, ...],
+    render: Render,
+    load: Load,
+    params: tuple[SearchParam, ...] = (),
+    subject: str = "Same as patient.",
+    conditions: Callable[[SearchQuery], list[Any]] = no_conditions,
+    profile: str | None = None,
+    supported_profiles: tuple[str, ...] = (),
+    documentation: str = "",
+) -> ResourceSpec:
+    """A resource of a patient's record: read by the clinicians and the patient, searched by
+    ``patient`` or ``subject`` (`subject` documents it), then `params`."""
+    return ResourceSpec(
+        type=type, audit_resource=audit_resource, roles=(*CLINICIANS, "patient"), table=table,
+        key_types=key_types, render=render, load=load,
+        params=(PATIENT, SearchParam("subject", "reference", subject), *params),
+        conditions=conditions, patient_params=("patient", "subject"), profile=profile,
+        supported_profiles=supported_profiles, documentation=documentation)

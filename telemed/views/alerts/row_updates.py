@@ -10,6 +10,7 @@ from aiohttp import web
 
 from telemed import keys
 from telemed.db.types import utcnow
+from telemed.domain.audit_reasons import because
 from telemed.errors import ApiError
 from telemed.i18n import translations
 from telemed.principal import CLINICIANS, REQUEST_ID, ensure_csrf_token, principal, requires
@@ -41,7 +42,7 @@ async def board_rows(request: web.Request) -> web.Response:
         found = [(alert, patient) for alert, patient, _ in rows]
         await record_reads(session, actor=who, resource="alert",
                            reads={(alert.patient_id, alert.id) for alert, _ in found},
-                           reason="alert board", request_id=request[REQUEST_ID])
+                           reason=because("alert_board"), request_id=request[REQUEST_ID])
         patients = [p for p in {p.id: p for _, p, consulted in rows if consulted}.values()]
         withdrawn = await alert_board.withdrawn_since(
             session, who, sorted({p.id for _, p, consulted in rows if not consulted}))

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
 from telemed.db.models import Alert, Patient
+from telemed.domain.audit_reasons import because
 from telemed.domain.bands import classify
 from telemed.domain.careplans import CarePlanContent, effective_bands
 from telemed.domain.units import METRICS
@@ -161,7 +162,7 @@ async def row_data(session: AsyncSession, request: web.Request, who: Principal,
     their care plans' bands, and the names of who acknowledged ``alerts``."""
     await record_reads(session, actor=who, resource="observation",
                        reads={(p.id, None) for p in consulted},
-                       reason="alert board: latest vitals", request_id=request[REQUEST_ID])
+                       reason=because("alert_board_vitals"), request_id=request[REQUEST_ID])
     contents = await alert_board.plan_contents(session, [p.id for p in consulted])
     vitals = await patient_vitals(session, request, consulted, contents, now)
     names = await display_names(session, {a.acknowledged_by for a in alerts if a.acknowledged_by})

@@ -44,7 +44,7 @@ async def test_the_team_and_its_patients_burden(client: Client, ward: Ward) -> N
     assert row["name"] == f"{ward.patient.family_name} {ward.patient.given_name}"
     async with ward.world.app[keys.SESSIONS]() as session:
         audited = (await session.exec(
-            select(AuditEvent.patient_id).where(AuditEvent.reason == "alarm burden")
+            select(AuditEvent.patient_id).where(AuditEvent.reason_code == "alarm_burden")
             .where(col(AuditEvent.actor_id) == ward.doctor["id"]))).all()
     assert list(audited) == [ward.patient.id]
     # the other team sees its own patient only

@@ -92,5 +92,5 @@ async def test_reading_over_mqtt_escalates_by_email_to_the_on_call_doctor(
     [alert] = await alerts_of(app, patient.id)
     assert alert.status == "acknowledged" and alert.acknowledged_by == oncall["id"]
     trail = await audit_of(app, alert.id)
-    assert any(e.actor_id == oncall["id"] and (e.reason or "").startswith("on-call access")
+    assert any(e.actor_id == oncall["id"] and (e.reason_code or "").startswith("oncall_access")
                for e in trail)

@@ -377,11 +377,13 @@ def test_audit_event_shape() -> None:
 
 
 def test_audit_event_of_an_emergency_access_refused_and_system_events() -> None:
-    emergency = audit_event_resource(event(emergency=True, reason="Arresto cardiaco in PS"))
+    emergency = audit_event_resource(event(emergency=True, reason_code="emergency",
+                                           reason_params={"grounds": "on_call_cover"}))
     validate(emergency)
     assert emergency["purposeOfEvent"][0]["coding"][0]["code"] == "ETREAT"
-    assert emergency["entity"][1]["detail"] == [{"type": "reason",
-                                                 "valueString": "Arresto cardiaco in PS"}]
+    assert emergency["entity"][1]["detail"] == [  # the English text and the stable code
+        {"type": "reason", "valueString": "On-call cover"},
+        {"type": "reason_code", "valueString": "emergency"}]
     denied = audit_event_resource(event(outcome="denied"))
     validate(denied)
     assert denied["outcome"] == "4"
