@@ -270,6 +270,15 @@ def replacement_signers(spec: KindSpec, author_id: str, cosigner_id: str | None,
                             N_("Only the signers of a co-signed document may correct it."))
 
 
+def cosign_page(document_id: str, teleconsult_id: str | None, replaces_id: str | None) -> str:
+    """Where the co-signer finds the Co-sign form: a teleconsult's report on the request's
+    page (which shows the report it links); a correction, linked by the request only once
+    sealed, or any other document on its own page."""
+    if teleconsult_id and not replaces_id:
+        return f"/teleconsults/{teleconsult_id}"
+    return f"/documents/{document_id}"
+
+
 def check_replaceable(old_status: str, old_patient_id: str, new_patient_id: str,
                       old_kind: str, new_kind: str) -> None:
     """A replacement corrects a signed document of the same patient and kind."""

@@ -590,6 +590,7 @@ async def _first_signature(session: AsyncSession, who: Principal, doc: Document,
                  patient_id=doc.patient_id, resource_id=doc.id,
                  reason=f"signed by {who.username}, awaiting co-signature",
                  request_id=request_id)
+    await outbox.document_cosign(session, doc)
     await session.commit()
     await session.refresh(doc)
     return doc

@@ -216,3 +216,11 @@ def test_an_alert_line_has_the_documents_words_and_local_times() -> None:
     assert text["alerts"] == ("07/12/2026 00:30 Allerta Fuori soglia SpO2: Risolta, "
                               "07/12/2026 01:10 · Richiamato")
     assert text["readings"].startswith("SpO2: n=2, min 91, mediana 93")
+
+
+def test_the_co_signer_is_sent_where_the_co_sign_form_is() -> None:
+    # A teleconsult's report: on the request's page, which shows the report it links.
+    assert rules.cosign_page("d1", "t1", None) == "/teleconsults/t1"
+    # Its correction (linked by the request only once sealed), any other kind: its own page.
+    assert rules.cosign_page("d2", "t1", "d1") == "/documents/d2"
+    assert rules.cosign_page("d3", None, None) == "/documents/d3"
