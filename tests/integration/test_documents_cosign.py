@@ -5,7 +5,6 @@ not sign, when, and the identity confirmed again by password or second-factor co
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -16,46 +15,12 @@ from telemed import keys
 from telemed.db.models import AuditEvent, CareTeamMember, Document, Notification, User
 from telemed.db.teleconsults import Teleconsult
 from telemed.identity.totp import enrol, new_enrolment
-from tests.conftest import PASSWORD, World
+from tests.conftest import World
 from tests.helpers.pages import log_in, post_form, text_of
-from tests.helpers.teleconsults import specialist
+from tests.helpers.teleconsults import ANSWER, QUESTION
+from tests.helpers.teleconsults import answered_consult as _answered
+from tests.helpers.teleconsults import sign as _sign
 from tests.unit.fhir.validation import validate
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-QUESTION = "Dispnea da sforzo di nuova insorgenza: serve un ecocardiogramma?"
-ANSWER = "Ecocardiogramma entro 7 giorni.\n\nNel frattempo proseguire la terapia."
-
-
-async def _answered(client: TestClient[Any, Any], world: World, mode: str = "async"
-                    ) -> dict[str, Any]:
-    """A GP's request (a live one: scheduled, with a PDF attached) answered by the
-    cardiologist: the people, their headers, and the answer's response (with the drafted
-    report's id)."""
-    gp, cardio, colleague, stranger = (await world.user("doctor"), await specialist(world),
-                                       await world.user("nurse"), await world.user("doctor"))
-    patient = await world.patient(team=[gp["id"], colleague["id"]])
-    portal = await world.user("patient", patient_id=patient.id)
-    h = {name: await world.token(who["username"]) for name, who in (
-        ("gp", gp), ("cardio", cardio), ("colleague", colleague), ("stranger", stranger),
-        ("patient", portal))}
-    resp = await client.post("/api/v1/teleconsults", headers=h["gp"], json={
-        "patient_id": patient.id, "specialist_id": cardio["id"], "question": QUESTION,
-        "urgency": "urgent", "mode": mode})
-    consult = await resp.json()
-    base = f"/api/v1/teleconsults/{consult['id']}"
-    assert (await client.post(f"{base}/accept", json={}, headers=h["cardio"])).status == 200
-    if mode == "live":
-        start = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
-        assert (await client.post(f"{base}/schedule", headers=h["cardio"], json={
-            "scheduled_start": start, "duration_minutes": 30})).status == 200
-        assert (await client.post(f"{base}/attachments?filename=ecg.pdf", data=PDF, headers={
-            **h["gp"], "Content-Type": "application/pdf"})).status == 201
-    resp = await client.post(f"{base}/answer", json={"text": ANSWER}, headers=h["cardio"])
-    assert resp.status == 201, await resp.text()
-    answered = await resp.json()
-    return {"gp": gp, "cardio": cardio, "colleague": colleague, "patient": patient, "h": h,
-            "portal": portal,
-            "consult": answered, "url": f"/api/v1/documents/{answered['document_id']}"}
 
 
 async def _row(world: World, doc_id: str) -> Document:
@@ -63,12 +28,6 @@ async def _row(world: World, doc_id: str) -> Document:
         doc = await session.get(Document, doc_id)
         assert doc is not None
         return doc
-
-
-async def _sign(client: TestClient[Any, Any], url: str, headers: dict[str, str],
-                **proof: str) -> Any:
-    return await client.post(url + "/sign", headers=headers, json=proof or
-                             {"password": PASSWORD})
 
 
 async def test_the_patients_access_log_says_a_signing_and_a_request_read_in_italian(
@@ -142,7 +101,7 @@ async def test_the_answer_is_a_report_sealed_only_when_co_signed(
         refused = (await session.exec(select(AuditEvent).where(
             AuditEvent.resource_id == draft["id"], AuditEvent.outcome == "denied",
             AuditEvent.actor_id == w["gp"]["id"]))).all()
-    assert notes == []
+    assert [(n.user_id, n.kind) for n in notes] == [(w["gp"]["id"], "document_cosign")]
     assert [(e.reason_code, e.reason_params) for e in refused] == [
         ("signature_wrong_password", None)]
     # The requester co-signs: sealed in both names, published, the patient notified.
@@ -171,7 +130,7 @@ async def test_the_answer_is_a_report_sealed_only_when_co_signed(
                                     .where(AuditEvent.resource_id == draft["id"],
                                            AuditEvent.action == "update",
                                            AuditEvent.outcome == "success"))).all()
-    assert [n.kind for n in notes] == ["document_available"]
+    assert sorted(n.kind for n in notes) == ["document_available", "document_cosign"]
     signed = sorted((code, params) for code, params in lines
                     if code in ("document_cosigned", "document_signed_awaiting"))
     assert signed == [("document_cosigned", {"user": w["gp"]["username"]}),
