@@ -55,7 +55,8 @@ async def answered_consult(client: TestClient[Any, Any], world: World, mode: str
     assert resp.status == 201, await resp.text()
     answered = await resp.json()
     return {"gp": gp, "cardio": cardio, "colleague": colleague, "patient": patient, "h": h,
-            "portal": portal, "consult": answered, "url": f"/api/v1/documents/{answered['document_id']}"}
+            "portal": portal, "consult": answered,
+            "url": f"/api/v1/documents/{answered['document_id']}"}
 
 
 async def sign(client: TestClient[Any, Any], url: str, headers: dict[str, str],
