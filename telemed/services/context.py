@@ -11,9 +11,10 @@ three per message.
 Who had a device when (`histories`) decides whose record a reading goes to. The histories
 are cached too, but never trusted blindly: each batch reads its devices' rows afresh (one
 query of plain columns, which also keeps revocations current) and a cached history is used
-only while its open interval names the patient the device row names; a reassignment changes
-both in one transaction, so the first batch after its commit reloads the history even
-before the ``devices`` event arrives.
+only while its open interval names the patient the device row names and its newest interval
+starts when the newest stored one does (read in the same query); a reassignment changes both
+in one transaction, so the first batch after its commit reloads the history even before the
+``devices`` event arrives, also when the device went A → B → A meanwhile.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import String, and_, type_coerce
+from sqlalchemy import String, and_, or_, type_coerce
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -156,6 +158,20 @@ def _info(device_id: str, patient_id: str | None, revoked_at: object, status: st
     return DeviceInfo(device_id, patient_id, revoked_at is not None or status == "revoked")
 
 
+MISSING = datetime.min  # a device `refresh_devices` did not read: its history is reloaded
+
+
+def _same_history(history: History | None, patient_id: str | None,
+                  newest_start: datetime | None) -> bool:
+    """Whether a cached history still holds: the same current patient as the device row and
+    the same newest interval (any reassignment, even A → B → A, starts a new interval)."""
+    if history is None:
+        return patient_id is None and newest_start is None
+    last = history.assignments[-1] if history.assignments else None
+    return history.current == patient_id and (
+        last.start if last is not None else None) == newest_start
+
+
 async def load_histories(session: AsyncSession,
                          device_ids: Iterable[str]) -> dict[str, History]:
     """The assignment history of each device, in one query (a device without one: absent)."""
@@ -239,6 +255,8 @@ class ContextCache:
         self.devices: TtlCache[str, DeviceInfo | None] = TtlCache(ttl)
         self.patients: TtlCache[str, PatientContext | None] = TtlCache(ttl)
         self.histories: TtlCache[str, History | None] = TtlCache(ttl)
+        # the newest interval's start of each device `refresh_devices` read (None: no interval)
+        self.newest_start: dict[str, datetime | None] = {}
         self.contents = SharedContents()
 
     async def device(self, session: AsyncSession, device_id: str) -> DeviceInfo | None:
@@ -253,12 +271,22 @@ class ContextCache:
         wanted = sorted(set(device_ids))
         if not wanted:
             return
+        newest = (select(DeviceAssignment.valid_from)
+                  .where(DeviceAssignment.device_id == Device.id)
+                  .order_by(col(DeviceAssignment.valid_from).desc()).limit(1)
+                  .scalar_subquery())
         rows = await session.exec(
-            select(Device.id, Device.patient_id, Device.revoked_at, Device.status)
+            select(Device.id, Device.patient_id,
+                   or_(col(Device.revoked_at).is_not(None), col(Device.status) == "revoked"), newest)
             .where(col(Device.id).in_(wanted)))
-        found = {row[0]: _info(*row) for row in rows.all()}
+        found: dict[str, DeviceInfo] = {}
+        for device_id, patient_id, revoked, since in rows.all():
+            found[device_id] = DeviceInfo(device_id, patient_id, bool(revoked))
+            self.newest_start[device_id] = since
         for device_id in wanted:
             self.devices.put(device_id, found.get(device_id))
+            if device_id not in found:
+                self.newest_start.pop(device_id, None)
 
     async def histories_of(self, session: AsyncSession,
                            device_ids: Iterable[str]) -> dict[str, History]:
@@ -271,8 +299,8 @@ class ContextCache:
         for device_id in set(device_ids):
             info = self.devices.get(device_id)[1]
             hit, history = self.histories.get(device_id)
-            if hit and info is not None and (
-                    history.current if history is not None else None) == info.patient_id:
+            if hit and info is not None and _same_history(
+                    history, info.patient_id, self.newest_start.get(device_id, MISSING)):
                 if history is not None:
                     out[device_id] = history
             else:

@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import event
 
 from telemed import keys
+from telemed.domain.assignments import History
 from telemed.services.context import ContextCache, load_device, load_patient_context
 from tests.conftest import World
 from tests.integration.monitoring import add_device, add_plan
@@ -90,3 +91,33 @@ async def test_a_cached_history_serves_until_the_device_row_names_another_patien
         assert len(statements) == 2  # the row named another patient: history read again
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_a_device_moved_away_and_back_unheard_still_files_by_the_new_history(
+        client: TestClient[Any, Any], world: World) -> None:
+    """A → B → A between two batches, with no event: the device row names A again, but the
+    newest interval is new, so the history is read again and the B interval decides."""
+    app = client.app
+    doctor = await world.user("doctor")
+    first = await world.patient(team=[doctor["id"]])
+    second = await world.patient(team=[doctor["id"]])
+    device = await add_device(app, first.id)
+    headers = await world.token(doctor["username"])
+    cache = ContextCache()
+
+    async def history() -> History:
+        async with app[keys.SESSIONS]() as session:
+            await cache.refresh_devices(session, [device])
+            return (await cache.histories_of(session, [device]))[device]
+
+    before = await history()
+    for patient in (second, first):
+        resp = await client.patch(f"/api/v1/devices/{device}",
+                                  json={"patient_id": patient.id}, headers=headers)
+        assert resp.status == 200, await resp.text()
+    after = await history()
+    assert after.current == first.id
+    assert len(after.assignments) == len(before.assignments) + 2
+    while_moved = after.assignments[-2]
+    assert while_moved.patient_id == second.id
+    assert after.patient_at(while_moved.start) == second.id
