@@ -198,10 +198,12 @@ def _held(now: datetime) -> Any:
 
 
 def _with_report() -> Any:
-    """Held visits with their patient and their televisit report in force (outer join)."""
+    """Held visits with their patient and their televisit report in force (outer join; a
+    signed report's replacement still in draft is not in force yet: one row a visit)."""
     report = ((col(Document.visit_id) == col(Visit.id))
               & (col(Document.kind) == "televisit_report")
-              & col(Document.replaced_by_id).is_(None))
+              & col(Document.replaced_by_id).is_(None)
+              & (col(Document.replaces_id).is_(None) | (col(Document.status) != "draft")))
     return (select(Visit, Patient, Document)
             .join(Patient, col(Patient.id) == col(Visit.patient_id))
             .outerjoin(Document, report))

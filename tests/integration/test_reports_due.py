@@ -27,8 +27,10 @@ def _who(user: dict[str, str], patient_id: str | None = None) -> Principal:
 
 
 async def _visit(world: World, patient_id: str, doctors: list[str], *, days_ago: float,
-                 status: str = "completed", report: str | None = None) -> str:
-    """A visit `days_ago` with its participants and (`report`: its status) a report."""
+                 status: str = "completed", report: str | None = None,
+                 replacement: str | None = None) -> str:
+    """A visit `days_ago` with its participants, (`report`: its status) a report and
+    (`replacement`: its status) the report's replacement."""
     async with world.app[keys.SESSIONS]() as session:
         visit = Visit(kind="televisit", patient_id=patient_id, duration_minutes=30,
                       scheduled_start=NOW - timedelta(days=days_ago), status=status,
@@ -37,10 +39,15 @@ async def _visit(world: World, patient_id: str, doctors: list[str], *, days_ago:
         await session.flush()
         for user_id in doctors:
             session.add(VisitParticipant(visit_id=visit.id, user_id=user_id))
-        if report is not None:
-            session.add(Document(patient_id=patient_id, kind="televisit_report",
-                                 title="Referto di Televisita", status=report,
-                                 author_id=doctors[0], visit_id=visit.id))
+        replaces: str | None = None
+        for status in (report, replacement):
+            if status is not None:
+                doc = Document(patient_id=patient_id, kind="televisit_report",
+                               title="Referto di Televisita", status=status,
+                               author_id=doctors[0], visit_id=visit.id, replaces_id=replaces)
+                session.add(doc)
+                await session.flush()
+                replaces = doc.id
         await session.commit()
         return visit.id
 
@@ -59,6 +66,7 @@ async def test_reports_to_write_and_who_sees_them(client: TestClient[Any, Any],
     invited = await _visit(world, patient.id, [doctor["id"], outsider["id"]], days_ago=4)
     await _visit(world, patient.id, [outsider["id"]], days_ago=10)  # invitation lapsed
     await _visit(world, patient.id, me, days_ago=5, report="signed")
+    await _visit(world, patient.id, me, days_ago=5, report="signed", replacement="draft")
     await _visit(world, patient.id, me, days_ago=6, report="partially_signed")
     await _visit(world, patient.id, me, days_ago=40)  # older than 30 days
     await _visit(world, patient.id, me, days_ago=2, status="cancelled")
@@ -117,10 +125,15 @@ async def test_patient_page_shows_past_visits_with_their_report(client: TestClie
     patient_user = await world.user("patient", patient_id=patient.id)
     unwritten = await _visit(world, patient.id, [doctor["id"]], days_ago=1)
     drafted = await _visit(world, patient.id, [doctor["id"]], days_ago=2, report="draft")
-    await _visit(world, patient.id, [doctor["id"]], days_ago=3, report="signed")
+    await _visit(world, patient.id, [doctor["id"]], days_ago=3, report="signed",
+                 replacement="draft")  # still in force: the signed one
     async with world.app[keys.SESSIONS]() as session:
         signed_id = (await session.exec(select(Document.id).where(
             col(Document.status) == "signed", Document.patient_id == patient.id))).one()
+        shown = await documents.past_visit_reports(session, _who(colleague), patient.id)
+        assert [(p.visit.id, p.report and p.report.status) for p in shown][:2] == [
+            (unwritten, None), (drafted, "draft")]
+        assert len(shown) == 3 and shown[2].report and shown[2].report.id == signed_id
         with pytest.raises(ApiError) as refused:
             await documents.past_visit_reports(session, _who(stranger), patient.id)
         assert refused.value.status == 403
