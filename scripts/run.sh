@@ -18,6 +18,7 @@ if [ -z "${TELEMED_DICOMWEB_URL:-}" ]; then
       curl -fsS "$TELEMED_DICOMWEB_URL/studies?limit=1" >/dev/null 2>&1 && break
       sleep 0.25
     done
+    echo "demo PACS (Orthanc, DICOMweb) at $TELEMED_DICOMWEB_URL"
   else
     echo "Orthanc is not installed: teleconsult images are unavailable (as root: apt-get install orthanc orthanc-dicomweb)"
   fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what Telemed needs, when missing: `run` needs the broker only (and sets up the demo's
 # SPID / CIE provider when node is present), `test` (the default) also Chromium, coturn,
-# PostgreSQL, Redis, Orthanc with its DICOMweb plugin (the teleconsult PACS), node and npm, and
+# PostgreSQL, Redis, Orthanc with its DICOMweb plugin (the teleconsult PACS), node and npm,
+# poppler-utils (pdftotext reads the documents' PDFs in tests), and
 # the node tools of the tests under tools/node/ (each pinned by its package-lock.json).
 set -euo pipefail
 purpose=${1:-test}
@@ -17,6 +18,7 @@ if [ "$purpose" != "run" ]; then
   [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
   command -v npm >/dev/null 2>&1 || need+=(npm)
+  command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)  # the documents' PDF text in tests
 fi
 
 # npm ci in tools/node/NAME unless MARKER (a path inside it) is there already. Under CI=true a

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from telemed import keys
 from telemed.api.common import Body, body, call, listing, ok
 from telemed.api.shapes import careplan_out
 from telemed.errors import ApiError
@@ -103,5 +104,6 @@ async def careplans_activate(request: web.Request) -> web.Response:
 @routes.post("/api/v1/careplans/{plan_id}/complete")
 @requires(*CLINICIANS)
 async def careplans_complete(request: web.Request) -> web.Response:
-    plan = await call(request, service.complete_careplan, request.match_info["plan_id"])
+    plan = await call(request, service.complete_careplan, request.match_info["plan_id"],
+                      timezone=request.app[keys.SETTINGS].timezone)
     return ok(careplan_out(plan))

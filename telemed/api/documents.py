@@ -97,7 +97,8 @@ async def documents_draft(request: web.Request) -> web.Response:
         doc = await service.draft_monitoring_report(
             session, principal(request), data.careplan_id, data.kind,
             language=_lang(request), request_id=request_id(request),
-            patient_id=request.match_info["patient_id"])
+            patient_id=request.match_info["patient_id"],
+            timezone=request.app[SIGNING].timezone)
     return await _one(request, doc, 201)
 
 
@@ -108,7 +109,8 @@ async def documents_index(request: web.Request) -> web.Response:
         pdf = await service.index_pdf(session, principal(request),
                                       request.match_info["patient_id"],
                                       request.app[SIGNING].service_name, _lang(request),
-                                      request_id=request_id(request))
+                                      request_id=request_id(request),
+                                      timezone=request.app[SIGNING].timezone)
     return _pdf(pdf, "index.pdf")
 
 
@@ -170,7 +172,9 @@ async def documents_pdf(request: web.Request) -> web.Response:
         doc = await service.get_document(session, principal(request),
                                          request.match_info["document_id"], action="export",
                                          request_id=request_id(request))
-        data = await service.document_pdf(session, doc, request.app[SIGNING].service_name)
+        signing_with = request.app[SIGNING]
+        data = await service.document_pdf(session, doc, signing_with.service_name,
+                                          signing_with.timezone)
     return _pdf(data, f"{doc.kind}-{doc.id}.pdf")
 
 

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 from telemed.domain.documents import LOINC, KindSpec, paragraphs
+from telemed.domain.local_time import DEFAULT_ZONE
 from telemed.domain.score_report import SCORE_LOINC, band_word, title_of, trend_word
 from telemed.domain.units import METRICS
 
@@ -78,6 +79,8 @@ class DocumentFacts:
     # document's date); ``signer`` and ``signed_at`` are the first signature.
     cosigner: PersonInfo | None = None
     cosigned_at: datetime | None = None
+    # The service's time zone: the PDF's times are local to it (the Bundle's are instants).
+    timezone: str = DEFAULT_ZONE
 
     @property
     def completed_at(self) -> datetime:

@@ -35,9 +35,10 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from telemed.documents.fhir import DocumentFacts
 from telemed.domain.documents import paragraphs
+from telemed.domain.local_time import DEFAULT_ZONE, day_text, when_text, zone
 from telemed.domain.score_report import band_word, title_of, trend_word
 from telemed.domain.units import METRICS
-from telemed.i18n import gettext
+from telemed.i18n.labels import label
 
 FONT, BOLD = "TelemedVera", "TelemedVera-Bold"
 CREATOR = "Telemed"
@@ -98,8 +99,9 @@ def _text(value: str) -> str:
     return escape(value).replace("\n", "<br/>")
 
 
-def _when(value: datetime, lang: str) -> str:
-    return value.strftime("%d/%m/%Y %H:%M" if lang == "it" else "%Y-%m-%d %H:%M")
+def _when(value: datetime, lang: str, where: str) -> str:
+    """An instant in the service's time zone ``where``, as ``lang`` writes it."""
+    return when_text(value, zone(where), lang)
 
 
 class _Pages(Canvas):  # type: ignore[misc]
@@ -139,7 +141,8 @@ def _canvas(header: str, title: str, page_label: str) -> type[_Pages]:
                                      "page_label": page_label})
 
 
-def _chart(label: str, points: Sequence[Sequence[Any]], height: float = 45 * mm,
+def _chart(title: str, points: Sequence[Sequence[Any]], lang: str, where: str,
+           height: float = 45 * mm,
            y_range: tuple[float, float] | None = None) -> Drawing | None:
     """A line chart of (time, value) points over their order, titled ``label``."""
     values = [(i, float(p[1])) for i, p in enumerate(points)]
@@ -156,16 +159,16 @@ def _chart(label: str, points: Sequence[Sequence[Any]], height: float = 45 * mm,
     if y_range is not None:
         plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = y_range
     drawing.add(plot)
-    drawing.add(String(12 * mm, height - 4 * mm, label, fontName=BOLD, fontSize=8))
-    span = f"{str(points[0][0])[:10]} - {str(points[-1][0])[:10]}"
+    drawing.add(String(12 * mm, height - 4 * mm, title, fontName=BOLD, fontSize=8))
+    here = zone(where)
+    span = f"{day_text(str(points[0][0]), here, lang)} - {day_text(str(points[-1][0]), here, lang)}"
     drawing.add(String(12 * mm, 2 * mm, span, fontName=FONT, fontSize=7))
     return drawing
 
 
 def _metric_name(metric: str, lang: str) -> str:
-    """A metric's name in the document's language (the pages' catalogue)."""
-    info = METRICS.get(metric)
-    return gettext(lang, info.display_name) if info else metric
+    """A metric's name in the document's language (the one table of labels)."""
+    return label(lang, "metric", metric)
 
 
 def _metric_label(metric: str, lang: str) -> str:
@@ -177,16 +180,17 @@ def signature_line(f: DocumentFacts, *, status: str, lang: str,
                    legacy_hash: str | None = None) -> str:
     """Who signed (and co-signed) the document, when, under whose seal ("" unsigned)."""
     words = LABELS[lang]
+    signed = _when(f.signed_at, lang, f.timezone)
     if legacy_hash:
-        return words["legacy"].format(who=f.signer.name, when=_when(f.signed_at, lang),
+        return words["legacy"].format(who=f.signer.name, when=signed,
                                       hash=legacy_hash)
     if status in ("draft", "partially_signed"):
         return ""
     if f.cosigner is not None and f.cosigned_at is not None:
-        return words["cosigned"].format(who=f.signer.name, when=_when(f.signed_at, lang),
-                                        co=f.cosigner.name, co_when=_when(f.cosigned_at, lang),
+        return words["cosigned"].format(who=f.signer.name, when=signed, co=f.cosigner.name,
+                                        co_when=_when(f.cosigned_at, lang, f.timezone),
                                         org=f.organisation)
-    return words["signed"].format(who=f.signer.name, when=_when(f.signed_at, lang),
+    return words["signed"].format(who=f.signer.name, when=signed,
                                   org=f.organisation)
 
 
@@ -209,9 +213,11 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
              [words["fiscal_code"], p.fiscal_code],
              [words["born"], p.birth_date.strftime("%d/%m/%Y")],
              [words["author"], f.author.name],
-             [words["date"], _when(f.completed_at, lang)]]
+             [words["date"], _when(f.completed_at, lang, f.timezone)]]
     if f.period:
-        facts.append([words["period"], f"{f.period[0]:%d/%m/%Y} - {f.period[1]:%d/%m/%Y}"])
+        here = zone(f.timezone)
+        facts.append([words["period"], f"{day_text(f.period[0], here, lang)} - "
+                                       f"{day_text(f.period[1], here, lang)}"])
     table = Table(facts, colWidths=[40 * mm, 120 * mm])
     table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT),
                                ("FONTNAME", (0, 0), (0, -1), BOLD),
@@ -224,9 +230,9 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
         story.append(Paragraph(_text(spec.title(lang)), styles["h2"]))
         story += [Paragraph(_text(par), styles["body"]) for par in paragraphs(text)]
         if spec.key == "readings" and f.figures:
-            story += _figures(f.figures, lang)
+            story += _figures(f.figures, lang, f.timezone)
         if spec.key == "questionnaires" and f.figures:
-            story += _scores(f.figures.get("questionnaires", []), lang)
+            story += _scores(f.figures.get("questionnaires", []), lang, f.timezone)
     if f.replaces:
         story.append(Paragraph(_text(words["replaces"].format(id=f.replaces)), styles["small"]))
     story.append(Spacer(1, 8 * mm))
@@ -248,7 +254,7 @@ def _grid(rows: list[list[str]]) -> Table:
     return table
 
 
-def _figures(figures: Mapping[str, Any], lang: str) -> list[Any]:
+def _figures(figures: Mapping[str, Any], lang: str, where: str = DEFAULT_ZONE) -> list[Any]:
     words = LABELS[lang]
     rows: list[list[str]] = [[words["metric"], words["count"], "min", words["median"], "max",
                               words["unit"]]]
@@ -259,13 +265,14 @@ def _figures(figures: Mapping[str, Any], lang: str) -> list[Any]:
     if len(rows) > 1:
         out += [_grid(rows), Spacer(1, 4 * mm)]
     for metric, points in sorted(figures.get("series", {}).items()):
-        chart = _chart(_metric_label(metric, lang), points)
+        chart = _chart(_metric_label(metric, lang), points, lang, where)
         if chart is not None:
             out.append(chart)
     return out
 
 
-def _scores(summaries: Sequence[Mapping[str, Any]], lang: str) -> list[Any]:
+def _scores(summaries: Sequence[Mapping[str, Any]], lang: str,
+            where: str = DEFAULT_ZONE) -> list[Any]:
     """The questionnaires of the period: a table (last score, band, trend) and a small
     chart of the scores of each questionnaire answered more than once."""
     if not summaries:
@@ -276,12 +283,12 @@ def _scores(summaries: Sequence[Mapping[str, Any]], lang: str) -> list[Any]:
     charts = []
     for s in summaries:
         code, last = str(s["code"]), s["last"]
-        when = datetime.fromisoformat(str(last["at"]))
-        rows.append([title_of(code, lang), str(s["count"]), _when(when, lang)[:10],
+        rows.append([title_of(code, lang), str(s["count"]), day_text(str(last["at"]),
+                                                                      zone(where), lang),
                      f"{last['score']}/{s['max_score']}", band_word(code, str(last["band"]), lang),
                      trend_word(str(s["trend"]), lang)])
         chart = _chart(f"{title_of(code, lang)} ({words['score_of']} 0-{s['max_score']})",
-                       s.get("points", []), height=35 * mm,
+                       s.get("points", []), lang, where, height=35 * mm,
                        y_range=(0, float(s["max_score"])))
         if chart is not None:
             charts.append(chart)
@@ -289,7 +296,8 @@ def _scores(summaries: Sequence[Mapping[str, Any]], lang: str) -> list[Any]:
 
 
 def render_index(*, organisation: str, patient_name: str, fiscal_code: str, lang: str,
-                 rows: Sequence[tuple[str, str, str, str]], generated_at: datetime) -> bytes:
+                 rows: Sequence[tuple[str, str, str, str]], generated_at: datetime,
+                 timezone: str = DEFAULT_ZONE) -> bytes:
     """The index of a patient's documents: (date, kind, title, status) rows."""
     _fonts()
     lang = lang if lang in LABELS else "it"
@@ -306,7 +314,8 @@ def render_index(*, organisation: str, patient_name: str, fiscal_code: str, lang
     story = [Paragraph(_text(words["index"]), styles["title"]),
              Paragraph(_text(f"{words['patient']}: {patient_name} · {words['fiscal_code']}: "
                              f"{fiscal_code}"), styles["body"]),
-             Paragraph(_text(f"{words['date']}: {_when(generated_at, lang)}"), styles["small"]),
+             Paragraph(_text(f"{words['date']}: {_when(generated_at, lang, timezone)}"),
+                       styles["small"]),
              Spacer(1, 4 * mm), table]
     doc.build(story, canvasmaker=_canvas(organisation, words["index"], words["page"]))
     return as_pdfa(out.getvalue(), title=words["index"], author=organisation,

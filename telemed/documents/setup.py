@@ -25,6 +25,6 @@ def setup_documents(app: web.Application) -> None:
         log.warning("no seal configured (TELEMED_SEAL_KEY, TELEMED_SEAL_CERT, "
                     "TELEMED_SEAL_TRUST_ANCHOR): documents can be drafted, not signed")
     app[SIGNING] = Signing(seal=seal, service_name=settings.service_name,
-                           publish=bool(settings.fse_url))
+                           publish=bool(settings.fse_url), timezone=settings.timezone)
     if settings.fse_url:
         app.cleanup_ctx.append(publisher_ctx)

@@ -35,6 +35,12 @@ ReasonCode = Literal[
     "questionnaires_due", "oncall_shift", "user_activated", "user_deactivated",
     "guest_invited", "guest_revoked", "delegation_granted", "delegation_requested",
     "device_unchanged", "device_taken", "device_given",
+    "document_sign", "document_signed", "document_cosigned", "document_signed_awaiting",
+    "signature_too_many_attempts", "signature_wrong_password", "signature_wrong_code",
+    "teleconsult_report", "teleconsult_report_for", "teleconsult_request",
+    "teleconsult_accept", "teleconsult_decline", "teleconsult_more_info",
+    "teleconsult_add_info", "teleconsult_cancel", "teleconsult_schedule",
+    "teleconsult_answer",
 ]
 
 # The English template of every code (the catalogue msgid; a unit test checks every code has one).
@@ -99,6 +105,23 @@ TEMPLATES: dict[str, str] = {
     "device_unchanged": N_("Device reassigned: no change"),
     "device_taken": N_("Device {serial} taken from this patient at {at}"),
     "device_given": N_("Device {serial} given to this patient at {at}"),
+    "document_sign": N_("Signing"),
+    "document_signed": N_("Signed by {user}"),
+    "document_cosigned": N_("Co-signed by {user}"),
+    "document_signed_awaiting": N_("Signed by {user}, awaiting co-signature"),
+    "signature_too_many_attempts": N_("Signature not confirmed: too many attempts"),
+    "signature_wrong_password": N_("Signature not confirmed: wrong password"),
+    "signature_wrong_code": N_("Signature not confirmed: wrong code"),
+    "teleconsult_report": N_("Teleconsult report"),
+    "teleconsult_report_for": N_("Teleconsult report: {for}"),
+    "teleconsult_request": N_("Teleconsult request"),
+    "teleconsult_accept": N_("Teleconsult accepted"),
+    "teleconsult_decline": N_("Teleconsult declined"),
+    "teleconsult_more_info": N_("Teleconsult: more information asked"),
+    "teleconsult_add_info": N_("Teleconsult: information added"),
+    "teleconsult_cancel": N_("Teleconsult withdrawn"),
+    "teleconsult_schedule": N_("Teleconsult scheduled"),
+    "teleconsult_answer": N_("Teleconsult answered"),
 }
 
 # Parameters whose value is a code said as a word: (parameter, value) → English word (msgid).

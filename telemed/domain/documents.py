@@ -18,12 +18,13 @@ import hashlib
 import json
 import re
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Literal
 
 from telemed.domain.errors import N_
+from telemed.domain.local_time import when_text
 from telemed.domain.score_report import ScoreLine, ScoreSummary, scores_text, summarize_scores
 from telemed.domain.text import text_errors
 
@@ -269,6 +270,15 @@ def replacement_signers(spec: KindSpec, author_id: str, cosigner_id: str | None,
                             N_("Only the signers of a co-signed document may correct it."))
 
 
+def cosign_page(document_id: str, teleconsult_id: str | None, replaces_id: str | None) -> str:
+    """Where the co-signer finds the Co-sign form: a teleconsult's report on the request's
+    page (which shows the report it links); a correction, linked by the request only once
+    sealed, or any other document on its own page."""
+    if teleconsult_id and not replaces_id:
+        return f"/teleconsults/{teleconsult_id}"
+    return f"/documents/{document_id}"
+
+
 def check_replaceable(old_status: str, old_patient_id: str, new_patient_id: str,
                       old_kind: str, new_kind: str) -> None:
     """A replacement corrects a signed document of the same patient and kind."""
@@ -388,8 +398,30 @@ def monitoring_figures(*, period_start: datetime, period_end: datetime, expected
                              dict(series or {}), summarize_scores(scores))
 
 
-def monitoring_text(figures: MonitoringFigures, lang: str) -> dict[str, str]:
-    """The drafted text of the data sections (the clinician completes the rest)."""
+Words = Callable[[str, str], str]  # (label group, value) -> its word in the document's language
+
+
+def as_is(_group: str, value: str) -> str:
+    """No translation: a value stands for itself."""
+    return value
+
+
+def alert_text(a: AlertLine, lang: str, *, words: Words = as_is, where: tzinfo = UTC) -> str:
+    """One alert of a report: when (local), severity, rule kind and metric, status, when it
+    was handled and its note, every word from ``words`` (groups ``severity``, ``alert_kind``,
+    ``metric``, ``alert_status``)."""
+    it = lang == "it"
+    handled = (when_text(a.handled_at, where, lang) if a.handled_at
+               else ("non gestito" if it else "not handled"))
+    what = words("alert_kind", a.kind) + (f" {words('metric', a.metric)}" if a.metric else "")
+    return (f"{when_text(a.opened_at, where, lang)} {words('severity', a.severity)} {what}: "
+            f"{words('alert_status', a.status)}, {handled}{' · ' + a.note if a.note else ''}")
+
+
+def monitoring_text(figures: MonitoringFigures, lang: str, *, words: Words = as_is,
+                    where: tzinfo = UTC) -> dict[str, str]:
+    """The drafted text of the data sections (the clinician completes the rest), in
+    ``lang``: values named by ``words``, times in the time zone ``where``."""
     it = lang == "it"
     if figures.adherence is None:
         adherence = ("Nessuna misurazione programmata nel periodo." if it
@@ -402,21 +434,15 @@ def monitoring_text(figures: MonitoringFigures, lang: str) -> dict[str, str]:
                      f"scheduled ({pct} %).")
     lines = []
     for m in figures.metrics:
-        lines.append(f"{m.metric}: n={m.count}, min {m.minimum:g}, "
+        lines.append(f"{words('metric', m.metric)}: n={m.count}, min {m.minimum:g}, "
                      f"{'mediana' if it else 'median'} {m.median:g}, max {m.maximum:g} {m.unit}")
     readings = "\n".join(lines) or ("Nessuna rilevazione." if it else "No readings.")
-    alert_lines = []
-    for a in figures.alerts:
-        handled = (a.handled_at.strftime("%Y-%m-%d %H:%M") if a.handled_at
-                   else ("non gestito" if it else "not handled"))
-        what = f"{a.kind}{' ' + a.metric if a.metric else ''}"
-        alert_lines.append(f"{a.opened_at.strftime('%Y-%m-%d %H:%M')} {a.severity} {what}: "
-                           f"{a.status}, {handled}{' · ' + a.note if a.note else ''}")
-    alerts = "\n".join(alert_lines) or ("Nessun allarme." if it else "No alerts.")
+    alerts = ("\n".join(alert_text(a, lang, words=words, where=where) for a in figures.alerts)
+              or ("Nessun allarme." if it else "No alerts."))
     out = {"adherence": adherence, "readings": readings, "alerts": alerts}
     if figures.questionnaires:  # a plan without questionnaires has no such section
         out["questionnaires"] = scores_text([q.to_dict() for q in figures.questionnaires],
-                                            lang)
+                                            lang, where=where)
     return out
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Literal
 
+from telemed.domain.local_time import day_text
 from telemed.domain.questionnaires import CATALOGUE, Scored, band_rank
 
 Trend = Literal["single", "better", "stable", "worse"]
@@ -162,9 +163,10 @@ def trend_word(trend: str, lang: str) -> str:
     return TREND_WORDS["it" if lang == "it" else "en"].get(trend, trend)
 
 
-def scores_text(summaries: Iterable[Mapping[str, Any]], lang: str) -> str:
+def scores_text(summaries: Iterable[Mapping[str, Any]], lang: str, *,
+                where: tzinfo = UTC) -> str:
     """The drafted text of the questionnaire section, one line per questionnaire (from the
-    summaries' ``to_dict`` form, as stored in a document's figures)."""
+    summaries' ``to_dict`` form, as stored in a document's figures; dates in ``where``)."""
     it = lang == "it"
     lines = []
     for s in summaries:
@@ -173,7 +175,7 @@ def scores_text(summaries: Iterable[Mapping[str, Any]], lang: str) -> str:
         answers = (("risposta" if count == 1 else "risposte") if it
                    else ("response" if count == 1 else "responses"))
         line = (f"{title_of(code, lang)}: {count} {answers}; {'ultima' if it else 'last'} "
-                f"{str(last['at'])[:10]}: {last['score']}/{s['max_score']}, "
+                f"{day_text(str(last['at']), where, lang)}: {last['score']}/{s['max_score']}, "
                 f"{band_word(code, str(last['band']), lang)}")
         if count > 1:
             line += (f" ({'prima' if it else 'first'} {first['score']}, "

@@ -12,12 +12,13 @@ from typing import Any, Final, Literal
 
 Kind = Literal["alert_escalated", "alert_critical", "emergency_access", "document_available",
                "visit_reminder", "visit_changed", "account_security", "teleconsult_request",
-               "teleconsult_urgent", "teleconsult_update"]
+               "teleconsult_urgent", "teleconsult_update", "document_cosign"]
 
 KINDS: Final[tuple[str, ...]] = ("alert_escalated", "alert_critical", "emergency_access",
                                  "document_available", "visit_reminder", "visit_changed",
                                  "account_security", "teleconsult_request",
-                                 "teleconsult_urgent", "teleconsult_update")
+                                 "teleconsult_urgent", "teleconsult_update",
+                                 "document_cosign")
 # An urgent teleconsult request reaches its specialists whatever they chose.
 MANDATORY: Final[frozenset[str]] = frozenset({"alert_escalated", "emergency_access",
                                               "account_security", "teleconsult_urgent"})
@@ -32,6 +33,10 @@ DEFAULTS: Final[Mapping[str, bool]] = {
     "teleconsult_request": True,  # a new routine request (services/teleconsults.py)
     "teleconsult_urgent": True,  # a new urgent request
     "teleconsult_update": True,  # the other side of a request moved it
+    # A report (or its correction) signed by the other signer waits for this one's
+    # co-signature (services/documents.py). Not compulsory: the pending report is also
+    # shown on the teleconsult page and in the patient's documents.
+    "document_cosign": True,
 }
 # Kinds that also page the operators' channels (TELEMED_NOTIFY_URLS).
 PAGING: Final[frozenset[str]] = frozenset({"alert_escalated"})

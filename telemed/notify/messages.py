@@ -40,6 +40,7 @@ TITLES: Final[Mapping[str, str]] = {
                                "(patient {initials})"),
     "teleconsult_answered": N_("Your teleconsult request was answered (patient {initials})"),
     "teleconsult_cancelled": N_("A teleconsult request was withdrawn (patient {initials})"),
+    "document_cosign": N_("A report awaits your co-signature (patient {initials})"),
 }
 _OPEN = N_("Open this link to see it (you will be asked to log in first):")
 _PRIVACY = N_("For your privacy, this message contains no clinical details.")

@@ -21,6 +21,7 @@ from telemed.db.models import (
     Alert,
     CareTeamMember,
     Delegation,
+    Document,
     Notification,
     NotificationDelivery,
     Patient,
@@ -30,6 +31,7 @@ from telemed.db.models import (
 from telemed.db.types import utcnow
 from telemed.domain import quiet
 from telemed.domain.audit_reasons import because
+from telemed.domain.documents import cosign_page
 from telemed.errors import conflict, not_found
 from telemed.notify import kinds
 from telemed.notify.messages import initials, title
@@ -245,6 +247,18 @@ async def teleconsult(session: AsyncSession, *, consult_id: str, patient: Patien
                         link=f"/teleconsults/{consult_id}", cause_type="teleconsult",
                         cause_id=consult_id, title_code=kind if event == "requested"
                         else f"teleconsult_{event}")
+
+
+async def document_cosign(session: AsyncSession, doc: Document) -> list[Notification]:
+    """``document_cosign`` to the named co-signer of a document its other signer just
+    signed: the patient's initials and a link to the page with the Co-sign form."""
+    patient = await session.get(Patient, doc.patient_id)
+    if patient is None or doc.cosigner_id is None:
+        return []
+    return await record(session, user_ids=[doc.cosigner_id], kind="document_cosign",
+                        params={"initials": initials(patient.given_name, patient.family_name)},
+                        link=cosign_page(doc.id, doc.teleconsult_id, doc.replaces_id),
+                        cause_type="document", cause_id=doc.id)
 
 
 # --- the owner's side -----------------------------------------------------------------

@@ -26,7 +26,7 @@ from telemed.db.teleconsults import Teleconsult
 from telemed.db.types import utcnow
 from telemed.domain import delegation as delegation_rules
 from telemed.domain import emergency as emergency_rules
-from telemed.domain.audit_reasons import because
+from telemed.domain.audit_reasons import Reason, because
 from telemed.domain.consent import Decision, may_consult
 from telemed.domain.teleconsults import ACCESS_STATUSES
 from telemed.errors import ApiError, forbidden, not_found
@@ -128,7 +128,7 @@ async def authorize_patient(
     action: Literal["read", "create", "update", "delete", "export"],
     resource: Resource,
     resource_id: str | None = None,
-    reason: audit.ReasonArg = None,
+    reason: Reason | None = None,
     request_id: str | None = None,
 ) -> Patient:
     """The patient if `who` may act on its `resource`; audits success and refusal alike."""
@@ -137,7 +137,7 @@ async def authorize_patient(
         raise not_found("Patient")
     emergency = False
     allowed = False
-    given = audit.coded(reason)
+    given = reason
     refusal = forbidden("You have no access to this patient's record.", key="no_access")
     if who.role == "patient":
         if who.patient_id == patient_id:

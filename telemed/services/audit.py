@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import AuditEvent
 from telemed.db.types import utcnow
-from telemed.domain.audit_reasons import Reason, ReasonCode, legacy
+from telemed.domain.audit_reasons import Reason, ReasonCode
 from telemed.errors import ApiError
 from telemed.principal import Principal
 
@@ -33,15 +33,6 @@ Resource = Literal[
 ]
 
 
-# A reason as given: coded, or (from a service not yet coded) free text stored as ``legacy``.
-ReasonArg = Reason | str | None
-
-
-def coded(reason: ReasonArg) -> Reason | None:
-    """`reason` as a code with parameters."""
-    return legacy(reason) if isinstance(reason, str) else reason
-
-
 def reason_of(event: AuditEvent) -> Reason | None:
     """The reason of a stored audit row (a code this version does not know is kept as is)."""
     if event.reason_code is None:
@@ -50,12 +41,11 @@ def reason_of(event: AuditEvent) -> Reason | None:
     return Reason(cast(ReasonCode, event.reason_code), params)
 
 
-def reason_columns(reason: ReasonArg) -> tuple[str | None, dict[str, Any] | None]:
+def reason_columns(reason: Reason | None) -> tuple[str | None, dict[str, Any] | None]:
     """The ``reason_code`` and ``reason_params`` column values of `reason`."""
-    found = coded(reason)
-    if found is None:
+    if reason is None:
         return None, None
-    return found.code, dict(found.params) or None
+    return reason.code, dict(reason.params) or None
 
 
 def record(
@@ -66,7 +56,7 @@ def record(
     resource: Resource,
     patient_id: str | None = None,
     resource_id: str | None = None,
-    reason: ReasonArg = None,
+    reason: Reason | None = None,
     emergency: bool = False,
     outcome: Literal["success", "denied"] = "success",
     request_id: str | None = None,

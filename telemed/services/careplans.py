@@ -15,6 +15,7 @@ from telemed.db.types import new_id, utcnow
 from telemed.domain.audit_reasons import Reason, because
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.errors import DomainValidationError
+from telemed.domain.local_time import DEFAULT_ZONE
 from telemed.errors import N_, ApiError, conflict, from_domain, invalid, not_found
 from telemed.principal import Principal
 from telemed.services import audit, documents, free_text
@@ -241,7 +242,8 @@ async def activate_careplan(session: AsyncSession, who: Principal, plan_id: str)
     return await _save_changed(session, plan)
 
 
-async def complete_careplan(session: AsyncSession, who: Principal, plan_id: str) -> CarePlan:
+async def complete_careplan(session: AsyncSession, who: Principal, plan_id: str, *,
+                            timezone: str = DEFAULT_ZONE) -> CarePlan:
     """Active → completed; with monitoring, its final report is drafted from the data
     (a ``monitoring_final_report`` document by whoever completed it, to review and sign)."""
     plan = await _transition(session, who, plan_id, reason=because("careplan_complete"),
@@ -254,7 +256,7 @@ async def complete_careplan(session: AsyncSession, who: Principal, plan_id: str)
     if who.is_clinician and saved.content.get("monitoring"):
         # The final report (relazione finale), drafted from the data for the doctor to sign.
         await documents.draft_monitoring_report(session, who, plan_id,
-                                                "monitoring_final_report")
+                                                "monitoring_final_report", timezone=timezone)
     return saved
 
 

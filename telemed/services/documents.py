@@ -19,6 +19,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import update
@@ -49,13 +50,15 @@ from telemed.documents.fhir import (
 from telemed.documents.pdf import render_document, render_index
 from telemed.documents.seal import Seal
 from telemed.domain import documents as rules
-from telemed.domain.audit_reasons import because
+from telemed.domain.audit_reasons import Reason, ReasonCode, because
 from telemed.domain.careplans import TimedSchedule, parse_careplan_content
 from telemed.domain.fiscal_code import fhir_gender
+from telemed.domain.local_time import DEFAULT_ZONE, day_text, zone
 from telemed.domain.questionnaires import Scored
 from telemed.domain.schedule import measurement_windows, missed_windows
 from telemed.domain.score_report import ScoreLine
 from telemed.errors import N_, ApiError, conflict, forbidden, not_found
+from telemed.i18n.labels import label
 from telemed.identity.confirm import confirm_identity
 from telemed.notify import outbox
 from telemed.principal import Principal
@@ -75,7 +78,6 @@ DEFAULT_REPORT_DAYS = 30
 REPORTS_DUE_DAYS = 30  # how far back the agenda's "reports to write" looks
 MAX_SERIES_POINTS = 240
 LEGACY_NOTE = "signed before seals existed"
-REPORT_ACCESS = "teleconsult report"  # audit reason of the specialist acting on its report
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Signing:
     seal: Seal | None
     service_name: str
     publish: bool
+    timezone: str = DEFAULT_ZONE  # the service's (Settings.timezone): the PDF's times
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ def visible_to(who: Principal, doc: Document) -> bool:
 
 async def _authorize(session: AsyncSession, who: Principal, doc: Document, *,
                      action: Literal["read", "create", "update", "export"],
-                     reason: str | None = None, request_id: str | None = None) -> None:
+                     reason: Reason | None = None, request_id: str | None = None) -> None:
     """`authorize_patient` for the document; the consulted specialist, whose access to the
     record ended with the answer, still acts on the report of that teleconsult."""
     if doc.teleconsult_id is not None and who.is_clinician and who.user_id in (
@@ -120,7 +123,8 @@ async def _authorize(session: AsyncSession, who: Principal, doc: Document, *,
                 and await has_consent(session, doc.patient_id, who.user_id):
             audit.record(session, actor=who, action=action, resource="document",
                          patient_id=doc.patient_id, resource_id=doc.id,
-                         reason=f"{REPORT_ACCESS}: {reason}" if reason else REPORT_ACCESS,
+                         reason=(reason.within("teleconsult_report_for") if reason
+                                 else because("teleconsult_report")),
                          request_id=request_id)
             return
     await authorize_patient(session, who, doc.patient_id, action=action, resource="document",
@@ -425,8 +429,10 @@ async def draft_monitoring_report(session: AsyncSession, who: Principal, plan_id
                                   kind: str = "monitoring_report", *,
                                   now: datetime | None = None, language: str = "it",
                                   patient_id: str | None = None,
-                                  request_id: str | None = None) -> Document:
-    """A monitoring report (periodic, or final at completion) drafted from the plan's data."""
+                                  request_id: str | None = None,
+                                  timezone: str = DEFAULT_ZONE) -> Document:
+    """A monitoring report (periodic, or final at completion) drafted from the plan's data,
+    in the patient's language, its times in the service's ``timezone``."""
     if kind not in MONITORING_KINDS:
         raise ApiError(422, "unknown_document_kind", f"Unknown monitoring document {kind!r}.")
     plan = (await session.exec(select(CarePlan).where(
@@ -455,7 +461,8 @@ async def draft_monitoring_report(session: AsyncSession, who: Principal, plan_id
     spec = rules.kind_of(kind)
     lang = await _language(session, patient.id, language)
     figures = await _figures(session, plan, patient, start, end)
-    sections = rules.monitoring_text(figures, lang)
+    sections = rules.monitoring_text(figures, lang, words=partial(label, lang),
+                                     where=zone(timezone))
     doc = Document(patient_id=patient.id, kind=kind, title=spec.title(lang),
                    author_id=who.user_id, careplan_id=plan_id, period_start=start,
                    period_end=end, sections=sections, figures=figures.to_dict(),
@@ -477,7 +484,8 @@ async def _person(session: AsyncSession, user_id: str) -> PersonInfo:
 
 async def facts_of(session: AsyncSession, doc: Document, organisation: str, *,
                    signer_id: str | None = None, signed_at: datetime | None = None,
-                   cosigned_at: datetime | None = None) -> DocumentFacts:
+                   cosigned_at: datetime | None = None,
+                   timezone: str = DEFAULT_ZONE) -> DocumentFacts:
     """What the document states, for its Bundle and PDF (``cosigned_at``: the co-signature
     being made; a co-signed document's stored one otherwise)."""
     patient = await session.get(Patient, doc.patient_id)
@@ -503,6 +511,7 @@ async def facts_of(session: AsyncSession, doc: Document, organisation: str, *,
         organisation=organisation, sections=dict(doc.sections),
         signed_at=signed_at or doc.signed_at or doc.updated_at, encounter=encounter,
         period=period, figures=doc.figures, replaces=doc.replaces_id,
+        timezone=timezone,
         cosigner=(await _person(session, doc.cosigner_id)
                   if doc.cosigner_id and cosigned_at else None),
         cosigned_at=cosigned_at)
@@ -514,11 +523,11 @@ async def signs_with_code(session: AsyncSession, user_id: str) -> bool:
     return user is not None and user.totp_secret is not None
 
 
-def _refused(session: AsyncSession, who: Principal, doc: Document, why: str,
+def _refused(session: AsyncSession, who: Principal, doc: Document, why: ReasonCode,
              request_id: str | None) -> None:
     audit.record(session, actor=who, action="update", resource="document",
                  patient_id=doc.patient_id, resource_id=doc.id, outcome="denied",
-                 reason=f"signature not confirmed: {why}", request_id=request_id)
+                 reason=because(why), request_id=request_id)
 
 
 async def _confirm(session: AsyncSession, who: Principal, doc: Document, proof: Confirmation,
@@ -531,7 +540,7 @@ async def _confirm(session: AsyncSession, who: Principal, doc: Document, proof: 
     key = f"second-factor:{who.username}" if proof.code else who.username
     wait = proof.guard.reserve(proof.address, key) if proof.guard else 0.0
     if wait > 0:
-        _refused(session, who, doc, "too many attempts", request_id)
+        _refused(session, who, doc, "signature_too_many_attempts", request_id)
         await session.commit()
         raise too_many_attempts(wait)
     try:
@@ -559,8 +568,8 @@ async def _confirm(session: AsyncSession, who: Principal, doc: Document, proof: 
             proof.guard.release(proof.address, key)
         raise
     if not confirmed:
-        _refused(session, who, doc, "wrong code" if proof.code else "wrong password",
-                 request_id)
+        _refused(session, who, doc, "signature_wrong_code" if proof.code
+                 else "signature_wrong_password", request_id)
         await session.commit()
         raise error
     if proof.guard:
@@ -573,7 +582,8 @@ async def sign_document(session: AsyncSession, who: Principal, doc_id: str,
     """Sign a document: its author signs the draft; a kind with two signers then waits for
     its co-signer, whose signature seals it. Once sealed it never changes."""
     doc = await _load(session, doc_id)
-    await _authorize(session, who, doc, action="update", reason="sign", request_id=request_id)
+    await _authorize(session, who, doc, action="update", reason=because("document_sign"),
+                     request_id=request_id)
     await session.commit()
     spec = rules.kind_of(doc.kind)
     try:
@@ -604,10 +614,11 @@ async def sign_document(session: AsyncSession, who: Principal, doc_id: str,
         return await _first_signature(session, who, doc, now, request_id)
     cosigning = doc.status == "partially_signed"
     if cosigning:
-        facts = await facts_of(session, doc, signing_with.service_name, cosigned_at=now)
+        facts = await facts_of(session, doc, signing_with.service_name, cosigned_at=now,
+                               timezone=signing_with.timezone)
     else:
         facts = await facts_of(session, doc, signing_with.service_name, signer_id=who.user_id,
-                               signed_at=now)
+                               signed_at=now, timezone=signing_with.timezone)
     names = ", ".join(person.name for person in facts.signers)
     bundle = signing.seal_bundle(seal, build_bundle(facts), signer_name=names,
                                  who_reference=who.user_id, when=now)
@@ -644,7 +655,8 @@ async def sign_document(session: AsyncSession, who: Principal, doc_id: str,
             session.add(visit)
     audit.record(session, actor=who, action="update", resource="document",
                  patient_id=doc.patient_id, resource_id=doc.id,
-                 reason=f"{'co-signed' if cosigning else 'signed'} by {who.username}",
+                 reason=because("document_cosigned" if cosigning else "document_signed",
+                                user=who.username),
                  request_id=request_id)
     await outbox.document_available(session, doc.patient_id, doc.id, f"/documents/{doc.id}",
                                     cause_type="document")
@@ -665,8 +677,9 @@ async def _first_signature(session: AsyncSession, who: Principal, doc: Document,
         raise conflict("This document is already signed.", "already_signed")
     audit.record(session, actor=who, action="update", resource="document",
                  patient_id=doc.patient_id, resource_id=doc.id,
-                 reason=f"signed by {who.username}, awaiting co-signature",
+                 reason=because("document_signed_awaiting", user=who.username),
                  request_id=request_id)
+    await outbox.document_cosign(session, doc)
     await session.commit()
     await session.refresh(doc)
     return doc
@@ -678,11 +691,12 @@ def _sealed_pdf(seal: Seal, facts: DocumentFacts, names: str) -> bytes:
                             reason=f"{facts.spec.title_it} - firmato da {names}")
 
 
-async def document_pdf(session: AsyncSession, doc: Document, organisation: str) -> bytes:
+async def document_pdf(session: AsyncSession, doc: Document, organisation: str,
+                       timezone: str = DEFAULT_ZONE) -> bytes:
     """The stored sealed PDF, or (a draft, a migrated report) a rendering of it."""
     if doc.pdf is not None:
         return doc.pdf
-    facts = await facts_of(session, doc, organisation)
+    facts = await facts_of(session, doc, organisation, timezone=timezone)
     return await asyncio.to_thread(render_document, facts, status=doc.status,
                                    legacy_hash=doc.legacy_hash)
 
@@ -719,7 +733,7 @@ async def verify_stored(session: AsyncSession, who: Principal, doc_id: str,
 
 async def index_pdf(session: AsyncSession, who: Principal, patient_id: str,
                     organisation: str, language: str,
-                    request_id: str | None = None) -> bytes:
+                    request_id: str | None = None, timezone: str = DEFAULT_ZONE) -> bytes:
     """The index of the patient's documents as a PDF (in the patient's language)."""
     docs = await list_documents(session, who, patient_id, limit=500, request_id=request_id)
     patient = await session.get(Patient, patient_id)
@@ -729,13 +743,14 @@ async def index_pdf(session: AsyncSession, who: Principal, patient_id: str,
                            "signed": "firmato", "replaced": "sostituito"},
                     "en": {"draft": "draft", "partially_signed": "awaiting co-signature",
                            "signed": "signed", "replaced": "replaced"}}[lang]
-    rows = [((d.signed_at or d.created_at).strftime("%d/%m/%Y"),
+    rows = [(day_text(d.signed_at or d.created_at, zone(timezone), lang),
              rules.kind_of(d.kind).title(lang), d.title,
              status_words.get(d.status, d.status)) for d in docs]
     return await asyncio.to_thread(
         render_index, organisation=organisation,
         patient_name=f"{patient.family_name} {patient.given_name}",
-        fiscal_code=patient.fiscal_code, lang=lang, rows=rows, generated_at=utcnow())
+        fiscal_code=patient.fiscal_code, lang=lang, rows=rows, generated_at=utcnow(),
+        timezone=timezone)
 
 
 # --- for the FHIR API (DocumentReference, Bundle): signed documents only ---------------------

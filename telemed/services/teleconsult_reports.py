@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Document, Patient
 from telemed.domain import documents as rules
+from telemed.domain.audit_reasons import because
 from telemed.errors import ApiError, conflict, forbidden, not_found
 from telemed.principal import Principal
 from telemed.services import audit
@@ -58,7 +59,7 @@ async def draft_report(session: AsyncSession, who: Principal, consult_id: str, *
     await link_document(session, consult.id, doc.id)
     audit.record(session, actor=who, action="create", resource="document",
                  patient_id=consult.patient_id, resource_id=doc.id,
-                 reason=documents_service.REPORT_ACCESS, request_id=request_id)
+                 reason=because("teleconsult_report"), request_id=request_id)
     await session.commit()
     await session.refresh(doc)
     return doc

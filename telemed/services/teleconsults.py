@@ -5,7 +5,7 @@ is answered in writing.
 
 Access: the requester needs the patient's record (`authorize_patient`). The addressee (the
 named specialist, or while nobody has taken it, the members of the asked specialty) reads
-the request itself, audited with the reason "teleconsult request"; from acceptance until
+the request itself, audited with the reason "Teleconsult request"; from acceptance until
 the answer the specialist may consult the record (`access.active_consult`, `scope.consulting`),
 audited as "teleconsult access" on the patient's access log.
 
@@ -32,6 +32,7 @@ from telemed.db.models import Patient, User
 from telemed.db.teleconsults import Teleconsult, TeleconsultAnswer, TeleconsultNote, UserSpecialty
 from telemed.db.types import utcnow
 from telemed.domain import teleconsults as rules
+from telemed.domain.audit_reasons import ReasonCode, because
 from telemed.errors import N_, ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import Principal
@@ -39,7 +40,6 @@ from telemed.services import audit, free_text
 from telemed.services.access import authorize_patient
 from telemed.services.visits import VisitRecord, schedule_visit
 
-REQUEST_READ = "teleconsult request"  # audit reason of an addressee reading the request
 # The caller's part in a request: who wrote it, who is asked (by name), a member of the
 # asked specialty while nobody took it, or a clinician of the patient's record (reads only).
 Part = Literal["requester", "specialist", "member", "team"]
@@ -151,6 +151,13 @@ NOTIFIED: dict[str, str] = {"accept": "accepted", "decline": "declined",
                             "more_info": "more_info", "add_info": "add_info",
                             "cancel": "cancelled", "answer": "answered"}
 
+# The audit reason of each move on a request.
+ACTION_REASONS: dict[rules.Action, ReasonCode] = {
+    "accept": "teleconsult_accept", "decline": "teleconsult_decline",
+    "more_info": "teleconsult_more_info", "add_info": "teleconsult_add_info",
+    "cancel": "teleconsult_cancel", "schedule": "teleconsult_schedule",
+    "answer": "teleconsult_answer"}
+
 
 async def _addressees(session: AsyncSession, consult: Teleconsult) -> list[str]:
     """The specialist, or while nobody took it, every member of the asked specialty."""
@@ -215,7 +222,7 @@ async def authorize_consult(
     if rules.sees_request(consult.status, addressee, member, consult.specialist_id is not None):
         audit.record(session, actor=who, action=action, resource="teleconsult",
                      patient_id=consult.patient_id, resource_id=consult.id,
-                     reason=REQUEST_READ, request_id=request_id)
+                     reason=because("teleconsult_request"), request_id=request_id)
         return "specialist" if addressee else "member"
     if action == "read":
         await authorize_patient(session, who, consult.patient_id, action="read",
@@ -312,8 +319,8 @@ async def act(
     session.add(TeleconsultNote(teleconsult_id=consult.id, author_id=who.user_id,
                                 action=action, text=note or "", at=now))
     audit.record(session, actor=who, action="update", resource="teleconsult",
-                 patient_id=consult.patient_id, resource_id=consult.id, reason=action,
-                 request_id=request_id)
+                 patient_id=consult.patient_id, resource_id=consult.id,
+                 reason=because(ACTION_REASONS[action]), request_id=request_id)
     if action in NOTIFIED:
         await _notify(session, consult, NOTIFIED[action])
     await session.commit()
@@ -386,7 +393,8 @@ async def answer(session: AsyncSession, who: Principal, consult_id: str, text: s
     consult.updated_at = consult.closed_at = signed_at
     session.add(consult)
     audit.record(session, actor=who, action="create", resource="teleconsult",
-                 patient_id=consult.patient_id, resource_id=consult.id, reason="answer",
+                 patient_id=consult.patient_id, resource_id=consult.id,
+                 reason=because(ACTION_REASONS["answer"]),
                  request_id=request_id)
     await _notify(session, consult, NOTIFIED["answer"])
     try:

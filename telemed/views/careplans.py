@@ -278,7 +278,8 @@ async def _change_status(request: web.Request, action: str) -> web.Response:
             await service.activate_careplan(session, who, plan_id)
             await flash(request, "Care plan activated.")
         else:
-            await service.complete_careplan(session, who, plan_id)
+            await service.complete_careplan(session, who, plan_id,
+                                            timezone=request.app[keys.SETTINGS].timezone)
             await flash(request, "Care plan completed.")
     raise see_other(f"/careplans/{plan_id}")
 

@@ -258,5 +258,5 @@ async def monitoring_draft(request: web.Request) -> web.Response:
         doc = await service.draft_monitoring_report(
             session, principal(request), form.get("careplan_id", ""), kind,
             language=_page_lang(request), patient_id=patient_id,
-            request_id=request[REQUEST_ID])
+            request_id=request[REQUEST_ID], timezone=request.app[SIGNING].timezone)
     raise see_other(f"/documents/{doc.id}")

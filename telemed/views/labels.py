@@ -1,67 +1,13 @@
-"""The words for the values people see: roles, kinds, statuses, relationships.
-
-One table for the templates (the `label(group, value)` global and the macros of
-``_macros.html``), the Python of the pages and the string tables of the scripts. A label is
-an English msgid, with a context when the Italian word agrees with a noun
-(``pgettext("care plan", "Active")``). A value without a label is shown as it is.
-"""
+"""The `label(group, value)` global of the templates. The table of labels is
+telemed/i18n/labels.py (one table for the pages, the scripts and the documents' text)."""
 
 from __future__ import annotations
 
 import jinja2
 
-from telemed.i18n import translations
+from telemed.i18n.labels import LABELS, Label, label, msgids
 
-Label = tuple[str | None, str]  # (gettext context or None, English msgid)
-
-
-def N_(message: str) -> Label:
-    """A label without context (marked for extraction)."""
-    return None, message
-
-
-def NC_(context: str, message: str) -> Label:
-    """A label with a context (marked for extraction)."""
-    return context, message
-
-
-LABELS: dict[str, dict[str, Label]] = {
-    "role": {"admin": N_("Administrator"), "doctor": N_("Doctor"), "nurse": N_("Nurse"),
-             "patient": N_("Patient")},
-    "sex": {"M": N_("Male"), "F": N_("Female"), "O": NC_("sex", "Other"),
-            "U": NC_("sex", "Unknown")},
-    "careplan_status": {"draft": NC_("care plan", "Draft"), "active": NC_("care plan", "Active"),
-                        "completed": NC_("care plan", "Completed")},
-    "severity": {"critical": N_("Critical"), "warning": N_("Warning")},
-    "relationship": {"caregiver": N_("caregiver"), "parent": N_("parent"),
-                     "guardian": N_("guardian")},
-    "visit_kind": {"televisit": N_("Televisit"), "teleconsult": N_("Teleconsult"),
-                   "teleassistance": N_("Teleassistance")},
-    "visit_status": {"scheduled": N_("Scheduled"), "waiting": N_("Waiting room open"),
-                     "in_progress": N_("In progress"), "completed": N_("Completed"),
-                     "cancelled": N_("Cancelled")},
-    "device_kind": {"bp_cuff": N_("Blood pressure monitor"), "pulse_oximeter": N_("Pulse oximeter"),
-                    "scale": N_("Scale"), "thermometer": N_("Thermometer"),
-                    "glucometer": N_("Glucose meter"), "multi": N_("Multi-parameter monitor")},
-    "device_status": {"online": N_("Online"), "offline": N_("Offline"),
-                      "revoked": N_("Revoked")},
-}
-
-
-def msgids(group: str) -> dict[str, str]:
-    """value → English msgid of the labels of `group` that need no context."""
-    return {value: msgid for value, (context, msgid) in LABELS[group].items() if context is None}
-
-
-def label(language: str, group: str, value: str) -> str:
-    """The word for `value` of `group` in `language` (the value itself when it has none)."""
-    found = LABELS.get(group, {}).get(value)
-    if found is None:
-        return value
-    context, msgid = found
-    trans = translations(language)
-    said = trans.pgettext(context, msgid) if context else trans.gettext(msgid)
-    return said if isinstance(said, str) else msgid
+__all__ = ["LABELS", "Label", "label", "label_global", "msgids"]
 
 
 @jinja2.pass_context

@@ -39,13 +39,14 @@ KIND_LABELS: dict[str, str] = {
     "teleconsult_request": N_("A routine teleconsult request for me or my specialty"),
     "teleconsult_update": N_("A teleconsult I asked for or took is accepted, declined, "
                              "answered or needs something"),
+    "document_cosign": N_("A report waits for my co-signature"),
 }
 # Which kinds each role can receive (the settings page shows only those).
 KINDS_OF_ROLE: dict[str, tuple[str, ...]] = {
     "doctor": ("alert_escalated", "alert_critical", "visit_changed", "teleconsult_urgent",
-               "teleconsult_request", "teleconsult_update"),
+               "teleconsult_request", "teleconsult_update", "document_cosign"),
     "nurse": ("alert_escalated", "alert_critical", "visit_changed", "teleconsult_urgent",
-              "teleconsult_request", "teleconsult_update"),
+              "teleconsult_request", "teleconsult_update", "document_cosign"),
     "patient": ("emergency_access", "document_available", "visit_reminder", "visit_changed"),
     "admin": (),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, date, datetime, timedelta
 
 from telemed.documents.fhir import DocumentFacts, EncounterInfo, PatientInfo, PersonInfo
@@ -31,3 +32,10 @@ def score_figures() -> dict[str, object]:
     lines.append(ScoreLine("hf_diary", T0, Scored(2, "stable")))
     return {"metrics": [], "series": {},
             "questionnaires": [s.to_dict() for s in summarize_scores(lines)]}
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text of a PDF (poppler's pdftotext), its lines joined by single spaces."""
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf,
+                         capture_output=True, check=True, timeout=60).stdout
+    return " ".join(out.decode().split())

@@ -85,7 +85,8 @@ async def test_referto_draft_edit_sign_and_verify(client: TestClient[Any, Any],
     async with world.app[keys.SESSIONS]() as session:
         lines = [e for e in (await session.exec(select(AuditEvent).where(
             AuditEvent.resource_id == doc["id"]))).all()
-            if e.reason_params == {"text": f"signed by {setup.doctor['username']}"}]
+            if (e.reason_code, e.reason_params) == ("document_signed",
+                                                    {"user": setup.doctor["username"]})]
         notes = (await session.exec(select(Notification).where(
             Notification.cause_id == doc["id"]))).all()
     assert len(lines) == 1 and lines[0].actor_id == setup.doctor["id"]

@@ -5,7 +5,6 @@ not sign, when, and the identity confirmed again by password or second-factor co
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -16,45 +15,12 @@ from telemed import keys
 from telemed.db.models import AuditEvent, CareTeamMember, Document, Notification, User
 from telemed.db.teleconsults import Teleconsult
 from telemed.identity.totp import enrol, new_enrolment
-from tests.conftest import PASSWORD, World
+from tests.conftest import World
 from tests.helpers.pages import log_in, post_form, text_of
-from tests.helpers.teleconsults import specialist
+from tests.helpers.teleconsults import ANSWER, QUESTION
+from tests.helpers.teleconsults import answered_consult as _answered
+from tests.helpers.teleconsults import sign as _sign
 from tests.unit.fhir.validation import validate
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-QUESTION = "Dispnea da sforzo di nuova insorgenza: serve un ecocardiogramma?"
-ANSWER = "Ecocardiogramma entro 7 giorni.\n\nNel frattempo proseguire la terapia."
-
-
-async def _answered(client: TestClient[Any, Any], world: World, mode: str = "async"
-                    ) -> dict[str, Any]:
-    """A GP's request (a live one: scheduled, with a PDF attached) answered by the
-    cardiologist: the people, their headers, and the answer's response (with the drafted
-    report's id)."""
-    gp, cardio, colleague, stranger = (await world.user("doctor"), await specialist(world),
-                                       await world.user("nurse"), await world.user("doctor"))
-    patient = await world.patient(team=[gp["id"], colleague["id"]])
-    portal = await world.user("patient", patient_id=patient.id)
-    h = {name: await world.token(who["username"]) for name, who in (
-        ("gp", gp), ("cardio", cardio), ("colleague", colleague), ("stranger", stranger),
-        ("patient", portal))}
-    resp = await client.post("/api/v1/teleconsults", headers=h["gp"], json={
-        "patient_id": patient.id, "specialist_id": cardio["id"], "question": QUESTION,
-        "urgency": "urgent", "mode": mode})
-    consult = await resp.json()
-    base = f"/api/v1/teleconsults/{consult['id']}"
-    assert (await client.post(f"{base}/accept", json={}, headers=h["cardio"])).status == 200
-    if mode == "live":
-        start = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
-        assert (await client.post(f"{base}/schedule", headers=h["cardio"], json={
-            "scheduled_start": start, "duration_minutes": 30})).status == 200
-        assert (await client.post(f"{base}/attachments?filename=ecg.pdf", data=PDF, headers={
-            **h["gp"], "Content-Type": "application/pdf"})).status == 201
-    resp = await client.post(f"{base}/answer", json={"text": ANSWER}, headers=h["cardio"])
-    assert resp.status == 201, await resp.text()
-    answered = await resp.json()
-    return {"gp": gp, "cardio": cardio, "colleague": colleague, "patient": patient, "h": h,
-            "consult": answered, "url": f"/api/v1/documents/{answered['document_id']}"}
 
 
 async def _row(world: World, doc_id: str) -> Document:
@@ -64,10 +30,21 @@ async def _row(world: World, doc_id: str) -> Document:
         return doc
 
 
-async def _sign(client: TestClient[Any, Any], url: str, headers: dict[str, str],
-                **proof: str) -> Any:
-    return await client.post(url + "/sign", headers=headers, json=proof or
-                             {"password": PASSWORD})
+async def test_the_patients_access_log_says_a_signing_and_a_request_read_in_italian(
+        client: TestClient[Any, Any], world: World) -> None:
+    w = await _answered(client, world)
+    consult = f"/api/v1/teleconsults/{w['consult']['id']}"
+    assert (await client.get(consult, headers=w["h"]["cardio"])).status == 200
+    assert (await _sign(client, w["url"], w["h"]["cardio"])).status == 200
+    assert (await log_in(client, w["portal"]["username"])).status in (302, 303)
+    page = await client.get(f"/patients/{w['patient'].id}/privacy",
+                            headers={"Accept-Language": "it"})
+    italian = text_of(await page.text())
+    signer = w["cardio"]["username"]
+    assert f"Firmato da {signer}, in attesa della controfirma" in italian
+    assert "Relazione di teleconsulto: Firma" in italian  # the report's access around signing
+    assert "Richiesta di teleconsulto" in italian and "Teleconsult request" not in italian
+    assert "awaiting co-signature" not in italian
 
 
 async def test_the_answer_is_a_report_sealed_only_when_co_signed(
@@ -124,9 +101,9 @@ async def test_the_answer_is_a_report_sealed_only_when_co_signed(
         refused = (await session.exec(select(AuditEvent).where(
             AuditEvent.resource_id == draft["id"], AuditEvent.outcome == "denied",
             AuditEvent.actor_id == w["gp"]["id"]))).all()
-    assert notes == []
-    assert [e.reason_params for e in refused] == [  # services/documents: text, not yet coded
-        {"text": "signature not confirmed: wrong password"}]
+    assert [(n.user_id, n.kind) for n in notes] == [(w["gp"]["id"], "document_cosign")]
+    assert [(e.reason_code, e.reason_params) for e in refused] == [
+        ("signature_wrong_password", None)]
     # The requester co-signs: sealed in both names, published, the patient notified.
     done = await _sign(client, url, h["gp"])
     assert done.status == 200, await done.text()
@@ -149,13 +126,15 @@ async def test_the_answer_is_a_report_sealed_only_when_co_signed(
     async with world.app[keys.SESSIONS]() as session:
         notes = (await session.exec(select(Notification).where(
             Notification.cause_id == draft["id"]))).all()
-        lines = [text for params in (await session.exec(select(AuditEvent.reason_params).where(
-            AuditEvent.resource_id == draft["id"], AuditEvent.action == "update",
-            AuditEvent.outcome == "success"))).all()
-            if "signed by" in (text := (params or {}).get("text", ""))]
-    assert [n.kind for n in notes] == ["document_available"]
-    assert sorted(lines) == [f"co-signed by {w['gp']['username']}",
-                             f"signed by {w['cardio']['username']}, awaiting co-signature"]
+        lines = (await session.exec(select(AuditEvent.reason_code, AuditEvent.reason_params)
+                                    .where(AuditEvent.resource_id == draft["id"],
+                                           AuditEvent.action == "update",
+                                           AuditEvent.outcome == "success"))).all()
+    assert sorted(n.kind for n in notes) == ["document_available", "document_cosign"]
+    signed = sorted((code, params) for code, params in lines
+                    if code in ("document_cosigned", "document_signed_awaiting"))
+    assert signed == [("document_cosigned", {"user": w["gp"]["username"]}),
+                      ("document_signed_awaiting", {"user": w["cardio"]["username"]})]
     # A correction is written by one signer and co-signed by the other; nobody else.
     assert (await client.post(url + "/replace", headers=h["colleague"])).status == 403
     fix = await client.post(url + "/replace", headers=h["gp"])
@@ -226,10 +205,10 @@ async def test_signing_with_a_second_factor_code(client: TestClient[Any, Any],
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["status"] == "partially_signed"
     async with world.app[keys.SESSIONS]() as session:
-        refused = (await session.exec(select(AuditEvent.reason_params).where(
+        refused = (await session.exec(select(AuditEvent.reason_code).where(
             AuditEvent.resource_id == w["consult"]["document_id"],
             AuditEvent.outcome == "denied", AuditEvent.actor_id == w["cardio"]["id"]))).all()
-    assert refused == [{"text": "signature not confirmed: wrong code"}]
+    assert refused == ["signature_wrong_code"]
 
 
 async def test_wrong_codes_are_limited_like_sign_in(client: TestClient[Any, Any],

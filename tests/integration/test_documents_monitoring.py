@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
 from telemed.db.models import Alert, Device, Document, Observation, QuestionnaireResponse
 from tests.conftest import PASSWORD, World
+from tests.helpers.documents import pdf_text
 from tests.helpers.pages import log_in, text_of
 from tests.helpers.plans import PLAN
 from tests.unit.fhir.validation import validate
@@ -30,9 +32,16 @@ async def test_final_report_drafted_from_data(client: TestClient[Any, Any],
     plan_id = (await made.json())["id"]
     assert (await client.post(f"/api/v1/careplans/{plan_id}/activate",
                               headers=headers)).status == 200
-    # Three days of data: weight every morning (one missed), a critical pressure alert.
+    # Three days of data: weight every morning (one missed), a critical pressure alert
+    # opened at 23:30 UTC, after midnight in Rome (the service's zone): the report says it
+    # in Italian words at Rome's time.
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(days=3)
+    late = datetime.combine((start + timedelta(days=1)).date(), datetime.min.time(),
+                            tzinfo=UTC).replace(hour=23, minute=30)
+    rome = ZoneInfo("Europe/Rome")
+    opened_text = f"{late.astimezone(rome):%d/%m/%Y %H:%M}"
+    handled_text = f"{(late + timedelta(minutes=9)).astimezone(rome):%d/%m/%Y %H:%M}"
     async with world.app[keys.SESSIONS]() as session:
         from sqlmodel import select
 
@@ -58,9 +67,8 @@ async def test_final_report_drafted_from_data(client: TestClient[Any, Any],
         session.add(Alert(patient_id=patient.id, rule_key="threshold:bp_systolic",
                           kind="threshold", metric="bp_systolic", severity="critical",
                           status="resolved", value=185.0,
-                          opened_at=start + timedelta(hours=22),
-                          acknowledged_at=start + timedelta(hours=22, minutes=9),
-                          resolved_at=start + timedelta(hours=23),
+                          opened_at=late, acknowledged_at=late + timedelta(minutes=9),
+                          resolved_at=late + timedelta(minutes=40),
                           resolve_note="Terapia adeguata"))
         # PHQ-9 twice in the period (mild, then moderate: worse), once before it (left out)
         for hours, score, band in ((-30, 22, "severe"), (5, 7, "mild"), (50, 12, "moderate")):
@@ -83,8 +91,11 @@ async def test_final_report_drafted_from_data(client: TestClient[Any, Any],
     [alert] = figures["alerts"]
     assert alert["minutes_to_handle"] == 9 and alert["note"] == "Terapia adeguata"
     sections = {s["key"]: s["text"] for s in doc["sections"]}
-    assert "bp_systolic: n=4, min 120, mediana 135, max 185 mmHg" in sections["readings"]
-    assert "Terapia adeguata" in sections["alerts"]
+    assert "Pressione arteriosa sistolica: n=4, min 120, mediana 135, max 185 mmHg" in \
+        sections["readings"]
+    alert_line = (f"{opened_text} Critico Valore fuori soglia Pressione arteriosa sistolica: "
+                  f"Risolta, {handled_text} · Terapia adeguata")
+    assert sections["alerts"] == alert_line
     [phq] = figures["questionnaires"]
     assert (phq["code"], phq["count"], phq["first"]["score"], phq["last"]["score"],
             phq["last"]["band"], phq["trend"], phq["flagged"]) == \
@@ -128,6 +139,10 @@ async def test_final_report_drafted_from_data(client: TestClient[Any, Any],
     assert (score["valueInteger"], score["interpretation"][0]["text"]) == (12, "moderata")
     pdf = await (await client.get(url + "/pdf", headers=headers)).read()
     assert pdf.startswith(b"%PDF")
+    printed = pdf_text(pdf)
+    assert alert_line in printed and "Allarmi e loro gestione" in printed
+    signed_at = datetime.fromisoformat((await signed.json())["signed_at"]).astimezone(rome)
+    assert f"il {signed_at:%d/%m/%Y %H:%M}, con il sigillo elettronico" in printed
     assert (await (await client.post(url + "/verify", headers=headers)).json())["ok"] is True
 
 

@@ -82,7 +82,8 @@ async def test_async_consult_grants_access_only_while_open(
     reasons = [(e["reason_code"], e["reason"]) for e in log["items"]
                if e["actor_id"] == p["cardio"]["id"]]
     assert ("teleconsult_access", "Consulted specialist (teleconsult)") in reasons
-    assert ("legacy", "teleconsult request") in reasons  # services/teleconsults: not yet coded
+    assert ("teleconsult_request", "Teleconsult request") in reasons
+    assert ("teleconsult_answer", "Teleconsult answered") in reasons
 
 
 async def test_more_info_decline_and_bad_input(client: TestClient[Any, Any],

@@ -274,6 +274,7 @@ async def test_settings_page_saves_email_and_choices_but_not_mandatory_ones(
     assert (await log_in(client, nurse["username"])).status == 303
     page = await (await client.get("/settings/notifications")).text()
     assert 'id="notify_alert_escalated"' in page and "disabled" in page
+    assert 'id="notify_document_cosign"' in page and "A report waits for my co-signature" in page
     bad = await post_form(client, "/settings/notifications", {"email": "x"},
                           "/settings/notifications")
     assert bad.status == 422
@@ -286,7 +287,8 @@ async def test_settings_page_saves_email_and_choices_but_not_mandatory_ones(
         assert user is not None
     assert user.email == "n@asl.example"
     assert user.notify_prefs == {"alert_critical": True, "visit_changed": False,
-                                 "teleconsult_request": False, "teleconsult_update": False}
+                                 "teleconsult_request": False, "teleconsult_update": False,
+                                 "document_cosign": False}
 
 
 async def test_without_a_mail_server_everything_is_recorded_and_nothing_sent(

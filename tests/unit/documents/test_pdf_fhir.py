@@ -128,9 +128,10 @@ def test_a_co_signed_report_names_both_signers() -> None:
         ("professional", "u3", "2026-11-30T11:00:00+00:00")]
     assert composition["date"] == bundle["timestamp"] == "2026-11-30T11:00:00+00:00"
     assert len(practitioners) == 2  # the author is not repeated as a signer
+    # the Bundle keeps UTC instants; the signature line is in the service's zone (Rome, +01:00)
     assert signature_line(facts, status="signed", lang="it") == (
-        "Firmato da Dr. Carlo Verdi il 30/11/2026 09:00 e controfirmato da Dr. Lucia Neri il "
-        "30/11/2026 11:00, con il sigillo elettronico di ASL Demo.")
+        "Firmato da Dr. Carlo Verdi il 30/11/2026 10:00 e controfirmato da Dr. Lucia Neri il "
+        "30/11/2026 12:00, con il sigillo elettronico di ASL Demo.")
     awaiting = doc_facts("en", "teleconsult_report", author=specialist, signer=specialist,
                       encounter=None, sections={"question": "Q", "findings": "F"})
     assert signature_line(awaiting, status="partially_signed", lang="en") == ""

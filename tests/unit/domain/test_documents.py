@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -199,3 +200,27 @@ def test_monitoring_figures_and_text() -> None:
     assert rules.monitoring_text(none, "en") == {
         "adherence": "No measurement was scheduled in the period.",
         "readings": "No readings.", "alerts": "No alerts."}
+
+
+def test_an_alert_line_has_the_documents_words_and_local_times() -> None:
+    words = {("severity", "warning"): "Allerta", ("alert_kind", "threshold"): "Fuori soglia",
+             ("metric", "spo2"): "SpO2", ("alert_status", "resolved"): "Risolta"}
+    alert = rules.AlertLine("threshold", "spo2", "warning",
+                            datetime(2026, 12, 6, 23, 30, tzinfo=UTC), "resolved",
+                            datetime(2026, 12, 7, 0, 10, tzinfo=UTC), "Richiamato")
+    figures = rules.monitoring_figures(period_start=T0, period_end=T0 + timedelta(days=40),
+                                       expected=0, taken=0,
+                                       readings={"spo2": ("%", [91.0, 95.0])}, alerts=[alert])
+    text = rules.monitoring_text(figures, "it", words=lambda group, value: words[group, value],
+                                 where=ZoneInfo("Europe/Rome"))
+    assert text["alerts"] == ("07/12/2026 00:30 Allerta Fuori soglia SpO2: Risolta, "
+                              "07/12/2026 01:10 · Richiamato")
+    assert text["readings"].startswith("SpO2: n=2, min 91, mediana 93")
+
+
+def test_the_co_signer_is_sent_where_the_co_sign_form_is() -> None:
+    # A teleconsult's report: on the request's page, which shows the report it links.
+    assert rules.cosign_page("d1", "t1", None) == "/teleconsults/t1"
+    # Its correction (linked by the request only once sealed), any other kind: its own page.
+    assert rules.cosign_page("d2", "t1", "d1") == "/documents/d2"
+    assert rules.cosign_page("d3", None, None) == "/documents/d3"

@@ -62,9 +62,9 @@ def test_text_in_both_languages() -> None:
          _line("copd_diary", 0, 0, "none")])]
     italian = scores_text(summaries, "it").splitlines()
     assert italian == [
-        "Umore (PHQ-9): 2 risposte; ultima 2026-11-15: 14/27, moderata (prima 6, min 6, "
+        "Umore (PHQ-9): 2 risposte; ultima 15/11/2026: 14/27, moderata (prima 6, min 6, "
         "max 14); andamento: in peggioramento; risposte con un segnale d'allarme: 1",
-        "Diario della BPCO: 1 risposta; ultima 2026-11-01: 0/3, nessuna riacutizzazione"]
+        "Diario della BPCO: 1 risposta; ultima 01/11/2026: 0/3, nessuna riacutizzazione"]
     english = scores_text(summaries, "en").splitlines()
     assert english[0].startswith("Mood (PHQ-9): 2 responses; last 2026-11-15: 14/27, moderate")
     assert "trend: worsening" in english[0]
@@ -80,7 +80,7 @@ def test_monitoring_report_has_a_questionnaire_section_only_with_responses() -> 
                                        scores=[_phq(3, 11, "moderate")])
     assert figures.to_dict()["questionnaires"][0]["last"]["score"] == 11
     assert rules.monitoring_text(figures, "it")["questionnaires"].startswith(
-        "Umore (PHQ-9): 1 risposta; ultima 2026-11-04: 11/27, moderata")
+        "Umore (PHQ-9): 1 risposta; ultima 04/11/2026: 11/27, moderata")
     bare = rules.monitoring_figures(period_start=T0, period_end=T0, expected=0, taken=0,
                                     readings={}, alerts=[])
     assert "questionnaires" not in rules.monitoring_text(bare, "it")

@@ -10,7 +10,7 @@ def test_defaults_follow_the_contract() -> None:
         "alert_escalated": True, "alert_critical": False, "emergency_access": True,
         "document_available": True, "visit_reminder": True, "visit_changed": True,
         "account_security": True, "teleconsult_request": True, "teleconsult_urgent": True,
-        "teleconsult_update": True}
+        "teleconsult_update": True, "document_cosign": True}
 
 
 def test_an_urgent_teleconsult_request_cannot_be_turned_off() -> None:
@@ -20,6 +20,12 @@ def test_an_urgent_teleconsult_request_cannot_be_turned_off() -> None:
                                     "teleconsult_update": False}) == {}
     assert kinds.wants({"teleconsult_urgent": False}, "teleconsult_urgent")
     assert not kinds.wants({"teleconsult_request": False}, "teleconsult_request")
+
+
+def test_a_pending_co_signature_is_told_unless_turned_off() -> None:
+    assert kinds.wants(None, "document_cosign")
+    assert kinds.preference_errors({"document_cosign": False}) == {}
+    assert not kinds.wants({"document_cosign": False}, "document_cosign")
 
 
 def test_opting_in_and_out() -> None:

@@ -6,12 +6,14 @@ from typing import get_args
 
 import pytest
 
+from telemed.domain.alert_detail import DetailCode
+from telemed.domain.units import METRICS
+from telemed.i18n.labels import LABELS, label
 from telemed.principal import ROLES
 from telemed.services.delegates import RELATIONSHIPS
 from telemed.services.devices import KINDS as DEVICE_KINDS
 from telemed.services.visits import KINDS as VISIT_KINDS
 from telemed.services.visits import VisitStatus
-from telemed.views.labels import LABELS, label
 
 VALUES = {
     "role": ROLES,
@@ -22,6 +24,9 @@ VALUES = {
     "visit_status": get_args(VisitStatus),
     "careplan_status": ("draft", "active", "completed"),
     "severity": ("critical", "warning"),
+    "alert_status": ("open", "acknowledged", "resolved"),
+    "alert_kind": get_args(DetailCode),
+    "metric": tuple(METRICS),
 }
 
 
@@ -38,3 +43,13 @@ def test_a_context_label_agrees_with_its_noun_and_unknown_values_show_as_they_ar
     assert label("it", "careplan_status", "active") != label("en", "careplan_status", "active")
     assert label("it", "role", "doctor") == "Medico"
     assert label("it", "role", "robot") == "robot"
+
+
+def test_the_documents_words_come_from_the_same_table_as_the_pages() -> None:
+    from telemed.documents.pdf import _metric_name
+    from telemed.views import labels as page_labels
+
+    assert page_labels.LABELS is LABELS and page_labels.label is label
+    assert label("it", "alert_kind", "threshold") == "Valore fuori soglia"
+    assert label("it", "alert_status", "resolved") == "Risolta"
+    assert _metric_name("spo2", "it") == label("it", "metric", "spo2") != "spo2"

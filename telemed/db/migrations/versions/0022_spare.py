@@ -1,4 +1,4 @@
-"""Reserved migration slot (filled by the branch that owns it; empty is a no-op)
+"""Spare (a slot reserved for a branch that needed no schema change; empty is a no-op)
 
 Revision ID: 0022
 Revises: 0021
