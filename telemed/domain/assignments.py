@@ -55,6 +55,12 @@ class History:
         check_history(ordered)
         return cls(ordered)
 
+    @property
+    def current(self) -> str | None:
+        """The patient holding the device now (its open interval), else None."""
+        last = self.assignments[-1] if self.assignments else None
+        return last.patient_id if last is not None and last.end is None else None
+
     def patient_at(self, at: datetime) -> str | Unattributed:
         """The patient who had the device at ``at``, else why nobody did."""
         return attribute(self.assignments, at)

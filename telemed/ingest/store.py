@@ -30,7 +30,7 @@ from telemed.domain.senml import Reading, Rejection
 from telemed.ingest.envelope import Envelope
 from telemed.services import rules
 from telemed.services.alerts import AlertChange
-from telemed.services.context import ContextCache, load_histories
+from telemed.services.context import ContextCache
 from telemed.services.observations import (
     DeviceSeen,
     NewReading,
@@ -162,10 +162,11 @@ async def _file(session: AsyncSession, cache: ContextCache,
                 batch: Sequence[Envelope]) -> dict[int, Filing]:
     """File the readings of the batch's messages (by ``id`` of the envelope).
 
-    Three queries at most whatever the batch holds: the devices (cached), their assignment
-    histories (never cached) and the owning patients with their plans (cached).
+    Four queries at most whatever the batch holds: the devices' rows (afresh), the assignment
+    histories the cache lacks or holds stale (`ContextCache.histories_of`), and the owning
+    patients with their plans (cached).
     """
-    await cache.prefetch(session, (envelope.device_id for envelope in batch))
+    await cache.refresh_devices(session, (envelope.device_id for envelope in batch))
     with_readings: list[Envelope] = []
     for envelope in batch:
         if envelope.kind == "readings" and envelope.decoded and envelope.decoded.readings:
@@ -174,7 +175,7 @@ async def _file(session: AsyncSession, cache: ContextCache,
                 with_readings.append(envelope)
     if not with_readings:
         return {}
-    histories = await load_histories(session, (e.device_id for e in with_readings))
+    histories = await cache.histories_of(session, (e.device_id for e in with_readings))
     filings = {id(e): file_readings(e.decoded.readings if e.decoded else [],
                                     histories.get(e.device_id))
                for e in with_readings}

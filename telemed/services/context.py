@@ -5,11 +5,15 @@ keep them for ``ttl`` seconds and are invalidated at once by bus events (``devic
 ``careplans``) so a revoked device or a new plan version takes effect on the next batch.
 The TTL bounds staleness when an event is missed (another process without a shared bus).
 A region's devices each send now and then, so most lookups of a batch miss: `prefetch`
-loads every missing device, patient and active plan of a batch in three queries instead of
+loads every missing device, patient and active plan of a batch in two queries instead of
 three per message.
 
-Who had a device when (`histories`) is not cached: it decides whose record a reading goes
-to, so each batch reads the intervals of its devices afresh, in one query.
+Who had a device when (`histories`) decides whose record a reading goes to. The histories
+are cached too, but never trusted blindly: each batch reads its devices' rows afresh (one
+query of plain columns, which also keeps revocations current) and a cached history is used
+only while its open interval names the patient the device row names; a reassignment changes
+both in one transaction, so the first batch after its commit reloads the history even
+before the ``devices`` event arrives.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+from sqlalchemy import String, and_, type_coerce
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -46,11 +51,23 @@ class DeviceInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanRef:
+    """Which care plan version applies (the content is `PatientContext.content`)."""
+
+    plan_id: str
+    version: int
+
+    @classmethod
+    def of(cls, plan: CarePlan | None) -> PlanRef | None:
+        return None if plan is None else cls(plan.plan_id, plan.version)
+
+
+@dataclass(frozen=True, slots=True)
 class PatientContext:
     """A patient, the active care plan version and its parsed content (None: defaults)."""
 
     patient: Patient
-    plan: CarePlan | None
+    plan: PlanRef | None
     content: CarePlanContent | None
 
     @property
@@ -70,11 +87,15 @@ def plan_content(plan: CarePlan | None) -> CarePlanContent | None:
     """The parsed content of a stored plan (None, with a log line, when unreadable)."""
     if plan is None:
         return None
+    return _parsed(plan.plan_id, plan.version, plan.content)
+
+
+def _parsed(plan_id: str, version: int, content: Any) -> CarePlanContent | None:
     try:
-        return parse_careplan_content(plan.content)
+        return parse_careplan_content(content)
     except DomainValidationError as exc:
         log.error("care plan %s v%s has invalid content (%s); defaults apply",
-                  plan.plan_id, plan.version, exc)
+                  plan_id, version, exc)
         return None
 
 
@@ -92,12 +113,24 @@ class SharedContents:
     def of(self, plan: CarePlan | None) -> CarePlanContent | None:
         if plan is None:
             return None
-        same = json.dumps(plan.content, sort_keys=True, default=str)
-        if same not in self._by_text:
+        return self.of_stored(plan.plan_id, plan.version, plan.content)
+
+    def of_stored(self, plan_id: str, version: int, stored: Any) -> CarePlanContent | None:
+        """The content of a plan read as its column's stored JSON text (no parse, no dump
+        when that text was seen before; the same content written alike is the same text).
+        A driver that hands back the parsed value instead: keyed by its canonical text."""
+        if not isinstance(stored, str):
+            same = json.dumps(stored, sort_keys=True, default=str)
+            return self._lookup(same, lambda: _parsed(plan_id, version, stored))
+        return self._lookup(stored, lambda: _parsed(plan_id, version, json.loads(stored)))
+
+    def _lookup(self, key: str, parse: Callable[[], CarePlanContent | None]
+                ) -> CarePlanContent | None:
+        if key not in self._by_text:
             if len(self._by_text) >= self._limit:
                 self._by_text.clear()
-            self._by_text[same] = plan_content(plan)
-        return self._by_text[same]
+            self._by_text[key] = parse()
+        return self._by_text[key]
 
 
 async def load_patient_context(session: AsyncSession, patient_id: str) -> PatientContext | None:
@@ -106,7 +139,7 @@ async def load_patient_context(session: AsyncSession, patient_id: str) -> Patien
     if patient is None:
         return None
     plan = await active_careplan(session, patient_id)
-    return PatientContext(patient, plan, plan_content(plan))
+    return PatientContext(patient, PlanRef.of(plan), plan_content(plan))
 
 
 async def load_device(session: AsyncSession, device_id: str) -> DeviceInfo | None:
@@ -205,6 +238,7 @@ class ContextCache:
     def __init__(self, ttl: float = DEFAULT_TTL) -> None:
         self.devices: TtlCache[str, DeviceInfo | None] = TtlCache(ttl)
         self.patients: TtlCache[str, PatientContext | None] = TtlCache(ttl)
+        self.histories: TtlCache[str, History | None] = TtlCache(ttl)
         self.contents = SharedContents()
 
     async def device(self, session: AsyncSession, device_id: str) -> DeviceInfo | None:
@@ -214,8 +248,46 @@ class ContextCache:
         return await self.patients.through(
             patient_id, lambda: load_patient_context(session, patient_id))
 
+    async def refresh_devices(self, session: AsyncSession, device_ids: Iterable[str]) -> None:
+        """Read these devices' rows afresh (plain columns, one query) into the cache."""
+        wanted = sorted(set(device_ids))
+        if not wanted:
+            return
+        rows = await session.exec(
+            select(Device.id, Device.patient_id, Device.revoked_at, Device.status)
+            .where(col(Device.id).in_(wanted)))
+        found = {row[0]: _info(*row) for row in rows.all()}
+        for device_id in wanted:
+            self.devices.put(device_id, found.get(device_id))
+
+    async def histories_of(self, session: AsyncSession,
+                           device_ids: Iterable[str]) -> dict[str, History]:
+        """The assignment histories of devices `refresh_devices` just read.
+
+        A cached history serves while its current patient is the device row's; the others
+        are read in one query (`load_histories`)."""
+        out: dict[str, History] = {}
+        stale: list[str] = []
+        for device_id in set(device_ids):
+            info = self.devices.get(device_id)[1]
+            hit, history = self.histories.get(device_id)
+            if hit and info is not None and (
+                    history.current if history is not None else None) == info.patient_id:
+                if history is not None:
+                    out[device_id] = history
+            else:
+                stale.append(device_id)
+        if stale:
+            loaded = await load_histories(session, stale)
+            for device_id in stale:
+                history = loaded.get(device_id)
+                self.histories.put(device_id, history)
+                if history is not None:
+                    out[device_id] = history
+        return out
+
     async def prefetch(self, session: AsyncSession, device_ids: Iterable[str]) -> None:
-        """Load what the cache lacks for these devices and their patients, in three queries."""
+        """Load what the cache lacks for these devices and their patients, in two queries."""
         wanted = set(device_ids)
         missing = [d for d in wanted if not self.devices.get(d)[0]]
         if missing:
@@ -233,23 +305,33 @@ class ContextCache:
         await self.prefetch_patients(session, patient_ids)
 
     async def prefetch_patients(self, session: AsyncSession, patient_ids: Iterable[str]) -> None:
-        """Load the patients (and active plans) the cache lacks, in two queries."""
+        """Load the patients (and active plans) the cache lacks, in one query.
+
+        The plan comes as columns, its content as the stored JSON text (`SharedContents`
+        parses each distinct text once): no plan object, no JSON round trip per patient."""
         absent = [p for p in set(patient_ids) if not self.patients.get(p)[0]]
         if not absent:
             return
-        patients = {p.id: p for p in (await session.exec(
-            select(Patient).where(col(Patient.id).in_(absent)))).all()}
-        plans = {plan.patient_id: plan for plan in (await session.exec(
-            select(CarePlan).where(col(CarePlan.patient_id).in_(absent))
-            .where(CarePlan.status == "active").where(col(CarePlan.is_current)))).all()}
+        rows = await session.exec(
+            select(Patient, CarePlan.plan_id, CarePlan.version,
+                   type_coerce(col(CarePlan.content), String))
+            .outerjoin(CarePlan, and_(col(CarePlan.patient_id) == col(Patient.id),
+                                      col(CarePlan.status) == "active",
+                                      col(CarePlan.is_current)))
+            .where(col(Patient.id).in_(absent)))
+        found: dict[str, PatientContext] = {}
+        for patient, plan_id, version, stored in rows.all():
+            if plan_id is None:
+                found[patient.id] = PatientContext(patient, None, None)
+                continue
+            content = self.contents.of_stored(plan_id, version, stored)
+            found[patient.id] = PatientContext(patient, PlanRef(plan_id, version), content)
         for patient_id in absent:
-            patient = patients.get(patient_id)
-            plan = plans.get(patient_id)
-            self.patients.put(patient_id, None if patient is None else
-                              PatientContext(patient, plan, self.contents.of(plan)))
+            self.patients.put(patient_id, found.get(patient_id))
 
     def invalidate_device(self, device_id: str | None = None) -> None:
         self.devices.invalidate(device_id)
+        self.histories.invalidate(device_id)
 
     def invalidate_patient(self, patient_id: str | None = None) -> None:
         self.patients.invalidate(patient_id)

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -113,18 +114,39 @@ async def insert_readings(session: AsyncSession, readings: Sequence[NewReading])
     return {(row[0], row[1], row[2]) for row in result.all()}
 
 
-# Rows a statement. SQLite 3.32 and later bind up to 32,766 parameters: a worker's batch
-# (500 readings, 4,500 parameters) goes in one statement, one round trip to the driver's
-# thread instead of five. Older libraries allow 999: 110 rows (990 parameters).
-_SQLITE_ROWS = 1000 if sqlite3.sqlite_version_info >= (3, 32, 0) else 110
+# SQLite 3.32 and later bind up to 32,766 parameters: a worker's batch (500 readings, 4,500
+# parameters) goes in one statement, one round trip to the driver's thread instead of five.
+# Older libraries allow 999 (110 readings).
+_SQLITE_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+# UPDATE ... FROM (one statement for many rows) came with SQLite 3.33.
+SQLITE_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 _SQLITE_INSERT = (
     f"INSERT INTO observations ({', '.join(_PG_COLUMNS)}) VALUES {{values}} "
     "ON CONFLICT (device_id, metric, time) DO NOTHING RETURNING device_id, metric, time")
 
 
-def _sqlite_time(at: datetime) -> str:
+def sqlite_time(at: datetime) -> str:
     """A UTC time as `UTCDateTime` stores it on SQLite (naive, microseconds always)."""
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+async def sqlite_rows(conn: AsyncConnection, template: str, rows: Sequence[tuple[Any, ...]]
+                      ) -> list[Any]:
+    """Run ``template`` (``{values}``: a multi-row ``VALUES`` list) over ``rows`` of formatted
+    parameters, as few statements as SQLite's parameter limit allows; the rows returned."""
+    if not rows:
+        return []
+    width = len(rows[0])
+    row = "(" + ", ".join("?" * width) + ")"
+    step = _SQLITE_PARAMETERS // width
+    returned: list[Any] = []
+    for first in range(0, len(rows), step):
+        part = rows[first:first + step]
+        sql = template.format(values=", ".join([row] * len(part)))
+        result = await conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
+        if result.returns_rows:
+            returned += result.all()
+    return returned
 
 
 async def _insert_sqlite(conn: AsyncConnection, readings: list[NewReading]) -> set[ReadingKey]:
@@ -133,25 +155,19 @@ async def _insert_sqlite(conn: AsyncConnection, readings: list[NewReading]) -> s
     The rows SQLAlchemy would bind (the same text for times, 1/0 for `late`), without its
     per-value bind processing: the ingest hot path's largest cost after decoding. The times
     returned are the stored text, mapped back to the readings' keys."""
-    stored: set[ReadingKey] = set()
+    keys: dict[tuple[str, str, str], ReadingKey] = {}
     received: dict[datetime, str] = {}  # a message's readings share their receive time
-    for first in range(0, len(readings), _SQLITE_ROWS):
-        part = readings[first:first + _SQLITE_ROWS]
-        keys: dict[tuple[str, str, str], ReadingKey] = {}
-        params: list[Any] = []
-        for r in part:
-            at = _sqlite_time(r.time)
-            keys[(r.device_id, r.metric, at)] = r.key
-            received_text = received.get(r.received_at)
-            if received_text is None:
-                received_text = received[r.received_at] = _sqlite_time(r.received_at)
-            params += (r.patient_id, r.device_id, r.metric, float(r.value), r.unit, at,
-                       received_text, int(r.late), r.entered_by)
-        row = "(" + ", ".join("?" * len(_PG_COLUMNS)) + ")"
-        sql = _SQLITE_INSERT.format(values=", ".join([row] * len(part)))
-        returned: list[Any] = list((await conn.exec_driver_sql(sql, tuple(params))).all())
-        stored.update(keys[(row[0], row[1], row[2])] for row in returned)
-    return stored
+    rows: list[tuple[Any, ...]] = []
+    for r in readings:
+        at = sqlite_time(r.time)
+        keys[(r.device_id, r.metric, at)] = r.key
+        received_text = received.get(r.received_at)
+        if received_text is None:
+            received_text = received[r.received_at] = sqlite_time(r.received_at)
+        rows.append((r.patient_id, r.device_id, r.metric, float(r.value), r.unit, at,
+                     received_text, int(r.late), r.entered_by))
+    returned = await sqlite_rows(conn, _SQLITE_INSERT, rows)
+    return {keys[(row[0], row[1], row[2])] for row in returned}
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +198,29 @@ async def record_device_activity(session: AsyncSession, seen: Iterable[DeviceSee
     Rows are updated in device-id order: two transactions touching the same devices then
     lock them in the same order and cannot deadlock.
     """
-    rows = [{"id": item.device_id, "seen": item.last_seen, "status": item.status,
-             "battery": item.battery} for item in sorted(seen, key=lambda s: s.device_id)]
-    if rows:
-        conn = await session.connection()
-        await conn.execute(_DEVICE_ACTIVITY, rows)
+    ordered = sorted(seen, key=lambda s: s.device_id)
+    if not ordered:
+        return
+    conn = await session.connection()
+    if conn.dialect.name == "sqlite" and SQLITE_UPDATE_FROM:
+        # one statement, parameters formatted here: no executemany, no bind processing
+        await sqlite_rows(conn, _SQLITE_DEVICE_ACTIVITY, [
+            (item.device_id, sqlite_time(item.last_seen), item.status,
+             None if item.battery is None else float(item.battery)) for item in ordered])
+        return
+    await conn.execute(_DEVICE_ACTIVITY, [
+        {"id": item.device_id, "seen": item.last_seen, "status": item.status,
+         "battery": item.battery} for item in ordered])
+
+
+_SQLITE_DEVICE_ACTIVITY = (
+    "UPDATE devices SET "
+    "last_seen = CASE WHEN devices.last_seen IS NULL OR devices.last_seen < v.column2 "
+    "THEN v.column2 ELSE devices.last_seen END, "
+    "status = CASE WHEN devices.status = 'revoked' OR v.column3 IS NULL THEN devices.status "
+    "ELSE v.column3 END, "
+    "battery = COALESCE(v.column4, devices.battery) "
+    "FROM (VALUES {values}) AS v WHERE devices.id = v.column1")
 
 
 # --- reads by people -----------------------------------------------------------------

@@ -20,6 +20,7 @@ found is built by ``domain.alert_detail`` (code, args and the API's English sent
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -59,7 +60,7 @@ from telemed.notify import escalation
 from telemed.services import alerts
 from telemed.services.alerts import AlertChange, Condition
 from telemed.services.context import PatientContext
-from telemed.services.observations import NewReading, latest_values
+from telemed.services.observations import NewReading, latest_values, sqlite_rows, sqlite_time
 from telemed.services.pagination import chunks
 from telemed.services.plan_cache import ActivePlan, PlanCache
 
@@ -106,6 +107,15 @@ class RuleStates:
             return
         conn = await session.connection()
         now = utcnow()
+        if conn.dialect.name == "sqlite":
+            # one multi-row statement with parameters formatted here (the JSON as the
+            # column's type writes it): no executemany, no per-value bind processing
+            at = sqlite_time(now)
+            await sqlite_rows(conn, _SQLITE_UPSERT, [
+                (pid, key, json.dumps(self._rows[(pid, key)]), at)
+                for pid, key in sorted(self._dirty)])
+            self._dirty.clear()
+            return
         rows = [{"patient_id": pid, "rule_key": key, "state": self._rows[(pid, key)],
                  "updated_at": now} for pid, key in sorted(self._dirty)]
         await conn.execute(_upsert_statement(conn.dialect.name), rows)
@@ -113,6 +123,10 @@ class RuleStates:
 
 
 _UPSERTS: dict[str, Any] = {}
+_SQLITE_UPSERT = (
+    "INSERT INTO rule_states (patient_id, rule_key, state, updated_at) VALUES {values} "
+    "ON CONFLICT (patient_id, rule_key) DO UPDATE SET state = excluded.state, "
+    "updated_at = excluded.updated_at")
 
 
 def _upsert_statement(dialect: str) -> Any:

@@ -1,4 +1,5 @@
-"""The ingest's context cache: a batch's devices, patients and plans in three queries."""
+"""The ingest's context cache: a batch's devices, patients and plans in two queries; the
+assignment histories cached, but never past a reassignment the device row shows."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.conftest import World
 from tests.integration.monitoring import add_device, add_plan
 
 
-async def test_prefetch_loads_a_batch_in_three_queries(client: TestClient[Any, Any],
+async def test_prefetch_loads_a_batch_in_two_queries(client: TestClient[Any, Any],
                                                        world: World) -> None:
     app = client.app
     doctor = await world.user("doctor")
@@ -34,7 +35,7 @@ async def test_prefetch_loads_a_batch_in_three_queries(client: TestClient[Any, A
         event.listen(engine, "before_cursor_execute", count)
         try:
             await cache.prefetch(session, [*devices, "no-such-device", devices[0]])
-            assert len(statements) == 3
+            assert len(statements) == 2  # devices; patients with their plans
             statements.clear()
             await cache.prefetch(session, devices)  # all cached now
             infos = [await cache.device(session, device_id) for device_id in devices]
@@ -51,3 +52,41 @@ async def test_prefetch_loads_a_batch_in_three_queries(client: TestClient[Any, A
         assert cached.plan_version == fresh.plan_version == plan.version
         assert cached.content == fresh.content
         assert other is not None and other.plan is None
+
+
+async def test_a_cached_history_serves_until_the_device_row_names_another_patient(
+        client: TestClient[Any, Any], world: World) -> None:
+    app = client.app
+    doctor = await world.user("doctor")
+    first = await world.patient(team=[doctor["id"]])
+    second = await world.patient(team=[doctor["id"]])
+    device = await add_device(app, first.id)
+    headers = await world.token(doctor["username"])
+    cache = ContextCache()
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    async def lookup() -> str | None:
+        async with app[keys.SESSIONS]() as session:
+            statements.clear()
+            await cache.refresh_devices(session, [device])
+            histories = await cache.histories_of(session, [device])
+        return histories[device].current
+
+    engine = app[keys.ENGINE].sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert await lookup() == first.id
+        assert len(statements) == 2  # the device row, its history
+        assert await lookup() == first.id
+        assert len(statements) == 1  # the device row only: the history was cached
+        # moved by the API; this cache hears no event (another process, a late bus)
+        resp = await client.patch(f"/api/v1/devices/{device}",
+                                  json={"patient_id": second.id}, headers=headers)
+        assert resp.status == 200, await resp.text()
+        assert await lookup() == second.id
+        assert len(statements) == 2  # the row named another patient: history read again
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
