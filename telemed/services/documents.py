@@ -35,6 +35,7 @@ from telemed.db.models import (
     QuestionnaireResponse,
     User,
     Visit,
+    VisitParticipant,
 )
 from telemed.db.teleconsults import Teleconsult
 from telemed.db.types import utcnow
@@ -56,23 +57,25 @@ from telemed.domain.local_time import DEFAULT_ZONE, day_text, zone
 from telemed.domain.questionnaires import Scored
 from telemed.domain.schedule import measurement_windows, missed_windows
 from telemed.domain.score_report import ScoreLine
-from telemed.errors import N_, ApiError, conflict, not_found
+from telemed.errors import N_, ApiError, conflict, forbidden, not_found
 from telemed.i18n.labels import label
 from telemed.identity.confirm import confirm_identity
 from telemed.notify import outbox
 from telemed.principal import Principal
 from telemed.security import LoginGuard
-from telemed.services import audit
+from telemed.services import audit, scope
 from telemed.services.access import authorize_patient, has_consent
 from telemed.services.sign_in import too_many_attempts
 from telemed.services.teleconsults import link_document
 from telemed.services.users import LoginError, authenticate
 from telemed.services.visit_reports import content_hash_of
-from telemed.services.visits import authorize_visit, load_visit
+from telemed.services.visits import MAX_DURATION as MAX_VISIT_MINUTES
+from telemed.services.visits import authorize_visit, invitation_horizon, load_visit
 
 REPORTABLE_VISITS = ("in_progress", "completed")
 MONITORING_KINDS = ("monitoring_plan", "monitoring_report", "monitoring_final_report")
 DEFAULT_REPORT_DAYS = 30
+REPORTS_DUE_DAYS = 30  # how far back the agenda's "reports to write" looks
 MAX_SERIES_POINTS = 240
 LEGACY_NOTE = "signed before seals existed"
 
@@ -178,6 +181,89 @@ async def _visit_report(session: AsyncSession, visit_id: str) -> Document | None
                                Document.kind == "televisit_report",
                                col(Document.replaced_by_id).is_(None))
         .order_by(col(Document.created_at).desc()))).first()
+
+
+@dataclass(frozen=True)
+class VisitReportState:
+    """A held visit and its televisit report in force (None: not started; else its draft or
+    signed document)."""
+
+    visit: Visit
+    patient: Patient
+    report: Document | None
+
+
+def _held(now: datetime) -> Any:
+    """SQL condition: the visit took place and is over (completed, or left in progress and
+    past the longest visit's end)."""
+    return (col(Visit.status) == "completed") | (
+        (col(Visit.status) == "in_progress")
+        & (col(Visit.scheduled_start) < now - timedelta(minutes=MAX_VISIT_MINUTES)))
+
+
+def _with_report() -> Any:
+    """Held visits with their patient and their televisit report in force (outer join; a
+    signed report's replacement still in draft is not in force yet: one row a visit)."""
+    report = ((col(Document.visit_id) == col(Visit.id))
+              & (col(Document.kind) == "televisit_report")
+              & col(Document.replaced_by_id).is_(None)
+              & (col(Document.replaces_id).is_(None) | (col(Document.status) != "draft")))
+    return (select(Visit, Patient, Document)
+            .join(Patient, col(Patient.id) == col(Visit.patient_id))
+            .outerjoin(Document, report))
+
+
+async def reports_to_write(session: AsyncSession, who: Principal, *,
+                           days: int = REPORTS_DUE_DAYS, limit: int = 50,
+                           now: datetime | None = None,
+                           request_id: str | None = None) -> list[VisitReportState]:
+    """The visits of the last `days` the clinician took part in, held, whose televisit report
+    is not signed (none, or a draft; one its author signed awaits a co-signer, not a writer),
+    newest first: one query, one audit statement per reason (as `authorize_visit`: the care
+    team's reads, the invited clinician's)."""
+    if not who.is_clinician:
+        raise forbidden(N_("Only doctors and nurses write visit reports."))
+    now = now or utcnow()
+    mine = select(VisitParticipant.visit_id).where(VisitParticipant.user_id == who.user_id)
+    team = scope.visible(col(Visit.patient_id), who)
+    assert team is not None  # None only for administrators
+    rows = (await session.exec(
+        _with_report().add_columns(team.label("team"))
+        .where(col(Visit.id).in_(mine))
+        .where(team | (col(Visit.scheduled_start) >= invitation_horizon(now)))
+        .where(col(Visit.scheduled_start) >= now - timedelta(days=days))
+        .where(_held(now))
+        .where(col(Document.id).is_(None) | (col(Document.status) == "draft"))
+        .order_by(col(Visit.scheduled_start).desc(), col(Visit.id).desc())
+        .limit(limit))).all()
+    by_team = [(r[0].patient_id, r[0].id) for r in rows if r[3]]
+    invited = [(r[0].patient_id, r[0].id) for r in rows if not r[3]]
+    if by_team:
+        await audit.record_reads(session, actor=who, resource="visit", reads=by_team,
+                                 request_id=request_id)
+    if invited:
+        await audit.record_reads(session, actor=who, resource="visit", reads=invited,
+                                 reason=because("visit_participant"), request_id=request_id)
+    await session.commit()
+    return [VisitReportState(visit, patient, doc) for visit, patient, doc, _ in rows]
+
+
+async def past_visit_reports(session: AsyncSession, who: Principal, patient_id: str, *,
+                             limit: int = 5, now: datetime | None = None,
+                             request_id: str | None = None) -> list[VisitReportState]:
+    """The patient's last `limit` held visits with their report, newest first, for the care
+    team (a patient reads signed reports among the documents)."""
+    if not who.is_clinician:
+        raise forbidden(N_("Only doctors and nurses write visit reports."))
+    await authorize_patient(session, who, patient_id, action="read", resource="visit",
+                            request_id=request_id)
+    await session.commit()
+    rows = (await session.exec(
+        _with_report().where(col(Visit.patient_id) == patient_id)
+        .where(_held(now or utcnow()))
+        .order_by(col(Visit.scheduled_start).desc(), col(Visit.id).desc())
+        .limit(limit))).all()
+    return [VisitReportState(visit, patient, doc) for visit, patient, doc in rows]
 
 
 async def _language(session: AsyncSession, patient_id: str, default: str) -> str:

@@ -111,6 +111,11 @@ async def signing_context(session: AsyncSession, who: Principal, doc: Document
             "totp": await service.signs_with_code(session, who.user_id)}
 
 
+def kind_shown(title: str, kind: str) -> str | None:
+    """The kind under the heading, unless it only repeats the title."""
+    return None if kind.strip().casefold() == title.strip().casefold() else kind
+
+
 async def _page(request: web.Request, doc: Document, errors: FormErrors | None = None,
                 status: int = 200, verdict: dict[str, Any] | None = None) -> web.Response:
     await ensure_csrf_token(request)
@@ -127,7 +132,8 @@ async def _page(request: web.Request, doc: Document, errors: FormErrors | None =
                 for s in spec.sections]
     editable = doc.status == "draft" and doc.author_id == who.user_id
     return await render(request, "document.html", {
-        "doc": doc, "kind": spec.title(lang), "sections": sections, "editable": editable,
+        "doc": doc, "kind": kind_shown(doc.title, spec.title(lang)), "sections": sections,
+        "editable": editable,
         "status_label": t(request, STATUS_LABELS[doc.status]),
         "author": names.get(doc.author_id, ""), "signer": names.get(doc.signed_by or "", ""),
         "cosigner": names.get(doc.cosigner_id or "", ""), "signing": signing,

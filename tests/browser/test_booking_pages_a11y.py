@@ -11,11 +11,12 @@ from playwright.async_api import Browser, Page, ViewportSize, expect
 from sqlmodel import select
 
 from telemed import keys
-from telemed.db.models import CareTeamMember, Device, Visit
+from telemed.db.models import CareTeamMember, Device, Document, Visit
 from tests.conftest import World
 from tests.helpers.axe import assert_accessible
 from tests.helpers.booking import open_clinic, patient_user, slots
 from tests.helpers.browser import PHONE, log_in
+from tests.helpers.documents import score_figures
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 
@@ -79,10 +80,20 @@ async def test_booking_visit_and_device_pages_have_no_axe_violation(
         visit = await session.get(Visit, booked[1])
         assert visit is not None
         visit.status = "completed"
+        report = Document(patient_id=patient["patient_id"], kind="monitoring_final_report",
+                          title="Relazione Finale di Telemonitoraggio",
+                          author_id=clinic.doctor["id"], figures=score_figures())
+        session.add(report)
         await session.commit()
 
     doctor_page = await _open(browser, base_url, size, clinic.doctor["username"])
     await _check(doctor_page, "/availability")
+    await _check(doctor_page, "/visits")  # the held visit is among the reports to write
+    await expect(doctor_page.locator(f'[data-reports-due] a[href="/visits/{booked[1]}/report"]')
+                 ).to_be_visible()
+    await _check(doctor_page, f"/patients/{patient['patient_id']}")
+    await expect(doctor_page.locator("[data-past-visits]")).to_contain_text("Write the report")
+    await _check(doctor_page, f"/documents/{report.id}")  # the scores table scrolls in its card
     await doctor_page.context.close()
 
     page = await _open(browser, base_url, size, patient["username"])

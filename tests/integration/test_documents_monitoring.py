@@ -104,9 +104,16 @@ async def test_final_report_drafted_from_data(client: TestClient[Any, Any],
     assert "12/27, moderata (prima 7, min 7, max 12); andamento: in peggioramento" in \
         sections["questionnaires"]
     await log_in(client, doctor["username"])
-    page = text_of(await (await client.get(f"/documents/{doc['id']}",
-                                         headers={"Accept-Language": "it"})).text())
+    html = await (await client.get(f"/documents/{doc['id']}",
+                                   headers={"Accept-Language": "it"})).text()
+    page = text_of(html)
     assert "Punteggi dei questionari nel periodo" in page
+    # On a phone the table scrolls within its card; the line under the heading does not
+    # repeat the title (the kind's Italian name is the title).
+    assert '<div class="table-scroll" tabindex="0" role="region" aria-labelledby=' \
+        '"scores-title">' in html
+    lead = html.split('<p class="lead">', 1)[1].split("</p>", 1)[0]
+    assert doc["title"] not in lead and "badge--draft" in lead
     assert "12/27 moderata in peggioramento" in page and "1 con un segnale d'allarme" in page
     url = f"/api/v1/documents/{doc['id']}"
     await client.patch(url, headers=headers, json={"sections": {

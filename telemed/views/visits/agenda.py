@@ -9,7 +9,7 @@ from aiohttp import web
 from telemed import keys
 from telemed.db.types import utcnow
 from telemed.principal import REQUEST_ID, requires
-from telemed.services import booking
+from telemed.services import booking, documents
 from telemed.services import visits as service
 from telemed.views.render import page_user, render, t
 from telemed.views.visit_labels import KIND_LABELS
@@ -35,6 +35,8 @@ async def agenda(request: web.Request) -> web.Response:
                                           request_id=request[REQUEST_ID])
         patients = await service.patients_of(session, records)
         await session.commit()
+        due = [] if who.role == "patient" else await documents.reports_to_write(
+            session, who, request_id=request[REQUEST_ID])
         now = utcnow()
         if who.role == "patient":
             upcoming = await booking.upcoming_for_portal(session, who, now)
@@ -47,6 +49,10 @@ async def agenda(request: web.Request) -> web.Response:
     cutoff = timedelta(hours=settings.booking_cutoff_hours)
     return await render(request, "visit_agenda.html", {
         "visits": visits, "is_patient": who.role == "patient",
+        "due": [{"id": d.visit.id, "start": d.visit.scheduled_start,
+                 "patient": f"{d.patient.family_name} {d.patient.given_name}",
+                 "kind": t(request, KIND_LABELS.get(d.visit.kind, d.visit.kind)),
+                 "draft": d.report is not None} for d in due],
         "upcoming": [{
             "id": b.visit.id, "start": b.visit.scheduled_start,
             "kind": t(request, KIND_LABELS.get(b.visit.kind, b.visit.kind)),
