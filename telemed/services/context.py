@@ -277,7 +277,8 @@ class ContextCache:
                   .scalar_subquery())
         rows = await session.exec(
             select(Device.id, Device.patient_id,
-                   or_(col(Device.revoked_at).is_not(None), col(Device.status) == "revoked"), newest)
+                   or_(col(Device.revoked_at).is_not(None), col(Device.status) == "revoked"),
+                   newest)
             .where(col(Device.id).in_(wanted)))
         found: dict[str, DeviceInfo] = {}
         for device_id, patient_id, revoked, since in rows.all():
