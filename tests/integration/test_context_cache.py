@@ -55,14 +55,19 @@ async def test_prefetch_loads_a_batch_in_two_queries(client: TestClient[Any, Any
         assert other is not None and other.plan is None
 
 
-async def test_a_cached_history_serves_until_the_device_row_names_another_patient(
-        client: TestClient[Any, Any], world: World) -> None:
-    app = client.app
+async def _a_device_and_two_patients(world: World) -> tuple[Any, Any, str, dict[str, str]]:
+    """Two patients of one doctor, a device of the first, the doctor's API headers."""
     doctor = await world.user("doctor")
     first = await world.patient(team=[doctor["id"]])
     second = await world.patient(team=[doctor["id"]])
-    device = await add_device(app, first.id)
-    headers = await world.token(doctor["username"])
+    device = await add_device(world.app, first.id)
+    return first, second, device, await world.token(doctor["username"])
+
+
+async def test_a_cached_history_serves_until_the_device_row_names_another_patient(
+        client: TestClient[Any, Any], world: World) -> None:
+    app = client.app
+    first, second, device, headers = await _a_device_and_two_patients(world)
     cache = ContextCache()
     statements: list[str] = []
 
@@ -98,11 +103,7 @@ async def test_a_device_moved_away_and_back_unheard_still_files_by_the_new_histo
     """A → B → A between two batches, with no event: the device row names A again, but the
     newest interval is new, so the history is read again and the B interval decides."""
     app = client.app
-    doctor = await world.user("doctor")
-    first = await world.patient(team=[doctor["id"]])
-    second = await world.patient(team=[doctor["id"]])
-    device = await add_device(app, first.id)
-    headers = await world.token(doctor["username"])
+    first, second, device, headers = await _a_device_and_two_patients(world)
     cache = ContextCache()
 
     async def history() -> History:
