@@ -13,6 +13,7 @@ from telemed import keys
 from telemed.api.common import (
     Body,
     body,
+    call,
     listing,
     ok,
     query_int,
@@ -81,10 +82,8 @@ async def _one(request: web.Request, doc: Document, status: int = 200) -> web.Re
 @requires(*READERS)
 async def documents_list(request: web.Request) -> web.Response:
     limit = query_int(request.query, "limit", low=1, high=200, default=50) or 50
-    async with sessions(request)() as session:
-        docs = await service.list_documents(session, principal(request),
-                                            request.match_info["patient_id"], limit=limit,
-                                            request_id=request_id(request))
+    docs = await call(request, service.list_documents, request.match_info["patient_id"],
+                      limit=limit, request_id=request_id(request))
     return listing(await _out(request, docs), None)
 
 
@@ -93,34 +92,27 @@ async def documents_list(request: web.Request) -> web.Response:
 async def documents_draft(request: web.Request) -> web.Response:
     """Draft a telemonitoring document from a care plan's data."""
     data = await body(request, MonitoringBody)
-    async with sessions(request)() as session:
-        doc = await service.draft_monitoring_report(
-            session, principal(request), data.careplan_id, data.kind,
-            language=_lang(request), request_id=request_id(request),
-            patient_id=request.match_info["patient_id"],
-            timezone=request.app[SIGNING].timezone)
+    doc = await call(request, service.draft_monitoring_report, data.careplan_id, data.kind,
+                     language=_lang(request), request_id=request_id(request),
+                     patient_id=request.match_info["patient_id"],
+                     timezone=request.app[SIGNING].timezone)
     return await _one(request, doc, 201)
 
 
 @routes.get("/api/v1/patients/{patient_id}/documents/index.pdf")
 @requires(*READERS)
 async def documents_index(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        pdf = await service.index_pdf(session, principal(request),
-                                      request.match_info["patient_id"],
-                                      request.app[SIGNING].service_name, _lang(request),
-                                      request_id=request_id(request),
-                                      timezone=request.app[SIGNING].timezone)
+    pdf = await call(request, service.index_pdf, request.match_info["patient_id"],
+                     request.app[SIGNING].service_name, _lang(request),
+                     request_id=request_id(request), timezone=request.app[SIGNING].timezone)
     return _pdf(pdf, "index.pdf")
 
 
 @routes.get(DOC)
 @requires(*READERS)
 async def documents_get(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        doc = await service.get_document(session, principal(request),
-                                         request.match_info["document_id"],
-                                         request_id=request_id(request))
+    doc = await call(request, service.get_document, request.match_info["document_id"],
+                     request_id=request_id(request))
     return await _one(request, doc)
 
 
@@ -128,10 +120,8 @@ async def documents_get(request: web.Request) -> web.Response:
 @requires(*CLINICIANS)
 async def documents_edit(request: web.Request) -> web.Response:
     data = await body(request, SectionsBody)
-    async with sessions(request)() as session:
-        doc = await service.update_draft(session, principal(request),
-                                         request.match_info["document_id"], data.sections,
-                                         data.title, request_id=request_id(request))
+    doc = await call(request, service.update_draft, request.match_info["document_id"],
+                     data.sections, data.title, request_id=request_id(request))
     return await _one(request, doc)
 
 
@@ -139,23 +129,19 @@ async def documents_edit(request: web.Request) -> web.Response:
 @requires(*CLINICIANS)
 async def documents_sign(request: web.Request) -> web.Response:
     data = await body(request, SignBody)
-    async with sessions(request)() as session:
-        doc = await service.sign_document(
-            session, principal(request), request.match_info["document_id"],
-            service.Confirmation(password=data.password, code=data.code,
-                                 address=client_of(request),
-                                 guard=request.app[keys.LOGIN_THROTTLE]),
-            request.app[SIGNING], request_id=request_id(request))
+    doc = await call(request, service.sign_document, request.match_info["document_id"],
+                     service.Confirmation(password=data.password, code=data.code,
+                                          address=client_of(request),
+                                          guard=request.app[keys.LOGIN_THROTTLE]),
+                     request.app[SIGNING], request_id=request_id(request))
     return await _one(request, doc)
 
 
 @routes.post(DOC + "/replace")
 @requires(*CLINICIANS)
 async def documents_replace(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        doc = await service.replace_document(session, principal(request),
-                                             request.match_info["document_id"],
-                                             request_id=request_id(request))
+    doc = await call(request, service.replace_document, request.match_info["document_id"],
+                     request_id=request_id(request))
     return await _one(request, doc, 201)
 
 
@@ -181,10 +167,8 @@ async def documents_pdf(request: web.Request) -> web.Response:
 @routes.get(DOC + "/fhir")
 @requires(*READERS)
 async def documents_fhir(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        doc = await service.get_document(session, principal(request),
-                                         request.match_info["document_id"], action="export",
-                                         request_id=request_id(request))
+    doc = await call(request, service.get_document, request.match_info["document_id"],
+                     action="export", request_id=request_id(request))
     if doc.bundle is None:
         raise ApiError(409, "document_not_signed",
                        "Only a sealed document has a FHIR Bundle.")
@@ -198,10 +182,8 @@ async def documents_verify(request: web.Request) -> web.Response:
     """Verify the stored document, or (with a body: a PDF or a Bundle) the file sent."""
     signing_with = request.app[SIGNING]
     anchors = signing_with.seal.anchors if signing_with.seal else ()
-    async with sessions(request)() as session:
-        result = await service.verify_stored(session, principal(request),
-                                             request.match_info["document_id"],
-                                             signing_with.seal, request_id=request_id(request))
+    result = await call(request, service.verify_stored, request.match_info["document_id"],
+                        signing_with.seal, request_id=request_id(request))
     if request.can_read_body:
         data = await request.read()
         if len(data) > MAX_UPLOAD:
@@ -219,21 +201,16 @@ async def visit_report_draft(request: web.Request) -> web.Response:
     sections = dict(data.sections)
     if data.text is not None:
         sections.setdefault("findings", data.text)
-    async with sessions(request)() as session:
-        doc = await service.draft_visit_report(session, principal(request),
-                                               request.match_info["visit_id"], sections,
-                                               language=_lang(request),
-                                               request_id=request_id(request))
+    doc = await call(request, service.draft_visit_report, request.match_info["visit_id"], sections,
+                     language=_lang(request), request_id=request_id(request))
     return await _one(request, doc, 201)
 
 
 @routes.get("/api/v1/visits/{visit_id}/report")
 @requires(*READERS)
 async def visit_report_get(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        doc = await service.document_for_visit(session, principal(request),
-                                               request.match_info["visit_id"],
-                                               request_id(request))
+    doc = await call(request, service.document_for_visit, request.match_info["visit_id"],
+                     request_id(request))
     if doc is None:
         raise ApiError(404, "not_found", "This visit has no report yet.")
     return await _one(request, doc)

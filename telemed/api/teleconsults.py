@@ -10,7 +10,17 @@ from aiohttp import web
 from pydantic import Field
 
 from telemed import keys
-from telemed.api.common import Body, body, listing, ok, parse_body, request_id, sessions, validate
+from telemed.api.common import (
+    Body,
+    body,
+    call,
+    listing,
+    ok,
+    parse_body,
+    request_id,
+    sessions,
+    validate,
+)
 from telemed.api.shapes import iso
 from telemed.db.teleconsults import Attachment, Teleconsult
 from telemed.domain import teleconsults as rules
@@ -113,9 +123,7 @@ async def teleconsults_create(request: web.Request) -> web.Response:
 @routes.get("/api/v1/teleconsults")
 @requires(*CLINICIANS)
 async def teleconsults_list(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        rows = await service.inbox(session, principal(request),
-                                   box=request.query.get("box", "inbox"))
+    rows = await call(request, service.inbox, box=request.query.get("box", "inbox"))
     return listing([{**consult_brief(c), "patient": {
         "id": p.id, "given_name": p.given_name, "family_name": p.family_name}}
         for c, p in rows], None)
@@ -124,10 +132,8 @@ async def teleconsults_list(request: web.Request) -> web.Response:
 @routes.get(f"/api/v1/teleconsults/{ID}")
 @requires(*CLINICIANS)
 async def teleconsults_get(request: web.Request) -> web.Response:
-    async with sessions(request)() as session:
-        view = await service.get_request(session, principal(request),
-                                         request.match_info["teleconsult_id"],
-                                         request_id(request))
+    view = await call(request, service.get_request, request.match_info["teleconsult_id"],
+                      request_id(request))
     return ok(consult_out(view))
 
 
@@ -135,10 +141,8 @@ def _action_handler(action: rules.Action) -> Any:
     @requires(*CLINICIANS)
     async def handler(request: web.Request) -> web.Response:
         data = await body(request, NoteIn) if request.can_read_body else NoteIn()
-        async with sessions(request)() as session:
-            view = await service.act(session, principal(request),
-                                     request.match_info["teleconsult_id"], action, data.text,
-                                     request_id=request_id(request))
+        view = await call(request, service.act, request.match_info["teleconsult_id"], action,
+                          data.text, request_id=request_id(request))
         return ok(consult_out(view))
 
     handler.__name__ = f"teleconsults_{action}"
@@ -155,11 +159,10 @@ for _action, _path in (("accept", "accept"), ("decline", "decline"),
 @requires(*CLINICIANS)
 async def teleconsults_schedule(request: web.Request) -> web.Response:
     data = await body(request, ScheduleIn)
-    async with sessions(request)() as session:
-        view, record = await service.schedule(
-            session, principal(request), request.match_info["teleconsult_id"],
-            scheduled_start=data.scheduled_start, duration_minutes=data.duration_minutes,
-            request_id=request_id(request))
+    view, record = await call(request, service.schedule, request.match_info["teleconsult_id"],
+                              scheduled_start=data.scheduled_start,
+                              duration_minutes=data.duration_minutes,
+                              request_id=request_id(request))
     return ok({**consult_out(view), "visit_id": record.visit.id})
 
 
@@ -265,9 +268,8 @@ async def visits_attach(request: web.Request) -> web.Response:
 @requires(*ATTACHMENT_ROLES)
 async def attachments_get(request: web.Request) -> web.Response:
     """The stored file, shown inline (PDF, JPEG, PNG), with its checked media type."""
-    async with sessions(request)() as session:
-        row = await files.get_file(session, principal(request),
-                                   request.match_info["attachment_id"], request_id(request))
+    row = await call(request, files.get_file, request.match_info["attachment_id"],
+                     request_id(request))
     assert row.data is not None and row.media_type is not None
     name = row.filename or "attachment"
     plain = name.encode("ascii", "replace").decode().replace("?", "_")
