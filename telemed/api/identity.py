@@ -7,16 +7,12 @@ from aiohttp import web
 from pydantic import Field
 
 from telemed import keys
-from telemed.api.common import Body, body, ok, sessions
-from telemed.domain.audit_reasons import because
-from telemed.errors import conflict, not_found
+from telemed.api.common import Body, body, call, ok, sessions
+from telemed.errors import not_found
 from telemed.identity.activation import activate
 from telemed.identity.sessions import my_sessions, revoke_my_session
-from telemed.identity.totp import reset_second_factor
-from telemed.notify import outbox
 from telemed.principal import ROLES, principal, public, requires
-from telemed.services import audit
-from telemed.services.users import get_user
+from telemed.services.user_admin import REASON_MAX, REASON_MIN, reset_factor_of
 
 routes = web.RouteTableDef()
 
@@ -44,7 +40,7 @@ async def sessions_revoke(request: web.Request) -> web.Response:
 
 
 class FactorReset(Body):
-    reason: str = Field(min_length=10, max_length=1000)
+    reason: str = Field(min_length=REASON_MIN, max_length=REASON_MAX)
 
 
 @routes.post("/api/v1/users/{user_id}/second-factor/reset")
@@ -54,19 +50,7 @@ async def second_factor_reset(request: web.Request) -> web.Response:
     told (notification centre, and email when they have an address) and sets it up again
     at the next login."""
     data = await body(request, FactorReset)
-    who = principal(request)
-    async with sessions(request)() as db:
-        user = await get_user(db, request.match_info["user_id"])
-        if user.id == who.user_id:
-            raise conflict("Another administrator must reset your own second factor.",
-                           "cannot_reset_self")
-        await reset_second_factor(db, user, actor_id=who.user_id, reason=data.reason.strip())
-        await outbox.record(db, user_ids=[user.id], kind="account_security", params={},
-                            link="/account/second-factor", cause_type="user",
-                            cause_id=user.id)
-        audit.record(db, actor=who, action="update", resource="user", resource_id=user.id,
-                     reason=because("second_factor_reset"))
-        await db.commit()
+    await call(request, reset_factor_of, request.match_info["user_id"], data.reason)
     return ok({"status": "reset"})
 
 

@@ -192,6 +192,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/users/{user_id}/second-factor/reset"): Operation(
         "Reset a user's lost second factor, with the reason (admin)", "users",
         identity.FactorReset),
+    ("PUT", "/api/v1/users/{user_id}/fiscal-code"): Operation(
+        "Set, correct or remove the fiscal code single sign-on (SPID / CIE) matches a staff "
+        "or family-member account by (admin)", "users", users.FiscalCode,
+        description="The old code stops opening the account at once and the account's "
+                    "sessions opened through single sign-on end; audited with both codes "
+                    "masked. 409 user_fiscal_code_taken when another user has the code, 409 "
+                    "fiscal_code_on_patient_record for a patient's own account (its record's "
+                    "code is the one used)."),
     ("POST", "/api/v1/auth/activate"): Operation(
         "Set the first password of a portal account with its activation token", "auth",
         identity.Activation, security="none"),

@@ -9,13 +9,14 @@ from aiohttp import web
 from pydantic import AliasChoices, Field
 
 from telemed import keys
-from telemed.api.common import Body, body, listing, ok, sessions
+from telemed.api.common import Body, body, call, listing, ok, sessions
 from telemed.api.shapes import user_out
 from telemed.db.models import User
 from telemed.identity.activation import activation_url
 from telemed.principal import ROLES, Principal, client_of, principal, requires
 from telemed.services import audit, sign_in
 from telemed.services.pagination import encode_cursor, parse_page
+from telemed.services.user_admin import set_fiscal_code
 from telemed.services.users import (
     create_user,
     get_user,
@@ -130,6 +131,24 @@ async def users_update(request: web.Request) -> web.Response:
     who = principal(request)
     async with sessions(request)() as session:
         user = await set_active(session, who, request.match_info["user_id"], data.active)
+    return ok(user_out(user))
+
+
+class FiscalCode(Body):
+    """A staff or family-member account's fiscal code (PUT /users/{id}/fiscal-code); null
+    or "" removes it."""
+
+    fiscal_code: str | None = Field(max_length=32)
+
+
+@routes.put("/api/v1/users/{user_id}/fiscal-code")
+@requires("admin")
+async def users_fiscal_code(request: web.Request) -> web.Response:
+    """Set or correct the fiscal code single sign-on matches the user by: 422 when the
+    fiscal-code rules refuse it, 409 `user_fiscal_code_taken` when another user has it,
+    409 `fiscal_code_on_patient_record` for a patient's own account (docs/identity.md)."""
+    data = await body(request, FiscalCode)
+    user = await call(request, set_fiscal_code, request.match_info["user_id"], data.fiscal_code)
     return ok(user_out(user))
 
 

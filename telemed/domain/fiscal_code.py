@@ -64,6 +64,16 @@ def normalize_fiscal_code(code: str) -> str:
     return "".join(code.split()).upper()
 
 
+def mask_fiscal_code(code: str | None) -> str:
+    """A fiscal code as a log may show it: the first three and last three characters, the
+    rest (birth date, sex, most of the place) hidden; "" for no code."""
+    if not code:
+        return ""
+    if len(code) <= 6:
+        return "*" * len(code)
+    return code[:3] + "*" * (len(code) - 6) + code[-3:]
+
+
 def _encoded(code: str) -> _Encoded:
     plain = code[:15].translate(_FROM_OMOCODE)  # only digit positions hold these letters
     day = int(plain[9:11])

@@ -30,6 +30,8 @@ TITLES: Final[Mapping[str, str]] = {
     "visit_reminder_guest": N_("Reminder: a video visit you are invited to starts soon"),
     "visit_changed": N_("A visit of yours was scheduled or changed"),
     "account_security": N_("The second factor of your account was reset"),
+    "account_fiscal_code": N_("The fiscal code for SPID / CIE sign-in on your account was "
+                              "changed"),
     "teleconsult_request": N_("New teleconsult request (patient {initials})"),
     "teleconsult_urgent": N_("URGENT teleconsult request (patient {initials})"),
     "teleconsult_accepted": N_("Your teleconsult request was accepted (patient {initials})"),

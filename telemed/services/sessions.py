@@ -113,3 +113,19 @@ async def revoke_user_sessions(db: AsyncSession, user_id: str, reason: str, *,
         query = query.where(col(UserSession.id) != keep)
     await db.exec(query.values(revoked_at=utcnow(), revoked_reason=reason))
     record_event(db, CredentialsRevoked(user_id, reason, except_session=keep))
+
+
+async def revoke_sessions_opened_by(db: AsyncSession, user_id: str, method: str,
+                                    reason: str) -> int:
+    """Revoke the user's open sessions that were opened by `method` (e.g. "oidc"), each
+    with its own event so only their live channels end (not committed); how many."""
+    ids = list((await db.exec(
+        select(UserSession.id).where(col(UserSession.user_id) == user_id)
+        .where(col(UserSession.method) == method)
+        .where(col(UserSession.revoked_at).is_(None)))).all())
+    if ids:
+        await db.exec(update(UserSession).where(col(UserSession.id).in_(ids))
+                      .values(revoked_at=utcnow(), revoked_reason=reason))
+    for session_id in ids:
+        record_event(db, CredentialsRevoked(user_id, reason, session_id=session_id))
+    return len(ids)

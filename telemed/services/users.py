@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telemed.db.models import Patient, User
 from telemed.db.types import utcnow
 from telemed.domain.audit_reasons import because
-from telemed.domain.errors import DomainValidationError
+from telemed.domain.errors import DomainValidationError, FieldError
 from telemed.domain.fiscal_code import validate_fiscal_code
 from telemed.domain.phone import PHONE_PROBLEM, normalize_phone
 from telemed.errors import N_, ApiError, conflict, invalid, not_found
@@ -100,6 +100,17 @@ def clean_phone(phone: str | None, errors: dict[str, str]) -> str | None:
     return normal
 
 
+def fiscal_code_of(code: str | None) -> tuple[str | None, dict[str, FieldError]]:
+    """A user's fiscal code as stored (normalized; None when empty), and what the
+    fiscal-code rules refuse about it (``{"fiscal_code": problem}``, else empty)."""
+    if code is None or not code.strip():
+        return None, {}
+    try:
+        return validate_fiscal_code(code), {}
+    except DomainValidationError as exc:
+        return None, {"fiscal_code": exc.errors[0]}
+
+
 async def create_user(
     session: AsyncSession,
     *,
@@ -129,19 +140,18 @@ async def create_user(
     if email is not None and (problem := email_problem(email)):
         errors["email"] = problem
     phone = clean_phone(phone, errors)
-    if fiscal_code:  # for single sign-on (telemed/identity); portal accounts use the patient's
-        try:
-            fiscal_code = validate_fiscal_code(fiscal_code)
-        except DomainValidationError as exc:
-            errors["fiscal_code"] = exc.errors[0].render()
+    # for single sign-on (telemed/identity); portal accounts use the patient's
+    fiscal_code, fiscal_problem = fiscal_code_of(fiscal_code)
     errors.update(kinds.preference_errors(notify or {}))
-    if errors:
-        raise invalid(errors)
+    if errors or fiscal_problem:
+        raise invalid({**errors, **fiscal_problem})
     if patient_id and await session.get(Patient, patient_id) is None:
         raise invalid({"patient_id": N_("No such patient.")})
     existing = await session.exec(select(User).where(User.username == username))
     if existing.first() is not None:
         raise conflict("That username is taken.", "username_taken")
+    if fiscal_code:
+        await refuse_taken_fiscal_code(session, fiscal_code)
     if patient_id:
         linked = await session.exec(select(User).where(User.patient_id == patient_id))
         if linked.first() is not None:
@@ -160,6 +170,17 @@ async def create_user(
     session.add(user)
     await session.flush()
     return user
+
+
+async def refuse_taken_fiscal_code(session: AsyncSession, code: str,
+                                   own_id: str | None = None) -> None:
+    """409 `user_fiscal_code_taken` when a user other than `own_id` carries `code` (single
+    sign-on must find one account per person and role, docs/identity.md)."""
+    query = select(User.id).where(col(User.fiscal_code) == code)
+    if own_id is not None:
+        query = query.where(col(User.id) != own_id)
+    if (await session.exec(query)).first() is not None:
+        raise conflict("Another user already has this fiscal code.", "user_fiscal_code_taken")
 
 
 class LoginError(Exception):

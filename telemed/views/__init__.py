@@ -28,6 +28,7 @@ from telemed.views import (
     second_factor,
     security_keys,
     sso,
+    user_detail,
     users,
 )
 from telemed.views.render import setup_templates
@@ -39,7 +40,7 @@ def setup_views(app: web.Application) -> None:
     setup_templates(app)
     setup_static(app, web_root() / "static")
     for module in (home, auth, account, patients, careplans, device_admin, devices, users,
-                   alerts, privacy, emergency_reviews, notifications, oncall, population,
-                   sso, account_sessions, second_factor, activation, security_keys, documents,
-                   readings, questionnaires):
+                   user_detail, alerts, privacy, emergency_reviews, notifications, oncall,
+                   population, sso, account_sessions, second_factor, activation,
+                   security_keys, documents, readings, questionnaires):
         app.router.add_routes(module.routes)

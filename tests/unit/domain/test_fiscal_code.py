@@ -306,3 +306,12 @@ def test_all_errors_reported_together() -> None:
                        timezone="Nowhere") == {
         "given_name": "empty_text", "family_name": "empty_text", "birth_date": "invalid_date",
         "sex": "invalid_choice", "phone": "invalid_phone", "timezone": "invalid_timezone"}
+
+
+def test_masked_fiscal_code_hides_birth_date_sex_and_place() -> None:
+    from telemed.domain.fiscal_code import mask_fiscal_code
+
+    assert mask_fiscal_code(MARIO) == "RSS**********01U"
+    assert "80A01" not in mask_fiscal_code(MARIO)
+    assert mask_fiscal_code(None) == "" and mask_fiscal_code("") == ""
+    assert mask_fiscal_code("ABC") == "***"
