@@ -114,9 +114,10 @@ def simple_field(known: Mapping[str, str]) -> Callable[[str], str | None]:
 
 
 def refusal_errors(request: web.Request, exc: ApiError, field_of: Callable[[str], str | None],
-                   conflicts: Mapping[str, str]) -> FormErrors:
+                   conflicts: Mapping[str, str | None]) -> FormErrors:
     """The form's errors of a refused change: a conflict (409) whose code `conflicts` names
-    said next to that field, invalid fields (422) next to theirs; anything else is raised."""
+    said next to that field (None: at the top of the form), invalid fields (422) next to
+    theirs; anything else is raised."""
     if exc.status == 409 and exc.code in conflicts:
         errors = FormErrors()
         errors.add(conflicts[exc.code], t_error(request, exc))

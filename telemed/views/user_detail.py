@@ -32,8 +32,9 @@ routes = web.RouteTableDef()
 
 FIELDS: dict[str, str] = {"fiscal_code": N_("Fiscal code")}
 RESET_FIELDS: dict[str, str] = {"reason": N_("Reason")}
-_FISCAL_CONFLICTS = {"user_fiscal_code_taken": "fiscal_code",
-                     "fiscal_code_on_patient_record": "fiscal_code"}
+# A patient's account has no fiscal-code field (its record's code is used): said on top.
+_FISCAL_CONFLICTS: dict[str, str | None] = {"user_fiscal_code_taken": "fiscal_code",
+                                            "fiscal_code_on_patient_record": None}
 
 
 async def _user(request: web.Request) -> tuple[User, bool]:
@@ -104,7 +105,7 @@ async def factor_reset_submit(request: web.Request) -> web.Response:
             await reset_factor_of(db, principal(request), user.id, form.get("reason", ""))
     except ApiError as exc:
         errors = refusal_errors(request, exc, simple_field(RESET_FIELDS),
-                                {"cannot_reset_self": "reason"})
+                                {"cannot_reset_self": None})
         return await _reset_page(request, user, enrolled, form, errors, status=exc.status)
     await flash(request, N_("The second factor of {username} was reset. They were told, and "
                             "they will set up a new one at their next login."),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from urllib.parse import urljoin
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from telemed import keys
 from telemed.db.models import Patient
@@ -78,3 +80,19 @@ async def through_provider(authorize_url: str, login: str) -> str:
             if not url.startswith(authorize_url.split("/auth")[0]):
                 return url
         raise AssertionError("the provider never sent the browser back")
+
+
+async def start_sso(client: TestClient[Any, Any]) -> str:
+    """Begin a single sign-on at Telemed: the provider's authorization URL."""
+    resp = await client.get("/auth/oidc/login", allow_redirects=False)
+    assert resp.status == 302
+    return str(resp.headers["Location"])
+
+
+async def sso_sign_in(client: TestClient[Any, Any], login: str) -> tuple[Any, str]:
+    """A whole single sign-on as the provider's `login`: Telemed's answer to the callback,
+    and the callback URL."""
+    callback = await through_provider(await start_sso(client), login)
+    split = urlsplit(callback)
+    resp = await client.get(f"{split.path}?{split.query}", allow_redirects=False)
+    return resp, callback

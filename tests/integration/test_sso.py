@@ -26,6 +26,8 @@ from tests.helpers.sso import (
     PATIENT_CODE,
     TWOFOLD_CODE,
     portal_patient,
+    sso_sign_in,
+    start_sso,
     through_provider,
 )
 
@@ -47,17 +49,8 @@ async def _staff(client: Client, code: str, username: str, role: str = "doctor")
         return user.id
 
 
-async def _start(client: Client) -> str:
-    resp = await client.get("/auth/oidc/login", allow_redirects=False)
-    assert resp.status == 302
-    return resp.headers["Location"]
-
-
-async def _sign_in(client: Client, login: str) -> tuple[Any, str]:
-    callback = await through_provider(await _start(client), login)
-    split = urlsplit(callback)
-    resp = await client.get(f"{split.path}?{split.query}", allow_redirects=False)
-    return resp, callback
+_start = start_sso
+_sign_in = sso_sign_in
 
 
 async def _count(client: Client, model: Any) -> int:
