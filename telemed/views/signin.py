@@ -17,6 +17,7 @@ from telemed import keys
 from telemed.db.models import User
 from telemed.domain.identity import second_factor_step
 from telemed.i18n import LANGUAGES
+from telemed.identity.accounts import accounts_for_fiscal_code
 from telemed.identity.totp import has_second_factor
 from telemed.principal import client_of
 from telemed.security import new_csrf_token
@@ -41,8 +42,11 @@ async def reset_cookie(request: web.Request) -> Any:
 
 
 async def complete_login(request: web.Request, user: User, *, method: str, next_path: str,
-                         acr: str | None = None, id_token: str | None = None) -> NoReturn:
-    """After the first factor: ask for the second when required, else open the session."""
+                         acr: str | None = None, id_token: str | None = None,
+                         fiscal_code: str | None = None) -> NoReturn:
+    """After the first factor: ask for the second when required, else open the session.
+    `fiscal_code`: the one single sign-on matched the user by, checked again before the
+    pending login opens (an administrator may correct it in between)."""
     settings = request.app[keys.SETTINGS]
     async with request.app[keys.SESSIONS]() as db:
         enrolled = await has_second_factor(db, user)
@@ -51,7 +55,8 @@ async def complete_login(request: web.Request, user: User, *, method: str, next_
     if step != "none":
         session = await reset_cookie(request)
         session[PENDING] = {"uid": user.id, "method": method, "acr": acr, "id_token": id_token,
-                            "next": next_path, "exp": int(time.time()) + PENDING_SECONDS}
+                            "next": next_path, "exp": int(time.time()) + PENDING_SECONDS,
+                            "fc": fiscal_code}
         raise see_other("/login/second-factor" if step == "verify"
                         else "/login/second-factor/enrol")
     factor = "idp" if acr and settings.oidc_min_acr and method == "oidc" else None
@@ -94,8 +99,12 @@ async def pending_user(request: web.Request) -> tuple[User, dict[str, Any]] | No
         return None
     async with request.app[keys.SESSIONS]() as db:
         user = await find_user(db, pending["uid"])
-    if user is None or not user.active:
-        return None
+        if user is None or not user.active:
+            return None
+        code = pending.get("fc")
+        if isinstance(code, str) and user.id not in {
+                c.user_id for c in await accounts_for_fiscal_code(db, code)}:
+            return None  # the fiscal code it came with no longer opens this account
     return user, pending
 
 

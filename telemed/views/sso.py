@@ -9,7 +9,6 @@ the choice is recorded on both accounts.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from aiohttp import web
 from aiohttp_session import get_session
@@ -110,9 +109,9 @@ async def oidc_callback(request: web.Request) -> web.Response:
     if not candidates:
         return await _refusal(request, "no_account")
     if len(candidates) == 1:
-        return await _sign_in(request, candidates[0], candidates, acr=acr,
+        return await _sign_in(request, candidates[0], candidates, acr=acr, code=code,
                               id_token=signed.id_token, next_path=pending.next_path)
-    session[CHOICE] = {"ids": [c.user_id for c in candidates], "acr": acr,
+    session[CHOICE] = {"ids": [c.user_id for c in candidates], "code": code, "acr": acr,
                        "id_token": signed.id_token, "next": pending.next_path,
                        "exp": int(time.time()) + CHOICE_SECONDS}
     return await _choice_page(request, candidates)
@@ -142,28 +141,26 @@ async def oidc_choose(request: web.Request) -> web.Response:
         session.pop(CHOICE, None)
         return await _refusal(request, "no_login")
     form = await read_form(request)
+    code, offered = str(stored.get("code", "")), stored.get("ids", [])
     async with request.app[keys.SESSIONS]() as db:
-        candidates = [c for c in await _candidates(db, stored.get("ids", []))]
+        # the cookie names the offer; the database decides: still active, and still
+        # carrying the fiscal code (an administrator may have corrected it meanwhile)
+        candidates = [c for c in await accounts_for_fiscal_code(db, code)
+                      if isinstance(offered, list) and c.user_id in offered]
     chosen = choose_account(candidates, form.get("account") or None)
     if chosen is None:
+        if not candidates:
+            session.pop(CHOICE, None)
+            return await _refusal(request, "no_account")
         return await _choice_page(request, candidates, status=400)
     session.pop(CHOICE, None)
-    return await _sign_in(request, chosen, candidates, acr=stored.get("acr"),
+    return await _sign_in(request, chosen, candidates, acr=stored.get("acr"), code=code,
                           id_token=stored.get("id_token"), next_path=str(stored.get("next", "")))
 
 
-async def _candidates(db: AsyncSession, ids: Any) -> list[Candidate]:
-    """The offered accounts, still active (the cookie names them; the database decides)."""
-    found: list[Candidate] = []
-    for user_id in ids if isinstance(ids, list) else []:
-        user = await find_user(db, str(user_id))
-        if user is not None and user.active:
-            found.append(Candidate(user.id, user.role, user.role))
-    return found
-
-
 async def _sign_in(request: web.Request, chosen: Candidate, candidates: list[Candidate], *,
-                   acr: str | None, id_token: str | None, next_path: str) -> web.Response:
+                   acr: str | None, code: str, id_token: str | None,
+                   next_path: str) -> web.Response:
     async with request.app[keys.SESSIONS]() as db:
         user = await find_user(db, chosen.user_id)
         if user is None or not user.active:
@@ -176,7 +173,7 @@ async def _sign_in(request: web.Request, chosen: Candidate, candidates: list[Can
                              detail=f"signed in as {chosen.user_id}")
         await db.commit()
     await complete_login(request, user, method="oidc", next_path=next_path, acr=acr,
-                         id_token=id_token)
+                         id_token=id_token, fiscal_code=code)
 
 
 async def provider_logout_url(request: web.Request, db: AsyncSession,
