@@ -85,8 +85,22 @@ async def localhost_client(
 ) -> TestClient[Any, Any]:
     """The app reached as http://localhost:PORT (WebAuthn refuses IP addresses as its
     relying party id)."""
+    return await _on_localhost(aiohttp_client, settings)
+
+
+@pytest.fixture
+async def localhost_client_2fa(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]], settings: Settings,
+) -> TestClient[Any, Any]:
+    """`localhost_client` under TELEMED_REQUIRE_2FA=staff."""
+    return await _on_localhost(aiohttp_client, settings, require_2fa="staff")
+
+
+async def _on_localhost(aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+                        settings: Settings, **update: Any) -> TestClient[Any, Any]:
     port = free_port()
-    app = create_app(settings.model_copy(update={"public_url": f"http://localhost:{port}"}))
+    app = create_app(settings.model_copy(
+        update={"public_url": f"http://localhost:{port}", **update}))
     return await aiohttp_client(app, server_kwargs={"port": port})
 
 

@@ -24,7 +24,7 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import PublicKeyCredentialDescriptor, UserVerificationRequirement
 
 from telemed.db.models import User, WebAuthnCredential
@@ -72,7 +72,7 @@ async def register(db: AsyncSession, rp: RelyingParty, user: User, *, challenge:
         verified = verify_registration_response(
             credential=json.dumps(credential), expected_challenge=base64url_to_bytes(challenge),
             expected_rp_id=rp.rp_id, expected_origin=rp.origin)
-    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError):
+    except (WebAuthnException, ValueError, KeyError, TypeError):  # any malformed answer
         return False
     key_id = bytes_to_base64url(verified.credential_id)
     if await db.get(WebAuthnCredential, key_id) is not None:
@@ -112,7 +112,7 @@ async def authenticate(db: AsyncSession, rp: RelyingParty, user_id: str, *, chal
             expected_rp_id=rp.rp_id, expected_origin=rp.origin,
             credential_public_key=base64url_to_bytes(key.public_key),
             credential_current_sign_count=key.sign_count)
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError):
+    except (WebAuthnException, ValueError, KeyError, TypeError):
         return False
     result = await db.exec(update(WebAuthnCredential)
                            .where(col(WebAuthnCredential.id) == key.id,

@@ -101,8 +101,11 @@ async def _enrol_page(request: web.Request, user: User, *, action: str,
     kept = session.get(ENROL_SECRET)  # a reload or a mistyped code keeps the scanned secret
     offer = new_enrolment(user.username, kept if isinstance(kept, str) else None)
     session[ENROL_SECRET] = offer.secret  # the encrypted cookie keeps it until confirmed
+    keys_url = ("/login/second-factor/enrol/key" if action.startswith("/login/")
+                else "/account/security-keys")
     return await render(request, "second_factor_enrol.html", {
         "qr": offer.qr, "secret": offer.secret, "action": action, "error": error,
+        "keys_url": keys_url,
     }, status=status)
 
 

@@ -1,6 +1,7 @@
-"""WebAuthn in the browser: adding a security key or passkey (signed in), and using it as
-the second factor at login. JSON endpoints for web/static/webauthn.js; the challenge lives
-in the encrypted session cookie and is used once."""
+"""WebAuthn in the browser: adding a security key or passkey (signed in, or as the first
+second factor of a login that requires one), and using it as the second factor at login.
+JSON endpoints for web/static/webauthn.js; the challenge lives in the encrypted session
+cookie and is used once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from telemed import keys
+from telemed.db.models import User
 from telemed.identity.security_keys import (
     RelyingParty,
     authenticate,
@@ -17,6 +19,7 @@ from telemed.identity.security_keys import (
     register,
     registration_options,
 )
+from telemed.identity.totp import has_second_factor
 from telemed.principal import ROLES, principal, public, requires
 from telemed.services.users import find_user
 from telemed.views.signin import finish_pending, pending_user
@@ -77,6 +80,53 @@ async def add_key(request: web.Request) -> web.Response:
     if not added:
         return _refused("key_not_registered")
     return web.json_response({"status": "registered"}, status=201)
+
+
+async def _enrolling(request: web.Request) -> tuple[User, dict[str, Any]] | None:
+    """The pending login of a user without a second factor (one with a factor proves it,
+    never adds another at login), or None."""
+    found = await pending_user(request)
+    if found is None:
+        return None
+    async with request.app[keys.SESSIONS]() as db:
+        if await has_second_factor(db, found[0]):
+            return None
+    return found
+
+
+@routes.post("/login/second-factor/enrol/key/options")
+@public
+async def enrol_key_options(request: web.Request) -> web.Response:
+    """A login that requires a second factor, of a user with none: a security key can be
+    the first one (instead of the authenticator app)."""
+    found = await _enrolling(request)
+    if found is None:
+        return _refused("no_login", 401)
+    async with request.app[keys.SESSIONS]() as db:
+        options, challenge = await registration_options(db, _rp(request), found[0])
+    (await get_session(request))[CHALLENGE] = challenge
+    return web.Response(text=options, content_type="application/json")
+
+
+@routes.post("/login/second-factor/enrol/key")
+@public
+async def enrol_key(request: web.Request) -> web.Response:
+    """Register the key; the login's session opens with it as the second factor."""
+    found = await _enrolling(request)
+    data = await _json(request)
+    challenge = await _take_challenge(request)
+    if found is None:
+        return _refused("no_login", 401)
+    if data is None or challenge is None or not isinstance(data.get("credential"), dict):
+        return _refused("invalid_request")
+    user, pending = found
+    async with request.app[keys.SESSIONS]() as db:
+        added = await register(db, _rp(request), user, challenge=challenge,
+                               credential=data["credential"], name=str(data.get("name", "")))
+    if not added:
+        return _refused("key_not_registered")
+    redirect = await finish_pending(request, user, pending, "webauthn")
+    return web.json_response({"next": str(redirect.location)}, status=201)
 
 
 @routes.post("/login/second-factor/key/options")

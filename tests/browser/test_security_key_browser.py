@@ -1,12 +1,13 @@
 """WebAuthn in Chromium with a virtual authenticator (DevTools protocol): a doctor adds a
-security key, then logs in with password + key; a replayed assertion is refused."""
+security key, then logs in with password + key; a replayed assertion is refused. Under
+TELEMED_REQUIRE_2FA=staff a nurse's first factor, at the forced enrolment, is a key."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlmodel import col, select
 
 from telemed import keys
@@ -28,11 +29,7 @@ async def test_doctor_adds_a_security_key_and_logs_in_with_it(
     context.set_default_timeout(15_000)
     page = await context.new_page()
     try:
-        cdp = await context.new_cdp_session(page)
-        await cdp.send("WebAuthn.enable")
-        await cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": "usb", "hasResidentKey": False,
-            "hasUserVerification": False, "automaticPresenceSimulation": True}})
+        await _virtual_authenticator(context, page)
         await log_in(page, "dr.chiave")
         await page.wait_for_url(f"{base}/patients")
         await page.goto("/account/second-factor")
@@ -72,3 +69,55 @@ async def test_doctor_adds_a_security_key_and_logs_in_with_it(
         assert me.status == 401
     finally:
         await context.close()
+
+
+async def test_first_factor_at_a_forced_enrolment_can_be_a_security_key(
+        browser: Browser, localhost_client_2fa: TestClient[Any, Any]) -> None:
+    app = localhost_client_2fa.server.app
+    async with app[keys.SESSIONS]() as db:
+        nurse = await create_user(db, username="inf.chiave", password=PASSWORD, role="nurse",
+                                  display_name="Inf Chiave")
+        await db.commit()
+    base = f"http://localhost:{localhost_client_2fa.port}"
+    context = await browser.new_context(base_url=base, locale="en-GB")
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    try:
+        await _virtual_authenticator(context, page)
+        await log_in(page, "inf.chiave")
+        await page.wait_for_url(f"{base}/login/second-factor/enrol")
+        assert (await page.request.get(f"{base}/api/v1/users/me")).status == 401
+        await page.get_by_label("Name of the key").fill("Chiave del reparto")
+        await page.get_by_role("button", name="Add a security key").click()
+        await page.wait_for_url(f"{base}/patients")
+        async with app[keys.SESSIONS]() as db:
+            stored = (await db.exec(select(WebAuthnCredential))).all()
+            rows = (await db.exec(select(UserSession)
+                                  .where(col(UserSession.revoked_at).is_(None)))).all()
+        assert [(k.user_id, k.name) for k in stored] == [(nurse.id, "Chiave del reparto")]
+        assert [(r.user_id, r.second_factor) for r in rows] == [(nurse.id, "webauthn")]
+
+        # next time the key is asked for, and no second key can be added at login
+        await page.locator("form[action='/logout'] button").click()
+        await log_in(page, "inf.chiave")
+        await page.wait_for_url(f"{base}/login/second-factor")
+        status = await page.evaluate("""async () => {
+            const token = document.querySelector('meta[name="csrf-token"]').content;
+            const resp = await fetch("/login/second-factor/enrol/key/options", {method: "POST",
+                headers: {"Content-Type": "application/json", "X-CSRF-Token": token}});
+            return resp.status;
+        }""")
+        assert status == 401
+        await page.get_by_role("button", name="Use my security key").click()
+        await page.wait_for_url(f"{base}/patients")
+    finally:
+        await context.close()
+
+
+async def _virtual_authenticator(context: BrowserContext, page: Page) -> None:
+    """Chromium's virtual USB authenticator, touched automatically."""
+    cdp = await context.new_cdp_session(page)
+    await cdp.send("WebAuthn.enable")
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "usb", "hasResidentKey": False,
+        "hasUserVerification": False, "automaticPresenceSimulation": True}})

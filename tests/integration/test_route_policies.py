@@ -45,6 +45,10 @@ PUBLIC_ROUTES = {
     ("POST", "/login/second-factor/key/options"): "security key: needs the pending login",
     ("POST", "/login/second-factor/key"): "security key: needs the pending login",
     ("POST", "/login/second-factor/enrol"): "first enrolment: needs the pending login",
+    ("POST", "/login/second-factor/enrol/key/options"):
+        "first enrolment with a security key: needs the pending login of a user without one",
+    ("POST", "/login/second-factor/enrol/key"):
+        "first enrolment with a security key: needs the pending login of a user without one",
     ("GET", "/"): "redirects by role",
     ("GET", "/fhir/R4/metadata"): "FHIR CapabilityStatement",
     ("GET", "/ws/visits/{visit_id}"): "WebSocket: join token checked by handler",

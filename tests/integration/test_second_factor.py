@@ -210,6 +210,37 @@ async def test_security_key_endpoints_refuse_without_login_or_challenge(
         assert not (await db.exec(select(UserSession))).all()
 
 
+async def test_enrolling_a_key_at_login_needs_a_pending_login_without_a_factor(
+        client_2fa: Client, world_2fa: World) -> None:
+    doctor = await world_2fa.user("doctor")
+    paths = ("/login/second-factor/enrol/key/options", "/login/second-factor/enrol/key")
+    headers = {"X-CSRF-Token": await csrf_of(client_2fa, "/login")}
+    for path in paths:  # no first factor in this browser
+        assert (await client_2fa.post(path, json={}, headers=headers)).status == 401
+    await log_in(client_2fa, doctor["username"])
+    headers = {"X-CSRF-Token": await csrf_of(client_2fa, "/login/second-factor/enrol")}
+    resp = await client_2fa.post(paths[1], headers=headers,
+                                 json={"credential": {"id": "x", "response": {}}})
+    assert resp.status == 400  # no challenge issued
+    resp = await client_2fa.post(paths[0], json={}, headers=headers)
+    assert resp.status == 200 and "challenge" in await resp.json()
+    resp = await client_2fa.post(paths[1], headers=headers,
+                                 json={"credential": {"id": "x", "response": {}}})
+    assert resp.status == 400  # not a registration
+    assert (await client_2fa.get("/api/v1/users/me")).status == 401
+    async with client_2fa.server.app[keys.SESSIONS]() as db:
+        assert not (await db.exec(select(UserSession)
+                                  .where(col(UserSession.user_id) == doctor["id"]))).all()
+    # a user with a factor proves it; they add no other at login
+    nurse = await world_2fa.user("nurse")
+    await _enrol(client_2fa, nurse["username"])
+    client_2fa.session.cookie_jar.clear()
+    resp = await log_in(client_2fa, nurse["username"])
+    assert resp.headers["Location"] == "/login/second-factor"
+    headers = {"X-CSRF-Token": await csrf_of(client_2fa, "/login/second-factor")}
+    assert (await client_2fa.post(paths[0], json={}, headers=headers)).status == 401
+
+
 async def test_api_code_guessing_is_throttled(client_2fa: Client, world_2fa: World) -> None:
     doctor = await world_2fa.user("doctor")
     secret, _ = await _enrol(client_2fa, doctor["username"])

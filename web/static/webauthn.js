@@ -1,5 +1,6 @@
-// Security keys and passkeys (WebAuthn): adding one on the account page, using one as the
-// second factor at login. The server's options arrive as JSON with base64url strings.
+// Security keys and passkeys (WebAuthn): adding one on the account page or as the first
+// second factor at a login that requires one, using one as the second factor at login. The
+// server's options arrive as JSON with base64url strings.
 import { sendJson } from "./lib/page.js";
 
 const toBytes = (text) => {
@@ -31,15 +32,20 @@ function credentialJSON(cred) {
            clientExtensionResults: cred.getClientExtensionResults() };
 }
 
+// The section names where keys are registered: the account's, or (first factor of a login
+// that requires one) the login's, which answers where to go next.
 async function addKey(button) {
-  const options = await post("/account/security-keys/options");
+  const section = button.closest("[data-security-keys]");
+  const url = section.dataset.keysUrl;
+  const options = await post(`${url}/options`);
   options.challenge = toBytes(options.challenge);
   options.user.id = toBytes(options.user.id);
   for (const c of options.excludeCredentials ?? []) c.id = toBytes(c.id);
   const cred = await navigator.credentials.create({ publicKey: options });
   const name = document.getElementById("key-name")?.value ?? "";
-  await post("/account/security-keys", { credential: credentialJSON(cred), name });
-  button.closest("[data-security-keys]").querySelector("[data-key-status]").hidden = false;
+  const done = await post(url, { credential: credentialJSON(cred), name });
+  if (done.next) { window.location.assign(done.next); return; }
+  section.querySelector("[data-key-status]").hidden = false;
 }
 
 async function useKey() {
