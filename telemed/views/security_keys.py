@@ -5,7 +5,7 @@ cookie and is used once."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp_session import get_session
@@ -26,6 +26,7 @@ from telemed.views.signin import finish_pending, pending_user
 
 routes = web.RouteTableDef()
 
+C = TypeVar("C")
 CHALLENGE = "webauthn_challenge"
 MAX_BODY = 64 * 1024
 
@@ -54,6 +55,19 @@ async def _take_challenge(request: web.Request) -> str | None:
     return stored if isinstance(stored, str) else None
 
 
+async def _answer(request: web.Request,
+                  caller: C | None) -> tuple[C, dict[str, Any], str] | web.Response:
+    """The caller, the browser's answer to a challenge and that challenge (taken: used
+    once), or the refusal: 401 without a caller, 400 for a malformed answer or none asked."""
+    data = await _json(request)
+    challenge = await _take_challenge(request)
+    if caller is None:
+        return _refused("no_login", 401)
+    if data is None or challenge is None or not isinstance(data.get("credential"), dict):
+        return _refused("invalid_request")
+    return caller, data, challenge
+
+
 @routes.post("/account/security-keys/options")
 @requires(*ROLES)
 async def add_key_options(request: web.Request) -> web.Response:
@@ -68,10 +82,10 @@ async def add_key_options(request: web.Request) -> web.Response:
 @routes.post("/account/security-keys")
 @requires(*ROLES)
 async def add_key(request: web.Request) -> web.Response:
-    data = await _json(request)
-    challenge = await _take_challenge(request)
-    if data is None or challenge is None or not isinstance(data.get("credential"), dict):
-        return _refused("invalid_request")
+    answer = await _answer(request, principal(request))
+    if isinstance(answer, web.Response):
+        return answer
+    _, data, challenge = answer
     async with request.app[keys.SESSIONS]() as db:
         user = await find_user(db, principal(request).user_id)
         assert user is not None
@@ -112,14 +126,10 @@ async def enrol_key_options(request: web.Request) -> web.Response:
 @public
 async def enrol_key(request: web.Request) -> web.Response:
     """Register the key; the login's session opens with it as the second factor."""
-    found = await _enrolling(request)
-    data = await _json(request)
-    challenge = await _take_challenge(request)
-    if found is None:
-        return _refused("no_login", 401)
-    if data is None or challenge is None or not isinstance(data.get("credential"), dict):
-        return _refused("invalid_request")
-    user, pending = found
+    answer = await _answer(request, await _enrolling(request))
+    if isinstance(answer, web.Response):
+        return answer
+    (user, pending), data, challenge = answer
     async with request.app[keys.SESSIONS]() as db:
         added = await register(db, _rp(request), user, challenge=challenge,
                                credential=data["credential"], name=str(data.get("name", "")))
@@ -146,14 +156,10 @@ async def use_key_options(request: web.Request) -> web.Response:
 @routes.post("/login/second-factor/key")
 @public
 async def use_key(request: web.Request) -> web.Response:
-    found = await pending_user(request)
-    data = await _json(request)
-    challenge = await _take_challenge(request)
-    if found is None:
-        return _refused("no_login", 401)
-    if data is None or challenge is None or not isinstance(data.get("credential"), dict):
-        return _refused("invalid_request")
-    user, pending = found
+    answer = await _answer(request, await pending_user(request))
+    if isinstance(answer, web.Response):
+        return answer
+    (user, pending), data, challenge = answer
     async with request.app[keys.SESSIONS]() as db:
         passed = await authenticate(db, _rp(request), user.id, challenge=challenge,
                                     credential=data["credential"])

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 from sqlmodel import col, select
 
 from telemed import keys
-from telemed.db.models import UserSession, WebAuthnCredential
+from telemed.db.models import User, UserSession, WebAuthnCredential
 from telemed.services.users import create_user
 from tests.conftest import PASSWORD
 from tests.helpers.browser import log_in
@@ -20,16 +20,9 @@ from tests.helpers.browser import log_in
 async def test_doctor_adds_a_security_key_and_logs_in_with_it(
         browser: Browser, localhost_client: TestClient[Any, Any]) -> None:
     app = localhost_client.server.app
-    async with app[keys.SESSIONS]() as db:
-        doctor = await create_user(db, username="dr.chiave", password=PASSWORD, role="doctor",
-                                   display_name="Dr Chiave")
-        await db.commit()
-    base = f"http://localhost:{localhost_client.port}"
-    context = await browser.new_context(base_url=base, locale="en-GB")
-    context.set_default_timeout(15_000)
-    page = await context.new_page()
+    doctor, base, page = await _with_key(browser, localhost_client, "dr.chiave", "doctor")
+    context = page.context
     try:
-        await _virtual_authenticator(context, page)
         await log_in(page, "dr.chiave")
         await page.wait_for_url(f"{base}/patients")
         await page.goto("/account/second-factor")
@@ -74,16 +67,9 @@ async def test_doctor_adds_a_security_key_and_logs_in_with_it(
 async def test_first_factor_at_a_forced_enrolment_can_be_a_security_key(
         browser: Browser, localhost_client_2fa: TestClient[Any, Any]) -> None:
     app = localhost_client_2fa.server.app
-    async with app[keys.SESSIONS]() as db:
-        nurse = await create_user(db, username="inf.chiave", password=PASSWORD, role="nurse",
-                                  display_name="Inf Chiave")
-        await db.commit()
-    base = f"http://localhost:{localhost_client_2fa.port}"
-    context = await browser.new_context(base_url=base, locale="en-GB")
-    context.set_default_timeout(15_000)
-    page = await context.new_page()
+    nurse, base, page = await _with_key(browser, localhost_client_2fa, "inf.chiave", "nurse")
+    context = page.context
     try:
-        await _virtual_authenticator(context, page)
         await log_in(page, "inf.chiave")
         await page.wait_for_url(f"{base}/login/second-factor/enrol")
         assert (await page.request.get(f"{base}/api/v1/users/me")).status == 401
@@ -114,10 +100,21 @@ async def test_first_factor_at_a_forced_enrolment_can_be_a_security_key(
         await context.close()
 
 
-async def _virtual_authenticator(context: BrowserContext, page: Page) -> None:
-    """Chromium's virtual USB authenticator, touched automatically."""
+async def _with_key(browser: Browser, client: TestClient[Any, Any], username: str,
+                    role: str) -> tuple[User, str, Page]:
+    """A new user, the app's address, and a page of a browser whose virtual USB
+    authenticator (Chromium's, through the DevTools protocol) is touched automatically."""
+    async with client.server.app[keys.SESSIONS]() as db:
+        user = await create_user(db, username=username, password=PASSWORD, role=role,
+                                 display_name=username.title())
+        await db.commit()
+    base = f"http://localhost:{client.port}"
+    context = await browser.new_context(base_url=base, locale="en-GB")
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
     cdp = await context.new_cdp_session(page)
     await cdp.send("WebAuthn.enable")
     await cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
         "protocol": "ctap2", "transport": "usb", "hasResidentKey": False,
         "hasUserVerification": False, "automaticPresenceSimulation": True}})
+    return user, base, page

@@ -4,16 +4,15 @@ plain form posts; no page scrolls sideways and axe finds nothing."""
 
 from __future__ import annotations
 
-import pyotp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from telemed import keys
 from telemed.db.models import User
-from telemed.identity.totp import enrol, new_enrolment
 from tests.conftest import World
 from tests.helpers.axe import assert_accessible
 from tests.helpers.browser import PHONE, log_in
+from tests.helpers.identity import with_totp
 
 pytestmark = [pytest.mark.browser]
 
@@ -28,11 +27,7 @@ async def _fits(page: Page) -> None:
 async def test_helpdesk_pages_on_a_phone_without_javascript(
         browser: Browser, base_url: str, world: World) -> None:
     admin, doctor = await world.user("admin"), await world.user("doctor", name="dr.bianchi")
-    async with world.app[keys.SESSIONS]() as db:
-        user = await db.get(User, doctor["id"])
-        assert user is not None
-        offer = new_enrolment(user.username)
-        assert await enrol(db, user, offer.secret, pyotp.TOTP(offer.secret).now())
+    await with_totp(world.app, doctor["id"])
     page = await _phone(browser, base_url, javascript=False)
     try:
         await log_in(page, admin["username"])

@@ -12,10 +12,10 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import col, delete, select
 
 from telemed import keys
-from telemed.db.models import AuditEvent, CareTeamMember, Document, Notification, User
+from telemed.db.models import AuditEvent, CareTeamMember, Document, Notification
 from telemed.db.teleconsults import Teleconsult
-from telemed.identity.totp import enrol, new_enrolment
 from tests.conftest import World
+from tests.helpers.identity import with_totp
 from tests.helpers.pages import log_in, post_form, text_of
 from tests.helpers.teleconsults import ANSWER, QUESTION
 from tests.helpers.teleconsults import answered_consult as _answered
@@ -173,12 +173,7 @@ async def test_a_live_consults_report_and_co_signing_needs_access(
 
 
 async def _enrol(world: World, user_id: str) -> str:
-    async with world.app[keys.SESSIONS]() as session:
-        user = await session.get(User, user_id)
-        assert user is not None
-        offer = new_enrolment(user.username)
-        assert await enrol(session, user, offer.secret, pyotp.TOTP(offer.secret).now())
-    return offer.secret
+    return await with_totp(world.app, user_id)
 
 
 def _codes(secret: str) -> tuple[str, str]:

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyotp
 import pytest
 from sqlmodel import col, select
 
 from telemed import keys
 from telemed.db.models import AuditEvent, IdentityEvent, Notification, User, UserSession
 from telemed.identity.accounts import accounts_for_fiscal_code
-from telemed.identity.totp import enrol, new_enrolment
 from telemed.services.sessions import issue_access_token
 from tests.conftest import World
+from tests.helpers.identity import with_totp
 from tests.helpers.pages import Client, field_error, log_in, post_form, text_of
 
 MARIO = "RSSMRA80A01H501U"
@@ -23,11 +22,7 @@ GIULIA = "BNCGLI00B69F205J"
 
 
 async def _with_totp(world: World, user_id: str) -> None:
-    async with world.app[keys.SESSIONS]() as db:
-        user = await db.get(User, user_id)
-        assert user is not None
-        offer = new_enrolment(user.username)
-        assert await enrol(db, user, offer.secret, pyotp.TOTP(offer.secret).now())
+    await with_totp(world.app, user_id)
 
 
 async def _user(world: World, user_id: str) -> User:
