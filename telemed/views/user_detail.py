@@ -37,6 +37,7 @@ class _Page:
     conflicts: dict[str, str | None]
     change: Callable[[AsyncSession, Principal, str, str], Awaitable[User]]
     done: str
+    initial: Callable[[User], dict[str, str]] = lambda _user: {}  # the form as first shown
 
 
 DETAIL = _Page(
@@ -45,7 +46,8 @@ DETAIL = _Page(
     {"user_fiscal_code_taken": "fiscal_code", "fiscal_code_on_patient_record": None},
     set_fiscal_code,
     N_("The fiscal code of {username} was saved. Single sign-on (SPID / CIE) now matches "
-       "this account by it only; sessions opened with a previous code were ended."))
+       "this account by it only; sessions opened with a previous code were ended."),
+    lambda user: {"fiscal_code": user.fiscal_code or ""})
 RESET = _Page(
     "user_factor_reset.html", {"reason": N_("Reason")}, {"cannot_reset_self": None},
     reset_factor_of,
@@ -60,10 +62,9 @@ async def _show(request: web.Request, page: _Page, form: dict[str, str] | None =
     async with request.app[keys.SESSIONS]() as db:
         user = await get_user(db, request.match_info["user_id"])
         enrolled = await has_second_factor(db, user)
-    if form is None:
-        form = {"fiscal_code": user.fiscal_code or ""} if page is DETAIL else {}
     return await render(request, page.template, {
-        **form_context(request, form, errors or FormErrors(), page.fields), "account": user,
+        **form_context(request, page.initial(user) if form is None else form,
+                       errors or FormErrors(), page.fields), "account": user,
         "enrolled": enrolled, "is_me": user.id == principal(request).user_id,
     }, status=status)
 
