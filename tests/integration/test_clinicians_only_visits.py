@@ -31,6 +31,7 @@ ONE_VISIT: tuple[tuple[str, str, dict[str, Any] | None], ...] = (
     ("POST", "/api/v1/visits/{v}/cancel", {}),
     ("POST", "/api/v1/visits/{v}/reschedule", {"slot_id": "s1"}),
     ("GET", "/api/v1/visits/{v}/attachments", None),
+    ("GET", "/api/v1/visits/{v}/report", None),
     ("GET", "/fhir/R4/Appointment/{v}", None),
     ("GET", "/visits/{v}", None),
     ("GET", "/visits/{v}/check-in", None),
@@ -161,6 +162,12 @@ async def test_the_patient_keeps_the_access_log_and_the_signed_report(
         visit = (await session.exec(select(Visit).where(Visit.patient_id == patient_id))).one()
     assert visit.patient_invited is False
     assert (await client.get(f"/api/v1/visits/{visit.id}", headers=h["patient"])).status == 404
+    # Nor is the request theirs: its attachment is not found either (was 403: it exists).
+    attached = await (await client.get(f"/api/v1/teleconsults/{w['consult']['id']}/attachments",
+                                       headers=h["gp"])).json()
+    one = f"/api/v1/attachments/{attached['items'][0]['id']}"
+    assert (await client.get(one, headers=h["gp"])).status == 200
+    assert (await client.get(one, headers=h["patient"])).status == 404
     # The access log (and its CSV download) still says who processed their data, and why.
     log = await (await client.get(f"/api/v1/patients/{patient_id}/access-log",
                                   headers=h["patient"])).json()
