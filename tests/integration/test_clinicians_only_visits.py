@@ -7,10 +7,12 @@ still see it; the patient keeps the access log and the consult's signed report
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
@@ -185,3 +187,24 @@ async def test_the_patient_keeps_the_access_log_and_the_signed_report(
     assert [(d["kind"], d["status"]) for d in docs["items"]] == [("teleconsult_report",
                                                                   "signed")]
     assert (await client.get(w["url"], headers=h["patient"])).status == 200
+
+
+@pytest.mark.postgres
+async def test_lists_leave_them_out_on_postgres(
+        aiohttp_client: Callable[[web.Application], Awaitable[TestClient[Any, Any]]],
+        postgres_app: web.Application) -> None:
+    """The audience condition of the lists (`services.visits.shown_to`) on PostgreSQL."""
+    client = await aiohttp_client(postgres_app)
+    w = await consult_visits(client, World(postgres_app, client))
+    hidden, invited = w["visits"]["hidden"], w["visits"]["invited"]
+    fhir = f"/fhir/R4/Appointment?patient={w['patient_record'].id}"
+    for who in ("patient", "caregiver", "gp"):
+        bundle = await (await client.get(fhir, headers=w["h"][who])).json()
+        ids = {e["resource"]["id"] for e in bundle.get("entry", [])}
+        if who == "gp":  # the clinicians' side still has both
+            assert ids == {hidden, invited}
+            continue
+        agenda = await (await client.get("/visits", headers=w["h"][who])).text()
+        assert ids == {invited} and invited in agenda and hidden not in agenda, who
+    mine = await (await client.get("/api/v1/visits", headers=w["h"]["patient"])).json()
+    assert [v["id"] for v in mine["items"]] == [invited]
