@@ -46,7 +46,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from telemed.broker.topics import ALL_READINGS, ALL_STATUS, SHARED_READINGS
 from telemed.domain.topics import DeviceTopics, device_of
-from telemed.mqtt_loop import PahoLoop
+from telemed.mqtt_loop import LightClient, PahoLoop
 
 log = logging.getLogger("telemed.ingest.mqtt")
 
@@ -194,7 +194,7 @@ class IngestMqttClient:
     # --- connection lifecycle --------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._client_id,
+        client = LightClient(CallbackAPIVersion.VERSION2, client_id=self._client_id,
                              protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True,
                              reconnect_on_failure=False)
         client.username_pw_set(self._address.username, self._address.password)
