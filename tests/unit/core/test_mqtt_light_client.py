@@ -18,26 +18,17 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from telemed.broker.probe import _remaining_length, _string
 from telemed.mqtt_loop import RECV_SIZE, LightClient, PahoLoop
 
 TOPIC = "telemed/v1/devices/0123456789abcdef/readings"
-
-
-def _remaining_length(length: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, length = length % 128, length // 128
-        out.append(byte | (0x80 if length else 0))
-        if not length:
-            return bytes(out)
 
 
 def publish_packet(topic: str, payload: bytes, *, qos: int = 1, mid: int = 1,
                    retain: bool = False, dup: bool = False,
                    properties: Properties | None = None) -> bytes:
     """An MQTT 5 PUBLISH packet as a broker sends it (properties packed by paho)."""
-    encoded = topic.encode()
-    body = struct.pack("!H", len(encoded)) + encoded
+    body = _string(topic)
     if qos:
         body += struct.pack("!H", mid)
     body += properties.pack() if properties is not None else b"\x00"  # type: ignore[no-untyped-call]
