@@ -2,7 +2,8 @@
 
 - paho is driven by the loop through the platform's one adapter, `telemed.mqtt_loop`
   (reading up to ``MAX_READS_PER_WAKEUP`` packets a wakeup, paused while the writer catches
-  up).
+  up), with its `LightClient`: PUBLISH packets without properties are received without a
+  `Properties` object each, and the socket is read 64 KiB at a time.
 - MQTT 5, ``clean_start=False`` with a session expiry, a stable client id: a persistent
   session, so what devices publish while the worker is down waits in the broker.
 - ``manual_ack=True``: a message is acknowledged only when its batch is committed, and only
