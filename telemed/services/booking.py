@@ -38,6 +38,7 @@ from telemed.services import audit
 from telemed.services import visits as visit_service
 from telemed.services.access import authorize_patient
 from telemed.services.delegates import delegated_patient_ids
+from telemed.settings import Settings as AppSettings
 
 MAX_REASON = 500
 MAX_NOTE = 200
@@ -58,6 +59,11 @@ class Settings:
 
     timezone: str
     cutoff: timedelta
+
+
+def settings_of(settings: AppSettings) -> Settings:
+    """The booking rules of the platform's settings (the one place that reads them)."""
+    return Settings(settings.timezone, timedelta(hours=settings.booking_cutoff_hours))
 
 
 # Availability ------------------------------------------------------------------------

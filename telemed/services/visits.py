@@ -29,6 +29,7 @@ from telemed.db.models import (
 )
 from telemed.db.types import utcnow
 from telemed.domain.audit_reasons import because
+from telemed.domain.booking import cancel_refusal
 from telemed.errors import N_, ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
@@ -360,11 +361,13 @@ async def cancel_visit(
     record = await load_visit(session, visit_id)
     await authorize_visit(session, who, record, action="update", request_id=request_id)
     visit = record.visit
-    if visit.status not in ("scheduled", "waiting"):
-        await session.commit()
+    refusal = cancel_refusal(visit.status, visit.scheduled_start, now, cutoff,
+                             clinician=who.is_clinician)
+    if refusal is not None:
+        await session.commit()  # the access check's audit record is kept
+    if refusal == "visit_not_cancellable":
         raise conflict("This visit can no longer be cancelled.", "visit_not_cancellable")
-    if not who.is_clinician and now > visit.scheduled_start - cutoff:
-        await session.commit()
+    if refusal == "past_cutoff":
         raise conflict("It is too late to change this visit online: call your care team.",
                        "past_cutoff")
     visit.status = "cancelled"
