@@ -70,6 +70,8 @@ def _fonts() -> None:
 
 
 def _styles() -> dict[str, ParagraphStyle]:
+    """The paragraph styles (their fonts registered)."""
+    _fonts()
     base = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=14, spaceAfter=6)
     return {"body": base,
             "title": ParagraphStyle("title", parent=base, fontName=BOLD, fontSize=16,
@@ -184,13 +186,8 @@ def signature_line(f: DocumentFacts, *, status: str, lang: str,
 
 def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = None) -> bytes:
     """The PDF of a document (``status`` draft shows a draft mark)."""
-    _fonts()
     lang = f.language if f.language in LANGUAGES else "it"
     styles = _styles()
-    out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, topMargin=22 * mm, bottomMargin=18 * mm,
-                            leftMargin=20 * mm, rightMargin=20 * mm, title=f.title,
-                            author=f.organisation, subject=f.spec.title(lang), lang=lang)
     story: list[Any] = [Paragraph(_text(f.title), styles["title"])]
     if status in ("draft", "partially_signed"):
         mark = (_say(lang, NC_("document", "DRAFT - not signed")) if status == "draft" else
@@ -230,9 +227,20 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
     if sign_line:
         story.append(Paragraph(_text(sign_line), styles["body"]))
     story.append(Paragraph(_text(f"{_say(lang, DOCUMENT)} {f.id}"), styles["small"]))
-    doc.build(story, canvasmaker=_canvas(f.organisation, f.spec.title(lang), _say(lang, PAGE)))
-    return as_pdfa(out.getvalue(), title=f.title, author=f.organisation,
-                   subject=f.spec.title(lang))
+    return _build(story, lang=lang, title=f.title, author=f.organisation,
+                  subject=f.spec.title(lang), running_title=f.spec.title(lang))
+
+
+def _build(story: list[Any], *, lang: str, title: str, author: str, subject: str,
+           running_title: str) -> bytes:
+    """The pages of ``story`` as PDF/A-2b: A4, each with the header (``author``, the
+    service, and ``running_title``) and "page N of M"."""
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, topMargin=22 * mm, bottomMargin=18 * mm,
+                            leftMargin=20 * mm, rightMargin=20 * mm, title=title,
+                            author=author, subject=subject, lang=lang)
+    doc.build(story, canvasmaker=_canvas(author, running_title, _say(lang, PAGE)))
+    return as_pdfa(out.getvalue(), title=title, author=author, subject=subject)
 
 
 def _grid(rows: list[list[str]]) -> Table:
@@ -290,13 +298,8 @@ def render_index(*, organisation: str, patient_name: str, fiscal_code: str, lang
                  rows: Sequence[tuple[str, str, str, str]], generated_at: datetime,
                  timezone: str = DEFAULT_ZONE) -> bytes:
     """The index of a patient's documents: (date, kind, title, status) rows."""
-    _fonts()
     lang = lang if lang in LANGUAGES else "it"
     styles, title = _styles(), _say(lang, NC_("document", "Index of documents"))
-    out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, topMargin=22 * mm, bottomMargin=18 * mm,
-                            leftMargin=20 * mm, rightMargin=20 * mm, title=title,
-                            author=organisation, lang=lang)
     data = [[_say(lang, DATE), _say(lang, NC_("document", "Kind")), _say(lang, DOCUMENT),
              _say(lang, NC_("document", "Status"))], *rows]
     table = Table([[Paragraph(_text(c), styles["body"]) for c in row] for row in data],
@@ -309,9 +312,8 @@ def render_index(*, organisation: str, patient_name: str, fiscal_code: str, lang
              Paragraph(_text(f"{_say(lang, DATE)}: {_when(generated_at, lang, timezone)}"),
                        styles["small"]),
              Spacer(1, 4 * mm), table]
-    doc.build(story, canvasmaker=_canvas(organisation, title, _say(lang, PAGE)))
-    return as_pdfa(out.getvalue(), title=title, author=organisation,
-                   subject=f"{patient_name} - {fiscal_code}")
+    return _build(story, lang=lang, title=title, author=organisation,
+                  subject=f"{patient_name} - {fiscal_code}", running_title=title)
 
 
 @cache

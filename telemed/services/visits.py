@@ -307,17 +307,24 @@ async def schedule_visit(
     if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
         errors["duration_minutes"] = N_("Duration must be from 5 to 240 minutes.")
     errors.update(await _check_participants(session, kind, participant_ids))
-    await authorize_patient(session, who, patient_id, action="create", resource="visit",
-                            request_id=request_id)
-    if errors:
-        await session.commit()  # keep the audit event
-        raise invalid(errors)
+    await authorize_new_visit(session, who, patient_id, errors, request_id)
     record = await add_visit(session, who, kind=kind, patient_id=patient_id,
                              participant_ids=participant_ids, scheduled_start=scheduled_start,
                              duration_minutes=duration_minutes, request_id=request_id,
                              patient_invited=patient_invited)
     await session.commit()
     return record
+
+
+async def authorize_new_visit(session: AsyncSession, who: Principal, patient_id: str,
+                              errors: dict[str, str], request_id: str | None) -> None:
+    """Whether ``who`` may add a visit to the patient's record (audited, a refusal too);
+    then the request's field ``errors``, if any, raised with the audit event kept."""
+    await authorize_patient(session, who, patient_id, action="create", resource="visit",
+                            request_id=request_id)
+    if errors:
+        await session.commit()  # keep the audit event
+        raise invalid(errors)
 
 
 async def add_visit(
