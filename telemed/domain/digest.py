@@ -6,10 +6,10 @@ rules of what a person may choose and when their summary is due.
   digestible may wait; the urgent and mandatory ones are always sent at once.
 - **Time.** ``HH:MM``, local time of the service (``TELEMED_TIMEZONE``), default 07:30.
 - **When due.** A held notification goes out with the first digest time strictly after it
-  was held (`next_digest_at`, `due_now`), read on the local clock: the same 07:30 on the day the clocks
-  change. A time the spring change skips (02:30 in Europe/Rome) is sent as far after the gap
-  as it was into it (03:30, PEP 495's rule); a time the autumn change repeats is sent at its
-  first occurrence only.
+  was held (`next_digest_at`, `due_now`), read on the local clock: the same 07:30 on the day
+  the clocks change. A time the spring change skips (02:30 in Europe/Rome) is sent as far
+  after the gap as it was into it (03:30, PEP 495's rule); a time the autumn change repeats
+  is sent at its first occurrence only.
 """
 
 from __future__ import annotations

@@ -46,8 +46,8 @@ from telemed.db.models import (
     Visit,
     VisitGuest,
 )
-from telemed.domain.local_time import zone
 from telemed.db.types import utcnow
+from telemed.domain.local_time import zone
 from telemed.notify import backoff, digests, kinds
 from telemed.notify.channels import (
     Outcome,

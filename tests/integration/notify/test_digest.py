@@ -30,7 +30,8 @@ ROUTINE = {"teleconsult_request": "digest", "document_cosign": "digest"}
 
 @pytest.fixture
 def settings(settings: Settings, smtp_server: MailCatcher) -> Settings:
-    return with_mail(settings, smtp_server.url)
+    mailing: Settings = with_mail(settings, smtp_server.url)
+    return mailing
 
 
 def _clocked(world: World) -> tuple[DeliveryWorker, DeliveryWorker, list[Any]]:
