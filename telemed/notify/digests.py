@@ -34,6 +34,7 @@ from telemed.notify.messages import (
     message_id,
     title,
 )
+from telemed.services.pagination import chunks
 
 SETTINGS_PAGE = "/settings/notifications"
 
@@ -46,7 +47,9 @@ def holds(n: Notification, user: User) -> bool:
 
 async def make_due(sessions: SessionFactory, now: datetime, where: tzinfo,
                    mail_from: str) -> int:
-    """Make the summaries due at ``now``; returns how many were made (to send or skipped)."""
+    """Make the summaries due at ``now``; returns how many were made (to send or skipped).
+    Reads the pending kinds and their owners' choices a few hundred at a time; writes only
+    for the summaries due."""
     async with sessions() as session:
         rows = (await session.exec(
             select(Notification.user_id, Notification.kind, func.min(Notification.held_at))
@@ -54,27 +57,31 @@ async def make_due(sessions: SessionFactory, now: datetime, where: tzinfo,
             .where(col(Notification.held_at).is_not(None))
             .where(col(Notification.held_at) <= now)
             .group_by(col(Notification.user_id), col(Notification.kind)))).all()
-    pending: dict[str, list[tuple[str, datetime]]] = {}
-    for user_id, kind, held in rows:
-        if user_id is not None and held is not None:
-            pending.setdefault(user_id, []).append((kind, held))
+        pending: dict[str, list[tuple[str, datetime]]] = {}
+        for user_id, kind, held in rows:
+            if user_id is not None and held is not None:
+                pending.setdefault(user_id, []).append((kind, held))
+        due: list[tuple[str, datetime, frozenset[str]]] = []
+        for part in chunks(sorted(pending)):
+            for user_id, held_kinds, at in (await session.exec(
+                    select(User.id, User.digest_kinds, User.digest_time)
+                    .where(col(User.id).in_(part)))).all():
+                decision = digest.due_now(pending[user_id], kinds.digest_kinds(held_kinds),
+                                          digest.stored_time(at), where, now)
+                if decision is not None:
+                    due.append((user_id, *decision))
     made = 0
-    for user_id, items in sorted(pending.items()):
+    for user_id, due_at, taken in due:
         async with sessions() as session:
-            made += await _make_one(session, user_id, items, now, where, mail_from)
+            made += await _make_one(session, user_id, due_at, taken, now, mail_from)
     return made
 
 
-async def _make_one(session: AsyncSession, user_id: str, items: list[tuple[str, datetime]],
-                    now: datetime, where: tzinfo, mail_from: str) -> int:
+async def _make_one(session: AsyncSession, user_id: str, due_at: datetime,
+                    taken: frozenset[str], now: datetime, mail_from: str) -> int:
     user = await session.get(User, user_id)
     if user is None:
         return 0
-    due = digest.due_now(items, kinds.digest_kinds(user.digest_kinds),
-                         digest.stored_time(user.digest_time), where, now)
-    if due is None:
-        return 0
-    due_at, taken = due
     row = NotificationDigest(user_id=user_id, due_at=due_at, address=user.email or "",
                              created_at=now, next_attempt_at=now)
     row.message_id = message_id(f"digest-{row.id}", mail_from)
