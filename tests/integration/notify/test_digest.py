@@ -249,3 +249,30 @@ async def test_the_settings_page_offers_the_choice_and_refuses_a_mandatory_kind(
     assert me["digest_time"] == "18:15"
     page = await (await client.get("/settings/notifications")).text()
     assert 'value="18:15"' in page
+
+
+async def test_a_refused_summary_is_shown_to_administrators_and_can_be_retried(
+        client: Client, world: World, smtp_server: MailCatcher) -> None:
+    doc = await person(client, world, "doctor", "refuse-doc@asl.example",
+                       notify_delivery=ROUTINE)
+    first, _, now = _clocked(world)
+    await news(world, doc["id"], "document_cosign", "c1", now[0])
+    await first.run_once()
+    now[0] = rome(3, 7, 30)
+    await first.run_once()
+    [made] = await digests_of(world, doc["id"])
+    assert made.status == "failed" and "550" in (made.last_error or "")
+    admin = await world.user("admin")
+    headers = await world.token(admin["username"])
+    failed = (await (await client.get("/api/v1/notifications/failed",
+                                      headers=headers)).json())["items"]
+    assert [(f["id"], f["kind"], f["address"], f["status"]) for f in failed] == [
+        (made.id, "digest", "refuse-doc@asl.example", "failed")]
+    assert (await client.get("/api/v1/notifications/failed",
+                             headers=doc["h"])).status == 403
+    retry = await client.post(f"/api/v1/notifications/deliveries/{made.id}/retry",
+                              headers=headers)
+    assert retry.status == 200
+    [again] = await digests_of(world, doc["id"])
+    assert again.status == "pending"
+    assert smtp_server.messages == []
