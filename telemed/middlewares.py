@@ -34,6 +34,7 @@ from telemed.security import (
 )
 from telemed.services.sessions import ACCESS_PURPOSE, live_session
 from telemed.services.users import to_principal
+from telemed.static_files import STATIC_FILES
 
 log = logging.getLogger("telemed.http")
 
@@ -45,6 +46,14 @@ CSP = (
     "media-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
     "base-uri 'self'; form-action 'self'; object-src 'none'"
 )
+
+
+def _csp(request: web.Request, response: web.StreamResponse) -> str:
+    """The policy; a page's also allows its import map (by hash: no inline script otherwise)."""
+    files = request.app.get(STATIC_FILES)
+    if files is None or response.content_type != "text/html":
+        return CSP
+    return CSP.replace("script-src 'self'", f"script-src 'self' {files.import_map()[1]}")
 
 
 def is_api(request: web.Request) -> bool:
@@ -132,7 +141,7 @@ async def security_headers_middleware(
     """Content-Security-Policy without inline script, and the usual hardening headers."""
     response = await handler(request)
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Content-Security-Policy", _csp(request, response))
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")

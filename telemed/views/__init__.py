@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from telemed.static_files import setup_static
 from telemed.views import (
     account,
     account_sessions,
@@ -36,7 +37,7 @@ from telemed.webroot import web_root
 def setup_views(app: web.Application) -> None:
     """Templates, static files and the page routes."""
     setup_templates(app)
-    app.router.add_static("/static/", web_root() / "static", name="static", append_version=True)
+    setup_static(app, web_root() / "static")
     for module in (home, auth, account, patients, careplans, device_admin, devices, users,
                    alerts, privacy, emergency_reviews, notifications, oncall, population,
                    sso, account_sessions, second_factor, activation, security_keys, documents,

@@ -12,12 +12,14 @@ from aiohttp import web
 from aiohttp_session import get_session
 from babel.core import Locale
 from babel.dates import format_date, format_datetime
+from markupsafe import Markup
 from yarl import URL
 
 from telemed import keys
 from telemed.errors import ApiError, FieldError
 from telemed.i18n import LANGUAGES, gettext, locale_of, negotiate, translations
 from telemed.principal import PRINCIPAL, Principal, ensure_csrf_token, principal
+from telemed.static_files import STATIC_FILES
 from telemed.views.bell import unread_for_header
 from telemed.views.error_text import say
 from telemed.views.labels import label_global
@@ -44,8 +46,24 @@ def setup_templates(app: web.Application) -> None:
     )
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.globals["label"] = label_global
+    env.globals["static"] = _static_url
+    env.globals["import_map"] = _import_map
     env.filters["date"] = _date_filter
     env.filters["datetime"] = _datetime_filter
+
+
+@jinja2.pass_context
+def _static_url(context: jinja2.runtime.Context, name: str) -> str:
+    """``static('app.css')`` in a page: the file's versioned URL."""
+    app: web.Application = context["app"]
+    return app[STATIC_FILES].url(name)
+
+
+@jinja2.pass_context
+def _import_map(context: jinja2.runtime.Context) -> Markup:
+    """The text of the pages' ``<script type="importmap">`` (its hash is in the CSP)."""
+    app: web.Application = context["app"]
+    return Markup(app[STATIC_FILES].import_map()[0])  # our JSON, "<" escaped
 
 
 @jinja2.pass_context

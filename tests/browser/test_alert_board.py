@@ -318,3 +318,25 @@ async def test_board_works_without_javascript(browser: Any, base_url: str, ward:
         await expect(row(page, heart.id)).to_have_count(0)
     finally:
         await context.close()
+
+
+async def test_the_board_loads_every_module_by_its_versioned_url(page: Page, ward: Ward) -> None:
+    """The import map (allowed by its hash in the CSP) points each imported module at its
+    versioned URL: a return visit asks the server for no module again."""
+    errors = script_errors(page)
+    modules: list[str] = []
+    page.on("request", lambda request: modules.append(request.url)
+            if "/static/" in request.url and ".js" in request.url else None)
+    await log_in(page, ward.nurse["username"])
+    await page.goto("/alerts")
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    imported = [url for url in modules if "/alert-board/rows.js" in url]
+    assert imported and all("?v=" in url for url in modules), modules
+    assert errors == []
+    await page.goto("/alerts")
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    sizes: dict[str, int] = dict(await page.evaluate(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('/static/'))"
+        ".map(e => [e.name, e.transferSize])"))
+    assert any("/alert-board/rows.js?v=" in name for name in sizes), sizes
+    assert {name: size for name, size in sizes.items() if size > 0} == {}  # all from the cache
