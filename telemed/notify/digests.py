@@ -105,8 +105,8 @@ async def _make_one(session: AsyncSession, user_id: str, due_at: datetime,
         select(func.count()).select_from(Notification)
         .where(Notification.digest_id == row.id)
         .where(col(Notification.read_at).is_(None)))).one())
-    if row.items == 0 or not row.address:
-        row.status = "skipped"
+    if row.items == 0 or not row.address or not user.active:
+        row.status = "skipped"  # nothing to say, or nobody to say it to: no email
     session.add(row)
     await session.commit()
     return 1
