@@ -15,6 +15,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
+from telemed.db.models import NotificationDigest
+from telemed.notify import backoff
 from telemed.notify.setup import NOTIFIER
 from telemed.notify.worker import Channels, DeliveryWorker
 from telemed.settings import Settings
@@ -276,3 +278,26 @@ async def test_a_refused_summary_is_shown_to_administrators_and_can_be_retried(
     [again] = await digests_of(world, doc["id"])
     assert again.status == "pending"
     assert smtp_server.messages == []
+
+
+async def test_a_worker_that_dies_midway_leaves_the_summary_to_the_next_one(
+        client: Client, world: World, smtp_server: MailCatcher) -> None:
+    doc = await person(client, world, "doctor", "doc@asl.example", notify_delivery=ROUTINE)
+    first, second, now = _clocked(world)
+    await news(world, doc["id"], "teleconsult_request", "c1", now[0])
+    await first.run_once()
+    now[0] = rome(3, 7, 30)
+    assert await first.make_digests() == 1  # made, then the process dies before sending
+    async with world.app[keys.SESSIONS]() as session:  # ... or after leasing its email
+        assert await first._claim(session, now[0], NotificationDigest) != []
+    await second.run_once()  # restarted: the lease still holds, nothing is made again
+    await asyncio.sleep(0.2)
+    assert smtp_server.messages == [] and len(await digests_of(world, doc["id"])) == 1
+    now[0] += backoff.LEASE
+    await second.run_once()
+    await second.run_once()
+    [summary] = await smtp_server.wait_for(1)
+    await asyncio.sleep(0.2)
+    assert len(smtp_server.messages) == 1 and "(×1)" in body_of(summary)
+    [made] = await digests_of(world, doc["id"])
+    assert (made.status, made.attempts) == ("sent", 2)
