@@ -6,13 +6,15 @@ One pass (``DeliveryWorker.run_once``):
    (``dispatched_at IS NULL``: one process wins), gets one delivery per channel that applies
    (email when the recipient has an address and SMTP is configured; each Apprise URL for the
    paging kinds), and is announced on the bus (``notifications``) to the owner's streams.
-2. Delivery. Due deliveries are claimed for a lease (``LEASE``): on PostgreSQL the candidates
-   are read with ``SELECT ... FOR UPDATE SKIP LOCKED``, on SQLite each is taken with an UPDATE
-   conditional on the ``next_attempt_at`` the worker saw. A claimed delivery's
-   ``next_attempt_at`` moves to the end of its lease, so a worker that dies while sending
-   frees it when the lease runs out. Then the message is sent and the result recorded:
-   sent; a retry after an exponential pause (``backoff``) for at least 24 h, then ``dead``;
-   or ``failed`` for a permanent refusal.
+   The email of a kind its owner set to the daily digest is held instead (``digests``).
+2. Digests. The daily summaries due now are made (``digests.make_due``), each once.
+3. Delivery. Due deliveries, and due summaries' emails, are claimed for a lease
+   (``LEASE``): on PostgreSQL the candidates are read with ``SELECT ... FOR UPDATE SKIP
+   LOCKED``, on SQLite each is taken with an UPDATE conditional on the ``next_attempt_at``
+   the worker saw. A claimed delivery's ``next_attempt_at`` moves to the end of its lease,
+   so a worker that dies while sending frees it when the lease runs out. Then the message
+   is sent and the result recorded: sent; a retry after an exponential pause (``backoff``)
+   for at least 24 h, then ``dead``; or ``failed`` for a permanent refusal.
 
 "Never twice": every attempt of a notification's email carries the same ``Message-ID``. If the
 process dies after the server accepted a message and before the result was committed, the
