@@ -23,6 +23,7 @@ from telemed.settings import Settings
 from tests.conftest import World
 from tests.helpers.digest import digests_of, held_of, news, person, rome
 from tests.helpers.pages import csrf_of, log_in
+from tests.helpers.teleconsults import specialist
 from tests.integration.notify.clinic import with_mail
 from tests.smtp_fixture import MailCatcher, body_of
 
@@ -301,3 +302,39 @@ async def test_a_worker_that_dies_midway_leaves_the_summary_to_the_next_one(
     assert len(smtp_server.messages) == 1 and "(×1)" in body_of(summary)
     [made] = await digests_of(world, doc["id"])
     assert (made.status, made.attempts) == ("sent", 2)
+
+
+async def test_real_teleconsult_requests_routine_waits_urgent_goes(
+        client: Client, world: World, smtp_server: MailCatcher) -> None:
+    gp = await person(client, world, "doctor", "gp@asl.example")
+    cardio = await specialist(world)
+    headers = await world.token(cardio["username"])
+    resp = await client.patch("/api/v1/users/me", headers=headers, json={
+        "email": "cardio@asl.example", "notify_delivery": {"teleconsult_request": "digest"},
+        "digest_time": "12:00"})
+    assert resp.status == 200
+    patient = await world.patient(team=[gp["id"]])
+    smtp_server.forbid(patient.given_name, patient.family_name, "dispnea")
+    first, _, now = _clocked(world)  # 09:00
+    ids = {}
+    for urgency in ("routine", "urgent"):
+        made = await client.post("/api/v1/teleconsults", headers=gp["h"], json={
+            "patient_id": patient.id, "question": "Dispnea da sforzo?", "mode": "async",
+            "specialist_id": cardio["id"], "urgency": urgency})
+        assert made.status == 201, await made.text()
+        ids[urgency] = (await made.json())["id"]
+    await first.run_once()
+    [urgent] = await smtp_server.wait_for(1)
+    assert urgent["Subject"].startswith("Telemed: URGENT teleconsult request")
+    bell = await (await client.get("/api/v1/notifications", headers=headers)).json()
+    assert sorted(n["kind"] for n in bell["items"]) == ["teleconsult_request",
+                                                        "teleconsult_urgent"]
+    now[0] = rome(2, 12)
+    await first.run_once()
+    messages = await smtp_server.wait_for(2)
+    assert len(messages) == 2 and messages[1]["Subject"] == "Telemed: Your daily summary"
+    assert f"/teleconsults/{ids['routine']}" in body_of(messages[1])
+    assert f"/teleconsults/{ids['urgent']}" not in body_of(messages[1])
+    # back to the default time
+    resp = await client.patch("/api/v1/users/me", headers=headers, json={"digest_time": None})
+    assert (await resp.json())["digest_time"] == "07:30"
