@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -115,8 +115,7 @@ def query_time(request: web.Request, name: str) -> datetime | None:
 
 def booking_settings(request: web.Request) -> booking.Settings:
     """The service's booking rules (time zone, the cut-off for patients' changes)."""
-    settings = request.app[keys.SETTINGS]
-    return booking.Settings(settings.timezone, timedelta(hours=settings.booking_cutoff_hours))
+    return booking.settings_of(request.app[keys.SETTINGS])
 
 
 @routes.post("/api/v1/visits")

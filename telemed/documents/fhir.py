@@ -22,6 +22,7 @@ from telemed.domain.documents import LOINC, KindSpec, paragraphs
 from telemed.domain.local_time import DEFAULT_ZONE
 from telemed.domain.score_report import SCORE_LOINC, band_word, title_of, trend_word
 from telemed.domain.units import METRICS
+from telemed.i18n.labels import NC_, word
 
 FISCAL_CODE = "http://hl7.it/sid/codiceFiscale"
 UCUM = "http://unitsofmeasure.org"
@@ -175,11 +176,11 @@ def _score_observation(item: Mapping[str, Any], patient_url: str,
     loinc = SCORE_LOINC.get(code)
     coding = ({"system": LOINC, "code": loinc[0], "display": loinc[1]} if loinc
               else {"system": QUESTIONNAIRE_SYSTEM, "code": f"{code}-total"})
-    it = lang == "it"
-    note = (f"{'risposte nel periodo' if it else 'responses in the period'}: {item['count']}; "
-            f"{'prima' if it else 'first'} {item['first']['score']}, min {item['min']}, "
-            f"max {item['max']} / {item['max_score']}; {'andamento' if it else 'trend'}: "
-            f"{trend_word(str(item['trend']), lang)}")
+    note = word(lang, NC_("document", "responses in the period: {count}; first {first}, "
+                                      "min {min}, max {max} / {max_score}; trend: {trend}")
+                ).format(count=item["count"], first=item["first"]["score"], min=item["min"],
+                         max=item["max"], max_score=item["max_score"],
+                         trend=trend_word(str(item["trend"]), lang))
     return {
         "resourceType": "Observation", "status": "final",
         "id": f"score-{code.replace('_', '-')}",

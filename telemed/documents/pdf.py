@@ -38,43 +38,28 @@ from telemed.domain.documents import paragraphs
 from telemed.domain.local_time import DEFAULT_ZONE, day_text, when_text, zone
 from telemed.domain.score_report import band_word, title_of, trend_word
 from telemed.domain.units import METRICS
-from telemed.i18n.labels import label
+from telemed.i18n import LANGUAGES
+from telemed.i18n.labels import NC_, Label, label, word
 
 FONT, BOLD = "TelemedVera", "TelemedVera-Bold"
 CREATOR = "Telemed"
 SRGB = "sRGB IEC61966-2.1"
 PDFA_PART, PDFA_CONFORMANCE = "2", "B"
 
-LABELS: Mapping[str, Mapping[str, str]] = {
-    "it": {"patient": "Assistito", "fiscal_code": "Codice fiscale", "born": "Nato/a il",
-           "author": "Redatto da", "date": "Data", "page": "Pagina {n} di {m}",
-           "signed": "Firmato da {who} il {when}, con il sigillo elettronico di {org}.",
-           "legacy": "Firmato da {who} il {when}, prima dell'introduzione dei sigilli: "
-                     "l'integrità si verifica con l'impronta SHA-256 {hash}.",
-           "cosigned": "Firmato da {who} il {when} e controfirmato da {co} il {co_when}, "
-                       "con il sigillo elettronico di {org}.",
-           "partial": "IN ATTESA DI CONTROFIRMA - firmato da {who}, non ancora sigillato",
-           "draft": "BOZZA - non firmata", "period": "Periodo", "metric": "Parametro",
-           "count": "N.", "median": "Mediana", "unit": "Unità",
-           "replaces": "Sostituisce il documento {id}.", "document": "Documento",
-           "index": "Indice dei documenti", "kind": "Tipo", "status": "Stato",
-           "questionnaire": "Questionario", "last": "Ultima", "score": "Punteggio",
-           "band": "Fascia", "trend": "Andamento", "score_of": "punteggio"},
-    "en": {"patient": "Patient", "fiscal_code": "Fiscal code", "born": "Born on",
-           "author": "Written by", "date": "Date", "page": "Page {n} of {m}",
-           "signed": "Signed by {who} on {when}, with the electronic seal of {org}.",
-           "legacy": "Signed by {who} on {when}, before seals existed: its integrity is "
-                     "checked with the SHA-256 fingerprint {hash}.",
-           "cosigned": "Signed by {who} on {when} and co-signed by {co} on {co_when}, with "
-                       "the electronic seal of {org}.",
-           "partial": "AWAITING CO-SIGNATURE - signed by {who}, not sealed yet",
-           "draft": "DRAFT - not signed", "period": "Period", "metric": "Metric",
-           "count": "N", "median": "Median", "unit": "Unit",
-           "replaces": "Replaces document {id}.", "document": "Document",
-           "index": "Index of documents", "kind": "Kind", "status": "Status",
-           "questionnaire": "Questionnaire", "last": "Last", "score": "Score",
-           "band": "Band", "trend": "Trend", "score_of": "score"},
-}
+# The PDF's fixed words are English msgids of the catalogue (telemed/i18n), in the context
+# "document" so that a signed document's wording is its own, apart from the pages' words,
+# and are said in the document's language when it is rendered (`_say`). Those said in
+# more than one place:
+PATIENT, FISCAL_CODE = NC_("document", "Patient"), NC_("document", "Fiscal code")
+DATE, DOCUMENT = NC_("document", "Date"), NC_("document", "Document")
+PAGE = NC_("document", "Page {n} of {m}")  # filled by the canvas, once the pages are counted
+COUNT = NC_("document", "N")  # the column of how many readings or responses
+
+
+def _say(lang: str, found: Label, **params: object) -> str:
+    """One of the PDF's fixed words in ``lang``, its ``{placeholders}`` filled by ``params``."""
+    said = word(lang, found)
+    return said.format(**params) if params else said
 
 
 def _fonts() -> None:
@@ -85,6 +70,8 @@ def _fonts() -> None:
 
 
 def _styles() -> dict[str, ParagraphStyle]:
+    """The paragraph styles (their fonts registered)."""
+    _fonts()
     base = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=14, spaceAfter=6)
     return {"body": base,
             "title": ParagraphStyle("title", parent=base, fontName=BOLD, fontSize=16,
@@ -179,45 +166,44 @@ def _metric_label(metric: str, lang: str) -> str:
 def signature_line(f: DocumentFacts, *, status: str, lang: str,
                    legacy_hash: str | None = None) -> str:
     """Who signed (and co-signed) the document, when, under whose seal ("" unsigned)."""
-    words = LABELS[lang]
     signed = _when(f.signed_at, lang, f.timezone)
     if legacy_hash:
-        return words["legacy"].format(who=f.signer.name, when=signed,
-                                      hash=legacy_hash)
+        return _say(lang, NC_("document", "Signed by {who} on {when}, before seals existed: its "
+                                          "integrity is checked with the SHA-256 fingerprint "
+                                          "{hash}."),
+                    who=f.signer.name, when=signed, hash=legacy_hash)
     if status in ("draft", "partially_signed"):
         return ""
     if f.cosigner is not None and f.cosigned_at is not None:
-        return words["cosigned"].format(who=f.signer.name, when=signed, co=f.cosigner.name,
-                                        co_when=_when(f.cosigned_at, lang, f.timezone),
-                                        org=f.organisation)
-    return words["signed"].format(who=f.signer.name, when=signed,
-                                  org=f.organisation)
+        return _say(lang, NC_("document", "Signed by {who} on {when} and co-signed by {co} on "
+                                          "{co_when}, with the electronic seal of {org}."),
+                    who=f.signer.name, when=signed, co=f.cosigner.name,
+                    co_when=_when(f.cosigned_at, lang, f.timezone), org=f.organisation)
+    return _say(lang, NC_("document", "Signed by {who} on {when}, with the electronic seal of "
+                                      "{org}."),
+                who=f.signer.name, when=signed, org=f.organisation)
 
 
 def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = None) -> bytes:
     """The PDF of a document (``status`` draft shows a draft mark)."""
-    _fonts()
-    lang = f.language if f.language in LABELS else "it"
-    words, styles = LABELS[lang], _styles()
-    out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, topMargin=22 * mm, bottomMargin=18 * mm,
-                            leftMargin=20 * mm, rightMargin=20 * mm, title=f.title,
-                            author=f.organisation, subject=f.spec.title(lang), lang=lang)
+    lang = f.language if f.language in LANGUAGES else "it"
+    styles = _styles()
     story: list[Any] = [Paragraph(_text(f.title), styles["title"])]
     if status in ("draft", "partially_signed"):
-        mark = words["draft"] if status == "draft" else words["partial"].format(
-            who=_text(f.signer.name))
+        mark = (_say(lang, NC_("document", "DRAFT - not signed")) if status == "draft" else
+                _say(lang, NC_("document", "AWAITING CO-SIGNATURE - signed by {who}, not "
+                                           "sealed yet"), who=_text(f.signer.name)))
         story.append(Paragraph(f'<font color="#b00020">{mark}</font>', styles["h2"]))
     p = f.patient
-    facts = [[words["patient"], f"{p.family_name} {p.given_name}"],
-             [words["fiscal_code"], p.fiscal_code],
-             [words["born"], p.birth_date.strftime("%d/%m/%Y")],
-             [words["author"], f.author.name],
-             [words["date"], _when(f.completed_at, lang, f.timezone)]]
+    facts = [[_say(lang, PATIENT), f"{p.family_name} {p.given_name}"],
+             [_say(lang, FISCAL_CODE), p.fiscal_code],
+             [_say(lang, NC_("document", "Born on")), p.birth_date.strftime("%d/%m/%Y")],
+             [_say(lang, NC_("document", "Written by")), f.author.name],
+             [_say(lang, DATE), _when(f.completed_at, lang, f.timezone)]]
     if f.period:
         here = zone(f.timezone)
-        facts.append([words["period"], f"{day_text(f.period[0], here, lang)} - "
-                                       f"{day_text(f.period[1], here, lang)}"])
+        facts.append([_say(lang, NC_("document", "Period")),
+                      f"{day_text(f.period[0], here, lang)} - {day_text(f.period[1], here, lang)}"])
     table = Table(facts, colWidths=[40 * mm, 120 * mm])
     table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT),
                                ("FONTNAME", (0, 0), (0, -1), BOLD),
@@ -234,15 +220,27 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
         if spec.key == "questionnaires" and f.figures:
             story += _scores(f.figures.get("questionnaires", []), lang, f.timezone)
     if f.replaces:
-        story.append(Paragraph(_text(words["replaces"].format(id=f.replaces)), styles["small"]))
+        story.append(Paragraph(_text(_say(lang, NC_("document", "Replaces document {id}."),
+                                          id=f.replaces)), styles["small"]))
     story.append(Spacer(1, 8 * mm))
     sign_line = signature_line(f, status=status, lang=lang, legacy_hash=legacy_hash)
     if sign_line:
         story.append(Paragraph(_text(sign_line), styles["body"]))
-    story.append(Paragraph(_text(f"{words['document']} {f.id}"), styles["small"]))
-    doc.build(story, canvasmaker=_canvas(f.organisation, f.spec.title(lang), words["page"]))
-    return as_pdfa(out.getvalue(), title=f.title, author=f.organisation,
-                   subject=f.spec.title(lang))
+    story.append(Paragraph(_text(f"{_say(lang, DOCUMENT)} {f.id}"), styles["small"]))
+    return _build(story, lang=lang, title=f.title, author=f.organisation,
+                  subject=f.spec.title(lang), running_title=f.spec.title(lang))
+
+
+def _build(story: list[Any], *, lang: str, title: str, author: str, subject: str,
+           running_title: str) -> bytes:
+    """The pages of ``story`` as PDF/A-2b: A4, each with the header (``author``, the
+    service, and ``running_title``) and "page N of M"."""
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, topMargin=22 * mm, bottomMargin=18 * mm,
+                            leftMargin=20 * mm, rightMargin=20 * mm, title=title,
+                            author=author, subject=subject, lang=lang)
+    doc.build(story, canvasmaker=_canvas(author, running_title, _say(lang, PAGE)))
+    return as_pdfa(out.getvalue(), title=title, author=author, subject=subject)
 
 
 def _grid(rows: list[list[str]]) -> Table:
@@ -255,9 +253,9 @@ def _grid(rows: list[list[str]]) -> Table:
 
 
 def _figures(figures: Mapping[str, Any], lang: str, where: str = DEFAULT_ZONE) -> list[Any]:
-    words = LABELS[lang]
-    rows: list[list[str]] = [[words["metric"], words["count"], "min", words["median"], "max",
-                              words["unit"]]]
+    rows: list[list[str]] = [[_say(lang, NC_("document", "Metric")), _say(lang, COUNT), "min",
+                              _say(lang, NC_("document", "Median")), "max",
+                              _say(lang, NC_("document", "Unit"))]]
     for m in figures.get("metrics", []):
         rows.append([_metric_name(str(m["metric"]), lang), str(m["count"]),
                      f"{m['min']:g}", f"{m['median']:g}", f"{m['max']:g}", str(m["unit"])])
@@ -277,9 +275,9 @@ def _scores(summaries: Sequence[Mapping[str, Any]], lang: str,
     chart of the scores of each questionnaire answered more than once."""
     if not summaries:
         return []
-    words = LABELS[lang]
-    rows = [[words["questionnaire"], words["count"], words["last"], words["score"],
-             words["band"], words["trend"]]]
+    rows = [[_say(lang, NC_("document", "Questionnaire")), _say(lang, COUNT),
+             _say(lang, NC_("document", "Last")), _say(lang, NC_("document", "Score")),
+             _say(lang, NC_("document", "Band")), _say(lang, NC_("document", "Trend"))]]
     charts = []
     for s in summaries:
         code, last = str(s["code"]), s["last"]
@@ -287,7 +285,8 @@ def _scores(summaries: Sequence[Mapping[str, Any]], lang: str,
                                                                       zone(where), lang),
                      f"{last['score']}/{s['max_score']}", band_word(code, str(last["band"]), lang),
                      trend_word(str(s["trend"]), lang)])
-        chart = _chart(f"{title_of(code, lang)} ({words['score_of']} 0-{s['max_score']})",
+        scale = _say(lang, NC_("document", "score 0-{max}"), max=s["max_score"])
+        chart = _chart(f"{title_of(code, lang)} ({scale})",
                        s.get("points", []), lang, where, height=35 * mm,
                        y_range=(0, float(s["max_score"])))
         if chart is not None:
@@ -299,27 +298,22 @@ def render_index(*, organisation: str, patient_name: str, fiscal_code: str, lang
                  rows: Sequence[tuple[str, str, str, str]], generated_at: datetime,
                  timezone: str = DEFAULT_ZONE) -> bytes:
     """The index of a patient's documents: (date, kind, title, status) rows."""
-    _fonts()
-    lang = lang if lang in LABELS else "it"
-    words, styles = LABELS[lang], _styles()
-    out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, topMargin=22 * mm, bottomMargin=18 * mm,
-                            leftMargin=20 * mm, rightMargin=20 * mm, title=words["index"],
-                            author=organisation, lang=lang)
-    data = [[words["date"], words["kind"], words["document"], words["status"]], *rows]
+    lang = lang if lang in LANGUAGES else "it"
+    styles, title = _styles(), _say(lang, NC_("document", "Index of documents"))
+    data = [[_say(lang, DATE), _say(lang, NC_("document", "Kind")), _say(lang, DOCUMENT),
+             _say(lang, NC_("document", "Status"))], *rows]
     table = Table([[Paragraph(_text(c), styles["body"]) for c in row] for row in data],
                   colWidths=[30 * mm, 45 * mm, 65 * mm, 25 * mm], repeatRows=1)
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
                                ("FONTNAME", (0, 0), (-1, -1), FONT)]))
-    story = [Paragraph(_text(words["index"]), styles["title"]),
-             Paragraph(_text(f"{words['patient']}: {patient_name} · {words['fiscal_code']}: "
-                             f"{fiscal_code}"), styles["body"]),
-             Paragraph(_text(f"{words['date']}: {_when(generated_at, lang, timezone)}"),
+    story = [Paragraph(_text(title), styles["title"]),
+             Paragraph(_text(f"{_say(lang, PATIENT)}: {patient_name} · "
+                             f"{_say(lang, FISCAL_CODE)}: {fiscal_code}"), styles["body"]),
+             Paragraph(_text(f"{_say(lang, DATE)}: {_when(generated_at, lang, timezone)}"),
                        styles["small"]),
              Spacer(1, 4 * mm), table]
-    doc.build(story, canvasmaker=_canvas(organisation, words["index"], words["page"]))
-    return as_pdfa(out.getvalue(), title=words["index"], author=organisation,
-                   subject=f"{patient_name} - {fiscal_code}")
+    return _build(story, lang=lang, title=title, author=organisation,
+                  subject=f"{patient_name} - {fiscal_code}", running_title=title)
 
 
 @cache

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 MIN_SLOT, MAX_SLOT = 5, 240
@@ -165,3 +166,18 @@ def may_change(start: datetime, now: datetime, cutoff: timedelta) -> bool:
     """Whether a patient may still book, move or cancel a visit starting at `start`:
     until `cutoff` before it."""
     return now <= start - cutoff
+
+
+CANCELLABLE: Final = ("scheduled", "waiting")  # a visit that has not started
+
+
+def cancel_refusal(status: str, start: datetime, now: datetime, cutoff: timedelta, *,
+                   clinician: bool) -> Literal["visit_not_cancellable", "past_cutoff"] | None:
+    """Why a visit may not be cancelled now (the code of the refusal), or None: a visit
+    that has started or ended never; a patient's (or a delegate's) only until ``cutoff``
+    before its start; a clinician's until it starts."""
+    if status not in CANCELLABLE:
+        return "visit_not_cancellable"
+    if not clinician and not may_change(start, now, cutoff):
+        return "past_cutoff"
+    return None

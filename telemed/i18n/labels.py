@@ -59,6 +59,11 @@ LABELS: dict[str, dict[str, Label]] = {
                     "glucometer": N_("Glucose meter"), "multi": N_("Multi-parameter monitor")},
     "device_status": {"online": N_("Online"), "offline": N_("Offline"),
                       "revoked": N_("Revoked")},
+    # as the index of a patient's documents (a PDF) says them
+    "document_status": {"draft": NC_("document", "draft"),
+                        "partially_signed": NC_("document", "awaiting co-signature"),
+                        "signed": NC_("document", "signed"),
+                        "replaced": NC_("document", "replaced")},
 }
 
 
@@ -70,8 +75,11 @@ def msgids(group: str) -> dict[str, str]:
 def label(language: str, group: str, value: str) -> str:
     """The word for `value` of `group` in `language` (the value itself when it has none)."""
     found = LABELS.get(group, {}).get(value)
-    if found is None:
-        return value
+    return value if found is None else word(language, found)
+
+
+def word(language: str, found: Label) -> str:
+    """A label (marked with `N_` or `NC_`) in `language`."""
     context, msgid = found
     trans = translations(language)
     said = trans.pgettext(context, msgid) if context else trans.gettext(msgid)

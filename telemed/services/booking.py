@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -36,8 +37,8 @@ from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
 from telemed.services import audit
 from telemed.services import visits as visit_service
-from telemed.services.access import authorize_patient
 from telemed.services.delegates import delegated_patient_ids
+from telemed.settings import Settings as AppSettings
 
 MAX_REASON = 500
 MAX_NOTE = 200
@@ -58,6 +59,11 @@ class Settings:
 
     timezone: str
     cutoff: timedelta
+
+
+def settings_of(settings: AppSettings) -> Settings:
+    """The booking rules of the platform's settings (the one place that reads them)."""
+    return Settings(settings.timezone, timedelta(hours=settings.booking_cutoff_hours))
 
 
 # Availability ------------------------------------------------------------------------
@@ -106,10 +112,19 @@ async def add_availability(session: AsyncSession, who: Principal, *, weekday: in
 
 async def delete_availability(session: AsyncSession, who: Principal, rule_id: str) -> None:
     """Withdraw weekly hours (visits already booked in them stay)."""
+    await _withdraw(session, who, Availability, rule_id, "Availability")
+
+
+Own = TypeVar("Own", Availability, AvailabilityException)  # a clinician's own row
+
+
+async def _withdraw(session: AsyncSession, who: Principal, model: type[Own], row_id: str,
+                    name: str) -> None:
+    """Delete one of the caller's own hours or days off (another's is not found)."""
     _clinician(who)
-    row = await session.get(Availability, rule_id) if len(rule_id) <= 32 else None
+    row = await session.get(model, row_id) if len(row_id) <= 32 else None
     if row is None or row.clinician_id != who.user_id:
-        raise not_found("Availability")
+        raise not_found(name)
     await session.delete(row)
     await session.commit()
 
@@ -138,13 +153,8 @@ async def add_day_off(session: AsyncSession, who: Principal, *, first_day: date,
 
 
 async def delete_day_off(session: AsyncSession, who: Principal, exception_id: str) -> None:
-    _clinician(who)
-    row = await session.get(AvailabilityException, exception_id) \
-        if len(exception_id) <= 32 else None
-    if row is None or row.clinician_id != who.user_id:
-        raise not_found("Day off")
-    await session.delete(row)
-    await session.commit()
+    """Withdraw days off (the slots in them are free again)."""
+    await _withdraw(session, who, AvailabilityException, exception_id, "Day off")
 
 
 async def bookable_clinicians(session: AsyncSession) -> list[User]:
@@ -279,11 +289,7 @@ async def book(session: AsyncSession, who: Principal, config: Settings, *, slot_
         errors["reason"] = "Say briefly why you need the visit."
     elif len(reason) > MAX_REASON:
         errors["reason"] = "At most 500 characters."
-    await authorize_patient(session, who, patient_id, action="create", resource="visit",
-                            request_id=request_id)
-    if errors:
-        await session.commit()  # keep the audit event
-        raise invalid(errors)
+    await visit_service.authorize_new_visit(session, who, patient_id, errors, request_id)
     slot = await _free_slot(session, config, slot_id, now)
     minutes = int((slot.slot.end - slot.slot.start).total_seconds() // 60)
     record = await visit_service.add_visit(

@@ -739,13 +739,9 @@ async def index_pdf(session: AsyncSession, who: Principal, patient_id: str,
     patient = await session.get(Patient, patient_id)
     assert patient is not None  # authorize_patient found it
     lang = await _language(session, patient_id, language)
-    status_words = {"it": {"draft": "bozza", "partially_signed": "in attesa di controfirma",
-                           "signed": "firmato", "replaced": "sostituito"},
-                    "en": {"draft": "draft", "partially_signed": "awaiting co-signature",
-                           "signed": "signed", "replaced": "replaced"}}[lang]
     rows = [(day_text(d.signed_at or d.created_at, zone(timezone), lang),
              rules.kind_of(d.kind).title(lang), d.title,
-             status_words.get(d.status, d.status)) for d in docs]
+             label(lang, "document_status", d.status)) for d in docs]
     return await asyncio.to_thread(
         render_index, organisation=organisation,
         patient_name=f"{patient.family_name} {patient.given_name}",

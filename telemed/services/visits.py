@@ -29,6 +29,7 @@ from telemed.db.models import (
 )
 from telemed.db.types import utcnow
 from telemed.domain.audit_reasons import because
+from telemed.domain.booking import cancel_refusal
 from telemed.errors import N_, ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
@@ -306,17 +307,24 @@ async def schedule_visit(
     if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
         errors["duration_minutes"] = N_("Duration must be from 5 to 240 minutes.")
     errors.update(await _check_participants(session, kind, participant_ids))
-    await authorize_patient(session, who, patient_id, action="create", resource="visit",
-                            request_id=request_id)
-    if errors:
-        await session.commit()  # keep the audit event
-        raise invalid(errors)
+    await authorize_new_visit(session, who, patient_id, errors, request_id)
     record = await add_visit(session, who, kind=kind, patient_id=patient_id,
                              participant_ids=participant_ids, scheduled_start=scheduled_start,
                              duration_minutes=duration_minutes, request_id=request_id,
                              patient_invited=patient_invited)
     await session.commit()
     return record
+
+
+async def authorize_new_visit(session: AsyncSession, who: Principal, patient_id: str,
+                              errors: dict[str, str], request_id: str | None) -> None:
+    """Whether ``who`` may add a visit to the patient's record (audited, a refusal too);
+    then the request's field ``errors``, if any, raised with the audit event kept."""
+    await authorize_patient(session, who, patient_id, action="create", resource="visit",
+                            request_id=request_id)
+    if errors:
+        await session.commit()  # keep the audit event
+        raise invalid(errors)
 
 
 async def add_visit(
@@ -360,11 +368,13 @@ async def cancel_visit(
     record = await load_visit(session, visit_id)
     await authorize_visit(session, who, record, action="update", request_id=request_id)
     visit = record.visit
-    if visit.status not in ("scheduled", "waiting"):
-        await session.commit()
+    refusal = cancel_refusal(visit.status, visit.scheduled_start, now, cutoff,
+                             clinician=who.is_clinician)
+    if refusal is not None:
+        await session.commit()  # the access check's audit record is kept
+    if refusal == "visit_not_cancellable":
         raise conflict("This visit can no longer be cancelled.", "visit_not_cancellable")
-    if not who.is_clinician and now > visit.scheduled_start - cutoff:
-        await session.commit()
+    if refusal == "past_cutoff":
         raise conflict("It is too late to change this visit online: call your care team.",
                        "past_cutoff")
     visit.status = "cancelled"

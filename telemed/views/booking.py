@@ -13,7 +13,7 @@ from aiohttp import web
 
 from telemed import keys
 from telemed.db.types import utcnow
-from telemed.domain.booking import BOOKABLE_KINDS, may_change
+from telemed.domain.booking import BOOKABLE_KINDS, cancel_refusal
 from telemed.errors import ApiError
 from telemed.principal import CLINICIANS, REQUEST_ID, ensure_csrf_token, principal, requires
 from telemed.services import booking as service
@@ -42,11 +42,12 @@ BOOK_FIELDS = {"patient_id": N_("For whom"), "slot_id": N_("Time"),
                "reason": N_("Reason for the visit")}
 SPAN = timedelta(days=14)
 MAX_SHOWN = 80  # slots on one page; the clinician filter narrows them
+TOO_LATE = N_("This visit can no longer be changed online: call your care team.")
+Refusals = Callable[[ApiError], FormErrors | None]  # a service's refusal as form errors
 
 
 def settings_of(request: web.Request) -> service.Settings:
-    settings = request.app[keys.SETTINGS]
-    return service.Settings(settings.timezone, timedelta(hours=settings.booking_cutoff_hours))
+    return service.settings_of(request.app[keys.SETTINGS])
 
 
 def _zone(request: web.Request) -> ZoneInfo:
@@ -105,26 +106,44 @@ async def hours_add(request: web.Request) -> web.Response:
         errors.add("slot_minutes", t(request, "Give the minutes as a whole number."))
     if not errors:
         assert weekday is not None and minutes is not None
-        errors = await _attempt(request, HOURS_FIELDS, lambda session: service.add_availability(
+        errors = await _attempt(request, _field_refusals(request, HOURS_FIELDS),
+                                lambda session: service.add_availability(
             session, principal(request), weekday=weekday, start=form.get("start", ""),
             end=form.get("end", ""), slot_minutes=minutes, kind=form.get("kind", "")))
-    if errors:
-        return await _hours_page(request, hours_form=form, errors=errors, status=422)
-    await flash(request, "Hours published.")
-    raise see_other("/availability")
+    return await _done(request, errors, N_("Hours published."), "/availability",
+                       lambda errors: _hours_page(request, hours_form=form, errors=errors,
+                                                  status=422))
 
 
-async def _attempt(request: web.Request, fields: dict[str, str],
+async def _attempt(request: web.Request, refusals: Refusals,
                    change: Callable[[Any], Awaitable[object]]) -> FormErrors:
-    """Run a service change in a session; its 409/422 as the form's errors."""
+    """Run a service change in a session; a refusal that ``refusals`` names (the others
+    are raised) as the form's errors."""
     try:
         async with request.app[keys.SESSIONS]() as session:
             await change(session)
     except ApiError as exc:
-        if exc.status not in (409, 422):
+        errors = refusals(exc)
+        if errors is None:
             raise
-        return api_errors(request, exc, simple_field(fields))
+        return errors
     return FormErrors()
+
+
+def _field_refusals(request: web.Request, fields: dict[str, str]) -> Refusals:
+    """A 409 or 422 of the service as the errors of the form of ``fields``."""
+    return lambda exc: (api_errors(request, exc, simple_field(fields))
+                        if exc.status in (409, 422) else None)
+
+
+async def _done(request: web.Request, errors: FormErrors, message: str, to: str,
+                again: Callable[[FormErrors], Awaitable[web.Response]]) -> web.Response:
+    """The end of a form: ``again`` with the errors (the form shown anew), else ``message``
+    flashed on the page ``to``."""
+    if errors:
+        return await again(errors)
+    await flash(request, message)
+    raise see_other(to)
 
 
 async def _withdraw(request: web.Request, remove: Callable[..., Awaitable[None]], key: str,
@@ -156,13 +175,13 @@ async def day_off_add(request: web.Request) -> web.Response:
         errors.add("last_day", t(request, "Give a date."))
     if not errors:
         assert first is not None
-        errors = await _attempt(request, DAY_OFF_FIELDS, lambda session: service.add_day_off(
+        errors = await _attempt(request, _field_refusals(request, DAY_OFF_FIELDS),
+                                lambda session: service.add_day_off(
             session, principal(request), first_day=first, last_day=last or first,
             note=form.get("note"), today=utcnow().astimezone(_zone(request)).date()))
-    if errors:
-        return await _hours_page(request, off_form=form, errors=errors, status=422)
-    await flash(request, "Days off recorded.")
-    raise see_other("/availability")
+    return await _done(request, errors, N_("Days off recorded."), "/availability",
+                       lambda errors: _hours_page(request, off_form=form, errors=errors,
+                                                  status=422))
 
 
 @routes.post("/availability/days-off/{exception_id}/delete")
@@ -228,12 +247,19 @@ async def book_form(request: web.Request) -> web.Response:
     return await _book_page(request, form, FormErrors())
 
 
-def _booking_errors(request: web.Request, exc: ApiError) -> FormErrors:
-    if exc.status == 409 or exc.status == 404:  # taken, too soon, gone: choose again
-        errors = FormErrors()
-        errors.add("slot_id", t(request, "This time is no longer free: choose another."))
-        return errors
-    return api_errors(request, exc, simple_field(BOOK_FIELDS))
+def _slot_refusals(request: web.Request, *, moving: bool) -> Refusals:
+    """A refused booking (or move) as the form's errors: a move past the cut-off, or of a
+    visit that was not booked, cannot be made online; a slot taken, too soon or gone is
+    chosen again; the form's own problems (422) go to their fields."""
+    def refusals(exc: ApiError) -> FormErrors | None:
+        if moving and exc.code in ("past_cutoff", "not_booked"):
+            return _refused(request)
+        if exc.status in (404, 409):
+            errors = FormErrors()
+            errors.add("slot_id", t(request, "This time is no longer free: choose another."))
+            return errors
+        return api_errors(request, exc, simple_field(BOOK_FIELDS)) if exc.status == 422 else None
+    return refusals
 
 
 @routes.post("/visits/book")
@@ -247,20 +273,13 @@ async def book_submit(request: web.Request) -> web.Response:
     if not form.get("reason", "").strip():
         errors.add("reason", t(request, "Say briefly why you need the visit."))
     if not errors:
-        try:
-            async with request.app[keys.SESSIONS]() as session:
-                await service.book(session, principal(request), settings_of(request),
-                                   slot_id=form["slot_id"], reason=form["reason"],
-                                   patient_id=form.get("patient_id") or None,
-                                   request_id=request[REQUEST_ID])
-        except ApiError as exc:
-            if exc.status not in (404, 409, 422):
-                raise
-            errors = _booking_errors(request, exc)
-    if errors:
-        return await _book_page(request, form, errors, status=422)
-    await flash(request, "Visit booked.")
-    raise see_other("/visits")
+        errors = await _attempt(request, _slot_refusals(request, moving=False),
+                                lambda session: service.book(
+            session, principal(request), settings_of(request), slot_id=form["slot_id"],
+            reason=form["reason"], patient_id=form.get("patient_id") or None,
+            request_id=request[REQUEST_ID]))
+    return await _done(request, errors, N_("Visit booked."), "/visits",
+                       lambda errors: _book_page(request, form, errors, status=422))
 
 
 async def _visit(request: web.Request) -> visit_service.VisitRecord:
@@ -286,23 +305,13 @@ async def move_submit(request: web.Request) -> web.Response:
     if not form.get("slot_id"):
         errors.add("slot_id", t(request, "Choose a time."))
     else:
-        try:
-            async with request.app[keys.SESSIONS]() as session:
-                await service.reschedule(session, principal(request), settings_of(request),
-                                         record.visit.id, slot_id=form["slot_id"],
-                                         request_id=request[REQUEST_ID])
-        except ApiError as exc:
-            if exc.code == "past_cutoff" or exc.code == "not_booked":
-                errors.add(None, t(request, "This visit can no longer be changed online: "
-                                            "call your care team."))
-            elif exc.status in (404, 409, 422):
-                errors = _booking_errors(request, exc)
-            else:
-                raise
-    if errors:
-        return await _book_page(request, form, errors, visit=record, status=422)
-    await flash(request, "Visit moved.")
-    raise see_other("/visits")
+        errors = await _attempt(request, _slot_refusals(request, moving=True),
+                                lambda session: service.reschedule(
+            session, principal(request), settings_of(request), record.visit.id,
+            slot_id=form["slot_id"], request_id=request[REQUEST_ID]))
+    return await _done(request, errors, N_("Visit moved."), "/visits",
+                       lambda errors: _book_page(request, form, errors, visit=record,
+                                                 status=422))
 
 
 @routes.get(f"/visits/{VISIT_ID}/cancel", name="visit_cancel")
@@ -312,14 +321,19 @@ async def cancel_form(request: web.Request) -> web.Response:
     await ensure_csrf_token(request)
     record = await _visit(request)
     visit = record.visit
-    late = principal(request).role == "patient" and not may_change(
-        visit.scheduled_start, utcnow(), settings_of(request).cutoff)
-    problem = None
-    if visit.status not in ("scheduled", "waiting") or late:
-        problem = t(request, "This visit can no longer be changed online: call your care team.")
+    refusal = cancel_refusal(visit.status, visit.scheduled_start, utcnow(),
+                             settings_of(request).cutoff,
+                             clinician=principal(request).is_clinician)
+    return await _cancel_page(request, record, refusal is not None)
+
+
+async def _cancel_page(request: web.Request, record: visit_service.VisitRecord,
+                       too_late: bool, status: int = 200) -> web.Response:
+    """The page that cancels a visit (``too_late``: says that it no longer can, online)."""
+    visit = record.visit
     return await render(request, "visit_cancel.html", {
-        "visit": visit, "problem": problem,
-        "kind": t(request, KIND_LABELS.get(visit.kind, visit.kind))})
+        "visit": visit, "problem": t(request, TOO_LATE) if too_late else None,
+        "kind": t(request, KIND_LABELS.get(visit.kind, visit.kind))}, status=status)
 
 
 @routes.post(f"/visits/{VISIT_ID}/cancel")
@@ -327,17 +341,16 @@ async def cancel_form(request: web.Request) -> web.Response:
 async def cancel_submit(request: web.Request) -> web.Response:
     await language_of(request)
     record = await _visit(request)
-    try:
-        async with request.app[keys.SESSIONS]() as session:
-            await visit_service.cancel_visit(session, principal(request), record.visit.id,
-                                             request[REQUEST_ID],
-                                             cutoff=settings_of(request).cutoff)
-    except ApiError as exc:
-        if exc.status != 409:
-            raise
-        return await render(request, "visit_cancel.html", {
-            "visit": record.visit, "kind": t(request, KIND_LABELS.get(record.visit.kind, "")),
-            "problem": t(request, "This visit can no longer be changed online: "
-                                  "call your care team.")}, status=409)
-    await flash(request, "Visit cancelled.")
-    raise see_other("/visits")
+    errors = await _attempt(request, lambda exc: _refused(request) if exc.status == 409 else None,
+                            lambda session: visit_service.cancel_visit(
+        session, principal(request), record.visit.id, request[REQUEST_ID],
+        cutoff=settings_of(request).cutoff))
+    return await _done(request, errors, N_("Visit cancelled."), "/visits",
+                       lambda _errors: _cancel_page(request, record, True, status=409))
+
+
+def _refused(request: web.Request) -> FormErrors:
+    """A change the service refused that only the care team can make now."""
+    errors = FormErrors()
+    errors.add(None, t(request, TOO_LATE))
+    return errors

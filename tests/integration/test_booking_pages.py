@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -118,3 +119,35 @@ async def test_other_patients_visit_cannot_be_moved_or_cancelled(client: Client,
     for path in (f"/visits/{visit_id}/move", f"/visits/{visit_id}/cancel"):
         assert (await client.get(path)).status == 403
         assert (await post_form(client, path, {"slot_id": "x"})).status == 403
+
+
+async def test_late_changes_are_refused_on_the_pages(client: Client, world: World,
+                                                     app: Any) -> None:
+    clinic = await open_clinic(world)
+    patient = await patient_user(world, clinic)
+    await log_in(client, patient["username"])
+    offered = SLOT_RE.findall(await (await client.get("/visits/book")).text())
+    resp = await post_form(client, "/visits/book", {"slot_id": offered[0], "reason": "Tosse"})
+    assert resp.status == 303
+    async with app[keys.SESSIONS]() as session:  # the visit is now 2 hours away
+        visit = (await session.exec(select(Visit))).one()
+        visit.scheduled_start = datetime.now(UTC) + timedelta(hours=2)
+        session.add(visit)
+        await session.commit()
+    late = "can no longer be changed online"
+    resp = await post_form(client, f"/visits/{visit.id}/move", {"slot_id": offered[3]})
+    assert resp.status == 422 and late in text_of(await resp.text())
+    assert late in text_of(await (await client.get(f"/visits/{visit.id}/cancel")).text())
+    resp = await post_form(client, f"/visits/{visit.id}/cancel", {})
+    assert resp.status == 409 and late in text_of(await resp.text())
+    async with app[keys.SESSIONS]() as session:
+        row = await session.get(Visit, visit.id)
+        assert row is not None and row.status == "scheduled"
+    # the doctor may still cancel it; then its page says it no longer can be
+    await client.post("/logout", data={})
+    client.session.cookie_jar.clear()
+    await log_in(client, clinic.doctor["username"])
+    page = await client.get(f"/visits/{visit.id}/cancel")
+    assert late not in text_of(await page.text())
+    assert (await post_form(client, f"/visits/{visit.id}/cancel", {})).status == 303
+    assert late in text_of(await (await client.get(f"/visits/{visit.id}/cancel")).text())

@@ -46,7 +46,7 @@ async def agenda(request: web.Request) -> web.Response:
                                                   request_id=request[REQUEST_ID])
     names = await names_of(request, sorted({u for r in records for u in r.participant_ids}))
     visits = [visit_view(request, r, names, patients.get(r.visit.patient_id)) for r in records]
-    cutoff = timedelta(hours=settings.booking_cutoff_hours)
+    cutoff = booking.settings_of(settings).cutoff
     return await render(request, "visit_agenda.html", {
         "visits": visits, "is_patient": who.role == "patient",
         "due": [{"id": d.visit.id, "start": d.visit.scheduled_start,

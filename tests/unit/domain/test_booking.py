@@ -121,3 +121,19 @@ def test_may_change_until_the_cutoff() -> None:
     assert rules.may_change(start, start - day, day)
     assert not rules.may_change(start, start - day + timedelta(seconds=1), day)
     assert rules.may_change(start, start, timedelta(0))
+
+
+@pytest.mark.parametrize(("status", "before_start", "clinician", "refusal"), [
+    ("scheduled", timedelta(hours=25), False, None),
+    ("waiting", timedelta(hours=24), False, None),
+    ("scheduled", timedelta(hours=23), False, "past_cutoff"),
+    ("scheduled", timedelta(hours=1), True, None),  # a clinician: until it starts
+    ("in_progress", timedelta(hours=30), True, "visit_not_cancellable"),
+    ("completed", timedelta(hours=30), False, "visit_not_cancellable"),
+    ("cancelled", timedelta(hours=30), True, "visit_not_cancellable"),
+])
+def test_cancel_refusal(status: str, before_start: timedelta, clinician: bool,
+                        refusal: str | None) -> None:
+    start = utc(2026, 1, 12, 8)
+    assert rules.cancel_refusal(status, start, start - before_start, timedelta(hours=24),
+                                clinician=clinician) == refusal
