@@ -24,10 +24,85 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 MISC_INTERVAL = 1.0  # seconds between two `loop_misc` calls (keep-alive, retries)
 PUBACK = 0x40  # MQTT control packet type, high nibble
+
+# What a received PUBLISH without properties carries instead of objects of its own (see
+# `LightClient`): nobody changes a received message's properties or delivery info.
+NO_PROPERTIES = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+RECEIVED_INFO = mqtt.MQTTMessageInfo(0)
+RECV_SIZE = 65536  # bytes `LightClient` asks the socket for at once
+
+
+class LightClient(mqtt.Client):
+    """paho's client, receiving MQTT 5 PUBLISH packets without objects per message.
+
+    paho decodes every MQTT 5 PUBLISH into a new `Properties` (two dictionaries of the
+    protocol's property names built for each one) and gives each message a delivery-info
+    object with its own condition variable; at thousands of messages a second that is most of
+    what receiving costs. A PUBLISH at QoS 0 or 1 with no properties (what devices send) is
+    built here with the shared empty `NO_PROPERTIES` and `RECEIVED_INFO`: the same topic, mid,
+    QoS, flags, payload and callbacks, and the same acknowledgement rule (``manual_ack``: the
+    owner acks; otherwise PUBACK at once). Anything else (properties present, QoS 2, MQTT
+    3.1.1, a short packet, paho's logging on) goes through paho's own code.
+
+    It also reads the socket ``RECV_SIZE`` bytes at a time: paho asks for one byte of
+    command, one per length byte, then the rest (three or four system calls a message) and
+    is now served from what one call returned. `buffered` says how much is waiting there:
+    the socket no longer tells (`PahoLoop` reads on while any is)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._received = b""
+        self._taken = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received from the socket that paho has not read yet."""
+        return len(self._received) - self._taken
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._taken >= len(self._received):
+            data = super()._sock_recv(max(bufsize, RECV_SIZE))  # BlockingIOError: none
+            if len(data) <= bufsize:  # all of it asked for (b"": the connection closed)
+                return data
+            self._received, self._taken = data, 0
+        start = self._taken
+        self._taken = min(start + bufsize, len(self._received))
+        return self._received[start:self._taken]
+
+    def _sock_close(self) -> None:
+        self._received, self._taken = b"", 0  # what a closed connection left is not read
+        super()._sock_close()
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        header: int = self._in_packet["command"]
+        packet: bytes | bytearray = self._in_packet["packet"]
+        qos = (header & 0x06) >> 1
+        start = 2 + (packet[0] << 8 | packet[1]) if len(packet) >= 2 else len(packet)
+        pos = start + (2 if qos else 0)
+        if (qos > 1 or self._protocol != MQTTProtocolVersion.MQTTv5 or pos >= len(packet)
+                or packet[pos] != 0 or self.on_log is not None or self._logger is not None):
+            return super()._handle_publish()
+        message = mqtt.MQTTMessage.__new__(mqtt.MQTTMessage)
+        message.timestamp = mqtt.time_func()
+        message.state = mqtt.mqtt_ms_invalid
+        message.dup = bool(header & 0x08)
+        message.mid = packet[start] << 8 | packet[start + 1] if qos else 0
+        message._topic = bytes(packet[2:start])
+        message.qos = qos
+        message.retain = bool(header & 0x01)
+        message.info = RECEIVED_INFO
+        message.properties = NO_PROPERTIES
+        message.payload = bytes(packet[pos + 1:])
+        self._handle_on_message(message)
+        if qos == 0 or self._manual_ack:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return self._send_puback(message.mid)
 
 
 def coalesce_acks(queue: Any) -> None:
@@ -189,6 +264,10 @@ class PahoLoop:
         self.received += 1
         self._on_message(message)
 
+    def _buffered(self) -> int:
+        """Bytes the client read from the socket and holds (`LightClient`; 0 for others)."""
+        return int(getattr(self.client, "buffered", 0))
+
     def _read(self) -> None:
         for _ in range(self._reads):
             if self.paused or self.closed:
@@ -197,8 +276,10 @@ class PahoLoop:
             if self.client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 self._on_failure()
                 return
-            if self.received == before:
+            if self.received == before and not self._buffered():
                 return
+        if self._buffered():  # the socket may stay quiet: read the rest on the next turn
+            self.loop.call_soon(self._read)
 
     def _write(self) -> None:
         if self._join_acks:

@@ -44,6 +44,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-:./_]*$")
 _SEGMENT_RE = re.compile(r"[:/]")
 _VALUE_FIELDS = ("v", "vs", "vb", "vd")
+_ONLY_V = ["v"]  # the value fields of a record with a numeric value only (read, never changed)
 
 
 def _is_string(value: object) -> bool:
@@ -205,12 +206,21 @@ class _Base:
     time: float = 0.0
     unit: str | None = None
     value: float = 0.0
+    offset: timedelta | None = timedelta(0)  # ``time`` as a timedelta (None: too large)
 
     def update(self, record: Mapping[str, Any]) -> None:
-        self.name = record.get("bn", self.name)
-        self.time = float(record.get("bt", self.time))
-        self.unit = record.get("bu", self.unit)
-        self.value = float(record.get("bv", self.value))
+        if "bn" in record:
+            self.name = record["bn"]
+        if "bt" in record:
+            self.time = float(record["bt"])
+            try:
+                self.offset = timedelta(seconds=self.time)
+            except OverflowError:
+                self.offset = None  # refused as invalid_time by the records that use it
+        if "bu" in record:
+            self.unit = record["bu"]
+        if "bv" in record:
+            self.value = float(record["bv"])
 
 
 class _Limits:
@@ -242,7 +252,9 @@ def _resolve_time(base: _Base, t: float, limits: _Limits) -> datetime:
                       days=int(limits.max_age_s // 86_400))
     origin = limits.received_at if relative else _EPOCH
     try:
-        return origin + timedelta(seconds=base.time) + timedelta(seconds=t)
+        if base.offset is None:
+            raise OverflowError
+        return origin + base.offset + timedelta(seconds=t)
     except OverflowError:
         raise _reject("invalid_time", "The time is not a finite number.") from None
 
@@ -270,7 +282,8 @@ def _decode_record(record: object, base: _Base, limits: _Limits, index: int) -> 
                     raise _reject("invalid_field", 'The field "{field}" must be {expected}.',
                                   field=key, expected=expected)
     metric, info = _metric_named(base.name + record.get("n", ""))
-    values = [key for key in _VALUE_FIELDS if key in record]
+    values = (_ONLY_V if "v" in record and "vs" not in record and "vb" not in record
+              and "vd" not in record else [key for key in _VALUE_FIELDS if key in record])
     if len(values) > 1:
         raise _reject("multiple_values", "A record carries only one of v, vs, vb, vd.")
     if not values:

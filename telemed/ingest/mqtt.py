@@ -2,7 +2,8 @@
 
 - paho is driven by the loop through the platform's one adapter, `telemed.mqtt_loop`
   (reading up to ``MAX_READS_PER_WAKEUP`` packets a wakeup, paused while the writer catches
-  up).
+  up), with its `LightClient`: PUBLISH packets without properties are received without a
+  `Properties` object each, and the socket is read 64 KiB at a time.
 - MQTT 5, ``clean_start=False`` with a session expiry, a stable client id: a persistent
   session, so what devices publish while the worker is down waits in the broker.
 - ``manual_ack=True``: a message is acknowledged only when its batch is committed, and only
@@ -46,7 +47,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from telemed.broker.topics import ALL_READINGS, ALL_STATUS, SHARED_READINGS
 from telemed.domain.topics import DeviceTopics, device_of
-from telemed.mqtt_loop import PahoLoop
+from telemed.mqtt_loop import LightClient, PahoLoop
 
 log = logging.getLogger("telemed.ingest.mqtt")
 
@@ -194,7 +195,7 @@ class IngestMqttClient:
     # --- connection lifecycle --------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._client_id,
+        client = LightClient(CallbackAPIVersion.VERSION2, client_id=self._client_id,
                              protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True,
                              reconnect_on_failure=False)
         client.username_pw_set(self._address.username, self._address.password)

@@ -33,6 +33,7 @@ from telemed.db.types import utcnow
 from telemed.domain import quiet
 from telemed.domain.audit_reasons import because
 from telemed.domain.documents import cosign_page
+from telemed.domain.visit_audience import portal_sees
 from telemed.errors import conflict, not_found
 from telemed.notify import kinds
 from telemed.notify.messages import initials, title
@@ -223,7 +224,8 @@ async def visit_changed(session: AsyncSession, patient_id: str, visit_id: str,
     """``visit_changed`` (scheduled, moved or cancelled) to the patient and delegates (unless
     the visit does not invite them: ``patient`` False) and the participants, except the
     person who made the change."""
-    people = {*(await patient_and_delegates(session, patient_id) if patient else ()),
+    told = portal_sees(patient, "notice")
+    people = {*(await patient_and_delegates(session, patient_id) if told else ()),
               *participant_ids}
     people.discard(actor_id)
     return await record(session, user_ids=people, kind="visit_changed", params={},

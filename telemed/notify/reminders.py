@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Notification, User, Visit, VisitGuest
+from telemed.domain.visit_audience import portal_sees
 from telemed.notify import outbox
 from telemed.security import TokenSigner
 from telemed.services import visit_guests
@@ -57,7 +58,7 @@ async def visit_reminders(session: AsyncSession, now: datetime) -> int:
             continue
         patients = (await session.exec(
             select(User.id).where(User.patient_id == visit.patient_id))).all() \
-            if visit.patient_invited else []
+            if portal_sees(visit.patient_invited, "notice") else []
         made = await outbox.record(session, user_ids=patients, kind="visit_reminder",
                                    params={"lead": lead}, link="/visits",
                                    cause_type="visit", cause_id=visit.id, now=now)

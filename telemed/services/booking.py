@@ -357,7 +357,7 @@ async def reschedule(session: AsyncSession, who: Principal, config: Settings, vi
                  patient_id=visit.patient_id, resource_id=visit.id, reason=because("rescheduled"),
                  request_id=request_id)
     await outbox.visit_changed(session, visit.patient_id, visit.id, record.participant_ids,
-                               who.user_id)
+                               who.user_id, patient=visit.patient_invited)
     await session.commit()
     return record
 
@@ -394,14 +394,14 @@ async def bookings_for(session: AsyncSession, who: Principal, *, since: datetime
 async def upcoming_for_portal(session: AsyncSession, who: Principal,
                               now: datetime | None = None) -> list[Booked]:
     """The open visits still to come of the portal user's own record and of those they act
-    for, by start (their own visits; nothing to audit)."""
+    for, by start (their own visits, not clinicians-only ones; nothing to audit)."""
     now = now or utcnow()
     patients = await patients_to_book_for(session, who)
     if not patients:
         return []
     rows = (await session.exec(
         select(Visit, Patient).join(Patient, col(Patient.id) == col(Visit.patient_id))
-        .where(col(Visit.patient_id).in_(patients))
+        .where(col(Visit.patient_id).in_(patients)).where(visit_service.shown_to(who))
         .where(col(Visit.status).in_(("scheduled", "waiting")))
         .where(Visit.scheduled_start >= now - timedelta(hours=1))
         .order_by(col(Visit.scheduled_start)).limit(50))).all()

@@ -201,7 +201,9 @@ async def authorize_consult(
     action: Literal["read", "create", "update"] = "read", request_id: str | None = None,
 ) -> Part:
     """The caller's part in the request, or 403 (audited either way). Clinicians of the
-    patient's record may read a request (`team`); only its people act on it."""
+    patient's record may read a request (`team`); only its people act on it. For the
+    patient's side a request does not exist (404, as its clinicians-only visit:
+    `domain.visit_audience`)."""
     def denied() -> ApiError:
         audit.record(session, actor=who, action=action, resource="teleconsult",
                      patient_id=consult.patient_id, resource_id=consult.id,
@@ -209,9 +211,9 @@ async def authorize_consult(
         return forbidden("You have no access to this teleconsult.")
 
     if not who.is_clinician:
-        error = denied()
+        denied()
         await session.commit()
-        raise error
+        raise not_found("Teleconsult")
     if consult.requester_id == who.user_id:
         await authorize_patient(session, who, consult.patient_id, action=action,
                                 resource="teleconsult", resource_id=consult.id,

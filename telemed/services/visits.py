@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import tuple_, update
+from sqlalchemy import true, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +30,7 @@ from telemed.db.models import (
 from telemed.db.types import utcnow
 from telemed.domain.audit_reasons import because
 from telemed.domain.booking import cancel_refusal
+from telemed.domain.visit_audience import sees_visit
 from telemed.errors import N_, ApiError, conflict, forbidden, invalid, not_found
 from telemed.notify import outbox
 from telemed.principal import CLINICIANS, Principal
@@ -100,8 +101,17 @@ async def authorize_visit(
     is audited here with the reason "visit participant", and ends `PARTICIPANT_ACCESS_AFTER`
     the visit's scheduled start (an invitation is no lasting right). Everybody else goes
     through `authorize_patient`, which audits and raises 403.
+
+    A clinicians-only visit does not exist for the patient's side (the patient, a delegate,
+    any portal user: `domain.visit_audience.sees_visit`): 404, audited as a denied access.
     """
     visit = record.visit
+    if not sees_visit(who.role, visit.patient_invited):
+        audit.record(session, actor=who, action=action, resource=resource,
+                     patient_id=visit.patient_id, resource_id=visit.id, outcome="denied",
+                     request_id=request_id)
+        await session.commit()
+        raise not_found("Visit")
     if who.is_clinician and who.user_id in record.participant_ids \
             and visit.scheduled_start >= invitation_horizon():
         audit.record(session, actor=who, action=action, resource=resource,
@@ -110,6 +120,14 @@ async def authorize_visit(
         return
     await authorize_patient(session, who, visit.patient_id, action=action, resource=resource,
                             resource_id=visit.id, request_id=request_id)
+
+
+def shown_to(who: Principal) -> Any:
+    """SQL condition: the visits `who` may see by their audience (`sees_visit`): for the
+    patient's side those that invite the patient (for the others: true)."""
+    if sees_visit(who.role, patient_invited=False):
+        return true()
+    return col(Visit.patient_invited).is_(True)
 
 
 def invitation_horizon(now: datetime | None = None) -> datetime:
@@ -162,7 +180,7 @@ async def list_visits(
     if who.role == "patient":
         if who.patient_id is None or patient_id not in (None, who.patient_id):
             raise forbidden("You have no access to this patient's record.", key="no_access")
-        query = query.where(Visit.patient_id == who.patient_id).where(col(Visit.patient_invited))
+        query = query.where(Visit.patient_id == who.patient_id).where(shown_to(who))
     elif who.is_clinician:
         if patient_id is not None:
             await authorize_patient(session, who, patient_id, action="read", resource="visit",
@@ -234,8 +252,8 @@ async def next_visit(
         return None
     now = now or utcnow()
     candidates = (await session.exec(
-        select(Visit).where(Visit.patient_id == who.patient_id)
-        .where(col(Visit.patient_invited)).where(col(Visit.status).in_(OPEN_STATUSES))
+        select(Visit).where(Visit.patient_id == who.patient_id).where(shown_to(who))
+        .where(col(Visit.status).in_(OPEN_STATUSES))
         .where(Visit.scheduled_start >= now - timedelta(minutes=MAX_DURATION) - JOIN_CLOSES_AFTER)
         .order_by(col(Visit.scheduled_start))
         .limit(20)

@@ -63,3 +63,37 @@ async def sign(client: TestClient[Any, Any], url: str, headers: dict[str, str],
                 **proof: str) -> Any:
     return await client.post(url + "/sign", headers=headers, json=proof or
                              {"password": PASSWORD})
+
+
+async def consult_visits(client: TestClient[Any, Any], world: World) -> dict[str, Any]:
+    """Two live consults about one patient, each scheduled as a visit 5 minutes ahead: one
+    for the clinicians only (`visits["hidden"]`), one that invites the patient
+    (`visits["invited"]`). The people (the GP requester and a team nurse on the care team,
+    the cardiologist, the patient's portal user, a caregiver who acts, a guardian who reads,
+    another patient) and their headers (`h`)."""
+    gp, nurse, cardio = (await world.user("doctor"), await world.user("nurse"),
+                         await specialist(world))
+    patient, other = await world.patient(team=[gp["id"], nurse["id"]]), await world.patient()
+    people = {"gp": gp, "nurse": nurse, "cardio": cardio,
+              "patient": await world.user("patient", patient_id=patient.id),
+              "caregiver": await world.user("patient"), "guardian": await world.user("patient"),
+              "stranger": await world.user("patient", patient_id=other.id)}
+    h = {name: await world.token(who["username"]) for name, who in people.items()}
+    for name, scope in (("caregiver", "act"), ("guardian", "read")):
+        resp = await client.post(f"/api/v1/patients/{patient.id}/delegates", headers=h["patient"],
+                                 json={"delegate_username": people[name]["username"],
+                                       "relationship": name, "scope": scope})
+        assert resp.status == 201, await resp.text()
+    start = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    visits: dict[str, str] = {}
+    for name, include in (("hidden", False), ("invited", True)):
+        resp = await client.post("/api/v1/teleconsults", headers=h["gp"], json={
+            "patient_id": patient.id, "specialist_id": cardio["id"], "question": QUESTION,
+            "urgency": "routine", "mode": "live", "include_patient": include})
+        base = f"/api/v1/teleconsults/{(await resp.json())['id']}"
+        assert (await client.post(f"{base}/accept", json={}, headers=h["cardio"])).status == 200
+        resp = await client.post(f"{base}/schedule", headers=h["cardio"], json={
+            "scheduled_start": start, "duration_minutes": 30})
+        assert resp.status == 200, await resp.text()
+        visits[name] = (await resp.json())["visit_id"]
+    return {**people, "patient_record": patient, "h": h, "visits": visits}

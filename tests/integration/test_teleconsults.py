@@ -202,13 +202,14 @@ async def test_a_live_consult_invites_the_patient_only_when_asked(
             "scheduled_start": start.isoformat(), "duration_minutes": 30})
         assert resp.status == 200, await resp.text()
         visits[include] = (await resp.json())["visit_id"]
-    # Without the flag the patient cannot join, does not list it, and is not told of it.
+    # Without the flag the visit does not exist for the patient's side (404, not 403), who
+    # does not list it and is not told of it (tests/integration/test_clinicians_only_visits.py).
     resp = await client.get(f"/api/v1/visits/{visits[False]}/join", headers=patient_h)
-    assert resp.status == 403, await resp.text()
+    assert resp.status == 404, await resp.text()
     assert (await client.get(f"/visits/{visits[False]}/check-in",
-                             headers=patient_h)).status == 403
+                             headers=patient_h)).status == 404
     assert (await client.get(f"/api/v1/visits/{visits[False]}/join",
-                             headers=daughter_h)).status == 403
+                             headers=daughter_h)).status == 404
     # With it: joins as the patient (the signalling's waiting room holds them), lists it,
     # and gets the visit's news and reminders like any visit.
     joined = await client.get(f"/api/v1/visits/{visits[True]}/join", headers=patient_h)

@@ -33,7 +33,7 @@ from telemed.services.fhir_rows import (
     by_id,
     visit_practitioners,
 )
-from telemed.services.visits import VisitRecord, authorize_visit, invited_scope
+from telemed.services.visits import VisitRecord, authorize_visit, invited_scope, shown_to
 
 STATUS = {
     "scheduled": "booked",
@@ -110,7 +110,8 @@ async def _load(session: AsyncSession, ident: str) -> Entry | None:
 async def _authorize(
     session: AsyncSession, who: Principal, entry: Entry, request_id: str | None
 ) -> None:
-    """As for the visit itself: invited clinicians, the patient and the care team."""
+    """As for the visit itself: invited clinicians, the patient and the care team (a
+    clinicians-only visit is not found for the patient's side)."""
     await authorize_visit(session, who, entry.source, action="read",
                           resource="fhir_appointment", request_id=request_id)
 
@@ -138,6 +139,7 @@ SPEC = ResourceSpec(
     ),
     conditions=_conditions,
     extra_scope=_invited,
+    narrow=shown_to,  # clinicians-only visits are not the patient's appointments
     authorize=_authorize,
     documentation="Televisits, teleconsults and teleassistance sessions, latest start first.",
 )

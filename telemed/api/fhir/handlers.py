@@ -144,6 +144,8 @@ def _search_handler(spec: ResourceSpec) -> Handler:
                 rows = await _explicit_scope(session, who, spec, named, rid)
             else:
                 rows = _visible_scope(who, spec)
+            if spec.narrow is not None:
+                rows = spec.narrow(who) if rows is None else spec.narrow(who) & rows
             page = await find(session, spec.table, conditions, rows, after, query.count,
                               query.total)
             entries = await spec.render(session, page.rows)

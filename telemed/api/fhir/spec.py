@@ -79,6 +79,9 @@ class ResourceSpec:
     patient_params: tuple[str, ...] = ("patient",)
     # Extra rows a caller may list besides those of the patients they see (or None).
     extra_scope: Callable[[Principal], Any] | None = None
+    # Rows a caller may not list even among those (e.g. a clinicians-only visit for the
+    # patient's side): a condition every search's rows must also meet (or None).
+    narrow: Callable[[Principal], Any] | None = None
     # Custom access check for reads by id (default: authorize_patient on the entry's patient).
     authorize: Authorize | None = None
     profile: str | None = None
