@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from telemed.db.models import CarePlan, Patient, User
+from telemed.domain import digest
 from telemed.notify import kinds
 
 
@@ -27,6 +28,8 @@ def user_out(user: User) -> dict[str, Any]:
         "phone": user.phone,
         "language": user.language,
         "notify": kinds.effective(user.notify_prefs),
+        "notify_delivery": kinds.deliveries(user.digest_kinds),
+        "digest_time": f"{digest.stored_time(user.digest_time):%H:%M}",
         "fiscal_code": user.fiscal_code,
     }
 

@@ -54,6 +54,9 @@ class UserUpdate(Body):
     email: str | None = None
     phone: str | None = Field(default=None, max_length=64)
     notify: dict[str, Any] | None = None
+    # Per kind "immediate" or "digest", and the digest's local time "HH:MM" (null: 07:30).
+    notify_delivery: dict[str, Any] | None = None
+    digest_time: str | None = Field(default=None, max_length=16)
     language: str | None = None
 
 

@@ -28,6 +28,10 @@ class User(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=16)  # E.164 (telemed.domain.phone)
     # Per-kind notification choices {"kind": bool} (telemed.notify.kinds has the rules).
     notify_prefs: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The kinds whose email waits for the daily digest (a list; telemed.domain.digest), and
+    # the local time of that digest ("HH:MM"; None: the default 07:30).
+    digest_kinds: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    digest_time: str | None = Field(default=None, max_length=5)
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sessions_valid_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -446,7 +450,9 @@ class Notification(SQLModel, table=True):
 
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),
-                      Index("ix_notifications_user_fold", "user_id", "fold_key", "created_at"))
+                      Index("ix_notifications_user_fold", "user_id", "fold_key", "created_at"),
+                      # the held notifications not yet in a digest (the worker's digest pass)
+                      Index("ix_notifications_held", "digest_id", "held_at"))
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     # The recipient: a user, or (visit reminders) a guest of a visit without an account.
@@ -466,6 +472,10 @@ class Notification(SQLModel, table=True):
     fold_key: str | None = Field(default=None, max_length=200)
     fold_count: int = 1
     folded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Its email waits for the owner's daily digest (since then), and the digest that took it.
+    held_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    digest_id: str | None = Field(default=None, foreign_key="notification_digests.id",
+                                  max_length=32)
 
 
 class NotificationDelivery(SQLModel, table=True):
@@ -486,6 +496,32 @@ class NotificationDelivery(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, max_length=500)
     message_id: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class NotificationDigest(SQLModel, table=True):
+    """One daily summary email of a user's held notifications (docs/notifications.md, "Daily
+    digest"), with the delivery state of that email (leased like a delivery).
+
+    One per user and due instant: two workers that both find it due make it once."""
+
+    __tablename__ = "notification_digests"
+    __table_args__ = (
+        UniqueConstraint("user_id", "due_at", name="uq_digest_user_due"),
+        Index("ix_digests_status_next", "status", "next_attempt_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    items: int = 0  # the unread notifications it lists (none: "skipped", nothing is sent)
+    address: str = Field(default="", max_length=320)
+    status: str = Field(default="pending", max_length=16)  # sent, failed, dead, skipped
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
+    message_id: str = Field(default="", max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

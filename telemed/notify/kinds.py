@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
+from telemed.domain import digest
+from telemed.domain.errors import FieldError
+
 Kind = Literal["alert_escalated", "alert_critical", "emergency_access", "document_available",
                "visit_reminder", "visit_changed", "account_security", "teleconsult_request",
                "teleconsult_urgent", "teleconsult_update", "document_cosign"]
@@ -40,6 +43,12 @@ DEFAULTS: Final[Mapping[str, bool]] = {
 }
 # Kinds that also page the operators' channels (TELEMED_NOTIFY_URLS).
 PAGING: Final[frozenset[str]] = frozenset({"alert_escalated"})
+# Kinds whose email may wait for the daily digest (docs/notifications.md, "Daily digest"):
+# routine news only. Never the mandatory kinds, a critical alert, or what loses its point
+# when late (a visit reminder, a visit moved or cancelled); a new kind is sent at once until
+# it is listed here.
+DIGESTIBLE: Final[frozenset[str]] = frozenset({"teleconsult_request", "teleconsult_update",
+                                               "document_cosign", "document_available"})
 
 
 def preference_errors(changes: Mapping[str, Any]) -> dict[str, str]:
@@ -73,3 +82,24 @@ def effective(stored: Mapping[str, Any] | None) -> dict[str, bool]:
 def wants(stored: Mapping[str, Any] | None, kind: str) -> bool:
     """Whether a user with these choices receives ``kind``."""
     return effective(stored).get(kind, False)
+
+
+def delivery_errors(changes: Mapping[str, Any], digest_time: object = None,
+                    time_given: bool = False) -> dict[str, FieldError]:
+    """Field errors of a change of delivery choices (``notify_delivery``) and of the digest
+    time (``digest_time``); empty when valid."""
+    return {e.path: e for e in digest.choice_errors(changes, digest_time, kinds=DEFAULTS,
+                                                   digestible=DIGESTIBLE,
+                                                   time_given=time_given)}
+
+
+def digest_kinds(stored: Any, changes: Mapping[str, str] | None = None) -> list[str]:
+    """The kinds held for the digest: the stored ones with ``changes`` applied (valid ones)."""
+    return digest.merged(stored if isinstance(stored, list) else None, changes or {},
+                         DIGESTIBLE)
+
+
+def deliveries(stored: Any) -> dict[str, str]:
+    """Every kind with its delivery (``immediate`` or ``digest``)."""
+    held = set(digest_kinds(stored))
+    return {kind: digest.DIGEST if kind in held else digest.IMMEDIATE for kind in DEFAULTS}

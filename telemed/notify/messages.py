@@ -9,7 +9,8 @@ initials, and a link that opens the page after login.
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any, Final
 
@@ -53,6 +54,31 @@ _WHY_GUEST = N_("You receive this message because a clinician invited you to thi
                 "with this address.")
 
 
+# The daily digest (docs/notifications.md, "Daily digest"): a heading per kind, with the count
+# said as "(×3)" like a folded notification (no other digit leaves the platform).
+GROUPS: Final[Mapping[str, str]] = {
+    "teleconsult_request": N_("New teleconsult requests"),
+    "teleconsult_update": N_("News on teleconsult requests"),
+    "document_cosign": N_("Reports awaiting your co-signature"),
+    "document_available": N_("New documents in your record"),
+}
+_OTHER_GROUP = N_("Other notifications")
+_DIGEST_SUBJECT = N_("Your daily summary")
+_DIGEST_INTRO = N_("What happened since your last summary. Each link opens the page (you "
+                   "will be asked to log in first):")
+_DIGEST_WHY = N_("You receive this summary instead of single messages because you chose it "
+                 "in your notification settings:")
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One notification of a digest: its kind, its title (translated) and its address."""
+
+    kind: str
+    heading: str
+    url: str
+
+
 def language_for(preferred: str | None, default: str) -> str:
     """The recipient's language, else the platform's."""
     return preferred if preferred in LANGUAGES else default
@@ -87,14 +113,21 @@ def plain_text(lang: str, heading: str, url: str, guest: bool = False) -> str:
 def email_message(*, lang: str, heading: str, url: str, sender: str, recipient: str,
                   message_id: str, guest: bool = False) -> EmailMessage:
     """The email of one notification, with its stable Message-ID."""
+    return _email(subject=f"Telemed: {heading}", lang=lang,
+                  body=plain_text(lang, heading, url, guest), sender=sender,
+                  recipient=recipient, message_id=message_id)
+
+
+def _email(*, subject: str, lang: str, body: str, sender: str, recipient: str,
+           message_id: str) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = f"Telemed: {heading}"
+    msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = recipient
     msg["Message-ID"] = message_id
     msg["Date"] = email.utils.formatdate(localtime=False)
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(plain_text(lang, heading, url, guest))
+    msg.set_content(body)
     msg["Content-Language"] = lang  # after set_content, which drops Content-* headers
     return msg
 
@@ -103,3 +136,28 @@ def message_id(notification_id: str, sender: str) -> str:
     """``<notification id@sender's domain>``: the same for every attempt of a notification."""
     domain = sender.rpartition("@")[2].strip("> ") or "telemed.invalid"
     return f"<{notification_id}@{domain}>"
+
+
+def digest_text(lang: str, items: Sequence[DigestItem], settings_url: str) -> str:
+    """The body of a digest: the items grouped by kind (in the order of `GROUPS`), each
+    group headed by its name and count, each item its title and link."""
+    lines = [gettext(lang, _DIGEST_INTRO), ""]
+    order = [*GROUPS, *sorted({i.kind for i in items} - set(GROUPS))]
+    for kind in order:
+        group = [i for i in items if i.kind == kind]
+        if not group:
+            continue
+        lines.append(f"{gettext(lang, GROUPS.get(kind, _OTHER_GROUP))} (×{len(group)})")
+        for item in group:
+            lines += [f"- {item.heading}", f"  {item.url}"]
+        lines.append("")
+    return "\n".join([*lines, gettext(lang, _PRIVACY), gettext(lang, _DIGEST_WHY),
+                      settings_url, ""])
+
+
+def digest_message(*, lang: str, items: Sequence[DigestItem], settings_url: str,
+                   sender: str, recipient: str, message_id: str) -> EmailMessage:
+    """The email of one digest, with its stable Message-ID."""
+    return _email(subject=f"Telemed: {gettext(lang, _DIGEST_SUBJECT)}", lang=lang,
+                  body=digest_text(lang, items, settings_url), sender=sender,
+                  recipient=recipient, message_id=message_id)

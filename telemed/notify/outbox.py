@@ -24,6 +24,7 @@ from telemed.db.models import (
     Document,
     Notification,
     NotificationDelivery,
+    NotificationDigest,
     Patient,
     User,
     VisitGuest,
@@ -400,8 +401,26 @@ class FailedDelivery:
                 "next_attempt_at": self.next_attempt_at.isoformat()}
 
 
+Failing = type[NotificationDelivery] | type[NotificationDigest]
+
+
+def _failing(model: Failing, page: Page) -> Any:
+    """The condition of `model`'s rows an administrator sees (failed, dead, or retrying after
+    an error), before the page's cursor (created_at, id)."""
+    condition = (col(model.status).in_(("failed", "dead"))
+                 | ((col(model.status) == "pending") & col(model.last_error).is_not(None)))
+    if page.after is not None:
+        created, last_id = page.after
+        at = datetime.fromisoformat(str(created))
+        condition = condition & ((col(model.created_at) < at)
+                                 | ((col(model.created_at) == at)
+                                    & (col(model.id) < str(last_id))))
+    return condition
+
+
 async def failed_deliveries(session: AsyncSession, page: Page) -> list[FailedDelivery]:
-    """Deliveries that failed for good, died, or are retrying after an error; newest first."""
+    """Deliveries (and daily digests' emails, kind "digest") that failed for good, died, or
+    are retrying after an error; newest first."""
     stmt: Any = (  # five columns: more than sqlmodel's typed select takes
         sa_select(NotificationDelivery, col(Notification.kind), col(Notification.user_id),
                   col(User.display_name), col(VisitGuest.name))
@@ -409,26 +428,32 @@ async def failed_deliveries(session: AsyncSession, page: Page) -> list[FailedDel
                   col(Notification.id) == col(NotificationDelivery.notification_id))
             .outerjoin(User, col(User.id) == col(Notification.user_id))
             .outerjoin(VisitGuest, col(VisitGuest.id) == col(Notification.guest_id))
-            .where(col(NotificationDelivery.status).in_(("failed", "dead"))
-                   | ((col(NotificationDelivery.status) == "pending")
-                      & col(NotificationDelivery.last_error).is_not(None))))
-    if page.after is not None:
-        created, last_id = page.after
-        at = datetime.fromisoformat(str(created))
-        stmt = stmt.where((col(NotificationDelivery.created_at) < at)
-                          | ((col(NotificationDelivery.created_at) == at)
-                             & (col(NotificationDelivery.id) < str(last_id))))
+            .where(_failing(NotificationDelivery, page)))
     stmt = stmt.order_by(col(NotificationDelivery.created_at).desc(),
                          col(NotificationDelivery.id).desc()).limit(page.limit)
-    return [FailedDelivery(d.id, d.notification_id, kind, user_id or "",
-                           name or f"{guest_name} (guest)", d.channel, d.address, d.status,
+    out = [FailedDelivery(d.id, d.notification_id, kind, user_id or "",
+                          name or f"{guest_name} (guest)", d.channel, d.address, d.status,
+                          d.attempts, d.last_error, d.created_at, d.next_attempt_at)
+           for d, kind, user_id, name, guest_name in (await session.exec(stmt)).all()]
+    digests = (await session.exec(
+        select(NotificationDigest, User.display_name)
+        .join(User, col(User.id) == col(NotificationDigest.user_id))
+        .where(_failing(NotificationDigest, page))
+        .order_by(col(NotificationDigest.created_at).desc(),
+                  col(NotificationDigest.id).desc()).limit(page.limit))).all()
+    out += [FailedDelivery(d.id, "", "digest", d.user_id, name, "email", d.address, d.status,
                            d.attempts, d.last_error, d.created_at, d.next_attempt_at)
-            for d, kind, user_id, name, guest_name in (await session.exec(stmt)).all()]
+            for d, name in digests]
+    out.sort(key=lambda f: (f.created_at, f.id), reverse=True)
+    return out[:page.limit]
 
 
 async def retry_delivery(session: AsyncSession, delivery_id: str) -> None:
-    """An administrator sends a failed or dead delivery again (from now, attempts kept)."""
-    delivery = await session.get(NotificationDelivery, delivery_id)
+    """An administrator sends a failed or dead delivery (or digest) again (from now,
+    attempts kept)."""
+    delivery: NotificationDelivery | NotificationDigest | None = (
+        await session.get(NotificationDelivery, delivery_id)
+        or await session.get(NotificationDigest, delivery_id))
     if delivery is None:
         raise not_found("Delivery")
     if delivery.status not in ("failed", "dead"):

@@ -6,13 +6,15 @@ One pass (``DeliveryWorker.run_once``):
    (``dispatched_at IS NULL``: one process wins), gets one delivery per channel that applies
    (email when the recipient has an address and SMTP is configured; each Apprise URL for the
    paging kinds), and is announced on the bus (``notifications``) to the owner's streams.
-2. Delivery. Due deliveries are claimed for a lease (``LEASE``): on PostgreSQL the candidates
-   are read with ``SELECT ... FOR UPDATE SKIP LOCKED``, on SQLite each is taken with an UPDATE
-   conditional on the ``next_attempt_at`` the worker saw. A claimed delivery's
-   ``next_attempt_at`` moves to the end of its lease, so a worker that dies while sending
-   frees it when the lease runs out. Then the message is sent and the result recorded:
-   sent; a retry after an exponential pause (``backoff``) for at least 24 h, then ``dead``;
-   or ``failed`` for a permanent refusal.
+   The email of a kind its owner set to the daily digest is held instead (``digests``).
+2. Digests. The daily summaries due now are made (``digests.make_due``), each once.
+3. Delivery. Due deliveries, and due summaries' emails, are claimed for a lease
+   (``LEASE``): on PostgreSQL the candidates are read with ``SELECT ... FOR UPDATE SKIP
+   LOCKED``, on SQLite each is taken with an UPDATE conditional on the ``next_attempt_at``
+   the worker saw. A claimed delivery's ``next_attempt_at`` moves to the end of its lease,
+   so a worker that dies while sending frees it when the lease runs out. Then the message
+   is sent and the result recorded: sent; a retry after an exponential pause (``backoff``)
+   for at least 24 h, then ``dead``; or ``failed`` for a permanent refusal.
 
 "Never twice": every attempt of a notification's email carries the same ``Message-ID``. If the
 process dies after the server accepted a message and before the result was committed, the
@@ -38,9 +40,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.bus import ALERTS, EventBus
 from telemed.db.engine import SessionFactory
-from telemed.db.models import Notification, NotificationDelivery, User, Visit, VisitGuest
+from telemed.db.models import (
+    Notification,
+    NotificationDelivery,
+    NotificationDigest,
+    User,
+    Visit,
+    VisitGuest,
+)
 from telemed.db.types import utcnow
-from telemed.notify import backoff, kinds
+from telemed.domain.local_time import zone
+from telemed.notify import backoff, digests, kinds
 from telemed.notify.channels import (
     Outcome,
     SmtpServer,
@@ -61,6 +71,7 @@ POLL_SECONDS = 5.0
 
 Clock = Callable[[], datetime]
 EmailSender = Callable[[SmtpServer, Any], Awaitable[Outcome]]
+Leased = type[NotificationDelivery] | type[NotificationDigest]  # rows the worker leases
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,7 @@ class Channels:
     public_url: str
     language: str
     secret_key: str = ""  # signs the join links of guests' visit reminders
+    timezone: str = "Europe/Rome"  # the clock of the daily digest's time (TELEMED_TIMEZONE)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Channels:
@@ -80,7 +92,7 @@ class Channels:
                    mail_from=settings.effective_mail_from,
                    apprise_urls=tuple(settings.notify_urls),
                    public_url=settings.effective_public_url, language=settings.language,
-                   secret_key=settings.secret_key)
+                   secret_key=settings.secret_key, timezone=settings.timezone)
 
 
 class DeliveryWorker:
@@ -125,9 +137,15 @@ class DeliveryWorker:
                     continue
                 made = await session.exec(select(NotificationDelivery.id).where(
                     NotificationDelivery.notification_id == n.id).limit(1))
-                if made.first() is None:  # else a fold announced again: nothing re-sent
+                # else a fold announced again (or held already): nothing re-sent
+                if made.first() is None and n.held_at is None:
                     paged = await self._paged_already(session, n)
-                    session.add_all(self._deliveries(n, user, self.clock(), page=not paged))
+                    held = self.channels.smtp is not None and digests.holds(n, user)
+                    if held:
+                        n.held_at = self.clock()
+                        session.add(n)
+                    session.add_all(self._deliveries(n, user, self.clock(), page=not paged,
+                                                     email=not held))
                 await session.commit()
                 lang = language_for(user.language, self.channels.language)
                 announced.append((n, lang, await unread_count(session, user.id)))
@@ -158,10 +176,10 @@ class DeliveryWorker:
         return found.first() is not None
 
     def _deliveries(self, n: Notification, user: User, now: datetime,
-                    page: bool = True) -> list[NotificationDelivery]:
+                    page: bool = True, email: bool = True) -> list[NotificationDelivery]:
         out: list[NotificationDelivery] = []
         mid = message_id(n.id, self.channels.mail_from)
-        if self.channels.smtp is not None and user.email:
+        if email and self.channels.smtp is not None and user.email:
             out.append(NotificationDelivery(notification_id=n.id, channel="email",
                                             address=user.email, message_id=mid,
                                             next_attempt_at=now))
@@ -182,49 +200,68 @@ class DeliveryWorker:
 
     # --- delivery ---------------------------------------------------------------------
 
-    async def _claim(self, session: AsyncSession, now: datetime) -> list[str]:
+    async def _claim(self, session: AsyncSession, now: datetime,
+                     model: Leased = NotificationDelivery) -> list[str]:
+        """Lease the due rows of ``model`` (deliveries, or digests' emails) to this worker."""
         conn = await session.connection()
         lease_end = now + backoff.LEASE
         if conn.dialect.name == "postgresql":
             rows = (await conn.execute(text(
-                "SELECT id FROM notification_deliveries WHERE status = 'pending' "
+                f"SELECT id FROM {model.__tablename__} WHERE status = 'pending' "
                 "AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT :n "
                 "FOR UPDATE SKIP LOCKED"), {"now": now, "n": BATCH})).scalars().all()
             ids = [str(r) for r in rows]
             if ids:
                 await session.exec(
-                    update(NotificationDelivery)
-                    .where(col(NotificationDelivery.id).in_(ids))
-                    .values(next_attempt_at=lease_end,
-                            attempts=NotificationDelivery.attempts + 1))
+                    update(model).where(col(model.id).in_(ids))
+                    .values(next_attempt_at=lease_end, attempts=col(model.attempts) + 1))
             await session.commit()
             return ids
         seen = (await session.exec(
-            select(NotificationDelivery.id, NotificationDelivery.next_attempt_at)
-            .where(NotificationDelivery.status == "pending")
-            .where(col(NotificationDelivery.next_attempt_at) <= now)
-            .order_by(col(NotificationDelivery.next_attempt_at)).limit(BATCH))).all()
+            select(model.id, model.next_attempt_at)
+            .where(col(model.status) == "pending")
+            .where(col(model.next_attempt_at) <= now)
+            .order_by(col(model.next_attempt_at)).limit(BATCH))).all()
         ids = []
         for delivery_id, due in seen:
             result = await session.exec(
-                update(NotificationDelivery)
-                .where(col(NotificationDelivery.id) == delivery_id)
-                .where(col(NotificationDelivery.status) == "pending")
-                .where(col(NotificationDelivery.next_attempt_at) == due)
-                .values(next_attempt_at=lease_end,
-                        attempts=NotificationDelivery.attempts + 1))
+                update(model)
+                .where(col(model.id) == delivery_id)
+                .where(col(model.status) == "pending")
+                .where(col(model.next_attempt_at) == due)
+                .values(next_attempt_at=lease_end, attempts=col(model.attempts) + 1))
             if result.rowcount == 1:
                 ids.append(delivery_id)
             await session.commit()  # one row at a time: another process may hold the next
         return ids
 
     async def deliver(self) -> int:
-        """Send every due delivery once; returns how many were attempted."""
+        """Send every due delivery and digest once; returns how many were attempted."""
         async with self.sessions() as session:
             ids = await self._claim(session, self.clock())
+            digest_ids = await self._claim(session, self.clock(), NotificationDigest)
         for delivery_id in ids:
             await self._deliver_one(delivery_id)
-        return len(ids)
+        for digest_id in digest_ids:
+            await self._send_digest(digest_id)
+        return len(ids) + len(digest_ids)
+
+    async def _send_digest(self, digest_id: str) -> None:
+        async with self.sessions() as session:
+            row = await session.get(NotificationDigest, digest_id)
+            if row is None:
+                return
+            msg = await digests.digest_email(session, row, lang_default=self.channels.language,
+                                             public_url=self.channels.public_url,
+                                             mail_from=self.channels.mail_from)
+        outcome = (await send_email(self.channels.smtp, msg) if self.channels.smtp is not None
+                   else Outcome("retry", "no mail server is configured (TELEMED_SMTP_URL)"))
+        await self._record(digest_id, row.created_at, outcome, NotificationDigest)
+
+    async def make_digests(self) -> int:
+        """Make the daily digests due now (`telemed.notify.digests`); returns how many."""
+        return await digests.make_due(self.sessions, self.clock(), zone(self.channels.timezone),
+                                      self.channels.mail_from)
 
     async def _deliver_one(self, delivery_id: str) -> None:
         async with self.sessions() as session:
@@ -243,7 +280,7 @@ class DeliveryWorker:
                 lang = language_for(user.language, self.channels.language)
         outcome = (await self._send(delivery, n, lang, url) if url is not None
                    else Outcome("permanent", "the guest can no longer join this visit"))
-        await self._record(delivery_id, n.created_at, outcome)
+        await self._record(delivery_id, n.created_at, outcome, NotificationDelivery)
 
     async def _guest_url(self, session: AsyncSession, n: Notification) -> str | None:
         guest = await session.get(VisitGuest, n.guest_id) if n.guest_id else None
@@ -271,10 +308,12 @@ class DeliveryWorker:
                                       plain_text(lang, heading, url))
         return Outcome("permanent", f"unknown channel {delivery.channel}")
 
-    async def _record(self, delivery_id: str, created_at: datetime, outcome: Outcome) -> None:
+    async def _record(self, delivery_id: str, created_at: datetime, outcome: Outcome,
+                      model: Leased) -> None:
         now = self.clock()
         async with self.sessions() as session:
-            delivery = await session.get(NotificationDelivery, delivery_id)
+            delivery: NotificationDelivery | NotificationDigest | None = await session.get(
+                model, delivery_id)
             if delivery is None or delivery.status != "pending":
                 return
             delivery.last_error = outcome.error
@@ -295,14 +334,17 @@ class DeliveryWorker:
             result = {"permanent": "failed"}.get(outcome.result, outcome.result)
             if delivery.status == "dead":
                 result = "dead"
-            self.on_outcome.labels(delivery.channel, result).inc()
+            channel = getattr(delivery, "channel", "digest")
+            self.on_outcome.labels(channel, result).inc()
         if outcome.result != "sent":
             log.warning("notification delivery %s (%s): %s", delivery_id, outcome.result,
                         outcome.error)
 
     async def run_once(self) -> tuple[int, int]:
-        """One fan-out and one delivery pass: (dispatched, attempted)."""
-        return await self.dispatch(), await self.deliver()
+        """One fan-out, digest and delivery pass: (dispatched, attempted)."""
+        dispatched = await self.dispatch()
+        await self.make_digests()
+        return dispatched, await self.deliver()
 
     async def run(self, interval: float = POLL_SECONDS) -> None:
         """Passes until cancelled: every ``interval`` s, sooner when woken; failures logged."""

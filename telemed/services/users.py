@@ -289,7 +289,7 @@ async def list_users(session: AsyncSession, page: Page, role: str | None = None)
 
 async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, Any]) -> User:
     """The user's own contact details and notification choices (``email``, ``phone``,
-    ``notify``, ``language``); 422 changes nothing."""
+    ``notify``, ``notify_delivery``, ``digest_time``, ``language``); 422 changes nothing."""
     user = await get_user(session, user_id)
     errors: dict[str, str] = {}
     email = clean_email(changes["email"]) if "email" in changes else user.email
@@ -298,16 +298,24 @@ async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, A
     phone = clean_phone(changes["phone"], errors) if "phone" in changes else user.phone
     notify = changes.get("notify") or {}
     errors.update(kinds.preference_errors(notify))
+    delivery = changes.get("notify_delivery") or {}
+    digest_time = changes.get("digest_time", user.digest_time)
     language = changes.get("language", user.language)
     if language is not None and language not in ("it", "en"):
         errors["language"] = N_("Language must be it or en.")
-    if errors:
-        raise invalid(errors)
+    problems: dict[str, str | FieldError] = {
+        **errors, **kinds.delivery_errors(delivery, digest_time,
+                                          time_given=digest_time is not None)}
+    if problems:
+        raise invalid(problems)
     user.email = email
     user.phone = phone
     user.language = language
     if notify:
         user.notify_prefs = kinds.merged(user.notify_prefs, notify)
+    if delivery:  # what waits already goes out at the next pass for a kind switched back
+        user.digest_kinds = kinds.digest_kinds(user.digest_kinds, delivery)
+    user.digest_time = digest_time
     session.add(user)
     await session.commit()
     return user

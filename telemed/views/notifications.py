@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from telemed import keys
+from telemed.domain import digest
 from telemed.errors import ApiError
 from telemed.notify import kinds, outbox
 from telemed.principal import CLINICIANS, REQUEST_ID, ROLES, principal, requires
@@ -150,11 +151,17 @@ async def _settings_page(request: web.Request, errors: FormErrors,
     async with request.app[keys.SESSIONS]() as session:
         user = await get_user(session, who.user_id)
     choices = kinds.effective(user.notify_prefs)
+    delivery = kinds.deliveries(user.digest_kinds)
     options = [{"kind": k, "label": t(request, KIND_LABELS[k]), "on": choices[k],
-                "mandatory": k in kinds.MANDATORY} for k in KINDS_OF_ROLE.get(who.role, ())]
+                "mandatory": k in kinds.MANDATORY, "digestible": k in kinds.DIGESTIBLE,
+                "delivery": (form or {}).get(f"delivery_{k}", delivery[k])}
+               for k in KINDS_OF_ROLE.get(who.role, ())]
     return await render(request, "notification_settings.html", {
         "options": options, "email": (form or {}).get("email", user.email or ""),
         "phone": (form or {}).get("phone", user.phone or ""),
+        "digest_time": (form or {}).get(
+            "digest_time", f"{digest.stored_time(user.digest_time):%H:%M}"),
+        "any_digestible": any(o["digestible"] for o in options),
         "errors": errors}, status=status)
 
 
@@ -173,17 +180,23 @@ async def settings_submit(request: web.Request) -> web.Response:
     form = await read_form(request)
     notify = {k: form.get(f"notify_{k}") == "on" for k in KINDS_OF_ROLE.get(who.role, ())
               if k not in kinds.MANDATORY}
+    # Every delivery field sent is checked: a kind that may not wait is refused, not ignored.
+    delivery = {name.removeprefix("delivery_"): value for name, value in form.items()
+                if name.startswith("delivery_")}
+    changes: dict[str, Any] = {"email": form.get("email", ""), "phone": form.get("phone", ""),
+                               "notify": notify, "notify_delivery": delivery}
+    if "digest_time" in form:
+        changes["digest_time"] = form["digest_time"].strip()
     try:
         async with request.app[keys.SESSIONS]() as session:
-            await update_me(session, who.user_id,
-                            changes={"email": form.get("email", ""),
-                                     "phone": form.get("phone", ""), "notify": notify})
+            await update_me(session, who.user_id, changes=changes)
     except ApiError as exc:
         if exc.status != 422:
             raise
         errors = FormErrors()
         for field, message in exc.problems.items():
-            errors.add(field if field in ("email", "phone") else None, t_error(request, message))
+            errors.add(field if field in ("email", "phone", "digest_time") else None,
+                       t_error(request, message))
         return await _settings_page(request, errors, form, status=422)
     await flash(request, "Your notification settings are saved.")
     raise see_other("/settings/notifications")

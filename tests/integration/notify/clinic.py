@@ -112,6 +112,15 @@ def with_mail(settings: Any, url: str, **more: Any) -> Any:
                                        "mail_from": "Telemed <telemed@asl.example>", **more})
 
 
+def postgres_mail_app(settings: Any, postgres_url: str, smtp_url: str) -> web.Application:
+    """The app of `settings` on the PostgreSQL database `postgres_url`, mailing to `smtp_url`."""
+    from telemed.settings import load_settings
+
+    values = with_mail(settings, smtp_url).model_dump()
+    values["database_url"] = postgres_url
+    return app_of(load_settings(**values))
+
+
 def app_of(settings: Any) -> web.Application:
     from telemed.app import create_app
 

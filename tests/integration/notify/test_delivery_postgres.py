@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,24 +12,21 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
-from telemed.app import create_app
 from telemed.db.models import User
 from telemed.notify import outbox
 from telemed.notify.worker import Channels, DeliveryWorker
-from telemed.settings import Settings, load_settings
+from telemed.settings import Settings
 from tests.conftest import World
-from tests.integration.notify.clinic import with_mail
+from tests.integration.notify.clinic import postgres_mail_app
 from tests.smtp_fixture import MailCatcher
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def app(settings: Settings, migrated_postgres_url: str, tmp_path: Path,
+async def app(settings: Settings, migrated_postgres_url: str,
               smtp_server: MailCatcher) -> web.Application:
-    values = with_mail(settings, smtp_server.url).model_dump()
-    values["database_url"] = migrated_postgres_url
-    return create_app(load_settings(**values))
+    return postgres_mail_app(settings, migrated_postgres_url, smtp_server.url)
 
 
 async def test_workers_share_the_outbox_without_sending_twice(

@@ -33,3 +33,29 @@ def test_email_carries_language_link_and_message_id() -> None:
     body = msg.get_content()
     assert "https://t.example/alerts/x/acknowledge" in body
     assert "dati clinici" in body
+
+
+def test_a_digest_groups_by_kind_with_counts_and_links_in_the_readers_language() -> None:
+    from telemed.notify.messages import DigestItem, digest_message, digest_text
+
+    site = "https://t.example"
+    items = [DigestItem("document_cosign", title("it", "document_cosign", {"initials": "A. B."}),
+                        f"{site}/documents/d1"),
+             *(DigestItem("teleconsult_request",
+                          title("it", "teleconsult_request", {"initials": i}),
+                          f"{site}/teleconsults/{n}") for n, i in (("c1", "M. R."),
+                                                                   ("c2", "L. V.")))]
+    text = digest_text("it", items, f"{site}/settings/notifications")
+    # the groups in a fixed order, whatever the order of the items
+    assert text.index("Nuove richieste di teleconsulto (×2)") < text.index(
+        "Referti in attesa della tua controfirma (×1)")
+    heading = title("it", "teleconsult_request", {"initials": "L. V."})
+    assert f"- {heading}\n  {site}/teleconsults/c2\n" in text
+    assert f"{site}/documents/d1" in text and f"{site}/settings/notifications" in text
+    assert "dati clinici" in text
+    msg = digest_message(lang="en", items=items[:1], settings_url=f"{site}/settings",
+                         sender="telemed@t.example", recipient="a@b.example",
+                         message_id="<digest-x@t.example>")
+    assert msg["Subject"] == "Telemed: Your daily summary"
+    assert msg["Content-Language"] == "en" and msg["Message-ID"] == "<digest-x@t.example>"
+    assert "Reports awaiting your co-signature (×1)" in msg.get_content()

@@ -1,0 +1,57 @@
+"""The daily digest on PostgreSQL: four workers that find the same summaries due at once make
+and send each one once (the unique due instant, the conditional take, the leased email)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from telemed import keys
+from telemed.notify.worker import Channels, DeliveryWorker
+from telemed.settings import Settings
+from tests.conftest import World
+from tests.helpers.digest import digests_of, news, person, rome
+from tests.integration.notify.clinic import postgres_mail_app
+from tests.smtp_fixture import MailCatcher, body_of
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def app(settings: Settings, migrated_postgres_url: str,
+              smtp_server: MailCatcher) -> web.Application:
+    return postgres_mail_app(settings, migrated_postgres_url, smtp_server.url)
+
+
+async def test_four_workers_send_each_summary_once(
+        client: TestClient[Any, Any], world: World, app: web.Application,
+        smtp_server: MailCatcher) -> None:
+    people = [await person(client, world, "doctor", f"d{i}@asl.example",
+                           notify_delivery={"teleconsult_request": "digest"})
+              for i in range(5)]
+    now = [rome(2, 9)]
+    channels = Channels.from_settings(app[keys.SETTINGS])
+    workers = [DeliveryWorker(app[keys.SESSIONS], None, channels) for _ in range(4)]
+    for worker in workers:
+        worker.clock = lambda: now[0]
+    for who in people:
+        for cause in ("c1", "c2", "c3"):
+            await news(world, who["id"], "teleconsult_request", f"{who['id']}-{cause}", now[0])
+    await asyncio.gather(*(w.run_once() for w in workers))
+    assert smtp_server.messages == []
+    now[0] = rome(3, 7, 31)
+    for _ in range(2):
+        await asyncio.gather(*(w.run_once() for w in workers))
+    await smtp_server.wait_for(5)
+    await asyncio.sleep(0.3)
+    assert Counter(m["To"] for m in smtp_server.messages) == Counter(
+        {who["address"]: 1 for who in people})
+    assert all("New teleconsult requests (×3)" in body_of(m) for m in smtp_server.messages)
+    for who in people:
+        [made] = await digests_of(world, who["id"])
+        assert (made.status, made.items, made.due_at) == ("sent", 3, rome(3, 7, 30))
