@@ -520,3 +520,18 @@ def test_every_page_message_has_an_italian_translation() -> None:
         ):
             missing.append((context, msgid))
     assert missing == []
+
+
+def test_the_italian_catalogue_has_each_message_once() -> None:
+    """Branches merged with union keep both sides of a .po: a message written twice would keep
+    one of its translations silently (msgfmt refuses such a file)."""
+    import re
+    from collections import Counter
+
+    from telemed.i18n import CATALOGUE_DIR
+
+    text = (CATALOGUE_DIR / "it" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    entries = Counter(
+        (found.group(1), found.group(2)) for found in re.finditer(
+            r'^(?:msgctxt (".*")\n)?msgid ((?:".*"\n)+)msgstr', text, re.M))
+    assert [entry for entry, times in entries.items() if times > 1] == []
