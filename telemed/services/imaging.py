@@ -159,6 +159,9 @@ async def authorize_study(session: AsyncSession, who: Principal, study_uid: str,
     grant ran out, for a series already audited in the window, writes no line (a refusal
     still does)."""
     check_uid(study_uid)
+    if instance is not None:  # bad input is refused before anything asks the PACS
+        check_uid(instance[0], "series")
+        check_uid(instance[1], "instance")
     if not who.is_clinician and who.role != "patient":
         raise forbidden("Administrators do not see clinical images.")
     patient = await study_patient(session, client, study_uid, cache)

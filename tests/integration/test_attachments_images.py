@@ -237,6 +237,23 @@ async def test_pacs_down_says_unavailable_and_the_consult_goes_on(
     assert resp.status == 200
 
 
+@pytest.mark.parametrize(("path", "code"), [
+    ("/api/v1/studies/1.2.3/series/1.2/instances/%C3%97%C3%B8/summary", "invalid_instance_uid"),
+    ("/api/v1/studies/0/series/1.2.x/instances/1.2.3/summary", "invalid_series_uid"),
+    ("/api/v1/studies/0/series/1.2/instances/1..3/frames/1/rendered", "invalid_instance_uid"),
+    ("/api/v1/studies/1.2.%C2%9B/series/1.2/instances/1.3/summary", "invalid_study_uid"),
+])
+async def test_a_malformed_uid_is_refused_before_the_pacs_is_asked(
+        aiohttp_client: Any, settings: Settings, path: str, code: str) -> None:
+    """Bad input is a 400 whether the PACS is up, down or not there (it was a 503 when the
+    archive could not be reached, found by the API fuzzer)."""
+    down = create_app(settings.model_copy(update={"dicomweb_url": down_pacs_url()}))
+    client = await aiohttp_client(down)
+    world = World(down, client)
+    headers = await world.token((await world.user("doctor"))["username"])
+    resp = await client.get(path, headers=headers)
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == code
+
 async def test_a_file_larger_than_a_json_body_streams_in(aiohttp_client: Any,
                                                           settings: Settings) -> None:
     """Uploads are read as a stream with their own limit, not the JSON body limit."""
