@@ -14,6 +14,7 @@ hash is allowed by the Content-Security-Policy (``script_src``).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -139,9 +140,15 @@ def _matches(if_none_match: str, version: str) -> bool:
     return False
 
 
+@functools.cache
+def _store(root: Path) -> StaticFiles:
+    """One store per directory for the process (apps built in one process share it)."""
+    return StaticFiles(root)
+
+
 def setup_static(app: web.Application, root: Path) -> StaticFiles:
     """Serve ``root`` under /static/ and keep the store on the app (for ``static()`` in pages)."""
-    files = StaticFiles(root)
+    files = _store(root)
     app[STATIC_FILES] = files
     app.router.add_get(PREFIX + "{name:.+}", files.handle, name="static")
     return files

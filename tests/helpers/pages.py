@@ -49,8 +49,9 @@ async def post_form(client: Client, path: str, data: dict[str, str] | MultiDict[
 
 
 def text_of(page: str) -> str:
-    """The visible text of a page, tags removed and whitespace collapsed."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    """The visible text of a page: scripts, styles and tags removed, whitespace collapsed."""
+    shown = re.sub(r"<(script|style)\b[^>]*>.*?</\1>", " ", page, flags=re.S | re.I)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", shown)).split())
 
 
 def field_error(page: str, field_id: str) -> str:

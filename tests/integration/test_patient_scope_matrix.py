@@ -61,6 +61,13 @@ OTHER_PATIENT_ALLOWED: dict[tuple[str, str, str], str] = {
         "administrators deactivate and reactivate every user account (no patient data)",
     ("POST", "/api/v1/users/{user_id}/second-factor/reset", "admin"):
         "administrators reset any user's lost second factor, with a reason (no patient data)",
+    ("GET", "/users/{user_id}", "admin"):
+        "the administrator's page of one user account: name, role, status (no patient data)",
+    ("GET", "/users/{user_id}/second-factor/reset", "admin"):
+        "administrators reset any user's lost second factor, with a reason (no patient data)",
+    ("PUT", "/api/v1/users/{user_id}/fiscal-code", "admin"):
+        "administrators correct a staff member's fiscal code; a patient's account is refused "
+        "(409: its code is the record's, edited on the patient's page)",
     **{(m, p, "admin"): ADMIN_DEMOGRAPHICS for m, p in (
         ("GET", "/api/v1/patients/{patient_id}"),
         ("PATCH", "/api/v1/patients/{patient_id}"),
