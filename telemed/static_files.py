@@ -64,21 +64,32 @@ class StaticFiles:
     """The files under ``root`` (hidden ones excepted), by their path relative to it."""
 
     def __init__(self, root: Path) -> None:
-        self._root = root
-        self._names = frozenset(
-            path.relative_to(root).as_posix() for path in root.rglob("*")
-            if path.is_file() and not any(part.startswith(".")
-                                          for part in path.relative_to(root).parts))
+        self._root = root.resolve()
+        self._names = {path.relative_to(self._root).as_posix()
+                       for path in self._root.rglob("*") if self._servable(path)}
         self._assets: dict[str, Asset] = {}
         self._modules = sorted(name for name in self._names if name.endswith((".js", ".mjs")))
         self._import_map: tuple[tuple[str, ...], str, str] = ((), "", "")
         for name in self._names:
             self.asset(name)
 
+    def _servable(self, path: Path) -> bool:
+        """A regular file inside the root, on no hidden path."""
+        try:
+            relative = path.resolve().relative_to(self._root)
+        except (OSError, ValueError):
+            return False
+        return path.is_file() and not any(part.startswith(".") for part in relative.parts)
+
     def asset(self, name: str) -> Asset | None:
-        """The file ``name`` as served, re-read when it changed; None when there is none."""
+        """The file ``name`` as served, re-read when it changed; None when there is none.
+        A file added since the start is served once it is there (a developer's new file)."""
         if name not in self._names:
-            return None
+            if not name or name.startswith("/") or not self._servable(self._root / name):
+                return None
+            self._names.add((self._root / name).resolve().relative_to(self._root).as_posix())
+            if name not in self._names:
+                return None  # a spelling of another name ("a/../b.js"): only its own name
         path = self._root / name
         try:
             status = path.stat()

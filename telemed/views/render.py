@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +11,7 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 from babel.core import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time, get_datetime_format
 from markupsafe import Markup
 from yarl import URL
 
@@ -75,10 +75,15 @@ def _date_filter(context: jinja2.runtime.Context, value: date | None) -> str:
 
 @jinja2.pass_context
 def _datetime_filter(context: jinja2.runtime.Context, value: datetime | None) -> str:
+    """A date and time as people read them: "7 dic 2026, 18:55" (no seconds)."""
     if value is None:
         return ""
-    return format_datetime(value, "medium", tzinfo=ZoneInfo(context["timezone"]),
-                           locale=context["lang"])
+    zone = ZoneInfo(context["timezone"])
+    lang = context["lang"]
+    local = value.astimezone(zone) if value.tzinfo else value.replace(tzinfo=UTC).astimezone(zone)
+    return str(get_datetime_format("medium", locale=lang)).replace(
+        "{1}", format_date(local, "medium", locale=lang)).replace(
+        "{0}", format_time(local, "short", locale=lang))
 
 
 async def language_of(request: web.Request) -> str:

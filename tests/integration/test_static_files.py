@@ -97,6 +97,12 @@ def test_a_changed_file_gets_a_new_version(tmp_path: pathlib.Path) -> None:
     assert files.asset(".hidden") is None
     with pytest.raises(KeyError):
         files.url("missing.js")
+    (tmp_path / "added.css").write_text("body { color: black; }\n")  # added while running
+    assert files.url("added.css").startswith("/static/added.css?v=")
+    (tmp_path.parent / "outside.js").write_text("secret")
+    (tmp_path / "link.js").symlink_to(tmp_path.parent / "outside.js")
+    for name in ("../outside.js", "link.js", "/etc/passwd", "", "sub/../a.js", ".hidden"):
+        assert files.asset(name) is None, name
 
 
 async def test_the_import_map_is_allowed_by_its_hash_alone(client: TestClient[Any, Any]
