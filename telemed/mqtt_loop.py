@@ -53,7 +53,11 @@ class LightClient(mqtt.Client):
     It also reads the socket ``RECV_SIZE`` bytes at a time: paho asks for one byte of
     command, one per length byte, then the rest (three or four system calls a message) and
     is now served from what one call returned. `buffered` says how much is waiting there:
-    the socket no longer tells (`PahoLoop` reads on while any is)."""
+    the socket no longer tells (`PahoLoop` reads on while any is).
+
+    It overrides paho's private methods (``_handle_publish``, ``_sock_recv``), so setup.cfg
+    pins paho-mqtt to one minor version; tests/unit/core/test_mqtt_light_client.py compares it
+    field by field and byte by byte with paho's own client: run it before moving the pin."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
