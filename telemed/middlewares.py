@@ -53,7 +53,7 @@ def _csp(request: web.Request, response: web.StreamResponse) -> str:
     files = request.app.get(STATIC_FILES)
     if files is None or response.content_type != "text/html":
         return CSP
-    return CSP.replace("script-src 'self'", f"script-src 'self' {files.import_map()[1]}")
+    return CSP.replace("script-src 'self'", f"script-src 'self' {files.import_map_source}")
 
 
 def is_api(request: web.Request) -> bool:

@@ -72,6 +72,7 @@ class StaticFiles:
         self._import_map: tuple[tuple[str, ...], str, str] = ((), "", "")
         for name in self._names:
             self.asset(name)
+        self.import_map()
 
     def _servable(self, path: Path) -> bool:
         """A regular file inside the root, on no hidden path."""
@@ -113,8 +114,14 @@ class StaticFiles:
             raise KeyError(f"no static file {name!r}")
         return f"{PREFIX}{quote(name)}?v={asset.version}"
 
-    def import_map(self) -> tuple[str, str]:
-        """The pages' import map (JSON text) and its CSP source (``'sha256-…'``)."""
+    @property
+    def import_map_source(self) -> str:
+        """The CSP source (``'sha256-…'``) of the import map last built: the one the page
+        being answered rendered (no file is looked at again)."""
+        return self._import_map[2]
+
+    def import_map(self) -> str:
+        """The pages' import map (JSON text), rebuilt when a module changed."""
         versions = tuple(self.url(name) for name in self._modules)
         if versions != self._import_map[0]:
             imports = {PREFIX + quote(name): url for name, url in zip(self._modules, versions,
@@ -122,7 +129,7 @@ class StaticFiles:
             text = json.dumps({"imports": imports}, separators=(",", ":")).replace("<", "\\u003c")
             source = f"'sha256-{b64encode(hashlib.sha256(text.encode()).digest()).decode()}'"
             self._import_map = (versions, text, source)
-        return self._import_map[1], self._import_map[2]
+        return self._import_map[1]
 
     async def handle(self, request: web.Request) -> web.Response:
         """GET/HEAD /static/{name}: the file, 304 when the browser holds this version."""

@@ -63,7 +63,7 @@ def _static_url(context: jinja2.runtime.Context, name: str) -> str:
 def _import_map(context: jinja2.runtime.Context) -> Markup:
     """The text of the pages' ``<script type="importmap">`` (its hash is in the CSP)."""
     app: web.Application = context["app"]
-    return Markup(app[STATIC_FILES].import_map()[0])  # our JSON, "<" escaped
+    return Markup(app[STATIC_FILES].import_map())  # our JSON, "<" escaped
 
 
 @jinja2.pass_context
