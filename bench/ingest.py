@@ -3,6 +3,7 @@
     .venv/bin/python bench/ingest.py [--sizes 50,5000] [--readings 30000] [--records 3]
                                      [--postgres] [--phases backlog,bare,live,alerts]
                                      [--probes 150] [--background-rate 1000]
+                                     [--batch 2000]
 
 For each size K (devices, one patient each, every patient with an active care plan: two
 monitored metrics and a trend rule) it starts a private Mosquitto (as `telemed serve` does)
@@ -319,7 +320,7 @@ async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: Brok
     """The worker draining a backlog (and a bare paho subscriber the same one, with `bare`)."""
     total_messages = len(devices) * messages
     total = total_messages * args.records
-    settings = settings_for(tmp, url, broker)
+    settings = settings_for(tmp, url, broker, ingest_batch_size=args.batch)
     bare_wanted = "bare" in args.phases
     # Create the persistent sessions and their subscriptions, then go offline.
     app = create_app(settings, "ingest")
@@ -466,7 +467,7 @@ async def live(args: argparse.Namespace, tmp: Path, url: str, broker: BrokerHand
     """Publishers, the worker and a bare subscriber all at once, on the same messages."""
     total_messages = len(devices) * messages
     total = total_messages * args.records
-    settings = settings_for(tmp, url, broker)
+    settings = settings_for(tmp, url, broker, ingest_batch_size=args.batch)
     info = broker.info
     context = multiprocessing.get_context("spawn")
     ready, start, result = context.Event(), context.Event(), context.Queue()
@@ -510,7 +511,7 @@ async def live(args: argparse.Namespace, tmp: Path, url: str, broker: BrokerHand
 async def alert_latency(args: argparse.Namespace, tmp: Path, url: str, broker: BrokerHandle,
                         background_devices: list[Device], probes: list[Device],
                         doctor: dict[str, str]) -> list[float]:
-    settings = settings_for(tmp, url, broker)
+    settings = settings_for(tmp, url, broker, ingest_batch_size=args.batch)
     app = create_app(settings, "serve")
     latencies: list[float] = []
     info = broker.info
@@ -641,7 +642,7 @@ async def run_size(args: argparse.Namespace, size: int) -> Backlog:
                 base = time.time()
                 result = await throughput(args, tmp, url, broker, devices, messages, base)
                 result.storage_rate, result.storage_cpu = await storage_limit(
-                    url, devices, messages, args.records, base, BATCH_SIZE)
+                    url, devices, messages, args.records, base, args.batch)
                 print(f"  readings/s persisted and evaluated (one worker): "
                       f"{result.worker_rate:,.0f}")
                 print(f"  readings/s stored by the storage limit:          "
@@ -676,7 +677,7 @@ async def run_size(args: argparse.Namespace, size: int) -> Backlog:
                 await drop_database(pg_name)
 
 
-BATCH_SIZE = 500  # the worker's default TELEMED_INGEST_BATCH_SIZE
+BATCH_SIZE = Settings.model_fields["ingest_batch_size"].default  # the worker's default
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -710,6 +711,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--probes", type=int, default=150, help="alert latency probes")
     parser.add_argument("--probe-interval", type=float, default=0.1)
     parser.add_argument("--background-rate", type=float, default=1000.0)
+    parser.add_argument("--batch", type=int, default=BATCH_SIZE,
+                        help="readings a batch transaction holds at most "
+                             "(TELEMED_INGEST_BATCH_SIZE); the storage limit uses the same")
     args = parser.parse_args()
     args.sizes = [int(part) for part in args.sizes.split(",") if part]
     args.phases = {part.strip() for part in args.phases.split(",") if part.strip()}

@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     # Mosquitto 2.0 does not restore shared subscriptions from persistence, so with "shared"
     # readings published between a broker restart and the workers' resubscription are lost.
     ingest_subscription: Literal["auto", "shared", "exclusive"] = "auto"
-    ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
+    ingest_batch_size: int = Field(default=2000, ge=1, le=10_000)
     ingest_batch_ms: int = Field(default=20, ge=1, le=1000)
     # Seconds between passes of the periodic rules (missed measurements, silent devices,
     # escalation); 0 disables them in this process.

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from telemed.domain.bands import Bands, Severity, Zone, classify, is_worse, severity_of
 
-__all__ = ["Action", "Decision", "ThresholdState", "classify", "evaluate_run",
-           "evaluate_threshold", "replay"]
+__all__ = ["Action", "Decision", "ThresholdRule", "ThresholdState", "classify",
+           "evaluate_run", "evaluate_threshold", "replay"]
 
 Action = Literal["none", "open", "update", "escalate", "recovered"]
 
@@ -144,6 +144,60 @@ def evaluate_threshold(
     return new_state, Decision(action, severity, zone, previous)
 
 
+@dataclass(frozen=True, slots=True)
+class ThresholdRule:
+    """One metric's threshold rule, checked and prepared once: its bands and options, and
+    the in-band range ``[lowest, highest]`` where a reading with nothing open changes only
+    the time of the last reading (the ingest worker's common case)."""
+
+    bands: Bands
+    confirm_count: int = 1
+    hysteresis: float = 0.0
+    lowest: float = field(init=False)
+    highest: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        _check_options(self.confirm_count, self.hysteresis)
+        bands = self.bands
+        object.__setattr__(self, "lowest", max(
+            (b for b in (bands.critical_low, bands.warning_low) if b is not None),
+            default=-math.inf))
+        object.__setattr__(self, "highest", min(
+            (b for b in (bands.critical_high, bands.warning_high) if b is not None),
+            default=math.inf))
+
+    def run(self, state: ThresholdState, readings: Sequence[tuple[datetime, float]]
+            ) -> tuple[ThresholdState, list[tuple[int, Decision]]]:
+        """``evaluate_threshold`` over one patient's new readings of the metric, ``(time,
+        value)`` in time order: the final state and the decisions other than ``none``, with
+        the index of the reading that took each. The same answers as folding
+        ``evaluate_threshold`` reading by reading (tests/unit/domain/test_thresholds.py
+        says so on generated runs); in-band readings with no open condition take a fast
+        path (no objects per reading, only the time of the last one is kept)."""
+        lowest, highest = self.lowest, self.highest
+        severity, warning_streak, critical_streak, last_at = (
+            state.severity, state.warning_streak, state.critical_streak, state.last_at)
+        decisions: list[tuple[int, Decision]] = []
+        for index, (at, value) in enumerate(readings):
+            if severity is None and lowest <= value <= highest:  # in band, nothing open
+                if last_at is None or at >= last_at:
+                    warning_streak = critical_streak = 0
+                    last_at = at
+                continue
+            current, decision = evaluate_threshold(
+                ThresholdState(severity, warning_streak, critical_streak, last_at), value,
+                self.bands, self.confirm_count, self.hysteresis, at=at)
+            severity, warning_streak, critical_streak, last_at = (
+                current.severity, current.warning_streak, current.critical_streak,
+                current.last_at)
+            if decision.action != "none":
+                decisions.append((index, decision))
+        if (severity, warning_streak, critical_streak, last_at) == (
+                state.severity, state.warning_streak, state.critical_streak, state.last_at):
+            return state, decisions  # unchanged: the same object, nothing to write back
+        return ThresholdState(severity, warning_streak, critical_streak, last_at), decisions
+
+
 def evaluate_run(
     state: ThresholdState,
     readings: Sequence[tuple[datetime, float]],
@@ -151,36 +205,11 @@ def evaluate_run(
     confirm_count: int = 1,
     hysteresis: float = 0.0,
 ) -> tuple[ThresholdState, list[tuple[int, Decision]]]:
-    """``evaluate_threshold`` over one patient's new readings of a metric, ``(time, value)``
-    in time order: the final state and the decisions other than ``none``, with the index of
-    the reading that took each. The same answers as folding ``evaluate_threshold``
-    reading by reading (tests/unit/domain/test_thresholds.py says so on generated runs).
-
-    The ingest worker's common case, in-band readings with no open condition, takes a fast
-    path: no objects per reading, only the time of the last one is kept."""
-    if readings:
-        _check_options(confirm_count, hysteresis)
-    lowest = max((b for b in (bands.critical_low, bands.warning_low) if b is not None),
-                 default=-math.inf)
-    highest = min((b for b in (bands.critical_high, bands.warning_high) if b is not None),
-                  default=math.inf)
-    severity, warning_streak, critical_streak, last_at = (
-        state.severity, state.warning_streak, state.critical_streak, state.last_at)
-    decisions: list[tuple[int, Decision]] = []
-    for index, (at, value) in enumerate(readings):
-        if severity is None and lowest <= value <= highest:  # in band, nothing open (no NaN)
-            if last_at is None or at >= last_at:
-                warning_streak = critical_streak = 0
-                last_at = at
-            continue
-        current, decision = evaluate_threshold(
-            ThresholdState(severity, warning_streak, critical_streak, last_at), value, bands,
-            confirm_count, hysteresis, at=at)
-        severity, warning_streak, critical_streak, last_at = (
-            current.severity, current.warning_streak, current.critical_streak, current.last_at)
-        if decision.action != "none":
-            decisions.append((index, decision))
-    return ThresholdState(severity, warning_streak, critical_streak, last_at), decisions
+    """`ThresholdRule.run` with the rule given by its parts (checked only when there are
+    readings)."""
+    if not readings:
+        return state, []
+    return ThresholdRule(bands, confirm_count, hysteresis).run(state, readings)
 
 
 def replay(

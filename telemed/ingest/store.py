@@ -153,7 +153,7 @@ async def store_batch(
         ctx = await cache.patient(session, patient_id)
         if ctx is not None:
             work.append((ctx, readings))
-    result.changes += await rules.evaluate_batch(session, work)
+    result.changes += await rules.evaluate_batch(session, work, cache.rule_states)
     await record_device_activity(session, seen.values())
     return result
 

@@ -28,7 +28,7 @@ from telemed.services.context import ContextCache
 
 log = logging.getLogger("telemed.ingest")
 
-DEFAULT_MAX_READINGS = 500
+DEFAULT_MAX_READINGS = 2000
 DEFAULT_MAX_DELAY = 0.02
 BACKOFF = (0.05, 5.0)
 INTEGRITY_RETRIES = 3

@@ -36,6 +36,7 @@ from telemed.domain.assignments import Assignment, History
 from telemed.domain.careplans import CarePlanContent, parse_careplan_content
 from telemed.domain.errors import DomainValidationError
 from telemed.services.careplans import active_careplan
+from telemed.services.rule_states import ParsedStates
 
 log = logging.getLogger("telemed.rules")
 
@@ -258,6 +259,7 @@ class ContextCache:
         # the newest interval's start of each device `refresh_devices` read (None: no interval)
         self.newest_start: dict[str, datetime | None] = {}
         self.contents = SharedContents()
+        self.rule_states = ParsedStates()  # threshold states parsed or written before
 
     async def device(self, session: AsyncSession, device_id: str) -> DeviceInfo | None:
         return await self.devices.through(device_id, lambda: load_device(session, device_id))

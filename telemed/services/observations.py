@@ -127,6 +127,8 @@ _SQLITE_INSERT = (
 
 def sqlite_time(at: datetime) -> str:
     """A UTC time as `UTCDateTime` stores it on SQLite (naive, microseconds always)."""
+    if at.tzinfo is UTC:  # decoded readings and receive times: drop "+00:00", no new object
+        return at.isoformat(" ", "microseconds")[:26]
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 

@@ -20,7 +20,6 @@ found is built by ``domain.alert_detail`` (code, args and the API's English sent
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -29,16 +28,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, literal
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from telemed.db.models import Alert, Device, Observation, RuleState
+from telemed.db.models import Alert, Device, Observation
 from telemed.db.types import utcnow
 from telemed.domain import alert_detail, news2
 from telemed.domain.careplans import (
     DEFAULT_ESCALATE_AFTER_MINUTES,
     DEFAULT_SILENCE_HOURS,
+    CarePlanContent,
     MonitoringEntry,
     TimedSchedule,
     TrendRule,
@@ -53,16 +52,17 @@ from telemed.domain.schedule import (
     measurement_windows,
     missed_windows,
 )
-from telemed.domain.thresholds import ThresholdState, evaluate_run
+from telemed.domain.thresholds import ThresholdRule
 from telemed.domain.trends import evaluate_trend
 from telemed.domain.units import METRICS
 from telemed.notify import escalation
 from telemed.services import alerts
 from telemed.services.alerts import AlertChange, Condition
 from telemed.services.context import PatientContext
-from telemed.services.observations import NewReading, latest_values, sqlite_rows, sqlite_time
+from telemed.services.observations import NewReading, latest_values
 from telemed.services.pagination import chunks
 from telemed.services.plan_cache import ActivePlan, PlanCache
+from telemed.services.rule_states import ParsedStates, RuleStates
 
 log = logging.getLogger("telemed.rules")
 
@@ -77,69 +77,30 @@ def threshold_key(metric: str) -> str:
     return f"threshold:{metric}"
 
 
-class RuleStates:
-    """RuleState rows of some patients: loaded in one query, written back in one upsert."""
-
-    def __init__(self, rows: dict[tuple[str, str], dict[str, Any]]) -> None:
-        self._rows = rows
-        self._dirty: set[tuple[str, str]] = set()
-
-    @classmethod
-    async def load(cls, session: AsyncSession, patient_ids: Sequence[str]) -> RuleStates:
-        if not patient_ids:
-            return cls({})
-        result = await session.exec(
-            select(RuleState.patient_id, RuleState.rule_key, RuleState.state)
-            .where(col(RuleState.patient_id).in_(patient_ids)))
-        return cls({(pid, key): dict(state) for pid, key, state in result.all()})
-
-    def get(self, patient_id: str, key: str) -> dict[str, Any]:
-        return self._rows.get((patient_id, key), {})
-
-    def put(self, patient_id: str, key: str, state: dict[str, Any]) -> None:
-        if self._rows.get((patient_id, key)) == state:
-            return
-        self._rows[(patient_id, key)] = state
-        self._dirty.add((patient_id, key))
-
-    async def save(self, session: AsyncSession) -> None:
-        if not self._dirty:
-            return
-        conn = await session.connection()
-        now = utcnow()
-        if conn.dialect.name == "sqlite":
-            # one multi-row statement with parameters formatted here (the JSON as the
-            # column's type writes it): no executemany, no per-value bind processing
-            at = sqlite_time(now)
-            await sqlite_rows(conn, _SQLITE_UPSERT, [
-                (pid, key, json.dumps(self._rows[(pid, key)]), at)
-                for pid, key in sorted(self._dirty)])
-            self._dirty.clear()
-            return
-        rows = [{"patient_id": pid, "rule_key": key, "state": self._rows[(pid, key)],
-                 "updated_at": now} for pid, key in sorted(self._dirty)]
-        await conn.execute(_upsert_statement(conn.dialect.name), rows)
-        self._dirty.clear()
+def _threshold_rule(content: CarePlanContent | None, metric: str) -> ThresholdRule | None:
+    """The threshold rule of ``metric`` under a plan's content (None: the metric has none),
+    prepared once per content and metric: a region's plans share a few contents."""
+    memo = _THRESHOLD_RULES.get(id(content))
+    if memo is None or memo[0] is not content:
+        if len(_THRESHOLD_RULES) >= _THRESHOLD_RULES_LIMIT:
+            _THRESHOLD_RULES.clear()
+        memo = _THRESHOLD_RULES[id(content)] = (content, {})
+    rules = memo[1]
+    if metric not in rules:
+        info = METRICS.get(metric)
+        bands = effective_bands(content, metric)
+        if info is None or not info.is_clinical or bands.is_empty:
+            rules[metric] = None
+        else:
+            entry = content.entry_for(metric) if content is not None else None
+            rules[metric] = (ThresholdRule(bands, entry.confirm_count, entry.hysteresis)
+                             if entry is not None else ThresholdRule(bands))
+    return rules[metric]
 
 
-_UPSERTS: dict[str, Any] = {}
-_SQLITE_UPSERT = (
-    "INSERT INTO rule_states (patient_id, rule_key, state, updated_at) VALUES {values} "
-    "ON CONFLICT (patient_id, rule_key) DO UPDATE SET state = excluded.state, "
-    "updated_at = excluded.updated_at")
-
-
-def _upsert_statement(dialect: str) -> Any:
-    stmt = _UPSERTS.get(dialect)
-    if stmt is None:
-        table = RuleState.__table__  # type: ignore[attr-defined]
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        base = insert(table)
-        stmt = base.on_conflict_do_update(
-            index_elements=["patient_id", "rule_key"],
-            set_={"state": base.excluded.state, "updated_at": base.excluded.updated_at})
-        _UPSERTS[dialect] = stmt
-    return stmt
+# id(content) → (the content, its metrics' rules); the content is held, so its id is not reused
+_THRESHOLD_RULES: dict[int, tuple[CarePlanContent | None, dict[str, ThresholdRule | None]]] = {}
+_THRESHOLD_RULES_LIMIT = 10_000
 
 
 async def _thresholds(
@@ -151,20 +112,14 @@ async def _thresholds(
     for reading in readings:
         by_metric[reading.metric].append(reading)
     for metric, items in by_metric.items():
-        info = METRICS.get(metric)
-        if info is None or not info.is_clinical:
+        rule = _threshold_rule(ctx.content, metric)
+        if rule is None:
             continue
-        bands = effective_bands(ctx.content, metric)
-        if bands.is_empty:
-            continue
-        entry = ctx.content.entry_for(metric) if ctx.content is not None else None
-        confirm = entry.confirm_count if entry is not None else 1
-        hysteresis = entry.hysteresis if entry is not None else 0.0
         key = threshold_key(metric)
-        state = ThresholdState.from_dict(states.get(ctx.patient_id, key))
-        items.sort(key=_time_of)
-        state, decisions = evaluate_run(state, [(r.time, r.value) for r in items], bands,
-                                        confirm, hysteresis)
+        if len(items) > 1:
+            items.sort(key=_time_of)
+        state, decisions = rule.run(states.threshold(ctx.patient_id, key),
+                                    [(r.time, r.value) for r in items])
         for index, decision in decisions:
             reading = items[index]
             if decision.action in ("open", "escalate") and decision.severity is not None:
@@ -185,7 +140,7 @@ async def _thresholds(
                     ctx.patient, received_at=reading.received_at)
                 if change is not None:
                     changes.append(change)
-        states.put(ctx.patient_id, key, state.to_dict())
+        states.put_threshold(ctx.patient_id, key, state)
     return changes
 
 
@@ -227,13 +182,15 @@ async def _news2(
 
 
 async def evaluate_batch(
-    session: AsyncSession, batch: Sequence[tuple[PatientContext, Sequence[NewReading]]]
+    session: AsyncSession, batch: Sequence[tuple[PatientContext, Sequence[NewReading]]],
+    memo: ParsedStates | None = None,
 ) -> list[AlertChange]:
-    """Run every rule of each patient over newly stored readings (in the caller's tx)."""
+    """Run every rule of each patient over newly stored readings (in the caller's tx);
+    ``memo``: the worker's parsed threshold states, kept across batches."""
     batch = [(ctx, readings) for ctx, readings in batch if readings]
     if not batch:
         return []
-    states = await RuleStates.load(session, [ctx.patient_id for ctx, _ in batch])
+    states = await RuleStates.load(session, [ctx.patient_id for ctx, _ in batch], memo)
     changes: list[AlertChange] = []
     for ctx, readings in batch:
         changes += await _thresholds(session, ctx, readings, states)
@@ -324,14 +281,6 @@ async def _trend(
     ), ctx.patient)
 
 
-async def _states_of(session: AsyncSession, patient_ids: Sequence[str]) -> RuleStates:
-    """The rule states of many patients, a few hundred ids per query."""
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for part in chunks(sorted(set(patient_ids))):
-        rows.update((await RuleStates.load(session, part))._rows)
-    return RuleStates(rows)
-
-
 async def _devices_of(session: AsyncSession, patient_ids: Sequence[str]
                       ) -> dict[str, list[tuple[str, datetime | None]]]:
     """patient id → (kind, last_seen) of its devices that are not revoked."""
@@ -372,7 +321,7 @@ async def missed_measurements(
     if not due:
         return []
     patient_ids = sorted({plan.patient_id for plan, _, _ in due})
-    states = await _states_of(session, patient_ids)
+    states = await RuleStates.load(session, patient_ids)
     windows_of: dict[tuple[str, str], list[MeasurementWindow]] = {}
     # Patients on the same schedule share its last window end before now and its next end
     # after now: computed once per schedule and time zone in this pass.

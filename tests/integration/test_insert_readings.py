@@ -85,7 +85,7 @@ async def test_a_batch_longer_than_one_statement(client: TestClient[Any, Any],
 
 async def test_a_workers_batch_is_one_statement(client: TestClient[Any, Any],
                                                 world: World) -> None:
-    """The worker's default batch (500 readings) costs one INSERT, one round trip to the
+    """The worker's default batch (2,000 readings) costs one INSERT, one round trip to the
     driver's thread (it took five of 110 rows)."""
     patient = await world.patient()
     device = await add_device(world.app, patient.id)
