@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from telemed.documents.score_words import band_word
 from telemed.domain.documents import LOINC, KindSpec, paragraphs
 from telemed.domain.local_time import DEFAULT_ZONE
-from telemed.domain.score_report import SCORE_LOINC, band_word, title_of, trend_word
+from telemed.domain.score_report import SCORE_LOINC
 from telemed.domain.units import METRICS
-from telemed.i18n.labels import NC_, word
+from telemed.i18n.labels import NC_, label, say
 
 FISCAL_CODE = "http://hl7.it/sid/codiceFiscale"
 UCUM = "http://unitsofmeasure.org"
@@ -176,20 +177,20 @@ def _score_observation(item: Mapping[str, Any], patient_url: str,
     loinc = SCORE_LOINC.get(code)
     coding = ({"system": LOINC, "code": loinc[0], "display": loinc[1]} if loinc
               else {"system": QUESTIONNAIRE_SYSTEM, "code": f"{code}-total"})
-    note = word(lang, NC_("document", "responses in the period: {count}; first {first}, "
-                                      "min {min}, max {max} / {max_score}; trend: {trend}")
-                ).format(count=item["count"], first=item["first"]["score"], min=item["min"],
-                         max=item["max"], max_score=item["max_score"],
-                         trend=trend_word(str(item["trend"]), lang))
+    note = say(lang, NC_("document", "responses in the period: {count}; first {first}, "
+                                     "min {min}, max {max} / {max_score}; trend: {trend}"),
+               count=item["count"], first=item["first"]["score"], min=item["min"],
+               max=item["max"], max_score=item["max_score"],
+               trend=label(lang, "score_trend", str(item["trend"])))
     return {
         "resourceType": "Observation", "status": "final",
         "id": f"score-{code.replace('_', '-')}",
         "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey"}]}],
-        "code": {"coding": [coding], "text": title_of(code, lang)},
+        "code": {"coding": [coding], "text": label(lang, "score_questionnaire", code)},
         "subject": {"reference": patient_url},
         "effectiveDateTime": str(last["at"]),
         "valueInteger": int(last["score"]),
-        "interpretation": [{"text": band_word(code, str(last["band"]), lang)}],
+        "interpretation": [{"text": band_word(lang, code, str(last["band"]))}],
         "note": [{"text": note}],
     }
 

@@ -34,12 +34,12 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from telemed.documents.fhir import DocumentFacts
+from telemed.documents.score_words import band_word
 from telemed.domain.documents import paragraphs
 from telemed.domain.local_time import DEFAULT_ZONE, day_text, when_text, zone
-from telemed.domain.score_report import band_word, title_of, trend_word
 from telemed.domain.units import METRICS
 from telemed.i18n import LANGUAGES
-from telemed.i18n.labels import NC_, Label, label, word
+from telemed.i18n.labels import NC_, label, say
 
 FONT, BOLD = "TelemedVera", "TelemedVera-Bold"
 CREATOR = "Telemed"
@@ -48,18 +48,12 @@ PDFA_PART, PDFA_CONFORMANCE = "2", "B"
 
 # The PDF's fixed words are English msgids of the catalogue (telemed/i18n), in the context
 # "document" so that a signed document's wording is its own, apart from the pages' words,
-# and are said in the document's language when it is rendered (`_say`). Those said in
+# and are said in the document's language when it is rendered (`say`). Those said in
 # more than one place:
 PATIENT, FISCAL_CODE = NC_("document", "Patient"), NC_("document", "Fiscal code")
 DATE, DOCUMENT = NC_("document", "Date"), NC_("document", "Document")
 PAGE = NC_("document", "Page {n} of {m}")  # filled by the canvas, once the pages are counted
 COUNT = NC_("document", "N")  # the column of how many readings or responses
-
-
-def _say(lang: str, found: Label, **params: object) -> str:
-    """One of the PDF's fixed words in ``lang``, its ``{placeholders}`` filled by ``params``."""
-    said = word(lang, found)
-    return said.format(**params) if params else said
 
 
 def _fonts() -> None:
@@ -168,20 +162,20 @@ def signature_line(f: DocumentFacts, *, status: str, lang: str,
     """Who signed (and co-signed) the document, when, under whose seal ("" unsigned)."""
     signed = _when(f.signed_at, lang, f.timezone)
     if legacy_hash:
-        return _say(lang, NC_("document", "Signed by {who} on {when}, before seals existed: its "
-                                          "integrity is checked with the SHA-256 fingerprint "
-                                          "{hash}."),
-                    who=f.signer.name, when=signed, hash=legacy_hash)
+        return say(lang, NC_("document", "Signed by {who} on {when}, before seals existed: its "
+                                         "integrity is checked with the SHA-256 fingerprint "
+                                         "{hash}."),
+                   who=f.signer.name, when=signed, hash=legacy_hash)
     if status in ("draft", "partially_signed"):
         return ""
     if f.cosigner is not None and f.cosigned_at is not None:
-        return _say(lang, NC_("document", "Signed by {who} on {when} and co-signed by {co} on "
-                                          "{co_when}, with the electronic seal of {org}."),
-                    who=f.signer.name, when=signed, co=f.cosigner.name,
-                    co_when=_when(f.cosigned_at, lang, f.timezone), org=f.organisation)
-    return _say(lang, NC_("document", "Signed by {who} on {when}, with the electronic seal of "
-                                      "{org}."),
-                who=f.signer.name, when=signed, org=f.organisation)
+        return say(lang, NC_("document", "Signed by {who} on {when} and co-signed by {co} on "
+                                         "{co_when}, with the electronic seal of {org}."),
+                   who=f.signer.name, when=signed, co=f.cosigner.name,
+                   co_when=_when(f.cosigned_at, lang, f.timezone), org=f.organisation)
+    return say(lang, NC_("document", "Signed by {who} on {when}, with the electronic seal of "
+                                     "{org}."),
+               who=f.signer.name, when=signed, org=f.organisation)
 
 
 def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = None) -> bytes:
@@ -190,19 +184,19 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
     styles = _styles()
     story: list[Any] = [Paragraph(_text(f.title), styles["title"])]
     if status in ("draft", "partially_signed"):
-        mark = (_say(lang, NC_("document", "DRAFT - not signed")) if status == "draft" else
-                _say(lang, NC_("document", "AWAITING CO-SIGNATURE - signed by {who}, not "
-                                           "sealed yet"), who=_text(f.signer.name)))
+        mark = (say(lang, NC_("document", "DRAFT - not signed")) if status == "draft" else
+                say(lang, NC_("document", "AWAITING CO-SIGNATURE - signed by {who}, not "
+                                          "sealed yet"), who=_text(f.signer.name)))
         story.append(Paragraph(f'<font color="#b00020">{mark}</font>', styles["h2"]))
     p = f.patient
-    facts = [[_say(lang, PATIENT), f"{p.family_name} {p.given_name}"],
-             [_say(lang, FISCAL_CODE), p.fiscal_code],
-             [_say(lang, NC_("document", "Born on")), p.birth_date.strftime("%d/%m/%Y")],
-             [_say(lang, NC_("document", "Written by")), f.author.name],
-             [_say(lang, DATE), _when(f.completed_at, lang, f.timezone)]]
+    facts = [[say(lang, PATIENT), f"{p.family_name} {p.given_name}"],
+             [say(lang, FISCAL_CODE), p.fiscal_code],
+             [say(lang, NC_("document", "Born on")), p.birth_date.strftime("%d/%m/%Y")],
+             [say(lang, NC_("document", "Written by")), f.author.name],
+             [say(lang, DATE), _when(f.completed_at, lang, f.timezone)]]
     if f.period:
         here = zone(f.timezone)
-        facts.append([_say(lang, NC_("document", "Period")),
+        facts.append([say(lang, NC_("document", "Period")),
                       f"{day_text(f.period[0], here, lang)} - {day_text(f.period[1], here, lang)}"])
     table = Table(facts, colWidths=[40 * mm, 120 * mm])
     table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT),
@@ -220,13 +214,13 @@ def render_document(f: DocumentFacts, *, status: str, legacy_hash: str | None = 
         if spec.key == "questionnaires" and f.figures:
             story += _scores(f.figures.get("questionnaires", []), lang, f.timezone)
     if f.replaces:
-        story.append(Paragraph(_text(_say(lang, NC_("document", "Replaces document {id}."),
-                                          id=f.replaces)), styles["small"]))
+        story.append(Paragraph(_text(say(lang, NC_("document", "Replaces document {id}."),
+                                         id=f.replaces)), styles["small"]))
     story.append(Spacer(1, 8 * mm))
     sign_line = signature_line(f, status=status, lang=lang, legacy_hash=legacy_hash)
     if sign_line:
         story.append(Paragraph(_text(sign_line), styles["body"]))
-    story.append(Paragraph(_text(f"{_say(lang, DOCUMENT)} {f.id}"), styles["small"]))
+    story.append(Paragraph(_text(f"{say(lang, DOCUMENT)} {f.id}"), styles["small"]))
     return _build(story, lang=lang, title=f.title, author=f.organisation,
                   subject=f.spec.title(lang), running_title=f.spec.title(lang))
 
@@ -239,7 +233,7 @@ def _build(story: list[Any], *, lang: str, title: str, author: str, subject: str
     doc = SimpleDocTemplate(out, pagesize=A4, topMargin=22 * mm, bottomMargin=18 * mm,
                             leftMargin=20 * mm, rightMargin=20 * mm, title=title,
                             author=author, subject=subject, lang=lang)
-    doc.build(story, canvasmaker=_canvas(author, running_title, _say(lang, PAGE)))
+    doc.build(story, canvasmaker=_canvas(author, running_title, say(lang, PAGE)))
     return as_pdfa(out.getvalue(), title=title, author=author, subject=subject)
 
 
@@ -253,9 +247,9 @@ def _grid(rows: list[list[str]]) -> Table:
 
 
 def _figures(figures: Mapping[str, Any], lang: str, where: str = DEFAULT_ZONE) -> list[Any]:
-    rows: list[list[str]] = [[_say(lang, NC_("document", "Metric")), _say(lang, COUNT), "min",
-                              _say(lang, NC_("document", "Median")), "max",
-                              _say(lang, NC_("document", "Unit"))]]
+    rows: list[list[str]] = [[say(lang, NC_("document", "Metric")), say(lang, COUNT), "min",
+                              say(lang, NC_("document", "Median")), "max",
+                              say(lang, NC_("document", "Unit"))]]
     for m in figures.get("metrics", []):
         rows.append([_metric_name(str(m["metric"]), lang), str(m["count"]),
                      f"{m['min']:g}", f"{m['median']:g}", f"{m['max']:g}", str(m["unit"])])
@@ -275,18 +269,18 @@ def _scores(summaries: Sequence[Mapping[str, Any]], lang: str,
     chart of the scores of each questionnaire answered more than once."""
     if not summaries:
         return []
-    rows = [[_say(lang, NC_("document", "Questionnaire")), _say(lang, COUNT),
-             _say(lang, NC_("document", "Last")), _say(lang, NC_("document", "Score")),
-             _say(lang, NC_("document", "Band")), _say(lang, NC_("document", "Trend"))]]
+    rows = [[say(lang, NC_("document", "Questionnaire")), say(lang, COUNT),
+             say(lang, NC_("document", "Last")), say(lang, NC_("document", "Score")),
+             say(lang, NC_("document", "Band")), say(lang, NC_("document", "Trend"))]]
     charts = []
     for s in summaries:
         code, last = str(s["code"]), s["last"]
-        rows.append([title_of(code, lang), str(s["count"]), day_text(str(last["at"]),
-                                                                      zone(where), lang),
-                     f"{last['score']}/{s['max_score']}", band_word(code, str(last["band"]), lang),
-                     trend_word(str(s["trend"]), lang)])
-        scale = _say(lang, NC_("document", "score 0-{max}"), max=s["max_score"])
-        chart = _chart(f"{title_of(code, lang)} ({scale})",
+        title = label(lang, "score_questionnaire", code)
+        rows.append([title, str(s["count"]), day_text(str(last["at"]), zone(where), lang),
+                     f"{last['score']}/{s['max_score']}", band_word(lang, code, str(last["band"])),
+                     label(lang, "score_trend", str(s["trend"]))])
+        scale = say(lang, NC_("document", "score 0-{max}"), max=s["max_score"])
+        chart = _chart(f"{title} ({scale})",
                        s.get("points", []), lang, where, height=35 * mm,
                        y_range=(0, float(s["max_score"])))
         if chart is not None:
@@ -299,17 +293,17 @@ def render_index(*, organisation: str, patient_name: str, fiscal_code: str, lang
                  timezone: str = DEFAULT_ZONE) -> bytes:
     """The index of a patient's documents: (date, kind, title, status) rows."""
     lang = lang if lang in LANGUAGES else "it"
-    styles, title = _styles(), _say(lang, NC_("document", "Index of documents"))
-    data = [[_say(lang, DATE), _say(lang, NC_("document", "Kind")), _say(lang, DOCUMENT),
-             _say(lang, NC_("document", "Status"))], *rows]
+    styles, title = _styles(), say(lang, NC_("document", "Index of documents"))
+    data = [[say(lang, DATE), say(lang, NC_("document", "Kind")), say(lang, DOCUMENT),
+             say(lang, NC_("document", "Status"))], *rows]
     table = Table([[Paragraph(_text(c), styles["body"]) for c in row] for row in data],
                   colWidths=[30 * mm, 45 * mm, 65 * mm, 25 * mm], repeatRows=1)
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
                                ("FONTNAME", (0, 0), (-1, -1), FONT)]))
     story = [Paragraph(_text(title), styles["title"]),
-             Paragraph(_text(f"{_say(lang, PATIENT)}: {patient_name} · "
-                             f"{_say(lang, FISCAL_CODE)}: {fiscal_code}"), styles["body"]),
-             Paragraph(_text(f"{_say(lang, DATE)}: {_when(generated_at, lang, timezone)}"),
+             Paragraph(_text(f"{say(lang, PATIENT)}: {patient_name} · "
+                             f"{say(lang, FISCAL_CODE)}: {fiscal_code}"), styles["body"]),
+             Paragraph(_text(f"{say(lang, DATE)}: {_when(generated_at, lang, timezone)}"),
                        styles["small"]),
              Spacer(1, 4 * mm), table]
     return _build(story, lang=lang, title=title, author=organisation,

@@ -27,7 +27,8 @@ from joserfc.jwk import ECKey, RSAKey
 from joserfc.registry import HeaderParameter
 
 from telemed.documents.seal import Seal, chains_to
-from telemed.domain.documents import canonical_json
+from telemed.domain.documents import KindSpec, canonical_json
+from telemed.i18n.labels import NC_, say
 
 # Our protected header names: the signing time (as in JAdES) and the signing clinician.
 _REGISTRY = jws.JWSRegistry(header_registry={
@@ -148,6 +149,13 @@ def _replace(v: Verdict, **changes: Any) -> Verdict:
 
 
 # --- PDF (PAdES B-B) ----------------------------------------------------------------------
+
+
+def seal_reason(spec: KindSpec, lang: str, names: str) -> str:
+    """The reason of a document's PAdES seal, in the document's language ``lang``: its kind
+    and who signed it (``names``)."""
+    return say(lang, NC_("document", "{kind} - signed by {names}"), kind=spec.title(lang),
+               names=names)
 
 
 def seal_pdf(seal: Seal, pdf: bytes, *, signer_name: str, reason: str) -> bytes:

@@ -25,7 +25,7 @@ from typing import Any, Final, Literal
 
 from telemed.domain.errors import N_
 from telemed.domain.local_time import when_text
-from telemed.domain.score_report import ScoreLine, ScoreSummary, scores_text, summarize_scores
+from telemed.domain.score_report import ScoreLine, ScoreSummary, summarize_scores
 from telemed.domain.text import text_errors
 
 Status = Literal["draft", "partially_signed", "signed", "replaced"]
@@ -421,7 +421,9 @@ def alert_text(a: AlertLine, lang: str, *, words: Words = as_is, where: tzinfo =
 def monitoring_text(figures: MonitoringFigures, lang: str, *, words: Words = as_is,
                     where: tzinfo = UTC) -> dict[str, str]:
     """The drafted text of the data sections (the clinician completes the rest), in
-    ``lang``: values named by ``words``, times in the time zone ``where``."""
+    ``lang``: values named by ``words``, times in the time zone ``where``. The questionnaires'
+    section is drafted in words by `telemed.documents.score_words` (from ``figures``'
+    summaries)."""
     it = lang == "it"
     if figures.adherence is None:
         adherence = ("Nessuna misurazione programmata nel periodo." if it
@@ -439,11 +441,7 @@ def monitoring_text(figures: MonitoringFigures, lang: str, *, words: Words = as_
     readings = "\n".join(lines) or ("Nessuna rilevazione." if it else "No readings.")
     alerts = ("\n".join(alert_text(a, lang, words=words, where=where) for a in figures.alerts)
               or ("Nessun allarme." if it else "No alerts."))
-    out = {"adherence": adherence, "readings": readings, "alerts": alerts}
-    if figures.questionnaires:  # a plan without questionnaires has no such section
-        out["questionnaires"] = scores_text([q.to_dict() for q in figures.questionnaires],
-                                            lang, where=where)
-    return out
+    return {"adherence": adherence, "readings": readings, "alerts": alerts}
 
 
 # --- the teleconsult report: drafted from the request and its answer ----------------------

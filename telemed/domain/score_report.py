@@ -6,16 +6,18 @@ when the band moved (`telemed.domain.questionnaires.band_rank`), or, for the PHQ
 score moved by its minimal clinically important difference of 5 points (Löwe et al., Med
 Care 2004) within one band; ``stable`` otherwise; ``single`` with one response only. Every
 score of the catalogue grows with the symptoms, so a higher score is worse.
+
+Codes and numbers only: the words (titles, bands, trends, the drafted lines) are the
+catalogue's, said in the document's language by `telemed.documents.score_words`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from typing import Any, Final, Literal
 
-from telemed.domain.local_time import day_text
 from telemed.domain.questionnaires import CATALOGUE, Scored, band_rank
 
 Trend = Literal["single", "better", "stable", "worse"]
@@ -27,39 +29,6 @@ SCORE_LOINC: Final[Mapping[str, tuple[str, str]]] = {
     "phq9": ("44261-6", "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]"),
 }
 MAX_POINTS: Final = 120
-
-# The bands and trends in the two languages of the documents (the report's text is written
-# once, in the patient's language, like the rest of `domain.documents.monitoring_text`); the
-# same words as the pages' catalogue (views.alert_text.QUESTIONNAIRE_BANDS).
-BAND_WORDS: Final[Mapping[str, Mapping[str, str]]] = {
-    "it": {"minimal": "minima", "mild": "lieve", "moderate": "moderata",
-           "moderately_severe": "moderatamente grave", "severe": "grave",
-           "stable": "stabile", "watch": "da tenere d'occhio", "worse": "peggiorato",
-           "type1": "Anthonisen tipo 1", "type2": "Anthonisen tipo 2",
-           "type3": "Anthonisen tipo 3", "some": "alcuni sintomi",
-           "many": "molti sintomi"},
-    "en": {"minimal": "minimal", "mild": "mild", "moderate": "moderate",
-           "moderately_severe": "moderately severe", "severe": "severe",
-           "stable": "stable", "watch": "to watch", "worse": "worse",
-           "type1": "Anthonisen type 1", "type2": "Anthonisen type 2",
-           "type3": "Anthonisen type 3", "some": "some symptoms", "many": "many symptoms"},
-}
-# "none" means a different thing in each diary.
-NONE_WORDS: Final[Mapping[str, Mapping[str, str]]] = {
-    "it": {"copd_diary": "nessuna riacutizzazione", "hypo_diary": "nessun sintomo"},
-    "en": {"copd_diary": "no exacerbation", "hypo_diary": "no symptoms"},
-}
-TREND_WORDS: Final[Mapping[str, Mapping[str, str]]] = {
-    "it": {"single": "una sola risposta", "better": "in miglioramento", "stable": "stabile",
-           "worse": "in peggioramento"},
-    "en": {"single": "one response only", "better": "improving", "stable": "stable",
-           "worse": "worsening"},
-}
-TITLES: Final[Mapping[str, Mapping[str, str]]] = {
-    "it": {"phq9": "Umore (PHQ-9)", "hf_diary": "Diario dello scompenso cardiaco",
-           "copd_diary": "Diario della BPCO", "hypo_diary": "Diario delle ipoglicemie"},
-    "en": {code: q.title for code, q in CATALOGUE.items()},
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,45 +114,3 @@ def summarize_scores(lines: Iterable[ScoreLine], *,
             sum(1 for r in rows if r.scored.flags),
             _thin([(r.at.isoformat(), r.scored.score) for r in rows], max_points)))
     return tuple(out)
-
-
-def band_word(code: str, band: str, lang: str) -> str:
-    """A band in words (``lang`` it or en)."""
-    lang = lang if lang in BAND_WORDS else "it"
-    if band == "none":
-        return NONE_WORDS[lang].get(code, band)
-    return BAND_WORDS[lang].get(band, band)
-
-
-def title_of(code: str, lang: str) -> str:
-    return TITLES["it" if lang == "it" else "en"].get(code, code)
-
-
-def trend_word(trend: str, lang: str) -> str:
-    return TREND_WORDS["it" if lang == "it" else "en"].get(trend, trend)
-
-
-def scores_text(summaries: Iterable[Mapping[str, Any]], lang: str, *,
-                where: tzinfo = UTC) -> str:
-    """The drafted text of the questionnaire section, one line per questionnaire (from the
-    summaries' ``to_dict`` form, as stored in a document's figures; dates in ``where``)."""
-    it = lang == "it"
-    lines = []
-    for s in summaries:
-        code, last, first = str(s["code"]), s["last"], s["first"]
-        count = int(s["count"])
-        answers = (("risposta" if count == 1 else "risposte") if it
-                   else ("response" if count == 1 else "responses"))
-        line = (f"{title_of(code, lang)}: {count} {answers}; {'ultima' if it else 'last'} "
-                f"{day_text(str(last['at']), where, lang)}: {last['score']}/{s['max_score']}, "
-                f"{band_word(code, str(last['band']), lang)}")
-        if count > 1:
-            line += (f" ({'prima' if it else 'first'} {first['score']}, "
-                     f"min {s['min']}, max {s['max']}); "
-                     f"{'andamento' if it else 'trend'}: {trend_word(str(s['trend']), lang)}")
-        if s["flagged"]:
-            warned = ("risposte con un segnale d'allarme" if it
-                      else "responses with a warning sign")
-            line += f"; {warned}: {s['flagged']}"
-        lines.append(line)
-    return "\n".join(lines)

@@ -64,6 +64,30 @@ LABELS: dict[str, dict[str, Label]] = {
                         "partially_signed": NC_("document", "awaiting co-signature"),
                         "signed": NC_("document", "signed"),
                         "replaced": NC_("document", "replaced")},
+    # a monitoring report's questionnaires, as its text, PDF and Bundle say them: the English
+    # titles are the questionnaires' own (telemed/domain/questionnaires.py), the bands and
+    # trends those of telemed/domain/score_report.py
+    "score_questionnaire": {"phq9": NC_("document", "Mood (PHQ-9)"),
+                            "hf_diary": NC_("document", "Heart failure diary"),
+                            "copd_diary": NC_("document", "COPD diary"),
+                            "hypo_diary": NC_("document", "Low blood sugar diary")},
+    "score_band": {"minimal": NC_("document", "minimal"), "mild": NC_("document", "mild"),
+                   "moderate": NC_("document", "moderate"),
+                   "moderately_severe": NC_("document", "moderately severe"),
+                   "severe": NC_("document", "severe"), "stable": NC_("document", "stable"),
+                   "watch": NC_("document", "to watch"), "worse": NC_("document", "worse"),
+                   "type1": NC_("document", "Anthonisen type 1"),
+                   "type2": NC_("document", "Anthonisen type 2"),
+                   "type3": NC_("document", "Anthonisen type 3"),
+                   "some": NC_("document", "some symptoms"),
+                   "many": NC_("document", "many symptoms")},
+    # the band "none" of each diary ("none" means a different thing in each)
+    "score_band_none": {"copd_diary": NC_("document", "no exacerbation"),
+                        "hypo_diary": NC_("document", "no symptoms")},
+    "score_trend": {"single": NC_("document", "one response only"),
+                    "better": NC_("document", "improving"),
+                    "stable": NC_("document", "stable"),
+                    "worse": NC_("document", "worsening")},
 }
 
 
@@ -84,3 +108,10 @@ def word(language: str, found: Label) -> str:
     trans = translations(language)
     said = trans.pgettext(context, msgid) if context else trans.gettext(msgid)
     return said if isinstance(said, str) else msgid
+
+
+def say(language: str, found: Label, **params: object) -> str:
+    """A message (marked with `N_` or `NC_`) in `language`, its ``{placeholders}`` filled by
+    `params`."""
+    said = word(language, found)
+    return said.format(**params) if params else said

@@ -48,6 +48,7 @@ from telemed.documents.fhir import (
     build_bundle,
 )
 from telemed.documents.pdf import render_document, render_index
+from telemed.documents.score_words import scores_text
 from telemed.documents.seal import Seal
 from telemed.domain import documents as rules
 from telemed.domain.audit_reasons import Reason, ReasonCode, because
@@ -300,10 +301,10 @@ async def draft_visit_report(session: AsyncSession, who: Principal, visit_id: st
     if await _visit_report(session, visit_id) is not None:
         raise conflict("This visit has a report already: edit its draft or replace it.",
                        "report_exists")
+    lang = await _language(session, record.visit.patient_id, language)
     doc = Document(patient_id=record.visit.patient_id, kind=spec.key,
-                   title=spec.title_it, author_id=who.user_id, visit_id=visit_id,
-                   sections=clean,
-                   language=await _language(session, record.visit.patient_id, language))
+                   title=spec.title(lang), author_id=who.user_id, visit_id=visit_id,
+                   sections=clean, language=lang)
     session.add(doc)
     await session.commit()
     await session.refresh(doc)
@@ -461,8 +462,11 @@ async def draft_monitoring_report(session: AsyncSession, who: Principal, plan_id
     spec = rules.kind_of(kind)
     lang = await _language(session, patient.id, language)
     figures = await _figures(session, plan, patient, start, end)
-    sections = rules.monitoring_text(figures, lang, words=partial(label, lang),
-                                     where=zone(timezone))
+    here = zone(timezone)
+    sections = rules.monitoring_text(figures, lang, words=partial(label, lang), where=here)
+    if figures.questionnaires:  # a plan without questionnaires has no such section
+        sections["questionnaires"] = scores_text(
+            [q.to_dict() for q in figures.questionnaires], lang, where=here)
     doc = Document(patient_id=patient.id, kind=kind, title=spec.title(lang),
                    author_id=who.user_id, careplan_id=plan_id, period_start=start,
                    period_end=end, sections=sections, figures=figures.to_dict(),
@@ -688,7 +692,7 @@ async def _first_signature(session: AsyncSession, who: Principal, doc: Document,
 def _sealed_pdf(seal: Seal, facts: DocumentFacts, names: str) -> bytes:
     pdf = render_document(facts, status="signed")
     return signing.seal_pdf(seal, pdf, signer_name=names,
-                            reason=f"{facts.spec.title_it} - firmato da {names}")
+                            reason=signing.seal_reason(facts.spec, facts.language, names))
 
 
 async def document_pdf(session: AsyncSession, doc: Document, organisation: str,

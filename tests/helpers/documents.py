@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from telemed.documents.fhir import DocumentFacts, EncounterInfo, PatientInfo, PersonInfo
 from telemed.domain.documents import kind_of
-from telemed.domain.questionnaires import Scored
+from telemed.domain.questionnaires import CATALOGUE, Scored
 from telemed.domain.score_report import ScoreLine, summarize_scores
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -32,6 +32,22 @@ def score_figures() -> dict[str, object]:
     lines.append(ScoreLine("hf_diary", T0, Scored(2, "stable")))
     return {"metrics": [], "series": {},
             "questionnaires": [s.to_dict() for s in summarize_scores(lines)]}
+
+
+def every_score_word() -> list[list[dict[str, object]]]:
+    """Sets of questionnaire summaries (a report's ``figures.questionnaires`` each) that between
+    them end on every band of every questionnaire and show every trend and a warning flag."""
+    sets = []
+    for i in range(max(len(q.bands) for q in CATALOGUE.values())):  # one response: single
+        lines = [ScoreLine(code, T0, Scored(i, q.bands[min(i, len(q.bands) - 1)]))
+                 for code, q in CATALOGUE.items()]
+        sets.append([s.to_dict() for s in summarize_scores(lines)])
+    moves = {"phq9": ("mild", "moderate"), "hf_diary": ("worse", "stable"),
+             "copd_diary": ("none", "none")}  # worse, better, stable
+    lines = [ScoreLine(code, T0 - timedelta(days=day), Scored(day, band, ("flag",) * day))
+             for code, bands in moves.items() for day, band in ((1, bands[0]), (0, bands[1]))]
+    sets.append([s.to_dict() for s in summarize_scores(lines)])
+    return sets
 
 
 def pdf_text(pdf: bytes) -> str:

@@ -3,16 +3,20 @@ verified, every refusal leaving the document as it was, and who may see what."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
+from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlmodel import select
 
 from telemed import keys
 from telemed.db.models import AuditEvent, Document, Notification
 from telemed.services import visits as visit_service
 from tests.conftest import PASSWORD, World
+from tests.helpers.documents import pdf_text
 from tests.helpers.node_fhir import medplum_validate, node_or_skip
 from tests.integration.visit_helpers import VisitSetup, make_visit
 from tests.unit.fhir.validation import validate
@@ -52,6 +56,36 @@ async def _draft(client: TestClient[Any, Any], setup: VisitSetup) -> dict[str, A
     assert resp.status == 201, await resp.text()
     doc: dict[str, Any] = await resp.json()
     return doc
+
+
+@pytest.mark.parametrize(("language", "title", "signed"), [
+    ("it", "Referto di Televisita", "firmato da"), ("en", "Televisit report", "signed by")])
+async def test_the_referto_is_titled_in_the_patients_language(
+        client: TestClient[Any, Any], world: World, language: str, title: str,
+        signed: str) -> None:
+    """Its title, the PDF's heading and the seal's reason in the document's language (a
+    patient without a language of their own: the caller's); the Bundle's type keeps HL7
+    Italia's Italian name."""
+    setup = await _held_visit(world)
+    doctor = {**setup.headers[setup.doctor["username"]], "Accept-Language": language}
+    resp = await client.post(f"/api/v1/visits/{setup.visit_id}/report", headers=doctor,
+                             json={"sections": {"findings": FINDINGS}})
+    doc = await resp.json()
+    assert (doc["language"], doc["title"]) == (language, title)
+    url = f"/api/v1/documents/{doc['id']}"
+    assert (await client.post(url + "/sign", headers=doctor,
+                              json={"password": PASSWORD})).status == 200
+    pdf = await (await client.get(url + "/pdf", headers=doctor)).read()
+    text = pdf_text(pdf)
+    assert f" {title} {title} " in text  # the running title, then the heading
+    assert ("Referto" in text) is (language == "it")
+    [seal] = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    name = setup.doctor["username"].title()
+    assert str(seal.sig_object["/Reason"]) == f"{title} - {signed} {name}"
+    bundle = await (await client.get(url + "/fhir", headers=doctor)).json()
+    composition = bundle["entry"][0]["resource"]
+    assert (composition["title"], composition["type"]["text"]) == (
+        title, "Referto di Televisita")
 
 
 async def test_referto_draft_edit_sign_and_verify(client: TestClient[Any, Any],

@@ -1,5 +1,7 @@
 """The PDF's fixed words come from the catalogue: each has Italian, and an Italian PDF says
-no English fixed word (the English PDFs show that the documents below say them all)."""
+no English fixed word (the English PDFs show that the documents below say them all). The same
+for the drafted questionnaires' section (its lines, titles, bands and trends) and the label
+groups that documents say (context "document")."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from babel.messages.pofile import read_po
 
 from telemed.documents.fhir import PersonInfo
 from telemed.documents.pdf import render_document, render_index
+from telemed.documents.score_words import scores_text
 from telemed.i18n import CATALOGUE_DIR
 from telemed.i18n.labels import LABELS, label
-from tests.helpers.documents import T0, doc_facts, pdf_text, score_figures
+from tests.helpers.documents import T0, doc_facts, every_score_word, pdf_text, score_figures
 from tests.helpers.paths import ROOT
 
 KEYWORDS = {"N_": None, "NC_": ((1, "c"), 2)}
@@ -30,8 +33,10 @@ def _document_words() -> dict[str, set[str]]:
     return found
 
 
-def _status_words() -> set[str]:
-    return {msgid for _context, msgid in LABELS["document_status"].values()}
+def _label_words() -> set[str]:
+    """The msgids of the labels as documents say them (context "document")."""
+    return {msgid for group in LABELS.values() for context, msgid in group.values()
+            if context == "document"}
 
 
 def _pdfs_text(lang: str) -> str:
@@ -49,7 +54,12 @@ def _pdfs_text(lang: str) -> str:
                          cosigner=gp, cosigned_at=T0 + timedelta(hours=2), encounter=None,
                          sections={"question": "q", "findings": "f"})
     short = {"findings": "f", "reason": "r"}
-    pdfs = [render_document(monitoring, status="signed"),
+    scored = [doc_facts(lang, "monitoring_report", encounter=None, period=(T0, T0),
+                        figures={"metrics": [], "series": {}, "questionnaires": summaries},
+                        sections={"questionnaires": scores_text(summaries, lang)})
+              for summaries in every_score_word()]
+    pdfs = [*(render_document(facts, status="signed") for facts in scored),
+            render_document(monitoring, status="signed"),
             render_document(cosigned, status="signed"),
             render_document(cosigned, status="partially_signed"),
             render_document(doc_facts(lang, sections=short), status="draft"),
@@ -85,11 +95,12 @@ def italian() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def pdf_words() -> set[str]:
-    return _document_words()["pdf.py"] | _status_words()
+    found = _document_words()
+    return found["pdf.py"] | found["score_words.py"] | _label_words()
 
 
 def test_every_document_word_has_an_italian_translation(italian: dict[str, str]) -> None:
-    words = set().union(*_document_words().values(), _status_words())
+    words = set().union(*_document_words().values(), _label_words())
     assert len(words) > 25  # the PDF's and the Bundle's words are marked for the catalogue
     assert sorted(w for w in words if not italian.get(w)) == []
 

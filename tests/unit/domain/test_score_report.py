@@ -1,4 +1,5 @@
-"""Questionnaire scores in monitoring reports: summaries, trends, words and the drafted text."""
+"""Questionnaire scores in monitoring reports: summaries and trends, in codes and numbers
+(tests/unit/documents/test_score_words.py has their words)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from telemed.domain import documents as rules
 from telemed.domain.questionnaires import Scored
-from telemed.domain.score_report import ScoreLine, score_trend, scores_text, summarize_scores
+from telemed.domain.score_report import ScoreLine, score_trend, summarize_scores
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -56,22 +57,7 @@ def test_long_series_are_thinned_keeping_the_last() -> None:
     assert hf.points[-1] == ((T0 + timedelta(days=94)).isoformat(), 94 % 4)
 
 
-def test_text_in_both_languages() -> None:
-    summaries = [s.to_dict() for s in summarize_scores(
-        [_phq(0, 6, "mild"), _phq(14, 14, "moderate", ("item9",)),
-         _line("copd_diary", 0, 0, "none")])]
-    italian = scores_text(summaries, "it").splitlines()
-    assert italian == [
-        "Umore (PHQ-9): 2 risposte; ultima 15/11/2026: 14/27, moderata (prima 6, min 6, "
-        "max 14); andamento: in peggioramento; risposte con un segnale d'allarme: 1",
-        "Diario della BPCO: 1 risposta; ultima 01/11/2026: 0/3, nessuna riacutizzazione"]
-    english = scores_text(summaries, "en").splitlines()
-    assert english[0].startswith("Mood (PHQ-9): 2 responses; last 2026-11-15: 14/27, moderate")
-    assert "trend: worsening" in english[0]
-    assert english[1] == "COPD diary: 1 response; last 2026-11-01: 0/3, no exacerbation"
-
-
-def test_monitoring_report_has_a_questionnaire_section_only_with_responses() -> None:
+def test_monitoring_figures_carry_the_scores_and_the_domain_drafts_no_words() -> None:
     spec = rules.kind_of("monitoring_final_report")
     section = spec.section("questionnaires")
     assert section is not None and section.loinc == "51848-0"
@@ -79,9 +65,8 @@ def test_monitoring_report_has_a_questionnaire_section_only_with_responses() -> 
                                        expected=0, taken=0, readings={}, alerts=[],
                                        scores=[_phq(3, 11, "moderate")])
     assert figures.to_dict()["questionnaires"][0]["last"]["score"] == 11
-    assert rules.monitoring_text(figures, "it")["questionnaires"].startswith(
-        "Umore (PHQ-9): 1 risposta; ultima 04/11/2026: 11/27, moderata")
+    # the questionnaires' section is drafted in words by telemed.documents.score_words
+    assert "questionnaires" not in rules.monitoring_text(figures, "it")
     bare = rules.monitoring_figures(period_start=T0, period_end=T0, expected=0, taken=0,
                                     readings={}, alerts=[])
-    assert "questionnaires" not in rules.monitoring_text(bare, "it")
     assert bare.to_dict()["questionnaires"] == []
