@@ -262,9 +262,15 @@ class ContextCache:
         self.rule_states = ParsedStates()  # threshold states parsed or written before
 
     async def device(self, session: AsyncSession, device_id: str) -> DeviceInfo | None:
+        hit, info = self.devices.get(device_id)  # a batch's devices are read first: a hit
+        if hit:
+            return info
         return await self.devices.through(device_id, lambda: load_device(session, device_id))
 
     async def patient(self, session: AsyncSession, patient_id: str) -> PatientContext | None:
+        hit, ctx = self.patients.get(patient_id)  # prefetched for the batch: a hit
+        if hit:
+            return ctx
         return await self.patients.through(
             patient_id, lambda: load_patient_context(session, patient_id))
 

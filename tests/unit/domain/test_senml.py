@@ -475,3 +475,57 @@ def test_hostile_packs_are_refused_whole_with_a_reason(payload: bytes, code: str
     assert rejection.code == code
     # the reason can be published (MQTT errors topic, HTTP answer) as UTF-8 JSON
     json.dumps(rejection.to_dict(), ensure_ascii=False).encode("utf-8")
+
+
+# --- the common record's fast path ---------------------------------------------------
+
+_NUMBERS = st.one_of(st.sampled_from([0, 1, 97, 70.5, 140, -3, 2**28, 1e308, 10**400, True]),
+                     st.integers(-10**20, 10**20), st.floats(allow_nan=True))
+_RECORDS = st.fixed_dictionaries(
+    {"n": st.one_of(st.sampled_from(["heart_rate", "spo2", "temperature", "bogus", "",
+                                     "dev/spo2", "bad name"]), st.integers()),
+     "v": _NUMBERS},
+    optional={
+        "u": st.one_of(st.sampled_from(["/min", "%", "Cel", "[degF]", "km"]), st.none(),
+                       st.integers()),
+        "t": st.one_of(st.sampled_from([0, -5.5, 1, NOW_TS, NOW_TS - 60.25, NOW_TS - 3600,
+                                        NOW_TS + 600, 40 * 86_400.0]), _NUMBERS),
+        "bv": st.sampled_from([0, 1.5]),
+        "bu": st.sampled_from(["/min", "%"]),
+        "bn": st.sampled_from(["urn:dev:mac:0024befffe804ff1:", "x/"]),
+        "bt": st.sampled_from([NOW_TS - 10, 0, -30, 1e300]),
+        "vs": st.just("text"),
+        "s": st.just(1),
+        "x_": st.just(1),
+    })
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_RECORDS, min_size=1, max_size=4))
+def test_the_fast_path_decodes_as_the_general_path(records: list[dict[str, Any]]) -> None:
+    """Every record the fast path takes gives exactly the general path's reading."""
+    from telemed.domain import senml
+
+    limits = senml._Limits(NOW, senml.DEFAULT_MAX_FUTURE, senml.DEFAULT_MAX_AGE,
+                           senml.DEFAULT_LATE_AFTER)
+    base = senml._Base()
+    for index, record in enumerate(records):
+        base.update(record)
+        fast = senml._decode_plain(record, base, limits, index)
+        if fast is None:
+            continue
+        assert fast == senml._decode_general(record, base, limits, index)
+        assert type(fast.value) is float
+
+
+def test_the_fast_path_takes_the_common_records() -> None:
+    from telemed.domain import senml
+
+    limits = senml._Limits(NOW, senml.DEFAULT_MAX_FUTURE, senml.DEFAULT_MAX_AGE,
+                           senml.DEFAULT_LATE_AFTER)
+    base = senml._Base()
+    for record in ({"bn": "urn:dev:mac:1:", "bt": NOW_TS, "n": "spo2", "u": "%", "v": 97},
+                   {"n": "heart_rate", "u": "/min", "v": 70, "t": 1.5},
+                   {"n": "heart_rate", "u": "/min", "v": 70.25}):
+        base.update(record)
+        assert senml._decode_plain(record, base, limits, 0) is not None
