@@ -10,6 +10,10 @@ A document's life: ``draft`` (its author may edit it) → ``signed`` (immutable,
 ``replaced`` (a newer signed document of the same patient corrects it). A kind that needs two
 signers (the teleconsult report) passes through ``partially_signed``: its author signed it,
 it no longer changes, and it waits for its named co-signer; only the second signature seals it.
+
+Codes and numbers only: a report's drafted text (its monitoring figures, alerts and
+questionnaires, a teleconsult's urgency and mode) is said in the document's language, in the
+catalogue's words, by `telemed.documents.report_words` and `telemed.documents.score_words`.
 """
 
 from __future__ import annotations
@@ -18,14 +22,14 @@ import hashlib
 import json
 import re
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from telemed.domain.errors import N_
-from telemed.domain.local_time import when_text
 from telemed.domain.score_report import ScoreLine, ScoreSummary, summarize_scores
+from telemed.domain.teleconsults import Mode, Urgency
 from telemed.domain.text import text_errors
 
 Status = Literal["draft", "partially_signed", "signed", "replaced"]
@@ -362,6 +366,11 @@ class MonitoringFigures:
         """Share of scheduled measurements taken (None when nothing was scheduled)."""
         return None if self.expected == 0 else round(self.taken / self.expected, 3)
 
+    @property
+    def adherence_percent(self) -> int | None:
+        """The adherence as a whole percentage, as the report states it."""
+        return None if self.adherence is None else round(self.adherence * 100)
+
     def to_dict(self) -> dict[str, Any]:
         return {"period_start": self.period_start.isoformat(),
                 "period_end": self.period_end.isoformat(),
@@ -398,69 +407,25 @@ def monitoring_figures(*, period_start: datetime, period_end: datetime, expected
                              dict(series or {}), summarize_scores(scores))
 
 
-Words = Callable[[str, str], str]  # (label group, value) -> its word in the document's language
-
-
-def as_is(_group: str, value: str) -> str:
-    """No translation: a value stands for itself."""
-    return value
-
-
-def alert_text(a: AlertLine, lang: str, *, words: Words = as_is, where: tzinfo = UTC) -> str:
-    """One alert of a report: when (local), severity, rule kind and metric, status, when it
-    was handled and its note, every word from ``words`` (groups ``severity``, ``alert_kind``,
-    ``metric``, ``alert_status``)."""
-    it = lang == "it"
-    handled = (when_text(a.handled_at, where, lang) if a.handled_at
-               else ("non gestito" if it else "not handled"))
-    what = words("alert_kind", a.kind) + (f" {words('metric', a.metric)}" if a.metric else "")
-    return (f"{when_text(a.opened_at, where, lang)} {words('severity', a.severity)} {what}: "
-            f"{words('alert_status', a.status)}, {handled}{' · ' + a.note if a.note else ''}")
-
-
-def monitoring_text(figures: MonitoringFigures, lang: str, *, words: Words = as_is,
-                    where: tzinfo = UTC) -> dict[str, str]:
-    """The drafted text of the data sections (the clinician completes the rest), in
-    ``lang``: values named by ``words``, times in the time zone ``where``. The questionnaires'
-    section is drafted in words by `telemed.documents.score_words` (from ``figures``'
-    summaries)."""
-    it = lang == "it"
-    if figures.adherence is None:
-        adherence = ("Nessuna misurazione programmata nel periodo." if it
-                     else "No measurement was scheduled in the period.")
-    else:
-        pct = round(figures.adherence * 100)
-        adherence = (f"Misurazioni eseguite: {figures.taken} su {figures.expected} "
-                     f"programmate ({pct} %)." if it else
-                     f"Measurements taken: {figures.taken} of {figures.expected} "
-                     f"scheduled ({pct} %).")
-    lines = []
-    for m in figures.metrics:
-        lines.append(f"{words('metric', m.metric)}: n={m.count}, min {m.minimum:g}, "
-                     f"{'mediana' if it else 'median'} {m.median:g}, max {m.maximum:g} {m.unit}")
-    readings = "\n".join(lines) or ("Nessuna rilevazione." if it else "No readings.")
-    alerts = ("\n".join(alert_text(a, lang, words=words, where=where) for a in figures.alerts)
-              or ("Nessun allarme." if it else "No alerts."))
-    return {"adherence": adherence, "readings": readings, "alerts": alerts}
-
-
 # --- the teleconsult report: drafted from the request and its answer ----------------------
 
 
-def teleconsult_report_text(*, question: str, urgency: str, mode: str, cited: Sequence[str],
-                            answer: str, lang: str) -> dict[str, str]:
-    """The drafted sections of a teleconsult report (relazione di teleconsulto): the
-    question with its urgency, its mode and the attachments and studies it cites, and the
-    specialist's answer as the findings."""
-    it = lang == "it"
-    urgent = urgency == "urgent"
-    context = [(("Urgenza: urgente" if urgent else "Urgenza: ordinaria") if it else
-                ("Urgency: urgent" if urgent else "Urgency: routine")),
-               (("Modalità: teleconsulto in video" if mode == "live" else
-                 "Modalità: per iscritto") if it else
-                ("Mode: live video teleconsult" if mode == "live" else "Mode: in writing"))]
-    if cited:
-        context.append(("Allegati e studi citati:" if it else "Attachments and studies cited:")
-                       + "".join(f"\n- {item}" for item in cited))
-    return {"question": question.strip() + "\n\n" + "\n".join(context),
-            "findings": answer.strip()}
+@dataclass(frozen=True, slots=True)
+class TeleconsultDraft:
+    """What a teleconsult report (relazione di teleconsulto) is drafted from: the question,
+    its urgency and mode (anything but ``urgent`` is routine, anything but ``live`` is
+    written), the attachments and studies it cites, and the specialist's answer, which is
+    the report's findings. `telemed.documents.report_words` drafts it in words."""
+
+    question: str
+    urgency: Urgency
+    mode: Mode
+    cited: tuple[str, ...]
+    findings: str
+
+
+def teleconsult_draft(*, question: str, urgency: str, mode: str, cited: Iterable[str],
+                      answer: str) -> TeleconsultDraft:
+    """A teleconsult report's draft from its request and the answer (texts trimmed)."""
+    return TeleconsultDraft(question.strip(), "urgent" if urgency == "urgent" else "routine",
+                            "live" if mode == "live" else "async", tuple(cited), answer.strip())

@@ -88,6 +88,12 @@ LABELS: dict[str, dict[str, Label]] = {
                     "better": NC_("document", "improving"),
                     "stable": NC_("document", "stable"),
                     "worse": NC_("document", "worsening")},
+    # a teleconsult's urgency and mode, as its drafted report says them
+    # (telemed/domain/teleconsults.py)
+    "teleconsult_urgency": {"routine": NC_("document", "routine"),
+                            "urgent": NC_("document", "urgent")},
+    "teleconsult_mode": {"live": NC_("document", "live video teleconsult"),
+                         "async": NC_("document", "in writing")},
 }
 
 

@@ -19,7 +19,6 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import update
@@ -48,7 +47,7 @@ from telemed.documents.fhir import (
     build_bundle,
 )
 from telemed.documents.pdf import render_document, render_index
-from telemed.documents.score_words import scores_text
+from telemed.documents.report_words import monitoring_text
 from telemed.documents.seal import Seal
 from telemed.domain import documents as rules
 from telemed.domain.audit_reasons import Reason, ReasonCode, because
@@ -462,11 +461,7 @@ async def draft_monitoring_report(session: AsyncSession, who: Principal, plan_id
     spec = rules.kind_of(kind)
     lang = await _language(session, patient.id, language)
     figures = await _figures(session, plan, patient, start, end)
-    here = zone(timezone)
-    sections = rules.monitoring_text(figures, lang, words=partial(label, lang), where=here)
-    if figures.questionnaires:  # a plan without questionnaires has no such section
-        sections["questionnaires"] = scores_text(
-            [q.to_dict() for q in figures.questionnaires], lang, where=here)
+    sections = monitoring_text(figures, lang, where=zone(timezone))
     doc = Document(patient_id=patient.id, kind=kind, title=spec.title(lang),
                    author_id=who.user_id, careplan_id=plan_id, period_start=start,
                    period_end=end, sections=sections, figures=figures.to_dict(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import Document, Patient
+from telemed.documents.report_words import teleconsult_report_text
 from telemed.domain import documents as rules
 from telemed.domain.audit_reasons import because
 from telemed.errors import ApiError, conflict, forbidden, not_found
@@ -51,9 +52,9 @@ async def draft_report(session: AsyncSession, who: Principal, consult_id: str, *
     doc = Document(patient_id=consult.patient_id, kind=KIND, title=spec.title(lang),
                    author_id=answer.author_id, cosigner_id=consult.requester_id,
                    teleconsult_id=consult.id, visit_id=consult.visit_id, language=lang,
-                   sections=rules.teleconsult_report_text(
+                   sections=teleconsult_report_text(rules.teleconsult_draft(
                        question=consult.question, urgency=consult.urgency, mode=consult.mode,
-                       cited=cited, answer=answer.text, lang=lang))
+                       cited=cited, answer=answer.text), lang))
     session.add(doc)
     await session.flush()
     await link_document(session, consult.id, doc.id)

@@ -6,9 +6,11 @@ import subprocess
 from datetime import UTC, date, datetime, timedelta
 
 from telemed.documents.fhir import DocumentFacts, EncounterInfo, PatientInfo, PersonInfo
-from telemed.domain.documents import kind_of
+from telemed.documents.report_words import monitoring_text, teleconsult_report_text
+from telemed.domain.documents import AlertLine, kind_of, monitoring_figures, teleconsult_draft
 from telemed.domain.questionnaires import CATALOGUE, Scored
 from telemed.domain.score_report import ScoreLine, summarize_scores
+from telemed.domain.teleconsults import MODES, URGENCIES
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -48,6 +50,26 @@ def every_score_word() -> list[list[dict[str, object]]]:
              for code, bands in moves.items() for day, band in ((1, bands[0]), (0, bands[1]))]
     sets.append([s.to_dict() for s in summarize_scores(lines)])
     return sets
+
+
+def every_report_word(lang: str) -> list[tuple[str, dict[str, str]]]:
+    """(kind, drafted sections) of reports that between them say every word of
+    `telemed.documents.report_words` in ``lang``: a monitoring report with its adherence,
+    readings and an alert handled and one not, one with nothing in its period, and a
+    teleconsult report of every urgency and mode, citing studies or not."""
+    alerts = [AlertLine("threshold", "spo2", "critical", T0, "resolved",
+                        T0 + timedelta(minutes=12), "Chiamato"),
+              AlertLine("missed_measurement", None, "warning", T0, "open", None, None)]
+    full = monitoring_figures(period_start=T0, period_end=T0, expected=60, taken=45,
+                              readings={"spo2": ("%", [91.0, 95.0])}, alerts=alerts)
+    bare = monitoring_figures(period_start=T0, period_end=T0, expected=0, taken=0,
+                              readings={}, alerts=[])
+    drafts = [("monitoring_report", monitoring_text(figures, lang)) for figures in (full, bare)]
+    for i, (urgency, mode) in enumerate((u, m) for u in URGENCIES for m in MODES):
+        draft = teleconsult_draft(question="Q", urgency=urgency, mode=mode,
+                                  cited=["ecg.pdf"] * (i % 2), answer="A")
+        drafts.append(("teleconsult_report", teleconsult_report_text(draft, lang)))
+    return drafts
 
 
 def pdf_text(pdf: bytes) -> str:

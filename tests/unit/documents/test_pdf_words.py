@@ -1,7 +1,8 @@
 """The PDF's fixed words come from the catalogue: each has Italian, and an Italian PDF says
 no English fixed word (the English PDFs show that the documents below say them all). The same
-for the drafted questionnaires' section (its lines, titles, bands and trends) and the label
-groups that documents say (context "document")."""
+for the drafted questionnaires' section (its lines, titles, bands and trends), the other drafted
+sections (a monitoring report's figures and alerts, a teleconsult's urgency and mode) and the
+label groups that documents say (context "document")."""
 
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ from telemed.documents.pdf import render_document, render_index
 from telemed.documents.score_words import scores_text
 from telemed.i18n import CATALOGUE_DIR
 from telemed.i18n.labels import LABELS, label
-from tests.helpers.documents import T0, doc_facts, every_score_word, pdf_text, score_figures
+from tests.helpers.documents import (
+    T0,
+    doc_facts,
+    every_report_word,
+    every_score_word,
+    pdf_text,
+    score_figures,
+)
 from tests.helpers.paths import ROOT
 
 KEYWORDS = {"N_": None, "NC_": ((1, "c"), 2)}
@@ -58,7 +66,9 @@ def _pdfs_text(lang: str) -> str:
                         figures={"metrics": [], "series": {}, "questionnaires": summaries},
                         sections={"questionnaires": scores_text(summaries, lang)})
               for summaries in every_score_word()]
-    pdfs = [*(render_document(facts, status="signed") for facts in scored),
+    drafted = [doc_facts(lang, kind, encounter=None, period=(T0, T0), sections=sections)
+               for kind, sections in every_report_word(lang)]
+    pdfs = [*(render_document(facts, status="signed") for facts in (*scored, *drafted)),
             render_document(monitoring, status="signed"),
             render_document(cosigned, status="signed"),
             render_document(cosigned, status="partially_signed"),
@@ -76,6 +86,11 @@ def _hyphens(text: str) -> str:
     """``text`` with no space around its hyphens (a narrow column breaks "co-signature",
     and pdftotext then reads "co -signature")."""
     return re.sub(r"\s*-\s*", "-", text)
+
+
+def _says(text: str, part: str) -> bool:
+    """Whether ``text`` has ``part`` as words of its own ("median" is not in "mediana")."""
+    return re.search(rf"(?<!\w){re.escape(part)}(?!\w)", text) is not None
 
 
 def _fixed_parts(msgid: str) -> list[str]:
@@ -96,7 +111,7 @@ def italian() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def pdf_words() -> set[str]:
     found = _document_words()
-    return found["pdf.py"] | found["score_words.py"] | _label_words()
+    return found["pdf.py"] | found["score_words.py"] | found["report_words.py"] | _label_words()
 
 
 def test_every_document_word_has_an_italian_translation(italian: dict[str, str]) -> None:
@@ -115,7 +130,7 @@ def test_an_italian_pdf_says_no_english_fixed_word(pdf_words: set[str],
                                                    italian: dict[str, str]) -> None:
     text = _pdfs_text("it")
     english = [part for msgid in pdf_words for part in _fixed_parts(msgid)
-               if part not in _hyphens(italian.get(msgid, ""))  # the same in both languages
-               and re.search(rf"(?<!\w){re.escape(part)}(?!\w)", text)]
+               if not _says(_hyphens(italian.get(msgid, "")), part)  # the same in Italian
+               and _says(text, part)]
     assert english == []
     assert "Pagina 1 di 1" in text and "Assistito" in text

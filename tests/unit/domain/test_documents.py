@@ -1,9 +1,10 @@
-"""Document rules: kinds and sections, states, replacement, and the monitoring figures."""
+"""Document rules: kinds and sections, states, replacement, the monitoring figures and the
+teleconsult report's draft, in codes and numbers (tests/unit/documents/test_report_words.py
+has their words)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -142,19 +143,19 @@ def test_a_co_signed_document_is_corrected_by_its_signers() -> None:
     assert err.value.code == "not_signer"
 
 
-def test_teleconsult_report_text() -> None:
-    it = rules.teleconsult_report_text(question="Dispnea: ecocardio?", urgency="urgent",
-                                       mode="async", cited=["ecg.pdf", "TC torace (1.2.3)"],
-                                       answer="  Ecocardio entro 7 giorni.\n\nRivalutare. ",
-                                       lang="it")
-    assert it == {"question": "Dispnea: ecocardio?\n\nUrgenza: urgente\nModalità: per "
-                              "iscritto\nAllegati e studi citati:\n- ecg.pdf\n- TC torace "
-                              "(1.2.3)",
-                  "findings": "Ecocardio entro 7 giorni.\n\nRivalutare."}
-    en = rules.teleconsult_report_text(question="Q", urgency="routine", mode="live", cited=[],
-                                       answer="A", lang="en")
-    assert en["question"] == "Q\n\nUrgency: routine\nMode: live video teleconsult"
-    assert not rules.missing_sections(rules.kind_of("teleconsult_report"), it)
+def test_a_teleconsult_report_is_drafted_from_the_request_and_its_answer() -> None:
+    """Codes, not words (tests/unit/documents/test_report_words.py has them): the texts
+    trimmed, anything but urgent routine, anything but live written."""
+    draft = rules.teleconsult_draft(question=" Dispnea: ecocardio?\n", urgency="urgent",
+                                    mode="async", cited=iter(["ecg.pdf", "TC torace (1.2.3)"]),
+                                    answer="  Ecocardio entro 7 giorni.\n\nRivalutare. ")
+    assert draft == rules.TeleconsultDraft(
+        "Dispnea: ecocardio?", "urgent", "async", ("ecg.pdf", "TC torace (1.2.3)"),
+        "Ecocardio entro 7 giorni.\n\nRivalutare.")
+    assert [(d.urgency, d.mode) for d in (
+        rules.teleconsult_draft(question="q", urgency=urgency, mode=mode, cited=[], answer="a")
+        for urgency, mode in (("routine", "live"), ("unheard_of", "unheard_of")))] == [
+        ("routine", "live"), ("routine", "async")]
 
 
 def test_replacement_rules() -> None:
@@ -173,7 +174,7 @@ def test_canonical_digest_ignores_key_order() -> None:
     assert rules.content_digest({"a": 1}) != rules.content_digest({"a": 2})
 
 
-def test_monitoring_figures_and_text() -> None:
+def test_monitoring_figures_and_adherence() -> None:
     alert = rules.AlertLine("threshold", "spo2", "critical", T0 + timedelta(hours=5),
                             "resolved", T0 + timedelta(hours=5, minutes=12), "Chiamato")
     figures = rules.monitoring_figures(
@@ -183,39 +184,35 @@ def test_monitoring_figures_and_text() -> None:
     assert figures.adherence == 0.75
     [spo2] = figures.metrics
     assert (spo2.count, spo2.minimum, spo2.median, spo2.maximum) == (4, 91.0, 94.0, 97.0)
+    assert figures.adherence_percent == 75
     data = figures.to_dict()
     assert data["alerts"][0]["minutes_to_handle"] == 12
-    text = rules.monitoring_text(figures, "it")
-    assert text["adherence"] == "Misurazioni eseguite: 45 su 60 programmate (75 %)."
-    assert text["readings"] == "spo2: n=4, min 91, mediana 94, max 97 %"
-    assert "critical threshold spo2: resolved" in text["alerts"] and "Chiamato" in text["alerts"]
-    english = rules.monitoring_text(figures, "en")
-    assert english["adherence"].startswith("Measurements taken: 45 of 60")
+    assert "adherence_percent" not in data  # the stored figures stay as they were
+    third = rules.monitoring_figures(period_start=T0, period_end=T0, expected=3, taken=2,
+                                     readings={}, alerts=[])
+    assert (third.adherence, third.adherence_percent) == (0.667, 67)
     over = rules.monitoring_figures(period_start=T0, period_end=T0, expected=2, taken=5,
                                     readings={}, alerts=[])
-    assert over.adherence == 1.0
+    assert (over.adherence, over.adherence_percent) == (1.0, 100)
     none = rules.monitoring_figures(period_start=T0, period_end=T0, expected=0, taken=0,
                                     readings={}, alerts=[])
-    assert none.adherence is None
-    assert rules.monitoring_text(none, "en") == {
-        "adherence": "No measurement was scheduled in the period.",
-        "readings": "No readings.", "alerts": "No alerts."}
+    assert (none.adherence, none.adherence_percent) == (None, None)
 
 
-def test_an_alert_line_has_the_documents_words_and_local_times() -> None:
-    words = {("severity", "warning"): "Allerta", ("alert_kind", "threshold"): "Fuori soglia",
-             ("metric", "spo2"): "SpO2", ("alert_status", "resolved"): "Risolta"}
-    alert = rules.AlertLine("threshold", "spo2", "warning",
-                            datetime(2026, 12, 6, 23, 30, tzinfo=UTC), "resolved",
-                            datetime(2026, 12, 7, 0, 10, tzinfo=UTC), "Richiamato")
+def test_the_alerts_of_a_report_come_in_order_with_their_time_to_handle() -> None:
+    late = rules.AlertLine("threshold", "spo2", "warning", T0 + timedelta(days=2), "open",
+                           None, None)
+    early = rules.AlertLine("missed_measurement", None, "warning", T0, "acknowledged",
+                            T0 + timedelta(minutes=90, seconds=40), "Richiamato")
     figures = rules.monitoring_figures(period_start=T0, period_end=T0 + timedelta(days=40),
                                        expected=0, taken=0,
-                                       readings={"spo2": ("%", [91.0, 95.0])}, alerts=[alert])
-    text = rules.monitoring_text(figures, "it", words=lambda group, value: words[group, value],
-                                 where=ZoneInfo("Europe/Rome"))
-    assert text["alerts"] == ("07/12/2026 00:30 Allerta Fuori soglia SpO2: Risolta, "
-                              "07/12/2026 01:10 · Richiamato")
-    assert text["readings"].startswith("SpO2: n=2, min 91, mediana 93")
+                                       readings={"spo2": ("%", [91.0, 95.0])},
+                                       alerts=[late, early])
+    assert figures.alerts == (early, late)
+    assert [(a["kind"], a["handled_at"], a["minutes_to_handle"])
+            for a in figures.to_dict()["alerts"]] == [
+        ("missed_measurement", (T0 + timedelta(minutes=90, seconds=40)).isoformat(), 91),
+        ("threshold", None, None)]
 
 
 def test_the_co_signer_is_sent_where_the_co_sign_form_is() -> None:
