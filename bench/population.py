@@ -12,14 +12,25 @@ with bulk SQL, rows as the services write them:
 - 30 days of minute-by-minute SpO2 and heart rate for the first patient (a dip and a spike in
   them, so a chart that hides extremes shows it);
 - 2,000 open alerts (fewer when N is small), with their audit rows and sequence numbers;
-- the scheduler's state as a pass just before would have left it.
+- the scheduler's state as a pass just before would have left it;
+- with the ``digest`` or ``visits`` groups: a few hundred staff users (specialists), and a
+  portal user (with an email address) for every fourth patient;
+- ``digest``: the doctor, the nurse and the staff users choosing the daily digest for the
+  routine teleconsult and co-signature kinds, half the portal users for
+  ``document_available``, each with the notifications of yesterday held for it (and one read
+  notification of history per portal user);
+- ``visits``: two visits per patient from 60 days ago to 30 days ahead (completed, scheduled,
+  one in ten cancelled), one in eight a clinicians-only teleconsult (``patient_invited``
+  false) of the doctor and a specialist, the others the doctor's or the nurse's.
 
 Then it starts the real app (``telemed.app.create_app``, role ``web``) on a free port and times
 each request of the issue's table: p50/p95 over a few samples (fewer when a request is slow),
 the SQL statements each one ran (a ``before_cursor_execute`` counter on the app's engine), and
-what the page or stream returned. A scheduler pass (``telemed.ingest.scheduler.run_once``) is
-timed in the same process. The whole run is bounded: past ``--budget`` seconds every remaining
-request gets one sample and the table says so.
+what the page or stream returned. A scheduler pass (``telemed.ingest.scheduler.run_once``) and
+the delivery worker's digest passes (``telemed.notify.digests.make_due`` at chosen instants of
+yesterday's clock: before any digest time, at 07:00, at 07:30; then one delivery pass of the
+summaries' emails) are timed in the same process. The whole run is bounded: past
+``--budget`` seconds every remaining request gets one sample and the table says so.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import logging
 import math
 import os
 import random
@@ -61,17 +73,26 @@ from telemed.db.models import (
     CareTeamMember,
     Consent,
     Device,
+    Notification,
     Observation,
     Patient,
     PatientSearchTerm,
     RuleState,
+    User,
+    Visit,
+    VisitParticipant,
 )
 from telemed.db.types import new_id
 from telemed.domain import alert_detail
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.fiscal_code import build_fiscal_code
+from telemed.domain.local_time import zone
+from telemed.domain.quiet import fold_key
 from telemed.domain.search_terms import patient_terms
 from telemed.ingest.scheduler import run_once
+from telemed.notify import digests
+from telemed.notify.messages import initials
+from telemed.notify.setup import NOTIFIER
 from telemed.security import hash_password
 from telemed.services.users import create_user
 from telemed.settings import Settings, load_settings
@@ -157,6 +178,11 @@ class Seeded:
     search: str
     readings: int
     seconds: float
+    doctor_id: str = ""
+    nurse_id: str = ""
+    patient_ids: list[str] = field(default_factory=list)
+    portal: str = ""  # a portal user whose patient has a clinicians-only visit
+    extras: str = ""  # what `seed_extras` added, for the log
 
 
 def person(n: int) -> tuple[str, str, date, str, str]:
@@ -179,6 +205,17 @@ def _table(model: Any) -> Any:
     return model.__table__
 
 
+async def analyze(url: str) -> None:
+    """Fresh planner statistics after a bulk load (PostgreSQL)."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("ANALYZE"))
+    finally:
+        await engine.dispose()
+
+
 async def seed(url: str, size: int) -> Seeded:
     started = time.monotonic()
     now = datetime.now(UTC)
@@ -199,7 +236,8 @@ async def seed(url: str, size: int) -> Seeded:
         enrolled = now - timedelta(days=60)
         checked = now.isoformat()
 
-        patients, teams, consents, plans, devices, states, audits = [], [], [], [], [], [], []
+        patients: list[dict[str, Any]] = []
+        teams, consents, plans, devices, states, audits = [], [], [], [], [], []
         for n in range(size):
             given, family, birth, sex, place = person(n)
             pid = new_id()
@@ -297,17 +335,168 @@ async def seed(url: str, size: int) -> Seeded:
                                  else float(value), "unit": unit, "time": at,
                                  "received_at": at + timedelta(seconds=2), "late": False})
         await _bulk(engine, _table(Observation), readings)
-        if url.startswith("postgresql"):
-            async with engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text("ANALYZE"))
     finally:
         await engine.dispose()
+    if url.startswith("postgresql"):
+        await analyze(url)
     first_alert = alerts[0]["id"]
     return Seeded(size=size, doctor="dr.population", nurse="inf.population",
                   wearer=str(wearer), alert_id=str(first_alert), open_alerts=count,
                   search=person(size // 2)[1],
-                  readings=len(readings), seconds=time.monotonic() - started)
+                  readings=len(readings), seconds=time.monotonic() - started,
+                  doctor_id=doctor.id, nurse_id=nurse.id,
+                  patient_ids=[p["id"] for p in patients])
+
+
+# --- seeding: staff, portal users, digests and visits (groups digest and visits) ----------
+
+STAFF_TIMES = ("07:00", None, "08:00", "12:30", "18:00")  # None: the default 07:30
+STAFF_KINDS = ["document_cosign", "teleconsult_request", "teleconsult_update"]
+MOVES = ("accepted", "more_info", "answered", "declined")
+
+
+def staff_count(size: int) -> int:
+    """A few hundred specialists and ward staff at a region's size, fewer when small."""
+    return max(10, min(300, size // 60))
+
+
+def yesterday(hour: int, minute: int = 0, days: int = 1) -> datetime:
+    """``hour:minute`` of the local day ``days`` before today (the service's clock)."""
+    where = zone(None)
+    day = datetime.now(where).date() - timedelta(days=days)
+    return datetime.combine(day, datetime.min.time().replace(hour=hour, minute=minute),
+                            tzinfo=where).astimezone(UTC)
+
+
+def _user(username: str, role: str, name: str, password_hash: str, *, patient_id: str | None,
+          email: str, digest_kinds: list[str] | None, digest_time: str | None,
+          created: datetime) -> dict[str, Any]:
+    return {"id": new_id(), "username": username, "password_hash": password_hash,
+            "role": role, "display_name": name, "patient_id": patient_id, "active": True,
+            "language": None, "email": email, "phone": None, "notify_prefs": None,
+            "digest_kinds": digest_kinds, "digest_time": digest_time, "failed_logins": 0,
+            "locked_until": None, "sessions_valid_after": None, "created_at": created,
+            "fiscal_code": None, "totp_secret": None, "totp_last_step": None}
+
+
+def _notification(user_id: str, kind: str, title_code: str, params: dict[str, Any],
+                  link: str, cause: tuple[str, str], at: datetime, *, subject: str | None,
+                  held: bool, read: bool = False) -> dict[str, Any]:
+    """A notification as the outbox records it and the worker's fan-out leaves it."""
+    return {"id": new_id(), "user_id": user_id, "guest_id": None, "kind": kind,
+            "title_code": title_code, "params": params, "link": link,
+            "cause_type": cause[0], "cause_id": cause[1], "created_at": at,
+            "read_at": at + timedelta(hours=1) if read else None,
+            "dispatched_at": at + timedelta(seconds=3), "fold_key": fold_key(kind, subject),
+            "fold_count": 1, "folded_at": None,
+            "held_at": at + timedelta(seconds=3) if held else None, "digest_id": None}
+
+
+async def seed_extras(url: str, seeded: Seeded, digest: bool, visits: bool) -> None:
+    """Staff and portal users, then the digests' or the visits' rows (see the docstring)."""
+    started = time.monotonic()
+    size, pids = seeded.size, seeded.patient_ids
+    created = datetime.now(UTC) - timedelta(days=60)
+    password_hash = await asyncio.to_thread(hash_password, PASSWORD)
+    engine = make_engine(url)
+    try:
+        staff = [_user(f"staff.{i:03d}", "doctor" if i % 3 else "nurse", f"Dott. Staff {i}",
+                       password_hash, patient_id=None, email=f"staff{i}@asl.example",
+                       digest_kinds=STAFF_KINDS, digest_time=STAFF_TIMES[i % len(STAFF_TIMES)],
+                       created=created) for i in range(staff_count(size))]
+        portal = [_user(f"pz.{n:06d}", "patient", " ".join(person(n)[:2]), password_hash,
+                        patient_id=pids[n], email=f"pz{n}@mail.example",
+                        digest_kinds=["document_available"] if n % 8 == 0 else None,
+                        digest_time=None if n % 16 == 0 else "19:00", created=created)
+                  for n in range(0, size, 4)]
+        await _bulk(engine, _table(User), staff + portal)
+        seeded.portal = "pz.000004" if size > 4 else "pz.000000"
+        said = [f"{len(staff)} staff users, {len(portal):,} portal users"]
+        if digest:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    _table(User).update()
+                    .where(_table(User).c.id.in_([seeded.doctor_id, seeded.nurse_id]))
+                    .values(email="reparto@asl.example", digest_kinds=STAFF_KINDS))
+            said.append(await _seed_digests(engine, seeded, staff, portal))
+        if visits:
+            said.append(await _seed_visits(engine, seeded, staff))
+    finally:
+        await engine.dispose()
+    seeded.extras = "; ".join(said) + f" (in {time.monotonic() - started:.1f} s)"
+
+
+async def _seed_digests(engine: AsyncEngine, seeded: Seeded, staff: list[dict[str, Any]],
+                        portal: list[dict[str, Any]]) -> str:
+    """Yesterday's routine news held for the digest: teleconsult moves and co-signatures of
+    the staff (the doctor and nurse too), a new document for the portal users who chose it;
+    and one read notice of history per portal user."""
+    rows: list[dict[str, Any]] = []
+    clinicians = [{"id": seeded.doctor_id}, {"id": seeded.nurse_id}, *staff]
+    for i, user in enumerate(clinicians):
+        for j in range(4 if i < 2 else 3):
+            n = (i * 7 + j) % seeded.size
+            given, family = person(n)[:2]
+            at = yesterday(19 + j, i % 60, days=2)  # after every digest time
+            consult = new_id()
+            if j == 2:
+                rows.append(_notification(
+                    user["id"], "document_cosign", "document_cosign",
+                    {"initials": initials(given, family)}, f"/teleconsults/{consult}",
+                    ("document", new_id()), at, subject=None, held=True))
+            else:
+                move = MOVES[(i + j) % len(MOVES)]
+                rows.append(_notification(
+                    user["id"], "teleconsult_update", f"teleconsult_{move}",
+                    {"initials": initials(given, family)}, f"/teleconsults/{consult}",
+                    ("teleconsult", consult), at, subject=None, held=True))
+    held_portal = 0
+    for k, user in enumerate(portal):
+        pid = str(user["patient_id"])
+        rows.append(_notification(user["id"], "visit_changed", "visit_changed", {}, "/visits",
+                                  ("visit", new_id()), yesterday(10, k % 60, days=9),
+                                  subject=None, held=False, read=True))
+        if user["digest_kinds"]:
+            held_portal += 1
+            rows.append(_notification(
+                user["id"], "document_available", "document_available", {},
+                f"/patients/{pid}/documents", ("document", new_id()),
+                yesterday(19 + k % 4, k % 60, days=2), subject=pid, held=True))
+    await _bulk(engine, _table(Notification), rows)
+    return (f"{len(rows) - len(portal):,} notifications held for {len(clinicians)} clinicians "
+            f"and {held_portal:,} portal users")
+
+
+async def _seed_visits(engine: AsyncEngine, seeded: Seeded, staff: list[dict[str, Any]]) -> str:
+    """Two visits per patient, as `services.visits.schedule_visit` writes them."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    visits: list[dict[str, Any]] = []
+    invited: list[dict[str, Any]] = []
+    span = 90 * 24 * 60  # minutes from 60 days ago to 30 days ahead
+    hidden = 0
+    for k in range(seeded.size * 2):
+        pid = seeded.patient_ids[k // 2]
+        start = now - timedelta(days=60) + timedelta(minutes=(k * 7919) % span)
+        start = start.replace(minute=start.minute - start.minute % 15)
+        clinicians_only = k % 8 == 0
+        hidden += clinicians_only
+        status = ("cancelled" if k % 10 == 3 else "completed" if start < now else "scheduled")
+        vid = new_id()
+        visits.append({
+            "id": vid, "kind": "teleconsult" if clinicians_only else "televisit",
+            "patient_id": pid, "scheduled_start": start, "duration_minutes": 30,
+            "status": status, "started_at": start if status == "completed" else None,
+            "ended_at": start + timedelta(minutes=25) if status == "completed" else None,
+            "created_by": seeded.doctor_id, "created_at": start - timedelta(days=7),
+            "patient_invited": not clinicians_only})
+        if clinicians_only:
+            people = [seeded.doctor_id, str(staff[k % len(staff)]["id"])]
+        else:
+            people = [seeded.doctor_id if k % 2 == 0 else seeded.nurse_id]
+        invited += [{"visit_id": vid, "user_id": u} for u in people]
+    await _bulk(engine, _table(Visit), visits)
+    await _bulk(engine, _table(VisitParticipant), invited)
+    return f"{len(visits):,} visits ({hidden:,} clinicians-only)"
 
 
 # --- the running app ---------------------------------------------------------------------
@@ -608,6 +797,11 @@ async def measure_size(args: argparse.Namespace, tmp: Path, size: int) -> list[R
         seeded = await seed(url, size)
         print(f"  seeded in {seeded.seconds:.1f} s: {size:,} patients, {seeded.open_alerts:,} "
               f"open alerts, {seeded.readings:,} readings of one patient", flush=True)
+        if wanted("digest") or wanted("visits"):
+            await seed_extras(url, seeded, wanted("digest"), wanted("visits"))
+            if url.startswith("postgresql"):
+                await analyze(url)
+            print(f"  and {seeded.extras}", flush=True)
         gc.collect()
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -640,6 +834,10 @@ async def measure_size(args: argparse.Namespace, tmp: Path, size: int) -> list[R
                         return f"({changes} alert changes)"
                     await bench.measure("scheduler pass (run_once)", scheduler_pass,
                                         samples=min(args.samples, 3))
+                if wanted("visits"):
+                    await run_visits(bench, doctor, api, doc_h, seeded, base)
+                if wanted("digest"):
+                    await run_digests(bench, app)
             finally:
                 for http in (doctor, nurse, api):
                     await http.close()
@@ -709,6 +907,58 @@ async def run_vitals(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp.C
         await bench.measure(f"  chart data {key}", chart)
 
 
+async def run_visits(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp.ClientSession,
+                     headers: dict[str, str], seeded: Seeded, base: str) -> None:
+    """The lists the clinicians-only filter narrows: the staff's agenda and visit list, the
+    FHIR Appointment search without ``patient=``; and the patient side's, where it hides."""
+    def entries(body: str) -> str:
+        return f"({len(json.loads(body).get('entry', []))} entries)"
+
+    now = datetime.now(UTC).isoformat()
+    await bench.measure("doctor's /visits agenda", probe(
+        doctor, "/visits", lambda body: f"({_kb(body)})"))
+    await bench.measure("GET /api/v1/visits?limit=200", probe(
+        api, "/api/v1/visits", _items, params={"limit": "200"}, headers=headers))
+    await bench.measure("GET /api/v1/visits?from=now&limit=200", probe(
+        api, "/api/v1/visits", _items, params={"limit": "200", "from": now}, headers=headers))
+    await bench.measure("GET /fhir/R4/Appointment?_count=100", probe(
+        api, "/fhir/R4/Appointment", entries, what="FHIR Appointment search",
+        params={"_count": "100"}, headers=headers))
+    portal = await bearer(base, seeded.portal)
+    await bench.measure("patient's GET /api/v1/visits", probe(
+        api, "/api/v1/visits", _items, params={"limit": "200"}, headers=portal))
+    await bench.measure("patient's GET /fhir/R4/Appointment", probe(
+        api, "/fhir/R4/Appointment", entries, what="patient's FHIR Appointment search",
+        params={"_count": "100"}, headers=portal))
+
+
+async def run_digests(bench: Bench, app: web.Application) -> None:
+    """The delivery worker's digest pass (`digests.make_due`) at three instants of
+    yesterday's clock, after the day before's notifications were held: 06:00 (before every
+    digest time: nothing due, the pass of every 5 s), 07:00 (a fifth of the staff), 07:30
+    (the default: doctor, nurse, a fifth of the staff, half the portal users who chose it).
+    Then one delivery pass of the summaries' emails (no mail server: composed, retried)."""
+    worker = app[NOTIFIER]
+    sessions, where = app[keys.SESSIONS], zone(app[keys.SETTINGS].timezone)
+
+    def at(hour: int, minute: int) -> Callable[[], Awaitable[str]]:
+        async def step() -> str:
+            made = await digests.make_due(sessions, yesterday(hour, minute), where,
+                                          worker.channels.mail_from)
+            return f"({made:,} summaries made)"
+        return step
+
+    await bench.measure("digest pass, none due (06:00)", at(6, 0))
+    await bench.measure("digest pass at 07:00", at(7, 0), samples=1)
+    await bench.measure("digest pass at 07:30", at(7, 30), samples=1)
+
+    async def deliver() -> str:
+        return f"({await worker.deliver()} emails attempted)"
+    # Each retry is logged as a warning: not what is measured.
+    logging.getLogger("telemed.notify").setLevel(logging.ERROR)
+    await bench.measure("  delivery pass (digest emails)", deliver, samples=1)
+
+
 def print_table(results: dict[int, list[Row]], engine: str) -> None:
     sizes = sorted(results)
     print(f"\n## {engine}: p50 / p95 / SQL statements / app CPU per request")
@@ -764,7 +1014,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--paging-budget", type=float, default=60.0,
                         help="seconds for paging the patient list to the end, then extrapolate")
     parser.add_argument("--only", default="",
-                        help="comma-separated groups: patients, alerts, fhir, vitals, scheduler")
+                        help="comma-separated groups: patients, alerts, fhir, vitals, scheduler, "
+                             "visits, digest")
     return parser.parse_args(argv)
 
 

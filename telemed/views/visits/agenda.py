@@ -30,9 +30,7 @@ async def agenda(request: web.Request) -> web.Response:
             records = [found] if found else []
         else:
             records = await service.todays_visits(session, who, timezone=settings.timezone)
-        for record in records:
-            await service.authorize_visit(session, who, record, action="read",
-                                          request_id=request[REQUEST_ID])
+        await service.authorize_listed(session, who, records, request_id=request[REQUEST_ID])
         patients = await service.patients_of(session, records)
         await session.commit()
         due = [] if who.role == "patient" else await documents.reports_to_write(
