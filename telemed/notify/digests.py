@@ -3,30 +3,36 @@
 - *Holding* (at fan-out, `holds`): a user's notification of a kind they chose to receive in
   the digest gets no email delivery; ``held_at`` marks it. The bell shows it as ever.
 - *Making* (`make_due`): per user with held notifications, `telemed.domain.digest.due_now`
-  says whether a summary is due. One is made by inserting its row, unique per user and due
-  instant, and taking the held notifications into it with an UPDATE conditional on their
-  ``digest_id`` being unset, all in one transaction: of two workers that find it due, the
-  second's insert fails (or, arriving later, finds nothing left to take) and makes nothing.
-  A notification read in the app before its summary is made is taken but not listed; a
-  summary that lists nothing is ``skipped`` (no email).
+  says whether a summary is due. The due ones are made a batch at a time (``MAKE_BATCH``),
+  each batch in one transaction: their rows are inserted, unique per user and due instant
+  (``ON CONFLICT DO NOTHING``: a row another worker made is left out, not the batch), and the
+  held notifications of the rows inserted are taken with one UPDATE conditional on their
+  ``digest_id`` being unset. Of two workers that find a summary due, the second's row is
+  left out (or, arriving later with another due instant, finds nothing left to take and is
+  deleted again): each summary is made once, each notification taken once. A worker that
+  dies mid-pass leaves whole batches made and the rest to the next pass. A notification
+  read in the app before its summary is made is taken but not listed; a summary that lists
+  nothing is ``skipped`` (no email).
 - *Sending*: a summary's email is leased, sent, retried and recorded like any delivery (the
   worker's ``_claim`` and ``_record``), with one ``Message-ID`` for every attempt.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import Table, and_, case, delete, func, or_, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.engine import SessionFactory
 from telemed.db.models import Notification, NotificationDigest, User
+from telemed.db.types import new_id
 from telemed.domain import digest
 from telemed.notify import kinds
 from telemed.notify.messages import (
@@ -38,6 +44,9 @@ from telemed.notify.messages import (
 )
 
 SETTINGS_PAGE = "/settings/notifications"
+MAKE_BATCH = 250  # summaries made per transaction (10 columns each: 2,500 parameters)
+DIGESTS: Table = NotificationDigest.__table__  # type: ignore[attr-defined]
+NOTIFICATIONS: Table = Notification.__table__  # type: ignore[attr-defined]
 
 
 def holds(n: Notification, user: User) -> bool:
@@ -51,10 +60,11 @@ async def make_due(sessions: SessionFactory, now: datetime, where: tzinfo,
     """Make the summaries due at ``now``; returns how many were made (to send or skipped).
     Reads the pending kinds with their owners' choices in one statement, however many
     people have something held (``ix_notifications_held``; the owners by primary key);
-    writes only for the summaries due."""
-    stmt: Any = (  # five columns: more than sqlmodel's typed select takes
+    then makes the due summaries ``MAKE_BATCH`` at a time, a few statements per batch."""
+    stmt: Any = (  # seven columns: more than sqlmodel's typed select takes
         sa_select(col(Notification.user_id), col(Notification.kind),
-                  func.min(Notification.held_at), col(User.digest_kinds), col(User.digest_time))
+                  func.min(Notification.held_at), col(User.digest_kinds), col(User.digest_time),
+                  col(User.email), col(User.active))
         .join(User, col(User.id) == col(Notification.user_id))
         .where(col(Notification.digest_id).is_(None))
         .where(col(Notification.held_at).is_not(None))
@@ -63,72 +73,120 @@ async def make_due(sessions: SessionFactory, now: datetime, where: tzinfo,
     async with sessions() as session:
         rows = (await session.exec(stmt)).all()
     pending: dict[str, list[tuple[str, datetime]]] = {}
-    choices: dict[str, tuple[Any, Any]] = {}
-    for user_id, kind, held, held_kinds, at in rows:
+    owners: dict[str, tuple[Any, Any, str, bool]] = {}
+    for user_id, kind, held, held_kinds, at, email, active in rows:
         if user_id is not None and held is not None:
             pending.setdefault(user_id, []).append((kind, held))
-            choices[user_id] = (held_kinds, at)
-    due: list[tuple[str, datetime, frozenset[str]]] = []
-    for user_id in sorted(pending):
-        held_kinds, at = choices[user_id]
+            owners[user_id] = (held_kinds, at, email or "", bool(active))
+    due: list[_Due] = []
+    for user_id in sorted(pending):  # one order for every worker: no lock cycles
+        held_kinds, at, address, active = owners[user_id]
         decision = digest.due_now(pending[user_id], kinds.digest_kinds(held_kinds),
                                   digest.stored_time(at), where, now)
         if decision is not None:
-            due.append((user_id, *decision))
+            due.append(_Due(user_id, *decision, address, active))
     made = 0
-    for user_id, due_at, taken in due:
+    for first in range(0, len(due), MAKE_BATCH):
         async with sessions() as session:
-            made += await _make_one(session, user_id, due_at, taken, now, mail_from)
+            made += await _make_batch(session, due[first:first + MAKE_BATCH], now, mail_from)
     return made
 
 
-async def _make_one(session: AsyncSession, user_id: str, due_at: datetime,
-                    taken: frozenset[str], now: datetime, mail_from: str) -> int:
-    user = await session.get(User, user_id)
-    if user is None:
-        return 0
-    row = NotificationDigest(user_id=user_id, due_at=due_at, address=user.email or "",
-                             created_at=now, next_attempt_at=now)
-    row.message_id = message_id(f"digest-{row.id}", mail_from)
-    session.add(row)
-    try:
-        await session.flush()
-    except IntegrityError:  # another worker made this summary
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A summary found due: whose, its due instant, the kinds it takes, where it goes."""
+
+    user_id: str
+    due_at: datetime
+    taken: frozenset[str]
+    address: str
+    active: bool
+
+
+def _insert(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT (user_id, due_at) DO NOTHING RETURNING id``: a summary made by
+    another worker is left out, the rest of the batch goes in."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(DIGESTS).on_conflict_do_nothing(index_elements=["user_id", "due_at"])
+            .returning(DIGESTS.c.id))
+
+
+async def _make_batch(session: AsyncSession, batch: list[_Due], now: datetime,
+                      mail_from: str) -> int:
+    """Make a batch of due summaries in one transaction: one multi-row insert of the rows
+    (those another worker made already are left out), one UPDATE taking the held
+    notifications of all of them (returning what each took), one UPDATE of their counts and
+    states, and a DELETE of any that found nothing left to take."""
+    conn = await session.connection()
+    ids = {d.user_id: new_id() for d in batch}
+    made = set((await conn.execute(_insert(conn.dialect.name).values([
+        {"id": ids[d.user_id], "user_id": d.user_id, "due_at": d.due_at, "items": 0,
+         "address": d.address, "status": "pending", "attempts": 0, "next_attempt_at": now,
+         "message_id": message_id(f"digest-{ids[d.user_id]}", mail_from), "created_at": now}
+        for d in batch]))).scalars())
+    mine = [d for d in batch if ids[d.user_id] in made]
+    if not mine:  # another worker made every one of them
         await session.rollback()
         return 0
-    took = await session.exec(
-        update(Notification).where(col(Notification.user_id) == user_id)
-        .where(col(Notification.digest_id).is_(None))
-        .where(col(Notification.held_at).is_not(None))
-        .where(col(Notification.held_at) <= now)
-        .where(col(Notification.kind).in_(sorted(taken)))
-        .values(digest_id=row.id))
-    if took.rowcount == 0:  # another worker took them first
-        await session.rollback()
-        return 0
-    row.items = int((await session.exec(
-        select(func.count()).select_from(Notification)
-        .where(Notification.digest_id == row.id)
-        .where(col(Notification.read_at).is_(None)))).one())
-    if row.items == 0 or not row.address or not user.active:
-        row.status = "skipped"  # nothing to say, or nobody to say it to: no email
-    session.add(row)
+    taken = (await conn.execute(
+        update(NOTIFICATIONS)
+        .where(NOTIFICATIONS.c.digest_id.is_(None))
+        .where(NOTIFICATIONS.c.held_at.is_not(None))
+        .where(NOTIFICATIONS.c.held_at <= now)
+        .where(or_(*(and_(NOTIFICATIONS.c.user_id == d.user_id,
+                          NOTIFICATIONS.c.kind.in_(sorted(d.taken))) for d in mine)))
+        .values(digest_id=case({d.user_id: ids[d.user_id] for d in mine},
+                               value=NOTIFICATIONS.c.user_id))
+        .returning(NOTIFICATIONS.c.digest_id, NOTIFICATIONS.c.read_at))).all()
+    items: dict[str, int] = {}
+    for digest_id, read_at in taken:
+        items[digest_id] = items.get(digest_id, 0) + (read_at is None)
+    # another worker took them first (a summary of the same things due at another instant)
+    empty = [ids[d.user_id] for d in mine if ids[d.user_id] not in items]
+    if empty:
+        await conn.execute(delete(DIGESTS).where(DIGESTS.c.id.in_(empty)))
+    kept = [d for d in mine if ids[d.user_id] in items]
+    # nothing to say, or nobody to say it to: no email
+    skipped = [ids[d.user_id] for d in kept
+               if items[ids[d.user_id]] == 0 or not d.address or not d.active]
+    if kept:
+        await conn.execute(
+            update(DIGESTS).where(DIGESTS.c.id.in_([ids[d.user_id] for d in kept]))
+            .values(items=case(items, value=DIGESTS.c.id),
+                    status=case((DIGESTS.c.id.in_(skipped), "skipped"), else_="pending")))
     await session.commit()
-    return 1
+    return len(kept)
 
 
-async def digest_email(session: AsyncSession, row: NotificationDigest, *, lang_default: str,
-                       public_url: str, mail_from: str) -> EmailMessage:
-    """The email of a summary: the notifications it took that were unread when it was made,
-    oldest first, in the owner's language."""
-    user = await session.get(User, row.user_id)
-    lang = language_for(user.language if user else None, lang_default)
-    listed = (await session.exec(
-        select(Notification).where(Notification.digest_id == row.id)
-        .where(col(Notification.read_at).is_(None)
-               | (col(Notification.read_at) >= row.created_at))
-        .order_by(col(Notification.created_at), col(Notification.id)))).all()
-    items = [DigestItem(n.kind, title(lang, n.title_code, n.params, n.fold_count),
-                        public_url + n.link) for n in listed]
-    return digest_message(lang=lang, items=items, settings_url=public_url + SETTINGS_PAGE,
-                          sender=mail_from, recipient=row.address, message_id=row.message_id)
+async def digest_emails(session: AsyncSession, ids: list[str], *, lang_default: str,
+                        public_url: str, mail_from: str
+                        ) -> list[tuple[NotificationDigest, EmailMessage]]:
+    """The emails of the summaries ``ids`` (two statements however many): each lists the
+    notifications it took that were unread when it was made, oldest first, in the owner's
+    language."""
+    if not ids:
+        return []
+    rows = (await session.exec(
+        select(NotificationDigest, User.language)
+        .join(User, col(User.id) == col(NotificationDigest.user_id), isouter=True)
+        .where(col(NotificationDigest.id).in_(ids))
+        .order_by(col(NotificationDigest.next_attempt_at), col(NotificationDigest.id)))).all()
+    listed: dict[str, list[Notification]] = {}
+    for n in (await session.exec(
+            select(Notification)
+            .join(NotificationDigest,
+                  col(NotificationDigest.id) == col(Notification.digest_id))
+            .where(col(Notification.digest_id).in_(ids))
+            .where(col(Notification.read_at).is_(None)
+                   | (col(Notification.read_at) >= col(NotificationDigest.created_at)))
+            .order_by(col(Notification.created_at), col(Notification.id)))).all():
+        listed.setdefault(n.digest_id or "", []).append(n)
+    out: list[tuple[NotificationDigest, EmailMessage]] = []
+    for row, language in rows:
+        lang = language_for(language, lang_default)
+        items = [DigestItem(n.kind, title(lang, n.title_code, n.params, n.fold_count),
+                            public_url + n.link) for n in listed.get(row.id, [])]
+        out.append((row, digest_message(
+            lang=lang, items=items, settings_url=public_url + SETTINGS_PAGE, sender=mail_from,
+            recipient=row.address, message_id=row.message_id)))
+    return out

@@ -9,12 +9,14 @@ One pass (``DeliveryWorker.run_once``):
    The email of a kind its owner set to the daily digest is held instead (``digests``).
 2. Digests. The daily summaries due now are made (``digests.make_due``), each once.
 3. Delivery. Due deliveries, and due summaries' emails, are claimed for a lease
-   (``LEASE``): on PostgreSQL the candidates are read with ``SELECT ... FOR UPDATE SKIP
-   LOCKED``, on SQLite each is taken with an UPDATE conditional on the ``next_attempt_at``
-   the worker saw. A claimed delivery's ``next_attempt_at`` moves to the end of its lease,
-   so a worker that dies while sending frees it when the lease runs out. Then the message
-   is sent and the result recorded: sent; a retry after an exponential pause (``backoff``)
-   for at least 24 h, then ``dead``; or ``failed`` for a permanent refusal.
+   (``LEASE``) with one UPDATE each, conditional on their being pending and due and
+   returning the rows taken (the candidates read with ``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL; SQLite runs one writing statement at a time). A claimed delivery's
+   ``next_attempt_at`` moves to the end of its lease, so a worker that dies while sending
+   frees it when the lease runs out. Then the message is sent and the result recorded, one
+   committed UPDATE per message, conditional on the row being still pending: sent; a retry
+   after an exponential pause (``backoff``) for at least 24 h, then ``dead``; or ``failed``
+   for a permanent refusal.
 
 "Never twice": every attempt of a notification's email carries the same ``Message-ID``. If the
 process dies after the server accepted a message and before the result was committed, the
@@ -34,7 +36,7 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -202,37 +204,25 @@ class DeliveryWorker:
 
     async def _claim(self, session: AsyncSession, now: datetime,
                      model: Leased = NotificationDelivery) -> list[str]:
-        """Lease the due rows of ``model`` (deliveries, or digests' emails) to this worker."""
-        conn = await session.connection()
-        lease_end = now + backoff.LEASE
-        if conn.dialect.name == "postgresql":
-            rows = (await conn.execute(text(
-                f"SELECT id FROM {model.__tablename__} WHERE status = 'pending' "
-                "AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT :n "
-                "FOR UPDATE SKIP LOCKED"), {"now": now, "n": BATCH})).scalars().all()
-            ids = [str(r) for r in rows]
-            if ids:
-                await session.exec(
-                    update(model).where(col(model.id).in_(ids))
-                    .values(next_attempt_at=lease_end, attempts=col(model.attempts) + 1))
-            await session.commit()
-            return ids
-        seen = (await session.exec(
-            select(model.id, model.next_attempt_at)
+        """Lease the due rows of ``model`` (deliveries, or digests' emails) to this worker:
+        one UPDATE of the due rows' lease, returning those it took. PostgreSQL skips the rows
+        another worker is leasing (``FOR UPDATE SKIP LOCKED``); SQLite runs one writing
+        statement at a time, so the second of two workers finds the rows leased already."""
+        # Materialized: PostgreSQL could otherwise run a locking subquery again while
+        # updating, and take more than BATCH rows.
+        due = (select(model.id).where(col(model.status) == "pending")
+               .where(col(model.next_attempt_at) <= now)
+               .order_by(col(model.next_attempt_at)).limit(BATCH)
+               .with_for_update(skip_locked=True)
+               .cte("due").prefix_with("MATERIALIZED"))
+        leased = await session.exec(
+            update(model).where(col(model.id).in_(select(due.c.id)))
             .where(col(model.status) == "pending")
             .where(col(model.next_attempt_at) <= now)
-            .order_by(col(model.next_attempt_at)).limit(BATCH))).all()
-        ids = []
-        for delivery_id, due in seen:
-            result = await session.exec(
-                update(model)
-                .where(col(model.id) == delivery_id)
-                .where(col(model.status) == "pending")
-                .where(col(model.next_attempt_at) == due)
-                .values(next_attempt_at=lease_end, attempts=col(model.attempts) + 1))
-            if result.rowcount == 1:
-                ids.append(delivery_id)
-            await session.commit()  # one row at a time: another process may hold the next
+            .values(next_attempt_at=now + backoff.LEASE, attempts=col(model.attempts) + 1)
+            .returning(col(model.id)))
+        ids = [str(i) for i in leased.scalars().all()]
+        await session.commit()
         return ids
 
     async def deliver(self) -> int:
@@ -240,23 +230,17 @@ class DeliveryWorker:
         async with self.sessions() as session:
             ids = await self._claim(session, self.clock())
             digest_ids = await self._claim(session, self.clock(), NotificationDigest)
+            emails = await digests.digest_emails(
+                session, digest_ids, lang_default=self.channels.language,
+                public_url=self.channels.public_url, mail_from=self.channels.mail_from)
         for delivery_id in ids:
             await self._deliver_one(delivery_id)
-        for digest_id in digest_ids:
-            await self._send_digest(digest_id)
+        for row, msg in emails:
+            outcome = (await send_email(self.channels.smtp, msg)
+                       if self.channels.smtp is not None
+                       else Outcome("retry", "no mail server is configured (TELEMED_SMTP_URL)"))
+            await self._record(row, row.created_at, outcome)
         return len(ids) + len(digest_ids)
-
-    async def _send_digest(self, digest_id: str) -> None:
-        async with self.sessions() as session:
-            row = await session.get(NotificationDigest, digest_id)
-            if row is None:
-                return
-            msg = await digests.digest_email(session, row, lang_default=self.channels.language,
-                                             public_url=self.channels.public_url,
-                                             mail_from=self.channels.mail_from)
-        outcome = (await send_email(self.channels.smtp, msg) if self.channels.smtp is not None
-                   else Outcome("retry", "no mail server is configured (TELEMED_SMTP_URL)"))
-        await self._record(digest_id, row.created_at, outcome, NotificationDigest)
 
     async def make_digests(self) -> int:
         """Make the daily digests due now (`telemed.notify.digests`); returns how many."""
@@ -280,7 +264,7 @@ class DeliveryWorker:
                 lang = language_for(user.language, self.channels.language)
         outcome = (await self._send(delivery, n, lang, url) if url is not None
                    else Outcome("permanent", "the guest can no longer join this visit"))
-        await self._record(delivery_id, n.created_at, outcome, NotificationDelivery)
+        await self._record(delivery, n.created_at, outcome)
 
     async def _guest_url(self, session: AsyncSession, n: Notification) -> str | None:
         guest = await session.get(VisitGuest, n.guest_id) if n.guest_id else None
@@ -308,36 +292,41 @@ class DeliveryWorker:
                                       plain_text(lang, heading, url))
         return Outcome("permanent", f"unknown channel {delivery.channel}")
 
-    async def _record(self, delivery_id: str, created_at: datetime, outcome: Outcome,
-                      model: Leased) -> None:
+    async def _record(self, leased: NotificationDelivery | NotificationDigest,
+                      created_at: datetime, outcome: Outcome) -> None:
+        """Record an attempt's outcome on the row leased for it, in one UPDATE that changes
+        nothing once the row is no longer pending (recorded by another worker whose lease
+        followed, or sent again by an administrator)."""
         now = self.clock()
-        async with self.sessions() as session:
-            delivery: NotificationDelivery | NotificationDigest | None = await session.get(
-                model, delivery_id)
-            if delivery is None or delivery.status != "pending":
-                return
-            delivery.last_error = outcome.error
-            if outcome.result == "sent":
-                delivery.status = "sent"
-                delivery.sent_at = now
-            elif outcome.result == "permanent":
-                delivery.status = "failed"
+        model = type(leased)
+        values: dict[str, Any] = {"last_error": outcome.error}
+        status = "pending"
+        if outcome.result == "sent":
+            status = values["status"] = "sent"
+            values["sent_at"] = now
+        elif outcome.result == "permanent":
+            status = values["status"] = "failed"
+        else:  # the lease counted this attempt already
+            retry_at = backoff.next_attempt(leased.attempts, created_at, now)
+            if retry_at is None:
+                status = values["status"] = "dead"
             else:
-                retry_at = backoff.next_attempt(delivery.attempts, created_at, now)
-                if retry_at is None:
-                    delivery.status = "dead"
-                else:
-                    delivery.next_attempt_at = retry_at
-            session.add(delivery)
+                values["next_attempt_at"] = retry_at
+        async with self.sessions() as session:
+            recorded = await session.exec(
+                update(model).where(col(model.id) == leased.id)
+                .where(col(model.status) == "pending").values(**values))
             await session.commit()
+        if recorded.rowcount != 1:
+            return
         if self.on_outcome is not None:
             result = {"permanent": "failed"}.get(outcome.result, outcome.result)
-            if delivery.status == "dead":
+            if status == "dead":
                 result = "dead"
-            channel = getattr(delivery, "channel", "digest")
+            channel = getattr(leased, "channel", "digest")
             self.on_outcome.labels(channel, result).inc()
         if outcome.result != "sent":
-            log.warning("notification delivery %s (%s): %s", delivery_id, outcome.result,
+            log.warning("notification delivery %s (%s): %s", leased.id, outcome.result,
                         outcome.error)
 
     async def run_once(self) -> tuple[int, int]:

@@ -6,7 +6,10 @@ SQL statements are counted on the app's engine (`before_cursor_execute`):
 - ``GET /visits`` of a doctor with 2 visits today, then with 12: the same count (the
   participants' reads are audited in one statement, not one per visit);
 - a digest pass (`digests.make_due`) when nothing is due, with held notifications of 5
-  people, then of 605 (more than one ``IN`` list of owners): the same count.
+  people, then of 605 (more than one ``IN`` list of owners): the same count;
+- a digest pass making 5 summaries, then one making 100: the same count (made in batches,
+  not a few statements each), and the delivery pass sending their emails: one statement
+  per email beyond a fixed few.
 """
 
 from __future__ import annotations
@@ -21,15 +24,24 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from telemed import keys
-from telemed.db.models import AuditEvent, Notification, User, Visit, VisitParticipant
+from telemed.db.models import (
+    AuditEvent,
+    Notification,
+    NotificationDigest,
+    User,
+    Visit,
+    VisitParticipant,
+)
 from telemed.db.types import utcnow
 from telemed.notify import digests
+from telemed.notify.worker import Channels, DeliveryWorker
 from tests.conftest import World
 from tests.helpers.pages import logged_in
 from tests.helpers.statements import counting
 
 Client = TestClient[Any, Any]
 ROME = ZoneInfo("Europe/Rome")
+MAIL_FROM = "telemed@asl.example"
 
 
 async def _visits_today(app: web.Application, doctor_id: str, patient_id: str,
@@ -98,12 +110,18 @@ async def _held(app: web.Application, people: range, held_at: datetime) -> None:
         await session.commit()
 
 
+def _evening(days_ago: int) -> datetime:
+    """20:00 in Rome ``days_ago`` days ago: after every digest time of that day."""
+    today = utcnow().astimezone(ROME).date()
+    return datetime(today.year, today.month, today.day, 20, 0, tzinfo=ROME) \
+        - timedelta(days=days_ago)
+
+
 async def test_a_digest_pass_with_nothing_due_costs_the_same_for_more_people(
         client: Client, world: World) -> None:
     app = client.app
-    sessions, mail_from = app[keys.SESSIONS], "telemed@asl.example"
-    today = utcnow().astimezone(ROME).date()
-    held_at = datetime(today.year, today.month, today.day, 20, 0, tzinfo=ROME) - timedelta(days=2)
+    sessions, mail_from = app[keys.SESSIONS], MAIL_FROM
+    held_at = _evening(2)
     early = held_at + timedelta(hours=10)  # 06:00 the next day: before 07:30
     due = held_at + timedelta(hours=12)
 
@@ -118,3 +136,35 @@ async def test_a_digest_pass_with_nothing_due_costs_the_same_for_more_people(
     # At 07:30 every one of them is due, once.
     assert await digests.make_due(sessions, due, ROME, mail_from) == 605
     assert await digests.make_due(sessions, due, ROME, mail_from) == 0
+
+
+async def test_a_digest_pass_costs_the_same_making_5_summaries_or_100(
+        client: Client, world: World) -> None:
+    app, sessions = client.app, client.app[keys.SESSIONS]
+    held_at = _evening(3)
+    due = held_at + timedelta(hours=12)  # 07:30 the next day
+
+    await _held(app, range(5), held_at)
+    with counting(app) as small:
+        assert await digests.make_due(sessions, due, ROME, MAIL_FROM) == 5
+    await _held(app, range(5, 105), held_at)
+    with counting(app) as large:
+        assert await digests.make_due(sessions, due + timedelta(days=1), ROME, MAIL_FROM) == 100
+    assert len(large) == len(small) <= 6, large
+
+    # Each summary took its one notification and lists it; none is made twice.
+    async with sessions() as session:
+        made = (await session.exec(select(NotificationDigest))).all()
+        left = (await session.exec(select(func.count()).select_from(Notification)
+                                   .where(col(Notification.digest_id).is_(None)))).one()
+    assert len(made) == 105 and len({m.user_id for m in made}) == 105 and left == 0
+    assert {(m.items, m.status) for m in made} == {(1, "pending")}
+    assert len({m.message_id for m in made}) == 105
+
+    # Sending their emails (no mail server here: composed, then a retry recorded each):
+    # one statement per email beyond the fixed few of a pass.
+    worker = DeliveryWorker(sessions, None, Channels.from_settings(app[keys.SETTINGS]),
+                            clock=lambda: due + timedelta(days=1, minutes=1))
+    with counting(app) as sending:
+        assert await worker.deliver() == 50
+    assert len(sending) <= 50 + 5, sending

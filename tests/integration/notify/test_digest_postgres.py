@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from telemed import keys
-from telemed.notify.worker import Channels, DeliveryWorker
+from telemed.db.models import NotificationDigest
+from telemed.notify.worker import BATCH, Channels, DeliveryWorker
 from telemed.settings import Settings
 from tests.conftest import World
 from tests.helpers.digest import digests_of, news, person, rome
@@ -55,3 +57,21 @@ async def test_four_workers_send_each_summary_once(
     for who in people:
         [made] = await digests_of(world, who["id"])
         assert (made.status, made.items, made.due_at) == ("sent", 3, rome(3, 7, 30))
+
+
+async def test_a_lease_takes_one_batch_of_many_due_summaries(
+        client: TestClient[Any, Any], world: World, app: web.Application) -> None:
+    """The lease's candidates are locked once (a materialized CTE): PostgreSQL may not run the
+    locking subquery again while updating and take more than a batch."""
+    who = await person(client, world, "doctor", "d@asl.example")
+    now = rome(9, 9)
+    async with app[keys.SESSIONS]() as session:
+        session.add_all(NotificationDigest(
+            user_id=who["id"], due_at=now - timedelta(days=n), address=who["address"],
+            items=1, created_at=now, next_attempt_at=now) for n in range(BATCH * 3))
+        await session.commit()
+    worker = DeliveryWorker(app[keys.SESSIONS], None, Channels.from_settings(app[keys.SETTINGS]))
+    async with app[keys.SESSIONS]() as session:
+        first = await worker._claim(session, now, NotificationDigest)
+        second = await worker._claim(session, now, NotificationDigest)
+    assert len(first) == len(second) == BATCH and not set(first) & set(second)
