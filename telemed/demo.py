@@ -31,6 +31,7 @@ from telemed.domain import delegation as delegation_rules
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.security import hash_password
+from telemed.services.users import update_me
 from telemed.settings import Settings
 
 DEMO_PASSWORD = "telemed-demo-2026"
@@ -297,7 +298,23 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
         await session.flush()
         session.add(VisitParticipant(visit_id=visit.id, user_id=staff["dr.bianchi"].id))
     await session.commit()
+    await seed_digest(session, staff)
     return {"created": created, "patients": len(patients)}
+
+
+# The cardiologist reads routine teleconsult news and reports to co-sign once a day, in the
+# daily summary (docs/notifications.md, "Daily digest"); her settings page shows the choice.
+DIGEST_CHOICE = ("dr.conti", {"teleconsult_update": "digest", "document_cosign": "digest"},
+                 "07:30")
+
+
+async def seed_digest(session: AsyncSession, staff: dict[str, User]) -> None:
+    """Give the demo's digest choice, as the person would make it (`update_me`; committed),
+    to a user who never chose: a choice made since (even all right away) stays."""
+    username, delivery, at = DIGEST_CHOICE
+    if staff[username].digest_kinds is None:
+        await update_me(session, staff[username].id,
+                        changes={"notify_delivery": delivery, "digest_time": at})
 
 
 async def seed_parent(session: AsyncSession, staff: dict[str, User], child: Patient) -> None:

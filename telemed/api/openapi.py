@@ -176,8 +176,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/auth/logout"): Operation(
         "End the session of this token (or cookie)", "auth"),
     ("GET", "/api/v1/users"): Operation("List users (admin)", "users", query=(*PAGE, "role")),
-    ("POST", "/api/v1/users"): Operation("Create a user (admin)", "users", users.UserCreate,
-                                         success=201),
+    ("POST", "/api/v1/users"): Operation(
+        "Create a user (admin)", "users", users.UserCreate, success=201,
+        description="notify_delivery ({KIND: immediate|digest}) and digest_time (HH:MM) are "
+                    "the daily digest's choices, validated as PATCH /users/me validates them "
+                    "(422 unknown_kind, invalid_choice, not_digestible, invalid_time). 409 "
+                    "user_fiscal_code_taken when another user has the fiscal code."),
     ("GET", "/api/v1/users/me"): Operation("The caller", "users"),
     ("GET", "/api/v1/users/{user_id}"): Operation("One user (admin)", "users"),
     ("POST", "/api/v1/users/me/password"): Operation(

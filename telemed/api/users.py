@@ -46,6 +46,9 @@ class UserCreate(Body):
     email: str | None = None
     phone: str | None = Field(default=None, max_length=64)
     notify: dict[str, Any] | None = None
+    # The daily digest's choices, as PATCH /users/me takes them (docs/notifications.md).
+    notify_delivery: dict[str, Any] | None = None
+    digest_time: str | None = Field(default=None, max_length=16)
 
 
 class UserUpdate(Body):

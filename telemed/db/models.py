@@ -37,8 +37,9 @@ class User(SQLModel, table=True):
     sessions_valid_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Identity (telemed/identity): the fiscal code of a staff or delegate account (a portal
-    # account is matched through its patient), the TOTP secret and its last accepted step.
-    fiscal_code: str | None = Field(default=None, index=True, max_length=16)
+    # account is matched through its patient; one account per code, unique index, NULLs
+    # allowed), the TOTP secret and its last accepted step.
+    fiscal_code: str | None = Field(default=None, unique=True, index=True, max_length=16)
     totp_secret: str | None = Field(default=None, max_length=64)
     totp_last_step: int | None = None
 

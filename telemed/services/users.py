@@ -4,12 +4,14 @@ changing passwords, deactivating them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,6 +43,9 @@ _CAS_TRIES = 8
 # A pragmatic address check: one @, no spaces or controls, a dotted domain; at most 254.
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _DUMMY_HASH = hash_password("telemed-dummy-password")
+# How each engine names the unique index of users.fiscal_code when it refuses a row
+# (PostgreSQL: the index; SQLite: the column).
+_FISCAL_CODE_INDEX = ("ix_users_fiscal_code", "users.fiscal_code")
 
 
 PATIENT_SETS_PASSWORD = ("A patient sets their own password: leave this empty and give them "
@@ -100,6 +105,22 @@ def clean_phone(phone: str | None, errors: dict[str, str]) -> str | None:
     return normal
 
 
+def delivery_choices(
+    held: list[str] | None, delivery: dict[str, Any] | None, digest_time: str | None,
+) -> tuple[list[str] | None, str | None, dict[str, FieldError]]:
+    """A user's notification delivery choices after a change (docs/notifications.md, "Daily
+    digest"): the kinds held for the digest (`held`, the stored ones, with `delivery` -
+    ``{"KIND": "immediate"|"digest"}`` - applied), the digest time ("HH:MM"; None: the
+    default), and what the rules refuse about them (``notify_delivery.KIND``,
+    ``digest_time``; empty when valid). Creating a user and changing one's own choices
+    both go through here."""
+    problems = kinds.delivery_errors(delivery or {}, digest_time,
+                                     time_given=digest_time is not None)
+    if delivery:
+        held = kinds.digest_kinds(held, delivery)
+    return held, digest_time, problems
+
+
 def fiscal_code_of(code: str | None) -> tuple[str | None, dict[str, FieldError]]:
     """A user's fiscal code as stored (normalized; None when empty), and what the
     fiscal-code rules refuse about it (``{"fiscal_code": problem}``, else empty)."""
@@ -122,11 +143,14 @@ async def create_user(
     email: str | None = None,
     phone: str | None = None,
     notify: dict[str, Any] | None = None,
+    notify_delivery: dict[str, Any] | None = None,
+    digest_time: str | None = None,
     by_admin: bool = False,
     fiscal_code: str | None = None,
 ) -> User:
     """Create a user after validating everything; 422/409 change nothing. Without a password
-    (portal accounts only) the owner sets one with an activation link."""
+    (portal accounts only) the owner sets one with an activation link. `notify_delivery`
+    and `digest_time`: the daily digest's choices, as `update_me` takes them."""
     username = username.strip().lower()
     email = clean_email(email)
     errors = check_new_user(
@@ -143,8 +167,9 @@ async def create_user(
     # for single sign-on (telemed/identity); portal accounts use the patient's
     fiscal_code, fiscal_problem = fiscal_code_of(fiscal_code)
     errors.update(kinds.preference_errors(notify or {}))
-    if errors or fiscal_problem:
-        raise invalid({**errors, **fiscal_problem})
+    held, digest_time, delivery_problems = delivery_choices(None, notify_delivery, digest_time)
+    if errors or fiscal_problem or delivery_problems:
+        raise invalid({**errors, **fiscal_problem, **delivery_problems})
     if patient_id and await session.get(Patient, patient_id) is None:
         raise invalid({"patient_id": N_("No such patient.")})
     existing = await session.exec(select(User).where(User.username == username))
@@ -165,10 +190,13 @@ async def create_user(
         email=email,
         phone=phone,
         notify_prefs=kinds.merged(None, notify) if notify else None,
+        digest_kinds=held,
+        digest_time=digest_time,
         fiscal_code=fiscal_code or None,
     )
     session.add(user)
-    await session.flush()
+    async with fiscal_code_unique(session):
+        await session.flush()
     return user
 
 
@@ -180,7 +208,26 @@ async def refuse_taken_fiscal_code(session: AsyncSession, code: str,
     if own_id is not None:
         query = query.where(col(User.id) != own_id)
     if (await session.exec(query)).first() is not None:
-        raise conflict("Another user already has this fiscal code.", "user_fiscal_code_taken")
+        raise fiscal_code_taken()
+
+
+def fiscal_code_taken() -> ApiError:
+    """409 `user_fiscal_code_taken`."""
+    return conflict("Another user already has this fiscal code.", "user_fiscal_code_taken")
+
+
+@contextlib.asynccontextmanager
+async def fiscal_code_unique(session: AsyncSession) -> AsyncIterator[None]:
+    """Write a user's fiscal code inside: when the unique index refuses it (another request
+    gave the code to someone else after `refuse_taken_fiscal_code` looked), the session is
+    rolled back and the caller gets the same 409 `user_fiscal_code_taken`."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if not any(name in str(exc.orig) for name in _FISCAL_CODE_INDEX):
+            raise
+        await session.rollback()
+        raise fiscal_code_taken() from None
 
 
 class LoginError(Exception):
@@ -298,14 +345,14 @@ async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, A
     phone = clean_phone(changes["phone"], errors) if "phone" in changes else user.phone
     notify = changes.get("notify") or {}
     errors.update(kinds.preference_errors(notify))
-    delivery = changes.get("notify_delivery") or {}
-    digest_time = changes.get("digest_time", user.digest_time)
     language = changes.get("language", user.language)
     if language is not None and language not in ("it", "en"):
         errors["language"] = N_("Language must be it or en.")
-    problems: dict[str, str | FieldError] = {
-        **errors, **kinds.delivery_errors(delivery, digest_time,
-                                          time_given=digest_time is not None)}
+    # what waits already goes out at the next pass for a kind switched back
+    held, digest_time, delivery_problems = delivery_choices(
+        user.digest_kinds, changes.get("notify_delivery"),
+        changes.get("digest_time", user.digest_time))
+    problems: dict[str, str | FieldError] = {**errors, **delivery_problems}
     if problems:
         raise invalid(problems)
     user.email = email
@@ -313,8 +360,7 @@ async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, A
     user.language = language
     if notify:
         user.notify_prefs = kinds.merged(user.notify_prefs, notify)
-    if delivery:  # what waits already goes out at the next pass for a kind switched back
-        user.digest_kinds = kinds.digest_kinds(user.digest_kinds, delivery)
+    user.digest_kinds = held
     user.digest_time = digest_time
     session.add(user)
     await session.commit()
