@@ -493,7 +493,7 @@ async def _seed_visits(engine: AsyncEngine, seeded: Seeded, staff: list[dict[str
             people = [seeded.doctor_id, str(staff[k % len(staff)]["id"])]
         else:
             people = [seeded.doctor_id if k % 2 == 0 else seeded.nurse_id]
-        invited += [{"visit_id": vid, "user_id": u} for u in people]
+        invited += [{"visit_id": vid, "user_id": u, "scheduled_start": start} for u in people]
     await _bulk(engine, _table(Visit), visits)
     await _bulk(engine, _table(VisitParticipant), invited)
     return f"{len(visits):,} visits ({hidden:,} clinicians-only)"

@@ -114,7 +114,8 @@ async def _seed(settings: Settings, tag: str, rooms: int, kind: str,
                 visit = Visit(kind=kind, patient_id=patient.id, scheduled_start=start,
                               duration_minutes=60, created_by=users[0].id)
                 session.add(visit)
-                session.add_all(VisitParticipant(visit_id=visit.id, user_id=u.id)
+                session.add_all(VisitParticipant(visit_id=visit.id, user_id=u.id,
+                                                 scheduled_start=start)
                                 for u in users if u.role == "doctor")
                 logins = [UserSession(id=f"bench{tag}{room}x{seat}", user_id=u.id,
                                       kind="bearer", expires_at=start + timedelta(hours=6))

@@ -296,7 +296,8 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
                       created_by=staff["dr.bianchi"].id)
         session.add(visit)
         await session.flush()
-        session.add(VisitParticipant(visit_id=visit.id, user_id=staff["dr.bianchi"].id))
+        session.add(VisitParticipant(visit_id=visit.id, user_id=staff["dr.bianchi"].id,
+                                     scheduled_start=visit.scheduled_start))
     await session.commit()
     await seed_digest(session, staff)
     return {"created": created, "patients": len(patients)}

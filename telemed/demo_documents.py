@@ -188,5 +188,6 @@ async def seed_held_visit(session: AsyncSession, family: str) -> None:
                   ended_at=start + timedelta(minutes=18), created_by=doctor.id)
     session.add(visit)
     await session.flush()
-    session.add(VisitParticipant(visit_id=visit.id, user_id=doctor.id))
+    session.add(VisitParticipant(visit_id=visit.id, user_id=doctor.id,
+                                 scheduled_start=visit.scheduled_start))
     await session.commit()

@@ -281,12 +281,21 @@ class Visit(SQLModel, table=True):
 
 
 class VisitParticipant(SQLModel, table=True):
-    """A clinician invited to a visit."""
+    """A clinician invited to a visit.
+
+    `scheduled_start` is the visit's, copied (`services.visits` keeps it when a visit is
+    added or moved): a clinician's visits are read in time order from one index
+    (``ix_visit_participants_user_start``), a page at a time, however many visits the
+    region holds.
+    """
 
     __tablename__ = "visit_participants"
+    __table_args__ = (Index("ix_visit_participants_user_start", "user_id", "scheduled_start",
+                            "visit_id"),)
 
     visit_id: str = Field(foreign_key="visits.id", primary_key=True, max_length=32)
-    user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=32, index=True)
+    user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=32)
+    scheduled_start: datetime = Field(sa_type=UTCDateTime)
 
 
 class VisitGuest(SQLModel, table=True):

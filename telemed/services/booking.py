@@ -350,9 +350,7 @@ async def reschedule(session: AsyncSession, who: Principal, config: Settings, vi
                                  slot_minutes=minutes, visit_id=visit.id,
                                  patient_id=visit.patient_id, reason=current.reason,
                                  booked_by=who.user_id))
-    visit.scheduled_start = slot.slot.start
-    visit.duration_minutes = minutes
-    session.add(visit)
+    await visit_service.move_visit(session, visit, slot.slot.start, minutes)
     audit.record(session, actor=who, action="update", resource="visit",
                  patient_id=visit.patient_id, resource_id=visit.id, reason=because("rescheduled"),
                  request_id=request_id)

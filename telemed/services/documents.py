@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -69,8 +70,18 @@ from telemed.services.sign_in import too_many_attempts
 from telemed.services.teleconsults import link_document
 from telemed.services.users import LoginError, authenticate
 from telemed.services.visit_reports import content_hash_of
+from telemed.services.visits import (
+    JOIN_OPENS_BEFORE,
+    Span,
+    agenda_key,
+    agenda_start,
+    authorize_visit,
+    invitation_horizon,
+    invited_page,
+    invited_row,
+    load_visit,
+)
 from telemed.services.visits import MAX_DURATION as MAX_VISIT_MINUTES
-from telemed.services.visits import authorize_visit, invitation_horizon, load_visit
 
 REPORTABLE_VISITS = ("in_progress", "completed")
 MONITORING_KINDS = ("monitoring_plan", "monitoring_report", "monitoring_final_report")
@@ -201,41 +212,60 @@ def _held(now: datetime) -> Any:
         & (col(Visit.scheduled_start) < now - timedelta(minutes=MAX_VISIT_MINUTES)))
 
 
-def _with_report() -> Any:
+def _held_before(now: datetime) -> datetime:
+    """Held visits started before this: a visit is held once joined, and joining opens
+    `JOIN_OPENS_BEFORE` its start (the days ahead of a clinician's visits are not read)."""
+    return now + JOIN_OPENS_BEFORE
+
+
+def _with_report(mine: str | None = None) -> Any:
     """Held visits with their patient and their televisit report in force (outer join; a
-    signed report's replacement still in draft is not in force yet: one row a visit)."""
+    signed report's replacement still in draft is not in force yet: one row a visit);
+    `mine`: only the visits that user is invited to (`visits.invited_to`, in its order)."""
     report = ((col(Document.visit_id) == col(Visit.id))
               & (col(Document.kind) == "televisit_report")
               & col(Document.replaced_by_id).is_(None)
               & (col(Document.replaces_id).is_(None) | (col(Document.status) != "draft")))
-    return (select(Visit, Patient, Document)
-            .join(Patient, col(Patient.id) == col(Visit.patient_id))
+    rows = select(Visit, Patient, Document)
+    if mine is not None:
+        rows = rows.join(VisitParticipant, invited_row(mine))
+    return (rows.join(Patient, col(Patient.id) == col(Visit.patient_id))
             .outerjoin(Document, report))
+
+
+def _due(who: Principal, days: int, now: datetime) -> tuple[Any, Any]:
+    """The held visits of the last `days` `who` took part in whose report is not signed,
+    with their patient and report (`_with_report`), read from its participant rows in time
+    order; and the condition that `who` sees the patient's record (else only the
+    invitation opens the visit)."""
+    team = scope.visible(col(Visit.patient_id), who)
+    assert team is not None  # None only for administrators
+    query = (_with_report(mine=who.user_id)
+             .where(team | (agenda_start >= invitation_horizon(now)))
+             .where(_held(now))
+             .where(col(Document.id).is_(None) | (col(Document.status) == "draft")))
+    return query, team
 
 
 async def reports_to_write(session: AsyncSession, who: Principal, *,
                            days: int = REPORTS_DUE_DAYS, limit: int = 50,
+                           after: Sequence[Any] | None = None,
                            now: datetime | None = None,
                            request_id: str | None = None) -> list[VisitReportState]:
     """The visits of the last `days` the clinician took part in, held, whose televisit report
     is not signed (none, or a draft; one its author signed awaits a co-signer, not a writer),
-    newest first: one query, one audit statement per reason (as `authorize_visit`: the care
-    team's reads, the invited clinician's)."""
+    newest first, a page of `limit` after the key `after` (start, visit id): one query a
+    window of the clinician's visits (`visits.invited_page`), one audit statement per
+    reason (as `authorize_visit`: the care team's reads, the invited clinician's)."""
     if not who.is_clinician:
         raise forbidden(N_("Only doctors and nurses write visit reports."))
     now = now or utcnow()
-    mine = select(VisitParticipant.visit_id).where(VisitParticipant.user_id == who.user_id)
-    team = scope.visible(col(Visit.patient_id), who)
-    assert team is not None  # None only for administrators
-    rows = (await session.exec(
-        _with_report().add_columns(team.label("team"))
-        .where(col(Visit.id).in_(mine))
-        .where(team | (col(Visit.scheduled_start) >= invitation_horizon(now)))
-        .where(col(Visit.scheduled_start) >= now - timedelta(days=days))
-        .where(_held(now))
-        .where(col(Document.id).is_(None) | (col(Document.status) == "draft"))
-        .order_by(col(Visit.scheduled_start).desc(), col(Visit.id).desc())
-        .limit(limit))).all()
+    query, team = _due(who, days, now)
+    span = Span(since=now - timedelta(days=days), until=_held_before(now), descending=True,
+                after=None if after is None
+                else (datetime.fromisoformat(str(after[0])), str(after[1])))
+    rows = await invited_page(session, who.user_id, query.add_columns(team.label("team")),
+                              span, limit)
     by_team = [(r[0].patient_id, r[0].id) for r in rows if r[3]]
     invited = [(r[0].patient_id, r[0].id) for r in rows if not r[3]]
     if by_team:
@@ -246,6 +276,21 @@ async def reports_to_write(session: AsyncSession, who: Principal, *,
                                  reason=because("visit_participant"), request_id=request_id)
     await session.commit()
     return [VisitReportState(visit, patient, doc) for visit, patient, doc, _ in rows]
+
+
+async def reports_to_write_count(session: AsyncSession, who: Principal, *, cap: int,
+                                 days: int = REPORTS_DUE_DAYS,
+                                 now: datetime | None = None) -> int:
+    """How many reports `who` has to write (`reports_to_write`), counted up to `cap` + 1
+    (more than `cap`: the count stops there, so it costs no more than a page)."""
+    if not who.is_clinician:
+        raise forbidden(N_("Only doctors and nurses write visit reports."))
+    now = now or utcnow()
+    query, _ = _due(who, days, now)
+    return len(await invited_page(session, who.user_id, query.with_only_columns(agenda_key),
+                                  Span(since=now - timedelta(days=days),
+                                       until=_held_before(now), descending=True),
+                                  cap + 1))
 
 
 async def past_visit_reports(session: AsyncSession, who: Principal, patient_id: str, *,

@@ -451,10 +451,10 @@ async def test_appointments(client: Client, world: World) -> None:
                       scheduled_start=T0 + timedelta(days=7), duration_minutes=20,
                       created_by=s.doctor["id"])
     await add(client.app, booked, done, cancelled)
-    await add(client.app, VisitParticipant(visit_id=booked.id, user_id=s.doctor["id"]),
-              VisitParticipant(visit_id=done.id, user_id=s.doctor["id"]),
-              VisitParticipant(visit_id=done.id, user_id=specialist["id"]),
-              VisitParticipant(visit_id=cancelled.id, user_id=nurse["id"]))
+    await add(client.app, *(VisitParticipant(visit_id=v.id, user_id=u,
+                                             scheduled_start=v.scheduled_start)
+                            for v, u in ((booked, s.doctor["id"]), (done, s.doctor["id"]),
+                                         (done, specialist["id"]), (cancelled, nurse["id"]))))
 
     bundle = await fhir(client, f"{BASE}/Appointment?patient={s.patient.id}", s.doctor_h)
     assert ids(bundle) == [cancelled.id, booked.id, done.id]
@@ -477,7 +477,8 @@ async def test_appointments(client: Client, world: World) -> None:
                    scheduled_start=datetime.now(UTC) - timedelta(days=1), duration_minutes=30,
                    created_by=s.doctor["id"])
     await add(client.app, recent)
-    await add(client.app, VisitParticipant(visit_id=recent.id, user_id=specialist["id"]))
+    await add(client.app, VisitParticipant(visit_id=recent.id, user_id=specialist["id"],
+                                           scheduled_start=recent.scheduled_start))
     specialist_h = await world.token(specialist["username"])
     await fhir(client, f"{BASE}/Appointment/{recent.id}", specialist_h)
     await fhir(client, f"{BASE}/Appointment/{done.id}", specialist_h, status=403)

@@ -27,7 +27,8 @@ async def _visit(world: World, patient_id: str, doctor_id: str, start: datetime)
                       duration_minutes=20, created_by=doctor_id)
         session.add(visit)
         await session.flush()
-        session.add(VisitParticipant(visit_id=visit.id, user_id=doctor_id))
+        session.add(VisitParticipant(visit_id=visit.id, user_id=doctor_id,
+                                     scheduled_start=visit.scheduled_start))
         await session.commit()
         return visit.id
 

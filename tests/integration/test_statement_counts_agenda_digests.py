@@ -57,7 +57,8 @@ async def _visits_today(app: web.Application, doctor_id: str, patient_id: str,
                           created_by=doctor_id)
             session.add(visit)
             await session.flush()
-            session.add(VisitParticipant(visit_id=visit.id, user_id=doctor_id))
+            session.add(VisitParticipant(visit_id=visit.id, user_id=doctor_id,
+                                         scheduled_start=visit.scheduled_start))
         await session.commit()
 
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
 from telemed import keys
 from telemed.db.types import utcnow
-from telemed.principal import REQUEST_ID, requires
+from telemed.principal import CLINICIANS, REQUEST_ID, requires
 from telemed.services import booking, documents
 from telemed.services import visits as service
+from telemed.services.pagination import encode_cursor, parse_page
 from telemed.views.render import page_user, render, t
 from telemed.views.visit_labels import KIND_LABELS
 from telemed.views.visits.visit_view import PEOPLE, names_of, visit_view
 
 routes = web.RouteTableDef()
+DUE_SHOWN = 10  # the agenda's most recent reports to write; all of them on /visits/reports
+DUE_COUNTED = 99  # the agenda counts them up to this ("more than 99" past it)
+DUE_PAGE = 50  # reports to write a page of /visits/reports shows
 
 
 @routes.get("/visits", name="visits")
@@ -34,7 +39,9 @@ async def agenda(request: web.Request) -> web.Response:
         patients = await service.patients_of(session, records)
         await session.commit()
         due = [] if who.role == "patient" else await documents.reports_to_write(
-            session, who, request_id=request[REQUEST_ID])
+            session, who, limit=DUE_SHOWN, request_id=request[REQUEST_ID])
+        due_count = len(due) if len(due) < DUE_SHOWN else \
+            await documents.reports_to_write_count(session, who, cap=DUE_COUNTED)
         now = utcnow()
         if who.role == "patient":
             upcoming = await booking.upcoming_for_portal(session, who, now)
@@ -47,10 +54,7 @@ async def agenda(request: web.Request) -> web.Response:
     cutoff = booking.settings_of(settings).cutoff
     return await render(request, "visit_agenda.html", {
         "visits": visits, "is_patient": who.role == "patient",
-        "due": [{"id": d.visit.id, "start": d.visit.scheduled_start,
-                 "patient": f"{d.patient.family_name} {d.patient.given_name}",
-                 "kind": t(request, KIND_LABELS.get(d.visit.kind, d.visit.kind)),
-                 "draft": d.report is not None} for d in due],
+        "due": _due_rows(request, due), "due_count": due_count, "due_counted": DUE_COUNTED,
         "upcoming": [{
             "id": b.visit.id, "start": b.visit.scheduled_start,
             "kind": t(request, KIND_LABELS.get(b.visit.kind, b.visit.kind)),
@@ -63,3 +67,30 @@ async def agenda(request: web.Request) -> web.Response:
             "open_now": service.join_window(b.visit)[0] <= now <= service.join_window(b.visit)[1],
         } for b in upcoming],
     })
+
+
+def _due_rows(request: web.Request, due: list[documents.VisitReportState]) -> list[dict[str, Any]]:
+    return [{"id": d.visit.id, "start": d.visit.scheduled_start,
+             "patient": f"{d.patient.family_name} {d.patient.given_name}",
+             "kind": t(request, KIND_LABELS.get(d.visit.kind, d.visit.kind)),
+             "draft": d.report is not None} for d in due]
+
+
+@routes.get("/visits/reports", name="visit_reports_due")
+@requires(*CLINICIANS)
+async def reports_due(request: web.Request) -> web.Response:
+    """Every report the clinician has to write (the agenda shows the most recent), a page
+    at a time, newest first."""
+    who = await page_user(request)
+    page = parse_page({"limit": str(DUE_PAGE), "cursor": request.query.get("cursor", "")},
+                      key=("datetime", "str"))
+    async with request.app[keys.SESSIONS]() as session:
+        due = await documents.reports_to_write(session, who, limit=page.limit, after=page.after,
+                                               request_id=request[REQUEST_ID])
+    next_url = None
+    if len(due) == page.limit:
+        last = due[-1].visit
+        next_url = "/visits/reports?cursor=" + encode_cursor(
+            [last.scheduled_start.isoformat(), last.id])
+    return await render(request, "visit_reports_due.html", {
+        "due": _due_rows(request, due), "next_url": next_url})
