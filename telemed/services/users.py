@@ -45,7 +45,9 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-
 _DUMMY_HASH = hash_password("telemed-dummy-password")
 # How each engine names the unique index of users.fiscal_code when it refuses a row
 # (PostgreSQL: the index; SQLite: the column).
+# A unique index's names as SQLite ("users.x") and PostgreSQL ("ix_users_x") report it.
 _FISCAL_CODE_INDEX = ("ix_users_fiscal_code", "users.fiscal_code")
+_USERNAME_INDEX = ("ix_users_username", "users.username")
 
 
 PATIENT_SETS_PASSWORD = ("A patient sets their own password: leave this empty and give them "
@@ -174,7 +176,7 @@ async def create_user(
         raise invalid({"patient_id": N_("No such patient.")})
     existing = await session.exec(select(User).where(User.username == username))
     if existing.first() is not None:
-        raise conflict("That username is taken.", "username_taken")
+        raise username_taken()
     if fiscal_code:
         await refuse_taken_fiscal_code(session, fiscal_code)
     if patient_id:
@@ -211,6 +213,11 @@ async def refuse_taken_fiscal_code(session: AsyncSession, code: str,
         raise fiscal_code_taken()
 
 
+def username_taken() -> ApiError:
+    """409 `username_taken`."""
+    return conflict("That username is taken.", "username_taken")
+
+
 def fiscal_code_taken() -> ApiError:
     """409 `user_fiscal_code_taken`."""
     return conflict("Another user already has this fiscal code.", "user_fiscal_code_taken")
@@ -218,16 +225,21 @@ def fiscal_code_taken() -> ApiError:
 
 @contextlib.asynccontextmanager
 async def fiscal_code_unique(session: AsyncSession) -> AsyncIterator[None]:
-    """Write a user's fiscal code inside: when the unique index refuses it (another request
-    gave the code to someone else after `refuse_taken_fiscal_code` looked), the session is
-    rolled back and the caller gets the same 409 `user_fiscal_code_taken`."""
+    """Write a user's username or fiscal code inside: when a unique index refuses it (another
+    request took it after the check looked), the session is rolled back and the caller gets
+    the check's own 409 (`username_taken`, `user_fiscal_code_taken`)."""
     try:
         yield
     except IntegrityError as exc:
-        if not any(name in str(exc.orig) for name in _FISCAL_CODE_INDEX):
+        refused = str(exc.orig)
+        if any(name in refused for name in _FISCAL_CODE_INDEX):
+            error = fiscal_code_taken()
+        elif any(name in refused for name in _USERNAME_INDEX):
+            error = username_taken()
+        else:
             raise
         await session.rollback()
-        raise fiscal_code_taken() from None
+        raise error from None
 
 
 class LoginError(Exception):

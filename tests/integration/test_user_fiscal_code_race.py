@@ -1,7 +1,9 @@
 """A staff or delegate fiscal code belongs to one account, enforced by the database: two
 requests that give the same new code at the same moment both pass the services' check, and
 the unique index refuses the second one, which answers the same 409 as the check (not a
-500). SQLite and PostgreSQL; creating a user and correcting a code alike."""
+500). SQLite and PostgreSQL; creating a user and correcting a code alike. The username's
+unique index is held to the same: the second of two accounts made at once with one username
+answers 409 `username_taken`."""
 
 from __future__ import annotations
 
@@ -41,16 +43,16 @@ def app(settings: Settings, request: pytest.FixtureRequest) -> web.Application:
 
 
 @contextlib.asynccontextmanager
-async def writes_held(app: web.Application, statement: str,
-                      expected: int) -> AsyncIterator[asyncio.Event]:
+async def writes_held(app: web.Application, statement: str, expected: int,
+                      marker: str = CODE) -> AsyncIterator[asyncio.Event]:
     """Hold every write to the users table (reads go on) until the block ends. The event
     is set once the app has sent `expected` statements that start with `statement` and
-    carry CODE: each request then passed every check the services make before writing."""
+    carry `marker`: each request then passed every check the services make before writing."""
     reached = asyncio.Event()
     seen: list[str] = []
 
     def watch(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
-        if sql.startswith(statement) and CODE in str(params):
+        if sql.startswith(statement) and marker in str(params):
             seen.append(sql)
             if len(seen) == expected:
                 reached.set()
@@ -69,7 +71,7 @@ async def writes_held(app: web.Application, statement: str,
 
 
 async def race(app: web.Application, statement: str,
-               requests: list[Callable[[], Awaitable[ClientResponse]]]
+               requests: list[Callable[[], Awaitable[ClientResponse]]], marker: str = CODE,
                ) -> list[tuple[int, dict[str, Any]]]:
     """Send `requests` together; let them write only once each has reached its write."""
 
@@ -77,7 +79,7 @@ async def race(app: web.Application, statement: str,
         resp = await send()
         return resp.status, await resp.json()
 
-    async with writes_held(app, statement, len(requests)) as reached:
+    async with writes_held(app, statement, len(requests), marker) as reached:
         running = [asyncio.create_task(one(send)) for send in requests]
         try:
             await asyncio.wait_for(reached.wait(), 20)
@@ -136,3 +138,23 @@ async def test_one_code_given_to_two_accounts_at_once_goes_to_one(
         codes = {u.id: u.fiscal_code for u in (await session.exec(
             select(User).where(col(User.id).in_(nurses)))).all()}
     assert codes == {winner["id"]: CODE, ({*nurses} - {winner["id"]}).pop(): None}
+
+
+async def test_two_new_accounts_with_one_username_at_once_one_is_created(
+        client: Client, world: World, app: web.Application) -> None:
+    """The same race on the username (no fiscal code): 201 and 409 `username_taken`."""
+    admin = await world.token((await world.user("admin"))["username"])
+
+    def create(name: str) -> Callable[[], Awaitable[ClientResponse]]:
+        return lambda: client.post("/api/v1/users", headers=admin, json={
+            "username": "rossi.l", "password": PASSWORD, "role": "nurse", "display_name": name})
+
+    results = await race(app, "INSERT INTO users ", [create("Lia Rossi"), create("Leo Rossi")],
+                         marker="rossi.l")
+    assert sorted(status for status, _ in results) == [201, 409], results
+    [refused] = [body for status, body in results if status == 409]
+    assert refused["error"]["code"] == "username_taken"
+    async with app[keys.SESSIONS]() as session:
+        made = (await session.exec(select(User.username)
+                                   .where(col(User.username) == "rossi.l"))).all()
+    assert len(made) == 1
