@@ -74,7 +74,6 @@ from telemed.services.visits import (
     JOIN_OPENS_BEFORE,
     Span,
     agenda_key,
-    agenda_start,
     authorize_visit,
     invitation_horizon,
     invited_page,
@@ -241,7 +240,7 @@ def _due(who: Principal, days: int, now: datetime) -> tuple[Any, Any]:
     team = scope.visible(col(Visit.patient_id), who)
     assert team is not None  # None only for administrators
     query = (_with_report(mine=who.user_id)
-             .where(team | (agenda_start >= invitation_horizon(now)))
+             .where(team | (col(Visit.scheduled_start) >= invitation_horizon(now)))
              .where(_held(now))
              .where(col(Document.id).is_(None) | (col(Document.status) == "draft")))
     return query, team

@@ -296,7 +296,10 @@ async def list_visits(
             # invited to while the invitation still opens them (`invited_scope`).
             visible = scope.visible(col(Visit.patient_id), who)
             assert visible is not None  # None only for administrators
-            query = invited_to(who.user_id).where(visible | (agenda_start >= invitation_horizon()))
+            # the invitation's horizon on the visit's own start: the participant row's copy
+            # orders and bounds the window, it never decides access
+            query = invited_to(who.user_id).where(
+                visible | (col(Visit.scheduled_start) >= invitation_horizon()))
             if status is not None:
                 query = query.where(Visit.status == status)
             after = None if page.after is None else (
