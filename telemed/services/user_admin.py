@@ -20,9 +20,9 @@ from telemed.services import audit, free_text
 from telemed.services.sessions import revoke_sessions_opened_by
 from telemed.services.users import (
     fiscal_code_of,
-    fiscal_code_unique,
     get_user,
     refuse_taken_fiscal_code,
+    unique_user_fields,
 )
 
 REASON_MIN = 10
@@ -87,7 +87,7 @@ async def set_fiscal_code(session: AsyncSession, actor: Principal, user_id: str,
         return user
     user.fiscal_code = new
     session.add(user)
-    async with fiscal_code_unique(session):  # a request that got there first wins: 409
+    async with unique_user_fields(session):  # a request that got there first wins: 409
         await session.flush()
     masked = {"old": mask_fiscal_code(old), "new": mask_fiscal_code(new)}
     why: ReasonCode = ("fiscal_code_set" if old is None else

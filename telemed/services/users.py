@@ -43,9 +43,8 @@ _CAS_TRIES = 8
 # A pragmatic address check: one @, no spaces or controls, a dotted domain; at most 254.
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _DUMMY_HASH = hash_password("telemed-dummy-password")
-# How each engine names the unique index of users.fiscal_code when it refuses a row
-# (PostgreSQL: the index; SQLite: the column).
-# A unique index's names as SQLite ("users.x") and PostgreSQL ("ix_users_x") report it.
+# A unique index of users as each engine names it when it refuses a row (SQLite: the
+# column, "users.x"; PostgreSQL: the index, "ix_users_x").
 _FISCAL_CODE_INDEX = ("ix_users_fiscal_code", "users.fiscal_code")
 _USERNAME_INDEX = ("ix_users_username", "users.username")
 
@@ -197,7 +196,7 @@ async def create_user(
         fiscal_code=fiscal_code or None,
     )
     session.add(user)
-    async with fiscal_code_unique(session):
+    async with unique_user_fields(session):
         await session.flush()
     return user
 
@@ -224,7 +223,7 @@ def fiscal_code_taken() -> ApiError:
 
 
 @contextlib.asynccontextmanager
-async def fiscal_code_unique(session: AsyncSession) -> AsyncIterator[None]:
+async def unique_user_fields(session: AsyncSession) -> AsyncIterator[None]:
     """Write a user's username or fiscal code inside: when a unique index refuses it (another
     request took it after the check looked), the session is rolled back and the caller gets
     the check's own 409 (`username_taken`, `user_fiscal_code_taken`)."""
