@@ -85,6 +85,7 @@ from telemed.db.models import (
 from telemed.db.types import new_id
 from telemed.domain import alert_detail
 from telemed.domain.careplans import parse_careplan_content
+from telemed.domain.digest import next_digest_at, stored_time
 from telemed.domain.fiscal_code import build_fiscal_code
 from telemed.domain.local_time import zone
 from telemed.domain.quiet import fold_key
@@ -381,15 +382,18 @@ def _user(username: str, role: str, name: str, password_hash: str, *, patient_id
 
 def _notification(user_id: str, kind: str, title_code: str, params: dict[str, Any],
                   link: str, cause: tuple[str, str], at: datetime, *, subject: str | None,
-                  held: bool, read: bool = False) -> dict[str, Any]:
-    """A notification as the outbox records it and the worker's fan-out leaves it."""
+                  held: bool, digest_time: str | None = None,
+                  read: bool = False) -> dict[str, Any]:
+    """A notification as the outbox records it and the worker's fan-out leaves it (held:
+    due at the owner's ``digest_time`` after)."""
+    held_at = at + timedelta(seconds=3) if held else None
     return {"id": new_id(), "user_id": user_id, "guest_id": None, "kind": kind,
             "title_code": title_code, "params": params, "link": link,
             "cause_type": cause[0], "cause_id": cause[1], "created_at": at,
             "read_at": at + timedelta(hours=1) if read else None,
             "dispatched_at": at + timedelta(seconds=3), "fold_key": fold_key(kind, subject),
-            "fold_count": 1, "folded_at": None,
-            "held_at": at + timedelta(seconds=3) if held else None, "digest_id": None}
+            "fold_count": 1, "folded_at": None, "held_at": held_at, "digest_id": None,
+            "due_at": held_at and next_digest_at(held_at, stored_time(digest_time), zone(None))}
 
 
 async def seed_extras(url: str, seeded: Seeded, digest: bool, visits: bool) -> None:
@@ -443,13 +447,15 @@ async def _seed_digests(engine: AsyncEngine, seeded: Seeded, staff: list[dict[st
                 rows.append(_notification(
                     user["id"], "document_cosign", "document_cosign",
                     {"initials": initials(given, family)}, f"/teleconsults/{consult}",
-                    ("document", new_id()), at, subject=None, held=True))
+                    ("document", new_id()), at, subject=None, held=True,
+                    digest_time=user.get("digest_time")))
             else:
                 move = MOVES[(i + j) % len(MOVES)]
                 rows.append(_notification(
                     user["id"], "teleconsult_update", f"teleconsult_{move}",
                     {"initials": initials(given, family)}, f"/teleconsults/{consult}",
-                    ("teleconsult", consult), at, subject=None, held=True))
+                    ("teleconsult", consult), at, subject=None, held=True,
+                    digest_time=user.get("digest_time")))
     held_portal = 0
     for k, user in enumerate(portal):
         pid = str(user["patient_id"])
@@ -461,7 +467,8 @@ async def _seed_digests(engine: AsyncEngine, seeded: Seeded, staff: list[dict[st
             rows.append(_notification(
                 user["id"], "document_available", "document_available", {},
                 f"/patients/{pid}/documents", ("document", new_id()),
-                yesterday(19 + k % 4, k % 60, days=2), subject=pid, held=True))
+                yesterday(19 + k % 4, k % 60, days=2), subject=pid, held=True,
+                digest_time=user["digest_time"]))
     await _bulk(engine, _table(Notification), rows)
     return (f"{len(rows) - len(portal):,} notifications held for {len(clinicians)} clinicians "
             f"and {held_portal:,} portal users")
@@ -939,11 +946,11 @@ async def run_digests(bench: Bench, app: web.Application) -> None:
     (the default: doctor, nurse, a fifth of the staff, half the portal users who chose it).
     Then one delivery pass of the summaries' emails (no mail server: composed, retried)."""
     worker = app[NOTIFIER]
-    sessions, where = app[keys.SESSIONS], zone(app[keys.SETTINGS].timezone)
+    sessions = app[keys.SESSIONS]
 
     def at(hour: int, minute: int) -> Callable[[], Awaitable[str]]:
         async def step() -> str:
-            made = await digests.make_due(sessions, yesterday(hour, minute), where,
+            made = await digests.make_due(sessions, yesterday(hour, minute),
                                           worker.channels.mail_from)
             return f"({made:,} summaries made)"
         return step

@@ -34,7 +34,7 @@ def _explain(exc: ApiError) -> str:
 def db_upgrade(settings: Settings) -> None:
     """Apply the Alembic migrations."""
     try:
-        migrate.upgrade(settings.effective_database_url)
+        migrate.upgrade(settings.effective_database_url, timezone=settings.timezone)
     except Exception as exc:
         raise CommandError(f"database upgrade failed: {exc}") from exc
 

@@ -30,6 +30,7 @@ from telemed.db.types import new_id, utcnow
 from telemed.domain import delegation as delegation_rules
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.fiscal_code import build_fiscal_code
+from telemed.domain.local_time import DEFAULT_ZONE
 from telemed.security import hash_password
 from telemed.services.users import update_me
 from telemed.settings import Settings
@@ -243,8 +244,9 @@ async def _user(session: AsyncSession, username: str, role: str, display: str,
     return user, True
 
 
-async def seed_region(session: AsyncSession) -> dict[str, Any]:
-    """Create the demo people, patients, active care plans and a visit soon."""
+async def seed_region(session: AsyncSession, timezone: str = DEFAULT_ZONE) -> dict[str, Any]:
+    """Create the demo people, patients, active care plans and a visit soon (``timezone``:
+    the service's, TELEMED_TIMEZONE)."""
     staff: dict[str, User] = {}
     created = 0
     for person in STAFF:
@@ -299,7 +301,7 @@ async def seed_region(session: AsyncSession) -> dict[str, Any]:
         session.add(VisitParticipant(visit_id=visit.id, user_id=staff["dr.bianchi"].id,
                                      scheduled_start=visit.scheduled_start))
     await session.commit()
-    await seed_digest(session, staff)
+    await seed_digest(session, staff, timezone)
     return {"created": created, "patients": len(patients)}
 
 
@@ -309,13 +311,14 @@ DIGEST_CHOICE = ("dr.conti", {"teleconsult_update": "digest", "document_cosign":
                  "07:30")
 
 
-async def seed_digest(session: AsyncSession, staff: dict[str, User]) -> None:
+async def seed_digest(session: AsyncSession, staff: dict[str, User], timezone: str) -> None:
     """Give the demo's digest choice, as the person would make it (`update_me`; committed),
     to a user who never chose: a choice made since (even all right away) stays."""
     username, delivery, at = DIGEST_CHOICE
     if staff[username].digest_kinds is None:
         await update_me(session, staff[username].id,
-                        changes={"notify_delivery": delivery, "digest_time": at})
+                        changes={"notify_delivery": delivery, "digest_time": at},
+                        timezone=timezone)
 
 
 async def seed_parent(session: AsyncSession, staff: dict[str, User], child: Patient) -> None:
@@ -400,7 +403,7 @@ async def seed(settings: Settings) -> str:
     engine = make_engine(settings.effective_database_url)
     try:
         async with make_session_factory(engine)() as session:
-            result = await seed_region(session)
+            result = await seed_region(session, settings.timezone)
             from telemed.demo_documents import seed_completed_plan, seed_held_visit
             from telemed.demo_teleconsult import seed_teleconsult
 

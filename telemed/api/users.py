@@ -164,7 +164,8 @@ async def users_me_update(request: web.Request) -> web.Response:
     data = await body(request, UserUpdate)
     who = principal(request)
     async with sessions(request)() as session:
-        user = await update_me(session, who.user_id, changes=data.model_dump(exclude_unset=True))
+        user = await update_me(session, who.user_id, changes=data.model_dump(exclude_unset=True),
+                               timezone=request.app[keys.SETTINGS].timezone)
     return ok(user_out(user))
 
 

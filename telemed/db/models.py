@@ -452,6 +452,10 @@ class UserSession(SQLModel, table=True):
     id_token: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+# A notification held for a daily digest that has not taken it yet (ix_notifications_due).
+PENDING_DIGEST = "digest_id IS NULL AND due_at IS NOT NULL"
+
+
 class Notification(SQLModel, table=True):
     """A notification for one user, recorded with its cause (the outbox).
 
@@ -461,8 +465,11 @@ class Notification(SQLModel, table=True):
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),
                       Index("ix_notifications_user_fold", "user_id", "fold_key", "created_at"),
-                      # the held notifications not yet in a digest (the worker's digest pass)
-                      Index("ix_notifications_held", "digest_id", "held_at"))
+                      # the held notifications not yet in a digest, by when they are due, and
+                      # only they: the worker's digest pass reads the range due, nothing else
+                      Index("ix_notifications_due", "due_at", "user_id",
+                            sqlite_where=text(PENDING_DIGEST),
+                            postgresql_where=text(PENDING_DIGEST)))
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     # The recipient: a user, or (visit reminders) a guest of a visit without an account.
@@ -482,8 +489,10 @@ class Notification(SQLModel, table=True):
     fold_key: str | None = Field(default=None, max_length=200)
     fold_count: int = 1
     folded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # Its email waits for the owner's daily digest (since then), and the digest that took it.
+    # Its email waits for the owner's daily digest (since then; due then: the digest time
+    # after it was held, telemed.domain.digest.due_at), and the digest that took it.
     held_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     digest_id: str | None = Field(default=None, foreign_key="notification_digests.id",
                                   max_length=32)
 

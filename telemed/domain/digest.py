@@ -6,10 +6,10 @@ rules of what a person may choose and when their summary is due.
   digestible may wait; the urgent and mandatory ones are always sent at once.
 - **Time.** ``HH:MM``, local time of the service (``TELEMED_TIMEZONE``), default 07:30.
 - **When due.** A held notification goes out with the first digest time strictly after it
-  was held (`next_digest_at`, `due_now`), read on the local clock: the same 07:30 on the day
+  was held (`next_digest_at`, `due_at`), read on the local clock: the same 07:30 on the day
   the clocks change. A time the spring change skips (02:30 in Europe/Rome) is sent as far
   after the gap as it was into it (03:30, PEP 495's rule); a time the autumn change repeats
-  is sent at its first occurrence only.
+  is sent at its first occurrence only. A kind switched back to right away is due at once.
 """
 
 from __future__ import annotations
@@ -96,22 +96,21 @@ def next_digest_at(after: datetime, at: time, where: tzinfo) -> datetime:
     raise AssertionError("a local time of day recurs within three days")  # pragma: no cover
 
 
-def due_now(pending: Iterable[tuple[str, datetime]], held_kinds: Collection[str], at: time,
-            where: tzinfo, now: datetime) -> tuple[datetime, frozenset[str]] | None:
-    """The summary due at ``now`` for a user's ``pending`` notifications (kind, when held),
-    as (its due instant, the kinds it takes); None when none is due.
+def due_at(held_at: datetime, waits: bool, at: time, where: tzinfo, now: datetime) -> datetime:
+    """When a notification held at ``held_at`` is due: while its kind ``waits`` for the
+    digest, the first digest time after it was held; else (switched back to right away)
+    ``now``, at once. Stored on the notification when held, again when its owner's choices
+    change."""
+    return next_digest_at(held_at, at, where) if waits else now
 
-    The day's summary is due at the digest time after the earliest pending notification of a
-    kind still held, and takes everything pending. A kind switched back to right away does not
-    wait for it: what it had pending goes out at once, in a summary of those kinds only (due
-    from when the earliest of them was held). The due instant names the summary: a user gets
-    one per due instant, however many workers find it due."""
-    pending = list(pending)
-    scheduled = min((next_digest_at(held, at, where) for kind, held in pending
-                     if kind in held_kinds), default=None)
-    if scheduled is not None and scheduled <= now:
-        return scheduled, frozenset(kind for kind, _ in pending)
-    early = [(held, kind) for kind, held in pending if kind not in held_kinds]
-    if not early:
-        return None
-    return min(early)[0], frozenset(kind for _, kind in early)
+
+def digest_times(first: datetime, last: datetime, at: time,
+                 where: tzinfo) -> list[datetime]:
+    """The digest times after ``first`` up to the first after ``last``, in order: a
+    notification held at any instant ``h`` from ``first`` to ``last`` is due at the first of
+    them later than ``h`` (`next_digest_at`), so one ``CASE`` on when it was held dates
+    them all."""
+    times = [next_digest_at(first, at, where)]
+    while times[-1] <= last:
+        times.append(next_digest_at(times[-1], at, where))
+    return times

@@ -1,18 +1,24 @@
 """The daily digest's side of the delivery worker (docs/notifications.md, "Daily digest").
 
-- *Holding* (at fan-out, `holds`): a user's notification of a kind they chose to receive in
-  the digest gets no email delivery; ``held_at`` marks it. The bell shows it as ever.
-- *Making* (`make_due`): per user with held notifications, `telemed.domain.digest.due_now`
-  says whether a summary is due. The due ones are made a batch at a time (``MAKE_BATCH``),
-  each batch in one transaction: their rows are inserted, unique per user and due instant
-  (``ON CONFLICT DO NOTHING``: a row another worker made is left out, not the batch), and the
-  held notifications of the rows inserted are taken with one UPDATE conditional on their
-  ``digest_id`` being unset. Of two workers that find a summary due, the second's row is
-  left out (or, arriving later with another due instant, finds nothing left to take and is
-  deleted again): each summary is made once, each notification taken once. A worker that
-  dies mid-pass leaves whole batches made and the rest to the next pass. A notification
-  read in the app before its summary is made is taken but not listed; a summary that lists
-  nothing is ``skipped`` (no email).
+- *Holding* (at fan-out, `holds`, `hold`): a user's notification of a kind they chose to
+  receive in the digest gets no email delivery; ``held_at`` marks it and ``due_at`` says when
+  its summary is due (the owner's next digest time, `telemed.domain.digest`). A change of the
+  owner's choices dates their held notifications again in its own transaction (`redate`):
+  the new digest time, or at once for a kind switched back to right away. The bell shows it
+  as ever.
+- *Making* (`make_due`): the held notifications due now, by ``ix_notifications_due``
+  (``digest_id IS NULL AND due_at <= now``): a pass costs what is due, not what is held.
+  Each owner with some gets one summary of them, named by the earliest due instant among
+  them; they are made a batch at a time (``MAKE_BATCH``), each batch in one transaction:
+  their rows are inserted, unique per user and due instant (``ON CONFLICT DO NOTHING``: a
+  row another worker made is left out, not the batch), and the due notifications of the
+  rows inserted are taken with one UPDATE conditional on their ``digest_id`` being unset. Of
+  two workers that find a summary due, the second's row is left out (or, arriving later
+  with another due instant, finds nothing left to take and is deleted again): each summary
+  is made once, each notification taken once. A worker that dies mid-pass leaves whole
+  batches made and the rest to the next pass. A notification read in the app before its
+  summary is made is taken but not listed; a summary that lists nothing is ``skipped`` (no
+  email).
 - *Sending*: a summary's email is leased, sent, retried and recorded like any delivery (the
   worker's ``_claim`` and ``_record``), with one ``Message-ID`` for every attempt.
 """
@@ -20,11 +26,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, time, tzinfo
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import Table, and_, case, delete, func, or_, update
+from sqlalchemy import Table, case, delete, func, literal, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
@@ -32,7 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.engine import SessionFactory
 from telemed.db.models import Notification, NotificationDigest, User
-from telemed.db.types import new_id
+from telemed.db.types import UTCDateTime, new_id
 from telemed.domain import digest
 from telemed.notify import kinds
 from telemed.notify.messages import (
@@ -55,36 +61,68 @@ def holds(n: Notification, user: User) -> bool:
             and n.kind in kinds.digest_kinds(user.digest_kinds))
 
 
-async def make_due(sessions: SessionFactory, now: datetime, where: tzinfo,
-                   mail_from: str) -> int:
+def hold(n: Notification, user: User, now: datetime, where: tzinfo) -> None:
+    """Hold the email of ``n`` from ``now``: due at its owner's next digest time."""
+    n.held_at = now
+    n.due_at = digest.next_digest_at(now, digest.stored_time(user.digest_time), where)
+
+
+def choices(user: User) -> tuple[list[str], time]:
+    """What dates a user's held notifications: the kinds that wait, the digest time."""
+    return kinds.digest_kinds(user.digest_kinds), digest.stored_time(user.digest_time)
+
+
+async def redate(session: AsyncSession, user: User, where: tzinfo, now: datetime) -> None:
+    """Date the held notifications of ``user`` again after a change of their `choices`
+    (not committed: in the change's transaction, after the user's row is written): a kind
+    that still waits is due at the digest time after it was held, one switched back to right
+    away ``now``. Two statements however many are held (one when none is).
+
+    A fan-out holding a notification meanwhile reads its owner with a share lock
+    (PostgreSQL; SQLite writes one transaction at a time): it holds by the choices it sees
+    committed, and the change, writing the user's row first, dates what it held."""
+    pending = (col(Notification.user_id) == user.id, col(Notification.digest_id).is_(None),
+               col(Notification.held_at).is_not(None))
+    first, last = (await session.exec(
+        select(func.min(Notification.held_at), func.max(Notification.held_at))
+        .where(*pending))).one()
+    if first is None or last is None:
+        return
+    waiting, at = choices(user)
+    *earlier, latest = digest.digest_times(first, last, at, where)
+    scheduled = (case(*((col(Notification.held_at) < t, _instant(t)) for t in earlier),
+                      else_=_instant(latest)) if earlier else _instant(latest))
+    await session.exec(
+        update(Notification).where(*pending)
+        .values(due_at=case((col(Notification.kind).in_(waiting), scheduled),
+                            else_=_instant(now))))
+
+
+def _instant(value: datetime) -> Any:
+    """``value`` as a bound parameter of the UTC column type (naive UTC on SQLite)."""
+    return literal(value, UTCDateTime())
+
+
+async def make_due(sessions: SessionFactory, now: datetime, mail_from: str) -> int:
     """Make the summaries due at ``now``; returns how many were made (to send or skipped).
-    Reads the pending kinds with their owners' choices in one statement, however many
-    people have something held (``ix_notifications_held``; the owners by primary key);
-    then makes the due summaries ``MAKE_BATCH`` at a time, a few statements per batch."""
-    stmt: Any = (  # seven columns: more than sqlmodel's typed select takes
-        sa_select(col(Notification.user_id), col(Notification.kind),
-                  func.min(Notification.held_at), col(User.digest_kinds), col(User.digest_time),
-                  col(User.email), col(User.active))
-        .join(User, col(User.id) == col(Notification.user_id))
-        .where(col(Notification.digest_id).is_(None))
-        .where(col(Notification.held_at).is_not(None))
-        .where(col(Notification.held_at) <= now)
-        .group_by(col(Notification.user_id), col(Notification.kind), col(User.id)))
+    Reads the held notifications due with their owners (where the summary goes) in one
+    statement, from the range due of ``ix_notifications_due``: with nothing due an empty
+    range, however many are held (not grouped in SQL: SQLite would rather walk every
+    notification in owner order than sort the few due). Then makes the due summaries
+    ``MAKE_BATCH`` at a time, a few statements per batch."""
+    stmt: Any = (sa_select(col(Notification.user_id), col(Notification.due_at),
+                           col(User.email), col(User.active))
+                 .join(User, col(User.id) == col(Notification.user_id))
+                 .where(col(Notification.digest_id).is_(None))
+                 .where(col(Notification.due_at) <= now))
     async with sessions() as session:
         rows = (await session.exec(stmt)).all()
-    pending: dict[str, list[tuple[str, datetime]]] = {}
-    owners: dict[str, tuple[Any, Any, str, bool]] = {}
-    for user_id, kind, held, held_kinds, at, email, active in rows:
-        if user_id is not None and held is not None:
-            pending.setdefault(user_id, []).append((kind, held))
-            owners[user_id] = (held_kinds, at, email or "", bool(active))
-    due: list[_Due] = []
-    for user_id in sorted(pending):  # one order for every worker: no lock cycles
-        held_kinds, at, address, active = owners[user_id]
-        decision = digest.due_now(pending[user_id], kinds.digest_kinds(held_kinds),
-                                  digest.stored_time(at), where, now)
-        if decision is not None:
-            due.append(_Due(user_id, *decision, address, active))
+    found: dict[str, _Due] = {}
+    for user_id, due_at, email, active in rows:
+        if user_id is not None and due_at is not None and (
+                user_id not in found or due_at < found[user_id].due_at):
+            found[user_id] = _Due(user_id, due_at, email or "", bool(active))
+    due = [found[user_id] for user_id in sorted(found)]  # one order for every worker
     made = 0
     for first in range(0, len(due), MAKE_BATCH):
         async with sessions() as session:
@@ -94,11 +132,11 @@ async def make_due(sessions: SessionFactory, now: datetime, where: tzinfo,
 
 @dataclass(frozen=True, slots=True)
 class _Due:
-    """A summary found due: whose, its due instant, the kinds it takes, where it goes."""
+    """A summary found due: whose, its due instant (the earliest of what it takes), where
+    it goes."""
 
     user_id: str
     due_at: datetime
-    taken: frozenset[str]
     address: str
     active: bool
 
@@ -114,7 +152,7 @@ def _insert(dialect: str) -> Any:
 async def _make_batch(session: AsyncSession, batch: list[_Due], now: datetime,
                       mail_from: str) -> int:
     """Make a batch of due summaries in one transaction: one multi-row insert of the rows
-    (those another worker made already are left out), one UPDATE taking the held
+    (those another worker made already are left out), one UPDATE taking the due held
     notifications of all of them (returning what each took), one UPDATE of their counts and
     states, and a DELETE of any that found nothing left to take."""
     conn = await session.connection()
@@ -131,10 +169,8 @@ async def _make_batch(session: AsyncSession, batch: list[_Due], now: datetime,
     taken = (await conn.execute(
         update(NOTIFICATIONS)
         .where(NOTIFICATIONS.c.digest_id.is_(None))
-        .where(NOTIFICATIONS.c.held_at.is_not(None))
-        .where(NOTIFICATIONS.c.held_at <= now)
-        .where(or_(*(and_(NOTIFICATIONS.c.user_id == d.user_id,
-                          NOTIFICATIONS.c.kind.in_(sorted(d.taken))) for d in mine)))
+        .where(NOTIFICATIONS.c.due_at <= now)
+        .where(NOTIFICATIONS.c.user_id.in_([d.user_id for d in mine]))
         .values(digest_id=case({d.user_id: ids[d.user_id] for d in mine},
                                value=NOTIFICATIONS.c.user_id))
         .returning(NOTIFICATIONS.c.digest_id, NOTIFICATIONS.c.read_at))).all()

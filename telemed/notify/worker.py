@@ -133,7 +133,11 @@ class DeliveryWorker:
                     await self._guest_delivery(session, n)
                     await session.commit()
                     continue
-                user = await session.get(User, n.user_id) if n is not None else None
+                # held by the owner's choices under a share lock: a change of them waits for
+                # this hold to commit, then dates it too (digests.redate)
+                lock = {"read": True} if n is not None and n.kind in kinds.DIGESTIBLE else None
+                user = (await session.get(User, n.user_id, with_for_update=lock)
+                        if n is not None else None)
                 if n is None or user is None:
                     await session.commit()
                     continue
@@ -144,7 +148,7 @@ class DeliveryWorker:
                     paged = await self._paged_already(session, n)
                     held = self.channels.smtp is not None and digests.holds(n, user)
                     if held:
-                        n.held_at = self.clock()
+                        digests.hold(n, user, self.clock(), zone(self.channels.timezone))
                         session.add(n)
                     session.add_all(self._deliveries(n, user, self.clock(), page=not paged,
                                                      email=not held))
@@ -244,8 +248,7 @@ class DeliveryWorker:
 
     async def make_digests(self) -> int:
         """Make the daily digests due now (`telemed.notify.digests`); returns how many."""
-        return await digests.make_due(self.sessions, self.clock(), zone(self.channels.timezone),
-                                      self.channels.mail_from)
+        return await digests.make_due(self.sessions, self.clock(), self.channels.mail_from)
 
     async def _deliver_one(self, delivery_id: str) -> None:
         async with self.sessions() as session:

@@ -20,10 +20,11 @@ from telemed.db.types import utcnow
 from telemed.domain.audit_reasons import because
 from telemed.domain.errors import DomainValidationError, FieldError
 from telemed.domain.fiscal_code import validate_fiscal_code
+from telemed.domain.local_time import zone
 from telemed.domain.phone import PHONE_PROBLEM, normalize_phone
 from telemed.errors import N_, ApiError, conflict, invalid, not_found
 from telemed.identity.activation import unusable_password
-from telemed.notify import kinds
+from telemed.notify import digests, kinds
 from telemed.principal import ROLES, Principal
 from telemed.security import hash_password, password_problem, verify_password
 from telemed.services import audit, free_text
@@ -345,10 +346,14 @@ async def list_users(session: AsyncSession, page: Page, role: str | None = None)
     return list((await session.exec(query.limit(page.limit))).all())
 
 
-async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, Any]) -> User:
+async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, Any],
+                    timezone: str) -> User:
     """The user's own contact details and notification choices (``email``, ``phone``,
-    ``notify``, ``notify_delivery``, ``digest_time``, ``language``); 422 changes nothing."""
+    ``notify``, ``notify_delivery``, ``digest_time``, ``language``); 422 changes nothing.
+    A change of the digest's choices dates the user's held notifications again in the same
+    transaction (the digest time read in ``timezone``, the service's)."""
     user = await get_user(session, user_id)
+    dated_by = digests.choices(user)
     errors: dict[str, str] = {}
     email = clean_email(changes["email"]) if "email" in changes else user.email
     if "email" in changes and email is not None and (problem := email_problem(email)):
@@ -359,7 +364,6 @@ async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, A
     language = changes.get("language", user.language)
     if language is not None and language not in ("it", "en"):
         errors["language"] = N_("Language must be it or en.")
-    # what waits already goes out at the next pass for a kind switched back
     held, digest_time, delivery_problems = delivery_choices(
         user.digest_kinds, changes.get("notify_delivery"),
         changes.get("digest_time", user.digest_time))
@@ -374,6 +378,9 @@ async def update_me(session: AsyncSession, user_id: str, *, changes: dict[str, A
     user.digest_kinds = held
     user.digest_time = digest_time
     session.add(user)
+    if digests.choices(user) != dated_by:  # what waits goes by the new choices
+        await session.flush()  # the user's row first (digests.redate)
+        await digests.redate(session, user, zone(timezone), utcnow())
     await session.commit()
     return user
 

@@ -189,7 +189,8 @@ async def settings_submit(request: web.Request) -> web.Response:
         changes["digest_time"] = form["digest_time"].strip()
     try:
         async with request.app[keys.SESSIONS]() as session:
-            await update_me(session, who.user_id, changes=changes)
+            await update_me(session, who.user_id, changes=changes,
+                            timezone=request.app[keys.SETTINGS].timezone)
     except ApiError as exc:
         if exc.status != 422:
             raise

@@ -1,5 +1,6 @@
-"""Daily digest test helpers: a person who chose the digest, routine news for them, a clock
-the test moves (days in the future, so a notification read now was read before)."""
+"""Daily digest test helpers: a person who chose the digest, routine news for them, workers
+on a clock the test moves (days in the future, so a notification read now was read
+before)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,32 @@ from sqlmodel import col, select
 from telemed import keys
 from telemed.db.models import Notification, NotificationDigest
 from telemed.notify import outbox
+from telemed.notify.setup import NOTIFIER
+from telemed.notify.worker import Channels, DeliveryWorker
 from tests.conftest import World
 
 ROME = ZoneInfo("Europe/Rome")
 TITLES = {"teleconsult_update": "teleconsult_accepted"}  # kinds titled by their move
+# Two routine kinds chosen for the summary.
+ROUTINE = {"teleconsult_request": "digest", "document_cosign": "digest"}
 
 
 def rome(day: int, hour: int, minute: int = 0) -> datetime:
     """``hour:minute`` in Rome, ``day`` days from today (UTC)."""
     base = (datetime.now(UTC) + timedelta(days=day)).astimezone(ROME).date()
     return datetime.combine(base, time(hour, minute), tzinfo=ROME).astimezone(UTC)
+
+
+def clocked(world: World) -> tuple[DeliveryWorker, DeliveryWorker, list[datetime]]:
+    """The app's worker and a second one on the same database, both on the test's clock
+    (``now[0]``, from 09:00 in two days)."""
+    now = [rome(2, 9)]
+    first = world.app[NOTIFIER]
+    second = DeliveryWorker(world.app[keys.SESSIONS], None,
+                            Channels.from_settings(world.app[keys.SETTINGS]))
+    for worker in (first, second):
+        worker.clock = lambda: now[0]
+    return first, second, now
 
 
 async def person(client: TestClient[Any, Any], world: World, role: str, address: str,

@@ -38,8 +38,8 @@ async def upgraded_over(url: str, rows: Callable[[AsyncConnection], Awaitable[No
         await engine.dispose()
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
-    await asyncio.to_thread(migrate.upgrade, url, revision)
+async def upgrade(url: str, revision: str = "head", timezone: str | None = None) -> None:
+    await asyncio.to_thread(migrate.upgrade, url, revision, timezone)
 
 
 async def downgrade(url: str, revision: str) -> None:

@@ -27,6 +27,16 @@ async def postgres_app(settings: Settings, migrated_postgres_url: str,
     return create_app(load_settings(**values))
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def either_app(settings: Settings, request: pytest.FixtureRequest) -> web.Application:
+    """The test app once on SQLite and once on a fresh PostgreSQL database (a module that
+    runs on both uses it as `app`)."""
+    if request.param == "sqlite":
+        return create_app(settings)
+    postgres: web.Application = request.getfixturevalue("postgres_app")
+    return postgres
+
+
 @pytest.fixture
 async def cluster(tmp_path: Path, migrated_postgres_url: str,
                   broker: TestBroker) -> AsyncIterator[Cluster]:

@@ -9,12 +9,15 @@ SQL statements are counted on the app's engine (`before_cursor_execute`):
   people, then of 605 (more than one ``IN`` list of owners): the same count;
 - a digest pass making 5 summaries, then one making 100: the same count (made in batches,
   not a few statements each), and the delivery pass sending their emails: one statement
-  per email beyond a fixed few.
+  per email beyond a fixed few;
+- a change of a person's digest time with 3 notifications held, then with 300 held over
+  ten days: the same count (all of them dated again by one UPDATE), each due at the new
+  time after it was held.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,8 +36,10 @@ from telemed.db.models import (
     VisitParticipant,
 )
 from telemed.db.types import utcnow
+from telemed.domain.digest import next_digest_at
 from telemed.notify import digests
 from telemed.notify.worker import Channels, DeliveryWorker
+from telemed.services.users import update_me
 from tests.conftest import World
 from tests.helpers.pages import logged_in
 from tests.helpers.statements import counting
@@ -104,10 +109,12 @@ async def _held(app: web.Application, people: range, held_at: datetime) -> None:
         session.add_all(users)
         await session.flush()
         for n, user in zip(people, users, strict=True):
-            session.add(Notification(
+            held = Notification(
                 user_id=user.id, kind="teleconsult_update", title_code="teleconsult_accepted",
                 params={"initials": "M.R."}, link="/teleconsults/x", cause_type="teleconsult",
-                cause_id=f"c{n}", created_at=held_at, dispatched_at=held_at, held_at=held_at))
+                cause_id=f"c{n}", created_at=held_at, dispatched_at=held_at)
+            digests.hold(held, user, held_at, ROME)  # as the worker's fan-out holds it
+            session.add(held)
         await session.commit()
 
 
@@ -128,15 +135,15 @@ async def test_a_digest_pass_with_nothing_due_costs_the_same_for_more_people(
 
     await _held(app, range(5), held_at)
     with counting(app) as small:
-        assert await digests.make_due(sessions, early, ROME, mail_from) == 0
+        assert await digests.make_due(sessions, early, mail_from) == 0
     await _held(app, range(5, 605), held_at)
     with counting(app) as large:
-        assert await digests.make_due(sessions, early, ROME, mail_from) == 0
+        assert await digests.make_due(sessions, early, mail_from) == 0
     assert len(large) == len(small), large
 
     # At 07:30 every one of them is due, once.
-    assert await digests.make_due(sessions, due, ROME, mail_from) == 605
-    assert await digests.make_due(sessions, due, ROME, mail_from) == 0
+    assert await digests.make_due(sessions, due, mail_from) == 605
+    assert await digests.make_due(sessions, due, mail_from) == 0
 
 
 async def test_a_digest_pass_costs_the_same_making_5_summaries_or_100(
@@ -147,10 +154,10 @@ async def test_a_digest_pass_costs_the_same_making_5_summaries_or_100(
 
     await _held(app, range(5), held_at)
     with counting(app) as small:
-        assert await digests.make_due(sessions, due, ROME, MAIL_FROM) == 5
+        assert await digests.make_due(sessions, due, MAIL_FROM) == 5
     await _held(app, range(5, 105), held_at)
     with counting(app) as large:
-        assert await digests.make_due(sessions, due + timedelta(days=1), ROME, MAIL_FROM) == 100
+        assert await digests.make_due(sessions, due + timedelta(days=1), MAIL_FROM) == 100
     assert len(large) == len(small) <= 6, large
 
     # Each summary took its one notification and lists it; none is made twice.
@@ -169,3 +176,45 @@ async def test_a_digest_pass_costs_the_same_making_5_summaries_or_100(
     with counting(app) as sending:
         assert await worker.deliver() == 50
     assert len(sending) <= 50 + 5, sending
+
+
+async def test_a_new_digest_time_dates_3_or_300_held_notifications_alike(
+        client: Client, world: World) -> None:
+    app, sessions = client.app, client.app[keys.SESSIONS]
+    timezone = app[keys.SETTINGS].timezone
+
+    async def change(user_id: str, at: str) -> int:
+        with counting(app) as seen:
+            async with sessions() as session:
+                await update_me(session, user_id, changes={"digest_time": at},
+                                timezone=timezone)
+        return len(seen)
+
+    async def held_for(n: int, count: int, span: timedelta) -> str:
+        async with sessions() as session:
+            user = User(username=f"redate{n}", password_hash="x", role="doctor",
+                        display_name="Redate", email="r@asl.example",
+                        digest_kinds=["teleconsult_update"])
+            session.add(user)
+            await session.flush()
+            for i in range(count):
+                at = _evening(12) + span * i / count
+                held = Notification(
+                    user_id=user.id, kind="teleconsult_update",
+                    title_code="teleconsult_accepted", params={}, link="/teleconsults/x",
+                    cause_type="teleconsult", cause_id=f"c{i}", created_at=at,
+                    dispatched_at=at)
+                digests.hold(held, user, at, ROME)
+                session.add(held)
+            await session.commit()
+            return user.id
+
+    few = await change(await held_for(0, 3, timedelta(hours=2)), "18:00")
+    many_id = await held_for(1, 300, timedelta(days=10))
+    assert await change(many_id, "18:00") == few
+    async with sessions() as session:
+        held = (await session.exec(select(Notification)
+                                   .where(Notification.user_id == many_id))).all()
+    assert {n.due_at for n in held} == {next_digest_at(n.held_at, time(18), ROME)
+                                        for n in held if n.held_at}
+    assert len({n.due_at for n in held}) >= 10

@@ -21,10 +21,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col, select
 
 from telemed import keys
-from telemed.app import create_app
 from telemed.db.models import User
 from telemed.domain.fiscal_code import build_fiscal_code
-from telemed.settings import Settings
 from tests.conftest import PASSWORD, World
 
 Client = TestClient[Any, Any]
@@ -34,12 +32,9 @@ HOLD_WRITES = {"sqlite": "UPDATE users SET active = active",
                "postgresql": "LOCK TABLE users IN SHARE MODE"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def app(settings: Settings, request: pytest.FixtureRequest) -> web.Application:
-    if request.param == "sqlite":
-        return create_app(settings)
-    postgres: web.Application = request.getfixturevalue("postgres_app")
-    return postgres
+@pytest.fixture
+def app(either_app: web.Application) -> web.Application:
+    return either_app
 
 
 @contextlib.asynccontextmanager

@@ -17,18 +17,16 @@ there are, so a small database shows the plan of a region's):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import event
 
 from telemed import keys
 from telemed.db.models import Visit, VisitParticipant
 from tests.conftest import World
 from tests.helpers.pages import logged_in
+from tests.helpers.query_plans import captured, plans
 from tests.integration.visit_helpers import make_visit
 
 Client = TestClient[Any, Any]
@@ -41,34 +39,6 @@ POPULATION = re.compile(r"\bSCAN (visits|visit_participants|patients|consents|"
 WINDOW = re.compile(r"visit_participants\.visit_id IN \(SELECT visit_participants\.visit_id "
                     r"FROM visit_participants WHERE visit_participants\.user_id = \?[^()]*"
                     r"ORDER BY [^()]*LIMIT \?")
-
-
-@contextmanager
-def captured(app: Any) -> Iterator[list[tuple[str, Any]]]:
-    """The SELECT statements the app's engine runs inside the block, with their parameters."""
-    seen: list[tuple[str, Any]] = []
-    engine = app[keys.ENGINE].sync_engine
-
-    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
-async def plans(app: Any, statements: list[tuple[str, Any]]) -> list[tuple[str, list[str]]]:
-    """Each statement with the lines of its SQLite query plan."""
-    planned = []
-    async with app[keys.ENGINE].connect() as conn:
-        for statement, parameters in statements:
-            rows = (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
-                                               tuple(parameters))).all()
-            planned.append((statement, [str(row[-1]) for row in rows]))
-    return planned
 
 
 def _lists(planned: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:

@@ -17,35 +17,21 @@ from aiohttp.test_utils import TestClient
 from telemed import keys
 from telemed.db.models import NotificationDigest
 from telemed.notify import backoff
-from telemed.notify.setup import NOTIFIER
-from telemed.notify.worker import Channels, DeliveryWorker
 from telemed.settings import Settings
 from tests.conftest import World
-from tests.helpers.digest import digests_of, held_of, news, person, rome
+from tests.helpers.digest import ROUTINE, clocked, digests_of, held_of, news, person, rome
 from tests.helpers.pages import csrf_of, log_in
 from tests.helpers.teleconsults import specialist
 from tests.integration.notify.clinic import with_mail
 from tests.smtp_fixture import MailCatcher, body_of
 
 Client = TestClient[Any, Any]
-ROUTINE = {"teleconsult_request": "digest", "document_cosign": "digest"}
 
 
 @pytest.fixture
 def settings(settings: Settings, smtp_server: MailCatcher) -> Settings:
     mailing: Settings = with_mail(settings, smtp_server.url)
     return mailing
-
-
-def _clocked(world: World) -> tuple[DeliveryWorker, DeliveryWorker, list[Any]]:
-    """The app's worker and a second one on the same database, both on the test's clock."""
-    now = [rome(2, 9)]
-    first = world.app[NOTIFIER]
-    second = DeliveryWorker(world.app[keys.SESSIONS], None,
-                            Channels.from_settings(world.app[keys.SETTINGS]))
-    for worker in (first, second):
-        worker.clock = lambda: now[0]
-    return first, second, now
 
 
 async def _bell(client: Client, who: dict[str, Any]) -> list[str]:
@@ -62,7 +48,7 @@ async def test_routine_kinds_wait_for_one_summary_at_the_chosen_time(
     assert me["notify_delivery"]["teleconsult_request"] == "digest"
     assert me["notify_delivery"]["teleconsult_update"] == "immediate"
     smtp_server.forbid("Rossi", "Mario")
-    first, second, now = _clocked(world)
+    first, second, now = clocked(world)
 
     await news(world, doc["id"], "teleconsult_request", "c1", now[0])
     await news(world, doc["id"], "teleconsult_request", "c2", now[0], initials="A. B.")
@@ -122,7 +108,7 @@ async def test_routine_kinds_wait_for_one_summary_at_the_chosen_time(
 async def test_a_summary_whose_items_were_all_read_is_not_sent(
         client: Client, world: World, smtp_server: MailCatcher) -> None:
     doc = await person(client, world, "doctor", "doc@asl.example", notify_delivery=ROUTINE)
-    first, _, now = _clocked(world)
+    first, _, now = clocked(world)
     read = await news(world, doc["id"], "document_cosign", "c1", now[0])
     await first.run_once()
     await client.post(f"/api/v1/notifications/{read}/read", headers=doc["h"])
@@ -139,7 +125,7 @@ async def test_switching_back_to_right_away_sends_what_waits_at_the_next_pass(
     nurse = await person(client, world, "nurse", "nurse@asl.example", language="it",
                          notify_delivery={"teleconsult_update": "digest",
                                           "document_cosign": "digest"}, digest_time="18:00")
-    first, _, now = _clocked(world)
+    first, _, now = clocked(world)
     for cause in ("c1", "c2"):
         await news(world, nurse["id"], "teleconsult_update", cause, now[0])
     await news(world, nurse["id"], "document_cosign", "c3", now[0])
@@ -258,7 +244,7 @@ async def test_a_refused_summary_is_shown_to_administrators_and_can_be_retried(
         client: Client, world: World, smtp_server: MailCatcher) -> None:
     doc = await person(client, world, "doctor", "refuse-doc@asl.example",
                        notify_delivery=ROUTINE)
-    first, _, now = _clocked(world)
+    first, _, now = clocked(world)
     await news(world, doc["id"], "document_cosign", "c1", now[0])
     await first.run_once()
     now[0] = rome(3, 7, 30)
@@ -284,7 +270,7 @@ async def test_a_refused_summary_is_shown_to_administrators_and_can_be_retried(
 async def test_a_worker_that_dies_midway_leaves_the_summary_to_the_next_one(
         client: Client, world: World, smtp_server: MailCatcher) -> None:
     doc = await person(client, world, "doctor", "doc@asl.example", notify_delivery=ROUTINE)
-    first, second, now = _clocked(world)
+    first, second, now = clocked(world)
     await news(world, doc["id"], "teleconsult_request", "c1", now[0])
     await first.run_once()
     now[0] = rome(3, 7, 30)
@@ -315,7 +301,7 @@ async def test_real_teleconsult_requests_routine_waits_urgent_goes(
     assert resp.status == 200
     patient = await world.patient(team=[gp["id"]])
     smtp_server.forbid(patient.given_name, patient.family_name, "dispnea")
-    first, _, now = _clocked(world)  # 09:00
+    first, _, now = clocked(world)  # 09:00
     ids = {}
     for urgency in ("routine", "urgent"):
         made = await client.post("/api/v1/teleconsults", headers=gp["h"], json={

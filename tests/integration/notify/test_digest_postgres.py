@@ -1,5 +1,7 @@
 """The daily digest on PostgreSQL: four workers that find the same summaries due at once make
-and send each one once (the unique due instant, the conditional take, the leased email)."""
+and send each one once (the unique due instant, the conditional take, the leased email); a
+notification held while its owner's change of choices is being written waits for it and is
+dated by the new choice."""
 
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from telemed import keys
 from telemed.db.models import NotificationDigest
 from telemed.notify.worker import BATCH, Channels, DeliveryWorker
 from telemed.settings import Settings
 from tests.conftest import World
-from tests.helpers.digest import digests_of, news, person, rome
+from tests.helpers.digest import digests_of, held_of, news, person, rome
 from tests.integration.notify.clinic import postgres_mail_app
 from tests.smtp_fixture import MailCatcher, body_of
 
@@ -75,3 +79,26 @@ async def test_a_lease_takes_one_batch_of_many_due_summaries(
         first = await worker._claim(session, now, NotificationDigest)
         second = await worker._claim(session, now, NotificationDigest)
     assert len(first) == len(second) == BATCH and not set(first) & set(second)
+
+
+async def test_a_hold_waits_for_a_change_of_choices_and_is_dated_by_it(
+        client: TestClient[Any, Any], world: World, app: web.Application) -> None:
+    who = await person(client, world, "doctor", "d@asl.example",
+                       notify_delivery={"teleconsult_request": "digest"})  # 07:30
+    worker = DeliveryWorker(app[keys.SESSIONS], None, Channels.from_settings(app[keys.SETTINGS]),
+                            clock=lambda: rome(2, 9))
+    await news(world, who["id"], "teleconsult_request", "c1", rome(2, 9))
+    other = create_async_engine(app[keys.SETTINGS].effective_database_url)
+    try:
+        async with other.connect() as change:  # a change of the time, not committed yet
+            await change.execute(text("UPDATE users SET digest_time = '18:00' WHERE id = :id"),
+                                 {"id": who["id"]})
+            holding = asyncio.ensure_future(worker.dispatch())
+            await asyncio.sleep(0.5)
+            assert not holding.done()  # the hold waits for the owner's row
+            await change.commit()
+            assert await holding == 1
+    finally:
+        await other.dispose()
+    [held] = await held_of(world, who["id"])
+    assert held.due_at == rome(2, 18)  # by the choice committed, not the one read before

@@ -103,27 +103,33 @@ def test_a_time_skipped_or_repeated_by_the_clock_change() -> None:
     assert after == datetime(2026, 10, 26, 1, 30, tzinfo=UTC)  # next day, not an hour later
 
 
-def test_due_now_takes_everything_pending_at_the_digest_time() -> None:
-    held = ["teleconsult_request", "document_cosign"]
-    pending = [("teleconsult_request", _local(2026, 6, 10, 9, 0)),
-               ("document_cosign", _local(2026, 6, 10, 18, 0))]
-    assert digest.due_now(pending, held, AT, ROME, _local(2026, 6, 11, 7, 29)) is None
-    due = digest.due_now(pending, held, AT, ROME, _local(2026, 6, 11, 7, 30))
-    assert due == (_local(2026, 6, 11, 7, 30),
-                   frozenset({"teleconsult_request", "document_cosign"}))
-    # a worker that was down at 07:30 sends it later, under the same due instant
-    assert digest.due_now(pending, held, AT, ROME, _local(2026, 6, 11, 11, 0)) == due
-    assert digest.due_now([], held, AT, ROME, _local(2026, 6, 11, 11, 0)) is None
+def test_a_held_notification_is_due_at_the_next_digest_time_or_at_once() -> None:
+    now = _local(2026, 6, 10, 12, 0)
+    assert digest.due_at(_local(2026, 6, 10, 9, 0), True, AT, ROME, now) == _local(
+        2026, 6, 11, 7, 30)
+    assert digest.due_at(_local(2026, 6, 10, 7, 0), True, AT, ROME, now) == _local(
+        2026, 6, 10, 7, 30)  # due already: the next pass makes it
+    # a kind switched back to right away: due at once, whenever it was held
+    assert digest.due_at(_local(2026, 6, 10, 9, 0), False, AT, ROME, now) == now
 
 
-def test_a_kind_switched_back_to_right_away_goes_at_once() -> None:
-    pending = [("teleconsult_request", _local(2026, 6, 10, 9, 0)),
-               ("teleconsult_update", _local(2026, 6, 10, 8, 0)),
-               ("document_cosign", _local(2026, 6, 10, 10, 0))]
-    due = digest.due_now(pending, ["document_cosign"], AT, ROME, _local(2026, 6, 10, 12, 0))
-    assert due == (_local(2026, 6, 10, 8, 0),
-                   frozenset({"teleconsult_request", "teleconsult_update"}))
-    # at the digest time, the day's summary takes what is left
-    due = digest.due_now(pending[2:], ["document_cosign"], AT, ROME,
-                         _local(2026, 6, 11, 7, 30))
-    assert due == (_local(2026, 6, 11, 7, 30), frozenset({"document_cosign"}))
+@pytest.mark.parametrize(("first", "days", "at"), [
+    ((2026, 3, 26, 20, 0), 5, time(2, 30)),  # the spring change skips 02:30
+    ((2026, 10, 22, 20, 0), 5, time(2, 30)),  # the autumn change repeats it
+    ((2026, 10, 23, 7, 30), 4, AT),  # held at a digest time: due at the next one
+    ((2026, 6, 10, 9, 0), 0, AT),  # one day: one time
+])
+def test_digest_times_date_every_instant_between_as_next_digest_at_does(
+        first: tuple[int, ...], days: int, at: time) -> None:
+    start = _local(*first)
+    end = start + timedelta(days=days, hours=3)
+    times = digest.digest_times(start, end, at, ROME)
+    assert times == sorted(set(times)) and times[-1] > end
+    assert times[0] == digest.next_digest_at(start, at, ROME)
+    held = start
+    while held <= end:
+        assert next(t for t in times if t > held) == digest.next_digest_at(held, at, ROME), held
+        held += timedelta(minutes=10)
+    for t in times:  # the instants themselves: due at the following one
+        if t <= end:
+            assert next(u for u in times if u > t) == digest.next_digest_at(t, at, ROME)
