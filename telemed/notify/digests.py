@@ -13,9 +13,10 @@
   their rows are inserted, unique per user and due instant (``ON CONFLICT DO NOTHING``: a
   row another worker made is left out, not the batch), and the due notifications of the
   rows inserted are taken with one UPDATE conditional on their ``digest_id`` being unset. Of
-  two workers that find a summary due, the second's row is left out (or, arriving later
-  with another due instant, finds nothing left to take and is deleted again): each summary
-  is made once, each notification taken once. A worker that dies mid-pass leaves whole
+  two workers that find a summary due, the second's row is left out; it is tried once more
+  as due now, finds nothing left to take and is deleted again: each summary is made once,
+  each notification taken once. The same retry takes what a worker held for a summary made
+  before its hold committed: due now, not left waiting for a key that is taken. A worker that dies mid-pass leaves whole
   batches made and the rest to the next pass. A notification read in the app before its
   summary is made is taken but not listed; a summary that lists nothing is ``skipped`` (no
   email).
@@ -157,11 +158,22 @@ async def _make_batch(session: AsyncSession, batch: list[_Due], now: datetime,
     states, and a DELETE of any that found nothing left to take."""
     conn = await session.connection()
     ids = {d.user_id: new_id() for d in batch}
-    made = set((await conn.execute(_insert(conn.dialect.name).values([
-        {"id": ids[d.user_id], "user_id": d.user_id, "due_at": d.due_at, "items": 0,
-         "address": d.address, "status": "pending", "attempts": 0, "next_attempt_at": now,
-         "message_id": message_id(f"digest-{ids[d.user_id]}", mail_from), "created_at": now}
-        for d in batch]))).scalars())
+
+    async def insert(dues: list[_Due], at: datetime | None) -> set[str]:
+        return set((await conn.execute(_insert(conn.dialect.name).values([
+            {"id": ids[d.user_id], "user_id": d.user_id, "due_at": at or d.due_at,
+             "items": 0, "address": d.address, "status": "pending", "attempts": 0,
+             "next_attempt_at": now, "created_at": now,
+             "message_id": message_id(f"digest-{ids[d.user_id]}", mail_from)}
+            for d in dues]))).scalars())
+
+    made = await insert(batch, None)
+    left = [d for d in batch if ids[d.user_id] not in made]
+    if left:
+        # Their summary due then exists: another worker made it just now (it took what was
+        # due: ours takes nothing and goes again), or it was made before these were held (a
+        # hold that committed late): those go in a summary due now, never left waiting.
+        made |= await insert(left, now)
     mine = [d for d in batch if ids[d.user_id] in made]
     if not mine:  # another worker made every one of them
         await session.rollback()

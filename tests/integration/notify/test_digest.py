@@ -324,3 +324,30 @@ async def test_real_teleconsult_requests_routine_waits_urgent_goes(
     # back to the default time
     resp = await client.patch("/api/v1/users/me", headers=headers, json={"digest_time": None})
     assert (await resp.json())["digest_time"] == "07:30"
+
+
+async def test_a_notification_held_for_a_summary_already_made_goes_in_the_next_pass(
+        client: Client, world: World, smtp_server: MailCatcher) -> None:
+    """A worker holds a notification for the 07:30 summary and commits just after another
+    worker made that summary: the next pass makes it a summary of its own (the first one's
+    key, user and due instant, is taken), it is never left waiting."""
+    doc = await person(client, world, "doctor", "doc@asl.example", notify_delivery=ROUTINE)
+    first, second, now = clocked(world)
+    await news(world, doc["id"], "teleconsult_request", "c1", now[0])
+    await first.run_once()
+    now[0] = rome(3, 7, 30)
+    assert await first.make_digests() == 1
+    now[0] = rome(3, 7, 30) - timedelta(seconds=1)  # another worker's hold, committed late
+    await news(world, doc["id"], "teleconsult_request", "c2", now[0], initials="A. B.")
+    await second.run_once()
+    [late] = await held_of(world, doc["id"])
+    assert late.due_at == rome(3, 7, 30)
+    now[0] = rome(3, 7, 31)
+    await first.run_once()
+    await first.run_once()
+    await smtp_server.wait_for(2)
+    assert await held_of(world, doc["id"]) == []
+    made = await digests_of(world, doc["id"])
+    assert [(d.due_at, d.items, d.status) for d in made] == [
+        (rome(3, 7, 30), 1, "sent"), (rome(3, 7, 31), 1, "sent")]
+    assert "patient A. B." in body_of(smtp_server.messages[1])
