@@ -166,9 +166,13 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
             pipeline.writer.on_pressure = intake.set_paused
         configs = ConfigPublisher(app, intake)
         if isinstance(intake, ReceiverProcess):
-            publisher = configs
-            intake.on_replaced = lambda: spawn(publisher.publish_all_when_connected(),
-                                               "device-configs")
+            publisher, restarts = configs, app[keys.METRICS].ingest_receiver_restarts
+
+            def replaced() -> None:
+                restarts.inc()
+                spawn(publisher.publish_all_when_connected(), "device-configs")
+
+            intake.on_replaced = replaced
         intake.start()
         ready = intake
 

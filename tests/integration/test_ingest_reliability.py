@@ -239,6 +239,9 @@ async def test_sigkill_of_the_receiving_process_loses_and_duplicates_nothing(
         total, distinct = await _wait_count(sessions, patient_id, count, 60)
         second = worker.receiver()
         assert worker.proc is not None and worker.proc.returncode is None
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"http://127.0.0.1:{worker.port}/metrics") as resp:
+            assert "telemed_ingest_receiver_restarts_total 1.0" in await resp.text()
     finally:
         publisher.stop()
         await worker.stop()
