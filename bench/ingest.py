@@ -3,7 +3,7 @@
     .venv/bin/python bench/ingest.py [--sizes 50,5000] [--readings 30000] [--records 3]
                                      [--postgres] [--phases backlog,bare,live,alerts]
                                      [--probes 150] [--background-rate 1000]
-                                     [--batch 2000]
+                                     [--batch 2000] [--receiver process]
 
 For each size K (devices, one patient each, every patient with an active care plan: two
 monitored metrics and a trend rule) it starts a private Mosquitto (as `telemed serve` does)
@@ -62,7 +62,6 @@ from telemed.broker.dynsec import Acl
 from telemed.broker.info import derived_ingest_password
 from telemed.broker.runtime import BrokerHandle, open_broker
 from telemed.broker.topics import ALL_READINGS, INGEST_ROLE
-from telemed.commands import settle_heap
 from telemed.db.engine import SessionFactory, make_engine, make_session_factory
 from telemed.db.models import (
     CarePlan,
@@ -75,8 +74,10 @@ from telemed.db.models import (
 from telemed.db.models import Device as DeviceRow
 from telemed.domain.careplans import parse_careplan_content
 from telemed.domain.senml import decode_pack
+from telemed.heap import settle_heap
 from telemed.ingest.mqtt import RECEIVE_MAXIMUM
 from telemed.ingest.pipeline import PIPELINE
+from telemed.ingest.receiver_process import ReceiverProcess
 from telemed.security import hash_password
 from telemed.services.observations import NewReading, insert_readings
 from telemed.services.users import create_user
@@ -298,6 +299,14 @@ class BareSubscriber:
 # --- phases ---------------------------------------------------------------------------
 
 
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user and system) another process has spent so far (0 without one)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def stored(sessions: SessionFactory) -> int:
     async with sessions() as session:
         return int((await session.exec(select(func.count()).select_from(Observation))).one())
@@ -321,11 +330,14 @@ async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: Brok
     """The worker draining a backlog (and a bare paho subscriber the same one, with `bare`)."""
     total_messages = len(devices) * messages
     total = total_messages * args.records
-    settings = settings_for(tmp, url, broker, ingest_batch_size=args.batch)
+    settings = settings_for(tmp, url, broker, ingest_batch_size=args.batch,
+                            ingest_receiver=args.receiver)
     bare_wanted = "bare" in args.phases
     # Create the persistent sessions and their subscriptions, then go offline.
     app = create_app(settings, "ingest")
     async with running(app, settings.http_port):
+        intake = app[PIPELINE].mqtt
+        assert intake is not None and await intake.wait_connected(30)
         await asyncio.sleep(0.5)
     bare = BareSubscriber(broker)
     if bare_wanted:
@@ -369,7 +381,9 @@ async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: Brok
         await client.wait_connected(30)
         assert client.first_connected_at is not None
         started = client.first_connected_at
+        receiver = client.pid if isinstance(client, ReceiverProcess) else None
         cpu, loop_cpu = time.process_time(), time.thread_time()
+        receiver_cpu = process_cpu(receiver)
         metrics = app[keys.METRICS]
         while True:
             accepted = sum(sample.value for metric in metrics.readings_accepted.collect()
@@ -380,7 +394,8 @@ async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: Brok
                 raise RuntimeError(f"only {accepted} of {total} readings stored")
             await asyncio.sleep(0.01)
         worker_seconds = time.monotonic() - started
-        worker_cpu = time.process_time() - cpu
+        receiver_cpu = process_cpu(receiver) - receiver_cpu
+        worker_cpu = time.process_time() - cpu + receiver_cpu
         loop_cpu = time.thread_time() - loop_cpu
         if profiler is not None:
             profiler.stop()
@@ -392,7 +407,8 @@ async def throughput(args: argparse.Namespace, tmp: Path, url: str, broker: Brok
     if after - before != total:
         raise RuntimeError(f"stored {after - before}, expected {total}")
     print(f"  worker: {total} readings in {worker_seconds:.2f}s ({worker_cpu:.2f} CPU s, "
-          f"{loop_cpu:.2f} of them the event loop's thread), "
+          f"{loop_cpu:.2f} of them the event loop's thread, {receiver_cpu:.2f} the receiving "
+          "process's), "
           f"{batches} batches (mean {total / max(batches, 1):.0f} readings), "
           f"{busy:.2f}s in transactions")
     return Backlog(total, total / worker_seconds, worker_cpu, loop_cpu, bare_rate=bare_rate)
@@ -689,8 +705,8 @@ async def main(args: argparse.Namespace) -> None:
           + " / ".join(f"{v:.1f}" for v in os.getloadavg()) + " at start")
     results = [(size, await run_size(args, size)) for size in args.sizes]
     print(f"\nsummary ({'PostgreSQL' if args.postgres else 'SQLite'}, {args.records} "
-          "record(s) a pack; load average " + " / ".join(f"{v:.1f}" for v in os.getloadavg())
-          + " at the end)")
+          f"record(s) a pack, receiver {args.receiver}; load average "
+          + " / ".join(f"{v:.1f}" for v in os.getloadavg()) + " at the end)")
     print("| devices | readings | worker readings/s (CPU µs a reading) "
           "| storage limit readings/s (CPU µs a reading) | worker / storage |")
     print("|---|---|---|---|---|")
@@ -714,6 +730,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--probes", type=int, default=150, help="alert latency probes")
     parser.add_argument("--probe-interval", type=float, default=0.1)
     parser.add_argument("--background-rate", type=float, default=1000.0)
+    parser.add_argument("--receiver", choices=("inline", "process"), default="process",
+                        help="where the worker's MQTT connection and decoding run "
+                             "(TELEMED_INGEST_RECEIVER; a dedicated worker's default: process)")
     parser.add_argument("--batch", type=int, default=BATCH_SIZE,
                         help="readings a batch transaction holds at most "
                              "(TELEMED_INGEST_BATCH_SIZE); the storage limit uses the same")

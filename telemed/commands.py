@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from telemed.db import migrate
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.domain.audit_reasons import because
 from telemed.errors import ApiError
+from telemed.heap import settle_heap
 from telemed.settings import Role, Settings
 
 log = logging.getLogger("telemed")
@@ -51,20 +51,6 @@ async def schema_revision(settings: Settings) -> str | None:
         return None
     finally:
         await engine.dispose()
-
-
-GC_THRESHOLDS = (20_000, 20, 20)
-
-
-def settle_heap() -> None:
-    """Before serving: modules and settings live as long as the process, so the garbage
-    collector stops rescanning them on every full collection (`gc.freeze`), and it runs its
-    young collections every 20,000 allocations instead of 700: a batch of readings allocates
-    tens of thousands of short-lived objects, and the default thresholds spent a tenth of the
-    ingest worker's time collecting them (bench/ingest.py)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def serve(settings: Settings, role: Role = "serve") -> None:

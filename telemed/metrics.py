@@ -29,6 +29,11 @@ class Metrics:
             "telemed_ingest_lag_seconds", "Receive-to-store delay of readings", registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        self.ingest_receiver_restarts = Counter(
+            "telemed_ingest_receiver_restarts",
+            "Receiving processes of this ingest worker started to replace one that died",
+            registry=r,
+        )
         self.ingest_deferred = Counter(
             "telemed_ingest_deferred_messages",
             "Messages a batch left for the next one: their patient was busy in another worker",

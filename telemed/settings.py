@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     # Mosquitto 2.0 does not restore shared subscriptions from persistence, so with "shared"
     # readings published between a broker restart and the workers' resubscription are lost.
     ingest_subscription: Literal["auto", "shared", "exclusive"] = "auto"
+    # Where the worker's MQTT connection and SenML decoding run: "process", a receiving
+    # process beside the worker's (a second core for them, the worker's loop keeps the batch
+    # transactions); "inline", in the worker's own process; "auto" = process for `telemed
+    # ingest`, inline under `telemed serve` (one process for a small site).
+    ingest_receiver: Literal["auto", "inline", "process"] = "auto"
     ingest_batch_size: int = Field(default=2000, ge=1, le=10_000)
     ingest_batch_ms: int = Field(default=20, ge=1, le=1000)
     # Seconds between passes of the periodic rules (missed measurements, silent devices,

@@ -33,7 +33,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -114,6 +114,7 @@ class IngestMqttClient:
         self._paused = False
         self.connects = 0
         self.retained_dropped = 0
+        self.on_connection: Callable[[bool], None] | None = None  # told of every (dis)connect
         self.first_connected_at: float | None = None  # time.monotonic() of the first CONNACK
 
     # --- public ----------------------------------------------------------------------
@@ -164,9 +165,22 @@ class IngestMqttClient:
     def publish_json(self, topic: str, data: object, *, retain: bool = False) -> None:
         self.publish(topic, json.dumps(data, separators=(",", ":")), retain=retain)
 
-    async def publish_paced(self, messages: Iterable[tuple[str, object]], *,
+    def answer(self, device_id: str, errors: Sequence[Mapping[str, object]]) -> None:
+        """Tell a device on its errors topic why (records of) its pack were refused: at most
+        ``MAX_ERRORS_PER_MESSAGE_DEFAULT`` answers, then one saying how many more."""
+        topic = errors_topic(device_id)
+        for error in errors[:MAX_ERRORS_PER_MESSAGE_DEFAULT]:
+            self.publish_json(topic, error)
+        if len(errors) > MAX_ERRORS_PER_MESSAGE_DEFAULT:
+            self.publish_json(topic, {
+                "code": "too_many_errors",
+                "message": f"{len(errors) - MAX_ERRORS_PER_MESSAGE_DEFAULT} more records "
+                           "of this pack were rejected.",
+                "record_index": None})
+
+    async def publish_paced(self, messages: Iterable[tuple[str, str]], *,
                             retain: bool = False, window: int = PUBLISH_WINDOW) -> int:
-        """Publish many JSON messages (QoS 1), at most ``window`` awaiting their PUBACK.
+        """Publish many JSON texts (QoS 1), at most ``window`` awaiting their PUBACK.
 
         paho walks every message it holds on each PUBACK (to send the next queued one): a
         bulk send of thousands at once (every device's config at start) costs the square of
@@ -174,8 +188,8 @@ class IngestMqttClient:
         costs ``window`` per message. While disconnected paho queues them as ``publish``."""
         sent = 0
         waiting: list[mqtt.MQTTMessageInfo] = []
-        for topic, data in messages:
-            info = self.publish(topic, json.dumps(data, separators=(",", ":")), retain=retain)
+        for topic, text in messages:
+            info = self.publish(topic, text, retain=retain)
             sent += 1
             if info is not None:
                 waiting.append(info)
@@ -223,8 +237,7 @@ class IngestMqttClient:
                 delay = min(delay * 2, BACKOFF[1])
                 continue
             await self._disconnected.wait()
-            if self._connected.is_set():
-                self._connected.clear()
+            self._lost()
             if self._stopping:
                 return
             if self.connects:
@@ -280,6 +293,8 @@ class IngestMqttClient:
         client.subscribe([(self._readings_filter, readings_options()),
                           (STATUS_FILTER, status_options)])
         self._connected.set()
+        if self.on_connection is not None:
+            self.on_connection(True)
         log.info("MQTT ingest connected to %s:%s as %s (session present: %s), reading %s",
                  self._address.host, self._address.port, self._client_id, session_present,
                  self._readings_filter)
@@ -309,10 +324,16 @@ class IngestMqttClient:
     def _disconnected_cb(self, client: mqtt.Client, reason: ReasonCode) -> None:
         if client is not self._client:
             return
-        self._connected.clear()
+        self._lost()
         if not self._stopping:
             log.warning("MQTT ingest disconnected: %s", reason)
         self._disconnected.set()
+
+    def _lost(self) -> None:
+        if self._connected.is_set():
+            self._connected.clear()
+            if self.on_connection is not None:
+                self.on_connection(False)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         received_at = datetime.now(UTC)

@@ -17,9 +17,9 @@ from aiohttp import web
 
 from telemed.bus import ALERTS, EventBus
 from telemed.db.engine import SessionFactory
-from telemed.domain.senml import Rejection, decode_pack
+from telemed.domain.senml import DecodedPack, Rejection, decode_pack
 from telemed.ingest.envelope import Envelope, Outcome
-from telemed.ingest.mqtt import IngestMqttClient
+from telemed.ingest.intake import MqttIntake
 from telemed.ingest.store import BatchResult
 from telemed.ingest.writer import DEFAULT_MAX_DELAY, DEFAULT_MAX_READINGS, BatchWriter
 from telemed.metrics import Metrics
@@ -49,7 +49,7 @@ class Pipeline:
         self.writer = BatchWriter(sessions, self.cache, self._committed,
                                   max_readings=max_readings, max_delay=max_delay)
         self.error_sink: ErrorSink | None = None
-        self.mqtt: IngestMqttClient | None = None  # set when this process reads MQTT
+        self.mqtt: MqttIntake | None = None  # set when this process reads MQTT
         self._task: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------
@@ -71,26 +71,32 @@ class Pipeline:
 
     def on_mqtt_message(self, device_id: str, leaf: str, payload: bytes,
                         received_at: datetime, settle: Callable[[], None]) -> None:
-        """MessageHandler of the MQTT client."""
+        """MessageHandler of an MQTT client in this process (`Settings.ingest_receiver`
+        inline): decode here, answer the device's errors topic after commit."""
         if leaf == "readings":
             def done(outcome: Outcome) -> None:
                 settle()
                 if outcome.rejections and self.error_sink is not None:
                     self.error_sink(device_id, outcome.rejections)
 
-            self.submit_readings(device_id, payload, received_at, done)
+            self.submit_decoded(device_id, decode_pack(payload, received_at), received_at,
+                                done)
         elif leaf == "status":
-            self.writer.submit(Envelope("status", device_id, payload, received_at,
-                                        lambda _outcome: settle()))
+            self.submit_status(device_id, payload, received_at, lambda _outcome: settle())
         else:
             settle()
 
-    def submit_readings(self, device_id: str, payload: bytes, received_at: datetime,
-                        on_done: Callable[[Outcome], None],
-                        entered_by: str | None = None) -> None:
-        decoded = decode_pack(payload, received_at)
-        self.writer.submit(Envelope("readings", device_id, payload, received_at, on_done,
+    def submit_decoded(self, device_id: str, decoded: DecodedPack, received_at: datetime,
+                       on_done: Callable[[Outcome], None],
+                       entered_by: str | None = None) -> None:
+        """A decoded readings pack, for the next batch (``on_done`` after its commit)."""
+        self.writer.submit(Envelope("readings", device_id, b"", received_at, on_done,
                                     decoded, entered_by=entered_by))
+
+    def submit_status(self, device_id: str, payload: bytes, received_at: datetime,
+                      on_done: Callable[[Outcome], None]) -> None:
+        """A device's ``status`` message, for the next batch."""
+        self.writer.submit(Envelope("status", device_id, payload, received_at, on_done))
 
     async def ingest(self, device_id: str, payload: bytes,
                      entered_by: str | None = None) -> Outcome:
@@ -102,7 +108,9 @@ class Pipeline:
             if not future.done():
                 future.set_result(outcome)
 
-        self.submit_readings(device_id, payload, datetime.now(UTC), done, entered_by)
+        received_at = datetime.now(UTC)
+        self.submit_decoded(device_id, decode_pack(payload, received_at), received_at, done,
+                            entered_by)
         return await future
 
     # --- after commit ----------------------------------------------------------------

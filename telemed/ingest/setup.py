@@ -10,8 +10,9 @@ than ``none``): the broker's cleanup context must come first and publish its ``B
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -19,17 +20,11 @@ from aiohttp import web
 from telemed import keys
 from telemed.broker import BROKER
 from telemed.bus import CAREPLANS, DEVICES, BusOverflow, Event, EventBus
-from telemed.domain.senml import Rejection
 from telemed.ingest.device_config import device_configs
-from telemed.ingest.mqtt import (
-    MAX_ERRORS_PER_MESSAGE_DEFAULT,
-    BrokerAddress,
-    IngestMqttClient,
-    config_topic,
-    default_client_id,
-    errors_topic,
-)
+from telemed.ingest.intake import MqttIntake
+from telemed.ingest.mqtt import BrokerAddress, IngestMqttClient, config_topic, default_client_id
 from telemed.ingest.pipeline import PIPELINE, Pipeline
+from telemed.ingest.receiver_process import ReceiverProcess
 from telemed.ingest.scheduler import run_scheduler
 from telemed.readiness import add_readiness_check
 from telemed.services.manual_readings import READING_SINK
@@ -56,49 +51,47 @@ def shared_subscription(app: web.Application) -> bool:
     return not (app.get(keys.ROLE, "serve") == "serve" and settings.broker_mode == "private")
 
 
-def _error_sink(client: IngestMqttClient) -> Any:
-    def sink(device_id: str, rejections: Sequence[Rejection]) -> None:
-        topic = errors_topic(device_id)
-        for rejection in rejections[:MAX_ERRORS_PER_MESSAGE_DEFAULT]:
-            client.publish_json(topic, rejection.to_dict())
-        if len(rejections) > MAX_ERRORS_PER_MESSAGE_DEFAULT:
-            client.publish_json(topic, {
-                "code": "too_many_errors",
-                "message": f"{len(rejections) - MAX_ERRORS_PER_MESSAGE_DEFAULT} more records "
-                           "of this pack were rejected.",
-                "record_index": None})
-    return sink
+class ConfigPublisher:
+    """Publishes devices' retained configs through the worker's MQTT side, one send at a
+    time: each reads the configs and hands them over under one lock, so a device's newer
+    config is never overtaken by an older one read earlier (the bulk send at start and a
+    care-plan change during it)."""
 
+    def __init__(self, app: web.Application, intake: MqttIntake) -> None:
+        self._app = app
+        self.intake = intake
+        self._lock = asyncio.Lock()
 
-async def publish_configs(app: web.Application, client: IngestMqttClient, *,
-                          device_id: str | None = None, patient_id: str | None = None) -> int:
-    """Publish the retained config of the matching devices; returns how many."""
-    async with app[keys.SESSIONS]() as session:
-        configs = await device_configs(session, device_id=device_id, patient_id=patient_id)
-    return await client.publish_paced(
-        ((config_topic(target), payload) for target, payload in configs), retain=True)
+    async def publish(self, *, device_id: str | None = None,
+                      patient_id: str | None = None) -> int:
+        """Publish the retained config of the matching devices (all without a filter)."""
+        async with self._lock:
+            async with self._app[keys.SESSIONS]() as session:
+                configs = await device_configs(session, device_id=device_id,
+                                               patient_id=patient_id)
+            return await self.intake.publish_paced(
+                ((config_topic(target), json.dumps(payload, separators=(",", ":")))
+                 for target, payload in configs), retain=True)
 
-
-async def _publish_configs_when_connected(app: web.Application,
-                                          client: IngestMqttClient) -> None:
-    """At start, (re)publish every device's config: plans may have changed meanwhile."""
-    while not await client.wait_connected(60):
-        log.warning("the ingest worker is not connected to the broker yet; retrying")
-    try:
-        count = await publish_configs(app, client)
-        log.info("published the config of %d devices", count)
-    except Exception:
-        log.exception("publishing device configs at start failed")
+    async def publish_all_when_connected(self) -> None:
+        """At start, (re)publish every device's config: plans may have changed meanwhile."""
+        while not await self.intake.wait_connected(60):
+            log.warning("the ingest worker is not connected to the broker yet; retrying")
+        try:
+            count = await self.publish()
+            log.info("published the config of %d devices", count)
+        except Exception:
+            log.exception("publishing device configs at start failed")
 
 
 async def _follow(app: web.Application, bus: EventBus, channel: str, pipeline: Pipeline,
-                  client: IngestMqttClient | None) -> None:
+                  configs: ConfigPublisher | None) -> None:
     """Invalidate caches and republish device configs on care-plan and device events."""
     while True:
         subscription = bus.subscribe(channel)
         try:
             async for event in subscription:
-                await _on_event(app, channel, event, pipeline, client)
+                await _on_event(channel, event, pipeline, configs)
             return
         except BusOverflow:
             pipeline.cache.invalidate_device()
@@ -107,22 +100,43 @@ async def _follow(app: web.Application, bus: EventBus, channel: str, pipeline: P
             await subscription.close()
 
 
-async def _on_event(app: web.Application, channel: str, event: Event, pipeline: Pipeline,
-                    client: IngestMqttClient | None) -> None:
+async def _on_event(channel: str, event: Event, pipeline: Pipeline,
+                    configs: ConfigPublisher | None) -> None:
     device_id = event.get("device_id")
     patient_id = event.get("patient_id")
     if channel == DEVICES:
         pipeline.cache.invalidate_device(device_id if isinstance(device_id, str) else None)
     pipeline.cache.invalidate_patient(patient_id if isinstance(patient_id, str) else None)
-    if client is None:
+    if configs is None:
         return
     try:
         if isinstance(device_id, str):
-            await publish_configs(app, client, device_id=device_id)
+            await configs.publish(device_id=device_id)
         elif isinstance(patient_id, str):
-            await publish_configs(app, client, patient_id=patient_id)
+            await configs.publish(patient_id=patient_id)
     except Exception:
         log.exception("publishing device config after a %s event failed", channel)
+
+
+def receiver_mode(app: web.Application) -> str:
+    """Where this worker's MQTT connection and decoding run (Settings.ingest_receiver)."""
+    setting = app[keys.SETTINGS].ingest_receiver
+    if setting != "auto":
+        return setting
+    return "process" if app.get(keys.ROLE, "serve") == "ingest" else "inline"
+
+
+def _intake(app: web.Application, address: BrokerAddress, pipeline: Pipeline) -> MqttIntake:
+    settings = app[keys.SETTINGS]
+    client_id = settings.ingest_client_id or default_client_id()
+    if receiver_mode(app) == "process":
+        return ReceiverProcess(address, client_id, shared_subscription(app),
+                               pipeline.submit_decoded, pipeline.submit_status)
+    client = IngestMqttClient(address, client_id, pipeline.on_mqtt_message,
+                              shared=shared_subscription(app))
+    pipeline.error_sink = lambda device_id, rejections: client.answer(
+        device_id, [rejection.to_dict() for rejection in rejections])
+    return client
 
 
 async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -140,25 +154,35 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     def spawn(coro: Coroutine[Any, Any, None], name: str) -> None:
         tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
 
-    client: IngestMqttClient | None = None
+    intake: MqttIntake | None = None
+    configs: ConfigPublisher | None = None
     address = broker_address(app) if role != "web" else None
     if address is not None:
-        client = IngestMqttClient(address, settings.ingest_client_id or default_client_id(),
-                                  pipeline.on_mqtt_message,
-                                  shared=shared_subscription(app))
-        pipeline.error_sink = _error_sink(client)
-        pipeline.mqtt = client
-        pipeline.writer.on_pressure = client.set_paused
-        client.start()
-        ready = client
+        intake = _intake(app, address, pipeline)
+        pipeline.mqtt = intake
+        if not isinstance(intake, ReceiverProcess):
+            # inline, a pause leaves the loop to the batch transactions; a receiving
+            # process has its own core, and the broker's receive maximum bounds what it holds
+            pipeline.writer.on_pressure = intake.set_paused
+        configs = ConfigPublisher(app, intake)
+        if isinstance(intake, ReceiverProcess):
+            publisher, restarts = configs, app[keys.METRICS].ingest_receiver_restarts
+
+            def replaced() -> None:
+                restarts.inc()
+                spawn(publisher.publish_all_when_connected(), "device-configs")
+
+            intake.on_replaced = replaced
+        intake.start()
+        ready = intake
 
         async def mqtt_ready(_app: web.Application) -> bool:
             return ready.connected
 
         add_readiness_check(app, "mqtt_ingest", mqtt_ready)
-        spawn(_publish_configs_when_connected(app, client), "device-configs")
+        spawn(configs.publish_all_when_connected(), "device-configs")
     for channel in (CAREPLANS, DEVICES):
-        spawn(_follow(app, bus, channel, pipeline, client), f"ingest-follow-{channel}")
+        spawn(_follow(app, bus, channel, pipeline, configs), f"ingest-follow-{channel}")
     if role != "web" and settings.scheduler_interval > 0:
         spawn(run_scheduler(app[keys.SESSIONS], bus, settings.scheduler_interval,
                             settings.night, settings.timezone), "rules-scheduler")
@@ -167,8 +191,8 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         await cancel_and_wait(tasks)
         await pipeline.stop()
-        if client is not None:
-            await client.stop()
+        if intake is not None:
+            await intake.stop()
 
 
 def setup_ingest(app: web.Application) -> None:

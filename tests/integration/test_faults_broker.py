@@ -30,6 +30,7 @@ from devices.buffer import PackBuffer
 from devices.client import DeviceClient
 from devices.profiles import Reading
 from tests.broker_fixture import TestBroker
+from tests.helpers.processes import with_children
 from tests.integration.cluster import (
     PASSWORD,
     Api,
@@ -92,7 +93,8 @@ async def test_broker_restart_with_shared_subscription_loses_nothing(
             await asyncio.gather(*(flag.wait() for flag in started))
 
             await broker.stop()
-            frozen = [p.pid for p in ingest if p.pid is not None]
+            # the workers and their receiving processes
+            frozen = [pid for p in ingest if p.pid is not None for pid in with_children(p.pid)]
             for pid in frozen:
                 os.kill(pid, signal.SIGSTOP)
             try:

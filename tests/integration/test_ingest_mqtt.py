@@ -14,9 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from telemed import keys
+from telemed.app import create_app
 from telemed.bus import DEVICES
 from telemed.db.models import Device
+from telemed.ingest.mqtt import IngestMqttClient
 from telemed.ingest.pipeline import PIPELINE
+from telemed.settings import Settings, load_settings
 from tests.broker_fixture import MqttFactory, TestMqttClient
 from tests.conftest import World
 from tests.helpers.waiting import eventually
@@ -28,9 +31,12 @@ pytestmark = pytest.mark.broker
 PREFIX = "telemed/v1/devices"
 
 
-@pytest.fixture
-def app(broker_app: web.Application) -> web.Application:
-    return broker_app
+@pytest.fixture(params=["inline", "process"])
+def app(request: pytest.FixtureRequest, broker_settings: Settings) -> web.Application:
+    """The worker with its MQTT connection and decoding in its own process, and in a
+    receiving process beside it (`Settings.ingest_receiver`)."""
+    return create_app(load_settings(**{**broker_settings.model_dump(),
+                                       "ingest_receiver": request.param}))
 
 
 class Home:
@@ -43,6 +49,8 @@ class Home:
         self.device_id, self.password = await self.register()
         self.mqtt = await mqtt_client(self.device_id, self.password)
         self.factory = mqtt_client
+        ingest = world.app[PIPELINE].mqtt
+        assert ingest is not None and await ingest.wait_connected(10)
         return self
 
     async def register(self) -> tuple[str, str]:
@@ -215,12 +223,13 @@ async def test_a_new_device_whose_clock_runs_behind_keeps_its_first_readings(
     assert [o.value for o in stored] == [71.0]
 
 
+@pytest.mark.parametrize("app", ["inline"], indirect=True)  # a receiver sends with the same
 async def test_a_bulk_send_keeps_one_window_in_flight(client: TestClient[Any, Any],
                                                       world: World) -> None:
     """Every device's config at start goes a window at a time: paho walks every message it
     holds on each PUBACK, so thousands at once cost the square of their number."""
     ingest = world.app[PIPELINE].mqtt
-    assert ingest is not None and await ingest.wait_connected(10)
+    assert isinstance(ingest, IngestMqttClient) and await ingest.wait_connected(10)
     infos: list[Any] = []
     publish = ingest.publish
 
@@ -235,7 +244,7 @@ async def test_a_bulk_send_keeps_one_window_in_flight(client: TestClient[Any, An
         nonlocal most
         for n in range(250):
             most = max(most, sum(not info.is_published() for info in infos))
-            yield f"{PREFIX}/bulk-{n}/config", {"n": n}
+            yield f"{PREFIX}/bulk-{n}/config", json.dumps({"n": n})
 
     assert await ingest.publish_paced(configs(), window=100) == 250
     assert len(infos) == 250 and 0 < most < 100

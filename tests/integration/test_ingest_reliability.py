@@ -1,4 +1,5 @@
-"""Readings survive an ingest worker killed with SIGKILL and a broker restart, exactly once."""
+"""Readings survive an ingest worker killed with SIGKILL, its receiving process killed, and a
+broker restart, exactly once; a worker leaves no receiving process behind."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from telemed.services.devices import register_device
 from telemed.settings import Settings, load_settings
 from tests.broker_fixture import TestBroker
 from tests.helpers.net import free_port
+from tests.helpers.processes import children, gone
 from tests.integration.monitoring import now_s, pack
 
 pytestmark = pytest.mark.broker
@@ -168,6 +170,13 @@ class Worker:
         self.proc.send_signal(signal.SIGKILL)
         await self.proc.wait()
 
+    def receiver(self) -> int:
+        """The pid of the worker's receiving process (`telemed ingest` starts one)."""
+        assert self.proc is not None
+        [pid] = children(self.proc.pid)
+        assert "telemed.ingest.receiver" in Path(f"/proc/{pid}/cmdline").read_text()
+        return pid
+
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.terminate()
@@ -192,9 +201,10 @@ async def test_sigkill_of_the_ingest_worker_loses_and_duplicates_nothing(
         stream = asyncio.create_task(_stream(publisher, count, 500, halfway))
         await halfway.wait()
         await asyncio.sleep(0.2)
+        receiver = worker.receiver()
         await worker.kill()  # mid-stream, with messages received and not yet committed
         stored_at_kill = (await _count(sessions, patient_id))[0]
-        await asyncio.sleep(0.5)
+        assert await gone(receiver, 10)  # its input closed: it disconnects and exits
         await worker.start()
         await stream
         await _wait_acked(publisher, count, 30)
@@ -204,6 +214,44 @@ async def test_sigkill_of_the_ingest_worker_loses_and_duplicates_nothing(
         await worker.stop()
     assert 0 < stored_at_kill < count
     assert (total, distinct) == (count, count)
+
+
+async def test_sigkill_of_the_receiving_process_loses_and_duplicates_nothing(
+        settings: Settings, broker: TestBroker, sessions: SessionFactory,
+        tmp_path: Path) -> None:
+    """The worker starts another receiver; what the dead one had handed over is still
+    written, its acknowledgements are dropped, and the broker redelivers to the new one."""
+    patient_id, device_id, password = await _patient_with_device(sessions, broker,
+                                                                 "BNCNNA50A41H501X")
+    worker = Worker(settings, broker, tmp_path)
+    await worker.start()
+    publisher = Publisher(broker, device_id, password)
+    count = 1500
+    halfway = asyncio.Event()
+    try:
+        stream = asyncio.create_task(_stream(publisher, count, 500, halfway))
+        await halfway.wait()
+        await asyncio.sleep(0.2)
+        first = worker.receiver()
+        os.kill(first, signal.SIGKILL)
+        await stream
+        await _wait_acked(publisher, count, 30)
+        total, distinct = await _wait_count(sessions, patient_id, count, 60)
+        second = worker.receiver()
+        assert worker.proc is not None and worker.proc.returncode is None
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"http://127.0.0.1:{worker.port}/metrics") as resp:
+            assert "telemed_ingest_receiver_restarts_total 1.0" in await resp.text()
+    finally:
+        publisher.stop()
+        await worker.stop()
+    assert second != first
+    assert (total, distinct) == (count, count)
+    assert await gone(second, 10)  # the worker stopped: so did its receiver
+    log = worker.log.read_text()
+    assert "the ingest receiver exited" in log
+    # what the dead one had still to publish is lost: every config is published again
+    assert log.count("published the config of 1 devices") == 2
 
 
 async def allow_exclusive_ingest(broker: TestBroker) -> None:

@@ -22,7 +22,7 @@ LAYERS: dict[str, int] = {
     "domain": 0,
     "__init__": 1, "errors": 1, "principal": 1, "settings": 1, "logs": 1, "tasks": 1,
     "metrics": 1, "i18n": 1, "webroot": 1, "security": 1, "keys": 1, "readiness": 1,
-    "mqtt_loop": 1, "static_files": 1,
+    "mqtt_loop": 1, "static_files": 1, "heap": 1,
     "bus": 1,  # the core's messenger: it needs only settings, tasks and the readiness registry
     # adapters that own one outside resource: the database, the MQTT broker, the echo peer, the PACS
     "db": 2, "broker": 2, "precall": 2, "imaging": 2,
