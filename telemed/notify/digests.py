@@ -16,10 +16,10 @@
   two workers that find a summary due, the second's row is left out; it is tried once more
   as due now, finds nothing left to take and is deleted again: each summary is made once,
   each notification taken once. The same retry takes what a worker held for a summary made
-  before its hold committed: due now, not left waiting for a key that is taken. A worker that dies mid-pass leaves whole
-  batches made and the rest to the next pass. A notification read in the app before its
-  summary is made is taken but not listed; a summary that lists nothing is ``skipped`` (no
-  email).
+  before its hold committed: due now, not left waiting for a key that is taken. A worker
+  that dies mid-pass leaves whole batches made and the rest to the next pass. A
+  notification read in the app before its summary is made is taken but not listed; a
+  summary that lists nothing is ``skipped`` (no email).
 - *Sending*: a summary's email is leased, sent, retried and recorded like any delivery (the
   worker's ``_claim`` and ``_record``), with one ``Message-ID`` for every attempt.
 """
