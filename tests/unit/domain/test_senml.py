@@ -16,9 +16,7 @@ from telemed.domain.senml import (
     metric_of,
 )
 from telemed.domain.units import METRICS
-
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-NOW_TS = int(NOW.timestamp())
+from tests.helpers.senml_strategies import NOW, NOW_TS, RECORDS, senml_like
 
 
 def decode(records: Any, **kwargs: Any) -> DecodedPack:
@@ -425,16 +423,6 @@ def test_arbitrary_bytes_never_raise(payload: bytes) -> None:
     assert result.readings or result.rejections
 
 
-senml_keys = st.sampled_from(["bn", "bt", "bu", "bv", "bs", "bver", "n", "u", "v", "vs",
-                              "vb", "vd", "s", "t", "ut", "x", "x_"])
-json_leaf = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
-             | st.floats(allow_nan=False, allow_infinity=False)
-             | st.sampled_from(["spo2", "heart_rate", "%", "/min", "urn:dev:x:", "dev/", ""])
-             | st.text(max_size=5))
-json_value = st.recursive(json_leaf, lambda c: st.lists(c, max_size=3)
-                          | st.dictionaries(st.text(max_size=3), c, max_size=3), max_leaves=8)
-senml_like = st.lists(st.dictionaries(senml_keys, json_value, max_size=6) | json_value,
-                      max_size=8) | json_value
 
 
 @settings(max_examples=300)
@@ -479,29 +467,10 @@ def test_hostile_packs_are_refused_whole_with_a_reason(payload: bytes, code: str
 
 # --- the common record's fast path ---------------------------------------------------
 
-_NUMBERS = st.one_of(st.sampled_from([0, 1, 97, 70.5, 140, -3, 2**28, 1e308, 10**400, True]),
-                     st.integers(-10**20, 10**20), st.floats(allow_nan=True))
-_RECORDS = st.fixed_dictionaries(
-    {"n": st.one_of(st.sampled_from(["heart_rate", "spo2", "temperature", "bogus", "",
-                                     "dev/spo2", "bad name"]), st.integers()),
-     "v": _NUMBERS},
-    optional={
-        "u": st.one_of(st.sampled_from(["/min", "%", "Cel", "[degF]", "km"]), st.none(),
-                       st.integers()),
-        "t": st.one_of(st.sampled_from([0, -5.5, 1, NOW_TS, NOW_TS - 60.25, NOW_TS - 3600,
-                                        NOW_TS + 600, 40 * 86_400.0]), _NUMBERS),
-        "bv": st.sampled_from([0, 1.5]),
-        "bu": st.sampled_from(["/min", "%"]),
-        "bn": st.sampled_from(["urn:dev:mac:0024befffe804ff1:", "x/"]),
-        "bt": st.sampled_from([NOW_TS - 10, 0, -30, 1e300]),
-        "vs": st.just("text"),
-        "s": st.just(1),
-        "x_": st.just(1),
-    })
 
 
 @settings(max_examples=1500, deadline=None)
-@given(st.lists(_RECORDS, min_size=1, max_size=4))
+@given(st.lists(RECORDS, min_size=1, max_size=4))
 def test_the_fast_path_decodes_as_the_general_path(records: list[dict[str, Any]]) -> None:
     """Every record the fast path takes gives exactly the general path's reading."""
     from telemed.domain import senml

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from telemed.domain.senml import decode_pack
 from telemed.ingest import receiver_wire as wire
-from tests.unit.domain.test_senml import _RECORDS, NOW, senml_like
+from tests.helpers.senml_strategies import NOW, RECORDS, senml_like
 
 
 def round_trip(payload: bytes) -> None:
@@ -32,7 +32,7 @@ def round_trip(payload: bytes) -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(_RECORDS, min_size=1, max_size=6))
+@given(st.lists(RECORDS, min_size=1, max_size=6))
 def test_a_decoded_pack_crosses_unchanged(records: list[dict[str, Any]]) -> None:
     round_trip(json.dumps(records).encode())
 
