@@ -69,6 +69,16 @@ class LightClient(mqtt.Client):
         """Bytes received from the socket that paho has not read yet."""
         return len(self._received) - self._taken
 
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        """Read one packet (paho reads one per message it is still publishing: with a bulk
+        send in flight, hundreds a call, and `PahoLoop` could not hand the loop back)."""
+        if self._sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        rc = self._packet_read()
+        if rc > 0:
+            return self._loop_rc_handle(rc)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS  # read one, or nothing waiting (AGAIN)
+
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._taken >= len(self._received):
             data = super()._sock_recv(max(bufsize, RECV_SIZE))  # BlockingIOError: none
@@ -162,6 +172,7 @@ class PahoLoop:
         self._join_acks = join_acks  # `coalesce_acks` before each write (manual acks)
         self._sock: Any = None
         self._misc: asyncio.TimerHandle | None = None
+        self._again: asyncio.Handle | None = None  # a turn due for bytes the client holds
         self._writing = False
         self.paused = False
         self.closed = False
@@ -196,6 +207,9 @@ class PahoLoop:
         """Stop servicing the client: no more reads, writes or keep-alives (the socket stays
         open; the owner closes or abandons it)."""
         self.closed = True
+        if self._again is not None:
+            self._again.cancel()
+            self._again = None
         if self._misc is not None:
             self._misc.cancel()
             self._misc = None
@@ -273,6 +287,20 @@ class PahoLoop:
         return int(getattr(self.client, "buffered", 0))
 
     def _read(self) -> None:
+        """The socket is readable (or reading resumes)."""
+        if self._again is None:  # else the turn already due reads: one turn a loop pass
+            self._read_turn()
+
+    def _read_again(self) -> None:
+        self._again = None
+        self._read_turn()
+
+    def _read_turn(self) -> None:
+        # At most `_reads` messages a turn, then the loop's other work (a batch to write, a
+        # frame to send); `LightClient.loop_read` reads one packet a call. Bytes the client
+        # still holds get one more turn on the next pass, never a second one beside the
+        # socket's: turns scheduled for both would add up pass after pass.
+        start = self.received
         for _ in range(self._reads):
             if self.paused or self.closed:
                 return
@@ -282,8 +310,10 @@ class PahoLoop:
                 return
             if self.received == before and not self._buffered():
                 return
-        if self._buffered():  # the socket may stay quiet: read the rest on the next turn
-            self.loop.call_soon(self._read)
+            if self.received - start >= self._reads:
+                break
+        if self._buffered():  # the socket may stay quiet: read the rest on the next pass
+            self._again = self.loop.call_soon(self._read_again)
 
     def _write(self) -> None:
         if self._join_acks:

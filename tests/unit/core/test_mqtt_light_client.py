@@ -168,3 +168,34 @@ async def test_the_loop_delivers_a_burst_the_socket_no_longer_signals() -> None:
     assert got == list(range(1, 51))
     driver.stop()
     _close(client, broker)
+
+
+async def test_a_loop_pass_reads_at_most_its_share_of_a_burst() -> None:
+    """A burst the client holds while the socket stays readable, and paho's own read of a
+    packet per message it is still publishing (a bulk send in flight): each pass of the loop
+    still reads at most `reads_per_wakeup` messages, so a batch to write or a frame to send
+    gets its turn between shares of the burst, not after all of it."""
+    loop = asyncio.get_running_loop()
+    client, broker = _client(LightClient, manual_ack=True)
+    for mid in range(1000, 1050):  # our publishes awaiting their PUBACK
+        client._out_messages[mid] = mqtt.MQTTMessage(mid)
+    passes = [0]
+
+    def tick() -> None:  # runs once a loop pass
+        passes[0] += 1
+        loop.call_soon(tick)
+
+    per_pass: dict[int, int] = {}
+    driver = PahoLoop(client, reads_per_wakeup=8, on_message=lambda m: per_pass.__setitem__(
+        passes[0], per_pass.get(passes[0], 0) + 1))
+    driver._watch(client._sock)
+    broker.sendall(b"".join(publish_packet(TOPIC, b"[]", mid=m) for m in range(1, 401)))
+    tick()
+    for _ in range(1000):
+        await asyncio.sleep(0)
+        if sum(per_pass.values()) == 400:
+            break
+    assert sum(per_pass.values()) == 400
+    assert max(per_pass.values()) <= 8, per_pass
+    driver.stop()
+    _close(client, broker)
