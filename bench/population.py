@@ -676,6 +676,11 @@ def _kb(body: str) -> str:
     return f"{len(body) / 1024:.0f} KB"
 
 
+def _reports(body: str) -> int:
+    """The visit reports a page links to."""
+    return body.count('/report">')
+
+
 def _items(body: str) -> str:
     return f"({len(json.loads(body)['items'])} items)"
 
@@ -916,14 +921,17 @@ async def run_vitals(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp.C
 
 async def run_visits(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp.ClientSession,
                      headers: dict[str, str], seeded: Seeded, base: str) -> None:
-    """The lists the clinicians-only filter narrows: the staff's agenda and visit list, the
-    FHIR Appointment search without ``patient=``; and the patient side's, where it hides."""
+    """The lists the clinicians-only filter narrows: the staff's agenda, reports to write and
+    visit list, the FHIR Appointment search without ``patient=``; and the patient side's,
+    where it hides."""
     def entries(body: str) -> str:
         return f"({len(json.loads(body).get('entry', []))} entries)"
 
     now = datetime.now(UTC).isoformat()
     await bench.measure("doctor's /visits agenda", probe(
         doctor, "/visits", lambda body: f"({_kb(body)})"))
+    await bench.measure("doctor's /visits/reports", probe(
+        doctor, "/visits/reports", lambda body: f"({_reports(body)} to write, {_kb(body)})"))
     await bench.measure("GET /api/v1/visits?limit=200", probe(
         api, "/api/v1/visits", _items, params={"limit": "200"}, headers=headers))
     await bench.measure("GET /api/v1/visits?from=now&limit=200", probe(

@@ -35,7 +35,6 @@ from telemed.db.models import (
     QuestionnaireResponse,
     User,
     Visit,
-    VisitParticipant,
 )
 from telemed.db.teleconsults import Teleconsult
 from telemed.db.types import utcnow
@@ -73,11 +72,9 @@ from telemed.services.visit_reports import content_hash_of
 from telemed.services.visits import (
     JOIN_OPENS_BEFORE,
     Span,
-    agenda_key,
     authorize_visit,
     invitation_horizon,
     invited_page,
-    invited_row,
     load_visit,
 )
 from telemed.services.visits import MAX_DURATION as MAX_VISIT_MINUTES
@@ -217,18 +214,15 @@ def _held_before(now: datetime) -> datetime:
     return now + JOIN_OPENS_BEFORE
 
 
-def _with_report(mine: str | None = None) -> Any:
+def _with_report() -> Any:
     """Held visits with their patient and their televisit report in force (outer join; a
-    signed report's replacement still in draft is not in force yet: one row a visit);
-    `mine`: only the visits that user is invited to (`visits.invited_to`, in its order)."""
+    signed report's replacement still in draft is not in force yet: one row a visit)."""
     report = ((col(Document.visit_id) == col(Visit.id))
               & (col(Document.kind) == "televisit_report")
               & col(Document.replaced_by_id).is_(None)
               & (col(Document.replaces_id).is_(None) | (col(Document.status) != "draft")))
-    rows = select(Visit, Patient, Document)
-    if mine is not None:
-        rows = rows.join(VisitParticipant, invited_row(mine))
-    return (rows.join(Patient, col(Patient.id) == col(Visit.patient_id))
+    return (select(Visit, Patient, Document)
+            .join(Patient, col(Patient.id) == col(Visit.patient_id))
             .outerjoin(Document, report))
 
 
@@ -239,7 +233,7 @@ def _due(who: Principal, days: int, now: datetime) -> tuple[Any, Any]:
     invitation opens the visit)."""
     team = scope.visible(col(Visit.patient_id), who)
     assert team is not None  # None only for administrators
-    query = (_with_report(mine=who.user_id)
+    query = (_with_report()
              .where(team | (col(Visit.scheduled_start) >= invitation_horizon(now)))
              .where(_held(now))
              .where(col(Document.id).is_(None) | (col(Document.status) == "draft")))
@@ -286,7 +280,7 @@ async def reports_to_write_count(session: AsyncSession, who: Principal, *, cap: 
         raise forbidden(N_("Only doctors and nurses write visit reports."))
     now = now or utcnow()
     query, _ = _due(who, days, now)
-    return len(await invited_page(session, who.user_id, query.with_only_columns(agenda_key),
+    return len(await invited_page(session, who.user_id, query.with_only_columns(col(Visit.id)),
                                   Span(since=now - timedelta(days=days),
                                        until=_held_before(now), descending=True),
                                   cap + 1))

@@ -9,12 +9,12 @@ minutes before its start until 30 minutes after its scheduled end.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import true, tuple_, update
+from sqlalchemy import func, true, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -164,20 +164,6 @@ def invited_scope(user_id: str) -> Any:
     return col(Visit.id).in_(mine) & (col(Visit.scheduled_start) >= horizon)
 
 
-def invited_to(user_id: str) -> Any:
-    """The visits `user_id` is invited to, joined by its participant row: a query over
-    ``ix_visit_participants_user_start``, to be read in the order of `agenda_start`,
-    `agenda_key` and bounded on `agenda_start`, so that it stops at the page (a clinician of
-    a region's population is invited to tens of thousands of visits)."""
-    return select(Visit).join(VisitParticipant, invited_row(user_id))
-
-
-def invited_row(user_id: str) -> Any:
-    """The join condition of a visit with the participant row of `user_id` (`invited_to`)."""
-    return (col(VisitParticipant.visit_id) == col(Visit.id)) \
-        & (col(VisitParticipant.user_id) == user_id)
-
-
 agenda_start = col(VisitParticipant.scheduled_start)  # the visit's start, in the index
 agenda_key = col(VisitParticipant.visit_id)
 WINDOW = 2  # a page takes its candidates from windows of this many times its size
@@ -193,46 +179,54 @@ class Span:
     after: tuple[datetime, str] | None = None
     descending: bool = False
 
-    def order(self) -> tuple[Any, Any]:
+    def order(self, start: Any = agenda_start, key: Any = agenda_key) -> tuple[Any, Any]:
+        """The order on (start, visit id): the participant rows', or a window's."""
         if self.descending:
-            return agenda_start.desc(), agenda_key.desc()
-        return agenda_start.asc(), agenda_key.asc()
+            return start.desc(), key.desc()
+        return start.asc(), key.asc()
+
+    def rows(self, user_id: str) -> list[Any]:
+        """SQL conditions: the participant rows of `user_id` in the span, a range of
+        ``ix_visit_participants_user_start``."""
+        found = [col(VisitParticipant.user_id) == user_id]
+        if self.since is not None:
+            found.append(agenda_start >= self.since)
+        if self.until is not None:
+            found.append(agenda_start < self.until)
+        if self.after is not None:
+            start, key = self.after
+            if self.descending:  # a plain bound for the index range, then the exact key
+                found += [agenda_start <= start,
+                          tuple_(agenda_start, agenda_key) < tuple_(start, key)]
+            else:
+                found += [agenda_start >= start,
+                          tuple_(agenda_start, agenda_key) > tuple_(start, key)]
+        return found
 
     def window(self, user_id: str, size: int) -> Any:
         """The next `size` participant rows of `user_id` (``ix_visit_participants_user_start``
         alone): the candidates of a page."""
-        rows = select(agenda_start, agenda_key).where(col(VisitParticipant.user_id) == user_id)
-        if self.since is not None:
-            rows = rows.where(agenda_start >= self.since)
-        if self.until is not None:
-            rows = rows.where(agenda_start < self.until)
-        if self.after is not None:
-            start, key = self.after
-            if self.descending:  # a plain bound for the index range, then the exact key
-                rows = rows.where(agenda_start <= start).where(
-                    tuple_(agenda_start, agenda_key) < tuple_(start, key))
-            else:
-                rows = rows.where(agenda_start >= start).where(
-                    tuple_(agenda_start, agenda_key) > tuple_(start, key))
-        return rows.order_by(*self.order()).limit(size)
+        return select(agenda_start, agenda_key).where(*self.rows(user_id)) \
+            .order_by(*self.order()).limit(size)
 
 
 async def invited_page(session: AsyncSession, user_id: str, query: Any, span: Span,
                        limit: int) -> list[Any]:
-    """The first `limit` rows of `query` (over `invited_to` or `invited_row` of `user_id`,
-    with its other conditions: access, status…) in the order of `span`: the query runs on
-    a window of the clinician's next participant rows (twice the page), the next window
-    (twice as large) only when the rows that pass fill less than the page. What it reads
-    grows with the page, not with the visits the clinician was ever invited to, and no
-    database can choose to join and sort them all (PostgreSQL's planner did, for a doctor
-    of 20,000 patients)."""
+    """The first `limit` rows of `query` (over `Visit`, with its other conditions: access,
+    status…) among the visits `user_id` is invited to, in the order of `span`: the query
+    runs on a window of the clinician's next participant rows (twice the page), the next
+    window (twice as large) only when the rows that pass fill less than the page. Each
+    engine reads the window in its order and each visit by key, and stops at the page, in
+    the form its planner follows (`_joined`, `_walked`): what a page reads grows with the
+    page, not with the visits the clinician was ever invited to."""
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    on_window = _joined if postgres else _walked
     found: list[Any] = []
     size = WINDOW * limit
     while len(found) < limit:
         window = span.window(user_id, size)
         found += (await session.exec(
-            query.where(agenda_key.in_(window.with_only_columns(agenda_key)))
-            .order_by(*span.order()).limit(limit - len(found)))).all()
+            on_window(query, user_id, span, window).limit(limit - len(found)))).all()
         if len(found) >= limit:
             break
         last = (await session.exec(window.offset(size - 1).limit(1))).first()
@@ -241,6 +235,36 @@ async def invited_page(session: AsyncSession, user_id: str, query: Any, span: Sp
         span = Span(span.since, span.until, (last[0], last[1]), span.descending)
         size *= 2  # few rows pass: fewer, larger windows
     return found
+
+
+def _joined(query: Any, user_id: str, span: Span, window: Any) -> Any:
+    """`query` on the `window` of `user_id`, for PostgreSQL: joined to it (a derived table)
+    by the visit's key, in its order. The planner reads the window in order and each visit by
+    key; given the window as ``visit_id IN (…)`` of a joined participant row, it read all
+    the participant rows by a sequential scan to match them with it."""
+    rows = window.subquery("agenda")
+    return query.join(rows, rows.c.visit_id == col(Visit.id)) \
+        .order_by(*span.order(rows.c.scheduled_start, rows.c.visit_id))
+
+
+def _walked(query: Any, user_id: str, span: Span, window: Any) -> Any:
+    """`query` on the `window` of `user_id`, for SQLite: joined to the participant rows of
+    `user_id` that are in the window (``visit_id IN (…)``), walked in the index's order from
+    the span's start to the window's last start (in place of the span's end: an index range
+    takes one bound a side). SQLite does not keep a derived table's order: it would test
+    every row of the window, then sort them; without the range it walked the clinician's
+    rows from the first."""
+    starts = window.subquery()
+    if span.descending:
+        edge = agenda_start >= select(func.min(starts.c.scheduled_start)).scalar_subquery()
+        near = replace(span, since=None)
+    else:
+        edge = agenda_start <= select(func.max(starts.c.scheduled_start)).scalar_subquery()
+        near = replace(span, until=None)
+    mine = (col(VisitParticipant.visit_id) == col(Visit.id)) \
+        & (col(VisitParticipant.user_id) == user_id)
+    return query.join(VisitParticipant, mine).where(*near.rows(user_id)).where(edge) \
+        .where(agenda_key.in_(window.with_only_columns(agenda_key))).order_by(*span.order())
 
 
 async def get_visit(
@@ -298,7 +322,7 @@ async def list_visits(
             assert visible is not None  # None only for administrators
             # the invitation's horizon on the visit's own start: the participant row's copy
             # orders and bounds the window, it never decides access
-            query = invited_to(who.user_id).where(
+            query = select(Visit).where(
                 visible | (col(Visit.scheduled_start) >= invitation_horizon()))
             if status is not None:
                 query = query.where(Visit.status == status)
@@ -342,7 +366,7 @@ async def todays_visits(
 ) -> list[VisitRecord]:
     """The clinician's visits of the local day, cancelled ones included (they show as such)."""
     start, end = local_day(now or utcnow(), timezone)
-    visits = await invited_page(session, who.user_id, invited_to(who.user_id),
+    visits = await invited_page(session, who.user_id, select(Visit),
                                 Span(since=start, until=end), 200)
     return await _records(session, visits)
 

@@ -1,6 +1,6 @@
 """The query plans of the statements an app runs (the plan tests): each statement captured
 with its parameters, then planned again (SQLite ``EXPLAIN QUERY PLAN``, PostgreSQL
-``EXPLAIN``) on the app's engine."""
+``EXPLAIN``, or ``EXPLAIN ANALYZE`` to count what a plan read) on the app's engine."""
 
 from __future__ import annotations
 
@@ -40,3 +40,29 @@ async def plans(app: Any, statements: list[tuple[str, Any]]) -> list[tuple[str, 
             rows = (await conn.exec_driver_sql(explain + statement, tuple(parameters))).all()
             planned.append((statement, [str(row[-1]) for row in rows]))
     return planned
+
+
+async def analyzed(app: Any, statements: list[tuple[str, Any]]
+                   ) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Each statement with the nodes of its PostgreSQL plan, run (``EXPLAIN (ANALYZE,
+    FORMAT JSON)``), its subplans' included."""
+    planned = []
+    async with app[keys.ENGINE].connect() as conn:
+        for statement, parameters in statements:
+            plan = (await conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement,
+                                               tuple(parameters))).scalar_one()  # decoded
+            nodes: list[dict[str, Any]] = []
+            todo = [plan[0]["Plan"]]
+            while todo:
+                node = todo.pop()
+                nodes.append(node)
+                todo += node.get("Plans", [])
+            planned.append((statement, nodes))
+    return planned
+
+
+def rows_read(nodes: list[dict[str, Any]], table: str) -> int:
+    """The rows an analyzed plan's scans of `table` read: kept and filtered out, every loop."""
+    return sum(int((n["Actual Rows"] + n.get("Rows Removed by Filter", 0)
+                    + n.get("Rows Removed by Index Recheck", 0)) * n["Actual Loops"])
+               for n in nodes if n.get("Relation Name") == table)

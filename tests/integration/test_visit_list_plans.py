@@ -1,14 +1,19 @@
 """The visit lists read an index in their order and stop at the page, whatever the population
 (issue #16; `bench/population.py --only visits` times them at 20,000 patients).
 
-Every statement the real requests run is captured with its parameters and planned again
-(SQLite ``EXPLAIN QUERY PLAN``; without statistics the plan does not depend on how many rows
-there are, so a small database shows the plan of a region's):
+Every statement the real requests run is captured with its parameters and planned again:
 - a clinician's visit list (``GET /api/v1/visits``, with ``from=`` too), the agenda's day
   and its reports to write (``GET /visits``) and the full list of those (``/visits/reports``)
   take their candidates from a bounded window of ``ix_visit_participants_user_start`` and
-  read it in their order: no join and sort of every visit the clinician was ever invited
-  to (PostgreSQL's planner chose that when it could), no scan of the visits;
+  read it in their order (`services.visits.invited_page`), each visit by its key: no join
+  and sort of every visit the clinician was ever invited to, no scan of the visits.
+  SQLite (``EXPLAIN QUERY PLAN``; without statistics the plan does not depend on how many
+  rows there are, so a small database shows the plan of a region's) walks the clinician's
+  participant rows in the index's order from the span's start to the window's last start
+  (it walked them from the first); PostgreSQL (``EXPLAIN ANALYZE`` after ``ANALYZE``, a
+  clinician with thousands of visits) reads the window, joined as a derived table, in its
+  order: no sequential read of the visits or of the participant rows (given the window as
+  ``visit_id IN (…)`` it read them all to match them with it), rows read within the window;
 - the patient's FHIR Appointment search starts from its own record (and its delegations),
   by the patient-id index, instead of testing every visit of the region;
 - none of them scans a table of the population.
@@ -17,16 +22,21 @@ there are, so a small database shows the plan of a region's):
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sqlalchemy import insert
 
 from telemed import keys
 from telemed.db.models import Visit, VisitParticipant
+from telemed.services.visits import WINDOW as WINDOW_PAGES
 from tests.conftest import World
 from tests.helpers.pages import logged_in
-from tests.helpers.query_plans import captured, plans
+from tests.helpers.query_plans import analyzed, captured, plans, rows_read
 from tests.integration.visit_helpers import make_visit
 
 Client = TestClient[Any, Any]
@@ -39,13 +49,20 @@ POPULATION = re.compile(r"\bSCAN (visits|visit_participants|patients|consents|"
 WINDOW = re.compile(r"visit_participants\.visit_id IN \(SELECT visit_participants\.visit_id "
                     r"FROM visit_participants WHERE visit_participants\.user_id = \?[^()]*"
                     r"ORDER BY [^()]*LIMIT \?")
+# SQLite's walk of the clinician's participant rows: a range of the index, to the window's end.
+WALK = re.compile(r"^SEARCH visit_participants USING COVERING INDEX "
+                  r"ix_visit_participants_user_start \(user_id=\? AND scheduled_start[<>]\?")
+
+
+def _pages_visits(statement: str) -> bool:
+    """Whether the statement pages visits in time order."""
+    return ("FROM visits" in statement and "LIMIT" in statement
+            and re.search(r"ORDER BY \w+\.scheduled_start", statement) is not None)
 
 
 def _lists(planned: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
     """The statements that page visits in time order."""
-    return [(s, p) for s, p in planned
-            if "FROM visits" in s and re.search(r"ORDER BY \w+\.scheduled_start", s)
-            and "LIMIT" in s]
+    return [(s, p) for s, p in planned if _pages_visits(s)]
 
 
 async def _held_visit(world: World, doctor_id: str, patient_id: str) -> None:
@@ -61,6 +78,25 @@ async def _held_visit(world: World, doctor_id: str, patient_id: str) -> None:
         await session.commit()
 
 
+async def _clinician_lists(client: Client, bearer: dict[str, str], items: tuple[int, int],
+                           reports: int) -> None:
+    """The clinician's lists through the real app (the API with `bearer`, the pages with the
+    session logged in): the API's first page without and with ``from=now`` (`items`), the
+    agenda, then /visits/reports (`reports` to write)."""
+    now = datetime.now(UTC).isoformat()
+    for params, count in zip(({"limit": "200"}, {"limit": "200", "from": now}), items,
+                             strict=True):
+        resp = await client.get("/api/v1/visits", params=params, headers=bearer)
+        assert resp.status == 200, await resp.text()
+        assert len((await resp.json())["items"]) == count
+    agenda = await client.get("/visits")
+    assert agenda.status == 200
+    assert "data-reports-due" in await agenda.text()
+    full = await client.get("/visits/reports")
+    assert full.status == 200
+    assert (await full.text()).count("/report\">") == reports
+
+
 async def test_clinician_lists_walk_the_participant_index_in_order(
         client: Client, world: World) -> None:
     setup = await make_visit(world)
@@ -68,19 +104,9 @@ async def test_clinician_lists_walk_the_participant_index_in_order(
     await _held_visit(world, doctor["id"], setup.patient_id)
     bearer = setup.headers[doctor["username"]]
     await logged_in(client, doctor["username"])
-    now = datetime.now(UTC).isoformat()
 
     with captured(client.app) as seen:
-        for params in ({"limit": "200"}, {"limit": "200", "from": now}):
-            resp = await client.get("/api/v1/visits", params=params, headers=bearer)
-            assert resp.status == 200, await resp.text()
-            assert len((await resp.json())["items"]) == (2 if "from" not in params else 1)
-        agenda = await client.get("/visits")
-        assert agenda.status == 200
-        assert "data-reports-due" in await agenda.text()
-        full = await client.get("/visits/reports")
-        assert full.status == 200
-        assert (await full.text()).count("/report\">") == 1
+        await _clinician_lists(client, bearer, items=(2, 1), reports=1)
 
     planned = await plans(client.app, seen)
     lists = _lists(planned)
@@ -90,6 +116,7 @@ async def test_clinician_lists_walk_the_participant_index_in_order(
         assert WINDOW.search(" ".join(statement.split())), statement
         assert any("ix_visit_participants_user_start" in line for line in plan), (statement, plan)
         assert not any("TEMP B-TREE FOR ORDER BY" in line for line in plan), (statement, plan)
+        assert WALK.search(plan[0]), (statement, plan)  # the outer loop, bounded
     for statement, plan in planned:
         assert not any(POPULATION.search(line) for line in plan), (statement, plan)
 
@@ -111,3 +138,60 @@ async def test_the_patients_appointments_start_from_their_record(
     assert any("ix_visits_patient_id" in line for line in plan), (statement, plan)
     for statement, plan in planned:
         assert not any(POPULATION.search(line) for line in plan), (statement, plan)
+
+
+CROWD = 4_000  # a clinician's visits over two years: a few a day
+
+
+async def _crowd(app: web.Application, doctor_id: str, colleague_id: str,
+                 patient_id: str) -> None:
+    """`CROWD` visits of the patient from two years ago to 100 days ahead (completed before
+    now, scheduled after), each with the doctor's participant row and every other one with a
+    colleague's too; then fresh planner statistics."""
+    now = datetime.now(UTC)
+    first, step = now - timedelta(days=700), timedelta(days=800) / CROWD
+    visits, people = [], []
+    for k in range(CROWD):
+        start = first + k * step
+        visit = Visit(kind="televisit", patient_id=patient_id, scheduled_start=start,
+                      duration_minutes=30, created_by=doctor_id,
+                      status="completed" if start < now else "scheduled")
+        visits.append(visit.model_dump())
+        people += [{"visit_id": visit.id, "user_id": user_id, "scheduled_start": start}
+                   for user_id in ((doctor_id, colleague_id) if k % 2 else (doctor_id,))]
+    async with app[keys.ENGINE].begin() as conn:
+        await conn.execute(insert(Visit), visits)
+        await conn.execute(insert(VisitParticipant), people)
+    async with app[keys.ENGINE].connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("ANALYZE")
+
+
+@pytest.mark.postgres
+async def test_clinician_lists_drive_from_the_window_on_postgres(
+        aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+        postgres_app: web.Application) -> None:
+    client = await aiohttp_client(postgres_app)
+    world = World(postgres_app, client)
+    setup = await make_visit(world)
+    doctor, colleague = setup.doctor, await world.user("doctor")
+    await _crowd(postgres_app, doctor["id"], colleague["id"], setup.patient_id)
+    bearer = setup.headers[doctor["username"]]
+    await logged_in(client, doctor["username"])
+
+    with captured(postgres_app) as seen:
+        await _clinician_lists(client, bearer, items=(200, 200), reports=50)
+
+    planned = await analyzed(postgres_app, [(s, p) for s, p in seen if _pages_visits(s)])
+    # the two API pages, the agenda's day, its reports to write and their count, a full page
+    assert len(planned) == 6, [s for s, _ in planned]
+    window = WINDOW_PAGES * 200  # the largest window: twice the largest page
+    for statement, nodes in planned:
+        scans = {(n["Node Type"], n.get("Relation Name")) for n in nodes}
+        assert ("Seq Scan", "visits") not in scans, (statement, scans)
+        assert ("Seq Scan", "visit_participants") not in scans, (statement, scans)
+        assert any(n.get("Index Name") == "ix_visit_participants_user_start" for n in nodes)
+        # each visit of the window read by its key; of the participant rows, the window (or
+        # a short span of them, when sorting it is cheaper than walking the index in order)
+        assert rows_read(nodes, "visits") <= window, statement
+        assert rows_read(nodes, "visit_participants") <= CROWD // 4, statement
