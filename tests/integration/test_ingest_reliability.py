@@ -4,11 +4,13 @@ broker restart, exactly once; a worker leaves no receiving process behind."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -187,33 +189,54 @@ class Worker:
                 await self.proc.wait()
 
 
-async def test_sigkill_of_the_ingest_worker_loses_and_duplicates_nothing(
-        settings: Settings, broker: TestBroker, sessions: SessionFactory,
-        tmp_path: Path) -> None:
+@dataclass
+class MidStream:
+    """A worker (`telemed ingest`) taking a device's stream of 1,500 readings, halfway."""
+
+    worker: Worker
+    publisher: Publisher
+    patient_id: str
+    stream: asyncio.Task[None]
+    count: int = 1500
+
+    async def all_stored(self, sessions: SessionFactory) -> tuple[int, int]:
+        """Once the stream is sent and acknowledged: (readings stored, distinct)."""
+        await self.stream
+        await _wait_acked(self.publisher, self.count, 30)
+        return await _wait_count(sessions, self.patient_id, self.count, 60)
+
+
+@contextlib.asynccontextmanager
+async def mid_stream(settings: Settings, broker: TestBroker, sessions: SessionFactory,
+                     tmp_path: Path) -> AsyncIterator[MidStream]:
     patient_id, device_id, password = await _patient_with_device(sessions, broker,
                                                                  "BNCNNA50A41H501X")
     worker = Worker(settings, broker, tmp_path)
     await worker.start()
     publisher = Publisher(broker, device_id, password)
-    count = 1500
     halfway = asyncio.Event()
     try:
-        stream = asyncio.create_task(_stream(publisher, count, 500, halfway))
+        stream = asyncio.create_task(_stream(publisher, 1500, 500, halfway))
         await halfway.wait()
         await asyncio.sleep(0.2)
-        receiver = worker.receiver()
-        await worker.kill()  # mid-stream, with messages received and not yet committed
-        stored_at_kill = (await _count(sessions, patient_id))[0]
-        assert await gone(receiver, 10)  # its input closed: it disconnects and exits
-        await worker.start()
-        await stream
-        await _wait_acked(publisher, count, 30)
-        total, distinct = await _wait_count(sessions, patient_id, count, 60)
+        yield MidStream(worker, publisher, patient_id, stream)
     finally:
         publisher.stop()
         await worker.stop()
-    assert 0 < stored_at_kill < count
-    assert (total, distinct) == (count, count)
+
+
+async def test_sigkill_of_the_ingest_worker_loses_and_duplicates_nothing(
+        settings: Settings, broker: TestBroker, sessions: SessionFactory,
+        tmp_path: Path) -> None:
+    async with mid_stream(settings, broker, sessions, tmp_path) as run:
+        receiver = run.worker.receiver()
+        await run.worker.kill()  # mid-stream, with messages received and not yet committed
+        stored_at_kill = (await _count(sessions, run.patient_id))[0]
+        assert await gone(receiver, 10)  # its input closed: it disconnects and exits
+        await run.worker.start()
+        total, distinct = await run.all_stored(sessions)
+    assert 0 < stored_at_kill < run.count
+    assert (total, distinct) == (run.count, run.count)
 
 
 async def test_sigkill_of_the_receiving_process_loses_and_duplicates_nothing(
@@ -221,34 +244,19 @@ async def test_sigkill_of_the_receiving_process_loses_and_duplicates_nothing(
         tmp_path: Path) -> None:
     """The worker starts another receiver; what the dead one had handed over is still
     written, its acknowledgements are dropped, and the broker redelivers to the new one."""
-    patient_id, device_id, password = await _patient_with_device(sessions, broker,
-                                                                 "BNCNNA50A41H501X")
-    worker = Worker(settings, broker, tmp_path)
-    await worker.start()
-    publisher = Publisher(broker, device_id, password)
-    count = 1500
-    halfway = asyncio.Event()
-    try:
-        stream = asyncio.create_task(_stream(publisher, count, 500, halfway))
-        await halfway.wait()
-        await asyncio.sleep(0.2)
-        first = worker.receiver()
+    async with mid_stream(settings, broker, sessions, tmp_path) as run:
+        first = run.worker.receiver()
         os.kill(first, signal.SIGKILL)
-        await stream
-        await _wait_acked(publisher, count, 30)
-        total, distinct = await _wait_count(sessions, patient_id, count, 60)
-        second = worker.receiver()
-        assert worker.proc is not None and worker.proc.returncode is None
+        total, distinct = await run.all_stored(sessions)
+        second = run.worker.receiver()
+        assert run.worker.proc is not None and run.worker.proc.returncode is None
         async with aiohttp.ClientSession() as http, \
-                http.get(f"http://127.0.0.1:{worker.port}/metrics") as resp:
+                http.get(f"http://127.0.0.1:{run.worker.port}/metrics") as resp:
             assert "telemed_ingest_receiver_restarts_total 1.0" in await resp.text()
-    finally:
-        publisher.stop()
-        await worker.stop()
     assert second != first
-    assert (total, distinct) == (count, count)
+    assert (total, distinct) == (run.count, run.count)
     assert await gone(second, 10)  # the worker stopped: so did its receiver
-    log = worker.log.read_text()
+    log = run.worker.log.read_text()
     assert "the ingest receiver exited" in log
     # what the dead one had still to publish is lost: every config is published again
     assert log.count("published the config of 1 devices") == 2
