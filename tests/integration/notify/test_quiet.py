@@ -36,7 +36,9 @@ def _tomorrow_utc(hour: int) -> datetime:
 
 
 async def _clinic(world: World, smtp_server: MailCatcher, **plan: Any) -> Clinic:
-    made = await Clinic(world).build({**PLAN, **plan})
+    # The clock goes up to 34 h past the reading ("tomorrow", in UTC, from any time of day):
+    # a device silent for a day would open an alert of its own past midnight UTC.
+    made = await Clinic(world).build({**PLAN, "silence_hours": 72, **plan})
     p = made.ward.patient
     smtp_server.forbid(p.given_name, p.family_name, *PLAN["goals"], "Scompenso")
     await made.put_on_call(made.oncall["id"], hours=60)
