@@ -21,9 +21,6 @@ class MqttIntake(Protocol):
 
     async def wait_connected(self, seconds: float) -> bool: ...
 
-    def set_paused(self, paused: bool) -> None:
-        """Stop (or resume) reading from the broker while the writer catches up."""
-
     async def publish_paced(self, messages: Iterable[tuple[str, str]], *,
                             retain: bool = False) -> int:
         """Publish JSON texts (QoS 1) in order, a window at a time; returns how many."""

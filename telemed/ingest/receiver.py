@@ -105,8 +105,6 @@ class Receiver:
                 settle()
                 if errors:
                     self.client.answer(device_id, errors)
-        elif name == "pause":
-            self.client.set_paused(bool(items[1]))
         elif name == "publish":
             self._publishing.append((items[1], bool(items[2])))
             if self._publisher is None or self._publisher.done():

@@ -67,7 +67,6 @@ class ReceiverProcess:
         self._settlements: list[tuple[int, list[dict[str, object]] | None]] = []
         self._flush_scheduled = False
         self._connected = asyncio.Event()
-        self._paused = False
         self._stopping = False
         self._supervisor: asyncio.Task[None] | None = None
         self.connects = 0
@@ -93,10 +92,6 @@ class ReceiverProcess:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._connected.wait(), seconds)
         return self._connected.is_set()
-
-    def set_paused(self, paused: bool) -> None:
-        self._paused = paused
-        self._send("pause", paused)
 
     async def publish_paced(self, messages: Iterable[tuple[str, str]], *,
                             retain: bool = False) -> int:
@@ -164,8 +159,6 @@ class ReceiverProcess:
         config = dict(self._config, log_level=logging.getLogger().getEffectiveLevel(),
                       log_format=_log_format())
         self._send("init", config)
-        if self._paused:
-            self._send("pause", True)
         if self.starts > 1 and self.on_replaced is not None:
             self.on_replaced()
         try:

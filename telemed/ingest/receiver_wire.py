@@ -7,7 +7,7 @@ already decoded (numbers, short strings) or a status message's bytes.
 
 The receiver sends ``("msgs", [message, ...])`` and ``("state", connected)``; the worker
 sends ``("init", config)`` once, then ``("settle", [(token, errors), ...])``,
-``("pause", paused)``, ``("publish", [(topic, text), ...], retain)`` and ``("stop",)``.
+``("publish", [(topic, text), ...], retain)`` and ``("stop",)``.
 A message is ``(token, device_id, kind, received_us, body)``: for ``readings`` the body is
 the decoded pack (`pack_body`), for ``status`` the payload.
 """

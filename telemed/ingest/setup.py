@@ -136,6 +136,9 @@ def _intake(app: web.Application, address: BrokerAddress, pipeline: Pipeline) ->
                               shared=shared_subscription(app))
     pipeline.error_sink = lambda device_id, rejections: client.answer(
         device_id, [rejection.to_dict() for rejection in rejections])
+    # Inline, a pause leaves the loop to the batch transactions. A receiving process has a
+    # core of its own and reads on: the broker's receive maximum bounds what it holds.
+    pipeline.writer.on_pressure = client.set_paused
     return client
 
 
@@ -160,10 +163,6 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     if address is not None:
         intake = _intake(app, address, pipeline)
         pipeline.mqtt = intake
-        if not isinstance(intake, ReceiverProcess):
-            # inline, a pause leaves the loop to the batch transactions; a receiving
-            # process has its own core, and the broker's receive maximum bounds what it holds
-            pipeline.writer.on_pressure = intake.set_paused
         configs = ConfigPublisher(app, intake)
         if isinstance(intake, ReceiverProcess):
             publisher, restarts = configs, app[keys.METRICS].ingest_receiver_restarts
