@@ -9,7 +9,6 @@ from typing import Protocol
 class MqttIntake(Protocol):
     """The worker's MQTT connection: `IngestMqttClient` (inline) or `ReceiverProcess`."""
 
-    connects: int
     first_connected_at: float | None  # time.monotonic() of the first CONNACK
 
     @property

@@ -69,7 +69,6 @@ class ReceiverProcess:
         self._connected = asyncio.Event()
         self._stopping = False
         self._supervisor: asyncio.Task[None] | None = None
-        self.connects = 0
         self.first_connected_at: float | None = None
         self.starts = 0  # receivers started (more than one: one died and was replaced)
         # called when a receiver replaces one that died (what it had still to publish is lost)
@@ -201,7 +200,6 @@ class ReceiverProcess:
                                   self._settler(generation, token, False))
         elif name == "state":
             if items[1]:
-                self.connects += 1
                 if self.first_connected_at is None:
                     self.first_connected_at = time.monotonic()
                 self._connected.set()
