@@ -4,6 +4,7 @@
                                      [--postgres] [--phases backlog,bare,live,alerts]
                                      [--probes 150] [--background-rate 1000]
                                      [--batch 2000] [--receiver process]
+                                     [--history 3000000]
 
 For each size K (devices, one patient each, every patient with an active care plan: two
 monitored metrics and a trend rule) it starts a private Mosquitto (as `telemed serve` does)
@@ -18,6 +19,9 @@ database with --postgres), and measures on the same readings (--readings in pack
   schema through the same `insert_readings`, one transaction per batch of the worker's size,
   without MQTT and without rules (their times are moved a day back, so they are new rows):
   what storing alone costs; the worker's rate is printed as a fraction of it;
+- history (--history N): N readings (heart rate and SpO2, one a minute per device, in time
+  order) stored before the drain, so that the worker and the storage limit write into a table
+  of a region's size instead of an empty one;
 - bare: the same messages drained by a bare paho subscriber (QoS 1, auto-ack, the same
   receive maximum), and the ratio of the two;
 - live: publishers, the worker and a bare subscriber in its own process all at once;
@@ -51,6 +55,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from sqlalchemy import text
 from sqlmodel import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -174,6 +179,48 @@ def settings_for(tmp: Path, url: str, broker: BrokerHandle, **extra: Any) -> Set
     return load_settings(env="test", data_dir=tmp, database_url=url, secret_key=SECRET,
                          mqtt_url=mqtt_url, http_port=free_port(), scheduler_interval=0,
                          ingest_client_id="telemed-ingest-bench", **extra)
+
+
+# A minute's readings of every bench device, minutes 1..:per after :start, in time order.
+_HISTORY_SQLITE = text(
+    "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < :per) "
+    "INSERT INTO observations (patient_id, device_id, metric, value, unit, time, received_at, "
+    "late) SELECT d.patient_id, d.id, m.column1, m.column2, m.column3, t.at, t.at, 0 "
+    "FROM (SELECT n, strftime('%Y-%m-%d %H:%M:%S', :start, '+' || n || ' minutes') "
+    "|| '.000000' AS at FROM k) t, devices d, "
+    "(VALUES ('heart_rate', 72.0, '/min'), ('spo2', 97.0, '%')) m "
+    "WHERE d.serial LIKE 'BENCH-%' ORDER BY t.n, d.id")
+_HISTORY_POSTGRES = text(
+    "INSERT INTO observations (patient_id, device_id, metric, value, unit, time, received_at, "
+    "late) SELECT d.patient_id, d.id, m.metric, m.value, m.unit, "
+    "CAST(:start AS timestamptz) + n * interval '1 minute', "
+    "CAST(:start AS timestamptz) + n * interval '1 minute', false "
+    "FROM generate_series(1, :per) n, devices d, "
+    "(VALUES ('heart_rate', 72.0, '/min'), ('spo2', 97.0, '%')) m(metric, value, unit) "
+    "WHERE d.serial LIKE 'BENCH-%' ORDER BY n, d.id")
+
+
+async def seed_history(url: str, devices: int, readings: int, base: float) -> None:
+    """About ``readings`` stored readings before ``base``: two metrics a minute per device,
+    written in time order as they would have arrived (bulk SQL, no rules)."""
+    per = max(1, readings // (devices * 2))
+    start = datetime.fromtimestamp(base, UTC).replace(second=0, microsecond=0)
+    start -= timedelta(minutes=per + 1)
+    engine = make_engine(url)
+    t0 = time.perf_counter()
+    async with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            await conn.execute(_HISTORY_SQLITE, {"per": per,
+                                                 "start": start.strftime("%Y-%m-%d %H:%M:%S")})
+        else:
+            await conn.execute(_HISTORY_POSTGRES, {"per": per, "start": start.isoformat()})
+        stored = (await conn.execute(text("SELECT count(*) FROM observations"))).scalar_one()
+    if conn.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execute(text("ANALYZE observations"))
+    await engine.dispose()
+    print(f"  history: {stored:,} readings stored before the drain "
+          f"({per} minutes a device) in {time.perf_counter() - t0:.1f}s")
 
 
 # --- publishing -----------------------------------------------------------------------
@@ -659,6 +706,8 @@ async def run_size(args: argparse.Namespace, size: int) -> Backlog:
                 settle_heap()  # as `telemed serve|ingest` does before serving
 
                 base = time.time()
+                if args.history:
+                    await seed_history(url, size, args.history, base - 86_400 - messages - 60)
                 result = await throughput(args, tmp, url, broker, devices, messages, base)
                 result.storage_rate, result.storage_cpu = await storage_limit(
                     url, devices, messages, args.records, base, args.batch)
@@ -705,7 +754,8 @@ async def main(args: argparse.Namespace) -> None:
           + " / ".join(f"{v:.1f}" for v in os.getloadavg()) + " at start")
     results = [(size, await run_size(args, size)) for size in args.sizes]
     print(f"\nsummary ({'PostgreSQL' if args.postgres else 'SQLite'}, {args.records} "
-          f"record(s) a pack, receiver {args.receiver}; load average "
+          f"record(s) a pack, receiver {args.receiver}, {args.history:,} readings of "
+          "history; load average "
           + " / ".join(f"{v:.1f}" for v in os.getloadavg()) + " at the end)")
     print("| devices | readings | worker readings/s (CPU µs a reading) "
           "| storage limit readings/s (CPU µs a reading) | worker / storage |")
@@ -725,6 +775,8 @@ def parse_args() -> argparse.Namespace:
                         help="readings of each backlog, spread over the devices")
     parser.add_argument("--records", type=int, default=3, help="records per pack")
     parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database")
+    parser.add_argument("--history", type=int, default=0,
+                        help="readings stored before the drain (0: an empty table)")
     parser.add_argument("--phases", default="backlog",
                         help="besides backlog and the storage limit: bare, live, alerts")
     parser.add_argument("--probes", type=int, default=150, help="alert latency probes")

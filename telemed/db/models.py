@@ -160,7 +160,9 @@ class Observation(SQLModel, table=True):
 
     __tablename__ = "observations"
     __table_args__ = (
-        UniqueConstraint("device_id", "metric", "time", name="uq_observation_reading"),
+        # The reading's key (device, metric, time), led by the time so that readings arriving
+        # now append to the index instead of touching a page per device (migration 0028).
+        UniqueConstraint("time", "device_id", "metric", name="uq_observation_reading"),
         # Covers the charts' aggregates: count, min, max, sum of a period (migration 0023).
         Index("ix_observations_patient_metric_time_value", "patient_id", "metric", "time",
               "value"),
