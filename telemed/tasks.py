@@ -1,4 +1,5 @@
-"""Stopping background tasks: cancel them all, then wait for each to finish."""
+"""Background tasks and events: stopping tasks (cancel them all, then wait for each to
+finish), and waiting for an event a bounded time."""
 
 from __future__ import annotations
 
@@ -21,3 +22,11 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any] | None],
     for task in running:
         with contextlib.suppress(asyncio.CancelledError, *also_suppress):
             await task
+
+
+async def wait_set(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until `event` is set, at most `seconds`; whether it is set then (a timeout is
+    no error; cancelling the caller cancels the wait)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+    return event.is_set()

@@ -48,6 +48,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from telemed.broker.topics import ALL_READINGS, ALL_STATUS, SHARED_READINGS
 from telemed.domain.topics import DeviceTopics, device_of
 from telemed.mqtt_loop import LightClient, PahoLoop
+from telemed.tasks import wait_set
 
 log = logging.getLogger("telemed.ingest.mqtt")
 
@@ -127,9 +128,7 @@ class IngestMqttClient:
         self._supervisor = self._loop.create_task(self._supervise(), name="mqtt-ingest")
 
     async def wait_connected(self, seconds: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), seconds)
-        return self._connected.is_set()
+        return await wait_set(self._connected, seconds)
 
     async def stop(self) -> None:
         self._stopping = True

@@ -33,6 +33,7 @@ from telemed.ingest import receiver_wire as wire
 from telemed.ingest.envelope import Outcome
 from telemed.ingest.mqtt import BACKOFF, BrokerAddress
 from telemed.logs import JsonFormatter
+from telemed.tasks import wait_set
 
 log = logging.getLogger("telemed.ingest.receiver")
 
@@ -88,9 +89,7 @@ class ReceiverProcess:
         self._supervisor = self._loop.create_task(self._supervise(), name="ingest-receiver")
 
     async def wait_connected(self, seconds: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), seconds)
-        return self._connected.is_set()
+        return await wait_set(self._connected, seconds)
 
     async def publish_paced(self, messages: Iterable[tuple[str, str]], *,
                             retain: bool = False) -> int:

@@ -25,6 +25,7 @@ from telemed.domain.senml import Rejection
 from telemed.ingest.envelope import Envelope
 from telemed.ingest.store import BatchResult, store_batch
 from telemed.services.context import ContextCache
+from telemed.tasks import wait_set
 
 log = logging.getLogger("telemed.ingest")
 
@@ -118,9 +119,7 @@ class BatchWriter:
 
     async def drain(self, seconds: float) -> bool:
         """Wait until everything submitted so far is settled (at most ``seconds``)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), seconds)
-        return self._idle.is_set()
+        return await wait_set(self._idle, seconds)
 
     async def run(self) -> None:
         """The writer task (cancel it to stop; unsettled messages stay unacknowledged)."""

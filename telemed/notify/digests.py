@@ -33,13 +33,13 @@ from typing import Any
 
 from sqlalchemy import Table, case, delete, func, literal, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.engine import SessionFactory
 from telemed.db.models import Notification, NotificationDigest, User
 from telemed.db.types import UTCDateTime, new_id
+from telemed.db.upserts import insert_on_conflict
 from telemed.domain import digest
 from telemed.notify import kinds
 from telemed.notify.messages import (
@@ -145,9 +145,7 @@ class _Due:
 def _insert(dialect: str) -> Any:
     """``INSERT ... ON CONFLICT (user_id, due_at) DO NOTHING RETURNING id``: a summary made by
     another worker is left out, the rest of the batch goes in."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (insert(DIGESTS).on_conflict_do_nothing(index_elements=["user_id", "due_at"])
-            .returning(DIGESTS.c.id))
+    return insert_on_conflict(dialect, DIGESTS, ["user_id", "due_at"]).returning(DIGESTS.c.id)
 
 
 async def _make_batch(session: AsyncSession, batch: list[_Due], now: datetime,

@@ -121,6 +121,45 @@ async def _count(session: AsyncSession, table: Table, stmt: Any,
     return None if cap is not None and found > cap else found
 
 
+WINDOW = 2  # a windowed read takes its candidates from windows of this many times its size
+
+
+async def _windowed(session: AsyncSession, table: Table, what: Any, conditions: Sequence[Any],
+                    scope: Any, after: Sequence[Any] | None, wanted: int) -> list[Any]:
+    """The first `wanted` rows (`what`: the model, or one of its columns) of `conditions`
+    that meet `scope`, after `after` in the table's order: a window of the next rows of
+    `conditions` in that order (twice as many), read by its index, joined back by its key;
+    the scope tested on those rows only; the next window, twice as large, only when fewer
+    pass than wanted. For PostgreSQL: its planner runs the scope's subqueries once per row
+    of a window, so what is read grows with the page (and with the rows the scope refuses),
+    not with the patients a clinician may see; over the whole table it read the care team
+    whole into a hash first (`scope.on_team`: 20,000 rows for the 101 of a page)."""
+    found: list[Any] = []
+    size = WINDOW * wanted
+    while len(found) < wanted:
+        window = select(*table.order).where(*table.base, *conditions)
+        if after is not None:
+            window = window.where(keyset_after(table, after))
+        window = window.order_by(*_order(table, table.order)).limit(size)
+        rows = window.subquery("candidates")
+        same = [rows.c[column.key] == column for column in table.order]
+        found += (await session.exec(
+            select(what).join(rows, and_(*same)).where(scope)
+            .order_by(*_order(table, [rows.c[column.key] for column in table.order]))
+            .limit(wanted - len(found)))).all()
+        if len(found) >= wanted:
+            break
+        last = (await session.exec(window.offset(size - 1).limit(1))).first()
+        if last is None:  # the window held every row left
+            break
+        after, size = tuple(last), size * 2
+    return found
+
+
+def _order(table: Table, columns: Sequence[Any]) -> list[Any]:
+    return [c.desc() if table.descending else c.asc() for c in columns]
+
+
 async def find(
     session: AsyncSession,
     table: Table,
@@ -129,28 +168,48 @@ async def find(
     after: Sequence[Any] | None,
     limit: int,
     total: TotalMode | None = None,
+    *,
+    windowed: bool = False,
 ) -> Page:
     """One page of matching rows in the table's order, and the total count (`total`: the
     `_total` asked; by default counted up to `TOTAL_CAP`, not at all when the first page
-    holds every match)."""
+    holds every match).
+
+    `windowed`, for a broad scope (a clinician's patients: most rows pass; a narrow one, a
+    patient's own record, is served by its index): each row is tested in the table's order
+    and the page stops the reading. SQLite's plan of the plain statement does that (it walks
+    the order's index); on PostgreSQL the page and the capped count test `scope` on windows
+    of that order (`_windowed`)."""
     stmt = select(table.model).where(*table.base, *conditions)
     if scope is not None:
         stmt = stmt.where(scope)
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    walk = windowed and postgres and scope is not None
     cap = None if total == "accurate" else TOTAL_CAP
+
+    async def count() -> int | None:
+        if not walk or cap is None:
+            return await _count(session, table, stmt, cap)
+        found = len(await _windowed(session, table, table.patient, conditions, scope, None,
+                                    cap + 1))
+        return None if found > cap else found
+
     if limit == 0:
-        return Page([], None if total == "none" else await _count(session, table, stmt, cap), False)
-    page = stmt
-    if after is not None:
-        page = page.where(keyset_after(table, after))
-    order = [c.desc() if table.descending else c.asc() for c in table.order]
-    rows = list((await session.exec(page.order_by(*order).limit(limit + 1))).all())
+        return Page([], None if total == "none" else await count(), False)
+    if walk:
+        rows = await _windowed(session, table, table.model, conditions, scope, after,
+                               limit + 1)
+    else:
+        page = stmt if after is None else stmt.where(keyset_after(table, after))
+        rows = list((await session.exec(
+            page.order_by(*_order(table, table.order)).limit(limit + 1))).all())
     more = len(rows) > limit
     if total == "none":
         counted = None
     elif after is None and not more and total != "accurate":
         counted = len(rows)  # the first page holds every match
     else:
-        counted = await _count(session, table, stmt, cap)
+        counted = await count()
     return Page(rows[:limit], counted, more)
 
 

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Text, cast
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed.db.models import RuleState
 from telemed.db.types import utcnow
+from telemed.db.upserts import insert_on_conflict
 from telemed.domain.thresholds import ThresholdState
 from telemed.services.observations import sqlite_rows, sqlite_time
 from telemed.services.pagination import chunks
@@ -157,11 +157,7 @@ _SQLITE_UPSERT = (
 def _upsert_statement(dialect: str) -> Any:
     stmt = _UPSERTS.get(dialect)
     if stmt is None:
-        table = RuleState.__table__  # type: ignore[attr-defined]
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        base = insert(table)
-        stmt = base.on_conflict_do_update(
-            index_elements=["patient_id", "rule_key"],
-            set_={"state": base.excluded.state, "updated_at": base.excluded.updated_at})
-        _UPSERTS[dialect] = stmt
+        stmt = _UPSERTS[dialect] = insert_on_conflict(
+            dialect, RuleState.__table__,  # type: ignore[attr-defined]
+            ["patient_id", "rule_key"], update=["state", "updated_at"])
     return stmt

@@ -1,21 +1,27 @@
-"""Fixtures shared by the integration tests: the app on PostgreSQL, the multi-process cluster."""
+"""Fixtures shared by the integration tests: the app on PostgreSQL (and a `World` on it), the
+multi-process cluster."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from telemed.app import create_app
 from telemed.settings import Settings, load_settings
 from tests.broker_fixture import TestBroker
+from tests.conftest import World
 from tests.helpers.net import free_port
 from tests.helpers.node_fhir import FhirServer
 from tests.helpers.redis import REDIS_URL, redis_available
 from tests.integration.cluster import Cluster
+
+Client = TestClient[Any, Any]
 
 
 @pytest.fixture
@@ -25,6 +31,13 @@ async def postgres_app(settings: Settings, migrated_postgres_url: str,
     values = settings.model_dump()
     values.update(database_url=migrated_postgres_url, data_dir=tmp_path)
     return create_app(load_settings(**values))
+
+
+@pytest.fixture
+async def postgres_world(aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+                         postgres_app: web.Application) -> World:
+    """People and patients (`World`) on the test app on PostgreSQL, with its client."""
+    return World(postgres_app, await aiohttp_client(postgres_app))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -16,23 +16,29 @@ Every statement the real requests run is captured with its parameters and planne
   ``visit_id IN (…)`` it read them all to match them with it), rows read within the window;
 - the patient's FHIR Appointment search starts from its own record (and its delegations),
   by the patient-id index, instead of testing every visit of the region;
+- a clinician's FHIR Appointment search without ``patient=`` on PostgreSQL (``EXPLAIN
+  ANALYZE``, a doctor on 3,000 care teams) tests the care team on a window of the visits in
+  its order (`services.fhir_rows.find`, ``windowed``), each row by its key: it read the
+  doctor's whole team into a hash on every statement (the page's and the total's);
 - none of them scans a table of the population.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import insert
+from sqlmodel import col, select
 
 from telemed import keys
-from telemed.db.models import Visit, VisitParticipant
+from telemed.db.models import CareTeamMember, Consent, Patient, Visit, VisitParticipant
+from telemed.services.fhir_rows import TOTAL_CAP
+from telemed.services.fhir_rows import WINDOW as FHIR_WINDOW
 from telemed.services.visits import WINDOW as WINDOW_PAGES
 from tests.conftest import World
 from tests.helpers.pages import logged_in
@@ -162,17 +168,19 @@ async def _crowd(app: web.Application, doctor_id: str, colleague_id: str,
     async with app[keys.ENGINE].begin() as conn:
         await conn.execute(insert(Visit), visits)
         await conn.execute(insert(VisitParticipant), people)
+    await _analyze(app)
+
+
+async def _analyze(app: web.Application) -> None:
+    """Fresh planner statistics (PostgreSQL) after a bulk load."""
     async with app[keys.ENGINE].connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.exec_driver_sql("ANALYZE")
 
 
 @pytest.mark.postgres
-async def test_clinician_lists_drive_from_the_window_on_postgres(
-        aiohttp_client: Callable[[web.Application], Awaitable[Client]],
-        postgres_app: web.Application) -> None:
-    client = await aiohttp_client(postgres_app)
-    world = World(postgres_app, client)
+async def test_clinician_lists_drive_from_the_window_on_postgres(postgres_world: World) -> None:
+    world, client, postgres_app = postgres_world, postgres_world.client, postgres_world.app
     setup = await make_visit(world)
     doctor, colleague = setup.doctor, await world.user("doctor")
     await _crowd(postgres_app, doctor["id"], colleague["id"], setup.patient_id)
@@ -195,3 +203,96 @@ async def test_clinician_lists_drive_from_the_window_on_postgres(
         # a short span of them, when sorting it is cheaper than walking the index in order)
         assert rows_read(nodes, "visits") <= window, statement
         assert rows_read(nodes, "visit_participants") <= CROWD // 4, statement
+
+
+REGION = 3_000  # patients on the doctor's care team (a quarter more on a colleague's)
+
+
+async def _region(app: web.Application, doctor_id: str, colleague_id: str) -> int:
+    """`REGION` patients on the doctor's care team with their consent, and one in five more
+    on the colleague's only; two visits each over 90 days, newest first alternating (four of
+    the doctor's patients, one of the colleague's), none with participant rows (the care
+    team sees them, nobody is invited); then fresh planner statistics. The doctor's visits
+    are returned."""
+    now = datetime.now(UTC)
+    patients, teams, consents, visits = [], [], [], []
+    for n in range(REGION + REGION // 4):
+        patient = Patient(fiscal_code=f"RGNPTN{n:010d}", given_name="Anna",
+                          family_name=f"Region{n}", birth_date=date(1950, 1, 1), sex="F")
+        patients.append(patient.model_dump())
+        owner = colleague_id if n % 5 == 4 else doctor_id
+        teams.append({"patient_id": patient.id, "user_id": owner, "responsible": True,
+                      "added_at": now})
+        consents.append(Consent(patient_id=patient.id, granted=True,
+                                recorded_by=owner).model_dump())
+        visits += [Visit(kind="televisit", patient_id=patient.id, duration_minutes=30,
+                         scheduled_start=now - timedelta(days=60, minutes=-(n * 2 + k) * 17),
+                         created_by=owner).model_dump() for k in range(2)]
+    async with app[keys.ENGINE].begin() as conn:
+        for model, rows in ((Patient, patients), (CareTeamMember, teams),
+                            (Consent, consents), (Visit, visits)):
+            await conn.execute(insert(model), rows)
+    await _analyze(app)
+    return 2 * REGION
+
+
+@pytest.mark.postgres
+async def test_clinician_appointment_search_reads_the_page_on_postgres(
+        postgres_world: World) -> None:
+    world, client, postgres_app = postgres_world, postgres_world.client, postgres_world.app
+    doctor, colleague = await world.user("doctor"), await world.user("doctor")
+    mine = await _region(postgres_app, doctor["id"], colleague["id"])
+    bearer = await world.token(doctor["username"])
+
+    with captured(postgres_app) as seen:
+        first = await client.get("/fhir/R4/Appointment", params={"_count": "100"},
+                                 headers=bearer)
+        assert first.status == 200, await first.text()
+        bundle = await first.json(content_type=None)
+        assert len(bundle["entry"]) == 100 and "total" not in bundle  # past the count's cap
+        follow = next(link["url"] for link in bundle["link"] if link["relation"] == "next")
+        second = await client.get(follow[follow.index("/fhir/"):], headers=bearer)
+        assert second.status == 200
+        following = await second.json(content_type=None)
+    entries = bundle["entry"] + following["entry"]
+    starts = [e["resource"]["start"] for e in entries]
+    assert starts == sorted(starts, reverse=True) and len(set(starts)) == 200
+    assert {e["resource"]["participant"][0]["actor"]["reference"] for e in entries} <= {
+        f"Patient/{p}" for p in await _team_of(postgres_app, doctor["id"])}
+
+    planned = await analyzed(postgres_app, [(s, p) for s, p in seen if "FROM visits" in s])
+    # each page and its total, counted up to the cap: one window each, no more statements
+    assert len(planned) == 4, [s for s, _ in planned]
+    cap = FHIR_WINDOW * (TOTAL_CAP + 1)  # the count's window, the largest
+    for statement, nodes in planned:
+        # the care team's rows of the window only, each by its key: before, the doctor's
+        # whole team (3,000 rows) was read into a hash on every statement
+        assert rows_read(nodes, "care_team_members") <= cap < mine // 2, statement
+        assert rows_read(nodes, "visits") <= 2 * cap, statement
+        scans = {(n["Node Type"], n.get("Relation Name")) for n in nodes}
+        assert ("Seq Scan", "visits") not in scans, (statement, scans)
+
+    # The colleague sees one visit in five: larger windows, the same page as the plain query.
+    theirs = await _newest_visits(postgres_app, await _team_of(postgres_app, colleague["id"]))
+    their_bearer = await world.token(colleague["username"])
+    resp = await client.get("/fhir/R4/Appointment", headers=their_bearer,
+                            params={"_count": "100", "_total": "accurate"})
+    assert resp.status == 200
+    listed = await resp.json(content_type=None)
+    assert [e["resource"]["id"] for e in listed["entry"]] == theirs[:100]
+    assert listed["total"] == len(theirs) == mine // 4
+
+
+async def _newest_visits(app: web.Application, patients: set[str]) -> list[str]:
+    async with app[keys.SESSIONS]() as session:
+        found = await session.exec(
+            select(Visit.id).where(col(Visit.patient_id).in_(patients))
+            .order_by(col(Visit.scheduled_start).desc(), col(Visit.id).desc()))
+        return list(found.all())
+
+
+async def _team_of(app: web.Application, user_id: str) -> set[str]:
+    async with app[keys.SESSIONS]() as session:
+        found = await session.exec(select(CareTeamMember.patient_id)
+                                   .where(CareTeamMember.user_id == user_id))
+        return set(found.all())

@@ -147,7 +147,8 @@ def _search_handler(spec: ResourceSpec) -> Handler:
             if spec.narrow is not None:
                 rows = spec.narrow(who) if rows is None else spec.narrow(who) & rows
             page = await find(session, spec.table, conditions, rows, after, query.count,
-                              query.total)
+                              query.total,
+                              windowed=spec.windowed and named is None and who.is_clinician)
             entries = await spec.render(session, page.rows)
             if named is None:
                 await audit.record_reads(session, actor=who, resource=spec.audit_resource,
