@@ -67,6 +67,7 @@ from telemed.broker.dynsec import Acl
 from telemed.broker.info import derived_ingest_password
 from telemed.broker.runtime import BrokerHandle, open_broker
 from telemed.broker.topics import ALL_READINGS, INGEST_ROLE
+from telemed.db.checkpoint import checkpoint_until
 from telemed.db.engine import SessionFactory, make_engine, make_session_factory
 from telemed.db.models import (
     CarePlan,
@@ -469,6 +470,10 @@ async def storage_limit(url: str, devices: list[Device], messages: int, records:
     the worker's size, through the worker's own `insert_readings`."""
     engine = make_engine(url)
     sessions = make_session_factory(engine)
+    # the log checkpointed as the app's engine is (telemed.db.engine.database_ctx)
+    stop = asyncio.Event()
+    checkpoints = (asyncio.create_task(checkpoint_until(engine, stop))
+                   if url.startswith("sqlite") else None)
     packs = [(device, pack(base - 86_400 - messages + m, records))
              for m in range(messages) for device in devices]
     per_batch = max(1, batch_size // records)
@@ -485,6 +490,9 @@ async def storage_limit(url: str, devices: list[Device], messages: int, records:
             total += len(await insert_readings(session, rows))
             await session.commit()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    stop.set()
+    if checkpoints is not None:
+        await checkpoints
     await engine.dispose()
     if total != len(packs) * records:
         raise RuntimeError(f"storage limit stored {total} of {len(packs) * records}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
@@ -15,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from telemed import keys
 from telemed.bus import EventBus
+from telemed.db import checkpoint
 from telemed.db.events import BUS, EventSession
 from telemed.settings import Settings
 
@@ -56,7 +58,8 @@ def secure_data_dir(settings: Settings) -> None:
 
 
 def make_engine(url: str) -> AsyncEngine:
-    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create the engine; SQLite gets WAL (checkpointed by `telemed.db.checkpoint`), foreign
+    keys and a busy timeout."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
@@ -66,6 +69,8 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            for pragma in checkpoint.sqlite_pragmas():
+                cursor.execute(pragma)
             cursor.close()
 
         return engine
@@ -95,11 +100,18 @@ async def ping(engine: AsyncEngine) -> bool:
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Own the engine for the application's lifetime."""
+    """Own the engine for the application's lifetime (and, on a SQLite file, the task that
+    checkpoints its log)."""
     settings = app[keys.SETTINGS]
     secure_data_dir(settings)
     engine = make_engine(settings.effective_database_url)
     app[keys.ENGINE] = engine
     app[keys.SESSIONS] = make_session_factory(engine, bus=lambda: app[keys.BUS])
+    stop = asyncio.Event()
+    checkpoints = (asyncio.create_task(checkpoint.checkpoint_until(engine, stop))
+                   if sqlite_path(settings.effective_database_url) is not None else None)
     yield
+    stop.set()
+    if checkpoints is not None:
+        await checkpoints
     await engine.dispose()
