@@ -214,7 +214,7 @@ async def seed_history(url: str, devices: int, readings: int, base: float) -> No
             await conn.execute(_HISTORY_SQLITE, {"per": per,
                                                  "start": start.strftime("%Y-%m-%d %H:%M:%S")})
         else:
-            await conn.execute(_HISTORY_POSTGRES, {"per": per, "start": start.isoformat()})
+            await conn.execute(_HISTORY_POSTGRES, {"per": per, "start": start})
         stored = (await conn.execute(text("SELECT count(*) FROM observations"))).scalar_one()
     if conn.dialect.name == "postgresql":
         async with engine.connect() as conn:
