@@ -1,7 +1,7 @@
 """Population benchmark (issue #16): prints figures, is not a test.
 
     .venv/bin/python -m bench.population [--sizes 10,20000] [--postgres] [--samples 5]
-                                         [--budget 900] [--only vitals,scheduler]
+                                         [--budget 900] [--only vitals,scheduler] [--plans]
 
 For each size N, in a fresh database (SQLite in a temporary directory, or a new PostgreSQL
 database on the local server with --postgres), it seeds the shape of a region's population
@@ -19,6 +19,10 @@ with bulk SQL, rows as the services write them:
   routine teleconsult and co-signature kinds, half the portal users for
   ``document_available``, each with the notifications of yesterday held for it (and one read
   notification of history per portal user);
+- ``fhir``: a questionnaire response of every other patient and a signed document of every
+  fourth (the doctor's FHIR searches without ``patient=``: Patient, Observation, Flag,
+  CarePlan, DocumentReference, QuestionnaireResponse; with ``--plans`` on PostgreSQL, the
+  rows each of their statements read, by ``EXPLAIN ANALYZE``);
 - ``visits``: two visits per patient from 60 days ago to 30 days ahead (completed, scheduled,
   one in ten cancelled), one in eight a clinicians-only teleconsult (``patient_invited``
   false) of the doctor and a specialist, the others the doctor's or the nurse's.
@@ -73,10 +77,12 @@ from telemed.db.models import (
     CareTeamMember,
     Consent,
     Device,
+    Document,
     Notification,
     Observation,
     Patient,
     PatientSearchTerm,
+    QuestionnaireResponse,
     RuleState,
     User,
     Visit,
@@ -98,6 +104,7 @@ from telemed.security import hash_password
 from telemed.services.users import create_user
 from telemed.settings import Settings, load_settings
 from tests.helpers.net import free_port, running
+from tests.helpers.query_plans import analyzed, captured, rows_read
 
 SECRET = "bench-population-secret-0123456789abcdef"
 PASSWORD = "bench-password-123456"
@@ -506,6 +513,36 @@ async def _seed_visits(engine: AsyncEngine, seeded: Seeded, staff: list[dict[str
     return f"{len(visits):,} visits ({hidden:,} clinicians-only)"
 
 
+async def seed_records(url: str, seeded: Seeded) -> str:
+    """For the FHIR searches (group ``fhir``): a questionnaire response of every other patient
+    and a signed document of every fourth, over the last 60 days."""
+    now = datetime.now(UTC)
+    pids = seeded.patient_ids
+    answers = {"breathlessness": 1, "orthopnoea": 0, "ankle_swelling": 1, "fatigue": 1}
+    responses = [QuestionnaireResponse(
+        patient_id=pid, questionnaire="hf_diary", answers=answers, score=3, band="watch",
+        entered_by=seeded.nurse_id, authored_at=now - timedelta(minutes=(n * 7919) % 86_400),
+    ).model_dump() for n, pid in enumerate(pids) if n % 2 == 0]
+    documents = []
+    for n, pid in enumerate(pids):
+        if n % 4 == 0:
+            signed = now - timedelta(minutes=(n * 6007) % 86_400)
+            documents.append(Document(
+                patient_id=pid, kind="televisit_report", title="Referto di televisita",
+                status="signed", author_id=seeded.doctor_id, created_at=signed,
+                updated_at=signed, signed_at=signed, signed_by=seeded.doctor_id,
+                bundle="{}").model_dump())
+    engine = make_engine(url)
+    try:
+        await _bulk(engine, _table(QuestionnaireResponse), responses)
+        await _bulk(engine, _table(Document), documents)
+    finally:
+        await engine.dispose()
+    if url.startswith("postgresql"):
+        await analyze(url)
+    return f"{len(responses):,} questionnaire responses, {len(documents):,} signed documents"
+
+
 # --- the running app ---------------------------------------------------------------------
 
 
@@ -809,6 +846,8 @@ async def measure_size(args: argparse.Namespace, tmp: Path, size: int) -> list[R
         seeded = await seed(url, size)
         print(f"  seeded in {seeded.seconds:.1f} s: {size:,} patients, {seeded.open_alerts:,} "
               f"open alerts, {seeded.readings:,} readings of one patient", flush=True)
+        if wanted("fhir"):
+            print(f"  and {await seed_records(url, seeded)}", flush=True)
         if wanted("digest") or wanted("visits"):
             await seed_extras(url, seeded, wanted("digest"), wanted("visits"))
             if url.startswith("postgresql"):
@@ -832,10 +871,7 @@ async def measure_size(args: argparse.Namespace, tmp: Path, size: int) -> list[R
                 if wanted("alerts"):
                     await run_alerts(bench, nurse, api, nurse_h, seeded, base)
                 if wanted("fhir"):
-                    fhir = probe(api, "/fhir/R4/Patient", lambda body: (
-                        f"({len(json.loads(body).get('entry', []))} entries)"),
-                        what="FHIR search", params={"_count": "100"}, headers=doc_h)
-                    await bench.measure("GET /fhir/R4/Patient?_count=100", fhir)
+                    await run_fhir(bench, api, doc_h, app if args.plans else None)
                 if wanted("vitals"):
                     await run_vitals(bench, doctor, api, doc_h, seeded)
                 if wanted("scheduler"):
@@ -902,6 +938,42 @@ async def run_alerts(bench: Bench, nurse: aiohttp.ClientSession, api: aiohttp.Cl
             break
     bench.rows.append(row)
     print(f"  {row.label}: {' / '.join(row.cells())} {row.note}", flush=True)
+
+
+FHIR_SEARCHES = ("Patient", "Observation", "Flag", "CarePlan", "DocumentReference",
+                 "QuestionnaireResponse")
+
+
+async def run_fhir(bench: Bench, api: aiohttp.ClientSession, headers: dict[str, str],
+                   app: web.Application | None) -> None:
+    """The doctor's FHIR searches without ``patient=`` (every patient it may see), 100 a
+    page; with `app` (``--plans``, PostgreSQL) each one's statements run again under
+    ``EXPLAIN ANALYZE``: the rows each read of every table, and its time."""
+    def entries(body: str) -> str:
+        found = json.loads(body)
+        total = f", total {found['total']:,}" if "total" in found else ""
+        return f"({len(found.get('entry', []))} entries{total})"
+
+    for kind in FHIR_SEARCHES:
+        search = probe(api, f"/fhir/R4/{kind}", entries, what=f"FHIR {kind} search",
+                       params={"_count": "100"}, headers=headers)
+        await bench.measure(f"GET /fhir/R4/{kind}?_count=100", search)
+        if app is not None:
+            await print_plans(app, search)
+
+
+async def print_plans(app: web.Application, call: Callable[[], Awaitable[str]]) -> None:
+    """Run `call` once more, then each SELECT it ran under ``EXPLAIN ANALYZE`` (PostgreSQL):
+    rows read of every table (kept and filtered out, every loop) and the statement's time."""
+    with captured(app) as seen:
+        await call()
+    if app[keys.ENGINE].dialect.name != "postgresql":
+        return
+    for k, (_, nodes) in enumerate(await analyzed(app, seen), start=1):
+        tables = sorted({str(n["Relation Name"]) for n in nodes if "Relation Name" in n})
+        read = ", ".join(f"{t} {rows_read(nodes, t):,}" for t in tables) or "no table"
+        print(f"    statement {k}: {read} ({nodes[0]['Actual Total Time']:.1f} ms)",
+              flush=True)
 
 
 async def run_vitals(bench: Bench, doctor: aiohttp.ClientSession, api: aiohttp.ClientSession,
@@ -1031,6 +1103,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", default="",
                         help="comma-separated groups: patients, alerts, fhir, vitals, scheduler, "
                              "visits, digest")
+    parser.add_argument("--plans", action="store_true",
+                        help="with --postgres: the rows each FHIR search's statements read "
+                             "(EXPLAIN ANALYZE) and their times")
     return parser.parse_args(argv)
 
 

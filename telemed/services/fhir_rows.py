@@ -47,18 +47,51 @@ class DateBound:
 
 
 @dataclass(frozen=True)
+class Walk:
+    """An order of a table's rows, unique (a keyset): its columns, which way."""
+
+    columns: tuple[Any, ...]
+    descending: bool
+
+    def after(self, key: Sequence[Any]) -> Condition:
+        """Rows strictly after ``key`` in this order."""
+        columns = tuple_(*self.columns)
+        values = tuple_(*(literal(v, type_=c.type)
+                          for c, v in zip(self.columns, key, strict=True)))
+        return columns < values if self.descending else columns > values
+
+    def by(self, columns: Sequence[Any]) -> list[Any]:
+        """`columns` (this order's, or a derived table's of them) sorted this way."""
+        return [c.desc() if self.descending else c.asc() for c in columns]
+
+
+@dataclass(frozen=True)
 class Table:
-    """The rows behind a resource: model, patient column, sort order, always-on filters."""
+    """The rows behind a resource: model, patient column, sort order, always-on filters;
+    `indexed`: an index holds the rows in that order (reading the next rows in it costs
+    those rows; without one only a sort of every row gives the order)."""
 
     model: Any
     patient: Any
     order: tuple[Any, ...]
     descending: bool = True
     base: tuple[Any, ...] = ()
+    indexed: bool = True
 
     def key(self, row: Any) -> tuple[Any, ...]:
         """The sort key of a row (what a cursor remembers)."""
         return tuple(getattr(row, column.key) for column in self.order)
+
+    @property
+    def walk(self) -> Walk:
+        """The search's order."""
+        return Walk(self.order, self.descending)
+
+    @property
+    def primary_key(self) -> Any:
+        """The model's primary key column (one column)."""
+        (column,) = self.model.__table__.primary_key.columns
+        return column
 
 
 # --- shared SQL -----------------------------------------------------------------------------
@@ -66,9 +99,7 @@ class Table:
 
 def keyset_after(table: Table, key: Sequence[Any]) -> Condition:
     """Rows strictly after ``key`` in the table's sort order."""
-    columns = tuple_(*table.order)
-    values = tuple_(*(literal(v, type_=c.type) for c, v in zip(table.order, key, strict=True)))
-    return columns < values if table.descending else columns > values
+    return table.walk.after(key)
 
 
 def date_condition(column: Any, bound: DateBound) -> Condition:
@@ -125,39 +156,40 @@ WINDOW = 2  # a windowed read takes its candidates from windows of this many tim
 
 
 async def _windowed(session: AsyncSession, table: Table, what: Any, conditions: Sequence[Any],
-                    scope: Any, after: Sequence[Any] | None, wanted: int) -> list[Any]:
+                    scope: Any, walk: Walk, after: Sequence[Any] | None,
+                    wanted: int) -> list[Any]:
     """The first `wanted` rows (`what`: the model, or one of its columns) of `conditions`
-    that meet `scope`, after `after` in the table's order: a window of the next rows of
-    `conditions` in that order (twice as many), read by its index, joined back by its key;
-    the scope tested on those rows only; the next window, twice as large, only when fewer
-    pass than wanted. For PostgreSQL: its planner runs the scope's subqueries once per row
-    of a window, so what is read grows with the page (and with the rows the scope refuses),
-    not with the patients a clinician may see; over the whole table it read the care team
-    whole into a hash first (`scope.on_team`: 20,000 rows for the 101 of a page)."""
+    that meet `scope`, after `after` in the order `walk`: a window of the next rows of
+    `conditions` in that order (twice as many), read by its index, joined back by the
+    primary key; the scope tested on those rows only; the next window, twice as large, only
+    when fewer pass than wanted. For PostgreSQL: its planner runs the scope's subqueries
+    once per row of a window, so what is read grows with the page (and with the rows the
+    scope refuses), not with the patients a clinician may see; over the whole table it read
+    the care team whole into a hash first (`scope.on_team`: 20,000 rows for the 101 of a
+    page). Without an index in the order (`Table.indexed`) the window is a sort of the
+    rows of `conditions` (the scope tested after it, on the window's rows only)."""
+    key = table.primary_key
+    columns = [*walk.columns, *([] if any(c.key == key.key for c in walk.columns) else [key])]
     found: list[Any] = []
     size = WINDOW * wanted
     while len(found) < wanted:
-        window = select(*table.order).where(*table.base, *conditions)
+        window = select(*columns).where(*table.base, *conditions)
         if after is not None:
-            window = window.where(keyset_after(table, after))
-        window = window.order_by(*_order(table, table.order)).limit(size)
+            window = window.where(walk.after(after))
+        window = window.order_by(*walk.by(walk.columns)).limit(size)
         rows = window.subquery("candidates")
-        same = [rows.c[column.key] == column for column in table.order]
         found += (await session.exec(
-            select(what).join(rows, and_(*same)).where(scope)
-            .order_by(*_order(table, [rows.c[column.key] for column in table.order]))
+            select(what).join(rows, rows.c[key.key] == key).where(scope)
+            .order_by(*walk.by([rows.c[column.key] for column in walk.columns]))
             .limit(wanted - len(found)))).all()
         if len(found) >= wanted:
             break
         last = (await session.exec(window.offset(size - 1).limit(1))).first()
         if last is None:  # the window held every row left
             break
-        after, size = tuple(last), size * 2
+        edge = tuple(last) if len(columns) > 1 else (last,)  # one column comes as a scalar
+        after, size = edge[:len(walk.columns)], size * 2
     return found
-
-
-def _order(table: Table, columns: Sequence[Any]) -> list[Any]:
-    return [c.desc() if table.descending else c.asc() for c in columns]
 
 
 async def find(
@@ -177,32 +209,35 @@ async def find(
 
     `windowed`, for a broad scope (a clinician's patients: most rows pass; a narrow one, a
     patient's own record, is served by its index): each row is tested in the table's order
-    and the page stops the reading. SQLite's plan of the plain statement does that (it walks
-    the order's index); on PostgreSQL the page and the capped count test `scope` on windows
-    of that order (`_windowed`)."""
+    and the page stops the reading. SQLite's plan of the plain statement does that when an
+    index holds the order (it walks it); on PostgreSQL, and on SQLite without such an index
+    (it tested every row before sorting them), the page tests `scope` on windows of that
+    order (`_windowed`). The capped count (PostgreSQL) does too, on windows of the order
+    when an index holds it, else of the primary key (any order counts the same rows)."""
     stmt = select(table.model).where(*table.base, *conditions)
     if scope is not None:
         stmt = stmt.where(scope)
     postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    walk = windowed and postgres and scope is not None
+    walk = windowed and scope is not None and (postgres or not table.indexed)
     cap = None if total == "accurate" else TOTAL_CAP
 
     async def count() -> int | None:
-        if not walk or cap is None:
+        if not (walk and postgres) or cap is None:
             return await _count(session, table, stmt, cap)
-        found = len(await _windowed(session, table, table.patient, conditions, scope, None,
-                                    cap + 1))
+        order = table.walk if table.indexed else Walk((table.primary_key,), False)
+        found = len(await _windowed(session, table, table.patient, conditions, scope, order,
+                                    None, cap + 1))
         return None if found > cap else found
 
     if limit == 0:
         return Page([], None if total == "none" else await count(), False)
     if walk:
-        rows = await _windowed(session, table, table.model, conditions, scope, after,
-                               limit + 1)
+        rows = await _windowed(session, table, table.model, conditions, scope, table.walk,
+                               after, limit + 1)
     else:
         page = stmt if after is None else stmt.where(keyset_after(table, after))
         rows = list((await session.exec(
-            page.order_by(*_order(table, table.order)).limit(limit + 1))).all())
+            page.order_by(*table.walk.by(table.order)).limit(limit + 1))).all())
     more = len(rows) > limit
     if total == "none":
         counted = None
@@ -261,7 +296,7 @@ def audit_event_conditions(dates: Sequence[Sequence[DateBound]]) -> list[Conditi
 
 CAREPLANS = Table(CarePlan, col(CarePlan.patient_id),
                   (col(CarePlan.period_start), col(CarePlan.plan_id)),
-                  base=(col(CarePlan.is_current).is_(True),))
+                  base=(col(CarePlan.is_current).is_(True),), indexed=False)
 
 
 def careplan_conditions(statuses: Sequence[Sequence[str]]) -> list[Condition]:

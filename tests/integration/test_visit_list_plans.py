@@ -26,7 +26,7 @@ Every statement the real requests run is captured with its parameters and planne
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -36,13 +36,14 @@ from sqlalchemy import insert
 from sqlmodel import col, select
 
 from telemed import keys
-from telemed.db.models import CareTeamMember, Consent, Patient, Visit, VisitParticipant
+from telemed.db.models import Visit, VisitParticipant
 from telemed.services.fhir_rows import TOTAL_CAP
 from telemed.services.fhir_rows import WINDOW as FHIR_WINDOW
 from telemed.services.visits import WINDOW as WINDOW_PAGES
 from tests.conftest import World
 from tests.helpers.pages import logged_in
 from tests.helpers.query_plans import analyzed, captured, plans, rows_read
+from tests.helpers.region import REGION, Rows, analyze, seed_region, team_of
 from tests.integration.visit_helpers import make_visit
 
 Client = TestClient[Any, Any]
@@ -168,14 +169,7 @@ async def _crowd(app: web.Application, doctor_id: str, colleague_id: str,
     async with app[keys.ENGINE].begin() as conn:
         await conn.execute(insert(Visit), visits)
         await conn.execute(insert(VisitParticipant), people)
-    await _analyze(app)
-
-
-async def _analyze(app: web.Application) -> None:
-    """Fresh planner statistics (PostgreSQL) after a bulk load."""
-    async with app[keys.ENGINE].connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.exec_driver_sql("ANALYZE")
+    await analyze(app)
 
 
 @pytest.mark.postgres
@@ -205,34 +199,20 @@ async def test_clinician_lists_drive_from_the_window_on_postgres(postgres_world:
         assert rows_read(nodes, "visit_participants") <= CROWD // 4, statement
 
 
-REGION = 3_000  # patients on the doctor's care team (a quarter more on a colleague's)
-
-
 async def _region(app: web.Application, doctor_id: str, colleague_id: str) -> int:
-    """`REGION` patients on the doctor's care team with their consent, and one in five more
-    on the colleague's only; two visits each over 90 days, newest first alternating (four of
-    the doctor's patients, one of the colleague's), none with participant rows (the care
-    team sees them, nobody is invited); then fresh planner statistics. The doctor's visits
-    are returned."""
+    """The region (`seed_region`: the doctor's care team, one patient in five more on the
+    colleague's): two visits of each patient over 90 days, newest first alternating (four
+    of the doctor's patients, one of the colleague's), none with participant rows (the care
+    team sees them, nobody is invited). The doctor's visits are returned."""
     now = datetime.now(UTC)
-    patients, teams, consents, visits = [], [], [], []
-    for n in range(REGION + REGION // 4):
-        patient = Patient(fiscal_code=f"RGNPTN{n:010d}", given_name="Anna",
-                          family_name=f"Region{n}", birth_date=date(1950, 1, 1), sex="F")
-        patients.append(patient.model_dump())
-        owner = colleague_id if n % 5 == 4 else doctor_id
-        teams.append({"patient_id": patient.id, "user_id": owner, "responsible": True,
-                      "added_at": now})
-        consents.append(Consent(patient_id=patient.id, granted=True,
-                                recorded_by=owner).model_dump())
-        visits += [Visit(kind="televisit", patient_id=patient.id, duration_minutes=30,
-                         scheduled_start=now - timedelta(days=60, minutes=-(n * 2 + k) * 17),
-                         created_by=owner).model_dump() for k in range(2)]
-    async with app[keys.ENGINE].begin() as conn:
-        for model, rows in ((Patient, patients), (CareTeamMember, teams),
-                            (Consent, consents), (Visit, visits)):
-            await conn.execute(insert(model), rows)
-    await _analyze(app)
+
+    def visits(patient_id: str, n: int, owner: str) -> Rows:
+        return {Visit: [Visit(kind="televisit", patient_id=patient_id, duration_minutes=30,
+                              scheduled_start=now - timedelta(days=60,
+                                                              minutes=-(n * 2 + k) * 17),
+                              created_by=owner).model_dump() for k in range(2)]}
+
+    await seed_region(app, doctor_id, colleague_id, visits)
     return 2 * REGION
 
 
@@ -258,7 +238,7 @@ async def test_clinician_appointment_search_reads_the_page_on_postgres(
     starts = [e["resource"]["start"] for e in entries]
     assert starts == sorted(starts, reverse=True) and len(set(starts)) == 200
     assert {e["resource"]["participant"][0]["actor"]["reference"] for e in entries} <= {
-        f"Patient/{p}" for p in await _team_of(postgres_app, doctor["id"])}
+        f"Patient/{p}" for p in await team_of(postgres_app, doctor["id"])}
 
     planned = await analyzed(postgres_app, [(s, p) for s, p in seen if "FROM visits" in s])
     # each page and its total, counted up to the cap: one window each, no more statements
@@ -273,7 +253,7 @@ async def test_clinician_appointment_search_reads_the_page_on_postgres(
         assert ("Seq Scan", "visits") not in scans, (statement, scans)
 
     # The colleague sees one visit in five: larger windows, the same page as the plain query.
-    theirs = await _newest_visits(postgres_app, await _team_of(postgres_app, colleague["id"]))
+    theirs = await _newest_visits(postgres_app, await team_of(postgres_app, colleague["id"]))
     their_bearer = await world.token(colleague["username"])
     resp = await client.get("/fhir/R4/Appointment", headers=their_bearer,
                             params={"_count": "100", "_total": "accurate"})
@@ -289,10 +269,3 @@ async def _newest_visits(app: web.Application, patients: set[str]) -> list[str]:
             select(Visit.id).where(col(Visit.patient_id).in_(patients))
             .order_by(col(Visit.scheduled_start).desc(), col(Visit.id).desc()))
         return list(found.all())
-
-
-async def _team_of(app: web.Application, user_id: str) -> set[str]:
-    async with app[keys.SESSIONS]() as session:
-        found = await session.exec(select(CareTeamMember.patient_id)
-                                   .where(CareTeamMember.user_id == user_id))
-        return set(found.all())

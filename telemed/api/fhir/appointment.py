@@ -140,7 +140,6 @@ SPEC = ResourceSpec(
     conditions=_conditions,
     extra_scope=_invited,
     narrow=shown_to,  # clinicians-only visits are not the patient's appointments
-    windowed=True,
     authorize=_authorize,
     documentation="Televisits, teleconsults and teleassistance sessions, latest start first.",
 )

@@ -49,7 +49,7 @@ def _bundle(doc: Document) -> dict[str, Any]:
 
 
 TABLE = Table(Document, documents.PATIENT_COLUMN, documents.NEWEST_FIRST,
-              base=documents.PUBLISHED)
+              base=documents.PUBLISHED, indexed=False)
 
 SPEC = record_spec(
     type="DocumentReference",

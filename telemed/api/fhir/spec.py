@@ -82,9 +82,6 @@ class ResourceSpec:
     # Rows a caller may not list even among those (e.g. a clinicians-only visit for the
     # patient's side): a condition every search's rows must also meet (or None).
     narrow: Callable[[Principal], Any] | None = None
-    # A clinician's search without `patient=` tests its scope on windows of the table's
-    # order (`services.fhir_rows.find`): it costs the page, not the patients it may see.
-    windowed: bool = False
     # Custom access check for reads by id (default: authorize_patient on the entry's patient).
     authorize: Authorize | None = None
     profile: str | None = None
