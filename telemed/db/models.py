@@ -92,7 +92,10 @@ class CarePlan(SQLModel, table=True):
     __tablename__ = "careplans"
     __table_args__ = (UniqueConstraint("plan_id", "version", name="uq_careplan_version"),
                       Index("ix_careplans_patient_current", "patient_id", "is_current",
-                            "status"))
+                            "status"),
+                      # the FHIR search's order among current versions (latest period first)
+                      Index("ix_careplans_current_period", "is_current", "period_start",
+                            "plan_id"))
 
     row_id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     plan_id: str = Field(index=True, max_length=32)
@@ -186,7 +189,9 @@ class QuestionnaireResponse(SQLModel, table=True):
 
     __tablename__ = "questionnaire_responses"
     __table_args__ = (Index("ix_questionnaire_responses_patient_at", "patient_id",
-                            "authored_at"),)
+                            "authored_at"),
+                      # the FHIR search's order (newest first)
+                      Index("ix_questionnaire_responses_authored", "authored_at", "id"))
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     patient_id: str = Field(foreign_key="patients.id", max_length=32)
@@ -653,6 +658,10 @@ class Booking(SQLModel, table=True):
     released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+# A signed document (ix_documents_signed): the FHIR search's rows, drafts left out.
+SIGNED = "signed_at IS NOT NULL"
+
+
 class Document(SQLModel, table=True):
     """A clinical document (CONTRACT §8): a draft its author edits, then signed and sealed.
 
@@ -664,7 +673,10 @@ class Document(SQLModel, table=True):
 
     __tablename__ = "documents"
     __table_args__ = (Index("ix_documents_patient_created", "patient_id", "created_at"),
-                      Index("ix_documents_publication", "publication", "publish_next_at"))
+                      Index("ix_documents_publication", "publication", "publish_next_at"),
+                      # the FHIR search's order among signed documents (newest first)
+                      Index("ix_documents_signed", "signed_at", "id",
+                            sqlite_where=text(SIGNED), postgresql_where=text(SIGNED)))
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     patient_id: str = Field(foreign_key="patients.id", max_length=32)

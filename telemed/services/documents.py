@@ -788,9 +788,12 @@ async def index_pdf(session: AsyncSession, who: Principal, patient_id: str,
 
 # --- for the FHIR API (DocumentReference, Bundle): signed documents only ---------------------
 
-PUBLISHED = (col(Document.status).in_(("signed", "replaced")), col(Document.bundle).is_not(None))
-PATIENT_COLUMN = col(Document.patient_id)
 SIGNED_AT = col(Document.signed_at)
+# (every one is signed: the last condition says so to the planner, which then walks the
+# signed documents' index, ix_documents_signed, in the search's order)
+PUBLISHED = (col(Document.status).in_(("signed", "replaced")), col(Document.bundle).is_not(None),
+             SIGNED_AT.is_not(None))
+PATIENT_COLUMN = col(Document.patient_id)
 NEWEST_FIRST = (col(Document.signed_at), col(Document.id))
 
 

@@ -67,16 +67,15 @@ class Walk:
 
 @dataclass(frozen=True)
 class Table:
-    """The rows behind a resource: model, patient column, sort order, always-on filters;
-    `indexed`: an index holds the rows in that order (reading the next rows in it costs
-    those rows; without one only a sort of every row gives the order)."""
+    """The rows behind a resource: model, patient column, sort order, always-on filters.
+    An index holds the rows in that order (with the filters' equalities leading, or partial
+    on them): reading the next rows in it costs those rows."""
 
     model: Any
     patient: Any
     order: tuple[Any, ...]
     descending: bool = True
     base: tuple[Any, ...] = ()
-    indexed: bool = True
 
     def key(self, row: Any) -> tuple[Any, ...]:
         """The sort key of a row (what a cursor remembers)."""
@@ -166,8 +165,7 @@ async def _windowed(session: AsyncSession, table: Table, what: Any, conditions: 
     once per row of a window, so what is read grows with the page (and with the rows the
     scope refuses), not with the patients a clinician may see; over the whole table it read
     the care team whole into a hash first (`scope.on_team`: 20,000 rows for the 101 of a
-    page). Without an index in the order (`Table.indexed`) the window is a sort of the
-    rows of `conditions` (the scope tested after it, on the window's rows only)."""
+    page)."""
     key = table.primary_key
     columns = [*walk.columns, *([] if any(c.key == key.key for c in walk.columns) else [key])]
     found: list[Any] = []
@@ -209,24 +207,21 @@ async def find(
 
     `windowed`, for a broad scope (a clinician's patients: most rows pass; a narrow one, a
     patient's own record, is served by its index): each row is tested in the table's order
-    and the page stops the reading. SQLite's plan of the plain statement does that when an
-    index holds the order (it walks it); on PostgreSQL, and on SQLite without such an index
-    (it tested every row before sorting them), the page tests `scope` on windows of that
-    order (`_windowed`). The capped count (PostgreSQL) does too, on windows of the order
-    when an index holds it, else of the primary key (any order counts the same rows)."""
+    and the page stops the reading. SQLite's plan of the plain statement does that (it
+    walks the order's index); on PostgreSQL the page tests `scope` on windows of that
+    order (`_windowed`), and so does the capped count."""
     stmt = select(table.model).where(*table.base, *conditions)
     if scope is not None:
         stmt = stmt.where(scope)
     postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    walk = windowed and scope is not None and (postgres or not table.indexed)
+    walk = windowed and scope is not None and postgres
     cap = None if total == "accurate" else TOTAL_CAP
 
     async def count() -> int | None:
-        if not (walk and postgres) or cap is None:
+        if not walk or cap is None:
             return await _count(session, table, stmt, cap)
-        order = table.walk if table.indexed else Walk((table.primary_key,), False)
-        found = len(await _windowed(session, table, table.patient, conditions, scope, order,
-                                    None, cap + 1))
+        found = len(await _windowed(session, table, table.patient, conditions, scope,
+                                    table.walk, None, cap + 1))
         return None if found > cap else found
 
     if limit == 0:
@@ -296,7 +291,7 @@ def audit_event_conditions(dates: Sequence[Sequence[DateBound]]) -> list[Conditi
 
 CAREPLANS = Table(CarePlan, col(CarePlan.patient_id),
                   (col(CarePlan.period_start), col(CarePlan.plan_id)),
-                  base=(col(CarePlan.is_current).is_(True),), indexed=False)
+                  base=(col(CarePlan.is_current).is_(True),))
 
 
 def careplan_conditions(statuses: Sequence[Sequence[str]]) -> list[Condition]:

@@ -49,7 +49,7 @@ def _bundle(doc: Document) -> dict[str, Any]:
 
 
 TABLE = Table(Document, documents.PATIENT_COLUMN, documents.NEWEST_FIRST,
-              base=documents.PUBLISHED, indexed=False)
+              base=documents.PUBLISHED)
 
 SPEC = record_spec(
     type="DocumentReference",

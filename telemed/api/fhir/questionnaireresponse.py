@@ -58,7 +58,7 @@ SPEC = record_spec(
     type="QuestionnaireResponse",
     audit_resource="fhir_questionnaire_response",
     table=Table(QuestionnaireResponse, QuestionnaireResponse.patient_id,
-                (QuestionnaireResponse.authored_at, QuestionnaireResponse.id), indexed=False),
+                (QuestionnaireResponse.authored_at, QuestionnaireResponse.id)),
     key_types=("datetime", "str"),
     render=rendered(response_resource),
     load=loaded(questionnaire_service.by_id, response_resource),
