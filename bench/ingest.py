@@ -472,7 +472,7 @@ async def storage_limit(url: str, devices: list[Device], messages: int, records:
     sessions = make_session_factory(engine)
     # the log checkpointed as the app's engine is (telemed.db.engine.database_ctx)
     stop = asyncio.Event()
-    checkpoints = (asyncio.create_task(checkpoint_until(engine, stop))
+    checkpoints = (asyncio.create_task(checkpoint_until(url, stop))
                    if url.startswith("sqlite") else None)
     packs = [(device, pack(base - 86_400 - messages + m, records))
              for m in range(messages) for device in devices]

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from telemed.tasks import wait_set
 
@@ -44,13 +44,17 @@ async def checkpoint_once(engine: AsyncEngine) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-async def checkpoint_until(engine: AsyncEngine, stop: asyncio.Event,
-                           interval: float = INTERVAL) -> None:
-    """Checkpoint every ``interval`` seconds until ``stop`` is set; a checkpoint under way
-    is finished first (its connection goes back to the pool). Errors are logged, not fatal:
-    the connections' own checkpoint at `SAFETY_PAGES` still bounds the log."""
-    while not await wait_set(stop, interval):
-        try:
-            await checkpoint_once(engine)
-        except Exception:
-            log.exception("background checkpoint of the SQLite log failed")
+async def checkpoint_until(url: str, stop: asyncio.Event, interval: float = INTERVAL) -> None:
+    """Checkpoint the database at ``url`` every ``interval`` seconds until ``stop`` is set,
+    on an engine of its own (the application's pool and statements are left alone); a
+    checkpoint under way is finished first. Errors are logged, not fatal: the connections'
+    own checkpoint at `SAFETY_PAGES` still bounds the log."""
+    engine = create_async_engine(url, pool_size=1, max_overflow=0)
+    try:
+        while not await wait_set(stop, interval):
+            try:
+                await checkpoint_once(engine)
+            except Exception:
+                log.exception("background checkpoint of the SQLite log failed")
+    finally:
+        await engine.dispose()

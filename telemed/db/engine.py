@@ -108,8 +108,9 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.ENGINE] = engine
     app[keys.SESSIONS] = make_session_factory(engine, bus=lambda: app[keys.BUS])
     stop = asyncio.Event()
-    checkpoints = (asyncio.create_task(checkpoint.checkpoint_until(engine, stop))
-                   if sqlite_path(settings.effective_database_url) is not None else None)
+    url = settings.effective_database_url
+    checkpoints = (asyncio.create_task(checkpoint.checkpoint_until(url, stop))
+                   if sqlite_path(url) is not None else None)
     yield
     stop.set()
     if checkpoints is not None:

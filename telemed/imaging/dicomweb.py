@@ -87,20 +87,31 @@ class DicomWebClient:
 
     async def _get(self, path: str, *, accept: str, params: Mapping[str, str] | None = None
                    ) -> tuple[bytes, str]:
-        try:
-            async with self.http.get(f"{self.root}{path}", params=params or {},
-                                     headers={"Accept": accept}, auth=self.auth,
-                                     timeout=self.timeout) as resp:
-                body = await resp.read()
-                if resp.status == 404:
-                    raise PacsNotFound(path)
-                if resp.status == 204:
-                    return b"", resp.content_type
-                if resp.status >= 400:
-                    raise PacsUnavailable(f"PACS answered {resp.status} to {path}")
-                return body, resp.content_type
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PacsUnavailable(f"PACS unreachable: {exc.__class__.__name__}") from None
+        body, status, content_type = await self._send(
+            "GET", f"{self.root}{path}", params=params or {}, headers={"Accept": accept})
+        if status == 404:
+            raise PacsNotFound(path)
+        if status == 204:
+            return b"", content_type
+        if status >= 400:
+            raise PacsUnavailable(f"PACS answered {status} to {path}")
+        return body, content_type
+
+    async def _send(self, method: str, url: str, **options: Any) -> tuple[bytes, int, str]:
+        """(body, status, content type) of one request. A kept-alive connection the PACS (or
+        a proxy) closed while the request went out is tried once more on a new one: nothing
+        was answered, and a search, a frame or a store of the same instance can be repeated."""
+        for attempt in (1, 2):
+            try:
+                async with self.http.request(method, url, auth=self.auth,
+                                             timeout=self.timeout, **options) as resp:
+                    return await resp.read(), resp.status, resp.content_type
+            except aiohttp.ServerDisconnectedError:
+                if attempt == 2:
+                    raise PacsUnavailable("PACS unreachable: ServerDisconnectedError") from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise PacsUnavailable(f"PACS unreachable: {exc.__class__.__name__}") from None
+        raise AssertionError("unreachable")
 
     async def _json(self, path: str, params: Mapping[str, str] | None = None
                     ) -> list[dict[str, Any]]:
@@ -172,13 +183,8 @@ class DicomWebClient:
         headers = {"Content-Type":
                    f'multipart/related; type="application/dicom"; boundary={boundary}',
                    "Accept": DICOM_JSON}
-        try:
-            async with self.http.post(f"{self.root}/studies", data=body, headers=headers,
-                                      auth=self.auth, timeout=self.timeout) as resp:
-                raw = await resp.read()
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PacsUnavailable(f"PACS unreachable: {exc.__class__.__name__}") from None
+        raw, status, _type = await self._send("POST", f"{self.root}/studies", data=body,
+                                              headers=headers)
         try:
             answer = json.loads(raw) if raw.strip() else {}
         except ValueError:

@@ -57,3 +57,28 @@ async def test_down_pacs_is_unavailable() -> None:
         with pytest.raises(dw.PacsUnavailable):
             await client.search_studies("RSSMRA50A01H501U")
         assert await client.ping() is False
+
+
+async def test_a_kept_alive_connection_closed_under_a_request_is_tried_again() -> None:
+    """A PACS (or a proxy before it) that drops a kept-alive connection when the next
+    request arrives: the client asks again on a new connection, once."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    served: dict[int, int] = {}
+
+    async def studies(request: web.Request) -> web.Response:
+        transport = request.transport
+        assert transport is not None
+        served[id(transport)] = served.get(id(transport), 0) + 1
+        if served[id(transport)] > 1:  # the second request of a connection: dropped
+            transport.close()
+        return web.json_response([])
+
+    app = web.Application()
+    app.router.add_get("/dicom-web/studies", studies)
+    async with TestServer(app) as server, aiohttp.ClientSession() as http:
+        client = dw.DicomWebClient(str(server.make_url("/dicom-web")), http)
+        for _ in range(3):
+            assert await client.search_studies("RSSMRA50A01H501U") == []
+        assert len(served) == 3 and sum(served.values()) == 5  # two requests dropped

@@ -1,6 +1,7 @@
 """SQLite's log is copied into the database file by a task of its own, not by the commits
 (`telemed.db.checkpoint`): what a commit wrote reaches the file within moments, while the
-engine's connections leave the log alone below their bound."""
+engine's connections leave the log alone below their bound. The task has an engine of its own:
+the application's pool and statement counts do not see it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from telemed import keys
 from telemed.db import checkpoint
 from telemed.db.engine import database_ctx, make_engine
 from telemed.settings import load_settings
+from tests.helpers.statements import counting
 
 BLOB = 200_000  # about 50 pages of log, well below the 1,000 of SQLite's own default
 GROWN = BLOB * 9 // 10  # the blob's overflow pages, less their headers
@@ -49,7 +51,10 @@ async def test_the_application_checkpoints_its_log(tmp_path: Path) -> None:
         before = _size(path)
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO blobs VALUES (randomblob(:n))"), {"n": BLOB})
-        assert await _grows(path, before + GROWN, 5.0), "the log stayed out of the file"
+        with counting(app) as statements:
+            assert await _grows(path, before + GROWN, 5.0), "the log stayed out of the file"
+            await asyncio.sleep(2 * checkpoint.INTERVAL)
+        assert statements == []  # on an engine of its own: no request counts its statements
     finally:
         with contextlib.suppress(StopAsyncIteration):  # the context's own cleanup
             await context.__anext__()
