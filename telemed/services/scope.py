@@ -28,6 +28,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from telemed.db.models import CareTeamMember, Consent, Delegation, User
@@ -48,19 +49,46 @@ def _latest(patient: Any, grantee: str | None, column: Any) -> Any:
     )
 
 
+def _concerns(row: Any, patient: Any, user_id: str, *, blanket: bool = True) -> Any:
+    """`row` is one of the patient's decisions about `user_id` (by name, or blanket)."""
+    named = col(row.grantee_id) == user_id
+    return and_(col(row.patient_id) == patient,
+                or_(named, col(row.grantee_id).is_(None)) if blanket else named)
+
+
+def _later(row: Any, than: Any) -> ColumnElement[bool]:
+    """`row` was decided after `than`: by time, then a blanket decision after a personal
+    one of the same time (a blanket withdrawal revokes the grants made up to it), then by
+    id (the order of `_latest`)."""
+    same_kind = (col(row.grantee_id).is_(None)) == (col(than.grantee_id).is_(None))
+    return or_(col(row.recorded_at) > col(than.recorded_at),
+               and_(col(row.recorded_at) == col(than.recorded_at),
+                    or_(and_(col(row.grantee_id).is_(None),
+                             col(than.grantee_id).is_not(None)),
+                        and_(same_kind, col(row.id) > col(than.id)))))
+
+
 def consultable(patient: Any, user_id: str) -> ColumnElement[bool]:
     """The patient's decisions in force let `user_id` consult the record
-    (`telemed.domain.consent.may_consult`, as SQL; never NULL, so it can be negated)."""
-    personal_at = _latest(patient, user_id, col(Consent.recorded_at))
-    personal = _latest(patient, user_id, col(Consent.granted))
-    blanket_at = _latest(patient, None, col(Consent.recorded_at))
-    blanket = _latest(patient, None, col(Consent.granted))
-    by_name = and_(personal == true(),
-                   or_(blanket_at.is_(None), blanket == true(), blanket_at < personal_at))
-    return or_(
-        and_(personal_at.is_not(None), by_name),
-        and_(personal_at.is_(None), func.coalesce(blanket, false()) == true()),
-    )
+    (`telemed.domain.consent.may_consult`, as SQL; never NULL, so it can be negated).
+
+    The same rule as: the latest decision concerning `user_id` (`_later`'s order) is a
+    grant, and the latest personal one, if any, is not a refusal; written as ``EXISTS``
+    of a grant no refusal followed and ``NOT EXISTS`` of a personal refusal no personal
+    grant followed, so that PostgreSQL plans them as joins: by the patient's index for the
+    rows a list tests, or one hash of a small table, never a scan of the table per row
+    (what its scalar subqueries did on a small population: 3 x 200 consents per row at
+    200 patients)."""
+    grant, refusal, after = aliased(Consent), aliased(Consent), aliased(Consent)
+    in_force = exists().where(
+        _concerns(grant, patient, user_id), col(grant.granted) == true(),
+        ~exists().where(_concerns(after, grant.patient_id, user_id),
+                        col(after.granted) == false(), _later(after, grant)))
+    shut_out = exists().where(
+        _concerns(refusal, patient, user_id, blanket=False), col(refusal.granted) == false(),
+        ~exists().where(_concerns(after, refusal.patient_id, user_id, blanket=False),
+                        col(after.granted) == true(), _later(after, refusal)))
+    return and_(in_force, ~shut_out)
 
 
 def on_team(patient: Any, user_id: str) -> ColumnElement[bool]:

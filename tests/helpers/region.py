@@ -23,13 +23,13 @@ Records = Callable[[str, int, str], Rows]  # (patient id, its number, its clinic
 
 
 async def seed_region(app: web.Application, doctor_id: str, colleague_id: str,
-                      records: Records, *, every: int = 5) -> None:
-    """`REGION` patients on the doctor's care team, and one in `every` more on the
+                      records: Records, *, every: int = 5, size: int = REGION) -> None:
+    """`size` (`REGION`) patients on the doctor's care team, and one in `every` more on the
     colleague's only (one in five: a quarter of the doctor's count), each with a granted
     consent and the `records` of it; then fresh planner statistics."""
     now = utcnow()
     rows: Rows = {Patient: [], CareTeamMember: [], Consent: []}
-    for n in range(REGION + REGION // (every - 1)):
+    for n in range(size + size // (every - 1)):
         patient = Patient(fiscal_code=f"RGNPTN{n:010d}", given_name="Anna",
                           family_name=f"Region{n}", birth_date=date(1950, 1, 1), sex="F")
         owner = colleague_id if n % every == every - 1 else doctor_id
