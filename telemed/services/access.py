@@ -56,7 +56,10 @@ async def consent_decisions(session: AsyncSession, patient_id: str,
     if user_id is not None:
         query = query.where(or_(col(Consent.grantee_id).is_(None),
                                 Consent.grantee_id == user_id))
-    rows = (await session.exec(query.order_by(col(Consent.recorded_at)))).all()
+    # Decisions of the same time in the order of `scope`'s SQL (by id): the list and the
+    # record answer alike (`domain.consent`: of two at the same time, the later one listed wins)
+    rows = (await session.exec(query.order_by(col(Consent.recorded_at),
+                                              col(Consent.id)))).all()
     return [Decision(granted, grantee, at) for granted, grantee, at in rows]
 
 

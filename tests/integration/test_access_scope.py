@@ -60,7 +60,8 @@ async def _region(session: AsyncSession, seed: int) -> list[User]:
                                        responsible=rng.random() < 0.3))
         at = start
         for _ in range(rng.randint(0, 4)):  # decisions in every order and scope
-            at += timedelta(minutes=rng.randint(1, 600))
+            # a third share the time of the one before: ties are decided as the domain does
+            at += timedelta(minutes=rng.choice([0, rng.randint(1, 600), rng.randint(1, 600)]))
             grantee = rng.choice([None, None, *(u.id for u in clinicians[:4])])
             session.add(Consent(patient_id=patient.id, grantee_id=grantee,
                                 granted=rng.random() < 0.6, recorded_by=clinicians[0].id,
