@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import jinja2.bccache
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -69,6 +71,29 @@ def _apps_released() -> Iterator[None]:
     cached = getattr(web_app, "_cached_build_middleware", None)
     if cached is not None:
         cached.cache_clear()
+
+
+class _TemplateBytecode(jinja2.BytecodeCache):
+    """Compiled templates kept in memory for the session (jinja checks each against its
+    source's checksum, so an edited template is compiled again)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _templates_compiled_once() -> None:
+    """Every test's app shares the compiled templates (each page parsed and compiled once)."""
+    import telemed.views.render
+
+    telemed.views.render.TEMPLATE_BYTECODE = _TemplateBytecode()
 
 
 @pytest.fixture(autouse=True, scope="session")
