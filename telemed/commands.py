@@ -7,10 +7,8 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from aiohttp import web
 from sqlalchemy import text
 
-from telemed.app import create_app
 from telemed.db import migrate
 from telemed.db.engine import make_engine, make_session_factory
 from telemed.domain.audit_reasons import because
@@ -59,6 +57,10 @@ def serve(settings: Settings, role: Role = "serve") -> None:
     serve = web + signalling + ingest + scheduler; web = the site and API only; ingest = the
     MQTT ingest worker and the scheduler, with /healthz, /readyz and /metrics on HTTP_PORT.
     """
+    from aiohttp import web
+
+    from telemed.app import create_app  # the whole platform: only `serve` loads it
+
     if settings.effective_database_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     if asyncio.run(schema_revision(settings)) != migrate.current_revision_head():

@@ -27,6 +27,11 @@ from telemed.webroot import web_root
 
 LANGUAGE: web.RequestKey[str] = web.RequestKey("language")
 
+# Compiled templates shared by the environments of every app this process makes (None: each
+# app compiles its own). The test suite sets one: it makes thousands of apps, each of which
+# would otherwise parse and compile again every page it renders.
+TEMPLATE_BYTECODE: jinja2.BytecodeCache | None = None
+
 
 def N_(message: str) -> str:
     """Mark an English msgid for extraction; it is translated later, where it is shown."""
@@ -43,6 +48,7 @@ def setup_templates(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=TEMPLATE_BYTECODE,
     )
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.globals["label"] = label_global

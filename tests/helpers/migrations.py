@@ -18,8 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlmodel import SQLModel
 
 from telemed.db import migrate
+from telemed.db.engine import secure_sqlite_file, sqlite_path
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+# A new SQLite file migrated to a revision, by revision ("0001" ... in order), once a session.
+_SQLITE_AT: dict[str, bytes] = {}
 
 
 @contextlib.asynccontextmanager
@@ -27,7 +31,7 @@ async def upgraded_over(url: str, rows: Callable[[AsyncConnection], Awaitable[No
                         before: str, after: str = "head") -> AsyncIterator[AsyncEngine]:
     """`rows` written by the schema at revision `before`, then the database upgraded to
     `after`; an engine on it for the checks (disposed afterwards)."""
-    await upgrade(url, before)
+    await _new_database_at(url, before)
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
@@ -36,6 +40,23 @@ async def upgraded_over(url: str, rows: Callable[[AsyncConnection], Awaitable[No
         yield engine
     finally:
         await engine.dispose()
+
+
+async def _new_database_at(url: str, revision: str) -> None:
+    """`upgrade(url, revision)` of an empty database. A new SQLite file starts as a copy of one
+    already migrated this session to `revision`, or to the nearest revision before it (the
+    migrations to the older schema are the set-up, not what a test checks)."""
+    path = sqlite_path(url)
+    if path is None or path.exists():
+        await upgrade(url, revision)
+        return
+    start = max((r for r in _SQLITE_AT if r <= revision), default=None)
+    if start is not None:
+        secure_sqlite_file(path)
+        path.write_bytes(_SQLITE_AT[start])
+    if start != revision:
+        await upgrade(url, revision)
+        _SQLITE_AT[revision] = path.read_bytes()
 
 
 async def upgrade(url: str, revision: str = "head", timezone: str | None = None) -> None:

@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +17,10 @@ from telemed.db.models import User
 from telemed.errors import ApiError
 from telemed.services import alerts as alert_service
 from telemed.services.users import create_user, to_principal
-from tests.conftest import PASSWORD, World
+from telemed.settings import Settings
+from tests.conftest import PASSWORD, World, fresh_settings
 from tests.helpers.pages import logged_in
+from tests.helpers.seeded import Seed, seed
 from tests.integration.monitoring import add_device, basic, now_s, pack
 from tests.integration.visit_helpers import soon
 
@@ -49,6 +52,14 @@ class Team:
         self.alert_id = (await alerts.json())["items"][0]["id"]
         return self
 
+    def copy_to(self, world: World) -> Team:
+        """The same people, alert and tokens in `world`, on a copy of the database they were
+        made in (tests/helpers/seeded.py)."""
+        copy = Team(world)
+        copy.doctor, copy.patient, copy.patient_user = self.doctor, self.patient, self.patient_user
+        copy.admin, copy.h, copy.alert_id = self.admin, self.h, self.alert_id
+        return copy
+
     async def plan(self) -> str:
         resp = await self.world.client.post(
             f"/api/v1/patients/{self.patient.id}/careplans", headers=self.h,
@@ -57,9 +68,29 @@ class Team:
         return str((await resp.json())["id"])
 
 
-@pytest.fixture
-async def team(world: World) -> Team:
+async def _build(world: World) -> Team:
     return await Team(world).build()
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Seed[Team]:
+    """The team, made once; each test that uses it has its own copy of the database."""
+    return seed(tmp_path_factory, _build)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+             request: pytest.FixtureRequest) -> Settings:
+    """A copy of the team's database for a test that uses the team, else an empty one."""
+    if "team" not in request.fixturenames:
+        return fresh_settings(tmp_path, tmp_path_factory)
+    scene: Seed[Team] = request.getfixturevalue("scene")
+    return fresh_settings(tmp_path, tmp_path_factory, template=scene.database)
+
+
+@pytest.fixture
+def team(scene: Seed[Team], world: World) -> Team:
+    return scene.data.copy_to(world)
 
 
 async def error_of(resp: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func
@@ -43,6 +44,8 @@ from telemed.services.users import update_me
 from tests.conftest import World
 from tests.helpers.pages import logged_in
 from tests.helpers.statements import counting
+
+pytestmark = pytest.mark.scale
 
 Client = TestClient[Any, Any]
 ROME = ZoneInfo("Europe/Rome")

@@ -33,6 +33,8 @@ from tests.helpers.pages import log_in
 from tests.helpers.statements import counting
 from tests.integration.sse import next_event
 
+pytestmark = pytest.mark.scale
+
 Client = TestClient[Any, Any]
 PLAN = {"monitoring": [{"metric": "spo2", "schedule": {"times": ["08:00", "20:00"],
                                                        "tolerance_minutes": 60}}]}

@@ -11,8 +11,12 @@ first one's notification, sequence numbers follow the order of the changes).
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import World
 from tests.helpers import escalation_backlog
+
+pytestmark = pytest.mark.scale
 
 
 async def test_a_pass_does_not_grow_with_the_due_escalations(world: World) -> None:

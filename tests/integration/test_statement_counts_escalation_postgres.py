@@ -10,7 +10,7 @@ from aiohttp import web
 from tests.conftest import World
 from tests.helpers import escalation_backlog
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.scale]
 
 
 @pytest.fixture

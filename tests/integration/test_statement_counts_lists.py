@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import event
@@ -27,6 +28,8 @@ from telemed.db.types import utcnow
 from telemed.domain.fiscal_code import build_fiscal_code
 from tests.conftest import World
 from tests.helpers.pages import logged_in
+
+pytestmark = pytest.mark.scale
 
 Client = TestClient[Any, Any]
 FAMILIES = ["Rossi", "Bianchi", "Esposito", "Colombo", "Ricci", "Marino", "Greco", "Bruno"]

@@ -6,8 +6,10 @@ import ipaddress
 import time
 
 import pytest
+from argon2 import PasswordHasher, Type, extract_parameters
 
 from telemed.security import (
+    PASSWORD_HASHING,
     Backoff,
     FailedCredentials,
     LoginGuard,
@@ -20,6 +22,18 @@ from telemed.security import (
     same_token,
     verify_password,
 )
+
+
+def test_production_hashes_at_full_cost() -> None:
+    """Production's argon2 parameters (the suite hashes at the cheapest ones: conftest.py), and
+    a hash made with them is verified."""
+    assert PASSWORD_HASHING.type is Type.ID
+    assert PASSWORD_HASHING.memory_cost >= 64 * 1024  # KiB
+    assert PASSWORD_HASHING.time_cost >= 3 and PASSWORD_HASHING.parallelism >= 1
+    assert PASSWORD_HASHING.salt_len >= 16 and PASSWORD_HASHING.hash_len >= 32
+    hashed = PasswordHasher.from_parameters(PASSWORD_HASHING).hash("una-password-lunga")
+    assert extract_parameters(hashed) == PASSWORD_HASHING
+    assert verify_password(hashed, "una-password-lunga")
 
 
 def test_password_hash_roundtrip() -> None:

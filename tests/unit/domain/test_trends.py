@@ -133,6 +133,7 @@ def test_matches_brute_force(raw: list[tuple[int, int]], delta: float, window: i
         assert hit.start_time < hit.end_time <= hit.start_time + timedelta(hours=window)
 
 
+@pytest.mark.scale
 def test_large_input_is_fast() -> None:
     rng = random.Random(7)
     readings = [(T0 + timedelta(minutes=i), 70 + rng.random()) for i in range(200_000)]
