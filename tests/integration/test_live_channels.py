@@ -51,6 +51,7 @@ class Scene:
     visit: VisitSetup
     admin_headers: dict[str, str]
     browsers: list[Browser] = field(default_factory=list)
+    opened: list[Live] = field(default_factory=list)  # closed after the test
 
     @property
     def doctor(self) -> dict[str, str]:
@@ -69,6 +70,8 @@ async def scene(client: Client, world: World) -> AsyncIterator[Scene]:
     admin = await world.user("admin")
     made = Scene(client, world, visit, await world.token(admin["username"]))
     yield made
+    for channel in made.opened:  # released before their sessions close (no unclosed connection)
+        await channel.close()
     for browser in made.browsers:
         await browser.close()
 
@@ -87,6 +90,9 @@ class Live:
     async def still_open(self) -> None:
         raise NotImplementedError
 
+    async def close(self) -> None:
+        raise NotImplementedError
+
 
 class Stream(Live):
     def __init__(self, resp: aiohttp.ClientResponse) -> None:
@@ -102,6 +108,9 @@ class Stream(Live):
     async def still_open(self) -> None:
         with pytest.raises(TimeoutError):
             await next_event(self.resp, seconds=0.5)
+
+    async def close(self) -> None:
+        self.resp.close()
 
 
 class Socket(Live):
@@ -120,6 +129,10 @@ class Socket(Live):
         await self.peer.send(m.Ping())
         await self.peer.expect(m.Pong, within=2)
 
+    async def close(self) -> None:
+        if self.peer.ws is not None and not self.peer.ws.closed:
+            await self.peer.ws.close()
+
 
 async def _stream(scene: Scene, credential: Credential) -> Live:
     if isinstance(credential, Browser):
@@ -128,7 +141,8 @@ async def _stream(scene: Scene, credential: Credential) -> Live:
         resp = await scene.client.get(STREAM, headers=credential)
     assert resp.status == 200, await resp.text()
     await channels_open(scene.client.app, scene.doctor["id"], 1)
-    return Stream(resp)
+    scene.opened.append(Stream(resp))
+    return scene.opened[-1]
 
 
 async def _socket(scene: Scene, credential: Credential) -> Live:
@@ -144,7 +158,8 @@ async def _socket(scene: Scene, credential: Credential) -> Live:
     await peer.send(m.Join())
     await peer.expect(m.Welcome)
     await channels_open(scene.client.app, scene.doctor["id"], 1)
-    return Socket(peer)
+    scene.opened.append(Socket(peer))
+    return scene.opened[-1]
 
 
 async def _token(scene: Scene, seconds: int | None) -> Credential:
