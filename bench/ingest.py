@@ -67,7 +67,7 @@ from telemed.broker.dynsec import Acl
 from telemed.broker.info import derived_ingest_password
 from telemed.broker.runtime import BrokerHandle, open_broker
 from telemed.broker.topics import ALL_READINGS, INGEST_ROLE
-from telemed.db.checkpoint import checkpoint_until
+from telemed.db.checkpoint import in_background
 from telemed.db.engine import SessionFactory, make_engine, make_session_factory
 from telemed.db.models import (
     CarePlan,
@@ -470,29 +470,24 @@ async def storage_limit(url: str, devices: list[Device], messages: int, records:
     the worker's size, through the worker's own `insert_readings`."""
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    # the log checkpointed as the app's engine is (telemed.db.engine.database_ctx)
-    stop = asyncio.Event()
-    checkpoints = (asyncio.create_task(checkpoint_until(url, stop))
-                   if url.startswith("sqlite") else None)
     packs = [(device, pack(base - 86_400 - messages + m, records))
              for m in range(messages) for device in devices]
     per_batch = max(1, batch_size // records)
     total = 0
-    started, cpu = time.perf_counter(), time.process_time()
-    for first in range(0, len(packs), per_batch):
-        received = datetime.now(UTC)
-        rows: list[NewReading] = []
-        for device, payload in packs[first:first + per_batch]:
-            decoded = decode_pack(payload, received)
-            rows += [NewReading(device.patient_id, device.id, r.metric, r.value, r.unit,
-                                r.time, received, r.late) for r in decoded.readings]
-        async with sessions() as session:
-            total += len(await insert_readings(session, rows))
-            await session.commit()
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    stop.set()
-    if checkpoints is not None:
-        await checkpoints
+    # the log checkpointed as the app's engine has it (telemed.db.engine.database_ctx)
+    async with (in_background(url) if url.startswith("sqlite") else contextlib.nullcontext()):
+        started, cpu = time.perf_counter(), time.process_time()
+        for first in range(0, len(packs), per_batch):
+            received = datetime.now(UTC)
+            rows: list[NewReading] = []
+            for device, payload in packs[first:first + per_batch]:
+                decoded = decode_pack(payload, received)
+                rows += [NewReading(device.patient_id, device.id, r.metric, r.value, r.unit,
+                                    r.time, received, r.late) for r in decoded.readings]
+            async with sessions() as session:
+                total += len(await insert_readings(session, rows))
+                await session.commit()
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     await engine.dispose()
     if total != len(packs) * records:
         raise RuntimeError(f"storage limit stored {total} of {len(packs) * records}")

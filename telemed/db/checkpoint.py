@@ -16,7 +16,9 @@ this one skip a turn.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -58,3 +60,15 @@ async def checkpoint_until(url: str, stop: asyncio.Event, interval: float = INTE
                 log.exception("background checkpoint of the SQLite log failed")
     finally:
         await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def in_background(url: str) -> AsyncIterator[None]:
+    """`checkpoint_until` for the duration of the block (the last checkpoint finished)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(checkpoint_until(url, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
@@ -107,12 +106,8 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(settings.effective_database_url)
     app[keys.ENGINE] = engine
     app[keys.SESSIONS] = make_session_factory(engine, bus=lambda: app[keys.BUS])
-    stop = asyncio.Event()
     url = settings.effective_database_url
-    checkpoints = (asyncio.create_task(checkpoint.checkpoint_until(url, stop))
-                   if sqlite_path(url) is not None else None)
-    yield
-    stop.set()
-    if checkpoints is not None:
-        await checkpoints
+    async with (checkpoint.in_background(url) if sqlite_path(url) is not None
+                else contextlib.nullcontext()):
+        yield
     await engine.dispose()
